@@ -1,0 +1,114 @@
+//! Every wire type survives a JSON round trip, carries `"schema": 1`, and an unknown schema
+//! version is rejected with a clear error.
+
+use chrono::{TimeZone, Utc};
+use otklik_model::*;
+
+fn sample_post() -> RawPost {
+    let uid: PostUid = "vk:-12345:678".parse().unwrap();
+    RawPost {
+        schema: Schema,
+        uid: uid.clone(),
+        platform: Platform::Vk,
+        source_id: "vk-penza".into(),
+        item_kind: ItemKind::Post,
+        parent_uid: None,
+        url: Some("https://vk.com/wall-12345_678".into()),
+        author: Author { id: Some("-12345".into()), name: Some("Пенза".into()), is_source: true },
+        published_at: Utc.with_ymd_and_hms(2026, 11, 1, 6, 30, 0).unwrap(),
+        edited_at: None,
+        edited: false,
+        collected_at: Utc.with_ymd_and_hms(2026, 11, 1, 7, 0, 5).unwrap(),
+        text: "Нет отопления в доме на ул. Мира, 5".into(),
+        repost_of: Some(RepostOrigin { uid: Some("tg:chan:1".parse().unwrap()), name: None, text: "исходный текст".into() }),
+        attachments: vec![Attachment { kind: "photo".into(), title: None, description: None, url: None }],
+        counters: Counters { views: Some(1200), likes: Some(4), reposts: None, comments: Some(2) },
+        pinned: false,
+        ads: false,
+        geo: Some(Geo { lat: Some(53.2), lon: Some(45.0), place: None }),
+    }
+}
+
+fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(value: &T) {
+    let bytes = encode(value);
+    let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(json["schema"], 1, "{json}");
+    let back: T = decode("value", &bytes).unwrap();
+    assert_eq!(&back, value);
+}
+
+#[test]
+fn every_wire_type_round_trips() {
+    let post = sample_post();
+    round_trip(&post);
+    round_trip(&ClassifiedPost {
+        post: post.clone(),
+        classification: Classification {
+            classifier_version: "test".into(),
+            language: "ru".into(),
+            kind: PostKind::Complaint,
+            topics: vec![TopicHit { topic: Topic::Heating, score: 2.5, rule: "heating.no_heat".into() }],
+            municipality: Some(MunicipalityMatch { oktmo: "56701000".into(), name: "г. Пенза".into(), evidence: MunicipalityEvidence::Text }),
+        },
+    });
+    round_trip(&Source {
+        schema: Schema,
+        id: "tg-penza".into(),
+        platform: Platform::Telegram,
+        handle: "penza_news".into(),
+        name: "Пенза".into(),
+        municipality: Some("56701000".into()),
+        official: true,
+        comments: CommentsPolicy::OfficialPosts,
+        enabled: true,
+    });
+    round_trip(&Cursor { newest_id: Some(42), polled_at: Some(Utc::now().with_timezone(&Utc).date_naive().and_hms_opt(1, 2, 3).unwrap().and_utc()), ..Cursor::new("tg-penza") });
+    round_trip(&Alert {
+        schema: Schema,
+        municipality: Some("56701000".into()),
+        municipality_name: "г. Пенза".into(),
+        topic: Topic::Heating,
+        window_start: Utc.with_ymd_and_hms(2026, 11, 1, 6, 0, 0).unwrap(),
+        window_end: Utc.with_ymd_and_hms(2026, 11, 1, 7, 0, 0).unwrap(),
+        count: 40,
+        baseline: 3.5,
+        score: 8.1,
+        sample_uids: vec![post.uid.clone()],
+        raised_at: Utc.with_ymd_and_hms(2026, 11, 1, 7, 0, 1).unwrap(),
+    });
+    round_trip(&DlqRecord::new("classify", "bad json", "otklik.posts.raw.v1", b"{oops", Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()));
+}
+
+#[test]
+fn timestamps_are_utc_rfc3339_with_seconds() {
+    let json: serde_json::Value = serde_json::from_slice(&encode(&sample_post())).unwrap();
+    assert_eq!(json["published_at"], "2026-11-01T06:30:00Z");
+    assert_eq!(json["uid"], "vk:-12345:678");
+    assert_eq!(json["platform"], "vk");
+}
+
+#[test]
+fn offsets_are_converted_to_utc() {
+    let mut json: serde_json::Value = serde_json::from_slice(&encode(&sample_post())).unwrap();
+    json["published_at"] = "2026-11-01T09:30:00+03:00".into();
+    let post: RawPost = serde_json::from_value(json).unwrap();
+    assert_eq!(post.published_at, Utc.with_ymd_and_hms(2026, 11, 1, 6, 30, 0).unwrap());
+}
+
+#[test]
+fn unknown_schema_version_is_rejected_clearly() {
+    let mut json: serde_json::Value = serde_json::from_slice(&encode(&sample_post())).unwrap();
+    json["schema"] = 2.into();
+    let err = decode::<RawPost>("RawPost", json.to_string().as_bytes()).unwrap_err().to_string();
+    assert!(err.contains("unsupported schema version 2"), "{err}");
+    assert!(err.contains("RawPost"), "{err}");
+    json.as_object_mut().unwrap().remove("schema");
+    let err = decode::<RawPost>("RawPost", json.to_string().as_bytes()).unwrap_err().to_string();
+    assert!(err.contains("missing field `schema`"), "{err}");
+}
+
+#[test]
+fn full_text_appends_the_reposted_text() {
+    let post = sample_post();
+    assert_eq!(post.full_text(), "Нет отопления в доме на ул. Мира, 5\n\nисходный текст");
+}
