@@ -1,1 +1,66 @@
-//! placeholder
+//! Collectors: turn public VK, Telegram and OK feeds into [`RawPost`]s.
+//!
+//! - [`vk`], [`telegram`], [`ok`]: one module per network, each a request builder and a pure
+//!   parser (`parse_saved_response`: saved response bytes → posts; no I/O, no tokio).
+//!
+//! Neighbours: produces `otklik_model::RawPost`; publishes through the `otklik_pipeline`
+//! publisher seam.
+
+use chrono::{DateTime, Utc};
+use otklik_model::{Platform, PostUid};
+
+pub mod ok;
+pub mod telegram;
+pub mod vk;
+
+pub use otklik_model::RawPost;
+
+/// What a parser needs to know beyond the response bytes.
+#[derive(Debug, Clone)]
+pub struct ParseContext {
+    /// The source being polled; when `None` (e.g. `otklik parse`), parsers use
+    /// `{platform}:{owner}` from the response itself.
+    pub source_id: Option<String>,
+    /// Stamped on every post as `collected_at`.
+    pub collected_at: DateTime<Utc>,
+    /// For comment responses that do not name their post (OK `discussions.getComments`): the
+    /// post the comments belong to.
+    pub parent: Option<PostUid>,
+}
+
+impl ParseContext {
+    pub fn new(collected_at: DateTime<Utc>) -> Self {
+        ParseContext { source_id: None, collected_at, parent: None }
+    }
+
+    /// The source id to stamp on a post of `owner`.
+    pub fn source_id_for(&self, platform: Platform, owner: &str) -> String {
+        match &self.source_id {
+            Some(id) => id.clone(),
+            None => format!("{}:{owner}", platform.uid_prefix()),
+        }
+    }
+}
+
+/// A response that could not be turned into posts. Never retryable: the same bytes fail again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot parse {platform} response: {reason}")]
+pub struct ParseError {
+    pub platform: Platform,
+    pub reason: String,
+}
+
+impl ParseError {
+    pub fn new(platform: Platform, reason: impl Into<String>) -> Self {
+        ParseError { platform, reason: reason.into() }
+    }
+}
+
+/// Parses a saved response of `platform` (any response kind that network's parser knows).
+pub fn parse_saved_response(platform: Platform, bytes: &[u8], ctx: &ParseContext) -> Result<Vec<RawPost>, ParseError> {
+    match platform {
+        Platform::Vk => vk::parse_saved_response(bytes, ctx),
+        Platform::Telegram => telegram::parse_saved_response(bytes, ctx),
+        Platform::Ok => ok::parse_saved_response(bytes, ctx),
+    }
+}
