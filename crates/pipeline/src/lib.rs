@@ -1,8 +1,39 @@
-//! The pipeline's seams and the machinery every stage shares.
+//! The pipeline's seams and the machinery every stage shares, independent of the transport.
 //!
-//! - [`bus`]: the [`Publisher`] / [`Subscriber`] seams (publish; subscribe with explicit
-//!   commit) that the in-memory bus and the Kafka adapter (`otklik-kafka`) implement.
+//! - [`bus`]: the [`Publisher`] / [`Subscriber`] / [`Bus`] seams — publish; subscribe with
+//!   explicit commit and redelivery of anything uncommitted.
+//! - [`MemoryBus`]: those seams in process, with Kafka's semantics (the embedded wiring).
+//! - [`run_map_stage`] with a [`Transform`]: message in, records out (the classifier).
+//! - [`run_sink_stage`] with a [`BatchSink`]: batching by rows, bytes and age, retry with
+//!   [`Backoff`], DLQ for what cannot be written, commit after the write (store, ClickHouse).
+//! - [`conformance`]: the behaviour every [`Bus`] must show, runnable against any of them.
+//!
+//! Neighbours: `otklik-kafka` implements the seams over Kafka; `otklik-clickhouse` provides
+//! sinks; the binary wires stages to a bus. Shutdown is a `tokio_util` `CancellationToken`.
 
+pub mod backoff;
 pub mod bus;
+pub mod conformance;
+mod dlq;
+mod map;
+mod memory;
+mod metrics;
+mod sink;
 
+pub use backoff::Backoff;
 pub use bus::{Bus, BusError, Message, Offsets, Publisher, Subscriber};
+pub use dlq::{publish_with_retry, DeadLetters};
+pub use map::{run_map_stage, MapStageConfig, Output, Transform, Unprocessable};
+pub use memory::MemoryBus;
+pub use metrics::{StageCounts, StageMetrics};
+pub use sink::{run_sink_stage, BatchLimits, BatchSink, Rejection, SinkError, SinkStageConfig};
+pub use tokio_util::sync::CancellationToken;
+
+/// A stage stopped for good.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error("bus error: {0}")]
+    Bus(#[from] BusError),
+    #[error("stage {stage}: {reason}")]
+    Sink { stage: String, reason: String },
+}

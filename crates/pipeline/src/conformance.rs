@@ -1,0 +1,128 @@
+//! The behaviour every [`Bus`] must show, as runnable checks: the memory bus runs them in unit
+//! tests and the Kafka adapter against a real broker, so the two wirings cannot drift apart.
+//!
+//! Each check takes a topic name that must be fresh (unused) and returns a description of the
+//! first violation.
+
+use crate::bus::{Bus, Message, Offsets};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// How long a check waits for a message before calling it missing (a Kafka group join takes a
+/// few seconds).
+pub const RECEIVE_TIMEOUT: Duration = Duration::from_secs(30);
+
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!($($msg)+));
+        }
+    };
+}
+
+async fn receive(subscriber: &mut dyn crate::Subscriber, n: usize) -> Result<Vec<Message>, String> {
+    let mut got = Vec::with_capacity(n);
+    while got.len() < n {
+        match tokio::time::timeout(RECEIVE_TIMEOUT, subscriber.recv()).await {
+            Ok(Ok(message)) => got.push(message),
+            Ok(Err(e)) => return Err(format!("recv failed after {} of {n} messages: {e}", got.len())),
+            Err(_) => return Err(format!("only {} of {n} messages arrived within {RECEIVE_TIMEOUT:?}", got.len())),
+        }
+    }
+    Ok(got)
+}
+
+/// Nothing more arrives within `wait`.
+async fn receive_nothing(subscriber: &mut dyn crate::Subscriber, wait: Duration) -> Result<(), String> {
+    match tokio::time::timeout(wait, subscriber.recv()).await {
+        Err(_) => Ok(()),
+        Ok(Ok(m)) => Err(format!("unexpected extra message at {}:{}@{}", m.topic, m.partition, m.offset)),
+        Ok(Err(e)) => Err(format!("recv failed: {e}")),
+    }
+}
+
+fn payloads(messages: &[Message]) -> BTreeSet<Vec<u8>> {
+    messages.iter().map(|m| m.payload.clone()).collect()
+}
+
+async fn publish_numbered(bus: &dyn Bus, topic: &str, n: usize) -> Result<BTreeSet<Vec<u8>>, String> {
+    let publisher = bus.publisher();
+    let mut sent = BTreeSet::new();
+    for i in 0..n {
+        // Three keys, so several partitions are used and per-key order can be checked.
+        let key = format!("key-{}", i % 3);
+        let payload = format!("{key}/{i:04}").into_bytes();
+        publisher.publish(topic, key.as_bytes(), &payload).await.map_err(|e| format!("publish failed: {e}"))?;
+        sent.insert(payload);
+    }
+    Ok(sent)
+}
+
+/// Everything published is delivered once to a new group, with key and payload intact and each
+/// key's records in publish order.
+pub async fn delivers_everything_in_key_order(bus: &dyn Bus, topic: &str) -> Result<(), String> {
+    let sent = publish_numbered(bus, topic, 30).await?;
+    let mut subscriber = bus.subscribe("conformance-order", &[topic]).await.map_err(|e| e.to_string())?;
+    let got = receive(subscriber.as_mut(), sent.len()).await?;
+    ensure!(payloads(&got) == sent, "delivered payloads differ from published ones");
+    for key in ["key-0", "key-1", "key-2"] {
+        let of_key: Vec<_> = got.iter().filter(|m| m.key.as_deref() == Some(key.as_bytes())).map(|m| m.payload.clone()).collect();
+        let mut sorted = of_key.clone();
+        sorted.sort();
+        ensure!(of_key == sorted, "records of {key} arrived out of order");
+    }
+    receive_nothing(subscriber.as_mut(), Duration::from_millis(500)).await
+}
+
+/// After a subscription commits part of what it received and goes away, the next subscription
+/// of the same group receives exactly the uncommitted rest; another group receives everything.
+pub async fn redelivers_uncommitted(bus: &dyn Bus, topic: &str) -> Result<(), String> {
+    let sent = publish_numbered(bus, topic, 20).await?;
+    let group = "conformance-redelivery";
+    // The independent group exists before anything is committed (the memory bus keeps records
+    // until every known group has committed them; Kafka keeps them by retention time).
+    let mut other = bus.subscribe("conformance-other-group", &[topic]).await.map_err(|e| e.to_string())?;
+    let everything = receive(other.as_mut(), sent.len()).await?;
+    ensure!(payloads(&everything) == sent, "an independent group did not receive every message");
+    drop(other);
+    let mut first = bus.subscribe(group, &[topic]).await.map_err(|e| e.to_string())?;
+    let got = receive(first.as_mut(), sent.len()).await?;
+    let (processed, unprocessed) = got.split_at(8);
+    let mut offsets = Offsets::default();
+    for message in processed {
+        offsets.advance(message);
+    }
+    // Per partition the committed set must be a prefix: keep only messages below the committed
+    // offset of their partition as "processed".
+    let committed: BTreeSet<Vec<u8>> = got
+        .iter()
+        .filter(|m| offsets.iter().any(|(t, p, o)| t == m.topic && p == m.partition && m.offset < o))
+        .map(|m| m.payload.clone())
+        .collect();
+    first.commit(&offsets).await.map_err(|e| format!("commit failed: {e}"))?;
+    drop(first);
+    ensure!(!unprocessed.is_empty(), "test needs unprocessed messages");
+
+    let expected: BTreeSet<Vec<u8>> = sent.difference(&committed).cloned().collect();
+    let mut second = bus.subscribe(group, &[topic]).await.map_err(|e| e.to_string())?;
+    let again = receive(second.as_mut(), expected.len()).await?;
+    ensure!(payloads(&again) == expected, "redelivered {} messages, expected exactly the {} uncommitted ones", again.len(), expected.len());
+    receive_nothing(second.as_mut(), Duration::from_millis(500)).await?;
+    let mut all = Offsets::default();
+    for message in &again {
+        all.advance(message);
+    }
+    second.commit(&all).await.map_err(|e| format!("commit failed: {e}"))?;
+    drop(second);
+
+    let mut third = bus.subscribe(group, &[topic]).await.map_err(|e| e.to_string())?;
+    receive_nothing(third.as_mut(), Duration::from_secs(3)).await?;
+    Ok(())
+}
+
+/// Runs every check, each on its own fresh topic `{prefix}.{check}`.
+pub async fn run_all(bus: &dyn Bus, topic_prefix: &str) -> Result<(), String> {
+    delivers_everything_in_key_order(bus, &format!("{topic_prefix}.order")).await.map_err(|e| format!("delivers_everything_in_key_order: {e}"))?;
+    redelivers_uncommitted(bus, &format!("{topic_prefix}.redelivery")).await.map_err(|e| format!("redelivers_uncommitted: {e}"))?;
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! The map-stage runner: read a topic, turn each message into zero or more records, publish
+//! them, commit. The classifier runs as one.
+//!
+//! Delivery is at least once: offsets are committed only after every record produced from the
+//! messages before them has been accepted by the bus, so a crash re-processes (and re-publishes)
+//! at most the uncommitted tail; downstream dedups by uid.
+
+use crate::backoff::Backoff;
+use crate::bus::{Message, Offsets, Publisher, Subscriber};
+use crate::dlq::{publish_with_retry, DeadLetters};
+use crate::metrics::StageMetrics;
+use crate::StageError;
+use futures_util::FutureExt;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// One record a transform wants published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    pub topic: String,
+    pub key: Vec<u8>,
+    pub payload: Vec<u8>,
+}
+
+/// A message the transform cannot process; it goes to the DLQ with this reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unprocessable(pub String);
+
+/// The pure part of a map stage.
+pub trait Transform: Send + Sync {
+    fn apply(&self, message: &Message) -> Result<Vec<Output>, Unprocessable>;
+}
+
+/// How a map stage batches its work.
+#[derive(Debug, Clone)]
+pub struct MapStageConfig {
+    /// Stage name for logs, metrics and DLQ records.
+    pub name: String,
+    /// Messages taken at once when they are already waiting; their outputs are published
+    /// concurrently.
+    pub max_batch: usize,
+    /// Commit at least this often while busy (and always when caught up).
+    pub commit_interval: Duration,
+    pub backoff: Backoff,
+}
+
+/// Runs a map stage until `shutdown`; then finishes the batch in hand and commits it.
+pub async fn run_map_stage(
+    mut subscriber: Box<dyn Subscriber>,
+    publisher: Arc<dyn Publisher>,
+    transform: Arc<dyn Transform>,
+    dead_letters: DeadLetters,
+    config: MapStageConfig,
+    metrics: Arc<StageMetrics>,
+    shutdown: CancellationToken,
+) -> Result<(), StageError> {
+    let mut processed = Offsets::default();
+    let mut last_commit = Instant::now();
+    loop {
+        if shutdown.is_cancelled() {
+            break;
+        }
+        let first = match subscriber.recv().now_or_never() {
+            Some(received) => received?,
+            None => {
+                // Caught up: commit what is done before waiting, so an idle stage holds nothing
+                // uncommitted.
+                commit(subscriber.as_mut(), &mut processed, &metrics).await?;
+                last_commit = Instant::now();
+                tokio::select! {
+                    biased;
+                    _ = shutdown.cancelled() => break,
+                    received = subscriber.recv() => received?,
+                }
+            }
+        };
+        let mut batch = vec![first];
+        while batch.len() < config.max_batch.max(1) {
+            match subscriber.recv().now_or_never() {
+                Some(received) => batch.push(received?),
+                None => break,
+            }
+        }
+        StageMetrics::add(&metrics.received, batch.len() as u64);
+
+        let mut outputs = Vec::new();
+        for message in &batch {
+            match transform.apply(message) {
+                Ok(produced) => outputs.extend(produced),
+                Err(Unprocessable(reason)) => {
+                    dead_letters.send(message, &reason, &shutdown).await?;
+                    StageMetrics::add(&metrics.dead_lettered, 1);
+                }
+            }
+        }
+        let published = outputs.iter().map(|o| publish_with_retry(publisher.as_ref(), &o.topic, &o.key, &o.payload, config.backoff, &shutdown));
+        futures_util::future::try_join_all(published).await?;
+        StageMetrics::add(&metrics.emitted, outputs.len() as u64);
+
+        for message in &batch {
+            processed.advance(message);
+        }
+        if last_commit.elapsed() >= config.commit_interval {
+            commit(subscriber.as_mut(), &mut processed, &metrics).await?;
+            last_commit = Instant::now();
+        }
+    }
+    commit(subscriber.as_mut(), &mut processed, &metrics).await?;
+    tracing::info!(stage = %config.name, "map stage stopped");
+    Ok(())
+}
+
+pub(crate) async fn commit(subscriber: &mut dyn Subscriber, offsets: &mut Offsets, metrics: &StageMetrics) -> Result<(), StageError> {
+    if offsets.is_empty() {
+        return Ok(());
+    }
+    subscriber.commit(offsets).await?;
+    offsets.clear();
+    StageMetrics::add(&metrics.commits, 1);
+    Ok(())
+}
