@@ -2,6 +2,9 @@
 //!
 //! - [`vk`], [`telegram`], [`ok`]: one module per network, each a request builder and a pure
 //!   parser (`parse_saved_response`: saved response bytes → posts; no I/O, no tokio).
+//! - [`Collector`]: the poll loop shared by all networks — poll a source through a
+//!   [`FeedReader`], publish its posts, then its cursor.
+//! - [`ReplayReader`]: a feed reader over saved responses (the demo, incident replays).
 //!
 //! Neighbours: produces `otklik_model::RawPost`; publishes through the `otklik_pipeline`
 //! publisher seam.
@@ -9,9 +12,14 @@
 use chrono::{DateTime, Utc};
 use otklik_model::{Platform, PostUid};
 
+pub mod collector;
 pub mod ok;
+pub mod replay;
 pub mod telegram;
 pub mod vk;
+
+pub use collector::{BadPage, CollectError, Collector, CollectorTopics, FeedReader, PassSummary, PollOutcome};
+pub use replay::ReplayReader;
 
 pub use otklik_model::RawPost;
 

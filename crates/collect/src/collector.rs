@@ -1,0 +1,144 @@
+//! The one poll loop every network shares: poll each source through a [`FeedReader`], publish
+//! its posts keyed by uid, then publish the source's new [`Cursor`].
+//!
+//! The cursor is published only after every post of the poll has been accepted by the bus, so a
+//! crash can repeat a poll but never skip posts. A source the platform reports gone is marked
+//! unavailable in its cursor and left alone; a page that does not parse goes to the DLQ whole
+//! and the poll goes on with the next.
+
+use crate::{ParseError, RawPost};
+use async_trait::async_trait;
+use chrono::Utc;
+use otklik_model::{Cursor, Source, SourceStatus};
+use otklik_pipeline::{publish_with_retry, Backoff, BusError, DeadLetters, Message, Publisher, StageMetrics};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Why a poll failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    /// The platform says the feed is gone, private or blocked: stop polling it.
+    #[error("source unavailable: {0}")]
+    Unavailable(String),
+    /// The poll may succeed later (network, rate limit, 5xx).
+    #[error("transient failure: {0}")]
+    Transient(String),
+    /// The feed reader itself is misconfigured (missing replay directory, bad credentials).
+    #[error("{0}")]
+    Config(String),
+}
+
+impl CollectError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, CollectError::Transient(_))
+    }
+}
+
+/// A page that could not be parsed, kept whole for the DLQ.
+#[derive(Debug)]
+pub struct BadPage {
+    /// Where it came from: a file path or request URL (never with credentials).
+    pub origin: String,
+    pub bytes: Vec<u8>,
+    pub error: ParseError,
+}
+
+/// What one poll of one source produced.
+#[derive(Debug)]
+pub struct PollOutcome {
+    pub posts: Vec<RawPost>,
+    pub bad_pages: Vec<BadPage>,
+    /// The cursor to store once the posts are published.
+    pub cursor: Cursor,
+}
+
+/// Reads one network's feeds: over HTTP in production, from saved responses in the demo.
+#[async_trait]
+pub trait FeedReader: Send + Sync {
+    async fn poll(&self, source: &Source, cursor: &Cursor) -> Result<PollOutcome, CollectError>;
+}
+
+/// Where a collector publishes.
+#[derive(Clone)]
+pub struct CollectorTopics {
+    pub raw: String,
+    pub cursors: String,
+}
+
+/// Totals of one pass over the sources.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PassSummary {
+    pub polled: usize,
+    pub posts: usize,
+    pub bad_pages: usize,
+    pub unavailable: Vec<(String, String)>,
+    pub failed: Vec<(String, String)>,
+}
+
+/// Polls sources and publishes what it finds.
+pub struct Collector {
+    pub reader: Arc<dyn FeedReader>,
+    pub publisher: Arc<dyn Publisher>,
+    pub topics: CollectorTopics,
+    pub dead_letters: DeadLetters,
+    pub backoff: Backoff,
+    pub metrics: Arc<StageMetrics>,
+}
+
+impl Collector {
+    /// Polls every enabled, available source once, in order; stops early on shutdown.
+    pub async fn poll_all(&self, sources: &[Source], cursors: &mut HashMap<String, Cursor>, shutdown: &CancellationToken) -> Result<PassSummary, BusError> {
+        let mut summary = PassSummary::default();
+        for source in sources.iter().filter(|s| s.enabled) {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            let cursor = cursors.entry(source.id.clone()).or_insert_with(|| Cursor::new(&source.id));
+            if matches!(cursor.status, SourceStatus::Unavailable { .. }) {
+                continue;
+            }
+            let span = tracing::info_span!("poll", source = %source.id, platform = %source.platform);
+            let _guard = span.enter();
+            summary.polled += 1;
+            let new_cursor = match self.reader.poll(source, cursor).await {
+                Ok(outcome) => {
+                    summary.posts += outcome.posts.len();
+                    summary.bad_pages += outcome.bad_pages.len();
+                    self.publish_outcome(source, &outcome, shutdown).await?;
+                    outcome.cursor
+                }
+                Err(CollectError::Unavailable(reason)) => {
+                    tracing::warn!(%reason, "source unavailable; polling it stops until ops act");
+                    summary.unavailable.push((source.id.clone(), reason.clone()));
+                    Cursor { status: SourceStatus::Unavailable { reason }, polled_at: Some(Utc::now()), ..cursor.clone() }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "poll failed");
+                    summary.failed.push((source.id.clone(), e.to_string()));
+                    Cursor { status: SourceStatus::Failing { reason: e.to_string() }, polled_at: Some(Utc::now()), ..cursor.clone() }
+                }
+            };
+            let payload = otklik_model::encode(&new_cursor);
+            publish_with_retry(self.publisher.as_ref(), &self.topics.cursors, source.id.as_bytes(), &payload, self.backoff, shutdown).await?;
+            *cursor = new_cursor;
+        }
+        Ok(summary)
+    }
+
+    async fn publish_outcome(&self, source: &Source, outcome: &PollOutcome, shutdown: &CancellationToken) -> Result<(), BusError> {
+        for page in &outcome.bad_pages {
+            let message = Message { topic: page.origin.clone(), partition: -1, offset: -1, key: Some(source.id.clone().into_bytes()), payload: page.bytes.clone() };
+            self.dead_letters.send(&message, &page.error.to_string(), shutdown).await?;
+            StageMetrics::add(&self.metrics.dead_lettered, 1);
+        }
+        let publishes = outcome.posts.iter().map(|post| {
+            let key = post.uid.to_string();
+            let payload = otklik_model::encode(post);
+            async move { publish_with_retry(self.publisher.as_ref(), &self.topics.raw, key.as_bytes(), &payload, self.backoff, shutdown).await }
+        });
+        futures_util::future::try_join_all(publishes).await?;
+        StageMetrics::add(&self.metrics.emitted, outcome.posts.len() as u64);
+        Ok(())
+    }
+}

@@ -1,0 +1,107 @@
+//! The shared poll loop over the memory bus with a scripted feed reader: posts before cursors,
+//! unavailable sources, bad pages to the DLQ.
+
+use async_trait::async_trait;
+use chrono::Utc;
+use otklik_collect::*;
+use otklik_model::*;
+use otklik_pipeline::{Backoff, Bus, DeadLetters, MemoryBus, StageMetrics};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+struct Scripted;
+
+fn post(source: &Source, id: u64) -> RawPost {
+    RawPost {
+        schema: Schema,
+        uid: PostUid::post(source.platform, &source.handle, id.to_string()).unwrap(),
+        platform: source.platform,
+        source_id: source.id.clone(),
+        item_kind: ItemKind::Post,
+        parent_uid: None,
+        url: None,
+        author: Author::default(),
+        published_at: Utc::now(),
+        edited_at: None,
+        edited: false,
+        collected_at: Utc::now(),
+        text: format!("post {id}"),
+        repost_of: None,
+        attachments: vec![],
+        counters: Counters::default(),
+        pinned: false,
+        ads: false,
+        geo: None,
+    }
+}
+
+#[async_trait]
+impl FeedReader for Scripted {
+    async fn poll(&self, source: &Source, cursor: &Cursor) -> Result<PollOutcome, CollectError> {
+        match source.handle.as_str() {
+            "gone" => Err(CollectError::Unavailable("group deleted".into())),
+            "flaky" => Err(CollectError::Transient("HTTP 503".into())),
+            _ => Ok(PollOutcome {
+                posts: vec![post(source, 1), post(source, 2)],
+                bad_pages: vec![BadPage { origin: "page-2".into(), bytes: b"<html><div".to_vec(), error: ParseError::new(source.platform, "truncated page") }],
+                cursor: Cursor { newest_id: Some(2), ..cursor.clone() },
+            }),
+        }
+    }
+}
+
+fn source(id: &str, handle: &str) -> Source {
+    Source { schema: Schema, id: id.into(), platform: Platform::Telegram, handle: handle.into(), name: String::new(), municipality: None, official: false, comments: CommentsPolicy::None, enabled: true }
+}
+
+async fn drain(bus: &MemoryBus, topic: &str) -> Vec<(String, Vec<u8>)> {
+    let mut sub = bus.subscribe(&format!("reader-{topic}"), &[topic]).await.unwrap();
+    let mut out = vec![];
+    while let Ok(Ok(m)) = tokio::time::timeout(Duration::from_millis(50), sub.recv()).await {
+        out.push((m.key_str().unwrap_or_default(), m.payload));
+    }
+    out
+}
+
+#[tokio::test]
+async fn publishes_posts_cursors_and_dead_letters() {
+    let bus = MemoryBus::new(2);
+    let collector = Collector {
+        reader: Arc::new(Scripted),
+        publisher: bus.publisher(),
+        topics: CollectorTopics { raw: "raw".into(), cursors: "cursors".into() },
+        dead_letters: DeadLetters { publisher: bus.publisher(), topic: "dlq".into(), stage: "collect".into(), backoff: Backoff::default() },
+        backoff: Backoff::default(),
+        metrics: Arc::new(StageMetrics::default()),
+    };
+    let sources = [source("a", "chan_a"), source("gone", "gone"), source("flaky", "flaky"), Source { enabled: false, ..source("off", "off") }];
+    let mut cursors = HashMap::new();
+    let summary = collector.poll_all(&sources, &mut cursors, &CancellationToken::new()).await.unwrap();
+    assert_eq!(summary.polled, 3);
+    assert_eq!(summary.posts, 2);
+    assert_eq!(summary.unavailable, vec![("gone".to_string(), "group deleted".to_string())]);
+    assert_eq!(summary.failed.len(), 1);
+
+    let raw = drain(&bus, "raw").await;
+    let mut keys: Vec<_> = raw.iter().map(|(k, _)| k.clone()).collect();
+    keys.sort();
+    assert_eq!(keys, vec!["tg:chan_a:1", "tg:chan_a:2"]);
+
+    let cursors_published: HashMap<String, Cursor> = drain(&bus, "cursors").await.into_iter().map(|(k, v)| (k, decode("Cursor", &v).unwrap())).collect();
+    assert_eq!(cursors_published["a"].newest_id, Some(2));
+    assert!(matches!(cursors_published["gone"].status, SourceStatus::Unavailable { .. }));
+    assert!(matches!(cursors_published["flaky"].status, SourceStatus::Failing { .. }));
+    assert!(!cursors_published.contains_key("off"));
+
+    let dlq = drain(&bus, "dlq").await;
+    assert_eq!(dlq.len(), 1);
+    let record: DlqRecord = decode("DlqRecord", &dlq[0].1).unwrap();
+    assert_eq!(record.payload, "<html><div");
+    assert!(record.error.contains("truncated page"));
+
+    // An unavailable source is not polled again.
+    let again = collector.poll_all(&sources, &mut cursors, &CancellationToken::new()).await.unwrap();
+    assert_eq!(again.polled, 2);
+}
