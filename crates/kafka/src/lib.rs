@@ -1,1 +1,246 @@
-//! placeholder
+//! otklik's Kafka adapter: the pipeline's bus seams over Apache Kafka (librdkafka via `rdkafka`).
+//!
+//! This is the production transport between stages (collectors → `posts.raw` → classifier →
+//! `posts.classified` → sinks, alerter; see DESIGN.md). It is the only crate that depends on
+//! rdkafka; stages see only the traits of `otklik-pipeline`.
+//!
+//! - [`KafkaBus`] implements [`otklik_pipeline::Bus`]: [`Bus::publisher`] hands out a
+//!   [`KafkaPublisher`] (idempotent producer, `acks=all`, lz4; `publish` resolves when the
+//!   record is acknowledged), [`Bus::subscribe`] a [`KafkaSubscriber`] (one consumer in a
+//!   consumer group, auto-commit off, `auto.offset.reset=earliest`; `commit` stores exactly the
+//!   given offsets, so anything uncommitted is redelivered to the group's next member).
+//!   [`KafkaBus::ensure_topics`] creates DESIGN.md's topics if missing (sources and cursors
+//!   compacted).
+//! - [`KafkaConfig`] / [`TopicsConfig`]: the `[kafka]` config table (serde,
+//!   `deny_unknown_fields`).
+//! - [`Error`]: this crate's one error type; [`Error::is_retryable`] tells passing trouble from
+//!   permanent failure, and it converts into [`otklik_pipeline::BusError`].
+//!
+//! Neighbours: `otklik-pipeline` (the seams and the in-memory twin this must behave like —
+//! its `conformance` checks run against a real broker in this crate's tests), `otklik-model`
+//! (the payloads), and the binary, which builds a [`KafkaBus`] from config in the production
+//! wiring. Tests need a broker: `scripts/test.sh` starts one and sets `OTKLIK_TEST_KAFKA`.
+
+mod config;
+mod error;
+
+pub use config::{KafkaConfig, TopicSpec, TopicsConfig};
+pub use error::{Error, Result};
+
+use async_trait::async_trait;
+use otklik_pipeline::{Bus, BusError, Message, Offsets, Publisher, Subscriber};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::{Message as _, Offset, TopicPartitionList};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long `publish` waits for room in the producer's local queue before failing (retryably);
+/// delivery itself is bounded by librdkafka's `delivery.timeout.ms`.
+const QUEUE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bound on admin requests (topic creation).
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The pipeline bus over Kafka. Cheap to share: one producer serves every publisher; each
+/// subscription is its own consumer.
+pub struct KafkaBus {
+    config: KafkaConfig,
+    publisher: Arc<KafkaPublisher>,
+}
+
+impl KafkaBus {
+    /// Creates the producer. Connects lazily: a wrong broker address shows on first use.
+    pub fn new(config: KafkaConfig) -> Result<Self> {
+        let producer: FutureProducer = config
+            .client_config()?
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("compression.type", "lz4")
+            .set("linger.ms", config.properties.get("linger.ms").map_or("5", String::as_str))
+            .create()
+            .map_err(config_error)?;
+        Ok(KafkaBus { config, publisher: Arc::new(KafkaPublisher { producer }) })
+    }
+
+    pub fn config(&self) -> &KafkaConfig {
+        &self.config
+    }
+
+    /// Creates DESIGN.md's topics ([`TopicsConfig::specs`]) that do not exist yet.
+    pub async fn ensure_default_topics(&self) -> Result<()> {
+        self.ensure_topics(&self.config.topics.specs()).await
+    }
+
+    /// Creates the topics of `specs` that do not exist yet; existing ones are left as they are.
+    /// Idempotent: running it again (or from several processes at once) is fine.
+    pub async fn ensure_topics(&self, specs: &[TopicSpec]) -> Result<()> {
+        if specs.is_empty() {
+            return Ok(());
+        }
+        let admin: AdminClient<DefaultClientContext> = self.config.client_config()?.create().map_err(config_error)?;
+        let new_topics: Vec<NewTopic<'_>> = specs
+            .iter()
+            .map(|spec| {
+                // -1: the broker's default (KIP-464).
+                let mut topic = NewTopic::new(
+                    &spec.name,
+                    spec.partitions.unwrap_or(-1),
+                    TopicReplication::Fixed(spec.replication_factor.unwrap_or(-1)),
+                )
+                .set("cleanup.policy", if spec.compacted { "compact" } else { "delete" });
+                for (key, value) in &spec.config {
+                    topic = topic.set(key, value);
+                }
+                topic
+            })
+            .collect();
+        let options = AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT)).request_timeout(Some(ADMIN_TIMEOUT));
+        let results = admin
+            .create_topics(new_topics.iter(), &options)
+            .await
+            .map_err(|e| Error::kafka("create topics", e))?;
+        for result in results {
+            match result {
+                Ok(name) => tracing::info!(topic = %name, "created topic"),
+                Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => tracing::debug!(topic = %name, "topic exists"),
+                Err((topic, code)) => return Err(Error::CreateTopic { topic, code }),
+            }
+        }
+        Ok(())
+    }
+
+    /// A consumer in group `group` subscribed to `topics` (the typed form of
+    /// [`Bus::subscribe`]).
+    pub fn subscriber(&self, group: &str, topics: &[&str]) -> Result<KafkaSubscriber> {
+        let consumer: StreamConsumer = self
+            .config
+            .client_config()?
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("enable.partition.eof", "false")
+            .create()
+            .map_err(config_error)?;
+        consumer.subscribe(topics).map_err(|e| Error::kafka(format!("subscribe to {topics:?}"), e))?;
+        Ok(KafkaSubscriber { consumer: Arc::new(consumer), group: group.to_owned() })
+    }
+}
+
+/// An rdkafka client refused our settings: a bad property name or value.
+fn config_error(e: KafkaError) -> Error {
+    Error::Config(e.to_string())
+}
+
+#[async_trait]
+impl Bus for KafkaBus {
+    fn publisher(&self) -> Arc<dyn Publisher> {
+        self.publisher.clone()
+    }
+
+    async fn subscribe(&self, group: &str, topics: &[&str]) -> Result<Box<dyn Subscriber>, BusError> {
+        Ok(Box::new(self.subscriber(group, topics)?))
+    }
+}
+
+/// Publishes through the bus's idempotent producer.
+pub struct KafkaPublisher {
+    producer: FutureProducer,
+}
+
+impl KafkaPublisher {
+    /// Appends one record and waits for the acknowledgement of all in-sync replicas; returns
+    /// its (partition, offset).
+    pub async fn send(&self, topic: &str, key: &[u8], payload: &[u8]) -> Result<(i32, i64)> {
+        let record = FutureRecord::to(topic).key(key).payload(payload);
+        match self.producer.send(record, QUEUE_TIMEOUT).await {
+            Ok(delivery) => Ok((delivery.partition, delivery.offset)),
+            Err((e, _)) => Err(Error::kafka(format!("publish to {topic}"), e)),
+        }
+    }
+
+    /// Waits until everything queued is delivered (for shutdown; `publish` already waits).
+    pub fn flush(&self, timeout: Duration) -> Result<()> {
+        self.producer.flush(timeout).map_err(|e| Error::kafka("flush", e))
+    }
+}
+
+#[async_trait]
+impl Publisher for KafkaPublisher {
+    async fn publish(&self, topic: &str, key: &[u8], payload: &[u8]) -> Result<(), BusError> {
+        self.send(topic, key, payload).await?;
+        Ok(())
+    }
+}
+
+/// One consumer-group member. Dropping it leaves the group (the partitions go to the others,
+/// from the last committed offsets).
+pub struct KafkaSubscriber {
+    consumer: Arc<StreamConsumer>,
+    group: String,
+}
+
+impl KafkaSubscriber {
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+}
+
+#[async_trait]
+impl Subscriber for KafkaSubscriber {
+    async fn recv(&mut self) -> Result<Message, BusError> {
+        loop {
+            match self.consumer.recv().await {
+                Ok(m) => {
+                    return Ok(Message {
+                        topic: m.topic().to_owned(),
+                        partition: m.partition(),
+                        offset: m.offset(),
+                        key: m.key().map(<[u8]>::to_vec),
+                        payload: m.payload().unwrap_or_default().to_vec(),
+                    })
+                }
+                Err(e) => {
+                    let error = Error::kafka(format!("consume (group {})", self.group), e);
+                    if !error.is_retryable() && !is_informational(&error) {
+                        return Err(error.into());
+                    }
+                    // librdkafka recovers from these by itself (reconnects, rejoins, waits for
+                    // a topic to appear); keep waiting like the in-memory bus does.
+                    tracing::warn!(group = %self.group, error = %error, "Kafka consumer trouble; still waiting");
+                }
+            }
+        }
+    }
+
+    async fn commit(&mut self, offsets: &Offsets) -> Result<(), BusError> {
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let mut list = TopicPartitionList::new();
+        for (topic, partition, offset) in offsets.iter() {
+            list.add_partition_offset(topic, partition, Offset::Offset(offset))
+                .map_err(|e| Error::kafka("commit", e))?;
+        }
+        let consumer = self.consumer.clone();
+        // A synchronous commit blocks until the group coordinator answers: off the async threads.
+        tokio::task::spawn_blocking(move || consumer.commit(&list, CommitMode::Sync))
+            .await
+            .map_err(|e| BusError::fatal(format!("Kafka commit task failed: {e}")))?
+            .map_err(|e| Error::kafka(format!("commit (group {})", self.group), e))?;
+        Ok(())
+    }
+}
+
+/// Consumer errors that report a state librdkafka keeps retrying on its own (a subscribed topic
+/// that does not exist yet), rather than a failure of this subscription.
+fn is_informational(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::Kafka { source: KafkaError::MessageConsumption(code), .. }
+            if matches!(code, RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic | RDKafkaErrorCode::UnknownPartition)
+    )
+}

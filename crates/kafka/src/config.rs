@@ -1,0 +1,160 @@
+use crate::error::{Error, Result};
+use rdkafka::ClientConfig;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// How to reach Kafka and how the clients behave (the `[kafka]` table of `otklik.toml`).
+///
+/// ```toml
+/// [kafka]
+/// brokers = "kafka-1:9092,kafka-2:9092"  # required: bootstrap servers
+/// client_id = "otklik"                   # default "otklik"; shows in broker logs and quotas
+/// [kafka.properties]                      # default empty: extra librdkafka properties for
+/// "security.protocol" = "plaintext"       # every client (see librdkafka's CONFIGURATION.md)
+/// [kafka.topics]                          # default: DESIGN.md's names, broker's partition and
+/// partitions = 12                         # replication defaults
+/// ```
+///
+/// The adapter's own guarantees (idempotent producer, `acks=all`, lz4, manual commits) are set
+/// after `properties`, so they cannot be switched off by accident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// Bootstrap servers, `host:port[,host:port…]`.
+    pub brokers: String,
+    /// `client.id` of every client.
+    #[serde(default = "default_client_id")]
+    pub client_id: String,
+    /// Extra librdkafka properties applied to every client (security, timeouts, tuning).
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+    /// Topic names and how [`crate::KafkaBus::ensure_topics`] creates them.
+    #[serde(default)]
+    pub topics: TopicsConfig,
+}
+
+fn default_client_id() -> String {
+    "otklik".to_owned()
+}
+
+impl KafkaConfig {
+    /// A config with defaults for everything but the brokers.
+    pub fn new(brokers: impl Into<String>) -> Self {
+        KafkaConfig {
+            brokers: brokers.into(),
+            client_id: default_client_id(),
+            properties: BTreeMap::new(),
+            topics: TopicsConfig::default(),
+        }
+    }
+
+    /// The common part of every client's librdkafka config.
+    pub(crate) fn client_config(&self) -> Result<ClientConfig> {
+        if self.brokers.trim().is_empty() {
+            return Err(Error::Config("kafka.brokers is empty".into()));
+        }
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", self.brokers.trim());
+        config.set("client.id", &self.client_id);
+        for (key, value) in &self.properties {
+            config.set(key, value);
+        }
+        Ok(config)
+    }
+}
+
+/// Topic names (DESIGN.md's defaults) and the shape [`crate::KafkaBus::ensure_topics`] gives
+/// them when it creates them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TopicsConfig {
+    pub posts_raw: String,
+    pub posts_classified: String,
+    pub alerts: String,
+    pub dlq: String,
+    pub sources: String,
+    pub cursors: String,
+    /// Partitions of each new topic; `None` (the default) takes the broker's `num.partitions`.
+    pub partitions: Option<i32>,
+    /// Replication factor of each new topic; `None` (the default) takes the broker's
+    /// `default.replication.factor`.
+    pub replication_factor: Option<i32>,
+}
+
+impl Default for TopicsConfig {
+    fn default() -> Self {
+        TopicsConfig {
+            posts_raw: "otklik.posts.raw.v1".into(),
+            posts_classified: "otklik.posts.classified.v1".into(),
+            alerts: "otklik.alerts.v1".into(),
+            dlq: "otklik.dlq.v1".into(),
+            sources: "otklik.sources.v1".into(),
+            cursors: "otklik.cursors.v1".into(),
+            partitions: None,
+            replication_factor: None,
+        }
+    }
+}
+
+impl TopicsConfig {
+    /// Every topic of DESIGN.md, ready for [`crate::KafkaBus::ensure_topics`]: sources and
+    /// cursors are compacted (the latest value per key is the state), the rest are logs.
+    pub fn specs(&self) -> Vec<TopicSpec> {
+        let spec = |name: &str, compacted: bool| TopicSpec {
+            name: name.to_owned(),
+            partitions: self.partitions,
+            replication_factor: self.replication_factor,
+            compacted,
+            config: BTreeMap::new(),
+        };
+        vec![
+            spec(&self.posts_raw, false),
+            spec(&self.posts_classified, false),
+            spec(&self.alerts, false),
+            spec(&self.dlq, false),
+            spec(&self.sources, true),
+            spec(&self.cursors, true),
+        ]
+    }
+}
+
+/// One topic to create if it is missing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicSpec {
+    pub name: String,
+    /// `None`: the broker's default.
+    pub partitions: Option<i32>,
+    /// `None`: the broker's default.
+    pub replication_factor: Option<i32>,
+    /// `cleanup.policy=compact` (keep the latest record per key) instead of `delete`.
+    pub compacted: bool,
+    /// Further topic configs (`retention.ms`, `min.insync.replicas`, …).
+    pub config: BTreeMap<String, String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_with_defaults_and_rejects_unknown_keys() {
+        let config: KafkaConfig = toml_like(r#"{"brokers": "a:9092"}"#);
+        assert_eq!(config, KafkaConfig::new("a:9092"));
+        assert_eq!(config.topics.specs().len(), 6);
+        assert!(config.topics.specs().iter().filter(|s| s.compacted).all(|s| s.name.contains("sources") || s.name.contains("cursors")));
+        let err = serde_json::from_str::<KafkaConfig>(r#"{"brokers": "a", "brokerz": "b"}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field"), "{err}");
+        let err = serde_json::from_str::<KafkaConfig>(r#"{"brokers": "a", "topics": {"partition": 3}}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field"), "{err}");
+    }
+
+    #[test]
+    fn empty_brokers_is_a_config_error() {
+        let err = KafkaConfig::new(" ").client_config().unwrap_err();
+        assert!(matches!(err, Error::Config(_)) && !err.is_retryable());
+    }
+
+    fn toml_like(json: &str) -> KafkaConfig {
+        serde_json::from_str(json).unwrap()
+    }
+}

@@ -1,0 +1,119 @@
+use otklik_pipeline::BusError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+
+/// Everything that can go wrong talking to Kafka. [`Error::is_retryable`] says whether the same
+/// call may succeed later (a broker restarting, a rebalance, a full queue) or never will (bad
+/// configuration, a record larger than the broker takes, missing authorisation).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration cannot work (unknown librdkafka property, bad value, empty brokers).
+    #[error("invalid Kafka configuration: {0}")]
+    Config(String),
+    /// A client call failed; `op` says which (`publish to otklik.posts.raw.v1`, `commit`, …).
+    #[error("Kafka {op} failed: {source}")]
+    Kafka {
+        op: String,
+        #[source]
+        source: KafkaError,
+    },
+    /// The broker refused to create a topic (other than because it exists already).
+    #[error("creating topic {topic} failed: {code}")]
+    CreateTopic { topic: String, code: RDKafkaErrorCode },
+}
+
+impl Error {
+    pub(crate) fn kafka(op: impl Into<String>, source: KafkaError) -> Self {
+        Error::Kafka { op: op.into(), source }
+    }
+
+    /// Whether trying the same call again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Config(_) => false,
+            Error::Kafka { source, .. } => match source {
+                KafkaError::Canceled | KafkaError::NoMessageReceived => true,
+                other => other.rdkafka_error_code().is_some_and(code_is_retryable),
+            },
+            Error::CreateTopic { code, .. } => code_is_retryable(*code),
+        }
+    }
+}
+
+/// Codes that describe a passing state of the cluster or the client, not a property of the
+/// request: retrying (after a pause) can succeed.
+pub(crate) fn code_is_retryable(code: RDKafkaErrorCode) -> bool {
+    use RDKafkaErrorCode::*;
+    matches!(
+        code,
+        BrokerTransportFailure
+            | Resolve
+            | MessageTimedOut
+            | AllBrokersDown
+            | OperationTimedOut
+            | QueueFull
+            | ISRInsufficient
+            | WaitingForCoordinator
+            | InProgress
+            | PreviousInProgress
+            | TimedOutQueue
+            | Retry
+            | PurgeQueue
+            | PurgeInflight
+            | AssignmentLost
+            | LeaderNotAvailable
+            | NotLeaderForPartition
+            | RequestTimedOut
+            | BrokerNotAvailable
+            | ReplicaNotAvailable
+            | NetworkException
+            | CoordinatorLoadInProgress
+            | CoordinatorNotAvailable
+            | NotCoordinator
+            | NotEnoughReplicas
+            | NotEnoughReplicasAfterAppend
+            | IllegalGeneration
+            | UnknownMemberId
+            | RebalanceInProgress
+            | NotController
+            | ConcurrentTransactions
+            | KafkaStorageError
+            | FetchSessionIdNotFound
+            | InvalidFetchSessionEpoch
+            | FencedLeaderEpoch
+            | UnknownLeaderEpoch
+            | OffsetNotAvailable
+            | PreferredLeaderNotAvailable
+            | EligibleLeadersNotAvailable
+            | UnstableOffsetCommit
+            | ThrottlingQuotaExceeded
+            | StaleMemberEpoch
+            | FencedMemberEpoch
+    )
+}
+
+impl From<Error> for BusError {
+    fn from(error: Error) -> Self {
+        let retryable = error.is_retryable();
+        let message = error.to_string();
+        BusError { message, retryable }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_retryable() {
+        let full = Error::kafka("publish", KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull));
+        assert!(full.is_retryable());
+        let too_big = Error::kafka("publish", KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge));
+        assert!(!too_big.is_retryable());
+        assert!(!Error::Config("x".into()).is_retryable());
+        let bus: BusError = full.into();
+        assert!(bus.retryable);
+        assert!(bus.message.contains("publish"), "{}", bus.message);
+    }
+}
