@@ -300,3 +300,28 @@ fn dispatch_through_the_crate_entry_point() {
         assert_eq!(&back, post);
     }
 }
+
+/// Every VK file of the demo dataset (`config/demo/feeds/vk`) parses, and the counts match its
+/// README: 67 wall posts + 8 search results, 114 comments.
+#[test]
+fn demo_dataset_parses() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../config/demo/feeds/vk");
+    let (mut posts, mut comments) = (0, 0);
+    for feed in std::fs::read_dir(&root).unwrap() {
+        for file in std::fs::read_dir(feed.unwrap().path()).unwrap() {
+            let path = file.unwrap().path();
+            let parsed = vk::parse_saved_response(&std::fs::read(&path).unwrap(), &ctx())
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            for p in &parsed {
+                match p.item_kind {
+                    ItemKind::Post => posts += 1,
+                    ItemKind::Comment => {
+                        comments += 1;
+                        assert!(p.parent_uid.is_some());
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!((posts, comments), (75, 114));
+}

@@ -24,7 +24,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
 use otklik_model::{Attachment, Author, Counters, ItemKind, Platform, PostUid, RepostOrigin, Schema};
 use std::borrow::Cow;
 use std::collections::HashMap;
-use types::{Comment, Entities, Media, Top, Topic};
+use types::{Comment, Entities, Media, Photo, Top, Topic};
 
 /// Everything one OK response carries besides errors.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -47,14 +47,12 @@ pub enum OkResponseError {
 /// Parses a `mediatopic.getTopics` or `discussions.getComments` response (or an error body).
 pub fn parse_response(bytes: &[u8], ctx: &ParseContext) -> Result<OkPage, OkResponseError> {
     let text = lenient::utf8_text(bytes).map_err(bad)?;
-    let top: Top<'_> = lenient::from_json(text).map_err(|e| {
-        // A bare array or scalar fails as a "shape" error; say what was expected instead.
-        if e.contains("expected struct") {
-            bad(format!("not an OK API response: expected a JSON object ({e})"))
-        } else {
-            bad(e)
-        }
-    })?;
+    // serde would also read a struct from a JSON array (positionally); an OK answer is always
+    // an object, so anything else is refused before it can be misread.
+    if !text.trim_start().starts_with('{') {
+        return Err(bad("not an OK API response: expected a JSON object at the top level").into());
+    }
+    let top: Top<'_> = lenient::from_json(text).map_err(bad)?;
     if let Some(code) = top.error_code.0 {
         return Err(OkApiError {
             code,
@@ -123,19 +121,27 @@ fn split_ref(r: &str) -> Option<(&str, &str)> {
 }
 
 fn topics_to_posts(topics: &[Topic<'_>], entities: &Entities<'_>, names: &Names<'_>, ctx: &ParseContext) -> Result<Vec<RawPost>, String> {
-    let reshared: HashMap<&str, &Topic<'_>> =
-        entities.media_topics.iter().filter_map(|t| Some((t.id.0.as_deref()?, t))).collect();
+    let refs = Refs {
+        topics: entities.media_topics.iter().filter_map(|t| Some((t.id.0.as_deref()?, t))).collect(),
+        photos: entities.group_photos.iter().filter_map(|p| Some((p.id.0.as_deref()?, p))).collect(),
+    };
     topics
         .iter()
         .enumerate()
         .map(|(index, topic)| {
-            topic_to_post(topic, &reshared, names, ctx)
+            topic_to_post(topic, &refs, names, ctx)
                 .map_err(|e| format!("topic {index} (id {}): {e}", topic.id.0.as_deref().unwrap_or("?")))
         })
         .collect()
 }
 
-fn topic_to_post(topic: &Topic<'_>, reshared: &HashMap<&str, &Topic<'_>>, names: &Names<'_>, ctx: &ParseContext) -> Result<RawPost, String> {
+/// The `entities` that media blocks point at, by id.
+struct Refs<'e, 'a> {
+    topics: HashMap<&'e str, &'e Topic<'a>>,
+    photos: HashMap<&'e str, &'e Photo<'a>>,
+}
+
+fn topic_to_post(topic: &Topic<'_>, refs: &Refs<'_, '_>, names: &Names<'_>, ctx: &ParseContext) -> Result<RawPost, String> {
     let id = topic.id.0.as_deref().ok_or("topic has no id")?;
     let owner_ref = topic.owner_ref.as_deref().ok_or("topic has no owner_ref")?;
     let (_, owner) = split_ref(owner_ref).ok_or_else(|| format!("owner_ref {owner_ref:?} is not kind:id"))?;
@@ -155,8 +161,11 @@ fn topic_to_post(topic: &Topic<'_>, reshared: &HashMap<&str, &Topic<'_>>, names:
             Some("text") | None => {}
             Some("topic" | "reshare") => {
                 if repost_of.is_none() {
-                    repost_of = reshare_origin(media, reshared, names)?;
+                    repost_of = reshare_origin(media, &refs.topics, names)?;
                 }
+            }
+            Some("photo") if !media.photo_refs.is_empty() => {
+                attachments.extend(media.photo_refs.iter().map(|r| photo_attachment(r, &refs.photos)))
             }
             Some(kind) => attachments.push(media_attachment(kind, media)),
         }
@@ -220,6 +229,19 @@ fn media_attachment(kind: &str, m: &Media<'_>) -> Attachment {
     Attachment { kind: kind.to_owned(), title, description: text(m.description.as_ref()), url: text(m.url.as_ref()) }
 }
 
+/// One photo of a `photo` block, its URL resolved through `entities.group_photos`.
+fn photo_attachment(reference: &str, photos: &HashMap<&str, &Photo<'_>>) -> Attachment {
+    let id = split_ref(reference).map_or(reference, |(_, id)| id);
+    let photo = photos.get(id);
+    let text = |s: Option<&Cow<'_, str>>| s.map(|s| s.trim()).filter(|s| !s.is_empty()).map(str::to_owned);
+    Attachment {
+        kind: "photo".to_owned(),
+        title: None,
+        description: photo.and_then(|p| text(p.text.as_ref())),
+        url: photo.and_then(|p| text(p.pic_max.as_ref()).or_else(|| text(p.pic640.as_ref()))),
+    }
+}
+
 fn reshare_origin(media: &Media<'_>, reshared: &HashMap<&str, &Topic<'_>>, names: &Names<'_>) -> Result<Option<RepostOrigin>, String> {
     let Some(reference) = media.topic_refs.first() else { return Ok(None) };
     let id = split_ref(reference).map_or(&**reference, |(_, id)| id);
@@ -266,7 +288,10 @@ fn comments_to_posts(comments: &[Comment<'_>], names: &Names<'_>, ctx: &ParseCon
             url: Some(url.clone()),
             author: Author {
                 id: author_id.map(str::to_owned),
-                name: c.author_name.as_deref().map(str::to_owned).or_else(|| author_id.and_then(|a| names.get("user", a))),
+                name: c.author_name.as_deref().map(str::to_owned).or_else(|| {
+                    // A group answers in its own topics as `author_type: GROUP`, same id space.
+                    author_id.and_then(|a| names.get("user", a).or_else(|| names.get("group", a)))
+                }),
                 is_source: author_id == Some(topic.owner.as_str()),
             },
             published_at: comment_date(c).map_err(wrap)?,

@@ -14,11 +14,11 @@ pub struct Top<'a> {
     #[serde(borrow)]
     pub error_msg: Option<Cow<'a, str>>,
     pub error_data: LText,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::vk::lenient::or_default")]
     pub media_topics: Option<Vec<Topic<'a>>>,
     #[serde(borrow)]
     pub comments: Option<Vec<Comment<'a>>>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::vk::lenient::or_default")]
     pub entities: Entities<'a>,
     pub has_more: LFlag,
     #[serde(borrow)]
@@ -29,12 +29,28 @@ pub struct Top<'a> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct Entities<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::vk::lenient::or_default")]
     pub groups: Vec<Named<'a>>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::vk::lenient::or_default")]
     pub users: Vec<Named<'a>>,
     #[serde(borrow)]
     pub media_topics: Vec<Topic<'a>>,
+    #[serde(borrow, deserialize_with = "crate::vk::lenient::or_default")]
+    pub group_photos: Vec<Photo<'a>>,
+}
+
+/// A photo that `photo_refs` (`group_photo:123`) name.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Photo<'a> {
+    #[serde(borrow)]
+    pub id: LId<'a>,
+    #[serde(borrow)]
+    pub pic_max: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "pic640x480")]
+    pub pic640: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub text: Option<Cow<'a, str>>,
 }
 
 /// A group or user entity: `uid` plus `name` (groups, users) or `first_name`/`last_name` (users).
@@ -59,14 +75,17 @@ pub struct Topic<'a> {
     pub id: LId<'a>,
     /// Creation time, milliseconds since the epoch.
     pub created_ms: LInt,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::vk::lenient::or_default")]
     pub media: Vec<Media<'a>>,
     #[serde(borrow)]
     pub author_ref: Option<Cow<'a, str>>,
     #[serde(borrow)]
     pub owner_ref: Option<Cow<'a, str>>,
+    #[serde(deserialize_with = "crate::vk::lenient::or_default")]
     pub discussion_summary: Summary,
+    #[serde(deserialize_with = "crate::vk::lenient::or_default")]
     pub like_summary: Summary,
+    #[serde(deserialize_with = "crate::vk::lenient::or_default")]
     pub reshare_summary: Summary,
     pub views_count: LUint,
     pub is_sticky: LFlag,
@@ -104,11 +123,11 @@ pub struct Media<'a> {
     pub description: Option<Cow<'a, str>>,
     #[serde(borrow)]
     pub question: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::vk::lenient::or_default")]
     pub photo_refs: Vec<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::vk::lenient::or_default")]
     pub movie_refs: Vec<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "crate::vk::lenient::or_default")]
     pub topic_refs: Vec<Cow<'a, str>>,
 }
 

@@ -316,6 +316,16 @@ impl<'de> Deserialize<'de> for LText {
     }
 }
 
+/// `#[serde(deserialize_with = "…::or_default")]`: `null` reads as the field's default, for
+/// lists and nested objects that VK and OK sometimes send as `null` instead of leaving out.
+pub(crate) fn or_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 /// Checks the bytes are UTF-8 (dropping a leading byte-order mark that editors add to saved
 /// files), so that serde_json can then read them as `&str` without validating twice.
 pub(crate) fn utf8_text(bytes: &[u8]) -> Result<&str, String> {

@@ -77,7 +77,7 @@ pub struct Object<'a> {
     pub response: Option<Node<'a>>,
     #[serde(borrow)]
     pub error: Option<ErrorBody<'a>>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "super::lenient::or_default")]
     pub execute_errors: Option<Vec<ErrorBody<'a>>>,
     #[serde(borrow)]
     pub items: Option<Vec<Item<'a>>>,
@@ -85,9 +85,9 @@ pub struct Object<'a> {
     pub total_count: LUint,
     #[serde(borrow)]
     pub next_from: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "super::lenient::or_default")]
     pub profiles: Vec<Profile<'a>>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "super::lenient::or_default")]
     pub groups: Vec<Group<'a>>,
 }
 
@@ -101,7 +101,7 @@ pub struct ErrorBody<'a> {
     pub error_msg: Option<Cow<'a, str>>,
     #[serde(borrow)]
     pub method: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "super::lenient::or_default")]
     pub request_params: Vec<RequestParam<'a>>,
     #[serde(borrow)]
     pub captcha_sid: Option<Cow<'a, str>>,
@@ -157,9 +157,9 @@ pub struct Item<'a> {
     pub edited: LInt,
     pub deleted: LFlag,
     pub is_deleted: LFlag,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "super::lenient::or_default")]
     pub copy_history: Vec<Item<'a>>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "super::lenient::or_default")]
     pub attachments: Vec<Attachment<'a>>,
     pub comments: Count,
     pub likes: Count,
@@ -172,6 +172,7 @@ pub struct Item<'a> {
     pub signer_id: LInt,
     // Comment-only fields.
     pub reply_to_comment: LInt,
+    #[serde(deserialize_with = "super::lenient::or_default")]
     pub parents_stack: Vec<LInt>,
     #[serde(borrow)]
     pub thread: Option<Thread<'a>>,
@@ -234,7 +235,7 @@ impl<'de> Deserialize<'de> for Count {
 #[serde(default)]
 pub struct Thread<'a> {
     pub count: LUint,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "super::lenient::or_default")]
     pub items: Vec<Item<'a>>,
 }
 
@@ -424,7 +425,7 @@ pub struct AttachmentBody<'a> {
     pub artist: Option<Cow<'a, str>>,
     #[serde(borrow)]
     pub name: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "super::lenient::or_default")]
     pub sizes: Vec<PhotoSize<'a>>,
 }
 
