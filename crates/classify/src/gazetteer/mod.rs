@@ -1,1 +1,454 @@
-//! Placeholder: the gazetteer lands with the classifier issue.
+//! The compiled ОКТМО gazetteer and municipality resolution from post text.
+//!
+//! The gazetteer file (`config/gazetteer/gazetteer.tsv`) is produced by
+//! `scripts/gazetteer/generate.py` from public ОКТМО data; it already holds every case form of every
+//! name, so nothing here knows Russian morphology. [`Gazetteer::load`] compiles all forms, type
+//! words («г.», «с.», «пгт»), district nouns («район», «р-н»), region nouns and street words into a
+//! single leftmost-longest Aho–Corasick automaton; [`Gazetteer::resolve`] makes one pass of it over
+//! the normalised text ([`normalize`]) and then reasons only about the handful of matches.
+//!
+//! Resolution rules (a wrong municipality is worse than none), in [`resolve`]:
+//! - a name that is also an everyday word («Каменка», «Заря», «Лесной») counts only with a type word,
+//!   a capital letter mid-sentence, or a locative preposition and a capital («в Каменке»);
+//!   a name that is also a person («Белинский») only with a type word or preposition; names that are
+//!   mostly something else (rivers, foreign cities, brands) only with a type word;
+//! - a name found in several districts («Сосновка») needs a second clue — a district named anywhere
+//!   in the text, a district adjective, or another place that settles on one district — otherwise a
+//!   town, urban settlement or district centre among the candidates wins; failing both, it is left out;
+//! - Penza oblast is preferred over other regions unless the text names another region, but a
+//!   Penza village never beats another region's town of the same name;
+//! - mentions that settle on different municipalities conflict, and the result is none.
+
+mod normalize;
+mod resolve;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::Path;
+
+pub use resolve::{Mention, MentionKind, Rejected, RejectReason, Resolution};
+
+/// The gazetteer file format this loader understands (the `V` record).
+pub const FORMAT_VERSION: &str = "otklik-gazetteer/1";
+
+/// Why a gazetteer could not be loaded. Parse errors name the file and the 1-based line.
+#[derive(Debug, thiserror::Error)]
+pub enum GazetteerError {
+    #[error("cannot read gazetteer {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("{file}:{line}: {message}")]
+    Parse { file: String, line: usize, message: String },
+    #[error("{file}: cannot build the name automaton: {message}")]
+    Build { file: String, message: String },
+}
+
+/// Whether an ОКТМО municipality is a municipal district or an urban okrug.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MunicipalityKind {
+    District,
+    UrbanOkrug,
+}
+
+/// A municipal formation a post can be attributed to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Municipality {
+    /// 8-digit ОКТМО code.
+    pub oktmo: String,
+    /// Display name: «Сердобский район», «город Пенза».
+    pub name: String,
+    /// Two-digit ОКТМО region code («56» is Penza oblast).
+    pub region_code: String,
+    pub kind: MunicipalityKind,
+}
+
+/// Which kind of locality a place is, as far as type words are concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlaceClass {
+    /// г.
+    Town,
+    /// пгт / рп
+    Urban,
+    /// с., д., п., х., ст. …
+    Rural,
+    /// A micro-district of a city.
+    Microdistrict,
+}
+
+/// How much context a name needs before it is believed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Strength {
+    /// Unambiguous as a word: «Пенза», «Сердобск».
+    Strong,
+    /// Also an everyday word: «Каменка», «Заря».
+    Common,
+    /// Also a person: «Белинский»; or a declined form that reads as a surname: «Семенова».
+    Person,
+    /// Mostly something else: a river, a foreign city, a brand.
+    TypedOnly,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Place {
+    pub name: String,
+    pub muni: u32,
+    pub class: PlaceClass,
+    /// A town, urban settlement, micro-district or district centre: what people usually mean.
+    pub salient: bool,
+    pub strength: Strength,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TypeWord {
+    Town,
+    Urban,
+    Rural,
+    /// «п.», «поселок»: urban or rural.
+    Settlement,
+    Microdistrict,
+}
+
+/// What one matched surface can mean; a surface often means several things at once
+/// («белинского»: the town and the district adjective).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Meaning {
+    /// A form of a place name; `needs_prep` marks a form that reads as a surname.
+    Place { place: u32, needs_prep: bool },
+    /// A form of a municipal district's adjective («сердобского»).
+    DistrictAdj { muni: u32 },
+    /// A form of a city-internal district's adjective («октябрьском» [районе г. Пензы]).
+    CityDistrictAdj { muni: u32 },
+    /// A form of a region's adjective («пензенской» [области]).
+    RegionAdj { region: u16 },
+    /// A region's own name («Мордовия»).
+    RegionName { region: u16 },
+    Type(TypeWord),
+    DistrictNoun,
+    RegionNoun,
+    Street,
+    Institution,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Region {
+    pub code: String,
+    pub name: String,
+}
+
+/// The compiled gazetteer. Immutable after loading; share it between threads.
+pub struct Gazetteer {
+    version: String,
+    automaton: AhoCorasick,
+    /// For pattern `i`, its meanings are `meanings[spans[i].0 .. spans[i].1]`.
+    spans: Vec<(u32, u32)>,
+    meanings: Vec<Meaning>,
+    municipalities: Vec<Municipality>,
+    by_oktmo: HashMap<String, u32>,
+    places: Vec<Place>,
+    regions: Vec<Region>,
+    prepositions: Vec<String>,
+}
+
+impl std::fmt::Debug for Gazetteer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gazetteer")
+            .field("version", &self.version)
+            .field("municipalities", &self.municipalities.len())
+            .field("places", &self.places.len())
+            .field("patterns", &self.spans.len())
+            .finish()
+    }
+}
+
+/// Sizes of a loaded gazetteer, for notes and `--explain`.
+#[derive(Debug, Clone, Serialize)]
+pub struct GazetteerStats {
+    pub municipalities: usize,
+    pub places: usize,
+    pub patterns: usize,
+    pub automaton_bytes: usize,
+}
+
+impl Gazetteer {
+    /// Reads and compiles a gazetteer file.
+    pub fn load(path: &Path) -> Result<Gazetteer, GazetteerError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| GazetteerError::Io { path: path.display().to_string(), source })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Compiles a gazetteer from its text (errors name the file as `<string>`).
+    #[allow(clippy::should_implement_trait)]
+    pub fn from_str(text: &str) -> Result<Gazetteer, GazetteerError> {
+        Self::parse(text, "<string>")
+    }
+
+    /// The municipality with this 8-digit ОКТМО code, e.g. for a source binding's display name.
+    pub fn municipality(&self, oktmo: &str) -> Option<&Municipality> {
+        self.by_oktmo.get(oktmo).map(|&i| &self.municipalities[i as usize])
+    }
+
+    /// The nominative name of a region by its two-digit code («56» → «Пензенская область»).
+    pub fn region_name(&self, code: &str) -> Option<&str> {
+        self.regions.iter().find(|r| r.code == code).map(|r| r.name.as_str())
+    }
+
+    /// Every municipality in file order.
+    pub fn municipalities(&self) -> &[Municipality] {
+        &self.municipalities
+    }
+
+    /// The `V` record of the file, for the classifier version string.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    pub fn stats(&self) -> GazetteerStats {
+        GazetteerStats {
+            municipalities: self.municipalities.len(),
+            places: self.places.len(),
+            patterns: self.spans.len(),
+            automaton_bytes: self.automaton.memory_usage(),
+        }
+    }
+
+    /// Finds the municipality the text names, if it names exactly one unambiguously.
+    pub fn resolve(&self, original_text: &str) -> Resolution {
+        resolve::resolve(self, original_text)
+    }
+
+    fn parse(text: &str, file: &str) -> Result<Gazetteer, GazetteerError> {
+        let mut b = Builder::default();
+        for (n, line) in text.lines().enumerate() {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            b.line(line).map_err(|message| GazetteerError::Parse { file: file.to_string(), line: n + 1, message })?;
+        }
+        if b.version.is_empty() {
+            return Err(GazetteerError::Parse { file: file.to_string(), line: 1, message: "no V (version) record".into() });
+        }
+        if b.prepositions.is_empty() || !b.patterns.keys().any(|_| true) {
+            return Err(GazetteerError::Parse {
+                file: file.to_string(),
+                line: text.lines().count().max(1),
+                message: "no names or no grammar words (W prep …) in the file".into(),
+            });
+        }
+        b.finish(file)
+    }
+}
+
+#[derive(Default)]
+struct Builder {
+    version: String,
+    patterns: HashMap<String, Vec<Meaning>>,
+    municipalities: Vec<Municipality>,
+    by_oktmo: HashMap<String, u32>,
+    places: Vec<Place>,
+    place_ids: HashMap<String, u32>,
+    regions: Vec<Region>,
+    region_index: HashMap<String, u16>,
+    prepositions: Vec<String>,
+}
+
+fn field<'a>(fields: &[&'a str], i: usize, what: &str) -> Result<&'a str, String> {
+    fields.get(i).copied().ok_or_else(|| format!("missing field {} ({what})", i + 1))
+}
+
+fn forms(list: &str) -> impl Iterator<Item = &str> {
+    list.split('|').map(str::trim).filter(|f| !f.is_empty())
+}
+
+fn check_oktmo(code: &str) -> Result<(), String> {
+    if code.len() == 8 && code.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(format!("{code:?} is not an 8-digit ОКТМО code"))
+    }
+}
+
+impl Builder {
+    fn add(&mut self, form: &str, meaning: Meaning) {
+        let key = normalize::normalize(form).text.trim_end().to_string();
+        if key.len() <= 1 {
+            return;
+        }
+        let v = self.patterns.entry(key).or_default();
+        if !v.contains(&meaning) {
+            v.push(meaning);
+        }
+    }
+
+    fn muni(&self, oktmo: &str) -> Result<u32, String> {
+        self.by_oktmo.get(oktmo).copied().ok_or_else(|| format!("unknown municipality {oktmo} (its M record must come first)"))
+    }
+
+    fn line(&mut self, line: &str) -> Result<(), String> {
+        let f: Vec<&str> = line.split('\t').collect();
+        match f[0] {
+            "V" => {
+                let v = field(&f, 1, "version")?;
+                if v != FORMAT_VERSION {
+                    return Err(format!("format {v:?}, this build reads {FORMAT_VERSION:?}"));
+                }
+                self.version = v.to_string();
+            }
+            "R" => {
+                let code = field(&f, 1, "region code")?;
+                if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(format!("region code {code:?} is not two digits"));
+                }
+                let idx = u16::try_from(self.regions.len()).map_err(|_| "too many regions".to_string())?;
+                self.regions.push(Region { code: code.into(), name: field(&f, 2, "name")?.into() });
+                self.region_index.insert(code.into(), idx);
+                for form in forms(f.get(3).copied().unwrap_or("")) {
+                    self.add(form, Meaning::RegionAdj { region: idx });
+                }
+                for form in forms(f.get(4).copied().unwrap_or("")) {
+                    self.add(form, Meaning::RegionName { region: idx });
+                }
+            }
+            "M" => {
+                let oktmo = field(&f, 1, "oktmo")?;
+                check_oktmo(oktmo)?;
+                let region = field(&f, 2, "region code")?;
+                if !self.region_index.contains_key(region) {
+                    return Err(format!("unknown region {region:?} (its R record must come first)"));
+                }
+                let kind = match field(&f, 3, "kind")? {
+                    "district" => MunicipalityKind::District,
+                    "okrug" => MunicipalityKind::UrbanOkrug,
+                    k => return Err(format!("kind {k:?} is neither district nor okrug")),
+                };
+                if self.by_oktmo.contains_key(oktmo) {
+                    return Err(format!("municipality {oktmo} listed twice"));
+                }
+                let idx = self.municipalities.len() as u32;
+                self.municipalities.push(Municipality {
+                    oktmo: oktmo.into(),
+                    name: field(&f, 4, "name")?.into(),
+                    region_code: region.into(),
+                    kind,
+                });
+                self.by_oktmo.insert(oktmo.into(), idx);
+                for form in forms(f.get(5).copied().unwrap_or("")) {
+                    self.add(form, Meaning::DistrictAdj { muni: idx });
+                }
+            }
+            "C" => {
+                let muni = self.muni(field(&f, 1, "oktmo")?)?;
+                for form in forms(field(&f, 3, "forms")?) {
+                    self.add(form, Meaning::CityDistrictAdj { muni });
+                }
+            }
+            "P" => {
+                let id = field(&f, 1, "id")?;
+                let muni = self.muni(field(&f, 2, "oktmo")?)?;
+                let region = field(&f, 3, "region")?;
+                if self.municipalities[muni as usize].region_code != region {
+                    return Err(format!("place {id} is in region {region} but its municipality is not"));
+                }
+                let class = match field(&f, 4, "class")? {
+                    "town" => PlaceClass::Town,
+                    "urban" => PlaceClass::Urban,
+                    "rural" => PlaceClass::Rural,
+                    "mkr" => PlaceClass::Microdistrict,
+                    c => return Err(format!("unknown place class {c:?}")),
+                };
+                let salient = match field(&f, 5, "salient")? {
+                    "1" => true,
+                    "0" => false,
+                    s => return Err(format!("salient must be 0 or 1, not {s:?}")),
+                };
+                let strength = match field(&f, 6, "strength")? {
+                    "s" => Strength::Strong,
+                    "c" => Strength::Common,
+                    "p" => Strength::Person,
+                    "t" => Strength::TypedOnly,
+                    s => return Err(format!("unknown strength {s:?}")),
+                };
+                let name = field(&f, 7, "name")?;
+                let idx = self.places.len() as u32;
+                if self.place_ids.insert(id.into(), idx).is_some() {
+                    return Err(format!("place id {id} used twice"));
+                }
+                self.places.push(Place { name: name.into(), muni, class, salient, strength });
+                let mut any = false;
+                for form in forms(field(&f, 8, "forms")?) {
+                    let (form, needs_prep) = match form.strip_suffix('^') {
+                        Some(f) => (f, true),
+                        None => (form, false),
+                    };
+                    self.add(form, Meaning::Place { place: idx, needs_prep });
+                    any = true;
+                }
+                if !any {
+                    return Err(format!("place {id} ({name}) has no forms"));
+                }
+            }
+            "W" => {
+                let class = field(&f, 1, "word class")?;
+                let meaning = match class {
+                    "type:town" => Meaning::Type(TypeWord::Town),
+                    "type:urban" => Meaning::Type(TypeWord::Urban),
+                    "type:rural" => Meaning::Type(TypeWord::Rural),
+                    "type:any" => Meaning::Type(TypeWord::Settlement),
+                    "type:mkr" => Meaning::Type(TypeWord::Microdistrict),
+                    "district" => Meaning::DistrictNoun,
+                    "region" => Meaning::RegionNoun,
+                    "street" => Meaning::Street,
+                    "institution" => Meaning::Institution,
+                    "prep" => {
+                        for form in forms(field(&f, 2, "forms")?) {
+                            self.prepositions.push(normalize::normalize(form).text.trim().to_string());
+                        }
+                        return Ok(());
+                    }
+                    c => return Err(format!("unknown word class {c:?}")),
+                };
+                for form in forms(field(&f, 2, "forms")?) {
+                    self.add(form, meaning);
+                }
+            }
+            other => return Err(format!("unknown record type {other:?}")),
+        }
+        Ok(())
+    }
+
+    fn finish(self, file: &str) -> Result<Gazetteer, GazetteerError> {
+        // Sorted so that pattern ids, and with them every tie-break, do not depend on hash order.
+        let mut entries: Vec<(String, Vec<Meaning>)> = self.patterns.into_iter().collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut spans = Vec::with_capacity(entries.len());
+        let mut meanings = Vec::new();
+        let mut keys = Vec::with_capacity(entries.len());
+        for (key, m) in entries {
+            let start = meanings.len() as u32;
+            meanings.extend(m);
+            spans.push((start, meanings.len() as u32));
+            keys.push(key);
+        }
+        // A DFA would scan faster but costs far more memory for ~40k patterns; the contiguous NFA
+        // keeps the gazetteer at a few MB and a scan of a 400-character post at a few µs.
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
+            .build(&keys)
+            .map_err(|e| GazetteerError::Build { file: file.to_string(), message: e.to_string() })?;
+        Ok(Gazetteer {
+            version: self.version,
+            automaton,
+            spans,
+            meanings,
+            municipalities: self.municipalities,
+            by_oktmo: self.by_oktmo,
+            places: self.places,
+            regions: self.regions,
+            prepositions: self.prepositions,
+        })
+    }
+}

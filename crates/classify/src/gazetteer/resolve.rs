@@ -1,0 +1,613 @@
+//! Municipality resolution over the automaton's matches (see the parent module for the rules).
+//!
+//! One automaton pass yields a short list of tokens (names, type words, district and region
+//! nouns, street words). Adjacent tokens combine: a type word before a name types it, a district
+//! adjective before «район» is a district, a region adjective before «область» is a region. Every
+//! accepted name becomes a [`Mention`] with candidate municipalities; candidates are narrowed by
+//! region, then by second clues, then by salience; the text gets a municipality only when all
+//! resolved mentions agree and no unresolved one points elsewhere.
+
+use super::normalize::{normalize_into, Normalized};
+use super::{Gazetteer, Meaning, PlaceClass, Strength, TypeWord};
+use otklik_model::{MunicipalityEvidence, MunicipalityMatch};
+use serde::Serialize;
+use std::cell::RefCell;
+use std::ops::Range;
+
+const PENZA_REGION: &str = "56";
+
+/// The outcome of resolving one text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Resolution {
+    /// The municipality the text names, with evidence [`MunicipalityEvidence::Text`].
+    pub chosen: Option<MunicipalityMatch>,
+    /// Accepted place, district and region mentions in text order.
+    pub mentions: Vec<Mention>,
+    /// Names that matched but were not believed, or lost to ambiguity or conflict.
+    pub rejected: Vec<Rejected>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MentionKind {
+    /// A town or urban settlement (г., пгт, рп).
+    Town,
+    /// A village or other rural locality.
+    Settlement,
+    /// A micro-district of Penza.
+    Microdistrict,
+    /// «Сердобский район», «Сердобского р-на».
+    District,
+    /// One of Penza city's internal districts («Октябрьский район»).
+    CityDistrict,
+    /// A bare district adjective («сердобская ЦРБ» without «район»): a clue only.
+    DistrictAdjective,
+    /// A region («Пензенская область», «Мордовия»): a clue only; candidates are region codes.
+    Region,
+}
+
+/// One recognised mention.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mention {
+    /// Byte range in the original text.
+    pub span: Range<usize>,
+    /// The original text of the span.
+    pub surface: String,
+    pub kind: MentionKind,
+    /// The dictionary name of the place or district it was read as («Нижний Ломов» for «в Нижнем
+    /// Ломове»), when all candidates share one.
+    pub name: Option<String>,
+    /// Candidate ОКТМО codes (region codes for [`MentionKind::Region`]).
+    pub candidates: Vec<String>,
+    /// The municipality this mention settled on, if it did.
+    pub resolved: Option<String>,
+    /// Why it was believed and how it settled: «type word», «capitalised», «second clue» …
+    pub evidence: Vec<&'static str>,
+}
+
+/// A name that matched but does not count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejected {
+    pub span: Range<usize>,
+    pub surface: String,
+    /// Candidate ОКТМО codes it would have meant.
+    pub candidates: Vec<String>,
+    pub reason: RejectReason,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    /// Also an everyday word; needs a type word, a capital mid-sentence or «в» + capital.
+    CommonWord,
+    /// Also a person or surname; needs a locative preposition or a type word.
+    NeedsPreposition,
+    /// Mostly means something else (a river, a foreign city); needs a type word.
+    NeedsTypeWord,
+    /// Part of a street or institution name («ул. Белинского», «ЖК Радуга»).
+    StreetOrInstitution,
+    /// «X район» where X is not a known district.
+    NotADistrict,
+    /// In several districts, and no second clue or salient candidate decides.
+    Ambiguous,
+    /// A Penza village that is also another region's town: cannot tell which.
+    OtherRegionTown,
+    /// Settled on a municipality other mentions contradict.
+    Conflict,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Cand {
+    muni: u32,
+    salient: bool,
+    class: Option<PlaceClass>,
+}
+
+struct Pending {
+    span: Range<usize>,
+    name: Option<String>,
+    kind: MentionKind,
+    cands: Vec<Cand>,
+    evidence: Vec<&'static str>,
+    resolved: Option<u32>,
+}
+
+#[derive(Clone, Copy)]
+struct Tok {
+    start: usize,
+    end: usize,
+    pattern: usize,
+}
+
+thread_local! {
+    // The normalised copy of each post is scratch space; reusing it keeps resolution allocation-free
+    // for the common post that names no place.
+    static SCRATCH: RefCell<Normalized> = RefCell::new(Normalized::default());
+}
+
+pub(super) fn resolve(g: &Gazetteer, text: &str) -> Resolution {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut norm) => {
+            normalize_into(text, &mut norm);
+            resolve_normalized(g, text, &norm)
+        }
+        Err(_) => {
+            let mut norm = Normalized::default();
+            normalize_into(text, &mut norm);
+            resolve_normalized(g, text, &norm)
+        }
+    })
+}
+
+fn capitalised(surface: &str) -> bool {
+    let mut cs = surface.chars().filter(|c| c.is_alphabetic());
+    match (cs.next(), cs.next()) {
+        // All-caps words («КАМЕНКА») say nothing about being a proper name.
+        (Some(a), Some(b)) => a.is_uppercase() && !b.is_uppercase(),
+        (Some(a), None) => a.is_uppercase(),
+        _ => false,
+    }
+}
+
+fn at_sentence_start(text: &str, pos: usize) -> bool {
+    for c in text[..pos].chars().rev() {
+        match c {
+            '\n' | '\r' | '.' | '!' | '?' | '…' | ':' => return true,
+            ' ' | '\t' | '«' | '»' | '"' | '\'' | '“' | '”' | '„' | '(' | ')' | '-' | '—' | '–' => continue,
+            _ => return false,
+        }
+    }
+    true
+}
+
+impl Gazetteer {
+    fn meanings_of(&self, pattern: usize) -> &[Meaning] {
+        let (s, e) = self.spans[pattern];
+        &self.meanings[s as usize..e as usize]
+    }
+
+    fn region_of(&self, muni: u32) -> &str {
+        &self.municipalities[muni as usize].region_code
+    }
+
+    fn oktmo(&self, muni: u32) -> String {
+        self.municipalities[muni as usize].oktmo.clone()
+    }
+}
+
+fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolution {
+    let nt = norm.text.as_bytes();
+    let mut toks: Vec<Tok> = Vec::new();
+    for m in g.automaton.find_iter(&norm.text) {
+        // Patterns start with a space, so the left boundary is built in; check the right one.
+        let end = m.end();
+        if end < nt.len() && nt[end] != b' ' && nt[end] != b'.' && nt[end - 1] != b'.' {
+            continue;
+        }
+        toks.push(Tok { start: m.start(), end, pattern: m.pattern().as_usize() });
+    }
+    let mut res = Resolution { chosen: None, mentions: Vec::new(), rejected: Vec::new() };
+    if toks.is_empty() {
+        return res;
+    }
+
+    let mut pending: Vec<Pending> = Vec::new();
+    let mut region_clues: Vec<u16> = Vec::new();
+    // District adjectives seen bare, with the token that carried them (a token is never its own clue).
+    let mut adj_clues: Vec<(u32, usize)> = Vec::new();
+    let mut pending_token: Vec<usize> = Vec::new();
+
+    let span_of = |start: usize, end: usize| norm.original_span(text, start + 1, end);
+    let mut i = 0;
+    while i < toks.len() {
+        let t = toks[i];
+        let ms = g.meanings_of(t.pattern);
+        let next = toks.get(i + 1).copied().filter(|n| n.start == t.end);
+        let prev = if i > 0 && toks[i - 1].end == t.start { Some(toks[i - 1]) } else { None };
+        let next_has = |f: fn(&Meaning) -> bool| next.is_some_and(|n| g.meanings_of(n.pattern).iter().any(f));
+        let prev_has = |f: fn(&Meaning) -> bool| prev.is_some_and(|p| g.meanings_of(p.pattern).iter().any(f));
+
+        let district_adj: Vec<u32> =
+            ms.iter().filter_map(|m| if let Meaning::DistrictAdj { muni } = m { Some(*muni) } else { None }).collect();
+        let city_adj: Vec<u32> =
+            ms.iter().filter_map(|m| if let Meaning::CityDistrictAdj { muni } = m { Some(*muni) } else { None }).collect();
+        let region_adj: Vec<u16> =
+            ms.iter().filter_map(|m| if let Meaning::RegionAdj { region } = m { Some(*region) } else { None }).collect();
+        let region_name: Vec<u16> =
+            ms.iter().filter_map(|m| if let Meaning::RegionName { region } = m { Some(*region) } else { None }).collect();
+        let has_place = ms.iter().any(|m| matches!(m, Meaning::Place { .. }));
+        let after_street = prev_has(|m| matches!(m, Meaning::Street));
+
+        if let Some(n) = next {
+            if next_has(|m| matches!(m, Meaning::DistrictNoun)) && !after_street {
+                if !district_adj.is_empty() || !city_adj.is_empty() {
+                    let mut cands: Vec<Cand> = Vec::new();
+                    for &muni in district_adj.iter().chain(&city_adj) {
+                        if !cands.iter().any(|c| c.muni == muni) {
+                            cands.push(Cand { muni, salient: true, class: None });
+                        }
+                    }
+                    let kind = if district_adj.is_empty() { MentionKind::CityDistrict } else { MentionKind::District };
+                    let name = (cands.len() == 1).then(|| g.municipalities[cands[0].muni as usize].name.clone());
+                    pending.push(Pending { span: span_of(t.start, n.end), name, kind, cands, evidence: vec!["district noun"], resolved: None });
+                    pending_token.push(i);
+                    i += 2;
+                    continue;
+                }
+                if has_place {
+                    let span = span_of(t.start, n.end);
+                    res.rejected.push(Rejected {
+                        surface: text[span.clone()].to_string(),
+                        span,
+                        candidates: place_candidates(g, ms),
+                        reason: RejectReason::NotADistrict,
+                    });
+                    i += 2;
+                    continue;
+                }
+            }
+            if next_has(|m| matches!(m, Meaning::RegionNoun)) && !region_adj.is_empty() {
+                let span = span_of(t.start, n.end);
+                region_clues.extend(&region_adj);
+                res.mentions.push(region_mention(g, text, span, &region_adj));
+                i += 2;
+                continue;
+            }
+        }
+        if !region_name.is_empty() {
+            let span = span_of(t.start, t.end);
+            region_clues.extend(&region_name);
+            res.mentions.push(region_mention(g, text, span, &region_name));
+            i += 1;
+            continue;
+        }
+        let after_institution = prev_has(|m| matches!(m, Meaning::Institution));
+        if has_place {
+            let span = span_of(t.start, t.end);
+            if after_street {
+                res.rejected.push(Rejected {
+                    surface: text[span.clone()].to_string(),
+                    span,
+                    candidates: place_candidates(g, ms),
+                    reason: RejectReason::StreetOrInstitution,
+                });
+            } else {
+                let typed = prev.and_then(|p| {
+                    g.meanings_of(p.pattern).iter().find_map(|m| if let Meaning::Type(tw) = m { Some(*tw) } else { None })
+                });
+                match accept_place(g, text, norm, &t, span.clone(), ms, typed, after_institution) {
+                    Ok(p) => {
+                        pending.push(p);
+                        pending_token.push(i);
+                    }
+                    Err((reason, candidates)) => res.rejected.push(Rejected {
+                        surface: text[span.clone()].to_string(),
+                        span,
+                        candidates,
+                        reason,
+                    }),
+                }
+            }
+        }
+        // A bare district adjective («сердобская ЦРБ») is a second clue, unless it is also the region's
+        // adjective («пензенский») or names a street («ул. Сердобская»).
+        if !district_adj.is_empty() && region_adj.is_empty() && !after_street && !after_institution {
+            for &muni in &district_adj {
+                adj_clues.push((muni, i));
+            }
+            if !has_place {
+                let span = span_of(t.start, t.end);
+                res.mentions.push(Mention {
+                    surface: text[span.clone()].to_string(),
+                    span,
+                    kind: MentionKind::DistrictAdjective,
+                    name: (district_adj.len() == 1).then(|| g.municipalities[district_adj[0] as usize].name.clone()),
+                    candidates: district_adj.iter().map(|&m| g.oktmo(m)).collect(),
+                    resolved: None,
+                    evidence: vec!["clue only"],
+                });
+            }
+        }
+        i += 1;
+    }
+
+    settle(g, &mut res, pending, &pending_token, &region_clues, &adj_clues);
+    for m in &mut res.mentions {
+        if m.surface.is_empty() {
+            m.surface = text[m.span.clone()].to_string();
+        }
+    }
+    for r in &mut res.rejected {
+        if r.surface.is_empty() {
+            r.surface = text[r.span.clone()].to_string();
+        }
+    }
+    res.mentions.sort_by_key(|m| m.span.start);
+    res.rejected.sort_by_key(|r| r.span.start);
+    res
+}
+
+fn region_mention(g: &Gazetteer, text: &str, span: Range<usize>, regions: &[u16]) -> Mention {
+    Mention {
+        surface: text[span.clone()].to_string(),
+        span,
+        kind: MentionKind::Region,
+        name: (regions.len() == 1).then(|| g.regions[regions[0] as usize].name.clone()),
+        candidates: regions.iter().map(|&r| g.regions[r as usize].code.clone()).collect(),
+        resolved: None,
+        evidence: vec!["region named"],
+    }
+}
+
+fn place_candidates(g: &Gazetteer, ms: &[Meaning]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for m in ms {
+        if let Meaning::Place { place, .. } = m {
+            let o = g.oktmo(g.places[*place as usize].muni);
+            if !out.contains(&o) {
+                out.push(o);
+            }
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn accept_place(
+    g: &Gazetteer,
+    text: &str,
+    norm: &Normalized,
+    t: &Tok,
+    span: Range<usize>,
+    ms: &[Meaning],
+    typed: Option<TypeWord>,
+    after_institution: bool,
+) -> Result<Pending, (RejectReason, Vec<String>)> {
+    let surface = &text[span.clone()];
+    let cap = capitalised(surface);
+    // Computed lazily: most names are strong and need neither.
+    let mut prep: Option<bool> = None;
+    let mut has_prep = || {
+        *prep.get_or_insert_with(|| {
+            let before = norm.text[..t.start].trim_end_matches('.');
+            let word = before.rsplit(' ').next().unwrap_or("");
+            g.prepositions.iter().any(|p| p == word)
+        })
+    };
+    let mut sentence_start: Option<bool> = None;
+    let mut accepted: Vec<Cand> = Vec::new();
+    let mut evidence: Vec<&'static str> = Vec::new();
+    let mut name: Option<&str> = None;
+    let mut same_name = true;
+    let mut worst: Option<RejectReason> = None;
+    for m in ms {
+        let Meaning::Place { place, needs_prep } = *m else { continue };
+        let p = &g.places[place as usize];
+        let strength = if needs_prep { p.strength.max(Strength::Person) } else { p.strength };
+        let ok = if after_institution && strength > Strength::Strong {
+            worst = Some(RejectReason::StreetOrInstitution);
+            false
+        } else {
+            match strength {
+                Strength::Strong => true,
+                Strength::Common => {
+                    typed.is_some()
+                        || cap && (!*sentence_start.get_or_insert_with(|| at_sentence_start(text, span.start)) || has_prep())
+                }
+                Strength::Person => typed.is_some() || cap && has_prep(),
+                Strength::TypedOnly => typed.is_some(),
+            }
+        };
+        if ok {
+            match name {
+                None => name = Some(&p.name),
+                Some(n) if n != p.name => same_name = false,
+                _ => {}
+            }
+            if !accepted.iter().any(|c| c.muni == p.muni && c.class == Some(p.class)) {
+                accepted.push(Cand { muni: p.muni, salient: p.salient, class: Some(p.class) });
+            }
+            let why = match strength {
+                Strength::Strong => "name",
+                _ if typed.is_some() => "type word",
+                Strength::Common if !has_prep() => "capitalised mid-sentence",
+                _ => "preposition and capital",
+            };
+            if !evidence.contains(&why) {
+                evidence.push(why);
+            }
+        } else if worst != Some(RejectReason::StreetOrInstitution) {
+            let r = match strength {
+                Strength::Common => RejectReason::CommonWord,
+                Strength::Person => RejectReason::NeedsPreposition,
+                _ => RejectReason::NeedsTypeWord,
+            };
+            // Report the mildest requirement that failed: it is the one a writer would fix.
+            worst = Some(match worst {
+                Some(w) if (w as u8) < (r as u8) => w,
+                _ => r,
+            });
+        }
+    }
+    if accepted.is_empty() {
+        return Err((worst.unwrap_or(RejectReason::CommonWord), place_candidates(g, ms)));
+    }
+    if let Some(tw) = typed {
+        let fits = |c: &Cand| match (tw, c.class) {
+            (TypeWord::Town, Some(PlaceClass::Town)) => true,
+            (TypeWord::Urban, Some(PlaceClass::Urban)) => true,
+            (TypeWord::Rural, Some(PlaceClass::Rural)) => true,
+            (TypeWord::Settlement, Some(PlaceClass::Urban | PlaceClass::Rural)) => true,
+            (TypeWord::Microdistrict, Some(PlaceClass::Microdistrict)) => true,
+            _ => false,
+        };
+        // Writers mix up «с.» and «д.», «п.» and «рп»: a type word that fits nothing is ignored.
+        if accepted.iter().any(fits) {
+            accepted.retain(fits);
+        }
+    }
+    let kind = if accepted.iter().any(|c| c.class == Some(PlaceClass::Microdistrict)) {
+        MentionKind::Microdistrict
+    } else if accepted.iter().all(|c| matches!(c.class, Some(PlaceClass::Town | PlaceClass::Urban))) {
+        MentionKind::Town
+    } else {
+        MentionKind::Settlement
+    };
+    let name = name.filter(|_| same_name).map(str::to_string);
+    Ok(Pending { span, name, kind, cands: accepted, evidence, resolved: None })
+}
+
+/// Region narrowing: a named region wins; otherwise Penza oblast is preferred, except that a Penza
+/// village does not beat another region's town of the same name.
+fn narrow(g: &Gazetteer, cands: &[Cand], region_clues: &[u16]) -> Result<(Vec<Cand>, Option<&'static str>), RejectReason> {
+    if !region_clues.is_empty() {
+        let named: Vec<Cand> = cands
+            .iter()
+            .copied()
+            .filter(|c| region_clues.iter().any(|&r| g.regions[r as usize].code == g.region_of(c.muni)))
+            .collect();
+        if !named.is_empty() {
+            return Ok((named, Some("region named")));
+        }
+    }
+    let (penza, other): (Vec<Cand>, Vec<Cand>) = cands.iter().partition(|c| g.region_of(c.muni) == PENZA_REGION);
+    if penza.is_empty() || other.is_empty() {
+        return Ok((cands.to_vec(), None));
+    }
+    if penza.iter().any(|c| c.salient) || !other.iter().any(|c| c.salient) {
+        return Ok((penza, Some("Penza oblast preferred")));
+    }
+    // Contested: only a second clue (a district named elsewhere in the text) can decide.
+    Err(RejectReason::OtherRegionTown)
+}
+
+fn unique_muni(cands: &[Cand]) -> Option<u32> {
+    let first = cands.first()?.muni;
+    cands.iter().all(|c| c.muni == first).then_some(first)
+}
+
+fn settle(
+    g: &Gazetteer,
+    res: &mut Resolution,
+    mut pending: Vec<Pending>,
+    pending_token: &[usize],
+    region_clues: &[u16],
+    adj_clues: &[(u32, usize)],
+) {
+    // Pass 1: region narrowing, and mentions that name one municipality outright.
+    let mut narrowed: Vec<Option<Vec<Cand>>> = Vec::with_capacity(pending.len());
+    let mut contested: Vec<usize> = Vec::new();
+    for (k, p) in pending.iter_mut().enumerate() {
+        match narrow(g, &p.cands, region_clues) {
+            Ok((c, why)) => {
+                if let Some(w) = why {
+                    p.evidence.push(w);
+                }
+                p.resolved = unique_muni(&c);
+                narrowed.push(Some(c));
+            }
+            Err(_) => {
+                contested.push(k);
+                narrowed.push(Some(p.cands.clone()));
+            }
+        }
+    }
+    let mut gave_up = vec![false; pending.len()];
+    // Pass 2: second clues from other mentions and bare district adjectives, then salience.
+    let firm: Vec<(u32, usize)> = pending
+        .iter()
+        .zip(pending_token)
+        .filter_map(|(p, &tok)| p.resolved.map(|m| (m, tok)))
+        .chain(adj_clues.iter().copied())
+        .collect();
+    for (k, p) in pending.iter_mut().enumerate() {
+        let Some(cands) = &narrowed[k] else { continue };
+        if p.resolved.is_some() {
+            continue;
+        }
+        let me = pending_token[k];
+        let clued: Vec<Cand> =
+            cands.iter().copied().filter(|c| firm.iter().any(|&(m, tok)| tok != me && m == c.muni)).collect();
+        if let Some(m) = unique_muni(&clued) {
+            p.resolved = Some(m);
+            p.evidence.push("second clue");
+            continue;
+        }
+        if contested.contains(&k) {
+            res.rejected.push(Rejected {
+                surface: String::new(),
+                span: p.span.clone(),
+                candidates: p.cands.iter().map(|c| g.oktmo(c.muni)).collect(),
+                reason: RejectReason::OtherRegionTown,
+            });
+            gave_up[k] = true;
+            continue;
+        }
+        let salient: Vec<Cand> = cands.iter().copied().filter(|c| c.salient).collect();
+        if let Some(m) = unique_muni(&salient) {
+            p.resolved = Some(m);
+            p.evidence.push("town or district centre preferred");
+        }
+    }
+
+    let mut chosen: Option<u32> = None;
+    let mut conflict = false;
+    for p in &pending {
+        if let Some(m) = p.resolved {
+            match chosen {
+                None => chosen = Some(m),
+                Some(c) if c != m => conflict = true,
+                _ => {}
+            }
+        }
+    }
+    if let Some(c) = chosen {
+        // An unresolved place that cannot be the chosen municipality is a second, different place.
+        for (k, p) in pending.iter().enumerate() {
+            if p.resolved.is_none() {
+                if let Some(cands) = &narrowed[k] {
+                    if !cands.iter().any(|x| x.muni == c) {
+                        conflict = true;
+                    }
+                }
+            }
+        }
+        if !region_clues.is_empty() && !region_clues.iter().any(|&r| g.regions[r as usize].code == g.region_of(c)) {
+            conflict = true;
+        }
+    }
+
+    for (k, p) in pending.into_iter().enumerate() {
+        let surface = String::new();
+        let candidates: Vec<String> = {
+            let mut v: Vec<String> = Vec::new();
+            for c in &p.cands {
+                let o = g.oktmo(c.muni);
+                if !v.contains(&o) {
+                    v.push(o);
+                }
+            }
+            v
+        };
+        if p.resolved.is_none() && narrowed[k].is_some() && !gave_up[k] {
+            res.rejected.push(Rejected { span: p.span.clone(), surface: surface.clone(), candidates: candidates.clone(), reason: RejectReason::Ambiguous });
+        } else if conflict && p.resolved.is_some() {
+            res.rejected.push(Rejected { span: p.span.clone(), surface: surface.clone(), candidates: candidates.clone(), reason: RejectReason::Conflict });
+        }
+        res.mentions.push(Mention {
+            span: p.span,
+            surface,
+            kind: p.kind,
+            name: p.name,
+            candidates,
+            resolved: p.resolved.map(|m| g.oktmo(m)),
+            evidence: p.evidence,
+        });
+    }
+    if !conflict {
+        res.chosen = chosen.map(|m| {
+            let muni = &g.municipalities[m as usize];
+            MunicipalityMatch { oktmo: muni.oktmo.clone(), name: muni.name.clone(), evidence: MunicipalityEvidence::Text }
+        });
+    }
+}

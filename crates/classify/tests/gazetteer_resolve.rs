@@ -1,0 +1,184 @@
+//! Municipality resolution against the shipped gazetteer (config/gazetteer/gazetteer.tsv):
+//! case forms, type words, ambiguity, common words, conflicts.
+
+use otklik_classify::gazetteer::{Gazetteer, MentionKind, RejectReason};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+fn gazetteer() -> &'static Gazetteer {
+    static G: OnceLock<Gazetteer> = OnceLock::new();
+    G.get_or_init(|| {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../config/gazetteer/gazetteer.tsv");
+        Gazetteer::load(&path).expect("shipped gazetteer loads")
+    })
+}
+
+fn oktmo(text: &str) -> Option<String> {
+    gazetteer().resolve(text).chosen.map(|m| m.oktmo)
+}
+
+#[track_caller]
+fn assert_place(text: &str, expected: &str) {
+    let r = gazetteer().resolve(text);
+    assert_eq!(
+        r.chosen.as_ref().map(|m| m.oktmo.as_str()),
+        Some(expected),
+        "{text:?}\n{}",
+        serde_json::to_string_pretty(&r).unwrap()
+    );
+}
+
+#[track_caller]
+fn assert_none(text: &str) {
+    let r = gazetteer().resolve(text);
+    assert!(r.chosen.is_none(), "{text:?} should name no municipality\n{}", serde_json::to_string_pretty(&r).unwrap());
+}
+
+const PENZA: &str = "56701000";
+const KUZNETSK: &str = "56705000";
+const ZARECHNY: &str = "56734000";
+const SERDOBSKY: &str = "56656000";
+const NIZHNELOMOVSKY: &str = "56651000";
+const MALOSERDOBINSKY: &str = "56644000";
+const BELINSKY: &str = "56612000";
+const BESSONOVSKY: &str = "56613000";
+const PENZENSKY: &str = "56655000";
+const KUZNETSKY: &str = "56640000";
+const KAMENSKY: &str = "56629000";
+
+#[test]
+fn case_forms_of_towns() {
+    assert_place("в Пензе опять прорвало трубу", PENZA);
+    assert_place("жители Пензы жалуются на отопление", PENZA);
+    assert_place("еду в пензу завтра", PENZA);
+    assert_place("не было воды за всю зиму Кузнецка", KUZNETSK);
+    assert_place("в Кузнецке нет света", KUZNETSK);
+    assert_place("г. Заречный, ул. Ленина 5 — нет горячей воды", ZARECHNY);
+    assert_place("у нас Заречного никто не слышит", ZARECHNY);
+    assert_place("в Нижнем Ломове ямы на дорогах", NIZHNELOMOVSKY);
+    assert_place("администрация Малой Сердобы молчит", MALOSERDOBINSKY);
+    assert_place("в Белинском закрыли поликлинику", BELINSKY);
+    assert_place("Сердобск: опять отключили газ", SERDOBSKY);
+    assert_place("в Сердобске опять отключили газ", SERDOBSKY);
+}
+
+#[test]
+fn district_forms() {
+    assert_place("жители Сердобского района", SERDOBSKY);
+    assert_place("в Сердобском районе нет дорог", SERDOBSKY);
+    assert_place("Сердобский р-н, с. Пригородное", SERDOBSKY);
+    assert_place("по Сердобскому району", SERDOBSKY);
+    assert_place("глава Сердобского муниципального района", SERDOBSKY);
+    assert_place("Кузнецкого р-на", KUZNETSKY);
+    assert_place("в Октябрьском районе опять нет отопления", PENZA);
+}
+
+#[test]
+fn latin_lookalikes_and_yo() {
+    // Latin «e» and «a» in «Пeнзa».
+    assert_place("в Пeнзe отключили воду", PENZA);
+    assert_place("Малосердобинский райoн", MALOSERDOBINSKY);
+}
+
+#[test]
+fn ambiguous_settlement_needs_a_second_clue() {
+    let r = gazetteer().resolve("в Сосновке третий день нет воды");
+    assert!(r.chosen.is_none());
+    // Eight Penza districts have a Сосновка, and two other regions a town of that name.
+    assert!(
+        r.rejected.iter().any(|x| matches!(x.reason, RejectReason::Ambiguous | RejectReason::OtherRegionTown) && x.candidates.len() > 3),
+        "{r:?}"
+    );
+    assert_place("с. Сосновка Бессоновского района, нет воды", BESSONOVSKY);
+    assert_place("Сосновка (Бессоновский р-н) — снова авария", BESSONOVSKY);
+    // The clue can come after the name and be a bare adjective.
+    assert_place("Сосновка, бессоновская администрация не отвечает", BESSONOVSKY);
+}
+
+#[test]
+fn common_words_need_context() {
+    assert_none("каменка в бане треснула");
+    assert_none("Каменка в бане треснула");
+    assert_none("на заре вышли в поле");
+    assert_place("в Каменке нет воды", KAMENSKY);
+    assert_place("г. Каменка, нет воды", KAMENSKY);
+    assert_place("жалоба из Каменки", KAMENSKY);
+    // A capital letter mid-sentence is a name.
+    assert_place("опять Каменка без воды", KAMENSKY);
+    let r = gazetteer().resolve("каменка в бане треснула");
+    assert!(r.rejected.iter().any(|x| x.reason == RejectReason::CommonWord), "{r:?}");
+}
+
+#[test]
+fn person_names_are_not_towns() {
+    assert_none("музей Белинского закрыт на ремонт");
+    assert_none("на ул. Белинского прорвало трубу");
+    // The critic is rejected; the city he wrote about still counts.
+    assert_place("Белинский писал о Пензе много", PENZA);
+}
+
+#[test]
+fn penza_city_versus_penza_district() {
+    assert_place("Пенза, ул. Московская", PENZA);
+    assert_place("в Пензенском районе нет автобусов", PENZENSKY);
+    assert_place("с. Кондоль Пензенского района", PENZENSKY);
+    assert_none("в Пензе и Пензенском районе выпал снег");
+    // The region is not a municipality, and does not conflict with its capital.
+    assert_none("Пензенская область получит деньги на дороги");
+    assert_place("Пенза, Пензенская область", PENZA);
+}
+
+#[test]
+fn conflicting_mentions_give_none() {
+    assert_none("из Кузнецка в Сердобск ходит один автобус");
+    assert_none("в Пензе и в Заречном отключат воду");
+    assert_none("в Кузнецке, Кузнецкий район");
+    // Same municipality twice is fine.
+    assert_place("Пенза. В Арбеково опять нет воды", PENZA);
+}
+
+#[test]
+fn other_regions() {
+    assert_place("в Саранске открыли новую школу", "89701000");
+    assert_place("в Казани пробки", "92701000");
+    assert_place("Набережные Челны, нет воды", "92730000");
+    assert_place("из Йошкар-Олы", "88701000");
+    // A Penza village never wins against another region's town of the same name.
+    let r = gazetteer().resolve("в Ртищево сломался мост");
+    assert!(r.chosen.is_none(), "{r:?}");
+    assert_none("из Пензы в Ртищево");
+    assert_place("Ртищево, Саратовская область", "63641000");
+}
+
+#[test]
+fn mentions_carry_spans_and_evidence() {
+    let text = "Вчера в Нижнем Ломове, Нижнеломовский район";
+    let r = gazetteer().resolve(text);
+    assert_eq!(r.chosen.as_ref().unwrap().oktmo, NIZHNELOMOVSKY);
+    let town = r.mentions.iter().find(|m| m.kind == MentionKind::Town).unwrap();
+    assert_eq!(&text[town.span.clone()], "Нижнем Ломове");
+    assert_eq!(town.name.as_deref(), Some("Нижний Ломов"));
+    let district = r.mentions.iter().find(|m| m.kind == MentionKind::District).unwrap();
+    assert_eq!(district.surface, "Нижнеломовский район");
+    assert_eq!(r.chosen.unwrap().name, "Нижнеломовский район");
+}
+
+#[test]
+fn municipality_lookup() {
+    let g = gazetteer();
+    assert_eq!(g.municipality(PENZA).unwrap().name, "город Пенза");
+    assert_eq!(g.municipality(PENZENSKY).unwrap().name, "Пензенский район");
+    assert_eq!(g.municipality(ZARECHNY).unwrap().name, "ЗАТО город Заречный");
+    assert!(g.municipality("00000000").is_none());
+    let penza: Vec<_> = g.municipalities().iter().filter(|m| m.region_code == "56").collect();
+    assert_eq!(penza.len(), 30);
+}
+
+#[test]
+fn no_panic_on_odd_input() {
+    for t in ["", " ", ".", "-", "г.", "в", "р-н", "\u{301}", "ПЕНЗА", "🔥🔥🔥", "a\u{306}"] {
+        let _ = oktmo(t);
+    }
+    let big = "в Пензе нет воды. ".repeat(60_000);
+    assert_eq!(oktmo(&big).as_deref(), Some(PENZA));
+}
