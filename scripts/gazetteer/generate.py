@@ -89,14 +89,12 @@ TYPED_ONLY = {
     "Подгорный", "Решительный", "Пролетарский", "Потравный", "Средняя", "Отрадный", "Светлый",
     "Скальный", "Рудничный", "Силикатный", "Пушкино",
 }
-# Town and village names that are also famous people's names; the genitive «Белинского» is far more
-# often «музей Белинского» than the town. Only after a locative preposition or a type word.
+# Town names whose forms are a famous person's name; the genitive «Белинского» is far more often
+# «музей Белинского» than the town. Only after a locative preposition or a type word. (Names like
+# «Лермонтово», «Чаадаевка» do not collide: their forms are not the surname's, and the declined
+# locative «Лермонтове» is flagged by declension.py anyway.)
 PERSON_NAMES = {
-    "Белинский", "Чайковский", "Маркс", "Энгельс", "Пугачев", "Джалиль", "Лермонтово", "Радищево",
-    "Тургенево", "Грибоедово", "Загоскино", "Кирово", "Ленино", "Калинино", "Тимирязево",
-    "Суворово", "Куприно", "Огаревка", "Чаадаевка", "Столыпино", "Ленинка", "Мичуринский",
-    "Луначарское", "Буденновка", "Халтурино", "Войково", "Марфино", "Ольгино", "Аннино",
-    "Елизаветино", "Софьино", "Денисово", "Ломоносово",
+    "Белинский", "Чайковский", "Маркс", "Энгельс", "Пугачев", "Джалиль",
 }
 
 # Penza city's internal districts (ОКАТО, not ОКТМО), mapped to the city okrug.
@@ -161,7 +159,10 @@ GRAMMAR = {
                "просп.", "проспект", "проспекта", "проспекте", "проспекту", "пер.", "переулок",
                "переулка", "переулке", "пл.", "площадь", "площади", "бульвар", "бульвара",
                "бульваре", "б-р", "шоссе", "наб.", "набережная", "набережной", "проезд",
-               "проезда", "проезде", "тупик", "им.", "им", "имени"],
+               "проезда", "проезде", "тупик", "им.", "им", "имени",
+               # «трасса Пенза — Тамбов» is a road between places, not a place.
+               "трасса", "трассы", "трассе", "трассу", "автодорога", "автодороги", "автодороге",
+               "автодорогу"],
     # Before a name that is also a word or a person («музей Белинского», «ЖК Радуга»,
     # «кинотеатр Заря») these make it not a place; strong names («школы Пензы») are unaffected.
     "institution": ["музей", "музея", "музее", "памятник", "памятника", "библиотека",
@@ -213,17 +214,24 @@ def name_strength(name: str) -> str:
     if name in COMMON_WORDS:
         return "c"
     words = name.split()
-    if len(words) == 1 and is_adjective(name):
+    if len(words) == 1 and "-" not in name and is_adjective(name):
         return "c"
-    # Two-letter or three-letter names are too likely to be abbreviations or syllables.
+    # Two- and three-letter names (Уфа, Гай) are too likely to be syllables or abbreviations
+    # unless capitalised.
     if len(name) <= 3:
-        return "t"
+        return "c"
     return "s"
+
+
+# -ов towns that are nobody's famous surname: their genitive «Саратова» is just the town.
+SURNAME_SAFE = {"Саратов", "Саров", "Ардатов", "Кадом", "Сергач"}
 
 
 def forms_field(name: str) -> str:
     out = []
     for form, flag in toponym_forms(name):
+        if name in SURNAME_SAFE:
+            flag = ""
         out.append(form + ("^" if flag == "p" else ""))
     return "|".join(out)
 

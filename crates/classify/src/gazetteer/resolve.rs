@@ -94,6 +94,8 @@ pub enum RejectReason {
     OtherRegionTown,
     /// Settled on a municipality other mentions contradict.
     Conflict,
+    /// A city-internal district name («Октябрьский район») next to a city other than Penza.
+    OtherCityDistrict,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -101,9 +103,13 @@ struct Cand {
     muni: u32,
     salient: bool,
     class: Option<PlaceClass>,
+    /// Matched through a flagged form (a surname-like or bookish declension).
+    secondary: bool,
 }
 
 struct Pending {
+    /// Could be one of Penza city's internal districts («Октябрьский район»).
+    city_district: bool,
     span: Range<usize>,
     name: Option<String>,
     kind: MentionKind,
@@ -224,12 +230,12 @@ fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolutio
                     let mut cands: Vec<Cand> = Vec::new();
                     for &muni in district_adj.iter().chain(&city_adj) {
                         if !cands.iter().any(|c| c.muni == muni) {
-                            cands.push(Cand { muni, salient: true, class: None });
+                            cands.push(Cand { muni, salient: true, class: None, secondary: false });
                         }
                     }
                     let kind = if district_adj.is_empty() { MentionKind::CityDistrict } else { MentionKind::District };
                     let name = (cands.len() == 1).then(|| g.municipalities[cands[0].muni as usize].name.clone());
-                    pending.push(Pending { span: span_of(t.start, n.end), name, kind, cands, evidence: vec!["district noun"], resolved: None });
+                    pending.push(Pending { city_district: !city_adj.is_empty(), span: span_of(t.start, n.end), name, kind, cands, evidence: vec!["district noun"], resolved: None });
                     pending_token.push(i);
                     i += 2;
                     continue;
@@ -275,7 +281,10 @@ fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolutio
                 let typed = prev.and_then(|p| {
                     g.meanings_of(p.pattern).iter().find_map(|m| if let Meaning::Type(tw) = m { Some(*tw) } else { None })
                 });
-                match accept_place(g, text, norm, &t, span.clone(), ms, typed, after_institution) {
+                // «Заречный, ул. Ленина 5» is an address: the street word vouches for the name like a
+                // type word would (without restricting the kind of place).
+                let address = next_has(|m| matches!(m, Meaning::Street));
+                match accept_place(g, text, norm, &t, span.clone(), ms, typed, address, after_institution) {
                     Ok(p) => {
                         pending.push(p);
                         pending_token.push(i);
@@ -361,6 +370,7 @@ fn accept_place(
     span: Range<usize>,
     ms: &[Meaning],
     typed: Option<TypeWord>,
+    address: bool,
     after_institution: bool,
 ) -> Result<Pending, (RejectReason, Vec<String>)> {
     let surface = &text[span.clone()];
@@ -392,9 +402,10 @@ fn accept_place(
                 Strength::Strong => true,
                 Strength::Common => {
                     typed.is_some()
+                        || address
                         || cap && (!*sentence_start.get_or_insert_with(|| at_sentence_start(text, span.start)) || has_prep())
                 }
-                Strength::Person => typed.is_some() || cap && has_prep(),
+                Strength::Person => typed.is_some() || address && cap || cap && has_prep(),
                 Strength::TypedOnly => typed.is_some(),
             }
         };
@@ -404,12 +415,13 @@ fn accept_place(
                 Some(n) if n != p.name => same_name = false,
                 _ => {}
             }
-            if !accepted.iter().any(|c| c.muni == p.muni && c.class == Some(p.class)) {
-                accepted.push(Cand { muni: p.muni, salient: p.salient, class: Some(p.class) });
+            if !accepted.iter().any(|c| c.muni == p.muni && c.class == Some(p.class) && c.secondary == needs_prep) {
+                accepted.push(Cand { muni: p.muni, salient: p.salient, class: Some(p.class), secondary: needs_prep });
             }
             let why = match strength {
                 Strength::Strong => "name",
                 _ if typed.is_some() => "type word",
+                _ if address => "followed by a street",
                 Strength::Common if !has_prep() => "capitalised mid-sentence",
                 _ => "preposition and capital",
             };
@@ -431,6 +443,11 @@ fn accept_place(
     }
     if accepted.is_empty() {
         return Err((worst.unwrap_or(RejectReason::CommonWord), place_candidates(g, ms)));
+    }
+    // «Кирове» is Киров's own locative and only a bookish one of the village Кирово: when a surface
+    // is some place's primary form, readings through flagged secondary forms step aside.
+    if accepted.iter().any(|c| !c.secondary) {
+        accepted.retain(|c| !c.secondary);
     }
     if let Some(tw) = typed {
         let fits = |c: &Cand| match (tw, c.class) {
@@ -454,7 +471,7 @@ fn accept_place(
         MentionKind::Settlement
     };
     let name = name.filter(|_| same_name).map(str::to_string);
-    Ok(Pending { span, name, kind, cands: accepted, evidence, resolved: None })
+    Ok(Pending { city_district: false, span, name, kind, cands: accepted, evidence, resolved: None })
 }
 
 /// Region narrowing: a named region wins; otherwise Penza oblast is preferred, except that a Penza
@@ -513,6 +530,26 @@ fn settle(
         }
     }
     let mut gave_up = vec![false; pending.len()];
+    // «Октябрьский район» next to another city is that city's internal district, which the
+    // gazetteer does not list: the district phrase steps aside and the city decides.
+    let other_city: Vec<u32> = pending
+        .iter()
+        .filter_map(|p| p.resolved)
+        .filter(|&m| g.municipalities[m as usize].kind == super::MunicipalityKind::UrbanOkrug)
+        .collect();
+    for (k, p) in pending.iter_mut().enumerate() {
+        if p.city_district && other_city.iter().any(|m| !p.cands.iter().any(|c| c.muni == *m)) {
+            res.rejected.push(Rejected {
+                surface: String::new(),
+                span: p.span.clone(),
+                candidates: p.cands.iter().map(|c| g.oktmo(c.muni)).collect(),
+                reason: RejectReason::OtherCityDistrict,
+            });
+            p.resolved = None;
+            narrowed[k] = None;
+            gave_up[k] = true;
+        }
+    }
     // Pass 2: second clues from other mentions and bare district adjectives, then salience.
     let firm: Vec<(u32, usize)> = pending
         .iter()
