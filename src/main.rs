@@ -1,1 +1,106 @@
-fn main() {}
+//! `otklik`: the command line. Glue only — every capability lives in a crate under `crates/`.
+
+mod commands;
+mod config;
+mod embedded;
+mod production;
+mod stages;
+mod summary;
+mod telemetry;
+mod tomlcheck;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Social-media monitoring for regional feedback centres: collect public VK, Telegram and OK
+/// posts, classify them by topic, municipality and kind, store them for analysts.
+#[derive(Parser)]
+#[command(name = "otklik", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the pipeline (embedded: one process, local store; production: over Kafka).
+    Run {
+        #[arg(long, short, default_value = "config/otklik.toml")]
+        config: PathBuf,
+    },
+    /// Validate a config file and its sources file; reports every problem, exit code 2 if any.
+    CheckConfig {
+        #[arg(default_value = "config/otklik.toml")]
+        path: PathBuf,
+    },
+    /// Turn a saved network response into RawPost NDJSON on stdout.
+    Parse {
+        network: Network,
+        file: PathBuf,
+        /// Source id to stamp on the posts (default `{platform}:{owner}`).
+        #[arg(long)]
+        source_id: Option<String>,
+        /// For comment responses that do not name their post (OK): the post's uid.
+        #[arg(long)]
+        parent: Option<String>,
+    },
+    /// Classify RawPost NDJSON (or plain text lines) from stdin; ClassifiedPost NDJSON on stdout.
+    Classify {
+        #[arg(long, short, default_value = "config/otklik.toml")]
+        config: PathBuf,
+        /// Add which rules fired, scores and the municipality evidence.
+        #[arg(long)]
+        explain: bool,
+        /// Treat the input as an official source's posts.
+        #[arg(long)]
+        official: bool,
+    },
+    /// Measure the classifier on a labeled CSV (`id,text,topics[,municipality]`).
+    Eval {
+        file: PathBuf,
+        #[arg(long, short, default_value = "config/otklik.toml")]
+        config: PathBuf,
+        /// Write the misclassified rows to this CSV.
+        #[arg(long)]
+        misses: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Network {
+    Vk,
+    Telegram,
+    Ok,
+}
+
+impl From<Network> for otklik_model::Platform {
+    fn from(n: Network) -> Self {
+        match n {
+            Network::Vk => otklik_model::Platform::Vk,
+            Network::Telegram => otklik_model::Platform::Telegram,
+            Network::Ok => otklik_model::Platform::Ok,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { config } => commands::run(&config),
+        Command::CheckConfig { path } => return commands::check_config(&path),
+        Command::Parse { network, file, source_id, parent } => commands::parse(network.into(), &file, source_id, parent),
+        Command::Classify { config, explain, official } => commands::classify(&config, explain, official),
+        Command::Eval { file, config, misses } => commands::eval(&config, &file, misses.as_deref()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! The classifier as a pipeline map stage, the same in both wirings.
+
+use otklik_classify::{Classifier, SourceContext};
+use otklik_model::{ClassifiedPost, RawPost, Source};
+use otklik_pipeline::{Message, Output, Transform, Unprocessable};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// RawPost JSON in, ClassifiedPost JSON out (keyed by uid); undecodable input goes to the DLQ.
+pub struct ClassifyStage {
+    pub classifier: Arc<Classifier>,
+    /// Source id → what the classifier should know about the source.
+    pub sources: HashMap<String, SourceContext>,
+    pub output_topic: String,
+}
+
+impl ClassifyStage {
+    pub fn new(classifier: Arc<Classifier>, sources: &[Source], output_topic: String) -> Self {
+        let sources = sources.iter().map(|s| (s.id.clone(), SourceContext { official: s.official, municipality: s.municipality.clone() })).collect();
+        ClassifyStage { classifier, sources, output_topic }
+    }
+}
+
+impl Transform for ClassifyStage {
+    fn apply(&self, message: &Message) -> Result<Vec<Output>, Unprocessable> {
+        let post: RawPost = otklik_model::decode("RawPost", &message.payload).map_err(|e| Unprocessable(e.to_string()))?;
+        let unknown = SourceContext::default();
+        let context = self.sources.get(&post.source_id).unwrap_or(&unknown);
+        let classification = self.classifier.classify(&post, context);
+        let key = post.uid.to_string().into_bytes();
+        let payload = otklik_model::encode(&ClassifiedPost { post, classification });
+        Ok(vec![Output { topic: self.output_topic.clone(), key, payload }])
+    }
+}

@@ -1,0 +1,94 @@
+//! What a run did, counted from the rows it stored: the end-of-run table and progress lines.
+
+use otklik_clickhouse::{LocalStore, PostRow};
+use otklik_pipeline::{BatchSink, Message, SinkError};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Counts of stored post rows.
+#[derive(Debug, Default, Clone)]
+pub struct Counts {
+    pub rows: u64,
+    pub by_platform: BTreeMap<String, u64>,
+    pub by_kind: BTreeMap<String, u64>,
+    pub by_topic: BTreeMap<String, u64>,
+    /// Keyed by "name (ОКТМО)"; posts without one under "—".
+    pub by_municipality: BTreeMap<String, u64>,
+}
+
+impl Counts {
+    fn add(&mut self, row: &PostRow) {
+        self.rows += 1;
+        *self.by_platform.entry(row.platform.clone()).or_default() += 1;
+        *self.by_kind.entry(row.kind.clone()).or_default() += 1;
+        for topic in &row.topics {
+            *self.by_topic.entry(topic.clone()).or_default() += 1;
+        }
+        let municipality = if row.municipality.is_empty() { "—".to_owned() } else { format!("{} ({})", row.municipality_name, row.municipality) };
+        *self.by_municipality.entry(municipality).or_default() += 1;
+    }
+}
+
+/// The post store with a tally of what it wrote.
+pub struct CountingStore {
+    pub store: LocalStore<PostRow>,
+    pub counts: Arc<Mutex<Counts>>,
+}
+
+#[async_trait::async_trait]
+impl BatchSink for CountingStore {
+    type Row = PostRow;
+
+    fn decode(&self, message: &Message) -> Result<PostRow, String> {
+        self.store.decode(message)
+    }
+
+    async fn write(&self, rows: &[PostRow]) -> Result<(), SinkError> {
+        self.store.write(rows).await?;
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        rows.iter().for_each(|row| counts.add(row));
+        Ok(())
+    }
+}
+
+/// The end-of-run report.
+pub struct Summary {
+    pub counts: Counts,
+    pub collected: u64,
+    pub dead_lettered: u64,
+    pub unavailable: Vec<(String, String)>,
+    pub elapsed: Duration,
+    pub store_dir: String,
+    pub interrupted: bool,
+}
+
+fn table(f: &mut fmt::Formatter<'_>, title: &str, counts: &BTreeMap<String, u64>) -> fmt::Result {
+    writeln!(f, "\n{title}:")?;
+    let mut rows: Vec<_> = counts.iter().collect();
+    rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    for (name, n) in rows {
+        writeln!(f, "  {n:>6}  {name}")?;
+    }
+    Ok(())
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.counts;
+        writeln!(f, "\n== otklik run summary{} ==", if self.interrupted { " (interrupted)" } else { "" })?;
+        writeln!(f, "collected {} items, stored {} rows in {}, {} to the DLQ, in {:.1}s", self.collected, c.rows, self.store_dir, self.dead_lettered, self.elapsed.as_secs_f64())?;
+        table(f, "posts per platform", &c.by_platform)?;
+        table(f, "posts per kind", &c.by_kind)?;
+        table(f, "posts per topic", &c.by_topic)?;
+        table(f, "posts per municipality", &c.by_municipality)?;
+        if !self.unavailable.is_empty() {
+            writeln!(f, "\nunavailable sources:")?;
+            for (id, reason) in &self.unavailable {
+                writeln!(f, "  {id}: {reason}")?;
+            }
+        }
+        Ok(())
+    }
+}
