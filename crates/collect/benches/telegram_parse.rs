@@ -76,7 +76,11 @@ fn parse_with_scraper(html: &[u8], selectors: &DomSelectors) -> Vec<DomPost> {
             }
             DomPost {
                 post_ref: message.value().attr("data-post").unwrap_or_default().to_owned(),
-                datetime: message.select(&selectors.time).next().and_then(|t| t.value().attr("datetime")).map(str::to_owned),
+                datetime: message
+                    .select(&selectors.time)
+                    .next()
+                    .and_then(|t| t.value().attr("datetime"))
+                    .map(str::to_owned),
                 views: message.select(&selectors.views).next().map(|v| v.text().collect()),
                 signature: message.select(&selectors.signature).next().map(|v| v.text().collect()),
                 text: text.trim().to_owned(),
@@ -95,8 +99,10 @@ fn bench(c: &mut Criterion) {
     let dom = parse_with_scraper(&html, &selectors);
     assert_eq!(dom.len(), ours.posts.len() + ours.skipped.len());
     for post in &ours.posts {
-        let twin = dom.iter().find(|d| d.post_ref.ends_with(&format!("/{}", post.id))).expect("same message in the DOM");
-        let published = twin.datetime.as_deref().and_then(|d| DateTime::parse_from_rfc3339(d).ok()).map(|d| d.with_timezone(&Utc));
+        let twin =
+            dom.iter().find(|d| d.post_ref.ends_with(&format!("/{}", post.id))).expect("same message in the DOM");
+        let published =
+            twin.datetime.as_deref().and_then(|d| DateTime::parse_from_rfc3339(d).ok()).map(|d| d.with_timezone(&Utc));
         assert_eq!(published, Some(post.post.published_at));
         let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
         let our_text = post.post.repost_of.as_ref().map_or(post.post.text.as_str(), |r| r.text.as_str());

@@ -45,7 +45,10 @@ fn assert_snapshot(name: &str, page: &TelegramPage) {
             .find(|(_, (e, a))| e != a)
             .map(|(i, (e, a))| format!("line {}:\n  expected: {e}\n  actual:   {a}", i + 1))
             .unwrap_or_else(|| "one output is a prefix of the other".to_owned());
-        panic!("{name} differs from {} ({first_difference}); rerun with UPDATE_SNAPSHOTS=1 if intended", path.display());
+        panic!(
+            "{name} differs from {} ({first_difference}); rerun with UPDATE_SNAPSHOTS=1 if intended",
+            path.display()
+        );
     }
 }
 
@@ -71,7 +74,9 @@ fn channel_page_reads_every_case() {
     assert_eq!(page.channel.title.as_deref(), Some("Пенза | Городской портал"));
     assert_eq!(page.channel.subscribers, Some(48_300));
     let description = page.channel.description.as_deref().unwrap();
-    assert!(description.starts_with("Новости Пензы: ЖКХ, дороги, транспорт.\nПишите нам: @penza_gorod_bot ✍\n\nРеклама & сотрудничество"));
+    assert!(description.starts_with(
+        "Новости Пензы: ЖКХ, дороги, транспорт.\nПишите нам: @penza_gorod_bot ✍\n\nРеклама & сотрудничество"
+    ));
     assert_eq!(page.paging, telegram::Paging { before: Some(1201), after: None });
 
     // 20 blocks: 19 posts and one service message, which is not a post.
@@ -180,7 +185,10 @@ fn channel_start_tolerates_markup_variations() {
     let first = &page.posts[0].post;
     assert_eq!(first.uid.to_string(), "tg:zarechny_live:2", "uid owner is lower-case");
     assert_eq!(first.url.as_deref(), Some("https://t.me/Zarechny_Live/2"));
-    assert_eq!(first.text, "Первая запись канала.\nПишите о проблемах города: двор, дороги, ЖКХ.\nПочта: live@zarechny.example");
+    assert_eq!(
+        first.text,
+        "Первая запись канала.\nПишите о проблемах города: двор, дороги, ЖКХ.\nПочта: live@zarechny.example"
+    );
     assert_eq!(first.published_at.to_rfc3339(), "2023-03-01T09:05:00+00:00");
     assert_eq!(first.author.name.as_deref(), Some("Заречный LIVE"), "no owner line: the channel title");
     assert_eq!(first.counters.views, None);
@@ -194,7 +202,8 @@ fn saved_response_detects_page_and_fragment() {
         let bytes = fixture(name);
         let posts = telegram::parse_saved_response(&bytes, &ctx()).unwrap();
         assert_eq!(posts, parse(name).into_raw_posts(), "{name}");
-        let through_collect = otklik_collect::parse_saved_response(otklik_model::Platform::Telegram, &bytes, &ctx()).unwrap();
+        let through_collect =
+            otklik_collect::parse_saved_response(otklik_model::Platform::Telegram, &bytes, &ctx()).unwrap();
         assert_eq!(posts, through_collect);
     }
     let mut with_bom = "\u{FEFF}\n ".as_bytes().to_vec();
@@ -228,7 +237,8 @@ fn empty_fragment_is_an_empty_page() {
 
 #[test]
 fn invalid_fragment_is_a_clear_error() {
-    for bytes in [&b"\"<div class=\\\"tgme_widget_message"[..], b"\"<div>\" trailing", b"\"\xff\xfe\"", b"\"\\uZZZZ\""] {
+    for bytes in [&b"\"<div class=\\\"tgme_widget_message"[..], b"\"<div>\" trailing", b"\"\xff\xfe\"", b"\"\\uZZZZ\""]
+    {
         let error = match telegram::parse_saved_response(bytes, &ctx()) {
             Ok(posts) => panic!("{:?} parsed into {posts:?}", String::from_utf8_lossy(bytes)),
             Err(error) => error,

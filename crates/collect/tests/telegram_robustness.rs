@@ -177,7 +177,11 @@ fn an_unclosed_block_does_not_swallow_the_next_post() {
 
 #[test]
 fn unclosed_text_keeps_the_words_up_to_the_next_block() {
-    let first = message("chan/1", &(footer("chan/1", "2024-01-01T00:00:00+00:00") + r#"<div class="tgme_widget_message_text js-message_text">жалоба без конца"#));
+    let first = message(
+        "chan/1",
+        &(footer("chan/1", "2024-01-01T00:00:00+00:00")
+            + r#"<div class="tgme_widget_message_text js-message_text">жалоба без конца"#),
+    );
     let second = message("chan/2", &(text("следующий") + &footer("chan/2", "2024-01-02T00:00:00+00:00")));
     let page = telegram::parse_page(&history(&[first, second]), &ctx()).unwrap();
     assert_eq!(page.posts.len(), 2);
@@ -190,7 +194,8 @@ fn missing_attributes_skip_the_block_with_a_reason() {
     let cases = [
         (message("chan/1", &text("нет времени")), "no <time datetime>"),
         (
-            r#"<div class="tgme_widget_message js-widget_message"><time datetime="2024-01-01T00:00:00Z"></time></div>"#.to_owned(),
+            r#"<div class="tgme_widget_message js-widget_message"><time datetime="2024-01-01T00:00:00Z"></time></div>"#
+                .to_owned(),
             "without data-post",
         ),
         (message("chan/", &footer("chan/", "2024-01-01T00:00:00Z")), "unreadable data-post"),
@@ -201,7 +206,7 @@ fn missing_attributes_skip_the_block_with_a_reason() {
         (message("chan/4", &footer("chan/4", "")), "unreadable time"),
     ];
     for (block, expected) in cases {
-        let page = telegram::parse_page(&history(&[block.clone()]), &ctx()).unwrap();
+        let page = telegram::parse_page(&history(std::slice::from_ref(&block)), &ctx()).unwrap();
         assert!(page.posts.is_empty(), "{block}");
         let reasons: Vec<String> = page.skipped.iter().map(|s| format!("{:?}", s.reason)).collect();
         assert!(reasons.len() == 1 && reasons[0].contains(expected), "{block}: {reasons:?}");
@@ -215,8 +220,14 @@ fn missing_attributes_skip_the_block_with_a_reason() {
     );
     let page = telegram::parse_page(&history(&[bare]), &ctx()).unwrap();
     let post = &page.posts[0].post;
-    assert_eq!(post.repost_of.as_ref().map(|r| (r.uid.clone(), r.name.clone(), r.text.clone())), Some((None, Some("Кто-то".to_owned()), "текст".to_owned())));
-    assert_eq!(post.attachments.iter().map(|a| (a.kind.as_str(), a.url.clone())).collect::<Vec<_>>(), [("photo", None), ("link", None)]);
+    assert_eq!(
+        post.repost_of.as_ref().map(|r| (r.uid.clone(), r.name.clone(), r.text.clone())),
+        Some((None, Some("Кто-то".to_owned()), "текст".to_owned()))
+    );
+    assert_eq!(
+        post.attachments.iter().map(|a| (a.kind.as_str(), a.url.clone())).collect::<Vec<_>>(),
+        [("photo", None), ("link", None)]
+    );
 }
 
 #[test]
@@ -244,7 +255,13 @@ fn garbage_around_a_message_does_not_hide_it() {
     html.extend((0..5_000u32).map(|i| (i.wrapping_mul(40_503) >> 3) as u8));
     let page = parse_any(&html).expect("the history section is still there");
     assert!(page.posts.iter().any(|p| p.post.text == "настоящий"), "{:?}", page.posts);
-    for garbage in [&b"\x00\x01\x02<<<>>>\"\"''&&&"[..], b"<div class=", b"<<<<<<<<", b"</div></div></section>", b"<!-- unterminated"] {
+    for garbage in [
+        &b"\x00\x01\x02<<<>>>\"\"''&&&"[..],
+        b"<div class=",
+        b"<<<<<<<<",
+        b"</div></div></section>",
+        b"<!-- unterminated",
+    ] {
         let result = telegram::parse_saved_response(garbage, &ctx());
         assert!(result.is_err(), "{:?} is no preview page", String::from_utf8_lossy(garbage));
     }
@@ -254,7 +271,8 @@ fn garbage_around_a_message_does_not_hide_it() {
 fn markup_in_scripts_and_comments_is_not_a_message() {
     let real = message("chan/2", &(text("настоящий") + &footer("chan/2", "2024-01-02T00:00:00Z")));
     let fake = message("chan/1", &(text("поддельный") + &footer("chan/1", "2024-01-01T00:00:00Z")));
-    let html = format!("<script>var t = '{fake}';</script><!-- {fake} -->{}", String::from_utf8(history(&[real])).unwrap());
+    let html =
+        format!("<script>var t = '{fake}';</script><!-- {fake} -->{}", String::from_utf8(history(&[real])).unwrap());
     let page = telegram::parse_page(html.as_bytes(), &ctx()).unwrap();
     assert_eq!(page.posts.iter().map(|p| p.post.text.as_str()).collect::<Vec<_>>(), ["настоящий"]);
 }
@@ -263,9 +281,14 @@ fn markup_in_scripts_and_comments_is_not_a_message() {
 fn deep_nesting_and_huge_tags_finish_quickly() {
     let started = std::time::Instant::now();
     let deep = "<div>".repeat(200_000) + "дно" + &"</div>".repeat(10);
-    let page = telegram::parse_page(&history(&[message("chan/1", &(text(&deep) + &footer("chan/1", "2024-01-01T00:00:00Z")))]), &ctx()).unwrap();
+    let page = telegram::parse_page(
+        &history(&[message("chan/1", &(text(&deep) + &footer("chan/1", "2024-01-01T00:00:00Z")))]),
+        &ctx(),
+    )
+    .unwrap();
     assert!(page.posts.is_empty() || page.posts[0].post.text.contains("дно"));
-    let huge_attribute = format!(r#"<div class="tgme_widget_message" data-post="chan/1" title="{}"#, "x".repeat(2_000_000));
+    let huge_attribute =
+        format!(r#"<div class="tgme_widget_message" data-post="chan/1" title="{}"#, "x".repeat(2_000_000));
     let _ = telegram::parse_page(huge_attribute.as_bytes(), &ctx());
     let many_blocks = r#"<div class="tgme_widget_message" data-post="chan/1">"#.repeat(50_000);
     let page = telegram::parse_page(many_blocks.as_bytes(), &ctx()).unwrap();

@@ -4,7 +4,7 @@
 //! with `X-Requested-With: XMLHttpRequest` (the same message markup, JSON-encoded as one string);
 //! [`parse_saved_response`] tells them apart by the leading quote.
 //!
-//! The parser is a forward scanner over bytes ([`scan`]), not a DOM: t.me pages are large and
+//! The parser is a forward scanner over bytes (module `scan`), not a DOM: t.me pages are large and
 //! mostly boilerplate, and a tree would cost an order of magnitude in throughput. It finds each
 //! message block by its class names (`tgme_widget_message` with `data-post`), bounds the block at
 //! the next message so that broken markup in one post cannot swallow the next, and reads what it

@@ -10,9 +10,7 @@ use super::{ChannelInfo, Paging, ReplyTo, SkipReason, SkippedBlock, TelegramPage
 use crate::ParseContext;
 use chrono::{DateTime, Utc};
 use memchr::{memmem, memrchr};
-use otklik_model::{
-    Attachment, Author, Counters, Geo, ItemKind, Platform, PostUid, RawPost, RepostOrigin, Schema,
-};
+use otklik_model::{Attachment, Author, Counters, Geo, ItemKind, Platform, PostUid, RawPost, RepostOrigin, Schema};
 use std::collections::HashSet;
 
 pub(crate) struct Parsed {
@@ -109,9 +107,9 @@ pub(crate) fn parse_html(html: &[u8], ctx: &ParseContext) -> Parsed {
         channel.title = blocks.iter().find_map(|b| b.parts.owner_name.clone());
     }
     if channel.username.is_none() {
-        channel.username = blocks.iter().find_map(|b| b.post_ref.as_deref().and_then(split_post_ref)).map(|(c, _)| c.to_owned());
+        channel.username =
+            blocks.iter().find_map(|b| b.post_ref.as_deref().and_then(split_post_ref)).map(|(c, _)| c.to_owned());
     }
-    saw_preview_markup |= channel.title.is_some() && channel.username.is_some();
 
     let mut posts = Vec::with_capacity(blocks.len());
     let mut skipped = Vec::new();
@@ -185,7 +183,12 @@ fn read_more_link(tag: &Tag<'_>, paging: &mut Paging) {
 fn read_subscriber_counter<'a>(scanner: &mut Scanner<'a>, open: &Tag<'a>) -> Option<u64> {
     let region = read_region(scanner, open, &[(b"counter_value", 0), (b"counter_type", 1)], &[]);
     let kind = region.first(1)?;
-    (kind.starts_with("subscriber") || kind.starts_with("member")).then(|| region.first(0).as_deref().and_then(parse_count))?
+    // Channels count «subscribers», public groups «members»; photos, videos, links are not audience.
+    if kind.starts_with("subscriber") || kind.starts_with("member") {
+        parse_count(&region.first(0)?)
+    } else {
+        None
+    }
 }
 
 /// What a region read found: texts of elements with the asked classes, the first media `src`, the
@@ -219,7 +222,10 @@ impl Region {
 /// Reads the element just opened by `open` through its close. `fields` maps classes to field
 /// numbers (several classes may share one); `flags` are classes whose mere presence matters.
 fn read_region<'a>(scanner: &mut Scanner<'a>, open: &Tag<'a>, fields: &[(&[u8], usize)], flags: &[&[u8]]) -> Region {
-    let mut region = Region { image_url: open.attr(b"style").map(attr_text).as_deref().and_then(style_image_url), ..Region::default() };
+    let mut region = Region {
+        image_url: open.attr(b"style").map(attr_text).as_deref().and_then(style_image_url),
+        ..Region::default()
+    };
     for token in class_tokens(open.classes()) {
         if let Some(flag) = flags.iter().position(|f| *f == token) {
             region.flags |= 1 << flag;
@@ -411,7 +417,8 @@ impl MessageParts {
                     ],
                     &[],
                 );
-                self.reply = Some(ReplyParts { href, author: region.first(0), text: region.first(1).unwrap_or_default() });
+                self.reply =
+                    Some(ReplyParts { href, author: region.first(0), text: region.first(1).unwrap_or_default() });
             }
             Part::Forwarded => {
                 let region = read_region(scanner, &tag, &[(b"tgme_widget_message_forwarded_from_name", 0)], &[]);

@@ -43,8 +43,8 @@ impl<'a> Tag<'a> {
     /// Void elements never have content or a closing tag, whatever the markup claims.
     pub fn is_void(&self) -> bool {
         const VOID: [&[u8]; 14] = [
-            b"br", b"img", b"meta", b"link", b"input", b"hr", b"source", b"wbr", b"area", b"base", b"col",
-            b"embed", b"param", b"track",
+            b"br", b"img", b"meta", b"link", b"input", b"hr", b"source", b"wbr", b"area", b"base", b"col", b"embed",
+            b"param", b"track",
         ];
         VOID.iter().any(|v| self.is(v))
     }
@@ -90,7 +90,8 @@ impl<'a> Iterator for Attributes<'a> {
             let name_start = self.pos;
             // A stray quote or `=` where a name should be: HTML makes it part of a name; we step
             // over it so the scan always advances.
-            while self.pos < src.len() && !matches!(src[self.pos], b'=' | b'/') && !src[self.pos].is_ascii_whitespace() {
+            while self.pos < src.len() && !matches!(src[self.pos], b'=' | b'/') && !src[self.pos].is_ascii_whitespace()
+            {
                 self.pos += 1;
             }
             let name = &src[name_start..self.pos];

@@ -10,7 +10,7 @@ use memchr::memchr;
 
 /// Collects text pieces, collapsing whitespace and keeping explicit line breaks.
 #[derive(Debug, Default)]
-pub(crate) struct TextBuilder {
+struct TextBuilder {
     out: String,
     /// A space is owed before the next visible character (collapsed whitespace).
     pending_space: bool,
@@ -20,7 +20,7 @@ pub(crate) struct TextBuilder {
 
 impl TextBuilder {
     /// Appends raw (entity-encoded) source text.
-    pub fn push_source(&mut self, raw: &[u8]) {
+    fn push_source(&mut self, raw: &[u8]) {
         if raw.is_empty() {
             return;
         }
@@ -55,14 +55,14 @@ impl TextBuilder {
         self.pending_space = text.ends_with(|c: char| c.is_ascii_whitespace());
     }
 
-    pub fn line_break(&mut self) {
+    fn line_break(&mut self) {
         self.trim_trailing_spaces();
         self.out.push('\n');
         self.pending_space = false;
     }
 
     /// Starts a new line unless already at the start of one (around block elements).
-    pub fn block_boundary(&mut self) {
+    fn block_boundary(&mut self) {
         self.trim_trailing_spaces();
         if !self.out.is_empty() && !self.out.ends_with('\n') {
             self.out.push('\n');
@@ -75,21 +75,21 @@ impl TextBuilder {
         self.out.truncate(trimmed);
     }
 
-    pub fn finish(self) -> String {
+    fn finish(self) -> String {
         let text = self.out.trim_matches(|c: char| c == ' ' || c == '\n');
         text.to_owned()
     }
 }
 
 /// Text of the element whose open tag the scanner has just passed, consuming through its close.
-/// Nested elements of interest can be observed through `visit` (called for every inner tag).
 pub(crate) fn element_text<'a>(scanner: &mut Scanner<'a>, open: &Tag<'a>) -> String {
     let mut text = TextBuilder::default();
     element_text_into(scanner, open, &mut text);
     text.finish()
 }
 
-pub(crate) fn element_text_into<'a>(scanner: &mut Scanner<'a>, open: &Tag<'a>, text: &mut TextBuilder) {
+/// Like [`element_text`], appending to a builder shared across elements.
+fn element_text_into<'a>(scanner: &mut Scanner<'a>, open: &Tag<'a>, text: &mut TextBuilder) {
     if open.is_void() {
         return;
     }
@@ -244,7 +244,8 @@ mod tests {
 
     #[test]
     fn keeps_line_breaks_and_link_text() {
-        let html = "<div>  Воды нет <b>третий</b> день!<br/><br>Адрес: <a href=\"x\">ул.&nbsp;Ленина, 5</a>\n  #ЖКХ </div>";
+        let html =
+            "<div>  Воды нет <b>третий</b> день!<br/><br>Адрес: <a href=\"x\">ул.&nbsp;Ленина, 5</a>\n  #ЖКХ </div>";
         assert_eq!(text_of(html), "Воды нет третий день!\n\nАдрес: ул.\u{A0}Ленина, 5 #ЖКХ");
     }
 
@@ -263,7 +264,10 @@ mod tests {
 
     #[test]
     fn decodes_references_and_leaves_unknown_ones() {
-        assert_eq!(decode_entities(b"&lt;b&gt; &amp; &#39;q&#x27; &#128512; &bogus; & &#xD800; &amp"), "<b> & 'q' 😀 &bogus; & \u{FFFD} &amp");
+        assert_eq!(
+            decode_entities(b"&lt;b&gt; &amp; &#39;q&#x27; &#128512; &bogus; & &#xD800; &amp"),
+            "<b> & 'q' 😀 &bogus; & \u{FFFD} &amp"
+        );
     }
 
     #[test]

@@ -50,10 +50,8 @@ pub(crate) fn split_post_ref(value: &str) -> Option<(&str, &str)> {
 /// The channel and post id of a t.me post link (`https://t.me/chan/12`, `//t.me/s/chan/12?single`).
 pub(crate) fn tme_post_link(href: &str) -> Option<(&str, &str)> {
     let rest = href.trim();
-    let rest = rest
-        .strip_prefix("https://")
-        .or_else(|| rest.strip_prefix("http://"))
-        .or_else(|| rest.strip_prefix("//"))?;
+    let rest =
+        rest.strip_prefix("https://").or_else(|| rest.strip_prefix("http://")).or_else(|| rest.strip_prefix("//"))?;
     let rest = rest.strip_prefix("www.").unwrap_or(rest);
     let path = rest.strip_prefix("t.me/").or_else(|| rest.strip_prefix("telegram.me/"))?;
     let path = path.split(['?', '#']).next().unwrap_or(path);
