@@ -32,8 +32,9 @@ pub struct LFloat(pub Option<f64>);
 pub struct LId<'a>(pub Option<Cow<'a, str>>);
 
 fn int_from_f64<E: de::Error>(v: f64) -> Result<i64, E> {
-    // 2^63 is exactly representable; anything at or beyond it does not fit.
-    if v.is_finite() && v.fract() == 0.0 && v >= -9.223_372_036_854_775_808e18 && v < 9.223_372_036_854_775_808e18 {
+    // 2^63 is exactly representable as f64; anything at or beyond it does not fit in i64.
+    const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+    if v.is_finite() && v.fract() == 0.0 && (-TWO_POW_63..TWO_POW_63).contains(&v) {
         Ok(v as i64)
     } else {
         Err(E::custom(format_args!("number {v} is not an integer within the 64-bit range")))
@@ -116,7 +117,7 @@ impl<'de> Deserialize<'de> for LUint {
                 Ok(Some(v))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-                if v.is_finite() && v.fract() == 0.0 && (0.0..1.844_674_407_370_955_2e19).contains(&v) {
+                if v.is_finite() && v.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&v) {
                     Ok(Some(v as u64))
                 } else {
                     Err(E::custom(format_args!("count {v} is not a non-negative 64-bit integer")))

@@ -352,9 +352,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for Attachment<'a> {
                         out.kind = map.next_value()?;
                     } else {
                         // Bodies are objects; anything else (`"style": "…"`) is not one.
-                        match map.next_value::<MaybeBody<'de>>()? {
-                            MaybeBody(Some(body)) => out.bodies.push((key, body)),
-                            MaybeBody(None) => {}
+                        if let MaybeBody(Some(body)) = map.next_value::<MaybeBody<'de>>()? {
+                            out.bodies.push((key, body));
                         }
                     }
                 }
