@@ -13,6 +13,7 @@
 # The tests read those variables (crates/testkit); with OTKLIK_REQUIRE_SERVICES=1 (CI) a test
 # whose service is missing fails instead of skipping.
 #
+# The tests are compiled before any service starts (a build error starts nothing).
 # Service state and logs live in .services/ (git-ignored; OTKLIK_SERVICES_DIR overrides).
 # Exits with cargo's status.
 set -euo pipefail
@@ -37,6 +38,25 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+cd "$root"
+# The whole workspace unless the caller picked packages (-p/--package).
+scope=(--workspace)
+build_args=()
+for arg in "$@"; do
+    case "$arg" in
+        --) break ;;
+        -p|--package|-p*|--package=*) scope=() ;;
+    esac
+    build_args+=("$arg")
+done
+
+# Compile first (services sit idle during a long build, and a build error needs no services).
+t0=$(now_ms)
+status=0
+cargo test "${scope[@]}" --no-run "${build_args[@]}" || status=$?
+[ "$status" -eq 0 ] || { log "build failed (cargo exit $status); no service started"; exit "$status"; }
+log "tests built in $(elapsed_s "$t0")s"
+
 if [ -z "${OTKLIK_TEST_KAFKA:-}" ]; then
     started+=(kafka)
     OTKLIK_TEST_KAFKA=$("$here/kafka.sh" start "$services/kafka")
@@ -51,16 +71,6 @@ else
 fi
 export OTKLIK_TEST_KAFKA OTKLIK_TEST_CLICKHOUSE
 
-cd "$root"
-# The whole workspace unless the caller picked packages (-p/--package).
-scope=(--workspace)
-for arg in "$@"; do
-    case "$arg" in
-        --) break ;;
-        -p|--package|-p*|--package=*) scope=() ;;
-    esac
-done
 log "cargo test ${scope[*]:+${scope[*]} }$*  (OTKLIK_TEST_KAFKA=$OTKLIK_TEST_KAFKA OTKLIK_TEST_CLICKHOUSE=$OTKLIK_TEST_CLICKHOUSE)"
-status=0
 cargo test "${scope[@]}" "$@" || status=$?
 exit "$status"

@@ -10,7 +10,7 @@ pub enum Error {
     #[error("invalid Kafka configuration: {0}")]
     Config(String),
     /// A client call failed; `op` says which (`publish to otklik.posts.raw.v1`, `commit`, …).
-    #[error("Kafka {op} failed: {source}")]
+    #[error("Kafka {op} failed")]
     Kafka {
         op: String,
         #[source]
@@ -24,6 +24,18 @@ pub enum Error {
 impl Error {
     pub(crate) fn kafka(op: impl Into<String>, source: KafkaError) -> Self {
         Error::Kafka { op: op.into(), source }
+    }
+
+    /// The message with its causes, `outer: inner: …` (for logs and [`BusError`]).
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(e) = cause {
+            text.push_str(": ");
+            text.push_str(&e.to_string());
+            cause = e.source();
+        }
+        text
     }
 
     /// Whether trying the same call again may succeed.
@@ -94,7 +106,7 @@ pub(crate) fn code_is_retryable(code: RDKafkaErrorCode) -> bool {
 impl From<Error> for BusError {
     fn from(error: Error) -> Self {
         let retryable = error.is_retryable();
-        let message = error.to_string();
+        let message = error.chain();
         BusError { message, retryable }
     }
 }
@@ -114,6 +126,6 @@ mod tests {
         assert!(!Error::Config("x".into()).is_retryable());
         let bus: BusError = full.into();
         assert!(bus.retryable);
-        assert!(bus.message.contains("publish"), "{}", bus.message);
+        assert!(bus.message.contains("publish") && bus.message.contains("Queue full"), "{}", bus.message);
     }
 }

@@ -210,7 +210,7 @@ impl Subscriber for KafkaSubscriber {
                     }
                     // librdkafka recovers from these by itself (reconnects, rejoins, waits for
                     // a topic to appear); keep waiting like the in-memory bus does.
-                    tracing::warn!(group = %self.group, error = %error, "Kafka consumer trouble; still waiting");
+                    tracing::warn!(group = %self.group, error = %error.chain(), "Kafka consumer trouble; still waiting");
                 }
             }
         }
