@@ -182,3 +182,35 @@ fn no_panic_on_odd_input() {
     let big = "в Пензе нет воды. ".repeat(60_000);
     assert_eq!(oktmo(&big).as_deref(), Some(PENZA));
 }
+
+#[test]
+fn load_errors_name_file_and_line() {
+    let bad = "V\totklik-gazetteer/1\nR\t56\tПензенская область\t\t\nM\t5670100\t56\tokrug\tгород Пенза\t\n";
+    let e = Gazetteer::from_str(bad).unwrap_err().to_string();
+    assert!(e.starts_with("<string>:3:") && e.contains("8-digit"), "{e}");
+    let e = Gazetteer::from_str("V\totklik-gazetteer/1\nP\t1\t56701000\t56\ttown\t1\ts\tПенза\tпенза\n").unwrap_err().to_string();
+    assert!(e.starts_with("<string>:2:") && e.contains("unknown municipality"), "{e}");
+    let e = Gazetteer::from_str("V\tother/9\n").unwrap_err().to_string();
+    assert!(e.contains(":1:"), "{e}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.tsv");
+    std::fs::write(&path, "# comment\nX\tnonsense\n").unwrap();
+    let e = Gazetteer::load(&path).unwrap_err().to_string();
+    assert!(e.contains("g.tsv:2:") && e.contains("unknown record type"), "{e}");
+    let e = Gazetteer::load(&dir.path().join("missing.tsv")).unwrap_err().to_string();
+    assert!(e.contains("missing.tsv"), "{e}");
+}
+
+#[test]
+fn tiny_gazetteer_from_str() {
+    let text = "V\totklik-gazetteer/1\n\
+                R\t56\tПензенская область\t\t\n\
+                M\t56701000\t56\tokrug\tгород Пенза\t\n\
+                P\t1\t56701000\t56\ttown\t1\ts\tПенза\tпенза|пензе\n\
+                W\tprep\tв\n";
+    let g = Gazetteer::from_str(text).unwrap();
+    let r = g.resolve("Живу в Пензе");
+    assert_eq!(r.chosen.unwrap().oktmo, "56701000");
+    assert_eq!(r.mentions[0].span, 12..22);
+    assert_eq!(r.mentions[0].surface, "Пензе");
+}

@@ -149,7 +149,8 @@ pub struct Gazetteer {
     by_oktmo: HashMap<String, u32>,
     places: Vec<Place>,
     regions: Vec<Region>,
-    prepositions: Vec<String>,
+    /// Encoded, without spaces.
+    prepositions: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Gazetteer {
@@ -245,14 +246,14 @@ impl Gazetteer {
 #[derive(Default)]
 struct Builder {
     version: String,
-    patterns: HashMap<String, Vec<Meaning>>,
+    patterns: HashMap<Vec<u8>, Vec<Meaning>>,
     municipalities: Vec<Municipality>,
     by_oktmo: HashMap<String, u32>,
     places: Vec<Place>,
     place_ids: HashMap<String, u32>,
     regions: Vec<Region>,
     region_index: HashMap<String, u16>,
-    prepositions: Vec<String>,
+    prepositions: Vec<Vec<u8>>,
 }
 
 fn field<'a>(fields: &[&'a str], i: usize, what: &str) -> Result<&'a str, String> {
@@ -273,7 +274,10 @@ fn check_oktmo(code: &str) -> Result<(), String> {
 
 impl Builder {
     fn add(&mut self, form: &str, meaning: Meaning) {
-        let key = normalize::normalize(form).text.trim_end().to_string();
+        let mut key = normalize::encode(form);
+        while key.len() > 1 && key.last() == Some(&b' ') {
+            key.pop();
+        }
         if key.len() <= 1 {
             return;
         }
@@ -404,7 +408,8 @@ impl Builder {
                     "institution" => Meaning::Institution,
                     "prep" => {
                         for form in forms(field(&f, 2, "forms")?) {
-                            self.prepositions.push(normalize::normalize(form).text.trim().to_string());
+                            let key: Vec<u8> = normalize::encode(form).into_iter().filter(|&b| b != b' ').collect();
+                            self.prepositions.push(key);
                         }
                         return Ok(());
                     }
@@ -421,7 +426,7 @@ impl Builder {
 
     fn finish(self, file: &str) -> Result<Gazetteer, GazetteerError> {
         // Sorted so that pattern ids, and with them every tie-break, do not depend on hash order.
-        let mut entries: Vec<(String, Vec<Meaning>)> = self.patterns.into_iter().collect();
+        let mut entries: Vec<(Vec<u8>, Vec<Meaning>)> = self.patterns.into_iter().collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut spans = Vec::with_capacity(entries.len());
         let mut meanings = Vec::new();
@@ -432,8 +437,8 @@ impl Builder {
             spans.push((start, meanings.len() as u32));
             keys.push(key);
         }
-        // A DFA would scan faster but costs far more memory for ~40k patterns; the contiguous NFA
-        // keeps the gazetteer at a few MB and a scan of a 400-character post at a few µs.
+        // Measured on the shipped file (13k patterns): the contiguous NFA is ~0.5 MB and builds in
+        // ~100 ms; a DFA was ~9 MB, ~90 ms slower to build and only ~15 % faster to scan.
         let automaton = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
             .kind(Some(AhoCorasickKind::ContiguousNFA))

@@ -1,7 +1,8 @@
 //! The gazetteer's own text normalisation, applied identically to patterns and to post text.
 //!
 //! It is separate from the classifier's general normaliser because the automaton relies on a few
-//! layout guarantees that make word boundaries free:
+//! layout guarantees that make word boundaries free, and on a compact encoding that halves the
+//! bytes it scans:
 //!
 //! - the text starts with a space and every word is preceded by exactly one space, so every
 //!   pattern starts with a space and can only match at a word start;
@@ -9,13 +10,16 @@
 //!   mapped to Cyrillic); a `.` is kept and followed by a space («г.Пенза» → « г. пенза»); a hyphen
 //!   or dash becomes « - » so «Пенза-Заречный» exposes both names while «р-н» and «Йошкар-Ола»
 //!   still match as « р - н», « йошкар - ола»; everything else collapses into one space;
-//! - each output byte remembers the byte offset of the original character it came from, so a
-//!   match maps back to a span of the original text.
+//! - one byte per character: ASCII stays ASCII, the 32 Russian lower-case letters become
+//!   `0xC0..=0xDF`, other Cyrillic letters (і, ї, ў …) `0x80..=0xBF`, any other letter `0x80`.
+//!   Russian text is two bytes per letter in UTF-8, so the scan is half as long;
+//! - each byte remembers the byte offset of the original character it came from, so a match maps
+//!   back to a span of the original text.
 
-/// Normalised text plus, for every byte of it, the byte offset of the source character.
+/// Normalised, encoded text plus, for every byte of it, the byte offset of the source character.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Normalized {
-    pub text: String,
+    pub text: Vec<u8>,
     pub origin: Vec<u32>,
 }
 
@@ -29,27 +33,31 @@ impl Normalized {
     }
 }
 
-/// Latin letters that are drawn like Cyrillic ones; spammers and phone keyboards mix them in.
-fn cyrillic_lookalike(c: char) -> Option<char> {
-    Some(match c {
-        'a' | 'A' => 'а',
-        'b' | 'B' => 'в',
-        'c' | 'C' => 'с',
-        'e' | 'E' => 'е',
-        'h' | 'H' => 'н',
-        'k' | 'K' => 'к',
-        'm' | 'M' => 'м',
-        'o' | 'O' => 'о',
-        'p' | 'P' => 'р',
-        't' | 'T' => 'т',
-        'x' | 'X' => 'х',
-        'y' | 'Y' => 'у',
-        _ => return None,
-    })
+const CYR_A: u32 = 0x430; // а
+const OTHER_LETTER: u8 = 0x80;
+
+/// Encoded byte of a Russian lower-case letter.
+const fn ru(c: char) -> u8 {
+    0xC0 + (c as u32 - CYR_A) as u8
 }
 
-fn is_cyrillic(c: char) -> bool {
-    matches!(c, '\u{0400}'..='\u{04FF}')
+/// Latin letters that are drawn like Cyrillic ones; spammers and phone keyboards mix them in.
+fn cyrillic_lookalike(lower: u8) -> Option<u8> {
+    Some(match lower {
+        b'a' => ru('а'),
+        b'b' => ru('в'),
+        b'c' => ru('с'),
+        b'e' => ru('е'),
+        b'h' => ru('н'),
+        b'k' => ru('к'),
+        b'm' => ru('м'),
+        b'o' => ru('о'),
+        b'p' => ru('р'),
+        b't' => ru('т'),
+        b'x' => ru('х'),
+        b'y' => ru('у'),
+        _ => return None,
+    })
 }
 
 fn is_dash(c: char) -> bool {
@@ -61,8 +69,20 @@ fn is_invisible(c: char) -> bool {
     matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{0300}'..='\u{036F}')
 }
 
+/// Encoded byte of a Cyrillic code point (U+0400..=U+045F), lower-cased, ё → е.
+#[inline]
+fn cyrillic(cp: u32) -> u8 {
+    match cp {
+        0x430..=0x44F => (0xC0 + (cp - 0x430)) as u8,
+        0x410..=0x42F => (0xC0 + (cp - 0x410)) as u8,
+        0x401 | 0x451 => ru('е'),
+        // Other Cyrillic letters: upper (0x400..0x40F) and lower (0x450..0x45F) share a code.
+        _ => 0x80 | (cp & 0x0F) as u8 | 0x10,
+    }
+}
+
 pub(crate) fn normalize(text: &str) -> Normalized {
-    let mut out = Normalized { text: String::with_capacity(text.len() + 8), origin: Vec::with_capacity(text.len() + 8) };
+    let mut out = Normalized { text: Vec::with_capacity(text.len() + 8), origin: Vec::with_capacity(text.len() + 8) };
     normalize_into(text, &mut out);
     out
 }
@@ -70,86 +90,148 @@ pub(crate) fn normalize(text: &str) -> Normalized {
 pub(crate) fn normalize_into(text: &str, out: &mut Normalized) {
     out.text.clear();
     out.origin.clear();
-    let push = |out: &mut Normalized, c: char, at: usize| {
-        let before = out.text.len();
-        out.text.push(c);
-        for _ in before..out.text.len() {
-            out.origin.push(at as u32);
-        }
+    let b = text.as_bytes();
+    let push = |out: &mut Normalized, byte: u8, at: usize| {
+        out.text.push(byte);
+        out.origin.push(at as u32);
     };
-    push(out, ' ', 0);
+    push(out, b' ', 0);
     let mut space = true;
-    let mut prev: char = ' ';
-    let mut chars = text.char_indices().peekable();
-    while let Some((at, c)) = chars.next() {
-        let next = chars.peek().map_or(' ', |&(_, n)| n);
-        if is_invisible(c) {
-            // A combining breve turns и into й; other marks (stress accents) just vanish.
-            if c == '\u{0306}' && out.text.ends_with('и') {
-                out.text.pop();
-                out.text.push('й');
+    let mut prev_cyr = false;
+    let mut i = 0;
+    while i < b.len() {
+        let x = b[i];
+        let at = i;
+        if x < 0x80 {
+            i += 1;
+            let lower = x.to_ascii_lowercase();
+            if lower.is_ascii_alphanumeric() {
+                // A Latin look-alike counts as Cyrillic when a neighbour is Cyrillic.
+                let next_cyr = matches!(b.get(i), Some(0xD0 | 0xD1));
+                let byte = if prev_cyr || next_cyr { cyrillic_lookalike(lower).unwrap_or(lower) } else { lower };
+                push(out, byte, at);
+                space = false;
+                prev_cyr = false;
+            } else {
+                prev_cyr = false;
+                match x {
+                    b'.' => {
+                        if !space {
+                            push(out, b'.', at);
+                            push(out, b' ', at);
+                            space = true;
+                        }
+                    }
+                    b'-' => {
+                        if !space {
+                            push(out, b' ', at);
+                        }
+                        push(out, b'-', at);
+                        push(out, b' ', at);
+                        space = true;
+                    }
+                    _ => {
+                        if !space {
+                            push(out, b' ', at);
+                            space = true;
+                        }
+                    }
+                }
             }
             continue;
         }
+        if (x == 0xD0 || x == 0xD1) && i + 1 < b.len() {
+            let cp = (((x & 0x1F) as u32) << 6) | (b[i + 1] & 0x3F) as u32;
+            i += 2;
+            if (0x400..=0x45F).contains(&cp) {
+                push(out, cyrillic(cp), at);
+                space = false;
+                prev_cyr = true;
+                continue;
+            }
+            // U+0460..U+047F (historic letters): fall through to the generic path below.
+            i -= 2;
+        }
+        let c = text[i..].chars().next().unwrap_or(' ');
+        i += c.len_utf8();
+        prev_cyr = false;
+        if is_invisible(c) {
+            // A combining breve turns и into й; other marks (stress accents) just vanish.
+            if c == '\u{0306}' && out.text.last() == Some(&ru('и')) {
+                *out.text.last_mut().unwrap() = ru('й');
+            }
+            prev_cyr = matches!(out.text.last(), Some(0xC0..=0xDF));
+            continue;
+        }
         if c.is_alphanumeric() {
-            let c = if c.is_ascii() && (is_cyrillic(prev) || is_cyrillic(next)) {
-                cyrillic_lookalike(c).unwrap_or(c)
-            } else {
-                c
-            };
-            for l in c.to_lowercase() {
-                push(out, if l == 'ё' { 'е' } else { l }, at);
-            }
+            push(out, OTHER_LETTER, at);
             space = false;
-        } else if c == '.' {
-            if !space {
-                push(out, '.', at);
-                push(out, ' ', at);
-                space = true;
-            }
         } else if is_dash(c) {
             if !space {
-                push(out, ' ', at);
+                push(out, b' ', at);
             }
-            push(out, '-', at);
-            push(out, ' ', at);
+            push(out, b'-', at);
+            push(out, b' ', at);
             space = true;
         } else if !space {
-            push(out, ' ', at);
+            push(out, b' ', at);
             space = true;
         }
-        prev = c;
     }
+}
+
+/// Encodes a dictionary entry (a form, type word, preposition) exactly like post text.
+pub(crate) fn encode(word: &str) -> Vec<u8> {
+    normalize(word).text
+}
+
+/// Human-readable form of encoded text, for tests.
+#[cfg(test)]
+pub(crate) fn decode(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|&b| match b {
+            0xC0..=0xDF => char::from_u32(CYR_A + (b - 0xC0) as u32).unwrap_or('?'),
+            0x80..=0xBF => '·',
+            _ => b as char,
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn n(s: &str) -> String {
+        decode(&normalize(s).text)
+    }
+
     #[test]
     fn layout() {
-        assert_eq!(normalize("г.Пенза, Сердобский р-н").text, " г. пенза сердобский р - н");
-        assert_eq!(normalize("ЁЛКИ  Йошкар–Ола!!").text, " елки йошкар - ола ");
-        assert_eq!(normalize("").text, " ");
+        assert_eq!(n("г.Пенза, Сердобский р-н"), " г. пенза сердобский р - н");
+        assert_eq!(n("ЁЛКИ  Йошкар–Ола!!"), " елки йошкар - ола ");
+        assert_eq!(n(""), " ");
+        assert_eq!(n("Ўзбек"), " ·збек");
     }
 
     #[test]
     fn latin_lookalikes_only_next_to_cyrillic() {
         // «Пензa» with a Latin a, «Kузнецк» with a Latin K.
-        assert_eq!(normalize("Пензa Kузнецк").text, " пенза кузнецк");
-        assert_eq!(normalize("Moscow").text, " moscow");
+        assert_eq!(n("Пензa Kузнецк"), " пенза кузнецк");
+        assert_eq!(n("Moscow"), " moscow");
     }
 
     #[test]
     fn combining_marks() {
-        assert_eq!(normalize("Каме\u{301}нка Заи\u{306}ка").text, " каменка зайка");
+        assert_eq!(n("Каме\u{301}нка Заи\u{306}ка"), " каменка зайка");
     }
 
     #[test]
     fn spans_map_back() {
         let t = "В Пензе";
-        let n = normalize(t);
-        let s = n.text.find("пензе").unwrap();
-        assert_eq!(&t[n.original_span(t, s, s + "пензе".len())], "Пензе");
+        let norm = normalize(t);
+        let needle = encode("пензе");
+        let s = norm.text.windows(needle.len() - 1).position(|w| w == &needle[1..]).unwrap();
+        assert_eq!(&t[norm.original_span(t, s, s + needle.len() - 1)], "Пензе");
     }
 }

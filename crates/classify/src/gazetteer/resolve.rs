@@ -182,7 +182,7 @@ impl Gazetteer {
 }
 
 fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolution {
-    let nt = norm.text.as_bytes();
+    let nt = &norm.text[..];
     let mut toks: Vec<Tok> = Vec::new();
     for m in g.automaton.find_iter(&norm.text) {
         // Patterns start with a space, so the left boundary is built in; check the right one.
@@ -208,6 +208,11 @@ fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolutio
     while i < toks.len() {
         let t = toks[i];
         let ms = g.meanings_of(t.pattern);
+        // Type words, nouns and street words only matter to their neighbours.
+        if ms.iter().all(|m| matches!(m, Meaning::Type(_) | Meaning::DistrictNoun | Meaning::RegionNoun | Meaning::Street | Meaning::Institution)) {
+            i += 1;
+            continue;
+        }
         let next = toks.get(i + 1).copied().filter(|n| n.start == t.end);
         let prev = if i > 0 && toks[i - 1].end == t.start { Some(toks[i - 1]) } else { None };
         let next_has = |f: fn(&Meaning) -> bool| next.is_some_and(|n| g.meanings_of(n.pattern).iter().any(f));
@@ -379,9 +384,13 @@ fn accept_place(
     let mut prep: Option<bool> = None;
     let mut has_prep = || {
         *prep.get_or_insert_with(|| {
-            let before = norm.text[..t.start].trim_end_matches('.');
-            let word = before.rsplit(' ').next().unwrap_or("");
-            g.prepositions.iter().any(|p| p == word)
+            let mut end = t.start;
+            while end > 0 && norm.text[end - 1] == b'.' {
+                end -= 1;
+            }
+            let start = norm.text[..end].iter().rposition(|&b| b == b' ').map_or(0, |p| p + 1);
+            let word = &norm.text[start..end];
+            g.prepositions.iter().any(|p| p[..] == *word)
         })
     };
     let mut sentence_start: Option<bool> = None;
@@ -450,13 +459,15 @@ fn accept_place(
         accepted.retain(|c| !c.secondary);
     }
     if let Some(tw) = typed {
-        let fits = |c: &Cand| match (tw, c.class) {
-            (TypeWord::Town, Some(PlaceClass::Town)) => true,
-            (TypeWord::Urban, Some(PlaceClass::Urban)) => true,
-            (TypeWord::Rural, Some(PlaceClass::Rural)) => true,
-            (TypeWord::Settlement, Some(PlaceClass::Urban | PlaceClass::Rural)) => true,
-            (TypeWord::Microdistrict, Some(PlaceClass::Microdistrict)) => true,
-            _ => false,
+        let fits = |c: &Cand| {
+            matches!(
+                (tw, c.class),
+                (TypeWord::Town, Some(PlaceClass::Town))
+                    | (TypeWord::Urban, Some(PlaceClass::Urban))
+                    | (TypeWord::Rural, Some(PlaceClass::Rural))
+                    | (TypeWord::Settlement, Some(PlaceClass::Urban | PlaceClass::Rural))
+                    | (TypeWord::Microdistrict, Some(PlaceClass::Microdistrict))
+            )
         };
         // Writers mix up «с.» and «д.», «п.» and «рп»: a type word that fits nothing is ignored.
         if accepted.iter().any(fits) {
@@ -648,3 +659,4 @@ fn settle(
         });
     }
 }
+
