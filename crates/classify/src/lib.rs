@@ -1,5 +1,401 @@
 //! The classifier: topic, municipality, post kind and language for every post (pure).
 //!
+//! [`Classifier::load`] reads the topic rules (`config/topics/*.toml`, see [`config`] for the
+//! format and [`pattern`] for the pattern language) and the compiled gazetteer, validates all of
+//! it, and compiles every pattern of every topic — and the post-kind cues — into one automaton.
+//! Classification is then a pure function of the text and the [`SourceContext`]: normalise
+//! ([`normalize`]), detect the language ([`lang`]), scan once ([`engine`]), score topics, decide
+//! the kind ([`kind`]), resolve the municipality ([`gazetteer`]).
+//!
+//! Inflection: a rule word like «батарея» is reduced to its Snowball stem when the rules load;
+//! at classification time a token matches when it is that stem plus a Russian ending from a fixed
+//! list ([`engine::InflectionMode::Endings`]). Running the stemmer on every candidate token
+//! instead ([`engine::InflectionMode::Snowball`]) was measured on the development set and lost
+//! recall (Snowball cuts some forms shorter than the rule's stem: «батарей» → «батар») for no gain
+//! in precision, and costs stemming at run time.
+//!
+//! - [`eval`]: precision/recall/F1 of the classifier on a labelled CSV.
 //! - [`gazetteer`]: the compiled ОКТМО gazetteer and municipality resolution.
 
+pub mod config;
+pub mod engine;
+pub mod eval;
 pub mod gazetteer;
+pub mod kind;
+pub mod lang;
+pub mod normalize;
+pub mod pattern;
+
+pub use config::{LoadError, Problem};
+pub use engine::InflectionMode;
+
+use engine::{Engine, Fired, RuleSpecs};
+use kind::{Cue, CueCounts};
+use lang::{LanguageDetector, LanguageGuess};
+use normalize::Normalized;
+use otklik_model::{Classification, MunicipalityEvidence, MunicipalityMatch, RawPost, Topic, TopicHit};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Version of the rules and matching logic. Bump when rules or scoring change, so analysts can
+/// tell which posts were classified by which rules. Every classification carries it, followed by
+/// a fingerprint of the rule files actually loaded (`+` and 8 hex digits) so that a locally
+/// edited rule set is never mistaken for the released one.
+pub const CLASSIFIER_VERSION: &str = "0.1.0";
+
+/// Keep a secondary topic only when it scores at least this share of the best topic's score: a
+/// passing mention («…у подъезда, где не горит фонарь…») should not make a second topic of a post
+/// about something else.
+const SECONDARY_SHARE: f32 = 0.75;
+
+/// What the classifier knows about where a post comes from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceContext {
+    /// An administration's or official body's own feed.
+    pub official: bool,
+    /// The ОКТМО code the source is bound to, if any.
+    pub municipality: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    Topic(Topic),
+    Cue(Cue),
+}
+
+#[derive(Debug, Clone)]
+struct RuleMeta {
+    id: String,
+    owner: Owner,
+    weight: f32,
+    exclude: bool,
+    suppress: Vec<Topic>,
+}
+
+/// A loaded, compiled classifier. Cheap to share between threads (`&Classifier` is all it needs).
+pub struct Classifier {
+    engine: Engine,
+    rules: Vec<RuleMeta>,
+    thresholds: HashMap<Topic, f32>,
+    language: LanguageDetector,
+    gazetteer: Option<gazetteer::Gazetteer>,
+    version: String,
+}
+
+/// A span of the normalised text.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Span {
+    /// Byte offsets into [`Explanation::normalized`].
+    pub start: usize,
+    pub end: usize,
+    pub text: String,
+}
+
+/// A rule that fired.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleHit {
+    pub rule: String,
+    /// The topic, or `kind:<cue>` for post-kind cues.
+    pub target: String,
+    pub weight: f32,
+    pub spans: Vec<Span>,
+    /// The rule matched only inside spans its topic excludes, so it did not count.
+    pub excluded: bool,
+}
+
+/// A topic's score and what became of it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TopicScore {
+    pub topic: Topic,
+    pub score: f32,
+    pub threshold: f32,
+    pub accepted: bool,
+    /// Why a topic with some score was not tagged.
+    pub rejected_because: Option<String>,
+}
+
+/// Everything behind one classification, for `otklik classify --explain` and rule debugging.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Explanation {
+    pub normalized: String,
+    pub language: LanguageGuess,
+    pub kind_reason: String,
+    pub rules: Vec<RuleHit>,
+    pub topics: Vec<TopicScore>,
+    /// How the municipality was found, or why none was.
+    pub municipality_evidence: Vec<String>,
+    pub classification: Classification,
+}
+
+impl Classifier {
+    /// Loads every `*.toml` in `topics_dir` and, when given, the compiled gazetteer. Fails with
+    /// every problem found, each with its file and line.
+    pub fn load(topics_dir: &Path, gazetteer_file: Option<&Path>) -> Result<Classifier, LoadError> {
+        Self::load_with_mode(topics_dir, gazetteer_file, InflectionMode::default())
+    }
+
+    /// [`Classifier::load`] with a chosen inflection mode, for measuring the alternatives.
+    pub fn load_with_mode(topics_dir: &Path, gazetteer_file: Option<&Path>, mode: InflectionMode) -> Result<Classifier, LoadError> {
+        let config = config::load_dir(topics_dir);
+        // Both halves are checked before failing, so one run reports every problem.
+        let gazetteer = gazetteer_file.map(|path| gazetteer::Gazetteer::load(path).map_err(|e| gazetteer_problem(path, e)));
+        let (config, gazetteer) = match (config, gazetteer.transpose()) {
+            (Ok(c), Ok(g)) => (c, g),
+            (Err(mut e), g) => {
+                e.problems.extend(g.err());
+                return Err(e);
+            }
+            (Ok(_), Err(p)) => return Err(LoadError { problems: vec![p] }),
+        };
+        let mut rules = Vec::new();
+        let mut specs = Vec::new();
+        for r in config.rules {
+            rules.push(RuleMeta { id: r.id, owner: Owner::Topic(r.topic), weight: r.weight, exclude: r.exclude, suppress: r.suppress });
+            specs.push(RuleSpecs { phrases: r.phrases, regexes: r.regexes });
+        }
+        for &cue in Cue::ALL {
+            let phrases = cue
+                .patterns()
+                .iter()
+                .map(|p| pattern::parse(p).unwrap_or_else(|e| panic!("built-in cue pattern {p:?} is invalid: {e}")))
+                .collect();
+            rules.push(RuleMeta { id: format!("kind.{}", cue.id()), owner: Owner::Cue(cue), weight: 1.0, exclude: false, suppress: vec![] });
+            specs.push(RuleSpecs { phrases, regexes: vec![] });
+        }
+        let engine = Engine::build(&specs, mode)
+            .map_err(|message| LoadError { problems: vec![Problem { file: topics_dir.to_path_buf(), line: None, message }] })?;
+        let mut version = format!("{CLASSIFIER_VERSION}+{:08x}", fingerprint(&config.sources));
+        if let Some(g) = &gazetteer {
+            version.push_str(&format!(" gazetteer {}", g.version()));
+        }
+        Ok(Classifier { engine, rules, thresholds: config.thresholds, language: LanguageDetector::default(), gazetteer, version })
+    }
+
+    /// The version string every classification carries.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Rough heap size of the compiled classifier, in bytes.
+    pub fn memory_usage(&self) -> usize {
+        let gazetteer = self.gazetteer.as_ref().map_or(0, |g| {
+            // The automaton dominates; places and meanings are a few dozen bytes each.
+            let stats = g.stats();
+            stats.automaton_bytes + stats.places * 64 + stats.patterns * 48
+        });
+        self.engine.memory_usage() + self.rules.iter().map(|r| r.id.len() + std::mem::size_of::<RuleMeta>()).sum::<usize>() + gazetteer
+    }
+
+    /// Classifies a post: its own text followed by any reposted text.
+    pub fn classify(&self, post: &RawPost, source: &SourceContext) -> Classification {
+        self.classify_text(&post.full_text(), source)
+    }
+
+    pub fn classify_text(&self, text: &str, source: &SourceContext) -> Classification {
+        self.run(text, source, false).0
+    }
+
+    pub fn explain_text(&self, text: &str, source: &SourceContext) -> Explanation {
+        match self.run(text, source, true) {
+            (_, Some(e)) => e,
+            (classification, None) => unreachable!("run() explains when asked: {classification:?}"),
+        }
+    }
+
+    fn run(&self, text: &str, source: &SourceContext, explain: bool) -> (Classification, Option<Explanation>) {
+        let language = self.language.detect(text);
+        let russian = language.code == "ru";
+        let norm = if russian { normalize::normalize(text) } else { Normalized { text: " ".into(), tokens: vec![] } };
+        let fired = if russian { self.engine.scan(&norm) } else { Vec::new() };
+
+        // Exclusions first: a topic's rules do not count inside its excluded spans.
+        let mut excluded: Vec<(Topic, (u32, u32))> = Vec::new();
+        let mut cues = CueCounts::default();
+        for f in &fired {
+            let meta = &self.rules[f.rule as usize];
+            match meta.owner {
+                Owner::Topic(t) if meta.exclude => excluded.extend(f.spans.iter().map(|&s| (t, s))),
+                Owner::Cue(c) => cues.add(c),
+                Owner::Topic(_) => {}
+            }
+        }
+        // Sorted by (topic, start), so that overlap checks look at a few neighbours only.
+        excluded.sort_unstable();
+        let longest_exclusion = excluded.iter().map(|(_, (a, b))| b - a).max().unwrap_or(0);
+        let mut scores: Vec<(Topic, f32, Option<(f32, u32)>)> = Vec::new();
+        let mut hits_explained = Vec::new();
+        let mut suppressed: Vec<(Topic, u32)> = Vec::new();
+        for f in &fired {
+            let meta = &self.rules[f.rule as usize];
+            let Owner::Topic(topic) = meta.owner else {
+                if explain {
+                    hits_explained.push(self.rule_hit(f, &norm, false));
+                }
+                continue;
+            };
+            if meta.exclude {
+                if explain {
+                    hits_explained.push(self.rule_hit(f, &norm, false));
+                }
+                continue;
+            }
+            let overlaps = |&(a, b): &(u32, u32)| {
+                let from = excluded.partition_point(|&(t, (x, _))| (t, x) < (topic, a.saturating_sub(longest_exclusion)));
+                excluded[from..].iter().take_while(|&&(t, (x, _))| t == topic && x <= b).any(|&(_, (_, y))| a <= y)
+            };
+            let counts = f.spans.iter().any(|s| !overlaps(s));
+            if explain {
+                hits_explained.push(self.rule_hit(f, &norm, !counts));
+            }
+            if !counts {
+                continue;
+            }
+            let entry = match scores.iter_mut().find(|(t, _, _)| *t == topic) {
+                Some(e) => e,
+                None => {
+                    scores.push((topic, 0.0, None));
+                    scores.last_mut().expect("just pushed")
+                }
+            };
+            entry.1 += meta.weight;
+            if entry.2.is_none_or(|(w, _)| meta.weight > w) {
+                entry.2 = Some((meta.weight, f.rule));
+            }
+            suppressed.extend(meta.suppress.iter().map(|&t| (t, f.rule)));
+        }
+
+        let mut topic_scores = Vec::new();
+        let passing = |t: &Topic, s: f32| s >= self.thresholds.get(t).copied().unwrap_or(1.0);
+        // Suppression counts only from topics that are tagged themselves.
+        suppressed.retain(|&(_, rule)| {
+            let Owner::Topic(owner) = self.rules[rule as usize].owner else { return false };
+            scores.iter().any(|&(t, s, _)| t == owner && passing(&t, s))
+        });
+        let best = scores.iter().filter(|(t, s, _)| passing(t, *s) && !suppressed.iter().any(|(x, _)| x == t)).map(|x| x.1).fold(0.0f32, f32::max);
+        let mut hits = Vec::new();
+        for &(topic, score, strongest) in &scores {
+            let threshold = self.thresholds.get(&topic).copied().unwrap_or(1.0);
+            let rejected_because = if score < threshold {
+                Some(format!("score {score:.2} below threshold {threshold:.2}"))
+            } else if let Some(&(_, rule)) = suppressed.iter().find(|(t, _)| *t == topic) {
+                Some(format!("suppressed by rule {}", self.rules[rule as usize].id))
+            } else if score < best * SECONDARY_SHARE {
+                Some(format!("score {score:.2} is under {SECONDARY_SHARE} of the best topic's {best:.2}"))
+            } else {
+                None
+            };
+            if rejected_because.is_none() {
+                let rule = strongest.map(|(_, r)| self.rules[r as usize].id.clone()).unwrap_or_default();
+                hits.push(TopicHit { topic, score, rule });
+            }
+            if explain {
+                topic_scores.push(TopicScore { topic, score, threshold, accepted: rejected_because.is_none(), rejected_because });
+            }
+        }
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.topic.cmp(&b.topic)));
+
+        let (kind, kind_reason) = kind::decide(&cues, kind::has_question_mark(text), !hits.is_empty(), source.official);
+        let mut evidence = Vec::new();
+        let municipality = self.municipality(text, source, &mut evidence, explain);
+        let classification = Classification {
+            classifier_version: self.version.clone(),
+            language: language.code.to_owned(),
+            kind,
+            topics: hits,
+            municipality,
+        };
+        let explanation = explain.then(|| {
+            let mut kind_reason = kind_reason.to_owned();
+            if !russian {
+                kind_reason.push_str(&format!("; language {} is not classified by the Russian rules", language.code));
+            }
+            topic_scores.sort_by(|a, b| b.score.total_cmp(&a.score));
+            Explanation {
+                normalized: norm.text.clone(),
+                language,
+                kind_reason,
+                rules: hits_explained,
+                topics: topic_scores,
+                municipality_evidence: evidence,
+                classification: classification.clone(),
+            }
+        });
+        (classification, explanation)
+    }
+
+    /// Text mention first, then the source's binding, else none (DESIGN.md, «Municipality»).
+    fn municipality(&self, text: &str, source: &SourceContext, evidence: &mut Vec<String>, explain: bool) -> Option<MunicipalityMatch> {
+        if let Some(g) = &self.gazetteer {
+            let resolution = g.resolve(text);
+            if explain {
+                for m in &resolution.mentions {
+                    evidence.push(format!(
+                        "mention «{}» at {}..{} ({:?}): candidates {:?}, settled on {:?}, because {}",
+                        m.surface,
+                        m.span.start,
+                        m.span.end,
+                        m.kind,
+                        m.candidates,
+                        m.resolved,
+                        m.evidence.join(", ")
+                    ));
+                }
+                for r in &resolution.rejected {
+                    evidence.push(format!("rejected «{}» at {}..{} (candidates {:?}): {:?}", r.surface, r.span.start, r.span.end, r.candidates, r.reason));
+                }
+            }
+            if let Some(chosen) = resolution.chosen {
+                return Some(chosen);
+            }
+        } else if explain {
+            evidence.push("no gazetteer loaded: text mentions are not resolved".into());
+        }
+        let code = source.municipality.as_ref()?;
+        if explain {
+            evidence.push(format!("the text names no municipality; the source is bound to {code}"));
+        }
+        let name = self.gazetteer.as_ref().and_then(|g| g.municipality(code)).map(|m| m.name.clone()).unwrap_or_default();
+        Some(MunicipalityMatch { oktmo: code.clone(), name, evidence: MunicipalityEvidence::Source })
+    }
+
+    fn rule_hit(&self, f: &Fired, norm: &Normalized, excluded: bool) -> RuleHit {
+        let meta = &self.rules[f.rule as usize];
+        let target = match meta.owner {
+            Owner::Topic(t) => t.id().to_owned(),
+            Owner::Cue(c) => format!("kind:{}", c.id()),
+        };
+        let spans = f
+            .spans
+            .iter()
+            .map(|&(a, b)| {
+                let (start, end) = (norm.tokens[a as usize].start as usize, norm.tokens[b as usize].end as usize);
+                Span { start, end, text: norm.text[start..end].to_owned() }
+            })
+            .collect();
+        RuleHit { rule: meta.id.clone(), target, weight: meta.weight, spans, excluded }
+    }
+}
+
+fn gazetteer_problem(path: &Path, e: gazetteer::GazetteerError) -> Problem {
+    use gazetteer::GazetteerError as G;
+    let (line, message) = match &e {
+        G::Parse { line, message, .. } => (Some(*line), message.clone()),
+        G::Io { source, .. } => (None, format!("cannot read the gazetteer: {source}")),
+        G::Build { message, .. } => (None, format!("cannot compile the gazetteer: {message}")),
+    };
+    Problem { file: path.to_path_buf(), line, message }
+}
+
+/// FNV-1a over the rule files' names and contents.
+fn fingerprint(sources: &[(std::path::PathBuf, String)]) -> u32 {
+    let mut h: u32 = 0x811c9dc5;
+    for (path, text) in sources {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        for b in name.bytes().chain([0]).chain(text.bytes()).chain([0]) {
+            h ^= b as u32;
+            h = h.wrapping_mul(0x01000193);
+        }
+    }
+    h
+}

@@ -1,0 +1,312 @@
+//! Loading topic rules from `config/topics/*.toml`.
+//!
+//! One file per topic group; each file holds `[[topic]]` tables:
+//!
+//! ```toml
+//! [[topic]]
+//! id = "heating"                 # a taxonomy id (DESIGN.md)
+//! threshold = 1.0                # score needed to tag a post (default 1.0)
+//! exclude = ["горячий линия"]    # spans where this topic's rules do not count
+//!
+//! [[topic.rule]]
+//! id = "no_heating"              # unique within the topic; reported as "heating.no_heating"
+//! weight = 1.0                   # added to the topic's score once when the rule fires (default 1.0)
+//! patterns = ["=нет ~3 отопление"]
+//! regex = []                     # over the normalised text, for what patterns cannot say
+//! suppress = ["street_lighting"] # topics this rule rules out when it fires
+//! ```
+//!
+//! Every problem in every file is collected, with its file and line, before loading fails: a
+//! rules author fixes them all in one go.
+
+use crate::pattern::{self, PhraseSpec};
+use otklik_model::Topic;
+use regex::Regex;
+use serde::Deserialize;
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// One thing wrong with the rules (or the gazetteer), located.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: PathBuf,
+    /// 1-based; `None` when the problem is with the file or directory as a whole.
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}", self.file.display(), line, self.message),
+            None => write!(f, "{}: {}", self.file.display(), self.message),
+        }
+    }
+}
+
+/// The classifier could not be loaded. Lists every problem found; never retryable: the same
+/// files fail the same way until someone edits them.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("cannot load the classifier ({} problem{}):\n{}", .problems.len(), if .problems.len() == 1 { "" } else { "s" }, ProblemList(.problems))]
+pub struct LoadError {
+    pub problems: Vec<Problem>,
+}
+
+impl LoadError {
+    /// Configuration errors do not go away by retrying.
+    pub fn is_retryable(&self) -> bool {
+        false
+    }
+}
+
+struct ProblemList<'a>(&'a [Problem]);
+
+impl fmt::Display for ProblemList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "  {p}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDef {
+    #[serde(default)]
+    topic: Vec<TopicDef>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TopicDef {
+    id: Spanned<String>,
+    #[serde(default)]
+    threshold: Option<Spanned<f64>>,
+    /// Free text for rule authors.
+    #[serde(default)]
+    #[allow(dead_code)]
+    description: Option<String>,
+    #[serde(default)]
+    exclude: Vec<Spanned<String>>,
+    #[serde(default)]
+    rule: Vec<RuleDef>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleDef {
+    id: Spanned<String>,
+    #[serde(default)]
+    weight: Option<Spanned<f64>>,
+    #[serde(default)]
+    patterns: Vec<Spanned<String>>,
+    #[serde(default)]
+    regex: Vec<Spanned<String>>,
+    #[serde(default)]
+    suppress: Vec<Spanned<String>>,
+}
+
+/// A rule ready to compile.
+pub(crate) struct RuleConfig {
+    /// `topic.rule`, or `topic.exclude` for a topic's exclusions.
+    pub id: String,
+    pub topic: Topic,
+    pub weight: f32,
+    pub exclude: bool,
+    pub phrases: Vec<PhraseSpec>,
+    pub regexes: Vec<Regex>,
+    pub suppress: Vec<Topic>,
+}
+
+/// All topics' rules, validated.
+pub(crate) struct RulesConfig {
+    pub rules: Vec<RuleConfig>,
+    /// Per topic (taxonomy order): its threshold.
+    pub thresholds: HashMap<Topic, f32>,
+    /// The files read, for the version fingerprint.
+    pub sources: Vec<(PathBuf, String)>,
+}
+
+/// The default score a topic needs.
+pub const DEFAULT_THRESHOLD: f64 = 1.0;
+/// Weights beyond this would let one rule drown every other signal.
+pub const MAX_WEIGHT: f64 = 10.0;
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+}
+
+/// Reads and validates every `*.toml` in `dir`.
+pub(crate) fn load_dir(dir: &Path) -> Result<RulesConfig, LoadError> {
+    let mut problems = Vec::new();
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect(),
+        Err(e) => {
+            return Err(LoadError { problems: vec![Problem { file: dir.into(), line: None, message: format!("cannot read the topics directory: {e}") }] })
+        }
+    };
+    files.sort();
+    if files.is_empty() {
+        problems.push(Problem { file: dir.into(), line: None, message: "no *.toml topic files".into() });
+    }
+    let mut sources = Vec::new();
+    for file in files {
+        match std::fs::read_to_string(&file) {
+            Ok(text) => sources.push((file, text)),
+            Err(e) => problems.push(Problem { file, line: None, message: format!("cannot read: {e}") }),
+        }
+    }
+    let config = parse_sources(sources, &mut problems);
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(LoadError { problems })
+    }
+}
+
+fn parse_sources(sources: Vec<(PathBuf, String)>, problems: &mut Vec<Problem>) -> RulesConfig {
+    let mut rules = Vec::new();
+    let mut thresholds = HashMap::new();
+    // Where each topic was defined, to report duplicates.
+    let mut defined: HashMap<Topic, (PathBuf, usize)> = HashMap::new();
+    for (file, text) in &sources {
+        let at = |span: std::ops::Range<usize>| line_of(text, span.start);
+        let mut problem = |line: usize, message: String| problems.push(Problem { file: file.clone(), line: Some(line), message });
+        let def: FileDef = match toml::from_str(text) {
+            Ok(def) => def,
+            Err(e) => {
+                let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
+                problem(line, e.message().trim().to_owned());
+                continue;
+            }
+        };
+        for topic_def in def.topic {
+            let id_line = at(topic_def.id.span());
+            let topic: Topic = match topic_def.id.get_ref().parse() {
+                Ok(t) => t,
+                Err(e) => {
+                    problem(id_line, e.to_string());
+                    continue;
+                }
+            };
+            if let Some((other, line)) = defined.get(&topic) {
+                problem(id_line, format!("topic {topic} is already defined at {}:{line}", other.display()));
+                continue;
+            }
+            defined.insert(topic, (file.clone(), id_line));
+            let threshold = match &topic_def.threshold {
+                None => DEFAULT_THRESHOLD,
+                Some(t) => {
+                    let v = *t.get_ref();
+                    if !(v.is_finite() && v > 0.0 && v <= MAX_WEIGHT * 10.0) {
+                        problem(at(t.span()), format!("threshold {v} of topic {topic} must be a positive number"));
+                    }
+                    v
+                }
+            };
+            thresholds.insert(topic, threshold as f32);
+            if topic_def.rule.is_empty() {
+                problem(id_line, format!("topic {topic} has no rules: a topic with no patterns would never be tagged"));
+            }
+            if !topic_def.exclude.is_empty() {
+                let mut phrases = Vec::new();
+                for p in &topic_def.exclude {
+                    match pattern::parse(p.get_ref()) {
+                        Ok(spec) => phrases.push(spec),
+                        Err(e) => problem(at(p.span()), format!("exclude pattern {:?} of topic {topic}: {e}", p.get_ref())),
+                    }
+                }
+                rules.push(RuleConfig {
+                    id: format!("{topic}.exclude"),
+                    topic,
+                    weight: 0.0,
+                    exclude: true,
+                    phrases,
+                    regexes: vec![],
+                    suppress: vec![],
+                });
+            }
+            let mut rule_ids = BTreeSet::new();
+            for rule in topic_def.rule {
+                let rule_line = at(rule.id.span());
+                let name = rule.id.get_ref();
+                if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    problem(rule_line, format!("rule id {name:?} of topic {topic}: use ASCII letters, digits and '_'"));
+                }
+                if !rule_ids.insert(name.clone()) {
+                    problem(rule_line, format!("rule id {name:?} appears twice in topic {topic}"));
+                }
+                let weight = match &rule.weight {
+                    None => 1.0,
+                    Some(w) => {
+                        let v = *w.get_ref();
+                        if !(v.is_finite() && v != 0.0 && v.abs() <= MAX_WEIGHT) {
+                            problem(at(w.span()), format!("weight {v} of rule {topic}.{name} must be non-zero and within ±{MAX_WEIGHT}"));
+                        }
+                        v
+                    }
+                };
+                if rule.patterns.is_empty() && rule.regex.is_empty() {
+                    problem(rule_line, format!("rule {topic}.{name} has no patterns and no regex"));
+                }
+                let mut phrases = Vec::new();
+                for p in &rule.patterns {
+                    match pattern::parse(p.get_ref()) {
+                        Ok(spec) => phrases.push(spec),
+                        Err(e) => problem(at(p.span()), format!("pattern {:?} of rule {topic}.{name}: {e}", p.get_ref())),
+                    }
+                }
+                let mut regexes = Vec::new();
+                for r in &rule.regex {
+                    match Regex::new(r.get_ref()) {
+                        Ok(re) => regexes.push(re),
+                        Err(e) => problem(at(r.span()), format!("regex {:?} of rule {topic}.{name} does not compile: {}", r.get_ref(), flatten(&e.to_string()))),
+                    }
+                }
+                let mut suppress = Vec::new();
+                for s in &rule.suppress {
+                    match s.get_ref().parse::<Topic>() {
+                        Ok(t) if t == topic => problem(at(s.span()), format!("rule {topic}.{name} cannot suppress its own topic")),
+                        Ok(t) => suppress.push(t),
+                        Err(e) => problem(at(s.span()), format!("suppress in rule {topic}.{name}: {e}")),
+                    }
+                }
+                rules.push(RuleConfig {
+                    id: format!("{topic}.{name}"),
+                    topic,
+                    weight: weight as f32,
+                    exclude: false,
+                    phrases,
+                    regexes,
+                    suppress,
+                });
+            }
+        }
+    }
+    if !sources.is_empty() {
+        let missing: Vec<&str> = Topic::ALL.iter().filter(|t| !defined.contains_key(t)).map(|t| t.id()).collect();
+        if !missing.is_empty() {
+            let dir = sources[0].0.parent().map(Path::to_path_buf).unwrap_or_default();
+            problems.push(Problem {
+                file: dir,
+                line: None,
+                message: format!("no rules for topic{} {}: every taxonomy topic needs a definition", if missing.len() == 1 { "" } else { "s" }, missing.join(", ")),
+            });
+        }
+    }
+    RulesConfig { rules, thresholds, sources }
+}
+
+/// One problem, one line: the regex crate's messages draw a caret on extra lines.
+fn flatten(message: &str) -> String {
+    message.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+}

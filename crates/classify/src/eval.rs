@@ -1,0 +1,329 @@
+//! Measuring the classifier on a labelled CSV.
+//!
+//! The CSV has a header with at least `id`, `text` and `topics` (topic ids separated by `;`,
+//! possibly empty), and optionally `municipality` (an 8-digit ОКТМО code or empty). Other
+//! columns are ignored. Every row is classified as a resident's post from an unbound source, so
+//! that the municipality score measures the text alone.
+//!
+//! Macro averages run over the topics with support (a topic absent from the labels has no recall
+//! to speak of); its false positives still count in the micro average.
+
+use crate::{Classifier, SourceContext};
+use otklik_model::Topic;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::io::{Read, Write};
+
+/// The labelled file could not be read. Never retryable: the file is wrong as it is.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error("reading the CSV: {0}")]
+    Csv(#[from] csv::Error),
+    #[error("the CSV has no {0:?} column (needs id, text, topics and optionally municipality)")]
+    MissingColumn(&'static str),
+    #[error("row {row} (id {id:?}): {message}")]
+    BadRow { row: u64, id: String, message: String },
+}
+
+impl EvalError {
+    pub fn is_retryable(&self) -> bool {
+        false
+    }
+}
+
+/// Precision, recall and F1 of one topic.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TopicMetrics {
+    pub topic: Topic,
+    pub tp: u32,
+    pub fp: u32,
+    pub fn_: u32,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    /// Rows labelled with the topic.
+    pub support: u32,
+}
+
+/// An average of precision, recall and F1.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Averages {
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+}
+
+/// How well municipalities were found, over rows whose label names one.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct MunicipalityMetrics {
+    /// Rows with a municipality label.
+    pub labelled: u32,
+    /// Of those, rows the classifier gave a municipality.
+    pub assigned: u32,
+    pub correct: u32,
+    /// Rows with no municipality label that got one anyway.
+    pub assigned_unlabelled: u32,
+    /// correct / assigned.
+    pub accuracy: f64,
+    /// assigned / labelled.
+    pub coverage: f64,
+}
+
+/// A labelled topic predicted as another (or as nothing: `predicted` is `None`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Confusion {
+    pub gold: Option<Topic>,
+    pub predicted: Option<Topic>,
+    pub count: u32,
+}
+
+/// A row the classifier got wrong (topics or municipality).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Miss {
+    pub id: String,
+    pub text: String,
+    pub gold: Vec<Topic>,
+    pub predicted: Vec<Topic>,
+    /// The strongest rule of each predicted topic.
+    pub rules: Vec<String>,
+    pub gold_municipality: Option<String>,
+    pub predicted_municipality: Option<String>,
+    /// Each counted rule that fired, as `rule «span»`, for finding what to fix.
+    pub evidence: Vec<String>,
+}
+
+/// The result of [`evaluate`]. `Display` prints a readable table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvalReport {
+    pub rows: u32,
+    pub classifier_version: String,
+    /// Taxonomy order; topics with neither support nor predictions are left out.
+    pub per_topic: Vec<TopicMetrics>,
+    pub micro: Averages,
+    pub macro_avg: Averages,
+    /// Rows that got no topic at all.
+    pub untagged: u32,
+    pub municipality: Option<MunicipalityMetrics>,
+    /// Most frequent first.
+    pub confusions: Vec<Confusion>,
+    pub misses: Vec<Miss>,
+}
+
+fn prf(tp: u32, fp: u32, fn_: u32) -> (f64, f64, f64) {
+    let p = if tp + fp == 0 { 0.0 } else { tp as f64 / (tp + fp) as f64 };
+    let r = if tp + fn_ == 0 { 0.0 } else { tp as f64 / (tp + fn_) as f64 };
+    let f = if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) };
+    (p, r, f)
+}
+
+/// Classifies every row of `reader` and compares with its labels.
+pub fn evaluate<R: Read>(classifier: &Classifier, reader: R) -> Result<EvalReport, EvalError> {
+    let mut csv = csv::ReaderBuilder::new().flexible(false).from_reader(reader);
+    let headers = csv.headers()?.clone();
+    let col = |name: &'static str| headers.iter().position(|h| h.trim() == name);
+    let id_col = col("id").ok_or(EvalError::MissingColumn("id"))?;
+    let text_col = col("text").ok_or(EvalError::MissingColumn("text"))?;
+    let topics_col = col("topics").ok_or(EvalError::MissingColumn("topics"))?;
+    let muni_col = col("municipality");
+
+    let mut counts: BTreeMap<Topic, (u32, u32, u32)> = BTreeMap::new();
+    let mut confusions: BTreeMap<(Option<Topic>, Option<Topic>), u32> = BTreeMap::new();
+    let mut misses = Vec::new();
+    let mut muni = MunicipalityMetrics { labelled: 0, assigned: 0, correct: 0, assigned_unlabelled: 0, accuracy: 0.0, coverage: 0.0 };
+    let (mut rows, mut untagged) = (0u32, 0u32);
+    let source = SourceContext::default();
+    for (i, record) in csv.records().enumerate() {
+        let record = record?;
+        let row = i as u64 + 2;
+        let id = record.get(id_col).unwrap_or("").to_owned();
+        let bad = |message: String| EvalError::BadRow { row, id: id.clone(), message };
+        let text = record.get(text_col).unwrap_or("");
+        let mut gold = BTreeSet::new();
+        for t in record.get(topics_col).unwrap_or("").split(';').map(str::trim).filter(|t| !t.is_empty()) {
+            gold.insert(t.parse::<Topic>().map_err(|e| bad(e.to_string()))?);
+        }
+        let gold_muni = match muni_col.and_then(|c| record.get(c)).map(str::trim).filter(|m| !m.is_empty()) {
+            Some(m) if m.len() == 8 && m.bytes().all(|b| b.is_ascii_digit()) => Some(m.to_owned()),
+            Some(m) => return Err(bad(format!("municipality {m:?} is not an 8-digit ОКТМО code"))),
+            None => None,
+        };
+        rows += 1;
+        let c = classifier.classify_text(text, &source);
+        let predicted: BTreeSet<Topic> = c.topics.iter().map(|h| h.topic).collect();
+        if predicted.is_empty() {
+            untagged += 1;
+        }
+        for &t in gold.union(&predicted) {
+            let e = counts.entry(t).or_default();
+            match (gold.contains(&t), predicted.contains(&t)) {
+                (true, true) => e.0 += 1,
+                (false, true) => e.1 += 1,
+                (true, false) => e.2 += 1,
+                (false, false) => {}
+            }
+        }
+        let missed: Vec<Topic> = gold.difference(&predicted).copied().collect();
+        let extra: Vec<Topic> = predicted.difference(&gold).copied().collect();
+        for &g in &missed {
+            if extra.is_empty() {
+                *confusions.entry((Some(g), None)).or_default() += 1;
+            }
+            for &p in &extra {
+                *confusions.entry((Some(g), Some(p))).or_default() += 1;
+            }
+        }
+        if missed.is_empty() {
+            for &p in &extra {
+                *confusions.entry((None, Some(p))).or_default() += 1;
+            }
+        }
+        let got_muni = c.municipality.as_ref().map(|m| m.oktmo.clone());
+        let mut muni_wrong = false;
+        if muni_col.is_some() {
+            match (&gold_muni, &got_muni) {
+                (Some(g), Some(p)) => {
+                    muni.labelled += 1;
+                    muni.assigned += 1;
+                    if g == p {
+                        muni.correct += 1;
+                    } else {
+                        muni_wrong = true;
+                    }
+                }
+                (Some(_), None) => {
+                    muni.labelled += 1;
+                    muni_wrong = true;
+                }
+                (None, Some(_)) => {
+                    muni.assigned_unlabelled += 1;
+                    muni_wrong = true;
+                }
+                (None, None) => {}
+            }
+        }
+        if !missed.is_empty() || !extra.is_empty() || muni_wrong {
+            // Explaining costs a second pass; only the misses pay it.
+            let explanation = classifier.explain_text(text, &source);
+            let evidence = explanation
+                .rules
+                .iter()
+                .filter(|h| !h.excluded && !h.target.starts_with("kind:"))
+                .map(|h| format!("{} «{}»", h.rule, h.spans.first().map_or("", |s| s.text.as_str())))
+                .collect();
+            misses.push(Miss {
+                evidence,
+                id: id.clone(),
+                text: text.to_owned(),
+                gold: gold.iter().copied().collect(),
+                predicted: c.topics.iter().map(|h| h.topic).collect(),
+                rules: c.topics.iter().map(|h| h.rule.clone()).collect(),
+                gold_municipality: gold_muni,
+                predicted_municipality: got_muni,
+            });
+        }
+    }
+
+    let mut per_topic = Vec::new();
+    let (mut tp_all, mut fp_all, mut fn_all) = (0, 0, 0);
+    let (mut mp, mut mr, mut mf, mut n) = (0.0, 0.0, 0.0, 0u32);
+    for (&topic, &(tp, fp, fn_)) in &counts {
+        let (precision, recall, f1) = prf(tp, fp, fn_);
+        let support = tp + fn_;
+        tp_all += tp;
+        fp_all += fp;
+        fn_all += fn_;
+        if support > 0 {
+            mp += precision;
+            mr += recall;
+            mf += f1;
+            n += 1;
+        }
+        per_topic.push(TopicMetrics { topic, tp, fp, fn_, precision, recall, f1, support });
+    }
+    let (p, r, f) = prf(tp_all, fp_all, fn_all);
+    let n = n.max(1) as f64;
+    let municipality = muni_col.map(|_| {
+        muni.accuracy = if muni.assigned == 0 { 0.0 } else { muni.correct as f64 / muni.assigned as f64 };
+        muni.coverage = if muni.labelled == 0 { 0.0 } else { muni.assigned as f64 / muni.labelled as f64 };
+        muni
+    });
+    let mut confusions: Vec<Confusion> =
+        confusions.into_iter().map(|((gold, predicted), count)| Confusion { gold, predicted, count }).collect();
+    confusions.sort_by(|a, b| b.count.cmp(&a.count));
+    Ok(EvalReport {
+        rows,
+        classifier_version: classifier.version().to_owned(),
+        per_topic,
+        micro: Averages { precision: p, recall: r, f1: f },
+        macro_avg: Averages { precision: mp / n, recall: mr / n, f1: mf / n },
+        untagged,
+        municipality,
+        confusions,
+        misses,
+    })
+}
+
+impl EvalReport {
+    /// Writes the misclassified rows as CSV: `id,text,gold,predicted,rules,gold_municipality,predicted_municipality,evidence`.
+    pub fn write_misses<W: Write>(&self, writer: W) -> Result<(), csv::Error> {
+        let join = |ts: &[Topic]| ts.iter().map(|t| t.id()).collect::<Vec<_>>().join(";");
+        let mut w = csv::Writer::from_writer(writer);
+        w.write_record(["id", "text", "gold", "predicted", "rules", "gold_municipality", "predicted_municipality", "evidence"])?;
+        for m in &self.misses {
+            w.write_record([
+                m.id.as_str(),
+                m.text.as_str(),
+                &join(&m.gold),
+                &join(&m.predicted),
+                &m.rules.join(";"),
+                m.gold_municipality.as_deref().unwrap_or(""),
+                m.predicted_municipality.as_deref().unwrap_or(""),
+                &m.evidence.join("; "),
+            ])?;
+        }
+        w.flush()?;
+        Ok(())
+    }
+}
+
+impl fmt::Display for EvalReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "classifier {} on {} rows ({} with no topic)", self.classifier_version, self.rows, self.untagged)?;
+        writeln!(f)?;
+        writeln!(f, "{:<22} {:>9} {:>9} {:>9} {:>8} {:>6} {:>6} {:>6}", "topic", "precision", "recall", "F1", "support", "tp", "fp", "fn")?;
+        for m in &self.per_topic {
+            writeln!(
+                f,
+                "{:<22} {:>9.3} {:>9.3} {:>9.3} {:>8} {:>6} {:>6} {:>6}",
+                m.topic.id(),
+                m.precision,
+                m.recall,
+                m.f1,
+                m.support,
+                m.tp,
+                m.fp,
+                m.fn_
+            )?;
+        }
+        writeln!(f, "{:<22} {:>9.3} {:>9.3} {:>9.3}", "micro avg", self.micro.precision, self.micro.recall, self.micro.f1)?;
+        writeln!(f, "{:<22} {:>9.3} {:>9.3} {:>9.3}", "macro avg", self.macro_avg.precision, self.macro_avg.recall, self.macro_avg.f1)?;
+        if let Some(m) = &self.municipality {
+            writeln!(f)?;
+            writeln!(
+                f,
+                "municipality: accuracy {:.3} ({} of {} assigned), coverage {:.3} ({} of {} labelled), {} assigned where the label has none",
+                m.accuracy, m.correct, m.assigned, m.coverage, m.assigned, m.labelled, m.assigned_unlabelled
+            )?;
+        }
+        if !self.confusions.is_empty() {
+            writeln!(f)?;
+            writeln!(f, "worst confusions (labelled → predicted):")?;
+            let name = |t: Option<Topic>| t.map_or("(none)", |t| t.id());
+            for c in self.confusions.iter().take(15) {
+                writeln!(f, "  {:>5}  {} → {}", c.count, name(c.gold), name(c.predicted))?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,165 @@
+//! Post kind: complaint, question, gratitude, suggestion or info.
+//!
+//! Spikes count complaints and questions only, so the cost of a mistake is asymmetric: an
+//! administration's «heating season starts on Monday» counted as a heating complaint raises a
+//! false alarm in every district at once. Hence the source comes first — an official source's own
+//! post is `info` unless it quotes a resident — and wording decides the rest.
+//!
+//! Cues are ordinary patterns (see [`crate::pattern`]) compiled into the same automaton as the
+//! topic rules, so kind costs no extra pass over the text.
+
+use otklik_model::PostKind;
+
+/// A group of wording cues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cue {
+    /// Something is wrong: negation of service, outrage, a demand to act.
+    Complaint,
+    /// Rhetorical «how long?» that reads as a question but is a complaint.
+    Rhetorical,
+    Question,
+    Gratitude,
+    Suggestion,
+    /// Wording of announcements and news.
+    Announcement,
+    /// An official post relaying a resident's message.
+    ResidentQuote,
+}
+
+impl Cue {
+    pub const ALL: &'static [Cue] =
+        &[Cue::Complaint, Cue::Rhetorical, Cue::Question, Cue::Gratitude, Cue::Suggestion, Cue::Announcement, Cue::ResidentQuote];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Cue::Complaint => "complaint",
+            Cue::Rhetorical => "rhetorical",
+            Cue::Question => "question",
+            Cue::Gratitude => "gratitude",
+            Cue::Suggestion => "suggestion",
+            Cue::Announcement => "announcement",
+            Cue::ResidentQuote => "resident_quote",
+        }
+    }
+
+    /// The cue's patterns. Written for the language, general enough for any topic.
+    pub fn patterns(self) -> &'static [&'static str] {
+        match self {
+            Cue::Complaint => &[
+                "=нет", "=не ~2 работа*|работ*|горит|горят|убира*|вывоз*|чист*|реагир*|отвеча*|дозвон*|приезжа*|сдела*|ремонт*|включ*|почин*",
+                "отсутств*", "жалоб*", "=жалуюсь", "безобраз*", "беспредел*", "=невозможно", "невыносим*", "ужас*", "кошмар*",
+                "=примите ~2 мер*", "=принять ~2 мер*", "=разберитесь", "=помогите", "=опять", "=снова", "=никто", "=никак",
+                "=до ~1 =сих ~1 =пор", "=сколько ~2 =можно", "=доколе", "сломал*|сломан*", "=неделю|=месяц|=год ~3 =не|=нет",
+                "=третий|=второй|=пятый|=четвертый ~1 =день|=месяц|=неделю", "=уже ~2 =день|=дня|=дней|=неделю|=недели|=месяц|=месяца",
+                "=холодно", "=течет|=текут|=топит|затопил*", "=грязь", "=вонь|=воняет", "=опасно", "аварийн*", "игнориру*",
+            ],
+            Cue::Rhetorical => &["=сколько ~2 =можно", "=доколе", "=когда ~2 =это ~1 =закончится|=кончится", "=где ~2 управляющ*|администрац*|власт*"],
+            Cue::Question => &[
+                "=подскажите", "=скажите", "=не ~1 =подскажете", "=кто ~1 =знает", "=куда ~2 обращ*|=звонить|=жаловаться",
+                "=как ~2 =узнать|=записаться|=получить|=оформить", "=будет ~1 =ли", "=будут ~1 =ли", "=можно ~1 =ли",
+                "=есть ~1 =ли", "=когда ~3 =будет|=будут|=дадут|=включат|=сделают|=начнут|=уберут|=вывезут|=починят|=отремонтируют",
+                "=почему", "=зачем", "=сколько ~2 =стоит", "=интересует ~1 =вопрос",
+            ],
+            Cue::Gratitude => &[
+                "=спасибо", "благодар*", "=выражаю ~2 признательн*", "=молодцы", "=оперативно ~2 =сработали|=отреагировали|=устранили",
+                "=наконец-то|=наконец ~3 =сделали|=починили|=отремонтировали|=убрали|=дали|=включили",
+            ],
+            Cue::Suggestion => &[
+                "=предлагаю", "=предлагаем", "=предложение", "=хорошо ~1 =бы", "=было ~1 =бы ~1 =хорошо|=неплохо|=здорово|=правильно",
+                "=почему ~1 =бы ~1 =не", "=давайте", "=стоило ~1 =бы", "=можно ~1 =было ~1 =бы", "=не ~1 =мешало ~1 =бы",
+            ],
+            Cue::Announcement => &[
+                "=уважаемые ~2 =жители|=горожане|=абоненты|=потребители|=родители", "=информируем", "=сообщаем", "=информирует",
+                "=внимание", "=будет ~1 отключен*|приостановлен*|прекращен*", "=будут ~1 =проводиться|=отключены", "=плановое|=плановые|=планового",
+                "=по ~1 =графику", "=объявление", "=анонс", "=приглашаем", "=приглашает", "=состоится", "=стартует|=стартовал",
+                "=напоминаем", "=в ~1 =связи ~1 =с ~1 =проведением", "=пресс-служба", "=сообщает", "=прием ~1 =граждан",
+            ],
+            Cue::ResidentQuote => &[
+                "=пишет ~2 жител*|подписчик*|читател*", "жител* ~3 жалу*|пожалова*|=пишут|=сообщают|обратил*|=просят",
+                "поступил* ~2 обращени*|жалоб*", "=обращение ~2 жител*", "=в ~1 =редакцию ~1 обратил*",
+                "=нам ~1 =пишут", "=подписчик ~1 =пишет", "=вопрос ~1 =от ~1 подписчик*|жител*",
+            ],
+        }
+    }
+}
+
+/// Counts of cues that fired, by [`Cue`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CueCounts([u16; 7]);
+
+impl CueCounts {
+    pub fn add(&mut self, cue: Cue) {
+        let i = Cue::ALL.iter().position(|&c| c == cue).unwrap_or(0);
+        self.0[i] = self.0[i].saturating_add(1);
+    }
+
+    pub fn get(&self, cue: Cue) -> u16 {
+        Cue::ALL.iter().position(|&c| c == cue).map_or(0, |i| self.0[i])
+    }
+}
+
+/// Decides the kind and says why.
+pub fn decide(cues: &CueCounts, question_mark: bool, has_topics: bool, official: bool) -> (PostKind, &'static str) {
+    let complaint = cues.get(Cue::Complaint);
+    let quoted = cues.get(Cue::ResidentQuote) > 0;
+    if official && !quoted {
+        return (PostKind::Info, "official source's own post");
+    }
+    if cues.get(Cue::Gratitude) > complaint {
+        return (PostKind::Gratitude, "gratitude wording outweighs complaint wording");
+    }
+    if cues.get(Cue::Rhetorical) > 0 {
+        return (PostKind::Complaint, "rhetorical question");
+    }
+    if question_mark || cues.get(Cue::Question) > 0 {
+        return (PostKind::Question, if question_mark { "question mark" } else { "question wording" });
+    }
+    if cues.get(Cue::Suggestion) > 0 && complaint == 0 {
+        return (PostKind::Suggestion, "suggestion wording");
+    }
+    // An official post relaying a resident keeps its announcement framing out of the decision.
+    if !quoted && cues.get(Cue::Announcement) > 0 && complaint == 0 {
+        return (PostKind::Info, "announcement wording");
+    }
+    if complaint > 0 || has_topics || quoted {
+        return (PostKind::Complaint, if complaint > 0 { "complaint wording" } else { "a topic without other cues" });
+    }
+    (PostKind::Info, "no topic and no complaint wording")
+}
+
+/// Whether the text asks something: a `?` (the full-width one too) after a word.
+pub fn has_question_mark(original: &str) -> bool {
+    original.contains('?') || original.contains('？')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(cues: &[Cue]) -> CueCounts {
+        let mut c = CueCounts::default();
+        for &cue in cues {
+            c.add(cue);
+        }
+        c
+    }
+
+    #[test]
+    fn official_posts_are_info_unless_quoting_a_resident() {
+        assert_eq!(decide(&counts(&[Cue::Complaint]), false, true, true).0, PostKind::Info);
+        assert_eq!(decide(&counts(&[Cue::ResidentQuote, Cue::Complaint, Cue::Announcement]), false, true, true).0, PostKind::Complaint);
+    }
+
+    #[test]
+    fn wording_decides_for_residents() {
+        assert_eq!(decide(&counts(&[Cue::Gratitude]), false, true, false).0, PostKind::Gratitude);
+        assert_eq!(decide(&counts(&[Cue::Gratitude, Cue::Complaint, Cue::Complaint]), false, true, false).0, PostKind::Complaint);
+        assert_eq!(decide(&counts(&[]), true, true, false).0, PostKind::Question);
+        assert_eq!(decide(&counts(&[Cue::Rhetorical]), true, true, false).0, PostKind::Complaint);
+        assert_eq!(decide(&counts(&[Cue::Suggestion]), false, true, false).0, PostKind::Suggestion);
+        assert_eq!(decide(&counts(&[Cue::Announcement]), false, true, false).0, PostKind::Info);
+        assert_eq!(decide(&counts(&[]), false, true, false).0, PostKind::Complaint);
+        assert_eq!(decide(&counts(&[]), false, false, false).0, PostKind::Info);
+    }
+}

@@ -1,0 +1,155 @@
+//! Language of a post.
+//!
+//! Feeds of Russian regions are overwhelmingly Russian; the other languages that plausibly appear
+//! are Ukrainian and Belarusian, the Volga republics' languages (Tatar, Bashkir, Chuvash, Mari,
+//! Udmurt) and, in Latin script, English and the languages of labour migrants (Uzbek, Azerbaijani,
+//! Turkish). Short posts defeat statistical detection, so letters that only some alphabets have
+//! decide first, and whatlang — restricted to the plausible set — is asked only when the letters
+//! leave a real choice. A Cyrillic post with no letter outside the Russian alphabet is Russian.
+
+use serde::Serialize;
+use whatlang::{Detector, Lang};
+
+/// The answer and how it was reached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LanguageGuess {
+    /// ISO 639-1 where one exists (`ru`, `uk`, `tt`…), else ISO 639-3 (`chm`, `udm`), or `und`.
+    pub code: &'static str,
+    pub method: &'static str,
+}
+
+/// Detects languages; build once, it holds whatlang detectors.
+pub struct LanguageDetector {
+    east_slavic: Detector,
+    latin: Detector,
+}
+
+impl Default for LanguageDetector {
+    fn default() -> Self {
+        LanguageDetector {
+            east_slavic: Detector::with_allowlist(vec![Lang::Rus, Lang::Ukr, Lang::Bel]),
+            latin: Detector::with_allowlist(vec![Lang::Eng, Lang::Deu, Lang::Fra, Lang::Uzb, Lang::Aze, Lang::Tur]),
+        }
+    }
+}
+
+fn iso1(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Rus => "ru",
+        Lang::Ukr => "uk",
+        Lang::Bel => "be",
+        Lang::Eng => "en",
+        Lang::Deu => "de",
+        Lang::Fra => "fr",
+        Lang::Uzb => "uz",
+        Lang::Aze => "az",
+        Lang::Tur => "tr",
+        _ => "und",
+    }
+}
+
+impl LanguageDetector {
+    pub fn detect(&self, text: &str) -> LanguageGuess {
+        let guess = |code, method| LanguageGuess { code, method };
+        let (mut cyr, mut lat) = (0usize, 0usize);
+        // Letters of one alphabet only.
+        let (mut uk, mut be_u, mut ru_only, mut i_dotted) = (0, 0, 0, 0);
+        let (mut tt, mut ba, mut cv, mut chm, mut udm, mut kk) = (0, 0, 0, 0, 0, 0);
+        for c in text.chars() {
+            if !c.is_alphabetic() {
+                continue;
+            }
+            if c.is_ascii_alphabetic() {
+                lat += 1;
+                continue;
+            }
+            if matches!(c, '\u{0400}'..='\u{052F}') {
+                cyr += 1;
+            } else if c.is_alphabetic() && (c as u32) < 0x0250 {
+                lat += 1;
+            }
+            match c.to_lowercase().next().unwrap_or(c) {
+                'ї' | 'є' | 'ґ' => uk += 1,
+                'ў' => be_u += 1,
+                'і' => i_dotted += 1,
+                'ы' | 'э' | 'ъ' => ru_only += 1,
+                'җ' => tt += 2,
+                'ә' | 'ө' | 'ү' | 'ң' | 'һ' => tt += 1,
+                'ҙ' | 'ҫ' | 'ҡ' | 'ғ' => ba += 1,
+                'ӑ' | 'ӗ' | 'ӳ' => cv += 1,
+                'ӹ' | 'ӓ' => chm += 2,
+                'ӧ' | 'ӱ' => chm += 1,
+                'ӝ' | 'ӟ' | 'ӥ' | 'ӵ' => udm += 1,
+                'ұ' | 'қ' => kk += 1,
+                _ => {}
+            }
+        }
+        if cyr == 0 && lat == 0 {
+            return guess("und", "no letters");
+        }
+        if cyr >= lat {
+            // Turkic and Finno-Ugric alphabets of the Volga: their extra letters are decisive.
+            let volga = [(tt, "tt"), (ba, "ba"), (cv, "cv"), (chm, "chm"), (udm, "udm"), (kk, "kk")];
+            if let Some(&(n, code)) = volga.iter().max_by_key(|(n, _)| *n) {
+                if n >= 2 || (n >= 1 && cyr < 40) {
+                    // ҫ is both Bashkir and Chuvash; ӑ/ӗ settle it.
+                    return guess(code, "letters of its alphabet");
+                }
+            }
+            if be_u > 0 {
+                return guess("be", "letter ў");
+            }
+            if uk > 0 && ru_only == 0 {
+                return guess("uk", "letters ї/є/ґ");
+            }
+            if i_dotted > 0 && ru_only == 0 {
+                return guess("uk", "letter і without ы/э/ъ");
+            }
+            if i_dotted == 0 && uk == 0 {
+                return guess("ru", "Russian alphabet only");
+            }
+            // A mix: Ukrainian or Belarusian with stray Russian letters, or Russian with a
+            // stray «і». Let the statistics decide among the three.
+            return match self.east_slavic.detect(text) {
+                Some(info) => guess(iso1(info.lang()), "whatlang (ru/uk/be)"),
+                None => guess("ru", "mixed letters, Russian by default"),
+            };
+        }
+        match self.latin.detect(text) {
+            Some(info) if info.is_reliable() => guess(iso1(info.lang()), "whatlang (Latin script)"),
+            Some(info) if lat >= 20 => guess(iso1(info.lang()), "whatlang (Latin script, unreliable)"),
+            _ => guess("und", "too little Latin text to tell"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(text: &str) -> &'static str {
+        LanguageDetector::default().detect(text).code
+    }
+
+    #[test]
+    fn letters_decide_east_slavic_languages() {
+        assert_eq!(code("Третий день нет горячей воды"), "ru");
+        assert_eq!(code("Немає гарячої води вже третій день"), "uk");
+        assert_eq!(code("Няма гарачай вады ўжо тры дні"), "be");
+        // A stray Ukrainian і in a Russian sentence does not make it Ukrainian.
+        assert_eq!(code("Вы знаете, что в подъезде сегодня опять нет света, это просто безобразие і позор"), "ru");
+    }
+
+    #[test]
+    fn volga_languages_by_their_letters() {
+        assert_eq!(code("Җылыту юк, өйдә салкын"), "tt");
+        assert_eq!(code("Ҫутӑ ҫук, пӳртре сивӗ"), "cv");
+    }
+
+    #[test]
+    fn latin_and_letterless_texts() {
+        assert_eq!(code("There has been no hot water in our building for three days now"), "en");
+        assert_eq!(code("123 !!! 🔥"), "und");
+        assert_eq!(code(""), "und");
+    }
+}

@@ -1,0 +1,304 @@
+//! Behaviour of the shipped rules and of the classifier as a whole: topics on texts we wrote for
+//! these tests (positive and negative), kind, language, explanations, load errors and robustness.
+
+use otklik_classify::{Classifier, SourceContext};
+use otklik_model::{MunicipalityEvidence, PostKind, Topic};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn classifier() -> &'static Classifier {
+    static C: OnceLock<Classifier> = OnceLock::new();
+    C.get_or_init(|| {
+        let g = root().join("config/gazetteer/gazetteer.tsv");
+        Classifier::load(&root().join("config/topics"), g.exists().then_some(g.as_path())).expect("shipped rules load")
+    })
+}
+
+fn resident() -> SourceContext {
+    SourceContext::default()
+}
+
+fn topics(text: &str) -> Vec<Topic> {
+    classifier().classify_text(text, &resident()).topics.iter().map(|h| h.topic).collect()
+}
+
+#[track_caller]
+fn assert_topic(text: &str, topic: Topic) {
+    let got = topics(text);
+    assert!(got.contains(&topic), "{text:?}: expected {topic}, got {got:?}");
+}
+
+#[track_caller]
+fn assert_not_topic(text: &str, topic: Topic) {
+    let got = topics(text);
+    assert!(!got.contains(&topic), "{text:?}: did not expect {topic}, got {got:?}");
+}
+
+#[test]
+fn every_taxonomy_topic_has_a_positive_example() {
+    let cases: &[(&str, Topic)] = &[
+        ("у нас в квартире батареи ледяные, отопления нет", Topic::Heating),
+        ("вторую неделю без горячей воды, сколько можно", Topic::HotWater),
+        ("из крана течет ржавая вода, пить невозможно", Topic::ColdWater),
+        ("в подвале опять прорвало канализацию, вонь на весь дом", Topic::Sewerage),
+        ("с утра отключили электричество во всем квартале", Topic::Electricity),
+        ("в подъезде сильный запах газа, вызвали газовую службу", Topic::Gas),
+        ("лифт не работает уже неделю, пожилые не могут выйти", Topic::Lifts),
+        ("крыша протекает, на потолке пятна", Topic::BuildingMaintenance),
+        ("в квитанции за октябрь начислили в два раза больше", Topic::UtilityBilling),
+        ("управляющая компания ничего не делает, заявки игнорирует", Topic::ManagementCompany),
+        ("дворник не появлялся месяц, во дворе кругом мусор", Topic::CourtyardCleaning),
+        ("контейнеры переполнены, мусор не вывозят неделю", Topic::Garbage),
+        ("тротуары не чистят от снега, везде гололед", Topic::SnowIce),
+        ("на дороге огромные ямы, асфальт разбит", Topic::Roads),
+        ("на нашей улице не горят фонари, темно", Topic::StreetLighting),
+        ("на детской площадке сломаны качели", Topic::Landscaping),
+        ("аварийное дерево нависает над домом, просим спилить", Topic::Trees),
+        ("стая бездомных собак кидается на детей", Topic::StrayAnimals),
+        ("автобус 12 ходит раз в час, невозможно уехать", Topic::PublicTransport),
+        ("в поликлинике не записаться к терапевту", Topic::Healthcare),
+        ("в детском саду нет мест, очередь второй год", Topic::Education),
+        ("пенсию задерживают уже второй месяц", Topic::SocialSupport),
+        ("завод опять ночью дымит, выбросы, нечем дышать", Topic::Ecology),
+        ("дом признан аварийным, а расселение все откладывают", Topic::Construction),
+        ("нет интернета и мобильная связь не ловит", Topic::Communications),
+        ("ночью был пожар в сарае, приезжало мчс", Topic::PublicSafety),
+        ("у остановки незаконная торговля с машин", Topic::Trade),
+        ("в доме культуры отменили все кружки для детей", Topic::CultureSport),
+        ("в мфц очередь на три часа, окна закрыты", Topic::PublicServices),
+    ];
+    assert_eq!(cases.len(), Topic::ALL.len());
+    for &(text, topic) in cases {
+        assert_topic(text, topic);
+    }
+}
+
+#[test]
+fn inflection_abbreviations_and_noise_are_handled() {
+    // Case forms, shouty capitals, stretched letters, a Latin look-alike and emoji.
+    assert_topic("НЕТ ОТОПЛЕНИЯ!!! 🥶🥶", Topic::Heating);
+    assert_topic("без oтопления третий день", Topic::Heating);
+    assert_topic("холоднооо, батареи не греют", Topic::Heating);
+    assert_topic("гвс нет с утра", Topic::HotWater);
+    assert_topic("хвс слабый напор", Topic::ColdWater);
+    assert_topic("тко не вывозят", Topic::Garbage);
+}
+
+#[test]
+fn exclusions_and_context_keep_false_positives_out() {
+    // A hotline is not hot water; «в связи с» is not communications.
+    assert_not_topic("звоните на горячую линию администрации", Topic::HotWater);
+    assert_not_topic("в связи с ремонтом кабинет закрыт", Topic::Communications);
+    // A school or a shop as a landmark is not about education or trade.
+    assert_not_topic("яма на дороге напротив школы", Topic::Education);
+    assert_not_topic("возле магазина огромная лужа на тротуаре", Topic::Trade);
+    // Entrance lighting belongs to the building, not to the street lights.
+    let t = topics("в подъезде не горит свет на третьем этаже");
+    assert!(t.contains(&Topic::BuildingMaintenance) && !t.contains(&Topic::StreetLighting), "{t:?}");
+    // Snow on a roof is snow.
+    let t = topics("с крыши свисают огромные сосульки");
+    assert!(t.contains(&Topic::SnowIce) && !t.contains(&Topic::BuildingMaintenance), "{t:?}");
+    // Plain chatter has no topic.
+    assert!(topics("всех с праздником, хорошего вечера друзья").is_empty());
+    assert!(topics("").is_empty());
+}
+
+#[test]
+fn kind_comes_from_wording_and_source() {
+    let kind = |text: &str, official: bool| {
+        classifier().classify_text(text, &SourceContext { official, municipality: None }).kind
+    };
+    assert_eq!(kind("третий день нет горячей воды, безобразие", false), PostKind::Complaint);
+    assert_eq!(kind("подскажите, когда дадут отопление", false), PostKind::Question);
+    assert_eq!(kind("спасибо коммунальщикам, быстро починили трубу", false), PostKind::Gratitude);
+    assert_eq!(kind("предлагаю поставить во дворе лавочки", false), PostKind::Suggestion);
+    assert_eq!(kind("Уважаемые жители! Информируем о плановом отключении горячей воды по графику.", false), PostKind::Info);
+    // An administration's own post is info, even with complaint words…
+    assert_eq!(kind("Отопительный сезон начнется по графику, батареи прогреют за неделю", true), PostKind::Info);
+    // …unless it relays a resident.
+    assert_eq!(kind("Жители жалуются: в доме нет горячей воды третий день", true), PostKind::Complaint);
+}
+
+#[test]
+fn language_is_tagged_and_non_russian_posts_get_no_russian_topics() {
+    let c = classifier().classify_text("Немає гарячої води вже третій день", &resident());
+    assert_eq!(c.language, "uk");
+    assert!(c.topics.is_empty());
+    let c = classifier().classify_text("Няма гарачай вады ўжо тыдзень", &resident());
+    assert_eq!(c.language, "be");
+    let c = classifier().classify_text("нет горячей воды", &resident());
+    assert_eq!(c.language, "ru");
+    assert_eq!(c.topics[0].topic, Topic::HotWater);
+    assert_eq!(classifier().classify_text("👍👍👍", &resident()).language, "und");
+}
+
+#[test]
+fn source_binding_is_the_fallback_for_municipality() {
+    let bound = SourceContext { official: false, municipality: Some("56701000".into()) };
+    let c = classifier().classify_text("во дворе не вывозят мусор", &bound);
+    let m = c.municipality.expect("the binding applies");
+    assert_eq!(m.oktmo, "56701000");
+    assert_eq!(m.evidence, MunicipalityEvidence::Source);
+    assert!(classifier().classify_text("во дворе не вывозят мусор", &resident()).municipality.is_none());
+}
+
+#[test]
+fn explanation_shows_rules_spans_and_rejections() {
+    let e = classifier().explain_text("Третий день НЕТ горячей воды, а на горячую линию не дозвониться", &resident());
+    assert!(e.normalized.starts_with(" третий день нет горячей воды"));
+    let hit = e.rules.iter().find(|r| r.target == "hot_water" && !r.excluded).expect("a hot water rule fired");
+    let span = &hit.spans[0];
+    assert_eq!(&e.normalized[span.start..span.end], span.text);
+    assert!(e.rules.iter().any(|r| r.rule == "hot_water.exclude"), "the hotline exclusion shows: {:?}", e.rules);
+    assert_eq!(e.classification.topics[0].topic, Topic::HotWater);
+    assert!(e.topics.iter().any(|t| t.topic == Topic::HotWater && t.accepted));
+    let json = serde_json::to_value(&e).unwrap();
+    assert!(json["rules"].as_array().is_some_and(|r| !r.is_empty()));
+}
+
+#[test]
+fn version_names_rules_and_gazetteer() {
+    let v = classifier().version();
+    assert!(v.starts_with(otklik_classify::CLASSIFIER_VERSION), "{v}");
+    assert_eq!(classifier().classify_text("x", &resident()).classifier_version, v);
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+/// A complete, valid rule set: one trivial topic per taxonomy id, in `base.toml`.
+fn valid_rules(dir: &Path, skip: &[Topic]) {
+    let mut text = String::new();
+    for t in Topic::ALL.iter().filter(|t| !skip.contains(t)) {
+        text.push_str(&format!("[[topic]]\nid = \"{}\"\n[[topic.rule]]\nid = \"r\"\npatterns = [\"{}слово\"]\n\n", t.id(), t.id().len()));
+    }
+    write(dir, "base.toml", &text);
+}
+
+fn load_err(dir: &Path) -> String {
+    match Classifier::load(dir, None) {
+        Ok(_) => panic!("expected a load error"),
+        Err(e) => {
+            assert!(!e.is_retryable());
+            e.to_string()
+        }
+    }
+}
+
+#[test]
+fn a_minimal_valid_rule_set_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    valid_rules(dir.path(), &[]);
+    Classifier::load(dir.path(), None).expect("valid");
+}
+
+#[test]
+fn load_errors_name_file_and_line_and_list_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    valid_rules(dir.path(), &[Topic::Heating, Topic::Gas]);
+    write(
+        dir.path(),
+        "bad.toml",
+        r#"# line 1
+[[topic]]
+id = "heat"
+
+[[topic]]
+id = "heating"
+[[topic.rule]]
+id = "bad_regex"
+regex = ["(unclosed"]
+[[topic.rule]]
+id = "bad_weight"
+weight = 0.0
+patterns = ["отопление"]
+[[topic.rule]]
+id = "nothing"
+
+[[topic]]
+id = "gas"
+"#,
+    );
+    let err = load_err(dir.path());
+    assert!(err.contains("bad.toml:3: unknown topic id \"heat\""), "{err}");
+    assert!(err.contains("bad.toml:9: regex \"(unclosed\" of rule heating.bad_regex does not compile"), "{err}");
+    assert!(err.contains("bad.toml:12: weight 0 of rule heating.bad_weight"), "{err}");
+    assert!(err.contains("bad.toml:15: rule heating.nothing has no patterns and no regex"), "{err}");
+    assert!(err.contains("bad.toml:18: topic gas has no rules"), "{err}");
+    assert!(err.contains("(5 problems)"), "{err}");
+}
+
+#[test]
+fn load_errors_cover_syntax_patterns_duplicates_and_missing_topics() {
+    let dir = tempfile::tempdir().unwrap();
+    valid_rules(dir.path(), &[Topic::Trade]);
+    write(dir.path(), "dup.toml", "[[topic]]\nid = \"heating\"\n[[topic.rule]]\nid = \"x\"\npatterns = [\"~3 вода\"]\n");
+    write(dir.path(), "syntax.toml", "[[topic]]\nid = \"trade\"\nthreshold = \n");
+    let err = load_err(dir.path());
+    assert!(err.contains("dup.toml:2: topic heating is already defined at"), "{err}");
+    assert!(err.contains("syntax.toml:3:"), "{err}");
+    assert!(err.contains("no rules for topic trade"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    valid_rules(dir.path(), &[Topic::Trade]);
+    write(dir.path(), "p.toml", "[[topic]]\nid = \"trade\"\n\n[[topic.rule]]\nid = \"x\"\npatterns = [\"ok\", \"~3 вода\"]\nsuppress = [\"nope\"]\n");
+    let err = load_err(dir.path());
+    assert!(err.contains("p.toml:6: pattern \"~3 вода\" of rule trade.x: gap operator"), "{err}");
+    assert!(err.contains("p.toml:7: suppress in rule trade.x: unknown topic id \"nope\""), "{err}");
+}
+
+#[test]
+fn missing_directory_and_bad_gazetteer_are_errors() {
+    let err = load_err(Path::new("/nonexistent/otklik/topics"));
+    assert!(err.contains("/nonexistent/otklik/topics"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    valid_rules(dir.path(), &[]);
+    let err = match Classifier::load(dir.path(), Some(&dir.path().join("missing.tsv"))) {
+        Ok(_) => panic!("a missing gazetteer must fail"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("missing.tsv"), "{err}");
+}
+
+#[test]
+fn huge_and_odd_texts_classify_without_panicking() {
+    let big = "нет горячей воды 🔥 ".repeat(60_000); // ≈ 1.4 MB
+    let c = classifier().classify_text(&big, &resident());
+    assert_eq!(c.topics[0].topic, Topic::HotWater);
+    for text in ["", " ", "\u{0}", "-", "/", "12/", "а-", "\u{feff}ё", "ﬁ", "İ", "ǅ", "\u{301}\u{301}"] {
+        classifier().classify_text(text, &resident());
+        classifier().explain_text(text, &resident());
+    }
+}
+
+mod property {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn never_panics_on_random_unicode(text in "\\PC{0,400}") {
+            let c = classifier().classify_text(&text, &resident());
+            prop_assert!(c.topics.windows(2).all(|w| w[0].score >= w[1].score));
+            let e = classifier().explain_text(&text, &resident());
+            for r in &e.rules {
+                for s in &r.spans {
+                    prop_assert_eq!(&e.normalized[s.start..s.end], s.text.as_str());
+                }
+            }
+        }
+
+        #[test]
+        fn never_panics_on_russian_like_noise(words in proptest::collection::vec("[а-яёА-ЯЁa-z0-9 ./\\-?!]{0,12}", 0..60)) {
+            let text = words.join(" ");
+            classifier().classify_text(&text, &SourceContext { official: true, municipality: Some("56701000".into()) });
+        }
+    }
+}
