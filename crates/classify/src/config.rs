@@ -14,6 +14,8 @@
 //! patterns = ["=нет ~3 отопление"]
 //! regex = []                     # over the normalised text, for what patterns cannot say
 //! suppress = ["street_lighting"] # topics this rule rules out when it fires
+//! context = false                # a place or setting word («в подъезде», «на дороге»): counts
+//!                                # only for a topic with other evidence, or when no topic has any
 //! ```
 //!
 //! Every problem in every file is collected, with its file and line, before loading fails: a
@@ -110,6 +112,8 @@ struct RuleDef {
     regex: Vec<Spanned<String>>,
     #[serde(default)]
     suppress: Vec<Spanned<String>>,
+    #[serde(default)]
+    context: bool,
 }
 
 /// A rule ready to compile.
@@ -119,6 +123,8 @@ pub(crate) struct RuleConfig {
     pub topic: Topic,
     pub weight: f32,
     pub exclude: bool,
+    /// Only counts when the post has no stronger evidence elsewhere (see the crate docs).
+    pub context: bool,
     pub phrases: Vec<PhraseSpec>,
     pub regexes: Vec<Regex>,
     pub suppress: Vec<Topic>,
@@ -230,6 +236,7 @@ fn parse_sources(sources: Vec<(PathBuf, String)>, problems: &mut Vec<Problem>) -
                     topic,
                     weight: 0.0,
                     exclude: true,
+                    context: false,
                     phrases,
                     regexes: vec![],
                     suppress: vec![],
@@ -285,6 +292,7 @@ fn parse_sources(sources: Vec<(PathBuf, String)>, problems: &mut Vec<Problem>) -
                     topic,
                     weight: weight as f32,
                     exclude: false,
+                    context: rule.context,
                     phrases,
                     regexes,
                     suppress,

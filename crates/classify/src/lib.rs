@@ -70,6 +70,7 @@ struct RuleMeta {
     owner: Owner,
     weight: f32,
     exclude: bool,
+    context: bool,
     suppress: Vec<Topic>,
 }
 
@@ -151,7 +152,7 @@ impl Classifier {
         let mut rules = Vec::new();
         let mut specs = Vec::new();
         for r in config.rules {
-            rules.push(RuleMeta { id: r.id, owner: Owner::Topic(r.topic), weight: r.weight, exclude: r.exclude, suppress: r.suppress });
+            rules.push(RuleMeta { id: r.id, owner: Owner::Topic(r.topic), weight: r.weight, exclude: r.exclude, context: r.context, suppress: r.suppress });
             specs.push(RuleSpecs { phrases: r.phrases, regexes: r.regexes });
         }
         for &cue in Cue::ALL {
@@ -160,7 +161,7 @@ impl Classifier {
                 .iter()
                 .map(|p| pattern::parse(p).unwrap_or_else(|e| panic!("built-in cue pattern {p:?} is invalid: {e}")))
                 .collect();
-            rules.push(RuleMeta { id: format!("kind.{}", cue.id()), owner: Owner::Cue(cue), weight: 1.0, exclude: false, suppress: vec![] });
+            rules.push(RuleMeta { id: format!("kind.{}", cue.id()), owner: Owner::Cue(cue), weight: 1.0, exclude: false, context: false, suppress: vec![] });
             specs.push(RuleSpecs { phrases, regexes: vec![] });
         }
         let engine = Engine::build(&specs, mode)
@@ -223,7 +224,8 @@ impl Classifier {
         // Sorted by (topic, start), so that overlap checks look at a few neighbours only.
         excluded.sort_unstable();
         let longest_exclusion = excluded.iter().map(|(_, (a, b))| b - a).max().unwrap_or(0);
-        let mut scores: Vec<(Topic, f32, Option<(f32, u32)>)> = Vec::new();
+        // (topic, score of ordinary rules, score of context rules, strongest rule)
+        let mut scores: Vec<(Topic, f32, f32, Option<(f32, u32)>)> = Vec::new();
         let mut hits_explained = Vec::new();
         let mut suppressed: Vec<(Topic, u32)> = Vec::new();
         for f in &fired {
@@ -251,19 +253,34 @@ impl Classifier {
             if !counts {
                 continue;
             }
-            let entry = match scores.iter_mut().find(|(t, _, _)| *t == topic) {
+            let entry = match scores.iter_mut().find(|(t, ..)| *t == topic) {
                 Some(e) => e,
                 None => {
-                    scores.push((topic, 0.0, None));
+                    scores.push((topic, 0.0, 0.0, None));
                     scores.last_mut().expect("just pushed")
                 }
             };
-            entry.1 += meta.weight;
-            if entry.2.is_none_or(|(w, _)| meta.weight > w) {
-                entry.2 = Some((meta.weight, f.rule));
+            if meta.context {
+                entry.2 += meta.weight;
+            } else {
+                entry.1 += meta.weight;
+            }
+            if entry.3.is_none_or(|(w, _)| meta.weight > w) {
+                entry.3 = Some((meta.weight, f.rule));
             }
             suppressed.extend(meta.suppress.iter().map(|&t| (t, f.rule)));
         }
+        // Place and setting words («в подъезде», «на дороге») say where, not what: they add to a
+        // topic with evidence of its own, and decide alone only when nothing else in the post does.
+        let threshold_of = |t: &Topic| self.thresholds.get(t).copied().unwrap_or(1.0);
+        let core_decides = scores.iter().any(|(t, core, ..)| *core >= threshold_of(t));
+        let scores: Vec<(Topic, f32, Option<(f32, u32)>)> = scores
+            .into_iter()
+            .map(|(t, core, context, strongest)| {
+                let score = if core > 0.0 || !core_decides { core + context } else { 0.0 };
+                (t, score, strongest)
+            })
+            .collect();
 
         let mut topic_scores = Vec::new();
         let passing = |t: &Topic, s: f32| s >= self.thresholds.get(t).copied().unwrap_or(1.0);

@@ -102,6 +102,9 @@ fn exclusions_and_context_keep_false_positives_out() {
     // Snow on a roof is snow.
     let t = topics("с крыши свисают огромные сосульки");
     assert!(t.contains(&Topic::SnowIce) && !t.contains(&Topic::BuildingMaintenance), "{t:?}");
+    // Place words say where, not what: they decide only when nothing else does.
+    assert_eq!(topics("в подъезде батареи холодные, отопления нет"), [Topic::Heating]);
+    assert_topic("второй подъезд, пятый этаж, почините наконец", Topic::BuildingMaintenance);
     // Plain chatter has no topic.
     assert!(topics("всех с праздником, хорошего вечера друзья").is_empty());
     assert!(topics("").is_empty());
