@@ -229,6 +229,7 @@ impl Engine {
         hits.dedup();
 
         let mut spans_by_rule: Vec<(u32, (u32, u32))> = Vec::new();
+        let mut scratch: Vec<Vec<u32>> = Vec::new();
         if !hits.is_empty() {
             let mut seen = vec![0u64; self.phrases.len().div_ceil(64)];
             let mut last_term = u32::MAX;
@@ -243,10 +244,7 @@ impl Engine {
                         continue;
                     }
                     seen[w] |= 1 << b;
-                    let phrase = &self.phrases[p as usize];
-                    for span in phrase_matches(phrase, &hits) {
-                        spans_by_rule.push((phrase.rule, span));
-                    }
+                    phrase_matches(&self.phrases[p as usize], &hits, &mut scratch, &mut spans_by_rule);
                 }
             }
         }
@@ -277,9 +275,9 @@ impl Engine {
     }
 }
 
-/// Token positions of any term of `slot`, sorted.
-fn slot_positions(slot: &[u32], hits: &[(u32, u32)]) -> Vec<u32> {
-    let mut out = Vec::new();
+/// Token positions of any term of `slot`, sorted, into `out`.
+fn slot_positions(slot: &[u32], hits: &[(u32, u32)], out: &mut Vec<u32>) {
+    out.clear();
     for &t in slot {
         let from = hits.partition_point(|&(ht, _)| ht < t);
         out.extend(hits[from..].iter().take_while(|&&(ht, _)| ht == t).map(|&(_, tok)| tok));
@@ -288,26 +286,44 @@ fn slot_positions(slot: &[u32], hits: &[(u32, u32)]) -> Vec<u32> {
         out.sort_unstable();
         out.dedup();
     }
-    out
 }
 
-/// Every span where `phrase` matches, one per start position.
-fn phrase_matches(phrase: &Phrase, hits: &[(u32, u32)]) -> Vec<(u32, u32)> {
-    let positions: Vec<Vec<u32>> = phrase.slots.iter().map(|s| slot_positions(s, hits)).collect();
-    if positions.iter().any(Vec::is_empty) {
-        return Vec::new();
+/// Appends every span where `phrase` matches (one per start position) to `out`, tagged with the
+/// phrase's rule. `scratch` holds position lists between calls so that a post allocates once.
+fn phrase_matches(phrase: &Phrase, hits: &[(u32, u32)], scratch: &mut Vec<Vec<u32>>, out: &mut Vec<(u32, (u32, u32))>) {
+    let rule = phrase.rule;
+    // Most phrases are one word: no position lists to build.
+    if let [slot] = phrase.slots.as_slice() {
+        if let [t] = slot.as_slice() {
+            let from = hits.partition_point(|&(ht, _)| ht < *t);
+            out.extend(hits[from..].iter().take_while(|&&(ht, _)| ht == *t).map(|&(_, tok)| (rule, (tok, tok))));
+            return;
+        }
     }
-    let mut out = Vec::new();
+    if scratch.len() < phrase.slots.len() {
+        scratch.resize_with(phrase.slots.len(), Vec::new);
+    }
+    for (slot, positions) in phrase.slots.iter().zip(scratch.iter_mut()) {
+        slot_positions(slot, hits, positions);
+        if positions.is_empty() {
+            return;
+        }
+    }
+    let positions = &scratch[..phrase.slots.len()];
+    if positions.len() == 1 {
+        out.extend(positions[0].iter().map(|&p| (rule, (p, p))));
+        return;
+    }
     if phrase.unordered {
         let gap = phrase.gaps[0] as u32 + 1;
         for &a in &positions[0] {
             // Positions are sorted: look only at the window around `a`.
             let from = positions[1].partition_point(|&b| b + gap < a);
             if let Some(&b) = positions[1][from..].iter().take_while(|&&b| b <= a + gap).find(|&&b| b != a) {
-                out.push((a.min(b), a.max(b)));
+                out.push((rule, (a.min(b), a.max(b))));
             }
         }
-        return out;
+        return;
     }
     'start: for &first in &positions[0] {
         let mut at = first;
@@ -319,9 +335,8 @@ fn phrase_matches(phrase: &Phrase, hits: &[(u32, u32)]) -> Vec<(u32, u32)> {
                 _ => continue 'start,
             }
         }
-        out.push((first, at));
+        out.push((rule, (first, at)));
     }
-    out
 }
 
 #[cfg(test)]

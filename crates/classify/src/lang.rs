@@ -56,23 +56,37 @@ impl LanguageDetector {
         let (mut uk, mut be_u, mut ru_only, mut i_dotted) = (0, 0, 0, 0);
         let (mut tt, mut ba, mut cv, mut chm, mut udm, mut kk) = (0, 0, 0, 0, 0, 0);
         for c in text.chars() {
-            if !c.is_alphabetic() {
+            if c.is_ascii() {
+                if c.is_ascii_alphabetic() {
+                    lat += 1;
+                }
                 continue;
             }
-            if c.is_ascii_alphabetic() {
-                lat += 1;
+            if !(('\u{0410}'..='\u{044F}').contains(&c) || c.is_alphabetic()) {
                 continue;
             }
             if matches!(c, '\u{0400}'..='\u{052F}') {
                 cyr += 1;
-            } else if c.is_alphabetic() && (c as u32) < 0x0250 {
+                // Russian-only letters are counted before the shortcut below skips them.
+                if matches!(c, 'ы' | 'э' | 'ъ' | 'Ы' | 'Э' | 'Ъ') {
+                    ru_only += 1;
+                    continue;
+                }
+            } else if (c as u32) < 0x0250 {
                 lat += 1;
             }
-            match c.to_lowercase().next().unwrap_or(c) {
+            // Upper-case letters of interest are folded cheaply; only the extended Cyrillic
+            // blocks need the Unicode tables.
+            let lower = match c {
+                'Ѐ'..='Џ' => char::from_u32(c as u32 + 0x50).unwrap_or(c),
+                'А'..='я' | 'ё' => continue,
+                'ѐ'..='џ' => c,
+                _ => c.to_lowercase().next().unwrap_or(c),
+            };
+            match lower {
                 'ї' | 'є' | 'ґ' => uk += 1,
                 'ў' => be_u += 1,
                 'і' => i_dotted += 1,
-                'ы' | 'э' | 'ъ' => ru_only += 1,
                 'җ' => tt += 2,
                 'ә' | 'ө' | 'ү' | 'ң' | 'һ' => tt += 1,
                 'ҙ' | 'ҫ' | 'ҡ' | 'ғ' => ba += 1,

@@ -67,9 +67,10 @@ pub fn normalize(text: &str) -> Normalized {
     out.text.push(' ');
     let nfkc;
     // Most posts are already NFKC (plain Cyrillic and ASCII); skip the allocation for them.
-    let text: &str = match is_nfkc_quick(text.chars()) {
-        IsNormalized::Yes => text,
-        _ => {
+    let plain = text.chars().all(|c| c.is_ascii() || (('\u{0400}'..='\u{04FF}').contains(&c) && !('\u{0483}'..='\u{0489}').contains(&c)));
+    let text: &str = match plain || is_nfkc_quick(text.chars()) == IsNormalized::Yes {
+        true => text,
+        false => {
             nfkc = text.nfkc().collect::<String>();
             &nfkc
         }
@@ -81,13 +82,13 @@ pub fn normalize(text: &str) -> Normalized {
             // URLs and e-mail addresses carry no topic words of the post's own and would only
             // produce noise tokens («vk», «com», «wall»), so a word that turns out to be one is
             // skipped whole.
-            let rest = &text[i..];
-            if let Some(len) = url_len(rest) {
-                while chars.peek().is_some_and(|&(j, _)| j < i + len) {
-                    chars.next();
+            if word.is_empty() {
+                if let Some(len) = url_len(&text[i..]) {
+                    while chars.peek().is_some_and(|&(j, _)| j < i + len) {
+                        chars.next();
+                    }
+                    continue;
                 }
-                flush(&mut word, &mut out);
-                continue;
             }
             push_lower(c, &mut word);
         } else if (c == '-' || c == '/') && !word.is_empty() && chars.peek().is_some_and(|&(_, n)| is_word_char(n)) {
@@ -114,7 +115,16 @@ pub fn normalize(text: &str) -> Normalized {
 }
 
 fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric()
+    // ASCII and the basic Cyrillic block are nearly all of our text; the Unicode tables are
+    // for the rest.
+    if c.is_ascii() {
+        c.is_ascii_alphanumeric()
+    } else if ('\u{0400}'..='\u{04FF}').contains(&c) {
+        // U+0482..U+0489 are a sign and combining marks, not letters.
+        !('\u{0482}'..='\u{0489}').contains(&c)
+    } else {
+        c.is_alphanumeric()
+    }
 }
 
 /// The byte length of a URL starting at `s`, if one does.
@@ -132,6 +142,18 @@ fn url_len(s: &str) -> Option<usize> {
 fn push_lower(c: char, word: &mut String) {
     if c.is_ascii() {
         word.push(c.to_ascii_lowercase());
+        return;
+    }
+    // Basic Cyrillic by arithmetic: А..Я → а..я, Ѐ..Џ → ѐ..џ; ё and Ё fold to е.
+    let lower = match c {
+        'Ё' | 'ё' => Some('е'),
+        'А'..='Я' => char::from_u32(c as u32 + 0x20),
+        'Ѐ'..='Џ' => char::from_u32(c as u32 + 0x50),
+        'а'..='я' | 'ѐ'..='џ' => Some(c),
+        _ => None,
+    };
+    if let Some(l) = lower {
+        word.push(l);
         return;
     }
     for l in c.to_lowercase() {
