@@ -5,6 +5,8 @@
 //! - [`Collector`]: the poll loop shared by all networks — poll a source through a
 //!   [`FeedReader`], publish its posts, then its cursor.
 //! - [`ReplayReader`]: a feed reader over saved responses (the demo, incident replays).
+//! - [`http::HttpClient`] with [`ratelimit::RateLimiter`]: the shared HTTP behaviour of every
+//!   network's reader — per-key rate limits, timeouts, size cap, retry with backoff on 5xx/429.
 //!
 //! Neighbours: produces `otklik_model::RawPost`; publishes through the `otklik_pipeline`
 //! publisher seam.
@@ -13,10 +15,13 @@ use chrono::{DateTime, Utc};
 use otklik_model::{Platform, PostUid};
 
 pub mod collector;
+pub mod http;
 pub mod ok;
+pub mod ratelimit;
 pub mod replay;
 pub mod telegram;
 pub mod vk;
+pub mod walk;
 
 pub use collector::{BadPage, CollectError, Collector, CollectorTopics, FeedReader, PassSummary, PollOutcome};
 pub use replay::ReplayReader;

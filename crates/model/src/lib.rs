@@ -31,7 +31,7 @@ pub use post::{
     MunicipalityMatch, PostKind, RawPost, RepostOrigin, TopicHit,
 };
 pub use schema::{Schema, SCHEMA_VERSION};
-pub use source::{CommentsPolicy, Cursor, Platform, Source, SourceStatus};
+pub use source::{CommentsPolicy, Cursor, Platform, SeenPost, Source, SourceStatus};
 pub use time::{format_rfc3339_secs, rfc3339_secs};
 pub use topic::{Topic, UnknownTopic};
 pub use uid::{PostUid, UidError};

@@ -126,6 +126,29 @@ pub struct RawPost {
 }
 
 impl RawPost {
+    /// A fingerprint of what can change when a post is seen again — its text, edit state,
+    /// counters and attachments — stable across processes and builds (FNV-1a), so a collector
+    /// re-publishes a post only when it changed.
+    pub fn fingerprint(&self) -> u64 {
+        let mut hash = Fnv::default();
+        hash.add(self.text.as_bytes());
+        if let Some(origin) = &self.repost_of {
+            hash.add(origin.text.as_bytes());
+        }
+        hash.add(&[u8::from(self.edited)]);
+        hash.add(&self.edited_at.map_or(0, |t| t.timestamp()).to_le_bytes());
+        let c = &self.counters;
+        for counter in [c.views, c.likes, c.reposts, c.comments] {
+            hash.add(&counter.map_or(u64::MAX, |n| n).to_le_bytes());
+        }
+        hash.add(&[u8::from(self.pinned)]);
+        for a in &self.attachments {
+            hash.add(a.kind.as_bytes());
+            hash.add(a.title.as_deref().unwrap_or_default().as_bytes());
+        }
+        hash.0
+    }
+
     /// The text the classifier reads: the author's words followed by any reposted text.
     pub fn full_text(&self) -> std::borrow::Cow<'_, str> {
         match &self.repost_of {
@@ -224,4 +247,22 @@ pub struct ClassifiedPost {
     #[serde(flatten)]
     pub post: RawPost,
     pub classification: Classification,
+}
+
+/// 64-bit FNV-1a, with a separator between fields so ("ab","c") ≠ ("a","bc").
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    fn add(&mut self, bytes: &[u8]) {
+        for &b in bytes.iter().chain(&[0xff]) {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
 }

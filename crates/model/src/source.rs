@@ -125,11 +125,25 @@ pub struct Cursor {
     pub polled_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub status: SourceStatus,
+    /// Posts still inside the re-check window with a fingerprint of what was last published
+    /// ([`crate::RawPost::fingerprint`]), so a re-check re-publishes only what changed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent: Vec<SeenPost>,
+}
+
+/// A post a collector published recently, as its cursor remembers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeenPost {
+    pub uid: crate::PostUid,
+    #[serde(with = "rfc3339_secs")]
+    pub published_at: DateTime<Utc>,
+    pub fingerprint: u64,
 }
 
 impl Cursor {
     /// The cursor of a source never polled.
     pub fn new(source_id: impl Into<String>) -> Self {
-        Cursor { schema: Schema, source_id: source_id.into(), newest_id: None, resume: None, polled_at: None, status: SourceStatus::Ok }
+        Cursor { schema: Schema, source_id: source_id.into(), newest_id: None, resume: None, polled_at: None, status: SourceStatus::Ok, recent: Vec::new() }
     }
 }

@@ -62,7 +62,9 @@ fn every_wire_type_round_trips() {
         comments: CommentsPolicy::OfficialPosts,
         enabled: true,
     });
-    round_trip(&Cursor { newest_id: Some(42), polled_at: Some(Utc::now().with_timezone(&Utc).date_naive().and_hms_opt(1, 2, 3).unwrap().and_utc()), ..Cursor::new("tg-penza") });
+    round_trip(&Cursor {
+        recent: vec![SeenPost { uid: "tg:chan:41".parse().unwrap(), published_at: Utc.with_ymd_and_hms(2026, 11, 1, 6, 0, 0).unwrap(), fingerprint: 7 }],
+        newest_id: Some(42), polled_at: Some(Utc::now().with_timezone(&Utc).date_naive().and_hms_opt(1, 2, 3).unwrap().and_utc()), ..Cursor::new("tg-penza") });
     round_trip(&Alert {
         schema: Schema,
         municipality: Some("56701000".into()),
@@ -105,6 +107,21 @@ fn unknown_schema_version_is_rejected_clearly() {
     json.as_object_mut().unwrap().remove("schema");
     let err = decode::<RawPost>("RawPost", json.to_string().as_bytes()).unwrap_err().to_string();
     assert!(err.contains("missing field `schema`"), "{err}");
+}
+
+#[test]
+fn the_fingerprint_changes_with_content_and_counters_only() {
+    let post = sample_post();
+    assert_eq!(post.fingerprint(), sample_post().fingerprint());
+    let mut later = post.clone();
+    later.collected_at = Utc::now();
+    assert_eq!(later.fingerprint(), post.fingerprint(), "collection time is not content");
+    let mut edited = post.clone();
+    edited.text.push('!');
+    assert_ne!(edited.fingerprint(), post.fingerprint());
+    let mut viewed = post.clone();
+    viewed.counters.views = Some(1201);
+    assert_ne!(viewed.fingerprint(), post.fingerprint());
 }
 
 #[test]

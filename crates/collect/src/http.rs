@@ -1,0 +1,171 @@
+//! The HTTP client every collector shares: per-key rate limits, timeouts, a response size cap,
+//! and retries with jittered backoff on network errors, 5xx and 429 (honouring `Retry-After`).
+//!
+//! URLs can carry credentials (VK's `access_token`), so nothing here ever prints a query string:
+//! errors and logs name the URL as `scheme://host/path` only.
+
+use crate::ratelimit::{Rate, RateLimiter};
+use otklik_pipeline::Backoff;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Client behaviour shared by every request.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// A larger body is an error (`TooLarge`), not read into memory.
+    pub max_body_bytes: usize,
+    /// Retries after the first attempt for retryable failures.
+    pub max_retries: u32,
+    pub backoff: Backoff,
+    /// Longest `Retry-After` honoured; a server asking for more gets this.
+    pub max_retry_after: Duration,
+    pub user_agent: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            max_body_bytes: 8 << 20,
+            max_retries: 4,
+            backoff: Backoff { initial: Duration::from_millis(500), max: Duration::from_secs(30) },
+            max_retry_after: Duration::from_secs(300),
+            user_agent: concat!("otklik/", env!("CARGO_PKG_VERSION")).into(),
+        }
+    }
+}
+
+/// Why a request failed after its retries.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HttpError {
+    #[error("GET {url}: HTTP {status}")]
+    Status { url: String, status: u16 },
+    #[error("GET {url}: rate limited (HTTP 429) after {attempts} attempts")]
+    RateLimited { url: String, attempts: u32 },
+    #[error("GET {url}: response larger than {limit} bytes")]
+    TooLarge { url: String, limit: usize },
+    #[error("GET {url}: {reason}")]
+    Network { url: String, reason: String },
+    #[error("invalid request URL: {0}")]
+    BadUrl(String),
+}
+
+impl HttpError {
+    /// Whether trying later may help.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            HttpError::Status { status, .. } => *status >= 500,
+            HttpError::RateLimited { .. } | HttpError::Network { .. } => true,
+            HttpError::TooLarge { .. } | HttpError::BadUrl(_) => false,
+        }
+    }
+}
+
+/// A response read whole.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// Where the request ended after redirects.
+    pub final_url: reqwest::Url,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// A URL without its query and fragment, safe to log.
+pub fn redact(url: &reqwest::Url) -> String {
+    format!("{}://{}{}", url.scheme(), url.host_str().unwrap_or(""), url.path())
+}
+
+/// The shared client. Cheap to clone.
+#[derive(Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    limiter: Arc<RateLimiter>,
+    config: HttpConfig,
+}
+
+impl HttpClient {
+    pub fn new(config: HttpConfig, limiter: Arc<RateLimiter>) -> Result<Self, HttpError> {
+        let client = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.connect_timeout)
+            .user_agent(&config.user_agent)
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .build()
+            .map_err(|e| HttpError::Network { url: String::new(), reason: e.without_url().to_string() })?;
+        Ok(HttpClient { client, limiter, config })
+    }
+
+    pub fn limiter(&self) -> &Arc<RateLimiter> {
+        &self.limiter
+    }
+
+    /// GETs `url` under rate-limit key `limit_key`, retrying what is retryable. Every status
+    /// below 500 other than 429 is returned to the caller as a response (APIs put errors in
+    /// 200 bodies; a 404 means something to the collector).
+    pub async fn get(&self, url: reqwest::Url, headers: &[(&str, &str)], limit_key: &str, rate: Rate) -> Result<HttpResponse, HttpError> {
+        let shown = redact(&url);
+        let mut attempt = 0;
+        loop {
+            self.limiter.acquire(limit_key, rate).await;
+            let outcome = self.attempt(&url, headers, &shown).await;
+            let retry_after = match &outcome {
+                Ok(response) if response.status == 429 => Some(retry_after(&response.headers).unwrap_or_else(|| self.config.backoff.delay(attempt))),
+                Ok(response) if response.status >= 500 => Some(retry_after(&response.headers).unwrap_or_else(|| self.config.backoff.delay(attempt))),
+                Ok(_) => return outcome,
+                Err(e) if e.is_retryable() => Some(self.config.backoff.delay(attempt)),
+                Err(_) => return outcome,
+            };
+            if attempt >= self.config.max_retries {
+                return match outcome {
+                    Ok(response) if response.status == 429 => Err(HttpError::RateLimited { url: shown, attempts: attempt + 1 }),
+                    Ok(response) => Err(HttpError::Status { url: shown, status: response.status }),
+                    Err(e) => Err(e),
+                };
+            }
+            let wait = retry_after.unwrap_or_default().min(self.config.max_retry_after);
+            if let Ok(response) = &outcome {
+                if response.status == 429 {
+                    // Everyone using this key waits, not just this request.
+                    self.limiter.block_until(limit_key, rate, Instant::now() + wait);
+                }
+            }
+            tracing::warn!(url = %shown, attempt, ?wait, "request failed, retrying");
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    async fn attempt(&self, url: &reqwest::Url, headers: &[(&str, &str)], shown: &str) -> Result<HttpResponse, HttpError> {
+        let network = |e: reqwest::Error| HttpError::Network { url: shown.to_owned(), reason: e.without_url().to_string() };
+        let mut request = self.client.get(url.clone());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let mut response = request.send().await.map_err(network)?;
+        let limit = self.config.max_body_bytes;
+        if response.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(HttpError::TooLarge { url: shown.to_owned(), limit });
+        }
+        let status = response.status().as_u16();
+        let final_url = response.url().clone();
+        let headers = response.headers().clone();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(network)? {
+            if body.len() + chunk.len() > limit {
+                return Err(HttpError::TooLarge { url: shown.to_owned(), limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(HttpResponse { status, final_url, headers, body })
+    }
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is rare for APIs and treated as absent).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse::<u64>().ok().map(Duration::from_secs)
+}

@@ -1,0 +1,142 @@
+//! Request rate limits, per key (a host, a token, a credential): at most `n` grants in any window
+//! of length `period`, exact under concurrency.
+//!
+//! A sliding log of the last `n` grant times per key: the next grant is allowed once the oldest
+//! of them is a whole period old. Unlike even spacing, this admits short bursts up to `n`, and
+//! unlike fixed windows it never lets `2n` through around a window edge.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// `n` requests per `period`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub requests: u32,
+    pub period: Duration,
+}
+
+impl Rate {
+    pub fn per_second(requests: u32) -> Self {
+        Rate { requests, period: Duration::from_secs(1) }
+    }
+
+    /// Parses `"3/s"`, `"1/2s"`, `"20/m"`, `"100/500ms"`.
+    pub fn parse(text: &str) -> Result<Rate, String> {
+        let hint = || format!("invalid rate {text:?}: write requests/period, e.g. \"3/s\", \"1/2s\", \"20/m\"");
+        let (n, period) = text.trim().split_once('/').ok_or_else(hint)?;
+        let requests: u32 = n.trim().parse().map_err(|_| hint())?;
+        let period = period.trim();
+        let unit_at = period.find(|c: char| !c.is_ascii_digit()).ok_or_else(hint)?;
+        let count: u64 = if unit_at == 0 { 1 } else { period[..unit_at].parse().map_err(|_| hint())? };
+        let unit = match &period[unit_at..] {
+            "ms" => Duration::from_millis(1),
+            "s" => Duration::from_secs(1),
+            "m" => Duration::from_secs(60),
+            "h" => Duration::from_secs(3600),
+            _ => return Err(hint()),
+        };
+        if requests == 0 || count == 0 {
+            return Err(hint());
+        }
+        Ok(Rate { requests, period: unit * count as u32 })
+    }
+}
+
+/// Per-key sliding-window limiter; share it (`Arc`) between every task that uses the same keys.
+#[derive(Debug, Default)]
+pub struct RateLimiter {
+    grants: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+impl RateLimiter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Waits until a request under `key` is allowed by `rate`, and records it.
+    pub async fn acquire(&self, key: &str, rate: Rate) {
+        loop {
+            let wait_until = {
+                let mut grants = self.grants.lock().unwrap_or_else(|p| p.into_inner());
+                let log = grants.entry(key.to_owned()).or_default();
+                let now = Instant::now();
+                while log.front().is_some_and(|&t| now.duration_since(t) >= rate.period) {
+                    log.pop_front();
+                }
+                if log.len() < rate.requests as usize {
+                    log.push_back(now);
+                    return;
+                }
+                log[0] + rate.period
+            };
+            tokio::time::sleep_until(wait_until).await;
+        }
+    }
+
+    /// Blocks `key` until `until` (a server said to back off): the log fills with that instant.
+    pub fn block_until(&self, key: &str, rate: Rate, until: Instant) {
+        let mut grants = self.grants.lock().unwrap_or_else(|p| p.into_inner());
+        let log = grants.entry(key.to_owned()).or_default();
+        let blocked_from = until.checked_sub(rate.period).unwrap_or(until);
+        log.clear();
+        log.extend(std::iter::repeat_n(blocked_from, rate.requests as usize));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn parses_rates() {
+        assert_eq!(Rate::parse("3/s").unwrap(), Rate::per_second(3));
+        assert_eq!(Rate::parse("1/2s").unwrap(), Rate { requests: 1, period: Duration::from_secs(2) });
+        assert_eq!(Rate::parse("20/m").unwrap().period, Duration::from_secs(60));
+        for bad in ["", "3", "0/s", "3/", "3/x", "a/s", "1/0s"] {
+            assert!(Rate::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn never_more_than_n_in_any_window_under_concurrency() {
+        let limiter = Arc::new(RateLimiter::new());
+        let rate = Rate::per_second(3);
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let limiter = limiter.clone();
+                tokio::spawn(async move {
+                    limiter.acquire("token-a", rate).await;
+                    Instant::now()
+                })
+            })
+            .collect();
+        let mut times = Vec::new();
+        for t in tasks {
+            times.push(t.await.unwrap());
+        }
+        times.sort();
+        for (i, &t) in times.iter().enumerate() {
+            let in_window = times[i..].iter().take_while(|&&u| u.duration_since(t) < rate.period).count();
+            assert!(in_window <= 3, "{in_window} grants within one period");
+        }
+        assert!(times.last().unwrap().duration_since(start) >= Duration::from_secs(6), "20 requests at 3/s take over 6 s");
+        // Another key is not held up.
+        let before = Instant::now();
+        limiter.acquire("token-b", rate).await;
+        assert_eq!(Instant::now(), before);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn block_until_holds_a_key_back() {
+        let limiter = RateLimiter::new();
+        let rate = Rate::per_second(3);
+        let until = Instant::now() + Duration::from_secs(10);
+        limiter.block_until("k", rate, until);
+        limiter.acquire("k", rate).await;
+        assert!(Instant::now() >= until);
+    }
+}
