@@ -1,5 +1,7 @@
 //! Test helpers shared by otklik's crates (a dev-dependency only; nothing ships with it).
 //!
+//! [`fake_http::FakeServer`] plays a social network on 127.0.0.1 for collector tests.
+//!
 //! Service tests talk to real Kafka and ClickHouse processes that `scripts/test.sh` starts and
 //! announces through environment variables:
 //!
@@ -92,3 +94,4 @@ mod tests {
         }
     }
 }
+pub mod fake_http;
