@@ -422,8 +422,8 @@ fn validate_sources(path: &Path, text: &str, entries: Vec<SourceEntry>, problems
         if e.id.is_empty() || e.id.contains(char::is_whitespace) {
             problem("id must be non-empty without spaces".into(), None);
         }
-        if e.handle.is_empty() || e.handle.contains([':', ' ', '/']) {
-            problem(format!("handle {:?} is not a feed handle", e.handle), Some("VK: owner id like \"-12345\"; Telegram: channel username; OK: group id"));
+        if e.handle.trim().is_empty() || e.handle.chars().any(char::is_control) {
+            problem(format!("handle {:?} is not a feed handle", e.handle), Some("VK: owner id like \"-12345\" or screen name; Telegram: channel username; OK: group id"));
         }
         if let Some(code) = &e.municipality {
             if code.len() != 8 || !code.bytes().all(|b| b.is_ascii_digit()) {

@@ -57,6 +57,13 @@ pub struct PollOutcome {
 #[async_trait]
 pub trait FeedReader: Send + Sync {
     async fn poll(&self, source: &Source, cursor: &Cursor) -> Result<PollOutcome, CollectError>;
+
+    /// Polls several sources, results in the same order. The default polls them all
+    /// concurrently (the reader's rate limits pace the requests); a network whose API batches
+    /// calls (VK `execute`) overrides it.
+    async fn poll_many(&self, sources: &[(&Source, &Cursor)]) -> Vec<Result<PollOutcome, CollectError>> {
+        futures_util::future::join_all(sources.iter().map(|(source, cursor)| self.poll(source, cursor))).await
+    }
 }
 
 /// Where a collector publishes.
@@ -87,21 +94,29 @@ pub struct Collector {
 }
 
 impl Collector {
-    /// Polls every enabled, available source once, in order; stops early on shutdown.
+    /// Polls every enabled, available source once and publishes what each poll found (posts
+    /// first, then the source's cursor); stops early on shutdown.
     pub async fn poll_all(&self, sources: &[Source], cursors: &mut HashMap<String, Cursor>, shutdown: &CancellationToken) -> Result<PassSummary, BusError> {
         let mut summary = PassSummary::default();
-        for source in sources.iter().filter(|s| s.enabled) {
-            if shutdown.is_cancelled() {
-                break;
-            }
-            let cursor = cursors.entry(source.id.clone()).or_insert_with(|| Cursor::new(&source.id));
-            if matches!(cursor.status, SourceStatus::Unavailable { .. }) {
-                continue;
-            }
+        let due: Vec<(&Source, Cursor)> = sources
+            .iter()
+            .filter(|s| s.enabled)
+            .map(|s| (s, cursors.get(&s.id).cloned().unwrap_or_else(|| Cursor::new(&s.id))))
+            .filter(|(_, c)| !matches!(c.status, SourceStatus::Unavailable { .. }))
+            .collect();
+        if due.is_empty() || shutdown.is_cancelled() {
+            return Ok(summary);
+        }
+        let batch: Vec<(&Source, &Cursor)> = due.iter().map(|(s, c)| (*s, c)).collect();
+        let outcomes = tokio::select! {
+            outcomes = self.reader.poll_many(&batch) => outcomes,
+            _ = shutdown.cancelled() => return Ok(summary),
+        };
+        for ((source, cursor), outcome) in due.iter().zip(outcomes) {
             let span = tracing::info_span!("poll", source = %source.id, platform = %source.platform);
             let _guard = span.enter();
             summary.polled += 1;
-            let new_cursor = match self.reader.poll(source, cursor).await {
+            let new_cursor = match outcome {
                 Ok(outcome) => {
                     summary.posts += outcome.posts.len();
                     summary.bad_pages += outcome.bad_pages.len();
@@ -121,9 +136,24 @@ impl Collector {
             };
             let payload = otklik_model::encode(&new_cursor);
             publish_with_retry(self.publisher.as_ref(), &self.topics.cursors, source.id.as_bytes(), &payload, self.backoff, shutdown).await?;
-            *cursor = new_cursor;
+            cursors.insert(source.id.clone(), new_cursor);
         }
         Ok(summary)
+    }
+
+    /// Polls every `interval` until shutdown (live collection).
+    pub async fn run(&self, sources: &[Source], interval: std::time::Duration, shutdown: &CancellationToken) -> Result<(), BusError> {
+        let mut cursors = HashMap::new();
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.cancelled() => return Ok(()),
+            }
+            let pass = self.poll_all(sources, &mut cursors, shutdown).await?;
+            tracing::info!(polled = pass.polled, posts = pass.posts, failed = pass.failed.len(), unavailable = pass.unavailable.len(), "poll pass done");
+        }
     }
 
     async fn publish_outcome(&self, source: &Source, outcome: &PollOutcome, shutdown: &CancellationToken) -> Result<(), BusError> {
