@@ -1,7 +1,7 @@
 //! The classifier as a pipeline map stage, the same in both wirings.
 
 use otklik_classify::{Classifier, SourceContext};
-use otklik_model::{ClassifiedPost, RawPost, Source};
+use otklik_model::{ClassifiedPost, ItemKind, RawPost, Source};
 use otklik_pipeline::{Message, Output, Transform, Unprocessable};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,9 +24,13 @@ impl ClassifyStage {
 impl Transform for ClassifyStage {
     fn apply(&self, message: &Message) -> Result<Vec<Output>, Unprocessable> {
         let post: RawPost = otklik_model::decode("RawPost", &message.payload).map_err(|e| Unprocessable(e.to_string()))?;
-        let unknown = SourceContext::default();
-        let context = self.sources.get(&post.source_id).unwrap_or(&unknown);
-        let classification = self.classifier.classify(&post, context);
+        let source = self.sources.get(&post.source_id);
+        // A resident's comment under an administration's post is not the administration speaking.
+        let context = SourceContext {
+            official: source.is_some_and(|s| s.official) && (post.item_kind == ItemKind::Post || post.author.is_source),
+            municipality: source.and_then(|s| s.municipality.clone()),
+        };
+        let classification = self.classifier.classify(&post, &context);
         let key = post.uid.to_string().into_bytes();
         let payload = otklik_model::encode(&ClassifiedPost { post, classification });
         Ok(vec![Output { topic: self.output_topic.clone(), key, payload }])
