@@ -46,12 +46,27 @@ use std::path::Path;
 /// tell which posts were classified by which rules. Every classification carries it, followed by
 /// a fingerprint of the rule files actually loaded (`+` and 8 hex digits) so that a locally
 /// edited rule set is never mistaken for the released one.
-pub const CLASSIFIER_VERSION: &str = "0.1.0";
+pub const CLASSIFIER_VERSION: &str = "0.2.0";
 
 /// Keep a secondary topic only when it scores at least this share of the best topic's score: a
 /// passing mention («…у подъезда, где не горит фонарь…») should not make a second topic of a post
 /// about something else.
 const SECONDARY_SHARE: f32 = 0.75;
+
+/// The least score that tags a topic when no topic reaches its threshold (see `run`).
+const FALLBACK_SCORE: f32 = 0.5;
+
+/// The fallback is for short posts, where there is no room for more evidence; in a long post a
+/// single weak word is more often a passing mention than the subject.
+const FALLBACK_MAX_TOKENS: usize = 40;
+
+/// Why a scored topic was not tagged; formatted only when explaining.
+#[derive(Clone, Copy)]
+enum Rejection {
+    BelowThreshold,
+    Suppressed(u32),
+    Secondary,
+}
 
 /// What the classifier knows about where a post comes from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -287,31 +302,62 @@ impl Classifier {
             .collect();
 
         let mut topic_scores = Vec::new();
-        let passing = |t: &Topic, s: f32| s >= self.thresholds.get(t).copied().unwrap_or(1.0);
+        let passing = |t: &Topic, s: f32| s >= threshold_of(t);
         // Suppression counts only from topics that are tagged themselves.
         suppressed.retain(|&(_, rule)| {
             let Owner::Topic(owner) = self.rules[rule as usize].owner else { return false };
             scores.iter().any(|&(t, s, _)| t == owner && passing(&t, s))
         });
-        let best = scores.iter().filter(|(t, s, _)| passing(t, *s) && !suppressed.iter().any(|(x, _)| x == t)).map(|x| x.1).fold(0.0f32, f32::max);
+        let is_suppressed = |t: &Topic| suppressed.iter().find(|(x, _)| x == t).map(|&(_, r)| r);
+        let best = scores.iter().filter(|(t, s, _)| passing(t, *s) && is_suppressed(t).is_none()).map(|x| x.1).fold(0.0f32, f32::max);
+        // Short posts («яма у подъезда», «не косят траву») often carry one weak word only. When
+        // no topic reaches its threshold in a short post, a single clear leader with at least
+        // FALLBACK_SCORE is tagged: a weak signal is better than none, but a tie is no signal.
+        let fallback = if best == 0.0 && norm.tokens.len() <= FALLBACK_MAX_TOKENS {
+            let mut leader: Option<(Topic, f32)> = None;
+            let mut tied = false;
+            for &(t, s, _) in &scores {
+                if s < FALLBACK_SCORE || is_suppressed(&t).is_some() {
+                    continue;
+                }
+                match leader {
+                    Some((_, l)) if s < l => {}
+                    Some((_, l)) if s == l => tied = true,
+                    _ => {
+                        leader = Some((t, s));
+                        tied = false;
+                    }
+                }
+            }
+            leader.filter(|_| !tied).map(|(t, _)| t)
+        } else {
+            None
+        };
         let mut hits = Vec::new();
         for &(topic, score, strongest) in &scores {
-            let threshold = self.thresholds.get(&topic).copied().unwrap_or(1.0);
-            let rejected_because = if score < threshold {
-                Some(format!("score {score:.2} below threshold {threshold:.2}"))
-            } else if let Some(&(_, rule)) = suppressed.iter().find(|(t, _)| *t == topic) {
-                Some(format!("suppressed by rule {}", self.rules[rule as usize].id))
+            let threshold = threshold_of(&topic);
+            let rejection = if fallback == Some(topic) {
+                None
+            } else if score < threshold {
+                Some(Rejection::BelowThreshold)
+            } else if let Some(rule) = is_suppressed(&topic) {
+                Some(Rejection::Suppressed(rule))
             } else if score < best * SECONDARY_SHARE {
-                Some(format!("score {score:.2} is under {SECONDARY_SHARE} of the best topic's {best:.2}"))
+                Some(Rejection::Secondary)
             } else {
                 None
             };
-            if rejected_because.is_none() {
+            if rejection.is_none() {
                 let rule = strongest.map(|(_, r)| self.rules[r as usize].id.clone()).unwrap_or_default();
                 hits.push(TopicHit { topic, score, rule });
             }
             if explain {
-                topic_scores.push(TopicScore { topic, score, threshold, accepted: rejected_because.is_none(), rejected_because });
+                let rejected_because = rejection.map(|r| match r {
+                    Rejection::BelowThreshold => format!("score {score:.2} below threshold {threshold:.2}"),
+                    Rejection::Suppressed(rule) => format!("suppressed by rule {}", self.rules[rule as usize].id),
+                    Rejection::Secondary => format!("score {score:.2} is under {SECONDARY_SHARE} of the best topic's {best:.2}"),
+                });
+                topic_scores.push(TopicScore { topic, score, threshold, accepted: rejection.is_none(), rejected_because });
             }
         }
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.topic.cmp(&b.topic)));
