@@ -1,16 +1,43 @@
-//! Everything otklik knows about ClickHouse: the analyst rows, and the embedded mode's local
-//! store of ClickHouse-ready files.
+//! Everything otklik knows about ClickHouse: the analyst schema and its migrations, the batch
+//! writer, the bundled analyst queries, the report, and the embedded mode's local store of
+//! ClickHouse-ready files.
 //!
-//! - [`PostRow`], [`DlqRow`]: the rows of the `posts` and `dlq` tables, built from
-//!   `otklik_model` wire values.
-//! - [`LocalStore`]: hourly JSONEachRow files holding exactly those rows, a
-//!   `otklik_pipeline::BatchSink` for the embedded wiring (durable append, torn-tail repair).
+//! - [`PostRow`], [`DlqRow`], [`AlertRow`], [`SourceStatusRow`]: the rows of the `posts`, `dlq`,
+//!   `alerts` and `sources_status` tables. One type per table serves both wire forms (JSONEachRow
+//!   text and RowBinary); its fields are the table's columns, which tests check against the
+//!   migrated schema.
+//! - [`migrate`]: `deploy/clickhouse/migrations/NNN_*.sql`, applied in order and recorded in
+//!   `schema_migrations`; modern DDL (LowCardinality, codecs, TTL, DateTime64, constraints) on
+//!   ClickHouse ≥ 20.3, a mechanically downlevelled form on older servers (Debian's 18.16).
+//! - [`ClickHouseSink`]: the `otklik_pipeline::BatchSink` for any table row: RowBinary INSERTs
+//!   with LZ4, retry classification, bisection of batches with rows the server rejects.
+//! - [`load`]: the local store's files into the tables (`otklik clickhouse load DIR`).
+//! - [`report`]: complaints per municipality × topic from ClickHouse or the local store.
+//! - [`queries`]: the analyst queries of `deploy/clickhouse/queries/`.
+//! - [`LocalStore`]: hourly JSONEachRow files holding exactly the table rows, a `BatchSink` for
+//!   the embedded wiring (durable append, torn-tail repair).
+//!
+//! Deduplication is by design, not by the server: `posts` is a ReplacingMergeTree whose sorting
+//! key identifies the uid, and `complaints_hourly` holds `uniqExact(uid)` states, so a row
+//! delivered twice (a Kafka redelivery, a retried INSERT) is one post in every query.
 //!
 //! This is the only crate that may depend on the `clickhouse` client crate. Neighbours: reads
 //! `otklik-model` types, implements `otklik-pipeline`'s sink seam; the binary wires it.
 
+pub mod config;
+pub mod error;
+pub mod load;
 pub mod local;
+pub mod migrate;
+pub mod queries;
+pub mod report;
 pub mod row;
+pub mod sink;
 
+pub use config::ClickHouseSinkConfig;
+pub use error::{ClickHouseError, FailureKind};
 pub use local::{LocalStore, StoreError, StoreRow};
-pub use row::{DlqRow, PostRow};
+pub use migrate::{Form, MigrationReport, Migrator, MIGRATIONS};
+pub use report::Report;
+pub use row::{AlertRow, DlqRow, PostRow, SourceStatusRow, TableRow};
+pub use sink::ClickHouseSink;

@@ -3,11 +3,14 @@
 //! production run produce identical tables.
 
 use chrono::{DateTime, Utc};
-use otklik_model::{ClassifiedPost, DlqRecord};
+use otklik_model::{Alert, ClassifiedPost, Cursor, DlqRecord, Source, SourceStatus};
+use clickhouse::Row;
 use serde::{Deserialize, Serialize};
 
-/// ClickHouse's text form of `DateTime`: `YYYY-MM-DD hh:mm:ss`, in UTC (the columns are
-/// `DateTime('UTC')`).
+/// `DateTime('UTC')` columns, one field attribute for both formats the rows travel in: the text
+/// form `YYYY-MM-DD hh:mm:ss` for human-readable serialisers (JSONEachRow in the local store and
+/// `otklik clickhouse load`), and RowBinary's `UInt32` seconds for the `clickhouse` crate's
+/// serialiser (which says it is not human-readable). One row type, one column list, two wire forms.
 pub mod ch_datetime {
     use chrono::{DateTime, NaiveDateTime, Utc};
     use serde::{Deserialize, Deserializer, Serializer};
@@ -18,11 +21,24 @@ pub mod ch_datetime {
         t.format(FORMAT).to_string()
     }
 
+    /// The `UInt32` a `DateTime` column holds for `t`, or why it cannot hold it (1970..2106).
+    pub fn to_u32(t: &DateTime<Utc>) -> Result<u32, String> {
+        u32::try_from(t.timestamp()).map_err(|_| format!("{} is outside ClickHouse DateTime's range (1970-01-01 .. 2106-02-07)", format(t)))
+    }
+
     pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&t.format(FORMAT))
+        if s.is_human_readable() {
+            s.collect_str(&t.format(FORMAT))
+        } else {
+            s.serialize_u32(to_u32(t).map_err(serde::ser::Error::custom)?)
+        }
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        if !d.is_human_readable() {
+            let seconds = u32::deserialize(d)?;
+            return DateTime::from_timestamp(seconds.into(), 0).ok_or_else(|| serde::de::Error::custom("DateTime out of range"));
+        }
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         NaiveDateTime::parse_from_str(&text, FORMAT)
             .map(|t| t.and_utc())
@@ -32,7 +48,7 @@ pub mod ch_datetime {
 
 /// One version of one post: a row of the `posts` table (ReplacingMergeTree on `uid`, latest
 /// `version` wins).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
 pub struct PostRow {
     pub uid: String,
     pub platform: String,
@@ -132,7 +148,7 @@ fn serde_plain<T: Serialize>(value: &T) -> String {
 }
 
 /// A row of the `dlq` table: one record something could not process.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
 pub struct DlqRow {
     pub stage: String,
     pub error: String,
@@ -159,5 +175,153 @@ impl From<&DlqRecord> for DlqRow {
             payload_encoding: serde_plain(&record.payload_encoding),
             failed_at: record.failed_at,
         }
+    }
+}
+
+/// A row of the `alerts` table: one spike the alerter raised.
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct AlertRow {
+    /// ОКТМО code, empty when the spike is in posts with no municipality.
+    pub municipality: String,
+    pub municipality_name: String,
+    pub topic: String,
+    #[serde(with = "ch_datetime")]
+    pub window_start: DateTime<Utc>,
+    #[serde(with = "ch_datetime")]
+    pub window_end: DateTime<Utc>,
+    pub count: u64,
+    pub baseline: f64,
+    pub score: f64,
+    pub sample_uids: Vec<String>,
+    #[serde(with = "ch_datetime")]
+    pub raised_at: DateTime<Utc>,
+}
+
+impl From<&Alert> for AlertRow {
+    fn from(alert: &Alert) -> Self {
+        AlertRow {
+            municipality: alert.municipality.clone().unwrap_or_default(),
+            municipality_name: alert.municipality_name.clone(),
+            topic: alert.topic.id().to_owned(),
+            window_start: alert.window_start,
+            window_end: alert.window_end,
+            count: alert.count,
+            baseline: alert.baseline,
+            score: alert.score,
+            sample_uids: alert.sample_uids.iter().map(ToString::to_string).collect(),
+            raised_at: alert.raised_at,
+        }
+    }
+}
+
+/// A row of the `sources_status` table: a source's collection state at `updated_at`.
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct SourceStatusRow {
+    pub source_id: String,
+    pub platform: String,
+    /// `ok`, `unavailable` or `failing`.
+    pub state: String,
+    pub reason: String,
+    /// 0 when nothing was seen yet.
+    pub newest_id: u64,
+    /// The Unix epoch when never polled.
+    #[serde(with = "ch_datetime")]
+    pub polled_at: DateTime<Utc>,
+    #[serde(with = "ch_datetime")]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl SourceStatusRow {
+    /// The status row of `source`'s `cursor`, stamped `updated_at`.
+    pub fn new(source: &Source, cursor: &Cursor, updated_at: DateTime<Utc>) -> Self {
+        let (state, reason) = match &cursor.status {
+            SourceStatus::Ok => ("ok", String::new()),
+            SourceStatus::Unavailable { reason } => ("unavailable", reason.clone()),
+            SourceStatus::Failing { reason } => ("failing", reason.clone()),
+        };
+        SourceStatusRow {
+            source_id: source.id.clone(),
+            platform: source.platform.name().to_owned(),
+            state: state.to_owned(),
+            reason,
+            newest_id: cursor.newest_id.unwrap_or(0),
+            polled_at: cursor.polled_at.unwrap_or(DateTime::UNIX_EPOCH),
+            updated_at,
+        }
+    }
+}
+
+/// A row the ClickHouse writer can insert: its table, its columns (`clickhouse::Row`), and the
+/// checks that can be made before sending it.
+pub trait TableRow: clickhouse::RowOwned + clickhouse::RowWrite + Serialize + Send + Sync + 'static {
+    const TABLE: &'static str;
+
+    /// Why ClickHouse could not store this row, when that is known without asking it.
+    fn precheck(&self) -> Result<(), String>;
+
+    /// Feeds what identifies this row (for posts: uid and version) into a batch identity.
+    fn identify(&self, hasher: &mut dyn std::hash::Hasher);
+}
+
+fn check_times(times: &[(&str, &DateTime<Utc>)]) -> Result<(), String> {
+    for (column, t) in times {
+        ch_datetime::to_u32(t).map_err(|e| format!("{column}: {e}"))?;
+    }
+    Ok(())
+}
+
+impl TableRow for PostRow {
+    const TABLE: &'static str = "posts";
+
+    fn precheck(&self) -> Result<(), String> {
+        check_times(&[("published_at", &self.published_at), ("edited_at", &self.edited_at), ("collected_at", &self.collected_at)])
+    }
+
+    fn identify(&self, hasher: &mut dyn std::hash::Hasher) {
+        hasher.write(self.uid.as_bytes());
+        hasher.write_u64(self.version);
+    }
+}
+
+impl TableRow for DlqRow {
+    const TABLE: &'static str = "dlq";
+
+    fn precheck(&self) -> Result<(), String> {
+        check_times(&[("failed_at", &self.failed_at)])
+    }
+
+    fn identify(&self, hasher: &mut dyn std::hash::Hasher) {
+        hasher.write(self.topic.as_bytes());
+        hasher.write_i32(self.partition);
+        hasher.write_i64(self.offset);
+        hasher.write(self.stage.as_bytes());
+    }
+}
+
+impl TableRow for AlertRow {
+    const TABLE: &'static str = "alerts";
+
+    fn precheck(&self) -> Result<(), String> {
+        check_times(&[("window_start", &self.window_start), ("window_end", &self.window_end), ("raised_at", &self.raised_at)])
+    }
+
+    fn identify(&self, hasher: &mut dyn std::hash::Hasher) {
+        hasher.write(self.municipality.as_bytes());
+        hasher.write(self.topic.as_bytes());
+        hasher.write_i64(self.window_start.timestamp());
+        hasher.write_i64(self.raised_at.timestamp());
+    }
+}
+
+impl TableRow for SourceStatusRow {
+    const TABLE: &'static str = "sources_status";
+
+    fn precheck(&self) -> Result<(), String> {
+        check_times(&[("polled_at", &self.polled_at), ("updated_at", &self.updated_at)])
+    }
+
+    fn identify(&self, hasher: &mut dyn std::hash::Hasher) {
+        hasher.write(self.source_id.as_bytes());
+        hasher.write_i64(self.updated_at.timestamp());
     }
 }

@@ -1,0 +1,408 @@
+//! Versioned schema migrations: `deploy/clickhouse/migrations/NNN_name.sql`, compiled into the
+//! binary, applied in order and recorded in `schema_migrations`.
+//!
+//! The files are written in current ClickHouse SQL. [`Migrator`] reads `version()` and picks a
+//! [`Form`]: [`Form::Modern`] runs them as written; [`Form::Compat`] (servers before 20.3, e.g.
+//! Debian's 18.16) runs them through [`downlevel`], a small closed set of mechanical rewrites for
+//! what those servers lack. A statement that has no mechanical rewrite is written twice, each
+//! copy marked `-- @only modern` or `-- @only compat`.
+//!
+//! Every statement is idempotent (`IF NOT EXISTS`; an `ADD COLUMN` the server cannot guard
+//! itself is skipped when the column exists), so a migration interrupted half-way is simply run
+//! again. An applied migration whose file has changed since is an error, not a silent skip.
+
+use crate::error::ClickHouseError;
+use clickhouse::{Client, Row};
+use serde::Deserialize;
+
+/// One migration file.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub version: u32,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+macro_rules! migrations {
+    ($($version:literal $name:literal),+ $(,)?) => {
+        /// Every migration, in order.
+        pub const MIGRATIONS: &[Migration] = &[$(Migration {
+            version: $version,
+            name: $name,
+            sql: include_str!(concat!("../../../deploy/clickhouse/migrations/", $name, ".sql")),
+        }),+];
+    };
+}
+
+migrations! {
+    1 "001_posts",
+    2 "002_complaints_hourly",
+    3 "003_operations",
+    4 "004_arrival_and_checks",
+}
+
+/// Which dialect a server gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// 20.3 and later: LowCardinality, codecs, TTL, skipping indexes, DateTime64, constraints.
+    Modern,
+    /// Older servers (18.x, 19.x): none of those, and no `ADD COLUMN IF NOT EXISTS`.
+    Compat,
+}
+
+impl Form {
+    /// The form for a server reporting `version` (`18.16.1`, `24.8.4.13`).
+    pub fn for_version(version: &str) -> Form {
+        let mut parts = version.trim().split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+        let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+        if (major, minor) >= (20, 3) {
+            Form::Modern
+        } else {
+            Form::Compat
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Form::Modern => "modern",
+            Form::Compat => "compat",
+        }
+    }
+}
+
+/// One statement to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Statement {
+    Sql(String),
+    /// `ALTER TABLE table ADD COLUMN column …` to run only when the column is missing.
+    AddColumn { table: String, column: String, sql: String },
+}
+
+/// The statements of `sql` for `form`: split at `;` ending a line, comments dropped, `@only`
+/// markers honoured, compat statements downlevelled.
+pub fn statements(sql: &str, form: Form) -> Vec<Statement> {
+    let mut out = Vec::new();
+    for chunk in split_statements(sql) {
+        let mut only = None;
+        let mut body = Vec::new();
+        for line in chunk.lines() {
+            let trimmed = line.trim();
+            if let Some(marker) = trimmed.strip_prefix("-- @only ") {
+                only = Some(marker.trim().to_owned());
+            } else if !trimmed.starts_with("--") && !trimmed.is_empty() {
+                body.push(line);
+            }
+        }
+        if body.is_empty() || only.as_deref().is_some_and(|o| o != form.name()) {
+            continue;
+        }
+        let text = body.join("\n");
+        out.push(match form {
+            Form::Modern => Statement::Sql(text),
+            Form::Compat => guard_add_column(downlevel(&text)),
+        });
+    }
+    out
+}
+
+fn split_statements(sql: &str) -> Vec<String> {
+    let mut chunks = Vec::new();
+    let mut current = String::new();
+    for line in sql.lines() {
+        current.push_str(line);
+        current.push('\n');
+        if line.trim_end().ends_with(';') && !line.trim_start().starts_with("--") {
+            let text = current.trim_end().trim_end_matches(';').to_owned();
+            chunks.push(text);
+            current.clear();
+        }
+    }
+    if !current.trim().is_empty() {
+        chunks.push(current);
+    }
+    chunks
+}
+
+/// Rewrites one statement for servers before 20.3. The rules, all mechanical:
+/// `LowCardinality(T)` → `T`; `CODEC(…)` dropped; lines starting with `INDEX` or `TTL` dropped
+/// (a comma left dangling before `)` is removed); `DateTime64(p, tz)` → `DateTime(tz)`;
+/// `now64(…)` → `now()`.
+pub fn downlevel(statement: &str) -> String {
+    let mut text = unwrap_calls(statement, "LowCardinality(", |inner| inner.to_owned());
+    text = unwrap_calls(&text, " CODEC(", |_| String::new());
+    text = unwrap_calls(&text, "DateTime64(", |inner| match inner.split_once(',') {
+        Some((_, tz)) => format!("DateTime({})", tz.trim()),
+        None => "DateTime".to_owned(),
+    });
+    text = unwrap_calls(&text, "now64(", |_| "now()".to_owned());
+    let lines: Vec<&str> = text.lines().filter(|l| !(l.trim_start().starts_with("INDEX ") || l.trim_start().starts_with("TTL "))).collect();
+    let mut out: Vec<String> = Vec::with_capacity(lines.len());
+    for line in lines {
+        if line.trim_start().starts_with(')') {
+            if let Some(previous) = out.last_mut() {
+                if previous.trim_end().ends_with(',') {
+                    let keep = previous.trim_end().len() - 1;
+                    previous.truncate(keep);
+                }
+            }
+        }
+        out.push(line.to_owned());
+    }
+    out.join("\n")
+}
+
+/// Replaces every `prefix…)` (balanced parentheses) with `replace(inner)`.
+fn unwrap_calls(text: &str, prefix: &str, replace: impl Fn(&str) -> String) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(prefix) {
+        out.push_str(&rest[..at]);
+        let inner_start = at + prefix.len();
+        let mut depth = 1;
+        let mut end = None;
+        for (i, c) in rest[inner_start..].char_indices() {
+            match c {
+                '(' => depth += 1,
+                ')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(inner_start + i);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(end) = end else {
+            out.push_str(&rest[at..]);
+            return out;
+        };
+        out.push_str(&replace(&rest[inner_start..end]));
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Old servers have no `ADD COLUMN IF NOT EXISTS`: drop the guard and check system.columns.
+fn guard_add_column(statement: String) -> Statement {
+    let words: Vec<&str> = statement.split_whitespace().collect();
+    if let ["ALTER", "TABLE", table, "ADD", "COLUMN", "IF", "NOT", "EXISTS", column, ..] = words.as_slice() {
+        let (table, column) = (table.to_string(), column.to_string());
+        let sql = statement.replacen("IF NOT EXISTS ", "", 1);
+        return Statement::AddColumn { table, column, sql };
+    }
+    Statement::Sql(statement)
+}
+
+/// A cheap, stable checksum of a migration's text (FNV-1a 64), to notice edited migrations.
+pub fn checksum(sql: &str) -> String {
+    let mut hash: u64 = 0xcbf29ce484222325;
+    for byte in sql.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x100000001b3);
+    }
+    format!("{hash:016x}")
+}
+
+/// What a [`Migrator::migrate`] run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationReport {
+    pub server_version: String,
+    pub form: Form,
+    /// Versions applied by this run, in order.
+    pub applied: Vec<u32>,
+    /// The newest version now recorded.
+    pub current: u32,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct Applied {
+    version: u32,
+    checksum: String,
+}
+
+/// Applies [`MIGRATIONS`] to one database.
+pub struct Migrator {
+    server: Client,
+    db: Client,
+    database: String,
+}
+
+impl Migrator {
+    pub fn new(config: &crate::ClickHouseSinkConfig) -> Self {
+        let mut server_config = config.clone();
+        server_config.database = String::new();
+        Migrator { server: server_config.client(), db: config.client(), database: config.database.clone() }
+    }
+
+    /// The server's `version()`.
+    pub async fn server_version(&self) -> Result<String, ClickHouseError> {
+        Ok(self.server.query("SELECT version()").fetch_one::<String>().await?)
+    }
+
+    /// Versions recorded as applied (empty when the database or the table does not exist yet).
+    pub async fn applied(&self) -> Result<Vec<u32>, ClickHouseError> {
+        Ok(self.applied_rows().await?.into_iter().map(|a| a.version).collect())
+    }
+
+    async fn applied_rows(&self) -> Result<Vec<Applied>, ClickHouseError> {
+        let exists: u64 = self
+            .server
+            .query("SELECT count() FROM system.tables WHERE database = ? AND name = 'schema_migrations'")
+            .bind(&self.database)
+            .fetch_one()
+            .await?;
+        if exists == 0 {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .db
+            .query("SELECT version, argMax(checksum, applied_at) AS checksum FROM schema_migrations GROUP BY version ORDER BY version")
+            .fetch_all::<Applied>()
+            .await?)
+    }
+
+    /// Applies every migration not yet recorded, up to `up_to` (all when `None`).
+    pub async fn migrate(&self, up_to: Option<u32>) -> Result<MigrationReport, ClickHouseError> {
+        let server_version = self.server_version().await?;
+        let form = Form::for_version(&server_version);
+        self.server.query_raw(&format!("CREATE DATABASE IF NOT EXISTS {}", quote_ident(&self.database))).execute().await?;
+        self.db
+            .query_raw(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, checksum String, form String, \
+                 server_version String, applied_at DateTime('UTC')) ENGINE = ReplacingMergeTree(applied_at) ORDER BY version",
+            )
+            .execute()
+            .await?;
+        let applied = self.applied_rows().await?;
+        for done in &applied {
+            match MIGRATIONS.iter().find(|m| m.version == done.version) {
+                Some(m) if checksum(m.sql) != done.checksum => {
+                    return Err(ClickHouseError::Migration {
+                        version: m.version,
+                        name: m.name.into(),
+                        reason: "the file changed after it was applied; write a new migration instead".into(),
+                    })
+                }
+                Some(_) => {}
+                None => {
+                    return Err(ClickHouseError::Migration {
+                        version: done.version,
+                        name: "?".into(),
+                        reason: "recorded in schema_migrations but unknown to this build (is the binary older than the schema?)".into(),
+                    })
+                }
+            }
+        }
+        let mut report = MigrationReport { server_version: server_version.clone(), form, applied: Vec::new(), current: applied.iter().map(|a| a.version).max().unwrap_or(0) };
+        for migration in MIGRATIONS {
+            if applied.iter().any(|a| a.version == migration.version) || up_to.is_some_and(|v| migration.version > v) {
+                continue;
+            }
+            let fail = |reason: String| ClickHouseError::Migration { version: migration.version, name: migration.name.into(), reason };
+            for statement in statements(migration.sql, form) {
+                self.run(&statement).await.map_err(|e| fail(e.to_string()))?;
+            }
+            self.db
+                .query("INSERT INTO schema_migrations (version, name, checksum, form, server_version, applied_at) VALUES (?, ?, ?, ?, ?, now())")
+                .bind(migration.version)
+                .bind(migration.name)
+                .bind(checksum(migration.sql))
+                .bind(form.name())
+                .bind(&server_version)
+                .execute()
+                .await
+                .map_err(|e| fail(ClickHouseError::from(e).to_string()))?;
+            tracing::info!(version = migration.version, name = migration.name, form = form.name(), "migration applied");
+            report.applied.push(migration.version);
+            report.current = migration.version;
+        }
+        Ok(report)
+    }
+
+    async fn run(&self, statement: &Statement) -> Result<(), ClickHouseError> {
+        match statement {
+            Statement::Sql(sql) => Ok(self.db.query_raw(sql).execute().await?),
+            Statement::AddColumn { table, column, sql } => {
+                let present: u64 = self
+                    .server
+                    .query("SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?")
+                    .bind(&self.database)
+                    .bind(table.as_str())
+                    .bind(column.trim_matches('`'))
+                    .fetch_one()
+                    .await?;
+                if present == 0 {
+                    self.db.query_raw(sql).execute().await?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A backquoted identifier.
+pub fn quote_ident(name: &str) -> String {
+    format!("`{}`", name.replace('\\', "\\\\").replace('`', "\\`"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_the_form_by_version() {
+        assert_eq!(Form::for_version("18.16.1"), Form::Compat);
+        assert_eq!(Form::for_version("19.17.6.36"), Form::Compat);
+        assert_eq!(Form::for_version("20.3.1"), Form::Modern);
+        assert_eq!(Form::for_version("25.8.1.1"), Form::Modern);
+    }
+
+    #[test]
+    fn downlevel_rewrites_what_old_servers_lack() {
+        let modern = "CREATE TABLE t\n(\n    a LowCardinality(String),\n    b Array(LowCardinality(String)),\n    c String CODEC(ZSTD(3)),\n    d DateTime64(3, 'UTC') DEFAULT now64(3) CODEC(Delta(8), ZSTD(1)),\n    INDEX i a TYPE set(0) GRANULARITY 4\n)\nENGINE = MergeTree()\nORDER BY a\nTTL d + toIntervalDay(9)";
+        assert_eq!(
+            downlevel(modern),
+            "CREATE TABLE t\n(\n    a String,\n    b Array(String),\n    c String,\n    d DateTime('UTC') DEFAULT now()\n)\nENGINE = MergeTree()\nORDER BY a"
+        );
+    }
+
+    #[test]
+    fn only_markers_and_add_column_guards() {
+        let sql = "-- header\nALTER TABLE posts ADD COLUMN IF NOT EXISTS x UInt8;\n\n-- @only modern\nSELECT 1;\n-- @only compat\nSELECT 2;\n";
+        assert_eq!(
+            statements(sql, Form::Compat),
+            vec![
+                Statement::AddColumn { table: "posts".into(), column: "x".into(), sql: "ALTER TABLE posts ADD COLUMN x UInt8".into() },
+                Statement::Sql("SELECT 2".into())
+            ]
+        );
+        assert_eq!(
+            statements(sql, Form::Modern),
+            vec![Statement::Sql("ALTER TABLE posts ADD COLUMN IF NOT EXISTS x UInt8".into()), Statement::Sql("SELECT 1".into())]
+        );
+    }
+
+    #[test]
+    fn every_bundled_migration_parses_in_both_forms() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version as usize, i + 1, "versions are 1, 2, 3, … in file order");
+            assert!(m.name.starts_with(&format!("{:03}_", m.version)));
+            for form in [Form::Modern, Form::Compat] {
+                let statements = statements(m.sql, form);
+                assert!(!statements.is_empty(), "{} {form:?}", m.name);
+                if form == Form::Compat {
+                    for s in &statements {
+                        let text = match s {
+                            Statement::Sql(t) | Statement::AddColumn { sql: t, .. } => t,
+                        };
+                        for modern_only in ["LowCardinality", "CODEC", "DateTime64", "now64", "TTL ", "INDEX ", "IF NOT EXISTS inserted_at", "CONSTRAINT"] {
+                            assert!(!text.contains(modern_only), "{}: {modern_only} left in {text}", m.name);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! The analyst queries shipped in `deploy/clickhouse/queries/`, compiled in so tests (and
+//! tools) can run every one of them. Each runs unchanged on 18.16 and on current ClickHouse.
+
+/// One bundled query.
+#[derive(Debug, Clone, Copy)]
+pub struct BundledQuery {
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+macro_rules! queries {
+    ($($name:literal),+ $(,)?) => {
+        /// Every bundled query.
+        pub const QUERIES: &[BundledQuery] = &[$(BundledQuery {
+            name: $name,
+            sql: include_str!(concat!("../../../deploy/clickhouse/queries/", $name, ".sql")),
+        }),+];
+    };
+}
+
+queries! {
+    "complaints_by_municipality_topic",
+    "growing_topics",
+    "heating_season",
+    "unanswered_by_source",
+    "needs_attention",
+}
+
+impl BundledQuery {
+    /// The header comment (the lines starting with `--` before the SQL).
+    pub fn header(&self) -> String {
+        self.sql.lines().take_while(|l| l.starts_with("--")).map(|l| l.trim_start_matches("--").trim()).collect::<Vec<_>>().join("\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_query_file_is_bundled_and_documented() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/clickhouse/queries");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".sql").map(str::to_owned))
+            .collect();
+        on_disk.sort();
+        let mut bundled: Vec<String> = QUERIES.iter().map(|q| q.name.to_owned()).collect();
+        bundled.sort();
+        assert_eq!(on_disk, bundled);
+        for q in QUERIES {
+            assert!(q.header().len() > 40, "{} needs a header comment", q.name);
+            assert!(!q.sql.contains('{'), "{}: no query parameters (18.16 has none)", q.name);
+        }
+    }
+}
