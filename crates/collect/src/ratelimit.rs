@@ -75,6 +75,21 @@ impl RateLimiter {
         }
     }
 
+    /// When a request under `key` would next be allowed by `rate` (now, if at once); records
+    /// nothing. For choosing among keys (a token pool); [`RateLimiter::acquire`] still decides.
+    pub fn ready_at(&self, key: &str, rate: Rate) -> Instant {
+        let grants = self.grants.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let Some(log) = grants.get(key) else { return now };
+        let live = log.iter().filter(|&&t| now.duration_since(t) < rate.period).count();
+        if live < rate.requests as usize {
+            return now;
+        }
+        // The grant that must age out first: the `live - requests`-th of the live ones.
+        let live_start = log.len() - live;
+        (log[live_start + live - rate.requests as usize] + rate.period).max(now)
+    }
+
     /// Blocks `key` until `until` (a server said to back off): the log fills with that instant.
     pub fn block_until(&self, key: &str, rate: Rate, until: Instant) {
         let mut grants = self.grants.lock().unwrap_or_else(|p| p.into_inner());
@@ -128,6 +143,23 @@ mod tests {
         let before = Instant::now();
         limiter.acquire("token-b", rate).await;
         assert_eq!(Instant::now(), before);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn ready_at_peeks_without_granting() {
+        let limiter = RateLimiter::new();
+        let rate = Rate::per_second(2);
+        let start = Instant::now();
+        assert_eq!(limiter.ready_at("k", rate), start);
+        limiter.acquire("k", rate).await;
+        assert_eq!(limiter.ready_at("k", rate), start, "one grant of two: still free");
+        limiter.acquire("k", rate).await;
+        assert_eq!(limiter.ready_at("k", rate), start + rate.period);
+        assert_eq!(limiter.ready_at("k", rate), start + rate.period, "peeking records nothing");
+        tokio::time::advance(Duration::from_millis(400)).await;
+        assert_eq!(limiter.ready_at("k", rate), start + rate.period);
+        limiter.block_until("k", rate, start + Duration::from_secs(5));
+        assert_eq!(limiter.ready_at("k", rate), start + Duration::from_secs(5));
     }
 
     #[tokio::test(start_paused = true)]

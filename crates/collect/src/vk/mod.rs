@@ -1,4 +1,6 @@
-//! VK (VKontakte) parser: saved or live API v5.199 responses → [`RawPost`]s. Pure: no I/O.
+//! VK (VKontakte): the API reader ([`VkReader`], configured by [`VkConfig`], tokens from
+//! [`VkConfig::resolve_tokens`]) and the parser: saved or live API v5.199 responses →
+//! [`RawPost`]s. The parser is pure: no I/O.
 //!
 //! Reads `wall.get`, `wall.getComments` (with `thread.items` replies), `newsfeed.search` and
 //! `execute` (a list of per-call answers plus `execute_errors`), each with or without the
@@ -13,11 +15,18 @@
 //! `post_source` since [`RawPost`] has no field of its own for it. Deleted comments are skipped,
 //! their surviving replies kept.
 
+mod client;
+mod config;
 mod error;
 pub(crate) mod lenient;
+mod reader;
+mod tokens;
 pub mod types;
 
+pub use config::{parse_duration, VkConfig};
 pub use error::{VkApiError, VkErrorClass};
+pub use reader::{VkReader, SEARCH_RESULT_LIMIT};
+pub use tokens::{SecretProblem, TokenState, TokenStatus, VkSecretsError, VkToken};
 
 use crate::{ParseContext, ParseError, RawPost};
 use chrono::{DateTime, Utc};

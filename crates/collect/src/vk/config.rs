@@ -1,0 +1,265 @@
+//! `[collect.vk]`: where the VK API is, which tokens to use and how fast, how deep to walk.
+//!
+//! Durations are strings (`"250ms"`, `"30s"`, `"5m"`, `"48h"`, `"7d"`), rates are
+//! `requests/period` (`"3/s"`, `"20/m"`). Tokens never appear here: only the names of the
+//! environment variables and files that hold them ([`VkConfig::resolve_tokens`]).
+
+use crate::ratelimit::Rate;
+use crate::walk::WalkLimits;
+use serde::{Deserialize, Deserializer};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The VK collector's configuration (`[collect.vk]`). Every field has a default.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VkConfig {
+    /// Default `"https://api.vk.com/method"`; tests point it at a fake server.
+    pub api_base: String,
+    /// Default `"5.199"`.
+    pub api_version: String,
+    /// Names of environment variables, each holding one access token.
+    pub tokens_env: Vec<String>,
+    /// Files holding tokens, one per line (blank lines and `#` comments skipped). Relative paths
+    /// are resolved against the directory given to [`VkConfig::resolve_tokens`].
+    pub token_files: Vec<PathBuf>,
+    /// Requests per token, default `"3/s"` (a user token's limit).
+    #[serde(deserialize_with = "de_rate")]
+    pub rate: Rate,
+    /// Per-token overrides keyed by the env var name or the token file path as written above,
+    /// e.g. `{ VK_SERVICE_TOKEN = "20/s" }` for a service token.
+    #[serde(deserialize_with = "de_rates")]
+    pub token_rates: BTreeMap<String, Rate>,
+    /// Added to every rate's period, so that network jitter never makes VK see more than the
+    /// limit in its own window (default `"100ms"`: `3/s` is spaced as 3 per 1.1 s).
+    #[serde(deserialize_with = "de_duration")]
+    pub rate_margin: Duration,
+    /// Calls batched into one `execute` request (1..=25; 1 disables `execute`). Default 25.
+    pub execute_batch: usize,
+    /// How long a call waits for others to share its `execute` (default `"5ms"`).
+    #[serde(deserialize_with = "de_duration")]
+    pub batch_linger: Duration,
+    /// `wall.get` page size, 1..=100 (default 100).
+    pub page_size: u32,
+    /// `newsfeed.search` page size, 1..=200 (default 200).
+    pub search_page_size: u32,
+    /// Replies fetched inside each comment thread (`thread_items_count`, 0..=10; default 10).
+    pub comments_depth: u32,
+    /// Most comments fetched under one post in one poll (default 500).
+    pub max_comments_per_post: usize,
+    /// A first poll takes at most this many posts (default 200)…
+    pub first_poll_max_posts: usize,
+    /// …none older than this (default `"7d"`).
+    #[serde(deserialize_with = "de_duration")]
+    pub first_poll_max_age: Duration,
+    /// Posts younger than this are re-checked for edits and new comments (default `"48h"`).
+    #[serde(deserialize_with = "de_duration")]
+    pub recheck_window: Duration,
+    /// Hard stop for one poll of one wall (default 50 pages).
+    pub max_pages: usize,
+    /// Pause of a token after error 6 (too many requests) or 9 (flood control); default `"2s"`.
+    #[serde(deserialize_with = "de_duration")]
+    pub rate_limited_pause: Duration,
+    /// Pause of a token after error 29 (method quota spent for its window); default `"1h"`.
+    #[serde(deserialize_with = "de_duration")]
+    pub quota_pause: Duration,
+    /// Pause of a token after error 14 (captcha); default `"10m"`.
+    #[serde(deserialize_with = "de_duration")]
+    pub captcha_pause: Duration,
+    /// A request waits at most this long for a paused token; beyond it the poll fails as
+    /// transient and is retried on the next pass (default `"30s"`).
+    #[serde(deserialize_with = "de_duration")]
+    pub max_token_wait: Duration,
+    /// Attempts of one call through VK errors 6/9/10/14/29 and failed HTTP (default 6).
+    pub max_attempts: u32,
+    /// Backoff between attempts after error 10 or a failed HTTP request (defaults `"500ms"`,
+    /// `"30s"`).
+    #[serde(deserialize_with = "de_duration")]
+    pub retry_initial: Duration,
+    #[serde(deserialize_with = "de_duration")]
+    pub retry_max: Duration,
+}
+
+impl Default for VkConfig {
+    fn default() -> Self {
+        let walk = WalkLimits::default();
+        VkConfig {
+            api_base: "https://api.vk.com/method".into(),
+            api_version: "5.199".into(),
+            tokens_env: Vec::new(),
+            token_files: Vec::new(),
+            rate: Rate::per_second(3),
+            token_rates: BTreeMap::new(),
+            rate_margin: Duration::from_millis(100),
+            execute_batch: 25,
+            batch_linger: Duration::from_millis(5),
+            page_size: 100,
+            search_page_size: 200,
+            comments_depth: 10,
+            max_comments_per_post: 500,
+            first_poll_max_posts: walk.first_poll_max_posts,
+            first_poll_max_age: walk.first_poll_max_age,
+            recheck_window: walk.recheck_window,
+            max_pages: walk.max_pages,
+            rate_limited_pause: Duration::from_secs(2),
+            quota_pause: Duration::from_secs(3600),
+            captcha_pause: Duration::from_secs(600),
+            max_token_wait: Duration::from_secs(30),
+            max_attempts: 6,
+            retry_initial: Duration::from_millis(500),
+            retry_max: Duration::from_secs(30),
+        }
+    }
+}
+
+impl VkConfig {
+    /// Every problem with the values (not the secrets: see [`VkConfig::resolve_tokens`]), as
+    /// `field: message` lines for `check-config`.
+    pub fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        match reqwest::Url::parse(&self.api_base) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => {}
+            Ok(_) => problems.push(format!("api_base: {:?} is not an http(s) URL", self.api_base)),
+            Err(e) => problems.push(format!("api_base: {:?} is not a URL: {e}", self.api_base)),
+        }
+        if self.api_version.trim().is_empty() {
+            problems.push("api_version: must not be empty".into());
+        }
+        if self.tokens_env.is_empty() && self.token_files.is_empty() {
+            problems.push("tokens_env, token_files: no VK token configured; name at least one env var or token file".into());
+        }
+        for name in &self.tokens_env {
+            if name.trim().is_empty() || name.contains('=') {
+                problems.push(format!("tokens_env: {name:?} is not an environment variable name"));
+            }
+        }
+        for key in self.token_rates.keys() {
+            if !self.tokens_env.contains(key) && !self.token_files.iter().any(|p| p.to_string_lossy() == key.as_str()) {
+                problems.push(format!("token_rates: {key:?} is neither in tokens_env nor in token_files"));
+            }
+        }
+        let ranges: [(&str, u64, u64, u64); 5] = [
+            ("execute_batch", self.execute_batch as u64, 1, 25),
+            ("page_size", self.page_size.into(), 1, 100),
+            ("search_page_size", self.search_page_size.into(), 1, 200),
+            ("comments_depth", self.comments_depth.into(), 0, 10),
+            ("max_attempts", self.max_attempts.into(), 1, 100),
+        ];
+        for (field, value, lo, hi) in ranges {
+            if !(lo..=hi).contains(&value) {
+                problems.push(format!("{field}: {value} is outside {lo}..={hi}"));
+            }
+        }
+        if self.max_pages == 0 {
+            problems.push("max_pages: must be at least 1".into());
+        }
+        if self.first_poll_max_posts == 0 {
+            problems.push("first_poll_max_posts: must be at least 1".into());
+        }
+        problems
+    }
+
+    /// The walk limits of a wall poll.
+    pub fn walk_limits(&self) -> WalkLimits {
+        WalkLimits {
+            first_poll_max_posts: self.first_poll_max_posts,
+            first_poll_max_age: self.first_poll_max_age,
+            recheck_window: self.recheck_window,
+            max_pages: self.max_pages,
+        }
+    }
+}
+
+/// Parses `"250ms"`, `"30s"`, `"5m"`, `"2h"`, `"7d"`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let hint = || format!("invalid duration {text:?}: write a number and a unit, e.g. \"250ms\", \"30s\", \"5m\", \"2h\", \"7d\"");
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(hint)?;
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| hint())?;
+    let unit_secs = match unit.trim() {
+        "ms" => return Ok(Duration::from_millis(n)),
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(hint()),
+    };
+    n.checked_mul(unit_secs).map(Duration::from_secs).ok_or_else(hint)
+}
+
+fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    parse_duration(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+}
+
+fn de_rate<'de, D: Deserializer<'de>>(d: D) -> Result<Rate, D::Error> {
+    Rate::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+}
+
+fn de_rates<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Rate>, D::Error> {
+    BTreeMap::<String, String>::deserialize(d)?
+        .into_iter()
+        .map(|(k, v)| Rate::parse(&v).map(|r| (k.clone(), r)).map_err(|e| serde::de::Error::custom(format!("token_rates.{k}: {e}"))))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_but_want_a_token() {
+        let config = VkConfig::default();
+        assert_eq!(config.api_version, "5.199");
+        assert_eq!(config.rate, Rate::per_second(3));
+        assert_eq!(config.validate(), vec!["tokens_env, token_files: no VK token configured; name at least one env var or token file".to_owned()]);
+    }
+
+    #[test]
+    fn reads_strings_and_rejects_unknown_fields() {
+        let config: VkConfig = serde_json::from_value(serde_json::json!({
+            "tokens_env": ["VK_A", "VK_SERVICE"],
+            "rate": "3/s",
+            "token_rates": {"VK_SERVICE": "20/s"},
+            "recheck_window": "24h",
+            "quota_pause": "90m",
+        }))
+        .unwrap();
+        assert_eq!(config.token_rates["VK_SERVICE"], Rate::per_second(20));
+        assert_eq!(config.recheck_window, Duration::from_secs(86_400));
+        assert_eq!(config.quota_pause, Duration::from_secs(5400));
+        assert!(config.validate().is_empty(), "{:?}", config.validate());
+
+        let unknown = serde_json::from_value::<VkConfig>(serde_json::json!({"token": "x"})).unwrap_err();
+        assert!(unknown.to_string().contains("unknown field"), "{unknown}");
+        let bad = serde_json::from_value::<VkConfig>(serde_json::json!({"rate": "fast"})).unwrap_err();
+        assert!(bad.to_string().contains("invalid rate"), "{bad}");
+        let bad = serde_json::from_value::<VkConfig>(serde_json::json!({"token_rates": {"VK_A": "3"}})).unwrap_err();
+        assert!(bad.to_string().contains("token_rates.VK_A"), "{bad}");
+    }
+
+    #[test]
+    fn validate_lists_every_problem() {
+        let config = VkConfig {
+            api_base: "ftp://x".into(),
+            tokens_env: vec!["A=B".into()],
+            token_rates: [("VK_OTHER".to_owned(), Rate::per_second(1))].into(),
+            execute_batch: 26,
+            page_size: 0,
+            comments_depth: 11,
+            ..VkConfig::default()
+        };
+        let problems = config.validate();
+        assert_eq!(problems.len(), 6, "{problems:#?}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("48h").unwrap(), Duration::from_secs(48 * 3600));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        for bad in ["", "h", "5", "5y", "99999999999999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}
