@@ -1,15 +1,16 @@
-//! The compiled matcher: every term of every rule in one Aho–Corasick automaton, every regex in
-//! one `RegexSet`, so a post is scanned once whatever the number of rules.
+//! The compiled matcher: every term of every rule in one letter trie, every regex in one
+//! `RegexSet`, so a post is read once whatever the number of rules.
 //!
-//! Terms are matched at word starts: the normalised text is space-framed (`" tok1 tok2 "`) and
-//! every automaton pattern is `" " + key`. A hit is then checked against the token it landed in
-//! (exact: the token ends there; inflected: the rest of the token is a Russian ending; prefix:
-//! anything). Phrases are evaluated only when one of their terms was hit, from the sorted list
-//! of (term, token) hits.
+//! Terms only ever match at the start of a token, so instead of scanning the whole text for
+//! every key (an overlapping Aho–Corasick search, which also reports keys inside words only to
+//! throw them away), each token walks the trie from its first letter: every node passed on the
+//! way is a key that is a prefix of the token. A hit is then checked against the rest of the
+//! token (exact: nothing left; inflected: the rest is a Russian ending; prefix: anything). Most
+//! tokens leave the trie after a letter or two. Phrases are evaluated only when one of their
+//! terms was hit, from the sorted list of (term, token) hits.
 
 use crate::normalize::Normalized;
 use crate::pattern::{PhraseSpec, TermKind};
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::{Regex, RegexSet};
 use rust_stemmers::{Algorithm, Stemmer};
 use std::collections::{HashMap, HashSet};
@@ -63,11 +64,126 @@ pub(crate) struct RuleSpecs {
     pub regexes: Vec<Regex>,
 }
 
-/// The compiled automaton and everything needed to turn its hits into fired rules.
+/// Letters of the trie's dense alphabet: Latin, digits, the Russian alphabet, '-' and '/'. Any
+/// other character a key uses gets a symbol of its own at build time ([`Trie::extra`]).
+const FAST_SYMBOLS: usize = 26 + 10 + 32 + 2;
+
+/// A trie over the keys of all terms, walked letter by letter along a token.
+struct Trie {
+    /// `next[node * symbols + symbol]`: the child, or 0 (the root is never a child).
+    next: Vec<u32>,
+    symbols: usize,
+    /// Per node: the range of [`Trie::node_terms`] holding the terms whose key ends here.
+    ends: Vec<(u32, u32)>,
+    node_terms: Vec<u32>,
+    /// Symbols of characters outside the fast alphabet that some key uses.
+    extra: HashMap<char, u32>,
+}
+
+/// The symbol of an ASCII or basic-Cyrillic lower-case character, if it has a fast one.
+#[inline]
+fn fast_symbol(c: char) -> Option<u32> {
+    match c {
+        'a'..='z' => Some(c as u32 - 'a' as u32),
+        '0'..='9' => Some(26 + c as u32 - '0' as u32),
+        'а'..='я' => Some(36 + c as u32 - 'а' as u32),
+        '-' => Some(68),
+        '/' => Some(69),
+        _ => None,
+    }
+}
+
+impl Trie {
+    fn build(keys: &[(String, Vec<u32>)]) -> Trie {
+        let mut extra: HashMap<char, u32> = HashMap::new();
+        for (key, _) in keys {
+            for c in key.chars() {
+                if fast_symbol(c).is_none() {
+                    let next = (FAST_SYMBOLS + extra.len()) as u32;
+                    extra.entry(c).or_insert(next);
+                }
+            }
+        }
+        let symbols = FAST_SYMBOLS + extra.len();
+        let mut next = vec![0u32; symbols];
+        let mut terms_at: Vec<Vec<u32>> = vec![Vec::new()];
+        for (key, terms) in keys {
+            let mut node = 0usize;
+            for c in key.chars() {
+                let sym = fast_symbol(c).unwrap_or_else(|| extra[&c]) as usize;
+                let child = next[node * symbols + sym];
+                node = if child == 0 {
+                    let id = terms_at.len();
+                    terms_at.push(Vec::new());
+                    next.resize(next.len() + symbols, 0);
+                    next[node * symbols + sym] = id as u32;
+                    id
+                } else {
+                    child as usize
+                };
+            }
+            terms_at[node].extend_from_slice(terms);
+        }
+        let mut ends = Vec::with_capacity(terms_at.len());
+        let mut node_terms = Vec::new();
+        for t in terms_at {
+            let from = node_terms.len() as u32;
+            node_terms.extend(t);
+            ends.push((from, node_terms.len() as u32));
+        }
+        Trie { next, symbols, ends, node_terms, extra }
+    }
+
+    fn memory_usage(&self) -> usize {
+        self.next.len() * 4 + self.ends.len() * 8 + self.node_terms.len() * 4 + self.extra.len() * 16
+    }
+
+    /// Calls `found(terms, key_end)` for every key that is a prefix of `token`, shortest first;
+    /// `key_end` is the byte offset in `token` where the key ends.
+    #[inline]
+    fn walk(&self, token: &str, mut found: impl FnMut(&[u32], usize)) {
+        let mut node = 0usize;
+        let bytes = token.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            // The normaliser's output is lower-case: ASCII and two-byte basic Cyrillic are
+            // decoded by hand, anything else through the char decoder.
+            let b = bytes[i];
+            let (sym, len) = if b < 0x80 {
+                match fast_symbol(b as char) {
+                    Some(s) => (s, 1),
+                    None => return,
+                }
+            } else if (b == 0xD0 || b == 0xD1) && i + 1 < bytes.len() {
+                let c = char::from_u32(((b as u32 & 0x1F) << 6) | (bytes[i + 1] as u32 & 0x3F)).unwrap_or('\0');
+                match fast_symbol(c).or_else(|| self.extra.get(&c).copied()) {
+                    Some(s) => (s, 2),
+                    None => return,
+                }
+            } else {
+                let c = token[i..].chars().next().unwrap_or('\0');
+                match self.extra.get(&c) {
+                    Some(&s) => (s, c.len_utf8()),
+                    None => return,
+                }
+            };
+            let child = self.next[node * self.symbols + sym as usize];
+            if child == 0 {
+                return;
+            }
+            node = child as usize;
+            i += len;
+            let (a, b) = self.ends[node];
+            if a != b {
+                found(&self.node_terms[a as usize..b as usize], i);
+            }
+        }
+    }
+}
+
+/// The compiled matcher and everything needed to turn its hits into fired rules.
 pub(crate) struct Engine {
-    ac: AhoCorasick,
-    /// Automaton pattern id → the terms that share that key.
-    pattern_terms: Vec<Vec<u32>>,
+    trie: Trie,
     terms: Vec<Term>,
     /// Term → phrases with that term in a slot.
     term_phrases: Vec<Vec<u32>>,
@@ -143,25 +259,18 @@ impl Engine {
             }
         }
         let mut key_ids: HashMap<&str, usize> = HashMap::new();
-        let mut keys: Vec<String> = Vec::new();
-        let mut pattern_terms: Vec<Vec<u32>> = Vec::new();
+        let mut keys: Vec<(String, Vec<u32>)> = Vec::new();
         for (i, t) in terms.iter().enumerate() {
             let id = *key_ids.entry(t.key.as_str()).or_insert_with(|| {
-                keys.push(format!(" {}", t.key));
-                pattern_terms.push(Vec::new());
+                keys.push((t.key.clone(), Vec::new()));
                 keys.len() - 1
             });
-            pattern_terms[id].push(i as u32);
+            keys[id].1.push(i as u32);
         }
-        let ac = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&keys)
-            .map_err(|e| format!("building the automaton: {e}"))?;
+        let trie = Trie::build(&keys);
         let regex_set = RegexSet::new(regexes.iter().map(|r| r.as_str())).map_err(|e| format!("building the regex set: {e}"))?;
         Ok(Engine {
-            ac,
-            pattern_terms,
+            trie,
             terms,
             term_phrases,
             phrases,
@@ -178,25 +287,24 @@ impl Engine {
     /// Rough heap size of the compiled matcher, in bytes.
     pub fn memory_usage(&self) -> usize {
         let terms: usize = self.terms.iter().map(|t| t.key.len() + std::mem::size_of::<Term>()).sum();
-        let lists: usize = self.pattern_terms.iter().chain(&self.term_phrases).map(|v| v.len() * 4 + 24).sum();
+        let lists: usize = self.term_phrases.iter().map(|v| v.len() * 4 + 24).sum();
         let phrases: usize = self.phrases.iter().map(|p| p.slots.iter().map(|s| s.len() * 4 + 24).sum::<usize>() + 64).sum();
         // The regex crate does not report its size; its lazy DFA caches are bounded per regex
         // (a few hundred KB at most each) and our rules hold a handful.
         let regex = self.regexes.iter().map(|r| r.as_str().len() * 64).sum::<usize>() * 2;
-        self.ac.memory_usage() + terms + lists + phrases + regex
+        self.trie.memory_usage() + terms + lists + phrases + regex
     }
 
-    fn term_matches(&self, term: &Term, text: &str, end: usize, token_end: usize) -> bool {
+    /// Whether `term`, found as a prefix of `token` ending at byte `end`, matches the token.
+    fn term_matches(&self, term: &Term, token: &str, end: usize) -> bool {
         match term.kind {
             TermKind::Prefix => true,
-            TermKind::Exact => end == token_end,
+            TermKind::Exact => end == token.len(),
             TermKind::Inflected => {
-                let rest = &text[end..token_end];
-                let by_endings = || self.endings.contains(rest);
-                let by_stem = || {
-                    let token_start = end - term.key.len();
-                    self.stemmer.stem(&text[token_start..token_end]) == term.key.as_str()
-                };
+                let rest = &token[end..];
+                // No ending in the list is longer than five letters.
+                let by_endings = || rest.len() <= 10 && self.endings.contains(rest);
+                let by_stem = || self.stemmer.stem(token) == term.key.as_str();
                 match self.mode {
                     InflectionMode::Endings => by_endings(),
                     InflectionMode::Snowball => by_stem(),
@@ -212,18 +320,15 @@ impl Engine {
         let text = norm.text.as_str();
         // (term, token) pairs.
         let mut hits: Vec<(u32, u32)> = Vec::new();
-        for m in self.ac.find_overlapping_iter(text) {
-            // The pattern's leading space is the separator before the token.
-            let Some(tok) = norm.token_at(m.start() + 1) else { continue };
-            let token_end = norm.tokens[tok].end as usize;
-            if m.end() > token_end {
-                continue;
-            }
-            for &t in &self.pattern_terms[m.pattern().as_usize()] {
-                if self.term_matches(&self.terms[t as usize], text, m.end(), token_end) {
-                    hits.push((t, tok as u32));
+        for (tok, t) in norm.tokens.iter().enumerate() {
+            let token = &text[t.start as usize..t.end as usize];
+            self.trie.walk(token, |terms, end| {
+                for &term in terms {
+                    if self.term_matches(&self.terms[term as usize], token, end) {
+                        hits.push((term, tok as u32));
+                    }
                 }
-            }
+            });
         }
         hits.sort_unstable();
         hits.dedup();
@@ -231,6 +336,13 @@ impl Engine {
         let mut spans_by_rule: Vec<(u32, (u32, u32))> = Vec::new();
         let mut scratch: Vec<Vec<u32>> = Vec::new();
         if !hits.is_empty() {
+            // Which terms were hit at all: lets a phrase be ruled out by bit tests before any
+            // position list is built (most phrases woken by a common word such as «в» lack
+            // their other slots).
+            let mut present = vec![0u64; self.terms.len().div_ceil(64)];
+            for &(t, _) in &hits {
+                present[t as usize / 64] |= 1 << (t % 64);
+            }
             let mut seen = vec![0u64; self.phrases.len().div_ceil(64)];
             let mut last_term = u32::MAX;
             for &(t, _) in &hits {
@@ -244,7 +356,7 @@ impl Engine {
                         continue;
                     }
                     seen[w] |= 1 << b;
-                    phrase_matches(&self.phrases[p as usize], &hits, &mut scratch, &mut spans_by_rule);
+                    phrase_matches(&self.phrases[p as usize], &hits, &present, &mut scratch, &mut spans_by_rule);
                 }
             }
         }
@@ -275,10 +387,17 @@ impl Engine {
     }
 }
 
+fn is_present(present: &[u64], t: u32) -> bool {
+    present[t as usize / 64] & (1 << (t % 64)) != 0
+}
+
 /// Token positions of any term of `slot`, sorted, into `out`.
-fn slot_positions(slot: &[u32], hits: &[(u32, u32)], out: &mut Vec<u32>) {
+fn slot_positions(slot: &[u32], hits: &[(u32, u32)], present: &[u64], out: &mut Vec<u32>) {
     out.clear();
     for &t in slot {
+        if !is_present(present, t) {
+            continue;
+        }
         let from = hits.partition_point(|&(ht, _)| ht < t);
         out.extend(hits[from..].iter().take_while(|&&(ht, _)| ht == t).map(|&(_, tok)| tok));
     }
@@ -290,7 +409,7 @@ fn slot_positions(slot: &[u32], hits: &[(u32, u32)], out: &mut Vec<u32>) {
 
 /// Appends every span where `phrase` matches (one per start position) to `out`, tagged with the
 /// phrase's rule. `scratch` holds position lists between calls so that a post allocates once.
-fn phrase_matches(phrase: &Phrase, hits: &[(u32, u32)], scratch: &mut Vec<Vec<u32>>, out: &mut Vec<(u32, (u32, u32))>) {
+fn phrase_matches(phrase: &Phrase, hits: &[(u32, u32)], present: &[u64], scratch: &mut Vec<Vec<u32>>, out: &mut Vec<(u32, (u32, u32))>) {
     let rule = phrase.rule;
     // Most phrases are one word: no position lists to build.
     if let [slot] = phrase.slots.as_slice() {
@@ -300,11 +419,14 @@ fn phrase_matches(phrase: &Phrase, hits: &[(u32, u32)], scratch: &mut Vec<Vec<u3
             return;
         }
     }
+    if !phrase.slots.iter().all(|slot| slot.iter().any(|&t| is_present(present, t))) {
+        return;
+    }
     if scratch.len() < phrase.slots.len() {
         scratch.resize_with(phrase.slots.len(), Vec::new);
     }
     for (slot, positions) in phrase.slots.iter().zip(scratch.iter_mut()) {
-        slot_positions(slot, hits, positions);
+        slot_positions(slot, hits, present, positions);
         if positions.is_empty() {
             return;
         }

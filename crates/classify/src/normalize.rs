@@ -63,19 +63,50 @@ impl Normalized {
 
 /// Normalises `text` for matching (see the module docs).
 pub fn normalize(text: &str) -> Normalized {
-    let mut out = Normalized { text: String::with_capacity(text.len() + 2), tokens: Vec::new() };
+    let mut out = Normalized { text: String::with_capacity(text.len() + 2), tokens: Vec::with_capacity(text.len() / 6) };
     out.text.push(' ');
-    let nfkc;
-    // Most posts are already NFKC (plain Cyrillic and ASCII); skip the allocation for them.
-    let plain = text.chars().all(|c| c.is_ascii() || (('\u{0400}'..='\u{04FF}').contains(&c) && !('\u{0483}'..='\u{0489}').contains(&c)));
-    let text: &str = match plain || is_nfkc_quick(text.chars()) == IsNormalized::Yes {
-        true => text,
-        false => {
-            nfkc = text.nfkc().collect::<String>();
-            &nfkc
-        }
-    };
     let mut word = String::new();
+    // NFKC works chunk by chunk between ASCII whitespace: a space neither composes with nor
+    // reorders around its neighbours, so the result is the same as for the whole text, and one
+    // «№» or full-width letter costs the normalisation of its own chunk only. Most chunks are
+    // plain ASCII and basic Cyrillic, which NFKC leaves alone.
+    for chunk in text.split(|c: char| c.is_ascii_whitespace()) {
+        if chunk.is_empty() {
+            continue;
+        }
+        if is_plain(chunk) || is_nfkc_quick(chunk.chars()) == IsNormalized::Yes {
+            tokenize(chunk, &mut word, &mut out);
+        } else {
+            let nfkc: String = chunk.nfkc().collect();
+            tokenize(&nfkc, &mut word, &mut out);
+        }
+        // The whitespace after the chunk ends any word.
+        flush(&mut word, &mut out);
+    }
+    out
+}
+
+/// Whether NFKC certainly leaves `s` as it is: ASCII and basic Cyrillic letters only (no
+/// combining marks).
+fn is_plain(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let x = b[i];
+        if x < 0x80 {
+            i += 1;
+        } else if (x == 0xD0 || x == 0xD1) && i + 1 < b.len() {
+            // U+0400..U+047F; U+0483..U+0489 (D2 83..D2 89) are outside this range anyway.
+            i += 2;
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+/// Tokenises one whitespace-free chunk into `out`, carrying the current word in `word`.
+fn tokenize(text: &str, word: &mut String, out: &mut Normalized) {
     let mut chars = text.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
         if is_word_char(c) {
@@ -90,7 +121,7 @@ pub fn normalize(text: &str) -> Normalized {
                     continue;
                 }
             }
-            push_lower(c, &mut word);
+            push_lower(c, word);
         } else if (c == '-' || c == '/') && !word.is_empty() && chars.peek().is_some_and(|&(_, n)| is_word_char(n)) {
             // Hyphens join words («из-за»), slashes join house numbers («12/3»); elsewhere both
             // are separators.
@@ -98,7 +129,7 @@ pub fn normalize(text: &str) -> Normalized {
             if keep {
                 word.push(c);
             } else {
-                flush(&mut word, &mut out);
+                flush(word, out);
             }
         } else if c == '@' && !word.is_empty() {
             // name@host: drop the local part and the host alike.
@@ -107,11 +138,9 @@ pub fn normalize(text: &str) -> Normalized {
                 chars.next();
             }
         } else {
-            flush(&mut word, &mut out);
+            flush(word, out);
         }
     }
-    flush(&mut word, &mut out);
-    out
 }
 
 fn is_word_char(c: char) -> bool {
@@ -161,8 +190,22 @@ fn push_lower(c: char, word: &mut String) {
     }
 }
 
-fn is_cyrillic(c: char) -> bool {
-    matches!(c, '\u{0400}'..='\u{04FF}')
+/// Whether some letter appears three times in a row (the case `flush` collapses).
+fn has_triple(word: &str) -> bool {
+    let mut prev = '\0';
+    let mut run = 0;
+    for c in word.chars() {
+        if c == prev {
+            run += 1;
+            if run == 2 && c.is_alphabetic() {
+                return true;
+            }
+        } else {
+            prev = c;
+            run = 0;
+        }
+    }
+    false
 }
 
 /// The Cyrillic letter a lower-case Latin letter (or digit zero) is mistaken for, if any.
@@ -189,12 +232,23 @@ fn flush(word: &mut String, out: &mut Normalized) {
     if word.is_empty() {
         return;
     }
-    let has_cyrillic = word.chars().any(is_cyrillic);
+    // Lead bytes D0..D3 are exactly the characters U+0400..U+04FF.
+    let bytes = word.as_bytes();
+    let has_cyrillic = bytes.iter().any(|&b| (0xD0..=0xD3).contains(&b));
     // A word with both scripts is Cyrillic typed with a few Latin keys; a word starting with a
     // digit is a house number («5а») and keeps its letter as is.
-    let fix_lookalikes = has_cyrillic && word.chars().any(|c| c.is_ascii_alphabetic() || c == '0')
+    let fix_lookalikes = has_cyrillic && bytes.iter().any(|&b| b.is_ascii_alphabetic() || b == b'0')
         && !word.starts_with(|c: char| c.is_ascii_digit());
     let start = out.text.len() as u32;
+    // Nearly every word has neither look-alikes nor a letter written three times: copy it whole.
+    if !fix_lookalikes && !has_triple(word) {
+        out.text.push_str(word);
+        let end = out.text.len() as u32;
+        out.tokens.push(Token { start, end });
+        out.text.push(' ');
+        word.clear();
+        return;
+    }
     let mut prev: Option<char> = None;
     let mut run = 0usize;
     for c in word.chars() {
