@@ -5,6 +5,7 @@
 //! - [`Collector`]: the poll loop shared by all networks — poll a source through a
 //!   [`FeedReader`], publish its posts, then its cursor.
 //! - [`ReplayReader`]: a feed reader over saved responses (the demo, incident replays).
+//! - [`telegram::TelegramReader`]: public Telegram channels over HTTP from their t.me/s previews.
 //! - [`http::HttpClient`] with [`ratelimit::RateLimiter`]: the shared HTTP behaviour of every
 //!   network's reader — per-key rate limits, timeouts, size cap, retry with backoff on 5xx/429.
 //!

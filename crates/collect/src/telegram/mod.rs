@@ -1,4 +1,6 @@
-//! Telegram public channels through the `https://t.me/s/<channel>` web preview: a pure parser.
+//! Telegram public channels through the `https://t.me/s/<channel>` web preview: a pure parser,
+//! and [`TelegramReader`], the poller that fetches and walks the preview pages over HTTP
+//! (configured by [`TelegramConfig`]; `telegram/reader.rs` tables how each t.me answer is handled).
 //!
 //! Input is either the whole preview page or the fragment t.me returns for a paging request sent
 //! with `X-Requested-With: XMLHttpRequest` (the same message markup, JSON-encoded as one string);
@@ -21,6 +23,7 @@
 //! empty; a reply to another post sets `parent_uid` (the post stays `item_kind: post`).
 
 mod parse;
+mod reader;
 mod scan;
 mod text;
 mod values;
@@ -28,6 +31,8 @@ mod values;
 use crate::{ParseContext, ParseError, RawPost};
 use otklik_model::{Platform, PostUid};
 use serde::Serialize;
+
+pub use reader::*;
 
 /// The channel a page belongs to, as far as the page tells.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]

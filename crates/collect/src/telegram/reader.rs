@@ -1,0 +1,466 @@
+//! The Telegram poller: reads public channels over HTTP from the `t.me/s/<channel>` web preview.
+//!
+//! One poll of a channel is a newest-first [`walk`](crate::walk::walk): the preview page
+//! `{base_url}/s/<channel>` (the newest ~20 posts), then older pages `?before=<id>` (the id of
+//! the oldest post shown, which t.me's «more» link carries) until the cursor and the re-check
+//! window are passed or a first poll's depth is reached. The walk dedups posts by uid (pages can
+//! overlap), re-publishes young posts whose fingerprint changed (edited, new view counts) and
+//! advances the cursor; this module only fetches and parses pages.
+//!
+//! Older pages are requested as ordinary pages by default, as a browser opening the «more» link
+//! does; with `xhr_paging` they are requested as t.me's own script does
+//! (`X-Requested-With: XMLHttpRequest`), and the JSON-string fragment that comes back is parsed
+//! the same way.
+//!
+//! HTTP behaviour comes from the shared [`HttpClient`]: one rate limit per host (key = the host of
+//! `base_url`, `t.me`, default 1 request / 2 s), timeouts, a response size cap, retries with
+//! jittered backoff on network errors, 5xx and 429 (honouring `Retry-After`). On top of that:
+//!
+//! | what t.me does | outcome |
+//! |---|---|
+//! | 404 / 410 (no retry) | [`CollectError::Unavailable`] «channel not found» |
+//! | redirects `/s/<channel>` elsewhere (private channel, user, bot, group, preview off) | `Unavailable` «no public preview» |
+//! | answers `/s/<channel>` with the contact page instead of a preview | `Unavailable` «no public preview» |
+//! | 429 / 5xx / network failure after the retries | [`CollectError::Transient`] |
+//! | a body over `max_page_bytes` | `Transient` naming the cap (the body is not read past it) |
+//! | a page that does not parse, or is cut off before `</html>` | [`PageError::Bad`]: kept whole for the DLQ, the walk ends there |
+//!
+//! A body shorter than its `Content-Length` is a network failure (retried); a body cut off
+//! without the HTTP layer noticing (connection-close framing) is caught by the missing `</html>`.
+
+use super::{parse_fragment, parse_page, TelegramPage};
+use crate::collector::{BadPage, CollectError, FeedReader, PollOutcome};
+use crate::http::{HttpClient, HttpConfig, HttpError};
+use crate::ratelimit::{Rate, RateLimiter};
+use crate::walk::{walk, FeedPage, PageError, PagedFeed, WalkLimits};
+use crate::{ParseContext, ParseError};
+use async_trait::async_trait;
+use chrono::Utc;
+use otklik_model::{Cursor, Platform, Source};
+use reqwest::Url;
+use serde::{Deserialize, Deserializer};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The `[collect.telegram]` settings. Every field has a default; durations are strings
+/// (`"250ms"`, `"30s"`, `"5m"`, `"48h"`, `"7d"`), sizes a number of bytes or `"4MiB"`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelegramConfig {
+    /// Where the previews live (default `https://t.me`); tests point it at a fake server.
+    #[serde(deserialize_with = "de_url")]
+    pub base_url: Url,
+    /// Requests per host, e.g. `"1/2s"` (the default), `"20/m"`.
+    #[serde(deserialize_with = "de_rate")]
+    pub rate: Rate,
+    /// A first poll takes at most this many posts (default 200)…
+    pub first_poll_max_posts: usize,
+    /// …and none older than this (default `"7d"`).
+    #[serde(deserialize_with = "de_duration")]
+    pub first_poll_max_age: Duration,
+    /// Posts younger than this are re-checked on every poll and re-published when edited or
+    /// their view count changed (default `"48h"`).
+    #[serde(deserialize_with = "de_duration")]
+    pub recheck_window: Duration,
+    /// At most this many pages per poll of one channel (default 20, ~400 posts).
+    pub max_pages: usize,
+    /// A larger response is an error, not read into memory (default `"4MiB"`; a real page is
+    /// ~100 KiB).
+    #[serde(deserialize_with = "de_size")]
+    pub max_page_bytes: usize,
+    /// Whole-request timeout (default `"30s"`).
+    #[serde(deserialize_with = "de_duration")]
+    pub timeout: Duration,
+    /// Retries after the first attempt on network errors, 5xx and 429 (default 4).
+    pub max_retries: u32,
+    /// Request older pages as t.me's script does (`X-Requested-With: XMLHttpRequest`, a JSON
+    /// fragment back) instead of as pages (default false).
+    pub xhr_paging: bool,
+}
+
+impl Default for TelegramConfig {
+    fn default() -> Self {
+        let walk = WalkLimits::default();
+        TelegramConfig {
+            base_url: Url::parse("https://t.me").expect("static URL"),
+            rate: Rate { requests: 1, period: Duration::from_secs(2) },
+            first_poll_max_posts: walk.first_poll_max_posts,
+            first_poll_max_age: walk.first_poll_max_age,
+            recheck_window: Duration::from_secs(48 * 3600),
+            max_pages: 20,
+            max_page_bytes: 4 << 20,
+            timeout: Duration::from_secs(30),
+            max_retries: 4,
+            xhr_paging: false,
+        }
+    }
+}
+
+impl TelegramConfig {
+    /// How deep one poll walks.
+    pub fn walk_limits(&self) -> WalkLimits {
+        WalkLimits {
+            first_poll_max_posts: self.first_poll_max_posts,
+            first_poll_max_age: self.first_poll_max_age,
+            recheck_window: self.recheck_window,
+            max_pages: self.max_pages,
+        }
+    }
+
+    /// The shared client's settings for Telegram: this config's timeout, size cap and retries.
+    pub fn http_config(&self) -> HttpConfig {
+        let defaults = HttpConfig::default();
+        HttpConfig {
+            timeout: self.timeout,
+            connect_timeout: defaults.connect_timeout.min(self.timeout),
+            max_body_bytes: self.max_page_bytes,
+            max_retries: self.max_retries,
+            ..defaults
+        }
+    }
+
+    /// The rate-limit key: the host of `base_url`.
+    pub fn host(&self) -> &str {
+        self.base_url.host_str().unwrap_or("t.me")
+    }
+
+    /// Everything wrong with the settings (empty when they are usable).
+    pub fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if !matches!(self.base_url.scheme(), "http" | "https") || self.base_url.host_str().is_none() {
+            problems.push(format!("base_url {:?} must be an http(s) URL with a host", self.base_url.as_str()));
+        }
+        if self.base_url.query().is_some() {
+            problems.push("base_url must not have a query".into());
+        }
+        for (name, value) in [("first_poll_max_posts", self.first_poll_max_posts), ("max_pages", self.max_pages), ("max_page_bytes", self.max_page_bytes)] {
+            if value == 0 {
+                problems.push(format!("{name} must be at least 1"));
+            }
+        }
+        if self.timeout.is_zero() {
+            problems.push("timeout must be longer than 0".into());
+        }
+        problems
+    }
+}
+
+/// Reads public Telegram channels (sources with `platform = "telegram"`, `handle` = the channel
+/// username) through their t.me/s previews.
+pub struct TelegramReader {
+    http: HttpClient,
+    config: TelegramConfig,
+}
+
+impl TelegramReader {
+    /// A reader with its own client built from `config` (timeout, size cap, retries), sharing
+    /// `limiter` with every other reader so that per-host limits hold process-wide.
+    pub fn new(config: TelegramConfig, limiter: Arc<RateLimiter>) -> Result<Self, CollectError> {
+        let http = HttpClient::new(config.http_config(), limiter).map_err(|e| CollectError::Config(format!("telegram HTTP client: {e}")))?;
+        Self::with_client(http, config)
+    }
+
+    /// A reader over an existing client; the client's own timeout, size cap and retry settings
+    /// apply (not `config`'s).
+    pub fn with_client(http: HttpClient, config: TelegramConfig) -> Result<Self, CollectError> {
+        let problems = config.validate();
+        if !problems.is_empty() {
+            return Err(CollectError::Config(format!("collect.telegram: {}", problems.join("; "))));
+        }
+        Ok(TelegramReader { http, config })
+    }
+
+    pub fn config(&self) -> &TelegramConfig {
+        &self.config
+    }
+
+    /// The preview URL of `channel`, older than `before` when given.
+    pub fn page_url(&self, channel: &str, before: Option<u64>) -> Url {
+        let mut url = self.config.base_url.clone();
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.pop_if_empty().extend(["s", channel]);
+        }
+        if let Some(before) = before {
+            url.query_pairs_mut().append_pair("before", &before.to_string());
+        }
+        url
+    }
+}
+
+#[async_trait]
+impl FeedReader for TelegramReader {
+    async fn poll(&self, source: &Source, cursor: &Cursor) -> Result<PollOutcome, CollectError> {
+        if source.platform != Platform::Telegram {
+            return Err(CollectError::Config(format!("source {} is a {} source, not telegram", source.id, source.platform)));
+        }
+        let channel = channel_name(&source.handle)
+            .ok_or_else(|| CollectError::Config(format!("source {}: {:?} is not a Telegram channel username", source.id, source.handle)))?;
+        let now = Utc::now();
+        let feed = ChannelFeed { reader: self, channel, ctx: ParseContext { source_id: Some(source.id.clone()), collected_at: now, parent: None } };
+        let walked = walk(&feed, cursor, &self.config.walk_limits(), now).await?;
+        tracing::debug!(channel = feed.channel, pages = walked.pages, seen = walked.seen.len(), publish = walked.publish.len(), "telegram channel polled");
+        Ok(PollOutcome { posts: walked.publish, bad_pages: walked.bad_pages, cursor: walked.cursor })
+    }
+}
+
+/// The channel username of a source handle: `penza_gorod`, `@penza_gorod`,
+/// `https://t.me/penza_gorod`, `t.me/s/penza_gorod`.
+pub fn channel_name(handle: &str) -> Option<&str> {
+    let mut name = handle.trim();
+    for scheme in ["https://", "http://"] {
+        name = name.strip_prefix(scheme).unwrap_or(name);
+    }
+    for host in ["www.t.me/", "t.me/", "telegram.me/"] {
+        if let Some(rest) = name.strip_prefix(host) {
+            name = rest.strip_prefix("s/").unwrap_or(rest);
+            break;
+        }
+    }
+    let name = name.strip_prefix('@').unwrap_or(name).trim_end_matches('/');
+    super::values::is_channel_name(name).then_some(name)
+}
+
+/// One channel as a [`PagedFeed`]; the token is the `before` id of the next older page.
+struct ChannelFeed<'a> {
+    reader: &'a TelegramReader,
+    channel: &'a str,
+    ctx: ParseContext,
+}
+
+#[async_trait]
+impl PagedFeed for ChannelFeed<'_> {
+    type Token = u64;
+
+    async fn page(&self, older_than: Option<&u64>) -> Result<FeedPage<u64>, PageError> {
+        let reader = self.reader;
+        let before = older_than.copied();
+        let url = reader.page_url(self.channel, before);
+        let shown = shown_url(&url);
+        let xhr = before.is_some() && reader.config.xhr_paging;
+        let headers: &[(&str, &str)] = if xhr { &[("X-Requested-With", "XMLHttpRequest")] } else { &[] };
+        let response = reader.http.get(url.clone(), headers, reader.config.host(), reader.config.rate).await.map_err(|e| PageError::Collect(http_failure(e, &reader.config)))?;
+
+        match response.status {
+            200 => {}
+            404 | 410 => return Err(PageError::Collect(CollectError::Unavailable(format!("channel not found: {shown} answered HTTP {}", response.status)))),
+            451 => return Err(PageError::Collect(CollectError::Unavailable(format!("channel blocked: {shown} answered HTTP 451")))),
+            status => return Err(PageError::Collect(CollectError::Transient(format!("GET {shown}: unexpected HTTP {status}")))),
+        }
+        let expected_prefix = format!("{}/s/", reader.config.base_url.path().trim_end_matches('/'));
+        if !response.final_url.path().starts_with(&expected_prefix) {
+            return Err(PageError::Collect(no_preview(self.channel, &format!("t.me redirected {} to {}", url.path(), shown_url(&response.final_url)))));
+        }
+
+        let bad = |reason: String| PageError::Bad(BadPage { origin: shown.clone(), bytes: response.body.clone(), error: ParseError::new(Platform::Telegram, reason) });
+        let body = response.body.as_slice();
+        let page = if first_byte(body) == Some(b'"') {
+            parse_fragment(body, &self.ctx).map_err(|e| bad(e.reason))?
+        } else {
+            match parse_page(body, &self.ctx) {
+                Ok(_) if !ends_with_html_close(body) => return Err(bad(format!("page cut off: {} bytes and no closing </html> (truncated response)", body.len()))),
+                Ok(page) => page,
+                Err(_) if before.is_none() && is_contact_page(body) => {
+                    return Err(PageError::Collect(no_preview(self.channel, "t.me shows the channel's contact page instead of its message preview")));
+                }
+                Err(e) => return Err(bad(e.reason)),
+            }
+        };
+        Ok(into_feed_page(page, before))
+    }
+}
+
+/// Newest-first posts and the next older page, which must be older than this one (a server
+/// that sends the same `before` again would otherwise be walked `max_pages` times).
+fn into_feed_page(page: TelegramPage, before: Option<u64>) -> FeedPage<u64> {
+    for skipped in page.malformed() {
+        tracing::warn!(post = ?skipped.post, offset = skipped.offset, reason = ?skipped.reason, "skipped a telegram message block");
+    }
+    let older = page.paging.before.filter(|&next| !page.posts.is_empty() && before.is_none_or(|b| next < b));
+    let mut posts = page.into_raw_posts();
+    posts.reverse();
+    FeedPage { posts, older }
+}
+
+fn no_preview(channel: &str, how: &str) -> CollectError {
+    CollectError::Unavailable(format!(
+        "no public preview for t.me/s/{channel}: {how} (a private channel, a user, bot or group, or a channel with the web preview turned off)"
+    ))
+}
+
+fn http_failure(e: HttpError, config: &TelegramConfig) -> CollectError {
+    match e {
+        HttpError::TooLarge { url, limit } => CollectError::Transient(format!(
+            "GET {url}: response larger than the {limit}-byte cap (collect.telegram.max_page_bytes = {}); not read further",
+            config.max_page_bytes
+        )),
+        HttpError::BadUrl(reason) => CollectError::Config(format!("telegram URL: {reason}")),
+        e => CollectError::Transient(e.to_string()),
+    }
+}
+
+/// A t.me URL as errors and the DLQ show it: whole (paging ids and the port help), but without
+/// any user or password a mirror's `base_url` might carry.
+fn shown_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.to_string()
+}
+
+fn first_byte(body: &[u8]) -> Option<u8> {
+    let body = body.strip_prefix("\u{FEFF}".as_bytes()).unwrap_or(body);
+    body.iter().copied().find(|b| !b.is_ascii_whitespace())
+}
+
+/// Whether a whole page arrived: t.me pages end with `</html>` (allowing trailing whitespace
+/// and comments is not needed; only whitespace follows it in practice).
+fn ends_with_html_close(body: &[u8]) -> bool {
+    let tail = &body[body.len().saturating_sub(64)..];
+    let end = tail.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(0, |i| i + 1);
+    tail[..end].to_ascii_lowercase().ends_with(b"</html>")
+}
+
+/// The `t.me/<name>` page (title, «View in Telegram» button) that t.me shows for what has no
+/// preview.
+fn is_contact_page(body: &[u8]) -> bool {
+    ["tgme_page_title", "tgme_page_extra", "tgme_action_button_new"].iter().any(|class| memchr::memmem::find(body, class.as_bytes()).is_some())
+}
+
+fn de_url<'de, D: Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
+    let text = String::deserialize(d)?;
+    Url::parse(text.trim()).map_err(|e| serde::de::Error::custom(format!("invalid URL {text:?}: {e}")))
+}
+
+fn de_rate<'de, D: Deserializer<'de>>(d: D) -> Result<Rate, D::Error> {
+    Rate::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+}
+
+fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    parse_duration(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+}
+
+fn de_size<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Bytes(u64),
+        Text(String),
+    }
+    match Size::deserialize(d)? {
+        Size::Bytes(n) => usize::try_from(n).map_err(serde::de::Error::custom),
+        Size::Text(text) => parse_size(&text).map_err(serde::de::Error::custom),
+    }
+}
+
+/// `250ms`, `30s`, `5m`, `2h`, `7d`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let hint = || format!("invalid duration {text:?}: write a number and a unit, e.g. \"250ms\", \"30s\", \"5m\", \"2h\", \"7d\"");
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(hint)?;
+    let n: u64 = t[..split].parse().map_err(|_| hint())?;
+    let unit = match t[split..].trim() {
+        "ms" => return Ok(Duration::from_millis(n)),
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(hint()),
+    };
+    n.checked_mul(unit).map(Duration::from_secs).ok_or_else(hint)
+}
+
+/// `4MiB`, `512KiB`, `1GiB`, or a plain number of bytes.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let hint = || format!("invalid size {text:?}: write e.g. \"512KiB\", \"4MiB\" or a number of bytes");
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let n: usize = t[..split].parse().map_err(|_| hint())?;
+    let scale: usize = match t[split..].trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return Err(hint()),
+    };
+    n.checked_mul(scale).ok_or_else(hint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Wrapper {
+        telegram: TelegramConfig,
+    }
+
+    fn config(json: &str) -> Result<TelegramConfig, String> {
+        serde_json::from_str::<Wrapper>(&format!("{{\"telegram\": {json}}}")).map(|w| w.telegram).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn config_defaults_and_strings() {
+        let default = config("{}").unwrap();
+        assert_eq!(default, TelegramConfig::default());
+        assert_eq!(default.base_url.as_str(), "https://t.me/");
+        assert_eq!(default.rate, Rate { requests: 1, period: Duration::from_secs(2) });
+        assert_eq!(default.recheck_window, Duration::from_secs(48 * 3600));
+        assert_eq!(default.max_page_bytes, 4 << 20);
+        assert_eq!(default.host(), "t.me");
+        assert!(default.validate().is_empty());
+
+        let custom = config(r#"{"base_url": "http://127.0.0.1:8080", "rate": "20/s", "recheck_window": "2h", "first_poll_max_age": "3d",
+            "timeout": "1500ms", "max_page_bytes": "512KiB", "max_pages": 3, "xhr_paging": true}"#)
+        .unwrap();
+        assert_eq!(custom.rate, Rate::per_second(20));
+        assert_eq!(custom.recheck_window, Duration::from_secs(7200));
+        assert_eq!(custom.first_poll_max_age, Duration::from_secs(3 * 86_400));
+        assert_eq!(custom.timeout, Duration::from_millis(1500));
+        assert_eq!(custom.max_page_bytes, 512 << 10);
+        assert_eq!(custom.host(), "127.0.0.1");
+        assert_eq!(custom.walk_limits().max_pages, 3);
+        assert_eq!(custom.http_config().max_body_bytes, 512 << 10);
+        assert_eq!(config(r#"{"max_page_bytes": 1000}"#).unwrap().max_page_bytes, 1000);
+    }
+
+    #[test]
+    fn config_errors_name_the_problem() {
+        assert!(config(r#"{"rate": "fast"}"#).unwrap_err().contains("invalid rate"));
+        assert!(config(r#"{"timeout": "30"}"#).unwrap_err().contains("invalid duration"));
+        assert!(config(r#"{"max_page_bytes": "4MB"}"#).unwrap_err().contains("invalid size"));
+        assert!(config(r#"{"base_url": "not a url"}"#).unwrap_err().contains("invalid URL"));
+        assert!(config(r#"{"rate_limit": "1/s"}"#).unwrap_err().contains("unknown field"));
+        let zero = config(r#"{"max_pages": 0, "base_url": "ftp://t.me"}"#).unwrap();
+        assert_eq!(zero.validate().len(), 2, "{:?}", zero.validate());
+    }
+
+    #[test]
+    fn handles_name_channels() {
+        for handle in ["penza_gorod", "@penza_gorod", "https://t.me/penza_gorod", "t.me/s/penza_gorod/", " http://telegram.me/penza_gorod "] {
+            assert_eq!(channel_name(handle), Some("penza_gorod"), "{handle}");
+        }
+        for bad in ["", "@", "penza gorod", "https://t.me/+AbCdEf", "vk.com/penza", "t.me/penza/12"] {
+            assert_eq!(channel_name(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn page_urls() {
+        let limiter = Arc::new(RateLimiter::new());
+        let reader = TelegramReader::new(TelegramConfig::default(), limiter.clone()).unwrap();
+        assert_eq!(reader.page_url("penza_gorod", None).as_str(), "https://t.me/s/penza_gorod");
+        assert_eq!(reader.page_url("penza_gorod", Some(1201)).as_str(), "https://t.me/s/penza_gorod?before=1201");
+        let mirrored = TelegramConfig { base_url: Url::parse("http://127.0.0.1:9/tg/").unwrap(), ..TelegramConfig::default() };
+        let reader = TelegramReader::new(mirrored, limiter).unwrap();
+        assert_eq!(reader.page_url("c", Some(5)).as_str(), "http://127.0.0.1:9/tg/s/c?before=5");
+    }
+
+    #[test]
+    fn whole_pages_end_with_html_close() {
+        assert!(ends_with_html_close(b"<html><body></body></html>\n  "));
+        assert!(ends_with_html_close(b"<HTML></HTML>"));
+        assert!(!ends_with_html_close(b"<html><body><div class=\"tgme_widget_message\""));
+        assert!(!ends_with_html_close(b""));
+    }
+}
