@@ -371,6 +371,46 @@ async fn first_poll_stops_at_its_depth() {
     assert_eq!(unique_ids(&outcome.posts), (36..=45).collect::<Vec<_>>());
 }
 
+#[tokio::test]
+async fn saved_real_pages_walk_through_the_reader() {
+    // The fixtures: the newest page of a channel and an XHR fragment of older posts, then the
+    // empty fragment t.me sends past a channel's start.
+    let page = std::fs::read(fixture("channel_page.html")).unwrap();
+    let fragment = std::fs::read(fixture("fragment_before_1181.json")).unwrap();
+    let server = FakeServer::start(move |r| match (r.path.as_str(), r.param("before"), r.header("x-requested-with")) {
+        ("/s/penza_gorod", None, None) => FakeResponse::html(page.clone()),
+        ("/s/penza_gorod", Some("1201"), Some("XMLHttpRequest")) => FakeResponse::json(fragment.clone()),
+        ("/s/penza_gorod", Some("1177"), Some("XMLHttpRequest")) => FakeResponse::json("\"\""),
+        _ => FakeResponse::status(404),
+    })
+    .await;
+    // The fixtures date from 2024: let the first poll reach that far back.
+    let config: TelegramConfig = serde_json::from_value(serde_json::json!({ "base_url": server.url(), "rate": "20/s", "first_poll_max_age": "5000d", "xhr_paging": true })).unwrap();
+    let reader = tg_reader(config);
+    let source = source("https://t.me/penza_gorod");
+    let outcome = reader.poll(&source, &Cursor::new(&source.id)).await.unwrap();
+    assert!(outcome.bad_pages.is_empty());
+    assert_eq!(befores(&server.requests()), [None, Some("1201".into()), Some("1177".into())]);
+
+    let mut expected: Vec<serde_json::Value> = Vec::new();
+    for name in ["channel_page.expected.json", "fragment_before_1181.expected.json"] {
+        let parsed: serde_json::Value = serde_json::from_slice(&std::fs::read(fixture(name)).unwrap()).unwrap();
+        expected.extend(parsed["posts"].as_array().unwrap().iter().map(|p| p["post"].clone()));
+    }
+    let expected_uids: BTreeSet<String> = expected.iter().map(|p| p["uid"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(outcome.posts.len(), 23);
+    assert_eq!(outcome.posts.iter().map(|p| p.uid.to_string()).collect::<BTreeSet<_>>(), expected_uids);
+    for want in &expected {
+        let got = outcome.posts.iter().find(|p| p.uid.to_string() == want["uid"].as_str().unwrap()).unwrap();
+        assert_eq!(got.text, want["text"].as_str().unwrap(), "{}", got.uid);
+        assert_eq!(serde_json::to_value(&got.counters).unwrap(), want["counters"], "{}", got.uid);
+        assert_eq!(got.edited, want["edited"].as_bool().unwrap(), "{}", got.uid);
+        assert_eq!(got.source_id, "tg-https://t.me/penza_gorod");
+    }
+    assert_eq!(outcome.cursor.newest_id, Some(1223));
+    assert!(outcome.cursor.recent.is_empty(), "nothing from 2024 is inside the re-check window");
+}
+
 fn reader_for_age(server: &FakeServer, age: &str) -> TelegramReader {
     let config: TelegramConfig = serde_json::from_value(serde_json::json!({ "base_url": server.url(), "rate": "20/s", "first_poll_max_age": age })).unwrap();
     tg_reader(config)
