@@ -312,8 +312,7 @@ fn first_byte(body: &[u8]) -> Option<u8> {
     body.iter().copied().find(|b| !b.is_ascii_whitespace())
 }
 
-/// Whether a whole page arrived: t.me pages end with `</html>` (allowing trailing whitespace
-/// and comments is not needed; only whitespace follows it in practice).
+/// Whether a whole page arrived: a t.me page ends with `</html>`, followed by whitespace at most.
 fn ends_with_html_close(body: &[u8]) -> bool {
     let tail = &body[body.len().saturating_sub(64)..];
     let end = tail.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(0, |i| i + 1);
