@@ -79,7 +79,8 @@ pub struct TelemetryConfig {
     pub log_format: LogFormat,
     /// A `tracing` filter: `info`, `otklik=debug,info`, …
     pub log_level: String,
-    /// Address of the `/metrics`, `/healthz`, `/readyz` listener; empty disables it.
+    /// Address of the `/metrics`, `/healthz`, `/readyz` listener (`127.0.0.1:9464`); empty
+    /// disables it.
     pub metrics_listen: String,
 }
 

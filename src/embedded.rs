@@ -107,6 +107,12 @@ pub async fn run(config: &Config) -> Result<Summary> {
         stop_stages.clone(),
     ));
     let progress = spawn_progress(&metrics);
+    let registry = Arc::new(crate::metrics_http::Registry::default());
+    for (name, stage) in [("collect", &metrics.collect), ("classify", &metrics.classify), ("store", &metrics.store), ("dlq-store", &metrics.dlq)] {
+        registry.register(name, stage.clone());
+    }
+    registry.set_ready(true);
+    crate::metrics_http::spawn(&config.telemetry.metrics_listen, registry, stop_stages.clone());
 
     let collector = Collector {
         reader: Arc::new(ReplayReader::new(config.resolve(replay_dir))),

@@ -3,6 +3,7 @@
 mod commands;
 mod config;
 mod embedded;
+mod metrics_http;
 mod production;
 mod stages;
 mod summary;

@@ -33,15 +33,23 @@ pub async fn run(config: &Config) -> Result<()> {
         }
     });
 
+    let registry = Arc::new(crate::metrics_http::Registry::default());
+    let classify_metrics = Arc::new(StageMetrics::default());
+    let collect_metrics = Arc::new(StageMetrics::default());
+    registry.register("classify", classify_metrics.clone());
+    registry.register("collect", collect_metrics.clone());
+    crate::metrics_http::spawn(&config.telemetry.metrics_listen, registry.clone(), shutdown.clone());
+
     let classify = tokio::spawn(run_map_stage(
         bus.subscribe(CLASSIFY_GROUP, &[&topics.posts_raw]).await?,
         bus.publisher(),
         Arc::new(ClassifyStage::new(classifier, &config.sources, topics.posts_classified.clone())),
         dead_letters("classify"),
         MapStageConfig { name: "classify".into(), max_batch: 512, commit_interval: Duration::from_secs(1), backoff },
-        Arc::new(StageMetrics::default()),
+        classify_metrics,
         shutdown.clone(),
     ));
+    registry.set_ready(true);
     tracing::warn!("the ClickHouse sink stage is not part of this build yet: classified posts stay in {}", topics.posts_classified);
 
     if let Some(replay_dir) = &config.collect.replay_dir {
@@ -51,7 +59,7 @@ pub async fn run(config: &Config) -> Result<()> {
             topics: CollectorTopics { raw: topics.posts_raw.clone(), cursors: topics.cursors.clone() },
             dead_letters: dead_letters("collect"),
             backoff,
-            metrics: Arc::new(StageMetrics::default()),
+            metrics: collect_metrics,
         };
         let pass = collector.poll_all(&config.sources, &mut HashMap::new(), &shutdown).await?;
         tracing::info!(posts = pass.posts, polled = pass.polled, "replay published");

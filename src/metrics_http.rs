@@ -1,0 +1,121 @@
+//! `/metrics` (Prometheus text), `/healthz` and `/readyz` on `telemetry.metrics_listen`.
+//!
+//! A deliberately tiny HTTP/1.1 responder: three fixed GET paths, one response per connection.
+//! It needs no web framework, and a scrape can never hold up the pipeline.
+
+use otklik_pipeline::{CancellationToken, StageMetrics};
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The stages whose counters are exported, and whether the process is ready.
+#[derive(Default)]
+pub struct Registry {
+    stages: Mutex<Vec<(String, Arc<StageMetrics>)>>,
+    ready: AtomicBool,
+}
+
+impl Registry {
+    pub fn register(&self, stage: &str, metrics: Arc<StageMetrics>) {
+        self.stages.lock().unwrap_or_else(|p| p.into_inner()).push((stage.to_owned(), metrics));
+    }
+
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition of every registered stage.
+    pub fn render(&self) -> String {
+        let stages = self.stages.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = String::new();
+        let families: [(&str, &str, fn(&StageMetrics) -> u64); 6] = [
+            ("received", "Messages a stage received from the bus.", |m| StageMetrics::get(&m.received)),
+            ("emitted", "Records a stage published or rows it wrote.", |m| StageMetrics::get(&m.emitted)),
+            ("dead_lettered", "Records a stage sent to the DLQ.", |m| StageMetrics::get(&m.dead_lettered)),
+            ("batches", "Batches a sink stage wrote.", |m| StageMetrics::get(&m.batches)),
+            ("retries", "Failed attempts a stage retried.", |m| StageMetrics::get(&m.retries)),
+            ("commits", "Offset commits a stage made.", |m| StageMetrics::get(&m.commits)),
+        ];
+        for (name, help, value) in families {
+            let _ = writeln!(out, "# HELP otklik_stage_{name}_total {help}\n# TYPE otklik_stage_{name}_total counter");
+            for (stage, metrics) in stages.iter() {
+                let _ = writeln!(out, "otklik_stage_{name}_total{{stage=\"{stage}\"}} {}", value(metrics));
+            }
+        }
+        let _ = writeln!(out, "# HELP otklik_ready Whether the process is ready.\n# TYPE otklik_ready gauge\notklik_ready {}", u8::from(self.ready.load(Ordering::Relaxed)));
+        out
+    }
+
+    fn respond(&self, request_line: &str) -> (u16, String) {
+        match request_line.split(' ').nth(1).unwrap_or("") {
+            "/metrics" => (200, self.render()),
+            "/healthz" => (200, "ok\n".into()),
+            "/readyz" if self.ready.load(Ordering::Relaxed) => (200, "ready\n".into()),
+            "/readyz" => (503, "not ready\n".into()),
+            _ => (404, "not found\n".into()),
+        }
+    }
+}
+
+/// Serves the registry on `addr` until `shutdown`.
+pub async fn serve(addr: SocketAddr, registry: Arc<Registry>, shutdown: CancellationToken) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(%addr, "serving /metrics, /healthz, /readyz");
+    loop {
+        let (mut stream, _) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            _ = shutdown.cancelled() => return Ok(()),
+        };
+        let registry = registry.clone();
+        tokio::spawn(async move {
+            let mut buffer = [0u8; 2048];
+            let n = match tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut buffer)).await {
+                Ok(Ok(n)) => n,
+                _ => return,
+            };
+            let request = String::from_utf8_lossy(&buffer[..n]);
+            let (status, body) = registry.respond(request.lines().next().unwrap_or(""));
+            let reason = match status {
+                200 => "OK",
+                503 => "Service Unavailable",
+                _ => "Not Found",
+            };
+            let response = format!("HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            let _ = stream.write_all(response.as_bytes()).await;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_readiness() {
+        let registry = Registry::default();
+        let metrics = Arc::new(StageMetrics::default());
+        StageMetrics::add(&metrics.received, 7);
+        registry.register("classify", metrics);
+        let text = registry.render();
+        assert!(text.contains("otklik_stage_received_total{stage=\"classify\"} 7"), "{text}");
+        assert!(text.contains("otklik_ready 0"));
+        assert_eq!(registry.respond("GET /readyz HTTP/1.1").0, 503);
+        registry.set_ready(true);
+        assert_eq!(registry.respond("GET /readyz HTTP/1.1").0, 200);
+        assert_eq!(registry.respond("GET /healthz HTTP/1.1").0, 200);
+        assert_eq!(registry.respond("GET /nope HTTP/1.1").0, 404);
+    }
+}
+
+/// Starts serving when `listen` is set (validated by `check-config`); logs and carries on if the
+/// port is taken, because metrics must never stop the pipeline.
+pub fn spawn(listen: &str, registry: Arc<Registry>, shutdown: CancellationToken) {
+    let Ok(addr) = listen.parse::<SocketAddr>() else { return };
+    tokio::spawn(async move {
+        if let Err(e) = serve(addr, registry, shutdown).await {
+            tracing::error!(%addr, error = %e, "metrics listener failed");
+        }
+    });
+}
