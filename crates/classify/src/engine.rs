@@ -68,10 +68,41 @@ pub(crate) struct RuleSpecs {
 /// other character a key uses gets a symbol of its own at build time ([`Trie::extra`]).
 const FAST_SYMBOLS: usize = 26 + 10 + 32 + 2;
 
+/// The transition table, in 16-bit cells whenever the node count allows: the table is most of
+/// the trie's memory, and the half-size table stays in the CPU cache.
+enum Transitions {
+    Narrow(Vec<u16>),
+    Wide(Vec<u32>),
+}
+
+impl Transitions {
+    #[inline]
+    fn get(&self, i: usize) -> u32 {
+        match self {
+            Transitions::Narrow(v) => v[i] as u32,
+            Transitions::Wide(v) => v[i],
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Transitions::Narrow(v) => v.len(),
+            Transitions::Wide(v) => v.len(),
+        }
+    }
+
+    fn cell_size(&self) -> usize {
+        match self {
+            Transitions::Narrow(_) => 2,
+            Transitions::Wide(_) => 4,
+        }
+    }
+}
+
 /// A trie over the keys of all terms, walked letter by letter along a token.
 struct Trie {
     /// `next[node * symbols + symbol]`: the child, or 0 (the root is never a child).
-    next: Vec<u32>,
+    next: Transitions,
     symbols: usize,
     /// Per node: the range of [`Trie::node_terms`] holding the terms whose key ends here.
     ends: Vec<(u32, u32)>,
@@ -124,6 +155,11 @@ impl Trie {
             }
             terms_at[node].extend_from_slice(terms);
         }
+        let next = if terms_at.len() <= u16::MAX as usize {
+            Transitions::Narrow(next.into_iter().map(|n| n as u16).collect())
+        } else {
+            Transitions::Wide(next)
+        };
         let mut ends = Vec::with_capacity(terms_at.len());
         let mut node_terms = Vec::new();
         for t in terms_at {
@@ -135,7 +171,7 @@ impl Trie {
     }
 
     fn memory_usage(&self) -> usize {
-        self.next.len() * 4 + self.ends.len() * 8 + self.node_terms.len() * 4 + self.extra.len() * 16
+        self.next.len() * self.next.cell_size() + self.ends.len() * 8 + self.node_terms.len() * 4 + self.extra.len() * 16
     }
 
     /// Calls `found(terms, key_end)` for every key that is a prefix of `token`, shortest first;
@@ -167,7 +203,7 @@ impl Trie {
                     None => return,
                 }
             };
-            let child = self.next[node * self.symbols + sym as usize];
+            let child = self.next.get(node * self.symbols + sym as usize);
             if child == 0 {
                 return;
             }
