@@ -289,14 +289,16 @@ impl Classifier {
             }
             suppressed.extend(meta.suppress.iter().map(|&t| (t, f.rule)));
         }
-        // Place and setting words («в подъезде», «на дороге») say where, not what: they add to a
-        // topic with evidence of its own, and decide alone only when nothing else in the post does.
+        // Place and setting words («в подъезде», «на дороге») say where, not what. When some topic
+        // passes on evidence of its own, they strengthen only topics that pass too (a place word
+        // must not lift a weak mention of the road to the level of the litter lying on it); when
+        // none does, they count fully and may decide.
         let threshold_of = |t: &Topic| self.thresholds.get(t).copied().unwrap_or(1.0);
         let core_decides = scores.iter().any(|(t, core, ..)| *core >= threshold_of(t));
         let scores: Vec<(Topic, f32, Option<(f32, u32)>)> = scores
             .into_iter()
             .map(|(t, core, context, strongest)| {
-                let score = if core > 0.0 || !core_decides { core + context } else { 0.0 };
+                let score = if !core_decides || core >= threshold_of(&t) { core + context } else { core };
                 (t, score, strongest)
             })
             .collect();
