@@ -2,10 +2,14 @@
 //!
 //! - [`vk`], [`telegram`], [`ok`]: one module per network, each a request builder and a pure
 //!   parser (`parse_saved_response`: saved response bytes → posts; no I/O, no tokio).
+//! - [`vk::VkReader`]: the VK API feed reader — token pool with per-token limits, VK error
+//!   handling, `execute` batching in `poll_many`, walls, comments, name lookup, keyword search.
 //! - [`Collector`]: the poll loop shared by all networks — poll a source through a
 //!   [`FeedReader`], publish its posts, then its cursor.
 //! - [`ReplayReader`]: a feed reader over saved responses (the demo, incident replays).
 //! - [`telegram::TelegramReader`]: public Telegram channels over HTTP from their t.me/s previews.
+//! - [`ok::OkReader`]: OK groups through the signed OK REST API (`mediatopic.getTopics`,
+//!   `discussions.getComments`), one credential per [`ok::OkClient`], configured by [`ok::OkConfig`].
 //! - [`http::HttpClient`] with [`ratelimit::RateLimiter`]: the shared HTTP behaviour of every
 //!   network's reader — per-key rate limits, timeouts, size cap, retry with backoff on 5xx/429.
 //!

@@ -1,4 +1,12 @@
-//! OK (Odnoklassniki) parser and request signature. Pure: no I/O.
+//! OK (Odnoklassniki): the signed REST client and feed reader, over a pure parser and request
+//! signature.
+//!
+//! - [`OkConfig`] (`[collect.ok]`), [`OkConfig::resolve_credentials`] → [`OkCredentials`]
+//!   (secrets from env or files only, [`Secret`] never prints), [`OkClient`] (one credential:
+//!   signed calls, rate limit, OK error codes → back off / stop / unavailable / retry),
+//!   [`OkReader`] (a [`crate::FeedReader`]: topics through the shared walk, comments by policy).
+//!
+//! The rest of this module is pure (no I/O):
 //!
 //! - [`signature`]: the `sig` parameter of every REST call ([`sign`] documents the rule).
 //! - [`parse_response`] / [`parse_saved_response`]: `mediatopic.getTopics` (a group's topics,
@@ -11,11 +19,17 @@
 //! Comment dates in `YYYY-MM-DD HH:MM:SS` form are Moscow wall-clock time and are converted
 //! to UTC; epochs (`created_ms`, `date_ms`) are used as they are.
 
+pub mod client;
+pub mod config;
 mod error;
+pub mod reader;
 pub mod sign;
 pub mod types;
 
+pub use client::{OkBody, OkCallError, OkClient, OkGroup};
+pub use config::{OkConfig, OkConfigError, OkConfigProblem, OkCredentials, Secret};
 pub use error::{OkApiError, OkErrorClass};
+pub use reader::{wants_comments, OkReader};
 pub use sign::{signature, SigningSecret};
 
 use crate::vk::lenient;
