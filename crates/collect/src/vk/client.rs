@@ -144,8 +144,8 @@ impl VkApi {
                 }
                 break;
             }
-            let token = match self.pool.checkout().await {
-                Ok(token) => token,
+            let lease = match self.pool.checkout().await {
+                Ok(lease) => lease,
                 Err(e) => {
                     let (config, text) = (matches!(e, CollectError::Config(_)), e.to_string());
                     for &i in &pending {
@@ -156,7 +156,9 @@ impl VkApi {
                 }
             };
             let batch: Vec<&VkCall> = pending.iter().map(|&i| &calls[i]).collect();
+            let token = lease.index;
             let outcome = self.request(token, &batch).await;
+            drop(lease);
             attempt += 1;
             let mut wait = None;
             match outcome {

@@ -152,6 +152,22 @@ struct SlotState {
     paused_until: Option<Instant>,
     pause_reason: String,
     last_pick: u64,
+    /// Checked out and not yet finished: their grants may not be in the limiter's log yet.
+    reserved: u32,
+}
+
+/// A token taken for one request; hand it back by dropping it.
+pub(crate) struct Lease<'a> {
+    pool: &'a TokenPool,
+    pub(crate) index: usize,
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        let mut guard = self.pool.states.lock().unwrap_or_else(|p| p.into_inner());
+        let state = &mut guard.0[self.index];
+        state.reserved = state.reserved.saturating_sub(1);
+    }
 }
 
 /// The pool: each token its own key in the shared [`RateLimiter`]; a request takes the token
@@ -195,8 +211,12 @@ impl TokenPool {
         (&self.slots[index].key, self.slots[index].rate)
     }
 
-    /// Picks the token to send the next request with; the caller then acquires its rate limit.
-    pub(crate) async fn checkout(&self) -> Result<usize, CollectError> {
+    /// Picks the token to send the next request with; the caller then acquires its rate limit
+    /// and drops the lease when the request is done. Tokens are ranked by when they can go,
+    /// counting each request holding a lease on a token as one more slot interval
+    /// (`period / requests`), so a queue spreads over the pool instead of piling onto the token
+    /// that frees first. Only the token's own readiness counts against `max_wait`.
+    pub(crate) async fn checkout(&self) -> Result<Lease<'_>, CollectError> {
         loop {
             let now = Instant::now();
             let (index, paused_until, ready) = {
@@ -208,16 +228,22 @@ impl TokenPool {
                     .filter(|(_, s)| !s.removed)
                     .map(|(i, s)| {
                         let paused = s.paused_until.filter(|&t| t > now);
-                        let ready = self.limiter.ready_at(&self.slots[i].key, self.slots[i].rate).max(paused.unwrap_or(now));
-                        (i, paused, ready, s.last_pick)
+                        // "Free now" must compare equal across tokens, so ties go to the least
+                        // recently used one: the limiter reads the clock on its own.
+                        let ready = self.limiter.ready_at(&self.slots[i].key, self.slots[i].rate);
+                        let ready = if ready <= Instant::now() { now } else { ready }.max(paused.unwrap_or(now));
+                        let rate = self.slots[i].rate;
+                        let queued = rate.period / rate.requests.max(1) * s.reserved;
+                        (i, paused, ready, ready + queued, s.last_pick)
                     })
-                    .min_by_key(|&(_, _, ready, last)| (ready, last));
-                let Some((index, paused, ready, _)) = best else {
+                    .min_by_key(|&(_, _, _, rank, last)| (rank, last));
+                let Some((index, paused, ready, _, _)) = best else {
                     return Err(CollectError::Config("no usable VK tokens: every configured token was rejected by VK (error 5)".into()));
                 };
                 if paused.is_none() && ready <= now + self.max_wait {
                     *picks += 1;
                     states[index].last_pick = *picks;
+                    states[index].reserved += 1;
                 }
                 (index, paused, ready)
             };
@@ -229,7 +255,7 @@ impl TokenPool {
             }
             match paused_until {
                 Some(until) => tokio::time::sleep_until(until).await,
-                None => return Ok(index),
+                None => return Ok(Lease { pool: self, index }),
             }
         }
     }
@@ -344,7 +370,7 @@ mod tests {
         let pool = TokenPool::new(tokens(3), limiter.clone(), Duration::ZERO, Duration::from_secs(120));
         let mut picks = Vec::new();
         for _ in 0..6 {
-            let i = pool.checkout().await.unwrap();
+            let i = pool.checkout().await.unwrap().index;
             let (key, rate) = pool.limit(i);
             limiter.acquire(key, rate).await;
             picks.push(i);
@@ -355,7 +381,7 @@ mod tests {
         pool.remove(2, "error 5");
         let start = Instant::now();
         for _ in 0..4 {
-            let i = pool.checkout().await.unwrap();
+            let i = pool.checkout().await.unwrap().index;
             assert_eq!(i, 0);
             let (key, rate) = pool.limit(i);
             limiter.acquire(key, rate).await;
@@ -367,10 +393,31 @@ mod tests {
         pool.remove(0, "error 5");
         // Only the paused one is left: a checkout waits for its pause to end.
         let before = Instant::now();
-        assert_eq!(pool.checkout().await.unwrap(), 1);
+        assert_eq!(pool.checkout().await.unwrap().index, 1);
         assert!(Instant::now() - before >= Duration::from_secs(50));
         pool.remove(1, "error 5");
         assert!(matches!(pool.checkout().await, Err(CollectError::Config(_))));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waiting_requests_spread_over_the_pool() {
+        let limiter = Arc::new(RateLimiter::new());
+        let pool = TokenPool::new(tokens(3), limiter.clone(), Duration::ZERO, Duration::from_secs(30));
+        // Fill every token's window, token 0 first (it frees first).
+        for i in 0..3 {
+            for _ in 0..2 {
+                limiter.acquire(pool.limit(i).0, pool.limit(i).1).await;
+            }
+        }
+        // Nine requests checked out at once while all are busy: three per token.
+        let leases: Vec<_> = futures_util::future::join_all((0..9).map(|_| pool.checkout())).await.into_iter().map(Result::unwrap).collect();
+        let mut per_token = [0; 3];
+        for lease in &leases {
+            per_token[lease.index] += 1;
+        }
+        assert_eq!(per_token, [3, 3, 3]);
+        drop(leases);
+        assert!(pool.states.lock().unwrap().0.iter().all(|s| s.reserved == 0));
     }
 
     #[tokio::test(start_paused = true)]
@@ -378,7 +425,7 @@ mod tests {
         let pool = TokenPool::new(tokens(1), Arc::new(RateLimiter::new()), Duration::ZERO, Duration::from_secs(30));
         pool.pause(0, Duration::from_secs(3600), "quota");
         let before = Instant::now();
-        let err = pool.checkout().await.unwrap_err();
+        let Err(err) = pool.checkout().await else { panic!("a token an hour away was handed out") };
         assert!(err.is_retryable(), "{err}");
         assert_eq!(Instant::now(), before);
     }
