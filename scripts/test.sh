@@ -73,4 +73,18 @@ export OTKLIK_TEST_KAFKA OTKLIK_TEST_CLICKHOUSE
 
 log "cargo test ${scope[*]:+${scope[*]} }$*  (OTKLIK_TEST_KAFKA=$OTKLIK_TEST_KAFKA OTKLIK_TEST_CLICKHOUSE=$OTKLIK_TEST_CLICKHOUSE)"
 cargo test "${scope[@]}" "$@" || status=$?
+
+# The modern ClickHouse DDL and the analyst queries on a current engine, in process (chdb; the
+# Rust tests above cover the 18.16 form). Runs with the whole workspace or -p otklik-clickhouse.
+if [ ${#scope[@]} -gt 0 ] || [[ " $* " == *otklik-clickhouse* ]]; then
+    if python3 -c 'import chdb, pytest' 2>/dev/null; then
+        log "pytest deploy/clickhouse/tests (chdb)"
+        python3 -m pytest -q deploy/clickhouse/tests || status=$?
+    elif [ "${OTKLIK_REQUIRE_SERVICES:-}" = 1 ]; then
+        log "error: python3 with chdb and pytest is required (OTKLIK_REQUIRE_SERVICES=1): pip install chdb pytest"
+        status=1
+    else
+        log "skipping deploy/clickhouse/tests: python3 with chdb and pytest not found (pip install chdb pytest)"
+    fi
+fi
 exit "$status"

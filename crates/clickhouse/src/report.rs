@@ -121,15 +121,17 @@ impl fmt::Display for Report {
             }
         }
         let line = |f: &mut fmt::Formatter<'_>, values: [&str; 5]| -> fmt::Result {
+            let mut text = String::new();
             for (i, (value, width)) in values.iter().zip(widths).enumerate() {
-                let pad = width - value.chars().count();
+                let pad = " ".repeat(width - value.chars().count());
+                // Names left-aligned, numbers right-aligned.
                 if i < 2 {
-                    write!(f, "{value}{}  ", " ".repeat(pad))?;
+                    text.push_str(&format!("{value}{pad}  "));
                 } else {
-                    write!(f, "{}{value}  ", " ".repeat(pad))?;
+                    text.push_str(&format!("{pad}{value}  "));
                 }
             }
-            writeln!(f)
+            writeln!(f, "{}", text.trim_end())
         };
         line(f, header)?;
         for row in &cells {

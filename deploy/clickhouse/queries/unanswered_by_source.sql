@@ -14,12 +14,12 @@ FROM
     SELECT uid, source_id, platform
     FROM posts FINAL
     WHERE kind = 'complaint' AND author_is_source = 0 AND published_at >= now() - INTERVAL 7 DAY
-)
+) AS complained
 ANY LEFT JOIN
 (
     SELECT DISTINCT parent_uid AS uid, toUInt8(1) AS answered
     FROM posts
     WHERE item_kind = 'comment' AND author_is_source = 1 AND parent_uid != ''
-) USING uid
+) AS replies USING uid
 GROUP BY source_id, platform
 ORDER BY unanswered DESC, source_id
