@@ -78,6 +78,5 @@ pub fn report(config: &Config, since: Duration) -> Result<()> {
             otklik_clickhouse::report::from_store(&dir, since, chrono::Utc::now()).with_context(|| format!("cannot read the local store {}", dir.display()))?
         }
     };
-    print!("{report}");
-    Ok(())
+    crate::commands::print_stdout(report)
 }

@@ -10,6 +10,14 @@ use std::io::{BufRead, BufWriter, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
+/// Prints to stdout; a closed pipe (`otklik report | head`) ends the output quietly.
+pub fn print_stdout(text: impl std::fmt::Display) -> Result<()> {
+    match write!(std::io::stdout().lock(), "{text}") {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        result => Ok(result?),
+    }
+}
+
 pub fn check_config(path: &Path) -> ExitCode {
     match Config::load(path) {
         Ok(config) => {
@@ -41,8 +49,7 @@ pub fn run(path: &Path) -> Result<()> {
         match config.run.mode {
             Mode::Embedded => {
                 let summary = crate::embedded::run(&config).await?;
-                print!("{summary}");
-                Ok(())
+                print_stdout(summary)
             }
             Mode::Production => crate::production::run(&config).await,
         }
@@ -102,7 +109,7 @@ pub fn eval(config_path: &Path, file: &Path, misses: Option<&Path>) -> Result<()
     let classifier = load_classifier(&config)?;
     let reader = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
     let report = otklik_classify::eval::evaluate(&classifier, reader).with_context(|| format!("cannot evaluate {}", file.display()))?;
-    print!("{report}");
+    print_stdout(&report)?;
     if let Some(path) = misses {
         let writer = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
         report.write_misses(writer).with_context(|| format!("cannot write {}", path.display()))?;

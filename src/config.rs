@@ -6,6 +6,9 @@
 //! overridden from the environment (`OTKLIK_KAFKA_BROKERS`, `OTKLIK_CLICKHOUSE_URL`,
 //! `OTKLIK_CLICKHOUSE_PASSWORD`, `OTKLIK_DATA_DIR`).
 
+use otklik_collect::ok::OkConfig;
+use otklik_collect::telegram::TelegramConfig;
+use otklik_collect::vk::VkConfig;
 use otklik_kafka::{KafkaConfig, TopicsConfig};
 use otklik_model::{Platform, Schema, Source};
 use serde::{Deserialize, Deserializer};
@@ -155,11 +158,21 @@ pub struct CollectConfig {
     pub replay_dir: Option<PathBuf>,
     /// How often each source is polled.
     pub poll_interval: HumanDuration,
+    pub telegram: TelegramConfig,
+    pub vk: VkConfig,
+    pub ok: OkConfig,
 }
 
 impl Default for CollectConfig {
     fn default() -> Self {
-        CollectConfig { sources_file: "sources.example.toml".into(), replay_dir: None, poll_interval: HumanDuration(Duration::from_secs(300)) }
+        CollectConfig {
+            sources_file: "sources.example.toml".into(),
+            replay_dir: None,
+            poll_interval: HumanDuration(Duration::from_secs(300)),
+            telegram: TelegramConfig::default(),
+            vk: VkConfig::default(),
+            ok: OkConfig::default(),
+        }
     }
 }
 
@@ -401,6 +414,48 @@ impl Config {
                 if let Some(file) = crate::tomlcheck::deserialize_all::<SourcesFile>(&sources_path, &sources_text, problems) {
                     // Entries cut for errors are already reported; validate the rest.
                     self.sources = validate_sources(&sources_path, &sources_text, file.source, problems);
+                }
+            }
+        }
+        self.validate_secrets(path, text, problems);
+    }
+
+    /// Live collection needs each network's reader settings and credentials for its enabled
+    /// sources: report every problem (secrets by variable or file name, never a value). A
+    /// network nobody collects from live is not checked.
+    fn validate_secrets(&self, path: &Path, text: &str, problems: &mut Vec<Problem>) {
+        if self.collect.replay_dir.is_some() {
+            return;
+        }
+        let needs = |platform| self.sources.iter().any(|s| s.enabled && s.platform == platform);
+        let at = |key: &str, message: String| Problem {
+            file: path.to_owned(),
+            line: crate::tomlcheck::line_of(text, key).or_else(|| crate::tomlcheck::line_of(text, "collect")),
+            message: format!("{key}: {message}"),
+            hint: Some("secrets come from the environment or files, never from otklik.toml".into()),
+        };
+        if needs(Platform::Telegram) {
+            for problem in self.collect.telegram.validate() {
+                problems.push(at("collect.telegram", problem));
+            }
+        }
+        if needs(Platform::Vk) {
+            for problem in self.collect.vk.validate() {
+                problems.push(at("collect.vk", problem));
+            }
+            if let Err(e) = self.collect.vk.resolve_tokens(&self.base_dir) {
+                for problem in e.problems {
+                    problems.push(at("collect.vk", problem.to_string()));
+                }
+            }
+        }
+        if needs(Platform::Ok) {
+            for problem in self.collect.ok.validate() {
+                problems.push(at(&format!("collect.ok.{}", problem.field), problem.message));
+            }
+            if let Err(e) = self.collect.ok.resolve_credentials_with(&|name| std::env::var(name).ok(), Some(&self.base_dir)) {
+                for problem in e.problems {
+                    problems.push(at(&format!("collect.ok.{}", problem.field), problem.message));
                 }
             }
         }

@@ -2,7 +2,8 @@
 //! store. No Kafka, no ClickHouse, nothing to install.
 //!
 //! With `collect.replay_dir` the sources are read once from saved responses and the run ends
-//! when everything collected has been classified and stored. The first SIGTERM / Ctrl-C stops
+//! when everything collected has been classified and stored; otherwise the live networks are
+//! polled every `collect.poll_interval` until SIGTERM. The first SIGTERM / Ctrl-C stops
 //! collecting and lets the stages drain what is in flight; a second one stops them at once
 //! (each still finishes or hands back its batch, so no torn rows).
 
@@ -10,9 +11,9 @@ use crate::commands::load_classifier;
 use crate::config::Config;
 use crate::stages::ClassifyStage;
 use crate::summary::{CountingStore, Counts, Summary};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use otklik_clickhouse::{DlqRow, LocalStore, PostRow};
-use otklik_collect::{Collector, CollectorTopics, ReplayReader};
+use otklik_collect::{Collector, CollectorTopics};
 use otklik_pipeline::{
     run_map_stage, run_sink_stage, Backoff, BatchLimits, Bus, CancellationToken, DeadLetters, MapStageConfig, MemoryBus, SinkStageConfig, StageError, StageMetrics,
 };
@@ -51,9 +52,6 @@ impl Metrics {
 
 pub async fn run(config: &Config) -> Result<Summary> {
     let started = Instant::now();
-    let Some(replay_dir) = &config.collect.replay_dir else {
-        bail!("not supported yet: live collection from VK, Telegram and OK (their collectors land with their issues); set collect.replay_dir to replay saved responses");
-    };
     let topics = config.topics();
     let bus = MemoryBus::new(config.run.partitions);
     let classifier = Arc::new(load_classifier(config)?);
@@ -115,15 +113,24 @@ pub async fn run(config: &Config) -> Result<Summary> {
     crate::metrics_http::spawn(&config.telemetry.metrics_listen, registry, stop_stages.clone());
 
     let collector = Collector {
-        reader: Arc::new(ReplayReader::new(config.resolve(replay_dir))),
+        reader: crate::readers::build(config)?,
         publisher: bus.publisher(),
         topics: CollectorTopics { raw: topics.posts_raw.clone(), cursors: topics.cursors.clone() },
         dead_letters: dead_letters("collect"),
         backoff,
         metrics: metrics.collect.clone(),
     };
-    tracing::info!(sources = config.sources.len(), "collecting from {}", replay_dir.display());
-    let pass = collector.poll_all(&config.sources, &mut HashMap::new(), &stop_collecting).await?;
+    let pass = match &config.collect.replay_dir {
+        Some(dir) => {
+            tracing::info!(sources = config.sources.len(), "replaying {}", dir.display());
+            collector.poll_all(&config.sources, &mut HashMap::new(), &stop_collecting).await?
+        }
+        None => {
+            tracing::info!(sources = config.sources.len(), interval = ?config.collect.poll_interval.0, "collecting until SIGTERM");
+            collector.run(&config.sources, config.collect.poll_interval.0, &stop_collecting).await?;
+            Default::default()
+        }
+    };
 
     // Everything collected is in the bus; stop once every stage has committed all of it.
     let drained = || {

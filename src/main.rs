@@ -1,10 +1,12 @@
 //! `otklik`: the command line. Glue only — every capability lives in a crate under `crates/`.
 
+mod clickhouse_cmd;
 mod commands;
 mod config;
 mod embedded;
 mod metrics_http;
 mod production;
+mod readers;
 mod stages;
 mod summary;
 mod telemetry;
@@ -57,6 +59,22 @@ enum Command {
         #[arg(long)]
         official: bool,
     },
+    /// ClickHouse schema and loading.
+    Clickhouse {
+        #[command(subcommand)]
+        command: ClickhouseCommand,
+        #[arg(long, short, default_value = "config/otklik.toml", global = true)]
+        config: PathBuf,
+    },
+    /// Complaints per municipality × topic (from ClickHouse in production mode, from the local
+    /// store in embedded mode).
+    Report {
+        #[arg(long, short, default_value = "config/otklik.toml")]
+        config: PathBuf,
+        /// How far back: "24h", "7d", …
+        #[arg(long, default_value = "24h", value_parser = config::parse_duration)]
+        since: std::time::Duration,
+    },
     /// Measure the classifier on a labeled CSV (`id,text,topics[,municipality]`).
     Eval {
         file: PathBuf,
@@ -66,6 +84,14 @@ enum Command {
         #[arg(long)]
         misses: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum ClickhouseCommand {
+    /// Create or upgrade the database from deploy/clickhouse/migrations.
+    Migrate,
+    /// Load a local store directory (the embedded mode's data_dir, e.g. data/demo).
+    Load { dir: PathBuf },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -93,6 +119,11 @@ fn main() -> ExitCode {
         Command::Parse { network, file, source_id, parent } => commands::parse(network.into(), &file, source_id, parent),
         Command::Classify { config, explain, official } => commands::classify(&config, explain, official),
         Command::Eval { file, config, misses } => commands::eval(&config, &file, misses.as_deref()),
+        Command::Clickhouse { command, config } => commands::load_config(&config).and_then(|config| match command {
+            ClickhouseCommand::Migrate => clickhouse_cmd::migrate(&config),
+            ClickhouseCommand::Load { dir } => clickhouse_cmd::load(&config, &dir),
+        }),
+        Command::Report { config, since } => commands::load_config(&config).and_then(|config| clickhouse_cmd::report(&config, since)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

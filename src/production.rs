@@ -1,26 +1,36 @@
-//! The production wiring: stages over Kafka. Runs the classifier stage, and the collectors when
-//! they have a feed reader, until SIGTERM.
+//! The production wiring: every stage over Kafka in this process — collectors (live, or a replay
+//! of saved responses), the classifier, and the ClickHouse sinks for posts and dead letters —
+//! until SIGTERM. Run several processes with the same config to scale out: Kafka consumer groups
+//! share the partitions.
 
 use crate::commands::load_classifier;
 use crate::config::Config;
+use crate::metrics_http::Registry;
 use crate::stages::ClassifyStage;
 use anyhow::{Context, Result};
-use otklik_collect::{Collector, CollectorTopics, ReplayReader};
+use otklik_clickhouse::{ClickHouseSink, DlqRow, Migrator, PostRow};
+use otklik_collect::{Collector, CollectorTopics};
 use otklik_kafka::KafkaBus;
-use otklik_pipeline::{run_map_stage, Backoff, Bus, CancellationToken, DeadLetters, MapStageConfig, StageMetrics};
+use otklik_pipeline::{run_map_stage, run_sink_stage, Backoff, BatchLimits, Bus, CancellationToken, DeadLetters, MapStageConfig, SinkStageConfig, StageError, StageMetrics};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::task::JoinHandle;
 
 const CLASSIFY_GROUP: &str = "otklik-classify";
+const CLICKHOUSE_GROUP: &str = "otklik-clickhouse";
+const DLQ_GROUP: &str = "otklik-clickhouse-dlq";
 
 pub async fn run(config: &Config) -> Result<()> {
     let kafka = config.kafka.clone().context("production mode needs [kafka]")?;
     let topics = kafka.topics.clone();
     let bus = KafkaBus::new(kafka).context("cannot create the Kafka client")?;
     bus.ensure_default_topics().await.context("cannot create the Kafka topics")?;
+    let clickhouse = crate::clickhouse_cmd::sink_config(config)?;
+    Migrator::new(&clickhouse).migrate(None).await.context("cannot migrate ClickHouse")?;
     let classifier = Arc::new(load_classifier(config)?);
     let backoff = Backoff { initial: config.sink.retry_initial.0, max: config.sink.retry_max.0 };
+    let limits = BatchLimits { max_rows: config.sink.batch_rows, max_bytes: config.sink.batch_bytes.0, max_wait: config.sink.batch_wait.0 };
     let dead_letters = |stage: &str| DeadLetters { publisher: bus.publisher(), topic: topics.dlq.clone(), stage: stage.into(), backoff };
 
     let shutdown = CancellationToken::new();
@@ -28,44 +38,73 @@ pub async fn run(config: &Config) -> Result<()> {
         let shutdown = shutdown.clone();
         async move {
             crate::telemetry::shutdown_signal().await;
-            tracing::warn!("shutdown requested");
+            tracing::warn!("shutdown requested: stages finish their batches and commit");
             shutdown.cancel();
         }
     });
-
-    let registry = Arc::new(crate::metrics_http::Registry::default());
-    let classify_metrics = Arc::new(StageMetrics::default());
-    let collect_metrics = Arc::new(StageMetrics::default());
-    registry.register("classify", classify_metrics.clone());
-    registry.register("collect", collect_metrics.clone());
+    let registry = Arc::new(Registry::default());
+    let metrics = |name: &str| {
+        let m = Arc::new(StageMetrics::default());
+        registry.register(name, m.clone());
+        m
+    };
     crate::metrics_http::spawn(&config.telemetry.metrics_listen, registry.clone(), shutdown.clone());
 
-    let classify = tokio::spawn(run_map_stage(
-        bus.subscribe(CLASSIFY_GROUP, &[&topics.posts_raw]).await?,
-        bus.publisher(),
-        Arc::new(ClassifyStage::new(classifier, &config.sources, topics.posts_classified.clone())),
-        dead_letters("classify"),
-        MapStageConfig { name: "classify".into(), max_batch: 512, commit_interval: Duration::from_secs(1), backoff },
-        classify_metrics,
-        shutdown.clone(),
+    let mut stages: Vec<(&str, JoinHandle<Result<(), StageError>>)> = Vec::new();
+    stages.push((
+        "classify",
+        tokio::spawn(run_map_stage(
+            bus.subscribe(CLASSIFY_GROUP, &[&topics.posts_raw]).await?,
+            bus.publisher(),
+            Arc::new(ClassifyStage::new(classifier, &config.sources, topics.posts_classified.clone())),
+            dead_letters("classify"),
+            MapStageConfig { name: "classify".into(), max_batch: 512, commit_interval: Duration::from_secs(1), backoff },
+            metrics("classify"),
+            shutdown.clone(),
+        )),
+    ));
+    stages.push((
+        "clickhouse",
+        tokio::spawn(run_sink_stage(
+            bus.subscribe(CLICKHOUSE_GROUP, &[&topics.posts_classified]).await?,
+            Arc::new(ClickHouseSink::<PostRow>::new(clickhouse.clone())),
+            dead_letters("clickhouse"),
+            SinkStageConfig { name: "clickhouse".into(), limits, backoff },
+            metrics("clickhouse"),
+            shutdown.clone(),
+        )),
+    ));
+    // Dead letters the dlq table refuses go to a topic of their own, never back into the DLQ.
+    stages.push((
+        "clickhouse-dlq",
+        tokio::spawn(run_sink_stage(
+            bus.subscribe(DLQ_GROUP, &[&topics.dlq]).await?,
+            Arc::new(ClickHouseSink::<DlqRow>::new(clickhouse.clone())),
+            DeadLetters { topic: format!("{}.unstorable", topics.dlq), ..dead_letters("clickhouse-dlq") },
+            SinkStageConfig { name: "clickhouse-dlq".into(), limits, backoff },
+            metrics("clickhouse-dlq"),
+            shutdown.clone(),
+        )),
     ));
     registry.set_ready(true);
-    tracing::warn!("the ClickHouse sink stage is not part of this build yet: classified posts stay in {}", topics.posts_classified);
 
-    if let Some(replay_dir) = &config.collect.replay_dir {
-        let collector = Collector {
-            reader: Arc::new(ReplayReader::new(config.resolve(replay_dir))),
-            publisher: bus.publisher(),
-            topics: CollectorTopics { raw: topics.posts_raw.clone(), cursors: topics.cursors.clone() },
-            dead_letters: dead_letters("collect"),
-            backoff,
-            metrics: collect_metrics,
-        };
+    let collector = Collector {
+        reader: crate::readers::build(config)?,
+        publisher: bus.publisher(),
+        topics: CollectorTopics { raw: topics.posts_raw.clone(), cursors: topics.cursors.clone() },
+        dead_letters: dead_letters("collect"),
+        backoff,
+        metrics: metrics("collect"),
+    };
+    if config.collect.replay_dir.is_some() {
         let pass = collector.poll_all(&config.sources, &mut HashMap::new(), &shutdown).await?;
-        tracing::info!(posts = pass.posts, polled = pass.polled, "replay published");
+        tracing::info!(posts = pass.posts, polled = pass.polled, "replay published; stages keep running until SIGTERM");
     } else {
-        tracing::warn!("not supported yet: live collection from the networks; only the classifier stage runs");
+        collector.run(&config.sources, config.collect.poll_interval.0, &shutdown).await?;
     }
-    classify.await.context("classifier stage panicked")??;
+    shutdown.cancelled().await;
+    for (name, task) in stages {
+        task.await.with_context(|| format!("stage {name} panicked"))?.with_context(|| format!("stage {name} failed"))?;
+    }
     Ok(())
 }

@@ -16,7 +16,7 @@ fn three_different_mistakes_are_all_named_with_their_lines() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("otklik.toml");
     let topics = repo().join("config/topics");
-    std::fs::write(dir.path().join("sources.toml"), "[[source]]\nid = \"a\"\nplatform = \"vk\"\nhandle = \"-1\"\n").unwrap();
+    std::fs::write(dir.path().join("sources.toml"), "[[source]]\nid = \"a\"\nplatform = \"telegram\"\nhandle = \"chan\"\n").unwrap();
     std::fs::write(
         &config,
         format!(
@@ -54,4 +54,19 @@ fn a_missing_file_is_a_clear_error() {
     let output = run(otklik().args(["check-config", "/nonexistent/otklik.toml"]));
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("cannot read"), "{}", stderr(&output));
+}
+
+#[test]
+fn missing_network_secrets_are_named_without_values() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("sources.toml"), "[[source]]\nid = \"v\"\nplatform = \"vk\"\nhandle = \"-1\"\n").unwrap();
+    let topics = repo().join("config/topics");
+    let config = dir.path().join("otklik.toml");
+    std::fs::write(&config, format!("[classify]\ntopics_dir = {topics:?}\ngazetteer = \"\"\n\n[collect]\nsources_file = \"sources.toml\"\n[collect.vk]\ntokens_env = [\"OTKLIK_TEST_NO_VK_TOKEN\"]\n")).unwrap();
+    let output = run(otklik().arg("check-config").arg(&config).env_remove("OTKLIK_TEST_NO_VK_TOKEN"));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("OTKLIK_TEST_NO_VK_TOKEN"), "{}", stderr(&output));
+    let output = run(otklik().arg("check-config").arg(&config).env("OTKLIK_TEST_NO_VK_TOKEN", "vk1.secret-token-value"));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!stdout(&output).contains("secret-token-value") && !stderr(&output).contains("secret-token-value"));
 }

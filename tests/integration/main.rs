@@ -3,6 +3,7 @@
 mod check_config;
 mod cli;
 mod embedded;
+mod production;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

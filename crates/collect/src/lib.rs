@@ -7,6 +7,7 @@
 //! - [`Collector`]: the poll loop shared by all networks — poll a source through a
 //!   [`FeedReader`], publish its posts, then its cursor.
 //! - [`ReplayReader`]: a feed reader over saved responses (the demo, incident replays).
+//! - [`PlatformReaders`]: one feed reader over several networks, dispatching by platform.
 //! - [`telegram::TelegramReader`]: public Telegram channels over HTTP from their t.me/s previews.
 //! - [`ok::OkReader`]: OK groups through the signed OK REST API (`mediatopic.getTopics`,
 //!   `discussions.getComments`), one credential per [`ok::OkClient`], configured by [`ok::OkConfig`].
@@ -22,6 +23,7 @@ use otklik_model::{Platform, PostUid};
 pub mod collector;
 pub mod http;
 pub mod ok;
+pub mod platforms;
 pub mod ratelimit;
 pub mod replay;
 pub mod telegram;
@@ -29,6 +31,7 @@ pub mod vk;
 pub mod walk;
 
 pub use collector::{BadPage, CollectError, Collector, CollectorTopics, FeedReader, PassSummary, PollOutcome};
+pub use platforms::PlatformReaders;
 pub use replay::ReplayReader;
 
 pub use otklik_model::RawPost;

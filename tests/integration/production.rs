@@ -1,0 +1,138 @@
+//! The production wiring against the real Kafka and ClickHouse that scripts/test.sh starts: the
+//! demo replayed through Kafka lands in ClickHouse, and the embedded store loads into ClickHouse
+//! with one command.
+
+use super::*;
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+/// A plain HTTP query to ClickHouse (no client library: this checks what analysts would see).
+fn clickhouse_query(url: &str, sql: &str) -> String {
+    let address = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(address).expect("connect to ClickHouse");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(stream, "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{sql}", sql.len()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    assert!(head.starts_with("HTTP/1.1 200"), "{sql}: {response}");
+    // Chunked encoding: keep only the data lines.
+    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        body.split("\r\n").enumerate().filter(|(i, _)| i % 2 == 1).map(|(_, l)| l).collect::<String>().trim().to_owned()
+    } else {
+        body.trim().to_owned()
+    }
+}
+
+fn production_config(dir: &Path, kafka: &str, clickhouse: &str, name: &str) -> PathBuf {
+    let config = repo().join("config");
+    let path = dir.join("otklik.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"[run]
+mode = "production"
+data_dir = {data:?}
+
+[telemetry]
+log_level = "warn"
+
+[kafka]
+brokers = {kafka:?}
+[kafka.topics]
+posts_raw = "{name}.raw"
+posts_classified = "{name}.classified"
+alerts = "{name}.alerts"
+dlq = "{name}.dlq"
+sources = "{name}.sources"
+cursors = "{name}.cursors"
+
+[clickhouse]
+url = {clickhouse:?}
+database = "{name}"
+
+[sink]
+batch_rows = 1000
+batch_wait = "200ms"
+
+[classify]
+topics_dir = {topics:?}
+gazetteer = {gazetteer:?}
+
+[collect]
+sources_file = {sources:?}
+replay_dir = {feeds:?}
+"#,
+            data = dir.join("data"),
+            topics = config.join("topics"),
+            gazetteer = config.join("gazetteer/gazetteer.tsv"),
+            sources = config.join("demo/sources.toml"),
+            feeds = config.join("demo/feeds"),
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{prefix}_{}_{nanos}", std::process::id())
+}
+
+#[test]
+fn the_demo_replayed_through_kafka_lands_in_clickhouse() {
+    let (Some(kafka), Some(clickhouse)) = (otklik_testkit::kafka(), otklik_testkit::clickhouse()) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let name = unique("otklik_e2e");
+    let config = production_config(dir.path(), &kafka, &clickhouse, &name);
+    let check = run(otklik().arg("check-config").arg(&config));
+    assert!(check.status.success(), "{}", stderr(&check));
+
+    let mut child = otklik().arg("run").arg("--config").arg(&config).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let started = Instant::now();
+    let mut stored = String::new();
+    while started.elapsed() < Duration::from_secs(180) {
+        if let Ok(Some(status)) = child.try_wait() {
+            let output = child.wait_with_output().unwrap();
+            panic!("otklik run exited early ({status}): {}", stderr(&output));
+        }
+        let exists = clickhouse_query(&clickhouse, &format!("EXISTS TABLE {name}.posts"));
+        if exists == "1" {
+            stored = clickhouse_query(&clickhouse, &format!("SELECT count() FROM {name}.posts FINAL"));
+            if stored == "337" {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stored, "337", "posts in ClickHouse after {:?}", started.elapsed());
+    let platforms = clickhouse_query(&clickhouse, &format!("SELECT platform, count() FROM {name}.posts FINAL GROUP BY platform ORDER BY platform"));
+    assert_eq!(platforms.replace('\t', " "), "ok 66\ntelegram 90\nvk 181");
+    let heating = clickhouse_query(&clickhouse, &format!("SELECT count() FROM {name}.posts FINAL WHERE has(topics, 'heating')"));
+    assert!(heating.parse::<u32>().unwrap() > 10, "{heating}");
+    clickhouse_query(&clickhouse, &format!("DROP DATABASE {name}"));
+}
+
+#[test]
+fn the_embedded_store_loads_into_clickhouse_with_one_command_and_reports() {
+    let (Some(kafka), Some(clickhouse)) = (otklik_testkit::kafka(), otklik_testkit::clickhouse()) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    assert!(run(otklik().args(["run", "--config", "config/demo.toml"]).env("OTKLIK_DATA_DIR", &data)).status.success());
+    let name = unique("otklik_load");
+    let config = production_config(dir.path(), &kafka, &clickhouse, &name);
+    for _ in 0..2 {
+        let output = run(otklik().args(["clickhouse", "load"]).arg(&data).arg("--config").arg(&config));
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(stdout(&output).contains("posts: 337 row(s)"), "{}", stdout(&output));
+    }
+    assert_eq!(clickhouse_query(&clickhouse, &format!("SELECT count() FROM {name}.posts FINAL")), "337", "loading twice keeps one version of each post");
+    let report = run(otklik().args(["report", "--since", "3650d", "--config"]).arg(&config));
+    assert!(report.status.success(), "{}", stderr(&report));
+    let table = stdout(&report);
+    assert!(table.contains("municipality") && table.contains("heating"), "{table}");
+    clickhouse_query(&clickhouse, &format!("DROP DATABASE {name}"));
+}
