@@ -212,26 +212,8 @@ pub struct HumanDuration(pub Duration);
 
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        parse_duration(&text).map(HumanDuration).map_err(serde::de::Error::custom)
+        otklik_pipeline::units::deserialize_duration(d).map(HumanDuration)
     }
-}
-
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let hint = || format!("invalid duration {text:?}: write a number and a unit, e.g. \"250ms\", \"30s\", \"5m\", \"2h\", \"7d\"");
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(hint)?;
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().map_err(|_| hint())?;
-    let seconds = match unit.trim() {
-        "ms" => return Ok(Duration::from_millis(n)),
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return Err(hint()),
-    };
-    Ok(Duration::from_secs(seconds))
 }
 
 /// A size written as `512KiB`, `32MiB`, `1GiB` or a plain number of bytes.
@@ -240,19 +222,7 @@ pub struct ByteSize(pub usize);
 
 impl<'de> Deserialize<'de> for ByteSize {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        let hint = || serde::de::Error::custom(format!("invalid size {text:?}: write e.g. \"512KiB\", \"32MiB\", \"1GiB\""));
-        let t = text.trim();
-        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-        let n: usize = t[..split].parse().map_err(|_| hint())?;
-        let scale = match t[split..].trim() {
-            "" | "B" => 1,
-            "KiB" => 1 << 10,
-            "MiB" => 1 << 20,
-            "GiB" => 1 << 30,
-            _ => return Err(hint()),
-        };
-        Ok(ByteSize(n.saturating_mul(scale)))
+        otklik_pipeline::units::deserialize_size(d).map(ByteSize)
     }
 }
 
@@ -499,19 +469,4 @@ fn validate_sources(path: &Path, text: &str, entries: Vec<SourceEntry>, problems
         });
     }
     sources
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_and_sizes_parse() {
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
-        assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(7 * 86400));
-        for bad in ["", "5", "m", "5 minutes", "-1s", "1.5s"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
-    }
 }

@@ -72,7 +72,7 @@ enum Command {
         #[arg(long, short, default_value = "config/otklik.toml")]
         config: PathBuf,
         /// How far back: "24h", "7d", …
-        #[arg(long, default_value = "24h", value_parser = config::parse_duration)]
+        #[arg(long, default_value = "24h", value_parser = otklik_pipeline::units::parse_duration)]
         since: std::time::Duration,
     },
     /// Measure the classifier on a labeled CSV (`id,text,topics[,municipality]`).

@@ -44,6 +44,12 @@ impl Rate {
     }
 }
 
+/// `#[serde(deserialize_with = "crate::ratelimit::deserialize_rate")]`: a rate written as `"3/s"`.
+pub fn deserialize_rate<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Rate, D::Error> {
+    let text = <String as serde::Deserialize>::deserialize(d)?;
+    Rate::parse(&text).map_err(serde::de::Error::custom)
+}
+
 /// Per-key sliding-window limiter; share it (`Arc`) between every task that uses the same keys.
 #[derive(Debug, Default)]
 pub struct RateLimiter {

@@ -7,6 +7,7 @@
 //! - [`run_sink_stage`] with a [`BatchSink`]: batching by rows, bytes and age, retry with
 //!   [`Backoff`], DLQ for what cannot be written, commit after the write (store, ClickHouse).
 //! - [`conformance`]: the behaviour every [`Bus`] must show, runnable against any of them.
+//! - [`units`]: durations and sizes as config files write them, for every crate's config.
 //!
 //! Neighbours: `otklik-kafka` implements the seams over Kafka; `otklik-clickhouse` provides
 //! sinks; the binary wires stages to a bus. Shutdown is a `tokio_util` `CancellationToken`.
@@ -14,6 +15,7 @@
 pub mod backoff;
 pub mod bus;
 pub mod conformance;
+pub mod units;
 mod dlq;
 mod map;
 mod memory;

@@ -14,7 +14,7 @@
 use crate::ratelimit::Rate;
 use crate::walk::WalkLimits;
 use otklik_pipeline::Backoff;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -45,17 +45,17 @@ pub struct OkConfig {
     pub session_secret_key_env: Option<String>,
     pub session_secret_key_file: Option<PathBuf>,
     /// Requests per period for this credential (`"5/s"`, `"100/m"`).
-    #[serde(deserialize_with = "rate")]
+    #[serde(deserialize_with = "crate::ratelimit::deserialize_rate")]
     pub rate: Rate,
     /// Topics per `mediatopic.getTopics` call.
     pub page_size: u32,
     /// A first poll takes at most this many topics,
     pub first_poll_max_posts: usize,
     /// and none older than this (`"7d"`).
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "otklik_pipeline::units::deserialize_duration")]
     pub first_poll_max_age: Duration,
     /// Topics (and comments) younger than this are re-checked on every poll (`"48h"`).
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "otklik_pipeline::units::deserialize_duration")]
     pub recheck_window: Duration,
     /// Hard stop for the `mediatopic.getTopics` pages of one poll.
     pub max_pages: usize,
@@ -64,20 +64,20 @@ pub struct OkConfig {
     /// At most this many comments are read under one topic per poll.
     pub comments_max_per_topic: usize,
     /// How long the credential rests after error 8 (FLOOD_BLOCKED).
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "otklik_pipeline::units::deserialize_duration")]
     pub flood_backoff: Duration,
     /// How long the credential rests after error 11 (LIMIT_REACHED, a quota).
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "otklik_pipeline::units::deserialize_duration")]
     pub limit_backoff: Duration,
     /// Retries of one call after errors 1, 2 and 9999 (server-side failures).
     pub retries: u32,
     /// First wait between those retries; doubles up to `retry_max`.
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "otklik_pipeline::units::deserialize_duration")]
     pub retry_initial: Duration,
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "otklik_pipeline::units::deserialize_duration")]
     pub retry_max: Duration,
     /// Whole-request timeout.
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "otklik_pipeline::units::deserialize_duration")]
     pub timeout: Duration,
 }
 
@@ -296,46 +296,9 @@ pub struct OkCredentials {
     pub session_secret_key: Option<Secret>,
 }
 
-fn rate<'de, D: Deserializer<'de>>(d: D) -> Result<Rate, D::Error> {
-    let text = String::deserialize(d)?;
-    Rate::parse(&text).map_err(serde::de::Error::custom)
-}
-
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(d)?;
-    parse_duration(&text).map_err(serde::de::Error::custom)
-}
-
-/// `250ms`, `30s`, `5m`, `48h`, `7d`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let hint = || format!("invalid duration {text:?}: write a number and a unit, e.g. \"250ms\", \"30s\", \"5m\", \"48h\", \"7d\"");
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(hint)?;
-    let n: u64 = t[..split].parse().map_err(|_| hint())?;
-    let unit = match t[split..].trim() {
-        "ms" => return Ok(Duration::from_millis(n)),
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(hint()),
-    };
-    n.checked_mul(unit).map(Duration::from_secs).ok_or_else(hint)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("48h").unwrap(), Duration::from_secs(48 * 3600));
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(7 * 86_400));
-        for bad in ["", "5", "h", "5x", "-1s"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn secret_never_shows() {

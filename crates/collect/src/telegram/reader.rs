@@ -51,25 +51,25 @@ pub struct TelegramConfig {
     #[serde(deserialize_with = "de_url")]
     pub base_url: Url,
     /// Requests per host, e.g. `"1/2s"` (the default), `"20/m"`.
-    #[serde(deserialize_with = "de_rate")]
+    #[serde(deserialize_with = "crate::ratelimit::deserialize_rate")]
     pub rate: Rate,
     /// A first poll takes at most this many posts (default 200)…
     pub first_poll_max_posts: usize,
     /// …and none older than this (default `"7d"`).
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "otklik_pipeline::units::deserialize_duration")]
     pub first_poll_max_age: Duration,
     /// Posts younger than this are re-checked on every poll and re-published when edited or
     /// their view count changed (default `"48h"`).
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "otklik_pipeline::units::deserialize_duration")]
     pub recheck_window: Duration,
     /// At most this many pages per poll of one channel (default 20, ~400 posts).
     pub max_pages: usize,
     /// A larger response is an error, not read into memory (default `"4MiB"`; a real page is
     /// ~100 KiB).
-    #[serde(deserialize_with = "de_size")]
+    #[serde(deserialize_with = "otklik_pipeline::units::deserialize_size")]
     pub max_page_bytes: usize,
     /// Whole-request timeout (default `"30s"`).
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "otklik_pipeline::units::deserialize_duration")]
     pub timeout: Duration,
     /// Retries after the first attempt on network errors, 5xx and 429 (default 4).
     pub max_retries: u32,
@@ -328,60 +328,6 @@ fn is_contact_page(body: &[u8]) -> bool {
 fn de_url<'de, D: Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
     let text = String::deserialize(d)?;
     Url::parse(text.trim()).map_err(|e| serde::de::Error::custom(format!("invalid URL {text:?}: {e}")))
-}
-
-fn de_rate<'de, D: Deserializer<'de>>(d: D) -> Result<Rate, D::Error> {
-    Rate::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
-}
-
-fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    parse_duration(&String::deserialize(d)?).map_err(serde::de::Error::custom)
-}
-
-fn de_size<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Size {
-        Bytes(u64),
-        Text(String),
-    }
-    match Size::deserialize(d)? {
-        Size::Bytes(n) => usize::try_from(n).map_err(serde::de::Error::custom),
-        Size::Text(text) => parse_size(&text).map_err(serde::de::Error::custom),
-    }
-}
-
-/// `250ms`, `30s`, `5m`, `2h`, `7d`.
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let hint = || format!("invalid duration {text:?}: write a number and a unit, e.g. \"250ms\", \"30s\", \"5m\", \"2h\", \"7d\"");
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(hint)?;
-    let n: u64 = t[..split].parse().map_err(|_| hint())?;
-    let unit = match t[split..].trim() {
-        "ms" => return Ok(Duration::from_millis(n)),
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(hint()),
-    };
-    n.checked_mul(unit).map(Duration::from_secs).ok_or_else(hint)
-}
-
-/// `4MiB`, `512KiB`, `1GiB`, or a plain number of bytes.
-fn parse_size(text: &str) -> Result<usize, String> {
-    let hint = || format!("invalid size {text:?}: write e.g. \"512KiB\", \"4MiB\" or a number of bytes");
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let n: usize = t[..split].parse().map_err(|_| hint())?;
-    let scale: usize = match t[split..].trim() {
-        "" | "B" => 1,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        _ => return Err(hint()),
-    };
-    n.checked_mul(scale).ok_or_else(hint)
 }
 
 #[cfg(test)]

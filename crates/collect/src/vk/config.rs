@@ -25,7 +25,7 @@ pub struct VkConfig {
     /// are resolved against the directory given to [`VkConfig::resolve_tokens`].
     pub token_files: Vec<PathBuf>,
     /// Requests per token, default `"3/s"` (a user token's limit).
-    #[serde(deserialize_with = "de_rate")]
+    #[serde(deserialize_with = "crate::ratelimit::deserialize_rate")]
     pub rate: Rate,
     /// Per-token overrides keyed by the env var name or the token file path as written above,
     /// e.g. `{ VK_SERVICE_TOKEN = "20/s" }` for a service token.
@@ -33,12 +33,12 @@ pub struct VkConfig {
     pub token_rates: BTreeMap<String, Rate>,
     /// Added to every rate's period, so that network jitter never makes VK see more than the
     /// limit in its own window (default `"100ms"`: `3/s` is spaced as 3 per 1.1 s).
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "otklik_pipeline::units::deserialize_duration")]
     pub rate_margin: Duration,
     /// Calls batched into one `execute` request (1..=25; 1 disables `execute`). Default 25.
     pub execute_batch: usize,
     /// How long a call waits for others to share its `execute` (default `"5ms"`).
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "otklik_pipeline::units::deserialize_duration")]
     pub batch_linger: Duration,
     /// `wall.get` page size, 1..=100 (default 100).
     pub page_size: u32,
@@ -51,33 +51,33 @@ pub struct VkConfig {
     /// A first poll takes at most this many posts (default 200)…
     pub first_poll_max_posts: usize,
     /// …none older than this (default `"7d"`).
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "otklik_pipeline::units::deserialize_duration")]
     pub first_poll_max_age: Duration,
     /// Posts younger than this are re-checked for edits and new comments (default `"48h"`).
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "otklik_pipeline::units::deserialize_duration")]
     pub recheck_window: Duration,
     /// Hard stop for one poll of one wall (default 50 pages).
     pub max_pages: usize,
     /// Pause of a token after error 6 (too many requests) or 9 (flood control); default `"2s"`.
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "otklik_pipeline::units::deserialize_duration")]
     pub rate_limited_pause: Duration,
     /// Pause of a token after error 29 (method quota spent for its window); default `"1h"`.
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "otklik_pipeline::units::deserialize_duration")]
     pub quota_pause: Duration,
     /// Pause of a token after error 14 (captcha); default `"10m"`.
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "otklik_pipeline::units::deserialize_duration")]
     pub captcha_pause: Duration,
     /// A request waits at most this long for a paused token; beyond it the poll fails as
     /// transient and is retried on the next pass (default `"30s"`).
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "otklik_pipeline::units::deserialize_duration")]
     pub max_token_wait: Duration,
     /// Attempts of one call through VK errors 6/9/10/14/29 and failed HTTP (default 6).
     pub max_attempts: u32,
     /// Backoff between attempts after error 10 or a failed HTTP request (defaults `"500ms"`,
     /// `"30s"`).
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "otklik_pipeline::units::deserialize_duration")]
     pub retry_initial: Duration,
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "otklik_pipeline::units::deserialize_duration")]
     pub retry_max: Duration,
 }
 
@@ -171,32 +171,6 @@ impl VkConfig {
     }
 }
 
-/// Parses `"250ms"`, `"30s"`, `"5m"`, `"2h"`, `"7d"`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let hint = || format!("invalid duration {text:?}: write a number and a unit, e.g. \"250ms\", \"30s\", \"5m\", \"2h\", \"7d\"");
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(hint)?;
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().map_err(|_| hint())?;
-    let unit_secs = match unit.trim() {
-        "ms" => return Ok(Duration::from_millis(n)),
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(hint()),
-    };
-    n.checked_mul(unit_secs).map(Duration::from_secs).ok_or_else(hint)
-}
-
-fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    parse_duration(&String::deserialize(d)?).map_err(serde::de::Error::custom)
-}
-
-fn de_rate<'de, D: Deserializer<'de>>(d: D) -> Result<Rate, D::Error> {
-    Rate::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
-}
-
 fn de_rates<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Rate>, D::Error> {
     BTreeMap::<String, String>::deserialize(d)?
         .into_iter()
@@ -252,14 +226,5 @@ mod tests {
         };
         let problems = config.validate();
         assert_eq!(problems.len(), 6, "{problems:#?}");
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("48h").unwrap(), Duration::from_secs(48 * 3600));
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        for bad in ["", "h", "5", "5y", "99999999999999999999d"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
     }
 }

@@ -23,7 +23,7 @@ mod reader;
 mod tokens;
 pub mod types;
 
-pub use config::{parse_duration, VkConfig};
+pub use config::VkConfig;
 pub use error::{VkApiError, VkErrorClass};
 pub use reader::{VkReader, SEARCH_RESULT_LIMIT};
 pub use tokens::{SecretProblem, TokenState, TokenStatus, VkSecretsError, VkToken};
