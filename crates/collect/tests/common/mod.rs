@@ -1,0 +1,4 @@
+//! Test helpers shared by several test binaries of this crate.
+#![allow(dead_code)]
+
+pub mod json_fuzz;
