@@ -1,4 +1,4 @@
-//! Property tests: the VK parser never panics, whatever the bytes, and whatever it accepts
+//! Property tests: the OK parser never panics, whatever the bytes, and whatever it accepts
 //! survives the wire round trip (valid uids, encodable timestamps).
 //!
 //! Inputs: byte-level mutations of the fixtures, fixtures with one JSON value replaced by a
