@@ -13,7 +13,7 @@ use crate::normalize::Normalized;
 use crate::pattern::{PhraseSpec, TermKind};
 use regex::{Regex, RegexSet};
 use rust_stemmers::{Algorithm, Stemmer};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// How an inflected term is recognised in a token. Chosen by measurement (see the crate docs);
 /// the alternatives stay for re-measuring when the rules change.
@@ -228,17 +228,72 @@ pub(crate) struct Engine {
     regexes: Vec<Regex>,
     regex_rule: Vec<u32>,
     rule_count: usize,
-    endings: HashSet<&'static str>,
+    /// [`ENDINGS`] packed by [`pack_ending`], sorted: a binary search over a few hundred
+    /// integers beats hashing the rest of every candidate token.
+    endings: Vec<u128>,
     stemmer: Stemmer,
     mode: InflectionMode,
 }
 
-/// One rule that matched, with where.
+/// One rule that matched, with where (an owned [`FiredRef`], for tests).
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Fired {
     pub rule: u32,
     /// Token spans (first, last), in text order.
     pub spans: Vec<(u32, u32)>,
+}
+
+/// One rule that matched, borrowed from a [`ScanScratch`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FiredRef<'a> {
+    pub rule: u32,
+    /// Token spans (first, last), in text order.
+    pub spans: &'a [(u32, u32)],
+}
+
+/// Buffers of one scan, kept between posts so that a warm classifier allocates nothing here.
+#[derive(Default)]
+pub(crate) struct ScanScratch {
+    /// (term, token) hits.
+    hits: Vec<(u32, u32)>,
+    /// (rule, span) before grouping.
+    spans_by_rule: Vec<(u32, (u32, u32))>,
+    /// Per phrase slot: token positions.
+    positions: Vec<Vec<u32>>,
+    /// Bitsets: terms hit, phrases already evaluated.
+    present: Vec<u64>,
+    seen: Vec<u64>,
+    /// The result: spans grouped by rule, and per fired rule (rule, spans from, spans to).
+    spans: Vec<(u32, u32)>,
+    fired: Vec<(u32, u32, u32)>,
+}
+
+impl ScanScratch {
+    /// The rules that fired in the last scan, ordered by rule index.
+    pub fn fired(&self) -> impl Iterator<Item = FiredRef<'_>> + '_ {
+        self.fired.iter().map(|&(rule, a, b)| FiredRef { rule, spans: &self.spans[a as usize..b as usize] })
+    }
+
+    pub fn clear(&mut self) {
+        self.spans.clear();
+        self.fired.clear();
+    }
+}
+
+/// An ending of up to 15 bytes as one integer (length in the top byte, so that «а» and «а\0»
+/// differ); `None` when longer, which no ending in [`ENDINGS`] is.
+#[inline]
+fn pack_ending(rest: &str) -> Option<u128> {
+    let b = rest.as_bytes();
+    if b.len() > 15 {
+        return None;
+    }
+    let mut k = (b.len() as u128) << 120;
+    for (i, &x) in b.iter().enumerate() {
+        k |= (x as u128) << (8 * i);
+    }
+    Some(k)
 }
 
 /// Stems one word with the Russian Snowball stemmer.
@@ -314,7 +369,12 @@ impl Engine {
             regexes,
             regex_rule,
             rule_count: rules.len(),
-            endings: ENDINGS.iter().copied().collect(),
+            endings: {
+                let mut e: Vec<u128> = ENDINGS.iter().filter_map(|e| pack_ending(e)).collect();
+                e.sort_unstable();
+                e.dedup();
+                e
+            },
             stemmer,
             mode,
         })
@@ -339,7 +399,7 @@ impl Engine {
             TermKind::Inflected => {
                 let rest = &token[end..];
                 // No ending in the list is longer than five letters.
-                let by_endings = || rest.len() <= 10 && self.endings.contains(rest);
+                let by_endings = || pack_ending(rest).is_some_and(|k| self.endings.binary_search(&k).is_ok());
                 let by_stem = || self.stemmer.stem(token) == term.key.as_str();
                 match self.mode {
                     InflectionMode::Endings => by_endings(),
@@ -352,10 +412,18 @@ impl Engine {
 
     /// Scans a normalised post once and returns every rule that matched, with its spans,
     /// ordered by rule index.
+    #[cfg(test)]
     pub fn scan(&self, norm: &Normalized) -> Vec<Fired> {
+        let mut scratch = ScanScratch::default();
+        self.scan_into(norm, &mut scratch);
+        scratch.fired().map(|f| Fired { rule: f.rule, spans: f.spans.to_vec() }).collect()
+    }
+
+    /// [`Engine::scan`] into reusable buffers; read the result with [`ScanScratch::fired`].
+    pub fn scan_into(&self, norm: &Normalized, s: &mut ScanScratch) {
         let text = norm.text.as_str();
-        // (term, token) pairs.
-        let mut hits: Vec<(u32, u32)> = Vec::new();
+        let hits = &mut s.hits;
+        hits.clear();
         for (tok, t) in norm.tokens.iter().enumerate() {
             let token = &text[t.start as usize..t.end as usize];
             self.trie.walk(token, |terms, end| {
@@ -369,19 +437,23 @@ impl Engine {
         hits.sort_unstable();
         hits.dedup();
 
-        let mut spans_by_rule: Vec<(u32, (u32, u32))> = Vec::new();
-        let mut scratch: Vec<Vec<u32>> = Vec::new();
+        let spans_by_rule = &mut s.spans_by_rule;
+        spans_by_rule.clear();
         if !hits.is_empty() {
             // Which terms were hit at all: lets a phrase be ruled out by bit tests before any
             // position list is built (most phrases woken by a common word such as «в» lack
             // their other slots).
-            let mut present = vec![0u64; self.terms.len().div_ceil(64)];
-            for &(t, _) in &hits {
+            let present = &mut s.present;
+            present.clear();
+            present.resize(self.terms.len().div_ceil(64), 0);
+            for &(t, _) in hits.iter() {
                 present[t as usize / 64] |= 1 << (t % 64);
             }
-            let mut seen = vec![0u64; self.phrases.len().div_ceil(64)];
+            let seen = &mut s.seen;
+            seen.clear();
+            seen.resize(self.phrases.len().div_ceil(64), 0);
             let mut last_term = u32::MAX;
-            for &(t, _) in &hits {
+            for &(t, _) in hits.iter() {
                 if t == last_term {
                     continue;
                 }
@@ -392,7 +464,7 @@ impl Engine {
                         continue;
                     }
                     seen[w] |= 1 << b;
-                    phrase_matches(&self.phrases[p as usize], &hits, &present, &mut scratch, &mut spans_by_rule);
+                    phrase_matches(&self.phrases[p as usize], hits, present, &mut s.positions, spans_by_rule);
                 }
             }
         }
@@ -411,15 +483,17 @@ impl Engine {
         }
         spans_by_rule.sort_unstable();
         spans_by_rule.dedup();
-        let mut fired: Vec<Fired> = Vec::new();
-        for (rule, span) in spans_by_rule {
-            match fired.last_mut() {
-                Some(f) if f.rule == rule => f.spans.push(span),
-                _ => fired.push(Fired { rule, spans: vec![span] }),
+        s.spans.clear();
+        s.fired.clear();
+        for &(rule, span) in spans_by_rule.iter() {
+            let at = s.spans.len() as u32;
+            s.spans.push(span);
+            match s.fired.last_mut() {
+                Some(f) if f.0 == rule => f.2 = at + 1,
+                _ => s.fired.push((rule, at, at + 1)),
             }
         }
-        debug_assert!(fired.iter().all(|f| (f.rule as usize) < self.rule_count));
-        fired
+        debug_assert!(s.fired.iter().all(|f| (f.0 as usize) < self.rule_count));
     }
 }
 

@@ -55,13 +55,28 @@ impl LanguageDetector {
         // Letters of one alphabet only.
         let (mut uk, mut be_u, mut ru_only, mut i_dotted) = (0, 0, 0, 0);
         let (mut tt, mut ba, mut cv, mut chm, mut udm, mut kk) = (0, 0, 0, 0, 0, 0);
-        for c in text.chars() {
-            if c.is_ascii() {
-                if c.is_ascii_alphabetic() {
-                    lat += 1;
-                }
+        // Bytes, not chars: Russian text is ASCII and two-byte basic Cyrillic, whose letters are
+        // counted here without decoding; any other character takes the general path below.
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b < 0x80 {
+                lat += b.is_ascii_alphabetic() as usize;
+                i += 1;
                 continue;
             }
+            if (b == 0xD0 || b == 0xD1) && i + 1 < bytes.len() {
+                let cp = ((b as u32 & 0x1F) << 6) | (bytes[i + 1] as u32 & 0x3F);
+                if (0x410..=0x44F).contains(&cp) || cp == 0x451 {
+                    cyr += 1;
+                    ru_only += matches!(cp, 0x42A | 0x42B | 0x42D | 0x44A | 0x44B | 0x44D) as usize;
+                    i += 2;
+                    continue;
+                }
+            }
+            let c = text[i..].chars().next().unwrap_or('\0');
+            i += c.len_utf8();
             if !(('\u{0410}'..='\u{044F}').contains(&c) || c.is_alphabetic()) {
                 continue;
             }

@@ -33,12 +33,13 @@ pub mod pattern;
 pub use config::{LoadError, Problem};
 pub use engine::InflectionMode;
 
-use engine::{Engine, Fired, RuleSpecs};
+use engine::{Engine, FiredRef, RuleSpecs, ScanScratch};
 use kind::{Cue, CueCounts};
 use lang::{LanguageDetector, LanguageGuess};
 use normalize::Normalized;
 use otklik_model::{Classification, MunicipalityEvidence, MunicipalityMatch, RawPost, Topic, TopicHit};
 use serde::Serialize;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -213,26 +214,35 @@ impl Classifier {
     }
 
     pub fn classify_text(&self, text: &str, source: &SourceContext) -> Classification {
-        self.run(text, source, false).0
+        with_scratch(|scratch| self.run(text, source, false, scratch).0)
     }
 
     pub fn explain_text(&self, text: &str, source: &SourceContext) -> Explanation {
-        match self.run(text, source, true) {
+        match with_scratch(|scratch| self.run(text, source, true, scratch)) {
             (_, Some(e)) => e,
             (classification, None) => unreachable!("run() explains when asked: {classification:?}"),
         }
     }
 
-    fn run(&self, text: &str, source: &SourceContext, explain: bool) -> (Classification, Option<Explanation>) {
+    fn run(&self, text: &str, source: &SourceContext, explain: bool, scratch: &mut Scratch) -> (Classification, Option<Explanation>) {
         let language = self.language.detect(text);
         let russian = language.code == "ru";
-        let norm = if russian { normalize::normalize(text) } else { Normalized { text: " ".into(), tokens: vec![] } };
-        let fired = if russian { self.engine.scan(&norm) } else { Vec::new() };
+        let Scratch { norm, scan, excluded } = scratch;
+        if russian {
+            normalize::normalize_into(text, norm);
+            self.engine.scan_into(norm, scan);
+        } else {
+            norm.text.clear();
+            norm.text.push(' ');
+            norm.tokens.clear();
+            scan.clear();
+        }
+        let norm = &*norm;
 
         // Exclusions first: a topic's rules do not count inside its excluded spans.
-        let mut excluded: Vec<(Topic, (u32, u32))> = Vec::new();
+        excluded.clear();
         let mut cues = CueCounts::default();
-        for f in &fired {
+        for f in scan.fired() {
             let meta = &self.rules[f.rule as usize];
             match meta.owner {
                 Owner::Topic(t) if meta.exclude => excluded.extend(f.spans.iter().map(|&s| (t, s))),
@@ -247,17 +257,17 @@ impl Classifier {
         let mut scores: Vec<(Topic, f32, f32, Option<(f32, u32)>)> = Vec::new();
         let mut hits_explained = Vec::new();
         let mut suppressed: Vec<(Topic, u32)> = Vec::new();
-        for f in &fired {
+        for f in scan.fired() {
             let meta = &self.rules[f.rule as usize];
             let Owner::Topic(topic) = meta.owner else {
                 if explain {
-                    hits_explained.push(self.rule_hit(f, &norm, false));
+                    hits_explained.push(self.rule_hit(&f, norm, false));
                 }
                 continue;
             };
             if meta.exclude {
                 if explain {
-                    hits_explained.push(self.rule_hit(f, &norm, false));
+                    hits_explained.push(self.rule_hit(&f, norm, false));
                 }
                 continue;
             }
@@ -267,7 +277,7 @@ impl Classifier {
             };
             let counts = f.spans.iter().any(|s| !overlaps(s));
             if explain {
-                hits_explained.push(self.rule_hit(f, &norm, !counts));
+                hits_explained.push(self.rule_hit(&f, norm, !counts));
             }
             if !counts {
                 continue;
@@ -428,7 +438,7 @@ impl Classifier {
         Some(MunicipalityMatch { oktmo: code.clone(), name, evidence: MunicipalityEvidence::Source })
     }
 
-    fn rule_hit(&self, f: &Fired, norm: &Normalized, excluded: bool) -> RuleHit {
+    fn rule_hit(&self, f: &FiredRef<'_>, norm: &Normalized, excluded: bool) -> RuleHit {
         let meta = &self.rules[f.rule as usize];
         let target = match meta.owner {
             Owner::Topic(t) => t.id().to_owned(),
@@ -444,6 +454,29 @@ impl Classifier {
             .collect();
         RuleHit { rule: meta.id.clone(), target, weight: meta.weight, spans, excluded }
     }
+}
+
+/// Per-thread buffers of [`Classifier::run`], reused from post to post: a warm classifier
+/// allocates only what it returns.
+#[derive(Default)]
+struct Scratch {
+    norm: Normalized,
+    scan: ScanScratch,
+    /// (topic, span) of exclusion matches.
+    excluded: Vec<(Topic, (u32, u32))>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Runs `f` with this thread's scratch buffers, or with fresh ones when they are in use (a
+/// classification started from inside another never happens today, but must not panic).
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => f(&mut scratch),
+        Err(_) => f(&mut Scratch::default()),
+    })
 }
 
 fn gazetteer_problem(path: &Path, e: gazetteer::GazetteerError) -> Problem {

@@ -63,9 +63,18 @@ impl Normalized {
 
 /// Normalises `text` for matching (see the module docs).
 pub fn normalize(text: &str) -> Normalized {
-    let mut out = Normalized { text: String::with_capacity(text.len() + 2), tokens: Vec::with_capacity(text.len() / 6) };
+    let mut out = Normalized::default();
+    normalize_into(text, &mut out);
+    out
+}
+
+/// [`normalize`] into a buffer that is reused from post to post, so that a warm classifier does
+/// not allocate for it.
+pub fn normalize_into(text: &str, out: &mut Normalized) {
+    out.text.clear();
+    out.tokens.clear();
+    out.text.reserve(text.len() + 2);
     out.text.push(' ');
-    let mut word = String::new();
     // NFKC works chunk by chunk between ASCII whitespace: a space neither composes with nor
     // reorders around its neighbours, so the result is the same as for the whole text, and one
     // «№» or full-width letter costs the normalisation of its own chunk only. Most chunks are
@@ -75,15 +84,12 @@ pub fn normalize(text: &str) -> Normalized {
             continue;
         }
         if is_plain(chunk) || is_nfkc_quick(chunk.chars()) == IsNormalized::Yes {
-            tokenize(chunk, &mut word, &mut out);
+            tokenize(chunk, out);
         } else {
             let nfkc: String = chunk.nfkc().collect();
-            tokenize(&nfkc, &mut word, &mut out);
+            tokenize(&nfkc, out);
         }
-        // The whitespace after the chunk ends any word.
-        flush(&mut word, &mut out);
     }
-    out
 }
 
 /// Whether NFKC certainly leaves `s` as it is: ASCII and basic Cyrillic letters only (no
@@ -105,42 +111,128 @@ fn is_plain(s: &str) -> bool {
     true
 }
 
-/// Tokenises one whitespace-free chunk into `out`, carrying the current word in `word`.
-fn tokenize(text: &str, word: &mut String, out: &mut Normalized) {
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        if is_word_char(c) {
-            // URLs and e-mail addresses carry no topic words of the post's own and would only
-            // produce noise tokens («vk», «com», «wall»), so a word that turns out to be one is
-            // skipped whole.
-            if word.is_empty() {
-                if let Some(len) = url_len(&text[i..]) {
-                    while chars.peek().is_some_and(|&(j, _)| j < i + len) {
-                        chars.next();
-                    }
-                    continue;
-                }
-            }
-            push_lower(c, word);
-        } else if (c == '-' || c == '/') && !word.is_empty() && chars.peek().is_some_and(|&(_, n)| is_word_char(n)) {
-            // Hyphens join words («из-за»), slashes join house numbers («12/3»); elsewhere both
-            // are separators.
-            let keep = c == '-' || word.chars().next().is_some_and(|f| f.is_ascii_digit());
-            if keep {
-                word.push(c);
-            } else {
-                flush(word, out);
-            }
-        } else if c == '@' && !word.is_empty() {
-            // name@host: drop the local part and the host alike.
-            word.clear();
-            while chars.peek().is_some_and(|&(_, n)| is_word_char(n) || n == '.' || n == '-') {
-                chars.next();
+/// The word being read: written straight into `out.text` from byte `start` on, with what
+/// [`flush`] needs to know about it gathered on the way (so that it need not read it again).
+#[derive(Clone, Copy)]
+struct Word {
+    start: usize,
+    /// Has a letter of U+0400..U+04FF.
+    cyrillic: bool,
+    /// Has an ASCII letter or a digit zero (a look-alike candidate).
+    latin: bool,
+    /// Some letter appears three times in a row.
+    triple: bool,
+    prev: char,
+    run: u8,
+    /// A character was lower-cased into several: look at the word again in `flush`.
+    recheck: bool,
+}
+
+impl Word {
+    fn new(start: usize) -> Word {
+        Word { start, cyrillic: false, latin: false, triple: false, prev: '\0', run: 0, recheck: false }
+    }
+
+    /// Records one character appended to the word.
+    #[inline]
+    fn saw(&mut self, c: char) {
+        if c == self.prev {
+            self.run = self.run.saturating_add(1);
+            if self.run == 2 && c.is_alphabetic() {
+                self.triple = true;
             }
         } else {
-            flush(word, out);
+            self.prev = c;
+            self.run = 0;
         }
     }
+}
+
+/// Tokenises one whitespace-free chunk into `out`.
+fn tokenize(text: &str, out: &mut Normalized) {
+    let bytes = text.as_bytes();
+    let mut word: Option<Word> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        // Basic Cyrillic (U+0400..U+045F), nearly every letter of our text, is decoded and
+        // lower-cased by arithmetic; all of it is letters.
+        if (b == 0xD0 || b == 0xD1) && i + 1 < bytes.len() {
+            let cp = ((b as u32 & 0x1F) << 6) | (bytes[i + 1] as u32 & 0x3F);
+            let lower = match cp {
+                0x401 | 0x451 => Some(0x435),
+                0x410..=0x42F => Some(cp + 0x20),
+                0x400..=0x40F => Some(cp + 0x50),
+                0x430..=0x44F | 0x450..=0x45F => Some(cp),
+                _ => None,
+            };
+            if let Some(c) = lower.and_then(char::from_u32) {
+                let w = word.get_or_insert_with(|| Word::new(out.text.len()));
+                w.cyrillic = true;
+                w.saw(c);
+                out.text.push(c);
+                i += 2;
+                continue;
+            }
+        }
+        let (c, len) = if b < 0x80 {
+            (b as char, 1)
+        } else {
+            let c = text[i..].chars().next().unwrap_or('\0');
+            (c, c.len_utf8())
+        };
+        let next_is_word = || text[i + len..].chars().next().is_some_and(is_word_char);
+        if is_word_char(c) {
+            if word.is_none() {
+                // URLs and e-mail addresses carry no topic words of the post's own and would
+                // only produce noise tokens («vk», «com», «wall»), so a word that turns out to
+                // be one is skipped whole.
+                if matches!(b, b'h' | b'H' | b'w' | b'W' | b't' | b'T' | b'v' | b'V' | b'o' | b'O') {
+                    if let Some(url) = url_len(&text[i..]) {
+                        i += url;
+                        continue;
+                    }
+                }
+            }
+            let w = word.get_or_insert_with(|| Word::new(out.text.len()));
+            if c.is_ascii() {
+                let l = c.to_ascii_lowercase();
+                w.latin |= l.is_ascii_alphabetic() || l == '0';
+                w.saw(l);
+                out.text.push(l);
+            } else {
+                push_lower(c, &mut out.text);
+                w.recheck = true;
+            }
+        } else if (c == '-' || c == '/') && word.is_some() && next_is_word() {
+            // Hyphens join words («из-за»), slashes join house numbers («12/3»); elsewhere both
+            // are separators.
+            let w = word.as_mut().expect("checked above");
+            let keep = c == '-' || out.text.as_bytes()[w.start].is_ascii_digit();
+            if keep {
+                w.saw(c);
+                out.text.push(c);
+            } else {
+                flush(&mut word, out);
+            }
+        } else if c == '@' && word.is_some() {
+            // name@host: drop the local part and the host alike.
+            out.text.truncate(word.take().map_or(out.text.len(), |w| w.start));
+            i += len;
+            while let Some(n) = text[i..].chars().next() {
+                if !(is_word_char(n) || n == '.' || n == '-') {
+                    break;
+                }
+                i += n.len_utf8();
+            }
+            continue;
+        } else {
+            flush(&mut word, out);
+        }
+        i += len;
+    }
+    // The whitespace after the chunk ends any word.
+    flush(&mut word, out);
 }
 
 fn is_word_char(c: char) -> bool {
@@ -227,52 +319,52 @@ fn cyrillic_lookalike(c: char) -> Option<char> {
     })
 }
 
-/// Finishes the current word: look-alikes, stretched letters, then appends it as a token.
-fn flush(word: &mut String, out: &mut Normalized) {
-    if word.is_empty() {
-        return;
-    }
-    // Lead bytes D0..D3 are exactly the characters U+0400..U+04FF.
-    let bytes = word.as_bytes();
-    let has_cyrillic = bytes.iter().any(|&b| (0xD0..=0xD3).contains(&b));
+/// Finishes the current word: look-alikes, stretched letters, then records it as a token.
+fn flush(word: &mut Option<Word>, out: &mut Normalized) {
+    let Some(w) = word.take() else { return };
+    let start = w.start;
+    let (cyrillic, latin, triple) = if w.recheck {
+        // Lead bytes D0..D3 are exactly the characters U+0400..U+04FF.
+        let bytes = &out.text.as_bytes()[start..];
+        (
+            bytes.iter().any(|&b| (0xD0..=0xD3).contains(&b)),
+            bytes.iter().any(|&b| b.is_ascii_alphabetic() || b == b'0'),
+            has_triple(&out.text[start..]),
+        )
+    } else {
+        (w.cyrillic, w.latin, w.triple)
+    };
     // A word with both scripts is Cyrillic typed with a few Latin keys; a word starting with a
     // digit is a house number («5а») and keeps its letter as is.
-    let fix_lookalikes = has_cyrillic && bytes.iter().any(|&b| b.is_ascii_alphabetic() || b == b'0')
-        && !word.starts_with(|c: char| c.is_ascii_digit());
-    let start = out.text.len() as u32;
-    // Nearly every word has neither look-alikes nor a letter written three times: copy it whole.
-    if !fix_lookalikes && !has_triple(word) {
-        out.text.push_str(word);
-        let end = out.text.len() as u32;
-        out.tokens.push(Token { start, end });
-        out.text.push(' ');
-        word.clear();
-        return;
-    }
-    let mut prev: Option<char> = None;
-    let mut run = 0usize;
-    for c in word.chars() {
-        let c = if fix_lookalikes { cyrillic_lookalike(c).unwrap_or(c) } else { c };
-        if Some(c) == prev && c.is_alphabetic() {
-            run += 1;
-            // A letter written three or more times in a row is emphasis; keep one.
-            if run == 2 {
-                // Remove the second copy already written.
-                out.text.pop();
+    let fix_lookalikes = cyrillic && latin && !out.text.as_bytes()[start].is_ascii_digit();
+    // Nearly every word has neither look-alikes nor a letter written three times: it stays as
+    // written.
+    if fix_lookalikes || triple {
+        let word = out.text.split_off(start);
+        let mut prev: Option<char> = None;
+        let mut run = 0usize;
+        for c in word.chars() {
+            let c = if fix_lookalikes { cyrillic_lookalike(c).unwrap_or(c) } else { c };
+            if Some(c) == prev && c.is_alphabetic() {
+                run += 1;
+                // A letter written three or more times in a row is emphasis; keep one.
+                if run == 2 {
+                    // Remove the second copy already written.
+                    out.text.pop();
+                }
+                if run >= 2 {
+                    continue;
+                }
+            } else {
+                run = 0;
             }
-            if run >= 2 {
-                continue;
-            }
-        } else {
-            run = 0;
+            out.text.push(c);
+            prev = Some(c);
         }
-        out.text.push(c);
-        prev = Some(c);
     }
     let end = out.text.len() as u32;
-    out.tokens.push(Token { start, end });
+    out.tokens.push(Token { start: start as u32, end });
     out.text.push(' ');
-    word.clear();
 }
 
 #[cfg(test)]
