@@ -8,10 +8,10 @@
 use otklik_classify::{eval, Classifier};
 use std::path::PathBuf;
 
-/// Measured macro 0.849 / micro 0.849 with classifier 0.3.0 (labeled.csv of 998 rows); the floor
+/// Measured macro 0.851 / micro 0.851 with classifier 0.4.0 (labeled.csv of 998 rows); the floor
 /// leaves a margin for harmless rule edits.
-const MACRO_F1_FLOOR: f64 = 0.83;
-const MICRO_F1_FLOOR: f64 = 0.83;
+const MACRO_F1_FLOOR: f64 = 0.835;
+const MICRO_F1_FLOOR: f64 = 0.835;
 
 #[test]
 fn macro_f1_on_the_labelled_set_stays_above_the_floor() {
