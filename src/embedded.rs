@@ -127,7 +127,7 @@ pub async fn run(config: &Config) -> Result<Summary> {
         }
         None => {
             tracing::info!(sources = config.sources.len(), interval = ?config.collect.poll_interval.0, "collecting until SIGTERM");
-            collector.run(&config.sources, config.collect.poll_interval.0, &stop_collecting).await?;
+            collector.run(&config.sources, HashMap::new(), config.collect.poll_interval.0, &stop_collecting).await?;
             Default::default()
         }
     };

@@ -9,7 +9,7 @@ use crate::metrics_http::Registry;
 use crate::stages::ClassifyStage;
 use anyhow::{Context, Result};
 use otklik_clickhouse::{ClickHouseSink, DlqRow, Migrator, PostRow};
-use otklik_collect::{Collector, CollectorTopics};
+use otklik_collect::{cursors_from_table, Collector, CollectorTopics};
 use otklik_kafka::KafkaBus;
 use otklik_pipeline::{run_map_stage, run_sink_stage, Backoff, BatchLimits, Bus, CancellationToken, DeadLetters, MapStageConfig, SinkStageConfig, StageError, StageMetrics};
 use std::collections::HashMap;
@@ -100,7 +100,10 @@ pub async fn run(config: &Config) -> Result<()> {
         let pass = collector.poll_all(&config.sources, &mut HashMap::new(), &shutdown).await?;
         tracing::info!(posts = pass.posts, polled = pass.polled, "replay published; stages keep running until SIGTERM");
     } else {
-        collector.run(&config.sources, config.collect.poll_interval.0, &shutdown).await?;
+        // Resume where the fleet left off: the cursors topic holds every source's progress.
+        let cursors = cursors_from_table(bus.read_table(&topics.cursors).await.context("cannot read the cursors topic")?);
+        tracing::info!(restored = cursors.len(), "collector cursors restored");
+        collector.run(&config.sources, cursors, config.collect.poll_interval.0, &shutdown).await?;
     }
     shutdown.cancelled().await;
     for (name, task) in stages {

@@ -15,6 +15,22 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
+/// The cursors stored in the compacted cursors topic (`Bus::read_table`), by source id. A value
+/// that does not decode is logged and skipped: that source starts over with a first poll, which
+/// re-publishes at most its first-poll depth (downstream dedups by uid).
+pub fn cursors_from_table(table: HashMap<Vec<u8>, Vec<u8>>) -> HashMap<String, Cursor> {
+    table
+        .into_iter()
+        .filter_map(|(key, value)| match otklik_model::decode::<Cursor>("Cursor", &value) {
+            Ok(cursor) => Some((cursor.source_id.clone(), cursor)),
+            Err(e) => {
+                tracing::warn!(key = %String::from_utf8_lossy(&key), error = %e, "skipping a stored cursor that does not decode");
+                None
+            }
+        })
+        .collect()
+}
+
 /// Why a poll failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CollectError {
@@ -141,9 +157,9 @@ impl Collector {
         Ok(summary)
     }
 
-    /// Polls every `interval` until shutdown (live collection).
-    pub async fn run(&self, sources: &[Source], interval: std::time::Duration, shutdown: &CancellationToken) -> Result<(), BusError> {
-        let mut cursors = HashMap::new();
+    /// Polls every `interval` until shutdown (live collection), starting from `cursors` (see
+    /// [`cursors_from_table`]).
+    pub async fn run(&self, sources: &[Source], mut cursors: HashMap<String, Cursor>, interval: std::time::Duration, shutdown: &CancellationToken) -> Result<(), BusError> {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

@@ -30,7 +30,7 @@ pub mod telegram;
 pub mod vk;
 pub mod walk;
 
-pub use collector::{BadPage, CollectError, Collector, CollectorTopics, FeedReader, PassSummary, PollOutcome};
+pub use collector::{cursors_from_table, BadPage, CollectError, Collector, CollectorTopics, FeedReader, PassSummary, PollOutcome};
 pub use platforms::PlatformReaders;
 pub use replay::ReplayReader;
 

@@ -105,3 +105,32 @@ async fn publishes_posts_cursors_and_dead_letters() {
     let again = collector.poll_all(&sources, &mut cursors, &CancellationToken::new()).await.unwrap();
     assert_eq!(again.polled, 2);
 }
+
+#[test]
+fn stored_cursors_are_restored_and_bad_ones_skipped() {
+    let mut table = HashMap::new();
+    let cursor = Cursor { newest_id: Some(7), ..Cursor::new("tg-a") };
+    table.insert(b"tg-a".to_vec(), encode(&cursor));
+    table.insert(b"tg-b".to_vec(), b"{not a cursor".to_vec());
+    let restored = cursors_from_table(table);
+    assert_eq!(restored.len(), 1);
+    assert_eq!(restored["tg-a"], cursor);
+}
+
+#[tokio::test]
+async fn a_restored_unavailable_source_is_not_polled_again() {
+    let bus = MemoryBus::new(1);
+    let collector = Collector {
+        reader: Arc::new(Scripted),
+        publisher: bus.publisher(),
+        topics: CollectorTopics { raw: "raw".into(), cursors: "cursors".into() },
+        dead_letters: DeadLetters { publisher: bus.publisher(), topic: "dlq".into(), stage: "collect".into(), backoff: Backoff::default() },
+        backoff: Backoff::default(),
+        metrics: Arc::new(StageMetrics::default()),
+    };
+    let mut cursors = HashMap::new();
+    cursors.insert("a".to_string(), Cursor { status: SourceStatus::Unavailable { reason: "gone".into() }, ..Cursor::new("a") });
+    let summary = collector.poll_all(&[source("a", "chan_a"), source("b", "chan_b")], &mut cursors, &CancellationToken::new()).await.unwrap();
+    assert_eq!(summary.polled, 1);
+    assert_eq!(summary.posts, 2);
+}

@@ -10,7 +10,8 @@
 //!   consumer group, auto-commit off, `auto.offset.reset=earliest`; `commit` stores exactly the
 //!   given offsets, so anything uncommitted is redelivered to the group's next member).
 //!   [`KafkaBus::ensure_topics`] creates DESIGN.md's topics if missing (sources and cursors
-//!   compacted).
+//!   compacted); [`KafkaBus::table`] reads a compacted topic's latest value per key without a
+//!   consumer group (collector cursors on start-up).
 //! - [`KafkaConfig`] / [`TopicsConfig`]: the `[kafka]` config table (serde,
 //!   `deny_unknown_fields`).
 //! - [`Error`]: this crate's one error type; [`Error::is_retryable`] tells passing trouble from
@@ -31,10 +32,11 @@ use async_trait::async_trait;
 use otklik_pipeline::{Bus, BusError, Message, Offsets, Publisher, Subscriber};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Message as _, Offset, TopicPartitionList};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -130,6 +132,81 @@ impl KafkaBus {
     }
 }
 
+/// How long a table read may take before it gives up (a compacted state topic is small).
+const TABLE_READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl KafkaBus {
+    /// Reads `topic` from the beginning up to the end it had when called: the latest value of
+    /// every key (the typed form of [`Bus::read_table`]). Uses partition assignment, not a
+    /// consumer group, so it commits nothing and disturbs no group.
+    pub async fn table(&self, topic: &str) -> Result<HashMap<Vec<u8>, Vec<u8>>> {
+        let (config, topic) = (self.config.clone(), topic.to_owned());
+        tokio::task::spawn_blocking(move || read_table_blocking(&config, &topic))
+            .await
+            .map_err(|e| Error::Config(format!("table read task failed: {e}")))?
+    }
+}
+
+fn read_table_blocking(config: &KafkaConfig, topic: &str) -> Result<HashMap<Vec<u8>, Vec<u8>>> {
+    let op = || format!("read table {topic}");
+    let nonce = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let consumer: BaseConsumer = config
+        .client_config()?
+        .set("group.id", format!("otklik-table-reader-{}-{nonce}", std::process::id()))
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false")
+        .create()
+        .map_err(config_error)?;
+    let metadata = consumer.fetch_metadata(Some(topic), ADMIN_TIMEOUT).map_err(|e| Error::kafka(op(), e))?;
+    let mut table = HashMap::new();
+    let Some(meta) = metadata.topics().iter().find(|t| t.name() == topic) else { return Ok(table) };
+    if meta.error().is_some() {
+        // Unknown topic: nothing has been written yet.
+        return Ok(table);
+    }
+    let mut ends = HashMap::new();
+    let mut assignment = TopicPartitionList::new();
+    for partition in meta.partitions() {
+        let (low, high) = consumer.fetch_watermarks(topic, partition.id(), ADMIN_TIMEOUT).map_err(|e| Error::kafka(op(), e))?;
+        if high > low {
+            ends.insert(partition.id(), high);
+            assignment.add_partition_offset(topic, partition.id(), Offset::Beginning).map_err(|e| Error::kafka(op(), e))?;
+        }
+    }
+    if ends.is_empty() {
+        return Ok(table);
+    }
+    consumer.assign(&assignment).map_err(|e| Error::kafka(op(), e))?;
+    let deadline = std::time::Instant::now() + TABLE_READ_TIMEOUT;
+    while !ends.is_empty() {
+        if std::time::Instant::now() > deadline {
+            return Err(Error::kafka(op(), KafkaError::NoMessageReceived));
+        }
+        match consumer.poll(Duration::from_millis(500)) {
+            Some(Ok(m)) => {
+                if let Some(key) = m.key() {
+                    match m.payload() {
+                        Some(payload) => table.insert(key.to_vec(), payload.to_vec()),
+                        // A tombstone deletes the key.
+                        None => table.remove(key),
+                    };
+                }
+                if ends.get(&m.partition()).is_some_and(|&end| m.offset() + 1 >= end) {
+                    ends.remove(&m.partition());
+                }
+            }
+            Some(Err(e)) => {
+                let error = Error::kafka(op(), e);
+                if !error.is_retryable() {
+                    return Err(error);
+                }
+            }
+            None => {}
+        }
+    }
+    Ok(table)
+}
+
 /// An rdkafka client refused our settings: a bad property name or value.
 fn config_error(e: KafkaError) -> Error {
     Error::Config(e.to_string())
@@ -143,6 +220,10 @@ impl Bus for KafkaBus {
 
     async fn subscribe(&self, group: &str, topics: &[&str]) -> Result<Box<dyn Subscriber>, BusError> {
         Ok(Box::new(self.subscriber(group, topics)?))
+    }
+
+    async fn read_table(&self, topic: &str) -> Result<HashMap<Vec<u8>, Vec<u8>>, BusError> {
+        Ok(self.table(topic).await?)
     }
 }
 

@@ -11,7 +11,7 @@
 //!   to the next subscription of the same group (after a restart or a rebalance).
 
 use async_trait::async_trait;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// One record read from the bus.
@@ -100,4 +100,8 @@ pub trait Bus: Send + Sync {
 
     /// Joins consumer group `group` on `topics`.
     async fn subscribe(&self, group: &str, topics: &[&str]) -> Result<Box<dyn Subscriber>, BusError>;
+
+    /// Reads a compacted topic as a table: the latest value of every key, as of the call (state
+    /// such as collector cursors). Joins no consumer group and commits nothing.
+    async fn read_table(&self, topic: &str) -> Result<HashMap<Vec<u8>, Vec<u8>>, BusError>;
 }

@@ -120,9 +120,29 @@ pub async fn redelivers_uncommitted(bus: &dyn Bus, topic: &str) -> Result<(), St
     Ok(())
 }
 
+/// A table read sees the latest value of every key, and joins no group: a later subscription
+/// still receives everything.
+pub async fn reads_latest_value_per_key(bus: &dyn Bus, topic: &str) -> Result<(), String> {
+    let publisher = bus.publisher();
+    for (key, value) in [("a", "1"), ("b", "1"), ("a", "2"), ("c", "1"), ("b", "2"), ("a", "3")] {
+        publisher.publish(topic, key.as_bytes(), value.as_bytes()).await.map_err(|e| format!("publish failed: {e}"))?;
+    }
+    let table = bus.read_table(topic).await.map_err(|e| format!("read_table failed: {e}"))?;
+    let mut got: Vec<(String, String)> = table.into_iter().map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), String::from_utf8_lossy(&v).into_owned())).collect();
+    got.sort();
+    let expected: Vec<(String, String)> = [("a", "3"), ("b", "2"), ("c", "1")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    ensure!(got == expected, "table {got:?}, expected {expected:?}");
+    let empty = bus.read_table(&format!("{topic}.never-written")).await.map_err(|e| format!("read_table of an unknown topic failed: {e}"))?;
+    ensure!(empty.is_empty(), "an unknown topic reads as an empty table");
+    let mut subscriber = bus.subscribe("conformance-after-table", &[topic]).await.map_err(|e| e.to_string())?;
+    receive(subscriber.as_mut(), 6).await?;
+    Ok(())
+}
+
 /// Runs every check, each on its own fresh topic `{prefix}.{check}`.
 pub async fn run_all(bus: &dyn Bus, topic_prefix: &str) -> Result<(), String> {
     delivers_everything_in_key_order(bus, &format!("{topic_prefix}.order")).await.map_err(|e| format!("delivers_everything_in_key_order: {e}"))?;
     redelivers_uncommitted(bus, &format!("{topic_prefix}.redelivery")).await.map_err(|e| format!("redelivers_uncommitted: {e}"))?;
+    reads_latest_value_per_key(bus, &format!("{topic_prefix}.table")).await.map_err(|e| format!("reads_latest_value_per_key: {e}"))?;
     Ok(())
 }

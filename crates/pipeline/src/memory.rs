@@ -179,6 +179,19 @@ impl Bus for MemoryBus {
             published: self.shared.published.subscribe(),
         }))
     }
+
+    async fn read_table(&self, topic: &str) -> Result<HashMap<Vec<u8>, Vec<u8>>, BusError> {
+        let state = self.shared.lock();
+        let mut table = HashMap::new();
+        for log in state.topics.get(topic).into_iter().flatten() {
+            for (key, payload) in log.records.iter() {
+                if let Some(key) = key {
+                    table.insert(key.clone(), payload.clone());
+                }
+            }
+        }
+        Ok(table)
+    }
 }
 
 struct MemorySubscriber {
