@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use otklik_clickhouse::{DlqRow, LocalStore, PostRow};
 use otklik_collect::{Collector, CollectorTopics};
 use otklik_pipeline::{
-    run_map_stage, run_sink_stage, Backoff, BatchLimits, Bus, CancellationToken, DeadLetters, MapStageConfig, MemoryBus, SinkStageConfig, StageError, StageMetrics,
+    run_map_stage, run_sink_stage, Backoff, BatchLimits, Bus, CancellationToken, DeadLetters, MapStageConfig, MemoryBus, SinkStageConfig, StageMetrics,
 };
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -27,6 +27,7 @@ const CLASSIFY_GROUP: &str = "otklik-classify";
 const STORE_GROUP: &str = "otklik-store";
 const DLQ_STORE_GROUP: &str = "otklik-dlq-store";
 
+#[derive(Clone)]
 struct Metrics {
     collect: Arc<StageMetrics>,
     classify: Arc<StageMetrics>,
@@ -147,7 +148,7 @@ pub async fn run(config: &Config) -> Result<Summary> {
     }
     stop_stages.cancel();
     for (name, task) in [("classify", classify), ("store", store), ("dlq-store", dlq)] {
-        join_stage(name, task).await?;
+        crate::stages::join_stage(name, task).await?;
     }
     progress.abort();
     if std::io::stderr().is_terminal() {
@@ -165,13 +166,9 @@ pub async fn run(config: &Config) -> Result<Summary> {
     })
 }
 
-async fn join_stage(name: &str, task: JoinHandle<Result<(), StageError>>) -> Result<()> {
-    task.await.with_context(|| format!("stage {name} panicked"))?.with_context(|| format!("stage {name} failed"))
-}
-
 /// A live line on a terminal, a log line every few seconds otherwise.
 fn spawn_progress(metrics: &Metrics) -> JoinHandle<()> {
-    let metrics = Metrics { collect: metrics.collect.clone(), classify: metrics.classify.clone(), store: metrics.store.clone(), dlq: metrics.dlq.clone() };
+    let metrics = metrics.clone();
     tokio::spawn(async move {
         let terminal = std::io::stderr().is_terminal();
         let period = if terminal { Duration::from_millis(200) } else { Duration::from_secs(5) };

@@ -107,7 +107,7 @@ pub async fn run(config: &Config) -> Result<()> {
     }
     shutdown.cancelled().await;
     for (name, task) in stages {
-        task.await.with_context(|| format!("stage {name} panicked"))?.with_context(|| format!("stage {name} failed"))?;
+        crate::stages::join_stage(name, task).await?;
     }
     Ok(())
 }

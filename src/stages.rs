@@ -1,4 +1,4 @@
-//! The classifier as a pipeline map stage, the same in both wirings.
+//! What both wirings share: the classifier as a pipeline map stage, and joining stage tasks.
 
 use otklik_classify::{Classifier, SourceContext};
 use otklik_model::{ClassifiedPost, ItemKind, RawPost, Source};
@@ -35,4 +35,10 @@ impl Transform for ClassifyStage {
         let payload = otklik_model::encode(&ClassifiedPost { post, classification });
         Ok(vec![Output { topic: self.output_topic.clone(), key, payload }])
     }
+}
+
+/// Waits for a stage task and names the stage in any failure.
+pub async fn join_stage(name: &str, task: tokio::task::JoinHandle<Result<(), otklik_pipeline::StageError>>) -> anyhow::Result<()> {
+    use anyhow::Context;
+    task.await.with_context(|| format!("stage {name} panicked"))?.with_context(|| format!("stage {name} failed"))
 }
