@@ -30,7 +30,8 @@ impl Registry {
     pub fn render(&self) -> String {
         let stages = self.stages.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::new();
-        let families: [(&str, &str, fn(&StageMetrics) -> u64); 6] = [
+        type Family = (&'static str, &'static str, fn(&StageMetrics) -> u64);
+        let families: [Family; 6] = [
             ("received", "Messages a stage received from the bus.", |m| StageMetrics::get(&m.received)),
             ("emitted", "Records a stage published or rows it wrote.", |m| StageMetrics::get(&m.emitted)),
             ("dead_lettered", "Records a stage sent to the DLQ.", |m| StageMetrics::get(&m.dead_lettered)),
@@ -88,6 +89,17 @@ pub async fn serve(addr: SocketAddr, registry: Arc<Registry>, shutdown: Cancella
     }
 }
 
+/// Starts serving when `listen` is set (validated by `check-config`); logs and carries on if the
+/// port is taken, because metrics must never stop the pipeline.
+pub fn spawn(listen: &str, registry: Arc<Registry>, shutdown: CancellationToken) {
+    let Ok(addr) = listen.parse::<SocketAddr>() else { return };
+    tokio::spawn(async move {
+        if let Err(e) = serve(addr, registry, shutdown).await {
+            tracing::error!(%addr, error = %e, "metrics listener failed");
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,15 +119,4 @@ mod tests {
         assert_eq!(registry.respond("GET /healthz HTTP/1.1").0, 200);
         assert_eq!(registry.respond("GET /nope HTTP/1.1").0, 404);
     }
-}
-
-/// Starts serving when `listen` is set (validated by `check-config`); logs and carries on if the
-/// port is taken, because metrics must never stop the pipeline.
-pub fn spawn(listen: &str, registry: Arc<Registry>, shutdown: CancellationToken) {
-    let Ok(addr) = listen.parse::<SocketAddr>() else { return };
-    tokio::spawn(async move {
-        if let Err(e) = serve(addr, registry, shutdown).await {
-            tracing::error!(%addr, error = %e, "metrics listener failed");
-        }
-    });
 }

@@ -44,7 +44,7 @@ pub fn deserialize_all<T: DeserializeOwned>(path: &Path, text: &str, problems: &
             message: error.message().trim().to_owned(),
             hint: hint_for(error.message()),
         });
-        let Some(span) = span else { return None };
+        let span = span?;
         if found >= MAX_PROBLEMS {
             return None;
         }
