@@ -22,7 +22,7 @@
 mod normalize;
 mod resolve;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind, StartKind};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::Path;
@@ -142,6 +142,8 @@ pub(crate) struct Region {
 pub struct Gazetteer {
     version: String,
     automaton: AhoCorasick,
+    /// Which word starts can begin a match at all (see [`StartFilter`]).
+    starts: StartFilter,
     /// For pattern `i`, its meanings are `meanings[spans[i].0 .. spans[i].1]`.
     spans: Vec<(u32, u32)>,
     meanings: Vec<Meaning>,
@@ -212,7 +214,7 @@ impl Gazetteer {
             municipalities: self.municipalities.len(),
             places: self.places.len(),
             patterns: self.spans.len(),
-            automaton_bytes: self.automaton.memory_usage(),
+            automaton_bytes: self.automaton.memory_usage() + self.starts.memory_usage(),
         }
     }
 
@@ -240,6 +242,94 @@ impl Gazetteer {
             });
         }
         b.finish(file)
+    }
+}
+
+/// An exact negative test for «can a counting match, or one reaching past this word, start at
+/// this space?», from the bytes after it.
+///
+/// Every pattern starts with a space, so a match can only start at a space of the normalised text.
+/// Most words of a post begin no pattern at all; these hashed sets rule them out from their first
+/// bytes before the automaton is asked (an anchored search at the survivors gives exactly the
+/// matches of one leftmost-longest pass over the whole text). A pattern shorter than
+/// [`PREFIX_LEN`] bytes that is followed by more letters fails the right-boundary check and ends
+/// inside the word, so skipping it changes nothing — unless it holds a space, when it would have
+/// carried the search past the next word start.
+pub(crate) struct StartFilter {
+    /// Whole short patterns (after the space) without a space inside: count only at a word end.
+    bounded: Vec<u64>,
+    /// Whole short patterns with a space inside: count anywhere.
+    spaced: Vec<u64>,
+    /// The first [`PREFIX_LEN`] bytes of longer patterns.
+    prefix: Vec<u64>,
+}
+
+const PREFIX_LEN: usize = 5;
+const FILTER_BITS: u32 = 17;
+
+#[inline]
+fn bit(set: &[u64], i: usize) -> bool {
+    set[i >> 6] & (1 << (i & 63)) != 0
+}
+
+/// Hash of `bytes` extended by `b` (the running hash of a prefix).
+#[inline]
+fn mix(h: u32, b: u8) -> u32 {
+    (h ^ b as u32).wrapping_mul(0x0100_0193)
+}
+
+#[inline]
+fn slot(h: u32) -> usize {
+    (h.wrapping_mul(0x9E37_79B1) >> (32 - FILTER_BITS)) as usize
+}
+
+impl StartFilter {
+    fn build(keys: &[Vec<u8>]) -> StartFilter {
+        let words = (1usize << FILTER_BITS) / 64;
+        let mut f = StartFilter { bounded: vec![0; words], spaced: vec![0; words], prefix: vec![0; words] };
+        let set = |v: &mut Vec<u64>, i: usize| v[i >> 6] |= 1 << (i & 63);
+        for k in keys {
+            let rest = &k[1..];
+            if rest.is_empty() {
+                continue;
+            }
+            let n = rest.len().min(PREFIX_LEN);
+            let h = slot(rest[..n].iter().fold(0x811c_9dc5, |h, &b| mix(h, b)));
+            if rest.len() >= PREFIX_LEN {
+                set(&mut f.prefix, h);
+            } else if rest.contains(&b' ') {
+                set(&mut f.spaced, h);
+            } else {
+                set(&mut f.bounded, h);
+            }
+        }
+        f
+    }
+
+    /// Whether a match that counts, or one that reaches past this word, may start at `text[at]`
+    /// (a space).
+    #[inline]
+    pub(crate) fn may_start(&self, text: &[u8], at: usize) -> bool {
+        let rest = &text[at + 1..];
+        let mut h = 0x811c_9dc5u32;
+        for (i, &b) in rest.iter().take(PREFIX_LEN).enumerate() {
+            h = mix(h, b);
+            let s = slot(h);
+            if i + 1 == PREFIX_LEN {
+                return bit(&self.prefix, s);
+            }
+            if bit(&self.spaced, s) {
+                return true;
+            }
+            if bit(&self.bounded, s) && (matches!(rest.get(i + 1), None | Some(b' ' | b'.')) || b == b'.') {
+                return true;
+            }
+        }
+        false
+    }
+
+    fn memory_usage(&self) -> usize {
+        (self.bounded.len() + self.spaced.len() + self.prefix.len()) * 8
     }
 }
 
@@ -442,11 +532,14 @@ impl Builder {
         let automaton = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
             .kind(Some(AhoCorasickKind::ContiguousNFA))
+            .start_kind(StartKind::Both)
             .build(&keys)
             .map_err(|e| GazetteerError::Build { file: file.to_string(), message: e.to_string() })?;
+        let starts = StartFilter::build(&keys);
         Ok(Gazetteer {
             version: self.version,
             automaton,
+            starts,
             spans,
             meanings,
             municipalities: self.municipalities,

@@ -11,6 +11,7 @@ use super::normalize::{normalize_into, Normalized};
 use super::{Gazetteer, Meaning, PlaceClass, Strength, TypeWord};
 use otklik_model::{MunicipalityEvidence, MunicipalityMatch};
 use serde::Serialize;
+use aho_corasick::{Anchored, Input};
 use std::cell::RefCell;
 use std::ops::Range;
 
@@ -145,6 +146,11 @@ pub(super) fn resolve(g: &Gazetteer, text: &str) -> Resolution {
     })
 }
 
+#[inline]
+fn memchr_space(b: &[u8]) -> Option<usize> {
+    b.iter().position(|&x| x == b' ')
+}
+
 fn capitalised(surface: &str) -> bool {
     let mut cs = surface.chars().filter(|c| c.is_alphabetic());
     match (cs.next(), cs.next()) {
@@ -181,10 +187,26 @@ impl Gazetteer {
     }
 }
 
-fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolution {
-    let nt = &norm.text[..];
+/// The automaton's matches that pass the right-boundary check, in text order.
+fn tokens(g: &Gazetteer, nt: &[u8]) -> Vec<Tok> {
     let mut toks: Vec<Tok> = Vec::new();
-    for m in g.automaton.find_iter(&norm.text) {
+    // One leftmost-longest pass, done as anchored searches at the spaces where a pattern may
+    // start (every pattern starts with a space; the filter rules out most words): after a match
+    // the search resumes at its end, as `find_iter` would.
+    let mut at = 0;
+    while at < nt.len() {
+        let Some(off) = memchr_space(&nt[at..]) else { break };
+        let s = at + off;
+        if !g.starts.may_start(nt, s) {
+            at = s + 1;
+            continue;
+        }
+        let input = Input::new(nt).range(s..).anchored(Anchored::Yes);
+        let Some(m) = g.automaton.find(input) else {
+            at = s + 1;
+            continue;
+        };
+        at = m.end();
         // Patterns start with a space, so the left boundary is built in; check the right one.
         let end = m.end();
         if end < nt.len() && nt[end] != b' ' && nt[end] != b'.' && nt[end - 1] != b'.' {
@@ -192,6 +214,12 @@ fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolutio
         }
         toks.push(Tok { start: m.start(), end, pattern: m.pattern().as_usize() });
     }
+    toks
+}
+
+fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolution {
+    let nt = &norm.text[..];
+    let toks = tokens(g, nt);
     let mut res = Resolution { chosen: None, mentions: Vec::new(), rejected: Vec::new() };
     if toks.is_empty() {
         return res;
@@ -660,3 +688,51 @@ fn settle(
     }
 }
 
+
+#[cfg(test)]
+mod start_filter {
+    use super::*;
+
+    /// The filtered anchored searches find exactly what one `find_iter` pass finds (after the
+    /// right-boundary check), on the shipped gazetteer.
+    #[test]
+    fn same_tokens_as_a_full_pass() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/gazetteer/gazetteer.tsv");
+        let Ok(g) = Gazetteer::load(&path) else { return };
+        let texts = [
+            "Третий день нет горячей воды в доме на Московской 12, г.Пенза, Сердобский р-н",
+            "в с. Каменка Белинского района и в Нижнем Ломове, Кузнецк-12, пгт Золотаревка, р-н",
+            "Йошкар-Ола, Мордовия, Пензенская обл. ул.Белинского д.5 Заречный Сосновка п.Лунино",
+            "",
+            "с",
+            "г. п. д. ст. рп мкр. Арбеково Терновка Спутник",
+        ];
+        // The labelled set, and any CSV named by OTKLIK_FILTER_CSV (a `text` column).
+        let mut csvs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/classify/labeled.csv")];
+        csvs.extend(std::env::var_os("OTKLIK_FILTER_CSV").map(std::path::PathBuf::from));
+        let mut owned: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
+        for path in csvs {
+            let Ok(mut r) = csv::Reader::from_path(&path) else { continue };
+            let col = r.headers().ok().and_then(|h| h.iter().position(|c| c == "text"));
+            for rec in r.records().flatten() {
+                if let Some(t) = col.and_then(|c| rec.get(c)) {
+                    owned.push(t.to_string());
+                }
+            }
+        }
+        assert!(owned.len() > 100, "the labelled set is read");
+        for t in &owned {
+            let mut norm = Normalized::default();
+            normalize_into(t, &mut norm);
+            let nt = &norm.text[..];
+            let full: Vec<(usize, usize, usize)> = g
+                .automaton
+                .find_iter(nt)
+                .filter(|m| m.end() >= nt.len() || nt[m.end()] == b' ' || nt[m.end()] == b'.' || nt[m.end() - 1] == b'.')
+                .map(|m| (m.start(), m.end(), m.pattern().as_usize()))
+                .collect();
+            let fast: Vec<(usize, usize, usize)> = tokens(&g, nt).iter().map(|t| (t.start, t.end, t.pattern)).collect();
+            assert_eq!(full, fast, "{t}");
+        }
+    }
+}
