@@ -262,6 +262,10 @@ pub(crate) struct StartFilter {
     spaced: Vec<u64>,
     /// The first [`PREFIX_LEN`] bytes of longer patterns.
     prefix: Vec<u64>,
+    /// Exact: the first two bytes of every pattern of two or more bytes, and (`one`) the single
+    /// byte of one-byte patterns. Rules out most words before any hashing.
+    first_two: Vec<u64>,
+    one: Vec<u64>,
 }
 
 const PREFIX_LEN: usize = 5;
@@ -286,12 +290,23 @@ fn slot(h: u32) -> usize {
 impl StartFilter {
     fn build(keys: &[Vec<u8>]) -> StartFilter {
         let words = (1usize << FILTER_BITS) / 64;
-        let mut f = StartFilter { bounded: vec![0; words], spaced: vec![0; words], prefix: vec![0; words] };
+        let mut f = StartFilter {
+            bounded: vec![0; words],
+            spaced: vec![0; words],
+            prefix: vec![0; words],
+            first_two: vec![0; 65536 / 64],
+            one: vec![0; 256 / 64],
+        };
         let set = |v: &mut Vec<u64>, i: usize| v[i >> 6] |= 1 << (i & 63);
         for k in keys {
             let rest = &k[1..];
             if rest.is_empty() {
                 continue;
+            }
+            if rest.len() == 1 {
+                set(&mut f.one, rest[0] as usize);
+            } else {
+                set(&mut f.first_two, (rest[0] as usize) << 8 | rest[1] as usize);
             }
             let n = rest.len().min(PREFIX_LEN);
             let h = slot(rest[..n].iter().fold(0x811c_9dc5, |h, &b| mix(h, b)));
@@ -311,6 +326,11 @@ impl StartFilter {
     #[inline]
     pub(crate) fn may_start(&self, text: &[u8], at: usize) -> bool {
         let rest = &text[at + 1..];
+        if let [a, b, ..] = *rest {
+            if !bit(&self.first_two, (a as usize) << 8 | b as usize) && !bit(&self.one, a as usize) {
+                return false;
+            }
+        }
         let mut h = 0x811c_9dc5u32;
         for (i, &b) in rest.iter().take(PREFIX_LEN).enumerate() {
             h = mix(h, b);
@@ -329,7 +349,7 @@ impl StartFilter {
     }
 
     fn memory_usage(&self) -> usize {
-        (self.bounded.len() + self.spaced.len() + self.prefix.len()) * 8
+        (self.bounded.len() + self.spaced.len() + self.prefix.len() + self.first_two.len() + self.one.len()) * 8
     }
 }
 
