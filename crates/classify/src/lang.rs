@@ -66,11 +66,17 @@ impl LanguageDetector {
                 i += 1;
                 continue;
             }
-            if (b == 0xD0 || b == 0xD1) && i + 1 < bytes.len() {
-                let cp = ((b as u32 & 0x1F) << 6) | (bytes[i + 1] as u32 & 0x3F);
-                if (0x410..=0x44F).contains(&cp) || cp == 0x451 {
+            // А..Я, а..п are D0 90..BF; р..я are D1 80..8F, ё is D1 91.
+            if let Some(&n) = bytes.get(i + 1) {
+                if b == 0xD0 && n >= 0x90 {
                     cyr += 1;
-                    ru_only += matches!(cp, 0x42A | 0x42B | 0x42D | 0x44A | 0x44B | 0x44D) as usize;
+                    ru_only += matches!(n, 0xAA | 0xAB | 0xAD) as usize;
+                    i += 2;
+                    continue;
+                }
+                if b == 0xD1 && (n <= 0x8F || n == 0x91) {
+                    cyr += 1;
+                    ru_only += matches!(n, 0x8A | 0x8B | 0x8D) as usize;
                     i += 2;
                     continue;
                 }
