@@ -69,14 +69,23 @@ fn is_invisible(c: char) -> bool {
     matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{0300}'..='\u{036F}')
 }
 
+/// [`cyrillic`] of U+0400..U+045F by (lead byte & 1, continuation & 0x3F).
+static CYRILLIC: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut k = 0;
+    while k < 0x60 {
+        t[k] = cyrillic(0x400 + k as u32);
+        k += 1;
+    }
+    t
+};
+
 /// Encoded byte of a Cyrillic code point (U+0400..=U+045F), lower-cased, ё → е.
-#[inline]
-fn cyrillic(cp: u32) -> u8 {
+const fn cyrillic(cp: u32) -> u8 {
     match cp {
         0x430..=0x44F => (0xC0 + (cp - 0x430)) as u8,
         0x410..=0x42F => (0xC0 + (cp - 0x410)) as u8,
         0x401 | 0x451 => ru('е'),
-        // Other Cyrillic letters: upper (0x400..0x40F) and lower (0x450..0x45F) share a code.
         _ => 0x80 | (cp & 0x0F) as u8 | 0x10,
     }
 }
@@ -90,6 +99,8 @@ pub(crate) fn normalize(text: &str) -> Normalized {
 pub(crate) fn normalize_into(text: &str, out: &mut Normalized) {
     out.text.clear();
     out.origin.clear();
+    out.text.reserve(text.len() + 8);
+    out.origin.reserve(text.len() + 8);
     let b = text.as_bytes();
     let push = |out: &mut Normalized, byte: u8, at: usize| {
         out.text.push(byte);
@@ -141,16 +152,16 @@ pub(crate) fn normalize_into(text: &str, out: &mut Normalized) {
             continue;
         }
         if (x == 0xD0 || x == 0xD1) && i + 1 < b.len() {
-            let cp = (((x & 0x1F) as u32) << 6) | (b[i + 1] & 0x3F) as u32;
-            i += 2;
-            if (0x400..=0x45F).contains(&cp) {
-                push(out, cyrillic(cp), at);
+            // U+0400..U+045F: D0 80..BF and D1 80..9F, by table; U+0460..U+047F (historic
+            // letters) fall through to the generic path below.
+            let n = b[i + 1];
+            if x == 0xD0 || n < 0xA0 {
+                push(out, CYRILLIC[((x & 1) as usize) << 6 | (n & 0x3F) as usize], at);
+                i += 2;
                 space = false;
                 prev_cyr = true;
                 continue;
             }
-            // U+0460..U+047F (historic letters): fall through to the generic path below.
-            i -= 2;
         }
         let c = text[i..].chars().next().unwrap_or(' ');
         i += c.len_utf8();
