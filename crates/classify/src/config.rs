@@ -274,7 +274,7 @@ fn parse_sources(sources: Vec<(PathBuf, String)>, problems: &mut Vec<Problem>) -
                 }
                 let mut regexes = Vec::new();
                 for r in &rule.regex {
-                    match Regex::new(r.get_ref()) {
+                    match Regex::new(&crate::normalize::fold_letters(r.get_ref())) {
                         Ok(re) => regexes.push(re),
                         Err(e) => problem(at(r.span()), format!("regex {:?} of rule {topic}.{name} does not compile: {}", r.get_ref(), flatten(&e.to_string()))),
                     }

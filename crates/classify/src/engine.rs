@@ -9,7 +9,7 @@
 //! tokens leave the trie after a letter or two. Phrases are evaluated only when one of their
 //! terms was hit, from the sorted list of (term, token) hits.
 
-use crate::normalize::Normalized;
+use crate::normalize::{fold_letters, Normalized};
 use crate::pattern::{PhraseSpec, TermKind};
 use regex::{Regex, RegexSet};
 use rust_stemmers::{Algorithm, Stemmer};
@@ -318,9 +318,10 @@ impl Engine {
                     .map(|slot| {
                         slot.iter()
                             .map(|t| {
+                                let text = fold_letters(&t.text);
                                 let key = match t.kind {
-                                    TermKind::Inflected => stem(&stemmer, &t.text),
-                                    _ => t.text.clone(),
+                                    TermKind::Inflected => stem(&stemmer, &text),
+                                    _ => text.into_owned(),
                                 };
                                 let term = Term { kind: t.kind, key };
                                 let next = terms.len() as u32;
@@ -616,6 +617,14 @@ mod tests {
         let f = e.scan(&n);
         assert_eq!(f[0].spans, [(3, 4)]);
         assert_eq!(n.span_text(3, 4), "горячей воды");
+    }
+
+    #[test]
+    fn a_hard_sign_in_a_rule_matches_a_soft_sign_in_a_post() {
+        let e = engine(&[&["подъезд*"], &["=объявление"]], InflectionMode::Endings);
+        assert_eq!(fired(&e, "в подьезде грязно"), [0]);
+        assert_eq!(fired(&e, "в ПОДЪЕЗДЕ грязно"), [0]);
+        assert_eq!(fired(&e, "обьявление"), [1]);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! every post is brought to the same form before matching:
 //!
 //! - Unicode NFKC (full-width letters, ligatures, compatibility forms);
-//! - lower case, «ё» → «е»;
+//! - lower case, «ё» → «е», «ъ» → «ь» (rules are folded the same way);
 //! - Latin look-alikes inside a word that has Cyrillic letters become Cyrillic;
 //! - a letter repeated three or more times becomes one (doubled letters are legitimate Russian);
 //! - URLs, e-mail addresses, emoji and punctuation are dropped;
@@ -161,6 +161,7 @@ fn tokenize(text: &str, out: &mut Normalized) {
             let cp = ((b as u32 & 0x1F) << 6) | (bytes[i + 1] as u32 & 0x3F);
             let lower = match cp {
                 0x401 | 0x451 => Some(0x435),
+                0x42A | 0x44A => Some(0x44C),
                 0x410..=0x42F => Some(cp + 0x20),
                 0x400..=0x40F => Some(cp + 0x50),
                 0x430..=0x44F | 0x450..=0x45F => Some(cp),
@@ -265,9 +266,11 @@ fn push_lower(c: char, word: &mut String) {
         word.push(c.to_ascii_lowercase());
         return;
     }
-    // Basic Cyrillic by arithmetic: А..Я → а..я, Ѐ..Џ → ѐ..џ; ё and Ё fold to е.
+    // Basic Cyrillic by arithmetic: А..Я → а..я, Ѐ..Џ → ѐ..џ; ё and Ё fold to е, and the hard
+    // sign to the soft one (see `fold_letters`).
     let lower = match c {
         'Ё' | 'ё' => Some('е'),
+        'Ъ' | 'ъ' => Some('ь'),
         'А'..='Я' => char::from_u32(c as u32 + 0x20),
         'Ѐ'..='Џ' => char::from_u32(c as u32 + 0x50),
         'а'..='я' | 'ѐ'..='џ' => Some(c),
@@ -279,6 +282,17 @@ fn push_lower(c: char, word: &mut String) {
     }
     for l in c.to_lowercase() {
         word.push(if l == 'ё' { 'е' } else { l });
+    }
+}
+
+/// Folds a rule's term or regex the way the normaliser folds a post's letters: «ё» to «е», and
+/// «ъ» to «ь», which residents swap freely («подьезд», «обьявление») and which never tell two
+/// Russian words apart.
+pub(crate) fn fold_letters(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains(['ё', 'ъ']) {
+        s.replace('ё', "е").replace('ъ', "ь").into()
+    } else {
+        s.into()
     }
 }
 
@@ -379,6 +393,12 @@ mod tests {
     #[test]
     fn lowercases_and_folds_yo() {
         assert_eq!(toks("ЁЛКА Всё Ещё"), ["елка", "все", "еще"]);
+    }
+
+    #[test]
+    fn hard_and_soft_signs_read_the_same() {
+        assert_eq!(toks("ПОДЪЕЗД подьезд Объявление"), ["подьезд", "подьезд", "обьявление"]);
+        assert_eq!(fold_letters("подъезд*"), "подьезд*");
     }
 
     #[test]
