@@ -340,13 +340,27 @@ impl Engine {
                 regex_rule.push(rule_idx as u32);
             }
         }
+        // A phrase matches only when every slot is hit, so it is woken by the terms of one slot
+        // only: the slot least likely to be hit. Lacking word frequencies, a term used by many
+        // phrases («=в», «=у», «=нет») stands for a frequent word; the slot whose terms are used
+        // least is the trigger. Most phrases pair a rare subject with a common word, and a
+        // common word no longer wakes every phrase it appears in.
+        let mut uses = vec![0u32; terms.len()];
+        for phrase in &phrases {
+            for &t in phrase.slots.iter().flatten() {
+                uses[t as usize] += 1;
+            }
+        }
         let mut term_phrases = vec![Vec::new(); terms.len()];
         for (p, phrase) in phrases.iter().enumerate() {
-            for slot in &phrase.slots {
-                for &t in slot {
-                    if term_phrases[t as usize].last() != Some(&(p as u32)) {
-                        term_phrases[t as usize].push(p as u32);
-                    }
+            let trigger = phrase
+                .slots
+                .iter()
+                .min_by_key(|slot| slot.iter().map(|&t| u64::from(uses[t as usize])).sum::<u64>())
+                .expect("a phrase has at least one slot");
+            for &t in trigger {
+                if term_phrases[t as usize].last() != Some(&(p as u32)) {
+                    term_phrases[t as usize].push(p as u32);
                 }
             }
         }
