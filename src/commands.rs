@@ -12,9 +12,21 @@ use std::process::ExitCode;
 
 /// Prints to stdout; a closed pipe (`otklik report | head`) ends the output quietly.
 pub fn print_stdout(text: impl std::fmt::Display) -> Result<()> {
-    match write!(std::io::stdout().lock(), "{text}") {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        result => Ok(result?),
+    quiet_on_closed_pipe(write!(std::io::stdout().lock(), "{text}").map_err(Into::into))
+}
+
+/// Ends a streaming command quietly when its reader has gone (`otklik classify | head`): a closed
+/// pipe is how a pipeline says it has enough, not a failure.
+pub fn quiet_on_closed_pipe(result: Result<()>) -> Result<()> {
+    let closed_pipe = |e: &anyhow::Error| {
+        e.chain().any(|cause| {
+            cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+                || cause.downcast_ref::<serde_json::Error>().and_then(serde_json::Error::io_error_kind) == Some(std::io::ErrorKind::BrokenPipe)
+        })
+    };
+    match result {
+        Err(e) if closed_pipe(&e) => Ok(()),
+        result => result,
     }
 }
 

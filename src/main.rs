@@ -116,8 +116,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run { config } => commands::run(&config),
         Command::CheckConfig { path } => return commands::check_config(&path),
-        Command::Parse { network, file, source_id, parent } => commands::parse(network.into(), &file, source_id, parent),
-        Command::Classify { config, explain, official } => commands::classify(&config, explain, official),
+        Command::Parse { network, file, source_id, parent } => commands::quiet_on_closed_pipe(commands::parse(network.into(), &file, source_id, parent)),
+        Command::Classify { config, explain, official } => commands::quiet_on_closed_pipe(commands::classify(&config, explain, official)),
         Command::Eval { file, config, misses } => commands::eval(&config, &file, misses.as_deref()),
         Command::Clickhouse { command, config } => commands::load_config(&config).and_then(|config| match command {
             ClickhouseCommand::Migrate => clickhouse_cmd::migrate(&config),

@@ -49,3 +49,24 @@ fn classify_reads_raw_posts_and_plain_text() {
     assert_eq!(text[0]["classification"]["municipality"]["oktmo"], "56701000");
     assert!(text[0]["explain"].is_object());
 }
+
+#[test]
+fn classify_stops_quietly_when_its_reader_goes_away() {
+    let mut child = otklik().args(["classify", "--config", "config/demo.toml"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    // Like `| head -1`: read one line, then close the pipe while input keeps coming.
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        for _ in 0..20_000 {
+            if stdin.write_all("во дворе не вывозят мусор\n".as_bytes()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut first).unwrap();
+    assert!(first.contains("classification"), "{first}");
+    writer.join().unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "a closed pipe is not a failure: {}", stderr(&output));
+    assert!(!stderr(&output).contains("error"), "{}", stderr(&output));
+}
