@@ -250,7 +250,7 @@ pub fn evaluate<R: Read>(classifier: &Classifier, reader: R) -> Result<EvalRepor
     });
     let mut confusions: Vec<Confusion> =
         confusions.into_iter().map(|((gold, predicted), count)| Confusion { gold, predicted, count }).collect();
-    confusions.sort_by(|a, b| b.count.cmp(&a.count));
+    confusions.sort_by_key(|c| std::cmp::Reverse(c.count));
     Ok(EvalReport {
         rows,
         classifier_version: classifier.version().to_owned(),

@@ -61,6 +61,9 @@ const FALLBACK_SCORE: f32 = 0.5;
 /// single weak word is more often a passing mention than the subject.
 const FALLBACK_MAX_TOKENS: usize = 40;
 
+/// A topic's strongest fired rule: its weight and index.
+type Strongest = Option<(f32, u32)>;
+
 /// Why a scored topic was not tagged; formatted only when explaining.
 #[derive(Clone, Copy)]
 enum Rejection {
@@ -254,7 +257,7 @@ impl Classifier {
         excluded.sort_unstable();
         let longest_exclusion = excluded.iter().map(|(_, (a, b))| b - a).max().unwrap_or(0);
         // (topic, score of ordinary rules, score of context rules, strongest rule)
-        let mut scores: Vec<(Topic, f32, f32, Option<(f32, u32)>)> = Vec::new();
+        let mut scores: Vec<(Topic, f32, f32, Strongest)> = Vec::new();
         let mut first_at: Vec<(Topic, u32)> = Vec::new();
         let mut hits_explained = Vec::new();
         let mut suppressed: Vec<(Topic, u32)> = Vec::new();
@@ -311,7 +314,7 @@ impl Classifier {
         // none does, they count fully and may decide.
         let threshold_of = |t: &Topic| self.thresholds.get(t).copied().unwrap_or(1.0);
         let core_decides = scores.iter().any(|(t, core, ..)| *core >= threshold_of(t));
-        let scores: Vec<(Topic, f32, Option<(f32, u32)>)> = scores
+        let scores: Vec<(Topic, f32, Strongest)> = scores
             .into_iter()
             .map(|(t, core, context, strongest)| {
                 let score = if !core_decides || core >= threshold_of(&t) { core + context } else { core };

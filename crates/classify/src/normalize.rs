@@ -164,7 +164,7 @@ fn tokenize(text: &str, out: &mut Normalized) {
                 0x42A | 0x44A => Some(0x44C),
                 0x410..=0x42F => Some(cp + 0x20),
                 0x400..=0x40F => Some(cp + 0x50),
-                0x430..=0x44F | 0x450..=0x45F => Some(cp),
+                0x430..=0x45F => Some(cp),
                 _ => None,
             };
             if let Some(c) = lower.and_then(char::from_u32) {
