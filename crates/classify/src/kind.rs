@@ -3,7 +3,9 @@
 //! Spikes count complaints and questions only, so the cost of a mistake is asymmetric: an
 //! administration's «heating season starts on Monday» counted as a heating complaint raises a
 //! false alarm in every district at once. Hence the source comes first — an official source's own
-//! post is `info` unless it quotes a resident — and wording decides the rest.
+//! post is `info` unless it quotes a resident — and wording decides the rest. Private business
+//! (a sale, a job, a lost pet) is `info` too unless it names a municipal problem; the same cue
+//! keeps a single weak topic word in such a post from tagging it (see `Classifier::run`).
 //!
 //! Cues are ordinary patterns (see [`crate::pattern`]) compiled into the same automaton as the
 //! topic rules, so kind costs no extra pass over the text.
@@ -25,11 +27,14 @@ pub enum Cue {
     Announcement,
     /// An official post relaying a resident's message.
     ResidentQuote,
+    /// Private business, not a municipal matter: selling, renting, hiring, giving away, lost and
+    /// found pets, advertising, looking for a tradesman or a lost friend.
+    Private,
 }
 
 impl Cue {
     pub const ALL: &'static [Cue] =
-        &[Cue::Complaint, Cue::Rhetorical, Cue::Question, Cue::Gratitude, Cue::Suggestion, Cue::Announcement, Cue::ResidentQuote];
+        &[Cue::Complaint, Cue::Rhetorical, Cue::Question, Cue::Gratitude, Cue::Suggestion, Cue::Announcement, Cue::ResidentQuote, Cue::Private];
 
     pub fn id(self) -> &'static str {
         match self {
@@ -40,6 +45,7 @@ impl Cue {
             Cue::Suggestion => "suggestion",
             Cue::Announcement => "announcement",
             Cue::ResidentQuote => "resident_quote",
+            Cue::Private => "private",
         }
     }
 
@@ -80,13 +86,22 @@ impl Cue {
                 "поступил* ~2 обращени*|жалоб*", "=обращение ~2 жител*", "=в ~1 =редакцию ~1 обратил*",
                 "=нам ~1 =пишут", "=подписчик ~1 =пишет", "=вопрос ~1 =от ~1 подписчик*|жител*",
             ],
+            Cue::Private => &[
+                "=продам|=продаю|=продаем|=продается|=продаются|=сдам|=сдаю|=сдаем|=сдается|=сдаются|=сниму|=куплю|=покупаю|=обменяю",
+                "=отдам|=отдаю|=отдаем ~3 =даром|=бесплатно|=добрые", "=в ~1 =добрые ~1 =руки",
+                "=требуется|=требуются|=приглашаем|=ищем ~3 =на ~1 =работу", "=вакансия|=вакансии", "=ищу ~1 =работу|=подработку",
+                "=потерялся|=потерялась|=пропал|=пропала|=убежал|=убежала|=нашли|=найден|=найдена|=найдены ~3 =кот|=кошка|=котенок|=собака|=собаку|=пес|=щенок|=щенка|=кота|=кошку",
+                "=хозяин|=хозяева ~1 =отзовитесь", "=помогите ~1 =найти ~1 =кота|=кошку|=собаку|=щенка|=хозяина|=хозяев",
+                "скидк*", "подписывайтесь", "=подпишитесь", "=недорого", "=в ~1 =наличии", "=доставка ~2 =по ~1 =городу|=району",
+                "=ищу|=посоветуйте|=порекомендуйте ~2 =мастера|=репетитора|=няню|=сиделку|=подругу|=друга|=одноклассников|=одноклассницу|=попутчиков",
+            ],
         }
     }
 }
 
 /// Counts of cues that fired, by [`Cue`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CueCounts([u16; 7]);
+pub struct CueCounts([u16; 8]);
 
 impl CueCounts {
     pub fn add(&mut self, cue: Cue) {
@@ -105,6 +120,9 @@ pub fn decide(cues: &CueCounts, question_mark: bool, has_topics: bool, official:
     let quoted = cues.get(Cue::ResidentQuote) > 0;
     if official && !quoted {
         return (PostKind::Info, "official source's own post");
+    }
+    if cues.get(Cue::Private) > 0 && !has_topics {
+        return (PostKind::Info, "private business: a sale, a job, a lost pet, an advert");
     }
     if cues.get(Cue::Gratitude) > complaint {
         return (PostKind::Gratitude, "gratitude wording outweighs complaint wording");
@@ -161,5 +179,12 @@ mod tests {
         assert_eq!(decide(&counts(&[Cue::Announcement]), false, true, false).0, PostKind::Info);
         assert_eq!(decide(&counts(&[]), false, true, false).0, PostKind::Complaint);
         assert_eq!(decide(&counts(&[]), false, false, false).0, PostKind::Info);
+    }
+
+    #[test]
+    fn private_business_is_info_unless_it_names_a_municipal_problem() {
+        // «Потерялся кот, помогите найти!»: a plea, but not a complaint about the town.
+        assert_eq!(decide(&counts(&[Cue::Private, Cue::Complaint]), false, false, false).0, PostKind::Info);
+        assert_eq!(decide(&counts(&[Cue::Private, Cue::Complaint]), false, true, false).0, PostKind::Complaint);
     }
 }

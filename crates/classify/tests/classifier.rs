@@ -305,3 +305,16 @@ mod property {
         }
     }
 }
+
+#[test]
+fn private_business_is_not_tagged_on_a_weak_word() {
+    let c = classifier();
+    for text in ["Продаю щенков, привиты, документы есть", "сдам квартиру на длительный срок, без животных", "потерялся кот, помогите найти!"] {
+        let got = c.classify_text(text, &SourceContext::default());
+        assert!(got.topics.is_empty(), "{text}: {:?}", got.topics);
+        assert_eq!(got.kind, PostKind::Info, "{text}");
+    }
+    // A real problem in the same post still counts.
+    let got = c.classify_text("продаю квартиру, а в подъезде третий месяц не работает лифт", &SourceContext::default());
+    assert_eq!(got.topics.first().map(|t| t.topic), Some(Topic::Lifts));
+}
