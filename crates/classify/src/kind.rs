@@ -59,6 +59,10 @@ impl Cue {
                 "=до ~1 =сих ~1 =пор", "=сколько ~2 =можно", "=доколе", "сломал*|сломан*", "=неделю|=месяц|=год ~3 =не|=нет",
                 "=третий|=второй|=пятый|=четвертый ~1 =день|=месяц|=неделю", "=уже ~2 =день|=дня|=дней|=неделю|=недели|=месяц|=месяца",
                 "=холодно", "=течет|=текут|=топит|затопил*", "=грязь", "=вонь|=воняет", "=опасно", "аварийн*", "игнориру*",
+                // A request to act is a complaint, and «заранее спасибо» closes a request, not thanks.
+                "=прошу|=просим|=просьба|=требую|=требуем|=умоляем",
+                "=почините|=уберите|=отремонтируйте|=замените|=устраните|=восстановите|=вывезите|=очистите|=почистите|=покосите|=спилите|=подсыпьте|=заделайте|=засыпьте|=примите|=разберитесь|=обратите|=проверьте|=накажите",
+                "=заранее ~1 =спасибо|=благодарю|=благодарна|=благодарен|=благодарим",
             ],
             Cue::Rhetorical => &["=сколько ~2 =можно", "=доколе", "=когда ~2 =это ~1 =закончится|=кончится", "=где ~2 управляющ*|администрац*|власт*"],
             Cue::Question => &[
@@ -80,6 +84,15 @@ impl Cue {
                 "=внимание", "=будет ~1 отключен*|приостановлен*|прекращен*", "=будут ~1 =проводиться|=отключены", "=плановое|=плановые|=планового",
                 "=по ~1 =графику", "=объявление", "=анонс", "=приглашаем", "=приглашает", "=состоится", "=стартует|=стартовал",
                 "=напоминаем", "=в ~1 =связи ~1 =с ~1 =проведением", "=пресс-служба", "=сообщает", "=прием ~1 =граждан",
+                // Greetings, event listings and news reports: the bulk of a town group's feed.
+                "=поздравляем|=поздравляю|=поздравил|=поздравили|=желаем", "=с ~1 =днем|=праздником|=юбилеем|=рождеством|=пасхой|=новым",
+                "=состоялся|=состоялась|=состоялось|=состоялись|=пройдет|=пройдут|=открылся|=открылась|=открылись",
+                "=вход ~1 =свободный|=бесплатный", "=начало ~1 =в", "=билеты", "=афиша", "=регистрация ~1 =до",
+                "=задержан|=задержана|=задержали|=разыскивает|=разыскивают|=приговор|=осужден", "=пострадавших|=пострадал|=пострадали|=погиб|=погибли",
+                "=прошла|=прошел|=прошли ~1 =ярмарка|=встреча|=выставка|=акция|=конкурс|=фестиваль|=праздник|=день|=турнир|=торжественное|=торжественная|=заседание",
+                "=будьте ~1 =бдительны|=внимательны|=осторожны", "=напоминает", "=не ~1 =справился ~2 =управлением", "=попал|=попала|=попали ~1 =в ~1 =дтп|=аварию",
+                "=столкнулись|=перевернулась|=перевернулся|=опрокинулся", "=сбил|=сбила ~1 =пешехода|=велосипедиста", "=рейд",
+                "=выставка|=ярмарка|=фестиваль|=концерт|=турнир|=соревнования|=экскурсия|=экскурсии|=премьера|=гастроли|=дискотека ~3 =в ~1 =субботу|=воскресенье|=пятницу|=выходные",
             ],
             Cue::ResidentQuote => &[
                 "=пишет ~2 жител*|подписчик*|читател*", "жител* ~3 жалу*|пожалова*|=пишут|=сообщают|обратил*|=просят",
@@ -94,6 +107,14 @@ impl Cue {
                 "=хозяин|=хозяева ~1 =отзовитесь", "=помогите ~1 =найти ~1 =кота|=кошку|=собаку|=щенка|=хозяина|=хозяев",
                 "скидк*", "подписывайтесь", "=подпишитесь", "=недорого", "=в ~1 =наличии", "=доставка ~2 =по ~1 =городу|=району",
                 "=ищу|=посоветуйте|=порекомендуйте ~2 =мастера|=репетитора|=няню|=сиделку|=подругу|=друга|=одноклассников|=одноклассницу|=попутчиков",
+                // Jobs by their terms, services by their pitch, lost property by its plea.
+                "=з =п", "=зп|=вахта|=вахтой|подработк*|трудоустройств*|=резюме", "=оплата ~2 =ежедневно|=еженедельно|=достойная|=сдельная|=тыс|=руб",
+                "=требуется|=требуются ~2 =рабочие|=рабочий|=водители|=водитель|=сотрудники|=работники|=разнорабочие|=грузчики|=продавцы|=продавец|=повар|=охранник|=оператор|=кондуктор|=сторож|=бухгалтер|=менеджер|=курьер|=медсестра|=дворник|=уборщица|=няня",
+                "=ищем|=ищу ~1 =кошку|=кота|=собаку|=пса|=щенка|=котенка",
+                "=график ~1 =сменный|=2/2|=5/2", "=под ~1 =ключ", "=любой ~1 =сложности", "=опыт ~1 =работы|=более ~2 =лет",
+                "=запись|=пишите ~2 =в ~1 =лс|=личку|=директ|=вайбер|=ватсап", "=звоните|=обращайтесь ~2 =по ~1 =телефону|=круглосуточно",
+                "=потерян|=потеряна|=потеряно|=потеряны|=утерян|=утеряна|=утеряно|=утеряны", "=нашедшего|=нашедших|=вознаграждение",
+                "=ищем ~1 =хозяев|=хозяина|=дом", "=отдам|=отдаю|=отдаем ~3 =собаку|=кошку|=котят|=щенков|=котенка|=щенка",
             ],
         }
     }
@@ -115,13 +136,14 @@ impl CueCounts {
 }
 
 /// Decides the kind and says why.
-pub fn decide(cues: &CueCounts, question_mark: bool, has_topics: bool, official: bool) -> (PostKind, &'static str) {
+pub fn decide(cues: &CueCounts, marks: Marks, has_topics: bool, official: bool) -> (PostKind, &'static str) {
+    let Marks { question_mark, laughing } = marks;
     let complaint = cues.get(Cue::Complaint);
     let quoted = cues.get(Cue::ResidentQuote) > 0;
     if official && !quoted {
         return (PostKind::Info, "official source's own post");
     }
-    if cues.get(Cue::Private) > 0 && !has_topics {
+    if cues.get(Cue::Private) > 0 && (complaint == 0 || !has_topics) {
         return (PostKind::Info, "private business: a sale, a job, a lost pet, an advert");
     }
     if cues.get(Cue::Gratitude) > complaint {
@@ -140,15 +162,29 @@ pub fn decide(cues: &CueCounts, question_mark: bool, has_topics: bool, official:
     if !quoted && cues.get(Cue::Announcement) > 0 && complaint == 0 {
         return (PostKind::Info, "announcement wording");
     }
+    if laughing && complaint == 0 {
+        return (PostKind::Info, "a joke: laughter and no complaint wording");
+    }
     if complaint > 0 || has_topics || quoted {
         return (PostKind::Complaint, if complaint > 0 { "complaint wording" } else { "a topic without other cues" });
     }
     (PostKind::Info, "no topic and no complaint wording")
 }
 
-/// Whether the text asks something: a `?` (the full-width one too) after a word.
-pub fn has_question_mark(original: &str) -> bool {
-    original.contains('?') || original.contains('？')
+/// What the normaliser drops but the kind needs: question marks and laughter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Marks {
+    /// A `?` (the full-width one too).
+    pub question_mark: bool,
+    /// Laughing emoji or «ахаха»: a joke or chatter, unless complaint wording says otherwise.
+    pub laughing: bool,
+}
+
+impl Marks {
+    pub fn of(original: &str) -> Marks {
+        const LAUGHTER: &[&str] = &["😂", "🤣", "😆", "😄", "😁", "😅", "😹", "😜", "ахах", "хаха", "хех"];
+        Marks { question_mark: original.contains(['?', '？']), laughing: LAUGHTER.iter().any(|l| original.contains(l)) }
+    }
 }
 
 #[cfg(test)]
@@ -165,26 +201,36 @@ mod tests {
 
     #[test]
     fn official_posts_are_info_unless_quoting_a_resident() {
-        assert_eq!(decide(&counts(&[Cue::Complaint]), false, true, true).0, PostKind::Info);
-        assert_eq!(decide(&counts(&[Cue::ResidentQuote, Cue::Complaint, Cue::Announcement]), false, true, true).0, PostKind::Complaint);
+        assert_eq!(decide(&counts(&[Cue::Complaint]), Marks { question_mark: false, laughing: false }, true, true).0, PostKind::Info);
+        assert_eq!(decide(&counts(&[Cue::ResidentQuote, Cue::Complaint, Cue::Announcement]), Marks { question_mark: false, laughing: false }, true, true).0, PostKind::Complaint);
     }
 
     #[test]
     fn wording_decides_for_residents() {
-        assert_eq!(decide(&counts(&[Cue::Gratitude]), false, true, false).0, PostKind::Gratitude);
-        assert_eq!(decide(&counts(&[Cue::Gratitude, Cue::Complaint, Cue::Complaint]), false, true, false).0, PostKind::Complaint);
-        assert_eq!(decide(&counts(&[]), true, true, false).0, PostKind::Question);
-        assert_eq!(decide(&counts(&[Cue::Rhetorical]), true, true, false).0, PostKind::Complaint);
-        assert_eq!(decide(&counts(&[Cue::Suggestion]), false, true, false).0, PostKind::Suggestion);
-        assert_eq!(decide(&counts(&[Cue::Announcement]), false, true, false).0, PostKind::Info);
-        assert_eq!(decide(&counts(&[]), false, true, false).0, PostKind::Complaint);
-        assert_eq!(decide(&counts(&[]), false, false, false).0, PostKind::Info);
+        assert_eq!(decide(&counts(&[Cue::Gratitude]), Marks { question_mark: false, laughing: false }, true, false).0, PostKind::Gratitude);
+        assert_eq!(decide(&counts(&[Cue::Gratitude, Cue::Complaint, Cue::Complaint]), Marks { question_mark: false, laughing: false }, true, false).0, PostKind::Complaint);
+        assert_eq!(decide(&counts(&[]), Marks { question_mark: true, laughing: false }, true, false).0, PostKind::Question);
+        assert_eq!(decide(&counts(&[Cue::Rhetorical]), Marks { question_mark: true, laughing: false }, true, false).0, PostKind::Complaint);
+        assert_eq!(decide(&counts(&[Cue::Suggestion]), Marks { question_mark: false, laughing: false }, true, false).0, PostKind::Suggestion);
+        assert_eq!(decide(&counts(&[Cue::Announcement]), Marks { question_mark: false, laughing: false }, true, false).0, PostKind::Info);
+        assert_eq!(decide(&counts(&[]), Marks { question_mark: false, laughing: false }, true, false).0, PostKind::Complaint);
+        assert_eq!(decide(&counts(&[]), Marks { question_mark: false, laughing: false }, false, false).0, PostKind::Info);
     }
 
     #[test]
     fn private_business_is_info_unless_it_names_a_municipal_problem() {
-        // «Потерялся кот, помогите найти!»: a plea, but not a complaint about the town.
-        assert_eq!(decide(&counts(&[Cue::Private, Cue::Complaint]), false, false, false).0, PostKind::Info);
-        assert_eq!(decide(&counts(&[Cue::Private, Cue::Complaint]), false, true, false).0, PostKind::Complaint);
+        // «Потерялся кот, помогите найти!»: a plea, but not a complaint about the town; «продам
+        // радиатор отопления» names a topic and is still an advert.
+        assert_eq!(decide(&counts(&[Cue::Private]), Marks::default(), true, false).0, PostKind::Info);
+        assert_eq!(decide(&counts(&[Cue::Private, Cue::Complaint]), Marks { question_mark: false, laughing: false }, false, false).0, PostKind::Info);
+        assert_eq!(decide(&counts(&[Cue::Private, Cue::Complaint]), Marks { question_mark: false, laughing: false }, true, false).0, PostKind::Complaint);
+    }
+
+    #[test]
+    fn a_joke_is_info_unless_it_complains() {
+        let joke = Marks::of("Коты, как всегда, правят миром 😂");
+        assert!(joke.laughing && !joke.question_mark);
+        assert_eq!(decide(&counts(&[]), joke, true, false).0, PostKind::Info);
+        assert_eq!(decide(&counts(&[Cue::Complaint]), Marks::of("опять нет воды 😂"), true, false).0, PostKind::Complaint);
     }
 }

@@ -400,7 +400,7 @@ impl Classifier {
             }
             hits.retain(|h| first_of(h.topic) == first);
         }
-        let (kind, kind_reason) = kind::decide(&cues, kind::has_question_mark(text), !hits.is_empty(), source.official);
+        let (kind, kind_reason) = kind::decide(&cues, kind::Marks::of(text), !hits.is_empty(), source.official);
         let mut evidence = Vec::new();
         let municipality = self.municipality(text, source, &mut evidence, explain);
         let classification = Classification {

@@ -1,14 +1,16 @@
-//! CI floor: macro-F1 of the shipped rules on the project's own labelled set must not drop.
+//! CI floor: macro-F1 of the shipped rules on the project's own labelled set must not drop, and
+//! off-topic posts (`offtopic.csv`) must rarely count towards complaint spikes.
 //!
 //! The set (`tests/fixtures/classify/labeled.csv`) is written by the project and covers all 29
 //! topics plus off-topic posts. The floor sits a little below the value measured when the rules
 //! last changed (see the crate notes); raise it when the rules improve, never lower it to make a
 //! change pass.
 
-use otklik_classify::{eval, Classifier};
+use otklik_classify::{eval, Classifier, SourceContext};
+use otklik_model::PostKind;
 use std::path::PathBuf;
 
-/// Measured macro 0.939 / micro 0.938 with classifier 0.5.0 (labeled.csv of 2,196 rows); the floor
+/// Measured macro 0.943 / micro 0.942 with classifier 0.5.0 (labeled.csv of 2,256 rows); the floor
 /// leaves a margin for harmless rule edits.
 const MACRO_F1_FLOOR: f64 = 0.92;
 const MICRO_F1_FLOOR: f64 = 0.92;
@@ -28,4 +30,29 @@ fn macro_f1_on_the_labelled_set_stays_above_the_floor() {
     assert!(report.rows >= 2000, "the labelled set shrank to {} rows", report.rows);
     assert!(report.macro_avg.f1 >= MACRO_F1_FLOOR, "macro-F1 {:.3} fell below the floor {MACRO_F1_FLOOR}", report.macro_avg.f1);
     assert!(report.micro.f1 >= MICRO_F1_FLOOR, "micro-F1 {:.3} fell below the floor {MICRO_F1_FLOOR}", report.micro.f1);
+}
+
+/// Measured 73 of 416 (17.5 %) with classifier 0.5.0.
+const OFFTOPIC_ALERTS_CEILING: f64 = 0.20;
+
+#[test]
+fn off_topic_posts_rarely_count_as_complaints() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let g = root.join("config/gazetteer/gazetteer.tsv");
+    let classifier = Classifier::load(&root.join("config/topics"), g.exists().then_some(g.as_path())).expect("shipped rules load");
+    let mut reader = csv::Reader::from_path(root.join("tests/fixtures/classify/offtopic.csv")).expect("offtopic.csv opens");
+    let (mut posts, mut alerting, mut tagged) = (0usize, Vec::new(), 0usize);
+    for record in reader.records() {
+        let record = record.expect("well-formed CSV row");
+        let c = classifier.classify_text(&record[1], &SourceContext::default());
+        posts += 1;
+        tagged += usize::from(!c.topics.is_empty());
+        if !c.topics.is_empty() && matches!(c.kind, PostKind::Complaint | PostKind::Question) {
+            alerting.push(format!("{:?} {} | {}", c.kind, c.topics[0].topic, &record[1]));
+        }
+    }
+    println!("{posts} off-topic posts: {tagged} with a topic, {} with a topic and a complaint or question kind", alerting.len());
+    assert!(posts >= 400, "offtopic.csv shrank to {posts} posts");
+    let share = alerting.len() as f64 / posts as f64;
+    assert!(share <= OFFTOPIC_ALERTS_CEILING, "{share:.3} of off-topic posts would count towards spikes:\n{}", alerting.join("\n"));
 }
