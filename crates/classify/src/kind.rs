@@ -3,9 +3,12 @@
 //! Spikes count complaints and questions only, so the cost of a mistake is asymmetric: an
 //! administration's «heating season starts on Monday» counted as a heating complaint raises a
 //! false alarm in every district at once. Hence the source comes first — an official source's own
-//! post is `info` unless it quotes a resident — and wording decides the rest. Private business
-//! (a sale, a job, a lost pet) is `info` too unless it names a municipal problem; the same cue
-//! keeps a single weak topic word in such a post from tagging it (see `Classifier::run`).
+//! post is `info` unless it quotes a resident — and wording decides the rest. Most of a town
+//! group's feed is not a complaint even when it names a topic: greetings, event listings, news
+//! reports and jokes are `info` unless complaint wording is there too, and so is private
+//! business (a sale, a job, a lost pet), whose cue also keeps a single weak topic word from
+//! tagging the post (see `Classifier::run`). A request to act («прошу», «почините», «заранее
+//! спасибо») is complaint wording.
 //!
 //! Cues are ordinary patterns (see [`crate::pattern`]) compiled into the same automaton as the
 //! topic rules, so kind costs no extra pass over the text.
