@@ -33,11 +33,13 @@ pub enum Cue {
     /// Private business, not a municipal matter: selling, renting, hiring, giving away, lost and
     /// found pets, advertising, looking for a tradesman or a lost friend.
     Private,
+    /// Written laughter («ахаха», «ржу»): a joke or chatter, unless complaint wording is there too.
+    Laughter,
 }
 
 impl Cue {
     pub const ALL: &'static [Cue] =
-        &[Cue::Complaint, Cue::Rhetorical, Cue::Question, Cue::Gratitude, Cue::Suggestion, Cue::Announcement, Cue::ResidentQuote, Cue::Private];
+        &[Cue::Complaint, Cue::Rhetorical, Cue::Question, Cue::Gratitude, Cue::Suggestion, Cue::Announcement, Cue::ResidentQuote, Cue::Private, Cue::Laughter];
 
     pub fn id(self) -> &'static str {
         match self {
@@ -49,6 +51,7 @@ impl Cue {
             Cue::Announcement => "announcement",
             Cue::ResidentQuote => "resident_quote",
             Cue::Private => "private",
+            Cue::Laughter => "laughter",
         }
     }
 
@@ -119,13 +122,14 @@ impl Cue {
                 "=потерян|=потеряна|=потеряно|=потеряны|=утерян|=утеряна|=утеряно|=утеряны", "=нашедшего|=нашедших|=вознаграждение",
                 "=ищем ~1 =хозяев|=хозяина|=дом", "=отдам|=отдаю|=отдаем ~3 =собаку|=кошку|=котят|=щенков|=котенка|=щенка",
             ],
+            Cue::Laughter => &["ахах*", "хаха*", "хехе*", "=ржу", "ржака*", "=лол"],
         }
     }
 }
 
 /// Counts of cues that fired, by [`Cue`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CueCounts([u16; 8]);
+pub struct CueCounts([u16; 9]);
 
 impl CueCounts {
     pub fn add(&mut self, cue: Cue) {
@@ -140,7 +144,8 @@ impl CueCounts {
 
 /// Decides the kind and says why.
 pub fn decide(cues: &CueCounts, marks: Marks, has_topics: bool, official: bool) -> (PostKind, &'static str) {
-    let Marks { question_mark, laughing } = marks;
+    let Marks { question_mark, laughing_emoji } = marks;
+    let laughing = laughing_emoji || cues.get(Cue::Laughter) > 0;
     let complaint = cues.get(Cue::Complaint);
     let quoted = cues.get(Cue::ResidentQuote) > 0;
     if official && !quoted {
@@ -174,19 +179,24 @@ pub fn decide(cues: &CueCounts, marks: Marks, has_topics: bool, official: bool) 
     (PostKind::Info, "no topic and no complaint wording")
 }
 
-/// What the normaliser drops but the kind needs: question marks and laughter.
+/// What the normaliser drops but the kind needs: question marks and laughing emoji.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Marks {
     /// A `?` (the full-width one too).
     pub question_mark: bool,
-    /// Laughing emoji or «ахаха»: a joke or chatter, unless complaint wording says otherwise.
-    pub laughing: bool,
+    /// 😂 and its kin: a joke or chatter, unless complaint wording says otherwise.
+    pub laughing_emoji: bool,
 }
 
 impl Marks {
     pub fn of(original: &str) -> Marks {
-        const LAUGHTER: &[&str] = &["😂", "🤣", "😆", "😄", "😁", "😅", "😹", "😜", "ахах", "хаха", "хех"];
-        Marks { question_mark: original.contains(['?', '？']), laughing: LAUGHTER.iter().any(|l| original.contains(l)) }
+        // Laughing faces are U+1F601..U+1F606 (😁…😆), U+1F61C 😜, U+1F639 😹 (F0 9F 98 xx) and U+1F923 🤣
+        // (F0 9F A4 A3). One memchr over the text finds every four-byte character.
+        let bytes = original.as_bytes();
+        let laughing_emoji = memchr::memchr_iter(0xF0, bytes).any(|i| {
+            matches!(bytes.get(i + 1..i + 4), Some([0x9F, 0x98, 0x81..=0x86 | 0x9C | 0xB9]) | Some([0x9F, 0xA4, 0xA3]))
+        });
+        Marks { question_mark: memchr::memchr(b'?', bytes).is_some() || original.contains('？'), laughing_emoji }
     }
 }
 
@@ -204,20 +214,20 @@ mod tests {
 
     #[test]
     fn official_posts_are_info_unless_quoting_a_resident() {
-        assert_eq!(decide(&counts(&[Cue::Complaint]), Marks { question_mark: false, laughing: false }, true, true).0, PostKind::Info);
-        assert_eq!(decide(&counts(&[Cue::ResidentQuote, Cue::Complaint, Cue::Announcement]), Marks { question_mark: false, laughing: false }, true, true).0, PostKind::Complaint);
+        assert_eq!(decide(&counts(&[Cue::Complaint]), Marks { question_mark: false, laughing_emoji: false }, true, true).0, PostKind::Info);
+        assert_eq!(decide(&counts(&[Cue::ResidentQuote, Cue::Complaint, Cue::Announcement]), Marks { question_mark: false, laughing_emoji: false }, true, true).0, PostKind::Complaint);
     }
 
     #[test]
     fn wording_decides_for_residents() {
-        assert_eq!(decide(&counts(&[Cue::Gratitude]), Marks { question_mark: false, laughing: false }, true, false).0, PostKind::Gratitude);
-        assert_eq!(decide(&counts(&[Cue::Gratitude, Cue::Complaint, Cue::Complaint]), Marks { question_mark: false, laughing: false }, true, false).0, PostKind::Complaint);
-        assert_eq!(decide(&counts(&[]), Marks { question_mark: true, laughing: false }, true, false).0, PostKind::Question);
-        assert_eq!(decide(&counts(&[Cue::Rhetorical]), Marks { question_mark: true, laughing: false }, true, false).0, PostKind::Complaint);
-        assert_eq!(decide(&counts(&[Cue::Suggestion]), Marks { question_mark: false, laughing: false }, true, false).0, PostKind::Suggestion);
-        assert_eq!(decide(&counts(&[Cue::Announcement]), Marks { question_mark: false, laughing: false }, true, false).0, PostKind::Info);
-        assert_eq!(decide(&counts(&[]), Marks { question_mark: false, laughing: false }, true, false).0, PostKind::Complaint);
-        assert_eq!(decide(&counts(&[]), Marks { question_mark: false, laughing: false }, false, false).0, PostKind::Info);
+        assert_eq!(decide(&counts(&[Cue::Gratitude]), Marks { question_mark: false, laughing_emoji: false }, true, false).0, PostKind::Gratitude);
+        assert_eq!(decide(&counts(&[Cue::Gratitude, Cue::Complaint, Cue::Complaint]), Marks { question_mark: false, laughing_emoji: false }, true, false).0, PostKind::Complaint);
+        assert_eq!(decide(&counts(&[]), Marks { question_mark: true, laughing_emoji: false }, true, false).0, PostKind::Question);
+        assert_eq!(decide(&counts(&[Cue::Rhetorical]), Marks { question_mark: true, laughing_emoji: false }, true, false).0, PostKind::Complaint);
+        assert_eq!(decide(&counts(&[Cue::Suggestion]), Marks { question_mark: false, laughing_emoji: false }, true, false).0, PostKind::Suggestion);
+        assert_eq!(decide(&counts(&[Cue::Announcement]), Marks { question_mark: false, laughing_emoji: false }, true, false).0, PostKind::Info);
+        assert_eq!(decide(&counts(&[]), Marks { question_mark: false, laughing_emoji: false }, true, false).0, PostKind::Complaint);
+        assert_eq!(decide(&counts(&[]), Marks { question_mark: false, laughing_emoji: false }, false, false).0, PostKind::Info);
     }
 
     #[test]
@@ -225,14 +235,21 @@ mod tests {
         // «Потерялся кот, помогите найти!»: a plea, but not a complaint about the town; «продам
         // радиатор отопления» names a topic and is still an advert.
         assert_eq!(decide(&counts(&[Cue::Private]), Marks::default(), true, false).0, PostKind::Info);
-        assert_eq!(decide(&counts(&[Cue::Private, Cue::Complaint]), Marks { question_mark: false, laughing: false }, false, false).0, PostKind::Info);
-        assert_eq!(decide(&counts(&[Cue::Private, Cue::Complaint]), Marks { question_mark: false, laughing: false }, true, false).0, PostKind::Complaint);
+        assert_eq!(decide(&counts(&[Cue::Private, Cue::Complaint]), Marks { question_mark: false, laughing_emoji: false }, false, false).0, PostKind::Info);
+        assert_eq!(decide(&counts(&[Cue::Private, Cue::Complaint]), Marks { question_mark: false, laughing_emoji: false }, true, false).0, PostKind::Complaint);
     }
 
     #[test]
     fn a_joke_is_info_unless_it_complains() {
         let joke = Marks::of("Коты, как всегда, правят миром 😂");
-        assert!(joke.laughing && !joke.question_mark);
+        assert!(joke.laughing_emoji && !joke.question_mark);
+        for face in ["😁", "😂", "😃", "😄", "😅", "😆", "😜", "😹", "🤣"] {
+            assert!(Marks::of(face).laughing_emoji, "{face}");
+        }
+        for other in ["🙂", "😡", "🥶", "❄️", "🔥"] {
+            assert!(!Marks::of(other).laughing_emoji, "{other}");
+        }
+        assert_eq!(decide(&counts(&[Cue::Laughter]), Marks::default(), true, false).0, PostKind::Info);
         assert_eq!(decide(&counts(&[]), joke, true, false).0, PostKind::Info);
         assert_eq!(decide(&counts(&[Cue::Complaint]), Marks::of("опять нет воды 😂"), true, false).0, PostKind::Complaint);
     }
