@@ -129,7 +129,7 @@ impl Cue {
 
 /// Counts of cues that fired, by [`Cue`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CueCounts([u16; 9]);
+pub struct CueCounts([u16; Cue::ALL.len()]);
 
 impl CueCounts {
     pub fn add(&mut self, cue: Cue) {
