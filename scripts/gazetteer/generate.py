@@ -58,6 +58,8 @@ COMMON_WORDS = {
     "Междуречье", "Приволье", "Раздолье", "Белогорье", "Краснополье", "Заволжье", "Усолье",
     "Лебяжье", "Станция", "Пустынь", "Мача", "Кукарки", "Вьюнки", "Гранки", "Камайка", "Соседка",
     "Ночка", "Сухановка", "Песчанка", "Ржавка",
+    # A case form that is an everyday word: «выше» (Выша), «туже» (Тужа); «хутор» is a type word.
+    "Выша", "Тужа", "Хутор",
 }
 # Names that read as something else far more often than as the village (a river, a foreign city, a
 # brand, a date, an object): only with a type word («с. Сура»).

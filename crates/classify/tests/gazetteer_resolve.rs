@@ -110,6 +110,23 @@ fn common_words_need_context() {
 }
 
 #[test]
+fn a_case_form_that_is_an_everyday_word_needs_context() {
+    // «выше» is also the locative of Выша (Земетчинский район), «туже» of Тужа (Кировская обл.).
+    assert_none("сугробы выше машин, парковаться негде");
+    assert_none("Выше по улице третий день нет воды");
+    assert_none("затяните потуже, а лучше туже некуда");
+    assert_place("в Выше нет света", "56623000");
+}
+
+#[test]
+fn a_name_before_a_street_noun_is_the_street() {
+    // Without a comma, «Майская улица» names a street; with one, «Майский, ул. Садовая» is an address.
+    assert_none("на Ленинском проспекте яма");
+    assert_none("Заречная улица вся в ямах");
+    assert_place("г. Заречный, ул. Ленина 5 — нет горячей воды", ZARECHNY);
+}
+
+#[test]
 fn person_names_are_not_towns() {
     assert_none("музей Белинского закрыт на ремонт");
     assert_none("на ул. Белинского прорвало трубу");

@@ -315,8 +315,10 @@ fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolutio
                     g.meanings_of(p.pattern).iter().find_map(|m| if let Meaning::Type(tw) = m { Some(*tw) } else { None })
                 });
                 // «Заречный, ул. Ленина 5» is an address: the street word vouches for the name like a
-                // type word would (without restricting the kind of place).
-                let address = next_has(|m| matches!(m, Meaning::Street));
+                // type word would (without restricting the kind of place). Without the comma the
+                // name is the street's own: «Ленинский проспект», «Заречная улица».
+                let address = next_has(|m| matches!(m, Meaning::Street))
+                    && next.is_some_and(|n| text.get(span.end..span_of(n.start, n.end).start).is_some_and(|gap| gap.contains(',')));
                 match accept_place(g, text, norm, &t, span.clone(), ms, typed, address, after_institution) {
                     Ok(p) => {
                         pending.push(p);
