@@ -3,6 +3,8 @@
 #
 #   scripts/test.sh [CARGO TEST ARGS...]      e.g. scripts/test.sh -p otklik-kafka -- --nocapture
 #
+# cargo runs with --no-fail-fast, so one failing test binary does not hide the others.
+#
 # (--workspace is added unless the arguments pick packages with -p/--package.)
 #
 # Starts what is missing and stops it again on exit:
@@ -71,8 +73,8 @@ else
 fi
 export OTKLIK_TEST_KAFKA OTKLIK_TEST_CLICKHOUSE
 
-log "cargo test ${scope[*]:+${scope[*]} }$*  (OTKLIK_TEST_KAFKA=$OTKLIK_TEST_KAFKA OTKLIK_TEST_CLICKHOUSE=$OTKLIK_TEST_CLICKHOUSE)"
-cargo test "${scope[@]}" "$@" || status=$?
+log "cargo test ${scope[*]:+${scope[*]} }--no-fail-fast $*  (OTKLIK_TEST_KAFKA=$OTKLIK_TEST_KAFKA OTKLIK_TEST_CLICKHOUSE=$OTKLIK_TEST_CLICKHOUSE)"
+cargo test "${scope[@]}" --no-fail-fast "$@" || status=$?
 
 # The modern ClickHouse DDL and the analyst queries on a current engine, in process (chdb; the
 # Rust tests above cover the 18.16 form). Runs with the whole workspace or -p otklik-clickhouse.

@@ -90,7 +90,7 @@ pub async fn run(config: &Config) -> Result<Summary> {
     let store_dir = posts_store.dir().display().to_string();
     let store = tokio::spawn(run_sink_stage(
         bus.subscribe(STORE_GROUP, &[&topics.posts_classified]).await?,
-        Arc::new(CountingStore { store: posts_store, counts: counts.clone() }),
+        Arc::new(CountingStore::new(posts_store, counts.clone())),
         dead_letters("store"),
         SinkStageConfig { name: "store".into(), limits, backoff },
         metrics.store.clone(),

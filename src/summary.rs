@@ -35,6 +35,25 @@ impl Counts {
 pub struct CountingStore {
     pub store: LocalStore<PostRow>,
     pub counts: Arc<Mutex<Counts>>,
+    /// A test hook: once this many rows are stored, every further write reports the store as
+    /// unavailable, so the run holds still at a known point until it is stopped (see
+    /// [`HOLD_STORE_ENV`]). Tests use it to interrupt a run mid-way however fast the machine is.
+    pub hold_after_rows: Option<u64>,
+}
+
+/// The environment variable that sets [`CountingStore::hold_after_rows`] (tests only).
+pub const HOLD_STORE_ENV: &str = "OTKLIK_TEST_HOLD_STORE_AFTER_ROWS";
+
+impl CountingStore {
+    pub fn new(store: LocalStore<PostRow>, counts: Arc<Mutex<Counts>>) -> Self {
+        let hold_after_rows = std::env::var(HOLD_STORE_ENV).ok().and_then(|n| n.parse().ok());
+        CountingStore { store, counts, hold_after_rows }
+    }
+
+    fn held(&self) -> bool {
+        let stored = self.counts.lock().unwrap_or_else(|p| p.into_inner()).rows;
+        self.hold_after_rows.is_some_and(|limit| stored >= limit)
+    }
 }
 
 #[async_trait::async_trait]
@@ -46,6 +65,9 @@ impl BatchSink for CountingStore {
     }
 
     async fn write(&self, rows: &[PostRow]) -> Result<(), SinkError> {
+        if self.held() {
+            return Err(SinkError::Retryable(format!("held by {HOLD_STORE_ENV}")));
+        }
         self.store.write(rows).await?;
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         rows.iter().for_each(|row| counts.add(row));
