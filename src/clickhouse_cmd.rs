@@ -26,6 +26,10 @@ pub fn migrate(config: &Config) -> Result<()> {
     let report = runtime()?
         .block_on(Migrator::new(&sink).migrate(None))
         .with_context(|| format!("cannot migrate ClickHouse database {} at {}", sink.database, sink.url))?;
+    for (version, missing) in &report.repaired {
+        let missing: Vec<String> = missing.iter().map(ToString::to_string).collect();
+        println!("{}: migration {version} applied again: {} had gone missing", sink.database, missing.join(", "));
+    }
     if report.applied.is_empty() {
         println!("{} is up to date at version {} (ClickHouse {}, {} form)", sink.database, report.current, report.server_version, report.form.name());
     } else {

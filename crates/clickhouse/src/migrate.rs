@@ -10,6 +10,11 @@
 //! Every statement is idempotent (`IF NOT EXISTS`; an `ADD COLUMN` the server cannot guard
 //! itself is skipped when the column exists), so a migration interrupted half-way is simply run
 //! again. An applied migration whose file has changed since is an error, not a silent skip.
+//!
+//! `schema_migrations` says what was applied, not what still exists: a table dropped by hand
+//! stays recorded. So every run also checks that the tables, views and columns each applied
+//! migration creates are there, and applies again (idempotently) a migration whose objects are
+//! missing.
 
 use crate::error::ClickHouseError;
 use clickhouse::{Client, Row};
@@ -195,6 +200,49 @@ fn guard_add_column(statement: String) -> Statement {
     Statement::Sql(statement)
 }
 
+/// A table, view or column a migration creates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SchemaObject {
+    /// A table or a (materialized) view.
+    Table(String),
+    Column { table: String, column: String },
+}
+
+impl std::fmt::Display for SchemaObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SchemaObject::Table(name) => write!(f, "table {name}"),
+            SchemaObject::Column { table, column } => write!(f, "column {table}.{column}"),
+        }
+    }
+}
+
+/// The objects `statement` creates: `CREATE [MATERIALIZED] VIEW|TABLE IF NOT EXISTS name` and
+/// `ALTER TABLE t ADD COLUMN [IF NOT EXISTS] c`. Other statements (inserts, constraints) create
+/// nothing that can be looked up.
+pub fn created_objects(statement: &Statement) -> Option<SchemaObject> {
+    let text = match statement {
+        Statement::AddColumn { table, column, .. } => {
+            return Some(SchemaObject::Column { table: unquote(table), column: unquote(column) })
+        }
+        Statement::Sql(text) => text,
+    };
+    let words: Vec<&str> = text.split_whitespace().take(10).collect();
+    let name = |word: &str| unquote(word.split('(').next().unwrap_or(word));
+    match words.as_slice() {
+        ["CREATE", "TABLE" | "VIEW", "IF", "NOT", "EXISTS", table, ..]
+        | ["CREATE", "MATERIALIZED", "VIEW", "IF", "NOT", "EXISTS", table, ..] => Some(SchemaObject::Table(name(table))),
+        ["ALTER", "TABLE", table, "ADD", "COLUMN", "IF", "NOT", "EXISTS", column, ..] | ["ALTER", "TABLE", table, "ADD", "COLUMN", column, ..] => {
+            Some(SchemaObject::Column { table: unquote(table), column: unquote(column) })
+        }
+        _ => None,
+    }
+}
+
+fn unquote(name: &str) -> String {
+    name.trim_matches('`').to_owned()
+}
+
 /// A cheap, stable checksum of a migration's text (FNV-1a 64), to notice edited migrations.
 pub fn checksum(sql: &str) -> String {
     let mut hash: u64 = 0xcbf29ce484222325;
@@ -212,6 +260,9 @@ pub struct MigrationReport {
     pub form: Form,
     /// Versions applied by this run, in order.
     pub applied: Vec<u32>,
+    /// Versions recorded as applied whose objects were missing (dropped by hand) and were
+    /// applied again, with what was missing.
+    pub repaired: Vec<(u32, Vec<SchemaObject>)>,
     /// The newest version now recorded.
     pub current: u32,
 }
@@ -295,7 +346,20 @@ impl Migrator {
                 }
             }
         }
-        let mut report = MigrationReport { server_version: server_version.clone(), form, applied: Vec::new(), current: applied.iter().map(|a| a.version).max().unwrap_or(0) };
+        let current = applied.iter().map(|a| a.version).max().unwrap_or(0);
+        let mut report = MigrationReport { server_version: server_version.clone(), form, applied: Vec::new(), repaired: Vec::new(), current };
+        for migration in MIGRATIONS.iter().filter(|m| applied.iter().any(|a| a.version == m.version)) {
+            let missing = self.missing_objects(migration, form).await?;
+            if missing.is_empty() {
+                continue;
+            }
+            let shown: Vec<String> = missing.iter().map(ToString::to_string).collect();
+            tracing::warn!(version = migration.version, name = migration.name, missing = %shown.join(", "), "applied migration's objects are missing; applying it again");
+            for statement in statements(migration.sql, form) {
+                self.run(&statement).await.map_err(|e| ClickHouseError::Migration { version: migration.version, name: migration.name.into(), reason: e.to_string() })?;
+            }
+            report.repaired.push((migration.version, missing));
+        }
         for migration in MIGRATIONS {
             if applied.iter().any(|a| a.version == migration.version) || up_to.is_some_and(|v| migration.version > v) {
                 continue;
@@ -321,19 +385,39 @@ impl Migrator {
         Ok(report)
     }
 
+    /// What `migration` creates that the database lacks.
+    async fn missing_objects(&self, migration: &Migration, form: Form) -> Result<Vec<SchemaObject>, ClickHouseError> {
+        let mut missing = Vec::new();
+        for object in statements(migration.sql, form).iter().filter_map(created_objects) {
+            let present: u64 = match &object {
+                SchemaObject::Table(name) => {
+                    self.server.query("SELECT count() FROM system.tables WHERE database = ? AND name = ?").bind(&self.database).bind(name.as_str()).fetch_one().await?
+                }
+                SchemaObject::Column { table, column } => self.column_count(table, column).await?,
+            };
+            if present == 0 {
+                missing.push(object);
+            }
+        }
+        Ok(missing)
+    }
+
+    async fn column_count(&self, table: &str, column: &str) -> Result<u64, ClickHouseError> {
+        Ok(self
+            .server
+            .query("SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?")
+            .bind(&self.database)
+            .bind(table)
+            .bind(column)
+            .fetch_one()
+            .await?)
+    }
+
     async fn run(&self, statement: &Statement) -> Result<(), ClickHouseError> {
         match statement {
             Statement::Sql(sql) => Ok(self.db.query_raw(sql).execute().await?),
             Statement::AddColumn { table, column, sql } => {
-                let present: u64 = self
-                    .server
-                    .query("SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?")
-                    .bind(&self.database)
-                    .bind(table.as_str())
-                    .bind(column.trim_matches('`'))
-                    .fetch_one()
-                    .await?;
-                if present == 0 {
+                if self.column_count(table, column.trim_matches('`')).await? == 0 {
                     self.db.query_raw(sql).execute().await?;
                 }
                 Ok(())
@@ -382,6 +466,24 @@ mod tests {
             statements(sql, Form::Modern),
             vec![Statement::Sql("ALTER TABLE posts ADD COLUMN IF NOT EXISTS x UInt8".into()), Statement::Sql("SELECT 1".into())]
         );
+    }
+
+    #[test]
+    fn objects_a_statement_creates() {
+        let sql = |t: &str| Statement::Sql(t.into());
+        assert_eq!(created_objects(&sql("CREATE TABLE IF NOT EXISTS posts\n(\n a UInt8\n)")), Some(SchemaObject::Table("posts".into())));
+        assert_eq!(created_objects(&sql("CREATE MATERIALIZED VIEW IF NOT EXISTS mv TO t AS SELECT 1")), Some(SchemaObject::Table("mv".into())));
+        let column = Some(SchemaObject::Column { table: "posts".into(), column: "x".into() });
+        assert_eq!(created_objects(&sql("ALTER TABLE posts ADD COLUMN IF NOT EXISTS x UInt8")), column);
+        assert_eq!(created_objects(&Statement::AddColumn { table: "posts".into(), column: "`x`".into(), sql: String::new() }), column);
+        assert_eq!(created_objects(&sql("INSERT INTO t SELECT 1")), None);
+        assert_eq!(created_objects(&sql("ALTER TABLE posts ADD CONSTRAINT IF NOT EXISTS c CHECK 1")), None);
+        // Every bundled migration creates something the check can see.
+        for m in MIGRATIONS {
+            for form in [Form::Modern, Form::Compat] {
+                assert!(statements(m.sql, form).iter().any(|s| created_objects(s).is_some()), "{} {form:?}", m.name);
+            }
+        }
     }
 
     #[test]

@@ -84,6 +84,36 @@ async fn migrates_from_empty_and_from_every_earlier_version_idempotently() {
 }
 
 #[tokio::test]
+async fn a_table_dropped_by_hand_is_recreated_by_the_next_migration() {
+    let Some(url) = otklik_testkit::clickhouse() else { return };
+    let db = ScratchDb::empty(&url, "otklik_mig_dropped");
+    let migrator = Migrator::new(&db.config);
+    migrator.migrate(None).await.unwrap();
+    let target = schema(&db).await;
+    let all_tables = tables(&db).await;
+    for statement in ["DROP TABLE posts", "DROP TABLE complaints_hourly_mv"] {
+        db.client.query(statement).execute().await.unwrap();
+    }
+    let report = migrator.migrate(None).await.unwrap();
+    assert!(report.applied.is_empty(), "nothing new to apply: {report:?}");
+    let repaired: Vec<u32> = report.repaired.iter().map(|(version, _)| *version).collect();
+    // 001 creates posts; 002 the view; 004 adds posts' later columns.
+    assert_eq!(repaired, vec![1, 2, 4], "{report:?}");
+    assert_eq!(schema(&db).await, target);
+    assert_eq!(tables(&db).await, all_tables);
+    // The view feeds complaints_hourly again.
+    let rows: Vec<PostRow> = (0..50).map(|i| row(i, base_time(), 64)).collect();
+    let mut insert = db.client.insert::<PostRow>("posts").await.unwrap();
+    for r in &rows {
+        insert.write(r).await.unwrap();
+    }
+    insert.end().await.unwrap();
+    assert_eq!(db.hourly_cells().await, expected_cells(&rows));
+    assert!(migrator.migrate(None).await.unwrap().repaired.is_empty(), "a whole schema needs no repair");
+    db.drop().await;
+}
+
+#[tokio::test]
 async fn table_columns_are_exactly_the_row_fields() {
     let Some(url) = otklik_testkit::clickhouse() else { return };
     let db = ScratchDb::new(&url, "otklik_columns").await;
