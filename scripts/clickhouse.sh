@@ -3,6 +3,8 @@
 # with its config, data, tmp and logs under a state dir.
 #
 #   scripts/clickhouse.sh start STATE_DIR  fresh server; prints http://127.0.0.1:PORT on stdout
+#   scripts/clickhouse.sh restart STATE_DIR  stop the server started there and start it again on
+#                                          the same data and port (tests of an outage)
 #   scripts/clickhouse.sh stop STATE_DIR   stop the server started there
 #
 # Env: OTKLIK_CLICKHOUSE_SERVER (default: clickhouse-server on PATH or /usr/sbin/clickhouse-server),
@@ -27,7 +29,7 @@ server_bin() {
 pinged() { curl -fsS --max-time 2 "http://127.0.0.1:$1/ping" 2>/dev/null | grep -q '^Ok\.'; }
 
 start() {
-    local state=$1 bin http tcp t0 deadline pid
+    local state=$1 bin http tcp
     bin=$(server_bin)
     command -v curl >/dev/null || die "curl not found (apt-get install curl)"
     state=$(mkdir -p "$state" && cd "$state" && pwd)
@@ -99,10 +101,17 @@ XML
     </quotas>
 </yandex>
 XML
+    echo "http://127.0.0.1:$http" >"$state/address"
+    launch "$state" "$bin" "$http"
+}
+
+# Starts the server configured in $1 (binary $2, HTTP port $3) and waits until it answers.
+launch() {
+    local state=$1 bin=$2 http=$3 t0 deadline pid
     t0=$(now_ms)
     # setsid: its own session, so only our stop ends it (orderly), not a stray ^C mid-write.
     setsid "$bin" --config-file="$state/config.xml" --pid-file="$state/server.pid" \
-        >"$state/log/stdout.log" 2>&1 </dev/null &
+        >>"$state/log/stdout.log" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$state/clickhouse.pid"
     deadline=$(( $(date +%s) + ${OTKLIK_CLICKHOUSE_START_TIMEOUT:-60} ))
@@ -118,9 +127,17 @@ XML
         fi
         sleep 0.1
     done
-    echo "http://127.0.0.1:$http" >"$state/address"
     log "ClickHouse $(curl -fsS "http://127.0.0.1:$http/?query=SELECT%20version()" 2>/dev/null || true) up on http://127.0.0.1:$http in $(elapsed_s "$t0")s (pid $pid, logs in $state/log)"
     echo "http://127.0.0.1:$http"
+}
+
+restart() {
+    local state address
+    state=$(cd "$1" && pwd) || die "no server state in $1"
+    [ -f "$state/address" ] || die "no server was started in $state"
+    address=$(cat "$state/address")
+    stop "$state"
+    launch "$state" "$(server_bin)" "${address##*:}"
 }
 
 stop() {
@@ -132,6 +149,7 @@ stop() {
 
 case "${1:-}" in
     start) [ $# -eq 2 ] || die "usage: $0 start STATE_DIR"; start "$2" ;;
+    restart) [ $# -eq 2 ] || die "usage: $0 restart STATE_DIR"; restart "$2" ;;
     stop) [ $# -eq 2 ] || die "usage: $0 stop STATE_DIR"; stop "$2" ;;
-    *) die "usage: $0 start STATE_DIR | stop STATE_DIR" ;;
+    *) die "usage: $0 start STATE_DIR | restart STATE_DIR | stop STATE_DIR" ;;
 esac

@@ -5,6 +5,9 @@
 #   scripts/kafka.sh fetch            resolve the jars into the cache (if not there yet)
 #   scripts/kafka.sh start STATE_DIR  fresh broker with its data under STATE_DIR; prints
 #                                     127.0.0.1:PORT (its bootstrap address) on stdout
+#   scripts/kafka.sh restart STATE_DIR  stop the broker started there and start it again on the
+#                                     same data and port (tests of a broker outage); prints its
+#                                     address like start
 #   scripts/kafka.sh stop STATE_DIR   stop the broker started there
 #
 # Env: OTKLIK_KAFKA_VERSION (default 4.1.1), OTKLIK_CACHE_DIR (default ~/.cache/otklik),
@@ -40,7 +43,7 @@ fetch() {
 random_cluster_id() { head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'; }
 
 start() {
-    local state=$1 port cport t0 deadline pid
+    local state=$1 port cport t0
     fetch
     state=$(mkdir -p "$state" && cd "$state" && pwd)
     stop_pidfile "$state/kafka.pid" 5
@@ -91,22 +94,36 @@ logger.apache.level = warn
 logger.state.name = state.change.logger
 logger.state.level = warn
 PROPS
-    local jvm=(java -Xms128m "-Xmx${OTKLIK_KAFKA_HEAP:-512m}" -XX:+UseSerialGC -XX:TieredStopAtLevel=1
-        -Djava.awt.headless=true "-Dlog4j2.configurationFile=$state/log4j2.properties"
-        -cp "$libs/*")
     t0=$(now_ms)
-    if ! "${jvm[@]}" kafka.tools.StorageTool format -t "$(random_cluster_id)" \
+    jvm_command "$state"
+    if ! "${JVM[@]}" kafka.tools.StorageTool format -t "$(random_cluster_id)" \
         -c "$state/server.properties" >"$state/format.out" 2>&1; then
         show_logs "$state/format.out"
         die "formatting the KRaft storage failed"
     fi
+    echo "127.0.0.1:$port" >"$state/address"
+    launch "$state" "$port" "$t0"
+}
+
+# Sets JVM to the java command line with the broker's classpath and logging config.
+jvm_command() {
+    JVM=(java -Xms128m "-Xmx${OTKLIK_KAFKA_HEAP:-512m}" -XX:+UseSerialGC -XX:TieredStopAtLevel=1
+        -Djava.awt.headless=true "-Dlog4j2.configurationFile=$1/log4j2.properties" -cp "$libs/*")
+}
+
+# Starts the broker configured in $1 (listening on port $2) and waits until it answers.
+launch() {
+    local state=$1 port=$2 t0=$3 deadline pid
     # setsid: the broker gets its own session, so a ^C aimed at the test run reaches it only
     # through our stop (an orderly shutdown), never half-way.
-    setsid "${jvm[@]}" kafka.Kafka "$state/server.properties" >"$state/kafka.out" 2>&1 </dev/null &
+    jvm_command "$state"
+    setsid "${JVM[@]}" kafka.Kafka "$state/server.properties" >>"$state/kafka.out" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$state/kafka.pid"
     deadline=$(( $(date +%s) + ${OTKLIK_KAFKA_START_TIMEOUT:-90} ))
-    until port_open "$port" && grep -q "Kafka Server started" "$state/kafka.log" 2>/dev/null; do
+    local started_lines
+    started_lines=$(grep -c "Kafka Server started" "$state/kafka.log" 2>/dev/null || true)
+    until port_open "$port" && [ "$(grep -c "Kafka Server started" "$state/kafka.log" 2>/dev/null || true)" -gt "${started_lines:-0}" ]; do
         if ! kill -0 "$pid" 2>/dev/null; then
             show_logs "$state/kafka.out" "$state/kafka.log"
             die "the broker exited during start-up"
@@ -118,9 +135,18 @@ PROPS
         fi
         sleep 0.2
     done
-    echo "127.0.0.1:$port" >"$state/address"
     log "Kafka $version up on 127.0.0.1:$port in $(elapsed_s "$t0")s (pid $pid, logs in $state)"
     echo "127.0.0.1:$port"
+}
+
+restart() {
+    local state port
+    state=$(cd "$1" && pwd) || die "no broker state in $1"
+    [ -f "$state/address" ] || die "no broker was started in $state"
+    port=$(cat "$state/address")
+    port=${port##*:}
+    stop "$state"
+    launch "$state" "$port" "$(now_ms)"
 }
 
 stop() {
@@ -133,6 +159,7 @@ stop() {
 case "${1:-}" in
     fetch) fetch ;;
     start) [ $# -eq 2 ] || die "usage: $0 start STATE_DIR"; start "$2" ;;
+    restart) [ $# -eq 2 ] || die "usage: $0 restart STATE_DIR"; restart "$2" ;;
     stop) [ $# -eq 2 ] || die "usage: $0 stop STATE_DIR"; stop "$2" ;;
-    *) die "usage: $0 fetch | start STATE_DIR | stop STATE_DIR" ;;
+    *) die "usage: $0 fetch | start STATE_DIR | restart STATE_DIR | stop STATE_DIR" ;;
 esac
