@@ -103,11 +103,30 @@ pub(crate) fn code_is_retryable(code: RDKafkaErrorCode) -> bool {
     )
 }
 
+impl Error {
+    /// Whether the broker (or the producer) refuses this one record for what it is, while other
+    /// records would go through: it belongs in the DLQ.
+    pub fn is_record_rejected(&self) -> bool {
+        use RDKafkaErrorCode::*;
+        match self {
+            Error::Kafka { source, .. } => {
+                source.rdkafka_error_code().is_some_and(|code| matches!(code, MessageSizeTooLarge | InvalidMessageSize | MessageBatchTooLarge | InvalidRecord))
+            }
+            _ => false,
+        }
+    }
+}
+
 impl From<Error> for BusError {
     fn from(error: Error) -> Self {
-        let retryable = error.is_retryable();
         let message = error.chain();
-        BusError { message, retryable }
+        if error.is_record_rejected() {
+            BusError::rejected(message)
+        } else if error.is_retryable() {
+            BusError::retryable(message)
+        } else {
+            BusError::fatal(message)
+        }
     }
 }
 
@@ -123,6 +142,7 @@ mod tests {
         assert!(full.is_retryable());
         let too_big = Error::kafka("publish", KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge));
         assert!(!too_big.is_retryable());
+        assert!(too_big.is_record_rejected() && BusError::from(too_big).rejected);
         assert!(!Error::Config("x".into()).is_retryable());
         let bus: BusError = full.into();
         assert!(bus.retryable);

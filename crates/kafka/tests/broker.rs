@@ -130,17 +130,6 @@ async fn topic_bootstrap_is_idempotent() {
 }
 
 /// A record the broker can never take is a non-retryable error, not a hang.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn oversized_record_is_a_permanent_error() {
-    let Some(brokers) = otklik_testkit::kafka() else { return };
-    let bus = bus(&brokers);
-    let topic = unique_name("otklik.test.big");
-    bus.ensure_topics(&[spec(&topic, 1)]).await.unwrap();
-    let payload = vec![b'x'; 2 * 1024 * 1024]; // over the default 1 MB message.max.bytes
-    let err = bus.publisher().publish(&topic, b"k", &payload).await.expect_err("too large");
-    assert!(!err.retryable, "{err}");
-}
-
 /// The behaviour every bus shares with the in-memory one (otklik_pipeline::conformance).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conforms_to_the_bus_contract() {

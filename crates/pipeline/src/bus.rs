@@ -57,21 +57,29 @@ impl Offsets {
     }
 }
 
-/// A transport failure. `retryable` says whether trying the same call again may succeed.
+/// A transport failure. `retryable` says whether trying the same call again may succeed;
+/// `rejected` that the bus works but refuses this one record for what it is (larger than the bus
+/// takes): it belongs in the DLQ, and the stage goes on.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct BusError {
     pub message: String,
     pub retryable: bool,
+    pub rejected: bool,
 }
 
 impl BusError {
     pub fn retryable(message: impl Into<String>) -> Self {
-        BusError { message: message.into(), retryable: true }
+        BusError { message: message.into(), retryable: true, rejected: false }
     }
 
     pub fn fatal(message: impl Into<String>) -> Self {
-        BusError { message: message.into(), retryable: false }
+        BusError { message: message.into(), retryable: false, rejected: false }
+    }
+
+    /// This record can never be published (too large); other records can.
+    pub fn rejected(message: impl Into<String>) -> Self {
+        BusError { message: message.into(), retryable: false, rejected: true }
     }
 }
 

@@ -139,10 +139,41 @@ pub async fn reads_latest_value_per_key(bus: &dyn Bus, topic: &str) -> Result<()
     Ok(())
 }
 
+/// A record larger than the bus takes is refused as `rejected` (not retryable, not fatal), and
+/// the records around it go through. `oversized` must exceed the bus's limit (Kafka's default
+/// `message.max.bytes` is 1 MiB); it is filled with bytes compression cannot shrink.
+pub async fn refuses_an_oversized_record_and_goes_on(bus: &dyn Bus, topic: &str, oversized: usize) -> Result<(), String> {
+    let publisher = bus.publisher();
+    publisher.publish(topic, b"k", b"before").await.map_err(|e| format!("publish failed: {e}"))?;
+    // An xorshift stream: incompressible, and no dependency on a random crate.
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let big: Vec<u8> = (0..oversized)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    match publisher.publish(topic, b"k", &big).await {
+        Ok(()) => return Err(format!("a record of {oversized} bytes was accepted")),
+        Err(e) => ensure!(e.rejected && !e.retryable, "an oversized record failed as retryable={} rejected={}: {e}", e.retryable, e.rejected),
+    }
+    publisher.publish(topic, b"k", b"after").await.map_err(|e| format!("publish after the oversized record failed: {e}"))?;
+    let mut subscriber = bus.subscribe("conformance-oversized", &[topic]).await.map_err(|e| e.to_string())?;
+    let got = receive(subscriber.as_mut(), 2).await?;
+    let got: Vec<&[u8]> = got.iter().map(|m| m.payload.as_slice()).collect();
+    ensure!(got == [b"before".as_slice(), b"after".as_slice()], "received {got:?}");
+    Ok(())
+}
+
 /// Runs every check, each on its own fresh topic `{prefix}.{check}`.
 pub async fn run_all(bus: &dyn Bus, topic_prefix: &str) -> Result<(), String> {
     delivers_everything_in_key_order(bus, &format!("{topic_prefix}.order")).await.map_err(|e| format!("delivers_everything_in_key_order: {e}"))?;
     redelivers_uncommitted(bus, &format!("{topic_prefix}.redelivery")).await.map_err(|e| format!("redelivers_uncommitted: {e}"))?;
     reads_latest_value_per_key(bus, &format!("{topic_prefix}.table")).await.map_err(|e| format!("reads_latest_value_per_key: {e}"))?;
+    refuses_an_oversized_record_and_goes_on(bus, &format!("{topic_prefix}.oversized"), 5 << 20)
+        .await
+        .map_err(|e| format!("refuses_an_oversized_record_and_goes_on: {e}"))?;
     Ok(())
 }

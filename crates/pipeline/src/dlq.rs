@@ -34,6 +34,18 @@ pub async fn publish_with_retry(
     }
 }
 
+/// How much of a payload a DLQ record keeps when the whole record is larger than the bus takes.
+pub const TRUNCATED_PAYLOAD_BYTES: usize = 64 << 10;
+
+/// Where to cut `payload` to at most `limit` bytes: text is cut at a character boundary so the
+/// record keeps it as text.
+fn cut_point(payload: &[u8], limit: usize) -> usize {
+    match std::str::from_utf8(payload) {
+        Ok(text) if text.len() > limit => (0..=limit).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0),
+        _ => payload.len().min(limit),
+    }
+}
+
 /// Where a stage sends what it cannot process.
 #[derive(Clone)]
 pub struct DeadLetters {
@@ -54,11 +66,22 @@ impl DeadLetters {
         record
     }
 
-    /// Publishes the DLQ record of `message`, keyed by the original key.
+    /// Publishes the DLQ record of `message`, keyed by the original key. A record the bus
+    /// refuses as too large is sent again with its payload cut to [`TRUNCATED_PAYLOAD_BYTES`]
+    /// (the error says so), so an oversized poison message never stops a stage.
     pub async fn send(&self, message: &Message, error: &str, shutdown: &CancellationToken) -> Result<(), BusError> {
         tracing::warn!(stage = %self.stage, topic = %message.topic, partition = message.partition, offset = message.offset, error, "sending to DLQ");
-        let payload = otklik_model::encode(&self.record(message, error));
         let key = message.key.as_deref().unwrap_or_default();
-        publish_with_retry(self.publisher.as_ref(), &self.topic, key, &payload, self.backoff, shutdown).await
+        let payload = otklik_model::encode(&self.record(message, error));
+        match publish_with_retry(self.publisher.as_ref(), &self.topic, key, &payload, self.backoff, shutdown).await {
+            Err(e) if e.rejected => {
+                let mut cut = message.clone();
+                cut.payload.truncate(cut_point(&message.payload, TRUNCATED_PAYLOAD_BYTES));
+                let error = format!("{error} (payload truncated to its first {} of {} bytes: {e})", cut.payload.len(), message.payload.len());
+                let payload = otklik_model::encode(&self.record(&cut, &error));
+                publish_with_retry(self.publisher.as_ref(), &self.topic, key, &payload, self.backoff, shutdown).await
+            }
+            result => result,
+        }
     }
 }

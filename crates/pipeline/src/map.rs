@@ -2,8 +2,13 @@
 //! them, commit. The classifier runs as one.
 //!
 //! Delivery is at least once: offsets are committed only after every record produced from the
-//! messages before them has been accepted by the bus, so a crash re-processes (and re-publishes)
-//! at most the uncommitted tail; downstream dedups by uid.
+//! messages before them has been accepted by the bus (or the message dead-lettered), so a crash
+//! re-processes (and re-publishes) at most the uncommitted tail; downstream dedups by uid.
+//!
+//! A record the bus refuses for what it is (larger than the broker takes) sends the message it
+//! came from to the DLQ with the reason; the stage goes on. A commit the bus reports as
+//! retryable (a rebalance took the partition, the coordinator moved) does not end the stage:
+//! those messages are simply delivered again.
 
 use crate::backoff::Backoff;
 use crate::bus::{Message, Offsets, Publisher, Subscriber};
@@ -86,19 +91,33 @@ pub async fn run_map_stage(
         }
         StageMetrics::add(&metrics.received, batch.len() as u64);
 
+        // Each output with the index of the message it came from.
         let mut outputs = Vec::new();
-        for message in &batch {
+        for (index, message) in batch.iter().enumerate() {
             match transform.apply(message) {
-                Ok(produced) => outputs.extend(produced),
+                Ok(produced) => outputs.extend(produced.into_iter().map(|output| (index, output))),
                 Err(Unprocessable(reason)) => {
                     dead_letters.send(message, &reason, &shutdown).await?;
                     StageMetrics::add(&metrics.dead_lettered, 1);
                 }
             }
         }
-        let published = outputs.iter().map(|o| publish_with_retry(publisher.as_ref(), &o.topic, &o.key, &o.payload, config.backoff, &shutdown));
-        futures_util::future::try_join_all(published).await?;
-        StageMetrics::add(&metrics.emitted, outputs.len() as u64);
+        let published = outputs.iter().map(|(_, o)| publish_with_retry(publisher.as_ref(), &o.topic, &o.key, &o.payload, config.backoff, &shutdown));
+        let results = futures_util::future::join_all(published).await;
+        let mut refused = std::collections::BTreeMap::new();
+        for ((index, output), result) in outputs.iter().zip(results) {
+            match result {
+                Ok(()) => StageMetrics::add(&metrics.emitted, 1),
+                Err(e) if e.rejected => {
+                    refused.entry(*index).or_insert_with(|| format!("its output to {} was refused by the bus: {e}", output.topic));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        for (index, reason) in refused {
+            dead_letters.send(&batch[index], &reason, &shutdown).await?;
+            StageMetrics::add(&metrics.dead_lettered, 1);
+        }
 
         for message in &batch {
             processed.advance(message);
@@ -113,12 +132,21 @@ pub async fn run_map_stage(
     Ok(())
 }
 
+/// Commits `offsets`. A retryable failure (the group rebalanced under us, the coordinator
+/// moved) is not the stage's end: the offsets are dropped, their messages will be delivered
+/// again (to this member or the partition's new owner), and the stage goes on.
 pub(crate) async fn commit(subscriber: &mut dyn Subscriber, offsets: &mut Offsets, metrics: &StageMetrics) -> Result<(), StageError> {
     if offsets.is_empty() {
         return Ok(());
     }
-    subscriber.commit(offsets).await?;
+    match subscriber.commit(offsets).await {
+        Ok(()) => StageMetrics::add(&metrics.commits, 1),
+        Err(e) if e.retryable => {
+            tracing::warn!(error = %e, "commit failed; those messages will be delivered again");
+            StageMetrics::add(&metrics.retries, 1);
+        }
+        Err(e) => return Err(e.into()),
+    }
     offsets.clear();
-    StageMetrics::add(&metrics.commits, 1);
     Ok(())
 }

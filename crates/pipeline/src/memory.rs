@@ -23,6 +23,8 @@ pub struct MemoryBus {
 
 struct Shared {
     partitions: i32,
+    /// Key plus payload larger than this is refused, as a Kafka broker refuses it.
+    max_record_bytes: usize,
     state: Mutex<State>,
     /// Bumped on every publish so waiting subscribers re-check.
     published: watch::Sender<u64>,
@@ -62,12 +64,22 @@ impl PartitionLog {
     }
 }
 
+/// Kafka's default `message.max.bytes` (1 MiB plus record overhead).
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 1_048_588;
+
 impl MemoryBus {
-    /// A bus whose topics have `partitions` partitions each (at least 1).
+    /// A bus whose topics have `partitions` partitions each (at least 1), refusing records
+    /// larger than Kafka's default `message.max.bytes` ([`DEFAULT_MAX_RECORD_BYTES`]).
     pub fn new(partitions: i32) -> Self {
+        MemoryBus::with_max_record_bytes(partitions, DEFAULT_MAX_RECORD_BYTES)
+    }
+
+    /// A bus refusing records (key plus payload) larger than `max_record_bytes`.
+    pub fn with_max_record_bytes(partitions: i32, max_record_bytes: usize) -> Self {
         MemoryBus {
             shared: Arc::new(Shared {
                 partitions: partitions.max(1),
+                max_record_bytes,
                 state: Mutex::new(State::default()),
                 published: watch::channel(0).0,
             }),
@@ -134,6 +146,10 @@ impl State {
 #[async_trait]
 impl Publisher for MemoryBus {
     async fn publish(&self, topic: &str, key: &[u8], payload: &[u8]) -> Result<(), BusError> {
+        let size = key.len() + payload.len();
+        if size > self.shared.max_record_bytes {
+            return Err(BusError::rejected(format!("publish to {topic}: a record of {size} bytes is larger than the bus takes ({})", self.shared.max_record_bytes)));
+        }
         let partition = self.shared.partition_for(key);
         {
             let mut state = self.shared.lock();

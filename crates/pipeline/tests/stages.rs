@@ -286,3 +286,103 @@ async fn the_map_stage_publishes_outputs_dead_letters_failures_and_commits() {
     task.await.unwrap().unwrap();
     assert_eq!(metrics.snapshot().received, 4);
 }
+
+/// Turns `grow:N` into an output of N bytes; anything else passes through.
+struct Grow;
+
+impl Transform for Grow {
+    fn apply(&self, message: &Message) -> Result<Vec<Output>, Unprocessable> {
+        let text = String::from_utf8_lossy(&message.payload);
+        let payload = match text.strip_prefix("grow:").and_then(|n| n.split_whitespace().next()?.parse::<usize>().ok()) {
+            Some(n) => vec![b'x'; n],
+            None => message.payload.clone(),
+        };
+        Ok(vec![Output { topic: OUTPUT.into(), key: message.key.clone().unwrap_or_default(), payload }])
+    }
+}
+
+fn start_grow(bus: &MemoryBus, subscriber: Box<dyn Subscriber>, shutdown: &CancellationToken) -> tokio::task::JoinHandle<Result<(), StageError>> {
+    let config = MapStageConfig { name: "grow".into(), max_batch: 8, commit_interval: Duration::from_secs(1), backoff: Backoff::default() };
+    let metrics = Arc::new(StageMetrics::default());
+    tokio::spawn(run_map_stage(subscriber, bus.publisher(), Arc::new(Grow), dead_letters(bus, "grow"), config, metrics, shutdown.clone()))
+}
+
+/// Publishes under one key, so every message lands in one partition, in order.
+async fn publish_in_order(bus: &MemoryBus, payloads: &[&str]) {
+    for p in payloads {
+        bus.publish(INPUT, b"k", p.as_bytes()).await.unwrap();
+    }
+}
+
+async fn outputs(bus: &MemoryBus) -> Vec<Vec<u8>> {
+    let mut out = bus.subscribe("reader", &[OUTPUT]).await.unwrap();
+    let mut got = vec![];
+    while let Ok(Ok(m)) = tokio::time::timeout(Duration::from_millis(10), out.recv()).await {
+        got.push(m.payload);
+    }
+    got
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_output_the_bus_refuses_sends_its_message_to_the_dlq_and_the_stage_goes_on() {
+    // The bus takes records of up to 100 kB, as a broker with message.max.bytes = 100000 would.
+    let bus = MemoryBus::with_max_record_bytes(2, 100_000);
+    let shutdown = CancellationToken::new();
+    let task = start_grow(&bus, bus.subscribe("map", &[INPUT]).await.unwrap(), &shutdown);
+    // An input just under the limit whose output is over it: its DLQ record (the input plus the
+    // record's fields) is over the limit too, so the payload is cut.
+    let near_limit = format!("grow:200000{}", " ".repeat(99_880));
+    publish_in_order(&bus, &["before", "grow:500000", &near_limit, "after"]).await;
+    settle().await;
+    assert_eq!(outputs(&bus).await, vec![b"before".to_vec(), b"after".to_vec()]);
+    let dlq = dlq_records(&bus).await;
+    assert_eq!(dlq.len(), 2, "{dlq:?}");
+    assert_eq!(dlq[0].payload_bytes().unwrap(), b"grow:500000");
+    assert!(dlq[0].error.contains("refused by the bus"), "{}", dlq[0].error);
+    assert_eq!(dlq[1].payload.len(), TRUNCATED_PAYLOAD_BYTES);
+    assert!(near_limit.starts_with(&dlq[1].payload));
+    assert!(dlq[1].error.contains("payload truncated"), "{}", dlq[1].error);
+    assert_eq!(bus.lag("map", INPUT), 0, "everything handled and committed");
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+}
+
+/// Fails its first `failures` commits as a rebalance would (retryable), then commits.
+struct LosesCommits {
+    inner: Box<dyn Subscriber>,
+    failures: usize,
+}
+
+#[async_trait]
+impl Subscriber for LosesCommits {
+    async fn recv(&mut self) -> Result<Message, BusError> {
+        self.inner.recv().await
+    }
+
+    async fn commit(&mut self, offsets: &Offsets) -> Result<(), BusError> {
+        if self.failures > 0 {
+            self.failures -= 1;
+            return Err(BusError::retryable("Kafka commit failed: Broker: Unknown member"));
+        }
+        self.inner.commit(offsets).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retryable_commit_failure_does_not_end_the_stage() {
+    let bus = MemoryBus::new(2);
+    let shutdown = CancellationToken::new();
+    let subscriber = Box::new(LosesCommits { inner: bus.subscribe("map", &[INPUT]).await.unwrap(), failures: 1 });
+    let task = start_grow(&bus, subscriber, &shutdown);
+    publish_in_order(&bus, &["one"]).await;
+    settle().await;
+    assert!(!task.is_finished(), "the stage ended on a retryable commit error");
+    assert_eq!(bus.lag("map", INPUT), 1, "the failed commit is not retried as such");
+    publish_in_order(&bus, &["two"]).await;
+    settle().await;
+    // The next commit of the partition covers the lost one.
+    assert_eq!(bus.lag("map", INPUT), 0);
+    assert_eq!(outputs(&bus).await.len(), 2);
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+}
