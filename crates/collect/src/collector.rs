@@ -181,10 +181,21 @@ impl Collector {
         let publishes = outcome.posts.iter().map(|post| {
             let key = post.uid.to_string();
             let payload = otklik_model::encode(post);
-            async move { publish_with_retry(self.publisher.as_ref(), &self.topics.raw, key.as_bytes(), &payload, self.backoff, shutdown).await }
+            async move {
+                match publish_with_retry(self.publisher.as_ref(), &self.topics.raw, key.as_bytes(), &payload, self.backoff, shutdown).await {
+                    // Larger than the bus takes: kept in the DLQ, and the poll goes on.
+                    Err(e) if e.rejected => {
+                        let message = Message { topic: self.topics.raw.clone(), partition: -1, offset: -1, key: Some(key.into_bytes()), payload };
+                        self.dead_letters.send(&message, &format!("the post was refused by the bus: {e}"), shutdown).await?;
+                        StageMetrics::add(&self.metrics.dead_lettered, 1);
+                    }
+                    Err(e) => return Err(e),
+                    Ok(()) => StageMetrics::add(&self.metrics.emitted, 1),
+                }
+                Ok(())
+            }
         });
         futures_util::future::try_join_all(publishes).await?;
-        StageMetrics::add(&self.metrics.emitted, outcome.posts.len() as u64);
         Ok(())
     }
 }

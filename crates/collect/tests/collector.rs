@@ -43,6 +43,11 @@ impl FeedReader for Scripted {
         match source.handle.as_str() {
             "gone" => Err(CollectError::Unavailable("group deleted".into())),
             "flaky" => Err(CollectError::Transient("HTTP 503".into())),
+            "huge" => Ok(PollOutcome {
+                posts: vec![RawPost { text: "жалоба ".repeat(200_000), ..post(source, 1) }, post(source, 2)],
+                bad_pages: vec![],
+                cursor: Cursor { newest_id: Some(2), ..cursor.clone() },
+            }),
             _ => Ok(PollOutcome {
                 posts: vec![post(source, 1), post(source, 2)],
                 bad_pages: vec![BadPage { origin: "page-2".into(), bytes: b"<html><div".to_vec(), error: ParseError::new(source.platform, "truncated page") }],
@@ -104,6 +109,30 @@ async fn publishes_posts_cursors_and_dead_letters() {
     // An unavailable source is not polled again.
     let again = collector.poll_all(&sources, &mut cursors, &CancellationToken::new()).await.unwrap();
     assert_eq!(again.polled, 2);
+}
+
+#[tokio::test]
+async fn a_post_larger_than_the_bus_takes_goes_to_the_dlq_and_the_poll_goes_on() {
+    let bus = MemoryBus::new(2);
+    let collector = Collector {
+        reader: Arc::new(Scripted),
+        publisher: bus.publisher(),
+        topics: CollectorTopics { raw: "raw".into(), cursors: "cursors".into() },
+        dead_letters: DeadLetters { publisher: bus.publisher(), topic: "dlq".into(), stage: "collect".into(), backoff: Backoff::default() },
+        backoff: Backoff::default(),
+        metrics: Arc::new(StageMetrics::default()),
+    };
+    let mut cursors = HashMap::new();
+    collector.poll_all(&[source("big", "huge")], &mut cursors, &CancellationToken::new()).await.unwrap();
+    let raw: Vec<String> = drain(&bus, "raw").await.into_iter().map(|(k, _)| k).collect();
+    assert_eq!(raw, vec!["tg:huge:2"]);
+    let dlq = drain(&bus, "dlq").await;
+    assert_eq!(dlq.len(), 1);
+    assert_eq!(dlq[0].0, "tg:huge:1");
+    let record: DlqRecord = decode("DlqRecord", &dlq[0].1).unwrap();
+    assert!(record.error.contains("refused by the bus") && record.error.contains("payload truncated"), "{}", record.error);
+    let cursors_published: HashMap<String, Cursor> = drain(&bus, "cursors").await.into_iter().map(|(k, v)| (k, decode("Cursor", &v).unwrap())).collect();
+    assert_eq!(cursors_published["big"].newest_id, Some(2), "the poll completed");
 }
 
 #[test]
