@@ -14,6 +14,8 @@
 //!   consumer group (collector cursors on start-up).
 //! - [`KafkaConfig`] / [`TopicsConfig`]: the `[kafka]` config table (serde,
 //!   `deny_unknown_fields`).
+//! - [`quiet::QuietContext`]: the rdkafka context of every client: a broker outage is told once,
+//!   summarised while it lasts, and ended with one line (not once per reconnect attempt).
 //! - [`Error`]: this crate's one error type; [`Error::is_retryable`] tells passing trouble from
 //!   permanent failure, and it converts into [`otklik_pipeline::BusError`].
 //!
@@ -24,6 +26,7 @@
 
 mod config;
 mod error;
+pub mod quiet;
 
 pub use config::{KafkaConfig, TopicSpec, TopicsConfig};
 pub use error::{Error, Result};
@@ -31,7 +34,7 @@ pub use error::{Error, Result};
 use async_trait::async_trait;
 use otklik_pipeline::{Bus, BusError, Message, Offsets, Publisher, Subscriber};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use quiet::QuietContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
@@ -51,20 +54,24 @@ const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct KafkaBus {
     config: KafkaConfig,
     publisher: Arc<KafkaPublisher>,
+    /// Shared by every client of the bus, so an outage is told once, not once per client.
+    context: QuietContext,
 }
 
 impl KafkaBus {
     /// Creates the producer. Connects lazily: a wrong broker address shows on first use.
     pub fn new(config: KafkaConfig) -> Result<Self> {
-        let producer: FutureProducer = config
+        let context = QuietContext::default();
+        let producer: FutureProducer<QuietContext> = config
             .client_config()?
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("compression.type", "lz4")
             .set("linger.ms", config.properties.get("linger.ms").map_or("5", String::as_str))
-            .create()
+            .create_with_context(context.clone())
             .map_err(config_error)?;
-        Ok(KafkaBus { config, publisher: Arc::new(KafkaPublisher { producer }) })
+        let publisher = Arc::new(KafkaPublisher { producer, context: context.clone() });
+        Ok(KafkaBus { config, publisher, context })
     }
 
     pub fn config(&self) -> &KafkaConfig {
@@ -82,7 +89,7 @@ impl KafkaBus {
         if specs.is_empty() {
             return Ok(());
         }
-        let admin: AdminClient<DefaultClientContext> = self.config.client_config()?.create().map_err(config_error)?;
+        let admin: AdminClient<QuietContext> = self.config.client_config()?.create_with_context(self.context.clone()).map_err(config_error)?;
         let new_topics: Vec<NewTopic<'_>> = specs
             .iter()
             .map(|spec| {
@@ -117,7 +124,7 @@ impl KafkaBus {
     /// A consumer in group `group` subscribed to `topics` (the typed form of
     /// [`Bus::subscribe`]).
     pub fn subscriber(&self, group: &str, topics: &[&str]) -> Result<KafkaSubscriber> {
-        let consumer: StreamConsumer = self
+        let consumer: StreamConsumer<QuietContext> = self
             .config
             .client_config()?
             .set("group.id", group)
@@ -125,10 +132,10 @@ impl KafkaBus {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
-            .create()
+            .create_with_context(self.context.clone())
             .map_err(config_error)?;
         consumer.subscribe(topics).map_err(|e| Error::kafka(format!("subscribe to {topics:?}"), e))?;
-        Ok(KafkaSubscriber { consumer: Arc::new(consumer), group: group.to_owned() })
+        Ok(KafkaSubscriber { consumer: Arc::new(consumer), group: group.to_owned(), context: self.context.clone() })
     }
 }
 
@@ -140,22 +147,22 @@ impl KafkaBus {
     /// every key (the typed form of [`Bus::read_table`]). Uses partition assignment, not a
     /// consumer group, so it commits nothing and disturbs no group.
     pub async fn table(&self, topic: &str) -> Result<HashMap<Vec<u8>, Vec<u8>>> {
-        let (config, topic) = (self.config.clone(), topic.to_owned());
-        tokio::task::spawn_blocking(move || read_table_blocking(&config, &topic))
+        let (config, topic, context) = (self.config.clone(), topic.to_owned(), self.context.clone());
+        tokio::task::spawn_blocking(move || read_table_blocking(&config, &topic, context))
             .await
             .map_err(|e| Error::Config(format!("table read task failed: {e}")))?
     }
 }
 
-fn read_table_blocking(config: &KafkaConfig, topic: &str) -> Result<HashMap<Vec<u8>, Vec<u8>>> {
+fn read_table_blocking(config: &KafkaConfig, topic: &str, context: QuietContext) -> Result<HashMap<Vec<u8>, Vec<u8>>> {
     let op = || format!("read table {topic}");
     let nonce = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let consumer: BaseConsumer = config
+    let consumer: BaseConsumer<QuietContext> = config
         .client_config()?
         .set("group.id", format!("otklik-table-reader-{}-{nonce}", std::process::id()))
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")
-        .create()
+        .create_with_context(context)
         .map_err(config_error)?;
     let metadata = consumer.fetch_metadata(Some(topic), ADMIN_TIMEOUT).map_err(|e| Error::kafka(op(), e))?;
     let mut table = HashMap::new();
@@ -229,7 +236,8 @@ impl Bus for KafkaBus {
 
 /// Publishes through the bus's idempotent producer.
 pub struct KafkaPublisher {
-    producer: FutureProducer,
+    producer: FutureProducer<QuietContext>,
+    context: QuietContext,
 }
 
 impl KafkaPublisher {
@@ -238,7 +246,10 @@ impl KafkaPublisher {
     pub async fn send(&self, topic: &str, key: &[u8], payload: &[u8]) -> Result<(i32, i64)> {
         let record = FutureRecord::to(topic).key(key).payload(payload);
         match self.producer.send(record, QUEUE_TIMEOUT).await {
-            Ok(delivery) => Ok((delivery.partition, delivery.offset)),
+            Ok(delivery) => {
+                self.context.trouble.ok();
+                Ok((delivery.partition, delivery.offset))
+            }
             Err((e, _)) => Err(Error::kafka(format!("publish to {topic}"), e)),
         }
     }
@@ -260,8 +271,9 @@ impl Publisher for KafkaPublisher {
 /// One consumer-group member. Dropping it leaves the group (the partitions go to the others,
 /// from the last committed offsets).
 pub struct KafkaSubscriber {
-    consumer: Arc<StreamConsumer>,
+    consumer: Arc<StreamConsumer<QuietContext>>,
     group: String,
+    context: QuietContext,
 }
 
 impl KafkaSubscriber {
@@ -276,6 +288,7 @@ impl Subscriber for KafkaSubscriber {
         loop {
             match self.consumer.recv().await {
                 Ok(m) => {
+                    self.context.trouble.ok();
                     return Ok(Message {
                         topic: m.topic().to_owned(),
                         partition: m.partition(),
@@ -285,13 +298,14 @@ impl Subscriber for KafkaSubscriber {
                     })
                 }
                 Err(e) => {
+                    let kind = format!("consume {}", e.rdkafka_error_code().map_or_else(String::new, |code| format!("{code:?}")));
                     let error = Error::kafka(format!("consume (group {})", self.group), e);
                     if !error.is_retryable() && !is_informational(&error) {
                         return Err(error.into());
                     }
                     // librdkafka recovers from these by itself (reconnects, rejoins, waits for
                     // a topic to appear); keep waiting like the in-memory bus does.
-                    tracing::warn!(group = %self.group, error = %error.chain(), "Kafka consumer trouble; still waiting");
+                    self.context.trouble.report(&kind, &format!("group {}: {}; still waiting", self.group, error.chain()));
                 }
             }
         }
