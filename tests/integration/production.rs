@@ -136,3 +136,85 @@ fn the_embedded_store_loads_into_clickhouse_with_one_command_and_reports() {
     assert!(table.contains("municipality") && table.contains("heating"), "{table}");
     clickhouse_query(&clickhouse, &format!("DROP DATABASE {name}"));
 }
+
+/// Polls ClickHouse until `{name}.posts` holds `rows` posts (a guard of minutes against a hang,
+/// not a pace).
+fn wait_for_posts(clickhouse: &str, name: &str, rows: u64, child: &mut std::process::Child) {
+    let started = Instant::now();
+    let mut stored = String::new();
+    while started.elapsed() < Duration::from_secs(240) {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("otklik run exited early ({status})");
+        }
+        if clickhouse_query(clickhouse, &format!("EXISTS TABLE {name}.posts")) == "1" {
+            stored = clickhouse_query(clickhouse, &format!("SELECT count() FROM {name}.posts FINAL"));
+            if stored == rows.to_string() {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    panic!("{stored} of {rows} posts in ClickHouse after {:?}", started.elapsed());
+}
+
+/// Collects a child's stderr lines with the time each arrived.
+fn collect_lines(pipe: impl Read + Send + 'static) -> std::sync::Arc<std::sync::Mutex<Vec<(Instant, String)>>> {
+    use std::io::BufRead;
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push((Instant::now(), line));
+        }
+    });
+    lines
+}
+
+#[test]
+fn a_broker_outage_is_told_once_and_every_stage_recovers_by_itself() {
+    use otklik_testkit::own_service::{Kind, OwnService};
+    let Some(clickhouse) = otklik_testkit::clickhouse() else { return };
+    let Some(broker) = OwnService::start(Kind::Kafka) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let name = unique("otklik_outage");
+    let config = production_config(dir.path(), &broker.address, &clickhouse, &name);
+    let mut child = otklik().arg("run").arg("--config").arg(&config).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let lines = collect_lines(child.stderr.take().unwrap());
+    wait_for_posts(&clickhouse, &name, 337, &mut child);
+
+    // The broker is down for 30 s while every stage waits on it.
+    let outage = Instant::now();
+    broker.stop();
+    std::thread::sleep(Duration::from_secs(30));
+    broker.restart();
+    let back = Instant::now();
+
+    // Posts published after the outage flow through classification into ClickHouse.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        use otklik_pipeline::Bus;
+        let bus = otklik_kafka::KafkaBus::new(otklik_kafka::KafkaConfig::new(broker.address.clone())).unwrap();
+        let publisher = bus.publisher();
+        for i in 1..=20 {
+            let post = serde_json::json!({
+                "schema": 1, "uid": format!("tg:outage_check:{i}"), "platform": "telegram", "source_id": "tg-outage-check",
+                "published_at": "2026-11-20T08:00:00Z", "collected_at": "2026-11-20T09:00:00Z",
+                "text": format!("В доме {i} по улице Мира нет отопления третий день"),
+            });
+            publisher.publish(&format!("{name}.raw"), format!("tg:outage_check:{i}").as_bytes(), post.to_string().as_bytes()).await.unwrap();
+        }
+    });
+    wait_for_posts(&clickhouse, &name, 357, &mut child);
+    std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    let status = child.wait().unwrap();
+    let lines = lines.lock().unwrap().clone();
+    let all: Vec<&str> = lines.iter().map(|(_, l)| l.as_str()).collect();
+    assert!(status.success(), "{}", all.join("\n"));
+
+    // Told once per kind of trouble, not once per reconnect attempt (137 lines for 27 s before).
+    let during: Vec<&str> = lines.iter().filter(|(at, _)| *at >= outage && *at <= back + Duration::from_secs(5)).map(|(_, l)| l.as_str()).collect();
+    eprintln!("{} log lines during the 30 s outage:\n{}", during.len(), during.join("\n"));
+    assert!(during.len() <= 15, "{} log lines for a 30 s outage:\n{}", during.len(), during.join("\n"));
+    assert!(!during.iter().any(|l| l.contains("ERROR")), "an outage the pipeline rides out is no ERROR:\n{}", during.join("\n"));
+    clickhouse_query(&clickhouse, &format!("DROP DATABASE {name}"));
+}

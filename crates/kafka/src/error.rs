@@ -26,13 +26,18 @@ impl Error {
         Error::Kafka { op: op.into(), source }
     }
 
-    /// The message with its causes, `outer: inner: …` (for logs and [`BusError`]).
+    /// The message with its causes, `outer: inner: …` (for logs and [`BusError`]). rdkafka's
+    /// errors name their code in their own text and again as their source: a cause already said
+    /// is not repeated.
     pub fn chain(&self) -> String {
         let mut text = self.to_string();
         let mut cause = std::error::Error::source(self);
         while let Some(e) = cause {
-            text.push_str(": ");
-            text.push_str(&e.to_string());
+            let said = e.to_string();
+            if !text.contains(&said) {
+                text.push_str(": ");
+                text.push_str(&said);
+            }
             cause = e.source();
         }
         text
@@ -147,5 +152,7 @@ mod tests {
         let bus: BusError = full.into();
         assert!(bus.retryable);
         assert!(bus.message.contains("publish") && bus.message.contains("Queue full"), "{}", bus.message);
+        let down = Error::kafka("consume", KafkaError::MessageConsumption(RDKafkaErrorCode::AllBrokersDown));
+        assert_eq!(down.chain().matches("All broker connections are down").count(), 1, "{}", down.chain());
     }
 }
