@@ -7,6 +7,7 @@
 #
 # (--workspace is added unless the arguments pick packages with -p/--package.)
 #
+# First installs what the machine lacks (scripts/setup.sh; OTKLIK_SKIP_SETUP=1 skips it).
 # Starts what is missing and stops it again on exit:
 #   - Kafka (KRaft, single node) from the Apache jars on Maven Central: scripts/kafka.sh;
 #   - ClickHouse (Debian's clickhouse-server): scripts/clickhouse.sh.
@@ -41,6 +42,9 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 cd "$root"
+# Install what the tests need and this machine lacks (apt, pip, the Kafka jars).
+[ "${OTKLIK_SKIP_SETUP:-}" = 1 ] || "$here/setup.sh"
+
 # The whole workspace unless the caller picked packages (-p/--package).
 scope=(--workspace)
 build_args=()
