@@ -170,6 +170,25 @@ fn collect_lines(pipe: impl Read + Send + 'static) -> std::sync::Arc<std::sync::
     lines
 }
 
+/// Publishes `n` new resident posts (uids `tg:outage_check:1…n`) to the raw topic.
+fn publish_check_posts(brokers: &str, raw_topic: &str, n: u32) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        use otklik_pipeline::Bus;
+        let bus = otklik_kafka::KafkaBus::new(otklik_kafka::KafkaConfig::new(brokers)).unwrap();
+        let publisher = bus.publisher();
+        for i in 1..=n {
+            let uid = format!("tg:outage_check:{i}");
+            let post = serde_json::json!({
+                "schema": 1, "uid": uid, "platform": "telegram", "source_id": "tg-outage-check",
+                "published_at": "2026-11-20T08:00:00Z", "collected_at": "2026-11-20T09:00:00Z",
+                "text": format!("В доме {i} по улице Мира нет отопления третий день"),
+            });
+            publisher.publish(raw_topic, uid.as_bytes(), post.to_string().as_bytes()).await.unwrap();
+        }
+    });
+}
+
 #[test]
 fn a_broker_outage_is_told_once_and_every_stage_recovers_by_itself() {
     use otklik_testkit::own_service::{Kind, OwnService};
@@ -190,20 +209,7 @@ fn a_broker_outage_is_told_once_and_every_stage_recovers_by_itself() {
     let back = Instant::now();
 
     // Posts published after the outage flow through classification into ClickHouse.
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        use otklik_pipeline::Bus;
-        let bus = otklik_kafka::KafkaBus::new(otklik_kafka::KafkaConfig::new(broker.address.clone())).unwrap();
-        let publisher = bus.publisher();
-        for i in 1..=20 {
-            let post = serde_json::json!({
-                "schema": 1, "uid": format!("tg:outage_check:{i}"), "platform": "telegram", "source_id": "tg-outage-check",
-                "published_at": "2026-11-20T08:00:00Z", "collected_at": "2026-11-20T09:00:00Z",
-                "text": format!("В доме {i} по улице Мира нет отопления третий день"),
-            });
-            publisher.publish(&format!("{name}.raw"), format!("tg:outage_check:{i}").as_bytes(), post.to_string().as_bytes()).await.unwrap();
-        }
-    });
+    publish_check_posts(&broker.address, &format!("{name}.raw"), 20);
     wait_for_posts(&clickhouse, &name, 357, &mut child);
     std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
     let status = child.wait().unwrap();
@@ -217,4 +223,42 @@ fn a_broker_outage_is_told_once_and_every_stage_recovers_by_itself() {
     assert!(during.len() <= 15, "{} log lines for a 30 s outage:\n{}", during.len(), during.join("\n"));
     assert!(!during.iter().any(|l| l.contains("ERROR")), "an outage the pipeline rides out is no ERROR:\n{}", during.join("\n"));
     clickhouse_query(&clickhouse, &format!("DROP DATABASE {name}"));
+}
+
+/// ClickHouse down for longer than Kafka's `max.poll.interval.ms` (shortened to 8 s here, so 30 s
+/// stands for the 6 minutes against the default 5): the sink retries while keeping its group
+/// membership, nothing is lost, no stage ends.
+#[test]
+fn a_clickhouse_outage_longer_than_the_poll_interval_keeps_the_sink_in_its_group() {
+    use otklik_testkit::own_service::{Kind, OwnService};
+    let Some(kafka) = otklik_testkit::kafka() else { return };
+    let Some(server) = OwnService::start(Kind::ClickHouse) else { return };
+    let clickhouse = server.address.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let name = unique("otklik_ch_outage");
+    let config = production_config(dir.path(), &kafka, &clickhouse, &name);
+    let text = std::fs::read_to_string(&config).unwrap().replace("log_level = \"warn\"", "log_level = \"info\"").replace(
+        &format!("brokers = {kafka:?}\n"),
+        &format!("brokers = {kafka:?}\n[kafka.properties]\n\"session.timeout.ms\" = \"6000\"\n\"max.poll.interval.ms\" = \"8000\"\n"),
+    );
+    std::fs::write(&config, text).unwrap();
+    let mut child = otklik().arg("run").arg("--config").arg(&config).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let lines = collect_lines(child.stderr.take().unwrap());
+    wait_for_posts(&clickhouse, &name, 337, &mut child);
+
+    server.stop();
+    publish_check_posts(&kafka, &format!("{name}.raw"), 20);
+    std::thread::sleep(Duration::from_secs(30));
+    server.restart();
+    wait_for_posts(&clickhouse, &name, 357, &mut child);
+    std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    let status = child.wait().unwrap();
+    let lines = lines.lock().unwrap().clone();
+    let all: Vec<&str> = lines.iter().map(|(_, l)| l.as_str()).collect();
+    assert!(status.success(), "{}", all.join("\n"));
+    assert!(all.iter().any(|l| l.contains("batch write failed, retrying")), "the sink never waited:\n{}", all.join("\n"));
+    // Leaving the group at shutdown is expected; before it, nothing may be revoked.
+    let before_shutdown = all.iter().take_while(|l| !l.contains("shutdown requested"));
+    let lost: Vec<&&str> = before_shutdown.filter(|l| l.contains("partitions revoked") || l.contains("PollExceeded")).collect();
+    assert!(lost.is_empty(), "a stage left its group during the outage:\n{}", all.join("\n"));
 }

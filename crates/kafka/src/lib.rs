@@ -39,7 +39,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Message as _, Offset, TopicPartitionList};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -76,6 +76,12 @@ impl KafkaBus {
 
     pub fn config(&self) -> &KafkaConfig {
         &self.config
+    }
+
+    /// How often a consumer of this bus had partitions taken away (rebalances, leaving the
+    /// group).
+    pub fn revocations(&self) -> u64 {
+        self.context.revocations.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Creates DESIGN.md's topics ([`TopicsConfig::specs`]) that do not exist yet.
@@ -135,7 +141,13 @@ impl KafkaBus {
             .create_with_context(self.context.clone())
             .map_err(config_error)?;
         consumer.subscribe(topics).map_err(|e| Error::kafka(format!("subscribe to {topics:?}"), e))?;
-        Ok(KafkaSubscriber { consumer: Arc::new(consumer), group: group.to_owned(), context: self.context.clone() })
+        Ok(KafkaSubscriber {
+            consumer: Arc::new(consumer),
+            group: group.to_owned(),
+            context: self.context.clone(),
+            stash: VecDeque::new(),
+            paused: false,
+        })
     }
 }
 
@@ -274,39 +286,72 @@ pub struct KafkaSubscriber {
     consumer: Arc<StreamConsumer<QuietContext>>,
     group: String,
     context: QuietContext,
+    /// Messages that arrived while [`Subscriber::idle`] held the partitions paused.
+    stash: VecDeque<Message>,
+    /// Whether [`Subscriber::idle`] paused the assignment (resumed by the next `recv`).
+    paused: bool,
 }
 
 impl KafkaSubscriber {
     pub fn group(&self) -> &str {
         &self.group
     }
+
+    /// Pauses every partition assigned now (fetching stops; the member stays in the group as
+    /// long as it keeps polling).
+    fn pause_assignment(&mut self) -> Result<(), BusError> {
+        let assignment = self.consumer.assignment().map_err(|e| Error::kafka("read the assignment", e))?;
+        self.consumer.pause(&assignment).map_err(|e| Error::kafka("pause", e))?;
+        self.paused = true;
+        Ok(())
+    }
+
+    fn resume_assignment(&mut self) -> Result<(), BusError> {
+        let assignment = self.consumer.assignment().map_err(|e| Error::kafka("read the assignment", e))?;
+        self.consumer.resume(&assignment).map_err(|e| Error::kafka("resume", e))?;
+        self.paused = false;
+        Ok(())
+    }
+
+    /// A consume error: `Err` when it ends the subscription, otherwise reported (librdkafka
+    /// recovers from these by itself: reconnects, rejoins, waits for a topic to appear).
+    fn consume_error(&self, e: KafkaError) -> Result<(), BusError> {
+        let kind = format!("consume {}", e.rdkafka_error_code().map_or_else(String::new, |code| format!("{code:?}")));
+        let error = Error::kafka(format!("consume (group {})", self.group), e);
+        if !error.is_retryable() && !is_informational(&error) {
+            return Err(error.into());
+        }
+        self.context.trouble.report(&kind, &format!("group {}: {}; still waiting", self.group, error.chain()));
+        Ok(())
+    }
+}
+
+fn to_message(m: &rdkafka::message::BorrowedMessage<'_>) -> Message {
+    Message {
+        topic: m.topic().to_owned(),
+        partition: m.partition(),
+        offset: m.offset(),
+        key: m.key().map(<[u8]>::to_vec),
+        payload: m.payload().unwrap_or_default().to_vec(),
+    }
 }
 
 #[async_trait]
 impl Subscriber for KafkaSubscriber {
     async fn recv(&mut self) -> Result<Message, BusError> {
+        if self.paused {
+            self.resume_assignment()?;
+        }
+        if let Some(message) = self.stash.pop_front() {
+            return Ok(message);
+        }
         loop {
             match self.consumer.recv().await {
                 Ok(m) => {
                     self.context.trouble.ok();
-                    return Ok(Message {
-                        topic: m.topic().to_owned(),
-                        partition: m.partition(),
-                        offset: m.offset(),
-                        key: m.key().map(<[u8]>::to_vec),
-                        payload: m.payload().unwrap_or_default().to_vec(),
-                    })
+                    return Ok(to_message(&m));
                 }
-                Err(e) => {
-                    let kind = format!("consume {}", e.rdkafka_error_code().map_or_else(String::new, |code| format!("{code:?}")));
-                    let error = Error::kafka(format!("consume (group {})", self.group), e);
-                    if !error.is_retryable() && !is_informational(&error) {
-                        return Err(error.into());
-                    }
-                    // librdkafka recovers from these by itself (reconnects, rejoins, waits for
-                    // a topic to appear); keep waiting like the in-memory bus does.
-                    self.context.trouble.report(&kind, &format!("group {}: {}; still waiting", self.group, error.chain()));
-                }
+                Err(e) => self.consume_error(e)?,
             }
         }
     }
@@ -327,6 +372,30 @@ impl Subscriber for KafkaSubscriber {
             .map_err(|e| BusError::fatal(format!("Kafka commit task failed: {e}")))?
             .map_err(|e| Error::kafka(format!("commit (group {})", self.group), e))?;
         Ok(())
+    }
+
+    /// Pauses the assigned partitions and keeps polling until `duration` has passed: the
+    /// consumer stays in the group however long the wait (rdkafka wakes a pending `recv` every
+    /// half `max.poll.interval.ms`). A message that still arrives (from a partition assigned
+    /// meanwhile) is kept for the next `recv`, and its partition paused too.
+    async fn idle(&mut self, duration: Duration) -> Result<(), BusError> {
+        let end = tokio::time::Instant::now() + duration;
+        self.pause_assignment()?;
+        loop {
+            let received = tokio::select! {
+                _ = tokio::time::sleep_until(end) => return Ok(()),
+                received = self.consumer.recv() => received.map(|m| to_message(&m)),
+            };
+            match received {
+                Ok(message) => {
+                    let mut partition = TopicPartitionList::new();
+                    partition.add_partition(&message.topic, message.partition);
+                    self.consumer.pause(&partition).map_err(|e| Error::kafka("pause", e))?;
+                    self.stash.push_back(message);
+                }
+                Err(e) => self.consume_error(e)?,
+            }
+        }
     }
 }
 

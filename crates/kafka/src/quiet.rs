@@ -7,10 +7,11 @@
 
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::consumer::ConsumerContext;
+use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
+use rdkafka::TopicPartitionList;
 use rdkafka::error::KafkaError;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -132,14 +133,23 @@ impl Trouble {
 }
 
 /// The rdkafka context of every otklik client: librdkafka's errors and warnings go through
-/// [`Trouble`]; its informational lines are kept at DEBUG.
+/// [`Trouble`]; its informational lines are kept at DEBUG; partition assignments and
+/// revocations are logged and counted.
 #[derive(Clone, Default)]
 pub struct QuietContext {
     pub trouble: Trouble,
+    /// Revocations seen by the consumers of this context (a member that leaves the group, or a
+    /// rebalance, takes partitions away).
+    pub revocations: Arc<AtomicU64>,
 }
 
 impl ClientContext for QuietContext {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        // A configuration warning is said once at start-up and is no trouble that can end.
+        if fac == "CONFWARN" {
+            tracing::warn!("Kafka: {log_message}");
+            return;
+        }
         match level {
             RDKafkaLogLevel::Emerg
             | RDKafkaLogLevel::Alert
@@ -156,7 +166,28 @@ impl ClientContext for QuietContext {
     }
 }
 
-impl ConsumerContext for QuietContext {}
+impl ConsumerContext for QuietContext {
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(partitions) => tracing::info!(partitions = %describe(partitions), "partitions assigned"),
+            Rebalance::Revoke(partitions) => {
+                self.revocations.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(partitions = %describe(partitions), "partitions revoked");
+            }
+            Rebalance::Error(e) => self.trouble.report("rebalance", &e.to_string()),
+        }
+    }
+}
+
+/// `topic[0,1,2] other[3]`.
+fn describe(partitions: &TopicPartitionList) -> String {
+    let mut by_topic: std::collections::BTreeMap<String, Vec<i32>> = std::collections::BTreeMap::new();
+    for element in partitions.elements() {
+        by_topic.entry(element.topic().to_owned()).or_default().push(element.partition());
+    }
+    let parts: Vec<String> = by_topic.iter().map(|(topic, ids)| format!("{topic}{ids:?}")).collect();
+    parts.join(" ")
+}
 
 #[cfg(test)]
 mod tests {

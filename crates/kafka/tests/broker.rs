@@ -142,3 +142,45 @@ async fn conforms_to_the_bus_contract() {
         panic!("KafkaBus breaks the bus contract: {violation}");
     }
 }
+
+/// A sink waiting for its destination idles: however long the wait, it keeps its partitions. A
+/// member that just stops polling for longer than `max.poll.interval.ms` loses them (the
+/// control, so the test proves the interval was really exceeded).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idling_subscriber_keeps_its_group_membership() {
+    let Some(brokers) = otklik_testkit::kafka() else { return };
+    let short_poll_interval = |brokers: &str| {
+        let mut config = KafkaConfig::new(brokers);
+        // The smallest the broker allows (group.min.session.timeout.ms), so the test is short.
+        config.properties.insert("session.timeout.ms".into(), "6000".into());
+        config.properties.insert("max.poll.interval.ms".into(), "8000".into());
+        KafkaBus::new(config).unwrap()
+    };
+    let topic = unique_name("otklik.test.idle");
+    let setup = bus(&brokers);
+    setup.ensure_topics(&[spec(&topic, 1)]).await.unwrap();
+    setup.publisher().publish(&topic, b"k", b"one").await.unwrap();
+
+    let member = |bus: KafkaBus, idle: bool| {
+        let topic = topic.clone();
+        async move {
+            let mut subscriber = bus.subscribe(&unique_name("idle"), &[&topic]).await.unwrap();
+            timeout(WAIT, subscriber.recv()).await.expect("the first message").unwrap();
+            if idle {
+                subscriber.idle(Duration::from_secs(20)).await.unwrap();
+            } else {
+                tokio::time::sleep(Duration::from_secs(20)).await;
+                // The revocation is delivered by a later poll (the first may still return a
+                // prefetched message).
+                let deadline = tokio::time::Instant::now() + WAIT;
+                while bus.revocations() == 0 && tokio::time::Instant::now() < deadline {
+                    let _ = timeout(Duration::from_secs(1), subscriber.recv()).await;
+                }
+            }
+            bus.revocations()
+        }
+    };
+    let (idling, stalled) = tokio::join!(member(short_poll_interval(&brokers), true), member(short_poll_interval(&brokers), false));
+    assert_eq!(idling, 0, "the idling member lost its partitions");
+    assert!(stalled >= 1, "the control never exceeded max.poll.interval.ms, so the test proves nothing");
+}

@@ -99,6 +99,16 @@ pub trait Subscriber: Send {
 
     /// Records `offsets` as processed for this group.
     async fn commit(&mut self, offsets: &Offsets) -> Result<(), BusError>;
+
+    /// Waits `duration` without taking new work, while staying a member of the group (a sink
+    /// waiting for its destination to come back). Kafka drops a member that has not polled for
+    /// `max.poll.interval.ms` and hands its partitions to others, so a long wait must poll with
+    /// the partitions paused; whatever arrives meanwhile is kept for the next `recv`. The memory
+    /// bus has no such timeout and just waits.
+    async fn idle(&mut self, duration: std::time::Duration) -> Result<(), BusError> {
+        tokio::time::sleep(duration).await;
+        Ok(())
+    }
 }
 
 /// A transport: hands out publishers and subscriptions.

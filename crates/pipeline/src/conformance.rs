@@ -167,11 +167,29 @@ pub async fn refuses_an_oversized_record_and_goes_on(bus: &dyn Bus, topic: &str,
     Ok(())
 }
 
+/// A subscription that idles takes nothing meanwhile, and afterwards receives exactly what was
+/// published, once.
+pub async fn idling_keeps_what_arrives(bus: &dyn Bus, topic: &str) -> Result<(), String> {
+    let publisher = bus.publisher();
+    publisher.publish(topic, b"k", b"first").await.map_err(|e| format!("publish failed: {e}"))?;
+    let mut subscriber = bus.subscribe("conformance-idle", &[topic]).await.map_err(|e| e.to_string())?;
+    receive(subscriber.as_mut(), 1).await?;
+    for payload in ["second", "third"] {
+        publisher.publish(topic, b"k", payload.as_bytes()).await.map_err(|e| format!("publish failed: {e}"))?;
+    }
+    subscriber.idle(Duration::from_secs(2)).await.map_err(|e| format!("idle failed: {e}"))?;
+    let got = receive(subscriber.as_mut(), 2).await?;
+    let got: Vec<&[u8]> = got.iter().map(|m| m.payload.as_slice()).collect();
+    ensure!(got == [b"second".as_slice(), b"third".as_slice()], "after idling received {got:?}");
+    receive_nothing(subscriber.as_mut(), Duration::from_millis(500)).await
+}
+
 /// Runs every check, each on its own fresh topic `{prefix}.{check}`.
 pub async fn run_all(bus: &dyn Bus, topic_prefix: &str) -> Result<(), String> {
     delivers_everything_in_key_order(bus, &format!("{topic_prefix}.order")).await.map_err(|e| format!("delivers_everything_in_key_order: {e}"))?;
     redelivers_uncommitted(bus, &format!("{topic_prefix}.redelivery")).await.map_err(|e| format!("redelivers_uncommitted: {e}"))?;
     reads_latest_value_per_key(bus, &format!("{topic_prefix}.table")).await.map_err(|e| format!("reads_latest_value_per_key: {e}"))?;
+    idling_keeps_what_arrives(bus, &format!("{topic_prefix}.idle")).await.map_err(|e| format!("idling_keeps_what_arrives: {e}"))?;
     refuses_an_oversized_record_and_goes_on(bus, &format!("{topic_prefix}.oversized"), 5 << 20)
         .await
         .map_err(|e| format!("refuses_an_oversized_record_and_goes_on: {e}"))?;

@@ -183,8 +183,10 @@ async fn flush<S: BatchSink + ?Sized>(
                     }
                     let delay = config.backoff.delay(attempt);
                     tracing::warn!(stage = %config.name, attempt, ?delay, %reason, "batch write failed, retrying");
+                    // Idle, not asleep: a destination outage longer than Kafka's poll interval
+                    // must not cost the group membership (and the batch's offsets with it).
                     tokio::select! {
-                        _ = tokio::time::sleep(delay) => {}
+                        idled = subscriber.idle(delay) => idled?,
                         // Shutdown while waiting: try once more right away, then hand back.
                         _ = shutdown.cancelled() => {}
                     }
