@@ -17,7 +17,8 @@
 //!   town, urban settlement or district centre among the candidates wins; failing both, it is left out;
 //! - Penza oblast is preferred over other regions unless the text names another region, but a
 //!   Penza village never beats another region's town of the same name;
-//! - mentions that settle on different municipalities conflict, and the result is none.
+//! - mentions that settle on different municipalities conflict, and the result is none;
+//! - only the first [`MAX_MENTIONS`] names of a text are considered ([`Resolution::capped`] says so).
 
 mod normalize;
 mod resolve;
@@ -27,7 +28,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::path::Path;
 
-pub use resolve::{Mention, MentionKind, Rejected, RejectReason, Resolution};
+pub use resolve::{Mention, MentionKind, Rejected, RejectReason, Resolution, MAX_MENTIONS};
 
 /// The gazetteer file format this loader understands (the `V` record).
 pub const FORMAT_VERSION: &str = "otklik-gazetteer/1";
