@@ -560,6 +560,7 @@ fn gazetteer_problem(path: &Path, e: gazetteer::GazetteerError) -> Problem {
     let (line, message) = match &e {
         G::Parse { line, message, .. } => (Some(*line), message.clone()),
         G::Io { source, .. } => (None, format!("cannot read the gazetteer: {source}")),
+        G::TooLarge { limit, .. } => (None, format!("larger than {limit} bytes, the most a gazetteer may hold")),
         G::Build { message, .. } => (None, format!("cannot compile the gazetteer: {message}")),
     };
     Problem { file: path.to_path_buf(), line, message }
