@@ -210,7 +210,9 @@ pub(crate) fn load_dir(dir: &Path) -> Result<RulesConfig, LoadError> {
     for file in files {
         match read_capped(&file, MAX_RULES_FILE_BYTES) {
             Ok(text) => sources.push((file, text)),
-            Err(ReadFailure::NotUtf8 { line }) => problems.push(Problem { file, line: Some(line), message: "not valid UTF-8".into() }),
+            Err(ReadFailure::NotUtf8 { line }) => {
+                problems.push(Problem { file, line: Some(line), message: "not valid UTF-8".into() })
+            }
             Err(e) => problems.push(Problem { file, line: None, message: e.to_string() }),
         }
     }
@@ -358,8 +360,9 @@ fn parse_sources(sources: Vec<(PathBuf, String)>, problems: &mut Vec<Problem>) -
 }
 
 /// The keys of a rules file: a message may name these, but nothing else the file holds.
-const KEYS: &[&str] =
-    &["topic", "id", "threshold", "description", "exclude", "rule", "weight", "patterns", "regex", "suppress", "context"];
+const KEYS: &[&str] = &[
+    "topic", "id", "threshold", "description", "exclude", "rule", "weight", "patterns", "regex", "suppress", "context",
+];
 
 /// A TOML or serde message without the file's own text: quoted values and unknown keys become «…»,
 /// so that a wrong path (a password file, a private key) is never echoed. Our keys and TOML's
@@ -376,7 +379,8 @@ fn redact(message: &str) -> String {
             return flatten(&out);
         };
         let inner = &rest[..close];
-        let ours = quote == "`" && (KEYS.contains(&inner) || inner.len() <= 2 && inner.bytes().all(|b| b.is_ascii_punctuation()));
+        let punctuation = inner.len() <= 2 && inner.bytes().all(|b| b.is_ascii_punctuation());
+        let ours = quote == "`" && (KEYS.contains(&inner) || punctuation);
         out.push_str(if ours { inner } else { "…" });
         out.push_str(quote);
         rest = &rest[close + 1..];

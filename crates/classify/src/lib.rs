@@ -488,7 +488,8 @@ impl Classifier {
                 }
                 push_more(evidence, resolution.rejected.len(), "rejected names");
                 if resolution.capped {
-                    evidence.push(format!("only the first {} names in the text were considered", gazetteer::MAX_MENTIONS));
+                    let max = gazetteer::MAX_MENTIONS;
+                    evidence.push(format!("only the first {max} names in the text were considered"));
                 }
             }
             if let Some(chosen) = resolution.chosen {

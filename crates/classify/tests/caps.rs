@@ -21,7 +21,8 @@ fn classifier() -> &'static Classifier {
 /// between so that rules fire again and again too.
 fn place_dense(bytes: usize) -> String {
     let tsv = std::fs::read_to_string(root().join("config/gazetteer/gazetteer.tsv")).expect("shipped gazetteer");
-    let names: Vec<&str> = tsv.lines().filter_map(|l| l.strip_prefix("P\t")).filter_map(|l| l.split('\t').nth(6)).collect();
+    let names: Vec<&str> =
+        tsv.lines().filter_map(|l| l.strip_prefix("P\t")).filter_map(|l| l.split('\t').nth(6)).collect();
     assert!(names.len() > 1000, "the places are read");
     let mut text = String::new();
     for (i, name) in names.iter().cycle().enumerate() {
@@ -72,7 +73,8 @@ fn a_long_text_is_classified_on_its_first_characters() {
 
 #[test]
 fn an_ordinary_post_is_explained_in_full() {
-    let e = classifier().explain_text("В доме на ул. Ладожской в Пензе третий день нет отопления", &SourceContext::default());
+    let text = "В доме на ул. Ладожской в Пензе третий день нет отопления";
+    let e = classifier().explain_text(text, &SourceContext::default());
     assert_eq!((e.more_rules, e.cut_at_chars), (0, None));
     assert!(e.rules.iter().all(|r| r.more_spans == 0));
     assert!(!e.municipality_evidence.iter().any(|m| m.starts_with("… and ")));

@@ -52,7 +52,11 @@ fn gazetteer_field_errors_say_what_was_expected_without_the_value() {
         ("V\totklik-gazetteer/1\nR\thunter2\tx\n", 2, "two-digit region code"),
         ("V\totklik-gazetteer/1\nR\t56\tx\nM\thunter2\t56\tokrug\tx\n", 3, "8-digit ОКТМО"),
         ("V\totklik-gazetteer/1\nR\t56\tx\nM\t56701000\t56\thunter2\tx\n", 3, "district or okrug"),
-        ("V\totklik-gazetteer/1\nR\t56\tx\nM\t56701000\t56\tokrug\tx\nP\t1\thunter2\t56\ttown\t1\ts\tx\tx\n", 4, "8-digit"),
+        (
+            "V\totklik-gazetteer/1\nR\t56\tx\nM\t56701000\t56\tokrug\tx\nP\t1\thunter2\t56\ttown\t1\ts\tx\tx\n",
+            4,
+            "8-digit",
+        ),
         ("V\totklik-gazetteer/1\nR\t56\tx\nW\thunter2\tx\n", 3, "unknown word class"),
     ];
     for (text, line, expected) in cases {

@@ -190,7 +190,9 @@ impl Gazetteer {
         let text = crate::config::read_capped(path, MAX_FILE_BYTES).map_err(|e| match e {
             ReadFailure::Io(source) => GazetteerError::Io { path: file.clone(), source },
             ReadFailure::TooLarge(limit) => GazetteerError::TooLarge { path: file.clone(), limit },
-            ReadFailure::NotUtf8 { line } => GazetteerError::Parse { file: file.clone(), line, message: "not valid UTF-8".into() },
+            ReadFailure::NotUtf8 { line } => {
+                GazetteerError::Parse { file: file.clone(), line, message: "not valid UTF-8".into() }
+            }
         })?;
         Self::parse(&text, &file)
     }
@@ -565,7 +567,10 @@ impl Builder {
                         }
                         return Ok(());
                     }
-                    _ => return Err("field 2: unknown word class (type:…, district, region, street, institution or prep)".into()),
+                    _ => {
+                        let expected = "type:…, district, region, street, institution or prep";
+                        return Err(format!("field 2: unknown word class (expected {expected})"));
+                    }
                 };
                 for form in forms(field(&f, 2, "forms")?) {
                     self.add(form, meaning);
