@@ -47,6 +47,9 @@ enum Command {
         /// For comment responses that do not name their post (OK): the post's uid.
         #[arg(long)]
         parent: Option<String>,
+        /// Read at most this much of FILE ("512KiB", "64MiB", or bytes); a larger file is an error.
+        #[arg(long, default_value = commands::PARSE_MAX_BYTES, value_parser = otklik_pipeline::units::parse_size)]
+        max_bytes: usize,
     },
     /// Classify RawPost NDJSON (or plain text lines) from stdin; ClassifiedPost NDJSON on stdout.
     Classify {
@@ -58,6 +61,14 @@ enum Command {
         /// Treat the input as an official source's posts.
         #[arg(long)]
         official: bool,
+        /// Stop at the first bad line (not UTF-8, not a RawPost, too long). Without it a bad line
+        /// is reported with its number and skipped, and the run exits 1 at the end.
+        #[arg(long)]
+        strict: bool,
+        /// The longest input line read ("1MiB", or bytes); a longer one is a bad line.
+        #[arg(long, default_value = commands::CLASSIFY_MAX_LINE_BYTES,
+              value_parser = otklik_pipeline::units::parse_size)]
+        max_line_bytes: usize,
     },
     /// ClickHouse schema and loading.
     Clickhouse {
@@ -116,8 +127,13 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run { config } => commands::run(&config),
         Command::CheckConfig { path } => return commands::check_config(&path),
-        Command::Parse { network, file, source_id, parent } => commands::quiet_on_closed_pipe(commands::parse(network.into(), &file, source_id, parent)),
-        Command::Classify { config, explain, official } => commands::quiet_on_closed_pipe(commands::classify(&config, explain, official)),
+        Command::Parse { network, file, source_id, parent, max_bytes } => {
+            commands::quiet_on_closed_pipe(commands::parse(network.into(), &file, source_id, parent, max_bytes))
+        }
+        Command::Classify { config, explain, official, strict, max_line_bytes } => {
+            let options = commands::ClassifyOptions { explain, official, strict, max_line_bytes };
+            commands::quiet_on_closed_pipe(commands::classify(&config, &options))
+        }
         Command::Eval { file, config, misses } => commands::eval(&config, &file, misses.as_deref()),
         Command::Clickhouse { command, config } => commands::load_config(&config).and_then(|config| match command {
             ClickhouseCommand::Migrate => clickhouse_cmd::migrate(&config),

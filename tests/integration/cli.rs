@@ -70,3 +70,111 @@ fn classify_stops_quietly_when_its_reader_goes_away() {
     assert!(output.status.success(), "a closed pipe is not a failure: {}", stderr(&output));
     assert!(!stderr(&output).contains("error"), "{}", stderr(&output));
 }
+
+#[test]
+fn parse_reads_at_most_max_bytes() {
+    // A device that never ends: the cap ends the read at once, instead of growing to GBs.
+    if std::path::Path::new("/dev/zero").exists() {
+        let output = run(otklik().args(["parse", "vk", "/dev/zero"]));
+        assert!(!output.status.success());
+        let err = stderr(&output);
+        assert!(err.contains("/dev/zero is larger than 67108864 bytes (--max-bytes)"), "{err}");
+        assert!(stdout(&output).is_empty());
+    }
+    let page = repo().join("config/demo/feeds/telegram/tsur58/01-page.html");
+    let size = std::fs::metadata(&page).unwrap().len();
+    let output = run(otklik().arg("parse").arg("telegram").arg(&page).args(["--max-bytes", &(size - 1).to_string()]));
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("larger than") && stderr(&output).contains("--max-bytes"), "{}", stderr(&output));
+    let output = run(otklik().arg("parse").arg("telegram").arg(&page).args(["--max-bytes", &size.to_string()]));
+    assert!(output.status.success(), "a file of exactly the cap is read: {}", stderr(&output));
+    assert!(!stdout(&output).is_empty());
+}
+
+fn classify_bytes(input: &[u8], extra: &[&str]) -> std::process::Output {
+    let mut command = otklik();
+    command.args(["classify", "--config", "config/demo.toml"]).args(extra);
+    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    // Written from a thread: a large input must not deadlock against a full stdout pipe.
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    output
+}
+
+/// Good lines 1, 5 and 7; bad lines 2 (not UTF-8), 3 (a RawPost with a wrong field), 4 (a plain
+/// line starting with `{`); line 6 is blank.
+fn mixed() -> Vec<u8> {
+    [
+        "В Пензе нет воды\n".as_bytes(),
+        b"\xff\xfe not utf-8\n",
+        b"{\"schema\": 1, \"uid\": \"vk:-1:2\", \"secret_field\": \"hunter2 hunter2 hunter2\"}\n",
+        b"{ plain text after a brace, hunter2 hunter2 hunter2\n",
+        "мусор во дворе\r\n".as_bytes(),
+        b"\n",
+        "яма на дороге\n".as_bytes(),
+    ]
+    .concat()
+}
+
+#[test]
+fn classify_skips_bad_lines_reports_their_numbers_and_fails_at_the_end() {
+    let output = classify_bytes(&mixed(), &[]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    let rows: Vec<serde_json::Value> = stdout(&output).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let texts: Vec<&str> = rows.iter().map(|r| r["text"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["В Пензе нет воды", "мусор во дворе", "яма на дороге"], "every good line, in order");
+    assert!(err.contains("stdin line 2: not valid UTF-8"), "{err}");
+    assert!(err.contains("stdin line 3: ") && err.contains("not a RawPost"), "{err}");
+    assert!(err.contains("stdin line 4: ") && err.contains("not a RawPost"), "{err}");
+    assert!(!err.contains("stdin line 6"), "a blank line is not bad: {err}");
+    assert!(err.contains("3 lines skipped"), "{err}");
+    assert!(!err.contains("hunter2 hunter2"), "no echo of the line: {err}");
+}
+
+#[test]
+fn classify_strict_stops_at_the_first_bad_line_with_its_number() {
+    let output = classify_bytes(&mixed(), &["--strict"]);
+    let err = stderr(&output);
+    assert!(!output.status.success());
+    assert_eq!(stdout(&output).lines().count(), 1, "only the line before the bad one");
+    assert!(err.contains("stdin line 2: not valid UTF-8"), "{err}");
+    assert!(!err.contains("stdin line 3") && !err.contains("skipped"), "{err}");
+}
+
+#[test]
+fn classify_skips_a_line_longer_than_max_line_bytes() {
+    let mut input = "яма ".repeat(500).into_bytes();
+    input.extend_from_slice("\nво дворе не вывозят мусор\n".as_bytes());
+    let output = classify_bytes(&input, &["--max-line-bytes", "100"]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert_eq!(stdout(&output).lines().count(), 1, "the next line is read whole: {err}");
+    assert!(err.contains("stdin line 1: longer than 100 bytes") && err.contains("1 line skipped"), "{err}");
+}
+
+#[test]
+fn classify_explains_a_place_dense_line_in_bounded_output() {
+    let tsv = std::fs::read_to_string(repo().join("config/gazetteer/gazetteer.tsv")).unwrap();
+    let names: Vec<&str> =
+        tsv.lines().filter_map(|l| l.strip_prefix("P\t")).filter_map(|l| l.split('\t').nth(6)).collect();
+    let mut line = String::new();
+    for name in names.iter().cycle() {
+        if line.len() > 2_000_000 {
+            break;
+        }
+        line.push_str("в ");
+        line.push_str(name);
+        line.push_str(", нет воды, ");
+    }
+    line.push('\n');
+    let output = classify_bytes(line.as_bytes(), &["--explain"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let row: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    // The row echoes its 2 MB text; the explanation on top of it is bounded.
+    let explain = serde_json::to_vec(&row["explain"]).unwrap().len();
+    assert!(explain < 400_000, "explanation of a 2 MB line is {explain} bytes");
+}

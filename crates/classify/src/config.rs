@@ -144,8 +144,50 @@ pub const DEFAULT_THRESHOLD: f64 = 1.0;
 /// Weights beyond this would let one rule drown every other signal.
 pub const MAX_WEIGHT: f64 = 10.0;
 
+/// The largest topic rules file read; the shipped ones are ~30 KiB each.
+pub const MAX_RULES_FILE_BYTES: u64 = 4 << 20;
+
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+}
+
+/// Why [`read_capped`] gave up on a file.
+#[derive(Debug)]
+pub(crate) enum ReadFailure {
+    Io(std::io::Error),
+    /// Longer than the limit: not the kind of file expected (or `/dev/zero`).
+    TooLarge(u64),
+    /// The first invalid byte is on this 1-based line.
+    NotUtf8 { line: usize },
+}
+
+impl fmt::Display for ReadFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadFailure::Io(e) => write!(f, "cannot read: {e}"),
+            ReadFailure::TooLarge(limit) => write!(f, "larger than {limit} bytes, the most this file may hold"),
+            ReadFailure::NotUtf8 { line } => write!(f, "line {line} is not valid UTF-8"),
+        }
+    }
+}
+
+/// Reads a UTF-8 text file of at most `limit` bytes. Never reads more than `limit + 1` bytes, so a
+/// wrong path (a device, a huge log) fails at once instead of filling memory.
+pub(crate) fn read_capped(path: &Path, limit: u64) -> Result<String, ReadFailure> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(ReadFailure::Io)?;
+    if file.metadata().is_ok_and(|m| m.is_file() && m.len() > limit) {
+        return Err(ReadFailure::TooLarge(limit));
+    }
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes).map_err(ReadFailure::Io)?;
+    if bytes.len() as u64 > limit {
+        return Err(ReadFailure::TooLarge(limit));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let bad = e.utf8_error().valid_up_to();
+        ReadFailure::NotUtf8 { line: e.as_bytes()[..bad].iter().filter(|&&b| b == b'\n').count() + 1 }
+    })
 }
 
 /// Reads and validates every `*.toml` in `dir`.
@@ -166,9 +208,12 @@ pub(crate) fn load_dir(dir: &Path) -> Result<RulesConfig, LoadError> {
     }
     let mut sources = Vec::new();
     for file in files {
-        match std::fs::read_to_string(&file) {
+        match read_capped(&file, MAX_RULES_FILE_BYTES) {
             Ok(text) => sources.push((file, text)),
-            Err(e) => problems.push(Problem { file, line: None, message: format!("cannot read: {e}") }),
+            Err(ReadFailure::NotUtf8 { line }) => {
+                problems.push(Problem { file, line: Some(line), message: "not valid UTF-8".into() })
+            }
+            Err(e) => problems.push(Problem { file, line: None, message: e.to_string() }),
         }
     }
     let config = parse_sources(sources, &mut problems);
@@ -191,7 +236,7 @@ fn parse_sources(sources: Vec<(PathBuf, String)>, problems: &mut Vec<Problem>) -
             Ok(def) => def,
             Err(e) => {
                 let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
-                problem(line, e.message().trim().to_owned());
+                problem(line, redact(e.message().trim()));
                 continue;
             }
         };
@@ -312,6 +357,36 @@ fn parse_sources(sources: Vec<(PathBuf, String)>, problems: &mut Vec<Problem>) -
         }
     }
     RulesConfig { rules, thresholds, sources }
+}
+
+/// The keys of a rules file: a message may name these, but nothing else the file holds.
+const KEYS: &[&str] = &[
+    "topic", "id", "threshold", "description", "exclude", "rule", "weight", "patterns", "regex", "suppress", "context",
+];
+
+/// A TOML or serde message without the file's own text: quoted values and unknown keys become «…»,
+/// so that a wrong path (a password file, a private key) is never echoed. Our keys and TOML's
+/// punctuation hints («expected `.`, `=`») stay.
+fn redact(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(open) = rest.find(['`', '"']) {
+        let quote = &rest[open..=open];
+        out.push_str(&rest[..=open]);
+        rest = &rest[open + 1..];
+        let Some(close) = rest.find(quote) else {
+            out.push('…');
+            return flatten(&out);
+        };
+        let inner = &rest[..close];
+        let punctuation = inner.len() <= 2 && inner.bytes().all(|b| b.is_ascii_punctuation());
+        let ours = quote == "`" && (KEYS.contains(&inner) || punctuation);
+        out.push_str(if ours { inner } else { "…" });
+        out.push_str(quote);
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    flatten(&out)
 }
 
 /// One problem, one line: the regex crate's messages draw a caret on extra lines.

@@ -3,7 +3,8 @@
 //! [`Classifier::load`] reads the topic rules (`config/topics/*.toml`, see [`config`] for the
 //! format and [`pattern`] for the pattern language) and the compiled gazetteer, validates all of
 //! it, and compiles every pattern of every topic — and the post-kind cues — into one automaton.
-//! Classification is then a pure function of the text and the [`SourceContext`]: normalise
+//! Classification is then a pure function of the text (its first [`MAX_TEXT_CHARS`] characters:
+//! every real post fits, and a pathological one costs bounded memory) and the [`SourceContext`]: normalise
 //! ([`normalize`]), detect the language ([`lang`]), scan once ([`engine`]), score topics, decide
 //! the kind ([`kind`]), resolve the municipality ([`gazetteer`]).
 //!
@@ -60,6 +61,15 @@ const FALLBACK_SCORE: f32 = 0.5;
 /// The fallback is for short posts, where there is no room for more evidence; in a long post a
 /// single weak word is more often a passing mention than the subject.
 const FALLBACK_MAX_TOKENS: usize = 40;
+
+/// The most text a post is classified on, in characters. A VK post holds at most 16,384
+/// characters (Telegram 4,096) and a repost adds its origin's text, so every real post fits; a
+/// longer text is cut here, so that megabytes of one line cost bounded time and memory.
+pub const MAX_TEXT_CHARS: usize = 2 * 16_384;
+
+/// The most items `--explain` lists per kind (fired rules, spans of one rule, place mentions,
+/// rejected names); the rest are counted («… and N more»).
+pub const MAX_EXPLAIN_ITEMS: usize = 32;
 
 /// A topic's strongest fired rule: its weight and index.
 type Strongest = Option<(f32, u32)>;
@@ -124,6 +134,9 @@ pub struct RuleHit {
     pub target: String,
     pub weight: f32,
     pub spans: Vec<Span>,
+    /// Spans past the first [`MAX_EXPLAIN_ITEMS`], counted only.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub more_spans: usize,
     /// The rule matched only inside spans its topic excludes, so it did not count.
     pub excluded: bool,
 }
@@ -146,10 +159,28 @@ pub struct Explanation {
     pub language: LanguageGuess,
     pub kind_reason: String,
     pub rules: Vec<RuleHit>,
+    /// Fired rules past the first [`MAX_EXPLAIN_ITEMS`], counted only.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub more_rules: usize,
     pub topics: Vec<TopicScore>,
     /// How the municipality was found, or why none was.
     pub municipality_evidence: Vec<String>,
     pub classification: Classification,
+    /// The text was longer than [`MAX_TEXT_CHARS`]: the characters classified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cut_at_chars: Option<usize>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// The first [`MAX_TEXT_CHARS`] characters of `text`, and whether it was cut.
+fn clip(text: &str) -> (&str, bool) {
+    match text.char_indices().nth(MAX_TEXT_CHARS) {
+        Some((at, _)) => (&text[..at], true),
+        None => (text, false),
+    }
 }
 
 impl Classifier {
@@ -228,6 +259,7 @@ impl Classifier {
     }
 
     fn run(&self, text: &str, source: &SourceContext, explain: bool, scratch: &mut Scratch) -> (Classification, Option<Explanation>) {
+        let (text, cut) = clip(text);
         let language = self.language.detect(text);
         let russian = language.code == "ru";
         let Scratch { norm, scan, excluded } = scratch;
@@ -416,14 +448,18 @@ impl Classifier {
                 kind_reason.push_str(&format!("; language {} is not classified by the Russian rules", language.code));
             }
             topic_scores.sort_by(|a, b| b.score.total_cmp(&a.score));
+            let more_rules = hits_explained.len().saturating_sub(MAX_EXPLAIN_ITEMS);
+            hits_explained.truncate(MAX_EXPLAIN_ITEMS);
             Explanation {
                 normalized: norm.text.clone(),
                 language,
                 kind_reason,
                 rules: hits_explained,
+                more_rules,
                 topics: topic_scores,
                 municipality_evidence: evidence,
                 classification: classification.clone(),
+                cut_at_chars: cut.then_some(MAX_TEXT_CHARS),
             }
         });
         (classification, explanation)
@@ -434,7 +470,7 @@ impl Classifier {
         if let Some(g) = &self.gazetteer {
             let resolution = g.resolve(text);
             if explain {
-                for m in &resolution.mentions {
+                for m in resolution.mentions.iter().take(MAX_EXPLAIN_ITEMS) {
                     evidence.push(format!(
                         "mention «{}» at {}..{} ({:?}): candidates {:?}, settled on {:?}, because {}",
                         m.surface,
@@ -446,8 +482,14 @@ impl Classifier {
                         m.evidence.join(", ")
                     ));
                 }
-                for r in &resolution.rejected {
+                push_more(evidence, resolution.mentions.len(), "mentions");
+                for r in resolution.rejected.iter().take(MAX_EXPLAIN_ITEMS) {
                     evidence.push(format!("rejected «{}» at {}..{} (candidates {:?}): {:?}", r.surface, r.span.start, r.span.end, r.candidates, r.reason));
+                }
+                push_more(evidence, resolution.rejected.len(), "rejected names");
+                if resolution.capped {
+                    let max = gazetteer::MAX_MENTIONS;
+                    evidence.push(format!("only the first {max} names in the text were considered"));
                 }
             }
             if let Some(chosen) = resolution.chosen {
@@ -473,12 +515,21 @@ impl Classifier {
         let spans = f
             .spans
             .iter()
+            .take(MAX_EXPLAIN_ITEMS)
             .map(|&(a, b)| {
                 let (start, end) = (norm.tokens[a as usize].start as usize, norm.tokens[b as usize].end as usize);
                 Span { start, end, text: norm.text[start..end].to_owned() }
             })
             .collect();
-        RuleHit { rule: meta.id.clone(), target, weight: meta.weight, spans, excluded }
+        let more_spans = f.spans.len().saturating_sub(MAX_EXPLAIN_ITEMS);
+        RuleHit { rule: meta.id.clone(), target, weight: meta.weight, spans, more_spans, excluded }
+    }
+}
+
+/// «… and N more <what>» when `total` items did not all fit in [`MAX_EXPLAIN_ITEMS`].
+fn push_more(evidence: &mut Vec<String>, total: usize, what: &str) {
+    if total > MAX_EXPLAIN_ITEMS {
+        evidence.push(format!("… and {} more {what}", total - MAX_EXPLAIN_ITEMS));
     }
 }
 
@@ -510,6 +561,7 @@ fn gazetteer_problem(path: &Path, e: gazetteer::GazetteerError) -> Problem {
     let (line, message) = match &e {
         G::Parse { line, message, .. } => (Some(*line), message.clone()),
         G::Io { source, .. } => (None, format!("cannot read the gazetteer: {source}")),
+        G::TooLarge { limit, .. } => (None, format!("larger than {limit} bytes, the most a gazetteer may hold")),
         G::Build { message, .. } => (None, format!("cannot compile the gazetteer: {message}")),
     };
     Problem { file: path.to_path_buf(), line, message }

@@ -213,7 +213,7 @@ fn load_errors_name_file_and_line() {
     let path = dir.path().join("g.tsv");
     std::fs::write(&path, "# comment\nX\tnonsense\n").unwrap();
     let e = Gazetteer::load(&path).unwrap_err().to_string();
-    assert!(e.contains("g.tsv:2:") && e.contains("unknown record type"), "{e}");
+    assert!(e.contains("g.tsv:2:") && e.contains("expected a record type"), "{e}");
     let e = Gazetteer::load(&dir.path().join("missing.tsv")).unwrap_err().to_string();
     assert!(e.contains("missing.tsv"), "{e}");
 }

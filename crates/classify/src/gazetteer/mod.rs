@@ -17,7 +17,8 @@
 //!   town, urban settlement or district centre among the candidates wins; failing both, it is left out;
 //! - Penza oblast is preferred over other regions unless the text names another region, but a
 //!   Penza village never beats another region's town of the same name;
-//! - mentions that settle on different municipalities conflict, and the result is none.
+//! - mentions that settle on different municipalities conflict, and the result is none;
+//! - only the first [`MAX_MENTIONS`] names of a text are considered ([`Resolution::capped`] says so).
 
 mod normalize;
 mod resolve;
@@ -27,16 +28,22 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::path::Path;
 
-pub use resolve::{Mention, MentionKind, Rejected, RejectReason, Resolution};
+pub use resolve::{Mention, MentionKind, Rejected, RejectReason, Resolution, MAX_MENTIONS};
 
 /// The gazetteer file format this loader understands (the `V` record).
 pub const FORMAT_VERSION: &str = "otklik-gazetteer/1";
 
-/// Why a gazetteer could not be loaded. Parse errors name the file and the 1-based line.
+/// The largest gazetteer file loaded (the shipped one is ~0.5 MiB): a wrong path fails at once.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// Why a gazetteer could not be loaded. Parse errors name the file, the 1-based line and what was
+/// expected, never the line's text: a wrong path (`/etc/passwd`) must not be echoed into logs.
 #[derive(Debug, thiserror::Error)]
 pub enum GazetteerError {
     #[error("cannot read gazetteer {path}: {source}")]
     Io { path: String, source: std::io::Error },
+    #[error("gazetteer {path} is larger than {limit} bytes: not a gazetteer file?")]
+    TooLarge { path: String, limit: u64 },
     #[error("{file}:{line}: {message}")]
     Parse { file: String, line: usize, message: String },
     #[error("{file}: cannot build the name automaton: {message}")]
@@ -178,9 +185,16 @@ pub struct GazetteerStats {
 impl Gazetteer {
     /// Reads and compiles a gazetteer file.
     pub fn load(path: &Path) -> Result<Gazetteer, GazetteerError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| GazetteerError::Io { path: path.display().to_string(), source })?;
-        Self::parse(&text, &path.display().to_string())
+        use crate::config::ReadFailure;
+        let file = path.display().to_string();
+        let text = crate::config::read_capped(path, MAX_FILE_BYTES).map_err(|e| match e {
+            ReadFailure::Io(source) => GazetteerError::Io { path: file.clone(), source },
+            ReadFailure::TooLarge(limit) => GazetteerError::TooLarge { path: file.clone(), limit },
+            ReadFailure::NotUtf8 { line } => {
+                GazetteerError::Parse { file: file.clone(), line, message: "not valid UTF-8".into() }
+            }
+        })?;
+        Self::parse(&text, &file)
     }
 
     /// Compiles a gazetteer from its text (errors name the file as `<string>`).
@@ -229,7 +243,9 @@ impl Gazetteer {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            b.line(line).map_err(|message| GazetteerError::Parse { file: file.to_string(), line: n + 1, message })?;
+            // The version record comes first: any other file fails on its first line.
+            let result = if b.version.is_empty() { b.version_line(line) } else { b.line(line) };
+            result.map_err(|message| GazetteerError::Parse { file: file.to_string(), line: n + 1, message })?;
         }
         if b.version.is_empty() {
             return Err(GazetteerError::Parse { file: file.to_string(), line: 1, message: "no V (version) record".into() });
@@ -370,6 +386,25 @@ fn field<'a>(fields: &[&'a str], i: usize, what: &str) -> Result<&'a str, String
     fields.get(i).copied().ok_or_else(|| format!("missing field {} ({what})", i + 1))
 }
 
+/// The fields each record type needs (its type letter included); trailing ones may be empty.
+const RECORD_FIELDS: [(&str, usize); 6] = [("V", 2), ("R", 3), ("M", 5), ("C", 4), ("P", 9), ("W", 3)];
+
+/// Splits a record and checks its type and field count. Messages never quote the line.
+fn record(line: &str) -> Result<Vec<&str>, String> {
+    let f: Vec<&str> = line.split('\t').collect();
+    let Some(&(kind, needed)) = RECORD_FIELDS.iter().find(|(k, _)| *k == f[0]) else {
+        return Err(format!(
+            "expected a record type (V, R, M, C, P or W) and tab-separated fields, found {} field{}",
+            f.len(),
+            if f.len() == 1 { "" } else { "s" }
+        ));
+    };
+    if f.len() < needed {
+        return Err(format!("expected {needed} tab-separated fields in a {kind} record, found {}", f.len()));
+    }
+    Ok(f)
+}
+
 fn forms(list: &str) -> impl Iterator<Item = &str> {
     list.split('|').map(str::trim).filter(|f| !f.is_empty())
 }
@@ -378,7 +413,7 @@ fn check_oktmo(code: &str) -> Result<(), String> {
     if code.len() == 8 && code.bytes().all(|b| b.is_ascii_digit()) {
         Ok(())
     } else {
-        Err(format!("{code:?} is not an 8-digit ОКТМО code"))
+        Err("expected an 8-digit ОКТМО code".into())
     }
 }
 
@@ -398,23 +433,32 @@ impl Builder {
     }
 
     fn muni(&self, oktmo: &str) -> Result<u32, String> {
+        check_oktmo(oktmo)?;
         self.by_oktmo.get(oktmo).copied().ok_or_else(|| format!("unknown municipality {oktmo} (its M record must come first)"))
     }
 
+    /// The first record: `V` and the format this build reads.
+    fn version_line(&mut self, line: &str) -> Result<(), String> {
+        let f = record(line)?;
+        if f[0] != "V" {
+            return Err(format!("expected the version record first (V, a tab, {FORMAT_VERSION})"));
+        }
+        self.line(line)
+    }
+
     fn line(&mut self, line: &str) -> Result<(), String> {
-        let f: Vec<&str> = line.split('\t').collect();
+        let f = record(line)?;
         match f[0] {
             "V" => {
-                let v = field(&f, 1, "version")?;
-                if v != FORMAT_VERSION {
-                    return Err(format!("format {v:?}, this build reads {FORMAT_VERSION:?}"));
+                if field(&f, 1, "version")? != FORMAT_VERSION {
+                    return Err(format!("expected format {FORMAT_VERSION} (a gazetteer of another format or version)"));
                 }
-                self.version = v.to_string();
+                self.version = FORMAT_VERSION.to_string();
             }
             "R" => {
                 let code = field(&f, 1, "region code")?;
                 if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(format!("region code {code:?} is not two digits"));
+                    return Err("field 2: expected a two-digit region code".into());
                 }
                 let idx = u16::try_from(self.regions.len()).map_err(|_| "too many regions".to_string())?;
                 self.regions.push(Region { code: code.into(), name: field(&f, 2, "name")?.into() });
@@ -431,12 +475,12 @@ impl Builder {
                 check_oktmo(oktmo)?;
                 let region = field(&f, 2, "region code")?;
                 if !self.region_index.contains_key(region) {
-                    return Err(format!("unknown region {region:?} (its R record must come first)"));
+                    return Err("field 3: unknown region code (its R record must come first)".into());
                 }
                 let kind = match field(&f, 3, "kind")? {
                     "district" => MunicipalityKind::District,
                     "okrug" => MunicipalityKind::UrbanOkrug,
-                    k => return Err(format!("kind {k:?} is neither district nor okrug")),
+                    _ => return Err("field 4: expected the kind district or okrug".into()),
                 };
                 if self.by_oktmo.contains_key(oktmo) {
                     return Err(format!("municipality {oktmo} listed twice"));
@@ -464,31 +508,31 @@ impl Builder {
                 let muni = self.muni(field(&f, 2, "oktmo")?)?;
                 let region = field(&f, 3, "region")?;
                 if self.municipalities[muni as usize].region_code != region {
-                    return Err(format!("place {id} is in region {region} but its municipality is not"));
+                    return Err("field 4: the region is not that of the place's municipality".into());
                 }
                 let class = match field(&f, 4, "class")? {
                     "town" => PlaceClass::Town,
                     "urban" => PlaceClass::Urban,
                     "rural" => PlaceClass::Rural,
                     "mkr" => PlaceClass::Microdistrict,
-                    c => return Err(format!("unknown place class {c:?}")),
+                    _ => return Err("field 5: expected the place class town, urban, rural or mkr".into()),
                 };
                 let salient = match field(&f, 5, "salient")? {
                     "1" => true,
                     "0" => false,
-                    s => return Err(format!("salient must be 0 or 1, not {s:?}")),
+                    _ => return Err("field 6: expected salient 0 or 1".into()),
                 };
                 let strength = match field(&f, 6, "strength")? {
                     "s" => Strength::Strong,
                     "c" => Strength::Common,
                     "p" => Strength::Person,
                     "t" => Strength::TypedOnly,
-                    s => return Err(format!("unknown strength {s:?}")),
+                    _ => return Err("field 7: expected the strength s, c, p or t".into()),
                 };
                 let name = field(&f, 7, "name")?;
                 let idx = self.places.len() as u32;
                 if self.place_ids.insert(id.into(), idx).is_some() {
-                    return Err(format!("place id {id} used twice"));
+                    return Err("field 2: this place id is already used".into());
                 }
                 self.places.push(Place { name: name.into(), muni, class, salient, strength });
                 let mut any = false;
@@ -501,7 +545,7 @@ impl Builder {
                     any = true;
                 }
                 if !any {
-                    return Err(format!("place {id} ({name}) has no forms"));
+                    return Err("field 9: expected at least one name form".into());
                 }
             }
             "W" => {
@@ -523,13 +567,17 @@ impl Builder {
                         }
                         return Ok(());
                     }
-                    c => return Err(format!("unknown word class {c:?}")),
+                    _ => {
+                        let expected = "type:…, district, region, street, institution or prep";
+                        return Err(format!("field 2: unknown word class (expected {expected})"));
+                    }
                 };
                 for form in forms(field(&f, 2, "forms")?) {
                     self.add(form, meaning);
                 }
             }
-            other => return Err(format!("unknown record type {other:?}")),
+            // record() lets only the types above through.
+            _ => return Err("expected a record type (V, R, M, C, P or W)".into()),
         }
         Ok(())
     }

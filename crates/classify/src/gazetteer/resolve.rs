@@ -17,6 +17,11 @@ use std::ops::Range;
 
 const PENZA_REGION: &str = "56";
 
+/// The most names (places, districts, regions — accepted or not) one text is resolved on. A post
+/// names a handful; a text that names hundreds is a list, not a report of one place, and would
+/// otherwise cost memory and time in proportion to its length.
+pub const MAX_MENTIONS: usize = 64;
+
 /// The outcome of resolving one text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Resolution {
@@ -26,6 +31,8 @@ pub struct Resolution {
     pub mentions: Vec<Mention>,
     /// Names that matched but were not believed, or lost to ambiguity or conflict.
     pub rejected: Vec<Rejected>,
+    /// The text names more than [`MAX_MENTIONS`] places; only the first ones were considered.
+    pub capped: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -220,7 +227,7 @@ fn tokens(g: &Gazetteer, nt: &[u8]) -> Vec<Tok> {
 fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolution {
     let nt = &norm.text[..];
     let toks = tokens(g, nt);
-    let mut res = Resolution { chosen: None, mentions: Vec::new(), rejected: Vec::new() };
+    let mut res = Resolution { chosen: None, mentions: Vec::new(), rejected: Vec::new(), capped: false };
     if toks.is_empty() {
         return res;
     }
@@ -240,6 +247,10 @@ fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolutio
         if ms.iter().all(|m| matches!(m, Meaning::Type(_) | Meaning::DistrictNoun | Meaning::RegionNoun | Meaning::Street | Meaning::Institution)) {
             i += 1;
             continue;
+        }
+        if pending.len() + res.mentions.len() + res.rejected.len() >= MAX_MENTIONS {
+            res.capped = true;
+            break;
         }
         let next = toks.get(i + 1).copied().filter(|n| n.start == t.end);
         let prev = if i > 0 && toks[i - 1].end == t.start { Some(toks[i - 1]) } else { None };
