@@ -19,7 +19,7 @@
 //! | what t.me does | outcome |
 //! |---|---|
 //! | 404 / 410 (no retry) | [`CollectError::Unavailable`] «channel not found» |
-//! | redirects `/s/<channel>` elsewhere (private channel, user, bot, group, preview off) | `Unavailable` «no public preview» |
+//! | redirects `/s/<channel>` elsewhere (private channel, user, bot, group, preview off) | `Unavailable` «no public preview»; the redirect is not followed |
 //! | answers `/s/<channel>` with the contact page instead of a preview | `Unavailable` «no public preview» |
 //! | 429 / 5xx / network failure after the retries | [`CollectError::Transient`] |
 //! | a body over `max_page_bytes` | `Transient` naming the cap (the body is not read past it) |
@@ -238,7 +238,12 @@ impl PagedFeed for ChannelFeed<'_> {
         let shown = shown_url(&url);
         let xhr = before.is_some() && reader.config.xhr_paging;
         let headers: &[(&str, &str)] = if xhr { &[("X-Requested-With", "XMLHttpRequest")] } else { &[] };
-        let response = reader.http.get(url.clone(), headers, reader.config.host(), reader.config.rate).await.map_err(|e| PageError::Collect(http_failure(e, &reader.config)))?;
+        let response = reader.http.get(url.clone(), headers, reader.config.host(), reader.config.rate).await.map_err(|e| {
+            PageError::Collect(match e {
+                HttpError::Redirect { location, .. } => no_preview(self.channel, &format!("t.me redirected {} to {location}", url.path())),
+                e => http_failure(e, &reader.config),
+            })
+        })?;
 
         match response.status {
             200 => {}
@@ -246,11 +251,6 @@ impl PagedFeed for ChannelFeed<'_> {
             451 => return Err(PageError::Collect(CollectError::Unavailable(format!("channel blocked: {shown} answered HTTP 451")))),
             status => return Err(PageError::Collect(CollectError::Transient(format!("GET {shown}: unexpected HTTP {status}")))),
         }
-        let expected_prefix = format!("{}/s/", reader.config.base_url.path().trim_end_matches('/'));
-        if !response.final_url.path().starts_with(&expected_prefix) {
-            return Err(PageError::Collect(no_preview(self.channel, &format!("t.me redirected {} to {}", url.path(), shown_url(&response.final_url)))));
-        }
-
         let bad = |reason: String| PageError::Bad(BadPage { origin: shown.clone(), bytes: response.body.clone(), error: ParseError::new(Platform::Telegram, reason) });
         let body = response.body.as_slice();
         let page = if first_byte(body) == Some(b'"') {
@@ -304,7 +304,7 @@ fn shown_url(url: &Url) -> String {
     let mut shown = url.clone();
     let _ = shown.set_username("");
     let _ = shown.set_password(None);
-    shown.to_string()
+    otklik_pipeline::secrets::redact(shown.as_str()).into_owned()
 }
 
 fn first_byte(body: &[u8]) -> Option<u8> {
