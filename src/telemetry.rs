@@ -132,9 +132,10 @@ mod tests {
             let c = c.clone();
             Redacting(move || c.clone())
         };
-        let subscriber = tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(writer(&pretty)).finish();
+        let builder = || tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE);
+        let subscriber = builder().with_writer(writer(&pretty)).finish();
         tracing::subscriber::with_default(subscriber, || log_everything(secret));
-        let subscriber = tracing_subscriber::fmt().json().with_max_level(tracing::Level::TRACE).with_writer(writer(&json)).finish();
+        let subscriber = builder().json().with_writer(writer(&json)).finish();
         tracing::subscriber::with_default(subscriber, || log_everything(secret));
         for text in [pretty.text(), json.text()] {
             assert_eq!(text.lines().count(), 3, "{text}");

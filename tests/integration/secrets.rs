@@ -11,7 +11,7 @@ const PASSWORD: &str = "ch-integration-password-51c9";
 fn a_password_echoed_by_clickhouse_is_masked_in_the_error_chain_and_logs() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let server = runtime.block_on(FakeServer::start(|_| {
-        let body = format!("Code: 516. DB::Exception: default: Authentication failed: password {PASSWORD} is incorrect");
+        let body = format!("Code: 516. DB::Exception: default: Authentication failed: password {PASSWORD} is wrong");
         FakeResponse::ok("text/plain", body).with_header("X-ClickHouse-Exception-Code", "516")
     }));
     let output = run(otklik()
@@ -22,6 +22,6 @@ fn a_password_echoed_by_clickhouse_is_masked_in_the_error_chain_and_logs() {
     let (out, err) = (stdout(&output), stderr(&output));
     assert!(!output.status.success(), "{out}{err}");
     assert!(!server.requests().is_empty(), "ClickHouse was not asked: {err}");
-    assert!(err.contains("password *** is incorrect"), "the echo did not reach the error chain: {err}");
+    assert!(err.contains("password *** is wrong"), "the echo did not reach the error chain: {err}");
     assert!(!out.contains(PASSWORD) && !err.contains(PASSWORD), "{out}{err}");
 }

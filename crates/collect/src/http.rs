@@ -54,7 +54,7 @@ pub enum HttpError {
     #[error("GET {url}: {reason}")]
     Network { url: String, reason: String },
     /// A 3xx answer: never followed, since the request's query (its credentials) would go along.
-    #[error("GET {url}: HTTP {status} redirect to {location} not followed (redirects would carry the credentials along)")]
+    #[error("GET {url}: HTTP {status} redirect to {location} not followed (it would carry the credentials along)")]
     Redirect { url: String, status: u16, location: String },
     #[error("invalid request URL: {0}")]
     BadUrl(String),
@@ -150,7 +150,10 @@ impl HttpClient {
     }
 
     async fn attempt(&self, url: &reqwest::Url, headers: &[(&str, &str)], shown: &str) -> Result<HttpResponse, HttpError> {
-        let network = |e: reqwest::Error| HttpError::Network { url: shown.to_owned(), reason: secrets::redact(&e.without_url().to_string()).into_owned() };
+        let network = |e: reqwest::Error| {
+            let reason = secrets::redact(&e.without_url().to_string()).into_owned();
+            HttpError::Network { url: shown.to_owned(), reason }
+        };
         let mut request = self.client.get(url.clone());
         for (name, value) in headers {
             request = request.header(*name, *value);
@@ -175,8 +178,8 @@ impl HttpClient {
 
 /// The error for a 3xx answer to `url`: where the `Location` pointed, redacted like any URL.
 fn redirect(url: &reqwest::Url, shown: &str, response: &HttpResponse) -> HttpError {
-    let location = response.headers.get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(|l| url.join(l.trim()));
-    let location = match location {
+    let location = response.headers.get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok());
+    let location = match location.map(|l| url.join(l.trim())) {
         Some(Ok(target)) => redact(&target),
         Some(Err(_)) => "an unreadable Location".to_owned(),
         None => "nowhere (no Location)".to_owned(),

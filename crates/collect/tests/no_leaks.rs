@@ -26,11 +26,14 @@ const MIRROR_PASSWORD: &str = "mirror-pass-7781";
 
 fn source(platform: Platform, handle: &str) -> Source {
     let id = format!("{platform}-{handle}");
-    Source { schema: Schema, id, platform, handle: handle.into(), name: String::new(), municipality: None, official: false, comments: CommentsPolicy::None, enabled: true }
+    let (handle, comments) = (handle.into(), CommentsPolicy::None);
+    let (name, municipality) = (String::new(), None);
+    Source { schema: Schema, id, platform, handle, name, municipality, official: false, comments, enabled: true }
 }
 
 fn http() -> HttpClient {
-    let config = HttpConfig { timeout: Duration::from_secs(5), max_retries: 2, backoff: Backoff { initial: Duration::from_millis(5), max: Duration::from_millis(20) }, ..HttpConfig::default() };
+    let backoff = Backoff { initial: Duration::from_millis(5), max: Duration::from_millis(20) };
+    let config = HttpConfig { timeout: Duration::from_secs(5), max_retries: 2, backoff, ..HttpConfig::default() };
     HttpClient::new(config, Arc::new(RateLimiter::new())).unwrap()
 }
 
@@ -74,7 +77,8 @@ fn ok_reader(server: &FakeServer) -> OkReader {
 fn telegram_reader(server: &FakeServer) -> TelegramReader {
     // A mirror that wants credentials: they ride in the base URL's userinfo.
     let base = server.url().replace("http://", &format!("http://mirror:{MIRROR_PASSWORD}@"));
-    let config = TelegramConfig { base_url: base.parse().unwrap(), rate: Rate::per_second(100), timeout: Duration::from_secs(5), ..TelegramConfig::default() };
+    let (base_url, rate) = (base.parse().unwrap(), Rate::per_second(100));
+    let config = TelegramConfig { base_url, rate, timeout: Duration::from_secs(5), ..TelegramConfig::default() };
     TelegramReader::with_client(http(), config).unwrap()
 }
 
@@ -131,7 +135,8 @@ async fn an_ok_redirect_to_another_host_is_not_followed() {
     let other_url = other.url();
     let ok = FakeServer::start(move |r: &FakeRequest| {
         let token = r.param("access_token").unwrap_or_default();
-        FakeResponse::status(301).with_header("Location", &format!("{other_url}/fb.do?access_token={token}&sig={}", r.param("sig").unwrap_or("")))
+        let sig = r.param("sig").unwrap_or_default();
+        FakeResponse::status(301).with_header("Location", &format!("{other_url}/fb.do?access_token={token}&sig={sig}"))
     })
     .await;
     let error = expect_err(ok_reader(&ok).poll(&source(Platform::Ok, "54390000000201"), &Cursor::new("ok")).await);
@@ -148,11 +153,13 @@ async fn an_ok_redirect_to_another_host_is_not_followed() {
 async fn a_telegram_redirect_to_another_host_is_not_followed() {
     let other = other_host().await;
     let other_url = other.url();
-    let tg = FakeServer::start(move |_| FakeResponse::status(302).with_header("Location", &format!("{other_url}/s/penza?before=10"))).await;
+    let location = format!("{other_url}/s/penza?before=10");
+    let tg = FakeServer::start(move |_| FakeResponse::status(302).with_header("Location", &location)).await;
     let error = expect_err(telegram_reader(&tg).poll(&source(Platform::Telegram, "penza"), &Cursor::new("tg")).await);
     let CollectError::Unavailable(reason) = &error else { panic!("expected Unavailable, got {error:?}") };
     assert_clean(reason);
-    assert!(reason.contains(&format!("redirected /s/penza to {}/s/penza", other.url())) && !reason.contains("before="), "{reason}");
+    assert!(reason.contains(&format!("redirected /s/penza to {}/s/penza", other.url())), "{reason}");
+    assert!(!reason.contains("before="), "{reason}");
     assert!(other.requests().is_empty(), "the other host was called: {:?}", other.requests());
     assert_no_referer(&tg);
     // The mirror's credentials did reach the mirror itself (as basic auth), and only it.
@@ -188,13 +195,20 @@ enum Echo {
 fn vk_echo(mode: Echo, r: &FakeRequest, other: &str) -> FakeResponse {
     let token = r.param("access_token").unwrap_or_default();
     match mode {
-        Echo::ErrorMessage => FakeResponse::json(
-            json!({"error": {"error_code": 100, "error_msg": format!("invalid access_token={token}"), "method": format!("wall.get {token}"),
-                   "request_params": [{"key": "access_token", "value": token}, {"key": "echo", "value": token}]}})
-            .to_string(),
-        ),
-        Echo::NotJson => FakeResponse::html(format!("<html>proxy error for /method/wall.get?access_token={token}</html>")).with_header("X-Echo", token),
-        Echo::Redirect => FakeResponse::status(307).with_header("Location", &format!("{other}/stolen/{token}?access_token={token}")).with_header("X-Echo", token),
+        Echo::ErrorMessage => {
+            let params = json!([{"key": "access_token", "value": token}, {"key": "echo", "value": token}]);
+            let (msg, method) = (format!("invalid access_token={token}"), format!("wall.get {token}"));
+            let error = json!({"error_code": 100, "error_msg": msg, "method": method, "request_params": params});
+            FakeResponse::json(json!({ "error": error }).to_string())
+        }
+        Echo::NotJson => {
+            let body = format!("<html>proxy error for /method/wall.get?access_token={token}</html>");
+            FakeResponse::html(body).with_header("X-Echo", token)
+        }
+        Echo::Redirect => {
+            let location = format!("{other}/stolen/{token}?access_token={token}");
+            FakeResponse::status(307).with_header("Location", &location).with_header("X-Echo", token)
+        }
     }
 }
 
@@ -204,13 +218,18 @@ fn ok_echo(mode: Echo, r: &FakeRequest, other: &str) -> FakeResponse {
         return FakeResponse::json(json!([{"uid": r.param("uids"), "name": "Группа"}]).to_string());
     }
     match mode {
-        Echo::ErrorMessage => FakeResponse::json(
-            json!({"error_code": 100, "error_msg": format!("PARAM : access_token {token} / {OK_APP_SECRET}"), "error_data": token}).to_string(),
-        )
-        .with_header("Invocation-Error", "100")
-        .with_header("X-Echo", token),
-        Echo::NotJson => FakeResponse::html(format!("<html>bad gateway: access_token={token} secret={OK_APP_SECRET}</html>")).with_header("X-Echo", token),
-        Echo::Redirect => FakeResponse::status(302).with_header("Location", &format!("{other}/{token}/fb.do?access_token={token}")),
+        Echo::ErrorMessage => {
+            let msg = format!("PARAM : access_token {token} / {OK_APP_SECRET}");
+            let body = json!({"error_code": 100, "error_msg": msg, "error_data": token}).to_string();
+            FakeResponse::json(body).with_header("Invocation-Error", "100").with_header("X-Echo", token)
+        }
+        Echo::NotJson => {
+            let body = format!("<html>bad gateway: access_token={token} secret={OK_APP_SECRET}</html>");
+            FakeResponse::html(body).with_header("X-Echo", token)
+        }
+        Echo::Redirect => {
+            FakeResponse::status(302).with_header("Location", &format!("{other}/{token}/fb.do?access_token={token}"))
+        }
     }
 }
 
@@ -279,13 +298,13 @@ async fn tokens_echoed_by_vk_and_ok_reach_no_error_cursor_dlq_record_or_log_line
     .await;
     let ok = FakeServer::start(move |r| ok_echo(*ok_mode.lock().unwrap(), r, &other_url)).await;
 
-    let bus = MemoryBus::new(1);
+    let (bus, backoff) = (MemoryBus::new(1), Backoff::default());
     let collector = |reader: Arc<dyn FeedReader>| Collector {
         reader,
         publisher: bus.publisher(),
         topics: CollectorTopics { raw: "raw".into(), cursors: "cursors".into() },
-        dead_letters: DeadLetters { publisher: bus.publisher(), topic: "dlq".into(), stage: "collect".into(), backoff: Backoff::default() },
-        backoff: Backoff::default(),
+        dead_letters: DeadLetters { publisher: bus.publisher(), topic: "dlq".into(), stage: "collect".into(), backoff },
+        backoff,
         metrics: Arc::new(StageMetrics::default()),
     };
     let (vk_collector, ok_collector) = (collector(Arc::new(vk_reader(&vk))), collector(Arc::new(ok_reader(&ok))));

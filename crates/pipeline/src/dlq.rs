@@ -52,7 +52,8 @@ impl DeadLetters {
     /// error, the origin, the key and the payload.
     pub fn record(&self, message: &Message, error: &str) -> DlqRecord {
         let payload = secrets::redact_bytes(&message.payload);
-        let mut record = DlqRecord::new(&self.stage, secrets::redact(error), secrets::redact(&message.topic), &payload, Utc::now());
+        let origin = secrets::redact(&message.topic);
+        let mut record = DlqRecord::new(&self.stage, secrets::redact(error), origin, &payload, Utc::now());
         record.partition = Some(message.partition);
         record.offset = Some(message.offset);
         record.key = message.key_str().map(|key| secrets::redact(&key).into_owned());
@@ -62,7 +63,9 @@ impl DeadLetters {
     /// Publishes the DLQ record of `message`, keyed by the original key.
     pub async fn send(&self, message: &Message, error: &str, shutdown: &CancellationToken) -> Result<(), BusError> {
         let record = self.record(message, error);
-        tracing::warn!(stage = %self.stage, topic = %record.topic, partition = message.partition, offset = message.offset, error = %record.error, "sending to DLQ");
+        let (partition, offset) = (message.partition, message.offset);
+        let (topic, error) = (&record.topic, &record.error);
+        tracing::warn!(stage = %self.stage, %topic, partition, offset, %error, "sending to DLQ");
         let payload = otklik_model::encode(&record);
         let key = message.key.as_deref().unwrap_or_default();
         publish_with_retry(self.publisher.as_ref(), &self.topic, key, &payload, self.backoff, shutdown).await
@@ -76,11 +79,13 @@ mod tests {
     use otklik_model::PayloadEncoding;
 
     fn dead_letters() -> DeadLetters {
-        DeadLetters { publisher: MemoryBus::new(1).publisher(), topic: "dlq".into(), stage: "collect".into(), backoff: Backoff::default() }
+        let publisher = MemoryBus::new(1).publisher();
+        DeadLetters { publisher, topic: "dlq".into(), stage: "collect".into(), backoff: Backoff::default() }
     }
 
     fn message(topic: &str, payload: &[u8]) -> Message {
-        Message { topic: topic.into(), partition: 0, offset: 7, key: Some(b"vk:src".to_vec()), payload: payload.to_vec() }
+        let key = Some(b"vk:src".to_vec());
+        Message { topic: topic.into(), partition: 0, offset: 7, key, payload: payload.to_vec() }
     }
 
     #[test]
@@ -88,7 +93,8 @@ mod tests {
         let token = "dlq-test-token-Zq81";
         secrets::register(token);
         let payload = format!(r#"{{"error":{{"error_msg":"bad token {token}"}},"url":"/m?access_token={token}"}}"#);
-        let record = dead_letters().record(&message(&format!("http://127.0.0.1:9/m {token}"), payload.as_bytes()), &format!("echoed {token}"));
+        let origin = format!("http://127.0.0.1:9/m {token}");
+        let record = dead_letters().record(&message(&origin, payload.as_bytes()), &format!("echoed {token}"));
         let json = String::from_utf8(otklik_model::encode(&record)).unwrap();
         assert!(!json.contains(token), "{json}");
         assert_eq!(record.error, "echoed ***");

@@ -88,7 +88,8 @@ fn replace_bytes(haystack: &[u8], needle: &[u8]) -> Option<Vec<u8>> {
 /// case), and as JSON or `Debug` escape it.
 fn spellings_of(value: &str) -> Vec<String> {
     let mut out = vec![value.to_owned()];
-    for spelling in [form_encoded(value), percent_encoded(value, false), percent_encoded(value, true), escaped(value)] {
+    let encoded = [form_encoded(value), percent_encoded(value, false), percent_encoded(value, true), escaped(value)];
+    for spelling in encoded {
         if !out.contains(&spelling) {
             out.push(spelling);
         }
@@ -149,7 +150,8 @@ mod tests {
     fn registered_values_are_masked_in_every_spelling() {
         let secret = "vk1.a.Tok en/+=\"x";
         register(secret);
-        let text = format!("raw {secret} form vk1.a.Tok+en%2F%2B%3D%22x pct vk1.a.Tok%20en%2F%2B%3D%22x json {secret:?}");
+        let (form, percent) = ("vk1.a.Tok+en%2F%2B%3D%22x", "vk1.a.Tok%20en%2F%2B%3D%22x");
+        let text = format!("raw {secret} form {form} pct {percent} json {secret:?}");
         let out = redact(&text);
         assert_eq!(out, "raw *** form *** pct *** json \"***\"");
         let lower = "vk1.a.Tok%20en%2f%2b%3d%22x";

@@ -19,11 +19,14 @@
 //! | what t.me does | outcome |
 //! |---|---|
 //! | 404 / 410 (no retry) | [`CollectError::Unavailable`] «channel not found» |
-//! | redirects `/s/<channel>` elsewhere (private channel, user, bot, group, preview off) | `Unavailable` «no public preview»; the redirect is not followed |
+//! | redirects `/s/<channel>` elsewhere (private channel, user, bot, group, preview off) | `Unavailable` «no public preview» |
 //! | answers `/s/<channel>` with the contact page instead of a preview | `Unavailable` «no public preview» |
 //! | 429 / 5xx / network failure after the retries | [`CollectError::Transient`] |
 //! | a body over `max_page_bytes` | `Transient` naming the cap (the body is not read past it) |
 //! | a page that does not parse, or is cut off before `</html>` | [`PageError::Bad`]: kept whole for the DLQ, the walk ends there |
+//!
+//! Redirects are never followed (the shared client refuses them), so a redirect's target is
+//! named in the error but not fetched.
 //!
 //! A body shorter than its `Content-Length` is a network failure (retried); a body cut off
 //! without the HTTP layer noticing (connection-close framing) is caught by the missing `</html>`.
@@ -238,9 +241,12 @@ impl PagedFeed for ChannelFeed<'_> {
         let shown = shown_url(&url);
         let xhr = before.is_some() && reader.config.xhr_paging;
         let headers: &[(&str, &str)] = if xhr { &[("X-Requested-With", "XMLHttpRequest")] } else { &[] };
-        let response = reader.http.get(url.clone(), headers, reader.config.host(), reader.config.rate).await.map_err(|e| {
+        let fetched = reader.http.get(url.clone(), headers, reader.config.host(), reader.config.rate).await;
+        let response = fetched.map_err(|e| {
             PageError::Collect(match e {
-                HttpError::Redirect { location, .. } => no_preview(self.channel, &format!("t.me redirected {} to {location}", url.path())),
+                HttpError::Redirect { location, .. } => {
+                    no_preview(self.channel, &format!("t.me redirected {} to {location}", url.path()))
+                }
                 e => http_failure(e, &reader.config),
             })
         })?;

@@ -268,13 +268,18 @@ impl VkApi {
         let (key, rate) = self.pool.limit(token);
         let response = self.http.get(url, &[], key, rate).await.map_err(RequestError::Http)?;
         if response.status != 200 {
-            return Err(RequestError::Http(HttpError::Status { url: format!("{}{method}", redact(&self.base)), status: response.status }));
+            let url = format!("{}{method}", redact(&self.base));
+            return Err(RequestError::Http(HttpError::Status { url, status: response.status }));
         }
         let body = response.body;
         let text = String::from_utf8_lossy(body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&body)).into_owned();
         let mut root: Value = match serde_json::from_str(&text) {
             Ok(v) => v,
-            Err(e) => return Err(RequestError::Bad { reason: secrets::redact(&format!("{method} response is not JSON: {e}")).into_owned(), bytes: body }),
+            Err(e) => {
+                // serde_json quotes the strings it rejects, so the reason can hold server text.
+                let reason = secrets::redact(&format!("{method} response is not JSON: {e}")).into_owned();
+                return Err(RequestError::Bad { reason, bytes: body });
+            }
         };
         if let Some(error) = root.get("error").filter(|e| e.is_object()) {
             let mut e = api_error(error);

@@ -104,7 +104,8 @@ impl VkApiError {
             .request_params
             .iter()
             .map(|p| {
-                let value = if is_secret_key(&p.key) { "[redacted]".to_owned() } else { scrub(p.value.as_deref().unwrap_or("")) };
+                let value = p.value.as_deref().unwrap_or("");
+                let value = if is_secret_key(&p.key) { "[redacted]".to_owned() } else { scrub(value) };
                 (scrub(&p.key), value)
             })
             .collect();
