@@ -33,7 +33,7 @@ pub fn register(value: &str) {
             spellings.push(spelling);
         }
     }
-    spellings.sort_by(|a, b| b.len().cmp(&a.len()));
+    spellings.sort_by_key(|s| std::cmp::Reverse(s.len()));
 }
 
 /// `text` with every registered secret replaced by [`MASK`]; borrowed when nothing matched.

@@ -164,11 +164,14 @@ impl TelegramReader {
     }
 
     /// A reader over an existing client; the client's own timeout, size cap and retry settings
-    /// apply (not `config`'s).
+    /// apply (not `config`'s). A password in `base_url` (a mirror's) joins the secrets registry.
     pub fn with_client(http: HttpClient, config: TelegramConfig) -> Result<Self, CollectError> {
         let problems = config.validate();
         if !problems.is_empty() {
             return Err(CollectError::Config(format!("collect.telegram: {}", problems.join("; "))));
+        }
+        if let Some(password) = config.base_url.password() {
+            otklik_pipeline::secrets::register(password);
         }
         Ok(TelegramReader { http, config })
     }
