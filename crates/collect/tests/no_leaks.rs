@@ -121,6 +121,7 @@ async fn a_vk_redirect_to_another_host_is_not_followed() {
     })
     .await;
     let error = expect_err(vk_reader(&vk).poll(&source(Platform::Vk, "-1"), &Cursor::new("vk--1")).await);
+    assert!(!error.is_retryable(), "{error:?}");
     let text = error.to_string();
     assert_clean(&text);
     assert!(text.contains("HTTP 302 redirect to") && text.contains(&format!("{}/stolen/***", other.url())), "{text}");
@@ -140,6 +141,7 @@ async fn an_ok_redirect_to_another_host_is_not_followed() {
     })
     .await;
     let error = expect_err(ok_reader(&ok).poll(&source(Platform::Ok, "54390000000201"), &Cursor::new("ok")).await);
+    assert!(!error.is_retryable(), "{error:?}");
     let text = error.to_string();
     assert_clean(&text);
     assert!(!text.contains("sig="), "{text}");

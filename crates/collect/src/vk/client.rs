@@ -165,8 +165,11 @@ impl VkApi {
                 Err(RequestError::Http(e)) => {
                     last_problem = e.to_string();
                     if !e.is_retryable() {
+                        // A redirect means api_base (or a proxy) is wrong: say so, as OK's reader does.
+                        let redirect = matches!(e, HttpError::Redirect { .. });
+                        let error = if redirect { CollectError::Config } else { CollectError::Transient };
                         for &i in &pending {
-                            results[i] = Some(Err(CallError::Collect(CollectError::Transient(last_problem.clone()))));
+                            results[i] = Some(Err(CallError::Collect(error(last_problem.clone()))));
                         }
                         break;
                     }
