@@ -13,6 +13,7 @@ pub fn sink_config(config: &Config) -> Result<ClickHouseSinkConfig> {
     let mut sink = ClickHouseSinkConfig::new(&config.clickhouse.url, &config.clickhouse.database);
     sink.user = config.clickhouse.user.clone();
     sink.password = config.clickhouse_password().map_err(anyhow::Error::msg).context("ClickHouse password")?;
+    sink.password.iter().for_each(|password| otklik_pipeline::secrets::register(password));
     Ok(sink)
 }
 

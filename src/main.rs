@@ -144,9 +144,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error}");
+            // A cause can quote a server's answer, and servers echo credentials back.
+            eprintln!("error: {}", otklik_pipeline::secrets::redact(&error.to_string()));
             for cause in error.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                eprintln!("  caused by: {}", otklik_pipeline::secrets::redact(&cause.to_string()));
             }
             ExitCode::FAILURE
         }

@@ -4,6 +4,7 @@ mod check_config;
 mod cli;
 mod embedded;
 mod production;
+mod secrets;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,11 +1,14 @@
 //! The HTTP client every collector shares: per-key rate limits, timeouts, a response size cap,
 //! and retries with jittered backoff on network errors, 5xx and 429 (honouring `Retry-After`).
 //!
-//! URLs can carry credentials (VK's `access_token`), so nothing here ever prints a query string:
-//! errors and logs name the URL as `scheme://host/path` only.
+//! URLs carry credentials (VK's and OK's `access_token`, OK's `sig`), so nothing here ever
+//! prints a query string: errors and logs name the URL as `scheme://host:port/path` only
+//! ([`redact`]). For the same reason redirects are not followed and no `Referer` is sent: a
+//! redirect would hand the whole query to whatever host the `Location` names, so a 3xx answer is
+//! a non-retryable [`HttpError::Redirect`] naming where it pointed (never with its query).
 
 use crate::ratelimit::{Rate, RateLimiter};
-use otklik_pipeline::Backoff;
+use otklik_pipeline::{secrets, Backoff};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -50,6 +53,9 @@ pub enum HttpError {
     TooLarge { url: String, limit: usize },
     #[error("GET {url}: {reason}")]
     Network { url: String, reason: String },
+    /// A 3xx answer: never followed, since the request's query (its credentials) would go along.
+    #[error("GET {url}: HTTP {status} redirect to {location} not followed (it would carry the credentials along)")]
+    Redirect { url: String, status: u16, location: String },
     #[error("invalid request URL: {0}")]
     BadUrl(String),
 }
@@ -60,7 +66,7 @@ impl HttpError {
         match self {
             HttpError::Status { status, .. } => *status >= 500,
             HttpError::RateLimited { .. } | HttpError::Network { .. } => true,
-            HttpError::TooLarge { .. } | HttpError::BadUrl(_) => false,
+            HttpError::TooLarge { .. } | HttpError::Redirect { .. } | HttpError::BadUrl(_) => false,
         }
     }
 }
@@ -69,15 +75,16 @@ impl HttpError {
 #[derive(Debug, Clone)]
 pub struct HttpResponse {
     pub status: u16,
-    /// Where the request ended after redirects.
-    pub final_url: reqwest::Url,
     pub headers: reqwest::header::HeaderMap,
     pub body: Vec<u8>,
 }
 
-/// A URL without its query and fragment, safe to log.
+/// A URL safe to log: scheme, host, port and path; no user, password, query or fragment, and
+/// any registered secret in the path masked (some APIs put the token there).
 pub fn redact(url: &reqwest::Url) -> String {
-    format!("{}://{}{}", url.scheme(), url.host_str().unwrap_or(""), url.path())
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    let shown = format!("{}://{}{port}{}", url.scheme(), url.host_str().unwrap_or(""), url.path());
+    secrets::redact(&shown).into_owned()
 }
 
 /// The shared client. Cheap to clone.
@@ -94,7 +101,8 @@ impl HttpClient {
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
             .user_agent(&config.user_agent)
-            .redirect(reqwest::redirect::Policy::limited(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .referer(false)
             .build()
             .map_err(|e| HttpError::Network { url: String::new(), reason: e.without_url().to_string() })?;
         Ok(HttpClient { client, limiter, config })
@@ -104,9 +112,9 @@ impl HttpClient {
         &self.limiter
     }
 
-    /// GETs `url` under rate-limit key `limit_key`, retrying what is retryable. Every status
-    /// below 500 other than 429 is returned to the caller as a response (APIs put errors in
-    /// 200 bodies; a 404 means something to the collector).
+    /// GETs `url` under rate-limit key `limit_key`, retrying what is retryable. A 3xx is an
+    /// [`HttpError::Redirect`]; every other status below 500 but 429 is returned to the caller as
+    /// a response (APIs put errors in 200 bodies; a 404 means something to the collector).
     pub async fn get(&self, url: reqwest::Url, headers: &[(&str, &str)], limit_key: &str, rate: Rate) -> Result<HttpResponse, HttpError> {
         let shown = redact(&url);
         let mut attempt = 0;
@@ -116,6 +124,7 @@ impl HttpClient {
             let retry_after = match &outcome {
                 Ok(response) if response.status == 429 => Some(retry_after(&response.headers).unwrap_or_else(|| self.config.backoff.delay(attempt))),
                 Ok(response) if response.status >= 500 => Some(retry_after(&response.headers).unwrap_or_else(|| self.config.backoff.delay(attempt))),
+                Ok(response) if (300..400).contains(&response.status) => return Err(redirect(&url, &shown, response)),
                 Ok(_) => return outcome,
                 Err(e) if e.is_retryable() => Some(self.config.backoff.delay(attempt)),
                 Err(_) => return outcome,
@@ -141,7 +150,10 @@ impl HttpClient {
     }
 
     async fn attempt(&self, url: &reqwest::Url, headers: &[(&str, &str)], shown: &str) -> Result<HttpResponse, HttpError> {
-        let network = |e: reqwest::Error| HttpError::Network { url: shown.to_owned(), reason: e.without_url().to_string() };
+        let network = |e: reqwest::Error| {
+            let reason = secrets::redact(&e.without_url().to_string()).into_owned();
+            HttpError::Network { url: shown.to_owned(), reason }
+        };
         let mut request = self.client.get(url.clone());
         for (name, value) in headers {
             request = request.header(*name, *value);
@@ -152,7 +164,6 @@ impl HttpClient {
             return Err(HttpError::TooLarge { url: shown.to_owned(), limit });
         }
         let status = response.status().as_u16();
-        let final_url = response.url().clone();
         let headers = response.headers().clone();
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(network)? {
@@ -161,8 +172,19 @@ impl HttpClient {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(HttpResponse { status, final_url, headers, body })
+        Ok(HttpResponse { status, headers, body })
     }
+}
+
+/// The error for a 3xx answer to `url`: where the `Location` pointed, redacted like any URL.
+fn redirect(url: &reqwest::Url, shown: &str, response: &HttpResponse) -> HttpError {
+    let location = response.headers.get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok());
+    let location = match location.map(|l| url.join(l.trim())) {
+        Some(Ok(target)) => redact(&target),
+        Some(Err(_)) => "an unreadable Location".to_owned(),
+        None => "nowhere (no Location)".to_owned(),
+    };
+    HttpError::Redirect { url: shown.to_owned(), status: response.status, location }
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is rare for APIs and treated as absent).

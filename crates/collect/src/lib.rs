@@ -12,7 +12,8 @@
 //! - [`ok::OkReader`]: OK groups through the signed OK REST API (`mediatopic.getTopics`,
 //!   `discussions.getComments`), one credential per [`ok::OkClient`], configured by [`ok::OkConfig`].
 //! - [`http::HttpClient`] with [`ratelimit::RateLimiter`]: the shared HTTP behaviour of every
-//!   network's reader — per-key rate limits, timeouts, size cap, retry with backoff on 5xx/429.
+//!   network's reader — per-key rate limits, timeouts, size cap, retry with backoff on 5xx/429;
+//!   no redirects and no `Referer`, so a token in a query never leaves for another host.
 //!
 //! Neighbours: produces `otklik_model::RawPost`; publishes through the `otklik_pipeline`
 //! publisher seam.

@@ -8,6 +8,8 @@
 //!   [`Backoff`], DLQ for what cannot be written, commit after the write (store, ClickHouse).
 //! - [`conformance`]: the behaviour every [`Bus`] must show, runnable against any of them.
 //! - [`units`]: durations and sizes as config files write them, for every crate's config.
+//! - [`secrets`]: the process-wide registry of secret values and the one redaction used by DLQ
+//!   records, log lines and error messages.
 //!
 //! Neighbours: `otklik-kafka` implements the seams over Kafka; `otklik-clickhouse` provides
 //! sinks; the binary wires stages to a bus. Shutdown is a `tokio_util` `CancellationToken`.
@@ -15,6 +17,7 @@
 pub mod backoff;
 pub mod bus;
 pub mod conformance;
+pub mod secrets;
 pub mod units;
 mod dlq;
 mod map;

@@ -20,7 +20,7 @@ use super::{signature, OkApiError, OkErrorClass, SigningSecret};
 use crate::http::{redact, HttpClient, HttpConfig, HttpError};
 use crate::ratelimit::{Rate, RateLimiter};
 use crate::vk::lenient::{LId, LInt, LText};
-use otklik_pipeline::Backoff;
+use otklik_pipeline::{secrets, Backoff};
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
@@ -236,7 +236,7 @@ impl OkClient {
         }
         let groups: Vec<Group<'_>> = serde_json::from_slice(&body.bytes).map_err(|e| OkCallError::Api {
             method: "group.getInfo".into(),
-            error: OkApiError::new(0, format!("unreadable group.getInfo answer: {e}")),
+            error: OkApiError::new(0, secrets::redact(&format!("unreadable group.getInfo answer: {e}"))),
         })?;
         Ok(groups
             .into_iter()
@@ -274,9 +274,12 @@ fn api_error(header: Option<&str>, body: &[u8]) -> Option<OkApiError> {
     }
     let parsed = serde_json::from_slice::<ErrorBody<'_>>(body).ok();
     match parsed {
-        Some(ErrorBody { error_code: LInt(Some(code)), error_msg, error_data }) => {
-            Some(OkApiError { code, message: error_msg.as_deref().unwrap_or("(no message)").to_owned(), data: error_data.0 })
-        }
+        // OK quotes parameters in error_msg and error_data; the token must not ride along.
+        Some(ErrorBody { error_code: LInt(Some(code)), error_msg, error_data }) => Some(OkApiError {
+            code,
+            message: secrets::redact(error_msg.as_deref().unwrap_or("(no message)")).into_owned(),
+            data: error_data.0.map(|d| secrets::redact(&d).into_owned()),
+        }),
         _ => {
             let code = header?.trim().parse::<i64>().ok().unwrap_or(1);
             Some(OkApiError::new(code, "(Invocation-Error header without a readable error body)"))

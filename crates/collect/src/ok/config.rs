@@ -261,13 +261,16 @@ pub struct OkConfigError {
 }
 
 /// A secret value: shown as `[redacted]` by `Debug` and `Display`, readable only through
-/// [`Secret::expose`].
+/// [`Secret::expose`], and masked wherever else it turns up (it joins the process-wide
+/// [`secrets`](otklik_pipeline::secrets) registry when created).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
+        let value = value.into();
+        otklik_pipeline::secrets::register(&value);
+        Secret(value)
     }
 
     pub fn expose(&self) -> &str {

@@ -25,6 +25,9 @@
 //! | a body over `max_page_bytes` | `Transient` naming the cap (the body is not read past it) |
 //! | a page that does not parse, or is cut off before `</html>` | [`PageError::Bad`]: kept whole for the DLQ, the walk ends there |
 //!
+//! Redirects are never followed (the shared client refuses them), so a redirect's target is
+//! named in the error but not fetched.
+//!
 //! A body shorter than its `Content-Length` is a network failure (retried); a body cut off
 //! without the HTTP layer noticing (connection-close framing) is caught by the missing `</html>`.
 
@@ -161,11 +164,14 @@ impl TelegramReader {
     }
 
     /// A reader over an existing client; the client's own timeout, size cap and retry settings
-    /// apply (not `config`'s).
+    /// apply (not `config`'s). A password in `base_url` (a mirror's) joins the secrets registry.
     pub fn with_client(http: HttpClient, config: TelegramConfig) -> Result<Self, CollectError> {
         let problems = config.validate();
         if !problems.is_empty() {
             return Err(CollectError::Config(format!("collect.telegram: {}", problems.join("; "))));
+        }
+        if let Some(password) = config.base_url.password() {
+            otklik_pipeline::secrets::register(password);
         }
         Ok(TelegramReader { http, config })
     }
@@ -238,7 +244,15 @@ impl PagedFeed for ChannelFeed<'_> {
         let shown = shown_url(&url);
         let xhr = before.is_some() && reader.config.xhr_paging;
         let headers: &[(&str, &str)] = if xhr { &[("X-Requested-With", "XMLHttpRequest")] } else { &[] };
-        let response = reader.http.get(url.clone(), headers, reader.config.host(), reader.config.rate).await.map_err(|e| PageError::Collect(http_failure(e, &reader.config)))?;
+        let fetched = reader.http.get(url.clone(), headers, reader.config.host(), reader.config.rate).await;
+        let response = fetched.map_err(|e| {
+            PageError::Collect(match e {
+                HttpError::Redirect { location, .. } => {
+                    no_preview(self.channel, &format!("t.me redirected {} to {location}", url.path()))
+                }
+                e => http_failure(e, &reader.config),
+            })
+        })?;
 
         match response.status {
             200 => {}
@@ -246,11 +260,6 @@ impl PagedFeed for ChannelFeed<'_> {
             451 => return Err(PageError::Collect(CollectError::Unavailable(format!("channel blocked: {shown} answered HTTP 451")))),
             status => return Err(PageError::Collect(CollectError::Transient(format!("GET {shown}: unexpected HTTP {status}")))),
         }
-        let expected_prefix = format!("{}/s/", reader.config.base_url.path().trim_end_matches('/'));
-        if !response.final_url.path().starts_with(&expected_prefix) {
-            return Err(PageError::Collect(no_preview(self.channel, &format!("t.me redirected {} to {}", url.path(), shown_url(&response.final_url)))));
-        }
-
         let bad = |reason: String| PageError::Bad(BadPage { origin: shown.clone(), bytes: response.body.clone(), error: ParseError::new(Platform::Telegram, reason) });
         let body = response.body.as_slice();
         let page = if first_byte(body) == Some(b'"') {
@@ -304,7 +313,7 @@ fn shown_url(url: &Url) -> String {
     let mut shown = url.clone();
     let _ = shown.set_username("");
     let _ = shown.set_password(None);
-    shown.to_string()
+    otklik_pipeline::secrets::redact(shown.as_str()).into_owned()
 }
 
 fn first_byte(body: &[u8]) -> Option<u8> {

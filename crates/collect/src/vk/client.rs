@@ -12,11 +12,11 @@ use super::tokens::{TokenPool, TokenStatus, VkToken};
 use super::types::ErrorBody;
 use super::{VkApiError, VkErrorClass};
 use crate::collector::{BadPage, CollectError};
-use crate::http::{HttpClient, HttpError};
+use crate::http::{redact, HttpClient, HttpError};
 use crate::ParseError;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use otklik_model::Platform;
-use otklik_pipeline::Backoff;
+use otklik_pipeline::{secrets, Backoff};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::sync::Mutex;
@@ -165,8 +165,11 @@ impl VkApi {
                 Err(RequestError::Http(e)) => {
                     last_problem = e.to_string();
                     if !e.is_retryable() {
+                        // A redirect means api_base (or a proxy) is wrong: say so, as OK's reader does.
+                        let redirect = matches!(e, HttpError::Redirect { .. });
+                        let error = if redirect { CollectError::Config } else { CollectError::Transient };
                         for &i in &pending {
-                            results[i] = Some(Err(CallError::Collect(CollectError::Transient(last_problem.clone()))));
+                            results[i] = Some(Err(CallError::Collect(error(last_problem.clone()))));
                         }
                         break;
                     }
@@ -174,7 +177,7 @@ impl VkApi {
                 }
                 Err(RequestError::Bad { bytes, reason }) => {
                     for &i in &pending {
-                        let origin = format!("{}{} ({})", self.base, calls[i].method, calls[i].describe());
+                        let origin = format!("{}{} ({})", redact(&self.base), calls[i].method, calls[i].describe());
                         let error = ParseError::new(Platform::Vk, reason.clone());
                         results[i] = Some(Err(CallError::Bad(BadPage { origin, bytes: bytes.clone(), error })));
                     }
@@ -268,13 +271,18 @@ impl VkApi {
         let (key, rate) = self.pool.limit(token);
         let response = self.http.get(url, &[], key, rate).await.map_err(RequestError::Http)?;
         if response.status != 200 {
-            return Err(RequestError::Http(HttpError::Status { url: format!("{}{method}", self.base), status: response.status }));
+            let url = format!("{}{method}", redact(&self.base));
+            return Err(RequestError::Http(HttpError::Status { url, status: response.status }));
         }
         let body = response.body;
         let text = String::from_utf8_lossy(body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&body)).into_owned();
         let mut root: Value = match serde_json::from_str(&text) {
             Ok(v) => v,
-            Err(e) => return Err(RequestError::Bad { reason: format!("{method} response is not JSON: {e}"), bytes: body }),
+            Err(e) => {
+                // serde_json quotes the strings it rejects, so the reason can hold server text.
+                let reason = secrets::redact(&format!("{method} response is not JSON: {e}")).into_owned();
+                return Err(RequestError::Bad { reason, bytes: body });
+            }
         };
         if let Some(error) = root.get("error").filter(|e| e.is_object()) {
             let mut e = api_error(error);
@@ -321,7 +329,10 @@ impl VkApi {
 fn api_error(value: &Value) -> VkApiError {
     match ErrorBody::deserialize(value) {
         Ok(body) => VkApiError::from_body(&body),
-        Err(_) => VkApiError::new(0, format!("unreadable error object: {}", crate::vk::lenient::truncate(&value.to_string()))),
+        Err(_) => {
+            let shown = crate::vk::lenient::truncate(&value.to_string());
+            VkApiError::new(0, format!("unreadable error object: {}", secrets::redact(&shown)))
+        }
     }
 }
 

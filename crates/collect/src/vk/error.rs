@@ -1,6 +1,7 @@
 //! VK API errors: the `{"error": {…}}` envelope and `execute_errors`, typed and classified so
 //! the client knows whether to back off a token, drop it, pause it, give up on a source or retry.
 
+use otklik_pipeline::secrets;
 use std::fmt;
 
 /// What the collector should do about a [`VkApiError`].
@@ -96,29 +97,36 @@ impl VkApiError {
         VkErrorClass::of(self.code)
     }
 
+    /// Every text VK sent back passes through [`secrets::redact`]: a server can quote the
+    /// request, token included, in any of them.
     pub(crate) fn from_body(body: &super::types::ErrorBody<'_>) -> Self {
         let request_params: Vec<(String, String)> = body
             .request_params
             .iter()
             .map(|p| {
-                let value = if is_secret_key(&p.key) { "[redacted]".to_owned() } else { p.value.as_deref().unwrap_or("").to_owned() };
-                (p.key.clone().into_owned(), value)
+                let value = p.value.as_deref().unwrap_or("");
+                let value = if is_secret_key(&p.key) { "[redacted]".to_owned() } else { scrub(value) };
+                (scrub(&p.key), value)
             })
             .collect();
         let method = body
             .method
             .as_deref()
-            .map(str::to_owned)
+            .map(scrub)
             .or_else(|| request_params.iter().find(|(k, _)| k == "method").map(|(_, v)| v.clone()));
         VkApiError {
             // A body without a code is still an error; 0 is no VK code, so it classifies Permanent.
             code: body.error_code.0.unwrap_or(0),
-            message: body.error_msg.as_deref().unwrap_or("(no message)").to_owned(),
+            message: scrub(body.error_msg.as_deref().unwrap_or("(no message)")),
             method,
             request_params,
-            captcha_sid: body.captcha_sid.as_deref().map(str::to_owned),
+            captcha_sid: body.captcha_sid.as_deref().map(scrub),
         }
     }
+}
+
+fn scrub(text: &str) -> String {
+    secrets::redact(text).into_owned()
 }
 
 fn is_secret_key(key: &str) -> bool {

@@ -20,9 +20,13 @@ pub struct VkToken {
 }
 
 impl VkToken {
-    /// `origin` names where the token came from (`env VK_TOKEN`), for logs.
+    /// `origin` names where the token came from (`env VK_TOKEN`), for logs. The value joins the
+    /// process-wide secrets registry, so that no log line, error or DLQ record shows it even
+    /// when VK echoes it back.
     pub fn new(secret: impl Into<String>, origin: impl Into<String>, rate: Rate) -> Self {
-        VkToken { secret: secret.into(), origin: origin.into(), rate }
+        let secret = secret.into();
+        otklik_pipeline::secrets::register(&secret);
+        VkToken { secret, origin: origin.into(), rate }
     }
 
     pub fn origin(&self) -> &str {
