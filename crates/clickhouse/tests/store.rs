@@ -193,6 +193,64 @@ fn a_refused_writer_never_touches_a_live_writers_batch() {
     assert!(!corrupt_path(&path).exists());
 }
 
+/// A ClickHouse stand-in on 127.0.0.1 that accepts every request and keeps the (chunked) bodies.
+async fn fake_clickhouse() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = bodies.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut chunk = [0u8; 65536];
+                // The request ends with the last chunk of its chunked body.
+                while !request.ends_with(b"\r\n0\r\n\r\n") {
+                    match stream.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                kept.lock().unwrap().push(dechunk(&request));
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await;
+            });
+        }
+    });
+    (url, bodies)
+}
+
+fn dechunk(request: &[u8]) -> Vec<u8> {
+    let head_end = request.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let (mut rest, mut body) = (&request[head_end..], Vec::new());
+    loop {
+        let size_end = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size = usize::from_str_radix(std::str::from_utf8(&rest[..size_end]).unwrap(), 16).unwrap();
+        if size == 0 {
+            return body;
+        }
+        body.extend_from_slice(&rest[size_end + 2..size_end + 2 + size]);
+        rest = &rest[size_end + 2 + size + 2..];
+    }
+}
+
+#[tokio::test]
+async fn load_sends_only_valid_lines_and_counts_the_rest() {
+    let data = tempfile::tempdir().unwrap();
+    let rows = rows(0..3);
+    let [a, b, c] = [0, 1, 2].map(|i| line(&rows[i]));
+    write_posts(data.path(), &[&a, b"{\"uid\": garbage}\n", &b, &c, &c[..40]]);
+    let (url, bodies) = fake_clickhouse().await;
+    let mut config = otklik_clickhouse::ClickHouseSinkConfig::new(url, "otklik");
+    config.compression = false;
+
+    let loaded = otklik_clickhouse::load::load_store(&config, data.path()).await.unwrap();
+    assert_eq!(loaded.len(), 1);
+    assert_eq!((loaded[0].rows, loaded[0].skipped), (3, 2));
+    assert_eq!(bodies.lock().unwrap().clone(), vec![[a, b, c].concat()]);
+}
+
 // The fuzz pass: a fixed budget, no persistence files, part of `cargo test`.
 
 /// How one input line is made.
@@ -300,4 +358,36 @@ proptest! {
     fn fuzz_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..2000)) {
         check_store(&[], &bytes)?;
     }
+}
+
+/// What repair-on-open costs: `cargo test -p otklik-clickhouse --test store -- --ignored --nocapture`
+/// (rows from `OTKLIK_MEASURE_ROWS`, default 1,000,000 of about 1.2 KB; needs that much disk).
+#[test]
+#[ignore = "a measurement, not a test"]
+fn measure_open_on_a_large_store() {
+    use std::io::Write;
+    use std::time::Instant;
+    let count: u64 = std::env::var("OTKLIK_MEASURE_ROWS").ok().and_then(|n| n.parse().ok()).unwrap_or(1_000_000);
+    let data = tempfile::tempdir().unwrap();
+    let path = write_posts(data.path(), &[]);
+    let mut file = std::io::BufWriter::new(fs::File::create(&path).unwrap());
+    for i in 0..count {
+        file.write_all(&line(&common::row(i, at(), 400))).unwrap();
+        if i == count / 2 {
+            file.write_all(b"garbage in the middle\n").unwrap();
+        }
+    }
+    drop(file);
+    let size = fs::metadata(&path).unwrap().len() as f64 / 1e6;
+    let timed = |what: &str, run: &mut dyn FnMut()| {
+        let started = Instant::now();
+        run();
+        let s = started.elapsed().as_secs_f64();
+        println!("{what}: {s:.2} s ({:.0} rows/s, {:.0} MB/s)", count as f64 / s, size / s);
+    };
+    println!("{count} rows, {size:.0} MB");
+    timed("plain read of the file", &mut || drop(fs::read(&path).unwrap()));
+    timed("report (reader)", &mut || assert_eq!(report::from_store(data.path(), week(), at()).unwrap().skipped, 1));
+    timed("open, one garbage line: scan + rewrite", &mut || drop(LocalStore::<PostRow>::open(data.path()).unwrap()));
+    timed("open, all valid: scan only", &mut || drop(LocalStore::<PostRow>::open(data.path()).unwrap()));
 }
