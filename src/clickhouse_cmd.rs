@@ -64,6 +64,9 @@ pub fn load(config: &Config, dir: &Path) -> Result<()> {
         let skipped = if skipped > 0 { format!(", {skipped} unreadable line(s) skipped") } else { String::new() };
         println!("{table}: {rows} row(s) from {files} file(s){skipped}");
     }
+    if let Some(first) = loaded.iter().find_map(|f| f.first_skip.as_deref()) {
+        println!("first unreadable line: {first}");
+    }
     Ok(())
 }
 

@@ -21,6 +21,8 @@ pub struct LoadedFile {
     pub rows: u64,
     /// Lines that were not valid rows.
     pub skipped: u64,
+    /// Why the first of them was skipped (`cannot parse <file> line N: …`).
+    pub first_skip: Option<String>,
 }
 
 /// The tables a store directory may hold, with their columns.
@@ -43,9 +45,10 @@ async fn load_table<R: TableRow + DeserializeOwned>(client: &clickhouse::Client,
     let table = <R as TableRow>::TABLE;
     let files = table_files(&dir.join(table), table).map_err(|e| ClickHouseError::Client(e.to_string()))?;
     for path in files {
-        let (rows, skipped) = load_file::<R>(client, &path).await?;
+        let (rows, reader) = load_file::<R>(client, &path).await?;
+        let (skipped, first_skip) = (reader.skipped(), reader.first_skip().map(str::to_owned));
         tracing::info!(table, path = %path.display(), rows, skipped, "loaded");
-        loaded.push(LoadedFile { table, path, rows, skipped });
+        loaded.push(LoadedFile { table, path, rows, skipped, first_skip });
     }
     Ok(())
 }
@@ -53,8 +56,8 @@ async fn load_table<R: TableRow + DeserializeOwned>(client: &clickhouse::Client,
 /// Rows are sent in chunks of about this size.
 const CHUNK_BYTES: usize = 4 << 20;
 
-/// Sends the valid lines of `path` as they are; returns the rows sent and the lines skipped.
-async fn load_file<R: TableRow + DeserializeOwned>(client: &clickhouse::Client, path: &Path) -> Result<(u64, u64), ClickHouseError> {
+/// Sends the valid lines of `path` as they are; returns the rows sent and the reader (what it skipped).
+async fn load_file<R: TableRow + DeserializeOwned>(client: &clickhouse::Client, path: &Path) -> Result<(u64, StoreReader<R>), ClickHouseError> {
     let mut reader = StoreReader::<R>::open(path).map_err(|e| ClickHouseError::Client(e.to_string()))?;
     let columns: Vec<String> = R::COLUMN_NAMES.iter().map(|c| quote_ident(c)).collect();
     let sql = format!("INSERT INTO {} ({}) FORMAT JSONEachRow", quote_ident(<R as TableRow>::TABLE), columns.join(", "));
@@ -78,7 +81,7 @@ async fn load_file<R: TableRow + DeserializeOwned>(client: &clickhouse::Client, 
     if rows > 0 {
         insert.end().await.map_err(|e| with_path(e.into(), path))?;
     }
-    Ok((rows, reader.skipped()))
+    Ok((rows, reader))
 }
 
 fn with_path(error: ClickHouseError, path: &Path) -> ClickHouseError {

@@ -438,7 +438,7 @@ fn scan<R: DeserializeOwned>(path: &Path) -> Result<Scan, StoreError> {
     while let Some(range) = lines.next_line().map_err(read_error(lines.number + 1))? {
         let Err(reason) = parse_line::<R>(&lines.buf, range.end - range.start) else { continue };
         found.torn_tail = !lines.complete;
-        found.first_reason.get_or_insert_with(|| format!("line {}: {reason}", lines.number));
+        found.first_reason.get_or_insert_with(|| format!("cannot parse line {}: {reason}", lines.number));
         found.invalid_lines += 1;
         match found.invalid.last_mut() {
             Some(last) if last.end == range.start => last.end = range.end,

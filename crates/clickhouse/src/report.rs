@@ -37,6 +37,8 @@ pub struct Report {
     pub rows: Vec<ReportRow>,
     /// Lines of the local store that were not valid rows (0 from ClickHouse).
     pub skipped: u64,
+    /// Why the first of them was skipped (`cannot parse <file> line N: …`).
+    pub first_skip: Option<String>,
 }
 
 const CLICKHOUSE_SQL: &str = "SELECT municipality, municipality_name, topic, \
@@ -48,7 +50,7 @@ const CLICKHOUSE_SQL: &str = "SELECT municipality, municipality_name, topic, \
 /// The report from ClickHouse.
 pub async fn from_clickhouse(config: &ClickHouseSinkConfig, since: Duration) -> Result<Report, ClickHouseError> {
     let rows = config.client().query(CLICKHOUSE_SQL).bind(since.as_secs()).fetch_all::<ReportRow>().await?;
-    Ok(Report { since, origin: format!("ClickHouse {} database {}", config.url, config.database), rows, skipped: 0 })
+    Ok(Report { since, origin: format!("ClickHouse {} database {}", config.url, config.database), rows, skipped: 0, first_skip: None })
 }
 
 /// The report from a local store directory (`<data_dir>`, holding `posts/`), as of `now`.
@@ -63,7 +65,7 @@ pub fn from_store(data_dir: &Path, since: Duration, now: DateTime<Utc>) -> Resul
         total: HashSet<String>,
     }
     let mut cells: BTreeMap<(String, String, String), Cell> = BTreeMap::new();
-    let mut skipped = 0;
+    let (mut skipped, mut first_skip) = (0, None);
     for path in table_files(&data_dir.join("posts"), "posts")? {
         let mut reader = StoreReader::<PostRow>::open(&path)?;
         while let Some((row, _)) = reader.next_row()? {
@@ -79,6 +81,7 @@ pub fn from_store(data_dir: &Path, since: Duration, now: DateTime<Utc>) -> Resul
             }
         }
         skipped += reader.skipped();
+        first_skip = first_skip.or_else(|| reader.first_skip().map(str::to_owned));
     }
     let mut rows: Vec<ReportRow> = cells
         .into_iter()
@@ -92,7 +95,7 @@ pub fn from_store(data_dir: &Path, since: Duration, now: DateTime<Utc>) -> Resul
         })
         .collect();
     rows.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.municipality.cmp(&b.municipality)).then_with(|| a.topic.cmp(&b.topic)));
-    Ok(Report { since, origin: format!("local store {}", data_dir.display()), rows, skipped })
+    Ok(Report { since, origin: format!("local store {}", data_dir.display()), rows, skipped, first_skip })
 }
 
 impl fmt::Display for Report {
@@ -142,10 +145,11 @@ impl fmt::Display for Report {
 
 impl Report {
     fn fmt_skipped(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let first = self.first_skip.as_deref().map(|e| format!(" (first: {e})")).unwrap_or_default();
         match self.skipped {
             0 => Ok(()),
-            1 => writeln!(f, "1 unreadable line skipped"),
-            n => writeln!(f, "{n} unreadable lines skipped"),
+            1 => writeln!(f, "1 unreadable line skipped{first}"),
+            n => writeln!(f, "{n} unreadable lines skipped{first}"),
         }
     }
 }

@@ -56,7 +56,7 @@ fn garbage_in_the_middle_is_quarantined_and_the_next_append_follows_valid_rows()
     // Before any repair the report reads what it can and says what it skipped.
     let before = report::from_store(data.path(), week(), at()).unwrap();
     assert_eq!(before.skipped, 1);
-    assert!(before.to_string().contains("1 unreadable line skipped"), "{before}");
+    assert!(before.to_string().contains(&format!("1 unreadable line skipped (first: cannot parse {} line 4: ", path.display())), "{before}");
 
     let store = LocalStore::<PostRow>::open(data.path()).unwrap();
     assert_eq!(fs::read(corrupt_path(&path)).unwrap(), garbage);
@@ -248,6 +248,7 @@ async fn load_sends_only_valid_lines_and_counts_the_rest() {
     let loaded = otklik_clickhouse::load::load_store(&config, data.path()).await.unwrap();
     assert_eq!(loaded.len(), 1);
     assert_eq!((loaded[0].rows, loaded[0].skipped), (3, 2));
+    assert!(loaded[0].first_skip.as_deref().is_some_and(|e| e.contains("line 2: ")), "{:?}", loaded[0].first_skip);
     assert_eq!(bodies.lock().unwrap().clone(), vec![[a, b, c].concat()]);
 }
 
