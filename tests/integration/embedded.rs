@@ -82,6 +82,8 @@ fn a_second_writer_on_a_held_data_dir_is_refused() {
     let output = run(otklik().args(["run", "--config", "config/demo.toml"]).env("OTKLIK_DATA_DIR", data.path()));
     assert!(!output.status.success(), "a second writer ran:\n{}", stdout(&output));
     let error = stderr(&output);
-    assert!(error.contains(&format!("data directory {} is in use by another otklik process (pid {})", data.path().display(), std::process::id())), "{error}");
+    let (dir, pid) = (data.path().display(), std::process::id());
+    let refusal = format!("data directory {dir} is in use by another otklik process (pid {pid})");
+    assert!(error.contains(&refusal), "{error}");
     assert!(store_rows(&data.path().join("posts")).is_empty(), "the refused run stored rows");
 }

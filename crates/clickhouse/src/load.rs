@@ -41,7 +41,11 @@ pub async fn load_store(config: &ClickHouseSinkConfig, dir: &Path) -> Result<Vec
     Ok(loaded)
 }
 
-async fn load_table<R: TableRow + DeserializeOwned>(client: &clickhouse::Client, dir: &Path, loaded: &mut Vec<LoadedFile>) -> Result<(), ClickHouseError> {
+async fn load_table<R: TableRow + DeserializeOwned>(
+    client: &clickhouse::Client,
+    dir: &Path,
+    loaded: &mut Vec<LoadedFile>,
+) -> Result<(), ClickHouseError> {
     let table = <R as TableRow>::TABLE;
     let files = table_files(&dir.join(table), table).map_err(|e| ClickHouseError::Client(e.to_string()))?;
     for path in files {
@@ -57,10 +61,14 @@ async fn load_table<R: TableRow + DeserializeOwned>(client: &clickhouse::Client,
 const CHUNK_BYTES: usize = 4 << 20;
 
 /// Sends the valid lines of `path` as they are; returns the rows sent and the reader (what it skipped).
-async fn load_file<R: TableRow + DeserializeOwned>(client: &clickhouse::Client, path: &Path) -> Result<(u64, StoreReader<R>), ClickHouseError> {
+async fn load_file<R: TableRow + DeserializeOwned>(
+    client: &clickhouse::Client,
+    path: &Path,
+) -> Result<(u64, StoreReader<R>), ClickHouseError> {
     let mut reader = StoreReader::<R>::open(path).map_err(|e| ClickHouseError::Client(e.to_string()))?;
     let columns: Vec<String> = R::COLUMN_NAMES.iter().map(|c| quote_ident(c)).collect();
-    let sql = format!("INSERT INTO {} ({}) FORMAT JSONEachRow", quote_ident(<R as TableRow>::TABLE), columns.join(", "));
+    let table = quote_ident(<R as TableRow>::TABLE);
+    let sql = format!("INSERT INTO {table} ({}) FORMAT JSONEachRow", columns.join(", "));
     let mut insert = client.insert_formatted_with(sql);
     let mut rows = 0u64;
     let mut chunk = BytesMut::with_capacity(CHUNK_BYTES);

@@ -125,11 +125,13 @@ impl DataDir {
         fs::create_dir_all(path).map_err(io_error(path))?;
         let lock_path = path.join(LOCK_FILE);
         // Not truncated on open: the holder's pid must stay readable for a refused writer.
-        let mut file =
-            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&lock_path).map_err(io_error(&lock_path))?;
+        let opened = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&lock_path);
+        let mut file = opened.map_err(io_error(&lock_path))?;
         match file.try_lock() {
             Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Err(StoreError::Locked { dir: path.to_owned(), pid: holder_pid(&lock_path) }),
+            Err(TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked { dir: path.to_owned(), pid: holder_pid(&lock_path) });
+            }
             Err(TryLockError::Error(source)) => return Err(StoreError::Io { path: lock_path, source }),
         }
         let pid = format!("{}\n", std::process::id());
@@ -411,13 +413,15 @@ impl<R: DeserializeOwned> StoreReader<R> {
     fn skip(&mut self, reason: String) {
         self.skipped += 1;
         if self.first_skip.is_none() {
-            self.first_skip = Some(format!("cannot parse {} line {}: {reason}", self.path.display(), self.lines.number));
+            let (path, line) = (self.path.display(), self.lines.number);
+            self.first_skip = Some(format!("cannot parse {path} line {line}: {reason}"));
         }
     }
 
     fn warn_skipped(&self) {
         if let Some(first) = &self.first_skip {
-            tracing::warn!(path = %self.path.display(), lines = self.skipped, "skipped {} unreadable line(s); first: {first}", self.skipped);
+            let lines = self.skipped;
+            tracing::warn!(path = %self.path.display(), lines, "skipped {lines} unreadable line(s); first: {first}");
         }
     }
 }
@@ -476,7 +480,8 @@ fn rewrite_without(path: &Path, corrupt: &Path, found: &Scan) -> Result<(), Stor
     let temp = temp_path(path);
     let mut source = File::open(path).map_err(io_error(path))?;
     let mut kept = BufWriter::new(File::create(&temp).map_err(io_error(&temp))?);
-    let mut moved = BufWriter::new(OpenOptions::new().create(true).append(true).open(corrupt).map_err(io_error(corrupt))?);
+    let corrupt_file = OpenOptions::new().create(true).append(true).open(corrupt).map_err(io_error(corrupt))?;
+    let mut moved = BufWriter::new(corrupt_file);
     let mut at = 0;
     for range in &found.invalid {
         copy_range(&mut source, range.start - at, &mut kept).map_err(io_error(&temp))?;

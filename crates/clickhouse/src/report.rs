@@ -50,7 +50,8 @@ const CLICKHOUSE_SQL: &str = "SELECT municipality, municipality_name, topic, \
 /// The report from ClickHouse.
 pub async fn from_clickhouse(config: &ClickHouseSinkConfig, since: Duration) -> Result<Report, ClickHouseError> {
     let rows = config.client().query(CLICKHOUSE_SQL).bind(since.as_secs()).fetch_all::<ReportRow>().await?;
-    Ok(Report { since, origin: format!("ClickHouse {} database {}", config.url, config.database), rows, skipped: 0, first_skip: None })
+    let origin = format!("ClickHouse {} database {}", config.url, config.database);
+    Ok(Report { since, origin, rows, skipped: 0, first_skip: None })
 }
 
 /// The report from a local store directory (`<data_dir>`, holding `posts/`), as of `now`.

@@ -36,6 +36,11 @@ fn write_posts(data: &Path, parts: &[&[u8]]) -> PathBuf {
     path
 }
 
+/// Appends bytes as a writer would, without the store.
+fn append_raw(path: &Path, bytes: &[u8]) {
+    fs::OpenOptions::new().append(true).open(path).and_then(|mut f| std::io::Write::write_all(&mut f, bytes)).unwrap();
+}
+
 fn stored(path: &Path) -> Vec<PostRow> {
     let text = fs::read_to_string(path).unwrap();
     text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
@@ -56,7 +61,8 @@ fn garbage_in_the_middle_is_quarantined_and_the_next_append_follows_valid_rows()
     // Before any repair the report reads what it can and says what it skipped.
     let before = report::from_store(data.path(), week(), at()).unwrap();
     assert_eq!(before.skipped, 1);
-    assert!(before.to_string().contains(&format!("1 unreadable line skipped (first: cannot parse {} line 4: ", path.display())), "{before}");
+    let said = format!("1 unreadable line skipped (first: cannot parse {} line 4: ", path.display());
+    assert!(before.to_string().contains(&said), "{before}");
 
     let store = LocalStore::<PostRow>::open(data.path()).unwrap();
     assert_eq!(fs::read(corrupt_path(&path)).unwrap(), garbage);
@@ -113,7 +119,9 @@ fn json_of_another_shape_is_quarantined() {
         payload_encoding: "utf8".into(),
         failed_at: at(),
     };
-    let bad: Vec<Vec<u8>> = [serde_json::to_vec(&wrong_type).unwrap(), serde_json::to_vec(&missing).unwrap(), serde_json::to_vec(&dlq).unwrap()]
+    let dlq = serde_json::to_value(&dlq).unwrap();
+    let json = |v: &serde_json::Value| serde_json::to_vec(v).unwrap();
+    let bad: Vec<Vec<u8>> = [json(&wrong_type), json(&missing), json(&dlq)]
         .into_iter()
         .chain([b"{}".to_vec(), b"[1,2]".to_vec(), b"".to_vec(), b"   ".to_vec()])
         .map(|mut l| {
@@ -175,7 +183,7 @@ fn a_refused_writer_never_touches_a_live_writers_batch() {
     // The live writer is half-way through its next batch: the file ends in a torn line.
     let batch = line(&rows[2]);
     let (first_half, second_half) = batch.split_at(batch.len() / 2);
-    fs::OpenOptions::new().append(true).open(&path).and_then(|mut f| std::io::Write::write_all(&mut f, first_half)).unwrap();
+    append_raw(&path, first_half);
     let live = fs::read(&path).unwrap();
 
     // Repair is reachable only through a locked DataDir, which a second writer cannot get.
@@ -186,7 +194,7 @@ fn a_refused_writer_never_touches_a_live_writers_batch() {
     assert_eq!(fs::read(&path).unwrap(), live, "the live batch was touched");
     assert!(!corrupt_path(&path).exists());
 
-    fs::OpenOptions::new().append(true).open(&path).and_then(|mut f| std::io::Write::write_all(&mut f, second_half)).unwrap();
+    append_raw(&path, second_half);
     drop(writer);
     LocalStore::<PostRow>::open(data.path()).unwrap();
     assert_eq!(stored(&path), rows, "the finished batch is whole");
@@ -272,7 +280,12 @@ enum Edit {
 }
 
 fn piece() -> impl Strategy<Value = Piece> {
-    let edit = prop_oneof![Just(Edit::Truncate), any::<u8>().prop_map(Edit::Flip), any::<u8>().prop_map(Edit::Insert), Just(Edit::Delete)];
+    let edit = prop_oneof![
+        Just(Edit::Truncate),
+        any::<u8>().prop_map(Edit::Flip),
+        any::<u8>().prop_map(Edit::Insert),
+        Just(Edit::Delete),
+    ];
     prop_oneof![
         (0u64..40).prop_map(Piece::Valid),
         proptest::collection::vec(any::<u8>(), 0..200).prop_map(Piece::Garbage),
@@ -331,7 +344,8 @@ fn check_store(pieces: &[Piece], torn_tail: &[u8]) -> Result<(), TestCaseError> 
     prop_assert!(store.is_ok(), "{:?}", store.err());
     prop_assert_eq!(fs::read(&path).unwrap(), valid.concat(), "every valid row survives, in order");
     let quarantined = fs::read(corrupt_path(&path)).unwrap_or_default();
-    let expected: Vec<Vec<u8>> = invalid.iter().map(|l| if l.ends_with(b"\n") { l.to_vec() } else { [l, &b"\n"[..]].concat() }).collect();
+    let as_line = |l: &&[u8]| if l.ends_with(b"\n") { l.to_vec() } else { [l, &b"\n"[..]].concat() };
+    let expected: Vec<Vec<u8>> = invalid.iter().map(as_line).collect();
     prop_assert_eq!(split_lines(&quarantined).len() + valid.len(), lines.len(), "nothing is lost");
     prop_assert_eq!(quarantined, expected.concat(), "every invalid line is in .corrupt");
     // A valid row on a line of its own (not glued to a truncated one before it) is kept.
@@ -351,7 +365,10 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 96, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
-    fn fuzz_lines_valid_garbage_and_mutated(pieces in proptest::collection::vec(piece(), 0..12), tail in proptest::collection::vec(any::<u8>(), 0..40)) {
+    fn fuzz_lines_valid_garbage_and_mutated(
+        pieces in proptest::collection::vec(piece(), 0..12),
+        tail in proptest::collection::vec(any::<u8>(), 0..40),
+    ) {
         check_store(&pieces, &tail)?;
     }
 
