@@ -55,17 +55,22 @@ pub fn load(config: &Config, dir: &Path) -> Result<()> {
         Migrator::new(&sink).migrate(None).await.context("cannot migrate before loading")?;
         otklik_clickhouse::load::load_store(&sink, dir).await.with_context(|| format!("cannot load {}", dir.display()))
     })?;
-    let mut by_table: std::collections::BTreeMap<&str, (usize, u64)> = Default::default();
+    let mut by_table: std::collections::BTreeMap<&str, (usize, u64, u64)> = Default::default();
     for file in &loaded {
         let entry = by_table.entry(file.table).or_default();
         entry.0 += 1;
         entry.1 += file.rows;
+        entry.2 += file.skipped;
     }
     if by_table.is_empty() {
         println!("nothing to load under {}", dir.display());
     }
-    for (table, (files, rows)) in by_table {
-        println!("{table}: {rows} row(s) from {files} file(s)");
+    for (table, (files, rows, skipped)) in by_table {
+        let skipped = if skipped > 0 { format!(", {skipped} unreadable line(s) skipped") } else { String::new() };
+        println!("{table}: {rows} row(s) from {files} file(s){skipped}");
+    }
+    if let Some(first) = loaded.iter().find_map(|f| f.first_skip.as_deref()) {
+        println!("first unreadable line: {first}");
     }
     Ok(())
 }

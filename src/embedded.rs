@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::stages::ClassifyStage;
 use crate::summary::{CountingStore, Counts, Summary};
 use anyhow::{Context, Result};
-use otklik_clickhouse::{DlqRow, LocalStore, PostRow};
+use otklik_clickhouse::{DataDir, DlqRow, LocalStore, PostRow};
 use otklik_collect::{Collector, CollectorTopics};
 use otklik_pipeline::{
     run_map_stage, run_sink_stage, Backoff, BatchLimits, Bus, CancellationToken, DeadLetters, MapStageConfig, MemoryBus, SinkStageConfig, StageMetrics,
@@ -56,9 +56,10 @@ pub async fn run(config: &Config) -> Result<Summary> {
     let topics = config.topics();
     let bus = MemoryBus::new(config.run.partitions);
     let classifier = Arc::new(load_classifier(config)?);
-    let data_dir = config.resolve(&config.run.data_dir);
-    let posts_store = LocalStore::<PostRow>::open(&data_dir).context("cannot open the local store")?;
-    let dlq_store = LocalStore::<DlqRow>::open(&data_dir).context("cannot open the local store")?;
+    // One lock for the process, shared by both stores: a second writer is refused.
+    let data_dir = DataDir::lock(&config.resolve(&config.run.data_dir)).context("cannot open the local store")?;
+    let posts_store = LocalStore::<PostRow>::open_in(&data_dir).context("cannot open the local store")?;
+    let dlq_store = LocalStore::<DlqRow>::open_in(&data_dir).context("cannot open the local store")?;
     let backoff = Backoff { initial: config.sink.retry_initial.0, max: config.sink.retry_max.0 };
     let dead_letters = |stage: &str| DeadLetters { publisher: bus.publisher(), topic: topics.dlq.clone(), stage: stage.into(), backoff };
     let limits = BatchLimits { max_rows: config.sink.batch_rows, max_bytes: config.sink.batch_bytes.0, max_wait: config.sink.batch_wait.0 };

@@ -104,3 +104,17 @@ impl Drop for RemoveOnDrop {
         let _ = std::fs::remove_file(&self.0);
     }
 }
+
+#[test]
+fn a_second_writer_on_a_held_data_dir_is_refused() {
+    let data = tempfile::tempdir().unwrap();
+    // This test process is the other writer: it holds the lock for the whole run.
+    let _held = otklik_clickhouse::DataDir::lock(data.path()).unwrap();
+    let output = run(otklik().args(["run", "--config", "config/demo.toml"]).env("OTKLIK_DATA_DIR", data.path()));
+    assert!(!output.status.success(), "a second writer ran:\n{}", stdout(&output));
+    let error = stderr(&output);
+    let (dir, pid) = (data.path().display(), std::process::id());
+    let refusal = format!("data directory {dir} is in use by another otklik process (pid {pid})");
+    assert!(error.contains(&refusal), "{error}");
+    assert!(store_rows(&data.path().join("posts")).is_empty(), "the refused run stored rows");
+}

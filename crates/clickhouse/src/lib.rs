@@ -15,7 +15,10 @@
 //! - [`report`]: complaints per municipality × topic from ClickHouse or the local store.
 //! - [`queries`]: the analyst queries of `deploy/clickhouse/queries/`.
 //! - [`LocalStore`]: hourly JSONEachRow files holding exactly the table rows, a `BatchSink` for
-//!   the embedded wiring (durable append, torn-tail repair).
+//!   the embedded wiring (durable append; on open, lines that are not valid rows are moved to a
+//!   `.corrupt` file). One writer per data directory: stores are opened from a [`DataDir`], which
+//!   holds an exclusive lock. [`StoreReader`] reads a file without a lock, skipping and counting
+//!   lines that are not rows.
 //!
 //! Deduplication is by design, not by the server: `posts` is a ReplacingMergeTree whose sorting
 //! key identifies the uid, and `complaints_hourly` holds `uniqExact(uid)` states, so a row
@@ -36,7 +39,7 @@ pub mod sink;
 
 pub use config::ClickHouseSinkConfig;
 pub use error::{ClickHouseError, FailureKind};
-pub use local::{LocalStore, StoreError, StoreRow};
+pub use local::{DataDir, LocalStore, StoreError, StoreReader, StoreRow};
 pub use migrate::{Form, MigrationReport, Migrator, MIGRATIONS};
 pub use report::Report;
 pub use row::{AlertRow, DlqRow, PostRow, SourceStatusRow, TableRow};

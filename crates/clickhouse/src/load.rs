@@ -1,15 +1,16 @@
 //! `otklik clickhouse load DIR`: the local store's JSONEachRow files into the tables, unchanged,
 //! with `INSERT INTO table (columns) FORMAT JSONEachRow` over HTTP. Loading the same files twice
-//! is harmless: `posts` collapses versions and `complaints_hourly` counts distinct uids.
+//! is harmless: `posts` collapses versions and `complaints_hourly` counts distinct uids. Lines
+//! that are not valid rows of their table are skipped and counted, not sent.
 
 use crate::config::ClickHouseSinkConfig;
 use crate::error::ClickHouseError;
-use crate::local::table_files;
-use crate::row::{AlertRow, DlqRow, PostRow, SourceStatusRow};
+use crate::local::{table_files, StoreReader};
 use crate::migrate::quote_ident;
-use bytes::Bytes;
+use crate::row::{AlertRow, DlqRow, PostRow, SourceStatusRow, TableRow};
+use bytes::{BufMut, BytesMut};
 use clickhouse::Row;
-use std::io::Read;
+use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 
 /// What was loaded from one file.
@@ -18,6 +19,10 @@ pub struct LoadedFile {
     pub table: &'static str,
     pub path: PathBuf,
     pub rows: u64,
+    /// Lines that were not valid rows.
+    pub skipped: u64,
+    /// Why the first of them was skipped (`cannot parse <file> line N: …`).
+    pub first_skip: Option<String>,
 }
 
 /// The tables a store directory may hold, with their columns.
@@ -29,37 +34,62 @@ pub fn store_tables() -> [(&'static str, &'static [&'static str]); 4] {
 pub async fn load_store(config: &ClickHouseSinkConfig, dir: &Path) -> Result<Vec<LoadedFile>, ClickHouseError> {
     let client = config.client();
     let mut loaded = Vec::new();
-    for (table, columns) in store_tables() {
-        let files = table_files(&dir.join(table), table).map_err(|e| ClickHouseError::Client(e.to_string()))?;
-        for path in files {
-            let rows = load_file(&client, table, columns, &path).await?;
-            tracing::info!(table, path = %path.display(), rows, "loaded");
-            loaded.push(LoadedFile { table, path, rows });
-        }
-    }
+    load_table::<PostRow>(&client, dir, &mut loaded).await?;
+    load_table::<DlqRow>(&client, dir, &mut loaded).await?;
+    load_table::<AlertRow>(&client, dir, &mut loaded).await?;
+    load_table::<SourceStatusRow>(&client, dir, &mut loaded).await?;
     Ok(loaded)
 }
 
-async fn load_file(client: &clickhouse::Client, table: &str, columns: &[&str], path: &Path) -> Result<u64, ClickHouseError> {
-    let io = |e: std::io::Error| ClickHouseError::Client(format!("{}: {e}", path.display()));
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    let columns: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
-    let sql = format!("INSERT INTO {} ({}) FORMAT JSONEachRow", quote_ident(table), columns.join(", "));
+async fn load_table<R: TableRow + DeserializeOwned>(
+    client: &clickhouse::Client,
+    dir: &Path,
+    loaded: &mut Vec<LoadedFile>,
+) -> Result<(), ClickHouseError> {
+    let table = <R as TableRow>::TABLE;
+    let files = table_files(&dir.join(table), table).map_err(|e| ClickHouseError::Client(e.to_string()))?;
+    for path in files {
+        let (rows, reader) = load_file::<R>(client, &path).await?;
+        let (skipped, first_skip) = (reader.skipped(), reader.first_skip().map(str::to_owned));
+        tracing::info!(table, path = %path.display(), rows, skipped, "loaded");
+        loaded.push(LoadedFile { table, path, rows, skipped, first_skip });
+    }
+    Ok(())
+}
+
+/// Rows are sent in chunks of about this size.
+const CHUNK_BYTES: usize = 4 << 20;
+
+/// Sends the valid lines of `path` as they are; returns the rows sent and the reader (what it skipped).
+async fn load_file<R: TableRow + DeserializeOwned>(
+    client: &clickhouse::Client,
+    path: &Path,
+) -> Result<(u64, StoreReader<R>), ClickHouseError> {
+    let mut reader = StoreReader::<R>::open(path).map_err(|e| ClickHouseError::Client(e.to_string()))?;
+    let columns: Vec<String> = R::COLUMN_NAMES.iter().map(|c| quote_ident(c)).collect();
+    let table = quote_ident(<R as TableRow>::TABLE);
+    let sql = format!("INSERT INTO {table} ({}) FORMAT JSONEachRow", columns.join(", "));
     let mut insert = client.insert_formatted_with(sql);
     let mut rows = 0u64;
-    let mut chunk = vec![0u8; 4 << 20];
+    let mut chunk = BytesMut::with_capacity(CHUNK_BYTES);
     loop {
-        let n = file.read(&mut chunk).map_err(io)?;
-        if n == 0 {
+        let line = reader.next_row().map_err(|e| ClickHouseError::Client(e.to_string()))?;
+        if let Some((_, line)) = &line {
+            chunk.put_slice(line);
+            rows += 1;
+        }
+        if chunk.len() >= CHUNK_BYTES || (line.is_none() && !chunk.is_empty()) {
+            let full = std::mem::replace(&mut chunk, BytesMut::with_capacity(CHUNK_BYTES));
+            insert.send(full.freeze()).await.map_err(|e| with_path(e.into(), path))?;
+        }
+        if line.is_none() {
             break;
         }
-        rows += chunk[..n].iter().filter(|&&b| b == b'\n').count() as u64;
-        insert.send(Bytes::copy_from_slice(&chunk[..n])).await.map_err(|e| with_path(e.into(), path))?;
     }
     if rows > 0 {
         insert.end().await.map_err(|e| with_path(e.into(), path))?;
     }
-    Ok(rows)
+    Ok((rows, reader))
 }
 
 fn with_path(error: ClickHouseError, path: &Path) -> ClickHouseError {

@@ -1,18 +1,18 @@
 //! `otklik report [--since 24h]`: complaints and questions per municipality × topic, from
 //! ClickHouse (`complaints_hourly`) or, in embedded mode, from the local store's files — with
 //! the same semantics: posts published from the start of the hour `since` ago, each uid counted
-//! once per cell however often it was delivered, posts without topics under topic `—`.
+//! once per cell however often it was delivered, posts without topics under topic `—`. Lines of
+//! the store that are not valid rows are skipped and counted, never a reason to fail.
 
 use crate::config::ClickHouseSinkConfig;
 use crate::error::ClickHouseError;
-use crate::local::{table_files, StoreError};
+use crate::local::{table_files, StoreError, StoreReader};
 use crate::row::PostRow;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use clickhouse::Row;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
-use std::io::BufRead;
 use std::path::Path;
 use std::time::Duration;
 
@@ -35,6 +35,10 @@ pub struct Report {
     /// Where the numbers came from (`ClickHouse <url>/<db>` or the store directory).
     pub origin: String,
     pub rows: Vec<ReportRow>,
+    /// Lines of the local store that were not valid rows (0 from ClickHouse).
+    pub skipped: u64,
+    /// Why the first of them was skipped (`cannot parse <file> line N: …`).
+    pub first_skip: Option<String>,
 }
 
 const CLICKHOUSE_SQL: &str = "SELECT municipality, municipality_name, topic, \
@@ -46,7 +50,8 @@ const CLICKHOUSE_SQL: &str = "SELECT municipality, municipality_name, topic, \
 /// The report from ClickHouse.
 pub async fn from_clickhouse(config: &ClickHouseSinkConfig, since: Duration) -> Result<Report, ClickHouseError> {
     let rows = config.client().query(CLICKHOUSE_SQL).bind(since.as_secs()).fetch_all::<ReportRow>().await?;
-    Ok(Report { since, origin: format!("ClickHouse {} database {}", config.url, config.database), rows })
+    let origin = format!("ClickHouse {} database {}", config.url, config.database);
+    Ok(Report { since, origin, rows, skipped: 0, first_skip: None })
 }
 
 /// The report from a local store directory (`<data_dir>`, holding `posts/`), as of `now`.
@@ -61,17 +66,10 @@ pub fn from_store(data_dir: &Path, since: Duration, now: DateTime<Utc>) -> Resul
         total: HashSet<String>,
     }
     let mut cells: BTreeMap<(String, String, String), Cell> = BTreeMap::new();
-    let dir = data_dir.join("posts");
-    for path in table_files(&dir, "posts")? {
-        let io = |source| StoreError::Io { path: path.clone(), source };
-        let file = std::fs::File::open(&path).map_err(io)?;
-        for (number, line) in std::io::BufReader::new(file).lines().enumerate() {
-            let line = line.map_err(io)?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let row: PostRow = serde_json::from_str(&line)
-                .map_err(|e| StoreError::Serialise { table: "posts", reason: format!("{}:{}: {e}", path.display(), number + 1) })?;
+    let (mut skipped, mut first_skip) = (0, None);
+    for path in table_files(&data_dir.join("posts"), "posts")? {
+        let mut reader = StoreReader::<PostRow>::open(&path)?;
+        while let Some((row, _)) = reader.next_row()? {
             if !(row.kind == "complaint" || row.kind == "question") || row.published_at.duration_trunc(TimeDelta::hours(1)).unwrap_or(row.published_at) < start {
                 continue;
             }
@@ -83,6 +81,8 @@ pub fn from_store(data_dir: &Path, since: Duration, now: DateTime<Utc>) -> Resul
                 cell.total.insert(row.uid.clone());
             }
         }
+        skipped += reader.skipped();
+        first_skip = first_skip.or_else(|| reader.first_skip().map(str::to_owned));
     }
     let mut rows: Vec<ReportRow> = cells
         .into_iter()
@@ -96,14 +96,15 @@ pub fn from_store(data_dir: &Path, since: Duration, now: DateTime<Utc>) -> Resul
         })
         .collect();
     rows.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.municipality.cmp(&b.municipality)).then_with(|| a.topic.cmp(&b.topic)));
-    Ok(Report { since, origin: format!("local store {}", data_dir.display()), rows })
+    Ok(Report { since, origin: format!("local store {}", data_dir.display()), rows, skipped, first_skip })
 }
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "Complaints and questions per municipality × topic, last {} ({})", human(self.since), self.origin)?;
         if self.rows.is_empty() {
-            return writeln!(f, "(no complaints or questions in this period)");
+            writeln!(f, "(no complaints or questions in this period)")?;
+            return self.fmt_skipped(f);
         }
         let place = |r: &ReportRow| match (r.municipality_name.is_empty(), r.municipality.is_empty()) {
             (_, true) => "(unknown)".to_owned(),
@@ -138,7 +139,19 @@ impl fmt::Display for Report {
             line(f, [&row[0], &row[1], &row[2], &row[3], &row[4]])?;
         }
         let total: u64 = self.rows.iter().map(|r| r.total).sum();
-        writeln!(f, "{} cell(s), {} post-topic pair(s)", self.rows.len(), total)
+        writeln!(f, "{} cell(s), {} post-topic pair(s)", self.rows.len(), total)?;
+        self.fmt_skipped(f)
+    }
+}
+
+impl Report {
+    fn fmt_skipped(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let first = self.first_skip.as_deref().map(|e| format!(" (first: {e})")).unwrap_or_default();
+        match self.skipped {
+            0 => Ok(()),
+            1 => writeln!(f, "1 unreadable line skipped{first}"),
+            n => writeln!(f, "{n} unreadable lines skipped{first}"),
+        }
     }
 }
 
