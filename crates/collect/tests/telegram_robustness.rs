@@ -238,21 +238,30 @@ fn duplicate_posts_are_kept_once() {
     assert!(matches!(page.skipped[0].reason, SkipReason::Duplicate));
 }
 
+/// Invalid UTF-8 is refused with its byte offset, as the VK and OK parsers refuse it; it used to
+/// become U+FFFD in the post text unnoticed.
 #[test]
-fn invalid_utf8_becomes_replacement_characters() {
+fn invalid_utf8_is_refused_with_its_offset() {
     let mut html = history(&[message("chan/1", &(text("вода@@") + &footer("chan/1", "2024-01-01T00:00:00Z")))]);
     let at = html.windows(2).position(|w| w == b"@@").unwrap();
     html[at] = 0xff;
     html[at + 1] = 0xd0;
-    let page = telegram::parse_page(&html, &ctx()).unwrap();
-    assert_eq!(page.posts[0].post.text, "вода\u{FFFD}\u{FFFD}");
+    let err = telegram::parse_page(&html, &ctx()).unwrap_err();
+    assert_eq!(err.reason, format!("page is not valid UTF-8 at byte {at}"));
+    let err = otklik_collect::parse_saved(otklik_model::Platform::Telegram, &html, &ctx()).unwrap_err();
+    assert!(err.to_string().contains("not valid UTF-8"), "{err}");
+    // Cut inside a two-byte letter: said so, not read as a shorter page.
+    let cut = html.windows(2).position(|w| w == "д".as_bytes()).unwrap() + 1;
+    let err = telegram::parse_page(&html[..cut], &ctx()).unwrap_err();
+    assert!(err.reason.contains("ends inside a UTF-8 sequence"), "{}", err.reason);
 }
 
 #[test]
 fn garbage_around_a_message_does_not_hide_it() {
-    let mut html: Vec<u8> = (0..20_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    // ASCII garbage: bytes that are not UTF-8 refuse the whole page (see the test above).
+    let mut html: Vec<u8> = (0..20_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 & 0x7f).collect();
     html.extend(history(&[message("chan/1", &(text("настоящий") + &footer("chan/1", "2024-01-01T00:00:00Z")))]));
-    html.extend((0..5_000u32).map(|i| (i.wrapping_mul(40_503) >> 3) as u8));
+    html.extend((0..5_000u32).map(|i| (i.wrapping_mul(40_503) >> 3) as u8 & 0x7f));
     let page = parse_any(&html).expect("the history section is still there");
     assert!(page.posts.iter().any(|p| p.post.text == "настоящий"), "{:?}", page.posts);
     for garbage in [
