@@ -332,3 +332,45 @@ fn every_truncation_keeps_the_complete_posts_before_it() {
 fn memchr_find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
+
+/// Message id 0 and dates before 2006 or days after collection are not posts: the block is
+/// skipped with a reason and reported as a bad item (index and byte offset); the others stay.
+#[test]
+fn impossible_ids_and_dates_are_bad_items() {
+    let blocks = [
+        message("chan/0", &(text("id 0") + &footer("chan/0", "2024-01-01T00:00:00Z"))),
+        message("chan/2", &(text("1970") + &footer("chan/2", "1970-01-01T00:00:00Z"))),
+        message("chan/3", &(text("future") + &footer("chan/3", "2024-01-18T00:00:00Z"))),
+        message("chan/4", &(text("настоящий") + &footer("chan/4", "2024-01-16T12:00:00Z"))),
+    ];
+    let html = history(&blocks);
+    let parsed = otklik_collect::parse_saved(otklik_model::Platform::Telegram, &html, &ctx()).unwrap();
+    assert_eq!(parsed.posts.iter().map(|p| p.uid.to_string()).collect::<Vec<_>>(), ["tg:chan:4"]);
+    let bad: Vec<(usize, &str)> = parsed.bad_items.iter().map(|b| (b.index, b.reason.as_str())).collect();
+    assert_eq!(bad[0], (0, "chan/0: message id \"0\" is not a positive integer"));
+    assert_eq!(bad[1], (1, "chan/2: date 1970-01-01T00:00:00Z is before 2006, older than the network"));
+    assert!(bad[2].1.starts_with("chan/3: date 2024-01-18T00:00:00Z is more than a day after collection"), "{}", bad[2].1);
+    let second = std::str::from_utf8(&html).unwrap().find("data-post=\"chan/2\"").unwrap();
+    let offset = parsed.bad_items[1].offset.unwrap();
+    assert!(offset < second && second - offset < 200, "the offset points at the block");
+    assert!(parsed.empty.is_none());
+}
+
+/// A preview page without a single message block, or a non-empty fragment without one, is
+/// `Empty`; a channel that says it has no messages, a new channel with only its service message,
+/// and t.me's empty fragment past the start are empty feeds.
+#[test]
+fn pages_without_messages_are_empty_only_when_suspicious() {
+    let parse = |bytes: &[u8]| otklik_collect::parse_saved(otklik_model::Platform::Telegram, bytes, &ctx()).unwrap();
+    let bare = history(&[]);
+    assert!(parse(&bare).empty.unwrap().reason.contains("t.me/s page has no message blocks"));
+    let fragment = serde_json::to_vec(r#"<div class="tme_messages_more" data-before="5"></div>"#).unwrap();
+    assert!(parse(&fragment).empty.unwrap().reason.contains("XHR fragment has no message blocks"));
+    let said = r#"<section class="tgme_channel_history"><div class="tme_no_messages_found">No messages</div></section>"#;
+    assert_eq!(parse(said.as_bytes()).empty, None);
+    let created = message("chan/1", r#"<div class="tgme_widget_message_service_date">Channel created</div>"#)
+        .replace("tgme_widget_message text_not_supported_wrap", "tgme_widget_message service_message");
+    let page = parse(&history(&[created]));
+    assert!(page.posts.is_empty() && page.bad_items.is_empty() && page.empty.is_none(), "{page:?}");
+    assert_eq!(parse(b"\"\"").empty, None);
+}
