@@ -1,8 +1,11 @@
 //! Malformed and hostile input for the t.me/s parser: it must never panic, must keep the posts it
 //! can still read, and must say why it skipped the rest.
 //!
-//! A proptest mutates the real fixtures (byte flips, truncations, inserted `<`, quotes and invalid
-//! UTF-8, deleted and duplicated ranges); explicit tests pin down the cases that matter most.
+//! A proptest (the fuzz pass of `cargo test`: fixed cases, fixed seed) mutates the real fixtures
+//! (byte flips, truncations, inserted `<`, quotes and invalid UTF-8, deleted and duplicated
+//! ranges) and sets message ids and dates to impossible values; every post that comes out must
+//! pass the item check (`otklik_collect::check`). Explicit tests pin down the cases that matter
+//! most.
 
 use chrono::{DateTime, Utc};
 use otklik_collect::telegram::{self, SkipReason, TelegramPage};
@@ -10,6 +13,8 @@ use otklik_collect::ParseContext;
 use proptest::prelude::*;
 use std::collections::HashSet;
 use std::path::PathBuf;
+
+mod common;
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/telegram").join(name);
@@ -27,6 +32,7 @@ fn assert_page_invariants(page: &TelegramPage) {
         assert!(ids.insert(post.id), "duplicate post id {}", post.id);
         assert_eq!(post.post.uid.id, post.id.to_string());
         assert_eq!(post.post.uid.owner, post.post.uid.owner.to_ascii_lowercase());
+        common::assert_post(&post.post);
         // Every post must survive the wire round trip the pipeline puts it through.
         let wire = otklik_model::encode(&post.post);
         let back: otklik_model::RawPost = otklik_model::decode("RawPost", &wire).unwrap();
@@ -99,8 +105,62 @@ fn apply(bytes: &mut Vec<u8>, mutation: &Mutation) {
     }
 }
 
+/// The `n`-th `data-post` id or `<time datetime>` of a page set to `value`.
+#[derive(Debug, Clone)]
+struct FieldMutation {
+    datetime: bool,
+    n: prop::sample::Index,
+    value: &'static str,
+}
+
+fn field_mutation() -> impl Strategy<Value = FieldMutation> {
+    let ids = prop::sample::select(vec!["0", "00", "-1", "abc", "", "99999999999999999999", "18446744073709551616", "1e3"]);
+    let dates = prop::sample::select(vec![
+        "1970-01-01T00:00:00+00:00", "2005-12-31T23:59:59+00:00", "2006-01-01T00:00:00+00:00", "2024-01-17T12:59:59Z",
+        "2024-01-17T13:00:01Z", "2999-01-01T00:00:00Z", "0000-01-01T00:00:00Z", "-001-01-01T00:00:00Z", "garbage", "",
+    ]);
+    prop_oneof![
+        (any::<prop::sample::Index>(), ids).prop_map(|(n, value)| FieldMutation { datetime: false, n, value }),
+        (any::<prop::sample::Index>(), dates).prop_map(|(n, value)| FieldMutation { datetime: true, n, value }),
+    ]
+}
+
+/// Applies `m` to an HTML page: finds every `data-post="chan/ID"` id or `datetime="…"` value.
+fn apply_field(html: &str, m: &FieldMutation) -> String {
+    let (marker, stop) = if m.datetime { ("datetime=\"", '"') } else { ("data-post=\"", '"') };
+    let starts: Vec<usize> = html.match_indices(marker).map(|(i, _)| i + marker.len()).collect();
+    if starts.is_empty() {
+        return html.to_owned();
+    }
+    let start = starts[m.n.index(starts.len())];
+    let end = start + html[start..].find(stop).unwrap_or(0);
+    let start = if m.datetime { start } else { html[start..end].rfind('/').map_or(start, |slash| start + slash + 1) };
+    format!("{}{}{}", &html[..start], m.value, &html[end..])
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 384, ..ProptestConfig::default() })]
+    #![proptest_config(common::fuzz_config(128))]
+
+    #[test]
+    fn impossible_ids_and_dates_never_become_posts(
+        fixture_name in prop::sample::select(vec!["channel_page.html", "channel_start.html", "fragment_before_1181.json"]),
+        mutations in prop::collection::vec(field_mutation(), 1..4),
+    ) {
+        let bytes = fixture(fixture_name);
+        let fragment = fixture_name.ends_with(".json");
+        let mut html = if fragment { serde_json::from_slice::<String>(&bytes).unwrap() } else { String::from_utf8(bytes).unwrap() };
+        for m in &mutations {
+            html = apply_field(&html, m);
+        }
+        let bytes = if fragment { serde_json::to_vec(&html).unwrap() } else { html.into_bytes() };
+        let parsed = otklik_collect::parse_saved(otklik_model::Platform::Telegram, &bytes, &ctx()).unwrap();
+        common::assert_outcome(&parsed);
+        prop_assert!(!parsed.posts.is_empty() || !parsed.bad_items.is_empty() || parsed.empty.is_none());
+    }
+}
+
+proptest! {
+    #![proptest_config(common::fuzz_config(384))]
 
     #[test]
     fn mutated_fixtures_never_panic(
@@ -111,7 +171,9 @@ proptest! {
         for m in &mutations {
             apply(&mut bytes, m);
         }
-        parse_any(&bytes);
+        if let Ok(parsed) = otklik_collect::parse_saved(otklik_model::Platform::Telegram, &bytes, &ctx()) {
+            common::assert_outcome(&parsed);
+        }
         // A fragment's JSON breaks under most mutations; its HTML is fuzzed through the decoded form too.
         if fixture_name.ends_with(".json") {
             let html: String = serde_json::from_slice(&fixture(fixture_name)).unwrap();
