@@ -35,7 +35,9 @@ pub mod vk;
 pub mod walk;
 
 pub use check::{BadItem, Empty, Parsed};
-pub use collector::{cursors_from_table, BadPage, CollectError, Collector, CollectorTopics, FeedReader, PassSummary, PollOutcome};
+pub use collector::{
+    cursors_from_table, BadPage, CollectError, Collector, CollectorTopics, EmptyLog, FeedReader, PassSummary, PollNotes, PollOutcome,
+};
 pub use platforms::PlatformReaders;
 pub use replay::ReplayReader;
 
