@@ -89,8 +89,10 @@ fn parse_reports_invalid_items_by_index_and_prints_the_valid_ones() {
         {"id": 8, "owner_id": -5, "date": 1763000000, "text": "настоящий"}]}}"#;
     let output = parse_file("vk", "wall.json", body.as_bytes());
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let posts: Vec<otklik_model::RawPost> = stdout(&output).lines().map(|l| otklik_model::decode("RawPost", l.as_bytes()).unwrap()).collect();
-    assert_eq!(posts.iter().map(|p| p.uid.to_string()).collect::<Vec<_>>(), ["vk:-5:8"]);
+    let out = stdout(&output);
+    let decode = |l: &str| otklik_model::decode::<otklik_model::RawPost>("RawPost", l.as_bytes()).unwrap();
+    let uids: Vec<String> = out.lines().map(|l| decode(l).uid.to_string()).collect();
+    assert_eq!(uids, ["vk:-5:8"]);
     let err = stderr(&output);
     assert!(err.contains("item 0: vk:-5:-1: post id -1 is not positive"), "{err}");
     assert!(err.contains("item 1: vk:-5:0: post id 0 is not positive"), "{err}");
@@ -99,7 +101,8 @@ fn parse_reports_invalid_items_by_index_and_prints_the_valid_ones() {
 
 #[test]
 fn parse_exits_1_when_every_item_is_invalid() {
-    let body = r#"{"media_topics": [{"id": "abc", "owner_ref": "group:5439", "created_ms": 1763000000000}], "has_more": false}"#;
+    let body = r#"{"media_topics": [{"id": "abc", "owner_ref": "group:5439", "created_ms": 1763000000000}],
+                   "has_more": false}"#;
     let output = parse_file("ok", "topics.json", body.as_bytes());
     assert_eq!(output.status.code(), Some(1));
     assert!(stdout(&output).is_empty());
@@ -114,8 +117,10 @@ fn parse_exits_1_on_suspicious_empty_answers_and_0_on_empty_feeds() {
         <section class="tgme_channel_history js-message_history"></section></html>"#;
     let suspicious: [(&str, &str, &str); 4] = [
         ("vk", r#"{"response": {"count": 5}}"#, "count 5 but has no items list"),
-        ("vk", r#"{"response": [false, false], "execute_errors": [{"method": "wall.get", "error_code": 30, "error_msg": "private"},
-            {"method": "wall.get", "error_code": 6, "error_msg": "too many"}]}"#, "every call of the execute batch failed (2 calls, 2 execute_errors)"),
+        ("vk", r#"{"response": [false, false], "execute_errors": [
+            {"method": "wall.get", "error_code": 30, "error_msg": "private"},
+            {"method": "wall.get", "error_code": 6, "error_msg": "too many"}]}"#,
+            "every call of the execute batch failed (2 calls, 2 execute_errors)"),
         ("ok", r#"{"has_more": true, "anchor": "NTQ"}"#, "neither \"media_topics\" nor \"comments\""),
         ("telegram", history, "page has no message blocks"),
     ];
@@ -149,5 +154,6 @@ fn parse_refuses_a_telegram_page_with_invalid_utf8() {
     let output = parse_file("telegram", "page.html", &broken);
     assert_eq!(output.status.code(), Some(1));
     assert!(stdout(&output).is_empty(), "no post with U+FFFD in it");
-    assert!(stderr(&output).contains("cannot parse telegram response: page is not valid UTF-8 at byte"), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("cannot parse telegram response: page is not valid UTF-8 at byte"), "{err}");
 }

@@ -72,7 +72,8 @@ impl BadPage {
             Some(post) => otklik_model::encode(post.as_ref()),
             None => page.to_vec(),
         };
-        BadPage { origin: format!("{origin} item {}", item.index), bytes, error: ParseError::new(platform, item.to_string()) }
+        let error = ParseError::new(platform, item.to_string());
+        BadPage { origin: format!("{origin} item {}", item.index), bytes, error }
     }
 }
 
@@ -113,7 +114,11 @@ impl EmptyLog {
         match empty {
             Some(e) if sources.get(source) == Some(&e.reason) => false,
             Some(e) => {
-                tracing::warn!(source, reason = %e.reason, "the source answered with nothing in it, which a healthy feed does not; logged once until it changes");
+                tracing::warn!(
+                    source,
+                    reason = %e.reason,
+                    "the source answered with nothing in it, which a healthy feed never does (logged once)"
+                );
                 sources.insert(source.to_owned(), e.reason.clone());
                 true
             }

@@ -154,9 +154,8 @@ async fn replayed_invalid_items_become_dead_letters_of_their_own() {
     let dir = std::env::temp_dir().join(format!("otklik-replay-bad-items-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("vk/-5")).unwrap();
     let now = Utc::now().timestamp();
-    let wall = format!(
-        r#"{{"response": {{"count": 2, "items": [{{"id": -1, "owner_id": -5, "date": {now}, "text": "a"}}, {{"id": 2, "owner_id": -5, "date": {now}, "text": "b"}}]}}}}"#
-    );
+    let item = |id: i64| format!(r#"{{"id": {id}, "owner_id": -5, "date": {now}, "text": "{id}"}}"#);
+    let wall = format!(r#"{{"response": {{"count": 2, "items": [{}, {}]}}}}"#, item(-1), item(2));
     std::fs::write(dir.join("vk/-5/01-wall.json"), wall).unwrap();
     let source = Source { platform: Platform::Vk, ..source("vk-5", "-5") };
     let outcome = ReplayReader::new(&dir).poll(&source, &Cursor::new("vk-5")).await.unwrap();

@@ -286,7 +286,8 @@ fn topics_with_impossible_ids_become_bad_items() {
     assert!(bad[2].1.contains("group id \"abc\""));
     assert_eq!(bad.len(), 5);
     // Comment ids are opaque tokens: the demo's base64 ids pass, a stray character does not.
-    let body = r#"{"comments": [{"id": "MTU2OjE", "date_ms": 1763000000000, "text": "да"}, {"id": "a;b", "date_ms": 1763000000000, "text": "нет"}]}"#;
+    let body = r#"{"comments": [{"id": "MTU2OjE", "date_ms": 1763000000000, "text": "да"},
+                                 {"id": "a;b", "date_ms": 1763000000000, "text": "нет"}]}"#;
     let page = ok::parse_response(body.as_bytes(), &ctx_for("discussions")).unwrap();
     assert_eq!((page.posts.len(), page.bad_items.len(), page.bad_items[0].index), (1, 1, 1));
 }

@@ -790,6 +790,7 @@ async fn topics_with_impossible_ids_go_to_the_dlq_one_by_one() {
     assert!(errors[0].contains(&format!("item 0: ok:{GID}:abc: topic id \"abc\"")), "{errors:?}");
     assert!(errors[1].contains(&format!("item 2: ok:{GID}:-5: topic id \"-5\"")), "{errors:?}");
     for bad in &outcome.bad_pages {
-        assert!(bad.origin.contains(GID) && !bad.origin.contains(TOKEN) && !bad.origin.contains("sig="), "{}", bad.origin);
+        let origin = &bad.origin;
+        assert!(origin.contains(GID) && !origin.contains(TOKEN) && !origin.contains("sig="), "{origin}");
     }
 }

@@ -105,6 +105,8 @@ fn apply(bytes: &mut Vec<u8>, mutation: &Mutation) {
     }
 }
 
+const FIXTURES: [&str; 3] = ["channel_page.html", "channel_start.html", "fragment_before_1181.json"];
+
 /// The `n`-th `data-post` id or `<time datetime>` of a page set to `value`.
 #[derive(Debug, Clone)]
 struct FieldMutation {
@@ -114,7 +116,8 @@ struct FieldMutation {
 }
 
 fn field_mutation() -> impl Strategy<Value = FieldMutation> {
-    let ids = prop::sample::select(vec!["0", "00", "-1", "abc", "", "99999999999999999999", "18446744073709551616", "1e3"]);
+    let ids =
+        prop::sample::select(vec!["0", "00", "-1", "abc", "", "99999999999999999999", "18446744073709551616", "1e3"]);
     let dates = prop::sample::select(vec![
         "1970-01-01T00:00:00+00:00", "2005-12-31T23:59:59+00:00", "2006-01-01T00:00:00+00:00", "2024-01-17T12:59:59Z",
         "2024-01-17T13:00:01Z", "2999-01-01T00:00:00Z", "0000-01-01T00:00:00Z", "-001-01-01T00:00:00Z", "garbage", "",
@@ -143,12 +146,13 @@ proptest! {
 
     #[test]
     fn impossible_ids_and_dates_never_become_posts(
-        fixture_name in prop::sample::select(vec!["channel_page.html", "channel_start.html", "fragment_before_1181.json"]),
+        fixture_name in prop::sample::select(FIXTURES.to_vec()),
         mutations in prop::collection::vec(field_mutation(), 1..4),
     ) {
         let bytes = fixture(fixture_name);
         let fragment = fixture_name.ends_with(".json");
-        let mut html = if fragment { serde_json::from_slice::<String>(&bytes).unwrap() } else { String::from_utf8(bytes).unwrap() };
+        let mut html: String =
+            if fragment { serde_json::from_slice(&bytes).unwrap() } else { String::from_utf8(bytes).unwrap() };
         for m in &mutations {
             html = apply_field(&html, m);
         }
@@ -411,7 +415,8 @@ fn impossible_ids_and_dates_are_bad_items() {
     let bad: Vec<(usize, &str)> = parsed.bad_items.iter().map(|b| (b.index, b.reason.as_str())).collect();
     assert_eq!(bad[0], (0, "chan/0: message id \"0\" is not a positive integer"));
     assert_eq!(bad[1], (1, "chan/2: date 1970-01-01T00:00:00Z is before 2006, older than the network"));
-    assert!(bad[2].1.starts_with("chan/3: date 2024-01-18T00:00:00Z is more than a day after collection"), "{}", bad[2].1);
+    let future = bad[2].1;
+    assert!(future.starts_with("chan/3: date 2024-01-18T00:00:00Z is more than a day after collection"), "{future}");
     let second = std::str::from_utf8(&html).unwrap().find("data-post=\"chan/2\"").unwrap();
     let offset = parsed.bad_items[1].offset.unwrap();
     assert!(offset < second && second - offset < 200, "the offset points at the block");
@@ -428,7 +433,8 @@ fn pages_without_messages_are_empty_only_when_suspicious() {
     assert!(parse(&bare).empty.unwrap().reason.contains("t.me/s page has no message blocks"));
     let fragment = serde_json::to_vec(r#"<div class="tme_messages_more" data-before="5"></div>"#).unwrap();
     assert!(parse(&fragment).empty.unwrap().reason.contains("XHR fragment has no message blocks"));
-    let said = r#"<section class="tgme_channel_history"><div class="tme_no_messages_found">No messages</div></section>"#;
+    let said =
+        r#"<section class="tgme_channel_history"><div class="tme_no_messages_found">No messages</div></section>"#;
     assert_eq!(parse(said.as_bytes()).empty, None);
     let created = message("chan/1", r#"<div class="tgme_widget_message_service_date">Channel created</div>"#)
         .replace("tgme_widget_message text_not_supported_wrap", "tgme_widget_message service_message");

@@ -1,4 +1,5 @@
-//! Property tests (the fuzz pass of `cargo test`: fixed cases, fixed seed): the VK parser never panics, whatever the bytes, and whatever it accepts
+//! Property tests (the fuzz pass of `cargo test`: fixed cases, fixed seed): the VK parser
+//! never panics, whatever the bytes, and whatever it accepts
 //! survives the wire round trip (valid uids, encodable timestamps) and the item check
 //! (`otklik_collect::check`); what fails the check is a bad item, never a post.
 //!
@@ -38,7 +39,8 @@ fn check(bytes: &[u8], with_parent: bool) {
 const CASES: u32 = 512;
 
 /// The fields that carry ids and dates.
-const ID_AND_DATE_FIELDS: &[&str] = &["id", "owner_id", "from_id", "post_id", "date", "edited", "reply_to_comment", "parents_stack"];
+const ID_AND_DATE_FIELDS: &[&str] =
+    &["id", "owner_id", "from_id", "post_id", "date", "edited", "reply_to_comment", "parents_stack"];
 
 const KEYS: &[&str] = &[
     "response", "error", "execute_errors", "items", "count", "total_count", "next_from", "profiles", "groups",
@@ -70,7 +72,12 @@ proptest! {
     }
 
     #[test]
-    fn hostile_ids_and_dates_never_become_posts(file in any::<prop::sample::Index>(), at in any::<prop::sample::Index>(), value in json_fuzz::hostile_scalar(), parent in any::<bool>()) {
+    fn hostile_ids_and_dates_never_become_posts(
+        file in any::<prop::sample::Index>(),
+        at in any::<prop::sample::Index>(),
+        value in json_fuzz::hostile_scalar(),
+        parent in any::<bool>(),
+    ) {
         let Ok(doc) = serde_json::from_slice::<Value>(&fixtures()[file.index(fixtures().len())]) else { return Ok(()) };
         let doc = json_fuzz::replace_field(doc, ID_AND_DATE_FIELDS, at, value);
         check(&serde_json::to_vec(&doc).unwrap(), parent);

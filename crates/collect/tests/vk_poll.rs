@@ -796,7 +796,8 @@ async fn invalid_wall_items_go_to_the_dlq_and_the_rest_is_published() {
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert!(errors[0].contains("item 1: vk:-1:0: post id 0 is not positive"), "{errors:?}");
     assert!(errors[1].contains("item 2: vk:-1:1: date 1969-12-31T23:59:59Z is before 2006"), "{errors:?}");
-    assert!(outcome.bad_pages[0].origin.starts_with("wall.get") && outcome.bad_pages[0].origin.ends_with("item 1"), "{}", outcome.bad_pages[0].origin);
+    let origin = &outcome.bad_pages[0].origin;
+    assert!(origin.starts_with("wall.get") && origin.ends_with("item 1"), "{origin}");
     let payload: RawPost = otklik_model::decode("RawPost", &outcome.bad_pages[0].bytes).unwrap();
     assert_eq!(payload.uid.to_string(), "vk:-1:0");
 }

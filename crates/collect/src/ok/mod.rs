@@ -94,7 +94,8 @@ pub fn parse_response(bytes: &[u8], ctx: &ParseContext) -> Result<OkPage, OkResp
         (Some(topics), _) => topics_to_posts(topics, &top.entities, &names, ctx, &mut page),
         (None, Some(comments)) => comments_to_posts(comments, &names, ctx, &mut page),
         (None, None) if top.has_more.is_some() || top.anchor.0.is_some() => {
-            page.empty = Some(Empty::new(format!("the answer has neither \"media_topics\" nor \"comments\" (has_more: {has_more})")));
+            let reason = format!("the answer has neither \"media_topics\" nor \"comments\" (has_more: {has_more})");
+            page.empty = Some(Empty::new(reason));
             Ok(())
         }
         (None, None) => {
@@ -160,7 +161,13 @@ fn split_ref(r: &str) -> Option<(&str, &str)> {
     (!kind.is_empty() && !id.is_empty()).then_some((kind, id))
 }
 
-fn topics_to_posts(topics: &[Topic<'_>], entities: &Entities<'_>, names: &Names<'_>, ctx: &ParseContext, page: &mut OkPage) -> Result<(), String> {
+fn topics_to_posts(
+    topics: &[Topic<'_>],
+    entities: &Entities<'_>,
+    names: &Names<'_>,
+    ctx: &ParseContext,
+    page: &mut OkPage,
+) -> Result<(), String> {
     let refs = Refs {
         topics: entities.media_topics.iter().filter_map(|t| Some((t.id.0.as_deref()?, t))).collect(),
         photos: entities.group_photos.iter().filter_map(|p| Some((p.id.0.as_deref()?, p))).collect(),
@@ -298,7 +305,12 @@ fn reshare_origin(media: &Media<'_>, reshared: &HashMap<&str, &Topic<'_>>, names
     Ok(Some(RepostOrigin { uid, name: owner.and_then(|(kind, oid)| names.get(kind, oid)), text: media_text(&origin.media) }))
 }
 
-fn comments_to_posts(comments: &[Comment<'_>], names: &Names<'_>, ctx: &ParseContext, page: &mut OkPage) -> Result<(), String> {
+fn comments_to_posts(
+    comments: &[Comment<'_>],
+    names: &Names<'_>,
+    ctx: &ParseContext,
+    page: &mut OkPage,
+) -> Result<(), String> {
     let parent = ctx.parent.as_ref().ok_or(
         "discussions.getComments responses do not name their topic: pass the topic uid as ParseContext::parent",
     )?;

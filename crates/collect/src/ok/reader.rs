@@ -53,7 +53,12 @@ impl OkReader {
     }
 
     /// Comments under `topic`, oldest first, at most `comments_max_per_topic`.
-    async fn comments(&self, topic: &RawPost, ctx: &ParseContext, notes: &PollNotes) -> Result<Vec<RawPost>, CommentsFailure> {
+    async fn comments(
+        &self,
+        topic: &RawPost,
+        ctx: &ParseContext,
+        notes: &PollNotes,
+    ) -> Result<Vec<RawPost>, CommentsFailure> {
         let ctx = ParseContext { parent: Some(topic.uid.root()), ..ctx.clone() };
         let count = self.comments_page_size.to_string();
         let mut comments = Vec::new();
@@ -83,7 +88,8 @@ impl OkReader {
                 }
             };
             let origin = format!("{} discussionId={}", body.origin, topic.uid.id);
-            notes.note(Platform::Ok, &origin, &body.bytes, std::mem::take(&mut page.bad_items), page.empty.take());
+            let bad_items = std::mem::take(&mut page.bad_items);
+            notes.note(Platform::Ok, &origin, &body.bytes, bad_items, page.empty.take());
             let empty = page.posts.is_empty();
             comments.extend(page.posts);
             if comments.len() >= self.comments_max_per_topic {
@@ -157,7 +163,8 @@ impl PagedFeed for TopicsFeed<'_> {
         match parse_response(&body.bytes, self.ctx) {
             Ok(mut page) => {
                 let origin = format!("{} gid={}", body.origin, self.gid);
-                self.notes.note(Platform::Ok, &origin, &body.bytes, std::mem::take(&mut page.bad_items), page.empty.take());
+                let bad_items = std::mem::take(&mut page.bad_items);
+                self.notes.note(Platform::Ok, &origin, &body.bytes, bad_items, page.empty.take());
                 let older = page.anchor.filter(|a| page.has_more && !page.posts.is_empty() && Some(a) != older_than);
                 Ok(FeedPage { posts: page.posts, older })
             }
@@ -193,7 +200,8 @@ impl FeedReader for OkReader {
         let now = Utc::now();
         let ctx = ParseContext { source_id: Some(source.id.clone()), collected_at: now, parent: None };
         let notes = PollNotes::default();
-        let feed = TopicsFeed { client: &self.client, gid, page_size: self.page_size.to_string(), ctx: &ctx, notes: &notes };
+        let page_size = self.page_size.to_string();
+        let feed = TopicsFeed { client: &self.client, gid, page_size, ctx: &ctx, notes: &notes };
         let walked = walk(&feed, cursor, &self.limits, now).await?;
         let mut bad_pages = walked.bad_pages;
         if !wants_comments(source) {

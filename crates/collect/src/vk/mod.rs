@@ -101,11 +101,10 @@ fn empty_reason(root: &Node<'_>, page: &VkPage) -> Empty {
         list => Some(list),
     };
     match (response, page.count) {
-        (Some(Node::List(calls)), _) if !calls.is_empty() && calls.iter().all(|c| matches!(c, Node::Scalar)) => Empty::new(format!(
-            "every call of the execute batch failed ({} calls, {} execute_errors)",
-            calls.len(),
-            page.execute_errors.len()
-        )),
+        (Some(Node::List(calls)), _) if !calls.is_empty() && calls.iter().all(|c| matches!(c, Node::Scalar)) => {
+            let (calls, errors) = (calls.len(), page.execute_errors.len());
+            Empty::new(format!("every call of the execute batch failed ({calls} calls, {errors} execute_errors)"))
+        }
         (_, Some(count)) => Empty::new(format!("the response reports count {count} but has no items list")),
         _ => Empty::new("the response has no items list"),
     }

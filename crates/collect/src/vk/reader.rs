@@ -78,7 +78,8 @@ impl VkReader {
                     Target::Domain(name) => ("domain", json!(name)),
                     Target::Search(_) => unreachable!("handled above"),
                 };
-                let feed = WallFeed { batcher, param, ctx: &ctx, page_size: self.config.page_size.clamp(1, 100), notes: &notes };
+                let page_size = self.config.page_size.clamp(1, 100);
+                let feed = WallFeed { batcher, param, ctx: &ctx, page_size, notes: &notes };
                 let limits = self.config.walk_limits();
                 let walked = walk(&feed, cursor, &limits, now).await?;
                 (walked.seen, walked.bad_pages, limits)
@@ -99,7 +100,8 @@ impl VkReader {
                 })
                 .collect()
         };
-        let fetched = futures_util::future::join_all(wanted.iter().map(|post| self.comments(post, &ctx, batcher, &notes))).await;
+        let comments = wanted.iter().map(|post| self.comments(post, &ctx, batcher, &notes));
+        let fetched = futures_util::future::join_all(comments).await;
         let mut fetched_counts = Vec::new();
         for (post, result) in wanted.iter().zip(fetched) {
             match result {
@@ -247,7 +249,13 @@ impl VkReader {
     }
 
     /// The comments under `post` (newest first, threads to `comments_depth`), page by page.
-    async fn comments(&self, post: &RawPost, ctx: &ParseContext, batcher: &Batcher<'_>, notes: &PollNotes) -> Result<(Vec<RawPost>, Vec<BadPage>), CollectError> {
+    async fn comments(
+        &self,
+        post: &RawPost,
+        ctx: &ParseContext,
+        batcher: &Batcher<'_>,
+        notes: &PollNotes,
+    ) -> Result<(Vec<RawPost>, Vec<BadPage>), CollectError> {
         let (Ok(owner), Ok(id)) = (post.uid.owner.parse::<i64>(), post.uid.id.parse::<i64>()) else {
             return Err(CollectError::Transient(format!("post {} has no numeric VK ids", post.uid)));
         };
@@ -321,7 +329,8 @@ fn read_page(value: &Value, ctx: &ParseContext, origin: &str, notes: &PollNotes)
     let bytes = serde_json::to_vec(value).unwrap_or_default();
     match parse_response(&bytes, ctx) {
         Ok(mut page) => {
-            notes.note(otklik_model::Platform::Vk, origin, &bytes, std::mem::take(&mut page.bad_items), page.empty.take());
+            let bad_items = std::mem::take(&mut page.bad_items);
+            notes.note(otklik_model::Platform::Vk, origin, &bytes, bad_items, page.empty.take());
             Ok(page)
         }
         Err(VkResponseError::Parse(error)) => Err(BadPage { origin: origin.to_owned(), bytes, error }),

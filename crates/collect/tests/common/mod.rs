@@ -41,6 +41,7 @@ pub fn assert_post(post: &RawPost) {
     if let Err(reason) = check_post(post) {
         panic!("{} reached the output but fails the item check: {reason}", post.uid);
     }
-    let back: RawPost = otklik_model::decode("RawPost", &otklik_model::encode(post)).expect("accepted posts are wire-valid");
+    let wire = otklik_model::encode(post);
+    let back: RawPost = otklik_model::decode("RawPost", &wire).expect("accepted posts are wire-valid");
     assert_eq!(&back.uid, &post.uid);
 }
