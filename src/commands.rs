@@ -4,7 +4,7 @@ use crate::config::{Config, Mode};
 use anyhow::{bail, Context, Result};
 use chrono::Utc;
 use otklik_classify::{Classifier, SourceContext};
-use otklik_collect::{parse_saved_response, ParseContext};
+use otklik_collect::{parse_saved, ParseContext};
 use otklik_model::{ClassifiedPost, Platform, PostUid, RawPost};
 use std::io::{BufRead, BufWriter, Read, Write};
 use std::path::Path;
@@ -84,14 +84,31 @@ pub fn parse(
     let bytes = read_capped(file, max_bytes)?;
     let parent = parent.map(|p| p.parse::<PostUid>()).transpose().context("--parent")?;
     let ctx = ParseContext { source_id, collected_at: Utc::now(), parent };
-    let posts = parse_saved_response(platform, &bytes, &ctx).with_context(|| format!("{}", file.display()))?;
+    let parsed = parse_saved(platform, &bytes, &ctx).with_context(|| format!("{}", file.display()))?;
     let mut out = BufWriter::new(std::io::stdout().lock());
-    for post in &posts {
+    for post in &parsed.posts {
         serde_json::to_writer(&mut out, post)?;
         out.write_all(b"\n")?;
     }
     out.flush()?;
-    Ok(())
+    report_unparsed(file, &parsed)
+}
+
+/// Names on stderr every item that is not a post; fails (exit 1) when nothing was parsed and the
+/// input was not a well-formed empty feed, so a script never mistakes a broken answer for a
+/// quiet one.
+fn report_unparsed(file: &Path, parsed: &otklik_collect::Parsed) -> Result<()> {
+    for bad in &parsed.bad_items {
+        eprintln!("{}: skipped {bad}", file.display());
+    }
+    if !parsed.posts.is_empty() {
+        return Ok(());
+    }
+    match (&parsed.empty, parsed.bad_items.len()) {
+        (Some(empty), _) => anyhow::bail!("{}: {empty}", file.display()),
+        (None, 0) => Ok(()),
+        (None, n) => anyhow::bail!("{}: nothing parsed: all {n} items are invalid", file.display()),
+    }
 }
 
 /// Reads at most `max` bytes of `file` (`Read::take`): a wrong path (a device, a disk image) fails

@@ -178,3 +178,90 @@ fn classify_explains_a_place_dense_line_in_bounded_output() {
     let explain = serde_json::to_vec(&row["explain"]).unwrap().len();
     assert!(explain < 400_000, "explanation of a 2 MB line is {explain} bytes");
 }
+
+// ---- `otklik parse`: items that are not posts, and answers with nothing in them ----
+
+fn parse_file(network: &str, name: &str, body: &[u8]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(name);
+    std::fs::write(&file, body).unwrap();
+    run(otklik().arg("parse").arg(network).arg(&file))
+}
+
+#[test]
+fn parse_reports_invalid_items_by_index_and_prints_the_valid_ones() {
+    let body = r#"{"response": {"count": 4, "items": [
+        {"id": -1, "owner_id": -5, "date": 1763000000, "text": "a"},
+        {"id": 0, "owner_id": -5, "date": 1763000000, "text": "b"},
+        {"id": 7, "owner_id": -5, "date": -1, "text": "c"},
+        {"id": 8, "owner_id": -5, "date": 1763000000, "text": "настоящий"}]}}"#;
+    let output = parse_file("vk", "wall.json", body.as_bytes());
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let out = stdout(&output);
+    let decode = |l: &str| otklik_model::decode::<otklik_model::RawPost>("RawPost", l.as_bytes()).unwrap();
+    let uids: Vec<String> = out.lines().map(|l| decode(l).uid.to_string()).collect();
+    assert_eq!(uids, ["vk:-5:8"]);
+    let err = stderr(&output);
+    assert!(err.contains("item 0: vk:-5:-1: post id -1 is not positive"), "{err}");
+    assert!(err.contains("item 1: vk:-5:0: post id 0 is not positive"), "{err}");
+    assert!(err.contains("item 2: vk:-5:7: date 1969-12-31T23:59:59Z is before 2006"), "{err}");
+}
+
+#[test]
+fn parse_exits_1_when_every_item_is_invalid() {
+    let body = r#"{"media_topics": [{"id": "abc", "owner_ref": "group:5439", "created_ms": 1763000000000}],
+                   "has_more": false}"#;
+    let output = parse_file("ok", "topics.json", body.as_bytes());
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).is_empty());
+    let err = stderr(&output);
+    assert!(err.contains("item 0: ok:5439:abc: topic id \"abc\" is not a number"), "{err}");
+    assert!(err.contains("nothing parsed: all 1 items are invalid"), "{err}");
+}
+
+#[test]
+fn parse_exits_1_on_suspicious_empty_answers_and_0_on_empty_feeds() {
+    let history = r#"<html><div class="tgme_channel_info"><div class="tgme_channel_info_header_title">Канал</div></div>
+        <section class="tgme_channel_history js-message_history"></section></html>"#;
+    let suspicious: [(&str, &str, &str); 4] = [
+        ("vk", r#"{"response": {"count": 5}}"#, "count 5 but has no items list"),
+        ("vk", r#"{"response": [false, false], "execute_errors": [
+            {"method": "wall.get", "error_code": 30, "error_msg": "private"},
+            {"method": "wall.get", "error_code": 6, "error_msg": "too many"}]}"#,
+            "every call of the execute batch failed (2 calls, 2 execute_errors)"),
+        ("ok", r#"{"has_more": true, "anchor": "NTQ"}"#, "neither \"media_topics\" nor \"comments\""),
+        ("telegram", history, "page has no message blocks"),
+    ];
+    for (network, body, reason) in suspicious {
+        let output = parse_file(network, "x", body.as_bytes());
+        assert_eq!(output.status.code(), Some(1), "{network} {body}");
+        assert!(stdout(&output).is_empty());
+        let err = stderr(&output);
+        assert!(err.contains("nothing parsed: ") && err.contains(reason), "{network}: {err}");
+    }
+    let no_messages = history.replace("</section>", r#"<div class="tme_no_messages_found">No posts</div></section>"#);
+    let empty_feeds = [
+        ("vk", r#"{"response": {"count": 0, "items": []}}"#.to_owned()),
+        ("ok", r#"{"media_topics": [], "has_more": false}"#.to_owned()),
+        ("telegram", no_messages),
+        ("telegram", "\"\"".to_owned()),
+    ];
+    for (network, body) in empty_feeds {
+        let output = parse_file(network, "x", body.as_bytes());
+        assert_eq!(output.status.code(), Some(0), "{network} {body}: {}", stderr(&output));
+        assert!(stdout(&output).is_empty() && stderr(&output).is_empty(), "{network}: {}", stderr(&output));
+    }
+}
+
+#[test]
+fn parse_refuses_a_telegram_page_with_invalid_utf8() {
+    let page = std::fs::read(repo().join("config/demo/feeds/telegram/tsur58/01-page.html")).unwrap();
+    let at = page.len() / 2;
+    let mut broken = page.clone();
+    broken[at] = 0xff;
+    let output = parse_file("telegram", "page.html", &broken);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).is_empty(), "no post with U+FFFD in it");
+    let err = stderr(&output);
+    assert!(err.contains("cannot parse telegram response: page is not valid UTF-8 at byte"), "{err}");
+}

@@ -4,15 +4,19 @@
 //! The cursor is published only after every post of the poll has been accepted by the bus, so a
 //! crash can repeat a poll but never skip posts. A source the platform reports gone is marked
 //! unavailable in its cursor and left alone; a page that does not parse goes to the DLQ whole
-//! and the poll goes on with the next.
+//! and the poll goes on with the next. An item that fails the item check ([`crate::check`])
+//! goes to the DLQ on its own ([`BadPage::from_item`]); readers gather those, and the answers
+//! that were suspiciously empty, in [`PollNotes`] and log the latter once per source
+//! ([`EmptyLog`]).
 
+use crate::check::{BadItem, Empty};
 use crate::{ParseError, RawPost};
 use async_trait::async_trait;
 use chrono::Utc;
-use otklik_model::{Cursor, Source, SourceStatus};
+use otklik_model::{Cursor, Platform, Source, SourceStatus};
 use otklik_pipeline::{publish_with_retry, Backoff, BusError, DeadLetters, Message, Publisher, StageMetrics};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 
 /// The cursors stored in the compacted cursors topic (`Bus::read_table`), by source id. A value
@@ -58,6 +62,75 @@ pub struct BadPage {
     pub origin: String,
     pub bytes: Vec<u8>,
     pub error: ParseError,
+}
+
+impl BadPage {
+    /// An item of a page from `origin` that is not a post, for the DLQ on its own: the payload
+    /// is the item as read (RawPost JSON), or the page's bytes when it never got that far.
+    pub fn from_item(platform: Platform, origin: &str, page: &[u8], item: BadItem) -> BadPage {
+        let bytes = match &item.post {
+            Some(post) => otklik_model::encode(post.as_ref()),
+            None => page.to_vec(),
+        };
+        let error = ParseError::new(platform, item.to_string());
+        BadPage { origin: format!("{origin} item {}", item.index), bytes, error }
+    }
+}
+
+/// What the pages of one poll said besides their posts: their bad items (as [`BadPage`]s for
+/// the DLQ) and the first suspiciously empty answer. Shared by the page reads of one poll,
+/// which run inside the walk (that carries posts only).
+#[derive(Debug, Default)]
+pub struct PollNotes {
+    inner: Mutex<(Vec<BadPage>, Option<Empty>)>,
+}
+
+impl PollNotes {
+    /// Notes what one page of `origin` (whose bytes are `page`) reported.
+    pub fn note(&self, platform: Platform, origin: &str, page: &[u8], bad_items: Vec<BadItem>, empty: Option<Empty>) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.0.extend(bad_items.into_iter().map(|item| BadPage::from_item(platform, origin, page, item)));
+        if inner.1.is_none() {
+            inner.1 = empty.map(|e| Empty::new(format!("{origin}: {}", e.reason)));
+        }
+    }
+
+    pub fn into_parts(self) -> (Vec<BadPage>, Option<Empty>) {
+        self.inner.into_inner().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Logs suspiciously empty answers once per source, not on every poll: a WARN when a source
+/// starts answering [`Empty`] (or for a new reason), an INFO when it answers normally again.
+#[derive(Debug, Default)]
+pub struct EmptyLog {
+    empty: Mutex<HashMap<String, String>>,
+}
+
+impl EmptyLog {
+    /// Records how a poll of `source` ended; true when that was logged.
+    pub fn record(&self, source: &str, empty: Option<&Empty>) -> bool {
+        let mut sources = self.empty.lock().unwrap_or_else(|p| p.into_inner());
+        match empty {
+            Some(e) if sources.get(source) == Some(&e.reason) => false,
+            Some(e) => {
+                tracing::warn!(
+                    source,
+                    reason = %e.reason,
+                    "the source answered with nothing in it, which a healthy feed never does (logged once)"
+                );
+                sources.insert(source.to_owned(), e.reason.clone());
+                true
+            }
+            None => {
+                let was = sources.remove(source);
+                if let Some(reason) = &was {
+                    tracing::info!(source, previous = %reason, "the source answers normally again");
+                }
+                was.is_some()
+            }
+        }
+    }
 }
 
 /// What one poll of one source produced.

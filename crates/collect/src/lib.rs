@@ -11,6 +11,9 @@
 //! - [`telegram::TelegramReader`]: public Telegram channels over HTTP from their t.me/s previews.
 //! - [`ok::OkReader`]: OK groups through the signed OK REST API (`mediatopic.getTopics`,
 //!   `discussions.getComments`), one credential per [`ok::OkClient`], configured by [`ok::OkConfig`].
+//! - [`check`]: the item check all three parsers apply (plausible ids and dates), and the
+//!   parse outcome [`Parsed`]: valid posts, [`BadItem`]s that are not posts (for the DLQ), and
+//!   [`Empty`] when a response holds nothing in a way a healthy feed does not answer.
 //! - [`http::HttpClient`] with [`ratelimit::RateLimiter`]: the shared HTTP behaviour of every
 //!   network's reader — per-key rate limits, timeouts, size cap, retry with backoff on 5xx/429;
 //!   no redirects and no `Referer`, so a token in a query never leaves for another host.
@@ -21,6 +24,7 @@
 use chrono::{DateTime, Utc};
 use otklik_model::{Platform, PostUid};
 
+pub mod check;
 pub mod collector;
 pub mod http;
 pub mod ok;
@@ -31,7 +35,11 @@ pub mod telegram;
 pub mod vk;
 pub mod walk;
 
-pub use collector::{cursors_from_table, BadPage, CollectError, Collector, CollectorTopics, FeedReader, PassSummary, PollOutcome};
+pub use check::{BadItem, Empty, Parsed};
+pub use collector::{
+    cursors_from_table, BadPage, CollectError, Collector, CollectorTopics, EmptyLog, FeedReader, PassSummary, PollNotes,
+    PollOutcome,
+};
 pub use platforms::PlatformReaders;
 pub use replay::ReplayReader;
 
@@ -78,11 +86,22 @@ impl ParseError {
     }
 }
 
-/// Parses a saved response of `platform` (any response kind that network's parser knows).
+/// Parses a saved response of `platform` (any response kind that network's parser knows) into
+/// its valid posts; items that fail the [`check`] are left out (see [`parse_saved`]).
 pub fn parse_saved_response(platform: Platform, bytes: &[u8], ctx: &ParseContext) -> Result<Vec<RawPost>, ParseError> {
     match platform {
         Platform::Vk => vk::parse_saved_response(bytes, ctx),
         Platform::Telegram => telegram::parse_saved_response(bytes, ctx),
         Platform::Ok => ok::parse_saved_response(bytes, ctx),
+    }
+}
+
+/// Parses a saved response of `platform` into everything it yields: valid posts, the items that
+/// are not posts, and why an answer with nothing in it is suspicious ([`Parsed`]).
+pub fn parse_saved(platform: Platform, bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, ParseError> {
+    match platform {
+        Platform::Vk => vk::parse_saved(bytes, ctx),
+        Platform::Telegram => telegram::parse_saved(bytes, ctx),
+        Platform::Ok => ok::parse_saved(bytes, ctx),
     }
 }

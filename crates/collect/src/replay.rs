@@ -5,10 +5,12 @@
 //! page goes through the network's real parser. A file named `…-comments-<post_id>.json` holds
 //! the comments of that post (OK's `discussions.getComments` does not name its topic).
 //! A recording is finite: the first poll returns everything in it and records the newest post id
-//! in the cursor; later polls return only posts newer than that.
+//! in the cursor; later polls return only posts newer than that. Items that fail the item check
+//! go to the DLQ like pages that do not parse; suspiciously empty pages are logged once per
+//! source.
 
-use crate::collector::{BadPage, CollectError, FeedReader, PollOutcome};
-use crate::{parse_saved_response, ParseContext};
+use crate::collector::{BadPage, CollectError, EmptyLog, FeedReader, PollNotes, PollOutcome};
+use crate::{parse_saved, ParseContext};
 use async_trait::async_trait;
 use chrono::Utc;
 use otklik_model::{Cursor, PostUid, Source, SourceStatus};
@@ -17,11 +19,12 @@ use std::path::{Path, PathBuf};
 /// Reads sources from a directory of saved responses.
 pub struct ReplayReader {
     dir: PathBuf,
+    empty_log: EmptyLog,
 }
 
 impl ReplayReader {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        ReplayReader { dir: dir.into() }
+        ReplayReader { dir: dir.into(), empty_log: EmptyLog::default() }
     }
 
     /// The pages recorded for `source`, in order.
@@ -58,6 +61,7 @@ impl FeedReader for ReplayReader {
         let collected_at = Utc::now();
         let mut posts = Vec::new();
         let mut bad_pages = Vec::new();
+        let notes = PollNotes::default();
         for path in self.pages(source)? {
             let bytes = tokio::fs::read(&path).await.map_err(|e| CollectError::Transient(format!("cannot read {}: {e}", path.display())))?;
             let parent = match commented_post_id(&path) {
@@ -65,11 +69,17 @@ impl FeedReader for ReplayReader {
                 None => None,
             };
             let ctx = ParseContext { source_id: Some(source.id.clone()), collected_at, parent };
-            match parse_saved_response(source.platform, &bytes, &ctx) {
-                Ok(parsed) => posts.extend(parsed),
+            match parse_saved(source.platform, &bytes, &ctx) {
+                Ok(parsed) => {
+                    notes.note(source.platform, &path.display().to_string(), &bytes, parsed.bad_items, parsed.empty);
+                    posts.extend(parsed.posts);
+                }
                 Err(error) => bad_pages.push(BadPage { origin: path.display().to_string(), bytes, error }),
             }
         }
+        let (bad_items, empty) = notes.into_parts();
+        bad_pages.extend(bad_items);
+        self.empty_log.record(&source.id, empty.as_ref());
         if let Some(seen) = cursor.newest_id {
             posts.retain(|p| post_number(&p.uid).is_none_or(|n| n > seen));
         }

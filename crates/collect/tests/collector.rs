@@ -163,3 +163,36 @@ async fn a_restored_unavailable_source_is_not_polled_again() {
     assert_eq!(summary.polled, 1);
     assert_eq!(summary.posts, 2);
 }
+
+#[test]
+fn suspicious_empty_answers_are_logged_once_per_source() {
+    let log = EmptyLog::default();
+    let empty = Empty::new("the response reports count 5 but has no items list");
+    assert!(log.record("a", Some(&empty)));
+    assert!(!log.record("a", Some(&empty)), "not again on every poll");
+    assert!(log.record("b", Some(&empty)), "once per source");
+    assert!(log.record("a", Some(&Empty::new("every call of the execute batch failed"))), "a new reason is news");
+    assert!(log.record("a", None), "the recovery is logged");
+    assert!(!log.record("a", None));
+    assert!(!log.record("c", None), "a healthy source logs nothing");
+}
+
+/// The replay reader (the demo) routes items that fail the item check to the DLQ one by one.
+#[tokio::test]
+async fn replayed_invalid_items_become_dead_letters_of_their_own() {
+    let dir = std::env::temp_dir().join(format!("otklik-replay-bad-items-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("vk/-5")).unwrap();
+    let now = Utc::now().timestamp();
+    let item = |id: i64| format!(r#"{{"id": {id}, "owner_id": -5, "date": {now}, "text": "{id}"}}"#);
+    let wall = format!(r#"{{"response": {{"count": 2, "items": [{}, {}]}}}}"#, item(-1), item(2));
+    std::fs::write(dir.join("vk/-5/01-wall.json"), wall).unwrap();
+    let source = Source { platform: Platform::Vk, ..source("vk-5", "-5") };
+    let outcome = ReplayReader::new(&dir).poll(&source, &Cursor::new("vk-5")).await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(outcome.posts.iter().map(|p| p.uid.to_string()).collect::<Vec<_>>(), ["vk:-5:2"]);
+    assert_eq!(outcome.bad_pages.len(), 1);
+    assert!(outcome.bad_pages[0].origin.ends_with("01-wall.json item 0"), "{}", outcome.bad_pages[0].origin);
+    assert!(outcome.bad_pages[0].error.to_string().contains("vk:-5:-1: post id -1 is not positive"));
+    let payload: RawPost = decode("RawPost", &outcome.bad_pages[0].bytes).unwrap();
+    assert_eq!(payload.uid.to_string(), "vk:-5:-1");
+}

@@ -40,7 +40,11 @@ fn posts(name: &str) -> Vec<RawPost> {
 
 fn render(name: &str, bytes: &[u8]) -> Value {
     match ok::parse_response(bytes, &ctx_for(name)) {
-        Ok(page) => json!({ "posts": page.posts, "anchor": page.anchor, "has_more": page.has_more }),
+        Ok(page) => json!({
+            "posts": page.posts, "anchor": page.anchor, "has_more": page.has_more,
+            "bad_items": page.bad_items.iter().map(|b| b.to_string()).collect::<Vec<_>>(),
+            "empty": page.empty.map(|e| e.reason),
+        }),
         Err(OkResponseError::Api(e)) => json!({ "api_error": {
             "code": e.code, "message": e.message, "data": e.data,
             "class": e.class().name(), "retryable": e.class().is_retryable(),
@@ -243,7 +247,8 @@ fn demo_dataset_parses() {
         for file in std::fs::read_dir(&group).unwrap() {
             let path = file.unwrap().path();
             let name = path.file_name().unwrap().to_str().unwrap().to_owned();
-            let mut ctx = ctx_for("topics");
+            // The demo feeds are dated near the time they were generated; collect them "now".
+            let mut ctx = ParseContext { collected_at: Utc::now(), ..ctx_for("topics") };
             if let Some(tid) = name.strip_prefix("01-comments-").and_then(|n| n.strip_suffix(".json")) {
                 ctx.parent = Some(PostUid::post(Platform::Ok, gid.as_str(), tid).unwrap());
                 comments += check_comment_dates(&path, &ctx);
@@ -267,4 +272,35 @@ fn check_comment_dates(path: &Path, ctx: &ParseContext) -> usize {
         assert_eq!(post.published_at.timestamp_millis(), comment["date_ms"].as_i64().unwrap());
     }
     posts.len()
+}
+
+/// OK ids arrive as strings and used to be taken as they came: `"abc"` and `"-5"` are not topic
+/// ids, `group:abc` is not a group.
+#[test]
+fn topics_with_impossible_ids_become_bad_items() {
+    let page = ok::parse_response(&fixture("invalid_ids.json"), &ctx_for("topics")).unwrap();
+    assert_eq!(page.posts.iter().map(|p| p.uid.to_string()).collect::<Vec<_>>(), ["ok:54390000000201:156000000000403"]);
+    let bad: Vec<(usize, &str)> = page.bad_items.iter().map(|b| (b.index, b.reason.as_str())).collect();
+    assert_eq!(bad[0], (0, "ok:54390000000201:abc: topic id \"abc\" is not a number of 1 to 20 decimal digits"));
+    assert_eq!(bad[1], (1, "ok:54390000000201:-5: topic id \"-5\" is not a number of 1 to 20 decimal digits"));
+    assert!(bad[2].1.contains("group id \"abc\""));
+    assert_eq!(bad.len(), 5);
+    // Comment ids are opaque tokens: the demo's base64 ids pass, a stray character does not.
+    let body = r#"{"comments": [{"id": "MTU2OjE", "date_ms": 1763000000000, "text": "да"},
+                                 {"id": "a;b", "date_ms": 1763000000000, "text": "нет"}]}"#;
+    let page = ok::parse_response(body.as_bytes(), &ctx_for("discussions")).unwrap();
+    assert_eq!((page.posts.len(), page.bad_items.len(), page.bad_items[0].index), (1, 1, 1));
+}
+
+/// No posts field at all is `Empty`; an empty list is an empty feed.
+#[test]
+fn an_answer_without_a_posts_field_is_empty_with_a_reason() {
+    let page = ok::parse_response(&fixture("no_posts_field.json"), &ctx_for("topics")).unwrap();
+    assert_eq!(page.empty.unwrap().reason, "the answer has neither \"media_topics\" nor \"comments\" (has_more: true)");
+    let page = ok::parse_response(br#"{"has_more": false}"#, &ctx_for("topics")).unwrap();
+    assert!(page.empty.is_some());
+    let page = ok::parse_response(&fixture("mediatopic_getTopics_empty.json"), &ctx_for("topics")).unwrap();
+    assert!(page.posts.is_empty() && page.empty.is_none());
+    // Neither posts nor paging fields: not an OK answer at all, as before.
+    assert!(ok::parse_response(b"{}", &ctx_for("topics")).is_err());
 }

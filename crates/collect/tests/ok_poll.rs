@@ -771,3 +771,26 @@ async fn a_stopped_credential_is_logged_loudly_without_secrets() {
         assert!(!line.contains(TOKEN) && !line.contains(APP_SECRET) && !line.contains("sig="), "{line}");
     }
 }
+
+/// Topics with ids OK does not issue (`"abc"`, `"-5"`) are not published: each goes to the DLQ on
+/// its own, without credentials in its origin, and the group's real topics are published.
+#[tokio::test]
+async fn topics_with_impossible_ids_go_to_the_dlq_one_by_one() {
+    let fake = FakeOk::start().await;
+    let mut topics: Vec<Value> = (0..3u64).map(|i| topic(GID, 103 - i, 5 + i as i64, "тема", 0)).collect();
+    topics[0]["id"] = json!("abc");
+    topics[2]["id"] = json!("-5");
+    fake.set_topics(GID, topics);
+    let reader = reader(&fake);
+    let src = source("ok-kamenka", GID, false, CommentsPolicy::None);
+    let outcome = reader.poll(&src, &Cursor::new(&src.id)).await.unwrap();
+    assert_eq!(uids(&outcome.posts), [format!("ok:{GID}:102")]);
+    let errors: Vec<String> = outcome.bad_pages.iter().map(|b| b.error.to_string()).collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].contains(&format!("item 0: ok:{GID}:abc: topic id \"abc\"")), "{errors:?}");
+    assert!(errors[1].contains(&format!("item 2: ok:{GID}:-5: topic id \"-5\"")), "{errors:?}");
+    for bad in &outcome.bad_pages {
+        let origin = &bad.origin;
+        assert!(origin.contains(GID) && !origin.contains(TOKEN) && !origin.contains("sig="), "{origin}");
+    }
+}

@@ -1,8 +1,11 @@
 //! Malformed and hostile input for the t.me/s parser: it must never panic, must keep the posts it
 //! can still read, and must say why it skipped the rest.
 //!
-//! A proptest mutates the real fixtures (byte flips, truncations, inserted `<`, quotes and invalid
-//! UTF-8, deleted and duplicated ranges); explicit tests pin down the cases that matter most.
+//! A proptest (the fuzz pass of `cargo test`: fixed cases, fixed seed) mutates the real fixtures
+//! (byte flips, truncations, inserted `<`, quotes and invalid UTF-8, deleted and duplicated
+//! ranges) and sets message ids and dates to impossible values; every post that comes out must
+//! pass the item check (`otklik_collect::check`). Explicit tests pin down the cases that matter
+//! most.
 
 use chrono::{DateTime, Utc};
 use otklik_collect::telegram::{self, SkipReason, TelegramPage};
@@ -10,6 +13,8 @@ use otklik_collect::ParseContext;
 use proptest::prelude::*;
 use std::collections::HashSet;
 use std::path::PathBuf;
+
+mod common;
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/telegram").join(name);
@@ -27,6 +32,7 @@ fn assert_page_invariants(page: &TelegramPage) {
         assert!(ids.insert(post.id), "duplicate post id {}", post.id);
         assert_eq!(post.post.uid.id, post.id.to_string());
         assert_eq!(post.post.uid.owner, post.post.uid.owner.to_ascii_lowercase());
+        common::assert_post(&post.post);
         // Every post must survive the wire round trip the pipeline puts it through.
         let wire = otklik_model::encode(&post.post);
         let back: otklik_model::RawPost = otklik_model::decode("RawPost", &wire).unwrap();
@@ -99,8 +105,66 @@ fn apply(bytes: &mut Vec<u8>, mutation: &Mutation) {
     }
 }
 
+const FIXTURES: [&str; 3] = ["channel_page.html", "channel_start.html", "fragment_before_1181.json"];
+
+/// The `n`-th `data-post` id or `<time datetime>` of a page set to `value`.
+#[derive(Debug, Clone)]
+struct FieldMutation {
+    datetime: bool,
+    n: prop::sample::Index,
+    value: &'static str,
+}
+
+fn field_mutation() -> impl Strategy<Value = FieldMutation> {
+    let ids =
+        prop::sample::select(vec!["0", "00", "-1", "abc", "", "99999999999999999999", "18446744073709551616", "1e3"]);
+    let dates = prop::sample::select(vec![
+        "1970-01-01T00:00:00+00:00", "2005-12-31T23:59:59+00:00", "2006-01-01T00:00:00+00:00", "2024-01-17T12:59:59Z",
+        "2024-01-17T13:00:01Z", "2999-01-01T00:00:00Z", "0000-01-01T00:00:00Z", "-001-01-01T00:00:00Z", "garbage", "",
+    ]);
+    prop_oneof![
+        (any::<prop::sample::Index>(), ids).prop_map(|(n, value)| FieldMutation { datetime: false, n, value }),
+        (any::<prop::sample::Index>(), dates).prop_map(|(n, value)| FieldMutation { datetime: true, n, value }),
+    ]
+}
+
+/// Applies `m` to an HTML page: finds every `data-post="chan/ID"` id or `datetime="…"` value.
+fn apply_field(html: &str, m: &FieldMutation) -> String {
+    let (marker, stop) = if m.datetime { ("datetime=\"", '"') } else { ("data-post=\"", '"') };
+    let starts: Vec<usize> = html.match_indices(marker).map(|(i, _)| i + marker.len()).collect();
+    if starts.is_empty() {
+        return html.to_owned();
+    }
+    let start = starts[m.n.index(starts.len())];
+    let end = start + html[start..].find(stop).unwrap_or(0);
+    let start = if m.datetime { start } else { html[start..end].rfind('/').map_or(start, |slash| start + slash + 1) };
+    format!("{}{}{}", &html[..start], m.value, &html[end..])
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 384, ..ProptestConfig::default() })]
+    #![proptest_config(common::fuzz_config(128))]
+
+    #[test]
+    fn impossible_ids_and_dates_never_become_posts(
+        fixture_name in prop::sample::select(FIXTURES.to_vec()),
+        mutations in prop::collection::vec(field_mutation(), 1..4),
+    ) {
+        let bytes = fixture(fixture_name);
+        let fragment = fixture_name.ends_with(".json");
+        let mut html: String =
+            if fragment { serde_json::from_slice(&bytes).unwrap() } else { String::from_utf8(bytes).unwrap() };
+        for m in &mutations {
+            html = apply_field(&html, m);
+        }
+        let bytes = if fragment { serde_json::to_vec(&html).unwrap() } else { html.into_bytes() };
+        let parsed = otklik_collect::parse_saved(otklik_model::Platform::Telegram, &bytes, &ctx()).unwrap();
+        common::assert_outcome(&parsed);
+        prop_assert!(!parsed.posts.is_empty() || !parsed.bad_items.is_empty() || parsed.empty.is_none());
+    }
+}
+
+proptest! {
+    #![proptest_config(common::fuzz_config(384))]
 
     #[test]
     fn mutated_fixtures_never_panic(
@@ -111,7 +175,9 @@ proptest! {
         for m in &mutations {
             apply(&mut bytes, m);
         }
-        parse_any(&bytes);
+        if let Ok(parsed) = otklik_collect::parse_saved(otklik_model::Platform::Telegram, &bytes, &ctx()) {
+            common::assert_outcome(&parsed);
+        }
         // A fragment's JSON breaks under most mutations; its HTML is fuzzed through the decoded form too.
         if fixture_name.ends_with(".json") {
             let html: String = serde_json::from_slice(&fixture(fixture_name)).unwrap();
@@ -238,21 +304,30 @@ fn duplicate_posts_are_kept_once() {
     assert!(matches!(page.skipped[0].reason, SkipReason::Duplicate));
 }
 
+/// Invalid UTF-8 is refused with its byte offset, as the VK and OK parsers refuse it; it used to
+/// become U+FFFD in the post text unnoticed.
 #[test]
-fn invalid_utf8_becomes_replacement_characters() {
+fn invalid_utf8_is_refused_with_its_offset() {
     let mut html = history(&[message("chan/1", &(text("вода@@") + &footer("chan/1", "2024-01-01T00:00:00Z")))]);
     let at = html.windows(2).position(|w| w == b"@@").unwrap();
     html[at] = 0xff;
     html[at + 1] = 0xd0;
-    let page = telegram::parse_page(&html, &ctx()).unwrap();
-    assert_eq!(page.posts[0].post.text, "вода\u{FFFD}\u{FFFD}");
+    let err = telegram::parse_page(&html, &ctx()).unwrap_err();
+    assert_eq!(err.reason, format!("page is not valid UTF-8 at byte {at}"));
+    let err = otklik_collect::parse_saved(otklik_model::Platform::Telegram, &html, &ctx()).unwrap_err();
+    assert!(err.to_string().contains("not valid UTF-8"), "{err}");
+    // Cut inside a two-byte letter: said so, not read as a shorter page.
+    let cut = html.windows(2).position(|w| w == "д".as_bytes()).unwrap() + 1;
+    let err = telegram::parse_page(&html[..cut], &ctx()).unwrap_err();
+    assert!(err.reason.contains("ends inside a UTF-8 sequence"), "{}", err.reason);
 }
 
 #[test]
 fn garbage_around_a_message_does_not_hide_it() {
-    let mut html: Vec<u8> = (0..20_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    // ASCII garbage: bytes that are not UTF-8 refuse the whole page (see the test above).
+    let mut html: Vec<u8> = (0..20_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 & 0x7f).collect();
     html.extend(history(&[message("chan/1", &(text("настоящий") + &footer("chan/1", "2024-01-01T00:00:00Z")))]));
-    html.extend((0..5_000u32).map(|i| (i.wrapping_mul(40_503) >> 3) as u8));
+    html.extend((0..5_000u32).map(|i| (i.wrapping_mul(40_503) >> 3) as u8 & 0x7f));
     let page = parse_any(&html).expect("the history section is still there");
     assert!(page.posts.iter().any(|p| p.post.text == "настоящий"), "{:?}", page.posts);
     for garbage in [
@@ -322,4 +397,48 @@ fn every_truncation_keeps_the_complete_posts_before_it() {
 
 fn memchr_find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Message id 0 and dates before 2006 or days after collection are not posts: the block is
+/// skipped with a reason and reported as a bad item (index and byte offset); the others stay.
+#[test]
+fn impossible_ids_and_dates_are_bad_items() {
+    let blocks = [
+        message("chan/0", &(text("id 0") + &footer("chan/0", "2024-01-01T00:00:00Z"))),
+        message("chan/2", &(text("1970") + &footer("chan/2", "1970-01-01T00:00:00Z"))),
+        message("chan/3", &(text("future") + &footer("chan/3", "2024-01-18T00:00:00Z"))),
+        message("chan/4", &(text("настоящий") + &footer("chan/4", "2024-01-16T12:00:00Z"))),
+    ];
+    let html = history(&blocks);
+    let parsed = otklik_collect::parse_saved(otklik_model::Platform::Telegram, &html, &ctx()).unwrap();
+    assert_eq!(parsed.posts.iter().map(|p| p.uid.to_string()).collect::<Vec<_>>(), ["tg:chan:4"]);
+    let bad: Vec<(usize, &str)> = parsed.bad_items.iter().map(|b| (b.index, b.reason.as_str())).collect();
+    assert_eq!(bad[0], (0, "chan/0: message id \"0\" is not a positive integer"));
+    assert_eq!(bad[1], (1, "chan/2: date 1970-01-01T00:00:00Z is before 2006, older than the network"));
+    let future = bad[2].1;
+    assert!(future.starts_with("chan/3: date 2024-01-18T00:00:00Z is more than a day after collection"), "{future}");
+    let second = std::str::from_utf8(&html).unwrap().find("data-post=\"chan/2\"").unwrap();
+    let offset = parsed.bad_items[1].offset.unwrap();
+    assert!(offset < second && second - offset < 200, "the offset points at the block");
+    assert!(parsed.empty.is_none());
+}
+
+/// A preview page without a single message block, or a non-empty fragment without one, is
+/// `Empty`; a channel that says it has no messages, a new channel with only its service message,
+/// and t.me's empty fragment past the start are empty feeds.
+#[test]
+fn pages_without_messages_are_empty_only_when_suspicious() {
+    let parse = |bytes: &[u8]| otklik_collect::parse_saved(otklik_model::Platform::Telegram, bytes, &ctx()).unwrap();
+    let bare = history(&[]);
+    assert!(parse(&bare).empty.unwrap().reason.contains("t.me/s page has no message blocks"));
+    let fragment = serde_json::to_vec(r#"<div class="tme_messages_more" data-before="5"></div>"#).unwrap();
+    assert!(parse(&fragment).empty.unwrap().reason.contains("XHR fragment has no message blocks"));
+    let said =
+        r#"<section class="tgme_channel_history"><div class="tme_no_messages_found">No messages</div></section>"#;
+    assert_eq!(parse(said.as_bytes()).empty, None);
+    let created = message("chan/1", r#"<div class="tgme_widget_message_service_date">Channel created</div>"#)
+        .replace("tgme_widget_message text_not_supported_wrap", "tgme_widget_message service_message");
+    let page = parse(&history(&[created]));
+    assert!(page.posts.is_empty() && page.bad_items.is_empty() && page.empty.is_none(), "{page:?}");
+    assert_eq!(parse(b"\"\"").empty, None);
 }

@@ -33,6 +33,8 @@ fn render(bytes: &[u8]) -> Value {
             "next_from": page.next_from,
             "count": page.count,
             "execute_errors": page.execute_errors.iter().map(render_api_error).collect::<Vec<_>>(),
+            "bad_items": page.bad_items.iter().map(|b| b.to_string()).collect::<Vec<_>>(),
+            "empty": page.empty.map(|e| e.reason),
         }),
         Err(VkResponseError::Api(e)) => json!({ "api_error": render_api_error(&e) }),
         Err(VkResponseError::Parse(e)) => json!({ "parse_error": e.to_string() }),
@@ -310,7 +312,8 @@ fn demo_dataset_parses() {
     for feed in std::fs::read_dir(&root).unwrap() {
         for file in std::fs::read_dir(feed.unwrap().path()).unwrap() {
             let path = file.unwrap().path();
-            let parsed = vk::parse_saved_response(&std::fs::read(&path).unwrap(), &ctx())
+            // The demo feeds are dated near the time they were generated; collect them "now".
+            let parsed = vk::parse_saved_response(&std::fs::read(&path).unwrap(), &ParseContext::new(Utc::now()))
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             for p in &parsed {
                 match p.item_kind {
@@ -324,4 +327,45 @@ fn demo_dataset_parses() {
         }
     }
     assert_eq!((posts, comments), (75, 114));
+}
+
+/// `id: -1`, `id: 0`, `owner_id: 0`, `date: -1` and the like are not posts: each becomes a bad
+/// item with its index and reason, and the page's real post is still read.
+#[test]
+fn items_that_are_not_posts_become_bad_items() {
+    let page = vk::parse_response(&fixture("invalid_items.json"), &ctx()).unwrap();
+    assert_eq!(page.posts.iter().map(|p| p.uid.to_string()).collect::<Vec<_>>(), ["vk:-170000001:31254"]);
+    let bad: Vec<(usize, &str)> = page.bad_items.iter().map(|b| (b.index, b.reason.as_str())).collect();
+    assert_eq!(bad[0], (0, "vk:-170000001:-1: post id -1 is not positive"));
+    assert_eq!(bad[1], (1, "vk:-170000001:0: post id 0 is not positive"));
+    assert_eq!(bad[2], (2, "vk:-170000001:31250: date 1969-12-31T23:59:59Z is before 2006, older than the network"));
+    assert_eq!(bad[3].0, 3);
+    assert!(bad[4].1.contains("more than a day after collection"), "{}", bad[4].1);
+    assert_eq!(bad.len(), 6);
+    assert!(page.bad_items.iter().all(|b| b.post.is_some()), "the item as read is kept for the DLQ");
+    assert!(page.empty.is_none());
+    let comments = vk::parse_response(&fixture("comments_invalid_reply.json"), &ctx()).unwrap();
+    assert_eq!(comments.posts.len(), 2, "the thread's valid comments stay");
+    assert_eq!(comments.bad_items[0].index, 0);
+}
+
+/// An answer with nothing in it is `Empty` only when a healthy VK would not send it.
+#[test]
+fn suspicious_empty_answers_say_why() {
+    let empty = |body: &str| vk::parse_response(body.as_bytes(), &ctx()).unwrap().empty.map(|e| e.reason);
+    assert_eq!(empty(r#"{"response": {"count": 5}}"#).unwrap(), "the response reports count 5 but has no items list");
+    assert_eq!(
+        vk::parse_response(&fixture("execute_all_failed.json"), &ctx()).unwrap().empty.unwrap().reason,
+        "every call of the execute batch failed (2 calls, 2 execute_errors)"
+    );
+    assert_eq!(empty(r#"{"response": {}}"#).unwrap(), "the response has no items list");
+    // Well-formed empty feeds: an empty wall, a page past the end, only deleted posts, one call
+    // of a batch failing while another answers an empty wall.
+    assert_eq!(empty(r#"{"response": {"count": 0, "items": []}}"#), None);
+    assert_eq!(empty(r#"{"response": {"count": 5, "items": []}}"#), None);
+    assert_eq!(empty(r#"{"response": {"count": 1, "items": [{"id": 3, "owner_id": -1, "deleted": 1}]}}"#), None);
+    let one_failed = r#"{"response": [false, {"count": 0, "items": []}], "execute_errors": [{"error_code": 6}]}"#;
+    assert_eq!(empty(one_failed), None);
+    let parsed = otklik_collect::parse_saved(Platform::Vk, br#"{"response": {"count": 5}}"#, &ctx()).unwrap();
+    assert!(parsed.posts.is_empty() && parsed.empty.is_some());
 }

@@ -776,3 +776,28 @@ async fn keyword_search_stops_at_the_1000_reachable_results() {
     assert_eq!(outcome.posts.len(), otklik_collect::vk::SEARCH_RESULT_LIMIT);
     assert_eq!(fx.server.requests().len(), 5, "5 pages of 200");
 }
+
+/// A wall item with `id: 0` or `date: -1` is not published: it goes to the DLQ on its own (the
+/// item as read as payload), and the wall's real posts are published.
+#[tokio::test]
+async fn invalid_wall_items_go_to_the_dlq_and_the_rest_is_published() {
+    let fx = Fixture::new(&["tok-a"]).await;
+    let (source, cursor) = one_wall(&fx, 3).await;
+    {
+        let mut walls = fx.vk.walls.lock().unwrap();
+        let wall = walls.get_mut(&-1).unwrap();
+        wall.posts[1]["id"] = json!(0);
+        wall.posts[2]["date"] = json!(-1);
+    }
+    let reader = fx.reader(&["tok-a"], fx.config());
+    let outcome = reader.poll(&source, &cursor).await.unwrap();
+    assert_eq!(uids(&outcome.posts), ["vk:-1:3"]);
+    let errors: Vec<String> = outcome.bad_pages.iter().map(|b| b.error.to_string()).collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].contains("item 1: vk:-1:0: post id 0 is not positive"), "{errors:?}");
+    assert!(errors[1].contains("item 2: vk:-1:1: date 1969-12-31T23:59:59Z is before 2006"), "{errors:?}");
+    let origin = &outcome.bad_pages[0].origin;
+    assert!(origin.starts_with("wall.get") && origin.ends_with("item 1"), "{origin}");
+    let payload: RawPost = otklik_model::decode("RawPost", &outcome.bad_pages[0].bytes).unwrap();
+    assert_eq!(payload.uid.to_string(), "vk:-1:0");
+}

@@ -18,6 +18,13 @@
 //! OK comments do not name their topic, so comment responses need [`ParseContext::parent`].
 //! Comment dates in `YYYY-MM-DD HH:MM:SS` form are Moscow wall-clock time and are converted
 //! to UTC; epochs (`created_ms`, `date_ms`) are used as they are.
+//!
+//! Every topic and comment passes [`crate::check`]: ids that are not what OK issues (`"abc"`,
+//! `"-5"` for a topic or group id) or an impossible date make it an [`OkPage::bad_items`] entry,
+//! and the rest of the page is kept. An answer with `has_more`/`anchor` but neither
+//! `media_topics` nor `comments` is [`OkPage::empty`]: a list OK meant to send is missing, so
+//! nothing can be concluded about the group. An empty list (`"media_topics": []`) is a
+//! well-formed empty feed.
 
 pub mod client;
 pub mod config;
@@ -32,6 +39,7 @@ pub use error::{OkApiError, OkErrorClass};
 pub use reader::{wants_comments, OkReader};
 pub use sign::{signature, SigningSecret};
 
+use crate::check::{self, BadItem, Empty, Parsed};
 use crate::vk::lenient;
 use crate::{ParseContext, ParseError, RawPost};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
@@ -47,6 +55,10 @@ pub struct OkPage {
     /// Paging token for the next call.
     pub anchor: Option<String>,
     pub has_more: bool,
+    /// Topics and comments that failed [`crate::check`]: not posts, kept for the DLQ.
+    pub bad_items: Vec<BadItem>,
+    /// Why an answer without a posts field is suspicious (see the module docs).
+    pub empty: Option<Empty>,
 }
 
 /// Why an OK response yielded no page.
@@ -76,24 +88,39 @@ pub fn parse_response(bytes: &[u8], ctx: &ParseContext) -> Result<OkPage, OkResp
         .into());
     }
     let names = Names::new(&top.entities);
-    let posts = match (&top.media_topics, &top.comments) {
-        (Some(topics), _) => topics_to_posts(topics, &top.entities, &names, ctx),
-        (None, Some(comments)) => comments_to_posts(comments, &names, ctx),
+    let has_more = top.has_more.unwrap_or_default().0;
+    let mut page = OkPage { has_more, ..OkPage::default() };
+    match (&top.media_topics, &top.comments) {
+        (Some(topics), _) => topics_to_posts(topics, &top.entities, &names, ctx, &mut page),
+        (None, Some(comments)) => comments_to_posts(comments, &names, ctx, &mut page),
+        (None, None) if top.has_more.is_some() || top.anchor.0.is_some() => {
+            let reason = format!("the answer has neither \"media_topics\" nor \"comments\" (has_more: {has_more})");
+            page.empty = Some(Empty::new(reason));
+            Ok(())
+        }
         (None, None) => {
             return Err(bad("not a recognised OK response: expected \"media_topics\", \"comments\" or \"error_code\"").into())
         }
     }
     .map_err(bad)?;
-    Ok(OkPage { posts, anchor: top.anchor.0.map(Cow::into_owned), has_more: top.has_more.0 })
+    page.anchor = top.anchor.0.map(Cow::into_owned);
+    Ok(page)
 }
 
-/// Parses a saved OK response into posts; an error body becomes a [`ParseError`] naming it.
-pub fn parse_saved_response(bytes: &[u8], ctx: &ParseContext) -> Result<Vec<RawPost>, ParseError> {
+/// Parses a saved OK response into its valid posts, bad items and emptiness; an error body
+/// becomes a [`ParseError`] naming it.
+pub fn parse_saved(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, ParseError> {
     match parse_response(bytes, ctx) {
-        Ok(page) => Ok(page.posts),
+        Ok(page) => Ok(Parsed { posts: page.posts, bad_items: page.bad_items, empty: page.empty }),
         Err(OkResponseError::Parse(e)) => Err(e),
         Err(OkResponseError::Api(e)) => Err(bad(format!("the response is an error, not data: {e} ({})", e.class()))),
     }
+}
+
+/// Parses a saved OK response into its valid posts (bad items left out, see [`parse_saved`]);
+/// an error body becomes a [`ParseError`] naming it.
+pub fn parse_saved_response(bytes: &[u8], ctx: &ParseContext) -> Result<Vec<RawPost>, ParseError> {
+    parse_saved(bytes, ctx).map(|parsed| parsed.posts)
 }
 
 fn bad(reason: impl Into<String>) -> ParseError {
@@ -134,19 +161,26 @@ fn split_ref(r: &str) -> Option<(&str, &str)> {
     (!kind.is_empty() && !id.is_empty()).then_some((kind, id))
 }
 
-fn topics_to_posts(topics: &[Topic<'_>], entities: &Entities<'_>, names: &Names<'_>, ctx: &ParseContext) -> Result<Vec<RawPost>, String> {
+fn topics_to_posts(
+    topics: &[Topic<'_>],
+    entities: &Entities<'_>,
+    names: &Names<'_>,
+    ctx: &ParseContext,
+    page: &mut OkPage,
+) -> Result<(), String> {
     let refs = Refs {
         topics: entities.media_topics.iter().filter_map(|t| Some((t.id.0.as_deref()?, t))).collect(),
         photos: entities.group_photos.iter().filter_map(|p| Some((p.id.0.as_deref()?, p))).collect(),
     };
-    topics
-        .iter()
-        .enumerate()
-        .map(|(index, topic)| {
-            topic_to_post(topic, &refs, names, ctx)
-                .map_err(|e| format!("topic {index} (id {}): {e}", topic.id.0.as_deref().unwrap_or("?")))
-        })
-        .collect()
+    page.posts.reserve(topics.len());
+    for (index, topic) in topics.iter().enumerate() {
+        let post = topic_to_post(topic, &refs, names, ctx)
+            .map_err(|e| format!("topic {index} (id {}): {e}", topic.id.0.as_deref().unwrap_or("?")))?;
+        let from = page.posts.len();
+        page.posts.push(post);
+        check::sift(&mut page.posts, from, index, &mut page.bad_items);
+    }
+    Ok(())
 }
 
 /// The `entities` that media blocks point at, by id.
@@ -271,7 +305,12 @@ fn reshare_origin(media: &Media<'_>, reshared: &HashMap<&str, &Topic<'_>>, names
     Ok(Some(RepostOrigin { uid, name: owner.and_then(|(kind, oid)| names.get(kind, oid)), text: media_text(&origin.media) }))
 }
 
-fn comments_to_posts(comments: &[Comment<'_>], names: &Names<'_>, ctx: &ParseContext) -> Result<Vec<RawPost>, String> {
+fn comments_to_posts(
+    comments: &[Comment<'_>],
+    names: &Names<'_>,
+    ctx: &ParseContext,
+    page: &mut OkPage,
+) -> Result<(), String> {
     let parent = ctx.parent.as_ref().ok_or(
         "discussions.getComments responses do not name their topic: pass the topic uid as ParseContext::parent",
     )?;
@@ -280,7 +319,8 @@ fn comments_to_posts(comments: &[Comment<'_>], names: &Names<'_>, ctx: &ParseCon
     }
     let topic = parent.root();
     let url = format!("https://ok.ru/group/{}/topic/{}", topic.owner, topic.id);
-    let mut out = Vec::with_capacity(comments.len());
+    let out = &mut page.posts;
+    out.reserve(comments.len());
     for (index, c) in comments.iter().enumerate() {
         if c.deleted.0 {
             continue;
@@ -293,6 +333,7 @@ fn comments_to_posts(comments: &[Comment<'_>], names: &Names<'_>, ctx: &ParseCon
             _ => topic.clone(),
         };
         let author_id = c.author_id.0.as_deref();
+        let from = out.len();
         out.push(RawPost {
             schema: Schema,
             platform: Platform::Ok,
@@ -321,8 +362,9 @@ fn comments_to_posts(comments: &[Comment<'_>], names: &Names<'_>, ctx: &ParseCon
             geo: None,
             uid,
         });
+        check::sift(out, from, index, &mut page.bad_items);
     }
-    Ok(out)
+    Ok(())
 }
 
 fn from_millis(ms: Option<i64>, field: &str) -> Result<DateTime<Utc>, String> {

@@ -6,12 +6,12 @@
 use super::client::{OkCallError, OkClient};
 use super::config::{OkConfig, OkConfigError};
 use super::{parse_response, OkErrorClass, OkResponseError};
-use crate::collector::{BadPage, CollectError, FeedReader, PollOutcome};
+use crate::collector::{BadPage, CollectError, EmptyLog, FeedReader, PollNotes, PollOutcome};
 use crate::walk::{settle, walk, FeedPage, PageError, PagedFeed, WalkLimits};
 use crate::{ParseContext, RawPost};
 use async_trait::async_trait;
 use chrono::Utc;
-use otklik_model::{CommentsPolicy, Cursor, ItemKind, PostUid, Source};
+use otklik_model::{CommentsPolicy, Cursor, ItemKind, Platform, PostUid, Source};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -25,6 +25,8 @@ pub struct OkReader {
     page_size: u32,
     comments_page_size: u32,
     comments_max_per_topic: usize,
+    /// Groups whose answers were suspiciously empty, logged once.
+    empty_log: EmptyLog,
 }
 
 impl OkReader {
@@ -36,6 +38,7 @@ impl OkReader {
             page_size: config.page_size,
             comments_page_size: config.comments_page_size,
             comments_max_per_topic: config.comments_max_per_topic,
+            empty_log: EmptyLog::default(),
         }
     }
 
@@ -50,7 +53,12 @@ impl OkReader {
     }
 
     /// Comments under `topic`, oldest first, at most `comments_max_per_topic`.
-    async fn comments(&self, topic: &RawPost, ctx: &ParseContext) -> Result<Vec<RawPost>, CommentsFailure> {
+    async fn comments(
+        &self,
+        topic: &RawPost,
+        ctx: &ParseContext,
+        notes: &PollNotes,
+    ) -> Result<Vec<RawPost>, CommentsFailure> {
         let ctx = ParseContext { parent: Some(topic.uid.root()), ..ctx.clone() };
         let count = self.comments_page_size.to_string();
         let mut comments = Vec::new();
@@ -71,7 +79,7 @@ impl OkReader {
                     });
                 }
             };
-            let page = match parse_response(&body.bytes, &ctx) {
+            let mut page = match parse_response(&body.bytes, &ctx) {
                 Ok(page) => page,
                 Err(OkResponseError::Api(e)) => return Err(CommentsFailure::Skip(e.to_string())),
                 Err(OkResponseError::Parse(error)) => {
@@ -79,6 +87,9 @@ impl OkReader {
                     return Err(CommentsFailure::Bad(BadPage { origin, bytes: body.bytes, error }, comments));
                 }
             };
+            let origin = format!("{} discussionId={}", body.origin, topic.uid.id);
+            let bad_items = std::mem::take(&mut page.bad_items);
+            notes.note(Platform::Ok, &origin, &body.bytes, bad_items, page.empty.take());
             let empty = page.posts.is_empty();
             comments.extend(page.posts);
             if comments.len() >= self.comments_max_per_topic {
@@ -135,6 +146,7 @@ struct TopicsFeed<'a> {
     gid: &'a str,
     page_size: String,
     ctx: &'a ParseContext,
+    notes: &'a PollNotes,
 }
 
 #[async_trait]
@@ -149,7 +161,10 @@ impl PagedFeed for TopicsFeed<'_> {
         }
         let body = self.client.call("mediatopic.getTopics", &params).await.map_err(|e| PageError::Collect(call_error(self.client, self.gid, e)))?;
         match parse_response(&body.bytes, self.ctx) {
-            Ok(page) => {
+            Ok(mut page) => {
+                let origin = format!("{} gid={}", body.origin, self.gid);
+                let bad_items = std::mem::take(&mut page.bad_items);
+                self.notes.note(Platform::Ok, &origin, &body.bytes, bad_items, page.empty.take());
                 let older = page.anchor.filter(|a| page.has_more && !page.posts.is_empty() && Some(a) != older_than);
                 Ok(FeedPage { posts: page.posts, older })
             }
@@ -184,10 +199,13 @@ impl FeedReader for OkReader {
         }
         let now = Utc::now();
         let ctx = ParseContext { source_id: Some(source.id.clone()), collected_at: now, parent: None };
-        let feed = TopicsFeed { client: &self.client, gid, page_size: self.page_size.to_string(), ctx: &ctx };
+        let notes = PollNotes::default();
+        let page_size = self.page_size.to_string();
+        let feed = TopicsFeed { client: &self.client, gid, page_size, ctx: &ctx, notes: &notes };
         let walked = walk(&feed, cursor, &self.limits, now).await?;
         let mut bad_pages = walked.bad_pages;
         if !wants_comments(source) {
+            bad_pages.extend(self.settle_notes(source, notes));
             return Ok(PollOutcome { posts: walked.publish, bad_pages, cursor: walked.cursor });
         }
 
@@ -202,7 +220,7 @@ impl FeedReader for OkReader {
                 unfinished.insert(topic.uid.clone());
                 continue;
             }
-            match self.comments(topic, &ctx).await {
+            match self.comments(topic, &ctx, &notes).await {
                 Ok(found) => comments.extend(found),
                 Err(CommentsFailure::Skip(reason)) => tracing::warn!(topic = %topic.uid, %reason, "comments of this topic skipped"),
                 Err(CommentsFailure::Bad(page, found)) => {
@@ -222,7 +240,17 @@ impl FeedReader for OkReader {
         // Topics whose comments were not read are published but not remembered, so the next
         // poll sees them as unseen and reads their comments then.
         cursor.recent.retain(|s| !unfinished.contains(&s.uid));
+        bad_pages.extend(self.settle_notes(source, notes));
         Ok(PollOutcome { posts, bad_pages, cursor })
+    }
+}
+
+impl OkReader {
+    /// Logs the poll's emptiness (once per source) and hands back its bad items for the DLQ.
+    fn settle_notes(&self, source: &Source, notes: PollNotes) -> Vec<BadPage> {
+        let (bad_items, empty) = notes.into_parts();
+        self.empty_log.record(&source.id, empty.as_ref());
+        bad_items
     }
 }
 

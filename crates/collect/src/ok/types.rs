@@ -20,7 +20,9 @@ pub struct Top<'a> {
     pub comments: Option<Vec<Comment<'a>>>,
     #[serde(borrow, deserialize_with = "crate::vk::lenient::or_default")]
     pub entities: Entities<'a>,
-    pub has_more: LFlag,
+    /// `None` when absent: with no posts field, its presence tells an OK paging answer from
+    /// some other JSON.
+    pub has_more: Option<LFlag>,
     #[serde(borrow)]
     pub anchor: LId<'a>,
 }

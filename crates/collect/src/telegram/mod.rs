@@ -12,10 +12,21 @@
 //! the next message so that broken markup in one post cannot swallow the next, and reads what it
 //! needs from the classes inside. Attribute order, quoting and whitespace do not matter.
 //!
-//! Bad input never panics. A block that cannot be read (no id, no time) is skipped with a reason
-//! in [`TelegramPage::skipped`]; service messages («Channel created», «pinned a message») are
-//! skipped the same way and never counted as posts. A response that is not a channel preview at
-//! all is an error.
+//! Bad input never panics. A block that cannot be read (no id, no time) or that fails
+//! [`crate::check`] (message id 0, a date before 2006 or after collection) is skipped with a
+//! reason in [`TelegramPage::skipped`]; service messages («Channel created», «pinned a message»)
+//! are skipped the same way and never counted as posts. A response that is not a channel preview
+//! at all is an error.
+//!
+//! A page that is not valid UTF-8 is refused with the byte offset of the first bad sequence, as
+//! the VK and OK parsers refuse such a response: t.me always serves UTF-8, so a bad byte means a
+//! broken transfer or file, and decoding it lossily would put U+FFFD into posts unnoticed.
+//!
+//! [`parse_saved`] also says when a page with nothing on it is suspicious ([`crate::Empty`]): a
+//! preview page with no message blocks at all, or a non-empty fragment without any. A page that
+//! says the channel has no messages (`tme_no_messages_found`), a new channel whose only blocks
+//! are service messages, and an empty fragment (t.me's answer past the channel's start) are
+//! well-formed empty feeds.
 //!
 //! Mapping onto [`RawPost`]: uid `tg:<channel lower-case>:<id>`, url `https://t.me/<channel>/<id>`,
 //! author = the post signature or else the channel title (`is_source`: the channel wrote it). A
@@ -28,6 +39,7 @@ mod scan;
 mod text;
 mod values;
 
+use crate::check::{BadItem, Empty, Parsed};
 use crate::{ParseContext, ParseError, RawPost};
 use otklik_model::{Platform, PostUid};
 use serde::Serialize;
@@ -94,6 +106,9 @@ pub struct SkippedBlock {
     pub post: Option<String>,
     /// Byte offset of the block in the parsed HTML, to find it in a saved page.
     pub offset: usize,
+    /// The block's position among the page's message blocks.
+    #[serde(skip)]
+    pub index: usize,
     pub reason: SkipReason,
 }
 
@@ -129,6 +144,15 @@ impl TelegramPage {
 /// the non-preview `t.me/<channel>` page): the caller should report that the channel has no
 /// public preview rather than conclude it is empty.
 pub fn parse_page(html: &[u8], ctx: &ParseContext) -> Result<TelegramPage, ParseError> {
+    read_page(html, ctx).map(|parsed| parsed.page)
+}
+
+fn read_page(html: &[u8], ctx: &ParseContext) -> Result<parse::Parsed, ParseError> {
+    if let Err(e) = std::str::from_utf8(html) {
+        let at = e.valid_up_to();
+        let what = if e.error_len().is_none() { "ends inside a UTF-8 sequence" } else { "is not valid UTF-8" };
+        return Err(ParseError::new(Platform::Telegram, format!("page {what} at byte {at}")));
+    }
     let page = parse::parse_html(html, ctx);
     if !page.saw_preview_markup {
         return Err(ParseError::new(
@@ -136,30 +160,66 @@ pub fn parse_page(html: &[u8], ctx: &ParseContext) -> Result<TelegramPage, Parse
             "no t.me/s channel preview markup (no channel info, message history or messages)",
         ));
     }
-    Ok(page.page)
+    Ok(page)
+}
+
+/// Whether `name` is a channel username as t.me allows it.
+pub(crate) fn is_channel_username(name: &str) -> bool {
+    values::is_channel_name(name)
 }
 
 /// Parses the response of an XHR paging request: a JSON string holding message markup. An empty
 /// fragment is a valid empty page (t.me answers so past the end of a channel).
 pub fn parse_fragment(json: &[u8], ctx: &ParseContext) -> Result<TelegramPage, ParseError> {
+    read_fragment(json, ctx).map(|(parsed, _)| parsed.page)
+}
+
+/// The fragment's page, and whether its markup was blank.
+fn read_fragment(json: &[u8], ctx: &ParseContext) -> Result<(parse::Parsed, bool), ParseError> {
     let html: String = serde_json::from_slice(json)
         .map_err(|e| ParseError::new(Platform::Telegram, format!("XHR fragment is not a JSON string: {e}")))?;
-    Ok(parse::parse_html(html.as_bytes(), ctx).page)
+    Ok((parse::parse_html(html.as_bytes(), ctx), html.trim().is_empty()))
 }
 
 /// Parses a saved page or XHR fragment, telling them apart by the first non-blank byte (a JSON
 /// string starts with `"`, a page with `<`).
 pub fn parse_saved_page(bytes: &[u8], ctx: &ParseContext) -> Result<TelegramPage, ParseError> {
+    read_saved(bytes, ctx).map(|(page, _)| page)
+}
+
+/// A saved page or fragment, and why it is suspiciously empty.
+fn read_saved(bytes: &[u8], ctx: &ParseContext) -> Result<(TelegramPage, Option<Empty>), ParseError> {
     let body = bytes.strip_prefix("\u{FEFF}".as_bytes()).unwrap_or(bytes);
-    match body.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'"') => parse_fragment(body, ctx),
-        Some(_) => parse_page(body, ctx),
-        None => Err(ParseError::new(Platform::Telegram, "empty response")),
+    let (parsed, blank, what) = match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'"') => read_fragment(body, ctx).map(|(parsed, blank)| (parsed, blank, "XHR fragment"))?,
+        Some(_) => (read_page(body, ctx)?, false, "t.me/s page"),
+        None => return Err(ParseError::new(Platform::Telegram, "empty response")),
+    };
+    let empty = (parsed.blocks == 0 && !parsed.saw_no_messages && !blank)
+        .then(|| Empty::new(format!("the {what} has no message blocks and does not say the channel has no messages")));
+    Ok((parsed.page, empty))
+}
+
+/// Parses a saved page or fragment into its posts, the message blocks that are not posts
+/// (unreadable, or failing [`crate::check`]) as bad items, and emptiness (see the module docs).
+pub fn parse_saved(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, ParseError> {
+    let (page, empty) = read_saved(bytes, ctx)?;
+    let bad_items = page
+        .malformed()
+        .map(|s| BadItem { index: s.index, offset: Some(s.offset), post: None, reason: skip_reason(s) })
+        .collect();
+    Ok(Parsed { posts: page.into_raw_posts(), bad_items, empty })
+}
+
+fn skip_reason(skipped: &SkippedBlock) -> String {
+    match &skipped.reason {
+        SkipReason::Malformed { reason } => reason.clone(),
+        other => format!("{other:?}"),
     }
 }
 
-/// Saved response bytes (page or fragment) → posts. Skipped blocks are logged; use
-/// [`parse_saved_page`] to see them.
+/// Saved response bytes (page or fragment) → valid posts. Skipped blocks are logged; use
+/// [`parse_saved`] or [`parse_saved_page`] to see them.
 pub fn parse_saved_response(bytes: &[u8], ctx: &ParseContext) -> Result<Vec<RawPost>, ParseError> {
     let page = parse_saved_page(bytes, ctx)?;
     for skipped in page.malformed() {

@@ -17,6 +17,10 @@ pub(crate) struct Parsed {
     pub page: TelegramPage,
     /// Any element that only a channel preview has was seen (see `parse_page`).
     pub saw_preview_markup: bool,
+    /// The page says the channel has no messages (`tme_no_messages_found`).
+    pub saw_no_messages: bool,
+    /// Message blocks found, read or skipped.
+    pub blocks: usize,
 }
 
 /// What a class-bearing element at page level is.
@@ -29,6 +33,7 @@ enum PageRole {
     Counter,
     MoreLink,
     PreviewContainer,
+    NoMessages,
 }
 
 fn page_role(classes: &[u8]) -> Option<PageRole> {
@@ -40,9 +45,8 @@ fn page_role(classes: &[u8]) -> Option<PageRole> {
             b"tgme_channel_info_description" => PageRole::Description,
             b"tgme_channel_info_counter" => PageRole::Counter,
             b"tme_messages_more" | b"js-messages_more" => PageRole::MoreLink,
-            b"tgme_channel_history" | b"js-message_history" | b"tgme_channel_info" | b"tme_no_messages_found" => {
-                PageRole::PreviewContainer
-            }
+            b"tgme_channel_history" | b"js-message_history" | b"tgme_channel_info" => PageRole::PreviewContainer,
+            b"tme_no_messages_found" => PageRole::NoMessages,
             _ => return None,
         })
     })
@@ -55,6 +59,7 @@ pub(crate) fn parse_html(html: &[u8], ctx: &ParseContext) -> Parsed {
     let mut og_title = None;
     let mut paging = Paging::default();
     let mut saw_preview_markup = false;
+    let mut saw_no_messages = false;
     let mut blocks = Vec::new();
 
     while let Some(tag) = scanner.next_tag() {
@@ -96,6 +101,11 @@ pub(crate) fn parse_html(html: &[u8], ctx: &ParseContext) -> Parsed {
                 saw_preview_markup = true;
                 continue;
             }
+            PageRole::NoMessages => {
+                saw_preview_markup = true;
+                saw_no_messages = true;
+                continue;
+            }
         }
         scanner.pos = element.pos;
     }
@@ -111,21 +121,23 @@ pub(crate) fn parse_html(html: &[u8], ctx: &ParseContext) -> Parsed {
             blocks.iter().find_map(|b| b.post_ref.as_deref().and_then(split_post_ref)).map(|(c, _)| c.to_owned());
     }
 
+    let block_count = blocks.len();
     let mut posts = Vec::with_capacity(blocks.len());
     let mut skipped = Vec::new();
     let mut seen = HashSet::new();
-    for block in blocks {
+    for (index, block) in blocks.into_iter().enumerate() {
         let offset = block.offset;
         let post_ref = block.post_ref.clone();
         match build_post(block, &channel, ctx) {
             Ok(post) if !seen.insert(post.id) => {
-                skipped.push(SkippedBlock { post: post_ref, offset, reason: SkipReason::Duplicate });
+                skipped.push(SkippedBlock { post: post_ref, offset, index, reason: SkipReason::Duplicate });
             }
             Ok(post) => posts.push(post),
-            Err(reason) => skipped.push(SkippedBlock { post: post_ref, offset, reason }),
+            Err(reason) => skipped.push(SkippedBlock { post: post_ref, offset, index, reason }),
         }
     }
-    Parsed { page: TelegramPage { channel, posts, skipped, paging }, saw_preview_markup }
+    let page = TelegramPage { channel, posts, skipped, paging };
+    Parsed { page, saw_preview_markup, saw_no_messages, blocks: block_count }
 }
 
 fn non_empty(text: String) -> Option<String> {
@@ -595,5 +607,6 @@ fn build_post(block: Block, channel: &ChannelInfo, ctx: &ParseContext) -> Result
         ads: false,
         geo: parts.geo,
     };
+    crate::check::check_post(&post).map_err(|e| malformed(format!("{post_ref}: {e}")))?;
     Ok(TelegramPost { id: numeric_id, reply_to, media_unavailable: parts.media_unavailable, post })
 }

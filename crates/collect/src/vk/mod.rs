@@ -14,6 +14,13 @@
 //! reposted, texts of the whole chain); `post_source` becomes an attachment of kind
 //! `post_source` since [`RawPost`] has no field of its own for it. Deleted comments are skipped,
 //! their surviving replies kept.
+//!
+//! Every post and comment passes [`crate::check`]: one with an impossible id or date (`id: -1`,
+//! `owner_id: 0`, `date: -1`) goes to [`VkPage::bad_items`], the rest of the page is kept. A
+//! response with no `items` list anywhere is [`VkPage::empty`]: `{"response": {"count": 5}}`
+//! claims posts it does not list, and an `execute` whose every call answered `false` read
+//! nothing. `{"count": 0, "items": []}` (an empty wall, or a page past the end) is a well-formed
+//! empty feed, not `Empty`; so is a page whose items were all deleted.
 
 mod client;
 mod config;
@@ -28,6 +35,7 @@ pub use error::{VkApiError, VkErrorClass};
 pub use reader::{VkReader, SEARCH_RESULT_LIMIT};
 pub use tokens::{SecretProblem, TokenState, TokenStatus, VkSecretsError, VkToken};
 
+use crate::check::{self, BadItem, Empty, Parsed};
 use crate::{ParseContext, ParseError, RawPost};
 use chrono::{DateTime, Utc};
 use otklik_model::{Attachment, Author, Counters, Geo, ItemKind, Platform, PostUid, RepostOrigin, Schema};
@@ -45,6 +53,10 @@ pub struct VkPage {
     pub count: Option<u64>,
     /// Calls that failed inside an `execute` batch; the others' posts are in `posts`.
     pub execute_errors: Vec<VkApiError>,
+    /// Items that failed [`crate::check`]: not posts, kept for the DLQ.
+    pub bad_items: Vec<BadItem>,
+    /// Why a response without any `items` list is suspicious (see the module docs).
+    pub empty: Option<Empty>,
 }
 
 /// Why a VK response yielded no page.
@@ -75,27 +87,54 @@ pub fn parse_response(bytes: &[u8], ctx: &ParseContext) -> Result<VkPage, VkResp
         Node::List(_) => {}
         Node::Scalar => return Err(bad("not a VK API response: the top level is neither an object nor a list").into()),
     }
-    walk(&root, ctx, &mut page).map_err(bad)?;
+    let items_seen = walk(&root, ctx, &mut page).map_err(bad)?;
+    if !items_seen {
+        page.empty = Some(empty_reason(&root, &page));
+    }
     Ok(page)
 }
 
-/// Parses a saved VK response into posts; an error envelope becomes a [`ParseError`] naming it.
-pub fn parse_saved_response(bytes: &[u8], ctx: &ParseContext) -> Result<Vec<RawPost>, ParseError> {
+/// Why a response that walked cleanly has no `items` list anywhere.
+fn empty_reason(root: &Node<'_>, page: &VkPage) -> Empty {
+    let response = match root {
+        Node::Object(obj) => obj.response.as_ref(),
+        list => Some(list),
+    };
+    match (response, page.count) {
+        (Some(Node::List(calls)), _) if !calls.is_empty() && calls.iter().all(|c| matches!(c, Node::Scalar)) => {
+            let (calls, errors) = (calls.len(), page.execute_errors.len());
+            Empty::new(format!("every call of the execute batch failed ({calls} calls, {errors} execute_errors)"))
+        }
+        (_, Some(count)) => Empty::new(format!("the response reports count {count} but has no items list")),
+        _ => Empty::new("the response has no items list"),
+    }
+}
+
+/// Parses a saved VK response into its valid posts, bad items and emptiness; an error envelope
+/// becomes a [`ParseError`] naming it.
+pub fn parse_saved(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, ParseError> {
     match parse_response(bytes, ctx) {
-        Ok(page) => Ok(page.posts),
+        Ok(page) => Ok(Parsed { posts: page.posts, bad_items: page.bad_items, empty: page.empty }),
         Err(VkResponseError::Parse(e)) => Err(e),
         Err(VkResponseError::Api(e)) => Err(bad(format!("the response is an error, not data: {e} ({})", e.class()))),
     }
+}
+
+/// Parses a saved VK response into its valid posts (bad items left out, see [`parse_saved`]);
+/// an error envelope becomes a [`ParseError`] naming it.
+pub fn parse_saved_response(bytes: &[u8], ctx: &ParseContext) -> Result<Vec<RawPost>, ParseError> {
+    parse_saved(bytes, ctx).map(|parsed| parsed.posts)
 }
 
 fn bad(reason: impl Into<String>) -> ParseError {
     ParseError::new(Platform::Vk, reason)
 }
 
-fn walk(node: &Node<'_>, ctx: &ParseContext, page: &mut VkPage) -> Result<(), String> {
+/// Reads every page in `node` into `page`; tells whether any object had an `items` list.
+fn walk(node: &Node<'_>, ctx: &ParseContext, page: &mut VkPage) -> Result<bool, String> {
     match node {
-        Node::Scalar => Ok(()),
-        Node::List(nodes) => nodes.iter().try_for_each(|n| walk(n, ctx, page)),
+        Node::Scalar => Ok(false),
+        Node::List(nodes) => nodes.iter().try_fold(false, |seen, n| Ok(walk(n, ctx, page)? || seen)),
         Node::Object(obj) => {
             // Below the top level an error object is one failed call of a batch, not the answer.
             if let Some(err) = &obj.error {
@@ -104,10 +143,12 @@ fn walk(node: &Node<'_>, ctx: &ParseContext, page: &mut VkPage) -> Result<(), St
             for err in obj.execute_errors.iter().flatten() {
                 page.execute_errors.push(VkApiError::from_body(err));
             }
-            if let Some(inner) = &obj.response {
-                walk(inner, ctx, page)?;
-            }
-            read_page(obj, ctx, page)
+            let inner_seen = match &obj.response {
+                Some(inner) => walk(inner, ctx, page)?,
+                None => false,
+            };
+            read_page(obj, ctx, page)?;
+            Ok(inner_seen || obj.items.is_some())
         }
     }
 }
@@ -124,8 +165,10 @@ fn read_page(obj: &Object<'_>, ctx: &ParseContext, page: &mut VkPage) -> Result<
     page.posts.reserve(items.len());
     for (index, item) in items.iter().enumerate() {
         let is_comment = item.post_id.0.is_some() || ctx.parent.is_some();
+        let from = page.posts.len();
         let result = if is_comment { conv.comment_tree(item, None, &mut page.posts) } else { conv.post(item, &mut page.posts) };
         result.map_err(|e| format!("item {index} (id {}): {e}", item.id.0.map_or("?".to_owned(), |i| i.to_string())))?;
+        check::sift(&mut page.posts, from, index, &mut page.bad_items);
     }
     Ok(())
 }

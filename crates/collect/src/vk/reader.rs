@@ -15,7 +15,7 @@ use super::client::{Batcher, CallError, VkApi, VkCall};
 use super::config::VkConfig;
 use super::tokens::{TokenStatus, VkToken};
 use super::{parse_response, VkErrorClass, VkResponseError};
-use crate::collector::{BadPage, CollectError, FeedReader, PollOutcome};
+use crate::collector::{BadPage, CollectError, EmptyLog, FeedReader, PollNotes, PollOutcome};
 use crate::http::HttpClient;
 use crate::walk::{settle, walk, FeedPage, PageError, PagedFeed, WalkLimits};
 use crate::{ParseContext, RawPost};
@@ -46,6 +46,8 @@ pub struct VkReader {
     /// Comment counts of posts whose comments were fetched, so unchanged threads are not
     /// fetched again.
     comment_counts: Mutex<HashMap<PostUid, u64>>,
+    /// Sources whose answers were suspiciously empty, logged once.
+    empty_log: EmptyLog,
 }
 
 impl VkReader {
@@ -54,7 +56,8 @@ impl VkReader {
     /// unusable `api_base`.
     pub fn new(config: VkConfig, tokens: Vec<VkToken>, http: HttpClient) -> Result<Self, CollectError> {
         let api = VkApi::new(&config, tokens, http)?;
-        Ok(VkReader { api, config, resolved: Mutex::new(HashMap::new()), comment_counts: Mutex::new(HashMap::new()) })
+        let (resolved, comment_counts) = (Mutex::new(HashMap::new()), Mutex::new(HashMap::new()));
+        Ok(VkReader { api, config, resolved, comment_counts, empty_log: EmptyLog::default() })
     }
 
     /// What each token is doing (active, paused and why, removed).
@@ -66,15 +69,17 @@ impl VkReader {
         let now = Utc::now();
         let ctx = ParseContext { source_id: Some(source.id.clone()), collected_at: now, parent: None };
         let target = self.target(&source.handle, batcher).await?;
+        let notes = PollNotes::default();
         let (mut seen, mut bad_pages, limits) = match &target {
-            Target::Search(query) => self.search(query, cursor, &ctx, batcher, now).await?,
+            Target::Search(query) => self.search(query, cursor, &ctx, batcher, now, &notes).await?,
             wall => {
                 let param = match wall {
                     Target::Owner(id) => ("owner_id", json!(id)),
                     Target::Domain(name) => ("domain", json!(name)),
                     Target::Search(_) => unreachable!("handled above"),
                 };
-                let feed = WallFeed { batcher, param, ctx: &ctx, page_size: self.config.page_size.clamp(1, 100) };
+                let page_size = self.config.page_size.clamp(1, 100);
+                let feed = WallFeed { batcher, param, ctx: &ctx, page_size, notes: &notes };
                 let limits = self.config.walk_limits();
                 let walked = walk(&feed, cursor, &limits, now).await?;
                 (walked.seen, walked.bad_pages, limits)
@@ -95,7 +100,8 @@ impl VkReader {
                 })
                 .collect()
         };
-        let fetched = futures_util::future::join_all(wanted.iter().map(|post| self.comments(post, &ctx, batcher))).await;
+        let comments = wanted.iter().map(|post| self.comments(post, &ctx, batcher, &notes));
+        let fetched = futures_util::future::join_all(comments).await;
         let mut fetched_counts = Vec::new();
         for (post, result) in wanted.iter().zip(fetched) {
             match result {
@@ -111,6 +117,9 @@ impl VkReader {
         }
         let (posts, new_cursor) = settle(&seen, cursor, &limits, now);
         self.comment_counts.lock().unwrap_or_else(|p| p.into_inner()).extend(fetched_counts);
+        let (bad_items, empty) = notes.into_parts();
+        bad_pages.extend(bad_items);
+        self.empty_log.record(&source.id, empty.as_ref());
         Ok(PollOutcome { posts, bad_pages, cursor: new_cursor })
     }
 
@@ -168,7 +177,15 @@ impl VkReader {
     }
 
     /// A keyword search since the re-check window (or the last poll, if that is older).
-    async fn search(&self, query: &str, cursor: &Cursor, ctx: &ParseContext, batcher: &Batcher<'_>, now: DateTime<Utc>) -> Result<(Vec<RawPost>, Vec<BadPage>, WalkLimits), CollectError> {
+    async fn search(
+        &self,
+        query: &str,
+        cursor: &Cursor,
+        ctx: &ParseContext,
+        batcher: &Batcher<'_>,
+        now: DateTime<Utc>,
+        notes: &PollNotes,
+    ) -> Result<(Vec<RawPost>, Vec<BadPage>, WalkLimits), CollectError> {
         let mut limits = self.config.walk_limits();
         let since = match (cursor.newest_id, cursor.polled_at) {
             (None, _) | (_, None) => now - limits.first_poll_max_age,
@@ -208,7 +225,7 @@ impl VkReader {
                 }
             };
             let items = value["items"].as_array().map_or(0, Vec::len);
-            let parsed = match read_page(&value, ctx, &origin) {
+            let parsed = match read_page(&value, ctx, &origin, notes) {
                 Ok(page) => page,
                 Err(bad) => {
                     bad_pages.push(bad);
@@ -232,7 +249,13 @@ impl VkReader {
     }
 
     /// The comments under `post` (newest first, threads to `comments_depth`), page by page.
-    async fn comments(&self, post: &RawPost, ctx: &ParseContext, batcher: &Batcher<'_>) -> Result<(Vec<RawPost>, Vec<BadPage>), CollectError> {
+    async fn comments(
+        &self,
+        post: &RawPost,
+        ctx: &ParseContext,
+        batcher: &Batcher<'_>,
+        notes: &PollNotes,
+    ) -> Result<(Vec<RawPost>, Vec<BadPage>), CollectError> {
         let (Ok(owner), Ok(id)) = (post.uid.owner.parse::<i64>(), post.uid.id.parse::<i64>()) else {
             return Err(CollectError::Transient(format!("post {} has no numeric VK ids", post.uid)));
         };
@@ -266,7 +289,7 @@ impl VkReader {
             };
             let items = value["items"].as_array().map_or(0, Vec::len);
             let total = as_i64(&value["current_level_count"]).or_else(|| as_i64(&value["count"])).unwrap_or(0).max(0) as usize;
-            match read_page(&value, &ctx, &origin) {
+            match read_page(&value, &ctx, &origin, notes) {
                 Ok(page) => out.extend(page.posts),
                 Err(bad) => return Ok((out, vec![bad])),
             }
@@ -301,11 +324,15 @@ fn call_error(e: CallError, method: &str) -> CollectError {
     }
 }
 
-/// Parses one call's answer.
-fn read_page(value: &Value, ctx: &ParseContext, origin: &str) -> Result<super::VkPage, BadPage> {
+/// Parses one call's answer; its bad items and emptiness go to `notes`.
+fn read_page(value: &Value, ctx: &ParseContext, origin: &str, notes: &PollNotes) -> Result<super::VkPage, BadPage> {
     let bytes = serde_json::to_vec(value).unwrap_or_default();
     match parse_response(&bytes, ctx) {
-        Ok(page) => Ok(page),
+        Ok(mut page) => {
+            let bad_items = std::mem::take(&mut page.bad_items);
+            notes.note(otklik_model::Platform::Vk, origin, &bytes, bad_items, page.empty.take());
+            Ok(page)
+        }
         Err(VkResponseError::Parse(error)) => Err(BadPage { origin: origin.to_owned(), bytes, error }),
         Err(VkResponseError::Api(e)) => {
             Err(BadPage { origin: origin.to_owned(), bytes, error: crate::ParseError::new(otklik_model::Platform::Vk, format!("an error inside data: {e}")) })
@@ -319,6 +346,7 @@ struct WallFeed<'a, 'b> {
     param: (&'static str, Value),
     ctx: &'a ParseContext,
     page_size: u32,
+    notes: &'a PollNotes,
 }
 
 #[async_trait]
@@ -339,7 +367,7 @@ impl PagedFeed for WallFeed<'_, '_> {
         };
         let items = value["items"].as_array().map_or(0, Vec::len);
         let total = as_i64(&value["count"]).unwrap_or(0).max(0) as usize;
-        let page = read_page(&value, self.ctx, &origin).map_err(PageError::Bad)?;
+        let page = read_page(&value, self.ctx, &origin, self.notes).map_err(PageError::Bad)?;
         let older = (items > 0 && offset + items < total).then_some(offset + items);
         Ok(FeedPage { posts: page.posts, older })
     }

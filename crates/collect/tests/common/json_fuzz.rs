@@ -117,3 +117,43 @@ fn at_path<'v>(v: &'v mut Value, path: &[usize]) -> &'v mut Value {
     })
 }
 
+
+/// What ids and dates get when a client, proxy or server goes wrong: placeholders, wrong signs,
+/// milliseconds for seconds, words, overflow, fractions.
+pub fn hostile_scalar() -> impl Strategy<Value = Value> {
+    prop::sample::select(vec![
+        Value::from(-1), Value::from(0), Value::from("0"), Value::from("-5"), Value::from("abc"), Value::from(""),
+        Value::Null, Value::from(1_763_000_000_000i64), Value::from(-62_135_596_800i64),
+        Value::from(253_402_300_800i64), Value::from("99999999999999999999"), Value::from("123456789012345678901"),
+        Value::from(1.5), Value::from(i64::MAX), Value::from("000"), Value::from(" 7 "), Value::from("1:2"),
+        Value::from("group:abc"), Value::from("1970-01-01 03:00:00"), Value::from(1_136_073_599),
+        Value::from(1_136_073_600),
+    ])
+}
+
+/// `doc` with the value of one field named in `names` (the `at`-th such field, anywhere in the
+/// document) replaced by `value`; `doc` unchanged when it has no such field.
+pub fn replace_field(mut doc: Value, names: &[&str], at: prop::sample::Index, value: Value) -> Value {
+    let mut all = Vec::new();
+    field_paths(&doc, names, &mut Vec::new(), &mut all);
+    if !all.is_empty() {
+        *at_path(&mut doc, &all[at.index(all.len())]) = value;
+    }
+    doc
+}
+
+fn field_paths(v: &Value, names: &[&str], prefix: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+    let children: Vec<(Option<&str>, &Value)> = match v {
+        Value::Object(m) => m.iter().map(|(k, v)| (Some(k.as_str()), v)).collect(),
+        Value::Array(a) => a.iter().map(|v| (None, v)).collect(),
+        _ => return,
+    };
+    for (i, (key, child)) in children.into_iter().enumerate() {
+        prefix.push(i);
+        if key.is_some_and(|k| names.contains(&k)) {
+            out.push(prefix.clone());
+        }
+        field_paths(child, names, prefix, out);
+        prefix.pop();
+    }
+}
