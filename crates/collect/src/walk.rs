@@ -75,6 +75,12 @@ pub struct Walked {
     pub pages: usize,
 }
 
+/// `now - age`, or the earliest time chrono can represent when that would underflow: an absurd
+/// window (validation bypassed by a library user) means «everything», never a panic.
+pub fn saturating_before(now: DateTime<Utc>, age: Duration) -> DateTime<Utc> {
+    chrono::TimeDelta::from_std(age).ok().and_then(|age| now.checked_sub_signed(age)).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
 /// The numeric post id of a post (comments have their post's id).
 pub fn post_number(post: &RawPost) -> Option<u64> {
     post.uid.id.parse().ok()
@@ -82,8 +88,8 @@ pub fn post_number(post: &RawPost) -> Option<u64> {
 
 /// Walks `feed` newest-first as far as `cursor` and `limits` require.
 pub async fn walk<F: PagedFeed + ?Sized>(feed: &F, cursor: &Cursor, limits: &WalkLimits, now: DateTime<Utc>) -> Result<Walked, CollectError> {
-    let recheck_from = now - limits.recheck_window;
-    let age_floor = now - limits.first_poll_max_age;
+    let recheck_from = saturating_before(now, limits.recheck_window);
+    let age_floor = saturating_before(now, limits.first_poll_max_age);
     let mut seen = Vec::new();
     let mut uids = HashSet::new();
     let mut bad_pages = Vec::new();
@@ -126,7 +132,8 @@ pub async fn walk<F: PagedFeed + ?Sized>(feed: &F, cursor: &Cursor, limits: &Wal
 
 /// Chooses what to publish from `seen` and advances the cursor (pure).
 pub fn settle(seen: &[RawPost], cursor: &Cursor, limits: &WalkLimits, now: DateTime<Utc>) -> (Vec<RawPost>, Cursor) {
-    let recheck_from = now - limits.recheck_window;
+    let recheck_from = saturating_before(now, limits.recheck_window);
+    let age_floor = saturating_before(now, limits.first_poll_max_age);
     let remembered: HashMap<_, _> = cursor.recent.iter().map(|s| (&s.uid, s.fingerprint)).collect();
     let mut posts: Vec<&RawPost> = seen.iter().collect();
     posts.sort_by_key(|p| std::cmp::Reverse((post_number(p), p.published_at)));
@@ -137,9 +144,9 @@ pub fn settle(seen: &[RawPost], cursor: &Cursor, limits: &WalkLimits, now: DateT
         let is_comment = post.item_kind == ItemKind::Comment;
         let new = match cursor.newest_id {
             // Comments are not bounded by the cursor's post id: they are new when unseen.
-            _ if is_comment => !remembered.contains_key(&post.uid) && post.published_at >= recheck_from.min(now - limits.first_poll_max_age),
+            _ if is_comment => !remembered.contains_key(&post.uid) && post.published_at >= recheck_from.min(age_floor),
             None => {
-                let within = first_poll_taken < limits.first_poll_max_posts && post.published_at >= now - limits.first_poll_max_age;
+                let within = first_poll_taken < limits.first_poll_max_posts && post.published_at >= age_floor;
                 first_poll_taken += usize::from(within && post.item_kind == ItemKind::Post);
                 within
             }
@@ -163,4 +170,63 @@ pub fn settle(seen: &[RawPost], cursor: &Cursor, limits: &WalkLimits, now: DateT
     recent.sort_by(|a, b| a.uid.cmp(&b.uid));
     let cursor = Cursor { newest_id, recent, polled_at: Some(now), status: otklik_model::SourceStatus::Ok, ..cursor.clone() };
     (publish, cursor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use otklik_model::{Author, Counters, Platform, PostUid, Schema};
+
+    fn post(id: u64, published_at: DateTime<Utc>) -> RawPost {
+        RawPost {
+            schema: Schema,
+            uid: PostUid::post(Platform::Telegram, "chan", id.to_string()).expect("uid"),
+            platform: Platform::Telegram,
+            source_id: "s".into(),
+            item_kind: ItemKind::Post,
+            parent_uid: None,
+            url: None,
+            author: Author::default(),
+            published_at,
+            edited_at: None,
+            edited: false,
+            collected_at: published_at,
+            text: format!("post {id}"),
+            repost_of: None,
+            attachments: vec![],
+            counters: Counters::default(),
+            pinned: false,
+            ads: false,
+            geo: None,
+        }
+    }
+
+    struct OnePage(Vec<RawPost>);
+
+    #[async_trait]
+    impl PagedFeed for OnePage {
+        type Token = ();
+
+        async fn page(&self, _: Option<&()>) -> Result<FeedPage<()>, PageError> {
+            Ok(FeedPage { posts: self.0.clone(), older: Some(()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn absurd_windows_saturate_instead_of_panicking() {
+        let now = Utc::now();
+        // The values of the «Hardening» issue, and the largest a Duration holds.
+        let huge = [Duration::from_secs(100_000_000 * 86_400), Duration::from_secs(999_999_999_999 * 86_400), Duration::MAX];
+        for age in huge {
+            assert_eq!(saturating_before(now, age), DateTime::<Utc>::MIN_UTC);
+            let limits = WalkLimits { first_poll_max_age: age, recheck_window: age, max_pages: 3, ..WalkLimits::default() };
+            let seen = vec![post(2, now), post(1, DateTime::<Utc>::MIN_UTC)];
+            let (publish, cursor) = settle(&seen, &Cursor::new("s"), &limits, now);
+            assert_eq!(publish.len(), 2, "an endless window takes everything");
+            assert_eq!(cursor.newest_id, Some(2));
+            let walked = walk(&OnePage(seen), &cursor, &limits, now).await.expect("walk");
+            assert_eq!(walked.pages, 3, "the window never ends the walk; max_pages does");
+        }
+        assert_eq!(saturating_before(now, Duration::from_secs(60)), now - chrono::TimeDelta::seconds(60));
+    }
 }

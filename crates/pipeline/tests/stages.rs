@@ -286,3 +286,28 @@ async fn the_map_stage_publishes_outputs_dead_letters_failures_and_commits() {
     task.await.unwrap().unwrap();
     assert_eq!(metrics.snapshot().received, 4);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_draining_sink_writes_without_waiting_out_max_wait() {
+    let bus = MemoryBus::new(2);
+    let sink = Arc::new(TestSink::default());
+    let (shutdown, drain) = (CancellationToken::new(), CancellationToken::new());
+    let subscriber = bus.subscribe(GROUP, &[INPUT]).await.unwrap();
+    // Duration::MAX: a library user who bypassed validation must not make the deadline overflow.
+    let limits = BatchLimits { max_rows: 1000, max_bytes: usize::MAX, max_wait: Duration::MAX };
+    let config = SinkStageConfig { name: "drain".into(), limits, backoff: Backoff::default() };
+    let metrics = Arc::new(StageMetrics::default());
+    let task = tokio::spawn(run_sink_stage_draining(subscriber, sink.clone(), dead_letters(&bus, "drain"), config, metrics, shutdown.clone(), drain.clone()));
+    publish(&bus, &["a", "b", "c"]).await;
+    settle().await;
+    assert!(sink.batches.lock().unwrap().is_empty(), "not drained yet: the batch waits for max_wait");
+    drain.cancel();
+    settle().await;
+    assert_eq!(sink.batches.lock().unwrap().concat().len(), 3, "drained without the clock moving");
+    assert_eq!(bus.lag(GROUP, INPUT), 0);
+    publish(&bus, &["d"]).await;
+    settle().await;
+    assert_eq!(sink.batches.lock().unwrap().concat().len(), 4, "a late message is written at once too");
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+}
