@@ -15,6 +15,7 @@ use crate::RawPost;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use otklik_model::{Cursor, ItemKind, SeenPost};
+use otklik_pipeline::units::{check_count, check_duration, ConfigProblem};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -35,6 +36,25 @@ impl Default for WalkLimits {
     fn default() -> Self {
         WalkLimits { first_poll_max_posts: 200, first_poll_max_age: Duration::from_secs(7 * 86_400), recheck_window: Duration::from_secs(48 * 3600), max_pages: 50 }
     }
+}
+
+const DAY: Duration = Duration::from_secs(86_400);
+
+impl WalkLimits {
+    /// Range checks of the four walk options every network's config has: `first_poll_max_posts`
+    /// 1..=100000, `first_poll_max_age` 1m..=36500d (old archives are replayed),
+    /// `recheck_window` 0s..=90d, `max_pages` 1..=10000.
+    pub fn validate(&self, problems: &mut Vec<ConfigProblem>) {
+        check_count(problems, "first_poll_max_posts", self.first_poll_max_posts as u64, 1..=100_000);
+        check_duration(problems, "first_poll_max_age", self.first_poll_max_age, Duration::from_secs(60)..=DAY * 36_500);
+        check_duration(problems, "recheck_window", self.recheck_window, Duration::ZERO..=DAY * 90);
+        check_count(problems, "max_pages", self.max_pages as u64, 1..=10_000);
+    }
+}
+
+/// A rate's period must lie in 1ms..=1d: a longer one would park a source for ever.
+pub(crate) fn check_rate(problems: &mut Vec<ConfigProblem>, field: &str, rate: crate::ratelimit::Rate) {
+    check_duration(problems, &format!("{field} (period)"), rate.period, Duration::from_millis(1)..=DAY);
 }
 
 /// One page of a feed, newest posts first.

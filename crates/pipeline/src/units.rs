@@ -94,6 +94,9 @@ pub fn format_size(bytes: usize) -> String {
     }
 }
 
+/// The most a secret file (a password, tokens) is read: a token file of thousands of tokens fits.
+pub const SECRET_FILE_MAX_BYTES: usize = 64 << 10;
+
 /// Why [`read_capped`] failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadCappedError {

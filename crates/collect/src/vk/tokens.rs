@@ -4,6 +4,7 @@
 use super::config::VkConfig;
 use crate::collector::CollectError;
 use crate::ratelimit::{Rate, RateLimiter};
+use otklik_pipeline::units::{read_capped, ReadCappedError, SECRET_FILE_MAX_BYTES};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -98,8 +99,10 @@ impl VkConfig {
         for path in &self.token_files {
             let rate = self.token_rates.get(path.to_string_lossy().as_ref()).copied().unwrap_or(self.rate);
             let full = if path.is_absolute() { path.clone() } else { base_dir.join(path) };
-            match std::fs::read_to_string(&full) {
-                Err(e) => problems.push(SecretProblem::UnreadableFile { path: full, reason: e.kind().to_string() }),
+            // Capped: a token file named /dev/zero must fail at once, not fill the memory.
+            match read_capped(&full, SECRET_FILE_MAX_BYTES) {
+                Err(ReadCappedError::Io(e)) => problems.push(SecretProblem::UnreadableFile { path: full, reason: e.kind().to_string() }),
+                Err(e) => problems.push(SecretProblem::UnreadableFile { path: full, reason: e.to_string() }),
                 Ok(text) => {
                     let before = tokens.len();
                     for (n, line) in text.lines().enumerate() {
