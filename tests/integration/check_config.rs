@@ -16,7 +16,7 @@ fn three_different_mistakes_are_all_named_with_their_lines() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("otklik.toml");
     let topics = repo().join("config/topics");
-    std::fs::write(dir.path().join("sources.toml"), "[[source]]\nid = \"a\"\nplatform = \"telegram\"\nhandle = \"chan\"\n").unwrap();
+    std::fs::write(dir.path().join("sources.toml"), "[[source]]\nid = \"a\"\nplatform = \"telegram\"\nhandle = \"chan_a\"\n").unwrap();
     std::fs::write(
         &config,
         format!(
