@@ -579,7 +579,7 @@ fn validate_sources(place: &Placer<'_>, entries: Vec<SourceEntry>, gazetteer: Op
 fn check_source(place: &Placer<'_>, section: &str, e: SourceEntry, gazetteer: Option<&otklik_classify::gazetteer::Gazetteer>, found: &mut Vec<ConfigProblem>) -> Option<Source> {
     // A required key that is in the file but was cut for its own error is reported already.
     let mut required = |key: &str, present: bool| {
-        if !present && crate::tomlcheck::line_of(place.text, &format!("{section}.{key}")).is_none() {
+        if !present && !crate::tomlcheck::has_key(place.text, &format!("{section}.{key}")) {
             found.push(ConfigProblem::new(key, "is missing").with_hint("every [[source]] needs id, platform and handle"));
         }
     };

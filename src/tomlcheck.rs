@@ -124,18 +124,31 @@ fn lines_to_cut(working: &str, lines: &[(usize, &str)], span: Range<usize>) -> R
 }
 
 /// The 1-based line of `key` (`run.mode`, `source[3]`, `kafka.topics.dlq`) in `text`, for
-/// problems found after deserialisation.
+/// problems found after deserialisation; a key that is not in the text gives the line of the
+/// nearest table on its path that is.
 pub fn line_of(text: &str, key: &str) -> Option<usize> {
+    locate(text, key).map(|(line, _)| line)
+}
+
+/// Whether `key` (as for [`line_of`]) is written in `text`.
+pub fn has_key(text: &str, key: &str) -> bool {
+    locate(text, key).is_some_and(|(_, exact)| exact)
+}
+
+/// The line of `key` or of the nearest table on its path, and whether `key` itself was found.
+fn locate(text: &str, key: &str) -> Option<(usize, bool)> {
     let doc = toml_edit::ImDocument::parse(text.to_owned()).ok()?;
     let mut table = doc.as_table();
     let mut span = None;
     let segments: Vec<&str> = key.split('.').collect();
+    let mut exact = false;
     for (i, segment) in segments.iter().enumerate() {
         let (name, index) = match segment.split_once('[') {
             Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),
             None => (*segment, None),
         };
         let Some((k, item)) = table.get_key_value(name) else { break };
+        exact = i + 1 == segments.len();
         span = k.span();
         let next = match index {
             Some(index) => {
@@ -152,7 +165,7 @@ pub fn line_of(text: &str, key: &str) -> Option<usize> {
             table = next;
         }
     }
-    span.map(|s| line_index(text, s.start) + 1)
+    span.map(|s| (line_index(text, s.start) + 1, exact))
 }
 
 #[cfg(test)]
@@ -233,5 +246,7 @@ mod tests {
         assert_eq!(line_of(text, "source[1]"), Some(6));
         assert_eq!(line_of(text, "nothing.here"), None);
         assert_eq!(line_of(text, "source[1].id"), Some(7));
+        assert_eq!(line_of(text, "source[1].handle"), Some(6), "the element, when the key is absent");
+        assert!(has_key(text, "source[1].id") && !has_key(text, "source[1].handle") && !has_key(text, "source[2]"));
     }
 }
