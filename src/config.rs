@@ -625,3 +625,7 @@ fn handle_problem(platform: Platform, handle: &str) -> Option<String> {
         Platform::Ok => OkConfig::handle_problem(handle),
     }
 }
+
+#[cfg(test)]
+#[path = "config_fuzz.rs"]
+mod fuzz;
