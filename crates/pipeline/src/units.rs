@@ -73,22 +73,26 @@ pub fn check_count(problems: &mut Vec<ConfigProblem>, field: &str, value: u64, r
 
 /// A duration as config files write it, in the largest unit that shows it exactly.
 pub fn format_duration(d: Duration) -> String {
+    if !d.subsec_nanos().is_multiple_of(1_000_000) {
+        return format!("{d:?}");
+    }
     let ms = d.as_millis();
     if ms == 0 {
         return "0s".into();
     }
-    if d.subsec_nanos() % 1_000_000 != 0 || ms % 1000 != 0 {
-        return if d.subsec_nanos() % 1_000_000 == 0 { format!("{ms}ms") } else { format!("{d:?}") };
+    if !ms.is_multiple_of(1000) {
+        return format!("{ms}ms");
     }
     let secs = d.as_secs();
-    let (n, unit) = [(86_400, "d"), (3600, "h"), (60, "m")].into_iter().find(|(u, _)| secs % u == 0).map_or((secs, "s"), |(u, name)| (secs / u, name));
+    let unit = [(86_400, "d"), (3600, "h"), (60, "m")].into_iter().find(|(u, _)| secs.is_multiple_of(*u));
+    let (n, unit) = unit.map_or((secs, "s"), |(u, name)| (secs / u, name));
     format!("{n}{unit}")
 }
 
 /// A size as config files write it, in the largest binary unit that shows it exactly.
 pub fn format_size(bytes: usize) -> String {
     let units = [(1usize << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
-    match units.into_iter().find(|(u, _)| bytes >= *u && bytes % u == 0) {
+    match units.into_iter().find(|(u, _)| bytes >= *u && bytes.is_multiple_of(*u)) {
         Some((u, name)) => format!("{}{name}", bytes / u),
         None => format!("{bytes} bytes"),
     }
