@@ -17,7 +17,9 @@ use otklik_collect::telegram::TelegramConfig;
 use otklik_collect::vk::VkConfig;
 use otklik_kafka::{KafkaConfig, TopicsConfig};
 use otklik_model::{CommentsPolicy, Platform, Schema, Source};
-use otklik_pipeline::units::{check_count, check_duration, check_size, read_capped, ConfigProblem, SECRET_FILE_MAX_BYTES};
+use otklik_classify::gazetteer::Gazetteer;
+use otklik_pipeline::units::{check_count, check_duration, check_size, read_capped, ConfigProblem};
+use otklik_pipeline::units::SECRET_FILE_MAX_BYTES;
 use serde::{Deserialize, Deserializer};
 use std::collections::HashMap;
 use std::fmt;
@@ -430,11 +432,13 @@ impl Config {
     fn validate_production(&self, place: &Placer<'_>, problems: &mut Vec<Problem>) {
         if self.kafka.is_none() {
             let problem = ConfigProblem::new("mode", "production mode needs a [kafka] table with brokers");
-            place.all("run", vec![problem.with_hint("add [kafka] brokers = \"host:9092\", or set OTKLIK_KAFKA_BROKERS")], problems);
+            let problem = problem.with_hint("add [kafka] brokers = \"host:9092\", or set OTKLIK_KAFKA_BROKERS");
+            place.all("run", vec![problem], problems);
         }
         if let Err(message) = self.clickhouse_password() {
             let field = if self.clickhouse.password_env.is_empty() { "password_file" } else { "password_env" };
-            let problem = ConfigProblem::new(field, message).with_hint("secrets come from the environment or a file, never from otklik.toml");
+            let problem = ConfigProblem::new(field, message);
+            let problem = problem.with_hint("secrets come from the environment or a file, never from otklik.toml");
             place.all("clickhouse", vec![problem], problems);
         }
         place.all("clickhouse", self.clickhouse.validate(), problems);
@@ -446,14 +450,16 @@ impl Config {
         if !topics_dir.is_dir() {
             found.push(ConfigProblem::new("topics_dir", format!("{} is not a directory", topics_dir.display())));
         }
-        if !self.classify.gazetteer.as_os_str().is_empty() && !self.resolve(&self.classify.gazetteer).is_file() {
-            let problem = ConfigProblem::new("gazetteer", format!("{} does not exist", self.resolve(&self.classify.gazetteer).display()));
+        let gazetteer = self.resolve(&self.classify.gazetteer);
+        if !self.classify.gazetteer.as_os_str().is_empty() && !gazetteer.is_file() {
+            let problem = ConfigProblem::new("gazetteer", format!("{} does not exist", gazetteer.display()));
             found.push(problem.with_hint("set it to \"\" to run without municipality detection from text"));
         }
         place.all("classify", found, problems);
         if let Some(dir) = &self.collect.replay_dir {
             if !self.resolve(dir).is_dir() {
-                place.all("collect", vec![ConfigProblem::new("replay_dir", format!("{} is not a directory", self.resolve(dir).display()))], problems);
+                let message = format!("{} is not a directory", self.resolve(dir).display());
+                place.all("collect", vec![ConfigProblem::new("replay_dir", message)], problems);
             }
         }
     }
@@ -463,12 +469,14 @@ impl Config {
         let sources_text = match read_capped(&sources_path, self.collect.sources_max_bytes.0) {
             Ok(text) => text,
             Err(e) => {
-                let problem = ConfigProblem::new("sources_file", format!("cannot read {}: {e}", sources_path.display()));
+                let message = format!("cannot read {}: {e}", sources_path.display());
+                let problem = ConfigProblem::new("sources_file", message);
                 let problem = problem.with_hint("collect.sources_max_bytes sets the size limit (default 64MiB)");
                 return place.all("collect", vec![problem], problems);
             }
         };
-        let Some(file) = crate::tomlcheck::deserialize_all::<SourcesFile>(&sources_path, &sources_text, problems) else { return };
+        let file = crate::tomlcheck::deserialize_all::<SourcesFile>(&sources_path, &sources_text, problems);
+        let Some(file) = file else { return };
         let known = self.known_municipalities(&file.source, place, problems);
         let sources_place = Placer { file: &sources_path, text: &sources_text };
         self.sources = validate_sources(&sources_place, file.source, known.as_ref(), problems);
@@ -476,18 +484,25 @@ impl Config {
 
     /// The gazetteer's ОКТМО codes, when some source names a municipality and a gazetteer is
     /// configured (a gazetteer that does not load is reported at `classify.gazetteer`).
-    fn known_municipalities(&self, entries: &[SourceEntry], place: &Placer<'_>, problems: &mut Vec<Problem>) -> Option<otklik_classify::gazetteer::Gazetteer> {
+    fn known_municipalities(
+        &self,
+        sources: &[SourceEntry],
+        at: &Placer<'_>,
+        out: &mut Vec<Problem>,
+    ) -> Option<Gazetteer> {
         let path = self.resolve(&self.classify.gazetteer);
-        if self.classify.gazetteer.as_os_str().is_empty() || !path.is_file() || entries.iter().all(|e| e.municipality.is_none()) {
+        let unused = sources.iter().all(|e| e.municipality.is_none());
+        if self.classify.gazetteer.as_os_str().is_empty() || !path.is_file() || unused {
             return None;
         }
         let loaded = read_capped(&path, GAZETTEER_MAX_BYTES)
             .map_err(|e| e.to_string())
-            .and_then(|text| otklik_classify::gazetteer::Gazetteer::from_str(&text).map_err(|e| e.to_string()));
+            .and_then(|text| Gazetteer::from_str(&text).map_err(|e| e.to_string()));
         match loaded {
             Ok(gazetteer) => Some(gazetteer),
             Err(e) => {
-                place.all("classify", vec![ConfigProblem::new("gazetteer", format!("cannot load {}: {e}", path.display()))], problems);
+                let problem = ConfigProblem::new("gazetteer", format!("cannot load {}: {e}", path.display()));
+                at.all("classify", vec![problem], out);
                 None
             }
         }
@@ -547,14 +562,20 @@ impl Placer<'_> {
             let line = std::iter::successors(Some(full.as_str()), |k| k.rsplit_once('.').map(|(head, _)| head))
                 .find_map(|k| crate::tomlcheck::line_of(self.text, k));
             let secret = ["token", "secret", "password"].iter().any(|w| key.contains(w));
-            let hint = problem.hint.or_else(|| secret.then(|| "secrets come from the environment or files, never from otklik.toml".into()));
+            let secret_hint = || "secrets come from the environment or files, never from otklik.toml".to_owned();
+            let hint = problem.hint.or_else(|| secret.then(secret_hint));
             let message = format!("{section}.{}: {}", problem.field, problem.message);
             problems.push(Problem { file: self.file.to_owned(), line, message, hint });
         }
     }
 }
 
-fn validate_sources(place: &Placer<'_>, entries: Vec<SourceEntry>, gazetteer: Option<&otklik_classify::gazetteer::Gazetteer>, problems: &mut Vec<Problem>) -> Vec<Source> {
+fn validate_sources(
+    place: &Placer<'_>,
+    entries: Vec<SourceEntry>,
+    known: Option<&Gazetteer>,
+    out: &mut Vec<Problem>,
+) -> Vec<Source> {
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut sources = Vec::new();
     for (index, entry) in entries.into_iter().enumerate() {
@@ -564,23 +585,31 @@ fn validate_sources(place: &Placer<'_>, entries: Vec<SourceEntry>, gazetteer: Op
             let count = seen.entry(id.clone()).or_default();
             *count += 1;
             if *count > 1 {
-                found.push(ConfigProblem::new("id", format!("duplicate source id {id:?}")).with_hint("ids must be unique: they key cursors and the sources topic"));
+                let problem = ConfigProblem::new("id", format!("duplicate source id {id:?}"));
+                found.push(problem.with_hint("ids must be unique: they key cursors and the sources topic"));
             }
         }
-        if let Some(source) = check_source(place, &section, entry, gazetteer, &mut found) {
+        if let Some(source) = check_source(place, &section, entry, known, &mut found) {
             sources.push(source);
         }
-        place.all(&section, found, problems);
+        place.all(&section, found, out);
     }
     sources
 }
 
 /// Every problem of one `[[source]]` entry; the [`Source`] when it has what a source needs.
-fn check_source(place: &Placer<'_>, section: &str, e: SourceEntry, gazetteer: Option<&otklik_classify::gazetteer::Gazetteer>, found: &mut Vec<ConfigProblem>) -> Option<Source> {
+fn check_source(
+    place: &Placer<'_>,
+    section: &str,
+    e: SourceEntry,
+    gazetteer: Option<&Gazetteer>,
+    found: &mut Vec<ConfigProblem>,
+) -> Option<Source> {
     // A required key that is in the file but was cut for its own error is reported already.
     let mut required = |key: &str, present: bool| {
         if !present && !crate::tomlcheck::has_key(place.text, &format!("{section}.{key}")) {
-            found.push(ConfigProblem::new(key, "is missing").with_hint("every [[source]] needs id, platform and handle"));
+            let problem = ConfigProblem::new(key, "is missing");
+            found.push(problem.with_hint("every [[source]] needs id, platform and handle"));
         }
     };
     required("id", e.id.is_some());
@@ -598,9 +627,11 @@ fn check_source(place: &Placer<'_>, section: &str, e: SourceEntry, gazetteer: Op
     }
     if let Some(code) = &e.municipality {
         if code.len() != 8 || !code.bytes().all(|b| b.is_ascii_digit()) {
-            found.push(ConfigProblem::new("municipality", format!("{code:?} is not an 8-digit ОКТМО code")).with_hint("e.g. \"56701000\" for г. Пенза"));
+            let problem = ConfigProblem::new("municipality", format!("{code:?} is not an 8-digit ОКТМО code"));
+            found.push(problem.with_hint("e.g. \"56701000\" for г. Пенза"));
         } else if gazetteer.is_some_and(|g| g.municipality(code).is_none()) {
-            let problem = ConfigProblem::new("municipality", format!("{code:?} is not a municipality of the gazetteer"));
+            let message = format!("{code:?} is not a municipality of the gazetteer");
+            let problem = ConfigProblem::new("municipality", message);
             found.push(problem.with_hint("use a municipal district's or urban okrug's code from classify.gazetteer"));
         }
     }

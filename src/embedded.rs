@@ -15,7 +15,8 @@ use anyhow::{Context, Result};
 use otklik_clickhouse::{DlqRow, LocalStore, PostRow};
 use otklik_collect::{Collector, CollectorTopics};
 use otklik_pipeline::{
-    run_map_stage, run_sink_stage_draining, Backoff, BatchLimits, Bus, CancellationToken, DeadLetters, MapStageConfig, MemoryBus, SinkStageConfig, StageMetrics,
+    run_map_stage, run_sink_stage_draining, Backoff, BatchLimits, Bus, CancellationToken, DeadLetters, MapStageConfig,
+    MemoryBus, SinkStageConfig, StageMetrics,
 };
 use std::collections::HashMap;
 use std::io::IsTerminal;

@@ -77,12 +77,11 @@ fn key_of(line: &str) -> String {
 }
 
 /// A «missing field `x`» error in a table whose `x` was cut for an error already reported.
-fn follows_from_a_cut(message: &str, working_line: Option<usize>, lines: &[(usize, &str)], cut_keys: &[(usize, String)]) -> bool {
-    let Some(field) = message.split_once("missing field `").and_then(|(_, rest)| rest.split_once('`')).map(|(f, _)| f) else {
-        return false;
-    };
-    let header = working_line.map_or(0, |i| enclosing_header(lines, i));
-    cut_keys.iter().any(|(h, key)| *h == header && key == field)
+fn follows_from_a_cut(message: &str, line: Option<usize>, lines: &[(usize, &str)], cut: &[(usize, String)]) -> bool {
+    let field = message.split_once("missing field `").and_then(|(_, rest)| rest.split_once('`'));
+    let Some((field, _)) = field else { return false };
+    let header = line.map_or(0, |i| enclosing_header(lines, i));
+    cut.iter().any(|(h, key)| *h == header && key == field)
 }
 
 fn hint_for(message: &str) -> Option<String> {

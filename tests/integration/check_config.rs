@@ -16,7 +16,8 @@ fn three_different_mistakes_are_all_named_with_their_lines() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("otklik.toml");
     let topics = repo().join("config/topics");
-    std::fs::write(dir.path().join("sources.toml"), "[[source]]\nid = \"a\"\nplatform = \"telegram\"\nhandle = \"chan_a\"\n").unwrap();
+    let sources = "[[source]]\nid = \"a\"\nplatform = \"telegram\"\nhandle = \"chan_a\"\n";
+    std::fs::write(dir.path().join("sources.toml"), sources).unwrap();
     std::fs::write(
         &config,
         format!(
@@ -79,7 +80,7 @@ fn setup(config: &str, sources: &str) -> (tempfile::TempDir, std::path::PathBuf)
     let (topics, gazetteer) = (repo().join("config/topics"), repo().join("config/gazetteer/gazetteer.tsv"));
     let classify = format!("[classify]\ntopics_dir = {topics:?}\ngazetteer = {gazetteer:?}\n\n");
     // The config's own lines come first, so the test's line numbers are those of `config`.
-    let collect = if config.contains("[collect]") { String::new() } else { "\n[collect]\nsources_file = \"sources.toml\"\n".into() };
+    let collect = if config.contains("[collect]") { "" } else { "\n[collect]\nsources_file = \"sources.toml\"\n" };
     std::fs::write(&path, format!("{config}{collect}\n{classify}")).unwrap();
     (dir, path)
 }
@@ -109,8 +110,8 @@ fn a_zero_poll_interval_is_refused_at_its_line_with_the_range() {
 
 #[test]
 fn huge_durations_are_refused_before_run_sees_them() {
-    let config = "[sink]\nbatch_wait = \"999999999999d\"\n\n[collect]\nsources_file = \"sources.toml\"\n\n[collect.telegram]\n\
-                  first_poll_max_age = \"100000000d\"\nrecheck_window = \"999999999999d\"\n";
+    let config = "[sink]\nbatch_wait = \"999999999999d\"\n\n[collect]\nsources_file = \"sources.toml\"\n\n\
+                  [collect.telegram]\nfirst_poll_max_age = \"100000000d\"\nrecheck_window = \"999999999999d\"\n";
     let (_dir, path) = setup(config, TG_SOURCE);
     let report = refused(&path);
     assert_line(&report, &path, 2, &["sink.batch_wait", "outside the allowed range"]);
@@ -121,7 +122,8 @@ fn huge_durations_are_refused_before_run_sees_them() {
 
 #[test]
 fn three_errors_in_one_source_are_three_problems() {
-    let sources = "[[source]]\nid = \"tg\"\nplatform = \"telegram\"\nhandle = \"no\"\nmunicipality = \"5670\"\nenabled = \"yes\"\n";
+    let sources = "[[source]]\nid = \"tg\"\nplatform = \"telegram\"\nhandle = \"no\"\n\
+                   municipality = \"5670\"\nenabled = \"yes\"\n";
     let (dir, path) = setup("", sources);
     let report = refused(&path);
     let file = dir.path().join("sources.toml");
@@ -159,11 +161,14 @@ fn bad_handles_are_named_per_platform() {
 
 #[test]
 fn a_municipality_missing_from_the_gazetteer_is_named_at_its_source() {
-    let sources = "[[source]]\nid = \"tg\"\nplatform = \"telegram\"\nhandle = \"penza_city\"\nmunicipality = \"56701000\"\n\n\
-                   [[source]]\nid = \"tg2\"\nplatform = \"telegram\"\nhandle = \"penza_city2\"\nmunicipality = \"99999999\"\n";
+    let sources = "[[source]]\nid = \"tg\"\nplatform = \"telegram\"\nhandle = \"penza_city\"\n\
+                   municipality = \"56701000\"\n\n\
+                   [[source]]\nid = \"tg2\"\nplatform = \"telegram\"\nhandle = \"penza_city2\"\n\
+                   municipality = \"99999999\"\n";
     let (dir, path) = setup("", sources);
     let report = refused(&path);
-    assert_line(&report, &dir.path().join("sources.toml"), 11, &["source[1].municipality", "\"99999999\" is not a municipality of the gazetteer"]);
+    let needles = ["source[1].municipality", "\"99999999\" is not a municipality of the gazetteer"];
+    assert_line(&report, &dir.path().join("sources.toml"), 11, &needles);
     assert!(report.contains("1 problem(s) found"), "56701000 (г. Пенза) is known:\n{report}");
 }
 
@@ -188,7 +193,8 @@ fn dev_zero_as_sources_file_ends_at_once_with_a_clear_message() {
     assert_line(&refused(&path), &path, 2, &["larger than 64MiB"]);
     let report = refused(std::path::Path::new("/dev/zero"));
     assert!(report.contains("cannot read: larger than 4MiB"), "{report}");
-    let (_dir, path) = setup("[collect]\nsources_file = \"sources.toml\"\n[collect.vk]\ntoken_files = [\"/dev/zero\"]\n", "[[source]]\nid = \"v\"\nplatform = \"vk\"\nhandle = \"-1\"\n");
+    let config = "[collect]\nsources_file = \"sources.toml\"\n[collect.vk]\ntoken_files = [\"/dev/zero\"]\n";
+    let (_dir, path) = setup(config, "[[source]]\nid = \"v\"\nplatform = \"vk\"\nhandle = \"-1\"\n");
     assert_line(&refused(&path), &path, 4, &["collect.vk.token_files", "/dev/zero", "larger than 64KiB"]);
 }
 

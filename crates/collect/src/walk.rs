@@ -98,7 +98,8 @@ pub struct Walked {
 /// `now - age`, or the earliest time chrono can represent when that would underflow: an absurd
 /// window (validation bypassed by a library user) means «everything», never a panic.
 pub fn saturating_before(now: DateTime<Utc>, age: Duration) -> DateTime<Utc> {
-    chrono::TimeDelta::from_std(age).ok().and_then(|age| now.checked_sub_signed(age)).unwrap_or(DateTime::<Utc>::MIN_UTC)
+    let age = chrono::TimeDelta::from_std(age).ok();
+    age.and_then(|age| now.checked_sub_signed(age)).unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 /// The numeric post id of a post (comments have their post's id).
@@ -236,10 +237,12 @@ mod tests {
     async fn absurd_windows_saturate_instead_of_panicking() {
         let now = Utc::now();
         // The values of the «Hardening» issue, and the largest a Duration holds.
-        let huge = [Duration::from_secs(100_000_000 * 86_400), Duration::from_secs(999_999_999_999 * 86_400), Duration::MAX];
+        let day = 86_400;
+        let huge = [Duration::from_secs(100_000_000 * day), Duration::from_secs(999_999_999_999 * day), Duration::MAX];
+        let defaults = WalkLimits::default();
         for age in huge {
             assert_eq!(saturating_before(now, age), DateTime::<Utc>::MIN_UTC);
-            let limits = WalkLimits { first_poll_max_age: age, recheck_window: age, max_pages: 3, ..WalkLimits::default() };
+            let limits = WalkLimits { first_poll_max_age: age, recheck_window: age, max_pages: 3, ..defaults };
             let seen = vec![post(2, now), post(1, DateTime::<Utc>::MIN_UTC)];
             let (publish, cursor) = settle(&seen, &Cursor::new("s"), &limits, now);
             assert_eq!(publish.len(), 2, "an endless window takes everything");

@@ -137,13 +137,13 @@ async fn a_restored_unavailable_source_is_not_polled_again() {
 
 #[tokio::test(start_paused = true)]
 async fn a_zero_poll_interval_is_clamped_not_a_panic() {
-    let bus = MemoryBus::new(1);
+    let (bus, backoff) = (MemoryBus::new(1), Backoff::default());
     let collector = Collector {
         reader: Arc::new(Scripted),
         publisher: bus.publisher(),
         topics: CollectorTopics { raw: "raw".into(), cursors: "cursors".into() },
-        dead_letters: DeadLetters { publisher: bus.publisher(), topic: "dlq".into(), stage: "collect".into(), backoff: Backoff::default() },
-        backoff: Backoff::default(),
+        dead_letters: DeadLetters { publisher: bus.publisher(), topic: "dlq".into(), stage: "collect".into(), backoff },
+        backoff,
         metrics: Arc::new(StageMetrics::default()),
     };
     let shutdown = CancellationToken::new();

@@ -147,7 +147,8 @@ pub async fn run_sink_stage_draining<S: BatchSink + ?Sized>(
                 StageMetrics::add(&metrics.received, 1);
                 batch.offsets.advance(&message);
                 // A huge `max_wait` (a library user bypassing validation) must not overflow.
-                batch.deadline.get_or_insert_with(|| Instant::now().checked_add(limits.max_wait).unwrap_or_else(far_future));
+                let deadline = || Instant::now().checked_add(limits.max_wait).unwrap_or_else(far_future);
+                batch.deadline.get_or_insert_with(deadline);
                 match sink.decode(&message) {
                     Ok(row) => {
                         batch.bytes += message.payload.len();

@@ -42,7 +42,12 @@ impl fmt::Display for ConfigProblem {
 
 /// Adds a problem when `value` is outside `range`; the hint names the range as written in
 /// config files.
-pub fn check_duration(problems: &mut Vec<ConfigProblem>, field: &str, value: Duration, range: RangeInclusive<Duration>) {
+pub fn check_duration(
+    problems: &mut Vec<ConfigProblem>,
+    field: &str,
+    value: Duration,
+    range: RangeInclusive<Duration>,
+) {
     if !range.contains(&value) {
         let (lo, hi) = (format_duration(*range.start()), format_duration(*range.end()));
         problems.push(
@@ -67,7 +72,8 @@ pub fn check_size(problems: &mut Vec<ConfigProblem>, field: &str, value: usize, 
 pub fn check_count(problems: &mut Vec<ConfigProblem>, field: &str, value: u64, range: RangeInclusive<u64>) {
     if !range.contains(&value) {
         let (lo, hi) = (range.start(), range.end());
-        problems.push(ConfigProblem::new(field, format!("{value} is outside the allowed range")).with_hint(format!("allowed: {lo} ..= {hi}")));
+        let problem = ConfigProblem::new(field, format!("{value} is outside the allowed range"));
+        problems.push(problem.with_hint(format!("allowed: {lo} ..= {hi}")));
     }
 }
 
@@ -196,11 +202,12 @@ mod tests {
     #[test]
     fn ranges_name_their_bounds() {
         let mut problems = Vec::new();
-        check_duration(&mut problems, "poll_interval", Duration::ZERO, Duration::from_secs(1)..=Duration::from_secs(7 * 86_400));
+        let week = Duration::from_secs(7 * 86_400);
+        check_duration(&mut problems, "poll_interval", Duration::ZERO, Duration::from_secs(1)..=week);
         check_duration(&mut problems, "ok", Duration::from_secs(60), Duration::ZERO..=Duration::from_secs(60));
         check_size(&mut problems, "batch_bytes", 3 << 30, 1 << 10..=1 << 30);
         check_count(&mut problems, "retries", 21, 0..=20);
-        let shown: Vec<String> = problems.iter().map(|p| format!("{p} ({})", p.hint.as_deref().unwrap_or(""))).collect();
+        let shown: Vec<String> = problems.iter().map(|p| format!("{p} ({})", p.hint.as_ref().unwrap())).collect();
         assert_eq!(
             shown,
             [

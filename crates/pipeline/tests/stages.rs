@@ -297,7 +297,10 @@ async fn a_draining_sink_writes_without_waiting_out_max_wait() {
     let limits = BatchLimits { max_rows: 1000, max_bytes: usize::MAX, max_wait: Duration::MAX };
     let config = SinkStageConfig { name: "drain".into(), limits, backoff: Backoff::default() };
     let metrics = Arc::new(StageMetrics::default());
-    let task = tokio::spawn(run_sink_stage_draining(subscriber, sink.clone(), dead_letters(&bus, "drain"), config, metrics, shutdown.clone(), drain.clone()));
+    let dlq = dead_letters(&bus, "drain");
+    let (stop, drain_now) = (shutdown.clone(), drain.clone());
+    let stage = run_sink_stage_draining(subscriber, sink.clone(), dlq, config, metrics, stop, drain_now);
+    let task = tokio::spawn(stage);
     publish(&bus, &["a", "b", "c"]).await;
     settle().await;
     assert!(sink.batches.lock().unwrap().is_empty(), "not drained yet: the batch waits for max_wait");

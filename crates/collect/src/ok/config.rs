@@ -135,7 +135,10 @@ impl OkConfig {
         let mut problems = Vec::new();
         match reqwest::Url::parse(&self.api_base) {
             Ok(url) if matches!(url.scheme(), "http" | "https") && url.query().is_none() => {}
-            Ok(_) => problems.push(ConfigProblem::new("api_base", format!("{:?} must be an http(s) URL without a query", self.api_base))),
+            Ok(_) => {
+                let message = format!("{:?} must be an http(s) URL without a query", self.api_base);
+                problems.push(ConfigProblem::new("api_base", message));
+            }
             Err(e) => problems.push(ConfigProblem::new("api_base", format!("{:?} is not a URL: {e}", self.api_base))),
         }
         if self.application_key.trim().is_empty() {
@@ -143,7 +146,8 @@ impl OkConfig {
         }
         for (field, value) in [("page_size", self.page_size), ("comments_page_size", self.comments_page_size)] {
             if !(1..=100).contains(&value) {
-                problems.push(ConfigProblem::new(field, format!("{value} is outside 1..=100 (the OK API's maximum count)")));
+                let message = format!("{value} is outside 1..=100 (the OK API's maximum count)");
+                problems.push(ConfigProblem::new(field, message));
             }
         }
         check_rate(&mut problems, "rate", self.rate);
@@ -151,7 +155,8 @@ impl OkConfig {
         self.check_ranges(&mut problems);
         for (name, env, file) in self.secret_sources() {
             if env.is_some() && file.is_some() {
-                problems.push(ConfigProblem::new(format!("{name}_env"), format!("both {name}_env and {name}_file are set: keep one")));
+                let message = format!("both {name}_env and {name}_file are set: keep one");
+                problems.push(ConfigProblem::new(format!("{name}_env"), message));
             }
         }
         problems
@@ -228,7 +233,8 @@ impl OkConfig {
                         }
                         Err(e) => {
                             // The io::Error names the failure kind only, never the contents.
-                            problems.push(ConfigProblem::new(field("file"), format!("cannot read {}: {e}", path.display())));
+                            let message = format!("cannot read {}: {e}", path.display());
+                            problems.push(ConfigProblem::new(field("file"), message));
                             None
                         }
                     }
@@ -237,10 +243,10 @@ impl OkConfig {
                     Some(var) => match env(var) {
                         Some(value) if !value.trim().is_empty() => Some(Secret::new(value.trim())),
                         _ => {
-                            problems.push(ConfigProblem::new(
-                                field("env"),
-                                format!("no {name}: set environment variable {var}, or {name}_env / {name}_file in [collect.ok]"),
-                            ));
+                            let message = format!(
+                                "no {name}: set environment variable {var}, or {name}_env / {name}_file in [collect.ok]"
+                            );
+                            problems.push(ConfigProblem::new(field("env"), message));
                             None
                         }
                     },
@@ -269,9 +275,13 @@ pub type OkConfigProblem = ConfigProblem;
 
 /// Everything wrong with `[collect.ok]` and its secrets.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("OK collector is misconfigured: {}", .problems.iter().map(|p| format!("collect.ok.{p}")).collect::<Vec<_>>().join("; "))]
+#[error("OK collector is misconfigured: {}", joined(.problems))]
 pub struct OkConfigError {
     pub problems: Vec<OkConfigProblem>,
+}
+
+fn joined(problems: &[OkConfigProblem]) -> String {
+    problems.iter().map(|p| format!("collect.ok.{p}")).collect::<Vec<_>>().join("; ")
 }
 
 /// A secret value: shown as `[redacted]` by `Debug` and `Display`, readable only through

@@ -130,7 +130,8 @@ impl TelegramConfig {
     pub fn validate(&self) -> Vec<ConfigProblem> {
         let mut problems = Vec::new();
         if !matches!(self.base_url.scheme(), "http" | "https") || self.base_url.host_str().is_none() {
-            problems.push(ConfigProblem::new("base_url", format!("{:?} must be an http(s) URL with a host", self.base_url.as_str())));
+            let message = format!("{:?} must be an http(s) URL with a host", self.base_url.as_str());
+            problems.push(ConfigProblem::new("base_url", message));
         }
         if self.base_url.query().is_some() {
             problems.push(ConfigProblem::new("base_url", "must not have a query"));
@@ -386,7 +387,8 @@ mod tests {
         assert!(config(r#"{"max_page_bytes": "4MB"}"#).unwrap_err().contains("invalid size"));
         assert!(config(r#"{"base_url": "not a url"}"#).unwrap_err().contains("invalid URL"));
         assert!(config(r#"{"rate_limit": "1/s"}"#).unwrap_err().contains("unknown field"));
-        let zero = config(r#"{"max_pages": 0, "base_url": "ftp://t.me", "timeout": "0s", "max_page_bytes": "2GiB"}"#).unwrap();
+        let zero = r#"{"max_pages": 0, "base_url": "ftp://t.me", "timeout": "0s", "max_page_bytes": "2GiB"}"#;
+        let zero = config(zero).unwrap();
         let fields: Vec<String> = zero.validate().into_iter().map(|p| p.field).collect();
         assert_eq!(fields, ["base_url", "max_pages", "max_page_bytes", "timeout"]);
     }

@@ -125,7 +125,9 @@ impl VkConfig {
         let mut problems = Vec::new();
         match reqwest::Url::parse(&self.api_base) {
             Ok(url) if matches!(url.scheme(), "http" | "https") => {}
-            Ok(_) => problems.push(ConfigProblem::new("api_base", format!("{:?} is not an http(s) URL", self.api_base))),
+            Ok(_) => {
+                problems.push(ConfigProblem::new("api_base", format!("{:?} is not an http(s) URL", self.api_base)));
+            }
             Err(e) => problems.push(ConfigProblem::new("api_base", format!("{:?} is not a URL: {e}", self.api_base))),
         }
         if self.api_version.trim().is_empty() {
@@ -133,17 +135,20 @@ impl VkConfig {
         }
         if self.tokens_env.is_empty() && self.token_files.is_empty() {
             problems.push(
-                ConfigProblem::new("tokens_env", "no VK token configured").with_hint("name at least one env var (tokens_env) or token file (token_files)"),
+                ConfigProblem::new("tokens_env", "no VK token configured")
+                    .with_hint("name at least one env var (tokens_env) or token file (token_files)"),
             );
         }
         for name in &self.tokens_env {
             if name.trim().is_empty() || name.contains('=') {
-                problems.push(ConfigProblem::new("tokens_env", format!("{name:?} is not an environment variable name")));
+                let message = format!("{name:?} is not an environment variable name");
+                problems.push(ConfigProblem::new("tokens_env", message));
             }
         }
         for (key, rate) in &self.token_rates {
             if !self.tokens_env.contains(key) && !self.token_files.iter().any(|p| p.to_string_lossy() == key.as_str()) {
-                problems.push(ConfigProblem::new("token_rates", format!("{key:?} is neither in tokens_env nor in token_files")));
+                let message = format!("{key:?} is neither in tokens_env nor in token_files");
+                problems.push(ConfigProblem::new("token_rates", message));
             }
             check_rate(&mut problems, "token_rates", *rate);
         }
@@ -190,7 +195,8 @@ impl VkConfig {
             return query.trim().is_empty().then(|| "\"search:\" needs a query after the colon".to_owned());
         }
         let name = ["https://", "http://"].iter().fold(handle, |h, p| h.strip_prefix(p).unwrap_or(h));
-        let name = ["m.vk.com/", "vk.com/"].iter().fold(name, |h, p| h.strip_prefix(p).unwrap_or(h)).trim_end_matches('/');
+        let name = ["m.vk.com/", "vk.com/"].iter().fold(name, |h, p| h.strip_prefix(p).unwrap_or(h));
+        let name = name.trim_end_matches('/');
         let screen_name = name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
         let valid = match name.parse::<i64>() {
             Ok(id) => id != 0,
@@ -199,7 +205,9 @@ impl VkConfig {
         if valid {
             return None;
         }
-        Some(format!("{handle:?} is not a VK owner id (\"-12345\"), screen name (A-Z, a-z, 0-9, _, .) or \"search:<query>\""))
+        Some(format!(
+            "{handle:?} is not a VK owner id (\"-12345\"), screen name (A-Z, a-z, 0-9, _, .) or \"search:<query>\""
+        ))
     }
 
     /// The walk limits of a wall poll.

@@ -174,7 +174,8 @@ impl VkReader {
             (None, _) | (_, None) => saturating_before(now, limits.first_poll_max_age),
             (Some(_), Some(polled)) => {
                 // Every result is inside the window, so `settle` judges them by fingerprint.
-                let gap = (now - polled).to_std().unwrap_or_default().saturating_add(std::time::Duration::from_secs(3600));
+                let since_poll = (now - polled).to_std().unwrap_or_default();
+                let gap = since_poll.saturating_add(std::time::Duration::from_secs(3600));
                 limits.recheck_window = limits.recheck_window.max(gap).min(limits.first_poll_max_age.max(limits.recheck_window));
                 saturating_before(now, limits.recheck_window)
             }

@@ -101,8 +101,13 @@ impl VkConfig {
             let full = if path.is_absolute() { path.clone() } else { base_dir.join(path) };
             // Capped: a token file named /dev/zero must fail at once, not fill the memory.
             match read_capped(&full, SECRET_FILE_MAX_BYTES) {
-                Err(ReadCappedError::Io(e)) => problems.push(SecretProblem::UnreadableFile { path: full, reason: e.kind().to_string() }),
-                Err(e) => problems.push(SecretProblem::UnreadableFile { path: full, reason: e.to_string() }),
+                Err(e) => {
+                    let reason = match e {
+                        ReadCappedError::Io(e) => e.kind().to_string(),
+                        e => e.to_string(),
+                    };
+                    problems.push(SecretProblem::UnreadableFile { path: full, reason });
+                }
                 Ok(text) => {
                     let before = tokens.len();
                     for (n, line) in text.lines().enumerate() {
