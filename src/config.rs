@@ -30,6 +30,8 @@ use std::time::Duration;
 pub const CONFIG_MAX_BYTES: usize = 4 << 20;
 /// The default of `collect.sources_max_bytes`.
 pub const SOURCES_MAX_BYTES: usize = 64 << 20;
+/// The top of `collect.sources_max_bytes`'s range.
+const SOURCES_MAX_BYTES_LIMIT: usize = 1 << 30;
 /// The most of the gazetteer read to check source municipalities (the shipped one is ~450 KiB).
 const GAZETTEER_MAX_BYTES: usize = 64 << 20;
 
@@ -256,7 +258,7 @@ impl CollectConfig {
     pub fn validate(&self) -> Vec<ConfigProblem> {
         let mut problems = Vec::new();
         check_duration(&mut problems, "poll_interval", self.poll_interval.0, SECOND..=SECOND * 7 * 86_400);
-        check_size(&mut problems, "sources_max_bytes", self.sources_max_bytes.0, 1 << 10..=1 << 30);
+        check_size(&mut problems, "sources_max_bytes", self.sources_max_bytes.0, 1 << 10..=SOURCES_MAX_BYTES_LIMIT);
         problems
     }
 }
@@ -466,7 +468,9 @@ impl Config {
 
     fn validate_sources_file(&mut self, place: &Placer<'_>, problems: &mut Vec<Problem>) {
         let sources_path = self.resolve(&self.collect.sources_file);
-        let sources_text = match read_capped(&sources_path, self.collect.sources_max_bytes.0) {
+        // Clamped to the range's top: an out-of-range cap (reported) must not make the read endless.
+        let cap = self.collect.sources_max_bytes.0.min(SOURCES_MAX_BYTES_LIMIT);
+        let sources_text = match read_capped(&sources_path, cap) {
             Ok(text) => text,
             Err(e) => {
                 let message = format!("cannot read {}: {e}", sources_path.display());
