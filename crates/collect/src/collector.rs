@@ -34,6 +34,10 @@ pub fn cursors_from_table(table: HashMap<Vec<u8>, Vec<u8>>) -> HashMap<String, C
 /// The shortest poll interval [`Collector::run`] uses (`collect.poll_interval`'s lower bound).
 pub const MIN_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// The longest pause or wait taken literally: a configured one beyond it (validation bypassed
+/// by a library user) is cut to it, so that `Instant` arithmetic cannot overflow and panic.
+pub(crate) const LONGEST_WAIT: std::time::Duration = std::time::Duration::from_secs(365 * 86_400);
+
 /// Why a poll failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CollectError {

@@ -17,6 +17,7 @@
 
 use super::config::{OkConfig, OkCredentials};
 use super::{signature, OkApiError, OkErrorClass, SigningSecret};
+use crate::collector::LONGEST_WAIT;
 use crate::http::{redact, HttpClient, HttpConfig, HttpError};
 use crate::ratelimit::{Rate, RateLimiter};
 use crate::vk::lenient::{LId, LInt, LText};
@@ -196,6 +197,7 @@ impl OkClient {
             match error.class() {
                 OkErrorClass::BackOff => {
                     let rest = if error.code == 11 { self.limit_backoff } else { self.flood_backoff };
+                    let rest = rest.min(LONGEST_WAIT);
                     self.http.limiter().block_until(&self.limit_key, self.rate, Instant::now() + rest);
                     tracing::warn!(code = error.code, method, application_key = %self.credentials.application_key, ?rest, "OK asks this credential to back off; its requests wait");
                 }
