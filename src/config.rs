@@ -1,6 +1,12 @@
 //! `otklik.toml`: the configuration, its defaults, and validation that reports every problem at
 //! once with file, line and a hint (`otklik check-config`).
 //!
+//! Every section checks its own values the same way: a `validate()` returning
+//! [`ConfigProblem`]s (field, message, hint — every duration, size and count against its
+//! documented range), which [`Config::load`] places at the field's line. Every file read here is
+//! capped ([`CONFIG_MAX_BYTES`], `collect.sources_max_bytes`, [`SECRET_FILE_MAX_BYTES`]), so a
+//! path such as `/dev/zero` is an error at once.
+//!
 //! Paths in the file are relative to the file's directory. Secrets never appear in the file:
 //! it names environment variables or files that hold them. Endpoints and secrets can be
 //! overridden from the environment (`OTKLIK_KAFKA_BROKERS`, `OTKLIK_CLICKHOUSE_URL`,
@@ -10,11 +16,27 @@ use otklik_collect::ok::OkConfig;
 use otklik_collect::telegram::TelegramConfig;
 use otklik_collect::vk::VkConfig;
 use otklik_kafka::{KafkaConfig, TopicsConfig};
-use otklik_model::{Platform, Schema, Source};
+use otklik_model::{CommentsPolicy, Platform, Schema, Source};
+use otklik_classify::gazetteer::Gazetteer;
+use otklik_pipeline::units::{check_count, check_duration, check_size, read_capped, ConfigProblem};
+use otklik_pipeline::units::SECRET_FILE_MAX_BYTES;
 use serde::{Deserialize, Deserializer};
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// The most of `otklik.toml` that is read: a real one is a few KiB.
+pub const CONFIG_MAX_BYTES: usize = 4 << 20;
+/// The default of `collect.sources_max_bytes`.
+pub const SOURCES_MAX_BYTES: usize = 64 << 20;
+/// The top of `collect.sources_max_bytes`'s range.
+const SOURCES_MAX_BYTES_LIMIT: usize = 1 << 30;
+/// The most of the gazetteer read to check source municipalities (the shipped one is ~450 KiB).
+const GAZETTEER_MAX_BYTES: usize = 64 << 20;
+
+const SECOND: Duration = Duration::from_secs(1);
+const MILLISECOND: Duration = Duration::from_millis(1);
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -58,8 +80,16 @@ pub struct RunConfig {
     pub mode: Mode,
     /// The embedded local store's directory.
     pub data_dir: PathBuf,
-    /// Partitions of each in-memory topic (embedded mode).
+    /// Partitions of each in-memory topic (embedded mode), 1..=1024.
     pub partitions: i32,
+}
+
+impl RunConfig {
+    pub fn validate(&self) -> Vec<ConfigProblem> {
+        let mut problems = Vec::new();
+        check_count(&mut problems, "partitions", u64::try_from(self.partitions).unwrap_or(0), 1..=1024);
+        problems
+    }
 }
 
 impl Default for RunConfig {
@@ -87,6 +117,21 @@ pub struct TelemetryConfig {
     pub metrics_listen: String,
 }
 
+impl TelemetryConfig {
+    pub fn validate(&self) -> Vec<ConfigProblem> {
+        let mut problems = Vec::new();
+        if self.log_level.parse::<tracing_subscriber::EnvFilter>().is_err() {
+            let problem = ConfigProblem::new("log_level", format!("{:?} is not a valid log filter", self.log_level));
+            problems.push(problem.with_hint("e.g. \"info\" or \"otklik=debug,info\""));
+        }
+        if !self.metrics_listen.is_empty() && self.metrics_listen.parse::<std::net::SocketAddr>().is_err() {
+            let problem = ConfigProblem::new("metrics_listen", format!("{:?} is not an address", self.metrics_listen));
+            problems.push(problem.with_hint("e.g. \"127.0.0.1:9464\", or \"\" to disable"));
+        }
+        problems
+    }
+}
+
 impl Default for TelemetryConfig {
     fn default() -> Self {
         TelemetryConfig { log_format: LogFormat::Pretty, log_level: "info".into(), metrics_listen: String::new() }
@@ -106,6 +151,17 @@ pub struct ClickHouseConfig {
     pub password_file: Option<PathBuf>,
 }
 
+impl ClickHouseConfig {
+    /// What production mode needs of the endpoint (the password is checked with the secrets).
+    pub fn validate(&self) -> Vec<ConfigProblem> {
+        let mut problems = Vec::new();
+        if !self.url.starts_with("http://") && !self.url.starts_with("https://") {
+            problems.push(ConfigProblem::new("url", format!("{:?} is not an http(s) URL", self.url)));
+        }
+        problems
+    }
+}
+
 impl Default for ClickHouseConfig {
     fn default() -> Self {
         ClickHouseConfig { url: "http://127.0.0.1:8123".into(), database: "otklik".into(), user: "default".into(), password_env: String::new(), password_file: None }
@@ -115,11 +171,29 @@ impl Default for ClickHouseConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SinkConfig {
+    /// 1..=1000000.
     pub batch_rows: usize,
+    /// 1KiB..=1GiB.
     pub batch_bytes: ByteSize,
+    /// 1ms..=5m: a replay or a shutdown never waits it out (the sinks drain), but a live sink
+    /// holds rows this long.
     pub batch_wait: HumanDuration,
+    /// 1ms..=1m.
     pub retry_initial: HumanDuration,
+    /// 1ms..=1h.
     pub retry_max: HumanDuration,
+}
+
+impl SinkConfig {
+    pub fn validate(&self) -> Vec<ConfigProblem> {
+        let mut problems = Vec::new();
+        check_count(&mut problems, "batch_rows", self.batch_rows as u64, 1..=1_000_000);
+        check_size(&mut problems, "batch_bytes", self.batch_bytes.0, 1 << 10..=1 << 30);
+        check_duration(&mut problems, "batch_wait", self.batch_wait.0, MILLISECOND..=SECOND * 300);
+        check_duration(&mut problems, "retry_initial", self.retry_initial.0, MILLISECOND..=SECOND * 60);
+        check_duration(&mut problems, "retry_max", self.retry_max.0, MILLISECOND..=SECOND * 3600);
+        problems
+    }
 }
 
 impl Default for SinkConfig {
@@ -156,8 +230,10 @@ pub struct CollectConfig {
     /// When set, sources are read from saved responses under this directory instead of the
     /// networks, once, and the run ends when everything is processed.
     pub replay_dir: Option<PathBuf>,
-    /// How often each source is polled.
+    /// How often each source is polled, 1s..=7d.
     pub poll_interval: HumanDuration,
+    /// The sources file is refused past this size (default 64MiB; 1KiB..=1GiB).
+    pub sources_max_bytes: ByteSize,
     pub telegram: TelegramConfig,
     pub vk: VkConfig,
     pub ok: OkConfig,
@@ -169,10 +245,21 @@ impl Default for CollectConfig {
             sources_file: "sources.example.toml".into(),
             replay_dir: None,
             poll_interval: HumanDuration(Duration::from_secs(300)),
+            sources_max_bytes: ByteSize(SOURCES_MAX_BYTES),
             telegram: TelegramConfig::default(),
             vk: VkConfig::default(),
             ok: OkConfig::default(),
         }
+    }
+}
+
+impl CollectConfig {
+    /// This table's own values; the networks' tables are checked when a source needs them.
+    pub fn validate(&self) -> Vec<ConfigProblem> {
+        let mut problems = Vec::new();
+        check_duration(&mut problems, "poll_interval", self.poll_interval.0, SECOND..=SECOND * 7 * 86_400);
+        check_size(&mut problems, "sources_max_bytes", self.sources_max_bytes.0, 1 << 10..=SOURCES_MAX_BYTES_LIMIT);
+        problems
     }
 }
 
@@ -184,26 +271,19 @@ struct SourcesFile {
     source: Vec<SourceEntry>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Every field is optional here so that an entry always deserialises once its wrong keys are
+/// cut: the entry's other fields are still checked, and required ones by `validate_sources`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 struct SourceEntry {
-    id: String,
-    platform: Platform,
-    handle: String,
-    #[serde(default)]
+    id: Option<String>,
+    platform: Option<Platform>,
+    handle: Option<String>,
     name: String,
-    #[serde(default)]
     municipality: Option<String>,
-    #[serde(default)]
     official: bool,
-    #[serde(default)]
-    comments: otklik_model::CommentsPolicy,
-    #[serde(default = "yes")]
-    enabled: bool,
-}
-
-fn yes() -> bool {
-    true
+    comments: CommentsPolicy,
+    enabled: Option<bool>,
 }
 
 /// A duration written as `250ms`, `30s`, `5m`, `2h`, `7d`.
@@ -269,7 +349,7 @@ impl Config {
     /// environment overrides. Returns every problem found, not just the first.
     pub fn load(path: &Path) -> Result<Config, Problems> {
         let mut problems = Vec::new();
-        let text = match std::fs::read_to_string(path) {
+        let text = match read_capped(path, CONFIG_MAX_BYTES) {
             Ok(text) => text,
             Err(e) => return Err(Problems(vec![Problem { file: path.into(), line: None, message: format!("cannot read: {e}"), hint: None }])),
         };
@@ -315,7 +395,7 @@ impl Config {
     }
 
     /// The ClickHouse password, from `OTKLIK_CLICKHOUSE_PASSWORD`, the variable named by
-    /// `password_env`, or `password_file`. Never logged.
+    /// `password_env`, or `password_file` (read at most [`SECRET_FILE_MAX_BYTES`]). Never logged.
     pub fn clickhouse_password(&self) -> Result<Option<String>, String> {
         if let Ok(password) = std::env::var("OTKLIK_CLICKHOUSE_PASSWORD") {
             return Ok(Some(password));
@@ -327,7 +407,7 @@ impl Config {
                 .map_err(|_| format!("environment variable {} (clickhouse.password_env) is not set", ch.password_env));
         }
         match &ch.password_file {
-            Some(file) => std::fs::read_to_string(self.resolve(file))
+            Some(file) => read_capped(&self.resolve(file), SECRET_FILE_MAX_BYTES)
                 .map(|s| Some(s.trim_end_matches(['\n', '\r']).to_owned()))
                 .map_err(|e| format!("cannot read clickhouse.password_file {}: {e}", self.resolve(file).display())),
             None => Ok(None),
@@ -335,138 +415,252 @@ impl Config {
     }
 
     fn validate(&mut self, path: &Path, text: &str, problems: &mut Vec<Problem>) {
-        let at = |key: &str, message: String, hint: Option<&str>| Problem {
-            file: path.to_owned(),
-            line: crate::tomlcheck::line_of(text, key),
-            message: format!("{key}: {message}"),
-            hint: hint.map(str::to_owned),
-        };
-        if self.run.partitions < 1 {
-            problems.push(at("run.partitions", "must be at least 1".into(), None));
-        }
-        if self.telemetry.log_level.parse::<tracing_subscriber::EnvFilter>().is_err() {
-            problems.push(at("telemetry.log_level", format!("{:?} is not a valid log filter", self.telemetry.log_level), Some("e.g. \"info\" or \"otklik=debug,info\"")));
-        }
-        if !self.telemetry.metrics_listen.is_empty() && self.telemetry.metrics_listen.parse::<std::net::SocketAddr>().is_err() {
-            problems.push(at("telemetry.metrics_listen", format!("{:?} is not an address", self.telemetry.metrics_listen), Some("e.g. \"127.0.0.1:9464\", or \"\" to disable")));
-        }
-        if self.run.mode == Mode::Production && self.kafka.is_none() {
-            problems.push(at("run.mode", "production mode needs a [kafka] table with brokers".into(), Some("add [kafka] brokers = \"host:9092\", or set OTKLIK_KAFKA_BROKERS")));
-        }
-        if self.sink.batch_rows == 0 {
-            problems.push(at("sink.batch_rows", "must be at least 1".into(), None));
+        let place = Placer { file: path, text };
+        place.all("run", self.run.validate(), problems);
+        place.all("telemetry", self.telemetry.validate(), problems);
+        place.all("sink", self.sink.validate(), problems);
+        place.all("collect", self.collect.validate(), problems);
+        if let Some(kafka) = &self.kafka {
+            place.all("kafka", kafka.validate(), problems);
         }
         if self.run.mode == Mode::Production {
-            if let Err(message) = self.clickhouse_password() {
-                let key = if self.clickhouse.password_env.is_empty() { "clickhouse.password_file" } else { "clickhouse.password_env" };
-                problems.push(at(key, message, Some("secrets come from the environment or a file, never from otklik.toml")));
-            }
-            if !self.clickhouse.url.starts_with("http://") && !self.clickhouse.url.starts_with("https://") {
-                problems.push(at("clickhouse.url", format!("{:?} is not an http(s) URL", self.clickhouse.url), None));
-            }
+            self.validate_production(&place, problems);
         }
+        self.validate_paths(&place, problems);
+        self.validate_sources_file(&place, problems);
+        self.validate_secrets(&place, problems);
+    }
+
+    fn validate_production(&self, place: &Placer<'_>, problems: &mut Vec<Problem>) {
+        if self.kafka.is_none() {
+            let problem = ConfigProblem::new("mode", "production mode needs a [kafka] table with brokers");
+            let problem = problem.with_hint("add [kafka] brokers = \"host:9092\", or set OTKLIK_KAFKA_BROKERS");
+            place.all("run", vec![problem], problems);
+        }
+        if let Err(message) = self.clickhouse_password() {
+            let field = if self.clickhouse.password_env.is_empty() { "password_file" } else { "password_env" };
+            let problem = ConfigProblem::new(field, message);
+            let problem = problem.with_hint("secrets come from the environment or a file, never from otklik.toml");
+            place.all("clickhouse", vec![problem], problems);
+        }
+        place.all("clickhouse", self.clickhouse.validate(), problems);
+    }
+
+    fn validate_paths(&self, place: &Placer<'_>, problems: &mut Vec<Problem>) {
+        let mut found = Vec::new();
         let topics_dir = self.resolve(&self.classify.topics_dir);
         if !topics_dir.is_dir() {
-            problems.push(at("classify.topics_dir", format!("{} is not a directory", topics_dir.display()), None));
+            found.push(ConfigProblem::new("topics_dir", format!("{} is not a directory", topics_dir.display())));
         }
-        if !self.classify.gazetteer.as_os_str().is_empty() && !self.resolve(&self.classify.gazetteer).is_file() {
-            problems.push(at("classify.gazetteer", format!("{} does not exist", self.resolve(&self.classify.gazetteer).display()), Some("set it to \"\" to run without municipality detection from text")));
+        let gazetteer = self.resolve(&self.classify.gazetteer);
+        if !self.classify.gazetteer.as_os_str().is_empty() && !gazetteer.is_file() {
+            let problem = ConfigProblem::new("gazetteer", format!("{} does not exist", gazetteer.display()));
+            found.push(problem.with_hint("set it to \"\" to run without municipality detection from text"));
         }
+        place.all("classify", found, problems);
         if let Some(dir) = &self.collect.replay_dir {
             if !self.resolve(dir).is_dir() {
-                problems.push(at("collect.replay_dir", format!("{} is not a directory", self.resolve(dir).display()), None));
+                let message = format!("{} is not a directory", self.resolve(dir).display());
+                place.all("collect", vec![ConfigProblem::new("replay_dir", message)], problems);
             }
         }
+    }
+
+    fn validate_sources_file(&mut self, place: &Placer<'_>, problems: &mut Vec<Problem>) {
         let sources_path = self.resolve(&self.collect.sources_file);
-        match std::fs::read_to_string(&sources_path) {
-            Err(e) => problems.push(at("collect.sources_file", format!("cannot read {}: {e}", sources_path.display()), None)),
-            Ok(sources_text) => {
-                if let Some(file) = crate::tomlcheck::deserialize_all::<SourcesFile>(&sources_path, &sources_text, problems) {
-                    // Entries cut for errors are already reported; validate the rest.
-                    self.sources = validate_sources(&sources_path, &sources_text, file.source, problems);
-                }
+        // Clamped to the range's top: an out-of-range cap (reported) must not make the read endless.
+        let cap = self.collect.sources_max_bytes.0.min(SOURCES_MAX_BYTES_LIMIT);
+        let sources_text = match read_capped(&sources_path, cap) {
+            Ok(text) => text,
+            Err(e) => {
+                let message = format!("cannot read {}: {e}", sources_path.display());
+                let problem = ConfigProblem::new("sources_file", message);
+                let problem = problem.with_hint("collect.sources_max_bytes sets the size limit (default 64MiB)");
+                return place.all("collect", vec![problem], problems);
+            }
+        };
+        let file = crate::tomlcheck::deserialize_all::<SourcesFile>(&sources_path, &sources_text, problems);
+        let Some(file) = file else { return };
+        let known = self.known_municipalities(&file.source, place, problems);
+        let sources_place = Placer { file: &sources_path, text: &sources_text };
+        self.sources = validate_sources(&sources_place, file.source, known.as_ref(), problems);
+    }
+
+    /// The gazetteer's ОКТМО codes, when some source names a municipality and a gazetteer is
+    /// configured (a gazetteer that does not load is reported at `classify.gazetteer`).
+    fn known_municipalities(
+        &self,
+        sources: &[SourceEntry],
+        at: &Placer<'_>,
+        out: &mut Vec<Problem>,
+    ) -> Option<Gazetteer> {
+        let path = self.resolve(&self.classify.gazetteer);
+        let unused = sources.iter().all(|e| e.municipality.is_none());
+        if self.classify.gazetteer.as_os_str().is_empty() || !path.is_file() || unused {
+            return None;
+        }
+        let loaded = read_capped(&path, GAZETTEER_MAX_BYTES)
+            .map_err(|e| e.to_string())
+            .and_then(|text| Gazetteer::from_str(&text).map_err(|e| e.to_string()));
+        match loaded {
+            Ok(gazetteer) => Some(gazetteer),
+            Err(e) => {
+                let problem = ConfigProblem::new("gazetteer", format!("cannot load {}: {e}", path.display()));
+                at.all("classify", vec![problem], out);
+                None
             }
         }
-        self.validate_secrets(path, text, problems);
     }
 
     /// Live collection needs each network's reader settings and credentials for its enabled
     /// sources: report every problem (secrets by variable or file name, never a value). A
     /// network nobody collects from live is not checked.
-    fn validate_secrets(&self, path: &Path, text: &str, problems: &mut Vec<Problem>) {
+    fn validate_secrets(&self, place: &Placer<'_>, problems: &mut Vec<Problem>) {
         if self.collect.replay_dir.is_some() {
             return;
         }
         let needs = |platform| self.sources.iter().any(|s| s.enabled && s.platform == platform);
-        let at = |key: &str, message: String| Problem {
-            file: path.to_owned(),
-            line: crate::tomlcheck::line_of(text, key).or_else(|| crate::tomlcheck::line_of(text, "collect")),
-            message: format!("{key}: {message}"),
-            hint: Some("secrets come from the environment or files, never from otklik.toml".into()),
-        };
         if needs(Platform::Telegram) {
-            for problem in self.collect.telegram.validate() {
-                problems.push(at("collect.telegram", problem));
-            }
+            place.all("collect.telegram", self.collect.telegram.validate(), problems);
         }
         if needs(Platform::Vk) {
-            for problem in self.collect.vk.validate() {
-                problems.push(at("collect.vk", problem));
-            }
+            place.all("collect.vk", self.collect.vk.validate(), problems);
             if let Err(e) = self.collect.vk.resolve_tokens(&self.base_dir) {
-                for problem in e.problems {
-                    problems.push(at("collect.vk", problem.to_string()));
-                }
+                place.all("collect.vk", e.problems.iter().filter_map(vk_secret_problem).collect(), problems);
             }
         }
         if needs(Platform::Ok) {
-            for problem in self.collect.ok.validate() {
-                problems.push(at(&format!("collect.ok.{}", problem.field), problem.message));
-            }
+            // resolve_credentials_with reports validate()'s problems too.
             if let Err(e) = self.collect.ok.resolve_credentials_with(&|name| std::env::var(name).ok(), Some(&self.base_dir)) {
-                for problem in e.problems {
-                    problems.push(at(&format!("collect.ok.{}", problem.field), problem.message));
-                }
+                place.all("collect.ok", e.problems, problems);
             }
         }
     }
 }
 
-fn validate_sources(path: &Path, text: &str, entries: Vec<SourceEntry>, problems: &mut Vec<Problem>) -> Vec<Source> {
-    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+/// A VK token problem at its field; «none configured» is already one of `validate()`'s.
+fn vk_secret_problem(problem: &otklik_collect::vk::SecretProblem) -> Option<ConfigProblem> {
+    use otklik_collect::vk::SecretProblem as P;
+    let field = match problem {
+        P::NoneConfigured => return None,
+        P::MissingEnv(_) | P::EmptyEnv(_) => "tokens_env",
+        P::UnreadableFile { .. } | P::EmptyFile(_) => "token_files",
+    };
+    Some(ConfigProblem::new(field, problem.to_string()))
+}
+
+/// Places a section's [`ConfigProblem`]s at their keys' lines in one file.
+struct Placer<'a> {
+    file: &'a Path,
+    text: &'a str,
+}
+
+impl Placer<'_> {
+    /// `section` is the table's dotted path (`collect.vk`, `source[3]`); a field that is not in
+    /// the file (a default) is placed at its table, else at the nearest enclosing one.
+    fn all(&self, section: &str, found: Vec<ConfigProblem>, problems: &mut Vec<Problem>) {
+        for problem in found {
+            // `rate (period)` is the key `rate`; `topics.partitions` a key of a sub-table.
+            let key = problem.field.split([' ', ',']).next().unwrap_or_default();
+            let full = format!("{section}.{key}");
+            let line = std::iter::successors(Some(full.as_str()), |k| k.rsplit_once('.').map(|(head, _)| head))
+                .find_map(|k| crate::tomlcheck::line_of(self.text, k));
+            let secret = ["token", "secret", "password"].iter().any(|w| key.contains(w));
+            let secret_hint = || "secrets come from the environment or files, never from otklik.toml".to_owned();
+            let hint = problem.hint.or_else(|| secret.then(secret_hint));
+            let message = format!("{section}.{}: {}", problem.field, problem.message);
+            problems.push(Problem { file: self.file.to_owned(), line, message, hint });
+        }
+    }
+}
+
+fn validate_sources(
+    place: &Placer<'_>,
+    entries: Vec<SourceEntry>,
+    known: Option<&Gazetteer>,
+    out: &mut Vec<Problem>,
+) -> Vec<Source> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
     let mut sources = Vec::new();
-    for e in entries {
-        let occurrence = *seen.get(&e.id).unwrap_or(&0);
-        seen.insert(e.id.clone(), occurrence + 1);
-        let line = crate::tomlcheck::line_of_element(text, "source", "id", &e.id, occurrence);
-        let mut problem = |message: String, hint: Option<&str>| {
-            problems.push(Problem { file: path.to_owned(), line, message: format!("source {:?}: {message}", e.id), hint: hint.map(str::to_owned) })
-        };
-        if occurrence > 0 {
-            problem("duplicate source id".into(), Some("ids must be unique: they key cursors and the sources topic"));
-        }
-        if e.id.is_empty() || e.id.contains(char::is_whitespace) {
-            problem("id must be non-empty without spaces".into(), None);
-        }
-        if e.handle.trim().is_empty() || e.handle.chars().any(char::is_control) {
-            problem(format!("handle {:?} is not a feed handle", e.handle), Some("VK: owner id like \"-12345\" or screen name; Telegram: channel username; OK: group id"));
-        }
-        if let Some(code) = &e.municipality {
-            if code.len() != 8 || !code.bytes().all(|b| b.is_ascii_digit()) {
-                problem(format!("municipality {code:?} is not an 8-digit ОКТМО code"), Some("e.g. \"56701000\" for г. Пенза"));
+    for (index, entry) in entries.into_iter().enumerate() {
+        let section = format!("source[{index}]");
+        let mut found = Vec::new();
+        if let Some(id) = &entry.id {
+            let count = seen.entry(id.clone()).or_default();
+            *count += 1;
+            if *count > 1 {
+                let problem = ConfigProblem::new("id", format!("duplicate source id {id:?}"));
+                found.push(problem.with_hint("ids must be unique: they key cursors and the sources topic"));
             }
         }
-        sources.push(Source {
-            schema: Schema,
-            id: e.id,
-            platform: e.platform,
-            handle: e.handle,
-            name: e.name,
-            municipality: e.municipality,
-            official: e.official,
-            comments: e.comments,
-            enabled: e.enabled,
-        });
+        if let Some(source) = check_source(place, &section, entry, known, &mut found) {
+            sources.push(source);
+        }
+        place.all(&section, found, out);
     }
     sources
 }
+
+/// Every problem of one `[[source]]` entry; the [`Source`] when it has what a source needs.
+fn check_source(
+    place: &Placer<'_>,
+    section: &str,
+    e: SourceEntry,
+    gazetteer: Option<&Gazetteer>,
+    found: &mut Vec<ConfigProblem>,
+) -> Option<Source> {
+    // A required key that is in the file but was cut for its own error is reported already.
+    let mut required = |key: &str, present: bool| {
+        if !present && !crate::tomlcheck::has_key(place.text, &format!("{section}.{key}")) {
+            let problem = ConfigProblem::new(key, "is missing");
+            found.push(problem.with_hint("every [[source]] needs id, platform and handle"));
+        }
+    };
+    required("id", e.id.is_some());
+    required("platform", e.platform.is_some());
+    required("handle", e.handle.is_some());
+    if let Some(id) = &e.id {
+        if id.is_empty() || id.contains(char::is_whitespace) {
+            found.push(ConfigProblem::new("id", format!("{id:?} must be non-empty without spaces")));
+        }
+    }
+    if let (Some(platform), Some(handle)) = (e.platform, &e.handle) {
+        if let Some(problem) = handle_problem(platform, handle) {
+            found.push(ConfigProblem::new("handle", problem));
+        }
+    }
+    if let Some(code) = &e.municipality {
+        if code.len() != 8 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            let problem = ConfigProblem::new("municipality", format!("{code:?} is not an 8-digit ОКТМО code"));
+            found.push(problem.with_hint("e.g. \"56701000\" for г. Пенза"));
+        } else if gazetteer.is_some_and(|g| g.municipality(code).is_none()) {
+            let message = format!("{code:?} is not a municipality of the gazetteer");
+            let problem = ConfigProblem::new("municipality", message);
+            found.push(problem.with_hint("use a municipal district's or urban okrug's code from classify.gazetteer"));
+        }
+    }
+    Some(Source {
+        schema: Schema,
+        id: e.id?,
+        platform: e.platform?,
+        handle: e.handle?,
+        name: e.name,
+        municipality: e.municipality,
+        official: e.official,
+        comments: e.comments,
+        enabled: e.enabled.unwrap_or(true),
+    })
+}
+
+/// Why a handle names no feed its network's reader can poll.
+fn handle_problem(platform: Platform, handle: &str) -> Option<String> {
+    match platform {
+        Platform::Vk => VkConfig::handle_problem(handle),
+        Platform::Telegram => TelegramConfig::handle_problem(handle),
+        Platform::Ok => OkConfig::handle_problem(handle),
+    }
+}
+
+#[cfg(test)]
+#[path = "config_fuzz.rs"]
+mod fuzz;

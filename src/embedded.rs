@@ -15,7 +15,8 @@ use anyhow::{Context, Result};
 use otklik_clickhouse::{DataDir, DlqRow, LocalStore, PostRow};
 use otklik_collect::{Collector, CollectorTopics};
 use otklik_pipeline::{
-    run_map_stage, run_sink_stage, Backoff, BatchLimits, Bus, CancellationToken, DeadLetters, MapStageConfig, MemoryBus, SinkStageConfig, StageMetrics,
+    run_map_stage, run_sink_stage_draining, Backoff, BatchLimits, Bus, CancellationToken, DeadLetters, MapStageConfig,
+    MemoryBus, SinkStageConfig, StageMetrics,
 };
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -67,6 +68,9 @@ pub async fn run(config: &Config) -> Result<Summary> {
 
     let stop_collecting = CancellationToken::new();
     let stop_stages = CancellationToken::new();
+    // Cancelled once collecting has ended: the sinks then write what they hold at once instead
+    // of waiting out `sink.batch_wait` (a finished replay ends as soon as it is stored).
+    let drain = CancellationToken::new();
     tokio::spawn({
         let (stop_collecting, stop_stages) = (stop_collecting.clone(), stop_stages.clone());
         async move {
@@ -89,22 +93,24 @@ pub async fn run(config: &Config) -> Result<Summary> {
     ));
     let counts = Arc::new(Mutex::new(Counts::default()));
     let store_dir = posts_store.dir().display().to_string();
-    let store = tokio::spawn(run_sink_stage(
+    let store = tokio::spawn(run_sink_stage_draining(
         bus.subscribe(STORE_GROUP, &[&topics.posts_classified]).await?,
         Arc::new(CountingStore::new(posts_store, counts.clone())),
         dead_letters("store"),
         SinkStageConfig { name: "store".into(), limits, backoff },
         metrics.store.clone(),
         stop_stages.clone(),
+        drain.clone(),
     ));
     // DLQ records that cannot be stored go to a topic of their own rather than back into the DLQ.
-    let dlq = tokio::spawn(run_sink_stage(
+    let dlq = tokio::spawn(run_sink_stage_draining(
         bus.subscribe(DLQ_STORE_GROUP, &[&topics.dlq]).await?,
         Arc::new(dlq_store),
         DeadLetters { topic: format!("{}.unstorable", topics.dlq), ..dead_letters("dlq-store") },
         SinkStageConfig { name: "dlq-store".into(), limits, backoff },
         metrics.dlq.clone(),
         stop_stages.clone(),
+        drain.clone(),
     ));
     let progress = spawn_progress(&metrics);
     let registry = Arc::new(crate::metrics_http::Registry::default());
@@ -133,6 +139,8 @@ pub async fn run(config: &Config) -> Result<Summary> {
             Default::default()
         }
     };
+
+    drain.cancel();
 
     // Everything collected is in the bus; stop once every stage has committed all of it.
     let drained = || {

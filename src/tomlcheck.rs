@@ -3,7 +3,9 @@
 //! serde stops at the first error. To find the next one, the offending lines are cut out of a
 //! working copy of the text (the key, or a whole table when the table itself is wrong) and the
 //! copy is parsed again, until it deserialises. Because only whole lines are cut, each working
-//! line maps back to its original line number.
+//! line maps back to its original line number. Inside an array-of-tables element only the wrong
+//! key is cut too, so the rest of the element is still checked; a «missing field» that only
+//! follows from a cut key is not reported again.
 
 use crate::config::Problem;
 use serde::de::DeserializeOwned;
@@ -28,6 +30,8 @@ pub fn deserialize_all<T: DeserializeOwned>(path: &Path, text: &str, problems: &
         return None;
     }
     let mut lines: Vec<(usize, &str)> = text.split_inclusive('\n').enumerate().map(|(i, l)| (i + 1, l)).collect();
+    // (original line of the enclosing header, 0 at the root; key) of every key cut so far.
+    let mut cut_keys: Vec<(usize, String)> = Vec::new();
     let mut found = 0;
     loop {
         let working: String = lines.iter().map(|(_, l)| *l).collect();
@@ -38,12 +42,14 @@ pub fn deserialize_all<T: DeserializeOwned>(path: &Path, text: &str, problems: &
         found += 1;
         let span = error.span();
         let working_line = span.as_ref().map(|s| line_index(&working, s.start));
-        problems.push(Problem {
-            file: path.to_owned(),
-            line: working_line.and_then(|i| lines.get(i)).map(|(n, _)| *n),
-            message: error.message().trim().to_owned(),
-            hint: hint_for(error.message()),
-        });
+        if !follows_from_a_cut(error.message(), working_line, &lines, &cut_keys) {
+            problems.push(Problem {
+                file: path.to_owned(),
+                line: working_line.and_then(|i| lines.get(i)).map(|(n, _)| *n),
+                message: error.message().trim().to_owned(),
+                hint: hint_for(error.message()),
+            });
+        }
         let span = span?;
         if found >= MAX_PROBLEMS {
             return None;
@@ -52,8 +58,30 @@ pub fn deserialize_all<T: DeserializeOwned>(path: &Path, text: &str, problems: &
         if cut.is_empty() {
             return None;
         }
+        if !is_header(lines[cut.start].1) {
+            cut_keys.push((enclosing_header(&lines, cut.start), key_of(lines[cut.start].1)));
+        }
         lines.drain(cut);
     }
+}
+
+/// The original line number of the header above working line `index` (0: the root table).
+fn enclosing_header(lines: &[(usize, &str)], index: usize) -> usize {
+    (0..=index.min(lines.len().saturating_sub(1))).rev().find(|&i| is_header(lines[i].1)).map_or(0, |i| lines[i].0)
+}
+
+/// The key of a `key = value` line, unquoted.
+fn key_of(line: &str) -> String {
+    let key = line.split('=').next().unwrap_or_default().trim();
+    key.trim_matches(|c| c == '"' || c == '\'').to_owned()
+}
+
+/// A «missing field `x`» error in a table whose `x` was cut for an error already reported.
+fn follows_from_a_cut(message: &str, line: Option<usize>, lines: &[(usize, &str)], cut: &[(usize, String)]) -> bool {
+    let field = message.split_once("missing field `").and_then(|(_, rest)| rest.split_once('`'));
+    let Some((field, _)) = field else { return false };
+    let header = line.map_or(0, |i| enclosing_header(lines, i));
+    cut.iter().any(|(h, key)| *h == header && key == field)
 }
 
 fn hint_for(message: &str) -> Option<String> {
@@ -79,37 +107,47 @@ fn is_header(line: &str) -> bool {
 }
 
 /// Which working lines to cut for an error at `span`: a whole table block when the error is on
-/// its header or inside an array-of-tables element (an element missing a required key would only
-/// report again), else the lines of the key–value.
+/// its header (an unknown table, an element missing a required key), else the lines of the
+/// key–value — inside an array-of-tables element too, so its other keys are still checked.
 fn lines_to_cut(working: &str, lines: &[(usize, &str)], span: Range<usize>) -> Range<usize> {
     let first = line_index(working, span.start);
     if first >= lines.len() {
         return 0..0;
     }
-    let header = (0..=first).rev().find(|&i| is_header(lines[i].1));
-    let in_array_element = header.is_some_and(|h| lines[h].1.trim_start().starts_with("[["));
-    if is_header(lines[first].1) || in_array_element {
-        let start = if in_array_element { header.unwrap_or(first) } else { first };
+    if is_header(lines[first].1) {
         let end = (first + 1..lines.len()).find(|&i| is_header(lines[i].1)).unwrap_or(lines.len());
-        return start..end;
+        return first..end;
     }
     let last = line_index(working, span.end.saturating_sub(1).max(span.start)).max(first);
     first..(last + 1).min(lines.len())
 }
 
 /// The 1-based line of `key` (`run.mode`, `source[3]`, `kafka.topics.dlq`) in `text`, for
-/// problems found after deserialisation.
+/// problems found after deserialisation; a key that is not in the text gives the line of the
+/// nearest table on its path that is.
 pub fn line_of(text: &str, key: &str) -> Option<usize> {
+    locate(text, key).map(|(line, _)| line)
+}
+
+/// Whether `key` (as for [`line_of`]) is written in `text`.
+pub fn has_key(text: &str, key: &str) -> bool {
+    locate(text, key).is_some_and(|(_, exact)| exact)
+}
+
+/// The line of `key` or of the nearest table on its path, and whether `key` itself was found.
+fn locate(text: &str, key: &str) -> Option<(usize, bool)> {
     let doc = toml_edit::ImDocument::parse(text.to_owned()).ok()?;
     let mut table = doc.as_table();
     let mut span = None;
     let segments: Vec<&str> = key.split('.').collect();
+    let mut exact = false;
     for (i, segment) in segments.iter().enumerate() {
         let (name, index) = match segment.split_once('[') {
             Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),
             None => (*segment, None),
         };
         let Some((k, item)) = table.get_key_value(name) else { break };
+        exact = i + 1 == segments.len();
         span = k.span();
         let next = match index {
             Some(index) => {
@@ -126,16 +164,7 @@ pub fn line_of(text: &str, key: &str) -> Option<usize> {
             table = next;
         }
     }
-    span.map(|s| line_index(text, s.start) + 1)
-}
-
-/// The 1-based line of the `occurrence`-th (0-based) element of array of tables `array` whose
-/// `key` equals `value`: elements may have been cut, so indices do not identify them.
-pub fn line_of_element(text: &str, array: &str, key: &str, value: &str, occurrence: usize) -> Option<usize> {
-    let doc = toml_edit::ImDocument::parse(text.to_owned()).ok()?;
-    let elements = doc.as_table().get(array)?.as_array_of_tables()?;
-    let element = elements.iter().filter(|t| t.get(key).and_then(|v| v.as_str()) == Some(value)).nth(occurrence)?;
-    element.span().map(|s| line_index(text, s.start) + 1)
+    span.map(|s| (line_index(text, s.start) + 1, exact))
 }
 
 #[cfg(test)]
@@ -177,9 +206,20 @@ mod tests {
         let rest = deserialize_all::<Doc>(Path::new("t.toml"), text, &mut problems).unwrap();
         assert_eq!(rest.item.len(), 1, "the valid item survives");
         let lines: Vec<_> = problems.iter().map(|p| p.line).collect();
-        assert_eq!(lines, vec![Some(2), Some(3), Some(10), Some(13)], "{problems:#?}");
-        assert_eq!(problems.len(), 4, "a wrong element is reported once");
+        // Item 2: an unknown key and a missing id, both real; item 3's id is wrong, and the
+        // «missing field id» that cutting it causes is not reported again.
+        assert_eq!(lines, vec![Some(2), Some(3), Some(10), Some(9), Some(13)], "{problems:#?}");
         assert!(problems[1].message.contains("unknown field `zz`"));
+        assert!(problems[3].message.contains("missing field `id`"));
+    }
+
+    #[test]
+    fn an_unknown_key_in_an_element_hides_nothing_after_it() {
+        let text = "[[item]]\nid = \"a\"\n\n[[item]]\nidd = \"b\"\nid = 7\n";
+        let mut problems = Vec::new();
+        deserialize_all::<Doc>(Path::new("t.toml"), text, &mut problems);
+        let lines: Vec<_> = problems.iter().map(|p| p.line).collect();
+        assert_eq!(lines, vec![Some(5), Some(6)], "{problems:#?}");
     }
 
     #[test]
@@ -204,7 +244,8 @@ mod tests {
         assert_eq!(line_of(text, "run.mode"), Some(2));
         assert_eq!(line_of(text, "source[1]"), Some(6));
         assert_eq!(line_of(text, "nothing.here"), None);
-        assert_eq!(line_of_element(text, "source", "id", "b", 0), Some(6));
-        assert_eq!(line_of_element(text, "source", "id", "b", 1), None);
+        assert_eq!(line_of(text, "source[1].id"), Some(7));
+        assert_eq!(line_of(text, "source[1].handle"), Some(6), "the element, when the key is absent");
+        assert!(has_key(text, "source[1].id") && !has_key(text, "source[1].handle") && !has_key(text, "source[2]"));
     }
 }

@@ -118,3 +118,33 @@ fn a_second_writer_on_a_held_data_dir_is_refused() {
     assert!(error.contains(&refusal), "{error}");
     assert!(store_rows(&data.path().join("posts")).is_empty(), "the refused run stored rows");
 }
+
+/// A finished replay drains its sinks instead of waiting out `sink.batch_wait`: with the longest
+/// wait check-config allows (5m) the demo still ends once everything is stored.
+#[test]
+fn a_finished_replay_does_not_wait_out_batch_wait() {
+    let demo = std::fs::read_to_string(repo().join("config/demo.toml")).unwrap();
+    let demo = demo.replace("batch_wait = \"200ms\"", "batch_wait = \"5m\"");
+    assert!(demo.contains("batch_wait = \"5m\""));
+    let config = repo().join("config").join(format!("demo-batch-wait-{}.toml", std::process::id()));
+    std::fs::write(&config, demo).unwrap();
+    let _cleanup = RemoveOnDrop(config.clone());
+    let data = tempfile::tempdir().unwrap();
+    let mut run = otklik();
+    run.arg("run").arg("--config").arg(&config).env("OTKLIK_DATA_DIR", data.path()).stdout(std::process::Stdio::null());
+    let mut child = run.spawn().unwrap();
+    // Not a speed bound: without the drain the run could not end before 5 minutes.
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the replay waited for batch_wait");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success());
+    assert!(store_rows(&data.path().join("posts")).len() >= 300);
+}

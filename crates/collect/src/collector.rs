@@ -35,6 +35,13 @@ pub fn cursors_from_table(table: HashMap<Vec<u8>, Vec<u8>>) -> HashMap<String, C
         .collect()
 }
 
+/// The shortest poll interval [`Collector::run`] uses (`collect.poll_interval`'s lower bound).
+pub const MIN_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The longest pause or wait taken literally: a configured one beyond it (validation bypassed
+/// by a library user) is cut to it, so that `Instant` arithmetic cannot overflow and panic.
+pub(crate) const LONGEST_WAIT: std::time::Duration = std::time::Duration::from_secs(365 * 86_400);
+
 /// Why a poll failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CollectError {
@@ -231,9 +238,11 @@ impl Collector {
     }
 
     /// Polls every `interval` until shutdown (live collection), starting from `cursors` (see
-    /// [`cursors_from_table`]).
+    /// [`cursors_from_table`]). An interval below [`MIN_POLL_INTERVAL`] is raised to it.
     pub async fn run(&self, sources: &[Source], mut cursors: HashMap<String, Cursor>, interval: std::time::Duration, shutdown: &CancellationToken) -> Result<(), BusError> {
-        let mut tick = tokio::time::interval(interval);
+        // check-config refuses such intervals; a library caller that skips it must get neither
+        // tokio's zero-period panic nor a busy loop.
+        let mut tick = tokio::time::interval(interval.max(MIN_POLL_INTERVAL));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {

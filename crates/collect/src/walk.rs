@@ -15,6 +15,7 @@ use crate::RawPost;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use otklik_model::{Cursor, ItemKind, SeenPost};
+use otklik_pipeline::units::{check_count, check_duration, ConfigProblem};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -35,6 +36,25 @@ impl Default for WalkLimits {
     fn default() -> Self {
         WalkLimits { first_poll_max_posts: 200, first_poll_max_age: Duration::from_secs(7 * 86_400), recheck_window: Duration::from_secs(48 * 3600), max_pages: 50 }
     }
+}
+
+const DAY: Duration = Duration::from_secs(86_400);
+
+impl WalkLimits {
+    /// Range checks of the four walk options every network's config has: `first_poll_max_posts`
+    /// 1..=100000, `first_poll_max_age` 1m..=36500d (old archives are replayed),
+    /// `recheck_window` 0s..=90d, `max_pages` 1..=10000.
+    pub fn validate(&self, problems: &mut Vec<ConfigProblem>) {
+        check_count(problems, "first_poll_max_posts", self.first_poll_max_posts as u64, 1..=100_000);
+        check_duration(problems, "first_poll_max_age", self.first_poll_max_age, Duration::from_secs(60)..=DAY * 36_500);
+        check_duration(problems, "recheck_window", self.recheck_window, Duration::ZERO..=DAY * 90);
+        check_count(problems, "max_pages", self.max_pages as u64, 1..=10_000);
+    }
+}
+
+/// A rate's period must lie in 1ms..=1d: a longer one would park a source for ever.
+pub(crate) fn check_rate(problems: &mut Vec<ConfigProblem>, field: &str, rate: crate::ratelimit::Rate) {
+    check_duration(problems, &format!("{field} (period)"), rate.period, Duration::from_millis(1)..=DAY);
 }
 
 /// One page of a feed, newest posts first.
@@ -75,6 +95,13 @@ pub struct Walked {
     pub pages: usize,
 }
 
+/// `now - age`, or the earliest time chrono can represent when that would underflow: an absurd
+/// window (validation bypassed by a library user) means «everything», never a panic.
+pub fn saturating_before(now: DateTime<Utc>, age: Duration) -> DateTime<Utc> {
+    let age = chrono::TimeDelta::from_std(age).ok();
+    age.and_then(|age| now.checked_sub_signed(age)).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
 /// The numeric post id of a post (comments have their post's id).
 pub fn post_number(post: &RawPost) -> Option<u64> {
     post.uid.id.parse().ok()
@@ -82,8 +109,8 @@ pub fn post_number(post: &RawPost) -> Option<u64> {
 
 /// Walks `feed` newest-first as far as `cursor` and `limits` require.
 pub async fn walk<F: PagedFeed + ?Sized>(feed: &F, cursor: &Cursor, limits: &WalkLimits, now: DateTime<Utc>) -> Result<Walked, CollectError> {
-    let recheck_from = now - limits.recheck_window;
-    let age_floor = now - limits.first_poll_max_age;
+    let recheck_from = saturating_before(now, limits.recheck_window);
+    let age_floor = saturating_before(now, limits.first_poll_max_age);
     let mut seen = Vec::new();
     let mut uids = HashSet::new();
     let mut bad_pages = Vec::new();
@@ -126,7 +153,8 @@ pub async fn walk<F: PagedFeed + ?Sized>(feed: &F, cursor: &Cursor, limits: &Wal
 
 /// Chooses what to publish from `seen` and advances the cursor (pure).
 pub fn settle(seen: &[RawPost], cursor: &Cursor, limits: &WalkLimits, now: DateTime<Utc>) -> (Vec<RawPost>, Cursor) {
-    let recheck_from = now - limits.recheck_window;
+    let recheck_from = saturating_before(now, limits.recheck_window);
+    let age_floor = saturating_before(now, limits.first_poll_max_age);
     let remembered: HashMap<_, _> = cursor.recent.iter().map(|s| (&s.uid, s.fingerprint)).collect();
     let mut posts: Vec<&RawPost> = seen.iter().collect();
     posts.sort_by_key(|p| std::cmp::Reverse((post_number(p), p.published_at)));
@@ -137,9 +165,9 @@ pub fn settle(seen: &[RawPost], cursor: &Cursor, limits: &WalkLimits, now: DateT
         let is_comment = post.item_kind == ItemKind::Comment;
         let new = match cursor.newest_id {
             // Comments are not bounded by the cursor's post id: they are new when unseen.
-            _ if is_comment => !remembered.contains_key(&post.uid) && post.published_at >= recheck_from.min(now - limits.first_poll_max_age),
+            _ if is_comment => !remembered.contains_key(&post.uid) && post.published_at >= recheck_from.min(age_floor),
             None => {
-                let within = first_poll_taken < limits.first_poll_max_posts && post.published_at >= now - limits.first_poll_max_age;
+                let within = first_poll_taken < limits.first_poll_max_posts && post.published_at >= age_floor;
                 first_poll_taken += usize::from(within && post.item_kind == ItemKind::Post);
                 within
             }
@@ -163,4 +191,65 @@ pub fn settle(seen: &[RawPost], cursor: &Cursor, limits: &WalkLimits, now: DateT
     recent.sort_by(|a, b| a.uid.cmp(&b.uid));
     let cursor = Cursor { newest_id, recent, polled_at: Some(now), status: otklik_model::SourceStatus::Ok, ..cursor.clone() };
     (publish, cursor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use otklik_model::{Author, Counters, Platform, PostUid, Schema};
+
+    fn post(id: u64, published_at: DateTime<Utc>) -> RawPost {
+        RawPost {
+            schema: Schema,
+            uid: PostUid::post(Platform::Telegram, "chan", id.to_string()).expect("uid"),
+            platform: Platform::Telegram,
+            source_id: "s".into(),
+            item_kind: ItemKind::Post,
+            parent_uid: None,
+            url: None,
+            author: Author::default(),
+            published_at,
+            edited_at: None,
+            edited: false,
+            collected_at: published_at,
+            text: format!("post {id}"),
+            repost_of: None,
+            attachments: vec![],
+            counters: Counters::default(),
+            pinned: false,
+            ads: false,
+            geo: None,
+        }
+    }
+
+    struct OnePage(Vec<RawPost>);
+
+    #[async_trait]
+    impl PagedFeed for OnePage {
+        type Token = ();
+
+        async fn page(&self, _: Option<&()>) -> Result<FeedPage<()>, PageError> {
+            Ok(FeedPage { posts: self.0.clone(), older: Some(()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn absurd_windows_saturate_instead_of_panicking() {
+        let now = Utc::now();
+        // The values of the «Hardening» issue, and the largest a Duration holds.
+        let day = 86_400;
+        let huge = [Duration::from_secs(100_000_000 * day), Duration::from_secs(999_999_999_999 * day), Duration::MAX];
+        let defaults = WalkLimits::default();
+        for age in huge {
+            assert_eq!(saturating_before(now, age), DateTime::<Utc>::MIN_UTC);
+            let limits = WalkLimits { first_poll_max_age: age, recheck_window: age, max_pages: 3, ..defaults };
+            let seen = vec![post(2, now), post(1, DateTime::<Utc>::MIN_UTC)];
+            let (publish, cursor) = settle(&seen, &Cursor::new("s"), &limits, now);
+            assert_eq!(publish.len(), 2, "an endless window takes everything");
+            assert_eq!(cursor.newest_id, Some(2));
+            let walked = walk(&OnePage(seen), &cursor, &limits, now).await.expect("walk");
+            assert_eq!(walked.pages, 3, "the window never ends the walk; max_pages does");
+        }
+        assert_eq!(saturating_before(now, Duration::from_secs(60)), now - chrono::TimeDelta::seconds(60));
+    }
 }

@@ -196,3 +196,25 @@ async fn replayed_invalid_items_become_dead_letters_of_their_own() {
     let payload: RawPost = decode("RawPost", &outcome.bad_pages[0].bytes).unwrap();
     assert_eq!(payload.uid.to_string(), "vk:-5:-1");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_zero_poll_interval_is_clamped_not_a_panic() {
+    let (bus, backoff) = (MemoryBus::new(1), Backoff::default());
+    let collector = Collector {
+        reader: Arc::new(Scripted),
+        publisher: bus.publisher(),
+        topics: CollectorTopics { raw: "raw".into(), cursors: "cursors".into() },
+        dead_letters: DeadLetters { publisher: bus.publisher(), topic: "dlq".into(), stage: "collect".into(), backoff },
+        backoff,
+        metrics: Arc::new(StageMetrics::default()),
+    };
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(3500)).await;
+        stop.cancel();
+    });
+    collector.run(&[source("a", "chan_a")], HashMap::new(), Duration::ZERO, &shutdown).await.unwrap();
+    let cursors = drain(&bus, "cursors").await;
+    assert_eq!(cursors.len(), 4, "one pass at once, then one per MIN_POLL_INTERVAL (1s) for 3.5s");
+}

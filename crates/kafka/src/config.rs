@@ -1,4 +1,5 @@
 use crate::error::{Error, Result};
+use otklik_pipeline::units::{check_count, ConfigProblem};
 use rdkafka::ClientConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -12,7 +13,8 @@ use std::collections::BTreeMap;
 /// [kafka.properties]                      # default empty: extra librdkafka properties for
 /// "security.protocol" = "plaintext"       # every client (see librdkafka's CONFIGURATION.md)
 /// [kafka.topics]                          # default: DESIGN.md's names, broker's partition and
-/// partitions = 12                         # replication defaults
+/// partitions = 12                         # replication defaults (1..=10000;
+/// replication_factor = 3                  # 1..=100)
 /// ```
 ///
 /// The adapter's own guarantees (idempotent producer, `acks=all`, lz4, manual commits) are set
@@ -46,6 +48,25 @@ impl KafkaConfig {
             properties: BTreeMap::new(),
             topics: TopicsConfig::default(),
         }
+    }
+
+    /// Every problem with the values, each naming its field (`topics.partitions`): brokers
+    /// non-empty, `topics.partitions` 1..=10000, `topics.replication_factor` 1..=100.
+    pub fn validate(&self) -> Vec<ConfigProblem> {
+        let mut problems = Vec::new();
+        if self.brokers.split(',').all(|b| b.trim().is_empty()) {
+            problems.push(ConfigProblem::new("brokers", "is empty").with_hint("e.g. \"kafka-1:9092,kafka-2:9092\""));
+        }
+        if self.client_id.trim().is_empty() {
+            problems.push(ConfigProblem::new("client_id", "must not be empty"));
+        }
+        if let Some(n) = self.topics.partitions {
+            check_count(&mut problems, "topics.partitions", u64::try_from(n).unwrap_or(0), 1..=10_000);
+        }
+        if let Some(n) = self.topics.replication_factor {
+            check_count(&mut problems, "topics.replication_factor", u64::try_from(n).unwrap_or(0), 1..=100);
+        }
+        problems
     }
 
     /// The common part of every client's librdkafka config.
@@ -152,6 +173,16 @@ mod tests {
     fn empty_brokers_is_a_config_error() {
         let err = KafkaConfig::new(" ").client_config().unwrap_err();
         assert!(matches!(err, Error::Config(_)) && !err.is_retryable());
+    }
+
+    #[test]
+    fn validate_names_each_field() {
+        assert!(KafkaConfig::new("a:9092").validate().is_empty());
+        let mut config = KafkaConfig::new(" , ");
+        config.topics.partitions = Some(0);
+        config.topics.replication_factor = Some(-1);
+        let fields: Vec<String> = config.validate().into_iter().map(|p| p.field).collect();
+        assert_eq!(fields, ["brokers", "topics.partitions", "topics.replication_factor"]);
     }
 
     fn toml_like(json: &str) -> KafkaConfig {

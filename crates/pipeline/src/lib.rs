@@ -5,9 +5,12 @@
 //! - [`MemoryBus`]: those seams in process, with Kafka's semantics (the embedded wiring).
 //! - [`run_map_stage`] with a [`Transform`]: message in, records out (the classifier).
 //! - [`run_sink_stage`] with a [`BatchSink`]: batching by rows, bytes and age, retry with
-//!   [`Backoff`], DLQ for what cannot be written, commit after the write (store, ClickHouse).
+//!   [`Backoff`], DLQ for what cannot be written, commit after the write (store, ClickHouse);
+//!   [`run_sink_stage_draining`] writes without waiting once upstream is done.
 //! - [`conformance`]: the behaviour every [`Bus`] must show, runnable against any of them.
-//! - [`units`]: durations and sizes as config files write them, for every crate's config.
+//! - [`units`]: durations and sizes as config files write them, for every crate's config, with
+//!   the shared [`units::ConfigProblem`] and range checks of every `validate()`, and size-capped
+//!   reads of config and secret files.
 //! - [`secrets`]: the process-wide registry of secret values and the one redaction used by DLQ
 //!   records, log lines and error messages.
 //!
@@ -31,7 +34,7 @@ pub use dlq::{publish_with_retry, DeadLetters, TRUNCATED_PAYLOAD_BYTES};
 pub use map::{run_map_stage, MapStageConfig, Output, Transform, Unprocessable};
 pub use memory::{MemoryBus, DEFAULT_MAX_RECORD_BYTES};
 pub use metrics::{StageCounts, StageMetrics};
-pub use sink::{run_sink_stage, BatchLimits, BatchSink, Rejection, SinkError, SinkStageConfig};
+pub use sink::{run_sink_stage, run_sink_stage_draining, BatchLimits, BatchSink, Rejection, SinkError, SinkStageConfig};
 pub use tokio_util::sync::CancellationToken;
 
 /// A stage stopped for good.

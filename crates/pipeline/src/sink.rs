@@ -7,6 +7,10 @@
 //! the rest of the batch goes on. A fatal sink error stops the stage without committing, so the
 //! batch stays in the bus. On shutdown the batch in hand is written (one round of attempts) and
 //! committed, or handed back uncommitted if the sink is unavailable.
+//!
+//! Draining ([`run_sink_stage_draining`]): once the producers upstream are done (a finished
+//! replay, a first SIGTERM), waiting out `max_wait` would only delay the end of the run, so the
+//! batch is written as soon as no further message is waiting.
 
 use crate::backoff::Backoff;
 use crate::bus::{Message, Offsets, Subscriber};
@@ -105,12 +109,26 @@ enum Flushed {
 
 /// Runs a sink stage until `shutdown`.
 pub async fn run_sink_stage<S: BatchSink + ?Sized>(
+    subscriber: Box<dyn Subscriber>,
+    sink: Arc<S>,
+    dead_letters: DeadLetters,
+    config: SinkStageConfig,
+    metrics: Arc<StageMetrics>,
+    shutdown: CancellationToken,
+) -> Result<(), StageError> {
+    run_sink_stage_draining(subscriber, sink, dead_letters, config, metrics, shutdown, CancellationToken::new()).await
+}
+
+/// [`run_sink_stage`] that, once `drain` is cancelled, writes its batch whenever no message is
+/// waiting instead of when the batch is `max_wait` old; it keeps running until `shutdown`.
+pub async fn run_sink_stage_draining<S: BatchSink + ?Sized>(
     mut subscriber: Box<dyn Subscriber>,
     sink: Arc<S>,
     dead_letters: DeadLetters,
     config: SinkStageConfig,
     metrics: Arc<StageMetrics>,
     shutdown: CancellationToken,
+    drain: CancellationToken,
 ) -> Result<(), StageError> {
     let limits = config.limits;
     let mut batch = Batch::new();
@@ -121,12 +139,16 @@ pub async fn run_sink_stage<S: BatchSink + ?Sized>(
             _ = shutdown.cancelled() => Event::Shutdown,
             _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => Event::Deadline,
             received = subscriber.recv() => Event::Message(received?),
+            // Polled after `recv`: when draining, reached only once nothing is waiting.
+            _ = drain.cancelled(), if !batch.is_empty() => Event::Deadline,
         };
         match event {
             Event::Message(message) => {
                 StageMetrics::add(&metrics.received, 1);
                 batch.offsets.advance(&message);
-                batch.deadline.get_or_insert_with(|| Instant::now() + limits.max_wait);
+                // A huge `max_wait` (a library user bypassing validation) must not overflow.
+                let deadline = || Instant::now().checked_add(limits.max_wait).unwrap_or_else(far_future);
+                batch.deadline.get_or_insert_with(deadline);
                 match sink.decode(&message) {
                     Ok(row) => {
                         batch.bytes += message.payload.len();
@@ -152,6 +174,11 @@ pub async fn run_sink_stage<S: BatchSink + ?Sized>(
     }
     tracing::info!(stage = %config.name, "sink stage stopped");
     Ok(())
+}
+
+/// About thirty years ahead: far enough to mean «never», near enough for the timer.
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365 * 30)
 }
 
 async fn flush<S: BatchSink + ?Sized>(

@@ -1,9 +1,135 @@
 //! Durations and sizes as every config file writes them: `"250ms"`, `"30s"`, `"5m"`, `"2h"`,
 //! `"7d"`; `"512KiB"`, `"4MiB"`, `"1GiB"` or a plain number of bytes. One parser for every
 //! crate's config, so they all accept and reject the same spellings with the same hints.
+//!
+//! Also what every config's `validate()` shares: [`ConfigProblem`] (a field, what is wrong, a
+//! hint) with range checks that name the allowed range, and [`read_capped`], so that no config
+//! or secret file is read without a size limit (`/dev/zero` as a file name must not hang).
 
 use serde::{Deserialize, Deserializer};
+use std::fmt;
+use std::io::Read;
+use std::ops::RangeInclusive;
+use std::path::Path;
 use std::time::Duration;
+
+/// One thing wrong with a config value, found by a component's `validate()`: the binary places
+/// it at the line of `field` inside the component's table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// The key inside the component's table (`recheck_window`, `token_rates.VK_A`).
+    pub field: String,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl ConfigProblem {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigProblem { field: field.into(), message: message.into(), hint: None }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Adds a problem when `value` is outside `range`; the hint names the range as written in
+/// config files.
+pub fn check_duration(
+    problems: &mut Vec<ConfigProblem>,
+    field: &str,
+    value: Duration,
+    range: RangeInclusive<Duration>,
+) {
+    if !range.contains(&value) {
+        let (lo, hi) = (format_duration(*range.start()), format_duration(*range.end()));
+        problems.push(
+            ConfigProblem::new(field, format!("{} is outside the allowed range", format_duration(value)))
+                .with_hint(format!("allowed: {lo} ..= {hi}")),
+        );
+    }
+}
+
+/// [`check_duration`] for sizes in bytes.
+pub fn check_size(problems: &mut Vec<ConfigProblem>, field: &str, value: usize, range: RangeInclusive<usize>) {
+    if !range.contains(&value) {
+        let (lo, hi) = (format_size(*range.start()), format_size(*range.end()));
+        problems.push(
+            ConfigProblem::new(field, format!("{} is outside the allowed range", format_size(value)))
+                .with_hint(format!("allowed: {lo} ..= {hi}")),
+        );
+    }
+}
+
+/// [`check_duration`] for counts.
+pub fn check_count(problems: &mut Vec<ConfigProblem>, field: &str, value: u64, range: RangeInclusive<u64>) {
+    if !range.contains(&value) {
+        let (lo, hi) = (range.start(), range.end());
+        let problem = ConfigProblem::new(field, format!("{value} is outside the allowed range"));
+        problems.push(problem.with_hint(format!("allowed: {lo} ..= {hi}")));
+    }
+}
+
+/// A duration as config files write it, in the largest unit that shows it exactly.
+pub fn format_duration(d: Duration) -> String {
+    if !d.subsec_nanos().is_multiple_of(1_000_000) {
+        return format!("{d:?}");
+    }
+    let ms = d.as_millis();
+    if ms == 0 {
+        return "0s".into();
+    }
+    if !ms.is_multiple_of(1000) {
+        return format!("{ms}ms");
+    }
+    let secs = d.as_secs();
+    let unit = [(86_400, "d"), (3600, "h"), (60, "m")].into_iter().find(|(u, _)| secs.is_multiple_of(*u));
+    let (n, unit) = unit.map_or((secs, "s"), |(u, name)| (secs / u, name));
+    format!("{n}{unit}")
+}
+
+/// A size as config files write it, in the largest binary unit that shows it exactly.
+pub fn format_size(bytes: usize) -> String {
+    let units = [(1usize << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    match units.into_iter().find(|(u, _)| bytes >= *u && bytes.is_multiple_of(*u)) {
+        Some((u, name)) => format!("{}{name}", bytes / u),
+        None => format!("{bytes} bytes"),
+    }
+}
+
+/// The most a secret file (a password, tokens) is read: a token file of thousands of tokens fits.
+pub const SECRET_FILE_MAX_BYTES: usize = 64 << 10;
+
+/// Why [`read_capped`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadCappedError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("larger than {} (the limit for this file)", format_size(*.0))]
+    TooLarge(usize),
+    #[error("not UTF-8 text")]
+    NotText,
+}
+
+/// Reads at most `max_bytes` of `path` as UTF-8 text: a larger file (or an endless one such as
+/// `/dev/zero`) is an error as soon as the limit is passed, not a hang.
+pub fn read_capped(path: &Path, max_bytes: usize) -> Result<String, ReadCappedError> {
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    let limit = u64::try_from(max_bytes).unwrap_or(u64::MAX).saturating_add(1);
+    file.take(limit).read_to_end(&mut bytes)?;
+    if bytes.len() > max_bytes {
+        return Err(ReadCappedError::TooLarge(max_bytes));
+    }
+    String::from_utf8(bytes).map_err(|_| ReadCappedError::NotText)
+}
 
 /// Parses `250ms`, `30s`, `5m`, `2h`, `7d`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -70,6 +196,44 @@ mod tests {
         assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(7 * 86_400));
         for bad in ["", "5", "m", "5 minutes", "-1s", "1.5s", "5x", "99999999999999999999d"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ranges_name_their_bounds() {
+        let mut problems = Vec::new();
+        let week = Duration::from_secs(7 * 86_400);
+        check_duration(&mut problems, "poll_interval", Duration::ZERO, Duration::from_secs(1)..=week);
+        check_duration(&mut problems, "ok", Duration::from_secs(60), Duration::ZERO..=Duration::from_secs(60));
+        check_size(&mut problems, "batch_bytes", 3 << 30, 1 << 10..=1 << 30);
+        check_count(&mut problems, "retries", 21, 0..=20);
+        let shown: Vec<String> = problems.iter().map(|p| format!("{p} ({})", p.hint.as_ref().unwrap())).collect();
+        assert_eq!(
+            shown,
+            [
+                "poll_interval: 0s is outside the allowed range (allowed: 1s ..= 7d)",
+                "batch_bytes: 3GiB is outside the allowed range (allowed: 1KiB ..= 1GiB)",
+                "retries: 21 is outside the allowed range (allowed: 0 ..= 20)",
+            ]
+        );
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
+        assert_eq!(format_duration(Duration::from_secs(90)), "90s");
+        assert_eq!(format_duration(Duration::from_secs(7200)), "2h");
+        assert_eq!(format_size(1000), "1000 bytes");
+    }
+
+    #[test]
+    fn read_capped_stops_at_the_limit() {
+        let dir = std::env::temp_dir().join(format!("otklik-units-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("f.txt");
+        std::fs::write(&file, "12345").unwrap();
+        assert_eq!(read_capped(&file, 5).unwrap(), "12345");
+        assert!(matches!(read_capped(&file, 4), Err(ReadCappedError::TooLarge(4))));
+        std::fs::remove_dir_all(&dir).ok();
+        if Path::new("/dev/zero").exists() {
+            let err = read_capped(Path::new("/dev/zero"), 1 << 20).unwrap_err();
+            assert_eq!(err.to_string(), "larger than 1MiB (the limit for this file)");
         }
     }
 

@@ -383,6 +383,32 @@ async fn a_retryable_commit_failure_does_not_end_the_stage() {
     // The next commit of the partition covers the lost one.
     assert_eq!(bus.lag("map", INPUT), 0);
     assert_eq!(outputs(&bus).await.len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_draining_sink_writes_without_waiting_out_max_wait() {
+    let bus = MemoryBus::new(2);
+    let sink = Arc::new(TestSink::default());
+    let (shutdown, drain) = (CancellationToken::new(), CancellationToken::new());
+    let subscriber = bus.subscribe(GROUP, &[INPUT]).await.unwrap();
+    // Duration::MAX: a library user who bypassed validation must not make the deadline overflow.
+    let limits = BatchLimits { max_rows: 1000, max_bytes: usize::MAX, max_wait: Duration::MAX };
+    let config = SinkStageConfig { name: "drain".into(), limits, backoff: Backoff::default() };
+    let metrics = Arc::new(StageMetrics::default());
+    let dlq = dead_letters(&bus, "drain");
+    let (stop, drain_now) = (shutdown.clone(), drain.clone());
+    let stage = run_sink_stage_draining(subscriber, sink.clone(), dlq, config, metrics, stop, drain_now);
+    let task = tokio::spawn(stage);
+    publish(&bus, &["a", "b", "c"]).await;
+    settle().await;
+    assert!(sink.batches.lock().unwrap().is_empty(), "not drained yet: the batch waits for max_wait");
+    drain.cancel();
+    settle().await;
+    assert_eq!(sink.batches.lock().unwrap().concat().len(), 3, "drained without the clock moving");
+    assert_eq!(bus.lag(GROUP, INPUT), 0);
+    publish(&bus, &["d"]).await;
+    settle().await;
+    assert_eq!(sink.batches.lock().unwrap().concat().len(), 4, "a late message is written at once too");
     shutdown.cancel();
     task.await.unwrap().unwrap();
 }

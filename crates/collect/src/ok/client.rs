@@ -17,6 +17,7 @@
 
 use super::config::{OkConfig, OkCredentials};
 use super::{signature, OkApiError, OkErrorClass, SigningSecret};
+use crate::collector::LONGEST_WAIT;
 use crate::http::{redact, HttpClient, HttpConfig, HttpError};
 use crate::ratelimit::{Rate, RateLimiter};
 use crate::vk::lenient::{LId, LInt, LText};
@@ -104,7 +105,7 @@ impl OkClient {
             return Err(super::OkConfigError { problems });
         }
         let api_base = reqwest::Url::parse(&config.api_base).map_err(|e| super::OkConfigError {
-            problems: vec![super::OkConfigProblem { field: "api_base".into(), message: e.to_string() }],
+            problems: vec![super::OkConfigProblem::new("api_base", e.to_string())],
         })?;
         // One rate-limit key per credential; the token itself never becomes part of a key
         // (keys may be logged), only a short digest of it.
@@ -128,7 +129,7 @@ impl OkClient {
     pub fn from_config(config: &OkConfig, credentials: OkCredentials) -> Result<Self, super::OkConfigError> {
         let http_config = HttpConfig { timeout: config.timeout, ..HttpConfig::default() };
         let http = HttpClient::new(http_config, Arc::new(RateLimiter::new())).map_err(|e| super::OkConfigError {
-            problems: vec![super::OkConfigProblem { field: "api_base".into(), message: format!("cannot build the HTTP client: {e}") }],
+            problems: vec![super::OkConfigProblem::new("api_base", format!("cannot build the HTTP client: {e}"))],
         })?;
         Self::new(config, credentials, http)
     }
@@ -196,6 +197,7 @@ impl OkClient {
             match error.class() {
                 OkErrorClass::BackOff => {
                     let rest = if error.code == 11 { self.limit_backoff } else { self.flood_backoff };
+                    let rest = rest.min(LONGEST_WAIT);
                     self.http.limiter().block_until(&self.limit_key, self.rate, Instant::now() + rest);
                     tracing::warn!(code = error.code, method, application_key = %self.credentials.application_key, ?rest, "OK asks this credential to back off; its requests wait");
                 }

@@ -12,10 +12,12 @@
 //! ```
 
 use crate::ratelimit::Rate;
-use crate::walk::WalkLimits;
+use crate::walk::{check_rate, WalkLimits};
+use otklik_pipeline::units::{check_count, check_duration, read_capped, ConfigProblem, SECRET_FILE_MAX_BYTES};
 use otklik_pipeline::Backoff;
 use serde::Deserialize;
 use std::fmt;
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -44,39 +46,39 @@ pub struct OkConfig {
     /// instead of `md5(access_token + application_secret_key)`.
     pub session_secret_key_env: Option<String>,
     pub session_secret_key_file: Option<PathBuf>,
-    /// Requests per period for this credential (`"5/s"`, `"100/m"`).
+    /// Requests per period for this credential (`"5/s"`, `"100/m"`); period 1ms..=1d.
     #[serde(deserialize_with = "crate::ratelimit::deserialize_rate")]
     pub rate: Rate,
-    /// Topics per `mediatopic.getTopics` call.
+    /// Topics per `mediatopic.getTopics` call (1..=100).
     pub page_size: u32,
-    /// A first poll takes at most this many topics,
+    /// A first poll takes at most this many topics (1..=100000),
     pub first_poll_max_posts: usize,
-    /// and none older than this (`"7d"`).
+    /// and none older than this (`"7d"`; 1m..=36500d).
     #[serde(deserialize_with = "otklik_pipeline::units::deserialize_duration")]
     pub first_poll_max_age: Duration,
-    /// Topics (and comments) younger than this are re-checked on every poll (`"48h"`).
+    /// Topics (and comments) younger than this are re-checked on every poll (`"48h"`; 0s..=90d).
     #[serde(deserialize_with = "otklik_pipeline::units::deserialize_duration")]
     pub recheck_window: Duration,
-    /// Hard stop for the `mediatopic.getTopics` pages of one poll.
+    /// Hard stop for the `mediatopic.getTopics` pages of one poll (1..=10000).
     pub max_pages: usize,
-    /// Comments per `discussions.getComments` call.
+    /// Comments per `discussions.getComments` call (1..=100).
     pub comments_page_size: u32,
-    /// At most this many comments are read under one topic per poll.
+    /// At most this many comments are read under one topic per poll (0..=100000).
     pub comments_max_per_topic: usize,
-    /// How long the credential rests after error 8 (FLOOD_BLOCKED).
+    /// How long the credential rests after error 8 (FLOOD_BLOCKED); 1ms..=1d.
     #[serde(deserialize_with = "otklik_pipeline::units::deserialize_duration")]
     pub flood_backoff: Duration,
-    /// How long the credential rests after error 11 (LIMIT_REACHED, a quota).
+    /// How long the credential rests after error 11 (LIMIT_REACHED, a quota); 1ms..=1d.
     #[serde(deserialize_with = "otklik_pipeline::units::deserialize_duration")]
     pub limit_backoff: Duration,
-    /// Retries of one call after errors 1, 2 and 9999 (server-side failures).
+    /// Retries of one call after errors 1, 2 and 9999 (server-side failures); 0..=20.
     pub retries: u32,
-    /// First wait between those retries; doubles up to `retry_max`.
+    /// First wait between those retries (1ms..=1m); doubles up to `retry_max` (1ms..=1h).
     #[serde(deserialize_with = "otklik_pipeline::units::deserialize_duration")]
     pub retry_initial: Duration,
     #[serde(deserialize_with = "otklik_pipeline::units::deserialize_duration")]
     pub retry_max: Duration,
-    /// Whole-request timeout.
+    /// Whole-request timeout (1s..=10m).
     #[serde(deserialize_with = "otklik_pipeline::units::deserialize_duration")]
     pub timeout: Duration,
 }
@@ -127,32 +129,60 @@ impl OkConfig {
         Backoff { initial: self.retry_initial, max: self.retry_max.max(self.retry_initial) }
     }
 
-    /// Problems that need no environment: every one at once, each naming its field.
+    /// Problems that need no environment: every one at once, each naming its field; the
+    /// ranges are on the fields' docs and in `config/otklik.toml`.
     pub fn validate(&self) -> Vec<OkConfigProblem> {
         let mut problems = Vec::new();
-        let mut problem = |field: &str, message: String| problems.push(OkConfigProblem { field: field.to_owned(), message });
         match reqwest::Url::parse(&self.api_base) {
             Ok(url) if matches!(url.scheme(), "http" | "https") && url.query().is_none() => {}
-            Ok(_) => problem("api_base", format!("{:?} must be an http(s) URL without a query", self.api_base)),
-            Err(e) => problem("api_base", format!("{:?} is not a URL: {e}", self.api_base)),
+            Ok(_) => {
+                let message = format!("{:?} must be an http(s) URL without a query", self.api_base);
+                problems.push(ConfigProblem::new("api_base", message));
+            }
+            Err(e) => problems.push(ConfigProblem::new("api_base", format!("{:?} is not a URL: {e}", self.api_base))),
         }
         if self.application_key.trim().is_empty() {
-            problem("application_key", "is empty: set the OK application's public key".into());
+            problems.push(ConfigProblem::new("application_key", "is empty: set the OK application's public key"));
         }
         for (field, value) in [("page_size", self.page_size), ("comments_page_size", self.comments_page_size)] {
             if !(1..=100).contains(&value) {
-                problem(field, format!("{value} is outside 1..=100 (the OK API's maximum count)"));
+                let message = format!("{value} is outside 1..=100 (the OK API's maximum count)");
+                problems.push(ConfigProblem::new(field, message));
             }
         }
-        if self.max_pages == 0 {
-            problem("max_pages", "must be at least 1".into());
-        }
+        check_rate(&mut problems, "rate", self.rate);
+        self.walk_limits().validate(&mut problems);
+        self.check_ranges(&mut problems);
         for (name, env, file) in self.secret_sources() {
             if env.is_some() && file.is_some() {
-                problem(&format!("{name}_env"), format!("both {name}_env and {name}_file are set: keep one"));
+                let message = format!("both {name}_env and {name}_file are set: keep one");
+                problems.push(ConfigProblem::new(format!("{name}_env"), message));
             }
         }
         problems
+    }
+
+    fn check_ranges(&self, problems: &mut Vec<ConfigProblem>) {
+        check_count(problems, "comments_max_per_topic", self.comments_max_per_topic as u64, 0..=100_000);
+        check_count(problems, "retries", self.retries.into(), 0..=20);
+        let (ms, s) = (Duration::from_millis(1), Duration::from_secs(1));
+        let durations: [(&str, Duration, RangeInclusive<Duration>); 5] = [
+            ("flood_backoff", self.flood_backoff, ms..=s * 86_400),
+            ("limit_backoff", self.limit_backoff, ms..=s * 86_400),
+            ("retry_initial", self.retry_initial, ms..=s * 60),
+            ("retry_max", self.retry_max, ms..=s * 3600),
+            ("timeout", self.timeout, s..=s * 600),
+        ];
+        for (field, value, range) in durations {
+            check_duration(problems, field, value, range);
+        }
+    }
+
+    /// Why `handle` is not an OK group id (digits only), or `None` when it is one.
+    pub fn handle_problem(handle: &str) -> Option<String> {
+        let gid = handle.trim();
+        (gid.is_empty() || gid.len() > 20 || !gid.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| format!("{handle:?} is not an OK group id (digits only, e.g. \"54390000000101\")"))
     }
 
     fn secret_sources(&self) -> [(&'static str, Option<&str>, Option<&Path>); 3] {
@@ -179,11 +209,11 @@ impl OkConfig {
             let from_env = |var: &str, field: String, problems: &mut Vec<OkConfigProblem>| match env(var) {
                 Some(value) if !value.trim().is_empty() => Some(Secret::new(value.trim())),
                 Some(_) => {
-                    problems.push(OkConfigProblem { field, message: format!("environment variable {var} is empty") });
+                    problems.push(ConfigProblem::new(field, format!("environment variable {var} is empty")));
                     None
                 }
                 None => {
-                    problems.push(OkConfigProblem { field, message: format!("environment variable {var} is not set") });
+                    problems.push(ConfigProblem::new(field, format!("environment variable {var} is not set")));
                     None
                 }
             };
@@ -195,15 +225,16 @@ impl OkConfig {
                         Some(base) if path.is_relative() => base.join(path),
                         _ => path.to_owned(),
                     };
-                    match std::fs::read_to_string(&path) {
+                    match read_capped(&path, SECRET_FILE_MAX_BYTES) {
                         Ok(text) if !text.trim().is_empty() => Some(Secret::new(text.trim())),
                         Ok(_) => {
-                            problems.push(OkConfigProblem { field: field("file"), message: format!("{} is empty", path.display()) });
+                            problems.push(ConfigProblem::new(field("file"), format!("{} is empty", path.display())));
                             None
                         }
                         Err(e) => {
                             // The io::Error names the failure kind only, never the contents.
-                            problems.push(OkConfigProblem { field: field("file"), message: format!("cannot read {}: {e}", path.display()) });
+                            let message = format!("cannot read {}: {e}", path.display());
+                            problems.push(ConfigProblem::new(field("file"), message));
                             None
                         }
                     }
@@ -212,10 +243,10 @@ impl OkConfig {
                     Some(var) => match env(var) {
                         Some(value) if !value.trim().is_empty() => Some(Secret::new(value.trim())),
                         _ => {
-                            problems.push(OkConfigProblem {
-                                field: field("env"),
-                                message: format!("no {name}: set environment variable {var}, or {name}_env / {name}_file in [collect.ok]"),
-                            });
+                            let message = format!(
+                                "no {name}: set environment variable {var}, or {name}_env / {name}_file in [collect.ok]"
+                            );
+                            problems.push(ConfigProblem::new(field("env"), message));
                             None
                         }
                     },
@@ -239,25 +270,18 @@ impl OkConfig {
     }
 }
 
-/// One thing wrong with `[collect.ok]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OkConfigProblem {
-    /// The key inside `[collect.ok]`, e.g. `access_token_env`.
-    pub field: String,
-    pub message: String,
-}
-
-impl fmt::Display for OkConfigProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "collect.ok.{}: {}", self.field, self.message)
-    }
-}
+/// One thing wrong with `[collect.ok]`; `field` is the key inside it, e.g. `access_token_env`.
+pub type OkConfigProblem = ConfigProblem;
 
 /// Everything wrong with `[collect.ok]` and its secrets.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("OK collector is misconfigured: {}", .problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; "))]
+#[error("OK collector is misconfigured: {}", joined(.problems))]
 pub struct OkConfigError {
     pub problems: Vec<OkConfigProblem>,
+}
+
+fn joined(problems: &[OkConfigProblem]) -> String {
+    problems.iter().map(|p| format!("collect.ok.{p}")).collect::<Vec<_>>().join("; ")
 }
 
 /// A secret value: shown as `[redacted]` by `Debug` and `Display`, readable only through

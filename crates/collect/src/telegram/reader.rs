@@ -35,11 +35,12 @@ use super::{parse_fragment, parse_page, TelegramPage};
 use crate::collector::{BadPage, CollectError, FeedReader, PollOutcome};
 use crate::http::{HttpClient, HttpConfig, HttpError};
 use crate::ratelimit::{Rate, RateLimiter};
-use crate::walk::{walk, FeedPage, PageError, PagedFeed, WalkLimits};
+use crate::walk::{check_rate, walk, FeedPage, PageError, PagedFeed, WalkLimits};
 use crate::{ParseContext, ParseError};
 use async_trait::async_trait;
 use chrono::Utc;
 use otklik_model::{Cursor, Platform, Source};
+use otklik_pipeline::units::{check_count, check_duration, check_size, ConfigProblem};
 use reqwest::Url;
 use serde::{Deserialize, Deserializer};
 use std::sync::Arc;
@@ -53,28 +54,28 @@ pub struct TelegramConfig {
     /// Where the previews live (default `https://t.me`); tests point it at a fake server.
     #[serde(deserialize_with = "de_url")]
     pub base_url: Url,
-    /// Requests per host, e.g. `"1/2s"` (the default), `"20/m"`.
+    /// Requests per host, e.g. `"1/2s"` (the default), `"20/m"`; period 1ms..=1d.
     #[serde(deserialize_with = "crate::ratelimit::deserialize_rate")]
     pub rate: Rate,
-    /// A first poll takes at most this many posts (default 200)…
+    /// A first poll takes at most this many posts (default 200; 1..=100000)…
     pub first_poll_max_posts: usize,
-    /// …and none older than this (default `"7d"`).
+    /// …and none older than this (default `"7d"`; 1m..=36500d).
     #[serde(deserialize_with = "otklik_pipeline::units::deserialize_duration")]
     pub first_poll_max_age: Duration,
     /// Posts younger than this are re-checked on every poll and re-published when edited or
-    /// their view count changed (default `"48h"`).
+    /// their view count changed (default `"48h"`; 0s..=90d).
     #[serde(deserialize_with = "otklik_pipeline::units::deserialize_duration")]
     pub recheck_window: Duration,
-    /// At most this many pages per poll of one channel (default 20, ~400 posts).
+    /// At most this many pages per poll of one channel (default 20, ~400 posts; 1..=10000).
     pub max_pages: usize,
     /// A larger response is an error, not read into memory (default `"4MiB"`; a real page is
-    /// ~100 KiB).
+    /// ~100 KiB; 1KiB..=64MiB).
     #[serde(deserialize_with = "otklik_pipeline::units::deserialize_size")]
     pub max_page_bytes: usize,
-    /// Whole-request timeout (default `"30s"`).
+    /// Whole-request timeout (default `"30s"`; 1s..=10m).
     #[serde(deserialize_with = "otklik_pipeline::units::deserialize_duration")]
     pub timeout: Duration,
-    /// Retries after the first attempt on network errors, 5xx and 429 (default 4).
+    /// Retries after the first attempt on network errors, 5xx and 429 (default 4; 0..=20).
     pub max_retries: u32,
     /// Request older pages as t.me's script does (`X-Requested-With: XMLHttpRequest`, a JSON
     /// fragment back) instead of as pages (default false).
@@ -127,24 +128,33 @@ impl TelegramConfig {
         self.base_url.host_str().unwrap_or("t.me")
     }
 
-    /// Everything wrong with the settings (empty when they are usable).
-    pub fn validate(&self) -> Vec<String> {
+    /// Everything wrong with the settings (empty when they are usable), each naming its field;
+    /// the ranges are on the fields' docs and in `config/otklik.toml`.
+    pub fn validate(&self) -> Vec<ConfigProblem> {
         let mut problems = Vec::new();
         if !matches!(self.base_url.scheme(), "http" | "https") || self.base_url.host_str().is_none() {
-            problems.push(format!("base_url {:?} must be an http(s) URL with a host", self.base_url.as_str()));
+            let message = format!("{:?} must be an http(s) URL with a host", self.base_url.as_str());
+            problems.push(ConfigProblem::new("base_url", message));
         }
         if self.base_url.query().is_some() {
-            problems.push("base_url must not have a query".into());
+            problems.push(ConfigProblem::new("base_url", "must not have a query"));
         }
-        for (name, value) in [("first_poll_max_posts", self.first_poll_max_posts), ("max_pages", self.max_pages), ("max_page_bytes", self.max_page_bytes)] {
-            if value == 0 {
-                problems.push(format!("{name} must be at least 1"));
-            }
-        }
-        if self.timeout.is_zero() {
-            problems.push("timeout must be longer than 0".into());
-        }
+        check_rate(&mut problems, "rate", self.rate);
+        self.walk_limits().validate(&mut problems);
+        check_size(&mut problems, "max_page_bytes", self.max_page_bytes, 1 << 10..=64 << 20);
+        check_duration(&mut problems, "timeout", self.timeout, Duration::from_secs(1)..=Duration::from_secs(600));
+        check_count(&mut problems, "max_retries", self.max_retries.into(), 0..=20);
         problems
+    }
+
+    /// Why `handle` is not a Telegram channel username (5–32 of `A-Z a-z 0-9 _`, also written
+    /// as `@name` or a `t.me` link), or `None` when it is one.
+    pub fn handle_problem(handle: &str) -> Option<String> {
+        match channel_name(handle) {
+            Some(name) if (5..=32).contains(&name.len()) => None,
+            Some(name) => Some(format!("Telegram username {name:?} must be 5 to 32 characters long")),
+            None => Some(format!("{handle:?} is not a Telegram channel username (5–32 of A-Z, a-z, 0-9, _)")),
+        }
     }
 }
 
@@ -168,6 +178,7 @@ impl TelegramReader {
     pub fn with_client(http: HttpClient, config: TelegramConfig) -> Result<Self, CollectError> {
         let problems = config.validate();
         if !problems.is_empty() {
+            let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
             return Err(CollectError::Config(format!("collect.telegram: {}", problems.join("; "))));
         }
         if let Some(password) = config.base_url.password() {
@@ -385,8 +396,10 @@ mod tests {
         assert!(config(r#"{"max_page_bytes": "4MB"}"#).unwrap_err().contains("invalid size"));
         assert!(config(r#"{"base_url": "not a url"}"#).unwrap_err().contains("invalid URL"));
         assert!(config(r#"{"rate_limit": "1/s"}"#).unwrap_err().contains("unknown field"));
-        let zero = config(r#"{"max_pages": 0, "base_url": "ftp://t.me"}"#).unwrap();
-        assert_eq!(zero.validate().len(), 2, "{:?}", zero.validate());
+        let zero = r#"{"max_pages": 0, "base_url": "ftp://t.me", "timeout": "0s", "max_page_bytes": "2GiB"}"#;
+        let zero = config(zero).unwrap();
+        let fields: Vec<String> = zero.validate().into_iter().map(|p| p.field).collect();
+        assert_eq!(fields, ["base_url", "max_pages", "max_page_bytes", "timeout"]);
     }
 
     #[test]
@@ -396,6 +409,11 @@ mod tests {
         }
         for bad in ["", "@", "penza gorod", "https://t.me/+AbCdEf", "vk.com/penza", "t.me/penza/12"] {
             assert_eq!(channel_name(bad), None, "{bad}");
+        }
+        assert_eq!(TelegramConfig::handle_problem("@penza_gorod"), None);
+        assert_eq!(TelegramConfig::handle_problem("t.me/s/tsur58"), None);
+        for bad in ["pnz", "a_name_that_is_much_longer_than_32", "penza gorod", "-12345"] {
+            assert!(TelegramConfig::handle_problem(bad).is_some(), "{bad}");
         }
     }
 

@@ -17,7 +17,7 @@ use super::tokens::{TokenStatus, VkToken};
 use super::{parse_response, VkErrorClass, VkResponseError};
 use crate::collector::{BadPage, CollectError, EmptyLog, FeedReader, PollNotes, PollOutcome};
 use crate::http::HttpClient;
-use crate::walk::{settle, walk, FeedPage, PageError, PagedFeed, WalkLimits};
+use crate::walk::{saturating_before, settle, walk, FeedPage, PageError, PagedFeed, WalkLimits};
 use crate::{ParseContext, RawPost};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -188,12 +188,13 @@ impl VkReader {
     ) -> Result<(Vec<RawPost>, Vec<BadPage>, WalkLimits), CollectError> {
         let mut limits = self.config.walk_limits();
         let since = match (cursor.newest_id, cursor.polled_at) {
-            (None, _) | (_, None) => now - limits.first_poll_max_age,
+            (None, _) | (_, None) => saturating_before(now, limits.first_poll_max_age),
             (Some(_), Some(polled)) => {
                 // Every result is inside the window, so `settle` judges them by fingerprint.
-                let gap = (now - polled).to_std().unwrap_or_default() + std::time::Duration::from_secs(3600);
+                let since_poll = (now - polled).to_std().unwrap_or_default();
+                let gap = since_poll.saturating_add(std::time::Duration::from_secs(3600));
                 limits.recheck_window = limits.recheck_window.max(gap).min(limits.first_poll_max_age.max(limits.recheck_window));
-                now - limits.recheck_window
+                saturating_before(now, limits.recheck_window)
             }
         };
         let mut seen = Vec::new();

@@ -2,8 +2,9 @@
 //! `Debug`/`Display`, and pooled so that requests spread across them under per-token limits.
 
 use super::config::VkConfig;
-use crate::collector::CollectError;
+use crate::collector::{CollectError, LONGEST_WAIT};
 use crate::ratelimit::{Rate, RateLimiter};
+use otklik_pipeline::units::{read_capped, ReadCappedError, SECRET_FILE_MAX_BYTES};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -102,8 +103,15 @@ impl VkConfig {
         for path in &self.token_files {
             let rate = self.token_rates.get(path.to_string_lossy().as_ref()).copied().unwrap_or(self.rate);
             let full = if path.is_absolute() { path.clone() } else { base_dir.join(path) };
-            match std::fs::read_to_string(&full) {
-                Err(e) => problems.push(SecretProblem::UnreadableFile { path: full, reason: e.kind().to_string() }),
+            // Capped: a token file named /dev/zero must fail at once, not fill the memory.
+            match read_capped(&full, SECRET_FILE_MAX_BYTES) {
+                Err(e) => {
+                    let reason = match e {
+                        ReadCappedError::Io(e) => e.kind().to_string(),
+                        e => e.to_string(),
+                    };
+                    problems.push(SecretProblem::UnreadableFile { path: full, reason });
+                }
                 Ok(text) => {
                     let before = tokens.len();
                     for (n, line) in text.lines().enumerate() {
@@ -199,7 +207,7 @@ impl TokenPool {
             })
             .collect();
         let states = slots.iter().map(|_| SlotState::default()).collect();
-        TokenPool { slots, states: Mutex::new((states, 0)), limiter, max_wait }
+        TokenPool { slots, states: Mutex::new((states, 0)), limiter, max_wait: max_wait.min(LONGEST_WAIT) }
     }
 
     pub(crate) fn label(&self, index: usize) -> String {
@@ -266,7 +274,7 @@ impl TokenPool {
 
     /// Holds a token back for `pause` (extends, never shortens, a pause in force).
     pub(crate) fn pause(&self, index: usize, pause: Duration, reason: &str) {
-        let until = Instant::now() + pause;
+        let until = Instant::now() + pause.min(LONGEST_WAIT);
         let mut guard = self.states.lock().unwrap_or_else(|p| p.into_inner());
         let state = &mut guard.0[index];
         if state.paused_until.is_none_or(|t| t < until) {
@@ -318,6 +326,15 @@ mod tests {
 
     fn tokens(n: usize) -> Vec<VkToken> {
         (0..n).map(|i| VkToken::new(format!("secret-{i}"), format!("test {i}"), Rate::per_second(2))).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn absurd_pauses_and_waits_are_cut_not_an_overflow() {
+        let pool = TokenPool::new(tokens(1), Arc::new(RateLimiter::new()), Duration::ZERO, Duration::MAX);
+        pool.pause(0, Duration::MAX, "captcha");
+        let TokenState::Paused { remaining, .. } = &pool.status()[0].state else { panic!("not paused") };
+        assert_eq!(*remaining, LONGEST_WAIT);
+        assert!(pool.checkout().await.is_ok(), "the (paused) clock runs out the year");
     }
 
     #[test]
