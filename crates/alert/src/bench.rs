@@ -109,6 +109,8 @@ pub struct Tally {
     /// Delays (hours from the outbreak's first bucket to the alarm's) of detected outbreaks.
     pub delays: Vec<Vec<u32>>,
     pub false_alerts: u32,
+    /// False alerts by the method that opened them: baseline window, EARS, CUSUM, threshold.
+    pub false_by_method: [u32; 4],
     pub series_days: f64,
     pub tests: u64,
     pub below_alpha: u64,
@@ -128,6 +130,9 @@ impl Tally {
             self.delays[k].extend(&o.delays[k]);
         }
         self.false_alerts += o.false_alerts;
+        for m in 0..4 {
+            self.false_by_method[m] += o.false_by_method[m];
+        }
         self.series_days += o.series_days;
         self.tests += o.tests;
         self.below_alpha += o.below_alpha;
@@ -327,6 +332,9 @@ fn run_replicate(cfg: &BenchConfig, d: &mut Detector, key: &SeriesKey, r: &mut R
         if let Some(e) = d.evaluate_series(key, now_at(base + h as i64)) {
             if matches!(e.kind, EventKind::Opened | EventKind::Reopened) {
                 t.false_alerts += 1;
+                if let Some(det) = &e.detection {
+                    t.false_by_method[det.method as usize] += 1;
+                }
             }
         }
     }
@@ -455,6 +463,7 @@ pub fn render(report: &Report) -> String {
     }
     let _ = write!(o, "{:>35} | ", "overall");
     row(&mut o, &report.overall);
+    let _ = writeln!(o, "false alerts by method (baseline, EARS, CUSUM, threshold): {:?}", report.overall.false_by_method);
     let _ = writeln!(o, "POD (all outbreaks):  {}", (1..=MAX_K).map(|k| fmt_rate(report.overall.pod(k))).collect::<Vec<_>>().join(" "));
     let _ = writeln!(
         o,

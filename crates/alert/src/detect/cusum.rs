@@ -1,7 +1,9 @@
 //! A negative-binomial CUSUM on hourly counts for slow rises that no single window shows, as
 //! `glrnb` of the R `surveillance` package with a fixed alternative: the in-control mean μ₀ of
 //! each hour against μ₁ = 2μ₀ (a shift of log 2), the NB size kept at μ₀/(φ−1) so that both
-//! hypotheses share the in-control variance shape; Poisson when φ ≈ 1.
+//! hypotheses share the in-control variance shape; Poisson when φ ≈ 1. The detector passes the
+//! 24 h dispersion: a slow rise unfolds over a day, and hours of one day share its
+//! overdispersion (with the hourly φ the CUSUM paged on every busy day of the bench).
 
 use serde::{Deserialize, Serialize};
 

@@ -78,7 +78,7 @@ impl Default for DetectorConfig {
     fn default() -> Self {
         DetectorConfig {
             alpha: 1e-5,
-            cusum_threshold: 8.0,
+            cusum_threshold: 16.0,
             utc_offset_hours: 3,
             cold_start_hours: 72,
             refit_every_hours: 24,

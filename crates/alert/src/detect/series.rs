@@ -125,7 +125,7 @@ impl SeriesState {
                 continue;
             }
             let mu = b.expected(h, w);
-            let Some(alarm) = self.cusum.update(self.count(h), mu, b.phi[0], ctx.detector_config.cusum_threshold)
+            let Some(alarm) = self.cusum.update(self.count(h), mu, b.phi[2], ctx.detector_config.cusum_threshold)
             else {
                 continue;
             };
