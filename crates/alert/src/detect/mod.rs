@@ -346,7 +346,7 @@ pub(crate) struct Ctx<'a> {
 
 impl Ctx<'_> {
     pub fn weight(&self, key: &SeriesKey, hour: Hour) -> f64 {
-        if self.calendar.expected(key, hour).is_some() {
+        if !self.calendar.periods.is_empty() && self.calendar.expected(key, hour).is_some() {
             return 0.0;
         }
         let how = hour_of_week(hour, self.detector_config.utc_offset_hours, self.calendar);

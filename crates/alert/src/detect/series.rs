@@ -158,13 +158,29 @@ impl SeriesState {
     pub fn windows(&self, end: Hour, ctx: &Ctx, stats: &mut Stats) -> Option<Detection> {
         let mut best: Option<Detection> = None;
         let cold = self.history_hours(end) < ctx.detector_config.cold_start_hours;
+        // Counts and expectations of the last 24 hours, newest first: every window is a prefix.
+        let mut x = [0u64; 24];
+        let mut mu = [0f64; 24];
+        let baseline = self.baseline.as_ref().filter(|_| !cold);
+        if let Some(b) = baseline {
+            let (rate, step) = (b.expected(end, 1.0), (-b.slope_per_day / 24.0).exp());
+            let mut r = rate;
+            for (i, m) in mu.iter_mut().enumerate() {
+                *m = r * ctx.weight(&self.key, end - i as i64);
+                r *= step;
+            }
+        }
+        for (i, c) in x.iter_mut().enumerate() {
+            *c = self.count(end - i as i64);
+        }
         for (w, &hours) in WINDOWS.iter().enumerate() {
-            let x = self.sum(end, hours);
-            let found = match (&self.baseline, cold) {
-                (Some(b), false) => self.baseline_window(b, w, end, x, ctx, stats),
-                _ => self.ears_window(end, hours, x, ctx),
+            let n = hours as usize;
+            let sum: u64 = x[..n].iter().sum();
+            let found = match baseline {
+                Some(b) => self.baseline_window(b, w, end, sum, mu[..n].iter().sum(), ctx, stats),
+                None => self.ears_window(end, hours, sum, ctx),
             };
-            let found = found.or_else(|| self.threshold_window(end, hours, x, ctx));
+            let found = found.or_else(|| self.threshold_window(end, hours, sum, &mu[..n], ctx));
             if let Some(d) = found {
                 if best.as_ref().is_none_or(|b| d.p_value < b.p_value) {
                     best = Some(d);
@@ -174,9 +190,18 @@ impl SeriesState {
         best
     }
 
-    fn baseline_window(&self, b: &Baseline, w: usize, end: Hour, x: u64, ctx: &Ctx, stats: &mut Stats) -> Option<Detection> {
+    #[allow(clippy::too_many_arguments)]
+    fn baseline_window(
+        &self,
+        b: &Baseline,
+        w: usize,
+        end: Hour,
+        x: u64,
+        mu: f64,
+        ctx: &Ctx,
+        stats: &mut Stats,
+    ) -> Option<Detection> {
         let hours = WINDOWS[w];
-        let mu: f64 = (end + 1 - hours as i64..=end).map(|h| b.expected(h, ctx.weight(&self.key, h))).sum();
         stats.tests += 1;
         if (x as f64) <= mu {
             return None;
@@ -207,12 +232,8 @@ impl SeriesState {
         Some(self.detection(Method::Ears, end, hours, x, mean, phi, p, ctx))
     }
 
-    fn threshold_window(&self, end: Hour, hours: u32, x: u64, ctx: &Ctx) -> Option<Detection> {
-        let rule = ctx.detector_config.thresholds.iter().find(|r| r.fires(self.key.topic, hours, x))?;
-        let expected = self.baseline.as_ref().map_or(0.0, |b| {
-            (end + 1 - hours as i64..=end).map(|h| b.expected(h, ctx.weight(&self.key, h))).sum()
-        });
-        let _ = rule;
-        Some(self.detection(Method::Threshold, end, hours, x, expected, 1.0, 0.0, ctx))
+    fn threshold_window(&self, end: Hour, hours: u32, x: u64, mu: &[f64], ctx: &Ctx) -> Option<Detection> {
+        ctx.detector_config.thresholds.iter().find(|r| r.fires(self.key.topic, hours, x))?;
+        Some(self.detection(Method::Threshold, end, hours, x, mu.iter().sum(), 1.0, 0.0, ctx))
     }
 }
