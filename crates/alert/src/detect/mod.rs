@@ -346,11 +346,16 @@ pub(crate) struct Ctx<'a> {
 
 impl Ctx<'_> {
     pub fn weight(&self, key: &SeriesKey, hour: Hour) -> f64 {
+        self.weight_in(self.profiles.get(&key.topic).map(|p| &**p), key, hour)
+    }
+
+    /// [`Ctx::weight`] with the topic's profile looked up once by the caller.
+    pub fn weight_in(&self, profile: Option<&Profile>, key: &SeriesKey, hour: Hour) -> f64 {
         if !self.calendar.periods.is_empty() && self.calendar.expected(key, hour).is_some() {
             return 0.0;
         }
         let how = hour_of_week(hour, self.detector_config.utc_offset_hours, self.calendar);
-        self.profiles.get(&key.topic).map_or(1.0, |p| p.weight(how))
+        profile.map_or(1.0, |p| p.weight(how))
     }
 }
 

@@ -165,8 +165,9 @@ impl SeriesState {
         if let Some(b) = baseline {
             let (rate, step) = (b.expected(end, 1.0), (-b.slope_per_day / 24.0).exp());
             let mut r = rate;
+            let profile = ctx.profiles.get(&self.key.topic).map(|p| &**p);
             for (i, m) in mu.iter_mut().enumerate() {
-                *m = r * ctx.weight(&self.key, end - i as i64);
+                *m = r * ctx.weight_in(profile, &self.key, end - i as i64);
                 r *= step;
             }
         }
