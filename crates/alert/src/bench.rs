@@ -11,6 +11,34 @@
 //! all within 6). An outbreak-free copy of the same weeks gives the false alerts and the
 //! effective α. Everything is drawn from one ChaCha8 stream per (seed, scenario, replicate), so a
 //! seed gives the same report on every machine.
+//!
+//! ## Calibration notes (α and the CUSUM threshold)
+//!
+//! Measured with `cargo test -p otklik-alert --test bench_gates` settings (20 replicates, seed
+//! 42, all 28 scenarios); «false» is false alerts per series-month on the outbreak-free copy
+//! (overall / worst scenario), «POD» is for outbreaks of ≥ 10 incidents at k = 5 / k = 10.
+//!
+//! | CUSUM on | h | α | false (all / worst) | POD k=5 / k=10 | 3 days of history: false (all / worst) |
+//! |---|---:|---:|---|---|---|
+//! | hourly φ | 8 | 1e-5 | 0.092 / 0.41 (89 of 95 alerts from the CUSUM) | 0.904 / 0.974 | 0.201 / 0.79 |
+//! | 24 h φ | 6 | 1e-5 | 0.056 / 0.16 | 0.916 / 0.974 | |
+//! | 24 h φ | 8 | 1e-5 | 0.040 / 0.11 | 0.904 / 0.974 | |
+//! | 24 h φ | 12 | 1e-5 | 0.025 / 0.082 | 0.904 / 0.974 | 0.032 / 0.24 |
+//! | **24 h φ** | **16** | **1e-5** | **0.021 / 0.082** | **0.904 / 0.974** | **0.023 / 0.16** |
+//! | 24 h φ | 16 | 3e-6 | 0.018 / 0.082 | 0.875 / 0.951 | 0.015 / 0.16 |
+//! | none | — | 1e-5 | 0.015 / 0.082 | 0.904 / 0.974 | |
+//!
+//! Chosen: α = 1e-5, CUSUM threshold 16 on the 24 h dispersion. A smaller α fails the k = 10
+//! POD gate; a lower threshold fails the false-alert gate. The CUSUM adds no POD here (the
+//! simulated outbreaks are bursts, found by the 1 h and 3 h windows in their first hour) and
+//! costs ~0.006 false alerts per series-month: it stays for the slow rises the bench does not
+//! simulate. Effective α (window tests with P < α, guards not applied) is ~5e-5, five times
+//! nominal: μ and φ are estimates; the guards keep most of those from alerting.
+//!
+//! With 100 replicates (seed 42): one year of history 0.018 false alerts per series-month
+//! (worst scenario 0.044; 0.52 a day projected over 870 series), POD 0.914 at k = 5 and 0.972
+//! at k = 10 (≥ 10 incidents), median delay 0 h and p90 0 h for k ≥ 5; 3 days of history 0.029
+//! false per series-month, POD 1.000 at k = 10. 25 s of CPU for both runs.
 
 use crate::detect::baseline::ProfileAccumulator;
 use crate::detect::lifecycle::EventKind;
@@ -363,13 +391,13 @@ fn run_replicate(cfg: &BenchConfig, d: &mut Detector, key: &SeriesKey, r: &mut R
 /// Hours from the outbreak's start to the first alarm that overlaps it, if any within 48 h.
 fn detect_outbreak(mut d: Detector, key: &SeriesKey, r: &Replicate, start: usize, base: i64, cases: &[(usize, u32)]) -> Option<u32> {
     let last_case = cases.last().map_or(0, |&(h, _)| h);
-    let mut extra = vec![0u32; OUTBREAK_HORIZON];
+    let mut extra = [0u32; OUTBREAK_HORIZON];
     for &(h, c) in cases {
         extra[h] += c;
     }
-    for off in 0..OUTBREAK_HORIZON.min(last_case + 24) {
+    for (off, &added) in extra.iter().enumerate().take(last_case + 24) {
         let h = start + off;
-        let count = r.counts.get(h).copied().unwrap_or(0) + extra[off];
+        let count = r.counts.get(h).copied().unwrap_or(0) + added;
         d.observe(key, base + h as i64, count);
         d.evaluate_series(key, now_at(base + h as i64));
         if d.last_detection(key).is_some() {
