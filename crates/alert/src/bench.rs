@@ -551,3 +551,50 @@ pub fn write_csv(reports: &[Report], out: &mut impl Write) -> std::io::Result<()
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn twenty_eight_scenarios_in_seven_families_of_four() {
+        let all = scenarios();
+        assert_eq!(all.len(), 28);
+        assert_eq!(all.iter().filter(|s| s.beta > 0.0).count(), 14);
+        assert_eq!(all.iter().filter(|s| s.gamma1 != 0.0).count(), 14);
+    }
+
+    #[test]
+    fn a_seed_gives_the_same_report_and_another_seed_another() {
+        let cfg = BenchConfig { replicates: 2, only: vec![5, 27], ..BenchConfig::default() };
+        let a = run(&cfg, "a");
+        let b = run(&cfg, "b");
+        assert_eq!(a.overall, b.overall);
+        let c = run(&BenchConfig { seed: 43, ..cfg }, "c");
+        assert_ne!(a.overall, c.overall);
+    }
+
+    #[test]
+    fn samplers_have_the_moments_they_claim() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        for &(mu, phi) in &[(0.5, 1.0), (3.0, 2.0), (80.0, 1.5), (150.0, 3.0)] {
+            let n = 20_000;
+            let xs: Vec<f64> = (0..n).map(|_| sample_nb(&mut rng, mu, phi) as f64).collect();
+            let mean = xs.iter().sum::<f64>() / n as f64;
+            let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+            assert!((mean / mu - 1.0).abs() < 0.03, "mean {mean} for {mu}");
+            assert!((var / (phi * mu) - 1.0).abs() < 0.08, "variance {var} for {mu}, {phi}");
+        }
+    }
+
+    #[test]
+    fn csv_has_a_row_per_scenario_and_k_plus_overall() {
+        let cfg = BenchConfig { replicates: 1, only: vec![1], ..BenchConfig::default() };
+        let report = run(&cfg, "t");
+        let mut out = Vec::new();
+        write_csv(&[report], &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), 1 + 2 * MAX_K);
+        assert!(text.lines().nth(1).unwrap().starts_with("t,1,0.1,1.5,"));
+    }
+}
