@@ -147,7 +147,9 @@ fn main() -> ExitCode {
             ClickhouseCommand::Migrate => clickhouse_cmd::migrate(&config),
             ClickhouseCommand::Load { dir } => clickhouse_cmd::load(&config, &dir),
         }),
-        Command::Alerts { command: AlertsCommand::Bench { replicates, seed, series, csv } } => alerts_cmd::bench(replicates, seed, series, csv.as_deref()),
+        Command::Alerts { command: AlertsCommand::Bench { replicates, seed, series, csv } } => {
+            alerts_cmd::bench(replicates, seed, series, csv.as_deref())
+        }
         Command::Report { config, since } => commands::load_config(&config).and_then(|config| clickhouse_cmd::report(&config, since)),
     };
     match result {

@@ -258,7 +258,8 @@ struct Replicate {
 const WEEKDAY: [f64; 7] = [1.15, 1.05, 1.05, 1.05, 1.0, 0.85, 0.85];
 
 fn diurnal() -> [f64; 24] {
-    let raw: [f64; 24] = std::array::from_fn(|h| 1.0 + 0.7 * (2.0 * std::f64::consts::PI * (h as f64 - 9.0) / 24.0).sin());
+    use std::f64::consts::PI;
+    let raw: [f64; 24] = std::array::from_fn(|h| 1.0 + 0.7 * (2.0 * PI * (h as f64 - 9.0) / 24.0).sin());
     let sum: f64 = raw.iter().sum();
     raw.map(|w| w / sum)
 }
@@ -389,7 +390,14 @@ fn run_replicate(cfg: &BenchConfig, d: &mut Detector, key: &SeriesKey, r: &mut R
 }
 
 /// Hours from the outbreak's start to the first alarm that overlaps it, if any within 48 h.
-fn detect_outbreak(mut d: Detector, key: &SeriesKey, r: &Replicate, start: usize, base: i64, cases: &[(usize, u32)]) -> Option<u32> {
+fn detect_outbreak(
+    mut d: Detector,
+    key: &SeriesKey,
+    r: &Replicate,
+    start: usize,
+    base: i64,
+    cases: &[(usize, u32)],
+) -> Option<u32> {
     let last_case = cases.last().map_or(0, |&(h, _)| h);
     let mut extra = [0u32; OUTBREAK_HORIZON];
     for &(h, c) in cases {
@@ -478,7 +486,8 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(o, "== {} (nominal α {:e}) ==", report.label, report.alpha);
     let _ = writeln!(
         o,
-        "{:>3} {:>4} {:>4} {:>6} {:>5} {:>5} | {:>7} {:>9} | POD (outbreaks ≥ 10 incidents) k=1..10{:27}| delay k≥5 med/p90",
+        "{:>3} {:>4} {:>4} {:>6} {:>5} {:>5} | {:>7} {:>9} | POD (outbreaks ≥ 10 incidents) k=1..10{:27}\
+         | delay k≥5 med/p90",
         "sc", "θ", "φ", "β", "γ1", "γ2", "false/m", "eff α", ""
     );
     for (s, t) in &report.scenarios {
@@ -491,8 +500,10 @@ pub fn render(report: &Report) -> String {
     }
     let _ = write!(o, "{:>35} | ", "overall");
     row(&mut o, &report.overall);
-    let _ = writeln!(o, "false alerts by method (baseline, EARS, CUSUM, threshold): {:?}", report.overall.false_by_method);
-    let _ = writeln!(o, "POD (all outbreaks):  {}", (1..=MAX_K).map(|k| fmt_rate(report.overall.pod(k))).collect::<Vec<_>>().join(" "));
+    let by_method = report.overall.false_by_method;
+    let _ = writeln!(o, "false alerts by method (baseline, EARS, CUSUM, threshold): {by_method:?}");
+    let pods: Vec<String> = (1..=MAX_K).map(|k| fmt_rate(report.overall.pod(k))).collect();
+    let _ = writeln!(o, "POD (all outbreaks):  {}", pods.join(" "));
     let _ = writeln!(
         o,
         "false alerts {:.4} per series-month; effective α {:.2e}; projected {:.2} false alerts per day over {} series",
@@ -533,7 +544,8 @@ pub fn write_csv(reports: &[Report], out: &mut impl Write) -> std::io::Result<()
          false_per_series_month,effective_alpha,nominal_alpha,projected_false_per_day"
     )?;
     for r in reports {
-        let all = Scenario { id: 0, theta: f64::NAN, phi: f64::NAN, beta: f64::NAN, gamma1: f64::NAN, gamma2: f64::NAN };
+        let nan = f64::NAN;
+        let all = Scenario { id: 0, theta: nan, phi: nan, beta: nan, gamma1: nan, gamma2: nan };
         let rows = r.scenarios.iter().map(|(s, t)| (s.id.to_string(), s, t));
         for (name, s, t) in rows.chain(std::iter::once(("all".to_owned(), &all, &r.overall))) {
             for k in 1..=MAX_K {

@@ -82,7 +82,8 @@ fn a_calendar_outage_makes_the_alert_expected() {
     let from = DateTime::from_timestamp(t0 * 3600, 0).unwrap().to_rfc3339();
     let to = DateTime::from_timestamp((t0 + 6) * 3600, 0).unwrap().to_rfc3339();
     let text = format!(
-        "[[outage]]\ntopic = \"hot_water\"\nmunicipalities = [\"56701000\"]\nfrom = \"{from}\"\nto = \"{to}\"\nnote = \"ГВС\"\n"
+        "[[outage]]\ntopic = \"hot_water\"\nmunicipalities = [\"56701000\"]\n\
+         from = \"{from}\"\nto = \"{to}\"\nnote = \"ГВС\"\n"
     );
     let calendar = Calendar::parse(&text, Path::new("t.toml")).unwrap();
     let mut d = Detector::new(DetectorConfig::default(), calendar);
@@ -99,8 +100,8 @@ fn a_restart_mid_spike_sends_nothing_twice() {
     let first = run(&mut live, &k, 14, 4, |off| if off >= 2 { 20 } else { 0 });
     assert_eq!(opened(&first).len(), 1);
     // The process dies; the stage rebuilds from the stored counts and the alerts it sent.
-    let mut restarted =
-        Detector::rebuild(DetectorConfig::default(), Calendar::default(), START, live.export_counts(), &live.open_alerts());
+    let (counts, open) = (live.export_counts(), live.open_alerts());
+    let mut restarted = Detector::rebuild(DetectorConfig::default(), Calendar::default(), START, counts, &open);
     let t0 = START + 14 * 24 + 4;
     let mut after = Vec::new();
     for off in 0..4 {

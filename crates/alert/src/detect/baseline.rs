@@ -160,7 +160,8 @@ pub fn fit(counts: &[u32], weights: &[f64], end: Hour, cfg: &FitConfig) -> Optio
     let n = counts.len().min(weights.len());
     let weights = &weights[weights.len() - n..];
     // Hours the calendar keeps out count for nothing, on either side.
-    let masked: Vec<u32> = counts[counts.len() - n..].iter().zip(weights).map(|(&c, &w)| if w > 0.0 { c } else { 0 }).collect();
+    let masked: Vec<u32> =
+        counts[counts.len() - n..].iter().zip(weights).map(|(&c, &w)| if w > 0.0 { c } else { 0 }).collect();
     let counts = &masked[..];
     let mut days: Vec<Day> = (0..n.div_ceil(24))
         .map(|j| {

@@ -122,7 +122,13 @@ impl Lifecycle {
         EventKind::Opened
     }
 
-    fn on_fire(&mut self, now: i64, f: Fire, new_id: impl FnOnce() -> String, cfg: &LifecycleConfig) -> Option<EventKind> {
+    fn on_fire(
+        &mut self,
+        now: i64,
+        f: Fire,
+        new_id: impl FnOnce() -> String,
+        cfg: &LifecycleConfig,
+    ) -> Option<EventKind> {
         match self.phase {
             Phase::Idle => Some(self.open(now, f, new_id())),
             Phase::Resolved if now - self.resolved_at > cfg.reopen_within => Some(self.open(now, f, new_id())),

@@ -333,7 +333,8 @@ impl Detector {
         let upper_bound = best.as_ref().map(|d| tails::upper_bound(d.expected, d.phi, self.config.alpha));
         let severity = best.as_ref().map_or(s.lifecycle.reported_severity, Detection::severity);
         let detection = if kind == EventKind::Resolved { None } else { best };
-        Some(AlertEvent { kind, id: s.lifecycle.id.clone(), series: s.key.clone(), detection, severity, upper_bound, raised_at: now })
+        let (id, series) = (s.lifecycle.id.clone(), s.key.clone());
+        Some(AlertEvent { kind, id, series, detection, severity, upper_bound, raised_at: now })
     }
 }
 

@@ -132,7 +132,8 @@ impl SeriesState {
             if rules::passes_guards(alarm.observed, alarm.expected) {
                 let phi = b.phi_eff(0, alarm.expected);
                 let p = tails::nb_upper(alarm.observed, alarm.expected, phi);
-                found = Some(self.detection(Method::Cusum, h, alarm.hours, alarm.observed, alarm.expected, phi, p, ctx));
+                let (x, mu) = (alarm.observed, alarm.expected);
+                found = Some(self.detection(Method::Cusum, h, alarm.hours, x, mu, phi, p, ctx));
             }
         }
         found
@@ -213,7 +214,8 @@ impl SeriesState {
         if p < alpha {
             stats.below_alpha += 1;
         }
-        (p < alpha && rules::passes_guards(x, mu)).then(|| self.detection(Method::Baseline, end, hours, x, mu, phi, p, ctx))
+        let fires = p < alpha && rules::passes_guards(x, mu);
+        fires.then(|| self.detection(Method::Baseline, end, hours, x, mu, phi, p, ctx))
     }
 
     fn ears_window(&self, end: Hour, hours: u32, x: u64, ctx: &Ctx) -> Option<Detection> {
