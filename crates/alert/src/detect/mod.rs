@@ -383,3 +383,25 @@ pub fn hour_of_week(hour: Hour, utc_offset_hours: i64, calendar: &Calendar) -> u
 
 /// The windows a series is evaluated over.
 pub const WINDOW_HOURS: [u32; 3] = WINDOWS;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn hour(y: i32, m: u32, d: u32, h: u32) -> Hour {
+        hour_of(Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap())
+    }
+
+    #[test]
+    fn hour_of_week_is_local_monday_based_and_holidays_are_sundays() {
+        let none = Calendar::default();
+        assert_eq!(hour_of_week(hour(2024, 1, 1, 0), 0, &none), 0, "2024-01-01 was a Monday");
+        // 23:00 UTC on Sunday is 02:00 on Monday in Penza (UTC+3).
+        assert_eq!(hour_of_week(hour(2026, 11, 1, 23), 3, &none), 2);
+        let cal = Calendar::parse("holidays = [\"2026-11-04\"]", std::path::Path::new("h.toml")).unwrap();
+        // Wednesday 4 November, 10:00 local, takes Sunday's 10:00.
+        assert_eq!(hour_of_week(hour(2026, 11, 4, 7), 3, &cal), 6 * 24 + 10);
+        assert_eq!(hour_of_week(hour(2026, 11, 5, 7), 3, &cal), 3 * 24 + 10);
+    }
+}
