@@ -1,5 +1,6 @@
 //! `otklik`: the command line. Glue only — every capability lives in a crate under `crates/`.
 
+mod alerts_cmd;
 mod clickhouse_cmd;
 mod commands;
 mod config;
@@ -86,6 +87,11 @@ enum Command {
         #[arg(long, default_value = "24h", value_parser = otklik_pipeline::units::parse_duration)]
         since: std::time::Duration,
     },
+    /// Spike alerts.
+    Alerts {
+        #[command(subcommand)]
+        command: AlertsCommand,
+    },
     /// Measure the classifier on a labeled CSV (`id,text,topics[,municipality]`).
     Eval {
         file: PathBuf,
@@ -94,6 +100,24 @@ enum Command {
         /// Write the misclassified rows to this CSV.
         #[arg(long)]
         misses: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AlertsCommand {
+    /// Measure the spike detector on simulated series (Noufaily et al. 2013): POD by outbreak
+    /// size, false alerts per series-month, effective α, detection delay.
+    Bench {
+        #[arg(long, default_value_t = 100)]
+        replicates: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Series of the deployment, for the projected false alerts per day.
+        #[arg(long, default_value_t = 870)]
+        series: usize,
+        /// Write every figure to this CSV file.
+        #[arg(long)]
+        csv: Option<PathBuf>,
     },
 }
 
@@ -139,6 +163,9 @@ fn main() -> ExitCode {
             ClickhouseCommand::Migrate => clickhouse_cmd::migrate(&config),
             ClickhouseCommand::Load { dir } => clickhouse_cmd::load(&config, &dir),
         }),
+        Command::Alerts { command: AlertsCommand::Bench { replicates, seed, series, csv } } => {
+            alerts_cmd::bench(replicates, seed, series, csv.as_deref())
+        }
         Command::Report { config, since } => commands::load_config(&config).and_then(|config| clickhouse_cmd::report(&config, since)),
     };
     match result {

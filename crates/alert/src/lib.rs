@@ -1,8 +1,14 @@
-//! The alerter: spike detection over classified complaints and the notifiers that tell duty
-//! officers (webhook, Telegram bot, Kafka topic, ClickHouse table).
+//! The alerter: spike detection over classified complaints.
 //!
-//! Not built yet — this crate holds no code on purpose, so that nothing pretends to raise
-//! alerts. Its wire type, `otklik_model::Alert`, is already defined. When it lands it will read
-//! `otklik.posts.classified.v1` (complaints and questions only, `PostKind::counts_for_alerts`),
-//! keep hourly counts per municipality × topic, compare them with a baseline in a pure detector,
-//! and publish `Alert`s keyed by `Alert::key` through the pipeline's publisher seam.
+//! - [`detect`]: the pure detector — hourly counts per series (municipality × topic) and a clock
+//!   in, alert events out: a Farrington/Noufaily-style baseline (hour-of-week profile × level,
+//!   overdispersion, down-weighted outbreaks), negative-binomial tails, an NB CUSUM, EARS C2 for
+//!   cold starts, plain thresholds, a calendar of expected spikes and the alert lifecycle.
+//! - [`bench`]: the Noufaily et al. (2013) simulation that calibrates and gates the detector
+//!   (`otklik alerts bench`).
+//!
+//! Not built yet: incident linking, reading `otklik.posts.series.v1`, routing and notifiers.
+//! The wire type is `otklik_model::Alert`, published keyed by `Alert::key`.
+
+pub mod bench;
+pub mod detect;
