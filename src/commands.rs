@@ -97,7 +97,7 @@ pub fn classify(config_path: &Path, explain: bool, official: bool) -> Result<()>
         let value = if line.trim_start().starts_with('{') {
             let post: RawPost = otklik_model::decode("RawPost", line.as_bytes()).with_context(|| format!("stdin line {}", number + 1))?;
             let classification = classifier.classify(&post, &context);
-            let mut value = serde_json::to_value(ClassifiedPost { classification, post: post.clone() })?;
+            let mut value = serde_json::to_value(ClassifiedPost::new(post.clone(), classification))?;
             if explain {
                 value["explain"] = serde_json::to_value(classifier.explain_text(&post.full_text(), &context))?;
             }
