@@ -1,8 +1,18 @@
-//! The alerter: spike detection over classified complaints and the notifiers that tell duty
-//! officers (webhook, Telegram bot, Kafka topic, ClickHouse table).
+//! The alert stage's pure core. Today: incident linking — copies collapse, one problem told by
+//! many residents is one incident with many voices — and its evaluation.
 //!
-//! Not built yet — this crate holds no code on purpose, so that nothing pretends to raise
-//! alerts. Its wire type, `otklik_model::Alert`, is already defined. When it lands it will read
-//! `otklik.posts.classified.v1` (complaints and questions only, `PostKind::counts_for_alerts`),
-//! keep hourly counts per municipality × topic, compare them with a baseline in a pure detector,
-//! and publish `Alert`s keyed by `Alert::key` through the pipeline's publisher seam.
+//! - [`incident`]: [`incident::Linker`] takes plain data ([`incident::LinkPost`], built from an
+//!   `otklik_model::ClassifiedPost` and [`incident::PostFeatures`]) and returns a
+//!   [`incident::Link`] — `copy_of`, `incident_id`, `is_voice` — keeping a time-bounded window
+//!   that can be rebuilt from already-linked posts after a restart. No I/O, no clock, no tokio.
+//! - [`eval`]: pairwise precision / recall / F1 and the adjusted Rand index of predicted incidents
+//!   against labelled ones, the worst merges and splits, and the labelled CSV reader behind
+//!   `otklik dedup eval`.
+//!
+//! Neighbours: it reads the classifier's output (`otklik-model`) and uses the classifier crate's
+//! normaliser and gazetteer (`otklik-classify`) for shingles and place detail. Spike detection,
+//! routing and the notifiers (DESIGN.md) are not built yet; the wiring into the two pipelines
+//! lives in the binary.
+
+pub mod eval;
+pub mod incident;

@@ -1,0 +1,524 @@
+//! The linker: the window state and the decisions (copy, incident, voice) for each post.
+//!
+//! Every decision reads the state, and every change to the state goes through [`Linker::apply`],
+//! which both live linking and [`Linker::restore`] use: replaying already-linked posts in the
+//! order they were linked gives the state an uninterrupted run had.
+
+use super::minhash::{self, hash_bytes, IdMap, Stored, PERMUTATIONS};
+use super::voice::{self, author_key};
+use super::{Link, LinkConfig, LinkPost};
+use otklik_classify::gazetteer::PlaceDetail;
+use otklik_model::Topic;
+use std::collections::{HashMap, HashSet, VecDeque};
+
+/// Incidents of a group a standalone short reply may join: the latest few are enough.
+const RECENT_PER_SOURCE: usize = 8;
+
+/// The linker's window state. Not shared between threads: one linker per alert instance (it
+/// owns whole municipalities, DESIGN.md).
+pub struct Linker {
+    config: LinkConfig,
+    /// The newest `published_at` seen, seconds: expiry is measured from it, never from a clock.
+    now: i64,
+    posts: IdMap<PostEntry>,
+    post_queue: VecDeque<(i64, u64)>,
+    clusters: IdMap<Cluster>,
+    cluster_queue: VecDeque<(i64, u64)>,
+    /// Band key → the cluster whose first text has it (the latest such cluster).
+    lsh: IdMap<u64>,
+    incidents: IdMap<Incident>,
+    incident_queue: VecDeque<(i64, u64)>,
+    /// (area, topic family) → incidents not yet quiet for `quiet_gap`, oldest first.
+    open: HashMap<(u64, u8), Vec<u64>>,
+    open_queue: VecDeque<(i64, u64)>,
+    /// Source → its latest incidents with a topic, newest last.
+    recent: IdMap<Vec<u64>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct PostEntry {
+    incident: u64,
+    cluster: u64,
+    at: i64,
+    voice: bool,
+    /// The post is a copy (not its cluster's first post).
+    copy: bool,
+}
+
+pub(super) struct Cluster {
+    root: String,
+    /// `None` for a text without shingles: never a copy candidate.
+    sig: Option<Stored>,
+    author: u64,
+    short: bool,
+    municipality: Option<u64>,
+    incident: u64,
+    last_at: i64,
+    pub(super) day: i64,
+    pub(super) day_voices: u32,
+}
+
+pub(super) struct Incident {
+    id: String,
+    area: u64,
+    family: Option<u8>,
+    place: PlaceDetail,
+    source: u64,
+    last_at: i64,
+    pub(super) voices: HashSet<u64, std::hash::BuildHasherDefault<minhash::IdHasher>>,
+}
+
+/// Sizes of the window, for the bench and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WindowStats {
+    pub posts: usize,
+    pub clusters: usize,
+    pub indexed_bands: usize,
+    pub incidents: usize,
+    pub voices: usize,
+    /// An estimate of the heap bytes the state holds (entries × their sizes, with hash-table slack).
+    pub approx_bytes: usize,
+}
+
+/// How a post reaches its incident.
+enum Target {
+    Existing(u64),
+    New,
+}
+
+struct Decision {
+    /// (cluster key, root uid) when the post is a copy.
+    copy: Option<(u64, String)>,
+    target: Target,
+    /// A repost without own words that is a copy: counted where the origin was written (or, origin
+    /// unseen, at the cluster's first repost).
+    counted_elsewhere: bool,
+}
+
+impl Linker {
+    pub fn new(config: LinkConfig) -> Linker {
+        Linker {
+            config,
+            now: i64::MIN,
+            posts: IdMap::default(),
+            post_queue: VecDeque::new(),
+            clusters: IdMap::default(),
+            cluster_queue: VecDeque::new(),
+            lsh: IdMap::default(),
+            incidents: IdMap::default(),
+            incident_queue: VecDeque::new(),
+            open: HashMap::new(),
+            open_queue: VecDeque::new(),
+            recent: IdMap::default(),
+        }
+    }
+
+    pub fn config(&self) -> &LinkConfig {
+        &self.config
+    }
+
+    /// Links one post. A uid seen before gets its earlier link back (redelivery is harmless).
+    pub fn link(&mut self, post: &LinkPost) -> Link {
+        let key = hash_bytes(post.uid.as_bytes());
+        if let Some(link) = self.known(key) {
+            return link;
+        }
+        let sig = (!post.features.shingles.is_empty()).then(|| minhash::signature(&post.features.shingles));
+        let decision = self.decide(post, sig.as_ref());
+        let incident = match decision.target {
+            Target::Existing(k) => self.incidents.get(&k).map(|i| i.id.clone()),
+            Target::New => None,
+        };
+        let incident_id = incident.unwrap_or_else(|| post.uid.clone());
+        let is_voice = self.voice(post, &decision, &incident_id);
+        let link = Link { copy_of: decision.copy.map(|(_, root)| root), incident_id, is_voice };
+        self.apply(post, &link, sig.as_ref());
+        link
+    }
+
+    /// Links a batch; the result does not depend on the order of the posts in it (they are
+    /// linked in `published_at`, then uid order) and comes back in the batch's order.
+    pub fn link_batch(&mut self, posts: &[LinkPost]) -> Vec<Link> {
+        let mut order: Vec<usize> = (0..posts.len()).collect();
+        order.sort_by(|&a, &b| (posts[a].published_at, &posts[a].uid).cmp(&(posts[b].published_at, &posts[b].uid)));
+        let mut links: Vec<Option<Link>> = vec![None; posts.len()];
+        for i in order {
+            links[i] = Some(self.link(&posts[i]));
+        }
+        links.into_iter().flatten().collect()
+    }
+
+    /// Rebuilds state from a post linked before (after a restart: the last 72 h of the store, in
+    /// the order they were linked).
+    pub fn restore(&mut self, post: &LinkPost, link: &Link) {
+        if self.posts.contains_key(&hash_bytes(post.uid.as_bytes())) {
+            return;
+        }
+        let sig = (!post.features.shingles.is_empty()).then(|| minhash::signature(&post.features.shingles));
+        self.apply(post, link, sig.as_ref());
+    }
+
+    pub fn stats(&self) -> WindowStats {
+        let voices = self.incidents.values().map(|i| i.voices.len()).sum::<usize>();
+        let strings = self.clusters.values().map(|c| c.root.len()).sum::<usize>()
+            + self.incidents.values().map(|i| i.id.len() + place_bytes(&i.place)).sum::<usize>();
+        let signatures = self.clusters.values().filter(|c| c.sig.is_some()).count() * PERMUTATIONS * 2;
+        // hashbrown keeps at least 1/8 of its slots free and a control byte per slot.
+        let table = |entries: usize, entry: usize| entries * (entry + 1) * 8 / 7;
+        let approx_bytes = table(self.posts.len(), 8 + std::mem::size_of::<PostEntry>())
+            + self.post_queue.len() * 16
+            + table(self.clusters.len(), 8 + std::mem::size_of::<Cluster>())
+            + self.cluster_queue.len() * 16
+            + table(self.lsh.len(), 16)
+            + table(self.incidents.len(), 8 + std::mem::size_of::<Incident>())
+            + self.incident_queue.len() * 16
+            + self.open_queue.len() * 16
+            + self.open.values().map(|v| 24 + 16 + v.capacity() * 8).sum::<usize>()
+            + table(voices, 8)
+            + strings
+            + signatures;
+        WindowStats {
+            posts: self.posts.len(),
+            clusters: self.clusters.len(),
+            indexed_bands: self.lsh.len(),
+            incidents: self.incidents.len(),
+            voices,
+            approx_bytes,
+        }
+    }
+
+    fn known(&self, key: u64) -> Option<Link> {
+        let entry = self.posts.get(&key)?;
+        let incident = self.incidents.get(&entry.incident)?;
+        let copy_of = if entry.copy { Some(self.clusters.get(&entry.cluster)?.root.clone()) } else { None };
+        Some(Link { copy_of, incident_id: incident.id.clone(), is_voice: entry.voice })
+    }
+
+    fn decide(&self, post: &LinkPost, sig: Option<&[u32; PERMUTATIONS]>) -> Decision {
+        let at = post.published_at.timestamp();
+        // A repost of a post in the window is a copy of that post's cluster, or (with words of its
+        // own) a new voice in that post's incident.
+        if let Some(origin) = post.repost_of.as_ref().and_then(|o| self.posts.get(&hash_bytes(o.as_bytes()))) {
+            if let Some(cluster) = self.clusters.get(&origin.cluster).filter(|_| !post.own_words) {
+                let target = self.existing(cluster.incident);
+                return Decision { copy: Some((origin.cluster, cluster.root.clone())), target, counted_elsewhere: true };
+            }
+            return Decision { copy: None, target: self.existing(origin.incident), counted_elsewhere: false };
+        }
+        if let Some((key, cluster)) = sig.and_then(|s| self.copy_candidate(post, s, at)) {
+            let counted_elsewhere = post.repost_of.is_some() && !post.own_words;
+            return Decision { copy: Some((key, cluster.root.clone())), target: self.existing(cluster.incident), counted_elsewhere };
+        }
+        let target = if self.config.copies_only { Target::New } else { self.incident_for(post, at) };
+        Decision { copy: None, target, counted_elsewhere: false }
+    }
+
+    fn existing(&self, incident: u64) -> Target {
+        if self.incidents.contains_key(&incident) {
+            Target::Existing(incident)
+        } else {
+            Target::New
+        }
+    }
+
+    /// The best indexed cluster this text is a copy of, if any.
+    fn copy_candidate(&self, post: &LinkPost, sig: &[u32; PERMUTATIONS], at: i64) -> Option<(u64, &Cluster)> {
+        let author = author_key(post);
+        let short = post.features.tokens < self.config.min_copy_tokens;
+        let municipality = post.municipality.as_deref().map(|m| hash_bytes(m.as_bytes()));
+        let window = self.config.window.num_seconds();
+        let mut best: Option<(f64, u64, &Cluster)> = None;
+        let mut seen: [u64; minhash::BANDS] = [0; minhash::BANDS];
+        for (n, band) in minhash::band_keys(&minhash::truncated(sig)).iter().enumerate() {
+            let Some(&key) = self.lsh.get(band) else { continue };
+            if seen[..n].contains(&key) {
+                continue;
+            }
+            seen[n] = key;
+            let Some(cluster) = self.clusters.get(&key) else { continue };
+            let Some(stored) = &cluster.sig else { continue };
+            if (at - cluster.last_at).abs() > window {
+                continue;
+            }
+            // Short texts («когда дадут воду?») and one text in two towns are copies only when
+            // one author wrote both.
+            let other_author = cluster.author != author;
+            let other_town = matches!((municipality, cluster.municipality), (Some(a), Some(b)) if a != b);
+            if other_author && (short || cluster.short || other_town) {
+                continue;
+            }
+            let similarity = minhash::similarity(sig, stored);
+            if similarity < self.config.jaccard {
+                continue;
+            }
+            let better = match best {
+                None => true,
+                Some((s, k, _)) => similarity > s || (similarity == s && key < k),
+            };
+            if better {
+                best = Some((similarity, key, cluster));
+            }
+        }
+        best.map(|(_, k, c)| (k, c))
+    }
+
+    /// The incident a post that is not a copy belongs to.
+    fn incident_for(&self, post: &LinkPost, at: i64) -> Target {
+        let families: Vec<u8> = post.topics.iter().map(|&t| family(t)).collect();
+        let fits = |i: &Incident| {
+            (families.is_empty() || i.family.is_none_or(|f| families.contains(&f))) && i.place.compatible(&post.features.place)
+        };
+        if let Some(parent) = post.reply_to.as_ref().and_then(|p| self.posts.get(&hash_bytes(p.as_bytes()))) {
+            if self.incidents.get(&parent.incident).is_some_and(fits) {
+                return Target::Existing(parent.incident);
+            }
+        }
+        if families.is_empty() {
+            return self.standalone_reply(post, at);
+        }
+        let area = area_of(post);
+        let gap = self.config.quiet_gap.num_seconds();
+        let mut best: Option<(usize, i64, u64)> = None;
+        for f in &families {
+            for &k in self.open.get(&(area, *f)).into_iter().flatten() {
+                let Some(i) = self.incidents.get(&k) else { continue };
+                if (at - i.last_at).abs() > gap || !i.place.compatible(&post.features.place) {
+                    continue;
+                }
+                let rank = (agreement(&i.place, &post.features.place), i.last_at, k);
+                if best.is_none_or(|b| (rank.0, rank.1, std::cmp::Reverse(rank.2)) > (b.0, b.1, std::cmp::Reverse(b.2))) {
+                    best = Some(rank);
+                }
+            }
+            if best.is_some() {
+                break;
+            }
+        }
+        best.map_or(Target::New, |(_, _, k)| Target::Existing(k))
+    }
+
+    /// «+1», «у нас тоже»: a short post without a topic joins its group's latest fresh incident.
+    fn standalone_reply(&self, post: &LinkPost, at: i64) -> Target {
+        if post.features.tokens > self.config.short_reply_tokens {
+            return Target::New;
+        }
+        let source = hash_bytes(post.source.as_bytes());
+        let gap = self.config.reply_gap.num_seconds();
+        let latest = self.recent.get(&source).into_iter().flatten().rev().find_map(|k| {
+            let i = self.incidents.get(k)?;
+            (at >= i.last_at && at - i.last_at <= gap && i.place.compatible(&post.features.place)).then_some(*k)
+        });
+        latest.map_or(Target::New, Target::Existing)
+    }
+
+    fn voice(&self, post: &LinkPost, decision: &Decision, incident_id: &str) -> bool {
+        let incident = self.incidents.get(&hash_bytes(incident_id.as_bytes()));
+        let cluster = decision.copy.as_ref().and_then(|(k, _)| self.clusters.get(k));
+        let day = post.published_at.timestamp().div_euclid(86_400);
+        voice::is_voice(post, &self.config, decision.counted_elsewhere, incident, cluster, day)
+    }
+
+    /// Records a linked post in the window: the one place state changes.
+    fn apply(&mut self, post: &LinkPost, link: &Link, sig: Option<&[u32; PERMUTATIONS]>) {
+        let at = post.published_at.timestamp();
+        let incident_key = hash_bytes(link.incident_id.as_bytes());
+        self.touch_incident(post, &link.incident_id, incident_key, at);
+        let root = link.copy_of.as_deref().unwrap_or(&post.uid);
+        let cluster_key = hash_bytes(root.as_bytes());
+        self.touch_cluster(post, root, cluster_key, incident_key, sig, at);
+        if link.is_voice {
+            if let Some(i) = self.incidents.get_mut(&incident_key) {
+                i.voices.insert(author_key(post));
+            }
+            if let Some(c) = self.clusters.get_mut(&cluster_key) {
+                voice::count_cluster_voice(c, at.div_euclid(86_400));
+            }
+        }
+        let entry = PostEntry { incident: incident_key, cluster: cluster_key, at, voice: link.is_voice, copy: link.copy_of.is_some() };
+        let uid = hash_bytes(post.uid.as_bytes());
+        self.posts.insert(uid, entry);
+        self.post_queue.push_back((at, uid));
+        self.now = self.now.max(at);
+        self.expire();
+    }
+
+    fn touch_incident(&mut self, post: &LinkPost, id: &str, key: u64, at: i64) {
+        let family = post.topics.first().map(|&t| family(t));
+        let source = hash_bytes(post.source.as_bytes());
+        let incident = self.incidents.entry(key).or_insert_with(|| {
+            self.incident_queue.push_back((at, key));
+            Incident {
+                id: id.to_owned(),
+                area: area_of(post),
+                family: None,
+                place: PlaceDetail::default(),
+                source,
+                last_at: at,
+                voices: Default::default(),
+            }
+        });
+        incident.last_at = incident.last_at.max(at);
+        merge_place(&mut incident.place, &post.features.place);
+        let opened = match (incident.family, family) {
+            (None, Some(f)) => {
+                incident.family = Some(f);
+                Some((incident.area, f))
+            }
+            _ => None,
+        };
+        let has_topic = incident.family.is_some();
+        if let Some(open_key) = opened {
+            self.open.entry(open_key).or_default().push(key);
+            self.open_queue.push_back((at, key));
+        }
+        if has_topic {
+            let recent = self.recent.entry(source).or_default();
+            recent.retain(|&k| k != key);
+            recent.push(key);
+            if recent.len() > RECENT_PER_SOURCE {
+                recent.remove(0);
+            }
+        }
+    }
+
+    fn touch_cluster(&mut self, post: &LinkPost, root: &str, key: u64, incident: u64, sig: Option<&[u32; PERMUTATIONS]>, at: i64) {
+        if let Some(c) = self.clusters.get_mut(&key) {
+            c.last_at = c.last_at.max(at);
+            return;
+        }
+        let stored = sig.map(minhash::store);
+        if let Some(s) = sig {
+            for band in minhash::band_keys(&minhash::truncated(s)) {
+                self.lsh.insert(band, key);
+            }
+        }
+        let cluster = Cluster {
+            root: root.to_owned(),
+            sig: stored,
+            author: author_key(post),
+            short: post.features.tokens < self.config.min_copy_tokens,
+            municipality: post.municipality.as_deref().map(|m| hash_bytes(m.as_bytes())),
+            incident,
+            last_at: at,
+            day: i64::MIN,
+            day_voices: 0,
+        };
+        self.clusters.insert(key, cluster);
+        self.cluster_queue.push_back((at, key));
+    }
+
+    /// Drops what fell out of the window, and closes incidents quiet for longer than the gap.
+    fn expire(&mut self) {
+        let cutoff = self.now.saturating_sub(self.config.window.num_seconds());
+        while let Some(&(at, key)) = self.post_queue.front() {
+            if at >= cutoff {
+                break;
+            }
+            self.post_queue.pop_front();
+            if self.posts.get(&key).is_some_and(|e| e.at == at) {
+                self.posts.remove(&key);
+            }
+        }
+        while let Some((at, key)) = pop_due(&mut self.cluster_queue, cutoff) {
+            match self.clusters.get(&key).map(|c| c.last_at) {
+                Some(last) if last >= cutoff => self.cluster_queue.push_back((last, key)),
+                Some(_) => self.drop_cluster(key),
+                None => {}
+            }
+            let _ = at;
+        }
+        let quiet = self.now.saturating_sub(self.config.quiet_gap.num_seconds());
+        while let Some((_, key)) = pop_due(&mut self.open_queue, quiet) {
+            match self.incidents.get(&key).map(|i| (i.last_at, i.area, i.family)) {
+                Some((last, ..)) if last >= quiet => self.open_queue.push_back((last, key)),
+                Some((_, area, Some(f))) => self.close(area, f, key),
+                _ => {}
+            }
+        }
+        while let Some((_, key)) = pop_due(&mut self.incident_queue, cutoff) {
+            match self.incidents.get(&key).map(|i| (i.last_at, i.source)) {
+                Some((last, _)) if last >= cutoff => self.incident_queue.push_back((last, key)),
+                Some((_, source)) => {
+                    self.incidents.remove(&key);
+                    if let Some(list) = self.recent.get_mut(&source) {
+                        list.retain(|&k| k != key);
+                        if list.is_empty() {
+                            self.recent.remove(&source);
+                        }
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+
+    fn close(&mut self, area: u64, family: u8, key: u64) {
+        if let Some(list) = self.open.get_mut(&(area, family)) {
+            list.retain(|&k| k != key);
+            if list.is_empty() {
+                self.open.remove(&(area, family));
+            }
+        }
+    }
+
+    fn drop_cluster(&mut self, key: u64) {
+        let Some(cluster) = self.clusters.remove(&key) else { return };
+        if let Some(sig) = &cluster.sig {
+            for band in minhash::band_keys_stored(sig) {
+                if self.lsh.get(&band) == Some(&key) {
+                    self.lsh.remove(&band);
+                }
+            }
+        }
+    }
+}
+
+fn pop_due(queue: &mut VecDeque<(i64, u64)>, cutoff: i64) -> Option<(i64, u64)> {
+    match queue.front() {
+        Some(&(at, _)) if at < cutoff => queue.pop_front(),
+        _ => None,
+    }
+}
+
+/// Hot and cold water outages are told with either word («нет воды»); one family.
+fn family(topic: Topic) -> u8 {
+    match topic {
+        Topic::HotWater => Topic::ColdWater as u8,
+        t => t as u8,
+    }
+}
+
+/// The municipality, else the group: where an incident can be.
+fn area_of(post: &LinkPost) -> u64 {
+    match &post.municipality {
+        Some(m) => hash_bytes(m.as_bytes()),
+        None => hash_bytes(format!("source:{}", post.source).as_bytes()),
+    }
+}
+
+/// How many place fields both give and agree on.
+fn agreement(a: &PlaceDetail, b: &PlaceDetail) -> usize {
+    let same = |x: &Option<String>, y: &Option<String>| matches!((x, y), (Some(x), Some(y)) if x == y);
+    usize::from(same(&a.settlement, &b.settlement))
+        + usize::from(same(&a.street, &b.street))
+        + usize::from(same(&a.house, &b.house))
+        + usize::from(same(&a.landmark, &b.landmark))
+}
+
+/// An incident's place becomes as specific as its posts say.
+fn merge_place(into: &mut PlaceDetail, from: &PlaceDetail) {
+    for (a, b) in [
+        (&mut into.settlement, &from.settlement),
+        (&mut into.street, &from.street),
+        (&mut into.house, &from.house),
+        (&mut into.landmark, &from.landmark),
+    ] {
+        if a.is_none() {
+            a.clone_from(b);
+        }
+    }
+}
+
+fn place_bytes(p: &PlaceDetail) -> usize {
+    [&p.settlement, &p.street, &p.house, &p.landmark].iter().map(|f| f.as_ref().map_or(0, |s| s.len())).sum()
+}
