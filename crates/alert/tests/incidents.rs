@@ -231,7 +231,7 @@ fn a_redelivered_post_in_the_window_gets_its_link_back() {
     // Within the window: older posts have been forgotten, by design.
     let newest = posts.iter().map(|p| p.published_at).max().unwrap();
     let recent: Vec<usize> = (0..posts.len()).filter(|&i| newest - posts[i].published_at < Duration::hours(72)).collect();
-    assert!(recent.len() > posts.len() / 2);
+    assert!(recent.len() >= 5, "{}", recent.len());
     for i in recent {
         assert_eq!(linker.link(&posts[i]), first[i], "{}", posts[i].uid);
     }
