@@ -3,6 +3,7 @@
 mod clickhouse_cmd;
 mod commands;
 mod config;
+mod dedup_cmd;
 mod embedded;
 mod metrics_http;
 mod production;
@@ -84,6 +85,11 @@ enum Command {
         #[arg(long)]
         misses: Option<PathBuf>,
     },
+    /// Incident linking (copies, incidents, voices) measured on a labelled CSV.
+    Dedup {
+        #[command(subcommand)]
+        command: dedup_cmd::DedupCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -123,6 +129,7 @@ fn main() -> ExitCode {
             ClickhouseCommand::Migrate => clickhouse_cmd::migrate(&config),
             ClickhouseCommand::Load { dir } => clickhouse_cmd::load(&config, &dir),
         }),
+        Command::Dedup { command } => dedup_cmd::run(command),
         Command::Report { config, since } => commands::load_config(&config).and_then(|config| clickhouse_cmd::report(&config, since)),
     };
     match result {
