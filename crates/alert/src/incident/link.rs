@@ -8,7 +8,7 @@ use super::minhash::{self, hash_bytes, IdMap, Stored, PERMUTATIONS};
 use super::voice::{self, author_key};
 use super::{Link, LinkConfig, LinkPost};
 use otklik_classify::gazetteer::PlaceDetail;
-use otklik_model::Topic;
+use otklik_model::{PostKind, Topic};
 use std::collections::{HashMap, HashSet, VecDeque};
 
 /// Incidents of a group a standalone short reply may join: the latest few are enough.
@@ -266,10 +266,12 @@ impl Linker {
     fn incident_for(&self, post: &LinkPost, at: i64) -> Target {
         let families: Vec<u8> = post.topics.iter().map(|&t| family(t)).collect();
         let fits = |i: &Incident| {
-            (families.is_empty() || i.family.is_none_or(|f| families.contains(&f))) && i.place.compatible(&post.features.place)
+            (families.is_empty() || i.family.is_none_or(|f| families.contains(&f))) && self.place_fits(i, post, at)
         };
+        // A comment is about the post it answers unless it names a problem and a place of its own.
         if let Some(parent) = post.reply_to.as_ref().and_then(|p| self.posts.get(&hash_bytes(p.as_bytes()))) {
-            if self.incidents.get(&parent.incident).is_some_and(fits) {
+            let own_place = !post.features.place.is_empty();
+            if self.incidents.get(&parent.incident).is_some_and(|i| fits(i) || (!own_place && self.place_fits(i, post, at))) {
                 return Target::Existing(parent.incident);
             }
         }
@@ -277,15 +279,20 @@ impl Linker {
             return self.standalone_reply(post, at);
         }
         let area = area_of(post);
-        let gap = self.config.quiet_gap.num_seconds();
+        let gap = if post.features.place.is_empty() { self.config.vague_gap } else { self.config.quiet_gap }.num_seconds();
+        // News and announcements join an incident only when they name its place.
+        let needs_place = post.kind == PostKind::Info;
         let mut best: Option<(usize, i64, u64)> = None;
         for f in &families {
             for &k in self.open.get(&(area, *f)).into_iter().flatten() {
                 let Some(i) = self.incidents.get(&k) else { continue };
-                if (at - i.last_at).abs() > gap || !i.place.compatible(&post.features.place) {
+                if (at - i.last_at).abs() > gap || !self.place_fits(i, post, at) {
                     continue;
                 }
                 let rank = (agreement(&i.place, &post.features.place), i.last_at, k);
+                if needs_place && rank.0 == 0 {
+                    continue;
+                }
                 if best.is_none_or(|b| (rank.0, rank.1, std::cmp::Reverse(rank.2)) > (b.0, b.1, std::cmp::Reverse(b.2))) {
                     best = Some(rank);
                 }
@@ -297,16 +304,35 @@ impl Linker {
         best.map_or(Target::New, |(_, _, k)| Target::Existing(k))
     }
 
-    /// «+1», «у нас тоже»: a short post without a topic joins its group's latest fresh incident.
+    /// Whether a post's place can be the incident's: every detail both give agrees, except
+    /// another house of the same street during a network outage (see [`LinkConfig::house_gap`]).
+    fn place_fits(&self, incident: &Incident, post: &LinkPost, at: i64) -> bool {
+        let place = &post.features.place;
+        if incident.place.compatible(place) {
+            return true;
+        }
+        let network = incident.family.is_some_and(|f| NETWORKS.iter().any(|&t| family(t) == f));
+        let fresh = (at - incident.last_at).abs() <= self.config.house_gap.num_seconds();
+        network && fresh && incident.place.street == place.street && {
+            let without_house = PlaceDetail { house: None, ..place.clone() };
+            incident.place.compatible(&without_house)
+        }
+    }
+
+    /// A post without a topic standing alone joins its group's latest fresh incident when it is a
+    /// short «+1» / «у нас тоже», or when it names that incident's place («где набрать воды? на
+    /// Ладожской отключили»).
     fn standalone_reply(&self, post: &LinkPost, at: i64) -> Target {
-        if post.features.tokens > self.config.short_reply_tokens {
+        let me_too = post.features.tokens <= self.config.short_reply_tokens && post.features.reply_cue;
+        if !me_too && post.features.place.is_empty() {
             return Target::New;
         }
         let source = hash_bytes(post.source.as_bytes());
         let gap = self.config.reply_gap.num_seconds();
         let latest = self.recent.get(&source).into_iter().flatten().rev().find_map(|k| {
             let i = self.incidents.get(k)?;
-            (at >= i.last_at && at - i.last_at <= gap && i.place.compatible(&post.features.place)).then_some(*k)
+            let place = if me_too { self.place_fits(i, post, at) } else { agreement(&i.place, &post.features.place) > 0 };
+            (at >= i.last_at && at - i.last_at <= gap && place).then_some(*k)
         });
         latest.map_or(Target::New, Target::Existing)
     }
@@ -419,13 +445,12 @@ impl Linker {
                 self.posts.remove(&key);
             }
         }
-        while let Some((at, key)) = pop_due(&mut self.cluster_queue, cutoff) {
+        while let Some((_, key)) = pop_due(&mut self.cluster_queue, cutoff) {
             match self.clusters.get(&key).map(|c| c.last_at) {
                 Some(last) if last >= cutoff => self.cluster_queue.push_back((last, key)),
                 Some(_) => self.drop_cluster(key),
                 None => {}
             }
-            let _ = at;
         }
         let quiet = self.now.saturating_sub(self.config.quiet_gap.num_seconds());
         while let Some((_, key)) = pop_due(&mut self.open_queue, quiet) {
@@ -480,10 +505,16 @@ fn pop_due(queue: &mut VecDeque<(i64, u64)>, cutoff: i64) -> Option<(i64, u64)> 
     }
 }
 
-/// Hot and cold water outages are told with either word («нет воды»); one family.
+/// Topics whose outages reach a whole street at once.
+const NETWORKS: &[Topic] =
+    &[Topic::Heating, Topic::HotWater, Topic::ColdWater, Topic::Sewerage, Topic::Electricity, Topic::Gas];
+
+/// Hot and cold water outages are told with either word («нет воды»), and «нет света» is a power
+/// cut or dark street lamps: one family each.
 fn family(topic: Topic) -> u8 {
     match topic {
         Topic::HotWater => Topic::ColdWater as u8,
+        Topic::StreetLighting => Topic::Electricity as u8,
         t => t as u8,
     }
 }

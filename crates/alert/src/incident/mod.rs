@@ -39,6 +39,13 @@ pub struct LinkConfig {
     pub quiet_gap: chrono::Duration,
     /// A topic-less short reply joins its group's latest incident only if that one is this fresh.
     pub reply_gap: chrono::Duration,
+    /// An outage of a network (water, power, gas, heat, sewage) reaches many houses of a street at
+    /// once: within this time of the incident's last post another house of the street joins it.
+    /// Later, or for other topics (a pothole, a lift), another house is another incident.
+    pub house_gap: chrono::Duration,
+    /// A post that gives no place detail joins only an incident active within this time: the
+    /// vaguer the post, the nearer in time it must be.
+    pub vague_gap: chrono::Duration,
     /// Texts with fewer tokens join only their own author's copies.
     pub min_copy_tokens: usize,
     /// A text with at most this many tokens and no topic is a short reply («+1», «у нас тоже»).
@@ -56,6 +63,8 @@ impl Default for LinkConfig {
             window: chrono::Duration::hours(72),
             quiet_gap: chrono::Duration::hours(36),
             reply_gap: chrono::Duration::hours(12),
+            house_gap: chrono::Duration::hours(2),
+            vague_gap: chrono::Duration::hours(12),
             min_copy_tokens: 5,
             short_reply_tokens: 12,
             copy_voices_per_day: 5,
@@ -63,6 +72,9 @@ impl Default for LinkConfig {
         }
     }
 }
+
+/// Words that make a short post a «me too».
+const REPLY_CUES: &[&str] = &["тоже", "также", "аналогично", "подтверждаю", "присоединяюсь", "поддерживаю", "плюсую"];
 
 /// What the linker needs of a text, computed once per post (normalisation and place detail are
 /// the classifier's work, so a bench can keep them out of the timed loop).
@@ -73,6 +85,8 @@ pub struct PostFeatures {
     /// Tokens of the normalised text.
     pub tokens: usize,
     pub place: PlaceDetail,
+    /// Says «me too»: «+1», «тоже», «аналогично», «подтверждаю» …
+    pub reply_cue: bool,
 }
 
 impl PostFeatures {
@@ -82,9 +96,10 @@ impl PostFeatures {
         let shingles = minhash::shingles((0..norm.tokens.len()).map(|i| norm.token(i)));
         let place = match gazetteer {
             Some(g) => g.place_detail(text),
-            None => otklik_classify::gazetteer::street_detail(&norm),
+            None => otklik_classify::gazetteer::street_detail(text),
         };
-        PostFeatures { shingles, tokens: norm.tokens.len(), place }
+        let cue = (0..norm.tokens.len()).any(|i| REPLY_CUES.contains(&norm.token(i)));
+        PostFeatures { shingles, tokens: norm.tokens.len(), place, reply_cue: cue || text.contains("+1") }
     }
 }
 
