@@ -158,8 +158,13 @@ fn the_administrations_post_is_in_the_incident_without_a_voice() {
 fn two_problems_on_one_street_and_the_same_lift_a_week_later_are_separate() {
     let mut linker = Linker::new(LinkConfig::default());
     let water = linker.link(&post("a", "r1", 0, "нет воды, ул. Мира, д. 5", &[Topic::ColdWater]));
-    let other_house = linker.link(&post("b", "r2", 30, "ул. Мира, д. 12 тоже без воды с утра", &[Topic::ColdWater]));
-    assert_ne!(water.incident_id, other_house.incident_id);
+    let pothole = linker.link(&post("b", "r2", 30, "ул. Мира, д. 12 — яма у подъезда", &[Topic::Roads]));
+    assert_ne!(water.incident_id, pothole.incident_id);
+    // A water outage reaches the next houses at once; hours later another house is another problem.
+    let same_outage = linker.link(&post("b2", "r5", 40, "ул. Мира, д. 9 тоже без воды", &[Topic::ColdWater]));
+    assert_eq!(same_outage.incident_id, water.incident_id);
+    let later = linker.link(&post("b3", "r6", 8 * 60, "ул. Мира, д. 40 — нет воды", &[Topic::ColdWater]));
+    assert_ne!(later.incident_id, water.incident_id);
     let lift = linker.link(&post("c", "r3", 60, "лифт не работает ул. Мира 5", &[Topic::Lifts]));
     let week = linker.link(&post("d", "r4", 60 + 7 * 24 * 60, "опять лифт стоит, ул. Мира 5", &[Topic::Lifts]));
     assert_ne!(lift.incident_id, week.incident_id);

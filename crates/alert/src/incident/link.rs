@@ -283,9 +283,13 @@ impl Linker {
         // News and announcements join an incident only when they name its place.
         let needs_place = post.kind == PostKind::Info;
         let mut best: Option<(usize, i64, u64)> = None;
+        // A post that names no municipality may still be about its group's latest incidents,
+        // wherever those are (a town group whose binding the text does not repeat).
+        let group = post.municipality.is_none().then(|| self.recent.get(&hash_bytes(post.source.as_bytes()))).flatten();
         for f in &families {
-            for &k in self.open.get(&(area, *f)).into_iter().flatten() {
-                let Some(i) = self.incidents.get(&k) else { continue };
+            let open = self.open.get(&(area, *f)).into_iter().flatten();
+            for &k in open.chain(group.into_iter().flatten()) {
+                let Some(i) = self.incidents.get(&k).filter(|i| i.family == Some(*f)) else { continue };
                 if (at - i.last_at).abs() > gap || !self.place_fits(i, post, at) {
                     continue;
                 }
