@@ -14,6 +14,12 @@ use std::collections::{HashMap, HashSet, VecDeque};
 /// Incidents of a group a standalone short reply may join: the latest few are enough.
 const RECENT_PER_SOURCE: usize = 8;
 
+/// The most recently active incidents of an (area, family) a post is compared with.
+const CANDIDATES: usize = 32;
+
+/// Sweep the open logs of idle keys this often (in applied posts).
+const SWEEP_EVERY: u32 = 4096;
+
 /// The linker's window state. Not shared between threads: one linker per alert instance (it
 /// owns whole municipalities, DESIGN.md).
 pub struct Linker {
@@ -28,9 +34,15 @@ pub struct Linker {
     lsh: IdMap<u64>,
     incidents: IdMap<Incident>,
     incident_queue: VecDeque<(i64, u64)>,
-    /// (area, topic family) → incidents not yet quiet for `quiet_gap`, oldest first.
-    open: HashMap<(u64, u8), Vec<u64>>,
-    open_queue: VecDeque<(i64, u64)>,
+    /// (area, topic family) → every touch of its incidents within `quiet_gap`: (the incident's
+    /// last post then, incident), oldest first. Reading it from the back gives the incidents most
+    /// recently active, so a lookup costs at most [`CANDIDATES`] incidents however many are open.
+    open: HashMap<(u64, u8), VecDeque<(i64, u64)>>,
+    /// (area, family, street) → the incident last active at that street: found however old, within
+    /// the gap, when the most recent ones are elsewhere.
+    by_street: IdMap<u64>,
+    /// Applies since the open logs were last swept of entries older than the gap.
+    since_sweep: u32,
     /// Source → its latest incidents with a topic, newest last.
     recent: IdMap<Vec<u64>>,
 }
@@ -108,7 +120,8 @@ impl Linker {
             incidents: IdMap::default(),
             incident_queue: VecDeque::new(),
             open: HashMap::new(),
-            open_queue: VecDeque::new(),
+            by_street: IdMap::default(),
+            since_sweep: 0,
             recent: IdMap::default(),
         }
     }
@@ -172,8 +185,8 @@ impl Linker {
             + table(self.lsh.len(), 16)
             + table(self.incidents.len(), 8 + std::mem::size_of::<Incident>())
             + self.incident_queue.len() * 16
-            + self.open_queue.len() * 16
-            + self.open.values().map(|v| 24 + 16 + v.capacity() * 8).sum::<usize>()
+            + self.open.values().map(|v| 24 + 16 + 32 + v.capacity() * 16).sum::<usize>()
+            + table(self.by_street.len(), 16)
             + table(voices, 8)
             + strings
             + signatures;
@@ -286,11 +299,15 @@ impl Linker {
         // A post that names no municipality may still be about its group's latest incidents,
         // wherever those are (a town group whose binding the text does not repeat).
         let group = post.municipality.is_none().then(|| self.recent.get(&hash_bytes(post.source.as_bytes()))).flatten();
+        // Incidents quiet for longer than the gap at the newest post seen are never candidates, so
+        // that sweeping them from the logs changes nothing.
+        let quiet = self.now.saturating_sub(self.config.quiet_gap.num_seconds());
         for f in &families {
-            let open = self.open.get(&(area, *f)).into_iter().flatten();
-            for &k in open.chain(group.into_iter().flatten()) {
+            let street = self.street_key(area, *f, &post.features.place).and_then(|k| self.by_street.get(&k).copied());
+            let open = self.recently_active(area, *f, (at - gap).max(quiet));
+            for k in open.into_iter().chain(street).chain(group.into_iter().flatten().copied()) {
                 let Some(i) = self.incidents.get(&k).filter(|i| i.family == Some(*f)) else { continue };
-                if (at - i.last_at).abs() > gap || !self.place_fits(i, post, at) {
+                if (at - i.last_at).abs() > gap || i.last_at < quiet || !self.place_fits(i, post, at) {
                     continue;
                 }
                 let rank = (agreement(&i.place, &post.features.place), i.last_at, k);
@@ -306,6 +323,26 @@ impl Linker {
             }
         }
         best.map_or(Target::New, |(_, _, k)| Target::Existing(k))
+    }
+
+    /// The most recently active incidents of (area, family) since `since`, newest first.
+    fn recently_active(&self, area: u64, family: u8, since: i64) -> Vec<u64> {
+        let mut out: Vec<u64> = Vec::new();
+        for &(last, k) in self.open.get(&(area, family)).into_iter().flatten().rev() {
+            if last < since || out.len() == CANDIDATES {
+                break;
+            }
+            // A later touch of the same incident has already been seen.
+            if self.incidents.get(&k).is_some_and(|i| i.last_at == last) && !out.contains(&k) {
+                out.push(k);
+            }
+        }
+        out
+    }
+
+    fn street_key(&self, area: u64, family: u8, place: &PlaceDetail) -> Option<u64> {
+        let street = place.street.as_deref()?;
+        Some(hash_bytes(format!("{area}:{family}:{street}").as_bytes()))
     }
 
     /// Whether a post's place can be the incident's: every detail both give agrees, except
@@ -389,19 +426,21 @@ impl Linker {
         });
         incident.last_at = incident.last_at.max(at);
         merge_place(&mut incident.place, &post.features.place);
-        let opened = match (incident.family, family) {
-            (None, Some(f)) => {
-                incident.family = Some(f);
-                Some((incident.area, f))
-            }
-            _ => None,
-        };
-        let has_topic = incident.family.is_some();
-        if let Some(open_key) = opened {
-            self.open.entry(open_key).or_default().push(key);
-            self.open_queue.push_back((at, key));
+        if incident.family.is_none() {
+            incident.family = family;
         }
-        if has_topic {
+        let (area, last_at, incident_family) = (incident.area, incident.last_at, incident.family);
+        let street = incident_family.and_then(|f| self.street_key(area, f, &self.incidents[&key].place));
+        if let Some(f) = incident_family {
+            let quiet = self.now.max(at).saturating_sub(self.config.quiet_gap.num_seconds());
+            let log = self.open.entry((area, f)).or_default();
+            log.push_back((last_at, key));
+            while log.front().is_some_and(|&(t, _)| t < quiet) {
+                log.pop_front();
+            }
+            if let Some(street) = street {
+                self.by_street.insert(street, key);
+            }
             let recent = self.recent.entry(source).or_default();
             recent.retain(|&k| k != key);
             recent.push(key);
@@ -456,19 +495,27 @@ impl Linker {
                 None => {}
             }
         }
-        let quiet = self.now.saturating_sub(self.config.quiet_gap.num_seconds());
-        while let Some((_, key)) = pop_due(&mut self.open_queue, quiet) {
-            match self.incidents.get(&key).map(|i| (i.last_at, i.area, i.family)) {
-                Some((last, ..)) if last >= quiet => self.open_queue.push_back((last, key)),
-                Some((_, area, Some(f))) => self.close(area, f, key),
-                _ => {}
-            }
+        self.since_sweep += 1;
+        if self.since_sweep >= SWEEP_EVERY {
+            self.since_sweep = 0;
+            let quiet = self.now.saturating_sub(self.config.quiet_gap.num_seconds());
+            self.open.retain(|_, log| {
+                while log.front().is_some_and(|&(t, _)| t < quiet) {
+                    log.pop_front();
+                }
+                !log.is_empty()
+            });
         }
         while let Some((_, key)) = pop_due(&mut self.incident_queue, cutoff) {
             match self.incidents.get(&key).map(|i| (i.last_at, i.source)) {
                 Some((last, _)) if last >= cutoff => self.incident_queue.push_back((last, key)),
                 Some((_, source)) => {
-                    self.incidents.remove(&key);
+                    if let Some(i) = self.incidents.remove(&key) {
+                        let street = i.family.and_then(|f| self.street_key(i.area, f, &i.place));
+                        if let Some(street) = street.filter(|s| self.by_street.get(s) == Some(&key)) {
+                            self.by_street.remove(&street);
+                        }
+                    }
                     if let Some(list) = self.recent.get_mut(&source) {
                         list.retain(|&k| k != key);
                         if list.is_empty() {
@@ -477,15 +524,6 @@ impl Linker {
                     }
                 }
                 None => {}
-            }
-        }
-    }
-
-    fn close(&mut self, area: u64, family: u8, key: u64) {
-        if let Some(list) = self.open.get_mut(&(area, family)) {
-            list.retain(|&k| k != key);
-            if list.is_empty() {
-                self.open.remove(&(area, family));
             }
         }
     }
