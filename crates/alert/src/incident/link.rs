@@ -17,6 +17,10 @@ const RECENT_PER_SOURCE: usize = 8;
 /// The most recently active incidents of an (area, family) a post is compared with.
 const CANDIDATES: usize = 32;
 
+/// How many touches of an (area, family) a lookup reads at most: a busy incident touched again
+/// and again leaves stale touches behind, which must not make a lookup slow.
+const SCAN: usize = 8 * CANDIDATES;
+
 /// Sweep the open logs of idle keys this often (in applied posts).
 const SWEEP_EVERY: u32 = 4096;
 
@@ -328,7 +332,7 @@ impl Linker {
     /// The most recently active incidents of (area, family) since `since`, newest first.
     fn recently_active(&self, area: u64, family: u8, since: i64) -> Vec<u64> {
         let mut out: Vec<u64> = Vec::new();
-        for &(last, k) in self.open.get(&(area, family)).into_iter().flatten().rev() {
+        for &(last, k) in self.open.get(&(area, family)).into_iter().flatten().rev().take(SCAN) {
             if last < since || out.len() == CANDIDATES {
                 break;
             }
@@ -434,7 +438,10 @@ impl Linker {
         if let Some(f) = incident_family {
             let quiet = self.now.max(at).saturating_sub(self.config.quiet_gap.num_seconds());
             let log = self.open.entry((area, f)).or_default();
-            log.push_back((last_at, key));
+            match log.back_mut() {
+                Some(back) if back.1 == key => back.0 = last_at,
+                _ => log.push_back((last_at, key)),
+            }
             while log.front().is_some_and(|&(t, _)| t < quiet) {
                 log.pop_front();
             }
