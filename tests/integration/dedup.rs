@@ -10,7 +10,11 @@ fn figures(out: &str, title: &str) -> (f64, f64) {
     let section = out.split("== ").find(|s| s.starts_with(title)).unwrap_or_else(|| panic!("no «{title}» in:\n{out}"));
     let after = |key: &str| -> f64 {
         let at = section.find(key).unwrap_or_else(|| panic!("no {key} in:\n{section}")) + key.len();
-        section[at..].split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("bad {key}:\n{section}"))
+        section[at..]
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("bad {key}:\n{section}"))
     };
     (after("F1 "), after("adjusted Rand index "))
 }

@@ -241,7 +241,13 @@ impl fmt::Display for Report {
             writeln!(f, "  merge: predicted {} holds labelled {} ({} wrong pairs)", m.cluster, part(m), m.wrong_pairs)?;
         }
         for m in &self.splits {
-            writeln!(f, "  split: labelled {} cut into predicted {} ({} missed pairs)", m.cluster, part(m), m.wrong_pairs)?;
+            writeln!(
+                f,
+                "  split: labelled {} cut into predicted {} ({} missed pairs)",
+                m.cluster,
+                part(m),
+                m.wrong_pairs
+            )?;
         }
         Ok(())
     }
@@ -279,7 +285,10 @@ mod tests {
         // index 1, a=3, b=1, total 6: expected 0.5, max 2 → (1-0.5)/(2-0.5) = 1/3.
         assert!((s.ari - 1.0 / 3.0).abs() < 1e-12, "{}", s.ari);
         let splits = worst_splits(&gold, &predicted, 5);
-        assert_eq!(splits, vec![Mistake { cluster: "a".into(), parts: vec![("x".into(), 2), ("y".into(), 1)], wrong_pairs: 2 }]);
+        assert_eq!(
+            splits,
+            vec![Mistake { cluster: "a".into(), parts: vec![("x".into(), 2), ("y".into(), 1)], wrong_pairs: 2 }]
+        );
         assert!(worst_merges(&gold, &predicted, 5).is_empty());
     }
 

@@ -103,7 +103,9 @@ fn twenty_residents_in_their_own_words_are_one_incident_and_twenty_voices() {
     let posts: Vec<LinkPost> = OWN_WORDS
         .iter()
         .enumerate()
-        .map(|(i, text)| post(&format!("vk:-100:{i}"), &format!("resident{i}"), 10 * i as i64, text, &[Topic::ColdWater]))
+        .map(|(i, text)| {
+            post(&format!("vk:-100:{i}"), &format!("resident{i}"), 10 * i as i64, text, &[Topic::ColdWater])
+        })
         .collect();
     let links = linker.link_batch(&posts);
     assert_eq!(incidents(&links).len(), 1, "{links:?}");
@@ -128,7 +130,8 @@ fn a_template_signed_by_thirty_is_one_incident_with_five_voices_that_day() {
     assert_eq!(incidents(&links).len(), 1, "{links:?}");
     assert_eq!(voices(&links), 5);
     // The next day the cluster may add five more.
-    let next = linker.link(&post("vk:-100:999", "late-signer", 24 * 60, &format!("{TEMPLATE} кв. 99"), &[Topic::Roads]));
+    let next =
+        linker.link(&post("vk:-100:999", "late-signer", 24 * 60, &format!("{TEMPLATE} кв. 99"), &[Topic::Roads]));
     assert!(next.is_voice && next.copy_of.as_deref() == Some("vk:-100:500"));
 }
 
@@ -235,7 +238,8 @@ fn a_redelivered_post_in_the_window_gets_its_link_back() {
     let first: Vec<Link> = posts.iter().map(|p| linker.link(p)).collect();
     // Within the window: older posts have been forgotten, by design.
     let newest = posts.iter().map(|p| p.published_at).max().unwrap();
-    let recent: Vec<usize> = (0..posts.len()).filter(|&i| newest - posts[i].published_at < Duration::hours(72)).collect();
+    let recent: Vec<usize> =
+        (0..posts.len()).filter(|&i| newest - posts[i].published_at < Duration::hours(72)).collect();
     assert!(recent.len() >= 5, "{}", recent.len());
     for i in recent {
         assert_eq!(linker.link(&posts[i]), first[i], "{}", posts[i].uid);
@@ -248,7 +252,13 @@ fn the_window_is_bounded_by_time() {
     for day in 0..10 {
         for i in 0..50 {
             let text = format!("{} день {day} пост {i}", OWN_WORDS[i % 20]);
-            linker.link(&post(&format!("{day}:{i}"), &format!("a{i}"), day * 24 * 60 + i as i64, &text, &[Topic::ColdWater]));
+            linker.link(&post(
+                &format!("{day}:{i}"),
+                &format!("a{i}"),
+                day * 24 * 60 + i as i64,
+                &text,
+                &[Topic::ColdWater],
+            ));
         }
     }
     let stats = linker.stats();
@@ -257,29 +267,35 @@ fn the_window_is_bounded_by_time() {
 }
 
 fn arbitrary_post() -> impl Strategy<Value = LinkPost> {
-    let texts = prop::sample::select(vec![COMPLAINT, OWN_WORDS[0], OWN_WORDS[1], OWN_WORDS[7], TEMPLATE, "+1", "", "лифт"]);
+    let texts =
+        prop::sample::select(vec![COMPLAINT, OWN_WORDS[0], OWN_WORDS[1], OWN_WORDS[7], TEMPLATE, "+1", "", "лифт"]);
     let topics = prop::sample::select(vec![vec![], vec![Topic::ColdWater], vec![Topic::Lifts, Topic::Roads]]);
-    (0u32..40, 0u32..6, -300i64..3000, texts, topics, any::<bool>(), 0u8..4).prop_map(|(id, author, min, text, topics, flag, rel)| {
-        let mut p = post(&format!("u{id}"), &format!("a{author}"), min, text, &topics);
-        p.official = flag && author == 0;
-        p.municipality = (author % 3 != 0).then(|| PENZA.to_owned());
-        match rel {
-            1 => p.reply_to = Some(format!("u{}", id / 2)),
-            2 => {
-                p.repost_of = Some(format!("u{}", id / 3));
-                p.own_words = flag;
+    (0u32..40, 0u32..6, -300i64..3000, texts, topics, any::<bool>(), 0u8..4).prop_map(
+        |(id, author, min, text, topics, flag, rel)| {
+            let mut p = post(&format!("u{id}"), &format!("a{author}"), min, text, &topics);
+            p.official = flag && author == 0;
+            p.municipality = (author % 3 != 0).then(|| PENZA.to_owned());
+            match rel {
+                1 => p.reply_to = Some(format!("u{}", id / 2)),
+                2 => {
+                    p.repost_of = Some(format!("u{}", id / 3));
+                    p.own_words = flag;
+                }
+                _ => {}
             }
-            _ => {}
-        }
-        p
-    })
+            p
+        },
+    )
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
-    fn linking_never_panics_and_ignores_batch_order(posts in prop::collection::vec(arbitrary_post(), 0..60), seed in any::<u64>()) {
+    fn linking_never_panics_and_ignores_batch_order(
+        posts in prop::collection::vec(arbitrary_post(), 0..60),
+        seed in any::<u64>(),
+    ) {
         // Unique uids within a batch (a redelivered uid returns its first link, which is order-bound).
         let mut seen = HashSet::new();
         let posts: Vec<LinkPost> = posts.into_iter().filter(|p| seen.insert(p.uid.clone())).collect();

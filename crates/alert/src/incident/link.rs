@@ -218,13 +218,21 @@ impl Linker {
         if let Some(origin) = post.repost_of.as_ref().and_then(|o| self.posts.get(&hash_bytes(o.as_bytes()))) {
             if let Some(cluster) = self.clusters.get(&origin.cluster).filter(|_| !post.own_words) {
                 let target = self.existing(cluster.incident);
-                return Decision { copy: Some((origin.cluster, cluster.root.clone())), target, counted_elsewhere: true };
+                return Decision {
+                    copy: Some((origin.cluster, cluster.root.clone())),
+                    target,
+                    counted_elsewhere: true,
+                };
             }
             return Decision { copy: None, target: self.existing(origin.incident), counted_elsewhere: false };
         }
         if let Some((key, cluster)) = sig.and_then(|s| self.copy_candidate(post, s, at)) {
             let counted_elsewhere = post.repost_of.is_some() && !post.own_words;
-            return Decision { copy: Some((key, cluster.root.clone())), target: self.existing(cluster.incident), counted_elsewhere };
+            return Decision {
+                copy: Some((key, cluster.root.clone())),
+                target: self.existing(cluster.incident),
+                counted_elsewhere,
+            };
         }
         let target = if self.config.copies_only { Target::New } else { self.incident_for(post, at) };
         Decision { copy: None, target, counted_elsewhere: false }
@@ -288,7 +296,11 @@ impl Linker {
         // A comment is about the post it answers unless it names a problem and a place of its own.
         if let Some(parent) = post.reply_to.as_ref().and_then(|p| self.posts.get(&hash_bytes(p.as_bytes()))) {
             let own_place = !post.features.place.is_empty();
-            if self.incidents.get(&parent.incident).is_some_and(|i| fits(i) || (!own_place && self.place_fits(i, post, at))) {
+            if self
+                .incidents
+                .get(&parent.incident)
+                .is_some_and(|i| fits(i) || (!own_place && self.place_fits(i, post, at)))
+            {
                 return Target::Existing(parent.incident);
             }
         }
@@ -296,7 +308,8 @@ impl Linker {
             return self.standalone_reply(post, at);
         }
         let area = area_of(post);
-        let gap = if post.features.place.is_empty() { self.config.vague_gap } else { self.config.quiet_gap }.num_seconds();
+        let gap =
+            if post.features.place.is_empty() { self.config.vague_gap } else { self.config.quiet_gap }.num_seconds();
         // News and announcements join an incident only when they name its place.
         let needs_place = post.kind == PostKind::Info;
         let mut best: Option<(usize, i64, u64)> = None;
@@ -318,7 +331,8 @@ impl Linker {
                 if needs_place && rank.0 == 0 {
                     continue;
                 }
-                if best.is_none_or(|b| (rank.0, rank.1, std::cmp::Reverse(rank.2)) > (b.0, b.1, std::cmp::Reverse(b.2))) {
+                if best.is_none_or(|b| (rank.0, rank.1, std::cmp::Reverse(rank.2)) > (b.0, b.1, std::cmp::Reverse(b.2)))
+                {
                     best = Some(rank);
                 }
             }
@@ -376,7 +390,8 @@ impl Linker {
         let gap = self.config.reply_gap.num_seconds();
         let latest = self.recent.get(&source).into_iter().flatten().rev().find_map(|k| {
             let i = self.incidents.get(k)?;
-            let place = if me_too { self.place_fits(i, post, at) } else { agreement(&i.place, &post.features.place) > 0 };
+            let place =
+                if me_too { self.place_fits(i, post, at) } else { agreement(&i.place, &post.features.place) > 0 };
             (at >= i.last_at && at - i.last_at <= gap && place).then_some(*k)
         });
         latest.map_or(Target::New, Target::Existing)
@@ -405,7 +420,13 @@ impl Linker {
                 voice::count_cluster_voice(c, at.div_euclid(86_400));
             }
         }
-        let entry = PostEntry { incident: incident_key, cluster: cluster_key, at, voice: link.is_voice, copy: link.copy_of.is_some() };
+        let entry = PostEntry {
+            incident: incident_key,
+            cluster: cluster_key,
+            at,
+            voice: link.is_voice,
+            copy: link.copy_of.is_some(),
+        };
         let uid = hash_bytes(post.uid.as_bytes());
         self.posts.insert(uid, entry);
         self.post_queue.push_back((at, uid));
@@ -457,7 +478,15 @@ impl Linker {
         }
     }
 
-    fn touch_cluster(&mut self, post: &LinkPost, root: &str, key: u64, incident: u64, sig: Option<&[u32; PERMUTATIONS]>, at: i64) {
+    fn touch_cluster(
+        &mut self,
+        post: &LinkPost,
+        root: &str,
+        key: u64,
+        incident: u64,
+        sig: Option<&[u32; PERMUTATIONS]>,
+        at: i64,
+    ) {
         if let Some(c) = self.clusters.get_mut(&key) {
             c.last_at = c.last_at.max(at);
             return;

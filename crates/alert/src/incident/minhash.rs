@@ -43,11 +43,8 @@ pub fn mix(mut x: u64) -> u64 {
 /// deduplicated, so the signature does not depend on repetition.
 pub fn shingles<'a>(tokens: impl Iterator<Item = &'a str>) -> Vec<u64> {
     let hashes: Vec<u64> = tokens.map(|t| hash_bytes(t.as_bytes())).collect();
-    let mut out: Vec<u64> = if hashes.len() == 1 {
-        hashes
-    } else {
-        hashes.windows(2).map(|w| mix(w[0].rotate_left(17) ^ w[1])).collect()
-    };
+    let mut out: Vec<u64> =
+        if hashes.len() == 1 { hashes } else { hashes.windows(2).map(|w| mix(w[0].rotate_left(17) ^ w[1])).collect() };
     out.sort_unstable();
     out.dedup();
     out

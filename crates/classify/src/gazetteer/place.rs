@@ -7,7 +7,8 @@
 //! kept, since a capital tells a name from a word): a street word («ул.», «улица», «пр-т»,
 //! «переулок», «мкр» …) and the name next to it; a capitalised name and a number («Ладожская 5»);
 //! «на» and a capitalised adjective («на Московской»); a house number after the name or after
-//! «дом»; a landmark noun («школа», «поликлиника», «рынок» …) with its number. Names are reduced to a crude stem (case ending off, six letters at most),
+//! «дом»; a landmark noun («школа», «поликлиника», «рынок» …) with its number. Names are reduced
+//! to a crude stem (case ending off, six letters at most),
 //! so «на улице Мира» and «ул. Мира» give the same key; the cost of the crude stem is that two
 //! streets sharing six letters («Ленина», «Ленинградская») share a key.
 
