@@ -231,6 +231,27 @@ fn a_restart_mid_stream_gives_the_same_incidents_as_an_uninterrupted_run() {
     }
 }
 
+/// What a restart really has: only the last 72 h of the store.
+#[test]
+fn a_restart_from_the_last_72_hours_keeps_the_incidents() {
+    let posts = stream();
+    let whole: Vec<Link> = {
+        let mut l = Linker::new(LinkConfig::default());
+        posts.iter().map(|p| l.link(p)).collect()
+    };
+    for cut in [posts.len() / 2, posts.len() - 3] {
+        let newest = posts[cut - 1].published_at;
+        let mut after = Linker::new(LinkConfig::default());
+        for (p, l) in posts[..cut].iter().zip(&whole) {
+            if newest - p.published_at <= Duration::hours(72) {
+                after.restore(p, l);
+            }
+        }
+        let resumed: Vec<Link> = posts[cut..].iter().map(|p| after.link(p)).collect();
+        assert_eq!(resumed, whole[cut..], "restart after {cut} posts");
+    }
+}
+
 #[test]
 fn a_redelivered_post_in_the_window_gets_its_link_back() {
     let mut linker = Linker::new(LinkConfig::default());
