@@ -320,7 +320,7 @@ impl Linker {
         // that sweeping them from the logs changes nothing.
         let quiet = self.now.saturating_sub(self.config.quiet_gap.num_seconds());
         for f in &families {
-            let street = self.street_key(area, *f, &post.features.place).and_then(|k| self.by_street.get(&k).copied());
+            let street = street_key(area, *f, &post.features.place).and_then(|k| self.by_street.get(&k).copied());
             let open = self.recently_active(area, *f, (at - gap).max(quiet));
             for k in open.into_iter().chain(street).chain(group.into_iter().flatten().copied()) {
                 let Some(i) = self.incidents.get(&k).filter(|i| i.family == Some(*f)) else { continue };
@@ -356,11 +356,6 @@ impl Linker {
             }
         }
         out
-    }
-
-    fn street_key(&self, area: u64, family: u8, place: &PlaceDetail) -> Option<u64> {
-        let street = place.street.as_deref()?;
-        Some(hash_bytes(format!("{area}:{family}:{street}").as_bytes()))
     }
 
     /// Whether a post's place can be the incident's: every detail both give agrees, except
@@ -455,7 +450,7 @@ impl Linker {
             incident.family = family;
         }
         let (area, last_at, incident_family) = (incident.area, incident.last_at, incident.family);
-        let street = incident_family.and_then(|f| self.street_key(area, f, &self.incidents[&key].place));
+        let street = incident_family.and_then(|f| street_key(area, f, &incident.place));
         if let Some(f) = incident_family {
             let quiet = self.now.max(at).saturating_sub(self.config.quiet_gap.num_seconds());
             let log = self.open.entry((area, f)).or_default();
@@ -547,7 +542,7 @@ impl Linker {
                 Some((last, _)) if last >= cutoff => self.incident_queue.push_back((last, key)),
                 Some((_, source)) => {
                     if let Some(i) = self.incidents.remove(&key) {
-                        let street = i.family.and_then(|f| self.street_key(i.area, f, &i.place));
+                        let street = i.family.and_then(|f| street_key(i.area, f, &i.place));
                         if let Some(street) = street.filter(|s| self.by_street.get(s) == Some(&key)) {
                             self.by_street.remove(&street);
                         }
@@ -603,6 +598,12 @@ fn area_of(post: &LinkPost) -> u64 {
         Some(m) => hash_bytes(m.as_bytes()),
         None => hash_bytes(format!("source:{}", post.source).as_bytes()),
     }
+}
+
+/// The key of an (area, family, street) in the street index.
+fn street_key(area: u64, family: u8, place: &PlaceDetail) -> Option<u64> {
+    let street = place.street.as_deref()?;
+    Some(hash_bytes(format!("{area}:{family}:{street}").as_bytes()))
 }
 
 /// How many place fields both give and agree on.
