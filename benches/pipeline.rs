@@ -40,7 +40,7 @@ impl Transform for Classify {
         let post: RawPost = otklik_model::decode("RawPost", &message.payload).map_err(|e| Unprocessable(e.to_string()))?;
         let classification = self.0.classify(&post, &SourceContext::default());
         let key = message.key.clone().unwrap_or_default();
-        Ok(vec![Output { topic: "classified".into(), key, payload: otklik_model::encode(&ClassifiedPost { post, classification }) }])
+        Ok(vec![Output { topic: "classified".into(), key, payload: otklik_model::encode(&ClassifiedPost::new(post, classification)) }])
     }
 }
 

@@ -207,7 +207,7 @@ fn classify_line(classifier: &Classifier, bytes: &[u8], context: &SourceContext,
         };
         let explanation = explain_text(&post.full_text());
         let classification = classifier.classify(&post, context);
-        (serde_json::to_value(ClassifiedPost { classification, post })?, explanation)
+        (serde_json::to_value(ClassifiedPost::new(post, classification))?, explanation)
     } else {
         let classification = classifier.classify_text(line, context);
         (serde_json::json!({ "text": line, "classification": classification }), explain_text(line))

@@ -4,6 +4,7 @@ mod alerts_cmd;
 mod clickhouse_cmd;
 mod commands;
 mod config;
+mod dedup_cmd;
 mod embedded;
 mod metrics_http;
 mod production;
@@ -101,6 +102,11 @@ enum Command {
         #[arg(long)]
         misses: Option<PathBuf>,
     },
+    /// Incident linking (copies, incidents, voices) measured on a labelled CSV.
+    Dedup {
+        #[command(subcommand)]
+        command: dedup_cmd::DedupCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -166,6 +172,7 @@ fn main() -> ExitCode {
         Command::Alerts { command: AlertsCommand::Bench { replicates, seed, series, csv } } => {
             alerts_cmd::bench(replicates, seed, series, csv.as_deref())
         }
+        Command::Dedup { command } => dedup_cmd::run(command),
         Command::Report { config, since } => commands::load_config(&config).and_then(|config| clickhouse_cmd::report(&config, since)),
     };
     match result {

@@ -32,7 +32,7 @@ impl Transform for ClassifyStage {
         };
         let classification = self.classifier.classify(&post, &context);
         let key = post.uid.to_string().into_bytes();
-        let payload = otklik_model::encode(&ClassifiedPost { post, classification });
+        let payload = otklik_model::encode(&ClassifiedPost::new(post, classification));
         Ok(vec![Output { topic: self.output_topic.clone(), key, payload }])
     }
 }

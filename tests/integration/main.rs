@@ -2,6 +2,7 @@
 
 mod check_config;
 mod cli;
+mod dedup;
 mod embedded;
 mod production;
 mod secrets;

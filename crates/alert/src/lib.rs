@@ -1,14 +1,27 @@
-//! The alerter: spike detection over classified complaints.
+//! The alert stage's pure core: incident linking and spike detection, fed plain data and a clock,
+//! with no I/O and no tokio.
 //!
-//! - [`detect`]: the pure detector — hourly counts per series (municipality × topic) and a clock
-//!   in, alert events out: a Farrington/Noufaily-style baseline (hour-of-week profile × level,
-//!   overdispersion, down-weighted outbreaks), negative-binomial tails, an NB CUSUM, EARS C2 for
-//!   cold starts, plain thresholds, a calendar of expected spikes and the alert lifecycle.
-//! - [`bench`]: the Noufaily et al. (2013) simulation that calibrates and gates the detector
-//!   (`otklik alerts bench`).
+//! - [`incident`]: [`incident::Linker`] takes plain data ([`incident::LinkPost`], built from an
+//!   `otklik_model::ClassifiedPost` and [`incident::PostFeatures`]) and returns a
+//!   [`incident::Link`] — `copy_of`, `incident_id`, `is_voice` — keeping a time-bounded window
+//!   that can be rebuilt from already-linked posts after a restart: copies collapse, one problem
+//!   told by many residents is one incident with many voices.
+//! - [`eval`]: pairwise precision / recall / F1 and the adjusted Rand index of predicted incidents
+//!   against labelled ones, the worst merges and splits, and the labelled CSV reader behind
+//!   `otklik dedup eval`.
+//! - [`detect`]: the spike detector — hourly voice counts per series (municipality × topic) and
+//!   a clock in, alert events out: a Farrington/Noufaily-style baseline (hour-of-week profile ×
+//!   level, overdispersion, down-weighted outbreaks), negative-binomial tails, an NB CUSUM, EARS
+//!   C2 for cold starts, plain thresholds, a calendar of expected spikes and the alert lifecycle.
+//! - [`bench`]: the Noufaily et al. (2013)-style simulation that calibrates and gates the
+//!   detector (`otklik alerts bench`).
 //!
-//! Not built yet: incident linking, reading `otklik.posts.series.v1`, routing and notifiers.
-//! The wire type is `otklik_model::Alert`, published keyed by `Alert::key`.
+//! Neighbours: it reads the classifier's output (`otklik-model`) and uses the classifier crate's
+//! normaliser and gazetteer (`otklik-classify`) for shingles and place detail. The wire type of
+//! an alert is `otklik_model::Alert`, published keyed by `Alert::key`. Not built yet: the alert
+//! stage in the two wirings (reading `otklik.posts.series.v1`), routing and the notifiers.
 
 pub mod bench;
 pub mod detect;
+pub mod eval;
+pub mod incident;

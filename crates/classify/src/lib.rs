@@ -227,6 +227,11 @@ impl Classifier {
         Ok(Classifier { engine, rules, thresholds: config.thresholds, language: LanguageDetector::default(), gazetteer, version })
     }
 
+    /// The loaded gazetteer, for place detail beyond the municipality (incident linking).
+    pub fn gazetteer(&self) -> Option<&gazetteer::Gazetteer> {
+        self.gazetteer.as_ref()
+    }
+
     /// The version string every classification carries.
     pub fn version(&self) -> &str {
         &self.version

@@ -247,6 +247,25 @@ pub struct ClassifiedPost {
     #[serde(flatten)]
     pub post: RawPost,
     pub classification: Classification,
+    /// The first post of this post's copy cluster (reposts, pasted and template texts), when it is
+    /// a copy; set by the alert stage's incident linking, absent before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_of: Option<PostUid>,
+    /// The incident (one problem at one place and time) the post belongs to: the uid of the
+    /// incident's first post. Absent until the alert stage has linked the post.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident_id: Option<PostUid>,
+    /// Whether the post counts as a distinct resident's voice in its incident. Absent until the
+    /// alert stage has linked the post.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_voice: Option<bool>,
+}
+
+impl ClassifiedPost {
+    /// A classified post not yet linked into an incident.
+    pub fn new(post: RawPost, classification: Classification) -> ClassifiedPost {
+        ClassifiedPost { post, classification, copy_of: None, incident_id: None, is_voice: None }
+    }
 }
 
 /// 64-bit FNV-1a, with a separator between fields so ("ab","c") ≠ ("a","bc").

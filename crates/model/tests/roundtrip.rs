@@ -50,6 +50,9 @@ fn every_wire_type_round_trips() {
             topics: vec![TopicHit { topic: Topic::Heating, score: 2.5, rule: "heating.no_heat".into() }],
             municipality: Some(MunicipalityMatch { oktmo: "56701000".into(), name: "г. Пенза".into(), evidence: MunicipalityEvidence::Text }),
         },
+        copy_of: None,
+        incident_id: None,
+        is_voice: None,
     });
     round_trip(&Source {
         schema: Schema,
@@ -128,4 +131,34 @@ fn the_fingerprint_changes_with_content_and_counters_only() {
 fn full_text_appends_the_reposted_text() {
     let post = sample_post();
     assert_eq!(post.full_text(), "Нет отопления в доме на ул. Мира, 5\n\nисходный текст");
+}
+
+/// The incident fields are additive: absent before linking (existing JSON unchanged), present
+/// and round-tripping after it.
+#[test]
+fn incident_fields_are_optional_and_round_trip() {
+    let classification = Classification {
+        classifier_version: "test".into(),
+        language: "ru".into(),
+        kind: PostKind::Complaint,
+        topics: vec![],
+        municipality: None,
+    };
+    let unlinked = ClassifiedPost::new(sample_post(), classification);
+    let json = serde_json::to_value(&unlinked).unwrap();
+    for field in ["copy_of", "incident_id", "is_voice"] {
+        assert!(json.get(field).is_none(), "{field} must be absent before linking: {json}");
+    }
+    round_trip(&unlinked);
+    let linked = ClassifiedPost {
+        copy_of: Some("vk:-1:1".parse().unwrap()),
+        incident_id: Some("vk:-1:1".parse().unwrap()),
+        is_voice: Some(false),
+        ..unlinked
+    };
+    let json = serde_json::to_value(&linked).unwrap();
+    assert_eq!(json["incident_id"], "vk:-1:1");
+    assert_eq!(json["is_voice"], false);
+    assert_eq!(json["schema"], 1);
+    round_trip(&linked);
 }

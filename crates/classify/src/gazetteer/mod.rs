@@ -19,8 +19,12 @@
 //!   Penza village never beats another region's town of the same name;
 //! - mentions that settle on different municipalities conflict, and the result is none;
 //! - only the first [`MAX_MENTIONS`] names of a text are considered ([`Resolution::capped`] says so).
+//!
+//! [`Gazetteer::place_detail`] (in `place`) adds what lies below the municipality: settlement,
+//! street and house, landmark — the place key of incident linking.
 
 mod normalize;
+mod place;
 mod resolve;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind, StartKind};
@@ -28,6 +32,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::path::Path;
 
+pub use place::{stem, street_detail, PlaceDetail};
 pub use resolve::{Mention, MentionKind, Rejected, RejectReason, Resolution, MAX_MENTIONS};
 
 /// The gazetteer file format this loader understands (the `V` record).

@@ -59,6 +59,9 @@ pub fn classified(i: u64, base: DateTime<Utc>, text_len: usize) -> ClassifiedPos
             topics,
             municipality: (!oktmo.is_empty()).then(|| MunicipalityMatch { oktmo: oktmo.into(), name: name.into(), evidence: MunicipalityEvidence::Text }),
         },
+        copy_of: None,
+        incident_id: None,
+        is_voice: None,
     }
 }
 
