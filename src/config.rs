@@ -32,8 +32,6 @@ pub const CONFIG_MAX_BYTES: usize = 4 << 20;
 pub const SOURCES_MAX_BYTES: usize = 64 << 20;
 /// The top of `collect.sources_max_bytes`'s range.
 const SOURCES_MAX_BYTES_LIMIT: usize = 1 << 30;
-/// The most of the gazetteer read to check source municipalities (the shipped one is ~450 KiB).
-const GAZETTEER_MAX_BYTES: usize = 64 << 20;
 
 const SECOND: Duration = Duration::from_secs(1);
 const MILLISECOND: Duration = Duration::from_millis(1);
@@ -451,10 +449,14 @@ impl Config {
         let topics_dir = self.resolve(&self.classify.topics_dir);
         if !topics_dir.is_dir() {
             found.push(ConfigProblem::new("topics_dir", format!("{} is not a directory", topics_dir.display())));
+        } else if let Err(e) = otklik_classify::Classifier::load(&topics_dir, None) {
+            // The rules load as `run` would load them: a broken rule fails here, not at start-up.
+            found.push(ConfigProblem::new("topics_dir", format!("the topic rules do not load: {e}")));
         }
         let gazetteer = self.resolve(&self.classify.gazetteer);
         if !self.classify.gazetteer.as_os_str().is_empty() && !gazetteer.is_file() {
-            let problem = ConfigProblem::new("gazetteer", format!("{} does not exist", gazetteer.display()));
+            let what = if gazetteer.exists() { "is not a regular file" } else { "does not exist" };
+            let problem = ConfigProblem::new("gazetteer", format!("{} {what}", gazetteer.display()));
             found.push(problem.with_hint("set it to \"\" to run without municipality detection from text"));
         }
         place.all("classify", found, problems);
@@ -481,31 +483,23 @@ impl Config {
         };
         let file = crate::tomlcheck::deserialize_all::<SourcesFile>(&sources_path, &sources_text, problems);
         let Some(file) = file else { return };
-        let known = self.known_municipalities(&file.source, place, problems);
+        let known = self.known_municipalities(place, problems);
         let sources_place = Placer { file: &sources_path, text: &sources_text };
         self.sources = validate_sources(&sources_place, file.source, known.as_ref(), problems);
     }
 
-    /// The gazetteer's ОКТМО codes, when some source names a municipality and a gazetteer is
-    /// configured (a gazetteer that does not load is reported at `classify.gazetteer`).
-    fn known_municipalities(
-        &self,
-        sources: &[SourceEntry],
-        at: &Placer<'_>,
-        out: &mut Vec<Problem>,
-    ) -> Option<Gazetteer> {
+    /// The configured gazetteer, loaded as `run` would load it (one that does not load is
+    /// reported at `classify.gazetteer`), for checking the sources' ОКТМО codes.
+    fn known_municipalities(&self, at: &Placer<'_>, out: &mut Vec<Problem>) -> Option<Gazetteer> {
         let path = self.resolve(&self.classify.gazetteer);
-        let unused = sources.iter().all(|e| e.municipality.is_none());
-        if self.classify.gazetteer.as_os_str().is_empty() || !path.is_file() || unused {
+        if self.classify.gazetteer.as_os_str().is_empty() || !path.is_file() {
             return None;
         }
-        let loaded = read_capped(&path, GAZETTEER_MAX_BYTES)
-            .map_err(|e| e.to_string())
-            .and_then(|text| Gazetteer::from_str(&text).map_err(|e| e.to_string()));
-        match loaded {
+        // Loaded as `run` loads it (size-capped; errors name the file and line, never its text).
+        match Gazetteer::load(&path) {
             Ok(gazetteer) => Some(gazetteer),
             Err(e) => {
-                let problem = ConfigProblem::new("gazetteer", format!("cannot load {}: {e}", path.display()));
+                let problem = ConfigProblem::new("gazetteer", format!("cannot load: {e}"));
                 at.all("classify", vec![problem], out);
                 None
             }

@@ -17,14 +17,12 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
-const CLASSIFY_GROUP: &str = "otklik-classify";
-const CLICKHOUSE_GROUP: &str = "otklik-clickhouse";
-const DLQ_GROUP: &str = "otklik-clickhouse-dlq";
 
 pub async fn run(config: &Config) -> Result<()> {
     let kafka = config.kafka.clone().context("production mode needs [kafka]")?;
     let topics = kafka.topics.clone();
     let bus = KafkaBus::new(kafka).context("cannot create the Kafka client")?;
+    let group = |stage: &str| bus.config().group(stage);
     bus.ensure_default_topics().await.context("cannot create the Kafka topics")?;
     let clickhouse = crate::clickhouse_cmd::sink_config(config)?;
     Migrator::new(&clickhouse).migrate(None).await.context("cannot migrate ClickHouse")?;
@@ -54,7 +52,7 @@ pub async fn run(config: &Config) -> Result<()> {
     stages.push((
         "classify",
         tokio::spawn(run_map_stage(
-            bus.subscribe(CLASSIFY_GROUP, &[&topics.posts_raw]).await?,
+            bus.subscribe(&group("classify"), &[&topics.posts_raw]).await?,
             bus.publisher(),
             Arc::new(ClassifyStage::new(classifier, &config.sources, topics.posts_classified.clone())),
             dead_letters("classify"),
@@ -66,7 +64,7 @@ pub async fn run(config: &Config) -> Result<()> {
     stages.push((
         "clickhouse",
         tokio::spawn(run_sink_stage(
-            bus.subscribe(CLICKHOUSE_GROUP, &[&topics.posts_classified]).await?,
+            bus.subscribe(&group("clickhouse"), &[&topics.posts_classified]).await?,
             Arc::new(ClickHouseSink::<PostRow>::new(clickhouse.clone())),
             dead_letters("clickhouse"),
             SinkStageConfig { name: "clickhouse".into(), limits, backoff },
@@ -78,7 +76,7 @@ pub async fn run(config: &Config) -> Result<()> {
     stages.push((
         "clickhouse-dlq",
         tokio::spawn(run_sink_stage(
-            bus.subscribe(DLQ_GROUP, &[&topics.dlq]).await?,
+            bus.subscribe(&group("clickhouse-dlq"), &[&topics.dlq]).await?,
             Arc::new(ClickHouseSink::<DlqRow>::new(clickhouse.clone())),
             DeadLetters { topic: format!("{}.unstorable", topics.dlq), ..dead_letters("clickhouse-dlq") },
             SinkStageConfig { name: "clickhouse-dlq".into(), limits, backoff },

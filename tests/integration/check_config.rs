@@ -206,3 +206,27 @@ fn a_source_missing_required_keys_names_each_at_its_entry() {
         assert_line(&report, &dir.path().join("sources.toml"), 6, &[&format!("source[1].{key}: is missing")]);
     }
 }
+
+/// The classifier's files load as `run` would load them: a gazetteer path pointing at another
+/// file, or a broken rules file, fails check-config, and the report echoes none of their text.
+#[test]
+fn a_gazetteer_or_rules_file_that_does_not_load_is_refused_without_its_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let passwd = dir.path().join("passwd");
+    std::fs::write(&passwd, "root:x:0:0:root:/root:/bin/bash\n").unwrap();
+    let rules = dir.path().join("topics");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(rules.join("broken.toml"), "root:x:0:0:root:/root:/bin/bash\n").unwrap();
+    let config = dir.path().join("otklik.toml");
+    let text = format!("[classify]\ntopics_dir = {rules:?}\ngazetteer = {passwd:?}\n\n[collect]\nsources_file = \"sources.toml\"\n");
+    std::fs::write(&config, text).unwrap();
+    std::fs::write(dir.path().join("sources.toml"), TG_SOURCE).unwrap();
+    let report = refused(&config);
+    assert_line(&report, &config, 2, &["classify.topics_dir", "the topic rules do not load"]);
+    assert_line(&report, &config, 3, &["classify.gazetteer", "cannot load"]);
+    assert!(!report.contains("root:x"), "file content echoed:\n{report}");
+    // A device is not a gazetteer, and is not said to be missing.
+    let text = format!("[classify]\ntopics_dir = {:?}\ngazetteer = \"/dev/zero\"\n\n[collect]\nsources_file = \"sources.toml\"\n", repo().join("config/topics"));
+    std::fs::write(&config, text).unwrap();
+    assert_line(&refused(&config), &config, 3, &["classify.gazetteer", "/dev/zero is not a regular file"]);
+}

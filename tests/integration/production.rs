@@ -39,6 +39,7 @@ log_level = "warn"
 
 [kafka]
 brokers = {kafka:?}
+group_prefix = "{name}"
 [kafka.topics]
 posts_raw = "{name}.raw"
 posts_classified = "{name}.classified"
@@ -238,8 +239,8 @@ fn a_clickhouse_outage_longer_than_the_poll_interval_keeps_the_sink_in_its_group
     let name = unique("otklik_ch_outage");
     let config = production_config(dir.path(), &kafka, &clickhouse, &name);
     let text = std::fs::read_to_string(&config).unwrap().replace("log_level = \"warn\"", "log_level = \"info\"").replace(
-        &format!("brokers = {kafka:?}\n"),
-        &format!("brokers = {kafka:?}\n[kafka.properties]\n\"session.timeout.ms\" = \"6000\"\n\"max.poll.interval.ms\" = \"8000\"\n"),
+        &format!("group_prefix = \"{name}\"\n"),
+        &format!("group_prefix = \"{name}\"\n[kafka.properties]\n\"session.timeout.ms\" = \"6000\"\n\"max.poll.interval.ms\" = \"8000\"\n"),
     );
     std::fs::write(&config, text).unwrap();
     let mut child = otklik().arg("run").arg("--config").arg(&config).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();

@@ -260,6 +260,26 @@ async fn first_poll_walks_every_page_and_sets_the_cursor() {
 }
 
 #[tokio::test]
+async fn message_blocks_that_are_not_posts_go_to_the_dlq_one_by_one() {
+    let mut channel = FakeChannel::new(CHANNEL, 5);
+    // A date before any of these networks existed: the block fails the item check.
+    channel.posts.get_mut(&3).unwrap().published_at = DateTime::from_timestamp(0, 0).unwrap();
+    let state = channels(&[channel]);
+    let server = FakeServer::start({
+        let state = state.clone();
+        move |r| serve(&state, r, 0)
+    })
+    .await;
+    let reader = tg_reader(config(&server));
+    let source = source(CHANNEL);
+    let outcome = reader.poll(&source, &Cursor::new(&source.id)).await.unwrap();
+    assert_eq!(unique_ids(&outcome.posts), [1, 2, 4, 5]);
+    assert_eq!(outcome.bad_pages.len(), 1, "{:?}", outcome.bad_pages);
+    let bad = &outcome.bad_pages[0];
+    assert!(bad.error.to_string().contains("1970"), "{}", bad.error);
+}
+
+#[tokio::test]
 async fn later_polls_publish_new_edited_and_recounted_posts_once() {
     let state = channels(&[FakeChannel::new(CHANNEL, 45)]);
     let server = FakeServer::start({

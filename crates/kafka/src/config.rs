@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 /// [kafka]
 /// brokers = "kafka-1:9092,kafka-2:9092"  # required: bootstrap servers
 /// client_id = "otklik"                   # default "otklik"; shows in broker logs and quotas
+/// group_prefix = "otklik"                # default "otklik": consumer groups are
+///                                         # "{group_prefix}-classify", "-clickhouse", …
 /// [kafka.properties]                      # default empty: extra librdkafka properties for
 /// "security.protocol" = "plaintext"       # every client (see librdkafka's CONFIGURATION.md)
 /// [kafka.topics]                          # default: DESIGN.md's names, broker's partition and
@@ -27,6 +29,10 @@ pub struct KafkaConfig {
     /// `client.id` of every client.
     #[serde(default = "default_client_id")]
     pub client_id: String,
+    /// The consumer groups of the stages are `{group_prefix}-{stage}`: two deployments on one
+    /// cluster (staging and production, two regions) keep their progress apart.
+    #[serde(default = "default_client_id")]
+    pub group_prefix: String,
     /// Extra librdkafka properties applied to every client (security, timeouts, tuning).
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
@@ -45,6 +51,7 @@ impl KafkaConfig {
         KafkaConfig {
             brokers: brokers.into(),
             client_id: default_client_id(),
+            group_prefix: default_client_id(),
             properties: BTreeMap::new(),
             topics: TopicsConfig::default(),
         }
@@ -60,6 +67,9 @@ impl KafkaConfig {
         if self.client_id.trim().is_empty() {
             problems.push(ConfigProblem::new("client_id", "must not be empty"));
         }
+        if self.group_prefix.is_empty() || !self.group_prefix.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+            problems.push(ConfigProblem::new("group_prefix", "must be letters, digits, '.', '_' or '-'"));
+        }
         if let Some(n) = self.topics.partitions {
             check_count(&mut problems, "topics.partitions", u64::try_from(n).unwrap_or(0), 1..=10_000);
         }
@@ -67,6 +77,11 @@ impl KafkaConfig {
             check_count(&mut problems, "topics.replication_factor", u64::try_from(n).unwrap_or(0), 1..=100);
         }
         problems
+    }
+
+    /// The consumer group of `stage`.
+    pub fn group(&self, stage: &str) -> String {
+        format!("{}-{stage}", self.group_prefix)
     }
 
     /// The common part of every client's librdkafka config.

@@ -136,6 +136,12 @@ impl TelegramPage {
     pub fn into_raw_posts(self) -> Vec<RawPost> {
         self.posts.into_iter().map(|p| p.post).collect()
     }
+
+    /// The message blocks that are not posts (unreadable, or failing [`crate::check`]), as bad
+    /// items for the DLQ.
+    pub fn bad_items(&self) -> Vec<BadItem> {
+        self.malformed().map(|s| BadItem { index: s.index, offset: Some(s.offset), post: None, reason: skip_reason(s) }).collect()
+    }
 }
 
 /// Parses a whole `t.me/s/<channel>` page (or an already-decoded XHR fragment).
@@ -204,11 +210,7 @@ fn read_saved(bytes: &[u8], ctx: &ParseContext) -> Result<(TelegramPage, Option<
 /// (unreadable, or failing [`crate::check`]) as bad items, and emptiness (see the module docs).
 pub fn parse_saved(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, ParseError> {
     let (page, empty) = read_saved(bytes, ctx)?;
-    let bad_items = page
-        .malformed()
-        .map(|s| BadItem { index: s.index, offset: Some(s.offset), post: None, reason: skip_reason(s) })
-        .collect();
-    Ok(Parsed { posts: page.into_raw_posts(), bad_items, empty })
+    Ok(Parsed { bad_items: page.bad_items(), posts: page.into_raw_posts(), empty })
 }
 
 fn skip_reason(skipped: &SkippedBlock) -> String {

@@ -32,7 +32,7 @@
 //! without the HTTP layer noticing (connection-close framing) is caught by the missing `</html>`.
 
 use super::{parse_fragment, parse_page, TelegramPage};
-use crate::collector::{BadPage, CollectError, FeedReader, PollOutcome};
+use crate::collector::{BadPage, CollectError, FeedReader, PollNotes, PollOutcome};
 use crate::http::{HttpClient, HttpConfig, HttpError};
 use crate::ratelimit::{Rate, RateLimiter};
 use crate::walk::{check_rate, walk, FeedPage, PageError, PagedFeed, WalkLimits};
@@ -213,10 +213,15 @@ impl FeedReader for TelegramReader {
         let channel = channel_name(&source.handle)
             .ok_or_else(|| CollectError::Config(format!("source {}: {:?} is not a Telegram channel username", source.id, source.handle)))?;
         let now = Utc::now();
-        let feed = ChannelFeed { reader: self, channel, ctx: ParseContext { source_id: Some(source.id.clone()), collected_at: now, parent: None } };
+        let ctx = ParseContext { source_id: Some(source.id.clone()), collected_at: now, parent: None };
+        let feed = ChannelFeed { reader: self, channel, ctx, notes: PollNotes::default() };
         let walked = walk(&feed, cursor, &self.config.walk_limits(), now).await?;
         tracing::debug!(channel = feed.channel, pages = walked.pages, seen = walked.seen.len(), publish = walked.publish.len(), "telegram channel polled");
-        Ok(PollOutcome { posts: walked.publish, bad_pages: walked.bad_pages, cursor: walked.cursor })
+        // Message blocks that are not posts go to the DLQ one by one, like VK's and OK's items.
+        let (bad_items, _) = feed.notes.into_parts();
+        let mut bad_pages = walked.bad_pages;
+        bad_pages.extend(bad_items);
+        Ok(PollOutcome { posts: walked.publish, bad_pages, cursor: walked.cursor })
     }
 }
 
@@ -242,6 +247,8 @@ struct ChannelFeed<'a> {
     reader: &'a TelegramReader,
     channel: &'a str,
     ctx: ParseContext,
+    /// The message blocks of the walked pages that are not posts.
+    notes: PollNotes,
 }
 
 #[async_trait]
@@ -285,6 +292,7 @@ impl PagedFeed for ChannelFeed<'_> {
                 Err(e) => return Err(bad(e.reason)),
             }
         };
+        self.notes.note(Platform::Telegram, &shown, body, page.bad_items(), None);
         Ok(into_feed_page(page, before))
     }
 }
@@ -292,9 +300,6 @@ impl PagedFeed for ChannelFeed<'_> {
 /// Newest-first posts and the next older page, which must be older than this one (a server
 /// that sends the same `before` again would otherwise be walked `max_pages` times).
 fn into_feed_page(page: TelegramPage, before: Option<u64>) -> FeedPage<u64> {
-    for skipped in page.malformed() {
-        tracing::warn!(post = ?skipped.post, offset = skipped.offset, reason = ?skipped.reason, "skipped a telegram message block");
-    }
     let older = page.paging.before.filter(|&next| !page.posts.is_empty() && before.is_none_or(|b| next < b));
     let mut posts = page.into_raw_posts();
     posts.reverse();
