@@ -11,6 +11,7 @@ mod production;
 mod readers;
 mod stages;
 mod summary;
+mod supervise;
 mod telemetry;
 mod tomlcheck;
 

@@ -26,6 +26,10 @@ impl Registry {
         self.ready.store(ready, Ordering::Relaxed);
     }
 
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+
     /// The Prometheus text exposition of every registered stage.
     pub fn render(&self) -> String {
         let stages = self.stages.lock().unwrap_or_else(|p| p.into_inner());
@@ -45,7 +49,7 @@ impl Registry {
                 let _ = writeln!(out, "otklik_stage_{name}_total{{stage=\"{stage}\"}} {}", value(metrics));
             }
         }
-        let _ = writeln!(out, "# HELP otklik_ready Whether the process is ready.\n# TYPE otklik_ready gauge\notklik_ready {}", u8::from(self.ready.load(Ordering::Relaxed)));
+        let _ = writeln!(out, "# HELP otklik_ready Whether the process is ready.\n# TYPE otklik_ready gauge\notklik_ready {}", u8::from(self.is_ready()));
         out
     }
 
@@ -53,7 +57,7 @@ impl Registry {
         match request_line.split(' ').nth(1).unwrap_or("") {
             "/metrics" => (200, self.render()),
             "/healthz" => (200, "ok\n".into()),
-            "/readyz" if self.ready.load(Ordering::Relaxed) => (200, "ready\n".into()),
+            "/readyz" if self.is_ready() => (200, "ready\n".into()),
             "/readyz" => (503, "not ready\n".into()),
             _ => (404, "not found\n".into()),
         }

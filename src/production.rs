@@ -1,21 +1,22 @@
 //! The production wiring: every stage over Kafka in this process — collectors (live, or a replay
 //! of saved responses), the classifier, and the ClickHouse sinks for posts and dead letters —
-//! until SIGTERM. Run several processes with the same config to scale out: Kafka consumer groups
-//! share the partitions.
+//! until SIGTERM, or until a stage fails: then every stage stops, `/readyz` turns false and the
+//! process exits non-zero ([`Supervisor`]). Run several processes with the same config to scale
+//! out: Kafka consumer groups share the partitions.
 
 use crate::commands::load_classifier;
 use crate::config::Config;
 use crate::metrics_http::Registry;
 use crate::stages::ClassifyStage;
+use crate::supervise::Supervisor;
 use anyhow::{Context, Result};
 use otklik_clickhouse::{ClickHouseSink, DlqRow, Migrator, PostRow};
 use otklik_collect::{cursors_from_table, Collector, CollectorTopics};
 use otklik_kafka::KafkaBus;
-use otklik_pipeline::{run_map_stage, run_sink_stage, Backoff, BatchLimits, Bus, CancellationToken, DeadLetters, MapStageConfig, SinkStageConfig, StageError, StageMetrics};
+use otklik_pipeline::{run_map_stage, run_sink_stage, Backoff, BatchLimits, Bus, CancellationToken, DeadLetters, MapStageConfig, SinkStageConfig, StageMetrics};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::task::JoinHandle;
 
 
 pub async fn run(config: &Config) -> Result<()> {
@@ -48,43 +49,36 @@ pub async fn run(config: &Config) -> Result<()> {
     };
     crate::metrics_http::spawn(&config.telemetry.metrics_listen, registry.clone(), shutdown.clone());
 
-    let mut stages: Vec<(&str, JoinHandle<Result<(), StageError>>)> = Vec::new();
-    stages.push((
-        "classify",
-        tokio::spawn(run_map_stage(
-            bus.subscribe(&group("classify"), &[&topics.posts_raw]).await?,
-            bus.publisher(),
-            Arc::new(ClassifyStage::new(classifier, &config.sources, topics.posts_classified.clone())),
-            dead_letters("classify"),
-            MapStageConfig { name: "classify".into(), max_batch: 512, commit_interval: Duration::from_secs(1), backoff },
-            metrics("classify"),
-            shutdown.clone(),
-        )),
-    ));
-    stages.push((
-        "clickhouse",
-        tokio::spawn(run_sink_stage(
-            bus.subscribe(&group("clickhouse"), &[&topics.posts_classified]).await?,
-            Arc::new(ClickHouseSink::<PostRow>::new(clickhouse.clone())),
-            dead_letters("clickhouse"),
-            SinkStageConfig { name: "clickhouse".into(), limits, backoff },
-            metrics("clickhouse"),
-            shutdown.clone(),
-        )),
-    ));
+    let mut supervisor = Supervisor::new(shutdown.clone(), registry.clone());
+    let classify = run_map_stage(
+        bus.subscribe(&group("classify"), &[&topics.posts_raw]).await?,
+        bus.publisher(),
+        Arc::new(ClassifyStage::new(classifier, &config.sources, topics.posts_classified.clone())),
+        dead_letters("classify"),
+        MapStageConfig { name: "classify".into(), max_batch: 512, commit_interval: Duration::from_secs(1), backoff },
+        metrics("classify"),
+        shutdown.clone(),
+    );
+    supervisor.spawn("classify", async move { Ok(classify.await?) });
+    let posts = run_sink_stage(
+        bus.subscribe(&group("clickhouse"), &[&topics.posts_classified]).await?,
+        Arc::new(ClickHouseSink::<PostRow>::new(clickhouse.clone())),
+        dead_letters("clickhouse"),
+        SinkStageConfig { name: "clickhouse".into(), limits, backoff },
+        metrics("clickhouse"),
+        shutdown.clone(),
+    );
+    supervisor.spawn("clickhouse", async move { Ok(posts.await?) });
     // Dead letters the dlq table refuses go to a topic of their own, never back into the DLQ.
-    stages.push((
-        "clickhouse-dlq",
-        tokio::spawn(run_sink_stage(
-            bus.subscribe(&group("clickhouse-dlq"), &[&topics.dlq]).await?,
-            Arc::new(ClickHouseSink::<DlqRow>::new(clickhouse.clone())),
-            DeadLetters { topic: format!("{}.unstorable", topics.dlq), ..dead_letters("clickhouse-dlq") },
-            SinkStageConfig { name: "clickhouse-dlq".into(), limits, backoff },
-            metrics("clickhouse-dlq"),
-            shutdown.clone(),
-        )),
-    ));
-    registry.set_ready(true);
+    let dead = run_sink_stage(
+        bus.subscribe(&group("clickhouse-dlq"), &[&topics.dlq]).await?,
+        Arc::new(ClickHouseSink::<DlqRow>::new(clickhouse.clone())),
+        DeadLetters { topic: format!("{}.unstorable", topics.dlq), ..dead_letters("clickhouse-dlq") },
+        SinkStageConfig { name: "clickhouse-dlq".into(), limits, backoff },
+        metrics("clickhouse-dlq"),
+        shutdown.clone(),
+    );
+    supervisor.spawn("clickhouse-dlq", async move { Ok(dead.await?) });
 
     let collector = Collector {
         reader: crate::readers::build(config)?,
@@ -94,18 +88,20 @@ pub async fn run(config: &Config) -> Result<()> {
         backoff,
         metrics: metrics("collect"),
     };
+    let (sources, stop) = (config.sources.clone(), shutdown.clone());
     if config.collect.replay_dir.is_some() {
-        let pass = collector.poll_all(&config.sources, &mut HashMap::new(), &shutdown).await?;
-        tracing::info!(posts = pass.posts, polled = pass.polled, "replay published; stages keep running until SIGTERM");
+        supervisor.spawn("collect", async move {
+            let pass = collector.poll_all(&sources, &mut HashMap::new(), &stop).await?;
+            tracing::info!(posts = pass.posts, polled = pass.polled, "replay published; stages keep running until SIGTERM");
+            Ok(())
+        });
     } else {
         // Resume where the fleet left off: the cursors topic holds every source's progress.
         let cursors = cursors_from_table(bus.read_table(&topics.cursors).await.context("cannot read the cursors topic")?);
         tracing::info!(restored = cursors.len(), "collector cursors restored");
-        collector.run(&config.sources, cursors, config.collect.poll_interval.0, &shutdown).await?;
+        let interval = config.collect.poll_interval.0;
+        supervisor.spawn("collect", async move { Ok(collector.run(&sources, cursors, interval, &stop).await?) });
     }
-    shutdown.cancelled().await;
-    for (name, task) in stages {
-        crate::stages::join_stage(name, task).await?;
-    }
-    Ok(())
+    registry.set_ready(true);
+    supervisor.run().await
 }

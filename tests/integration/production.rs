@@ -263,3 +263,42 @@ fn a_clickhouse_outage_longer_than_the_poll_interval_keeps_the_sink_in_its_group
     let lost: Vec<&&str> = before_shutdown.filter(|l| l.contains("partitions revoked") || l.contains("PollExceeded")).collect();
     assert!(lost.is_empty(), "a stage left its group during the outage:\n{}", all.join("\n"));
 }
+
+/// `DROP TABLE posts` under a running pipeline: the sink fails fatally (error 60), every stage
+/// stops and the process exits non-zero naming the stage — no silent death. Restarted (as
+/// systemd or Kubernetes would), it recreates the table and stores what was published meanwhile.
+#[test]
+fn a_fatal_stage_error_ends_the_process_and_a_restart_recovers() {
+    let (Some(kafka), Some(clickhouse)) = (otklik_testkit::kafka(), otklik_testkit::clickhouse()) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let name = unique("otklik_fatal");
+    let config = production_config(dir.path(), &kafka, &clickhouse, &name);
+    let spawn = || otklik().arg("run").arg("--config").arg(&config).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut child = spawn();
+    let lines = collect_lines(child.stderr.take().unwrap());
+    wait_for_posts(&clickhouse, &name, 337, &mut child);
+
+    clickhouse_query(&clickhouse, &format!("DROP TABLE {name}.posts"));
+    publish_check_posts(&kafka, &format!("{name}.raw"), 20);
+    // A guard against a hang, not a pace: the stage fails on its next batch.
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(240), "the process kept running without its sink");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let log: Vec<String> = lines.lock().unwrap().iter().map(|(_, l)| l.clone()).collect();
+    assert!(!status.success(), "exited successfully:\n{}", log.join("\n"));
+    assert!(log.iter().any(|l| l.contains("stage clickhouse failed")), "the failed stage is not named:\n{}", log.join("\n"));
+
+    let mut child = spawn();
+    let _lines = collect_lines(child.stderr.take().unwrap());
+    // The restart replays the demo again (its uids stored once) and stores the 20 published
+    // while no sink ran: nothing lost.
+    wait_for_posts(&clickhouse, &name, 357, &mut child);
+    std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    assert!(child.wait().unwrap().success());
+    clickhouse_query(&clickhouse, &format!("DROP DATABASE {name}"));
+}
