@@ -6,6 +6,7 @@ mod commands;
 mod config;
 mod dedup_cmd;
 mod embedded;
+mod kafka_cmd;
 mod metrics_http;
 mod production;
 mod readers;
@@ -80,6 +81,13 @@ enum Command {
         #[arg(long, short, default_value = "config/otklik.toml", global = true)]
         config: PathBuf,
     },
+    /// Kafka topics.
+    Kafka {
+        #[command(subcommand)]
+        command: KafkaCommand,
+        #[arg(long, short, default_value = "config/otklik.toml", global = true)]
+        config: PathBuf,
+    },
     /// Complaints per municipality × topic (from ClickHouse in production mode, from the local
     /// store in embedded mode).
     Report {
@@ -129,6 +137,13 @@ enum AlertsCommand {
 }
 
 #[derive(Subcommand)]
+enum KafkaCommand {
+    /// Create the topics of the config that are missing (sources and cursors compacted) and
+    /// check the existing ones: partitions, compaction, configured topic settings.
+    Init,
+}
+
+#[derive(Subcommand)]
 enum ClickhouseCommand {
     /// Create or upgrade the database from deploy/clickhouse/migrations.
     Migrate,
@@ -174,6 +189,7 @@ fn main() -> ExitCode {
             alerts_cmd::bench(replicates, seed, series, csv.as_deref())
         }
         Command::Dedup { command } => dedup_cmd::run(command),
+        Command::Kafka { command: KafkaCommand::Init, config } => commands::load_config(&config).and_then(|config| kafka_cmd::init(&config)),
         Command::Report { config, since } => commands::load_config(&config).and_then(|config| clickhouse_cmd::report(&config, since)),
     };
     match result {

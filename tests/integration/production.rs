@@ -302,3 +302,18 @@ fn a_fatal_stage_error_ends_the_process_and_a_restart_recovers() {
     assert!(child.wait().unwrap().success());
     clickhouse_query(&clickhouse, &format!("DROP DATABASE {name}"));
 }
+
+#[test]
+fn kafka_init_creates_the_topics_then_finds_them_as_configured() {
+    let (Some(kafka), Some(clickhouse)) = (otklik_testkit::kafka(), otklik_testkit::clickhouse()) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let name = unique("otklik_init");
+    let config = production_config(dir.path(), &kafka, &clickhouse, &name);
+    for expected in ["created  ", "ok       "] {
+        let output = run(otklik().args(["kafka", "init", "--config"]).arg(&config));
+        assert!(output.status.success(), "{}", stderr(&output));
+        let lines: Vec<String> = stdout(&output).lines().map(str::to_owned).collect();
+        assert_eq!(lines.len(), 6, "{lines:?}");
+        assert!(lines.iter().all(|l| l.starts_with(expected) && l.contains(&name)), "{lines:?}");
+    }
+}

@@ -168,6 +168,31 @@ pub struct TopicSpec {
     pub config: BTreeMap<String, String>,
 }
 
+impl TopicSpec {
+    /// How an existing topic with `partitions` partitions and topic configs `value(key)`
+    /// differs from this spec, in words.
+    pub fn mismatches(&self, partitions: i32, value: impl Fn(&str) -> Option<String>) -> Vec<String> {
+        let mut problems = Vec::new();
+        if let Some(wanted) = self.partitions.filter(|&wanted| partitions < wanted) {
+            problems.push(format!(
+                "has {partitions} partitions, {wanted} configured (add them with kafka-topics --alter --partitions {wanted}; keyed order changes for moved keys)"
+            ));
+        }
+        let policy = value("cleanup.policy").unwrap_or_default();
+        let compacted = policy.split(',').any(|p| p.trim() == "compact");
+        if self.compacted && !compacted {
+            problems.push(format!("cleanup.policy is {policy:?}, not compact: old state would be deleted by retention"));
+        }
+        for (key, wanted) in &self.config {
+            let actual = value(key);
+            if actual.as_deref() != Some(wanted.as_str()) {
+                problems.push(format!("{key} is {}, {wanted:?} configured", actual.map_or("unset".to_owned(), |a| format!("{a:?}"))));
+            }
+        }
+        problems
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +207,22 @@ mod tests {
         assert!(err.to_string().contains("unknown field"), "{err}");
         let err = serde_json::from_str::<KafkaConfig>(r#"{"brokers": "a", "topics": {"partition": 3}}"#).unwrap_err();
         assert!(err.to_string().contains("unknown field"), "{err}");
+    }
+
+    #[test]
+    fn an_existing_topic_is_compared_with_its_spec() {
+        let mut spec = TopicsConfig { partitions: Some(12), ..TopicsConfig::default() }.specs().remove(4);
+        assert!(spec.compacted && spec.name.ends_with("sources.v1"));
+        spec.config.insert("retention.ms".into(), "604800000".into());
+        let configs = |policy: &'static str| move |key: &str| (key == "cleanup.policy").then(|| policy.to_owned());
+        let problems = spec.mismatches(3, configs("delete"));
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].starts_with("has 3 partitions, 12 configured"));
+        assert!(problems[1].contains("not compact"));
+        assert!(problems[2].starts_with("retention.ms is unset"));
+        spec.config.clear();
+        assert!(spec.mismatches(12, configs("compact")).is_empty());
+        assert!(spec.mismatches(24, configs("compact,delete")).is_empty(), "more partitions than asked is fine");
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub use error::{Error, Result};
 
 use async_trait::async_trait;
 use otklik_pipeline::{Bus, BusError, Message, Offsets, Publisher, Subscriber};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use quiet::QuietContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -127,6 +127,37 @@ impl KafkaBus {
         Ok(())
     }
 
+    /// Creates the topics of `specs` that are missing and checks the ones that exist against
+    /// them: partitions (fewer than asked is a problem; Kafka never shrinks a topic), the
+    /// cleanup policy (a state topic that is not compacted loses its state), and every other
+    /// config the spec names (`retention.ms`, …). `otklik kafka init` prints the result.
+    pub async fn init_topics(&self, specs: &[TopicSpec]) -> Result<Vec<TopicCheck>> {
+        let admin: AdminClient<QuietContext> = self.config.client_config()?.create_with_context(self.context.clone()).map_err(config_error)?;
+        let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+        let existing = {
+            let (config, context) = (self.config.clone(), self.context.clone());
+            tokio::task::spawn_blocking(move || partition_counts(&config, context, &names))
+                .await
+                .map_err(|e| Error::Config(format!("metadata task failed: {e}")))??
+        };
+        let missing: Vec<TopicSpec> = specs.iter().filter(|s| !existing.contains_key(&s.name)).cloned().collect();
+        self.ensure_topics(&missing).await?;
+        let options = AdminOptions::new().request_timeout(Some(ADMIN_TIMEOUT));
+        let mut checks = Vec::new();
+        for spec in specs {
+            let Some(&partitions) = existing.get(&spec.name) else {
+                checks.push(TopicCheck { name: spec.name.clone(), created: true, problems: Vec::new() });
+                continue;
+            };
+            let resource = [ResourceSpecifier::Topic(&spec.name)];
+            let described = admin.describe_configs(&resource, &options).await.map_err(|e| Error::kafka("describe topic configs", e))?;
+            let configs = described.into_iter().next().and_then(|r| r.ok());
+            let value = |key: &str| configs.as_ref().and_then(|c| c.get(key)).and_then(|e| e.value.clone());
+            checks.push(TopicCheck { name: spec.name.clone(), created: false, problems: spec.mismatches(partitions, value) });
+        }
+        Ok(checks)
+    }
+
     /// A consumer in group `group` subscribed to `topics` (the typed form of
     /// [`Bus::subscribe`]).
     pub fn subscriber(&self, group: &str, topics: &[&str]) -> Result<KafkaSubscriber> {
@@ -149,6 +180,28 @@ impl KafkaBus {
             paused: false,
         })
     }
+}
+
+/// What `init_topics` found for one topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicCheck {
+    pub name: String,
+    /// It did not exist and was created as specified.
+    pub created: bool,
+    /// How the existing topic differs from its spec.
+    pub problems: Vec<String>,
+}
+
+/// The partition count of each of `names` that exists.
+fn partition_counts(config: &KafkaConfig, context: QuietContext, names: &[String]) -> Result<HashMap<String, i32>> {
+    let consumer: BaseConsumer<QuietContext> = config.client_config()?.create_with_context(context).map_err(config_error)?;
+    let metadata = consumer.fetch_metadata(None, ADMIN_TIMEOUT).map_err(|e| Error::kafka("read the cluster metadata", e))?;
+    Ok(metadata
+        .topics()
+        .iter()
+        .filter(|t| t.error().is_none() && names.iter().any(|n| n == t.name()))
+        .map(|t| (t.name().to_owned(), t.partitions().len() as i32))
+        .collect())
 }
 
 /// How long a table read may take before it gives up (a compacted state topic is small).

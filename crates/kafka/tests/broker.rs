@@ -184,3 +184,35 @@ async fn an_idling_subscriber_keeps_its_group_membership() {
     assert_eq!(idling, 0, "the idling member lost its partitions");
     assert!(stalled >= 1, "the control never exceeded max.poll.interval.ms, so the test proves nothing");
 }
+
+/// `init_topics` creates what is missing and names how an existing topic differs from its spec.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_creates_missing_topics_and_names_differences() {
+    let Some(brokers) = otklik_testkit::kafka() else { return };
+    let bus = bus(&brokers);
+    let prefix = unique_name("otklik.test.init");
+    let topics = TopicsConfig {
+        posts_raw: format!("{prefix}.raw"),
+        posts_classified: format!("{prefix}.classified"),
+        alerts: format!("{prefix}.alerts"),
+        dlq: format!("{prefix}.dlq"),
+        sources: format!("{prefix}.sources"),
+        cursors: format!("{prefix}.cursors"),
+        partitions: Some(2),
+        replication_factor: None,
+    };
+    // The sources topic exists already, made by hand: one partition, not compacted.
+    bus.ensure_topics(&[spec(&topics.sources, 1)]).await.unwrap();
+    let checks = bus.init_topics(&topics.specs()).await.unwrap();
+    let created: Vec<&str> = checks.iter().filter(|c| c.created).map(|c| c.name.as_str()).collect();
+    assert_eq!(created.len(), 5, "{checks:?}");
+    let sources = checks.iter().find(|c| c.name == topics.sources).unwrap();
+    assert!(!sources.created);
+    assert_eq!(sources.problems.len(), 2, "{:?}", sources.problems);
+    assert!(sources.problems[0].starts_with("has 1 partitions, 2 configured"));
+    assert!(sources.problems[1].contains("not compact"));
+    // A second run creates nothing and finds the created ones as specified.
+    let again = bus.init_topics(&topics.specs()).await.unwrap();
+    assert!(again.iter().all(|c| !c.created));
+    assert_eq!(again.iter().filter(|c| c.problems.is_empty()).count(), 5, "{again:?}");
+}
