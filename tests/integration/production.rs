@@ -158,6 +158,39 @@ fn wait_for_posts(clickhouse: &str, name: &str, rows: u64, child: &mut std::proc
     panic!("{stored} of {rows} posts in ClickHouse after {:?}", started.elapsed());
 }
 
+/// `otklik run` in the background, its stderr lines collected with the time each arrived.
+struct Running {
+    child: std::process::Child,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<(Instant, String)>>>,
+}
+
+impl Running {
+    fn start(config: &Path) -> Running {
+        let stderr = std::process::Stdio::piped();
+        let mut child = otklik().arg("run").arg("--config").arg(config).stdout(std::process::Stdio::null()).stderr(stderr).spawn().unwrap();
+        let lines = collect_lines(child.stderr.take().unwrap());
+        Running { child, lines }
+    }
+
+    fn wait_for_posts(&mut self, clickhouse: &str, name: &str, rows: u64) {
+        wait_for_posts(clickhouse, name, rows, &mut self.child);
+    }
+
+    fn log(&self) -> Vec<(Instant, String)> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// SIGTERM; asserts a clean exit and returns the log.
+    fn stop(mut self) -> Vec<(Instant, String)> {
+        std::process::Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().unwrap();
+        let status = self.child.wait().unwrap();
+        let log = self.log();
+        let text: Vec<&str> = log.iter().map(|(_, l)| l.as_str()).collect();
+        assert!(status.success(), "{}", text.join("\n"));
+        log
+    }
+}
+
 /// Collects a child's stderr lines with the time each arrived.
 fn collect_lines(pipe: impl Read + Send + 'static) -> std::sync::Arc<std::sync::Mutex<Vec<(Instant, String)>>> {
     use std::io::BufRead;
@@ -198,9 +231,8 @@ fn a_broker_outage_is_told_once_and_every_stage_recovers_by_itself() {
     let dir = tempfile::tempdir().unwrap();
     let name = unique("otklik_outage");
     let config = production_config(dir.path(), &broker.address, &clickhouse, &name);
-    let mut child = otklik().arg("run").arg("--config").arg(&config).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
-    let lines = collect_lines(child.stderr.take().unwrap());
-    wait_for_posts(&clickhouse, &name, 337, &mut child);
+    let mut running = Running::start(&config);
+    running.wait_for_posts(&clickhouse, &name, 337);
 
     // The broker is down for 30 s while every stage waits on it.
     let outage = Instant::now();
@@ -211,12 +243,8 @@ fn a_broker_outage_is_told_once_and_every_stage_recovers_by_itself() {
 
     // Posts published after the outage flow through classification into ClickHouse.
     publish_check_posts(&broker.address, &format!("{name}.raw"), 20);
-    wait_for_posts(&clickhouse, &name, 357, &mut child);
-    std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
-    let status = child.wait().unwrap();
-    let lines = lines.lock().unwrap().clone();
-    let all: Vec<&str> = lines.iter().map(|(_, l)| l.as_str()).collect();
-    assert!(status.success(), "{}", all.join("\n"));
+    running.wait_for_posts(&clickhouse, &name, 357);
+    let lines = running.stop();
 
     // Told once per kind of trouble, not once per reconnect attempt (137 lines for 27 s before).
     let during: Vec<&str> = lines.iter().filter(|(at, _)| *at >= outage && *at <= back + Duration::from_secs(5)).map(|(_, l)| l.as_str()).collect();
@@ -243,20 +271,16 @@ fn a_clickhouse_outage_longer_than_the_poll_interval_keeps_the_sink_in_its_group
         &format!("group_prefix = \"{name}\"\n[kafka.properties]\n\"session.timeout.ms\" = \"6000\"\n\"max.poll.interval.ms\" = \"8000\"\n"),
     );
     std::fs::write(&config, text).unwrap();
-    let mut child = otklik().arg("run").arg("--config").arg(&config).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
-    let lines = collect_lines(child.stderr.take().unwrap());
-    wait_for_posts(&clickhouse, &name, 337, &mut child);
+    let mut running = Running::start(&config);
+    running.wait_for_posts(&clickhouse, &name, 337);
 
     server.stop();
     publish_check_posts(&kafka, &format!("{name}.raw"), 20);
     std::thread::sleep(Duration::from_secs(30));
     server.restart();
-    wait_for_posts(&clickhouse, &name, 357, &mut child);
-    std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
-    let status = child.wait().unwrap();
-    let lines = lines.lock().unwrap().clone();
+    running.wait_for_posts(&clickhouse, &name, 357);
+    let lines = running.stop();
     let all: Vec<&str> = lines.iter().map(|(_, l)| l.as_str()).collect();
-    assert!(status.success(), "{}", all.join("\n"));
     assert!(all.iter().any(|l| l.contains("batch write failed, retrying")), "the sink never waited:\n{}", all.join("\n"));
     // Leaving the group at shutdown is expected; before it, nothing may be revoked.
     let before_shutdown = all.iter().take_while(|l| !l.contains("shutdown requested"));
@@ -273,33 +297,29 @@ fn a_fatal_stage_error_ends_the_process_and_a_restart_recovers() {
     let dir = tempfile::tempdir().unwrap();
     let name = unique("otklik_fatal");
     let config = production_config(dir.path(), &kafka, &clickhouse, &name);
-    let spawn = || otklik().arg("run").arg("--config").arg(&config).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
-    let mut child = spawn();
-    let lines = collect_lines(child.stderr.take().unwrap());
-    wait_for_posts(&clickhouse, &name, 337, &mut child);
+    let mut running = Running::start(&config);
+    running.wait_for_posts(&clickhouse, &name, 337);
 
     clickhouse_query(&clickhouse, &format!("DROP TABLE {name}.posts"));
     publish_check_posts(&kafka, &format!("{name}.raw"), 20);
     // A guard against a hang, not a pace: the stage fails on its next batch.
     let started = Instant::now();
     let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = running.child.try_wait().unwrap() {
             break status;
         }
         assert!(started.elapsed() < Duration::from_secs(240), "the process kept running without its sink");
         std::thread::sleep(Duration::from_millis(200));
     };
-    let log: Vec<String> = lines.lock().unwrap().iter().map(|(_, l)| l.clone()).collect();
+    let log: Vec<String> = running.log().into_iter().map(|(_, l)| l).collect();
     assert!(!status.success(), "exited successfully:\n{}", log.join("\n"));
     assert!(log.iter().any(|l| l.contains("stage clickhouse failed")), "the failed stage is not named:\n{}", log.join("\n"));
 
-    let mut child = spawn();
-    let _lines = collect_lines(child.stderr.take().unwrap());
+    let mut restarted = Running::start(&config);
     // The restart replays the demo again (its uids stored once) and stores the 20 published
     // while no sink ran: nothing lost.
-    wait_for_posts(&clickhouse, &name, 357, &mut child);
-    std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
-    assert!(child.wait().unwrap().success());
+    restarted.wait_for_posts(&clickhouse, &name, 357);
+    restarted.stop();
     clickhouse_query(&clickhouse, &format!("DROP DATABASE {name}"));
 }
 

@@ -61,6 +61,19 @@ fn source(id: &str, handle: &str) -> Source {
     Source { schema: Schema, id: id.into(), platform: Platform::Telegram, handle: handle.into(), name: String::new(), municipality: None, official: false, comments: CommentsPolicy::None, enabled: true }
 }
 
+/// A collector over the [`Scripted`] reader publishing to `raw`, `cursors` and `dlq` of `bus`.
+fn scripted_collector(bus: &MemoryBus) -> Collector {
+    let backoff = Backoff::default();
+    Collector {
+        reader: Arc::new(Scripted),
+        publisher: bus.publisher(),
+        topics: CollectorTopics { raw: "raw".into(), cursors: "cursors".into() },
+        dead_letters: DeadLetters { publisher: bus.publisher(), topic: "dlq".into(), stage: "collect".into(), backoff },
+        backoff,
+        metrics: Arc::new(StageMetrics::default()),
+    }
+}
+
 async fn drain(bus: &MemoryBus, topic: &str) -> Vec<(String, Vec<u8>)> {
     let mut sub = bus.subscribe(&format!("reader-{topic}"), &[topic]).await.unwrap();
     let mut out = vec![];
@@ -73,14 +86,7 @@ async fn drain(bus: &MemoryBus, topic: &str) -> Vec<(String, Vec<u8>)> {
 #[tokio::test]
 async fn publishes_posts_cursors_and_dead_letters() {
     let bus = MemoryBus::new(2);
-    let collector = Collector {
-        reader: Arc::new(Scripted),
-        publisher: bus.publisher(),
-        topics: CollectorTopics { raw: "raw".into(), cursors: "cursors".into() },
-        dead_letters: DeadLetters { publisher: bus.publisher(), topic: "dlq".into(), stage: "collect".into(), backoff: Backoff::default() },
-        backoff: Backoff::default(),
-        metrics: Arc::new(StageMetrics::default()),
-    };
+    let collector = scripted_collector(&bus);
     let sources = [source("a", "chan_a"), source("gone", "gone"), source("flaky", "flaky"), Source { enabled: false, ..source("off", "off") }];
     let mut cursors = HashMap::new();
     let summary = collector.poll_all(&sources, &mut cursors, &CancellationToken::new()).await.unwrap();
@@ -114,14 +120,7 @@ async fn publishes_posts_cursors_and_dead_letters() {
 #[tokio::test]
 async fn a_post_larger_than_the_bus_takes_goes_to_the_dlq_and_the_poll_goes_on() {
     let bus = MemoryBus::new(2);
-    let collector = Collector {
-        reader: Arc::new(Scripted),
-        publisher: bus.publisher(),
-        topics: CollectorTopics { raw: "raw".into(), cursors: "cursors".into() },
-        dead_letters: DeadLetters { publisher: bus.publisher(), topic: "dlq".into(), stage: "collect".into(), backoff: Backoff::default() },
-        backoff: Backoff::default(),
-        metrics: Arc::new(StageMetrics::default()),
-    };
+    let collector = scripted_collector(&bus);
     let mut cursors = HashMap::new();
     collector.poll_all(&[source("big", "huge")], &mut cursors, &CancellationToken::new()).await.unwrap();
     let raw: Vec<String> = drain(&bus, "raw").await.into_iter().map(|(k, _)| k).collect();
@@ -149,14 +148,7 @@ fn stored_cursors_are_restored_and_bad_ones_skipped() {
 #[tokio::test]
 async fn a_restored_unavailable_source_is_not_polled_again() {
     let bus = MemoryBus::new(1);
-    let collector = Collector {
-        reader: Arc::new(Scripted),
-        publisher: bus.publisher(),
-        topics: CollectorTopics { raw: "raw".into(), cursors: "cursors".into() },
-        dead_letters: DeadLetters { publisher: bus.publisher(), topic: "dlq".into(), stage: "collect".into(), backoff: Backoff::default() },
-        backoff: Backoff::default(),
-        metrics: Arc::new(StageMetrics::default()),
-    };
+    let collector = scripted_collector(&bus);
     let mut cursors = HashMap::new();
     cursors.insert("a".to_string(), Cursor { status: SourceStatus::Unavailable { reason: "gone".into() }, ..Cursor::new("a") });
     let summary = collector.poll_all(&[source("a", "chan_a"), source("b", "chan_b")], &mut cursors, &CancellationToken::new()).await.unwrap();
@@ -199,15 +191,8 @@ async fn replayed_invalid_items_become_dead_letters_of_their_own() {
 
 #[tokio::test(start_paused = true)]
 async fn a_zero_poll_interval_is_clamped_not_a_panic() {
-    let (bus, backoff) = (MemoryBus::new(1), Backoff::default());
-    let collector = Collector {
-        reader: Arc::new(Scripted),
-        publisher: bus.publisher(),
-        topics: CollectorTopics { raw: "raw".into(), cursors: "cursors".into() },
-        dead_letters: DeadLetters { publisher: bus.publisher(), topic: "dlq".into(), stage: "collect".into(), backoff },
-        backoff,
-        metrics: Arc::new(StageMetrics::default()),
-    };
+    let bus = MemoryBus::new(1);
+    let collector = scripted_collector(&bus);
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     tokio::spawn(async move {
