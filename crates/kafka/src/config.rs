@@ -12,8 +12,11 @@ use std::collections::BTreeMap;
 /// client_id = "otklik"                   # default "otklik"; shows in broker logs and quotas
 /// group_prefix = "otklik"                # default "otklik": consumer groups are
 ///                                         # "{group_prefix}-classify", "-clickhouse", …
+/// sasl_password_env = "KAFKA_PASSWORD"    # default "": the variable holding `sasl.password`
 /// [kafka.properties]                      # default empty: extra librdkafka properties for
-/// "security.protocol" = "plaintext"       # every client (see librdkafka's CONFIGURATION.md)
+/// "security.protocol" = "sasl_ssl"        # every client (see librdkafka's CONFIGURATION.md);
+/// "sasl.mechanisms" = "SCRAM-SHA-512"     # never credentials: those come from the environment
+/// "sasl.username" = "otklik"
 /// [kafka.topics]                          # default: DESIGN.md's names, broker's partition and
 /// partitions = 12                         # replication defaults (1..=10000;
 /// replication_factor = 3                  # 1..=100)
@@ -33,7 +36,11 @@ pub struct KafkaConfig {
     /// cluster (staging and production, two regions) keep their progress apart.
     #[serde(default = "default_client_id")]
     pub group_prefix: String,
-    /// Extra librdkafka properties applied to every client (security, timeouts, tuning).
+    /// The environment variable holding the SASL password (`sasl.password`); empty: none.
+    #[serde(default)]
+    pub sasl_password_env: String,
+    /// Extra librdkafka properties applied to every client (security, timeouts, tuning); no
+    /// credentials (see [`KafkaConfig::sasl_password_env`]).
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
     /// Topic names and how [`crate::KafkaBus::ensure_topics`] creates them.
@@ -52,6 +59,7 @@ impl KafkaConfig {
             brokers: brokers.into(),
             client_id: default_client_id(),
             group_prefix: default_client_id(),
+            sasl_password_env: String::new(),
             properties: BTreeMap::new(),
             topics: TopicsConfig::default(),
         }
@@ -66,6 +74,13 @@ impl KafkaConfig {
         }
         if self.client_id.trim().is_empty() {
             problems.push(ConfigProblem::new("client_id", "must not be empty"));
+        }
+        for key in self.properties.keys().filter(|key| is_credential(key)) {
+            let problem = ConfigProblem::new(format!("properties.{key}"), "a credential in the config file");
+            problems.push(problem.with_hint("secrets come from the environment: name the variable in kafka.sasl_password_env"));
+        }
+        if let Err(e) = self.sasl_password() {
+            problems.push(ConfigProblem::new("sasl_password_env", e.to_string()));
         }
         if self.group_prefix.is_empty() || !self.group_prefix.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
             problems.push(ConfigProblem::new("group_prefix", "must be letters, digits, '.', '_' or '-'"));
@@ -84,6 +99,16 @@ impl KafkaConfig {
         format!("{}-{stage}", self.group_prefix)
     }
 
+    /// The SASL password from the variable named by `sasl_password_env`, if one is named.
+    pub fn sasl_password(&self) -> Result<Option<String>> {
+        if self.sasl_password_env.is_empty() {
+            return Ok(None);
+        }
+        std::env::var(&self.sasl_password_env)
+            .map(Some)
+            .map_err(|_| Error::Config(format!("environment variable {} (kafka.sasl_password_env) is not set", self.sasl_password_env)))
+    }
+
     /// The common part of every client's librdkafka config.
     pub(crate) fn client_config(&self) -> Result<ClientConfig> {
         if self.brokers.trim().is_empty() {
@@ -94,6 +119,9 @@ impl KafkaConfig {
         config.set("client.id", &self.client_id);
         for (key, value) in &self.properties {
             config.set(key, value);
+        }
+        if let Some(password) = self.sasl_password()? {
+            config.set("sasl.password", password);
         }
         Ok(config)
     }
@@ -168,6 +196,12 @@ pub struct TopicSpec {
     pub config: BTreeMap<String, String>,
 }
 
+/// librdkafka properties that hold credentials (`sasl.password`, `ssl.key.password`,
+/// `sasl.oauthbearer.client.secret`, …).
+fn is_credential(key: &str) -> bool {
+    key.contains("password") || key.contains("secret")
+}
+
 impl TopicSpec {
     /// How an existing topic with `partitions` partitions and topic configs `value(key)`
     /// differs from this spec, in words.
@@ -207,6 +241,15 @@ mod tests {
         assert!(err.to_string().contains("unknown field"), "{err}");
         let err = serde_json::from_str::<KafkaConfig>(r#"{"brokers": "a", "topics": {"partition": 3}}"#).unwrap_err();
         assert!(err.to_string().contains("unknown field"), "{err}");
+    }
+
+    #[test]
+    fn credentials_come_from_the_environment_never_from_properties() {
+        let mut config = KafkaConfig::new("a:9092");
+        config.properties.insert("sasl.password".into(), "in-the-file".into());
+        config.sasl_password_env = "OTKLIK_TEST_KAFKA_PASSWORD_SURELY_UNSET".into();
+        let fields: Vec<String> = config.validate().into_iter().map(|p| p.field).collect();
+        assert_eq!(fields, ["properties.sasl.password", "sasl_password_env"]);
     }
 
     #[test]

@@ -61,6 +61,9 @@ pub struct KafkaBus {
 impl KafkaBus {
     /// Creates the producer. Connects lazily: a wrong broker address shows on first use.
     pub fn new(config: KafkaConfig) -> Result<Self> {
+        if let Some(password) = config.sasl_password()? {
+            otklik_pipeline::secrets::register(&password);
+        }
         let context = QuietContext::default();
         let producer: FutureProducer<QuietContext> = config
             .client_config()?
