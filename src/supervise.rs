@@ -9,6 +9,7 @@ use otklik_pipeline::CancellationToken;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 pub struct Supervisor {
     tasks: JoinSet<(String, Result<()>)>,
@@ -23,14 +24,15 @@ impl Supervisor {
         Supervisor { tasks: JoinSet::new(), shutdown, registry }
     }
 
-    /// Runs `stage` as the task `name`. A stage that ends without error before shutdown (a
-    /// replay that has published everything) simply ends.
+    /// Runs `stage` as the task `name`, in a span of that name. A stage that ends without error
+    /// before shutdown (a replay that has published everything) simply ends.
     pub fn spawn<F>(&mut self, name: &str, stage: F)
     where
         F: Future<Output = Result<()>> + Send + 'static,
     {
+        let span = tracing::info_span!("stage", stage = %name);
         let name = name.to_owned();
-        self.tasks.spawn(async move { (name, stage.await) });
+        self.tasks.spawn(async move { (name, stage.await) }.instrument(span));
     }
 
     /// Waits until every stage has ended. Returns the first failure, after the others were

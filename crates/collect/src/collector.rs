@@ -18,6 +18,7 @@ use otklik_pipeline::{publish_with_retry, Backoff, BusError, DeadLetters, Messag
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// The cursors stored in the compacted cursors topic (`Bus::read_table`), by source id. A value
 /// that does not decode is logged and skipped: that source starts over with a first poll, which
@@ -158,7 +159,11 @@ pub trait FeedReader: Send + Sync {
     /// concurrently (the reader's rate limits pace the requests); a network whose API batches
     /// calls (VK `execute`) overrides it.
     async fn poll_many(&self, sources: &[(&Source, &Cursor)]) -> Vec<Result<PollOutcome, CollectError>> {
-        futures_util::future::join_all(sources.iter().map(|(source, cursor)| self.poll(source, cursor))).await
+        let polls = sources.iter().map(|(source, cursor)| {
+            let span = tracing::info_span!("fetch", source = %source.id, platform = %source.platform);
+            self.poll(source, cursor).instrument(span)
+        });
+        futures_util::future::join_all(polls).await
     }
 }
 
@@ -209,32 +214,45 @@ impl Collector {
             _ = shutdown.cancelled() => return Ok(summary),
         };
         for ((source, cursor), outcome) in due.iter().zip(outcomes) {
+            // A span per source around its whole unit of work, never a guard held across `.await`.
             let span = tracing::info_span!("poll", source = %source.id, platform = %source.platform);
-            let _guard = span.enter();
-            summary.polled += 1;
-            let new_cursor = match outcome {
-                Ok(outcome) => {
-                    summary.posts += outcome.posts.len();
-                    summary.bad_pages += outcome.bad_pages.len();
-                    self.publish_outcome(source, &outcome, shutdown).await?;
-                    outcome.cursor
-                }
-                Err(CollectError::Unavailable(reason)) => {
-                    tracing::warn!(%reason, "source unavailable; polling it stops until ops act");
-                    summary.unavailable.push((source.id.clone(), reason.clone()));
-                    Cursor { status: SourceStatus::Unavailable { reason }, polled_at: Some(Utc::now()), ..cursor.clone() }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "poll failed");
-                    summary.failed.push((source.id.clone(), e.to_string()));
-                    Cursor { status: SourceStatus::Failing { reason: e.to_string() }, polled_at: Some(Utc::now()), ..cursor.clone() }
-                }
-            };
-            let payload = otklik_model::encode(&new_cursor);
-            publish_with_retry(self.publisher.as_ref(), &self.topics.cursors, source.id.as_bytes(), &payload, self.backoff, shutdown).await?;
+            let new_cursor = self.record_poll(source, cursor, outcome, &mut summary, shutdown).instrument(span).await?;
             cursors.insert(source.id.clone(), new_cursor);
         }
         Ok(summary)
+    }
+
+    /// Publishes what one poll of `source` found and then its new cursor, which it returns.
+    async fn record_poll(
+        &self,
+        source: &Source,
+        cursor: &Cursor,
+        outcome: Result<PollOutcome, CollectError>,
+        summary: &mut PassSummary,
+        shutdown: &CancellationToken,
+    ) -> Result<Cursor, BusError> {
+        summary.polled += 1;
+        let new_cursor = match outcome {
+            Ok(outcome) => {
+                summary.posts += outcome.posts.len();
+                summary.bad_pages += outcome.bad_pages.len();
+                self.publish_outcome(source, &outcome, shutdown).await?;
+                outcome.cursor
+            }
+            Err(CollectError::Unavailable(reason)) => {
+                tracing::warn!(%reason, "source unavailable; polling it stops until ops act");
+                summary.unavailable.push((source.id.clone(), reason.clone()));
+                Cursor { status: SourceStatus::Unavailable { reason }, polled_at: Some(Utc::now()), ..cursor.clone() }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "poll failed");
+                summary.failed.push((source.id.clone(), e.to_string()));
+                Cursor { status: SourceStatus::Failing { reason: e.to_string() }, polled_at: Some(Utc::now()), ..cursor.clone() }
+            }
+        };
+        let payload = otklik_model::encode(&new_cursor);
+        publish_with_retry(self.publisher.as_ref(), &self.topics.cursors, source.id.as_bytes(), &payload, self.backoff, shutdown).await?;
+        Ok(new_cursor)
     }
 
     /// Polls every `interval` until shutdown (live collection), starting from `cursors` (see
