@@ -3,19 +3,9 @@
 
 use crate::config::{Config, Mode};
 use anyhow::{Context, Result};
-use otklik_clickhouse::{ClickHouseSinkConfig, Migrator};
+use otklik_clickhouse::Migrator;
 use std::path::Path;
 use std::time::Duration;
-
-/// The ClickHouse connection of `config`, password from its secret source (never logged:
-/// `ClickHouseSinkConfig`'s `Debug` redacts it).
-pub fn sink_config(config: &Config) -> Result<ClickHouseSinkConfig> {
-    let mut sink = ClickHouseSinkConfig::new(&config.clickhouse.url, &config.clickhouse.database);
-    sink.user = config.clickhouse.user.clone();
-    sink.password = config.clickhouse_password().map_err(anyhow::Error::msg).context("ClickHouse password")?;
-    sink.password.iter().for_each(|password| otklik_pipeline::secrets::register(password));
-    Ok(sink)
-}
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
@@ -23,7 +13,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// Creates or upgrades the database; prints what was applied.
 pub fn migrate(config: &Config) -> Result<()> {
-    let sink = sink_config(config)?;
+    let sink = config.clickhouse_sink()?;
     let report = runtime()?
         .block_on(Migrator::new(&sink).migrate(None))
         .with_context(|| format!("cannot migrate ClickHouse database {} at {}", sink.database, sink.url))?;
@@ -50,7 +40,7 @@ pub fn migrate(config: &Config) -> Result<()> {
 /// Loads a local store directory (the embedded mode's `data_dir`) into the tables, migrating
 /// first so that a fresh server works with one command.
 pub fn load(config: &Config, dir: &Path) -> Result<()> {
-    let sink = sink_config(config)?;
+    let sink = config.clickhouse_sink()?;
     let loaded = runtime()?.block_on(async {
         Migrator::new(&sink).migrate(None).await.context("cannot migrate before loading")?;
         otklik_clickhouse::load::load_store(&sink, dir).await.with_context(|| format!("cannot load {}", dir.display()))
@@ -80,7 +70,7 @@ pub fn load(config: &Config, dir: &Path) -> Result<()> {
 pub fn report(config: &Config, since: Duration) -> Result<()> {
     let report = match config.run.mode {
         Mode::Production => {
-            let sink = sink_config(config)?;
+            let sink = config.clickhouse_sink()?;
             runtime()?.block_on(otklik_clickhouse::report::from_clickhouse(&sink, since)).context("cannot read the report from ClickHouse")?
         }
         Mode::Embedded => {

@@ -1,6 +1,7 @@
 //! One function per subcommand: load what it needs, call the crates, print.
 
 use crate::config::{Config, Mode};
+use crate::graph::Role;
 use anyhow::{bail, Context, Result};
 use chrono::Utc;
 use otklik_classify::{Classifier, SourceContext};
@@ -48,13 +49,13 @@ pub fn load_config(path: &Path) -> Result<Config> {
     Config::load(path).map_err(|problems| anyhow::anyhow!("{problems}")).with_context(|| format!("invalid config {}", path.display()))
 }
 
-pub fn load_classifier(config: &Config) -> Result<Classifier> {
-    let gazetteer = (!config.classify.gazetteer.as_os_str().is_empty()).then(|| config.resolve(&config.classify.gazetteer));
-    Classifier::load(&config.resolve(&config.classify.topics_dir), gazetteer.as_deref()).context("cannot load the classifier")
-}
-
-pub fn run(path: &Path) -> Result<()> {
+/// Runs the stages of `role`: every stage (`otklik run`, embedded or over Kafka), or one kind of
+/// stage over Kafka (`otklik collect`, `classify-stage`, `sink`).
+pub fn run(path: &Path, role: Role) -> Result<()> {
     let config = load_config(path)?;
+    if role != Role::All && config.run.mode != Mode::Production {
+        bail!("a stage of its own needs production mode ([run] mode = \"production\" with [kafka]): the embedded bus lives inside one process; use `otklik run`");
+    }
     crate::telemetry::init(&config.telemetry)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     runtime.block_on(async {
@@ -63,7 +64,7 @@ pub fn run(path: &Path) -> Result<()> {
                 let summary = crate::embedded::run(&config).await?;
                 print_stdout(summary)
             }
-            Mode::Production => crate::production::run(&config).await,
+            Mode::Production => crate::production::run(&config, role).await,
         }
     })
 }
@@ -137,7 +138,7 @@ pub struct ClassifyOptions {
 /// the run fails at the end with the count; `strict` stops at the first.
 pub fn classify(config_path: &Path, options: &ClassifyOptions) -> Result<()> {
     let config = load_config(config_path)?;
-    let classifier = load_classifier(&config)?;
+    let classifier = config.classifier()?;
     let mut stdin = std::io::stdin().lock();
     let mut out = BufWriter::new(std::io::stdout().lock());
     let context = SourceContext { official: options.official, municipality: None };
@@ -257,7 +258,7 @@ fn read_line_capped(input: &mut impl BufRead, line: &mut Vec<u8>, max: usize) ->
 
 pub fn eval(config_path: &Path, file: &Path, misses: Option<&Path>) -> Result<()> {
     let config = load_config(config_path)?;
-    let classifier = load_classifier(&config)?;
+    let classifier = config.classifier()?;
     let reader = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
     let report = otklik_classify::eval::evaluate(&classifier, reader).with_context(|| format!("cannot evaluate {}", file.display()))?;
     print_stdout(&report)?;

@@ -373,6 +373,24 @@ impl Config {
         }
     }
 
+    /// The classifier of `[classify]`: topic rules and, unless disabled, the gazetteer.
+    pub fn classifier(&self) -> anyhow::Result<otklik_classify::Classifier> {
+        use anyhow::Context;
+        let gazetteer = (!self.classify.gazetteer.as_os_str().is_empty()).then(|| self.resolve(&self.classify.gazetteer));
+        otklik_classify::Classifier::load(&self.resolve(&self.classify.topics_dir), gazetteer.as_deref()).context("cannot load the classifier")
+    }
+
+    /// The ClickHouse connection, password from its secret source (registered for masking; never
+    /// logged: `ClickHouseSinkConfig`'s `Debug` redacts it).
+    pub fn clickhouse_sink(&self) -> anyhow::Result<otklik_clickhouse::ClickHouseSinkConfig> {
+        use anyhow::Context;
+        let mut sink = otklik_clickhouse::ClickHouseSinkConfig::new(&self.clickhouse.url, &self.clickhouse.database);
+        sink.user = self.clickhouse.user.clone();
+        sink.password = self.clickhouse_password().map_err(anyhow::Error::msg).context("ClickHouse password")?;
+        sink.password.iter().for_each(|password| otklik_pipeline::secrets::register(password));
+        Ok(sink)
+    }
+
     pub fn topics(&self) -> TopicsConfig {
         self.kafka.as_ref().map(|k| k.topics.clone()).unwrap_or_default()
     }

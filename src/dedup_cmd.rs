@@ -33,7 +33,7 @@ pub fn run(command: DedupCommand) -> Result<()> {
 
 fn eval(config_path: &Path, file: &Path, out: Option<&Path>) -> Result<()> {
     let config = crate::commands::load_config(config_path)?;
-    let classifier = crate::commands::load_classifier(&config)?;
+    let classifier = config.classifier()?;
     let reader = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
     let rows = read_rows(reader).with_context(|| format!("cannot read {}", file.display()))?;
     if rows.is_empty() {

@@ -7,26 +7,17 @@
 //! collecting and lets the stages drain what is in flight; a second one stops them at once
 //! (each still finishes or hands back its batch, so no torn rows).
 
-use crate::commands::load_classifier;
 use crate::config::Config;
-use crate::stages::ClassifyStage;
+use crate::graph::{Graph, Stop};
 use crate::summary::{CountingStore, Counts, Summary};
 use anyhow::{Context, Result};
 use otklik_clickhouse::{DataDir, DlqRow, LocalStore, PostRow};
-use otklik_collect::{Collector, CollectorTopics};
-use otklik_pipeline::{
-    run_map_stage, run_sink_stage_draining, Backoff, BatchLimits, Bus, CancellationToken, DeadLetters, MapStageConfig,
-    MemoryBus, SinkStageConfig, StageMetrics,
-};
+use otklik_pipeline::{CancellationToken, MemoryBus, StageMetrics};
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
-
-const CLASSIFY_GROUP: &str = "otklik-classify";
-const STORE_GROUP: &str = "otklik-store";
-const DLQ_STORE_GROUP: &str = "otklik-dlq-store";
 
 #[derive(Clone)]
 struct Metrics {
@@ -54,25 +45,21 @@ impl Metrics {
 
 pub async fn run(config: &Config) -> Result<Summary> {
     let started = Instant::now();
-    let topics = config.topics();
     let bus = MemoryBus::new(config.run.partitions);
-    let classifier = Arc::new(load_classifier(config)?);
+    let graph = Graph::new(config, &bus);
+    let topics = graph.topics.clone();
     // One lock for the process, shared by both stores: a second writer is refused.
     let data_dir = DataDir::lock(&config.resolve(&config.run.data_dir)).context("cannot open the local store")?;
     let posts_store = LocalStore::<PostRow>::open_in(&data_dir).context("cannot open the local store")?;
     let dlq_store = LocalStore::<DlqRow>::open_in(&data_dir).context("cannot open the local store")?;
-    let backoff = Backoff { initial: config.sink.retry_initial.0, max: config.sink.retry_max.0 };
-    let dead_letters = |stage: &str| DeadLetters { publisher: bus.publisher(), topic: topics.dlq.clone(), stage: stage.into(), backoff };
-    let limits = BatchLimits { max_rows: config.sink.batch_rows, max_bytes: config.sink.batch_bytes.0, max_wait: config.sink.batch_wait.0 };
     let metrics = Metrics { collect: Default::default(), classify: Default::default(), store: Default::default(), dlq: Default::default() };
 
     let stop_collecting = CancellationToken::new();
-    let stop_stages = CancellationToken::new();
-    // Cancelled once collecting has ended: the sinks then write what they hold at once instead
-    // of waiting out `sink.batch_wait` (a finished replay ends as soon as it is stored).
-    let drain = CancellationToken::new();
+    // `stop.drain` is cancelled once collecting has ended: the sinks then write what they hold
+    // at once instead of waiting out `sink.batch_wait` (a finished replay ends once stored).
+    let stop = Stop::default();
     tokio::spawn({
-        let (stop_collecting, stop_stages) = (stop_collecting.clone(), stop_stages.clone());
+        let (stop_collecting, stop_stages) = (stop_collecting.clone(), stop.stages.clone());
         async move {
             crate::telemetry::shutdown_signal().await;
             tracing::warn!("shutdown requested: collecting stopped, draining what is in flight (signal again to stop now)");
@@ -82,52 +69,21 @@ pub async fn run(config: &Config) -> Result<Summary> {
         }
     });
 
-    let classify = tokio::spawn(run_map_stage(
-        bus.subscribe(CLASSIFY_GROUP, &[&topics.posts_raw]).await?,
-        bus.publisher(),
-        Arc::new(ClassifyStage::new(classifier, &config.sources, topics.posts_classified.clone())),
-        dead_letters("classify"),
-        MapStageConfig { name: "classify".into(), max_batch: 512, commit_interval: Duration::from_secs(1), backoff },
-        metrics.classify.clone(),
-        stop_stages.clone(),
-    ));
+    let classify = tokio::spawn(graph.classify(metrics.classify.clone(), stop.stages.clone()).await?);
     let counts = Arc::new(Mutex::new(Counts::default()));
     let store_dir = posts_store.dir().display().to_string();
-    let store = tokio::spawn(run_sink_stage_draining(
-        bus.subscribe(STORE_GROUP, &[&topics.posts_classified]).await?,
-        Arc::new(CountingStore::new(posts_store, counts.clone())),
-        dead_letters("store"),
-        SinkStageConfig { name: "store".into(), limits, backoff },
-        metrics.store.clone(),
-        stop_stages.clone(),
-        drain.clone(),
-    ));
-    // DLQ records that cannot be stored go to a topic of their own rather than back into the DLQ.
-    let dlq = tokio::spawn(run_sink_stage_draining(
-        bus.subscribe(DLQ_STORE_GROUP, &[&topics.dlq]).await?,
-        Arc::new(dlq_store),
-        DeadLetters { topic: format!("{}.unstorable", topics.dlq), ..dead_letters("dlq-store") },
-        SinkStageConfig { name: "dlq-store".into(), limits, backoff },
-        metrics.dlq.clone(),
-        stop_stages.clone(),
-        drain.clone(),
-    ));
+    let posts = Arc::new(CountingStore::new(posts_store, counts.clone()));
+    let store = tokio::spawn(graph.posts_sink("store", posts, metrics.store.clone(), &stop).await?);
+    let dlq = tokio::spawn(graph.dlq_sink("dlq-store", Arc::new(dlq_store), metrics.dlq.clone(), &stop).await?);
     let progress = spawn_progress(&metrics);
     let registry = Arc::new(crate::metrics_http::Registry::default());
     for (name, stage) in [("collect", &metrics.collect), ("classify", &metrics.classify), ("store", &metrics.store), ("dlq-store", &metrics.dlq)] {
         registry.register(name, stage.clone());
     }
     registry.set_ready(true);
-    crate::metrics_http::spawn(&config.telemetry.metrics_listen, registry, stop_stages.clone());
+    crate::metrics_http::spawn(&config.telemetry.metrics_listen, registry, stop.stages.clone());
 
-    let collector = Collector {
-        reader: crate::readers::build(config)?,
-        publisher: bus.publisher(),
-        topics: CollectorTopics { raw: topics.posts_raw.clone(), cursors: topics.cursors.clone() },
-        dead_letters: dead_letters("collect"),
-        backoff,
-        metrics: metrics.collect.clone(),
-    };
+    let collector = graph.collector(metrics.collect.clone())?;
     let pass = match &config.collect.replay_dir {
         Some(dir) => {
             tracing::info!(sources = config.sources.len(), "replaying {}", dir.display());
@@ -140,22 +96,24 @@ pub async fn run(config: &Config) -> Result<Summary> {
         }
     };
 
-    drain.cancel();
+    stop.drain.cancel();
 
     // Everything collected is in the bus; stop once every stage has committed all of it.
     let drained = || {
-        bus.lag(CLASSIFY_GROUP, &topics.posts_raw) == 0 && bus.lag(STORE_GROUP, &topics.posts_classified) == 0 && bus.lag(DLQ_STORE_GROUP, &topics.dlq) == 0
+        [("classify", &topics.posts_raw), ("store", &topics.posts_classified), ("dlq-store", &topics.dlq)]
+            .iter()
+            .all(|(stage, topic)| bus.lag(&graph.group(stage), topic) == 0)
     };
-    while !drained() && !stop_stages.is_cancelled() {
+    while !drained() && !stop.stages.is_cancelled() {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(20)) => {}
-            _ = stop_stages.cancelled() => {}
+            _ = stop.stages.cancelled() => {}
         }
         if [&classify, &store, &dlq].iter().any(|t| t.is_finished()) {
             break;
         }
     }
-    stop_stages.cancel();
+    stop.stages.cancel();
     for (name, task) in [("classify", classify), ("store", store), ("dlq-store", dlq)] {
         crate::stages::join_stage(name, task).await?;
     }

@@ -6,6 +6,7 @@ mod commands;
 mod config;
 mod dedup_cmd;
 mod embedded;
+mod graph;
 mod kafka_cmd;
 mod metrics_http;
 mod production;
@@ -17,6 +18,7 @@ mod telemetry;
 mod tomlcheck;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use graph::Role;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -33,6 +35,21 @@ struct Cli {
 enum Command {
     /// Run the pipeline (embedded: one process, local store; production: over Kafka).
     Run {
+        #[arg(long, short, default_value = "config/otklik.toml")]
+        config: PathBuf,
+    },
+    /// Production mode, one kind of stage per process: the collectors (sources and cursors).
+    Collect {
+        #[arg(long, short, default_value = "config/otklik.toml")]
+        config: PathBuf,
+    },
+    /// Production mode, one kind of stage per process: the classifier (raw → classified posts).
+    ClassifyStage {
+        #[arg(long, short, default_value = "config/otklik.toml")]
+        config: PathBuf,
+    },
+    /// Production mode, one kind of stage per process: the ClickHouse sinks (posts, dead letters).
+    Sink {
         #[arg(long, short, default_value = "config/otklik.toml")]
         config: PathBuf,
     },
@@ -171,7 +188,10 @@ impl From<Network> for otklik_model::Platform {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { config } => commands::run(&config),
+        Command::Run { config } => commands::run(&config, Role::All),
+        Command::Collect { config } => commands::run(&config, Role::Collect),
+        Command::ClassifyStage { config } => commands::run(&config, Role::Classify),
+        Command::Sink { config } => commands::run(&config, Role::Sink),
         Command::CheckConfig { path } => return commands::check_config(&path),
         Command::Parse { network, file, source_id, parent, max_bytes } => {
             commands::quiet_on_closed_pipe(commands::parse(network.into(), &file, source_id, parent, max_bytes))

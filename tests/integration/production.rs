@@ -337,3 +337,33 @@ fn kafka_init_creates_the_topics_then_finds_them_as_configured() {
         assert!(lines.iter().all(|l| l.starts_with(expected) && l.contains(&name)), "{lines:?}");
     }
 }
+
+/// The three stage commands as separate processes, as a fleet deploys them: the replayed demo
+/// flows collect → classify-stage → sink into ClickHouse.
+#[test]
+fn the_stages_run_as_separate_processes() {
+    let (Some(kafka), Some(clickhouse)) = (otklik_testkit::kafka(), otklik_testkit::clickhouse()) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let name = unique("otklik_stages");
+    let config = production_config(dir.path(), &kafka, &clickhouse, &name);
+    let start = |stage: &str| otklik().arg(stage).arg("--config").arg(&config).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut sink = start("sink");
+    let mut classify = start("classify-stage");
+    // A replaying collector publishes everything and ends by itself.
+    let collect = start("collect").wait_with_output().unwrap();
+    assert!(collect.status.success(), "{}", stderr(&collect));
+    wait_for_posts(&clickhouse, &name, 337, &mut sink);
+    for child in [&mut classify, &mut sink] {
+        assert!(child.try_wait().unwrap().is_none(), "a stage process ended early");
+        std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+    clickhouse_query(&clickhouse, &format!("DROP DATABASE {name}"));
+}
+
+#[test]
+fn a_stage_command_needs_production_mode() {
+    let output = run(otklik().args(["classify-stage", "--config", "config/demo.toml"]));
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("needs production mode"), "{}", stderr(&output));
+}
