@@ -7,7 +7,7 @@ use chrono::Utc;
 use otklik_classify::{Classifier, SourceContext};
 use otklik_collect::{parse_saved, ParseContext};
 use otklik_model::{ClassifiedPost, Platform, PostUid, RawPost};
-use std::io::{BufRead, BufWriter, Read, Write};
+use std::io::{BufRead, BufWriter, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -115,13 +115,11 @@ fn report_unparsed(file: &Path, parsed: &otklik_collect::Parsed) -> Result<()> {
 /// Reads at most `max` bytes of `file` (`Read::take`): a wrong path (a device, a disk image) fails
 /// at once instead of filling memory.
 fn read_capped(file: &Path, max: usize) -> Result<Vec<u8>> {
-    let reader = std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let mut bytes = Vec::new();
-    reader.take(max as u64 + 1).read_to_end(&mut bytes).with_context(|| format!("cannot read {}", file.display()))?;
-    if bytes.len() > max {
-        bail!("{} is larger than {max} bytes (--max-bytes): not a saved response?", file.display());
+    use otklik_pipeline::units::{read_capped_bytes, ReadCappedError};
+    match read_capped_bytes(file, max) {
+        Err(ReadCappedError::TooLarge(_)) => bail!("{} is larger than {max} bytes (--max-bytes): not a saved response?", file.display()),
+        result => result.with_context(|| format!("cannot read {}", file.display())),
     }
-    Ok(bytes)
 }
 
 /// How `otklik classify` reads stdin.

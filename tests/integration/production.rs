@@ -89,27 +89,9 @@ fn the_demo_replayed_through_kafka_lands_in_clickhouse() {
     let check = run(otklik().arg("check-config").arg(&config));
     assert!(check.status.success(), "{}", stderr(&check));
 
-    let mut child = otklik().arg("run").arg("--config").arg(&config).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
-    let started = Instant::now();
-    let mut stored = String::new();
-    while started.elapsed() < Duration::from_secs(180) {
-        if let Ok(Some(status)) = child.try_wait() {
-            let output = child.wait_with_output().unwrap();
-            panic!("otklik run exited early ({status}): {}", stderr(&output));
-        }
-        let exists = clickhouse_query(&clickhouse, &format!("EXISTS TABLE {name}.posts"));
-        if exists == "1" {
-            stored = clickhouse_query(&clickhouse, &format!("SELECT count() FROM {name}.posts FINAL"));
-            if stored == "337" {
-                break;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(stored, "337", "posts in ClickHouse after {:?}", started.elapsed());
+    let mut running = Running::start(&config);
+    running.wait_for_posts(&clickhouse, &name, 337);
+    running.stop();
     let platforms = clickhouse_query(&clickhouse, &format!("SELECT platform, count() FROM {name}.posts FINAL GROUP BY platform ORDER BY platform"));
     assert_eq!(platforms.replace('\t', " "), "ok 66\ntelegram 90\nvk 181");
     let heating = clickhouse_query(&clickhouse, &format!("SELECT count() FROM {name}.posts FINAL WHERE has(topics, 'heating')"));
@@ -166,8 +148,13 @@ struct Running {
 
 impl Running {
     fn start(config: &Path) -> Running {
+        Running::command("run", config)
+    }
+
+    /// `otklik <command> --config <config>` (`run`, or a stage command).
+    fn command(command: &str, config: &Path) -> Running {
         let stderr = std::process::Stdio::piped();
-        let mut child = otklik().arg("run").arg("--config").arg(config).stdout(std::process::Stdio::null()).stderr(stderr).spawn().unwrap();
+        let mut child = otklik().arg(command).arg("--config").arg(config).stdout(std::process::Stdio::null()).stderr(stderr).spawn().unwrap();
         let lines = collect_lines(child.stderr.take().unwrap());
         Running { child, lines }
     }
@@ -346,18 +333,15 @@ fn the_stages_run_as_separate_processes() {
     let dir = tempfile::tempdir().unwrap();
     let name = unique("otklik_stages");
     let config = production_config(dir.path(), &kafka, &clickhouse, &name);
-    let start = |stage: &str| otklik().arg(stage).arg("--config").arg(&config).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
-    let mut sink = start("sink");
-    let mut classify = start("classify-stage");
+    let mut sink = Running::command("sink", &config);
+    let mut classify = Running::command("classify-stage", &config);
     // A replaying collector publishes everything and ends by itself.
-    let collect = start("collect").wait_with_output().unwrap();
+    let collect = otklik().arg("collect").arg("--config").arg(&config).output().unwrap();
     assert!(collect.status.success(), "{}", stderr(&collect));
-    wait_for_posts(&clickhouse, &name, 337, &mut sink);
-    for child in [&mut classify, &mut sink] {
-        assert!(child.try_wait().unwrap().is_none(), "a stage process ended early");
-        std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
-        assert!(child.wait().unwrap().success());
-    }
+    sink.wait_for_posts(&clickhouse, &name, 337);
+    assert!(classify.child.try_wait().unwrap().is_none(), "the classifier process ended early");
+    classify.stop();
+    sink.stop();
     clickhouse_query(&clickhouse, &format!("DROP DATABASE {name}"));
 }
 

@@ -121,6 +121,11 @@ pub enum ReadCappedError {
 /// Reads at most `max_bytes` of `path` as UTF-8 text: a larger file (or an endless one such as
 /// `/dev/zero`) is an error as soon as the limit is passed, not a hang.
 pub fn read_capped(path: &Path, max_bytes: usize) -> Result<String, ReadCappedError> {
+    String::from_utf8(read_capped_bytes(path, max_bytes)?).map_err(|_| ReadCappedError::NotText)
+}
+
+/// [`read_capped`] for files that need not be text (saved network responses).
+pub fn read_capped_bytes(path: &Path, max_bytes: usize) -> Result<Vec<u8>, ReadCappedError> {
     let file = std::fs::File::open(path)?;
     let mut bytes = Vec::new();
     let limit = u64::try_from(max_bytes).unwrap_or(u64::MAX).saturating_add(1);
@@ -128,7 +133,7 @@ pub fn read_capped(path: &Path, max_bytes: usize) -> Result<String, ReadCappedEr
     if bytes.len() > max_bytes {
         return Err(ReadCappedError::TooLarge(max_bytes));
     }
-    String::from_utf8(bytes).map_err(|_| ReadCappedError::NotText)
+    Ok(bytes)
 }
 
 /// Parses `250ms`, `30s`, `5m`, `2h`, `7d`.
