@@ -58,7 +58,7 @@ fn a_spike_opens_one_alert_with_its_figures() {
     // The 24 h window holds the spike for a day; two quiet hours after that resolve it.
     assert!(events.iter().any(|e| e.kind == EventKind::Resolved), "quiet again → resolved");
     let alert = opened[0].to_alert("г. Пенза").unwrap();
-    assert_eq!(alert.count, det.observed);
+    assert_eq!(alert.observed, det.observed);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! production run produce identical tables.
 
 use chrono::{DateTime, Utc};
-use otklik_model::{Alert, ClassifiedPost, Cursor, DlqRecord, Source, SourceStatus};
+use otklik_model::{Alert, AlertSeverity, AlertState, ClassifiedPost, Cursor, DlqRecord, Source, SourceStatus};
 use clickhouse::Row;
 use serde::{Deserialize, Serialize};
 
@@ -89,8 +89,21 @@ pub struct PostRow {
     /// `text`, `source` or empty.
     pub municipality_evidence: String,
     pub classifier_version: String,
-    /// Milliseconds of `collected_at`: the ReplacingMergeTree version.
+    /// The first post of the post's copy cluster; empty when it is no copy or not linked yet.
+    pub copy_of: String,
+    /// The uid of the incident's first post; empty until the alert stage has linked the post.
+    pub incident_id: String,
+    /// Counts as a distinct resident's voice in its incident.
+    pub is_voice: u8,
+    /// The ReplacingMergeTree version: milliseconds of `collected_at` × 2, + 1 once linked, so
+    /// the alert stage's linked version of a post replaces the classifier's unlinked one
+    /// whatever order they arrive in.
     pub version: u64,
+}
+
+/// `posts.version` of a post collected at `collected_at`, linked or not.
+pub fn post_version(collected_at: DateTime<Utc>, linked: bool) -> u64 {
+    u64::try_from(collected_at.timestamp_millis()).unwrap_or(0) * 2 + u64::from(linked)
 }
 
 impl From<&ClassifiedPost> for PostRow {
@@ -134,7 +147,10 @@ impl From<&ClassifiedPost> for PostRow {
             municipality_name: class.municipality.as_ref().map(|m| m.name.clone()).unwrap_or_default(),
             municipality_evidence: class.municipality.as_ref().map(|m| serde_plain(&m.evidence)).unwrap_or_default(),
             classifier_version: class.classifier_version.clone(),
-            version: u64::try_from(post.collected_at.timestamp_millis()).unwrap_or(0),
+            copy_of: classified.copy_of.as_ref().map(ToString::to_string).unwrap_or_default(),
+            incident_id: classified.incident_id.as_ref().map(ToString::to_string).unwrap_or_default(),
+            is_voice: classified.is_voice.unwrap_or(false).into(),
+            version: post_version(post.collected_at, classified.incident_id.is_some()),
         }
     }
 }
@@ -178,10 +194,17 @@ impl From<&DlqRecord> for DlqRow {
     }
 }
 
-/// A row of the `alerts` table: one spike the alerter raised.
+/// A row of the `alerts` table: one event (opened, updated, reopened, resolved) of one alert.
+/// The latest row of an `id` (by `raised_at`) is the alert's state.
 #[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
 pub struct AlertRow {
-    /// ОКТМО code, empty when the spike is in posts with no municipality.
+    pub id: String,
+    pub state: String,
+    pub severity: String,
+    pub method: String,
+    /// The calendar's reason when the spike was expected (listed, not paged); empty otherwise.
+    pub expected_note: String,
+    /// ОКТМО code, empty for the series of the whole region.
     pub municipality: String,
     pub municipality_name: String,
     pub topic: String,
@@ -189,28 +212,90 @@ pub struct AlertRow {
     pub window_start: DateTime<Utc>,
     #[serde(with = "ch_datetime")]
     pub window_end: DateTime<Utc>,
-    pub count: u64,
-    pub baseline: f64,
-    pub score: f64,
-    pub sample_uids: Vec<String>,
+    pub observed: u64,
+    pub expected: f64,
+    /// 0 when the test has no upper bound.
+    pub upper_bound: u64,
+    pub p_value: f64,
+    pub incidents: u64,
+    pub voices: u64,
+    /// The top incidents, as parallel arrays.
+    pub incident_uids: Vec<String>,
+    pub incident_urls: Vec<String>,
+    pub incident_excerpts: Vec<String>,
+    pub incident_voices: Vec<u64>,
     #[serde(with = "ch_datetime")]
     pub raised_at: DateTime<Utc>,
 }
 
 impl From<&Alert> for AlertRow {
     fn from(alert: &Alert) -> Self {
+        let top = &alert.top_incidents;
         AlertRow {
+            id: alert.id.clone(),
+            state: alert.state.as_str().to_owned(),
+            severity: alert.severity.as_str().to_owned(),
+            method: alert.method.clone(),
+            expected_note: alert.expected_note.clone().unwrap_or_default(),
             municipality: alert.municipality.clone().unwrap_or_default(),
             municipality_name: alert.municipality_name.clone(),
             topic: alert.topic.id().to_owned(),
             window_start: alert.window_start,
             window_end: alert.window_end,
-            count: alert.count,
-            baseline: alert.baseline,
-            score: alert.score,
-            sample_uids: alert.sample_uids.iter().map(ToString::to_string).collect(),
+            observed: alert.observed,
+            expected: alert.expected,
+            upper_bound: alert.upper_bound.unwrap_or(0),
+            p_value: alert.p_value,
+            incidents: alert.incidents,
+            voices: alert.voices,
+            incident_uids: top.iter().map(|i| i.uid.to_string()).collect(),
+            incident_urls: top.iter().map(|i| i.url.clone()).collect(),
+            incident_excerpts: top.iter().map(|i| i.excerpt.clone()).collect(),
+            incident_voices: top.iter().map(|i| i.voices).collect(),
             raised_at: alert.raised_at,
         }
+    }
+}
+
+impl TryFrom<&AlertRow> for Alert {
+    type Error = String;
+
+    /// Back from a stored row (restoring the alert stage, `otklik alerts list`).
+    fn try_from(row: &AlertRow) -> Result<Alert, String> {
+        let top_incidents = row
+            .incident_uids
+            .iter()
+            .enumerate()
+            .map(|(i, uid)| {
+                Ok(otklik_model::AlertIncident {
+                    uid: uid.parse().map_err(|e| format!("alert {}: incident uid: {e}", row.id))?,
+                    url: row.incident_urls.get(i).cloned().unwrap_or_default(),
+                    excerpt: row.incident_excerpts.get(i).cloned().unwrap_or_default(),
+                    voices: row.incident_voices.get(i).copied().unwrap_or(0),
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(Alert {
+            schema: otklik_model::Schema,
+            id: row.id.clone(),
+            state: AlertState::parse(&row.state).ok_or_else(|| format!("alert {}: unknown state {:?}", row.id, row.state))?,
+            severity: AlertSeverity::parse(&row.severity).unwrap_or(AlertSeverity::Low),
+            method: row.method.clone(),
+            expected_note: Some(row.expected_note.clone()).filter(|n| !n.is_empty()),
+            municipality: Some(row.municipality.clone()).filter(|m| !m.is_empty()),
+            municipality_name: row.municipality_name.clone(),
+            topic: row.topic.parse().map_err(|e| format!("alert {}: {e}", row.id))?,
+            window_start: row.window_start,
+            window_end: row.window_end,
+            observed: row.observed,
+            expected: row.expected,
+            upper_bound: Some(row.upper_bound).filter(|&b| b > 0),
+            p_value: row.p_value,
+            incidents: row.incidents,
+            voices: row.voices,
+            top_incidents,
+            raised_at: row.raised_at,
+        })
     }
 }
 
@@ -306,9 +391,8 @@ impl TableRow for AlertRow {
     }
 
     fn identify(&self, hasher: &mut dyn std::hash::Hasher) {
-        hasher.write(self.municipality.as_bytes());
-        hasher.write(self.topic.as_bytes());
-        hasher.write_i64(self.window_start.timestamp());
+        hasher.write(self.id.as_bytes());
+        hasher.write(self.state.as_bytes());
         hasher.write_i64(self.raised_at.timestamp());
     }
 }

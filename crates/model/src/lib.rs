@@ -7,7 +7,7 @@
 //! - [`RawPost`]: a post or comment as a collector saw it (`otklik.posts.raw.v1`);
 //! - [`ClassifiedPost`]: a raw post plus its [`Classification`] (`otklik.posts.classified.v1`);
 //! - [`Source`] and [`Cursor`]: the fleet's work list and its progress (compacted topics);
-//! - [`Alert`]: a complaint spike (`otklik.alerts.v1`);
+//! - [`Alert`]: one event of a spike of incident voices (`otklik.alerts.v1`);
 //! - [`DlqRecord`]: anything a stage could not process (`otklik.dlq.v1`).
 //!
 //! [`PostUid`] is the key of every post message: `{platform}:{owner}:{id}[:c{comment}]`.
@@ -24,7 +24,7 @@ mod time;
 mod topic;
 mod uid;
 
-pub use alert::Alert;
+pub use alert::{Alert, AlertIncident, AlertSeverity, AlertState};
 pub use dlq::{DlqRecord, PayloadEncoding};
 pub use post::{
     Attachment, Author, Classification, ClassifiedPost, Counters, Geo, ItemKind, MunicipalityEvidence,

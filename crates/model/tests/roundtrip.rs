@@ -70,15 +70,23 @@ fn every_wire_type_round_trips() {
         newest_id: Some(42), polled_at: Some(Utc::now().with_timezone(&Utc).date_naive().and_hms_opt(1, 2, 3).unwrap().and_utc()), ..Cursor::new("tg-penza") });
     round_trip(&Alert {
         schema: Schema,
+        id: "56701000:heating:20261101T06".into(),
+        state: AlertState::Opened,
+        severity: AlertSeverity::High,
+        method: "baseline".into(),
+        expected_note: Some("heating season starts".into()),
         municipality: Some("56701000".into()),
         municipality_name: "г. Пенза".into(),
         topic: Topic::Heating,
         window_start: Utc.with_ymd_and_hms(2026, 11, 1, 6, 0, 0).unwrap(),
         window_end: Utc.with_ymd_and_hms(2026, 11, 1, 7, 0, 0).unwrap(),
-        count: 40,
-        baseline: 3.5,
-        score: 8.1,
-        sample_uids: vec![post.uid.clone()],
+        observed: 40,
+        expected: 3.5,
+        upper_bound: Some(12),
+        p_value: 1e-9,
+        incidents: 3,
+        voices: 40,
+        top_incidents: vec![AlertIncident { uid: post.uid.clone(), url: "https://vk.com/wall-1_2".into(), excerpt: "Нет отопления".into(), voices: 30 }],
         raised_at: Utc.with_ymd_and_hms(2026, 11, 1, 7, 0, 1).unwrap(),
     });
     round_trip(&DlqRecord::new("classify", "bad json", "otklik.posts.raw.v1", b"{oops", Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()));

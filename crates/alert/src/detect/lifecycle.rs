@@ -27,12 +27,34 @@ pub enum EventKind {
     Resolved,
 }
 
+impl EventKind {
+    pub fn state(self) -> otklik_model::AlertState {
+        use otklik_model::AlertState;
+        match self {
+            EventKind::Opened => AlertState::Opened,
+            EventKind::Updated => AlertState::Updated,
+            EventKind::Reopened => AlertState::Reopened,
+            EventKind::Resolved => AlertState::Resolved,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Low,
     Medium,
     High,
+}
+
+impl From<Severity> for otklik_model::AlertSeverity {
+    fn from(s: Severity) -> Self {
+        match s {
+            Severity::Low => otklik_model::AlertSeverity::Low,
+            Severity::Medium => otklik_model::AlertSeverity::Medium,
+            Severity::High => otklik_model::AlertSeverity::High,
+        }
+    }
 }
 
 impl Severity {

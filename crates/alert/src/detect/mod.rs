@@ -136,22 +136,42 @@ pub struct AlertEvent {
 }
 
 impl AlertEvent {
-    /// The wire form. Incidents and sample posts are the alert stage's to fill in.
+    /// The wire form of an opening or update. Incidents and voices are the alert stage's to fill
+    /// in; a `Resolved` event has no detection and is told as the last alert, resolved.
     pub fn to_alert(&self, municipality_name: &str) -> Option<Alert> {
         let d = self.detection.as_ref()?;
         Some(Alert {
             schema: Schema,
+            id: self.id.clone(),
+            state: self.kind.state(),
+            severity: self.severity.into(),
+            method: d.method.as_str().to_owned(),
+            expected_note: d.expected_note.clone(),
             municipality: self.series.municipality.clone(),
             municipality_name: municipality_name.to_owned(),
             topic: self.series.topic,
             window_start: hour_start(d.window_end + 1 - d.window_hours as i64),
             window_end: hour_start(d.window_end + 1),
-            count: d.observed,
-            baseline: d.expected,
-            score: -d.p_value.max(1e-300).log10(),
-            sample_uids: Vec::new(),
+            observed: d.observed,
+            expected: d.expected,
+            upper_bound: self.upper_bound,
+            p_value: d.p_value,
+            incidents: 0,
+            voices: 0,
+            top_incidents: Vec::new(),
             raised_at: self.raised_at,
         })
+    }
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Baseline => "baseline",
+            Method::Ears => "ears",
+            Method::Cusum => "cusum",
+            Method::Threshold => "threshold",
+        }
     }
 }
 
