@@ -1,5 +1,6 @@
 //! `otklik`: the command line. Glue only — every capability lives in a crate under `crates/`.
 
+mod alert_stage;
 mod alerts_cmd;
 mod clickhouse_cmd;
 mod commands;
@@ -48,7 +49,14 @@ enum Command {
         #[arg(long, short, default_value = "config/otklik.toml")]
         config: PathBuf,
     },
-    /// Production mode, one kind of stage per process: the ClickHouse sinks (posts, dead letters).
+    /// Production mode, one kind of stage per process: incident linking and spike detection
+    /// (series → linked posts and alerts).
+    Alert {
+        #[arg(long, short, default_value = "config/otklik.toml")]
+        config: PathBuf,
+    },
+    /// Production mode, one kind of stage per process: the ClickHouse sinks (posts, alerts,
+    /// dead letters).
     Sink {
         #[arg(long, short, default_value = "config/otklik.toml")]
         config: PathBuf,
@@ -192,6 +200,7 @@ fn main() -> ExitCode {
         Command::Collect { config } => commands::run(&config, Role::Collect),
         Command::ClassifyStage { config } => commands::run(&config, Role::Classify),
         Command::Sink { config } => commands::run(&config, Role::Sink),
+        Command::Alert { config } => commands::run(&config, Role::Alert),
         Command::CheckConfig { path } => return commands::check_config(&path),
         Command::Parse { network, file, source_id, parent, max_bytes } => {
             commands::quiet_on_closed_pipe(commands::parse(network.into(), &file, source_id, parent, max_bytes))
