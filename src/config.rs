@@ -449,6 +449,15 @@ impl Config {
         otklik_classify::Classifier::load(&self.resolve(&self.classify.topics_dir), gazetteer.as_deref()).context("cannot load the classifier")
     }
 
+    /// Where the alert stage's history is read back: ClickHouse in production mode, the local
+    /// store in embedded mode.
+    pub fn history(&self) -> anyhow::Result<otklik_clickhouse::History> {
+        Ok(match self.run.mode {
+            Mode::Production => otklik_clickhouse::History::ClickHouse(self.clickhouse_sink()?),
+            Mode::Embedded => otklik_clickhouse::History::Local(self.resolve(&self.run.data_dir)),
+        })
+    }
+
     /// The calendar of expected spikes (`[alert] calendar_dir`).
     pub fn calendar(&self) -> anyhow::Result<otklik_alert::detect::calendar::Calendar> {
         use anyhow::Context;

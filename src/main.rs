@@ -8,6 +8,7 @@ mod config;
 mod dedup_cmd;
 mod embedded;
 mod graph;
+mod incidents_cmd;
 mod kafka_cmd;
 mod metrics_http;
 mod production;
@@ -122,6 +123,15 @@ enum Command {
         #[arg(long, default_value = "24h", value_parser = otklik_pipeline::units::parse_duration)]
         since: std::time::Duration,
     },
+    /// Open incidents with their voices, first and last post, place, topic and an excerpt (from
+    /// ClickHouse in production mode, from the local store in embedded mode).
+    Incidents {
+        #[arg(long, short, default_value = "config/otklik.toml")]
+        config: PathBuf,
+        /// Incidents with a post this recent: "24h", "3d", …
+        #[arg(long, default_value = "24h", value_parser = otklik_pipeline::units::parse_duration)]
+        since: std::time::Duration,
+    },
     /// Spike alerts.
     Alerts {
         #[command(subcommand)]
@@ -145,6 +155,27 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AlertsCommand {
+    /// Alerts raised recently, the latest event of each, with their top incidents.
+    List {
+        #[arg(long, short, default_value = "config/otklik.toml")]
+        config: PathBuf,
+        /// Only those not resolved.
+        #[arg(long)]
+        open: bool,
+        /// How far back: "24h", "7d", …
+        #[arg(long, default_value = "7d", value_parser = otklik_pipeline::units::parse_duration)]
+        since: std::time::Duration,
+    },
+    /// Replay the stored voices of a time range through the detector of the config and print
+    /// the alerts it raises (RFC 3339 times or dates).
+    Backtest {
+        #[arg(long, short, default_value = "config/otklik.toml")]
+        config: PathBuf,
+        #[arg(long, value_parser = alerts_cmd::parse_time)]
+        from: chrono::DateTime<chrono::Utc>,
+        #[arg(long, value_parser = alerts_cmd::parse_time)]
+        to: chrono::DateTime<chrono::Utc>,
+    },
     /// Measure the spike detector on simulated series (Noufaily et al. 2013): POD by outbreak
     /// size, false alerts per series-month, effective α, detection delay.
     Bench {
@@ -217,6 +248,13 @@ fn main() -> ExitCode {
         Command::Alerts { command: AlertsCommand::Bench { replicates, seed, series, csv } } => {
             alerts_cmd::bench(replicates, seed, series, csv.as_deref())
         }
+        Command::Alerts { command: AlertsCommand::List { config, open, since } } => {
+            commands::load_config(&config).and_then(|config| alerts_cmd::list(&config, since, open))
+        }
+        Command::Alerts { command: AlertsCommand::Backtest { config, from, to } } => {
+            commands::load_config(&config).and_then(|config| alerts_cmd::backtest(&config, from, to))
+        }
+        Command::Incidents { config, since } => commands::load_config(&config).and_then(|config| incidents_cmd::run(&config, since)),
         Command::Dedup { command } => dedup_cmd::run(command),
         Command::Kafka { command: KafkaCommand::Init, config } => commands::load_config(&config).and_then(|config| kafka_cmd::init(&config)),
         Command::Report { config, since } => commands::load_config(&config).and_then(|config| clickhouse_cmd::report(&config, since)),

@@ -188,6 +188,26 @@ impl AlertCore {
     /// Rebuilds the state from what a run stored, then replays the evaluations of the last
     /// [`SILENT_REPLAY`] before the newest post without sending anything.
     pub fn restore(&mut self, restore: Restore) {
+        for alert in &restore.alerts {
+            self.sent.insert(alert.id.clone(), (alert.state, alert.observed));
+            if let Some(m) = &alert.municipality {
+                self.names.entry(m.clone()).or_insert_with(|| alert.municipality_name.clone());
+            }
+            let key = SeriesKey { municipality: alert.municipality.clone(), topic: alert.topic };
+            self.last.insert(key, alert.clone());
+        }
+        self.load_history(&restore);
+        if let Some(watermark) = self.watermark {
+            self.clock = Some(self.floor(watermark - SILENT_REPLAY));
+            let quiet = self.config.max_catch_up.take();
+            self.advance(watermark);
+            self.config.max_catch_up = quiet;
+        }
+    }
+
+    /// Loads stored posts and hourly voices without evaluating anything (a backtest then sets
+    /// the clock with [`AlertCore::start_clock`] and advances through its range).
+    pub fn load_history(&mut self, restore: &Restore) {
         for r in &restore.posts {
             if let Some(m) = &r.post.municipality {
                 self.names.entry(m.clone()).or_insert_with(|| r.municipality_name.clone());
@@ -198,25 +218,16 @@ impl AlertCore {
         if let Some(from) = restore.history_from.filter(|_| !restore.hourly.is_empty()) {
             self.see_time(hour_start(from));
         }
-        for (key, hour, count) in restore.hourly {
-            self.see_time(hour_start(hour));
-            self.detector.add_series(key.clone(), restore.history_from.unwrap_or(hour).min(hour));
-            self.detector.observe(&key, hour, count);
+        for (key, hour, count) in &restore.hourly {
+            self.see_time(hour_start(*hour));
+            self.detector.add_series(key.clone(), restore.history_from.unwrap_or(*hour).min(*hour));
+            self.detector.observe(key, *hour, *count);
         }
-        for alert in restore.alerts {
-            self.sent.insert(alert.id.clone(), (alert.state, alert.observed));
-            if let Some(m) = &alert.municipality {
-                self.names.entry(m.clone()).or_insert_with(|| alert.municipality_name.clone());
-            }
-            let key = SeriesKey { municipality: alert.municipality.clone(), topic: alert.topic };
-            self.last.insert(key, alert);
-        }
-        if let Some(watermark) = self.watermark {
-            self.clock = Some(self.floor(watermark - SILENT_REPLAY));
-            let quiet = self.config.max_catch_up.take();
-            self.advance(watermark);
-            self.config.max_catch_up = quiet;
-        }
+    }
+
+    /// Sets the clock: the next evaluation is the first boundary after `at`.
+    pub fn start_clock(&mut self, at: DateTime<Utc>) {
+        self.clock = Some(self.floor(at));
     }
 
     /// Evaluates every boundary after the clock up to `to` and returns the alert events.
