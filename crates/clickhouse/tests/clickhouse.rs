@@ -67,11 +67,7 @@ async fn migrates_from_empty_and_from_every_earlier_version_idempotently() {
         // Data written at the earlier version survives the upgrade and reaches complaints_hourly
         // (created by a later migration: the backfill).
         let rows: Vec<PostRow> = (0..300).map(|i| row(i, base_time(), 64)).collect();
-        let mut insert = db.client.insert::<PostRow>("posts").await.unwrap();
-        for r in &rows {
-            insert.write(r).await.unwrap();
-        }
-        insert.end().await.unwrap();
+        db.insert_pre_005_posts(&rows).await;
         let report = migrator.migrate(None).await.unwrap();
         assert_eq!(report.applied, all[start as usize..].to_vec(), "upgrade from {start}");
         assert_eq!(schema(&db).await, target, "schema after upgrading from {start}");
