@@ -67,6 +67,15 @@ impl StoreRow for DlqRow {
     }
 }
 
+impl StoreRow for AlertRow {
+    const TABLE: &'static str = "alerts";
+
+    fn from_message(message: &Message) -> Result<Self, String> {
+        let alert: Alert = otklik_model::decode("Alert", &message.payload).map_err(|e| e.to_string())?;
+        Ok(AlertRow::from(&alert))
+    }
+}
+
 /// A store failure. Disk errors are retryable (space may be freed, a mount may come back).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
