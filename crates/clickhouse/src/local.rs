@@ -49,15 +49,6 @@ impl StoreRow for PostRow {
     }
 }
 
-impl StoreRow for AlertRow {
-    const TABLE: &'static str = "alerts";
-
-    fn from_message(message: &Message) -> Result<Self, String> {
-        let alert: Alert = otklik_model::decode("Alert", &message.payload).map_err(|e| e.to_string())?;
-        Ok(AlertRow::from(&alert))
-    }
-}
-
 impl StoreRow for DlqRow {
     const TABLE: &'static str = "dlq";
 
