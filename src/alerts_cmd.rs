@@ -8,6 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use otklik_alert::bench::{self, BenchConfig};
 use otklik_alert::detect::{hour_of, HELD_HOURS};
 use otklik_model::{Alert, AlertState};
+use std::fmt::Write;
 use std::path::Path;
 
 /// One alert event on one line: when, what, where, how much.
@@ -35,20 +36,21 @@ pub fn list(config: &Config, since: std::time::Duration, open: bool) -> Result<(
     let history = config.history()?;
     let from = Utc::now() - chrono::Duration::from_std(since).context("--since is too long")?;
     let rows = crate::clickhouse_cmd::runtime()?.block_on(history.latest_alerts(from)).context("cannot read the alerts")?;
-    let mut shown = 0;
+    let (mut out, mut shown) = (String::new(), 0);
     for row in &rows {
         let alert = Alert::try_from(row).map_err(anyhow::Error::msg)?;
         if open && alert.state == AlertState::Resolved {
             continue;
         }
-        println!("{}", line(&alert));
+        let _ = writeln!(out, "{}", line(&alert));
         for incident in &alert.top_incidents {
-            println!("      {:>3} voices  {}  {}", incident.voices, incident.url, crate::incidents_cmd::short(&incident.excerpt, 80));
+            let excerpt = crate::incidents_cmd::short(&incident.excerpt, 80);
+            let _ = writeln!(out, "      {:>3} voices  {}  {excerpt}", incident.voices, incident.url);
         }
         shown += 1;
     }
-    println!("{shown} alert{}", if shown == 1 { "" } else { "s" });
-    Ok(())
+    let _ = writeln!(out, "{shown} alert{}", if shown == 1 { "" } else { "s" });
+    crate::commands::print_stdout(out)
 }
 
 /// A time given as RFC 3339 or as a date (its midnight, UTC).
@@ -80,12 +82,13 @@ pub fn backtest(config: &Config, from: DateTime<Utc>, to: DateTime<Utc>) -> Resu
     core.load_history(&loaded);
     core.start_clock(from);
     let alerts = core.advance(to);
+    let mut out = String::new();
     for alert in &alerts {
-        println!("{}", line(alert));
+        let _ = writeln!(out, "{}", line(alert));
     }
     let opened = alerts.iter().filter(|a| matches!(a.state, AlertState::Opened | AlertState::Reopened)).count();
-    println!("{} events, {opened} alerts opened, {} to {}", alerts.len(), from.to_rfc3339(), to.to_rfc3339());
-    Ok(())
+    let _ = writeln!(out, "{} events, {opened} alerts opened, {} to {}", alerts.len(), from.to_rfc3339(), to.to_rfc3339());
+    crate::commands::print_stdout(out)
 }
 
 /// Runs the simulation with a year of history and again with 3 days, prints both reports and

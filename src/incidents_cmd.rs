@@ -7,6 +7,7 @@ use crate::config::Config;
 use anyhow::{Context, Result};
 use chrono::Utc;
 use std::collections::HashMap;
+use std::fmt::Write;
 
 /// At most this many characters of `text`, cut at a character boundary.
 pub fn short(text: &str, chars: usize) -> String {
@@ -30,11 +31,12 @@ pub fn run(config: &Config, since: std::time::Duration) -> Result<()> {
     core.load_history(&otklik_alert::stage::Restore { posts: restored, ..Default::default() });
     let mut open: Vec<_> = core.incidents().filter(|i| i.last_seen >= from).collect();
     open.sort_by(|a, b| b.voices.cmp(&a.voices).then(b.last_seen.cmp(&a.last_seen)));
-    println!("voices posts first seen        last seen         topic                municipality · place · excerpt");
+    let mut out = String::from("voices posts first seen        last seen         topic                municipality · place · excerpt\n");
     for i in &open {
         let municipality = i.municipality.as_ref().map_or("—".to_owned(), |m| names.get(m).cloned().unwrap_or_else(|| m.clone()));
         let place = places.get(&i.id).filter(|p| !p.is_empty()).map_or(String::new(), |p| format!(" · {p}"));
-        println!(
+        let _ = writeln!(
+            out,
             "{:>6} {:>5} {}  {}  {:<20} {municipality}{place} · {}",
             i.voices,
             i.posts,
@@ -44,12 +46,14 @@ pub fn run(config: &Config, since: std::time::Duration) -> Result<()> {
             short(&i.excerpt, 80)
         );
     }
-    println!("{} open incident{} since {}", open.len(), if open.len() == 1 { "" } else { "s" }, from.format("%Y-%m-%d %H:%M UTC"));
-    Ok(())
+    let plural = if open.len() == 1 { "" } else { "s" };
+    let _ = writeln!(out, "{} open incident{plural} since {}", open.len(), from.format("%Y-%m-%d %H:%M UTC"));
+    crate::commands::print_stdout(out)
 }
 
-/// «Терновка, ул. мир 5» from the detail the first post gave.
+/// «Терновка, мир… 5» from the detail the first post gave (streets and landmarks are known by
+/// their stems).
 fn place(detail: &otklik_classify::gazetteer::PlaceDetail) -> String {
-    let street = detail.street.as_ref().map(|s| format!("ул. {s}{}", detail.house.as_ref().map(|h| format!(" {h}")).unwrap_or_default()));
+    let street = detail.street.as_ref().map(|s| format!("{s}…{}", detail.house.as_ref().map(|h| format!(" {h}")).unwrap_or_default()));
     [detail.settlement.clone(), street, detail.landmark.clone()].into_iter().flatten().collect::<Vec<_>>().join(", ")
 }

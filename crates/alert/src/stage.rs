@@ -19,7 +19,7 @@ use crate::incident::{Link, LinkConfig, LinkPost, Linker, PostFeatures};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use otklik_classify::gazetteer::Gazetteer;
 use otklik_model::{Alert, AlertIncident, AlertState, ClassifiedPost, PostUid, Topic};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// Top incidents an alert carries.
@@ -118,6 +118,10 @@ pub struct AlertCore {
     /// Events stored before a restart (id → state, observed): not sent again.
     sent: HashMap<String, (AlertState, u64)>,
     last_profile_day: i64,
+    /// Voices published after the clock, counted when the clock passes them: at a boundary the
+    /// detector sees exactly the posts published before it, live or replayed.
+    ahead: BTreeMap<(i64, u64), Vec<SeriesKey>>,
+    ahead_seq: u64,
 }
 
 impl AlertCore {
@@ -136,6 +140,8 @@ impl AlertCore {
             last: HashMap::new(),
             sent: HashMap::new(),
             last_profile_day: i64::MIN,
+            ahead: BTreeMap::new(),
+            ahead_seq: 0,
         }
     }
 
@@ -243,6 +249,7 @@ impl AlertCore {
         let mut alerts = Vec::new();
         while clock + every <= to {
             clock += every;
+            self.count_ahead_before(clock);
             self.refit_profiles_daily(clock);
             for event in self.detector.evaluate(clock) {
                 alerts.extend(self.told(event));
@@ -254,6 +261,16 @@ impl AlertCore {
             self.incidents.retain(|_, i| i.last_seen >= horizon);
         }
         alerts
+    }
+
+    /// Counts the voices published before `t` (a post published at a boundary reaches a live
+    /// stage after the boundary was evaluated).
+    fn count_ahead_before(&mut self, t: DateTime<Utc>) {
+        let later = self.ahead.split_off(&(t.timestamp(), 0));
+        for ((at, _), keys) in std::mem::replace(&mut self.ahead, later) {
+            let hour = at.div_euclid(3600);
+            keys.iter().for_each(|key| self.detector.add(key, hour, 1));
+        }
     }
 
     fn floor(&self, t: DateTime<Utc>) -> DateTime<Utc> {
@@ -280,16 +297,19 @@ impl AlertCore {
         let hour = hour_of(post.published_at);
         let counts_as_voice = link.is_voice && post.kind.counts_for_alerts();
         if count && counts_as_voice {
+            let origin = hour_of(self.earliest.unwrap_or(post.published_at));
+            let mut keys = Vec::with_capacity(2 * post.topics.len());
             for &topic in &post.topics {
-                let origin = hour_of(self.earliest.unwrap_or(post.published_at));
-                if let Some(m) = &post.municipality {
-                    let key = SeriesKey { municipality: Some(m.clone()), topic };
-                    self.detector.add_series(key.clone(), origin);
-                    self.detector.add(&key, hour, 1);
+                keys.extend(post.municipality.iter().map(|m| SeriesKey { municipality: Some(m.clone()), topic }));
+                keys.push(SeriesKey { municipality: None, topic });
+            }
+            keys.iter().for_each(|key| _ = self.detector.add_series(key.clone(), origin));
+            match self.clock {
+                Some(clock) if post.published_at <= clock => keys.iter().for_each(|key| self.detector.add(key, hour, 1)),
+                _ => {
+                    self.ahead_seq += 1;
+                    self.ahead.insert((post.published_at.timestamp(), self.ahead_seq), keys);
                 }
-                let region = SeriesKey { municipality: None, topic };
-                self.detector.add_series(region.clone(), origin);
-                self.detector.add(&region, hour, 1);
             }
         }
         let summary = self.incidents.entry(link.incident_id.clone()).or_insert_with(|| IncidentSummary {
