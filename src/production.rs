@@ -48,6 +48,10 @@ pub async fn run(config: &Config, role: Role) -> Result<()> {
         let classify = graph.classify(metrics("classify"), stop.stages.clone()).await?;
         supervisor.spawn("classify", async move { Ok(classify.await?) });
     }
+    if role.runs(Role::Sink) || role.runs(Role::Alert) {
+        // The sinks write the tables and the alert stage reads its state back from them.
+        Migrator::new(&config.clickhouse_sink()?).migrate(None).await.context("cannot migrate ClickHouse")?;
+    }
     if role.runs(Role::Alert) {
         let core = crate::alert_stage::restored_core(config, &History::ClickHouse(config.clickhouse_sink()?), true).await?;
         let tick = StageClock::Live { tick: ALERT_TICK };
@@ -57,7 +61,6 @@ pub async fn run(config: &Config, role: Role) -> Result<()> {
     }
     if role.runs(Role::Sink) {
         let clickhouse = config.clickhouse_sink()?;
-        Migrator::new(&clickhouse).migrate(None).await.context("cannot migrate ClickHouse")?;
         let posts = Arc::new(ClickHouseSink::<PostRow>::new(clickhouse.clone()));
         let posts = graph.posts_sink("clickhouse", posts, metrics("clickhouse"), &stop).await?;
         supervisor.spawn("clickhouse", async move { Ok(posts.await?) });

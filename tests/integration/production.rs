@@ -64,12 +64,18 @@ gazetteer = {gazetteer:?}
 [collect]
 sources_file = {sources:?}
 replay_dir = {feeds:?}
+
+[alert]
+calendar_dir = {calendar:?}
+# A live stage evaluates at every boundary; a test cannot wait out 15 minutes.
+evaluate_every = "1m"
 "#,
             data = dir.join("data"),
             topics = config.join("topics"),
             gazetteer = config.join("gazetteer/gazetteer.tsv"),
             sources = config.join("demo/sources.toml"),
             feeds = config.join("demo/feeds"),
+            calendar = config.join("calendar"),
         ),
     )
     .unwrap();
@@ -209,6 +215,69 @@ fn publish_check_posts(brokers: &str, raw_topic: &str, n: u32) {
             publisher.publish(raw_topic, uid.as_bytes(), post.to_string().as_bytes()).await.unwrap();
         }
     });
+}
+
+/// Publishes a burst of `n` heating complaints from different residents of Кузнецк, in their own
+/// words, published over the last hour (all before the detector's last 15-minute boundary).
+fn publish_heating_burst(brokers: &str, raw_topic: &str, n: u32) {
+    const STREETS: &[&str] = &["Ленина", "Маяковского", "Белинского", "Победы", "Рабочей", "Калинина", "Гагарина", "Кирова"];
+    const COMPLAINTS: &[&str] = &[
+        "батареи ледяные, дети спят в куртках",
+        "отопления нет со вчерашнего вечера, в квартире пятнадцать градусов",
+        "опять холодные радиаторы, диспетчер трубку не берёт",
+        "тепла нет, включили обогреватель и выбило пробки",
+        "мёрзнем, котельная молчит, когда дадут отопление?",
+    ];
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let now = chrono::Utc::now();
+    runtime.block_on(async {
+        use otklik_pipeline::Bus;
+        let bus = otklik_kafka::KafkaBus::new(otklik_kafka::KafkaConfig::new(brokers)).unwrap();
+        let publisher = bus.publisher();
+        for i in 0..n {
+            let uid = format!("vk:-777:{}", i + 1);
+            let published = now - chrono::Duration::minutes(60) + chrono::Duration::minutes(i64::from(i % 40));
+            let street = STREETS[i as usize % STREETS.len()];
+            let complaint = COMPLAINTS[i as usize % COMPLAINTS.len()];
+            let post = serde_json::json!({
+                "schema": 1, "uid": uid, "platform": "vk", "source_id": "vk-kuzneck-burst",
+                "author": {"id": format!("{}", 9000 + i)},
+                "published_at": published.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                "collected_at": now.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                "text": format!("Кузнецк, улица {street}, дом {}: {complaint}. Житель {i}", i + 3),
+            });
+            publisher.publish(raw_topic, uid.as_bytes(), post.to_string().as_bytes()).await.unwrap();
+        }
+    });
+}
+
+/// The alert stage over Kafka: a burst of heating complaints is linked into incidents (the
+/// linked versions land in `posts`) and raises an alert that lands in the `alerts` table; the
+/// series of `complaints_hourly` count the voices.
+#[test]
+fn a_burst_through_kafka_is_linked_and_raises_an_alert_in_clickhouse() {
+    let (Some(kafka), Some(clickhouse)) = (otklik_testkit::kafka(), otklik_testkit::clickhouse()) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let name = unique("otklik_alert");
+    let config = production_config(dir.path(), &kafka, &clickhouse, &name);
+    let mut running = Running::start(&config);
+    running.wait_for_posts(&clickhouse, &name, 337);
+    publish_heating_burst(&kafka, &format!("{name}.raw"), 24);
+    let started = Instant::now();
+    let opened = format!("SELECT count() FROM {name}.alerts WHERE municipality = '56705000' AND topic = 'heating' AND state = 'opened'");
+    while clickhouse_query(&clickhouse, &opened) != "1" {
+        assert!(started.elapsed() < Duration::from_secs(180), "no alert in ClickHouse: {:?}", running.log().last());
+        assert!(running.child.try_wait().unwrap().is_none(), "otklik run ended");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let linked = clickhouse_query(&clickhouse, &format!("SELECT countIf(incident_id != '') FROM {name}.posts FINAL WHERE source_id = 'vk-kuzneck-burst'"));
+    assert_eq!(linked, "24", "every post of the burst linked");
+    let voices = format!("SELECT uniqExactMerge(voices) FROM {name}.complaints_hourly WHERE municipality = '56705000' AND topic = 'heating'");
+    assert!(clickhouse_query(&clickhouse, &voices).parse::<u32>().unwrap() >= 20);
+    let top = clickhouse_query(&clickhouse, &format!("SELECT length(incident_uids), voices FROM {name}.alerts WHERE state = 'opened' AND municipality = '56705000'"));
+    assert!(top.split('\t').next().is_some_and(|n| n != "0"), "{top}");
+    running.stop();
+    clickhouse_query(&clickhouse, &format!("DROP DATABASE {name}"));
 }
 
 #[test]
