@@ -74,6 +74,10 @@ SOURCES = [
     dict(id="vk-serdobsk-rn-adm", platform="vk", handle="-100004", name="Администрация Сердобского района", municipality="56656000", official=True, comments="official_posts"),
     dict(id="vk-podslushano-penza", platform="vk", handle="-100005", name="Подслушано Пенза", official=False, comments="all"),
     dict(id="vk-nlomov-news", platform="vk", handle="-100006", name="Нижний Ломов и район | Новости", municipality="56651000", official=False, comments="all"),
+    dict(id="vk-podslushano-kuzneck", platform="vk", handle="-100007", name="Подслушано Кузнецк", municipality="56705000", official=False, comments="all"),
+    dict(id="vk-arbekovo", platform="vk", handle="-100008", name="Арбеково | Пенза", municipality="56701000", official=False, comments="all"),
+    dict(id="vk-penza-online", platform="vk", handle="-100009", name="Пенза онлайн | Новости и объявления", municipality="56701000", official=False, comments="all"),
+    dict(id="vk-oktyabrsky-sosedi", platform="vk", handle="-100010", name="Октябрьский район Пензы | Соседи", municipality="56701000", official=False, comments="all"),
     # Telegram
     dict(id="tg-tsur58", platform="telegram", handle="tsur58", name="ЦУР Пензенской области", official=True, comments="none"),
     dict(id="tg-pnz-gorod-news", platform="telegram", handle="pnz_gorod_news", name="Пенза Сегодня | Новости", official=False, comments="none"),
@@ -209,7 +213,8 @@ def vk_post_object(post, owner, post_id, comments_count, seed, search=False):
     obj["date"] = date
     if post.get("edited"):
         obj["edited"] = unix(post["edited"])
-    from_id = owner
+    # a member's post on an open wall is from the member; everything else is from the community
+    from_id = vk_user_id(post["by"]) if post.get("by") else owner
     obj["from_id"] = from_id
     obj["id"] = post_id
     obj["is_favorite"] = False
@@ -219,7 +224,7 @@ def vk_post_object(post, owner, post_id, comments_count, seed, search=False):
     obj["reaction_set_id"] = "reactions"
     obj["reactions"] = vk_reactions(post.get("likes", 0), seed)
     obj["owner_id"] = owner
-    if owner > 0:
+    if owner > 0 or post.get("by"):
         obj["post_source"] = {"platform": random.Random(seed).choice(["android", "iphone"]), "type": "api"}
     else:
         obj["post_source"] = {"type": "vk"}
@@ -231,11 +236,20 @@ def vk_post_object(post, owner, post_id, comments_count, seed, search=False):
     obj["views"] = {"count": post.get("views", 0)}
     if post.get("copy_from"):
         cf = post["copy_from"]
-        cown = int(cf["owner"])
-        cid = 7000 + int(h(seed + "copy", 3), 16) % 900
+        if cf.get("ref"):
+            # a repost of a post in the dataset: copy_history carries its real owner, id and author
+            origin, cid = VK_KEYED[cf["ref"]]
+            cown = int(cf["ref"][0])
+            cf = dict(origin, owner=cf["ref"][0])
+        else:
+            cown = int(cf["owner"])
+            cid = 7000 + int(h(seed + "copy", 3), 16) % 900
+        cfrom = vk_user_id(cf["by"]) if cf.get("by") else cown
         obj["copy_history"] = [{"inner_type": "wall_wallpost", "type": "post", "attachments": [],
-                                "date": unix(cf["when"]), "from_id": cown, "id": cid, "owner_id": cown,
+                                "date": unix(cf["when"]), "from_id": cfrom, "id": cid, "owner_id": cown,
                                 "post_source": {"type": "vk"}, "post_type": "post", "text": cf["text"]}]
+        if cf.get("signed"):
+            obj["copy_history"][0]["signer_id"] = vk_user_id(cf["signed"])
     if search:
         obj["can_set_category"] = False
         obj["can_doubt_category"] = False
@@ -269,32 +283,49 @@ def vk_comment_object(c, owner, post_id, ids, parent=None, reply_to=None):
 
 VK_WALLS = [
     # handle, posts, first id, wall total count, page sizes (newest first)
-    ("-100001", vk_texts.PENZA_ADM, 48210, 6214, [7, 6]),
-    ("-100002", vk_texts.KUZNECK_ADM, 12880, 2875, [8]),
+    ("-100001", vk_texts.PENZA_ADM, 48210, 6214, [7, 7]),
+    ("-100002", vk_texts.KUZNECK_ADM, 12880, 2875, [9]),
     ("-100003", vk_texts.ZARECHNY_ADM, 9402, 3390, [7]),
     ("-100004", vk_texts.SERDOBSK_ADM, 3305, 1528, [7]),
-    ("-100005", vk_texts.PODSLUSHANO, 231040, 41207, [12, 12]),
+    ("-100005", vk_texts.PODSLUSHANO, 231040, 41207, [13, 12]),
     ("-100006", vk_texts.NLOMOV_NEWS, 6120, 4410, [8]),
+    ("-100007", vk_texts.PODSLUSHANO_KUZNECK, 87310, 18632, [15, 15, 14]),
+    ("-100008", vk_texts.ARBEKOVO, 154020, 27415, [9]),
+    ("-100009", vk_texts.PENZA_ONLINE, 402115, 96880, [4]),
+    ("-100010", vk_texts.OKTYABRSKY, 20544, 5310, [4]),
 ]
+
+# (owner, key) -> (post, id) for posts other posts repost (copy_from=dict(ref=(owner, key)))
+VK_KEYED = {}
+
+
+def vk_wall_ids(handle, posts, first_id):
+    """Posts and comments share one id sequence per wall, in time order."""
+    rnd = random.Random(handle)
+    events = []
+    for p in posts:
+        events.append((p["when"], 0, p))
+        for c in p["comments"]:
+            events.append((c["when"], 1, c))
+            for r in c["replies"]:
+                events.append((r["when"], 1, r))
+    events.sort(key=lambda e: (msk(e[0]), e[1]))
+    ids, nid = {}, first_id
+    for _, _, obj in events:
+        ids[id(obj)] = nid
+        nid += 1 + (rnd.random() < 0.35) * rnd.randint(1, 4)  # gaps: deleted posts/comments
+    return ids
 
 
 def build_vk():
+    for handle, posts, first_id, _, _ in VK_WALLS:
+        ids = vk_wall_ids(handle, posts, first_id)
+        for p in posts:
+            if p.get("key"):
+                VK_KEYED[(handle, p["key"])] = (p, ids[id(p)])
     for handle, posts, first_id, total, page_sizes in VK_WALLS:
         owner = int(handle)
-        rnd = random.Random(handle)
-        # posts and comments share one id sequence per wall, in time order
-        events = []
-        for p in posts:
-            events.append((p["when"], 0, p))
-            for c in p["comments"]:
-                events.append((c["when"], 1, c))
-                for r in c["replies"]:
-                    events.append((r["when"], 1, r))
-        events.sort(key=lambda e: (msk(e[0]), e[1]))
-        ids, nid = {}, first_id
-        for _, _, obj in events:
-            ids[id(obj)] = nid
-            nid += 1 + (rnd.random() < 0.35) * rnd.randint(1, 4)  # gaps: deleted posts/comments
+        ids = vk_wall_ids(handle, posts, first_id)
         pinned = [p for p in posts if p.get("pinned")]
         ordered = pinned + sorted([p for p in posts if not p.get("pinned")], key=lambda p: msk(p["when"]), reverse=True)
         assert sum(page_sizes) == len(ordered), (handle, len(ordered))
@@ -426,7 +457,10 @@ def tg_message_html(ch, info, m):
     parts.append(f'    <div class="tgme_widget_message_author accent_color"><a class="tgme_widget_message_owner_name" href="https://t.me/{ch}"><span dir="auto">{html.escape(info["title"])}</span></a></div>')
     if m.get("forwarded"):
         f = m["forwarded"]
-        parts.append(f'    <div class="tgme_widget_message_forwarded_from accent_color">Forwarded from&nbsp;<a class="tgme_widget_message_forwarded_from_name" href="{f["href"]}"><span dir="auto">{html.escape(f["name"])}</span></a></div>')
+        if f.get("href"):
+            parts.append(f'    <div class="tgme_widget_message_forwarded_from accent_color">Forwarded from&nbsp;<a class="tgme_widget_message_forwarded_from_name" href="{f["href"]}"><span dir="auto">{html.escape(f["name"])}</span></a></div>')
+        else:  # a user who hides their account: a name without a link
+            parts.append(f'    <div class="tgme_widget_message_forwarded_from accent_color">Forwarded from&nbsp;<span class="tgme_widget_message_forwarded_from_name" dir="auto">{html.escape(f["name"])}</span></div>')
     if m.get("reply"):
         r = m["reply"]
         parts.append(f'    <a class="tgme_widget_message_reply" href="https://t.me/{ch}/{r["to"]}">')

@@ -304,7 +304,7 @@ fn dispatch_through_the_crate_entry_point() {
 }
 
 /// Every VK file of the demo dataset (`config/demo/feeds/vk`) parses, and the counts match its
-/// README: 67 wall posts + 8 search results, 114 comments.
+/// README: 131 wall posts + 8 search results, 156 comments.
 #[test]
 fn demo_dataset_parses() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../config/demo/feeds/vk");
@@ -326,7 +326,7 @@ fn demo_dataset_parses() {
             }
         }
     }
-    assert_eq!((posts, comments), (75, 114));
+    assert_eq!((posts, comments), (139, 156));
 }
 
 /// `id: -1`, `id: 0`, `owner_id: 0`, `date: -1` and the like are not posts: each becomes a bad
