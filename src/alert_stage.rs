@@ -4,8 +4,8 @@
 //! has caught up, the detector's clock advances and the alerts it raises go to the alerts topic,
 //! from where a sink stores them (ClickHouse `alerts`, or the local store).
 //!
-//! The clock: live, it follows the wall clock. In an embedded replay it waits until collecting has
-//! ended and then runs through the replayed posts' time, so that posts replayed source by source
+//! The clock: live, it follows the wall clock. In an embedded replay it waits until everything
+//! collected is classified and linked, and then runs through the replayed posts' time, so that posts replayed source by source
 //! (out of time order) are all counted before any boundary is evaluated — the alerts are those a
 //! live run would have raised then.
 
@@ -29,8 +29,9 @@ const REPLAY_TAIL: chrono::Duration = chrono::Duration::hours(6);
 pub enum StageClock {
     /// The wall clock, checked every `tick` while idle.
     Live { tick: Duration },
-    /// The replayed posts' own time, once the token (collecting ended) is cancelled.
-    Replay { collected: CancellationToken },
+    /// The replayed posts' own time, once the token is cancelled: every replayed post is in the
+    /// series topic, so a caught-up stage has linked them all.
+    Replay { upstream_done: CancellationToken },
 }
 
 /// The alert stage as a pipeline map stage.
@@ -81,7 +82,7 @@ impl AlertStage {
     fn target(&self, core: &AlertCore) -> Option<chrono::DateTime<chrono::Utc>> {
         match &self.clock {
             StageClock::Live { .. } => Some(chrono::Utc::now()),
-            StageClock::Replay { collected } if collected.is_cancelled() => Some(core.watermark()? + REPLAY_TAIL),
+            StageClock::Replay { upstream_done } if upstream_done.is_cancelled() => Some(core.watermark()? + REPLAY_TAIL),
             StageClock::Replay { .. } => None,
         }
     }
@@ -100,7 +101,7 @@ impl Transform for AlertStage {
     fn on_idle(&self) -> Vec<Output> {
         let mut core = self.core();
         let Some(target) = self.target(&core) else {
-            if matches!(&self.clock, StageClock::Replay { collected } if collected.is_cancelled()) {
+            if matches!(&self.clock, StageClock::Replay { upstream_done } if upstream_done.is_cancelled()) {
                 self.settled.store(true, Ordering::SeqCst);
             }
             return Vec::new();

@@ -76,7 +76,9 @@ pub async fn run(config: &Config) -> Result<Summary> {
     });
 
     let classify = tokio::spawn(graph.classify(metrics.classify.clone(), stop.stages.clone()).await?);
-    let alert_stage = Arc::new(alert_stage(config, posts_store.dir(), &stop).await?);
+    // Cancelled once every collected post is classified: a replay's alert clock may run then.
+    let classified_all = CancellationToken::new();
+    let alert_stage = Arc::new(alert_stage(config, data_dir.path(), classified_all.clone()).await?);
     let alert = tokio::spawn(graph.alert(alert_stage.clone(), metrics.alert.clone(), stop.stages.clone()).await?);
     let alerts = graph.alerts_sink("alert-store", Arc::new(alerts_store), metrics.alert_store.clone(), &stop).await?;
     let alerts = tokio::spawn(alerts);
@@ -130,6 +132,9 @@ pub async fn run(config: &Config) -> Result<Summary> {
         (!replay || alert_stage.settled()) && lags.iter().all(|(stage, topic)| bus.lag(&graph.group(stage), topic) == 0)
     };
     while !drained() && !stop.stages.is_cancelled() {
+        if bus.lag(&graph.group("classify"), &topics.posts_raw) == 0 {
+            classified_all.cancel();
+        }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(20)) => {}
             _ = stop.stages.cancelled() => {}
@@ -147,9 +152,12 @@ pub async fn run(config: &Config) -> Result<Summary> {
         eprintln!();
     }
     let counts = counts.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    // The run's incidents, read back as stored (the stage's window has let the older ones go).
+    let since = alert_stage.with_core(|core| core.earliest()).unwrap_or_else(chrono::Utc::now);
+    let incidents = crate::incidents_cmd::read(config, &History::Local(data_dir.path().to_owned()), since).await?;
     Ok(Summary {
         counts,
-        incidents: alert_stage.with_core(|core| crate::summary::top_incidents(core)),
+        incidents,
         alerts: alert_stage.raised(),
         collected: StageMetrics::get(&metrics.collect.emitted),
         dead_lettered: metrics.dead_lettered(),
@@ -160,14 +168,15 @@ pub async fn run(config: &Config) -> Result<Summary> {
     })
 }
 
-/// The alert stage: a replay's is fresh and runs on the replayed posts' time (a replay is
-/// self-contained); a live one restores its state from the local store and follows the clock.
-async fn alert_stage(config: &Config, store_dir: &std::path::Path, stop: &Stop) -> Result<AlertStage> {
+/// The alert stage: a replay's is fresh and runs on the replayed posts' time once everything is
+/// classified (a replay is self-contained); a live one restores its state from the local store
+/// and follows the clock.
+async fn alert_stage(config: &Config, data_dir: &std::path::Path, classified_all: CancellationToken) -> Result<AlertStage> {
     let topics = config.topics();
     let (core, clock) = match config.collect.replay_dir {
-        Some(_) => (config.alert_core(false)?, StageClock::Replay { collected: stop.drain.clone() }),
+        Some(_) => (config.alert_core(false)?, StageClock::Replay { upstream_done: classified_all }),
         None => {
-            let history = History::Local(store_dir.to_owned());
+            let history = History::Local(data_dir.to_owned());
             (crate::alert_stage::restored_core(config, &history, true).await?, StageClock::Live { tick: LIVE_ALERT_TICK })
         }
     };

@@ -5,7 +5,9 @@
 use crate::alert_stage::restored_post;
 use crate::config::Config;
 use anyhow::{Context, Result};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use otklik_alert::stage::IncidentSummary;
+use otklik_clickhouse::History;
 use std::collections::HashMap;
 use std::fmt::Write;
 
@@ -17,37 +19,56 @@ pub fn short(text: &str, chars: usize) -> String {
     }
 }
 
-pub fn run(config: &Config, since: std::time::Duration) -> Result<()> {
-    let history = config.history()?;
+/// Incidents as the alert stage summarised them, with their municipality names and places.
+pub struct Listed {
+    pub incidents: Vec<IncidentSummary>,
+    names: HashMap<String, String>,
+    places: HashMap<String, String>,
+}
+
+/// Every incident with a post published at or after `since` in `history`, most voices first.
+pub async fn read(config: &Config, history: &History, since: DateTime<Utc>) -> Result<Listed> {
     let mut core = config.alert_core(false)?;
-    let from = Utc::now() - chrono::Duration::from_std(since).context("--since is too long")?;
-    // An incident open within `since` may have started up to a linking window earlier.
-    let rows = crate::clickhouse_cmd::runtime()?
-        .block_on(history.linked_posts(from - core.link_window()))
-        .context("cannot read the linked posts")?;
+    // An incident open since `since` may have started up to a linking window earlier.
+    let rows = history.linked_posts(since - core.link_window()).await.context("cannot read the linked posts")?;
     let names: HashMap<String, String> = rows.iter().map(|r| (r.municipality.clone(), r.municipality_name.clone())).collect();
     let restored: Vec<_> = rows.iter().filter_map(|row| restored_post(&core, row)).collect();
-    let places: HashMap<String, String> = restored.iter().map(|r| (r.post.uid.clone(), place(&r.post.features.place))).collect();
+    let places = restored.iter().map(|r| (r.post.uid.clone(), place(&r.post.features.place))).collect();
     core.load_history(&otklik_alert::stage::Restore { posts: restored, ..Default::default() });
-    let mut open: Vec<_> = core.incidents().filter(|i| i.last_seen >= from).collect();
-    open.sort_by(|a, b| b.voices.cmp(&a.voices).then(b.last_seen.cmp(&a.last_seen)));
-    let mut out = String::from("voices posts first seen        last seen         topic                municipality · place · excerpt\n");
-    for i in &open {
-        let municipality = i.municipality.as_ref().map_or("—".to_owned(), |m| names.get(m).cloned().unwrap_or_else(|| m.clone()));
-        let place = places.get(&i.id).filter(|p| !p.is_empty()).map_or(String::new(), |p| format!(" · {p}"));
-        let _ = writeln!(
-            out,
-            "{:>6} {:>5} {}  {}  {:<20} {municipality}{place} · {}",
-            i.voices,
-            i.posts,
-            i.first_seen.format("%Y-%m-%d %H:%M"),
-            i.last_seen.format("%Y-%m-%d %H:%M"),
-            i.topic.map_or("—", |t| t.id()),
-            short(&i.excerpt, 80)
-        );
+    let mut incidents: Vec<_> = core.incidents().filter(|i| i.last_seen >= since).cloned().collect();
+    incidents.sort_by(|a, b| b.voices.cmp(&a.voices).then(b.posts.cmp(&a.posts)).then(a.first_seen.cmp(&b.first_seen)));
+    Ok(Listed { incidents, names, places })
+}
+
+impl Listed {
+    /// One line per incident (at most `limit`), under a header.
+    pub fn render(&self, limit: usize) -> String {
+        let mut out = String::from("voices posts first seen        last seen         topic                municipality · place · excerpt\n");
+        for i in self.incidents.iter().take(limit) {
+            let municipality = i.municipality.as_ref().map_or("—".to_owned(), |m| self.names.get(m).cloned().unwrap_or_else(|| m.clone()));
+            let place = self.places.get(&i.id).filter(|p| !p.is_empty()).map_or(String::new(), |p| format!(" · {p}"));
+            let _ = writeln!(
+                out,
+                "{:>6} {:>5} {}  {}  {:<20} {municipality}{place} · {}",
+                i.voices,
+                i.posts,
+                i.first_seen.format("%Y-%m-%d %H:%M"),
+                i.last_seen.format("%Y-%m-%d %H:%M"),
+                i.topic.map_or("—", |t| t.id()),
+                short(&i.excerpt, 80)
+            );
+        }
+        out
     }
-    let plural = if open.len() == 1 { "" } else { "s" };
-    let _ = writeln!(out, "{} open incident{plural} since {}", open.len(), from.format("%Y-%m-%d %H:%M UTC"));
+}
+
+pub fn run(config: &Config, since: std::time::Duration) -> Result<()> {
+    let history = config.history()?;
+    let from = Utc::now() - chrono::Duration::from_std(since).context("--since is too long")?;
+    let listed = crate::clickhouse_cmd::runtime()?.block_on(read(config, &history, from))?;
+    let mut out = listed.render(usize::MAX);
+    let n = listed.incidents.len();
+    let _ = writeln!(out, "{n} open incident{} since {}", if n == 1 { "" } else { "s" }, from.format("%Y-%m-%d %H:%M UTC"));
     crate::commands::print_stdout(out)
 }
 

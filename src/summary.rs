@@ -1,7 +1,6 @@
 //! What a run did, counted from the rows it stored: the end-of-run table and progress lines, and
 //! the incidents and alerts of the alert stage.
 
-use otklik_alert::stage::{AlertCore, IncidentSummary};
 use otklik_clickhouse::{LocalStore, PostRow};
 use otklik_model::Alert;
 use otklik_pipeline::{BatchSink, Message, SinkError};
@@ -84,21 +83,14 @@ impl BatchSink for CountingStore {
     }
 }
 
-/// Incidents the summary lists: the ones told by several posts, most voices first.
+/// Incidents the summary lists.
 const SUMMARY_INCIDENTS: usize = 10;
-
-/// The incidents worth a line in the summary: more than one post, most voices first.
-pub fn top_incidents(core: &AlertCore) -> Vec<IncidentSummary> {
-    let mut incidents: Vec<IncidentSummary> = core.incidents().filter(|i| i.posts > 1).cloned().collect();
-    incidents.sort_by(|a, b| b.voices.cmp(&a.voices).then(b.posts.cmp(&a.posts)).then(a.first_seen.cmp(&b.first_seen)));
-    incidents.truncate(SUMMARY_INCIDENTS);
-    incidents
-}
 
 /// The end-of-run report.
 pub struct Summary {
     pub counts: Counts,
-    pub incidents: Vec<IncidentSummary>,
+    /// The incidents of the run's time, most voices first.
+    pub incidents: crate::incidents_cmd::Listed,
     /// Every alert event raised, in order.
     pub alerts: Vec<Alert>,
     pub collected: u64,
@@ -130,12 +122,9 @@ impl fmt::Display for Summary {
         table(f, "posts per kind", &c.by_kind)?;
         table(f, "posts per topic", &c.by_topic)?;
         table(f, "posts per municipality", &c.by_municipality)?;
-        writeln!(f, "\nincidents told by several posts (voices · posts · first seen · topic · excerpt):")?;
-        for i in &self.incidents {
-            let topic = i.topic.map_or("—", |t| t.id());
-            let seen = i.first_seen.format("%Y-%m-%d %H:%M");
-            writeln!(f, "  {:>4}  {:>4}  {seen}  {topic:<20} {}", i.voices, i.posts, crate::incidents_cmd::short(&i.excerpt, 70))?;
-        }
+        let n = self.incidents.incidents.len();
+        writeln!(f, "\nincidents: {n}, the {} with most voices:", n.min(SUMMARY_INCIDENTS))?;
+        write!(f, "{}", self.incidents.render(SUMMARY_INCIDENTS))?;
         writeln!(f, "\nalerts ({} events):", self.alerts.len())?;
         for a in &self.alerts {
             writeln!(f, "  {}", crate::alerts_cmd::line(a))?;

@@ -150,6 +150,11 @@ impl AlertCore {
         self.config.link.window
     }
 
+    /// The oldest `published_at` seen.
+    pub fn earliest(&self) -> Option<DateTime<Utc>> {
+        self.earliest
+    }
+
     /// The newest `published_at` seen.
     pub fn watermark(&self) -> Option<DateTime<Utc>> {
         self.watermark
@@ -215,6 +220,9 @@ impl AlertCore {
     /// the clock with [`AlertCore::start_clock`] and advances through its range).
     pub fn load_history(&mut self, restore: &Restore) {
         for r in &restore.posts {
+            if self.linker.contains(&r.post.uid) {
+                continue;
+            }
             if let Some(m) = &r.post.municipality {
                 self.names.entry(m.clone()).or_insert_with(|| r.municipality_name.clone());
             }
