@@ -107,7 +107,8 @@ def clickhouse_session():
     columns = s.query("SELECT name FROM system.columns WHERE database = 'otklik' AND table = 'alerts'", "CSV")
     if '"id"' not in columns.bytes().decode():
         s.query("DROP TABLE IF EXISTS alerts")
-        s.query("CREATE TABLE alerts (%s) ENGINE = MergeTree ORDER BY (id, raised_at)" % ", ".join(rust_columns("AlertRow")))
+        columns = ", ".join(rust_columns("AlertRow"))
+        s.query("CREATE TABLE alerts (%s) ENGINE = MergeTree ORDER BY (id, raised_at)" % columns)
     return s
 
 
@@ -123,7 +124,8 @@ def main():
             for target in panel.get("targets", []):
                 uid = (target.get("datasource") or panel.get("datasource") or {}).get("uid")
                 if uid not in uids:
-                    problems.append("%s: panel %r uses datasource %r, not provisioned" % (where, panel.get("title"), uid))
+                    title = panel.get("title")
+                    problems.append("%s: panel %r uses datasource %r, not provisioned" % (where, title, uid))
                 check_names("%s panel %r" % (where, panel.get("title")), target.get("expr", ""), families, recorded)
                 if "rawSql" in target and session is not None:
                     try:
@@ -132,7 +134,8 @@ def main():
                     except Exception as e:  # chdb raises its own error type per version
                         problems.append("%s panel %r: SQL fails: %s" % (where, panel.get("title"), str(e)[:400]))
         for var in dashboard.get("templating", {}).get("list", []):
-            if var.get("type") == "query" and session is not None and (var.get("datasource") or {}).get("uid") == "otklik-clickhouse":
+            clickhouse = (var.get("datasource") or {}).get("uid") == "otklik-clickhouse"
+            if var.get("type") == "query" and session is not None and clickhouse:
                 try:
                     session.query(var["query"], "CSV")
                     ran += 1

@@ -122,7 +122,8 @@ def check_compose(otklik):
             for target in static["targets"]:
                 host, _, target_port = target.partition(":")
                 if host not in services or int(target_port) != port:
-                    problems.append("deploy/prometheus/prometheus.yml: target %s is not a compose service on port %s" % (target, port))
+                    problems.append("deploy/prometheus/prometheus.yml: target %s is not a compose service "
+                                    "on port %s" % (target, port))
     return {"/etc/otklik/compose.toml": DEPLOY / "compose/otklik.toml"}
 
 
@@ -232,7 +233,8 @@ def check_configs(configs, otklik):
             target.write_text(source.read_text().replace("/etc/otklik/", str(etc) + "/"))
             run = subprocess.run([otklik, "check-config", str(target)], capture_output=True, text=True, env=env)
             if run.returncode != 0:
-                problems.append("%s (as %s): otklik check-config fails:\n%s" % (rel(source), path, run.stdout + run.stderr))
+                output = run.stdout + run.stderr
+                problems.append("%s (as %s): otklik check-config fails:\n%s" % (rel(source), path, output))
 
 
 def main():
