@@ -8,7 +8,8 @@
 #     dashboards' ClickHouse SQL runs on the migrations' schema (deploy/tests/check_observability.py,
 #     chdb when installed);
 #   - `systemd-analyze verify` on the units, any warning counting as a failure;
-#   - `promtool check rules` and `promtool test rules` on deploy/prometheus, `promtool check config`.
+#   - `promtool check rules` and `promtool test rules` on deploy/prometheus, `promtool check config`;
+#   - deploy/tests (pytest): each check fails on a copy of the repository with one thing broken.
 # A missing tool skips its part with a message; with OTKLIK_REQUIRE_SERVICES=1 (CI) it fails instead.
 # OTKLIK_BIN names the otklik binary (default target/debug/otklik; without one the configs are not
 # run through check-config). Exit status 1 when any part fails.
@@ -19,6 +20,10 @@ LOG_TAG=check-deploy
 # shellcheck source=lib.sh
 . "$here/lib.sh"
 cd "$root"
+# Leave no __pycache__ in the tree.
+export PYTHONDONTWRITEBYTECODE=1
+bin=${OTKLIK_BIN:-target/debug/otklik}
+case "$bin" in /*) ;; *) bin=$root/$bin ;; esac
 
 failed=()
 fail() { log "FAILED: $1"; failed+=("$1"); }
@@ -39,7 +44,6 @@ fi
 
 if need python3 "reference and dashboard checks" python3-yaml; then
     if python3 -c 'import yaml' 2>/dev/null; then
-        bin=${OTKLIK_BIN:-target/debug/otklik}
         args=()
         if [ -x "$bin" ]; then args=(--otklik "$bin"); else log "no otklik binary at $bin: check-config not run"; fi
         python3 deploy/tests/check_references.py "${args[@]}" || fail "deploy references"
@@ -50,6 +54,15 @@ for path in sorted(pathlib.Path("deploy/k8s").glob("*.yaml")):
         assert doc is None or ("kind" in doc and "apiVersion" in doc), "%s: a document without kind/apiVersion" % path
 PY
         python3 deploy/tests/check_observability.py || fail "grafana and prometheus names"
+        # The checks themselves: each breaks one thing in a copy of the repository and must fail.
+        if python3 -c 'import pytest' 2>/dev/null; then
+            OTKLIK_BIN=$bin python3 -m pytest -q -p no:cacheprovider deploy/tests \
+                || fail "deploy/tests"
+        elif [ "${OTKLIK_REQUIRE_SERVICES:-}" = 1 ]; then
+            fail "deploy/tests: pytest not found (pip install pytest)"
+        else
+            log "skipping deploy/tests: pytest not found (pip install pytest)"
+        fi
     else
         fail "python3 has no yaml module (apt-get install python3-yaml)"
     fi
@@ -59,7 +72,7 @@ fi
 # binary (or /bin/true). It exits 0 on unknown keys and bad values, so any output is a failure.
 if need systemd-analyze "systemd unit check" systemd; then
     units=$(mktemp -d)
-    exe=$root/${OTKLIK_BIN:-target/debug/otklik}
+    exe=$bin
     [ -x "$exe" ] || exe=/bin/true
     for unit in deploy/systemd/*.service; do
         name=$(basename "$unit")
