@@ -6,7 +6,8 @@
 #   - Debian packages (apt-get, as root or through sudo): clickhouse-server and clickhouse-client
 #     (the ClickHouse tests), curl, a Java runtime and Maven (the Kafka broker, from its jars on
 #     Maven Central), a C toolchain and pkg-config (librdkafka is built from the rdkafka crate's
-#     bundled sources), python3 with pip;
+#     bundled sources), python3 with pip; docker-compose, python3-yaml, prometheus (promtool) and
+#     systemd (systemd-analyze) for scripts/check-deploy.sh;
 #   - Python packages (pip): chdb and pytest (the modern-ClickHouse DDL tests);
 #   - the Kafka jars (scripts/kafka.sh fetch, cached under ~/.cache/otklik).
 # The Rust toolchain is expected (rustup).
@@ -31,6 +32,11 @@ have c++ || missing+=(g++)
 have pkg-config || missing+=(pkg-config)
 have python3 || missing+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+# scripts/check-deploy.sh: compose parsing, YAML, promtool (Debian's prometheus package), systemd-analyze.
+have docker-compose || missing+=(docker-compose)
+python3 -c 'import yaml' 2>/dev/null || missing+=(python3-yaml)
+have promtool || missing+=(prometheus)
+have systemd-analyze || missing+=(systemd)
 
 if [ ${#missing[@]} -gt 0 ]; then
     sudo=()

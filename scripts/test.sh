@@ -93,4 +93,5 @@ if [ ${#scope[@]} -gt 0 ] || [[ " $* " == *otklik-clickhouse* ]]; then
         log "skipping deploy/clickhouse/tests: python3 with chdb and pytest not found (pip install chdb pytest)"
     fi
 fi
+"$here/check-deploy.sh" || status=1  # deploy/: compose, k8s, units, rules, dashboards
 exit "$status"
