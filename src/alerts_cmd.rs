@@ -20,14 +20,15 @@ pub fn line(a: &Alert) -> String {
     };
     let expected = a.expected_note.as_ref().map(|n| format!(" · expected: {n}")).unwrap_or_default();
     format!(
-        "{window}  {:<8} {:<6} {:<20} {place} · observed {} · expected {:.1} · {} incidents · {}{expected}",
+        "{window}  {:<8} {:<6} {:<20} {place} · observed {} · expected {:.1} · {} incidents · {} · raised {}{expected}",
         a.state.as_str(),
         a.severity.as_str(),
         a.topic.id(),
         a.observed,
         a.expected,
         a.incidents,
-        a.method
+        a.method,
+        a.raised_at.format("%m-%d %H:%M")
     )
 }
 

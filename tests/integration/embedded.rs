@@ -21,12 +21,48 @@ fn the_demo_run_stores_every_post_and_prints_a_summary() {
     let rows = store_rows(&data.path().join("posts"));
     assert!(rows.len() >= 300, "only {} rows", rows.len());
     let unique = uids(data.path());
-    assert_eq!(unique.len(), rows.len(), "each post stored once");
+    let unlinked = rows.iter().filter(|r| r["incident_id"] == "").count();
+    assert_eq!(unique.len(), unlinked, "each post stored once as the classifier wrote it");
+    let linked: BTreeSet<&str> = rows.iter().filter(|r| r["incident_id"] != "").map(|r| r["uid"].as_str().unwrap()).collect();
+    assert_eq!(linked.len(), rows.len() - unlinked, "and at most once more, linked into its incident");
     for platform in ["vk:", "tg:", "ok:"] {
         assert!(unique.iter().any(|u| u.starts_with(platform)), "no {platform} posts");
     }
     assert!(rows.iter().any(|r| r["topics"].as_array().is_some_and(|t| t.iter().any(|t| t == "heating"))));
     assert!(rows.iter().any(|r| r["municipality"] == "56701000"));
+}
+
+/// The demo's stories for the alert stage: the Kuznetsk heating burst raises an alert, the
+/// administration's «отопительный сезон начался» posts in October raise none, and the summary,
+/// `otklik incidents`, `otklik alerts list` and `otklik alerts backtest` tell them.
+#[test]
+fn the_demo_tells_its_incidents_and_the_heating_burst_alert() {
+    let data = tempfile::tempdir().unwrap();
+    let output = run(otklik().args(["run", "--config", "config/demo.toml"]).env("OTKLIK_DATA_DIR", data.path()));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let summary = stdout(&output);
+    let alerts: Vec<&str> = summary.lines().skip_while(|l| !l.starts_with("alerts (")).skip(1).collect();
+    let kuzneck = |l: &str| l.contains(" opened ") && l.contains("heating") && l.contains("(56705000)");
+    let opened: Vec<&&str> = alerts.iter().filter(|l| kuzneck(l)).collect();
+    assert_eq!(opened.len(), 1, "one heating alert for Кузнецк:\n{summary}");
+    assert!(opened[0].trim_start().starts_with("2026-11-20"), "raised by the burst: {}", opened[0]);
+    let october = |l: &&&str| l.contains("heating") && l.trim_start().starts_with("2026-10");
+    assert!(!alerts.iter().any(|l| october(&l)), "the season start never alerts:\n{summary}");
+    assert!(summary.contains("incidents: "), "{summary}");
+    let stored = store_rows(&data.path().join("alerts"));
+    assert!(stored.iter().any(|a| a["state"] == "opened" && a["municipality"] == "56705000" && a["topic"] == "heating"));
+
+    let store = |args: &[&str]| {
+        let output = run(otklik().args(args).args(["--config", "config/demo.toml"]).env("OTKLIK_DATA_DIR", data.path()));
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        stdout(&output)
+    };
+    let incidents = store(&["incidents", "--since", "3650d"]);
+    assert!(incidents.contains("город Кузнецк") && incidents.contains("heating"), "{incidents}");
+    let listed = store(&["alerts", "list", "--since", "3650d"]);
+    assert!(listed.lines().any(|l| l.contains("heating") && l.contains("(56705000)") && l.contains("resolved")), "{listed}");
+    let backtest = store(&["alerts", "backtest", "--from", "2026-11-01", "--to", "2026-11-26"]);
+    assert!(backtest.lines().any(kuzneck), "{backtest}");
 }
 
 #[cfg(unix)]
