@@ -46,6 +46,9 @@ pub struct AlertStage {
     settled: AtomicBool,
     /// Every alert event this process raised, in order (the embedded run's summary).
     raised: Mutex<Vec<Alert>>,
+    /// Replay only: posts held until everything is collected, then linked in time order (the
+    /// linker expects time order, and a replay comes source by source, newest first).
+    held: Mutex<Vec<ClassifiedPost>>,
 }
 
 impl AlertStage {
@@ -58,6 +61,7 @@ impl AlertStage {
             pending: AtomicBool::new(false),
             settled: AtomicBool::new(false),
             raised: Mutex::new(Vec::new()),
+            held: Mutex::new(Vec::new()),
         }
     }
 
@@ -79,6 +83,11 @@ impl AlertStage {
         read(&self.core())
     }
 
+    fn linked_output(&self, linked: &ClassifiedPost) -> Output {
+        let key = linked.post.uid.to_string().into_bytes();
+        Output { topic: self.classified_topic.clone(), key, payload: otklik_model::encode(linked) }
+    }
+
     fn target(&self, core: &AlertCore) -> Option<chrono::DateTime<chrono::Utc>> {
         match &self.clock {
             StageClock::Live { .. } => Some(chrono::Utc::now()),
@@ -90,21 +99,53 @@ impl AlertStage {
 
 impl Transform for AlertStage {
     fn apply(&self, message: &Message) -> Result<Vec<Output>, Unprocessable> {
-        let post: ClassifiedPost = otklik_model::decode("ClassifiedPost", &message.payload).map_err(|e| Unprocessable(e.to_string()))?;
-        let linked = self.core().link(post);
+        self.apply_batch(std::slice::from_ref(message)).pop().unwrap_or_else(|| Ok(Vec::new()))
+    }
+
+    /// Links the batch in time order (a collector's page comes newest first).
+    fn apply_batch(&self, batch: &[Message]) -> Vec<Result<Vec<Output>, Unprocessable>> {
+        let decoded: Vec<Result<ClassifiedPost, Unprocessable>> = batch
+            .iter()
+            .map(|m| otklik_model::decode("ClassifiedPost", &m.payload).map_err(|e| Unprocessable(e.to_string())))
+            .collect();
         self.pending.store(true, Ordering::SeqCst);
         self.settled.store(false, Ordering::SeqCst);
-        let key = linked.post.uid.to_string().into_bytes();
-        Ok(vec![Output { topic: self.classified_topic.clone(), key, payload: otklik_model::encode(&linked) }])
+        let mut results: Vec<Result<Vec<Output>, Unprocessable>> = Vec::with_capacity(batch.len());
+        let mut posts = Vec::new();
+        for (i, decoded) in decoded.into_iter().enumerate() {
+            match decoded {
+                Ok(post) => {
+                    posts.push((i, post));
+                    results.push(Ok(Vec::new()));
+                }
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        if let StageClock::Replay { .. } = self.clock {
+            self.held.lock().unwrap_or_else(|p| p.into_inner()).extend(posts.into_iter().map(|(_, post)| post));
+            return results;
+        }
+        posts.sort_by(|a, b| time_order(&a.1, &b.1));
+        let mut core = self.core();
+        for (i, post) in posts {
+            results[i] = Ok(vec![self.linked_output(&core.link(post))]);
+        }
+        results
     }
 
     fn on_idle(&self) -> Vec<Output> {
         let mut core = self.core();
+        let mut outputs = Vec::new();
+        if matches!(&self.clock, StageClock::Replay { upstream_done } if upstream_done.is_cancelled()) {
+            let mut held = std::mem::take(&mut *self.held.lock().unwrap_or_else(|p| p.into_inner()));
+            held.sort_by(time_order);
+            outputs.extend(held.into_iter().map(|post| self.linked_output(&core.link(post))));
+        }
         let Some(target) = self.target(&core) else {
             if matches!(&self.clock, StageClock::Replay { upstream_done } if upstream_done.is_cancelled()) {
                 self.settled.store(true, Ordering::SeqCst);
             }
-            return Vec::new();
+            return outputs;
         };
         let alerts = core.advance(target);
         drop(core);
@@ -120,8 +161,8 @@ impl Transform for AlertStage {
                 incidents = alert.incidents, "alert {}: {} in {}", alert.state.as_str(), alert.topic, alert.municipality_name
             );
         }
-        let outputs = alerts.iter().map(|a| Output { topic: self.alerts_topic.clone(), key: a.key().into_bytes(), payload: otklik_model::encode(a) });
-        let outputs = outputs.collect();
+        let told = alerts.iter().map(|a| Output { topic: self.alerts_topic.clone(), key: a.key().into_bytes(), payload: otklik_model::encode(a) });
+        outputs.extend(told);
         self.raised.lock().unwrap_or_else(|p| p.into_inner()).extend(alerts);
         outputs
     }
@@ -133,6 +174,11 @@ impl Transform for AlertStage {
             StageClock::Replay { .. } => Duration::from_millis(50),
         })
     }
+}
+
+/// Publication time, then uid: the order the linker expects.
+fn time_order(a: &ClassifiedPost, b: &ClassifiedPost) -> std::cmp::Ordering {
+    a.post.published_at.cmp(&b.post.published_at).then_with(|| a.post.uid.to_string().cmp(&b.post.uid.to_string()))
 }
 
 /// A stored post as the linker restores it; `None` for rows that were never linked.

@@ -13,7 +13,8 @@ use std::path::Path;
 
 /// One alert event on one line: when, what, where, how much.
 pub fn line(a: &Alert) -> String {
-    let window = format!("{}–{}", a.window_start.format("%Y-%m-%d %H:%M"), a.window_end.format("%H:%M"));
+    let end = if a.window_end.date_naive() == a.window_start.date_naive() { "%H:%M" } else { "%m-%d %H:%M" };
+    let window = format!("{}–{}", a.window_start.format("%Y-%m-%d %H:%M"), a.window_end.format(end));
     let place = match &a.municipality {
         Some(code) => format!("{} ({code})", a.municipality_name),
         None => a.municipality_name.clone(),

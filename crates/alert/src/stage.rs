@@ -18,7 +18,7 @@ use crate::detect::{hour_of, AlertEvent, Detector, DetectorConfig, Hour, SeriesK
 use crate::incident::{Link, LinkConfig, LinkPost, Linker, PostFeatures};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use otklik_classify::gazetteer::Gazetteer;
-use otklik_model::{Alert, AlertIncident, AlertState, ClassifiedPost, PostUid, Topic};
+use otklik_model::{Alert, AlertIncident, AlertState, ClassifiedPost, ItemKind, PostUid, Topic};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -68,8 +68,8 @@ pub struct IncidentSummary {
     pub first_seen: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
     pub posts: u64,
-    /// (hour, topic) of each voice, one entry per topic of a voice post.
-    voice_marks: Vec<(Hour, Topic)>,
+    /// (published_at seconds, topic) of each voice, one entry per topic of a voice post.
+    voice_marks: Vec<(i64, Topic)>,
     pub voices: u64,
 }
 
@@ -178,7 +178,9 @@ impl AlertCore {
     /// Links one post and counts its voice; returns it with `copy_of`, `incident_id`, `is_voice`.
     pub fn link(&mut self, mut post: ClassifiedPost) -> ClassifiedPost {
         let features = PostFeatures::of(&post.post.text, self.gazetteer.as_deref());
-        let official = self.official.get(&post.post.source_id).copied().unwrap_or(false);
+        // A resident's comment under an administration's post is not the administration speaking.
+        let official_source = self.official.get(&post.post.source_id).copied().unwrap_or(false);
+        let official = official_source && (post.post.item_kind == ItemKind::Post || post.post.author.is_source);
         let link_post = LinkPost::from_classified(&post, official, features);
         // A redelivered post gets its earlier link back and is not counted twice.
         let redelivered = self.linker.contains(&link_post.uid);
@@ -343,7 +345,8 @@ impl AlertCore {
             summary.voices += 1;
         }
         if counts_as_voice {
-            summary.voice_marks.extend(post.topics.iter().map(|&t| (hour, t)));
+            let at = post.published_at.timestamp();
+            summary.voice_marks.extend(post.topics.iter().map(|&t| (at, t)));
         }
     }
 
@@ -379,15 +382,16 @@ impl AlertCore {
         }
     }
 
-    /// Incidents and voices of the alert's series in its window; the five with most voices.
+    /// Incidents and voices of the alert's series in its window, as published before it was
+    /// raised (a replay knows later posts already); the five with most voices.
     fn fill_incidents(&self, alert: &mut Alert) {
-        let (from, to) = (hour_of(alert.window_start), hour_of(alert.window_end));
+        let (from, to) = (alert.window_start.timestamp(), alert.window_end.timestamp().min(alert.raised_at.timestamp()));
         let mut behind: Vec<(&IncidentSummary, u64)> = self
             .incidents
             .values()
             .filter(|i| alert.municipality.is_none() || i.municipality == alert.municipality)
             .map(|i| {
-                let marks = i.voice_marks.iter().filter(|(h, t)| *t == alert.topic && (from..to).contains(h)).count();
+                let marks = i.voice_marks.iter().filter(|(at, t)| *t == alert.topic && (from..to).contains(at)).count();
                 (i, marks as u64)
             })
             .filter(|(_, voices)| *voices > 0)

@@ -155,6 +155,20 @@ fn a_burst_opens_one_alert_per_series_with_its_incidents_and_announcements_never
 }
 
 #[test]
+fn a_residents_comment_under_an_official_post_is_a_voice() {
+    let mut core = core();
+    let at = t0() + Duration::hours(9);
+    let announcement = Spec { n: 1, at, author: "-300".into(), text: "Авария на котельной, тепла не будет до вечера".into(), kind: PostKind::Info, source: "vk:-300", is_source: true };
+    let announcement = core.link(post(announcement));
+    let mut comment = post(Spec { n: 2, at: at + Duration::minutes(5), author: "4242".into(), text: words(7, 12), kind: PostKind::Complaint, source: "vk:-300", is_source: false });
+    comment.post.item_kind = ItemKind::Comment;
+    comment.post.parent_uid = Some(announcement.post.uid.clone());
+    let comment = core.link(comment);
+    assert_eq!(announcement.is_voice, Some(false), "the administration is no voice");
+    assert_eq!(comment.is_voice, Some(true), "the resident under its post is");
+}
+
+#[test]
 fn posts_replayed_out_of_time_order_give_the_alerts_of_a_live_run() {
     let mut live_core = core();
     let (_, mut live_alerts) = live(&mut live_core, &stream());

@@ -38,6 +38,12 @@ pub struct Unprocessable(pub String);
 pub trait Transform: Send + Sync {
     fn apply(&self, message: &Message) -> Result<Vec<Output>, Unprocessable>;
 
+    /// Applies a batch, one result per message in the batch's order. A stateful transform may
+    /// take the messages in another order (the alert stage links a batch in time order).
+    fn apply_batch(&self, batch: &[Message]) -> Vec<Result<Vec<Output>, Unprocessable>> {
+        batch.iter().map(|message| self.apply(message)).collect()
+    }
+
     /// Called when the stage has caught up (nothing is waiting) and then every
     /// [`Transform::idle_tick`] while nothing arrives: a stateful stage's chance to publish what
     /// time alone produces (the alert stage advances its clock here). The records are published
@@ -106,8 +112,8 @@ pub async fn run_map_stage(
 
         // Each output with the index of the message it came from.
         let mut outputs = Vec::new();
-        for (index, message) in batch.iter().enumerate() {
-            match transform.apply(message) {
+        for (index, (message, result)) in batch.iter().zip(transform.apply_batch(&batch)).enumerate() {
+            match result {
                 Ok(produced) => outputs.extend(produced.into_iter().map(|output| (index, output))),
                 Err(Unprocessable(reason)) => {
                     dead_letters.send(message, &reason, &shutdown).await?;
