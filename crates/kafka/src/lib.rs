@@ -264,7 +264,8 @@ fn read_log_blocking(config: &KafkaConfig, topic: &str, context: QuietContext) -
         .set("enable.partition.eof", "false")
         .create_with_context(context)
         .map_err(config_error)?;
-    let metadata = consumer.fetch_metadata(Some(topic), ADMIN_TIMEOUT).map_err(|e| Error::kafka(op(), e))?;
+    let deadline = std::time::Instant::now() + TABLE_READ_TIMEOUT;
+    let metadata = until_done(deadline, || consumer.fetch_metadata(Some(topic), ADMIN_TIMEOUT).map_err(|e| Error::kafka(op(), e)))?;
     let mut table = Vec::new();
     let Some(meta) = metadata.topics().iter().find(|t| t.name() == topic) else { return Ok(table) };
     if meta.error().is_some() {
@@ -274,7 +275,8 @@ fn read_log_blocking(config: &KafkaConfig, topic: &str, context: QuietContext) -
     let mut ends = HashMap::new();
     let mut assignment = TopicPartitionList::new();
     for partition in meta.partitions() {
-        let (low, high) = consumer.fetch_watermarks(topic, partition.id(), ADMIN_TIMEOUT).map_err(|e| Error::kafka(op(), e))?;
+        let watermarks = || consumer.fetch_watermarks(topic, partition.id(), ADMIN_TIMEOUT).map_err(|e| Error::kafka(op(), e));
+        let (low, high) = until_done(deadline, watermarks)?;
         if high > low {
             ends.insert(partition.id(), high);
             assignment.add_partition_offset(topic, partition.id(), Offset::Beginning).map_err(|e| Error::kafka(op(), e))?;
@@ -284,7 +286,6 @@ fn read_log_blocking(config: &KafkaConfig, topic: &str, context: QuietContext) -
         return Ok(table);
     }
     consumer.assign(&assignment).map_err(|e| Error::kafka(op(), e))?;
-    let deadline = std::time::Instant::now() + TABLE_READ_TIMEOUT;
     while !ends.is_empty() {
         if std::time::Instant::now() > deadline {
             return Err(Error::kafka(op(), KafkaError::NoMessageReceived));
@@ -308,6 +309,17 @@ fn read_log_blocking(config: &KafkaConfig, topic: &str, context: QuietContext) -
         }
     }
     Ok(table)
+}
+
+/// Calls `call` again while it fails retryably (a topic just created has no leader yet) and
+/// `deadline` is ahead.
+fn until_done<T>(deadline: std::time::Instant, mut call: impl FnMut() -> Result<T>) -> Result<T> {
+    loop {
+        match call() {
+            Err(e) if e.is_retryable() && std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
+            result => return result,
+        }
+    }
 }
 
 /// An rdkafka client refused our settings: a bad property name or value.
