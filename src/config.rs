@@ -273,7 +273,8 @@ impl CollectConfig {
         }
         let id = &self.instance_id;
         if id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
-            let problem = ConfigProblem::new("instance_id", format!("{id:?} must be at most 64 letters, digits, '.', '_' or '-'"));
+            let message = format!("{id:?} must be at most 64 letters, digits, '.', '_' or '-'");
+            let problem = ConfigProblem::new("instance_id", message);
             problems.push(problem.with_hint("\"\" takes the host name"));
         }
         problems
@@ -285,7 +286,8 @@ impl CollectConfig {
             return self.instance_id.clone();
         }
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").ok().or_else(|| std::env::var("HOSTNAME").ok());
-        let host: String = host.unwrap_or_default().trim().chars().filter(|c| c.is_ascii_alphanumeric() || "._-".contains(*c)).take(64).collect();
+        let allowed = |c: &char| c.is_ascii_alphanumeric() || "._-".contains(*c);
+        let host: String = host.unwrap_or_default().trim().chars().filter(allowed).take(64).collect();
         if host.is_empty() { "otklik".to_owned() } else { host }
     }
 }

@@ -91,7 +91,8 @@ fn fleet_collector(
     shutdown: otklik_pipeline::CancellationToken,
 ) -> Result<impl std::future::Future<Output = Result<()>> + Send + 'static> {
     let kafka = config.kafka.clone().context("production mode needs [kafka]")?;
-    let spec = MemberSpec { group: kafka.group("collect"), topic: topics.sources.clone(), instance_id: Some(config.collect.instance()) };
+    let instance_id = Some(config.collect.instance());
+    let spec = MemberSpec { group: kafka.group("collect"), topic: topics.sources.clone(), instance_id };
     let bus = Arc::new(KafkaBus::new(kafka).context("cannot create the Kafka client")?);
     let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
     let deliver: otklik_kafka::member::Deliver = Arc::new(move |event| events_tx.send(share_event(event)).is_ok());

@@ -16,15 +16,20 @@ use std::sync::Arc;
 /// (`collect.sources = "kafka"`) learns its sources only when running: it builds a reader for
 /// every network it can ([`build`] skips one without credentials, with a warning).
 pub fn needs(config: &Config, platform: Platform) -> bool {
-    config.collect.sources == SourcesFrom::Kafka || config.sources.iter().any(|s| s.enabled && s.platform == platform)
+    config.collect.sources == SourcesFrom::Kafka || in_file(config, platform)
+}
+
+fn in_file(config: &Config, platform: Platform) -> bool {
+    config.sources.iter().any(|s| s.enabled && s.platform == platform)
 }
 
 /// A network's reader, or in the fleet's case a warning when it cannot be built.
 fn optional<T>(config: &Config, platform: Platform, built: Result<T>) -> Result<Option<T>> {
     match built {
         Ok(reader) => Ok(Some(reader)),
-        Err(e) if config.collect.sources == SourcesFrom::Kafka && !config.sources.iter().any(|s| s.enabled && s.platform == platform) => {
-            tracing::warn!(%platform, error = %format!("{e:#}"), "no reader for this network: its sources in the sources topic will fail");
+        Err(e) if config.collect.sources == SourcesFrom::Kafka && !in_file(config, platform) => {
+            let error = format!("{e:#}");
+            tracing::warn!(%platform, %error, "no reader for this network: its sources in the sources topic will fail");
             Ok(None)
         }
         Err(e) => Err(e),

@@ -29,7 +29,10 @@ pub fn import(config: &Config, file: &Path) -> Result<()> {
         plan.delete.extend(unreadable.into_iter().filter(|id| !sources.iter().any(|s| &s.id == id)));
         let publisher = bus.kafka_publisher();
         for source in &plan.write {
-            publisher.send(&topic, source.id.as_bytes(), &otklik_model::encode(source)).await.context("cannot write a source")?;
+            publisher
+                .send(&topic, source.id.as_bytes(), &otklik_model::encode(source))
+                .await
+                .context("cannot write a source")?;
         }
         for id in &plan.delete {
             publisher.delete(&topic, id.as_bytes()).await.context("cannot delete a source")?;
@@ -135,7 +138,17 @@ mod tests {
 
     fn source(id: &str, enabled: bool) -> Source {
         let (platform, handle) = (Platform::Telegram, format!("{id}_channel"));
-        Source { schema: Schema, id: id.into(), platform, handle, name: String::new(), municipality: None, official: false, comments: CommentsPolicy::None, enabled }
+        Source {
+            schema: Schema,
+            id: id.into(),
+            platform,
+            handle,
+            name: String::new(),
+            municipality: None,
+            official: false,
+            comments: CommentsPolicy::None,
+            enabled,
+        }
     }
 
     #[test]
@@ -146,10 +159,16 @@ mod tests {
             ("alpha".to_owned(), Cursor { newest_id: Some(1042), polled_at: Some(polled), ..Cursor::new("alpha") }),
             ("beta".to_owned(), Cursor { polled_at: Some(polled), status: failing, ..Cursor::new("beta") }),
         ]);
-        let text = table(&[source("alpha", true), source("beta", true), source("gamma", true), source("off", false)], &cursors);
+        let text = table(
+            &[source("alpha", true), source("beta", true), source("gamma", true), source("off", false)],
+            &cursors,
+        );
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].starts_with("id     platform  handle"), "{text}");
-        assert!(lines[1].contains("1042") && lines[1].contains("2026-12-03 10:00:00Z") && lines[1].ends_with("ok"), "{text}");
+        assert!(
+            lines[1].contains("1042") && lines[1].contains("2026-12-03 10:00:00Z") && lines[1].ends_with("ok"),
+            "{text}"
+        );
         assert!(lines[2].ends_with("failing: HTTP 503"), "{text}");
         assert!(lines[3].ends_with("never polled") && lines[4].ends_with("disabled"), "{text}");
         assert_eq!(lines[5], "4 source(s), 2 polled at least once");

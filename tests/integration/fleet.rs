@@ -21,7 +21,10 @@ fn channel(i: usize) -> String {
 fn sources_file(dir: &Path) -> PathBuf {
     let mut text = String::new();
     for i in 0..CHANNELS {
-        text.push_str(&format!("[[source]]\nid = \"fleet-{i:03}\"\nplatform = \"telegram\"\nhandle = \"{}\"\n\n", channel(i)));
+        text.push_str(&format!(
+            "[[source]]\nid = \"fleet-{i:03}\"\nplatform = \"telegram\"\nhandle = \"{}\"\n\n",
+            channel(i)
+        ));
     }
     let path = dir.join("sources.toml");
     std::fs::write(&path, text).unwrap();
@@ -248,26 +251,42 @@ fn three_collectors_share_the_sources_and_survive_a_kill() {
     // Every channel is asked again after the kill, by a survivor: c3's go over once its session
     // times out, and resume from its cursors.
     wait_until("every channel polled after the kill", &mut [&mut c1, &mut c2], || {
-        let after: std::collections::HashSet<String> = asked(&server).into_iter().filter(|(_, _, at)| *at > killed).map(|(channel, ..)| channel).collect();
+        let after: std::collections::HashSet<String> =
+            asked(&server).into_iter().filter(|(_, _, at)| *at > killed).map(|(channel, ..)| channel).collect();
         after.len() == CHANNELS
     });
-    assert!(asked(&server).iter().all(|(_, collector, at)| *at <= killed || collector != "c3"), "the killed collector asked");
+    assert!(
+        asked(&server).iter().all(|(_, collector, at)| *at <= killed || collector != "c3"),
+        "the killed collector asked"
+    );
 
     // Killed and restarted under its name, a collector takes its partitions back at once: the
     // group does not rebalance (c1 is assigned nothing new) and it resumes from its cursors.
     let generations_before = c1.count("sources partitions assigned");
-    let mine: std::collections::HashSet<String> = owner_runs(&asked(&server)).into_iter().filter(|(_, o)| o.last().is_some_and(|c| c == "c2")).map(|(ch, _)| ch).collect();
+    let mine: std::collections::HashSet<String> = owner_runs(&asked(&server))
+        .into_iter()
+        .filter(|(_, o)| o.last().is_some_and(|c| c == "c2"))
+        .map(|(ch, _)| ch)
+        .collect();
     assert!(!mine.is_empty(), "c2 owns no channel");
     c2.signal("KILL");
     c2.child.wait().unwrap();
     let restarted = Instant::now();
     let mut c2 = Collector::start(&config, "c2");
     wait_until("the restarted c2 polls its channels again", &mut [&mut c1, &mut c2], || {
-        let again: std::collections::HashSet<String> =
-            asked(&server).into_iter().filter(|(_, c, at)| *at > restarted && c == "c2").map(|(channel, ..)| channel).collect();
+        let again: std::collections::HashSet<String> = asked(&server)
+            .into_iter()
+            .filter(|(_, c, at)| *at > restarted && c == "c2")
+            .map(|(channel, ..)| channel)
+            .collect();
         mine.iter().all(|channel| again.contains(channel))
     });
-    assert_eq!(c1.count("sources partitions assigned"), generations_before, "the restart rebalanced the group:\n{}", c2.log());
+    assert_eq!(
+        c1.count("sources partitions assigned"),
+        generations_before,
+        "the restart rebalanced the group:\n{}",
+        c2.log()
+    );
     let asked = asked(&server);
 
     // No channel was walked by two collectors at once: its owner changes only at a rebalance,
@@ -276,7 +295,11 @@ fn three_collectors_share_the_sources_and_survive_a_kill() {
     let runs = owner_runs(&asked);
     assert_eq!(runs.len(), CHANNELS);
     for (channel, owners) in &runs {
-        assert!(owners.len() <= generations, "{channel} changed hands {} times in {generations} generations: {owners:?}", owners.len() - 1);
+        assert!(
+            owners.len() <= generations,
+            "{channel} changed hands {} times in {generations} generations: {owners:?}",
+            owners.len() - 1
+        );
     }
     let moved = runs.values().filter(|owners| owners.len() > 1).count();
     assert!(moved > 0, "no channel changed hands");
@@ -316,7 +339,12 @@ fn three_collectors_share_the_sources_and_survive_a_kill() {
     let first_removed = text.split("\n\n").skip(1).collect::<Vec<_>>().join("\n\n");
     std::fs::write(&sources, first_removed).unwrap();
     let import = run(otklik().args(["sources", "import"]).arg(&sources).arg("--config").arg(&config));
-    assert!(stdout(&import).contains("0 added, 0 changed, 299 unchanged, 1 removed"), "{}{}", stdout(&import), stderr(&import));
+    assert!(
+        stdout(&import).contains("0 added, 0 changed, 299 unchanged, 1 removed"),
+        "{}{}",
+        stdout(&import),
+        stderr(&import)
+    );
     let list = stdout(&run(otklik().args(["sources", "list", "--config"]).arg(&config)));
     assert!(list.contains("299 source(s)") && !list.contains("fleet-000 "), "{list}");
 }
@@ -327,7 +355,9 @@ fn check_config_refuses_bad_fleet_keys_and_import_names_the_broken_line() {
     let sources = sources_file(dir.path());
     let config = fleet_config(dir.path(), "127.0.0.1:9", "otklik_fleet_check", "http://127.0.0.1:9");
     let text = std::fs::read_to_string(&config).unwrap();
-    let bad = text.replace("rate_share = 0.34", "rate_share = 0").replace("[collect]\n", "[collect]\ninstance_id = \"two words\"\n");
+    let bad = text
+        .replace("rate_share = 0.34", "rate_share = 0")
+        .replace("[collect]\n", "[collect]\ninstance_id = \"two words\"\n");
     std::fs::write(&config, bad).unwrap();
     let check = run(otklik().arg("check-config").arg(&config));
     assert_eq!(check.status.code(), Some(2), "{}", stderr(&check));
@@ -341,7 +371,8 @@ fn check_config_refuses_bad_fleet_keys_and_import_names_the_broken_line() {
 
     // A broken sources file is refused before Kafka is asked (the brokers here do not exist).
     std::fs::write(&config, &text).unwrap();
-    let broken = std::fs::read_to_string(&sources).unwrap().replacen("handle = \"fleet_chan_001\"", "handle = \"x\"", 1);
+    let broken =
+        std::fs::read_to_string(&sources).unwrap().replacen("handle = \"fleet_chan_001\"", "handle = \"x\"", 1);
     std::fs::write(&sources, broken).unwrap();
     let import = run(otklik().args(["sources", "import"]).arg(&sources).arg("--config").arg(&config));
     assert!(!import.status.success());

@@ -211,7 +211,12 @@ impl Collector {
             return Err(membership_ended());
         }
         if summary.polled > 0 {
-            tracing::info!(polled = summary.polled, posts = summary.posts, failed = summary.failed.len(), "poll pass done");
+            tracing::info!(
+                polled = summary.polled,
+                posts = summary.posts,
+                failed = summary.failed.len(),
+                "poll pass done"
+            );
         }
         Ok(pending)
     }
@@ -310,7 +315,10 @@ mod tests {
     #[test]
     fn an_import_writes_what_changed_and_tombstones_what_is_gone() {
         let existing: HashMap<String, Source> =
-            [source("keep", "chan_keep"), source("edit", "chan_old"), source("gone", "chan_gone")].into_iter().map(|s| (s.id.clone(), s)).collect();
+            [source("keep", "chan_keep"), source("edit", "chan_old"), source("gone", "chan_gone")]
+                .into_iter()
+                .map(|s| (s.id.clone(), s))
+                .collect();
         let wanted = [source("keep", "chan_keep"), source("edit", "chan_new"), source("new", "chan_fresh")];
         let plan = import_plan(&existing, &wanted);
         let written: Vec<&str> = plan.write.iter().map(|s| s.id.as_str()).collect();

@@ -22,12 +22,26 @@ impl FeedReader for Watched {
         if source.handle == "stuck_channel" {
             std::future::pending::<()>().await;
         }
-        Ok(PollOutcome { posts: vec![], bad_pages: vec![], cursor: Cursor { polled_at: Some(chrono::Utc::now()), ..cursor.clone() } })
+        Ok(PollOutcome {
+            posts: vec![],
+            bad_pages: vec![],
+            cursor: Cursor { polled_at: Some(chrono::Utc::now()), ..cursor.clone() },
+        })
     }
 }
 
 fn source(id: &str, handle: &str) -> Source {
-    Source { schema: Schema, id: id.into(), platform: Platform::Telegram, handle: handle.into(), name: String::new(), municipality: None, official: false, comments: CommentsPolicy::None, enabled: true }
+    Source {
+        schema: Schema,
+        id: id.into(),
+        platform: Platform::Telegram,
+        handle: handle.into(),
+        name: String::new(),
+        municipality: None,
+        official: false,
+        comments: CommentsPolicy::None,
+        enabled: true,
+    }
 }
 
 fn watched_collector(bus: &MemoryBus, reader: Watched) -> Collector {
@@ -65,7 +79,9 @@ async fn a_revocation_abandons_the_walk_in_progress_before_it_is_confirmed() {
     let shutdown = CancellationToken::new();
     let run = {
         let shutdown = shutdown.clone();
-        tokio::spawn(async move { collector.run_share(&mut events, read_cursors, Duration::from_secs(1), &shutdown).await })
+        tokio::spawn(
+            async move { collector.run_share(&mut events, read_cursors, Duration::from_secs(1), &shutdown).await },
+        )
     };
     events_tx.send(ShareEvent::Assigned(vec![0, 1])).unwrap();
     events_tx.send(record(0, &source("stuck", "stuck_channel"))).unwrap();
@@ -112,6 +128,8 @@ async fn a_revocation_abandons_the_walk_in_progress_before_it_is_confirmed() {
     let (_tx, mut closed) = mpsc::unbounded_channel::<ShareEvent>();
     drop(_tx);
     let collector = watched_collector(&bus, Watched(mpsc::unbounded_channel().0));
-    let ended = collector.run_share(&mut closed, || async { Ok(HashMap::new()) }, Duration::from_secs(1), &CancellationToken::new()).await;
+    let ended = collector
+        .run_share(&mut closed, || async { Ok(HashMap::new()) }, Duration::from_secs(1), &CancellationToken::new())
+        .await;
     assert!(ended.is_err());
 }

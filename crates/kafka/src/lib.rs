@@ -246,7 +246,7 @@ impl KafkaBus {
 
     /// Every keyed record of `topic` up to the end it had when called, partition by partition
     /// in offset order; `None` for a tombstone.
-    pub async fn log(&self, topic: &str) -> Result<Vec<(Vec<u8>, Option<Vec<u8>>)>> {
+    pub async fn log(&self, topic: &str) -> Result<Records> {
         let (config, topic, context) = (self.config.clone(), topic.to_owned(), self.context.clone());
         tokio::task::spawn_blocking(move || read_log_blocking(&config, &topic, context))
             .await
@@ -254,7 +254,10 @@ impl KafkaBus {
     }
 }
 
-fn read_log_blocking(config: &KafkaConfig, topic: &str, context: QuietContext) -> Result<Vec<(Vec<u8>, Option<Vec<u8>>)>> {
+/// Keyed records: `(key, value)`, `None` for a tombstone.
+type Records = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
+fn read_log_blocking(config: &KafkaConfig, topic: &str, context: QuietContext) -> Result<Records> {
     let op = || format!("read table {topic}");
     let nonce = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let consumer: BaseConsumer<QuietContext> = config
@@ -265,7 +268,8 @@ fn read_log_blocking(config: &KafkaConfig, topic: &str, context: QuietContext) -
         .create_with_context(context)
         .map_err(config_error)?;
     let deadline = std::time::Instant::now() + TABLE_READ_TIMEOUT;
-    let metadata = until_done(deadline, || consumer.fetch_metadata(Some(topic), ADMIN_TIMEOUT).map_err(|e| Error::kafka(op(), e)))?;
+    let fetch = || consumer.fetch_metadata(Some(topic), ADMIN_TIMEOUT).map_err(|e| Error::kafka(op(), e));
+    let metadata = until_done(deadline, fetch)?;
     let mut table = Vec::new();
     let Some(meta) = metadata.topics().iter().find(|t| t.name() == topic) else { return Ok(table) };
     if meta.error().is_some() {
@@ -275,7 +279,8 @@ fn read_log_blocking(config: &KafkaConfig, topic: &str, context: QuietContext) -
     let mut ends = HashMap::new();
     let mut assignment = TopicPartitionList::new();
     for partition in meta.partitions() {
-        let watermarks = || consumer.fetch_watermarks(topic, partition.id(), ADMIN_TIMEOUT).map_err(|e| Error::kafka(op(), e));
+        let id = partition.id();
+        let watermarks = || consumer.fetch_watermarks(topic, id, ADMIN_TIMEOUT).map_err(|e| Error::kafka(op(), e));
         let (low, high) = until_done(deadline, watermarks)?;
         if high > low {
             ends.insert(partition.id(), high);
@@ -316,7 +321,9 @@ fn read_log_blocking(config: &KafkaConfig, topic: &str, context: QuietContext) -
 fn until_done<T>(deadline: std::time::Instant, mut call: impl FnMut() -> Result<T>) -> Result<T> {
     loop {
         match call() {
-            Err(e) if e.is_retryable() && std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
+            Err(e) if e.is_retryable() && std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(200));
+            }
             result => return result,
         }
     }
@@ -507,7 +514,7 @@ impl Subscriber for KafkaSubscriber {
 
 /// Consumer errors that report a state librdkafka keeps retrying on its own (a subscribed topic
 /// that does not exist yet), rather than a failure of this subscription.
-fn is_informational(error: &Error) -> bool {
+pub(crate) fn is_informational(error: &Error) -> bool {
     matches!(
         error,
         Error::Kafka { source: KafkaError::MessageConsumption(code), .. }

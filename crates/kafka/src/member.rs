@@ -66,7 +66,12 @@ pub struct TableMember {
 
 impl TableMember {
     /// Joins `spec.group` and delivers its events until [`TableMember::leave`] or a fatal error.
-    pub(crate) fn join(config: &KafkaConfig, quiet: QuietContext, spec: MemberSpec, deliver: Deliver) -> Result<TableMember> {
+    pub(crate) fn join(
+        config: &KafkaConfig,
+        quiet: QuietContext,
+        spec: MemberSpec,
+        deliver: Deliver,
+    ) -> Result<TableMember> {
         let context = MemberContext { quiet, deliver, assigned: Arc::new(AtomicBool::new(false)) };
         let mut client = config.client_config()?;
         client
@@ -78,8 +83,10 @@ impl TableMember {
         if let Some(instance) = &spec.instance_id {
             client.set("group.instance.id", instance);
         }
-        let session = config.properties.get("session.timeout.ms").map_or(DEFAULT_SESSION_TIMEOUT_MS, String::as_str).to_owned();
-        let consumer: BaseConsumer<MemberContext> = client.create_with_context(context).map_err(|e| Error::Config(e.to_string()))?;
+        let session =
+            config.properties.get("session.timeout.ms").map_or(DEFAULT_SESSION_TIMEOUT_MS, String::as_str).to_owned();
+        let consumer: BaseConsumer<MemberContext> =
+            client.create_with_context(context).map_err(|e| Error::Config(e.to_string()))?;
         consumer.subscribe(&[&spec.topic]).map_err(|e| Error::kafka(format!("subscribe to {}", spec.topic), e))?;
         tracing::info!(
             group = %spec.group,
@@ -121,7 +128,12 @@ impl Drop for TableMember {
     }
 }
 
-fn member_loop(consumer: &BaseConsumer<MemberContext>, spec: &MemberSpec, session: &str, stop: &AtomicBool) -> Result<()> {
+fn member_loop(
+    consumer: &BaseConsumer<MemberContext>,
+    spec: &MemberSpec,
+    session: &str,
+    stop: &AtomicBool,
+) -> Result<()> {
     let context = consumer.context();
     let joined = Instant::now();
     let mut next_notice = joined + WAIT_NOTICE;
@@ -131,7 +143,11 @@ fn member_loop(consumer: &BaseConsumer<MemberContext>, spec: &MemberSpec, sessio
             Some(Ok(m)) => {
                 context.quiet.trouble.ok();
                 if let Some(key) = m.key() {
-                    let record = MemberEvent::Record { partition: m.partition(), key: key.to_vec(), value: m.payload().map(<[u8]>::to_vec) };
+                    let record = MemberEvent::Record {
+                        partition: m.partition(),
+                        key: key.to_vec(),
+                        value: m.payload().map(<[u8]>::to_vec),
+                    };
                     if !(context.deliver)(record) {
                         return Ok(());
                     }
@@ -142,7 +158,8 @@ fn member_loop(consumer: &BaseConsumer<MemberContext>, spec: &MemberSpec, sessio
         }
         let assigned = context.assigned.load(Ordering::Acquire);
         if assigned && noticed {
-            tracing::info!(group = %spec.group, waited_s = joined.elapsed().as_secs(), "sources partitions assigned after the wait");
+            let waited_s = joined.elapsed().as_secs();
+            tracing::info!(group = %spec.group, waited_s, "sources partitions assigned after the wait");
             noticed = false;
         }
         if !assigned && Instant::now() >= next_notice {
@@ -167,17 +184,13 @@ fn member_loop(consumer: &BaseConsumer<MemberContext>, spec: &MemberSpec, sessio
 
 fn consume_error(context: &MemberContext, spec: &MemberSpec, e: KafkaError) -> Result<()> {
     if e.rdkafka_error_code() == Some(RDKafkaErrorCode::FencedInstanceId) {
-        let message = format!("group.instance.id {:?} is used by another live member", spec.instance_id.as_deref().unwrap_or(""));
+        let message =
+            format!("group.instance.id {:?} is used by another live member", spec.instance_id.as_deref().unwrap_or(""));
         return Err(Error::Config(format!("{message}: give each collector its own collect.instance_id")));
     }
     let kind = format!("consume {}", e.rdkafka_error_code().map_or_else(String::new, |code| format!("{code:?}")));
     let error = Error::kafka(format!("consume (group {})", spec.group), e);
-    let informational = matches!(
-        &error,
-        Error::Kafka { source: KafkaError::MessageConsumption(code), .. }
-            if matches!(code, RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic | RDKafkaErrorCode::UnknownPartition)
-    );
-    if !error.is_retryable() && !informational {
+    if !error.is_retryable() && !crate::is_informational(&error) {
         return Err(error);
     }
     context.quiet.trouble.report(&kind, &format!("group {}: {}; still waiting", spec.group, error.chain()));
@@ -214,7 +227,11 @@ impl ConsumerContext for MemberContext {
         }
         // Blocking the consumer's thread here is the point: the group waits for this member.
         match confirmed.recv_timeout(REVOKE_TIMEOUT) {
-            Ok(()) => tracing::info!(?partitions, took_ms = started.elapsed().as_millis() as u64, "sources partitions handed back"),
+            Ok(()) => tracing::info!(
+                ?partitions,
+                took_ms = started.elapsed().as_millis() as u64,
+                "sources partitions handed back"
+            ),
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {}
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => tracing::error!(
                 ?partitions,
