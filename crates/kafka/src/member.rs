@@ -218,7 +218,6 @@ impl ConsumerContext for MemberContext {
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         let Rebalance::Revoke(list) = rebalance else { return };
         self.quiet.revocations.fetch_add(1, Ordering::Relaxed);
-        self.assigned.store(false, Ordering::Release);
         let partitions = partition_ids(list);
         let (done, confirmed) = std::sync::mpsc::sync_channel(1);
         let started = Instant::now();
@@ -241,10 +240,12 @@ impl ConsumerContext for MemberContext {
         }
     }
 
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        // The whole assignment, not this rebalance's part of it (an incremental one adds a few).
+        let holds = consumer.assignment().is_ok_and(|a| a.count() > 0);
+        self.assigned.store(holds, Ordering::Release);
         match rebalance {
             Rebalance::Assign(list) => {
-                self.assigned.store(list.count() > 0, Ordering::Release);
                 let _ = (self.deliver)(MemberEvent::Assigned(partition_ids(list)));
             }
             Rebalance::Revoke(_) => {}
