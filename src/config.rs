@@ -561,7 +561,7 @@ impl Config {
     fn read_sources(&self, sources_path: &Path, place: &Placer<'_>, problems: &mut Vec<Problem>) -> Vec<Source> {
         // Clamped to the range's top: an out-of-range cap (reported) must not make the read endless.
         let cap = self.collect.sources_max_bytes.0.min(SOURCES_MAX_BYTES_LIMIT);
-        let sources_text = match read_capped(&sources_path, cap) {
+        let sources_text = match read_capped(sources_path, cap) {
             Ok(text) => text,
             Err(e) => {
                 let message = format!("cannot read {}: {e}", sources_path.display());
