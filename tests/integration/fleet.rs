@@ -169,6 +169,27 @@ impl Collector {
         self.lines.lock().unwrap().join("\n")
     }
 
+    /// The log without the per-pass lines.
+    fn quiet_log(&self) -> String {
+        let lines = self.lines.lock().unwrap();
+        lines.iter().filter(|l| !l.contains("poll pass done")).cloned().collect::<Vec<_>>().join("\n")
+    }
+
+    /// Waits for the process to end after a signal (a guard of minutes, then a kill and a panic).
+    fn wait(&mut self) -> std::process::ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if started.elapsed() > PATIENCE {
+                let _ = self.child.kill();
+                panic!("a collector did not exit after its signal:\n{}", self.quiet_log());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn count(&self, needle: &str) -> usize {
         self.lines.lock().unwrap().iter().filter(|l| l.contains(needle)).count()
     }
@@ -191,7 +212,10 @@ fn wait_until(what: &str, collectors: &mut [&mut Collector], mut done: impl FnMu
         for c in collectors.iter_mut() {
             c.assert_running();
         }
-        assert!(started.elapsed() < PATIENCE, "{what}: not after {:?}", started.elapsed());
+        if started.elapsed() > PATIENCE {
+            let logs: Vec<String> = collectors.iter().map(|c| c.quiet_log()).collect();
+            panic!("{what}: not after {:?}\n{}", started.elapsed(), logs.join("\n----\n"));
+        }
         std::thread::sleep(Duration::from_millis(250));
     }
 }
@@ -246,7 +270,7 @@ fn three_collectors_share_the_sources_and_survive_a_kill() {
     });
 
     c3.signal("KILL");
-    c3.child.wait().unwrap();
+    c3.wait();
     let killed = Instant::now();
     // Every channel is asked again after the kill, by a survivor: c3's go over once its session
     // times out, and resume from its cursors.
@@ -270,7 +294,7 @@ fn three_collectors_share_the_sources_and_survive_a_kill() {
         .collect();
     assert!(!mine.is_empty(), "c2 owns no channel");
     c2.signal("KILL");
-    c2.child.wait().unwrap();
+    c2.wait();
     let restarted = Instant::now();
     let mut c2 = Collector::start(&config, "c2");
     wait_until("the restarted c2 polls its channels again", &mut [&mut c1, &mut c2], || {
@@ -329,8 +353,8 @@ fn three_collectors_share_the_sources_and_survive_a_kill() {
 
     for c in [&mut c1, &mut c2] {
         c.signal("TERM");
-        let status = c.child.wait().unwrap();
-        assert!(status.success(), "{}", c.log());
+        let status = c.wait();
+        assert!(status.success(), "{}", c.quiet_log());
         assert!(!c.log().contains("ERROR"), "{}", c.log());
     }
 
