@@ -220,6 +220,19 @@ fn wait_until(what: &str, collectors: &mut [&mut Collector], mut done: impl FnMu
     }
 }
 
+/// Each channel's last asker after `since`.
+fn owner_runs_after(server: &FakeServer, since: Instant) -> BTreeMap<String, String> {
+    asked(server).into_iter().filter(|(_, _, at)| *at > since).map(|(channel, c, _)| (channel, c)).collect()
+}
+
+impl Drop for Collector {
+    /// A failing test leaves no collector behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Per channel, the collectors in the order they asked, merged into runs: `[c1, c2]` when c1
 /// asked a few times and then c2 took over.
 fn owner_runs(asked: &Asked) -> BTreeMap<String, Vec<String>> {
@@ -269,15 +282,19 @@ fn three_collectors_share_the_sources_and_survive_a_kill() {
         settled == CHANNELS && owners.len() == 3
     });
 
+    let generations_at_kill = c1.count("sources partitions assigned");
     c3.signal("KILL");
     c3.wait();
     let killed = Instant::now();
-    // Every channel is asked again after the kill, by a survivor: c3's go over once its session
-    // times out, and resume from its cursors.
+    // c3's partitions go over once its session times out: the survivors are assigned anew (c1
+    // sees it). From then on each channel is asked by its new owner only (the old ones confirmed
+    // their revocations first), and every channel is asked again, resuming from its cursor.
+    wait_until("the survivors assigned c3's partitions", &mut [&mut c1, &mut c2], || {
+        c1.count("sources partitions assigned") > generations_at_kill
+    });
+    let rebalanced = Instant::now();
     wait_until("every channel polled after the kill", &mut [&mut c1, &mut c2], || {
-        let after: std::collections::HashSet<String> =
-            asked(&server).into_iter().filter(|(_, _, at)| *at > killed).map(|(channel, ..)| channel).collect();
-        after.len() == CHANNELS
+        owner_runs_after(&server, rebalanced).len() == CHANNELS
     });
     assert!(
         asked(&server).iter().all(|(_, collector, at)| *at <= killed || collector != "c3"),
@@ -287,11 +304,8 @@ fn three_collectors_share_the_sources_and_survive_a_kill() {
     // Killed and restarted under its name, a collector takes its partitions back at once: the
     // group does not rebalance (c1 is assigned nothing new) and it resumes from its cursors.
     let generations_before = c1.count("sources partitions assigned");
-    let mine: std::collections::HashSet<String> = owner_runs(&asked(&server))
-        .into_iter()
-        .filter(|(_, o)| o.last().is_some_and(|c| c == "c2"))
-        .map(|(ch, _)| ch)
-        .collect();
+    let mine: std::collections::HashSet<String> =
+        owner_runs_after(&server, rebalanced).into_iter().filter(|(_, c)| c == "c2").map(|(ch, _)| ch).collect();
     assert!(!mine.is_empty(), "c2 owns no channel");
     c2.signal("KILL");
     c2.wait();

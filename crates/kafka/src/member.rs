@@ -72,7 +72,8 @@ impl TableMember {
         spec: MemberSpec,
         deliver: Deliver,
     ) -> Result<TableMember> {
-        let context = MemberContext { quiet, deliver, assigned: Arc::new(AtomicBool::new(false)) };
+        let assigned = Arc::new(AtomicBool::new(false));
+        let context = MemberContext { quiet, deliver, assigned, held: std::sync::Mutex::default() };
         let mut client = config.client_config()?;
         client
             .set("group.id", &spec.group)
@@ -202,6 +203,8 @@ struct MemberContext {
     quiet: QuietContext,
     deliver: Deliver,
     assigned: Arc<AtomicBool>,
+    /// The partitions assigned now.
+    held: std::sync::Mutex<std::collections::BTreeSet<i32>>,
 }
 
 impl ClientContext for MemberContext {
@@ -240,15 +243,24 @@ impl ConsumerContext for MemberContext {
         }
     }
 
-    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        // The whole assignment, not this rebalance's part of it (an incremental one adds a few).
-        let holds = consumer.assignment().is_ok_and(|a| a.count() > 0);
-        self.assigned.store(holds, Ordering::Release);
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        // Kept here rather than asked of the consumer: librdkafka answers that through its own
+        // threads, which a rebalance callback must not wait for.
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
         match rebalance {
             Rebalance::Assign(list) => {
+                held.extend(partition_ids(list));
+                self.assigned.store(!held.is_empty(), Ordering::Release);
+                drop(held);
                 let _ = (self.deliver)(MemberEvent::Assigned(partition_ids(list)));
             }
-            Rebalance::Revoke(_) => {}
+            Rebalance::Revoke(list) => {
+                // An incremental revocation takes some partitions, an eager one all of them.
+                for partition in partition_ids(list) {
+                    held.remove(&partition);
+                }
+                self.assigned.store(!held.is_empty(), Ordering::Release);
+            }
             Rebalance::Error(e) => self.quiet.trouble.report("rebalance", &e.to_string()),
         }
     }
