@@ -293,6 +293,7 @@ fn three_collectors_share_the_sources_and_survive_a_kill() {
         c1.count("sources partitions assigned") > generations_at_kill
     });
     let rebalanced = Instant::now();
+    let reassigned_after = rebalanced - killed;
     wait_until("every channel polled after the kill", &mut [&mut c1, &mut c2], || {
         owner_runs_after(&server, rebalanced).len() == CHANNELS
     });
@@ -319,6 +320,7 @@ fn three_collectors_share_the_sources_and_survive_a_kill() {
             .collect();
         mine.iter().all(|channel| again.contains(channel))
     });
+    let taken_back = restarted.elapsed();
     assert_eq!(
         c1.count("sources partitions assigned"),
         generations_before,
@@ -341,6 +343,12 @@ fn three_collectors_share_the_sources_and_survive_a_kill() {
     }
     let moved = runs.values().filter(|owners| owners.len() > 1).count();
     assert!(moved > 0, "no channel changed hands");
+    eprintln!(
+        "fleet: {} requests, {generations} generations, {moved} channels changed hands; c3's partitions \
+         reassigned {reassigned_after:.1?} after its kill (session.timeout.ms 6000); the restarted c2 had \
+         polled all its channels again {taken_back:.1?} after its start",
+        asked.len()
+    );
 
     // Nothing older than the re-check window was published twice: every owner resumed from the
     // cursors its predecessor published.
