@@ -2,7 +2,8 @@
 //! one kind per process (`otklik collect`, `otklik classify-stage`, `otklik sink`) to deploy and
 //! scale them apart — until SIGTERM, or until a stage fails: then every stage stops, `/readyz`
 //! turns false and the process exits non-zero ([`Supervisor`]). More processes with the same
-//! config share the partitions through their consumer groups.
+//! config share the partitions through their consumer groups; collectors too when
+//! `collect.sources = "kafka"`: each polls its group's share of the sources topic.
 
 use crate::config::{Config, SourcesFrom};
 use crate::graph::{Graph, Role, Stop};
