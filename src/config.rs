@@ -301,6 +301,13 @@ pub struct CollectConfig {
     pub poll_interval: HumanDuration,
     /// The sources file is refused past this size (default 64MiB; 1KiB..=1GiB).
     pub sources_max_bytes: ByteSize,
+    /// Where a collector finds its sources: the sources file, or its share of the sources topic.
+    pub sources: SourcesFrom,
+    /// This collector's name: `group.instance.id` and User-Agent suffix; empty: the host name
+    /// (`OTKLIK_INSTANCE_ID` overrides).
+    pub instance_id: String,
+    /// The part of every configured rate this process uses, 0.001..=1 (a fleet of N: 1/N).
+    pub rate_share: f64,
     pub telegram: TelegramConfig,
     pub vk: VkConfig,
     pub ok: OkConfig,
@@ -313,6 +320,9 @@ impl Default for CollectConfig {
             replay_dir: None,
             poll_interval: HumanDuration(Duration::from_secs(300)),
             sources_max_bytes: ByteSize(SOURCES_MAX_BYTES),
+            sources: SourcesFrom::File,
+            instance_id: String::new(),
+            rate_share: 1.0,
             telegram: TelegramConfig::default(),
             vk: VkConfig::default(),
             ok: OkConfig::default(),
@@ -326,8 +336,41 @@ impl CollectConfig {
         let mut problems = Vec::new();
         check_duration(&mut problems, "poll_interval", self.poll_interval.0, SECOND..=SECOND * 7 * 86_400);
         check_size(&mut problems, "sources_max_bytes", self.sources_max_bytes.0, 1 << 10..=SOURCES_MAX_BYTES_LIMIT);
+        if !(0.001..=1.0).contains(&self.rate_share) {
+            let problem = ConfigProblem::new("rate_share", format!("{} is outside 0.001..=1", self.rate_share));
+            problems.push(problem.with_hint("a fleet of N collectors sharing tokens uses 1/N each, e.g. 0.25"));
+        }
+        let id = &self.instance_id;
+        if id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+            let message = format!("{id:?} must be at most 64 letters, digits, '.', '_' or '-'");
+            let problem = ConfigProblem::new("instance_id", message);
+            problems.push(problem.with_hint("\"\" takes the host name"));
+        }
         problems
     }
+
+    /// This process's collector name: `instance_id`, else the host name, else `otklik`.
+    pub fn instance(&self) -> String {
+        if !self.instance_id.is_empty() {
+            return self.instance_id.clone();
+        }
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").ok().or_else(|| std::env::var("HOSTNAME").ok());
+        let allowed = |c: &char| c.is_ascii_alphanumeric() || "._-".contains(*c);
+        let host: String = host.unwrap_or_default().trim().chars().filter(allowed).take(64).collect();
+        if host.is_empty() { "otklik".to_owned() } else { host }
+    }
+}
+
+/// Where collectors find their sources (`collect.sources`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SourcesFrom {
+    /// Every collector polls every source of `collect.sources_file`.
+    #[default]
+    File,
+    /// Each collector polls the sources of the partitions of the sources topic its consumer
+    /// group assigns it (production mode).
+    Kafka,
 }
 
 /// The sources file: `[[source]]` tables with `Source`'s fields (the wire `schema` is implied).
@@ -517,6 +560,9 @@ impl Config {
         if let Ok(dir) = std::env::var("OTKLIK_DATA_DIR") {
             self.run.data_dir = dir.into();
         }
+        if let Ok(instance) = std::env::var("OTKLIK_INSTANCE_ID") {
+            self.collect.instance_id = instance;
+        }
     }
 
     /// The ClickHouse password, from `OTKLIK_CLICKHOUSE_PASSWORD`, the variable named by
@@ -551,6 +597,9 @@ impl Config {
         }
         if self.run.mode == Mode::Production {
             self.validate_production(&place, problems);
+        } else if self.collect.sources == SourcesFrom::Kafka {
+            let problem = ConfigProblem::new("sources", "\"kafka\" needs production mode");
+            place.all("collect", vec![problem.with_hint("set [run] mode = \"production\" with [kafka]")], problems);
         }
         self.validate_paths(&place, problems);
         self.validate_sources_file(&place, problems);
@@ -558,6 +607,10 @@ impl Config {
     }
 
     fn validate_production(&self, place: &Placer<'_>, problems: &mut Vec<Problem>) {
+        if self.collect.sources == SourcesFrom::Kafka && self.collect.replay_dir.is_some() {
+            let problem = ConfigProblem::new("sources", "\"kafka\" cannot be combined with replay_dir");
+            place.all("collect", vec![problem.with_hint("a replay reads the sources file once")], problems);
+        }
         if self.kafka.is_none() {
             let problem = ConfigProblem::new("mode", "production mode needs a [kafka] table with brokers");
             let problem = problem.with_hint("add [kafka] brokers = \"host:9092\", or set OTKLIK_KAFKA_BROKERS");
@@ -601,22 +654,41 @@ impl Config {
 
     fn validate_sources_file(&mut self, place: &Placer<'_>, problems: &mut Vec<Problem>) {
         let sources_path = self.resolve(&self.collect.sources_file);
+        self.sources = self.read_sources(&sources_path, place, problems);
+    }
+
+    /// The sources of `path` (`otklik sources import`), checked as `check-config` checks the
+    /// configured sources file: every problem with its file and line.
+    pub fn load_sources(&self, path: &Path) -> Result<Vec<Source>, Problems> {
+        let mut problems = Vec::new();
+        let place = Placer { file: path, text: "" };
+        let sources = self.read_sources(path, &place, &mut problems);
+        if problems.is_empty() {
+            Ok(sources)
+        } else {
+            problems.sort_by_key(|p| (p.file.clone(), p.line));
+            Err(Problems(problems))
+        }
+    }
+
+    fn read_sources(&self, sources_path: &Path, place: &Placer<'_>, problems: &mut Vec<Problem>) -> Vec<Source> {
         // Clamped to the range's top: an out-of-range cap (reported) must not make the read endless.
         let cap = self.collect.sources_max_bytes.0.min(SOURCES_MAX_BYTES_LIMIT);
-        let sources_text = match read_capped(&sources_path, cap) {
+        let sources_text = match read_capped(sources_path, cap) {
             Ok(text) => text,
             Err(e) => {
                 let message = format!("cannot read {}: {e}", sources_path.display());
                 let problem = ConfigProblem::new("sources_file", message);
                 let problem = problem.with_hint("collect.sources_max_bytes sets the size limit (default 64MiB)");
-                return place.all("collect", vec![problem], problems);
+                place.all("collect", vec![problem], problems);
+                return Vec::new();
             }
         };
-        let file = crate::tomlcheck::deserialize_all::<SourcesFile>(&sources_path, &sources_text, problems);
-        let Some(file) = file else { return };
+        let file = crate::tomlcheck::deserialize_all::<SourcesFile>(sources_path, &sources_text, problems);
+        let Some(file) = file else { return Vec::new() };
         let known = self.known_municipalities(place, problems);
-        let sources_place = Placer { file: &sources_path, text: &sources_text };
-        self.sources = validate_sources(&sources_place, file.source, known.as_ref(), problems);
+        let sources_place = Placer { file: sources_path, text: &sources_text };
+        validate_sources(&sources_place, file.source, known.as_ref(), problems)
     }
 
     /// The configured gazetteer, loaded as `run` would load it (one that does not load is

@@ -13,6 +13,7 @@ mod kafka_cmd;
 mod metrics_http;
 mod production;
 mod readers;
+mod sources_cmd;
 mod stages;
 mod summary;
 mod supervise;
@@ -107,6 +108,13 @@ enum Command {
         #[arg(long, short, default_value = "config/otklik.toml", global = true)]
         config: PathBuf,
     },
+    /// The collector fleet's sources in Kafka (the compacted sources topic).
+    Sources {
+        #[command(subcommand)]
+        command: SourcesCommand,
+        #[arg(long, short, default_value = "config/otklik.toml", global = true)]
+        config: PathBuf,
+    },
     /// Kafka topics.
     Kafka {
         #[command(subcommand)]
@@ -193,6 +201,15 @@ enum AlertsCommand {
 }
 
 #[derive(Subcommand)]
+enum SourcesCommand {
+    /// Write every source of FILE (`[[source]]` tables, checked as check-config does) to the
+    /// sources topic; a source in the topic but not in FILE gets a tombstone.
+    Import { file: PathBuf },
+    /// Every source of the sources topic with its cursor: newest post id, last poll, state.
+    List,
+}
+
+#[derive(Subcommand)]
 enum KafkaCommand {
     /// Create the topics of the config that are missing (sources and cursors compacted) and
     /// check the existing ones: partitions, compaction, configured topic settings.
@@ -257,6 +274,10 @@ fn main() -> ExitCode {
         Command::Incidents { config, since } => commands::load_config(&config).and_then(|config| incidents_cmd::run(&config, since)),
         Command::Dedup { command } => dedup_cmd::run(command),
         Command::Kafka { command: KafkaCommand::Init, config } => commands::load_config(&config).and_then(|config| kafka_cmd::init(&config)),
+        Command::Sources { command, config } => commands::load_config(&config).and_then(|config| match command {
+            SourcesCommand::Import { file } => sources_cmd::import(&config, &file),
+            SourcesCommand::List => sources_cmd::list(&config),
+        }),
         Command::Report { config, since } => commands::load_config(&config).and_then(|config| clickhouse_cmd::report(&config, since)),
     };
     match result {

@@ -1,18 +1,21 @@
 //! The production wiring: the stages of a [`Role`] over Kafka — all of them (`otklik run`), or
-//! one kind per process (`otklik collect`, `otklik classify-stage`, `otklik alert`, `otklik sink`) to deploy and
-//! scale them apart — until SIGTERM, or until a stage fails: then every stage stops, `/readyz`
+//! one kind per process (`otklik collect`, `otklik classify-stage`, `otklik alert`, `otklik
+//! sink`) to deploy and scale them apart — until SIGTERM, or until a stage fails: then every stage stops, `/readyz`
 //! turns false and the process exits non-zero ([`Supervisor`]). More processes with the same
-//! config share the partitions through their consumer groups.
+//! config share the partitions through their consumer groups; collectors too when
+//! `collect.sources = "kafka"`: each polls its group's share of the sources topic.
 
-use crate::config::Config;
+use crate::config::{Config, SourcesFrom};
 use crate::graph::{Graph, Role, Stop};
 use crate::metrics_http::Registry;
 use crate::supervise::Supervisor;
 use anyhow::{Context, Result};
 use crate::alert_stage::{AlertStage, StageClock};
 use otklik_clickhouse::{AlertRow, ClickHouseSink, DlqRow, History, Migrator, PostRow};
-use otklik_collect::cursors_from_table;
-use otklik_kafka::KafkaBus;
+use otklik_collect::fleet::ShareEvent;
+use otklik_collect::{cursors_from_table, Collector};
+use otklik_kafka::member::{MemberEvent, MemberSpec};
+use otklik_kafka::{KafkaBus, TopicsConfig};
 use otklik_pipeline::{Bus, StageMetrics};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -74,7 +77,10 @@ pub async fn run(config: &Config, role: Role) -> Result<()> {
     if role.runs(Role::Collect) {
         let collector = graph.collector(metrics("collect"))?;
         let (sources, shutdown) = (config.sources.clone(), stop.stages.clone());
-        if config.collect.replay_dir.is_some() {
+        if config.collect.sources == SourcesFrom::Kafka {
+            let fleet = fleet_collector(config, collector, &graph.topics, stop.stages.clone())?;
+            supervisor.spawn("collect", fleet);
+        } else if config.collect.replay_dir.is_some() {
             supervisor.spawn("collect", async move {
                 let pass = collector.poll_all(&sources, &mut HashMap::new(), &shutdown).await?;
                 tracing::info!(posts = pass.posts, polled = pass.polled, "replay published; stages keep running until SIGTERM");
@@ -91,4 +97,44 @@ pub async fn run(config: &Config, role: Role) -> Result<()> {
     }
     registry.set_ready(true);
     supervisor.run().await
+}
+
+/// A collector of the fleet (`collect.sources = "kafka"`): a member of `{group_prefix}-collect`
+/// on the sources topic, polling the sources of its partitions ([`Collector::run_share`]). Its
+/// own bus reads the cursors on each assignment; the member leaves when the stage ends.
+fn fleet_collector(
+    config: &Config,
+    collector: Collector,
+    topics: &TopicsConfig,
+    shutdown: otklik_pipeline::CancellationToken,
+) -> Result<impl std::future::Future<Output = Result<()>> + Send + 'static> {
+    let kafka = config.kafka.clone().context("production mode needs [kafka]")?;
+    let instance_id = Some(config.collect.instance());
+    let spec = MemberSpec { group: kafka.group("collect"), topic: topics.sources.clone(), instance_id };
+    let bus = Arc::new(KafkaBus::new(kafka).context("cannot create the Kafka client")?);
+    let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let deliver: otklik_kafka::member::Deliver = Arc::new(move |event| events_tx.send(share_event(event)).is_ok());
+    let member = bus.join_table_group(spec, deliver).context("cannot join the collectors' group")?;
+    let (cursors_topic, interval) = (topics.cursors.clone(), config.collect.poll_interval.0);
+    Ok(async move {
+        let read_cursors = || {
+            let (bus, topic) = (bus.clone(), cursors_topic.clone());
+            async move { Ok(cursors_from_table(bus.read_table(&topic).await?)) }
+        };
+        let shared = collector.run_share(&mut events, read_cursors, interval, &shutdown).await;
+        // Nobody confirms revocations any more: the member's close must not wait for it.
+        drop(events);
+        let left = tokio::task::spawn_blocking(move || member.leave()).await.context("the group member panicked")?;
+        // A membership that failed (fenced, unauthorised) also ends the share: say why first.
+        left.context("the collectors' group membership failed")?;
+        Ok(shared?)
+    })
+}
+
+fn share_event(event: MemberEvent) -> ShareEvent {
+    match event {
+        MemberEvent::Assigned(partitions) => ShareEvent::Assigned(partitions),
+        MemberEvent::Record { partition, key, value } => ShareEvent::Record { partition, key, value },
+        MemberEvent::Revoked { partitions, done } => ShareEvent::Revoked { partitions, done },
+    }
 }

@@ -4,6 +4,7 @@ mod check_config;
 mod cli;
 mod dedup;
 mod embedded;
+mod fleet;
 mod production;
 mod secrets;
 

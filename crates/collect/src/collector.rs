@@ -198,6 +198,19 @@ impl Collector {
     /// Polls every enabled, available source once and publishes what each poll found (posts
     /// first, then the source's cursor); stops early on shutdown.
     pub async fn poll_all(&self, sources: &[Source], cursors: &mut HashMap<String, Cursor>, shutdown: &CancellationToken) -> Result<PassSummary, BusError> {
+        self.poll_pass(sources, cursors, shutdown, shutdown).await
+    }
+
+    /// [`Collector::poll_all`] that `abandon` cuts short too: the walks in progress are dropped
+    /// (their sources keep the cursors already published) and the pass returns. A collector
+    /// giving its sources up (a revocation) abandons; `shutdown` ends the publishing as well.
+    pub async fn poll_pass(
+        &self,
+        sources: &[Source],
+        cursors: &mut HashMap<String, Cursor>,
+        abandon: &CancellationToken,
+        shutdown: &CancellationToken,
+    ) -> Result<PassSummary, BusError> {
         let mut summary = PassSummary::default();
         let due: Vec<(&Source, Cursor)> = sources
             .iter()
@@ -205,13 +218,14 @@ impl Collector {
             .map(|s| (s, cursors.get(&s.id).cloned().unwrap_or_else(|| Cursor::new(&s.id))))
             .filter(|(_, c)| !matches!(c.status, SourceStatus::Unavailable { .. }))
             .collect();
-        if due.is_empty() || shutdown.is_cancelled() {
+        if due.is_empty() || shutdown.is_cancelled() || abandon.is_cancelled() {
             return Ok(summary);
         }
         let batch: Vec<(&Source, &Cursor)> = due.iter().map(|(s, c)| (*s, c)).collect();
         let outcomes = tokio::select! {
             outcomes = self.reader.poll_many(&batch) => outcomes,
             _ = shutdown.cancelled() => return Ok(summary),
+            _ = abandon.cancelled() => return Ok(summary),
         };
         for ((source, cursor), outcome) in due.iter().zip(outcomes) {
             // A span per source around its whole unit of work, never a guard held across `.await`.

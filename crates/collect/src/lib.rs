@@ -6,6 +6,9 @@
 //!   handling, `execute` batching in `poll_many`, walls, comments, name lookup, keyword search.
 //! - [`Collector`]: the poll loop shared by all networks — poll a source through a
 //!   [`FeedReader`], publish its posts, then its cursor.
+//! - [`fleet`]: a collector fleet's share — the sources of the partitions a consumer group
+//!   assigns ([`fleet::SourceTable`], [`Collector::run_share`]) and the import diff
+//!   ([`fleet::import_plan`]).
 //! - [`ReplayReader`]: a feed reader over saved responses (the demo, incident replays).
 //! - [`PlatformReaders`]: one feed reader over several networks, dispatching by platform.
 //! - [`telegram::TelegramReader`]: public Telegram channels over HTTP from their t.me/s previews.
@@ -15,7 +18,8 @@
 //!   parse outcome [`Parsed`]: valid posts, [`BadItem`]s that are not posts (for the DLQ), and
 //!   [`Empty`] when a response holds nothing in a way a healthy feed does not answer.
 //! - [`http::HttpClient`] with [`ratelimit::RateLimiter`]: the shared HTTP behaviour of every
-//!   network's reader — per-key rate limits, timeouts, size cap, retry with backoff on 5xx/429;
+//!   network's reader — per-key rate limits (a fleet member's share of them,
+//!   [`ratelimit::RateLimiter::with_share`]), timeouts, size cap, retry with backoff on 5xx/429;
 //!   no redirects and no `Referer`, so a token in a query never leaves for another host.
 //!
 //! Neighbours: produces `otklik_model::RawPost`; publishes through the `otklik_pipeline`
@@ -26,6 +30,7 @@ use otklik_model::{Platform, PostUid};
 
 pub mod check;
 pub mod collector;
+pub mod fleet;
 pub mod http;
 pub mod ok;
 pub mod platforms;

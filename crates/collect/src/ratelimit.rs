@@ -4,6 +4,10 @@
 //! A sliding log of the last `n` grant times per key: the next grant is allowed once the oldest
 //! of them is a whole period old. Unlike even spacing, this admits short bursts up to `n`, and
 //! unlike fixed windows it never lets `2n` through around a window edge.
+//!
+//! A collector fleet splits each token's allowance: [`RateLimiter::with_share`] makes every rate
+//! this limiter applies `share` of what is configured (its period lengthened by `1 / share`), so
+//! N processes with `collect.rate_share = 1/N` never send a token more than its rate together.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -50,10 +54,33 @@ pub fn deserialize_rate<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Rate, 
     Rate::parse(&text).map_err(serde::de::Error::custom)
 }
 
+impl Rate {
+    /// `share` (0 < share ≤ 1) of this rate: as many requests over a period `1 / share` as long,
+    /// so the burst stays whole-numbered and the average is exactly `share` of it. A share
+    /// outside that range (validation bypassed) leaves the rate as it is.
+    pub fn share(self, share: f64) -> Rate {
+        if !(share > 0.0 && share < 1.0) {
+            return self;
+        }
+        let period = self.period.as_secs_f64() / share;
+        // Capped like every other wait: a tiny share must not overflow a Duration.
+        let period = Duration::try_from_secs_f64(period).unwrap_or(crate::collector::LONGEST_WAIT);
+        Rate { requests: self.requests, period: period.min(crate::collector::LONGEST_WAIT) }
+    }
+}
+
 /// Per-key sliding-window limiter; share it (`Arc`) between every task that uses the same keys.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RateLimiter {
     grants: Mutex<HashMap<String, VecDeque<Instant>>>,
+    /// The part of every rate this process may use (`collect.rate_share`), 1 alone.
+    share: f64,
+}
+
+impl Default for RateLimiter {
+    fn default() -> Self {
+        RateLimiter { grants: Mutex::default(), share: 1.0 }
+    }
 }
 
 impl RateLimiter {
@@ -61,8 +88,19 @@ impl RateLimiter {
         Self::default()
     }
 
+    /// A limiter that grants `share` (0 < share ≤ 1) of every rate it is asked for: this
+    /// process's part of tokens and hosts shared by a fleet (see [`Rate::share`]).
+    pub fn with_share(share: f64) -> Self {
+        RateLimiter { grants: Mutex::default(), share }
+    }
+
+    pub fn share(&self) -> f64 {
+        self.share
+    }
+
     /// Waits until a request under `key` is allowed by `rate`, and records it.
     pub async fn acquire(&self, key: &str, rate: Rate) {
+        let rate = rate.share(self.share);
         loop {
             let wait_until = {
                 let mut grants = self.grants.lock().unwrap_or_else(|p| p.into_inner());
@@ -84,6 +122,7 @@ impl RateLimiter {
     /// When a request under `key` would next be allowed by `rate` (now, if at once); records
     /// nothing. For choosing among keys (a token pool); [`RateLimiter::acquire`] still decides.
     pub fn ready_at(&self, key: &str, rate: Rate) -> Instant {
+        let rate = rate.share(self.share);
         let grants = self.grants.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         let Some(log) = grants.get(key) else { return now };
@@ -98,6 +137,7 @@ impl RateLimiter {
 
     /// Blocks `key` until `until` (a server said to back off): the log fills with that instant.
     pub fn block_until(&self, key: &str, rate: Rate, until: Instant) {
+        let rate = rate.share(self.share);
         let mut grants = self.grants.lock().unwrap_or_else(|p| p.into_inner());
         let log = grants.entry(key.to_owned()).or_default();
         let blocked_from = until.checked_sub(rate.period).unwrap_or(until);
@@ -149,6 +189,31 @@ mod tests {
         let before = Instant::now();
         limiter.acquire("token-b", rate).await;
         assert_eq!(Instant::now(), before);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fleet_share_slows_every_key_to_its_part() {
+        // Three collectors share a token of 3/s: each may send 3 requests per 3 s.
+        let limiter = Arc::new(RateLimiter::with_share(1.0 / 3.0));
+        let rate = Rate::per_second(3);
+        assert_eq!(rate.share(1.0 / 3.0), Rate { requests: 3, period: Duration::from_secs(3) });
+        let start = Instant::now();
+        let mut times = Vec::new();
+        for _ in 0..9 {
+            limiter.acquire("token-a", rate).await;
+            times.push(Instant::now().duration_since(start));
+        }
+        for (i, &t) in times.iter().enumerate() {
+            let in_window = times[i..].iter().take_while(|&&u| u - t < Duration::from_secs(3)).count();
+            assert!(in_window <= 3, "{in_window} grants within 3 s: more than a third of 3/s");
+        }
+        assert_eq!(times[8], Duration::from_secs(6), "9 requests at 1/s on average: the last at 6 s");
+        assert!(limiter.ready_at("token-a", rate) >= start + Duration::from_secs(9));
+        // A whole share, or a nonsensical one, is the configured rate.
+        assert_eq!(rate.share(1.0), rate);
+        assert_eq!(rate.share(0.0), rate);
+        assert_eq!(rate.share(f64::NAN), rate);
+        assert!(rate.share(1e-300).period <= crate::collector::LONGEST_WAIT);
     }
 
     #[tokio::test(start_paused = true)]

@@ -11,7 +11,12 @@
 //!   given offsets, so anything uncommitted is redelivered to the group's next member).
 //!   [`KafkaBus::ensure_topics`] creates DESIGN.md's topics if missing (sources and cursors
 //!   compacted); [`KafkaBus::table`] reads a compacted topic's latest value per key without a
-//!   consumer group (collector cursors on start-up).
+//!   consumer group (collector cursors, `otklik sources list`), [`KafkaBus::log`] every record
+//!   of a topic; [`KafkaPublisher::delete`] writes a tombstone.
+//! - [`member::TableMember`] ([`KafkaBus::join_table_group`]): the collector fleet's
+//!   assignment — a consumer-group member whose partitions of the sources topic are its share,
+//!   handing revoked partitions back only once their owner confirms (static membership with a
+//!   `group.instance.id`).
 //! - [`KafkaConfig`] / [`TopicsConfig`]: the `[kafka]` config table (serde,
 //!   `deny_unknown_fields`).
 //! - [`quiet::QuietContext`]: the rdkafka context of every client: a broker outage is told once,
@@ -26,6 +31,7 @@
 
 mod config;
 mod error;
+pub mod member;
 pub mod quiet;
 
 pub use config::{KafkaConfig, TopicSpec, TopicsConfig};
@@ -79,6 +85,17 @@ impl KafkaBus {
 
     pub fn config(&self) -> &KafkaConfig {
         &self.config
+    }
+
+    /// The bus's producer with what the [`Publisher`] seam lacks (tombstones).
+    pub fn kafka_publisher(&self) -> Arc<KafkaPublisher> {
+        self.publisher.clone()
+    }
+
+    /// Joins `spec.group` on the table topic `spec.topic`; `deliver` gets the assignments, the
+    /// records of the assigned partitions and the revocations ([`member`]).
+    pub fn join_table_group(&self, spec: member::MemberSpec, deliver: member::Deliver) -> Result<member::TableMember> {
+        member::TableMember::join(&self.config, self.context.clone(), spec, deliver)
     }
 
     /// How often a consumer of this bus had partitions taken away (rebalances, leaving the
@@ -215,14 +232,32 @@ impl KafkaBus {
     /// every key (the typed form of [`Bus::read_table`]). Uses partition assignment, not a
     /// consumer group, so it commits nothing and disturbs no group.
     pub async fn table(&self, topic: &str) -> Result<HashMap<Vec<u8>, Vec<u8>>> {
+        let mut table = HashMap::new();
+        let records = self.log(topic).await?;
+        for (key, value) in records {
+            match value {
+                Some(payload) => table.insert(key, payload),
+                // A tombstone deletes the key.
+                None => table.remove(&key),
+            };
+        }
+        Ok(table)
+    }
+
+    /// Every keyed record of `topic` up to the end it had when called, partition by partition
+    /// in offset order; `None` for a tombstone.
+    pub async fn log(&self, topic: &str) -> Result<Records> {
         let (config, topic, context) = (self.config.clone(), topic.to_owned(), self.context.clone());
-        tokio::task::spawn_blocking(move || read_table_blocking(&config, &topic, context))
+        tokio::task::spawn_blocking(move || read_log_blocking(&config, &topic, context))
             .await
             .map_err(|e| Error::Config(format!("table read task failed: {e}")))?
     }
 }
 
-fn read_table_blocking(config: &KafkaConfig, topic: &str, context: QuietContext) -> Result<HashMap<Vec<u8>, Vec<u8>>> {
+/// Keyed records: `(key, value)`, `None` for a tombstone.
+type Records = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
+fn read_log_blocking(config: &KafkaConfig, topic: &str, context: QuietContext) -> Result<Records> {
     let op = || format!("read table {topic}");
     let nonce = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let consumer: BaseConsumer<QuietContext> = config
@@ -232,8 +267,10 @@ fn read_table_blocking(config: &KafkaConfig, topic: &str, context: QuietContext)
         .set("enable.partition.eof", "false")
         .create_with_context(context)
         .map_err(config_error)?;
-    let metadata = consumer.fetch_metadata(Some(topic), ADMIN_TIMEOUT).map_err(|e| Error::kafka(op(), e))?;
-    let mut table = HashMap::new();
+    let deadline = std::time::Instant::now() + TABLE_READ_TIMEOUT;
+    let fetch = || consumer.fetch_metadata(Some(topic), ADMIN_TIMEOUT).map_err(|e| Error::kafka(op(), e));
+    let metadata = until_done(deadline, fetch)?;
+    let mut table = Vec::new();
     let Some(meta) = metadata.topics().iter().find(|t| t.name() == topic) else { return Ok(table) };
     if meta.error().is_some() {
         // Unknown topic: nothing has been written yet.
@@ -242,7 +279,9 @@ fn read_table_blocking(config: &KafkaConfig, topic: &str, context: QuietContext)
     let mut ends = HashMap::new();
     let mut assignment = TopicPartitionList::new();
     for partition in meta.partitions() {
-        let (low, high) = consumer.fetch_watermarks(topic, partition.id(), ADMIN_TIMEOUT).map_err(|e| Error::kafka(op(), e))?;
+        let id = partition.id();
+        let watermarks = || consumer.fetch_watermarks(topic, id, ADMIN_TIMEOUT).map_err(|e| Error::kafka(op(), e));
+        let (low, high) = until_done(deadline, watermarks)?;
         if high > low {
             ends.insert(partition.id(), high);
             assignment.add_partition_offset(topic, partition.id(), Offset::Beginning).map_err(|e| Error::kafka(op(), e))?;
@@ -252,7 +291,6 @@ fn read_table_blocking(config: &KafkaConfig, topic: &str, context: QuietContext)
         return Ok(table);
     }
     consumer.assign(&assignment).map_err(|e| Error::kafka(op(), e))?;
-    let deadline = std::time::Instant::now() + TABLE_READ_TIMEOUT;
     while !ends.is_empty() {
         if std::time::Instant::now() > deadline {
             return Err(Error::kafka(op(), KafkaError::NoMessageReceived));
@@ -260,11 +298,7 @@ fn read_table_blocking(config: &KafkaConfig, topic: &str, context: QuietContext)
         match consumer.poll(Duration::from_millis(500)) {
             Some(Ok(m)) => {
                 if let Some(key) = m.key() {
-                    match m.payload() {
-                        Some(payload) => table.insert(key.to_vec(), payload.to_vec()),
-                        // A tombstone deletes the key.
-                        None => table.remove(key),
-                    };
+                    table.push((key.to_vec(), m.payload().map(<[u8]>::to_vec)));
                 }
                 if ends.get(&m.partition()).is_some_and(|&end| m.offset() + 1 >= end) {
                     ends.remove(&m.partition());
@@ -280,6 +314,19 @@ fn read_table_blocking(config: &KafkaConfig, topic: &str, context: QuietContext)
         }
     }
     Ok(table)
+}
+
+/// Calls `call` again while it fails retryably (a topic just created has no leader yet) and
+/// `deadline` is ahead.
+fn until_done<T>(deadline: std::time::Instant, mut call: impl FnMut() -> Result<T>) -> Result<T> {
+    loop {
+        match call() {
+            Err(e) if e.is_retryable() && std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            result => return result,
+        }
+    }
 }
 
 /// An rdkafka client refused our settings: a bad property name or value.
@@ -319,6 +366,16 @@ impl KafkaPublisher {
                 Ok((delivery.partition, delivery.offset))
             }
             Err((e, _)) => Err(Error::kafka(format!("publish to {topic}"), e)),
+        }
+    }
+
+    /// Writes a tombstone for `key` (no value): compaction then forgets the key, and a reader
+    /// of the table sees it deleted.
+    pub async fn delete(&self, topic: &str, key: &[u8]) -> Result<()> {
+        let record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).key(key);
+        match self.producer.send(record, QUEUE_TIMEOUT).await {
+            Ok(_) => Ok(()),
+            Err((e, _)) => Err(Error::kafka(format!("delete from {topic}"), e)),
         }
     }
 
@@ -457,7 +514,7 @@ impl Subscriber for KafkaSubscriber {
 
 /// Consumer errors that report a state librdkafka keeps retrying on its own (a subscribed topic
 /// that does not exist yet), rather than a failure of this subscription.
-fn is_informational(error: &Error) -> bool {
+pub(crate) fn is_informational(error: &Error) -> bool {
     matches!(
         error,
         Error::Kafka { source: KafkaError::MessageConsumption(code), .. }
