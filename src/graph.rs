@@ -14,12 +14,7 @@ use otklik_pipeline::{
 };
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
-/// Messages the classifier takes at once when they are waiting.
-const CLASSIFY_BATCH: usize = 512;
-/// The classifier commits at least this often while busy.
-const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Which stages a process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +74,7 @@ impl<'a> Graph<'a> {
         let classifier = Arc::new(self.config.classifier()?);
         let transform = ClassifyStage::new(classifier, &self.config.sources, self.topics.posts_classified.clone());
         let subscriber = self.bus.subscribe(&self.group("classify"), &[&self.topics.posts_raw]).await?;
-        let config = MapStageConfig { name: "classify".into(), max_batch: CLASSIFY_BATCH, commit_interval: COMMIT_INTERVAL, backoff: self.backoff };
+        let config = MapStageConfig { name: "classify".into(), max_batch: self.config.classify.batch, commit_interval: self.config.classify.commit_interval.0, backoff: self.backoff };
         let dead_letters = self.dead_letters("classify");
         Ok(Box::pin(run_map_stage(subscriber, self.bus.publisher(), Arc::new(transform), dead_letters, config, metrics, shutdown)))
     }
