@@ -257,6 +257,10 @@ impl Feed {
         let mut in_flight = tokio::task::JoinSet::new();
         let mut next = 0u64;
         while !stop.is_cancelled() {
+            // Finished chunks count in `produced`, no longer in `in_flight`.
+            while let Some(done) = in_flight.try_join_next() {
+                done.context("producer task panicked")??;
+            }
             let ahead = this.produced.load(Ordering::Relaxed) + (in_flight.len() * CHUNK) as u64;
             if ahead.saturating_sub(StageMetrics::get(&sink.emitted)) > max_lag {
                 // Backpressure: wait for the sink to catch up (or the end), then look again.

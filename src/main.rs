@@ -164,7 +164,7 @@ enum BenchCommand {
         #[arg(long, default_value_t = 4)]
         partitions: i32,
         /// The producer stays at most this many posts ahead of the sink.
-        #[arg(long, default_value_t = 200_000)]
+        #[arg(long, default_value_t = 100_000)]
         max_lag: u64,
         /// The repository root, whose fixtures give the texts.
         #[arg(long, default_value = ".")]

@@ -4,6 +4,7 @@ mod check_config;
 mod cli;
 mod dedup;
 mod embedded;
+mod kafka_faults;
 mod production;
 mod secrets;
 
