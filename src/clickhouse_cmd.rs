@@ -7,7 +7,7 @@ use otklik_clickhouse::Migrator;
 use std::path::Path;
 use std::time::Duration;
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }
 

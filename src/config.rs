@@ -55,6 +55,8 @@ pub struct Config {
     pub classify: ClassifyConfig,
     #[serde(default)]
     pub collect: CollectConfig,
+    #[serde(default)]
+    pub alert: AlertConfig,
     /// Where the file was read from; relative paths resolve against its directory.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -240,6 +242,73 @@ impl Default for ClassifyConfig {
     }
 }
 
+/// The alert stage: incident linking and spike detection.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertConfig {
+    /// `config/calendar/*.toml`: heating seasons, planned outages, holidays (a missing directory
+    /// is an empty calendar).
+    pub calendar_dir: PathBuf,
+    /// Tail probability below which a window fires, 1e-12..=0.01 (calibrated: 1e-5).
+    pub alpha: f64,
+    /// The NB CUSUM's decision threshold, 1..=1000 (calibrated: 16).
+    pub cusum_threshold: f64,
+    /// The region's offset from UTC in hours, -12..=14 (hour-of-week profile, holidays).
+    pub utc_offset_hours: i64,
+    /// Series are evaluated at every multiple of this, 1m..=1h.
+    pub evaluate_every: HumanDuration,
+    /// Plain rules: `[[alert.threshold]] topic = "heating"  count = 10  window_hours = 1`.
+    pub threshold: Vec<otklik_alert::detect::rules::ThresholdRule>,
+}
+
+impl Default for AlertConfig {
+    fn default() -> Self {
+        let detector = otklik_alert::detect::DetectorConfig::default();
+        AlertConfig {
+            calendar_dir: "calendar".into(),
+            alpha: detector.alpha,
+            cusum_threshold: detector.cusum_threshold,
+            utc_offset_hours: detector.utc_offset_hours,
+            evaluate_every: HumanDuration(Duration::from_secs(15 * 60)),
+            threshold: Vec::new(),
+        }
+    }
+}
+
+impl AlertConfig {
+    pub fn validate(&self) -> Vec<ConfigProblem> {
+        let mut problems = Vec::new();
+        if !(1e-12..=0.01).contains(&self.alpha) {
+            problems.push(ConfigProblem::new("alpha", format!("{} is outside the allowed range", self.alpha)).with_hint("allowed: 1e-12 ..= 0.01"));
+        }
+        if !(1.0..=1000.0).contains(&self.cusum_threshold) {
+            let problem = ConfigProblem::new("cusum_threshold", format!("{} is outside the allowed range", self.cusum_threshold));
+            problems.push(problem.with_hint("allowed: 1 ..= 1000"));
+        }
+        if !(-12..=14).contains(&self.utc_offset_hours) {
+            let problem = ConfigProblem::new("utc_offset_hours", format!("{} is outside the allowed range", self.utc_offset_hours));
+            problems.push(problem.with_hint("allowed: -12 ..= 14"));
+        }
+        check_duration(&mut problems, "evaluate_every", self.evaluate_every.0, SECOND * 60..=SECOND * 3600);
+        for rule in &self.threshold {
+            check_count(&mut problems, "threshold.count", rule.count, 1..=1_000_000);
+            check_count(&mut problems, "threshold.window_hours", rule.window_hours.into(), 1..=24);
+        }
+        problems
+    }
+
+    /// The detector's parameters.
+    pub fn detector(&self) -> otklik_alert::detect::DetectorConfig {
+        otklik_alert::detect::DetectorConfig {
+            alpha: self.alpha,
+            cusum_threshold: self.cusum_threshold,
+            utc_offset_hours: self.utc_offset_hours,
+            thresholds: self.threshold.clone(),
+            ..Default::default()
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CollectConfig {
@@ -400,6 +469,46 @@ impl Config {
         otklik_classify::Classifier::load(&self.resolve(&self.classify.topics_dir), gazetteer.as_deref()).context("cannot load the classifier")
     }
 
+    /// Where the alert stage's history is read back: ClickHouse in production mode, the local
+    /// store in embedded mode.
+    pub fn history(&self) -> anyhow::Result<otklik_clickhouse::History> {
+        Ok(match self.run.mode {
+            Mode::Production => otklik_clickhouse::History::ClickHouse(self.clickhouse_sink()?),
+            Mode::Embedded => otklik_clickhouse::History::Local(self.resolve(&self.run.data_dir)),
+        })
+    }
+
+    /// The calendar of expected spikes (`[alert] calendar_dir`).
+    pub fn calendar(&self) -> anyhow::Result<otklik_alert::detect::calendar::Calendar> {
+        use anyhow::Context;
+        otklik_alert::detect::calendar::Calendar::load_dir(&self.resolve(&self.alert.calendar_dir)).context("cannot load the calendar")
+    }
+
+    /// A fresh alert stage state: the detector of `[alert]`, the calendar, the gazetteer of
+    /// `[classify]` (for place detail) and which sources are official. `live`: a clock that
+    /// follows the wall clock jumps over long gaps instead of replaying them.
+    pub fn alert_core(&self, live: bool) -> anyhow::Result<otklik_alert::stage::AlertCore> {
+        use anyhow::Context;
+        use otklik_alert::stage::{AlertCore, StageConfig};
+        let gazetteer = match self.classify.gazetteer.as_os_str().is_empty() {
+            true => None,
+            false => {
+                let path = self.resolve(&self.classify.gazetteer);
+                Some(std::sync::Arc::new(otklik_classify::gazetteer::Gazetteer::load(&path).context("cannot load the gazetteer")?))
+            }
+        };
+        let every = chrono::Duration::from_std(self.alert.evaluate_every.0).context("[alert] evaluate_every")?;
+        let defaults = StageConfig::default();
+        let config = StageConfig {
+            detector: self.alert.detector(),
+            evaluate_every: every,
+            max_catch_up: if live { defaults.max_catch_up } else { None },
+            ..defaults
+        };
+        let official = self.sources.iter().map(|s| (s.id.clone(), s.official)).collect();
+        Ok(AlertCore::new(config, self.calendar()?, gazetteer, official))
+    }
+
     /// The ClickHouse connection, password from its secret source (registered for masking; never
     /// logged: `ClickHouseSinkConfig`'s `Debug` redacts it).
     pub fn clickhouse_sink(&self) -> anyhow::Result<otklik_clickhouse::ClickHouseSinkConfig> {
@@ -457,6 +566,7 @@ impl Config {
         place.all("sink", self.sink.validate(), problems);
         place.all("classify", self.classify.validate(), problems);
         place.all("collect", self.collect.validate(), problems);
+        place.all("alert", self.alert.validate(), problems);
         if let Some(kafka) = &self.kafka {
             place.all("kafka", kafka.validate(), problems);
         }
@@ -484,6 +594,9 @@ impl Config {
     }
 
     fn validate_paths(&self, place: &Placer<'_>, problems: &mut Vec<Problem>) {
+        if let Err(e) = self.calendar() {
+            place.all("alert", vec![ConfigProblem::new("calendar_dir", format!("{e:#}"))], problems);
+        }
         let mut found = Vec::new();
         let topics_dir = self.resolve(&self.classify.topics_dir);
         if !topics_dir.is_dir() {

@@ -11,7 +11,8 @@ use crate::config::Config;
 use crate::graph::{Graph, Stop};
 use crate::summary::{CountingStore, Counts, Summary};
 use anyhow::{Context, Result};
-use otklik_clickhouse::{DataDir, DlqRow, LocalStore, PostRow};
+use crate::alert_stage::{AlertStage, StageClock};
+use otklik_clickhouse::{AlertRow, DataDir, DlqRow, History, LocalStore, PostRow};
 use otklik_pipeline::{CancellationToken, MemoryBus, StageMetrics};
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -19,24 +20,28 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
-#[derive(Clone)]
+#[derive(Clone, Default)]
 struct Metrics {
     collect: Arc<StageMetrics>,
     classify: Arc<StageMetrics>,
+    alert: Arc<StageMetrics>,
     store: Arc<StageMetrics>,
+    alert_store: Arc<StageMetrics>,
     dlq: Arc<StageMetrics>,
 }
 
 impl Metrics {
     fn dead_lettered(&self) -> u64 {
-        [&self.collect, &self.classify, &self.store].iter().map(|m| StageMetrics::get(&m.dead_lettered)).sum()
+        let stages = [&self.collect, &self.classify, &self.alert, &self.store, &self.alert_store];
+        stages.iter().map(|m| StageMetrics::get(&m.dead_lettered)).sum()
     }
 
     fn line(&self) -> String {
         format!(
-            "collected {} · classified {} · stored {} · dlq {}",
+            "collected {} · classified {} · linked {} · stored {} · dlq {}",
             StageMetrics::get(&self.collect.emitted),
-            StageMetrics::get(&self.classify.emitted),
+            StageMetrics::get(&self.classify.received),
+            StageMetrics::get(&self.alert.received),
             StageMetrics::get(&self.store.emitted),
             self.dead_lettered()
         )
@@ -52,7 +57,8 @@ pub async fn run(config: &Config) -> Result<Summary> {
     let data_dir = DataDir::lock(&config.resolve(&config.run.data_dir)).context("cannot open the local store")?;
     let posts_store = LocalStore::<PostRow>::open_in(&data_dir).context("cannot open the local store")?;
     let dlq_store = LocalStore::<DlqRow>::open_in(&data_dir).context("cannot open the local store")?;
-    let metrics = Metrics { collect: Default::default(), classify: Default::default(), store: Default::default(), dlq: Default::default() };
+    let alerts_store = LocalStore::<AlertRow>::open_in(&data_dir).context("cannot open the local store")?;
+    let metrics = Metrics::default();
 
     let stop_collecting = CancellationToken::new();
     // `stop.drain` is cancelled once collecting has ended: the sinks then write what they hold
@@ -70,6 +76,10 @@ pub async fn run(config: &Config) -> Result<Summary> {
     });
 
     let classify = tokio::spawn(graph.classify(metrics.classify.clone(), stop.stages.clone()).await?);
+    let alert_stage = Arc::new(alert_stage(config, posts_store.dir(), &stop).await?);
+    let alert = tokio::spawn(graph.alert(alert_stage.clone(), metrics.alert.clone(), stop.stages.clone()).await?);
+    let alerts = graph.alerts_sink("alert-store", Arc::new(alerts_store), metrics.alert_store.clone(), &stop).await?;
+    let alerts = tokio::spawn(alerts);
     let counts = Arc::new(Mutex::new(Counts::default()));
     let store_dir = posts_store.dir().display().to_string();
     let posts = Arc::new(CountingStore::new(posts_store, counts.clone()));
@@ -77,7 +87,15 @@ pub async fn run(config: &Config) -> Result<Summary> {
     let dlq = tokio::spawn(graph.dlq_sink("dlq-store", Arc::new(dlq_store), metrics.dlq.clone(), &stop).await?);
     let progress = spawn_progress(&metrics);
     let registry = Arc::new(crate::metrics_http::Registry::default());
-    for (name, stage) in [("collect", &metrics.collect), ("classify", &metrics.classify), ("store", &metrics.store), ("dlq-store", &metrics.dlq)] {
+    let stages = [
+        ("collect", &metrics.collect),
+        ("classify", &metrics.classify),
+        ("alert", &metrics.alert),
+        ("store", &metrics.store),
+        ("alert-store", &metrics.alert_store),
+        ("dlq-store", &metrics.dlq),
+    ];
+    for (name, stage) in stages {
         registry.register(name, stage.clone());
     }
     registry.set_ready(true);
@@ -98,23 +116,30 @@ pub async fn run(config: &Config) -> Result<Summary> {
 
     stop.drain.cancel();
 
-    // Everything collected is in the bus; stop once every stage has committed all of it.
+    // Everything collected is in the bus; stop once every stage has committed all of it (and a
+    // replay's alert clock has run through it).
+    let replay = config.collect.replay_dir.is_some();
     let drained = || {
-        [("classify", &topics.posts_raw), ("store", &topics.posts_classified), ("dlq-store", &topics.dlq)]
-            .iter()
-            .all(|(stage, topic)| bus.lag(&graph.group(stage), topic) == 0)
+        let lags = [
+            ("classify", &topics.posts_raw),
+            ("alert", &topics.posts_series),
+            ("store", &topics.posts_classified),
+            ("alert-store", &topics.alerts),
+            ("dlq-store", &topics.dlq),
+        ];
+        (!replay || alert_stage.settled()) && lags.iter().all(|(stage, topic)| bus.lag(&graph.group(stage), topic) == 0)
     };
     while !drained() && !stop.stages.is_cancelled() {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(20)) => {}
             _ = stop.stages.cancelled() => {}
         }
-        if [&classify, &store, &dlq].iter().any(|t| t.is_finished()) {
+        if [&classify, &alert, &store, &alerts, &dlq].iter().any(|t| t.is_finished()) {
             break;
         }
     }
     stop.stages.cancel();
-    for (name, task) in [("classify", classify), ("store", store), ("dlq-store", dlq)] {
+    for (name, task) in [("classify", classify), ("alert", alert), ("store", store), ("alert-store", alerts), ("dlq-store", dlq)] {
         crate::stages::join_stage(name, task).await?;
     }
     progress.abort();
@@ -124,6 +149,8 @@ pub async fn run(config: &Config) -> Result<Summary> {
     let counts = counts.lock().unwrap_or_else(|p| p.into_inner()).clone();
     Ok(Summary {
         counts,
+        incidents: alert_stage.with_core(|core| crate::summary::top_incidents(core)),
+        alerts: alert_stage.raised(),
         collected: StageMetrics::get(&metrics.collect.emitted),
         dead_lettered: metrics.dead_lettered(),
         unavailable: pass.unavailable,
@@ -132,6 +159,23 @@ pub async fn run(config: &Config) -> Result<Summary> {
         interrupted: stop_collecting.is_cancelled(),
     })
 }
+
+/// The alert stage: a replay's is fresh and runs on the replayed posts' time (a replay is
+/// self-contained); a live one restores its state from the local store and follows the clock.
+async fn alert_stage(config: &Config, store_dir: &std::path::Path, stop: &Stop) -> Result<AlertStage> {
+    let topics = config.topics();
+    let (core, clock) = match config.collect.replay_dir {
+        Some(_) => (config.alert_core(false)?, StageClock::Replay { collected: stop.drain.clone() }),
+        None => {
+            let history = History::Local(store_dir.to_owned());
+            (crate::alert_stage::restored_core(config, &history, true).await?, StageClock::Live { tick: LIVE_ALERT_TICK })
+        }
+    };
+    Ok(AlertStage::new(core, topics.posts_classified, topics.alerts, clock))
+}
+
+/// How often a live alert stage with nothing to read advances its clock.
+const LIVE_ALERT_TICK: Duration = Duration::from_secs(30);
 
 /// A live line on a terminal, a log line every few seconds otherwise.
 fn spawn_progress(metrics: &Metrics) -> JoinHandle<()> {

@@ -1,8 +1,9 @@
 //! The stage graph, built from the config the same way for every wiring: the embedded one (memory
 //! bus, local store), Kafka all-in-one (`otklik run`), and one stage per process (`otklik
-//! collect`, `otklik classify-stage`, `otklik sink`). The wirings choose the bus and the sinks;
+//! collect`, `otklik classify-stage`, `otklik alert`, `otklik sink`). The wirings choose the bus and the sinks;
 //! group names, batch sizes, commit intervals and dead-letter routing live here, once.
 
+use crate::alert_stage::AlertStage;
 use crate::config::Config;
 use crate::stages::ClassifyStage;
 use anyhow::Result;
@@ -25,8 +26,10 @@ pub enum Role {
     Collect,
     /// The classifier (`otklik classify-stage`).
     Classify,
-    /// The sinks for posts and dead letters (`otklik sink`).
+    /// The sinks for posts, alerts and dead letters (`otklik sink`).
     Sink,
+    /// Incident linking and spike detection (`otklik alert`).
+    Alert,
 }
 
 impl Role {
@@ -72,11 +75,26 @@ impl<'a> Graph<'a> {
     /// Raw posts in, classified posts out.
     pub async fn classify(&self, metrics: Arc<StageMetrics>, shutdown: CancellationToken) -> Result<StageTask> {
         let classifier = Arc::new(self.config.classifier()?);
-        let transform = ClassifyStage::new(classifier, &self.config.sources, self.topics.posts_classified.clone());
+        let transform = ClassifyStage::new(classifier, &self.config.sources, self.topics.posts_classified.clone(), self.topics.posts_series.clone());
         let subscriber = self.bus.subscribe(&self.group("classify"), &[&self.topics.posts_raw]).await?;
         let config = MapStageConfig { name: "classify".into(), max_batch: self.config.classify.batch, commit_interval: self.config.classify.commit_interval.0, backoff: self.backoff };
         let dead_letters = self.dead_letters("classify");
         Ok(Box::pin(run_map_stage(subscriber, self.bus.publisher(), Arc::new(transform), dead_letters, config, metrics, shutdown)))
+    }
+
+    /// Posts of the series topic into incidents; linked posts back to the classified topic,
+    /// alerts to the alerts topic.
+    pub async fn alert(&self, stage: Arc<AlertStage>, metrics: Arc<StageMetrics>, shutdown: CancellationToken) -> Result<StageTask> {
+        let subscriber = self.bus.subscribe(&self.group("alert"), &[&self.topics.posts_series]).await?;
+        let config = MapStageConfig { name: "alert".into(), max_batch: CLASSIFY_BATCH, commit_interval: COMMIT_INTERVAL, backoff: self.backoff };
+        let dead_letters = self.dead_letters("alert");
+        Ok(Box::pin(run_map_stage(subscriber, self.bus.publisher(), stage, dead_letters, config, metrics, shutdown)))
+    }
+
+    /// Alerts into `sink` (stage and group `stage`).
+    pub async fn alerts_sink<S: BatchSink + 'static>(&self, stage: &str, sink: Arc<S>, metrics: Arc<StageMetrics>, stop: &Stop) -> Result<StageTask> {
+        let topic = self.topics.alerts.clone();
+        self.sink(stage, &topic, sink, self.dead_letters(stage), metrics, stop).await
     }
 
     /// Classified posts into `sink` (stage and group `stage`). Once `drain` is cancelled the

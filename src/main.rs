@@ -1,5 +1,6 @@
 //! `otklik`: the command line. Glue only — every capability lives in a crate under `crates/`.
 
+mod alert_stage;
 mod alerts_cmd;
 mod bench_cmd;
 mod clickhouse_cmd;
@@ -8,6 +9,7 @@ mod config;
 mod dedup_cmd;
 mod embedded;
 mod graph;
+mod incidents_cmd;
 mod kafka_cmd;
 mod metrics_http;
 mod production;
@@ -49,7 +51,14 @@ enum Command {
         #[arg(long, short, default_value = "config/otklik.toml")]
         config: PathBuf,
     },
-    /// Production mode, one kind of stage per process: the ClickHouse sinks (posts, dead letters).
+    /// Production mode, one kind of stage per process: incident linking and spike detection
+    /// (series → linked posts and alerts).
+    Alert {
+        #[arg(long, short, default_value = "config/otklik.toml")]
+        config: PathBuf,
+    },
+    /// Production mode, one kind of stage per process: the ClickHouse sinks (posts, alerts,
+    /// dead letters).
     Sink {
         #[arg(long, short, default_value = "config/otklik.toml")]
         config: PathBuf,
@@ -115,6 +124,15 @@ enum Command {
         #[arg(long, default_value = "24h", value_parser = otklik_pipeline::units::parse_duration)]
         since: std::time::Duration,
     },
+    /// Open incidents with their voices, first and last post, place, topic and an excerpt (from
+    /// ClickHouse in production mode, from the local store in embedded mode).
+    Incidents {
+        #[arg(long, short, default_value = "config/otklik.toml")]
+        config: PathBuf,
+        /// Incidents with a post this recent: "24h", "3d", …
+        #[arg(long, default_value = "24h", value_parser = otklik_pipeline::units::parse_duration)]
+        since: std::time::Duration,
+    },
     /// Spike alerts.
     Alerts {
         #[command(subcommand)]
@@ -177,6 +195,27 @@ enum BenchCommand {
 
 #[derive(Subcommand)]
 enum AlertsCommand {
+    /// Alerts raised recently, the latest event of each, with their top incidents.
+    List {
+        #[arg(long, short, default_value = "config/otklik.toml")]
+        config: PathBuf,
+        /// Only those not resolved.
+        #[arg(long)]
+        open: bool,
+        /// How far back: "24h", "7d", …
+        #[arg(long, default_value = "7d", value_parser = otklik_pipeline::units::parse_duration)]
+        since: std::time::Duration,
+    },
+    /// Replay the stored voices of a time range through the detector of the config and print
+    /// the alerts it raises (RFC 3339 times or dates).
+    Backtest {
+        #[arg(long, short, default_value = "config/otklik.toml")]
+        config: PathBuf,
+        #[arg(long, value_parser = alerts_cmd::parse_time)]
+        from: chrono::DateTime<chrono::Utc>,
+        #[arg(long, value_parser = alerts_cmd::parse_time)]
+        to: chrono::DateTime<chrono::Utc>,
+    },
     /// Measure the spike detector on simulated series (Noufaily et al. 2013): POD by outbreak
     /// size, false alerts per series-month, effective α, detection delay.
     Bench {
@@ -232,6 +271,7 @@ fn main() -> ExitCode {
         Command::Collect { config } => commands::run(&config, Role::Collect),
         Command::ClassifyStage { config } => commands::run(&config, Role::Classify),
         Command::Sink { config } => commands::run(&config, Role::Sink),
+        Command::Alert { config } => commands::run(&config, Role::Alert),
         Command::CheckConfig { path } => return commands::check_config(&path),
         Command::Parse { network, file, source_id, parent, max_bytes } => {
             commands::quiet_on_closed_pipe(commands::parse(network.into(), &file, source_id, parent, max_bytes))
@@ -248,6 +288,13 @@ fn main() -> ExitCode {
         Command::Alerts { command: AlertsCommand::Bench { replicates, seed, series, csv } } => {
             alerts_cmd::bench(replicates, seed, series, csv.as_deref())
         }
+        Command::Alerts { command: AlertsCommand::List { config, open, since } } => {
+            commands::load_config(&config).and_then(|config| alerts_cmd::list(&config, since, open))
+        }
+        Command::Alerts { command: AlertsCommand::Backtest { config, from, to } } => {
+            commands::load_config(&config).and_then(|config| alerts_cmd::backtest(&config, from, to))
+        }
+        Command::Incidents { config, since } => commands::load_config(&config).and_then(|config| incidents_cmd::run(&config, since)),
         Command::Dedup { command } => dedup_cmd::run(command),
         Command::Bench { command: BenchCommand::Pipeline { config, kafka, clickhouse, duration, scenarios, partitions, max_lag, root, texts } } => {
             let options = bench_cmd::PipelineOptions { config, kafka, clickhouse, duration, scenarios, partitions, max_lag, root, texts };

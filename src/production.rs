@@ -1,5 +1,5 @@
 //! The production wiring: the stages of a [`Role`] over Kafka — all of them (`otklik run`), or
-//! one kind per process (`otklik collect`, `otklik classify-stage`, `otklik sink`) to deploy and
+//! one kind per process (`otklik collect`, `otklik classify-stage`, `otklik alert`, `otklik sink`) to deploy and
 //! scale them apart — until SIGTERM, or until a stage fails: then every stage stops, `/readyz`
 //! turns false and the process exits non-zero ([`Supervisor`]). More processes with the same
 //! config share the partitions through their consumer groups.
@@ -9,12 +9,16 @@ use crate::graph::{Graph, Role, Stop};
 use crate::metrics_http::Registry;
 use crate::supervise::Supervisor;
 use anyhow::{Context, Result};
-use otklik_clickhouse::{ClickHouseSink, DlqRow, Migrator, PostRow};
+use crate::alert_stage::{AlertStage, StageClock};
+use otklik_clickhouse::{AlertRow, ClickHouseSink, DlqRow, History, Migrator, PostRow};
 use otklik_collect::cursors_from_table;
 use otklik_kafka::KafkaBus;
 use otklik_pipeline::{Bus, StageMetrics};
 use std::collections::HashMap;
 use std::sync::Arc;
+
+/// How often a live alert stage with nothing to read advances its clock.
+const ALERT_TICK: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub async fn run(config: &Config, role: Role) -> Result<()> {
     let kafka = config.kafka.clone().context("production mode needs [kafka]")?;
@@ -44,12 +48,22 @@ pub async fn run(config: &Config, role: Role) -> Result<()> {
         let classify = graph.classify(metrics("classify"), stop.stages.clone()).await?;
         supervisor.spawn("classify", async move { Ok(classify.await?) });
     }
+    if role.runs(Role::Alert) {
+        let core = crate::alert_stage::restored_core(config, &History::ClickHouse(config.clickhouse_sink()?), true).await?;
+        let tick = StageClock::Live { tick: ALERT_TICK };
+        let stage = Arc::new(AlertStage::new(core, graph.topics.posts_classified.clone(), graph.topics.alerts.clone(), tick));
+        let alert = graph.alert(stage, metrics("alert"), stop.stages.clone()).await?;
+        supervisor.spawn("alert", async move { Ok(alert.await?) });
+    }
     if role.runs(Role::Sink) {
         let clickhouse = config.clickhouse_sink()?;
         Migrator::new(&clickhouse).migrate(None).await.context("cannot migrate ClickHouse")?;
         let posts = Arc::new(ClickHouseSink::<PostRow>::new(clickhouse.clone()));
         let posts = graph.posts_sink("clickhouse", posts, metrics("clickhouse"), &stop).await?;
         supervisor.spawn("clickhouse", async move { Ok(posts.await?) });
+        let alerts = Arc::new(ClickHouseSink::<AlertRow>::new(clickhouse.clone()));
+        let alerts = graph.alerts_sink("clickhouse-alerts", alerts, metrics("clickhouse-alerts"), &stop).await?;
+        supervisor.spawn("clickhouse-alerts", async move { Ok(alerts.await?) });
         let dead = Arc::new(ClickHouseSink::<DlqRow>::new(clickhouse));
         let dead = graph.dlq_sink("clickhouse-dlq", dead, metrics("clickhouse-dlq"), &stop).await?;
         supervisor.spawn("clickhouse-dlq", async move { Ok(dead.await?) });

@@ -1,4 +1,5 @@
 //! What both wirings share: the classifier as a pipeline map stage, and joining stage tasks.
+//! (The alert stage is `alert_stage.rs`.)
 
 use otklik_classify::{Classifier, SourceContext};
 use otklik_model::{ClassifiedPost, ItemKind, RawPost, Source};
@@ -7,17 +8,29 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// RawPost JSON in, ClassifiedPost JSON out (keyed by uid); undecodable input goes to the DLQ.
+/// Posts the alert stage links (those with a topic, and comments, which may be a «+1» under a
+/// complaint) also go to the series topic, keyed by municipality (else source), so that one
+/// alert instance sees every post of a municipality.
 pub struct ClassifyStage {
     pub classifier: Arc<Classifier>,
     /// Source id → what the classifier should know about the source.
     pub sources: HashMap<String, SourceContext>,
-    pub output_topic: String,
+    pub classified_topic: String,
+    pub series_topic: String,
 }
 
 impl ClassifyStage {
-    pub fn new(classifier: Arc<Classifier>, sources: &[Source], output_topic: String) -> Self {
+    pub fn new(classifier: Arc<Classifier>, sources: &[Source], classified_topic: String, series_topic: String) -> Self {
         let sources = sources.iter().map(|s| (s.id.clone(), SourceContext { official: s.official, municipality: s.municipality.clone() })).collect();
-        ClassifyStage { classifier, sources, output_topic }
+        ClassifyStage { classifier, sources, classified_topic, series_topic }
+    }
+}
+
+/// The series topic's key: the municipality, else the source.
+pub fn series_key(post: &ClassifiedPost) -> Vec<u8> {
+    match &post.classification.municipality {
+        Some(m) => m.oktmo.clone().into_bytes(),
+        None => format!("source:{}", post.post.source_id).into_bytes(),
     }
 }
 
@@ -31,9 +44,15 @@ impl Transform for ClassifyStage {
             municipality: source.and_then(|s| s.municipality.clone()),
         };
         let classification = self.classifier.classify(&post, &context);
-        let key = post.uid.to_string().into_bytes();
-        let payload = otklik_model::encode(&ClassifiedPost::new(post, classification));
-        Ok(vec![Output { topic: self.output_topic.clone(), key, payload }])
+        let classified = ClassifiedPost::new(post, classification);
+        let key = classified.post.uid.to_string().into_bytes();
+        let payload = otklik_model::encode(&classified);
+        let mut outputs = Vec::with_capacity(2);
+        if !classified.classification.topics.is_empty() || classified.post.parent_uid.is_some() {
+            outputs.push(Output { topic: self.series_topic.clone(), key: series_key(&classified), payload: payload.clone() });
+        }
+        outputs.push(Output { topic: self.classified_topic.clone(), key, payload });
+        Ok(outputs)
     }
 }
 

@@ -1,16 +1,21 @@
-//! What a run did, counted from the rows it stored: the end-of-run table and progress lines.
+//! What a run did, counted from the rows it stored: the end-of-run table and progress lines, and
+//! the incidents and alerts of the alert stage.
 
+use otklik_alert::stage::{AlertCore, IncidentSummary};
 use otklik_clickhouse::{LocalStore, PostRow};
+use otklik_model::Alert;
 use otklik_pipeline::{BatchSink, Message, SinkError};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Counts of stored post rows.
+/// Counts of stored post rows. The alert stage's linked version of a post is a second row of
+/// the same post: it counts in `rows` and `linked`, not in the tables.
 #[derive(Debug, Default, Clone)]
 pub struct Counts {
     pub rows: u64,
+    pub linked: u64,
     pub by_platform: BTreeMap<String, u64>,
     pub by_kind: BTreeMap<String, u64>,
     pub by_topic: BTreeMap<String, u64>,
@@ -21,6 +26,10 @@ pub struct Counts {
 impl Counts {
     fn add(&mut self, row: &PostRow) {
         self.rows += 1;
+        if !row.incident_id.is_empty() {
+            self.linked += 1;
+            return;
+        }
         *self.by_platform.entry(row.platform.clone()).or_default() += 1;
         *self.by_kind.entry(row.kind.clone()).or_default() += 1;
         for topic in &row.topics {
@@ -75,9 +84,23 @@ impl BatchSink for CountingStore {
     }
 }
 
+/// Incidents the summary lists: the ones told by several posts, most voices first.
+const SUMMARY_INCIDENTS: usize = 10;
+
+/// The incidents worth a line in the summary: more than one post, most voices first.
+pub fn top_incidents(core: &AlertCore) -> Vec<IncidentSummary> {
+    let mut incidents: Vec<IncidentSummary> = core.incidents().filter(|i| i.posts > 1).cloned().collect();
+    incidents.sort_by(|a, b| b.voices.cmp(&a.voices).then(b.posts.cmp(&a.posts)).then(a.first_seen.cmp(&b.first_seen)));
+    incidents.truncate(SUMMARY_INCIDENTS);
+    incidents
+}
+
 /// The end-of-run report.
 pub struct Summary {
     pub counts: Counts,
+    pub incidents: Vec<IncidentSummary>,
+    /// Every alert event raised, in order.
+    pub alerts: Vec<Alert>,
     pub collected: u64,
     pub dead_lettered: u64,
     pub unavailable: Vec<(String, String)>,
@@ -100,11 +123,23 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.counts;
         writeln!(f, "\n== otklik run summary{} ==", if self.interrupted { " (interrupted)" } else { "" })?;
-        writeln!(f, "collected {} items, stored {} rows in {}, {} to the DLQ, in {:.1}s", self.collected, c.rows, self.store_dir, self.dead_lettered, self.elapsed.as_secs_f64())?;
+        let (collected, stored, linked, dir) = (self.collected, c.rows, c.linked, &self.store_dir);
+        let (dead, seconds) = (self.dead_lettered, self.elapsed.as_secs_f64());
+        writeln!(f, "collected {collected} items, stored {stored} rows ({linked} of them linked versions) in {dir}, {dead} to the DLQ, in {seconds:.1}s")?;
         table(f, "posts per platform", &c.by_platform)?;
         table(f, "posts per kind", &c.by_kind)?;
         table(f, "posts per topic", &c.by_topic)?;
         table(f, "posts per municipality", &c.by_municipality)?;
+        writeln!(f, "\nincidents told by several posts (voices · posts · first seen · topic · excerpt):")?;
+        for i in &self.incidents {
+            let topic = i.topic.map_or("—", |t| t.id());
+            let seen = i.first_seen.format("%Y-%m-%d %H:%M");
+            writeln!(f, "  {:>4}  {:>4}  {seen}  {topic:<20} {}", i.voices, i.posts, crate::incidents_cmd::short(&i.excerpt, 70))?;
+        }
+        writeln!(f, "\nalerts ({} events):", self.alerts.len())?;
+        for a in &self.alerts {
+            writeln!(f, "  {}", crate::alerts_cmd::line(a))?;
+        }
         if !self.unavailable.is_empty() {
             writeln!(f, "\nunavailable sources:")?;
             for (id, reason) in &self.unavailable {

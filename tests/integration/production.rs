@@ -43,6 +43,7 @@ group_prefix = "{name}"
 [kafka.topics]
 posts_raw = "{name}.raw"
 posts_classified = "{name}.classified"
+posts_series = "{name}.series"
 alerts = "{name}.alerts"
 dlq = "{name}.dlq"
 sources = "{name}.sources"

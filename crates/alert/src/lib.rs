@@ -13,15 +13,19 @@
 //!   a clock in, alert events out: a Farrington/Noufaily-style baseline (hour-of-week profile ×
 //!   level, overdispersion, down-weighted outbreaks), negative-binomial tails, an NB CUSUM, EARS
 //!   C2 for cold starts, plain thresholds, a calendar of expected spikes and the alert lifecycle.
+//! - [`stage`]: [`stage::AlertCore`], the alert stage's whole state: links posts, counts voices,
+//!   advances the detector's clock and turns its events into alerts with their incidents; restored
+//!   after a restart from what was stored. The wirings (`src/alert_stage.rs` of the binary) feed it
+//!   from the series topic or the local store and publish what it returns.
 //! - [`bench`]: the Noufaily et al. (2013)-style simulation that calibrates and gates the
 //!   detector (`otklik alerts bench`).
 //!
 //! Neighbours: it reads the classifier's output (`otklik-model`) and uses the classifier crate's
 //! normaliser and gazetteer (`otklik-classify`) for shingles and place detail. The wire type of
-//! an alert is `otklik_model::Alert`, published keyed by `Alert::key`. Not built yet: the alert
-//! stage in the two wirings (reading `otklik.posts.series.v1`), routing and the notifiers.
+//! an alert is `otklik_model::Alert`, published keyed by `Alert::key`.
 
 pub mod bench;
 pub mod detect;
 pub mod eval;
 pub mod incident;
+pub mod stage;

@@ -13,6 +13,9 @@
 //!   with LZ4, retry classification, bisection of batches with rows the server rejects.
 //! - [`load`]: the local store's files into the tables (`otklik clickhouse load DIR`).
 //! - [`report`]: complaints per municipality × topic from ClickHouse or the local store.
+//! - [`History`]: what the alert stage restores and the CLI summarises — linked posts (incidents),
+//!   voices and incidents per hour × municipality × topic, the latest event of each alert — from
+//!   ClickHouse or the local store, with the same answer for the same rows.
 //! - [`queries`]: the analyst queries of `deploy/clickhouse/queries/`.
 //! - [`LocalStore`]: hourly JSONEachRow files holding exactly the table rows, a `BatchSink` for
 //!   the embedded wiring (durable append; on open, lines that are not valid rows are moved to a
@@ -21,14 +24,16 @@
 //!   lines that are not rows.
 //!
 //! Deduplication is by design, not by the server: `posts` is a ReplacingMergeTree whose sorting
-//! key identifies the uid, and `complaints_hourly` holds `uniqExact(uid)` states, so a row
-//! delivered twice (a Kafka redelivery, a retried INSERT) is one post in every query.
+//! key identifies the uid, and `complaints_hourly` holds `uniqExact` states (of uids, incident
+//! ids and voices), so a row delivered twice (a Kafka redelivery, a retried INSERT, the classifier's
+//! unlinked version followed by the alert stage's linked one) is one post in every query.
 //!
 //! This is the only crate that may depend on the `clickhouse` client crate. Neighbours: reads
 //! `otklik-model` types, implements `otklik-pipeline`'s sink seam; the binary wires it.
 
 pub mod config;
 pub mod error;
+pub mod history;
 pub mod load;
 pub mod local;
 pub mod migrate;
@@ -39,6 +44,7 @@ pub mod sink;
 
 pub use config::ClickHouseSinkConfig;
 pub use error::{ClickHouseError, FailureKind};
+pub use history::{History, HistoryError, HourlyVoices};
 pub use local::{DataDir, LocalStore, StoreError, StoreReader, StoreRow};
 pub use migrate::{Form, MigrationReport, Migrator, MIGRATIONS};
 pub use report::Report;

@@ -17,10 +17,10 @@
 //! was never acknowledged, so its rows are delivered again. A column added to a row type later
 //! needs `#[serde(default)]`, or every older line would be quarantined.
 
-use crate::row::{DlqRow, PostRow};
+use crate::row::{AlertRow, DlqRow, PostRow};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use otklik_model::{ClassifiedPost, DlqRecord};
+use otklik_model::{Alert, ClassifiedPost, DlqRecord};
 use otklik_pipeline::{BatchSink, Message, SinkError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -55,6 +55,15 @@ impl StoreRow for DlqRow {
     fn from_message(message: &Message) -> Result<Self, String> {
         let record: DlqRecord = otklik_model::decode("DlqRecord", &message.payload).map_err(|e| e.to_string())?;
         Ok(DlqRow::from(&record))
+    }
+}
+
+impl StoreRow for AlertRow {
+    const TABLE: &'static str = "alerts";
+
+    fn from_message(message: &Message) -> Result<Self, String> {
+        let alert: Alert = otklik_model::decode("Alert", &message.payload).map_err(|e| e.to_string())?;
+        Ok(AlertRow::from(&alert))
     }
 }
 

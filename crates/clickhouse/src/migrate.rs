@@ -9,12 +9,17 @@
 //!
 //! Every statement is idempotent (`IF NOT EXISTS`; an `ADD COLUMN` the server cannot guard
 //! itself is skipped when the column exists), so a migration interrupted half-way is simply run
-//! again. An applied migration whose file has changed since is an error, not a silent skip.
+//! again. An applied migration whose file has changed since is an error, not a silent skip. A
+//! statement that must run only in some states of the database (old servers lack `IF EXISTS` on
+//! some statements) is preceded by `-- @if SELECT …`, a one-line query: it runs when that query
+//! returns a non-zero number.
 //!
 //! `schema_migrations` says what was applied, not what still exists: a table dropped by hand
 //! stays recorded. So every run also checks that the tables, views and columns each applied
 //! migration creates are there, and applies again (idempotently) a migration whose objects are
-//! missing.
+//! missing. An object that a later migration creates again (a view replaced, a table reshaped) is
+//! that later migration's: the earlier one neither checks nor recreates it, so a repair never
+//! brings back an old shape.
 
 use crate::error::ClickHouseError;
 use clickhouse::{Client, Row};
@@ -44,6 +49,7 @@ migrations! {
     2 "002_complaints_hourly",
     3 "003_operations",
     4 "004_arrival_and_checks",
+    5 "005_incidents_alerts",
 }
 
 /// Which dialect a server gets.
@@ -81,19 +87,32 @@ pub enum Statement {
     Sql(String),
     /// `ALTER TABLE table ADD COLUMN column …` to run only when the column is missing.
     AddColumn { table: String, column: String, sql: String },
+    /// `sql`, run only when the query `condition` returns a non-zero number.
+    When { condition: String, sql: String },
+}
+
+impl Statement {
+    /// The SQL that is run (the condition aside).
+    pub fn sql(&self) -> &str {
+        match self {
+            Statement::Sql(sql) | Statement::AddColumn { sql, .. } | Statement::When { sql, .. } => sql,
+        }
+    }
 }
 
 /// The statements of `sql` for `form`: split at `;` ending a line, comments dropped, `@only`
-/// markers honoured, compat statements downlevelled.
+/// and `@if` markers honoured, compat statements downlevelled.
 pub fn statements(sql: &str, form: Form) -> Vec<Statement> {
     let mut out = Vec::new();
     for chunk in split_statements(sql) {
-        let mut only = None;
+        let (mut only, mut condition) = (None, None);
         let mut body = Vec::new();
         for line in chunk.lines() {
             let trimmed = line.trim();
             if let Some(marker) = trimmed.strip_prefix("-- @only ") {
                 only = Some(marker.trim().to_owned());
+            } else if let Some(query) = trimmed.strip_prefix("-- @if ") {
+                condition = Some(query.trim().to_owned());
             } else if !trimmed.starts_with("--") && !trimmed.is_empty() {
                 body.push(line);
             }
@@ -102,9 +121,11 @@ pub fn statements(sql: &str, form: Form) -> Vec<Statement> {
             continue;
         }
         let text = body.join("\n");
-        out.push(match form {
-            Form::Modern => Statement::Sql(text),
-            Form::Compat => guard_add_column(downlevel(&text)),
+        out.push(match (form, condition) {
+            (Form::Modern, None) => Statement::Sql(text),
+            (Form::Compat, None) => guard_add_column(downlevel(&text)),
+            (Form::Modern, Some(condition)) => Statement::When { condition, sql: text },
+            (Form::Compat, Some(condition)) => Statement::When { condition, sql: downlevel(&text) },
         });
     }
     out
@@ -226,6 +247,8 @@ pub fn created_objects(statement: &Statement) -> Option<SchemaObject> {
             return Some(SchemaObject::Column { table: unquote(table), column: unquote(column) })
         }
         Statement::Sql(text) => text,
+        // Conditional: what it creates may rightly be absent.
+        Statement::When { .. } => return None,
     };
     let words: Vec<&str> = text.split_whitespace().take(10).collect();
     let name = |word: &str| unquote(word.split('(').next().unwrap_or(word));
@@ -348,14 +371,18 @@ impl Migrator {
         }
         let current = applied.iter().map(|a| a.version).max().unwrap_or(0);
         let mut report = MigrationReport { server_version: server_version.clone(), form, applied: Vec::new(), repaired: Vec::new(), current };
+        // The newest version this run leaves recorded: its migrations own what they create.
+        let last = MIGRATIONS.last().map_or(0, |m| m.version);
+        let target = current.max(up_to.unwrap_or(last).min(last));
         for migration in MIGRATIONS.iter().filter(|m| applied.iter().any(|a| a.version == m.version)) {
-            let missing = self.missing_objects(migration, form).await?;
+            let own = own_statements(migration, form, target);
+            let missing = self.missing_objects(&own).await?;
             if missing.is_empty() {
                 continue;
             }
             let shown: Vec<String> = missing.iter().map(ToString::to_string).collect();
             tracing::warn!(version = migration.version, name = migration.name, missing = %shown.join(", "), "applied migration's objects are missing; applying it again");
-            for statement in statements(migration.sql, form) {
+            for statement in own {
                 self.run(&statement).await.map_err(|e| ClickHouseError::Migration { version: migration.version, name: migration.name.into(), reason: e.to_string() })?;
             }
             report.repaired.push((migration.version, missing));
@@ -385,10 +412,10 @@ impl Migrator {
         Ok(report)
     }
 
-    /// What `migration` creates that the database lacks.
-    async fn missing_objects(&self, migration: &Migration, form: Form) -> Result<Vec<SchemaObject>, ClickHouseError> {
+    /// What `statements` create that the database lacks.
+    async fn missing_objects(&self, statements: &[Statement]) -> Result<Vec<SchemaObject>, ClickHouseError> {
         let mut missing = Vec::new();
-        for object in statements(migration.sql, form).iter().filter_map(created_objects) {
+        for object in statements.iter().filter_map(created_objects) {
             let present: u64 = match &object {
                 SchemaObject::Table(name) => {
                     self.server.query("SELECT count() FROM system.tables WHERE database = ? AND name = ?").bind(&self.database).bind(name.as_str()).fetch_one().await?
@@ -416,6 +443,12 @@ impl Migrator {
     async fn run(&self, statement: &Statement) -> Result<(), ClickHouseError> {
         match statement {
             Statement::Sql(sql) => Ok(self.db.query_raw(sql).execute().await?),
+            Statement::When { condition, sql } => {
+                if self.db.query_raw(condition).fetch_one::<u64>().await? != 0 {
+                    self.db.query_raw(sql).execute().await?;
+                }
+                Ok(())
+            }
             Statement::AddColumn { table, column, sql } => {
                 if self.column_count(table, column.trim_matches('`')).await? == 0 {
                     self.db.query_raw(sql).execute().await?;
@@ -424,6 +457,20 @@ impl Migrator {
             }
         }
     }
+}
+
+/// The statements of `migration` that are still its own once migrations up to `target` are
+/// applied: a statement creating an object that a later one (≤ `target`) creates again is left
+/// out, so neither the repair check nor a repair run brings back the earlier shape.
+pub fn own_statements(migration: &Migration, form: Form, target: u32) -> Vec<Statement> {
+    let later: Vec<SchemaObject> = MIGRATIONS
+        .iter()
+        .filter(|m| m.version > migration.version && m.version <= target)
+        .flat_map(|m| statements(m.sql, form))
+        .filter_map(|s| created_objects(&s))
+        .collect();
+    let superseded = |s: &Statement| created_objects(s).is_some_and(|object| later.contains(&object));
+    statements(migration.sql, form).into_iter().filter(|s| !superseded(s)).collect()
 }
 
 /// A backquoted identifier.
@@ -469,6 +516,33 @@ mod tests {
     }
 
     #[test]
+    fn if_markers_make_a_statement_conditional_in_both_forms() {
+        let sql = "-- why\n-- @if SELECT count() FROM system.tables WHERE name = 'a'\nRENAME TABLE a TO b;\nSELECT 1;\n";
+        for form in [Form::Modern, Form::Compat] {
+            let condition = "SELECT count() FROM system.tables WHERE name = 'a'".to_owned();
+            let expected = vec![Statement::When { condition, sql: "RENAME TABLE a TO b".into() }, Statement::Sql("SELECT 1".into())];
+            assert_eq!(statements(sql, form), expected, "{form:?}");
+        }
+        assert_eq!(created_objects(&statements(sql, Form::Modern)[0]), None, "what a conditional statement makes may be absent");
+    }
+
+    #[test]
+    fn objects_recreated_by_a_later_migration_belong_to_it() {
+        let names = |statements: Vec<Statement>| -> Vec<String> { statements.iter().filter_map(created_objects).map(|o| o.to_string()).collect() };
+        for form in [Form::Modern, Form::Compat] {
+            // 005 replaces 002's view and 003's alerts table: once it is applied (or will be),
+            // repairing 002 or 003 must not bring back their old shapes.
+            let (v2, v3) = (&MIGRATIONS[1], &MIGRATIONS[2]);
+            assert_eq!(names(own_statements(v2, form, 5)), vec!["table complaints_hourly"], "{form:?}");
+            assert_eq!(names(own_statements(v3, form, 5)), vec!["table dlq", "table sources_status"], "{form:?}");
+            assert_eq!(names(own_statements(v2, form, 4)), vec!["table complaints_hourly", "table complaints_hourly_mv"], "{form:?}");
+            assert!(names(own_statements(v3, form, 4)).contains(&"table alerts".to_owned()), "{form:?}");
+            // The backfill still runs with the table it fills.
+            assert!(own_statements(v2, form, 5).iter().any(|s| s.sql().starts_with("INSERT INTO complaints_hourly")), "{form:?}");
+        }
+    }
+
+    #[test]
     fn objects_a_statement_creates() {
         let sql = |t: &str| Statement::Sql(t.into());
         assert_eq!(created_objects(&sql("CREATE TABLE IF NOT EXISTS posts\n(\n a UInt8\n)")), Some(SchemaObject::Table("posts".into())));
@@ -496,9 +570,7 @@ mod tests {
                 assert!(!statements.is_empty(), "{} {form:?}", m.name);
                 if form == Form::Compat {
                     for s in &statements {
-                        let text = match s {
-                            Statement::Sql(t) | Statement::AddColumn { sql: t, .. } => t,
-                        };
+                        let text = s.sql();
                         for modern_only in ["LowCardinality", "CODEC", "DateTime64", "now64", "TTL ", "INDEX ", "IF NOT EXISTS inserted_at", "CONSTRAINT"] {
                             assert!(!text.contains(modern_only), "{}: {modern_only} left in {text}", m.name);
                         }

@@ -90,10 +90,15 @@ pub struct PostRow {
     pub municipality_evidence: String,
     pub classifier_version: String,
     /// The first post of the post's copy cluster; empty when it is no copy or not linked yet.
+    /// (`serde(default)` on the three linking columns: store lines written before they existed
+    /// are still rows, not quarantined.)
+    #[serde(default)]
     pub copy_of: String,
     /// The uid of the incident's first post; empty until the alert stage has linked the post.
+    #[serde(default)]
     pub incident_id: String,
     /// Counts as a distinct resident's voice in its incident.
+    #[serde(default)]
     pub is_voice: u8,
     /// The ReplacingMergeTree version: milliseconds of `collected_at` × 2, + 1 once linked, so
     /// the alert stage's linked version of a post replaces the classifier's unlinked one

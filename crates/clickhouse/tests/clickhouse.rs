@@ -56,7 +56,7 @@ async fn migrates_from_empty_and_from_every_earlier_version_idempotently() {
     assert!(again.applied.is_empty(), "{again:?}");
     assert_eq!(schema(&fresh).await, target);
     let names: Vec<String> = tables(&fresh).await.into_iter().map(|t| t.0).collect();
-    for table in ["alerts", "complaints_hourly", "complaints_hourly_mv", "dlq", "posts", "schema_migrations", "sources_status"] {
+    for table in ["alerts", "alerts_v0", "complaints_hourly", "complaints_hourly_mv", "dlq", "posts", "schema_migrations", "sources_status"] {
         assert!(names.iter().any(|n| n == table), "{table} missing from {names:?}");
     }
 
@@ -67,11 +67,7 @@ async fn migrates_from_empty_and_from_every_earlier_version_idempotently() {
         // Data written at the earlier version survives the upgrade and reaches complaints_hourly
         // (created by a later migration: the backfill).
         let rows: Vec<PostRow> = (0..300).map(|i| row(i, base_time(), 64)).collect();
-        let mut insert = db.client.insert::<PostRow>("posts").await.unwrap();
-        for r in &rows {
-            insert.write(r).await.unwrap();
-        }
-        insert.end().await.unwrap();
+        db.insert_pre_005_posts(&rows).await;
         let report = migrator.migrate(None).await.unwrap();
         assert_eq!(report.applied, all[start as usize..].to_vec(), "upgrade from {start}");
         assert_eq!(schema(&db).await, target, "schema after upgrading from {start}");
@@ -97,8 +93,9 @@ async fn a_table_dropped_by_hand_is_recreated_by_the_next_migration() {
     let report = migrator.migrate(None).await.unwrap();
     assert!(report.applied.is_empty(), "nothing new to apply: {report:?}");
     let repaired: Vec<u32> = report.repaired.iter().map(|(version, _)| *version).collect();
-    // 001 creates posts; 002 the view; 004 adds posts' later columns.
-    assert_eq!(repaired, vec![1, 2, 4], "{report:?}");
+    // 001 creates posts; 004 and 005 add posts' later columns; 005 owns the view (002's is
+    // superseded, so repairing never brings back the view without incidents and voices).
+    assert_eq!(repaired, vec![1, 4, 5], "{report:?}");
     assert_eq!(schema(&db).await, target);
     assert_eq!(tables(&db).await, all_tables);
     // The view feeds complaints_hourly again.
@@ -314,5 +311,105 @@ async fn bundled_queries_run_and_count_right() {
         .map(|r| r.topics.len().max(1) as u64)
         .sum();
     assert_eq!(report.rows.iter().map(|r| r.total).sum::<u64>(), expected);
+    db.drop().await;
+}
+
+/// complaints_hourly's totals over (hour, municipality, topic) cells: distinct incidents, voices.
+async fn linking_totals(db: &ScratchDb) -> (u64, u64) {
+    let cells = "FROM complaints_hourly GROUP BY hour, municipality, topic";
+    let incidents = db.count(&format!("SELECT toUInt64(sum(n)) FROM (SELECT uniqExactMerge(incidents) AS n {cells})")).await;
+    let voices = db.count(&format!("SELECT toUInt64(sum(n)) FROM (SELECT uniqExactMerge(voices) AS n {cells})")).await;
+    (incidents, voices)
+}
+
+/// What `linking_totals` must be for the latest versions `rows`.
+fn expected_linking(rows: &[PostRow]) -> (u64, u64) {
+    let (mut incidents, mut voices) = (std::collections::HashSet::new(), std::collections::HashSet::new());
+    for r in rows.iter().filter(|r| r.kind == "complaint" || r.kind == "question") {
+        let hour = r.published_at.timestamp() / 3600;
+        let topics = if r.topics.is_empty() { vec![String::new()] } else { r.topics.clone() };
+        for topic in topics {
+            if !r.incident_id.is_empty() {
+                incidents.insert((hour, r.municipality.clone(), topic.clone(), r.incident_id.clone()));
+            }
+            if r.is_voice == 1 {
+                voices.insert((hour, r.municipality.clone(), topic, r.uid.clone()));
+            }
+        }
+    }
+    (incidents.len() as u64, voices.len() as u64)
+}
+
+/// The alert stage's linked version of `row`: incidents of ten posts, every other post a voice.
+fn linked(row: &PostRow, i: u64) -> PostRow {
+    let mut row = row.clone();
+    row.incident_id = format!("vk:-1000:{}", i - i % 10);
+    row.is_voice = u8::from(i % 2 == 0);
+    row.version = otklik_clickhouse::row::post_version(row.collected_at, true);
+    row
+}
+
+#[tokio::test]
+async fn upgrading_from_004_moves_the_old_alerts_aside_and_backfills_incidents_and_voices() {
+    let Some(url) = otklik_testkit::clickhouse() else { return };
+    let db = ScratchDb::empty(&url, "otklik_mig_005");
+    let migrator = Migrator::new(&db.config);
+    migrator.migrate(Some(4)).await.unwrap();
+    let rows: Vec<PostRow> = (0..300).map(|i| row(i, base_time(), 64)).collect();
+    db.insert_pre_005_posts(&rows).await;
+    let old_alert = "INSERT INTO alerts (municipality, municipality_name, topic, window_start, window_end, count, baseline, score, \
+                     sample_uids, raised_at) VALUES ('56701000', 'г. Пенза', 'heating', now(), now(), 7, 1.5, 4.2, ['vk:-1000:1'], now())";
+    db.client.query(old_alert).execute().await.unwrap();
+
+    assert_eq!(migrator.migrate(None).await.unwrap().applied, vec![5]);
+    // The old table, its row included, under its new name; `alerts` is new and empty.
+    assert_eq!(db.count("SELECT count() FROM alerts_v0 WHERE count = 7 AND topic = 'heating'").await, 1);
+    assert_eq!(db.count("SELECT count() FROM alerts").await, 0);
+    assert_eq!(db.count("SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = 'alerts' AND name = 'id'").await, 1);
+    // Posts from before 005 keep their cells and are nobody's voice yet.
+    assert_eq!(db.hourly_cells().await, expected_cells(&rows));
+    assert_eq!(linking_totals(&db).await, (0, 0));
+
+    // The alert stage's linked versions of the first 100 reach the cells through the new view.
+    let mut latest = rows.clone();
+    for i in 0..100 {
+        latest[i] = linked(&rows[i], i as u64);
+    }
+    let sink = ClickHouseSink::<PostRow>::new(db.config.clone());
+    sink.insert(&latest[..100]).await.unwrap();
+    let first = expected_linking(&latest);
+    assert!(first.0 > 0 && first.1 > 0, "{first:?}");
+    assert_eq!(linking_totals(&db).await, first);
+
+    // Linked posts no view saw (the view dropped by hand): the repair's backfill counts them,
+    // and counts the earlier ones no second time.
+    db.client.query("DROP TABLE complaints_hourly_mv").execute().await.unwrap();
+    for i in 100..200 {
+        latest[i] = linked(&rows[i], i as u64);
+    }
+    sink.insert(&latest[100..200]).await.unwrap();
+    assert_eq!(linking_totals(&db).await, first, "no view, no counting");
+    let report = migrator.migrate(None).await.unwrap();
+    let repaired: Vec<u32> = report.repaired.iter().map(|(version, _)| *version).collect();
+    assert_eq!(repaired, vec![5], "{report:?}");
+    assert_eq!(linking_totals(&db).await, expected_linking(&latest));
+    assert_eq!(db.hourly_cells().await, expected_cells(&rows), "a linked version is the same post");
+    // The guarded rename did nothing the second time.
+    assert_eq!(db.count("SELECT count() FROM alerts_v0").await, 1);
+    assert_eq!(db.count("SELECT count() FROM system.tables WHERE database = currentDatabase() AND name LIKE 'alerts%'").await, 2);
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn dropping_the_new_alerts_table_repairs_it_in_its_new_shape() {
+    let Some(url) = otklik_testkit::clickhouse() else { return };
+    let db = ScratchDb::new(&url, "otklik_mig_alerts").await;
+    let target = schema(&db).await;
+    db.client.query("DROP TABLE alerts").execute().await.unwrap();
+    let report = Migrator::new(&db.config).migrate(None).await.unwrap();
+    // 003 created the old shape, but 005 owns `alerts` now: only 005 is applied again.
+    let repaired: Vec<u32> = report.repaired.iter().map(|(version, _)| *version).collect();
+    assert_eq!(repaired, vec![5], "{report:?}");
+    assert_eq!(schema(&db).await, target);
     db.drop().await;
 }

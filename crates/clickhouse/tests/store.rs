@@ -140,6 +140,24 @@ fn json_of_another_shape_is_quarantined() {
 }
 
 #[test]
+fn lines_written_before_the_linking_columns_are_still_rows() {
+    let data = tempfile::tempdir().unwrap();
+    let row = &rows(0..1)[0];
+    let mut old = serde_json::to_value(row).unwrap();
+    for column in ["copy_of", "incident_id", "is_voice"] {
+        old.as_object_mut().unwrap().remove(column);
+    }
+    let mut old_line = serde_json::to_vec(&old).unwrap();
+    old_line.push(b'\n');
+    let path = write_posts(data.path(), &[&old_line]);
+
+    LocalStore::<PostRow>::open(data.path()).unwrap();
+    assert_eq!(fs::read(&path).unwrap(), old_line, "not quarantined");
+    assert!(!corrupt_path(&path).exists());
+    assert_eq!(stored(&path), vec![row.clone()], "an old line reads as not linked");
+}
+
+#[test]
 fn repeated_repairs_keep_every_quarantined_line() {
     let data = tempfile::tempdir().unwrap();
     let good = line(&rows(0..1)[0]);

@@ -134,6 +134,8 @@ impl KafkaConfig {
 pub struct TopicsConfig {
     pub posts_raw: String,
     pub posts_classified: String,
+    /// Classified posts with a topic, keyed by municipality (else source): the alert stage's input.
+    pub posts_series: String,
     pub alerts: String,
     pub dlq: String,
     pub sources: String,
@@ -150,6 +152,7 @@ impl Default for TopicsConfig {
         TopicsConfig {
             posts_raw: "otklik.posts.raw.v1".into(),
             posts_classified: "otklik.posts.classified.v1".into(),
+            posts_series: "otklik.posts.series.v1".into(),
             alerts: "otklik.alerts.v1".into(),
             dlq: "otklik.dlq.v1".into(),
             sources: "otklik.sources.v1".into(),
@@ -174,6 +177,7 @@ impl TopicsConfig {
         vec![
             spec(&self.posts_raw, false),
             spec(&self.posts_classified, false),
+            spec(&self.posts_series, false),
             spec(&self.alerts, false),
             spec(&self.dlq, false),
             spec(&self.sources, true),

@@ -100,6 +100,7 @@ async fn topic_bootstrap_is_idempotent() {
     let topics = TopicsConfig {
         posts_raw: format!("{prefix}.{}", d.posts_raw),
         posts_classified: format!("{prefix}.{}", d.posts_classified),
+        posts_series: format!("{prefix}.{}", d.posts_series),
         alerts: format!("{prefix}.{}", d.alerts),
         dlq: format!("{prefix}.{}", d.dlq),
         sources: format!("{prefix}.{}", d.sources),
@@ -194,6 +195,7 @@ async fn init_creates_missing_topics_and_names_differences() {
     let topics = TopicsConfig {
         posts_raw: format!("{prefix}.raw"),
         posts_classified: format!("{prefix}.classified"),
+        posts_series: format!("{prefix}.series"),
         alerts: format!("{prefix}.alerts"),
         dlq: format!("{prefix}.dlq"),
         sources: format!("{prefix}.sources"),

@@ -37,6 +37,20 @@ pub struct Unprocessable(pub String);
 /// The pure part of a map stage.
 pub trait Transform: Send + Sync {
     fn apply(&self, message: &Message) -> Result<Vec<Output>, Unprocessable>;
+
+    /// Called when the stage has caught up (nothing is waiting) and then every
+    /// [`Transform::idle_tick`] while nothing arrives: a stateful stage's chance to publish what
+    /// time alone produces (the alert stage advances its clock here). The records are published
+    /// before the next message is taken.
+    fn on_idle(&self) -> Vec<Output> {
+        Vec::new()
+    }
+
+    /// How often [`Transform::on_idle`] is called while nothing arrives; `None`: once each time
+    /// the stage catches up.
+    fn idle_tick(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// How a map stage batches its work.
@@ -75,10 +89,9 @@ pub async fn run_map_stage(
                 // uncommitted.
                 commit(subscriber.as_mut(), &mut processed, &metrics).await?;
                 last_commit = Instant::now();
-                tokio::select! {
-                    biased;
-                    _ = shutdown.cancelled() => break,
-                    received = subscriber.recv() => received?,
+                match wait_idle(subscriber.as_mut(), transform.as_ref(), publisher.as_ref(), &config, &metrics, &shutdown).await? {
+                    Some(message) => message,
+                    None => break,
                 }
             }
         };
@@ -130,6 +143,35 @@ pub async fn run_map_stage(
     commit(subscriber.as_mut(), &mut processed, &metrics).await?;
     tracing::info!(stage = %config.name, "map stage stopped");
     Ok(())
+}
+
+/// Caught up: publishes what the transform produces when idle (again every tick) until a
+/// message arrives (`Some`) or shutdown (`None`).
+async fn wait_idle(
+    subscriber: &mut dyn Subscriber,
+    transform: &dyn Transform,
+    publisher: &dyn Publisher,
+    config: &MapStageConfig,
+    metrics: &StageMetrics,
+    shutdown: &CancellationToken,
+) -> Result<Option<Message>, StageError> {
+    let tick = transform.idle_tick();
+    loop {
+        for output in transform.on_idle() {
+            match publish_with_retry(publisher, &output.topic, &output.key, &output.payload, config.backoff, shutdown).await {
+                Ok(()) => StageMetrics::add(&metrics.emitted, 1),
+                // No message to dead-letter: the record itself is what is lost, so say it loudly.
+                Err(e) if e.rejected => tracing::error!(stage = %config.name, topic = %output.topic, error = %e, "record refused by the bus"),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => return Ok(None),
+            received = subscriber.recv() => return Ok(Some(received?)),
+            _ = tokio::time::sleep(tick.unwrap_or_default()), if tick.is_some() => {}
+        }
+    }
 }
 
 /// Commits `offsets`. A retryable failure (the group rebalanced under us, the coordinator

@@ -4,7 +4,8 @@ Run: pytest deploy/clickhouse/tests/test_chdb.py   (scripts/test.sh runs it when
 
 The Rust service tests cover the downlevelled form on Debian's 18.16; this covers the form the
 migrator picks for ClickHouse >= 20.3: LowCardinality, codecs, TTL, skipping indexes,
-DateTime64 defaults and the uid CHECK constraint.
+DateTime64 defaults and the uid CHECK constraint, and migration 005's incidents and voices (the
+`uniqExactStateIf` states), the reshaped `alerts` table and the History queries' SQL shapes.
 """
 
 import datetime as dt
@@ -23,7 +24,8 @@ QUERIES = sorted((ROOT / "deploy/clickhouse/queries").glob("*.sql"))
 
 
 def modern_statements(sql):
-    """The statements the migrator runs on a modern server (same splitting rules as migrate.rs)."""
+    """The statements the migrator runs on a modern server (same splitting rules as migrate.rs),
+    as (condition, statement): condition is the `-- @if` query, or None."""
     out, current = [], []
     for line in sql.splitlines():
         current.append(line)
@@ -34,17 +36,26 @@ def modern_statements(sql):
         out.append("\n".join(current))
     result = []
     for chunk in out:
-        only = None
+        only = condition = None
         body = []
         for line in chunk.splitlines():
             t = line.strip()
             if t.startswith("-- @only "):
                 only = t[len("-- @only "):].strip()
+            elif t.startswith("-- @if "):
+                condition = t[len("-- @if "):].strip()
             elif t and not t.startswith("--"):
                 body.append(line)
         if body and only in (None, "modern"):
-            result.append("\n".join(body))
+            result.append((condition, "\n".join(body)))
     return result
+
+
+def apply(s, path):
+    """Runs one migration file as the migrator does."""
+    for condition, statement in modern_statements(path.read_text()):
+        if condition is None or int(s.query(condition, "CSV").bytes().decode().strip() or 0) != 0:
+            s.query(statement)
 
 
 def rust_fields(struct):
@@ -60,12 +71,10 @@ def db(tmp_path_factory):
     s.query("CREATE DATABASE IF NOT EXISTS otklik")
     s.query("USE otklik")
     for path in MIGRATIONS:
-        for statement in modern_statements(path.read_text()):
-            s.query(statement)
-    # Idempotent: every statement again.
-    for path in MIGRATIONS:
-        for statement in modern_statements(path.read_text()):
-            s.query(statement)
+        apply(s, path)
+    # Idempotent: the newest migration again, as a repeated or repairing run does (an earlier one
+    # runs again only when its own objects are gone: see migrate.rs, `own_statements`).
+    apply(s, MIGRATIONS[-1])
     yield s
     s.close()
 
@@ -94,7 +103,8 @@ def post(uid, kind, topics, minutes_ago, municipality=("56701000", "г. Пенз
         "language": "ru", "kind": kind, "topics": topics, "topic_scores": [0.9] * len(topics),
         "topic_rules": ["r"] * len(topics), "municipality": municipality[0],
         "municipality_name": municipality[1], "municipality_evidence": "text",
-        "classifier_version": "t", "version": int((published + dt.timedelta(minutes=1)).timestamp() * 1000),
+        "classifier_version": "t", "copy_of": "", "incident_id": "", "is_voice": 0,
+        "version": int((published + dt.timedelta(minutes=1)).timestamp() * 1000) * 2,
     }
     row.update(extra)
     return row
@@ -182,3 +192,92 @@ def test_every_bundled_query_runs(loaded, db):
 
     attention = {r["uid"] for r in results["needs_attention"]}
     assert attention == {"vk:-1000:1", "vk:-1000:2", "vk:-1000:5"}
+
+
+def test_old_alerts_are_moved_aside_and_the_new_table_keeps_every_event(db):
+    old = [c["name"] for c in rows(db, "SELECT name FROM system.columns WHERE database = 'otklik' AND table = 'alerts_v0'")]
+    assert "baseline" in old and "id" not in old
+    create = rows(db, "SELECT engine, create_table_query FROM system.tables WHERE database = 'otklik' AND name = 'alerts'")[0]
+    assert create["engine"] == "MergeTree" and "TTL" in create["create_table_query"]
+
+
+def history_sql(name):
+    """A SQL constant of crates/clickhouse/src/history.rs, its `?` bound to `since`."""
+    text = (ROOT / "crates/clickhouse/src/history.rs").read_text()
+    parts = re.search(r'const %s: &str = ((?:"[^"]*"\s*)+);' % name, text, re.S).group(1)
+    return "".join(re.findall(r'"([^"]*)"', parts)).replace("\\\n", "")
+
+
+def latest_per_key(columns, key, order_key, table, time, since):
+    """The shape of history.rs `latest_per_key` (argMax per key, rows read by position)."""
+    select = [c if c == key else "argMax(%s, %s) AS latest_%s" % (c, order_key, c) for c in columns]
+    return "SELECT %s FROM %s WHERE %s >= toDateTime(%d) GROUP BY %s" % (", ".join(select), table, time, since, key)
+
+
+def alert(id_, state, raised):
+    return {
+        "id": id_, "state": state, "severity": "high", "method": "baseline", "expected_note": "",
+        "municipality": "56701000", "municipality_name": "г. Пенза", "topic": "heating",
+        "window_start": fmt(raised), "window_end": fmt(raised), "observed": 9, "expected": 1.0, "upper_bound": 5,
+        "p_value": 1e-6, "incidents": 1, "voices": 3, "incident_uids": ["vk:-1:1"], "incident_urls": [""],
+        "incident_excerpts": [state], "incident_voices": [3], "raised_at": fmt(raised),
+    }
+
+
+def test_incidents_voices_and_history_queries_on_a_database_upgraded_from_004(db):
+    db.query("CREATE DATABASE IF NOT EXISTS otklik_linking")
+    db.query("USE otklik_linking")
+    try:
+        for path in MIGRATIONS[:4]:
+            apply(db, path)
+        old = post("vk:-1:1", "complaint", ["heating"], 30)
+        pre_005 = {k: v for k, v in old.items() if k not in ("copy_of", "incident_id", "is_voice")}
+        insert(db, "posts", [pre_005])
+        db.query("INSERT INTO alerts (topic, count, window_start, window_end, raised_at) VALUES ('heating', 7, now(), now(), now())")
+        apply(db, MIGRATIONS[4])
+        assert rows(db, "SELECT count() AS n FROM alerts_v0 WHERE count = 7")[0]["n"] == 1
+        assert rows(db, "SELECT count() AS n FROM alerts")[0]["n"] == 0
+
+        def linked(row, incident, voice, copy_of=""):
+            return dict(row, incident_id=incident, is_voice=int(voice), copy_of=copy_of, version=row["version"] + 1)
+
+        p2 = post("vk:-1:2", "complaint", ["heating"], 25)
+        p3 = post("vk:-2:3", "complaint", ["heating"], 20)  # a copy: no voice
+        p4 = post("vk:-1:4", "info", ["heating"], 15)  # the administration: no cell
+        # Unlinked first (the classifier), then linked (the alert stage), one of them twice.
+        insert(db, "posts", [p2, p3, p4])
+        insert(db, "posts", [linked(old, "vk:-1:1", True), linked(p2, "vk:-1:1", True),
+                             linked(p3, "vk:-1:1", False, "vk:-1:1"), linked(p4, "vk:-1:1", False)])
+        insert(db, "posts", [linked(p2, "vk:-1:1", True)])
+
+        since = int((NOW - dt.timedelta(hours=3)).timestamp())
+        hourly = rows(db, history_sql("HOURLY_VOICES_SQL").replace("?", str(since)))
+        got = {(r["hour"], r["topic"]): (int(r["n_incidents"]), int(r["n_voices"])) for r in hourly}
+        # The posts may straddle an hour boundary: expected per hour of the complaints.
+        hour = lambda r: r["published_at"][:13] + ":00:00"  # noqa: E731
+        expected = {}
+        for r, voice in [(old, 1), (p2, 1), (p3, 0)]:
+            _, voices = expected.get((hour(r), "heating"), (0, 0))
+            expected[(hour(r), "heating")] = (1, voices + voice)
+        assert got == expected
+
+        columns = rust_fields("PostRow")
+        inner = latest_per_key(columns, "uid", "version", "posts", "published_at", since)
+        linked_posts = rows(db, "SELECT * FROM (%s) WHERE latest_incident_id != '' ORDER BY latest_published_at, uid" % inner)
+        assert [r["uid"] for r in linked_posts] == ["vk:-1:1", "vk:-1:2", "vk:-2:3", "vk:-1:4"]
+        assert [r["latest_copy_of"] for r in linked_posts] == ["", "", "vk:-1:1", ""]
+
+        raised = NOW - dt.timedelta(minutes=10)
+        insert(db, "alerts", [alert("a1", "opened", raised - dt.timedelta(minutes=5)), alert("a1", "updated", raised),
+                              alert("a1", "resolved", raised), alert("a2", "opened", NOW - dt.timedelta(days=1))])
+        rank = "indexOf(['opened', 'reopened', 'updated', 'resolved'], state)"
+        inner = latest_per_key(rust_fields("AlertRow"), "id", "(raised_at, %s)" % rank, "alerts", "raised_at", since)
+        latest = rows(db, "SELECT * FROM (%s) ORDER BY latest_raised_at, id" % inner)
+        assert [(r["id"], r["latest_state"], r["latest_incident_excerpts"]) for r in latest] == [("a1", "resolved", ["resolved"])]
+
+        # A repairing run of 005 again: nothing moves, nothing counts twice.
+        apply(db, MIGRATIONS[4])
+        assert rows(db, history_sql("HOURLY_VOICES_SQL").replace("?", str(since))) == hourly
+        assert rows(db, "SELECT count() AS n FROM alerts_v0")[0]["n"] == 1
+    finally:
+        db.query("USE otklik")

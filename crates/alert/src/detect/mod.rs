@@ -17,6 +17,8 @@ pub mod tails;
 
 mod series;
 
+pub use series::HELD_HOURS;
+
 use baseline::{FitConfig, Profile, ProfileAccumulator, WINDOWS};
 use calendar::Calendar;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -246,6 +248,16 @@ impl Detector {
             None => self.add_series(key.clone(), hour),
         };
         self.series[i].set(hour, count);
+    }
+
+    /// Adds `n` to one hourly bucket (one more voice in the hour of its `published_at`).
+    pub fn add(&mut self, key: &SeriesKey, hour: Hour, n: u32) {
+        let i = match self.index.get(key) {
+            Some(&i) => i,
+            None => self.add_series(key.clone(), hour),
+        };
+        let count = self.series[i].count(hour) as u32;
+        self.series[i].set(hour, count.saturating_add(n));
     }
 
     /// Pools every series' held counts into one profile per topic.

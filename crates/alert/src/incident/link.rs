@@ -153,6 +153,11 @@ impl Linker {
         link
     }
 
+    /// Whether the post is in the window already (linked or restored): a redelivery.
+    pub fn contains(&self, uid: &str) -> bool {
+        self.posts.contains_key(&hash_bytes(uid.as_bytes()))
+    }
+
     /// Links a batch; the result does not depend on the order of the posts in it (they are
     /// linked in `published_at`, then uid order) and comes back in the batch's order.
     pub fn link_batch(&mut self, posts: &[LinkPost]) -> Vec<Link> {

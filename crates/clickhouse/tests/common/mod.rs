@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use chrono::{DateTime, TimeZone, Utc};
+use clickhouse::Row;
 use otklik_clickhouse::{ClickHouseSinkConfig, Migrator, PostRow};
 use otklik_model::{
     Author, Classification, ClassifiedPost, Counters, ItemKind, MunicipalityEvidence, MunicipalityMatch, Platform, PostKind, RawPost, Schema,
@@ -105,6 +106,26 @@ impl ScratchDb {
     /// complaints_hourly's distinct (uid, hour, municipality, topic, kind) cells.
     pub async fn hourly_cells(&self) -> u64 {
         self.count("SELECT toUInt64(sum(n)) FROM (SELECT uniqExactMerge(posts) AS n FROM complaints_hourly GROUP BY hour, municipality, topic, kind)").await
+    }
+
+    /// Inserts `rows` as JSONEachRow into the columns of `posts` before migration 005 (without
+    /// the linking columns): what a writer of that time sent.
+    pub async fn insert_pre_005_posts(&self, rows: &[PostRow]) {
+        const LINKING: [&str; 3] = ["copy_of", "incident_id", "is_voice"];
+        let columns: Vec<&str> = PostRow::COLUMN_NAMES.iter().copied().filter(|c| !LINKING.contains(c)).collect();
+        let mut body = Vec::new();
+        for row in rows {
+            let mut value = serde_json::to_value(row).unwrap();
+            for column in LINKING {
+                value.as_object_mut().unwrap().remove(column);
+            }
+            serde_json::to_writer(&mut body, &value).unwrap();
+            body.push(b'\n');
+        }
+        let sql = format!("INSERT INTO posts ({}) FORMAT JSONEachRow", columns.join(", "));
+        let mut insert = self.client.insert_formatted_with(sql);
+        insert.send(body.into()).await.unwrap();
+        insert.end().await.unwrap();
     }
 
     pub async fn drop(self) {
