@@ -146,6 +146,7 @@ fn scenario_config(config: &Config, scenario: Scenario) -> Config {
         let topics = &mut kafka.topics;
         topics.posts_raw = format!("{name}.raw");
         topics.posts_classified = format!("{name}.out");
+        topics.posts_series = format!("{name}.series");
         topics.dlq = format!("{name}.dlq");
     }
     config.clickhouse.database = name.replace('-', "_");
@@ -202,7 +203,8 @@ struct Running {
 
 async fn start(config: &Config, bus: &KafkaBus, options: &PipelineOptions, scenario: Scenario, texts: Arc<Vec<String>>) -> Result<Running> {
     let topics = config.topics();
-    let specs: Vec<TopicSpec> = [&topics.posts_raw, &topics.posts_classified, &topics.dlq].iter().map(|t| topic_spec(t, options.partitions)).collect();
+    let names = [&topics.posts_raw, &topics.posts_classified, &topics.posts_series, &topics.dlq];
+    let specs: Vec<TopicSpec> = names.iter().map(|t| topic_spec(t, options.partitions)).collect();
     bus.ensure_topics(&specs).await.context("cannot create the bench topics")?;
     let graph = Graph::new(config, bus);
     let probes = Probes { produced: Arc::default(), map: Arc::default(), sink: Arc::default() };

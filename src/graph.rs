@@ -15,7 +15,14 @@ use otklik_pipeline::{
 };
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
+/// Messages the alert stage takes at once when they are waiting (the classifier's batch is
+/// `[classify] batch`).
+const CLASSIFY_BATCH: usize = 512;
+/// The alert stage commits at least this often while busy (the classifier: `[classify]
+/// commit_interval`).
+const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Which stages a process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,6 +17,7 @@ fn topics(name: &str) -> TopicsConfig {
     TopicsConfig {
         posts_raw: format!("{name}.raw"),
         posts_classified: format!("{name}.classified"),
+        posts_series: format!("{name}.series"),
         alerts: format!("{name}.alerts"),
         dlq: format!("{name}.dlq"),
         sources: format!("{name}.sources"),
@@ -35,12 +36,13 @@ fn stage_config(dir: &Path, kafka: &str, name: &str) -> PathBuf {
     let text = format!(
         "[run]\nmode = \"production\"\ndata_dir = {data:?}\n\n[telemetry]\nlog_level = \"warn\"\n\n\
          [kafka]\nbrokers = {kafka:?}\ngroup_prefix = \"{name}\"\n[kafka.properties]\n\"session.timeout.ms\" = \"6000\"\n\
-         [kafka.topics]\npartitions = {PARTITIONS}\nposts_raw = {raw:?}\nposts_classified = {classified:?}\n\
+         [kafka.topics]\npartitions = {PARTITIONS}\nposts_raw = {raw:?}\nposts_classified = {classified:?}\nposts_series = {series:?}\n\
          alerts = {alerts:?}\ndlq = {dlq:?}\nsources = {sources:?}\ncursors = {cursors:?}\n\n\
          [classify]\ntopics_dir = {topics:?}\ngazetteer = {gazetteer:?}\n\n[collect]\nsources_file = {demo:?}\nreplay_dir = {feeds:?}\n",
         data = dir.join("data"),
         raw = t.posts_raw,
         classified = t.posts_classified,
+        series = t.posts_series,
         alerts = t.alerts,
         dlq = t.dlq,
         sources = t.sources,
