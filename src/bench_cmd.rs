@@ -73,7 +73,8 @@ pub fn pipeline(options: &PipelineOptions) -> Result<()> {
     let scenarios = scenarios(options)?;
     anyhow::ensure!(options.partitions >= 1, "--partitions must be at least 1");
     let texts = texts::pool(&options.root, options.texts.as_deref())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     print_header(&config, options, &texts);
     let texts = Arc::new(texts.escaped);
     let mut results = Vec::new();
@@ -126,13 +127,18 @@ fn print_header(config: &Config, options: &PipelineOptions, texts: &texts::Pool)
         if options.texts.is_some() { " and --texts" } else { "" },
         texts.mean_chars
     );
-    let kafka_config = config.kafka.as_ref().map_or_else(|| producer_settings(&KafkaConfig::new("")), producer_settings);
+    let kafka_config =
+        config.kafka.as_ref().map_or_else(|| producer_settings(&KafkaConfig::new("")), producer_settings);
     println!("producer: {kafka_config}");
     println!(
         "map stage: batch {}, commit every {:?}; sink: batch_rows {}, batch_wait {:?}",
         config.classify.batch, config.classify.commit_interval.0, config.sink.batch_rows, config.sink.batch_wait.0
     );
-    println!("machine: {} CPU(s), load average {}", std::thread::available_parallelism().map_or(0, |n| n.get()), probe::loadavg());
+    println!(
+        "machine: {} CPU(s), load average {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        probe::loadavg()
+    );
 }
 
 /// Names of one scenario's topics and groups: fresh each run, so runs never share data.
@@ -154,7 +160,13 @@ fn scenario_config(config: &Config, scenario: Scenario) -> Config {
 }
 
 fn topic_spec(name: &str, partitions: i32) -> TopicSpec {
-    TopicSpec { name: name.into(), partitions: Some(partitions), replication_factor: None, compacted: false, config: BTreeMap::new() }
+    TopicSpec {
+        name: name.into(),
+        partitions: Some(partitions),
+        replication_factor: None,
+        compacted: false,
+        config: BTreeMap::new(),
+    }
 }
 
 /// Copies each message to the output topic under its key: the map stage with no work of its own.
@@ -201,7 +213,13 @@ struct Running {
     stages: tokio::task::JoinSet<Result<()>>,
 }
 
-async fn start(config: &Config, bus: &KafkaBus, options: &PipelineOptions, scenario: Scenario, texts: Arc<Vec<String>>) -> Result<Running> {
+async fn start(
+    config: &Config,
+    bus: &KafkaBus,
+    options: &PipelineOptions,
+    scenario: Scenario,
+    texts: Arc<Vec<String>>,
+) -> Result<Running> {
     let topics = config.topics();
     let names = [&topics.posts_raw, &topics.posts_classified, &topics.posts_series, &topics.dlq];
     let specs: Vec<TopicSpec> = names.iter().map(|t| topic_spec(t, options.partitions)).collect();
@@ -214,7 +232,8 @@ async fn start(config: &Config, bus: &KafkaBus, options: &PipelineOptions, scena
         Scenario::Transport => {
             let subscriber = bus.subscribe(&graph.group("map"), &[&topics.posts_raw]).await?;
             let transform = Arc::new(PassThrough { topic: topics.posts_classified.clone() });
-            let backoff = otklik_pipeline::Backoff { initial: config.sink.retry_initial.0, max: config.sink.retry_max.0 };
+            let backoff =
+                otklik_pipeline::Backoff { initial: config.sink.retry_initial.0, max: config.sink.retry_max.0 };
             let map_config = MapStageConfig {
                 name: "map".into(),
                 max_batch: config.classify.batch,
@@ -238,7 +257,8 @@ async fn start(config: &Config, bus: &KafkaBus, options: &PipelineOptions, scena
     };
     stages.spawn(async move { sink.await.context("the sink stage failed") });
     let stop_producer = CancellationToken::new();
-    let feed = Feed { publisher: bus.publisher(), topic: topics.posts_raw.clone(), texts, produced: probes.produced.clone() };
+    let feed =
+        Feed { publisher: bus.publisher(), topic: topics.posts_raw.clone(), texts, produced: probes.produced.clone() };
     let (sink_metrics, max_lag, token) = (probes.sink.clone(), options.max_lag, stop_producer.clone());
     let producer = tokio::spawn(feed.run(sink_metrics, max_lag, token));
     Ok(Running { probes, stop, stop_producer, producer, stages })
@@ -286,7 +306,9 @@ impl Feed {
 
     async fn publish_chunk(&self, first: u64) -> Result<()> {
         let records: Vec<(String, String)> = (first..first + CHUNK as u64).map(|n| self.record(n)).collect();
-        let sends = records.iter().map(|(key, payload)| self.publisher.publish(&self.topic, key.as_bytes(), payload.as_bytes()));
+        let sends = records
+            .iter()
+            .map(|(key, payload)| self.publisher.publish(&self.topic, key.as_bytes(), payload.as_bytes()));
         for result in futures_util::future::join_all(sends).await {
             result.context("cannot publish a bench post")?;
         }
@@ -301,7 +323,8 @@ impl Feed {
         let published = chrono::DateTime::from_timestamp(1_795_000_000 + (n % 86_400) as i64, 0).unwrap_or_default();
         let published = otklik_model::format_rfc3339_secs(&published);
         let payload = format!(
-            r#"{{"schema":1,"uid":"{uid}","platform":"telegram","source_id":"tg-otklik-bench","published_at":"{published}","collected_at":"{published}","text":{text}}}"#
+            "{{\"schema\":1,\"uid\":\"{uid}\",\"platform\":\"telegram\",\"source_id\":\"tg-otklik-bench\",\
+             \"published_at\":\"{published}\",\"collected_at\":\"{published}\",\"text\":{text}}}"
         );
         (uid, payload)
     }
@@ -313,7 +336,12 @@ mod texts;
 
 use report::{print_result, render_table, ScenarioResult};
 
-async fn run_scenario(config: &Config, options: &PipelineOptions, scenario: Scenario, texts: Arc<Vec<String>>) -> Result<ScenarioResult> {
+async fn run_scenario(
+    config: &Config,
+    options: &PipelineOptions,
+    scenario: Scenario,
+    texts: Arc<Vec<String>>,
+) -> Result<ScenarioResult> {
     let config = scenario_config(config, scenario);
     let kafka = config.kafka.clone().context("no [kafka]")?;
     let bus = KafkaBus::new(kafka).context("cannot create the Kafka client")?;
@@ -327,7 +355,8 @@ async fn run_scenario(config: &Config, options: &PipelineOptions, scenario: Scen
     while let Some(done) = running.stages.join_next().await {
         done.context("a bench task panicked")??;
     }
-    let dead = StageMetrics::get(&running.probes.map.dead_lettered) + StageMetrics::get(&running.probes.sink.dead_lettered);
+    let dead =
+        StageMetrics::get(&running.probes.map.dead_lettered) + StageMetrics::get(&running.probes.sink.dead_lettered);
     Ok(ScenarioResult { scenario, window, drained, dead_lettered: dead })
 }
 

@@ -264,6 +264,14 @@ impl From<Network> for otklik_model::Platform {
     }
 }
 
+fn bench(command: BenchCommand) -> anyhow::Result<()> {
+    let BenchCommand::Pipeline { config, kafka, clickhouse, duration, scenarios, partitions, max_lag, root, texts } =
+        command;
+    let options =
+        bench_cmd::PipelineOptions { config, kafka, clickhouse, duration, scenarios, partitions, max_lag, root, texts };
+    bench_cmd::pipeline(&options)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -296,10 +304,7 @@ fn main() -> ExitCode {
         }
         Command::Incidents { config, since } => commands::load_config(&config).and_then(|config| incidents_cmd::run(&config, since)),
         Command::Dedup { command } => dedup_cmd::run(command),
-        Command::Bench { command: BenchCommand::Pipeline { config, kafka, clickhouse, duration, scenarios, partitions, max_lag, root, texts } } => {
-            let options = bench_cmd::PipelineOptions { config, kafka, clickhouse, duration, scenarios, partitions, max_lag, root, texts };
-            bench_cmd::pipeline(&options)
-        }
+        Command::Bench { command } => bench(command),
         Command::Kafka { command: KafkaCommand::Init, config } => commands::load_config(&config).and_then(|config| kafka_cmd::init(&config)),
         Command::Report { config, since } => commands::load_config(&config).and_then(|config| clickhouse_cmd::report(&config, since)),
     };

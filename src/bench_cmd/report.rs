@@ -87,8 +87,10 @@ pub async fn measure(
 fn window(samples: &[Sample]) -> Window {
     let (start, end) = (samples[0], samples[samples.len() - 1]);
     let seconds = (end.at - start.at).as_secs_f64().max(f64::EPSILON);
-    let mut rates: Vec<f64> =
-        samples.windows(2).map(|w| (w[1].sunk - w[0].sunk) as f64 / (w[1].at - w[0].at).as_secs_f64().max(f64::EPSILON)).collect();
+    let mut rates: Vec<f64> = samples
+        .windows(2)
+        .map(|w| (w[1].sunk - w[0].sunk) as f64 / (w[1].at - w[0].at).as_secs_f64().max(f64::EPSILON))
+        .collect();
     rates.sort_by(f64::total_cmp);
     let (busy, total) = (end.machine.0 - start.machine.0, (end.machine.1 - start.machine.1).max(1));
     let mib = |kib: u64| kib as f64 / 1024.0;
@@ -151,12 +153,16 @@ pub fn print_result(result: &ScenarioResult) {
         "  CPU: this process {:.0}% of one core; the machine {:.0}% busy (others: the broker, other work)",
         w.cpu_percent, w.machine_percent
     );
-    let drained = result.drained.map_or_else(|| "did not catch up in time".to_owned(), |d| format!("caught up {:.1}s after", d.as_secs_f64()));
+    let drained = result
+        .drained
+        .map_or_else(|| "did not catch up in time".to_owned(), |d| format!("caught up {:.1}s after", d.as_secs_f64()));
     println!("  producer stopped: the sink {drained}; {} dead-lettered", result.dead_lettered);
 }
 
 pub fn render_table(results: &[ScenarioResult]) -> String {
-    let mut out = String::from("scenario     posts/s (median)  posts/s (overall)  map lag max  sink lag max  RSS max MiB  CPU %  machine %\n");
+    let mut out = String::from(
+        "scenario     posts/s (median)  posts/s (overall)  map lag max  sink lag max  RSS max MiB  CPU %  machine %\n",
+    );
     for r in results {
         let w = &r.window;
         out.push_str(&format!(
@@ -179,14 +185,25 @@ mod tests {
     use super::*;
 
     fn sample(at: Instant, sunk: u64) -> Sample {
-        Sample { at, produced: sunk + 10, map_received: sunk + 5, map_emitted: sunk + 5, sink_received: sunk, sunk, rss_kib: 2048, cpu_ticks: 0, machine: (0, 0) }
+        Sample {
+            at,
+            produced: sunk + 10,
+            map_received: sunk + 5,
+            map_emitted: sunk + 5,
+            sink_received: sunk,
+            sunk,
+            rss_kib: 2048,
+            cpu_ticks: 0,
+            machine: (0, 0),
+        }
     }
 
     #[test]
     fn the_median_is_of_per_second_rates_and_the_overall_rate_of_the_whole_window() {
         let t = Instant::now();
         let counts = [0, 100, 300, 400, 1400];
-        let samples: Vec<Sample> = counts.iter().enumerate().map(|(i, &n)| sample(t + Duration::from_secs(i as u64), n)).collect();
+        let samples: Vec<Sample> =
+            counts.iter().enumerate().map(|(i, &n)| sample(t + Duration::from_secs(i as u64), n)).collect();
         let w = window(&samples);
         // Rates 100, 200, 100, 1000: the median is 150, the overall 1400 / 4 s.
         assert!((w.median_rate - 150.0).abs() < 1e-6, "{w:?}");

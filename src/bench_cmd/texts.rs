@@ -52,7 +52,8 @@ pub fn pool(root: &Path, extra: Option<&Path>) -> Result<Pool> {
 fn csv_texts(path: &Path) -> Result<Vec<String>> {
     let mut reader = csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
     let headers = reader.headers().with_context(|| format!("cannot read {}", path.display()))?.clone();
-    let column = headers.iter().position(|h| h == "text").with_context(|| format!("{} has no text column", path.display()))?;
+    let column =
+        headers.iter().position(|h| h == "text").with_context(|| format!("{} has no text column", path.display()))?;
     let mut texts = Vec::new();
     for record in reader.records() {
         let record = record.with_context(|| format!("cannot read {}", path.display()))?;
@@ -81,7 +82,12 @@ fn demo_texts(dir: &Path) -> Result<Vec<String>> {
 /// `base` followed by new texts, each one text's sentences followed by a sentence of another,
 /// until there are `target` distinct texts.
 fn joined(base: Vec<String>, seen: &mut HashSet<String>, target: usize) -> Vec<String> {
-    let sentences: Vec<&str> = base.iter().flat_map(|t| t.split_inclusive(['.', '!', '?', '\n'])).map(str::trim).filter(|s| s.len() > 3).collect();
+    let sentences: Vec<&str> = base
+        .iter()
+        .flat_map(|t| t.split_inclusive(['.', '!', '?', '\n']))
+        .map(str::trim)
+        .filter(|s| s.len() > 3)
+        .collect();
     let mut texts = base.clone();
     let mut rng = SplitMix(0x6f74_6b6c_696b);
     // Bounded: duplicates are skipped, and the attempts stop even if few new texts come out.

@@ -35,10 +35,13 @@ fn stage_config(dir: &Path, kafka: &str, name: &str) -> PathBuf {
     let path = dir.join("otklik.toml");
     let text = format!(
         "[run]\nmode = \"production\"\ndata_dir = {data:?}\n\n[telemetry]\nlog_level = \"warn\"\n\n\
-         [kafka]\nbrokers = {kafka:?}\ngroup_prefix = \"{name}\"\n[kafka.properties]\n\"session.timeout.ms\" = \"6000\"\n\
-         [kafka.topics]\npartitions = {PARTITIONS}\nposts_raw = {raw:?}\nposts_classified = {classified:?}\nposts_series = {series:?}\n\
-         alerts = {alerts:?}\ndlq = {dlq:?}\nsources = {sources:?}\ncursors = {cursors:?}\n\n\
-         [classify]\ntopics_dir = {topics:?}\ngazetteer = {gazetteer:?}\n\n[collect]\nsources_file = {demo:?}\nreplay_dir = {feeds:?}\n",
+         [kafka]\nbrokers = {kafka:?}\ngroup_prefix = \"{name}\"\n\
+         [kafka.properties]\n\"session.timeout.ms\" = \"6000\"\n\
+         [kafka.topics]\npartitions = {PARTITIONS}\nposts_raw = {raw:?}\nposts_classified = {classified:?}\n\
+         posts_series = {series:?}\nalerts = {alerts:?}\ndlq = {dlq:?}\n\
+         sources = {sources:?}\ncursors = {cursors:?}\n\n\
+         [classify]\ntopics_dir = {topics:?}\ngazetteer = {gazetteer:?}\n\n\
+         [collect]\nsources_file = {demo:?}\nreplay_dir = {feeds:?}\n",
         data = dir.join("data"),
         raw = t.posts_raw,
         classified = t.posts_classified,
@@ -100,7 +103,8 @@ struct Observer {
 
 impl Observer {
     fn start(kafka: &str, group: &str, topic: &str, keep_payloads: bool) -> Observer {
-        let (keys, messages, records, stop) = (Arc::default(), Arc::default(), Arc::default(), CancellationToken::new());
+        let (keys, messages, records, stop) =
+            (Arc::default(), Arc::default(), Arc::default(), CancellationToken::new());
         let mut config = KafkaConfig::new(kafka);
         config.properties.insert("fetch.max.bytes".into(), "20000000".into());
         let (k, m, r, s): (Arc<Mutex<HashSet<String>>>, Arc<AtomicU64>, Arc<Mutex<Vec<Vec<u8>>>>, _) =
@@ -143,7 +147,13 @@ impl Drop for Observer {
 
 /// Waits until `done()` holds; panics with `what` after `limit` (a guard against a hang, not a
 /// pace), or when `stage` has exited.
-fn wait_until(what: &str, limit: Duration, config: &Path, stage: &mut std::process::Child, mut done: impl FnMut() -> bool) {
+fn wait_until(
+    what: &str,
+    limit: Duration,
+    config: &Path,
+    stage: &mut std::process::Child,
+    mut done: impl FnMut() -> bool,
+) {
     let started = Instant::now();
     let log = || std::fs::read_to_string(stage_log(config)).unwrap_or_default();
     while !done() {
@@ -202,9 +212,14 @@ fn assert_no_lag(runtime: &tokio::runtime::Runtime, bus: &KafkaBus, kafka: &str,
         let mut seen = HashSet::new();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
         while seen.len() < markers.len() {
-            let message = tokio::time::timeout_at(deadline, subscriber.recv()).await.expect("the markers arrive").unwrap();
+            let message =
+                tokio::time::timeout_at(deadline, subscriber.recv()).await.expect("the markers arrive").unwrap();
             let key = message.key_str().unwrap_or_default();
-            assert!(key.starts_with("tg:lag_marker:"), "group {group} still had {key} uncommitted at offset {}", message.offset);
+            assert!(
+                key.starts_with("tg:lag_marker:"),
+                "group {group} still had {key} uncommitted at offset {}",
+                message.offset
+            );
             seen.insert(key);
         }
     });
@@ -229,7 +244,8 @@ fn the_classifier_killed_three_times_loses_no_post_and_ends_with_no_lag() {
     let records: Vec<(String, Vec<u8>)> = (0..POSTS)
         .map(|i| {
             let uid = format!("tg:crash_check:{i}");
-            let text = format!("В доме {} по улице {} нет отопления третий день", i % 300, streets[(i % 5) as usize]);
+            let street = streets[(i % 5) as usize];
+            let text = format!("В доме {} по улице {street} нет отопления третий день", i % 300);
             let value = raw_post(&uid, &text).into_bytes();
             (uid, value)
         })
@@ -249,7 +265,9 @@ fn the_classifier_killed_three_times_loses_no_post_and_ends_with_no_lag() {
         stage.wait().unwrap();
         stage = classify_stage(&config);
     }
-    wait_until("every uid classified", Duration::from_secs(180), &config, &mut stage, || observer.distinct() as u64 == POSTS);
+    wait_until("every uid classified", Duration::from_secs(180), &config, &mut stage, || {
+        observer.distinct() as u64 == POSTS
+    });
     terminate(stage);
 
     let keys = observer.keys.lock().unwrap().clone();
@@ -285,7 +303,8 @@ fn poison_messages_go_to_the_dlq_with_their_reason_and_the_stage_goes_on() {
         ("tg:poison:huge".to_owned(), huge.into_bytes()),
     ];
     let after: Vec<String> = (0..20).map(|i| format!("tg:poison_after:{i}")).collect();
-    records.extend(after.iter().map(|uid| (uid.clone(), raw_post(uid, "В подъезде не горит свет").into_bytes())));
+    let light = "В подъезде не горит свет";
+    records.extend(after.iter().map(|uid| (uid.clone(), raw_post(uid, light).into_bytes())));
     publish_all(&runtime, &bus, &t.posts_raw, &records);
 
     let classified = Observer::start(&kafka, &format!("{name}-observer"), &t.posts_classified, false);
@@ -301,7 +320,10 @@ fn poison_messages_go_to_the_dlq_with_their_reason_and_the_stage_goes_on() {
     let letters: Vec<otklik_model::DlqRecord> =
         dead.records.lock().unwrap().iter().map(|r| serde_json::from_slice(r).unwrap()).collect();
     let reason = |key: &str| {
-        let letter = letters.iter().find(|l| l.key.as_deref() == Some(key)).unwrap_or_else(|| panic!("no dead letter for {key}"));
+        let letter = letters
+            .iter()
+            .find(|l| l.key.as_deref() == Some(key))
+            .unwrap_or_else(|| panic!("no dead letter for {key}"));
         assert_eq!((letter.stage.as_str(), letter.topic.as_str()), ("classify", t.posts_raw.as_str()));
         letter.error.clone()
     };
@@ -311,18 +333,33 @@ fn poison_messages_go_to_the_dlq_with_their_reason_and_the_stage_goes_on() {
     assert!(schema.contains("unsupported schema version 2"), "{schema}");
     let huge = reason("tg:poison:huge");
     assert!(huge.contains("refused by the bus") && huge.contains("truncated"), "{huge}");
-    assert!(!classified.keys.lock().unwrap().iter().any(|k| k.starts_with("tg:poison:")), "a poison message was classified");
+    assert!(
+        !classified.keys.lock().unwrap().iter().any(|k| k.starts_with("tg:poison:")),
+        "a poison message was classified"
+    );
 }
 
 #[test]
 fn a_short_pipeline_bench_runs_and_reports_its_figures() {
     let Some(kafka) = otklik_testkit::kafka() else { return };
-    let output = run(otklik().args(["bench", "pipeline", "--duration", "2s", "--partitions", "2", "--max-lag", "5000", "--kafka", &kafka]));
+    let output = run(otklik().args([
+        "bench",
+        "pipeline",
+        "--duration",
+        "2s",
+        "--partitions",
+        "2",
+        "--max-lag",
+        "5000",
+        "--kafka",
+        &kafka,
+    ]));
     let text = stdout(&output);
     assert!(output.status.success(), "{}\n{}", text, stderr(&output));
     assert!(text.contains("compression.type=lz4") && text.contains("linger.ms="), "{text}");
     for scenario in ["transport", "classify"] {
-        let row = text.lines().find(|l| l.starts_with(scenario)).unwrap_or_else(|| panic!("no {scenario} row in\n{text}"));
+        let row =
+            text.lines().find(|l| l.starts_with(scenario)).unwrap_or_else(|| panic!("no {scenario} row in\n{text}"));
         let rate: f64 = row.split_whitespace().nth(1).unwrap().parse().unwrap();
         assert!(rate > 0.0, "{row}");
     }
