@@ -13,7 +13,6 @@ struct Sample {
     at: Instant,
     produced: u64,
     map_received: u64,
-    map_emitted: u64,
     sink_received: u64,
     sunk: u64,
     rss_kib: u64,
@@ -27,7 +26,6 @@ impl Sample {
             at: Instant::now(),
             produced: probes.produced.load(Ordering::Relaxed),
             map_received: StageMetrics::get(&probes.map.received),
-            map_emitted: StageMetrics::get(&probes.map.emitted),
             sink_received: StageMetrics::get(&probes.sink.received),
             sunk: StageMetrics::get(&probes.sink.emitted),
             rss_kib: probe::rss_kib(),
@@ -41,9 +39,10 @@ impl Sample {
         self.produced.saturating_sub(self.map_received)
     }
 
-    /// Records the map stage published and the sink has not read yet.
+    /// Posts the map stage took and the sink has not read yet. Counted in posts, not records:
+    /// the classifier also publishes a series record for each post with a topic.
     fn sink_lag(&self) -> u64 {
-        self.map_emitted.saturating_sub(self.sink_received)
+        self.map_received.saturating_sub(self.sink_received)
     }
 }
 
@@ -189,7 +188,6 @@ mod tests {
             at,
             produced: sunk + 10,
             map_received: sunk + 5,
-            map_emitted: sunk + 5,
             sink_received: sunk,
             sunk,
             rss_kib: 2048,
