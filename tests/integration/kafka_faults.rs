@@ -103,12 +103,13 @@ struct Observer {
 
 impl Observer {
     fn start(kafka: &str, group: &str, topic: &str, keep_payloads: bool) -> Observer {
-        let (keys, messages, records, stop) =
-            (Arc::default(), Arc::default(), Arc::default(), CancellationToken::new());
+        let keys: Arc<Mutex<HashSet<String>>> = Arc::default();
+        let messages: Arc<AtomicU64> = Arc::default();
+        let records: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+        let stop = CancellationToken::new();
         let mut config = KafkaConfig::new(kafka);
         config.properties.insert("fetch.max.bytes".into(), "20000000".into());
-        let (k, m, r, s): (Arc<Mutex<HashSet<String>>>, Arc<AtomicU64>, Arc<Mutex<Vec<Vec<u8>>>>, _) =
-            (Arc::clone(&keys), Arc::clone(&messages), Arc::clone(&records), stop.clone());
+        let (k, m, r, s) = (keys.clone(), messages.clone(), records.clone(), stop.clone());
         let (group, topic) = (group.to_owned(), topic.to_owned());
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
