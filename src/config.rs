@@ -214,11 +214,31 @@ pub struct ClassifyConfig {
     pub topics_dir: PathBuf,
     /// The compiled gazetteer; empty disables municipality detection from text.
     pub gazetteer: PathBuf,
+    /// Messages the classifier stage takes at once when they are waiting, 1..=100000: their
+    /// outputs are published concurrently, so a larger batch keeps more records in flight.
+    pub batch: usize,
+    /// The classifier stage commits at least this often while busy, 10ms..=5m: a crash
+    /// re-classifies at most this much work.
+    pub commit_interval: HumanDuration,
+}
+
+impl ClassifyConfig {
+    pub fn validate(&self) -> Vec<ConfigProblem> {
+        let mut problems = Vec::new();
+        check_count(&mut problems, "batch", self.batch as u64, 1..=100_000);
+        check_duration(&mut problems, "commit_interval", self.commit_interval.0, MILLISECOND * 10..=SECOND * 300);
+        problems
+    }
 }
 
 impl Default for ClassifyConfig {
     fn default() -> Self {
-        ClassifyConfig { topics_dir: "topics".into(), gazetteer: "gazetteer/gazetteer.tsv".into() }
+        ClassifyConfig {
+            topics_dir: "topics".into(),
+            gazetteer: "gazetteer/gazetteer.tsv".into(),
+            batch: 512,
+            commit_interval: HumanDuration(SECOND),
+        }
     }
 }
 
@@ -590,6 +610,7 @@ impl Config {
         place.all("run", self.run.validate(), problems);
         place.all("telemetry", self.telemetry.validate(), problems);
         place.all("sink", self.sink.validate(), problems);
+        place.all("classify", self.classify.validate(), problems);
         place.all("collect", self.collect.validate(), problems);
         place.all("alert", self.alert.validate(), problems);
         if let Some(kafka) = &self.kafka {

@@ -17,9 +17,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Messages the classifier takes at once when they are waiting.
+/// Messages the alert stage takes at once when they are waiting (the classifier's batch is
+/// `[classify] batch`).
 const CLASSIFY_BATCH: usize = 512;
-/// The classifier commits at least this often while busy.
+/// The alert stage commits at least this often while busy (the classifier: `[classify]
+/// commit_interval`).
 const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Which stages a process runs.
@@ -82,7 +84,7 @@ impl<'a> Graph<'a> {
         let classifier = Arc::new(self.config.classifier()?);
         let transform = ClassifyStage::new(classifier, &self.config.sources, self.topics.posts_classified.clone(), self.topics.posts_series.clone());
         let subscriber = self.bus.subscribe(&self.group("classify"), &[&self.topics.posts_raw]).await?;
-        let config = MapStageConfig { name: "classify".into(), max_batch: CLASSIFY_BATCH, commit_interval: COMMIT_INTERVAL, backoff: self.backoff };
+        let config = MapStageConfig { name: "classify".into(), max_batch: self.config.classify.batch, commit_interval: self.config.classify.commit_interval.0, backoff: self.backoff };
         let dead_letters = self.dead_letters("classify");
         Ok(Box::pin(run_map_stage(subscriber, self.bus.publisher(), Arc::new(transform), dead_letters, config, metrics, shutdown)))
     }

@@ -2,6 +2,7 @@
 
 mod alert_stage;
 mod alerts_cmd;
+mod bench_cmd;
 mod clickhouse_cmd;
 mod commands;
 mod config;
@@ -159,6 +160,45 @@ enum Command {
         #[command(subcommand)]
         command: dedup_cmd::DedupCommand,
     },
+    /// Benchmarks against real services.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Throughput of the Kafka path on the real stage runners: posts/s, lag, RSS and CPU for the
+    /// transport alone, with the classifier, and into ClickHouse.
+    Pipeline {
+        #[arg(long, short, default_value = "config/otklik.toml")]
+        config: PathBuf,
+        /// Bootstrap servers (default: the config's [kafka] brokers).
+        #[arg(long)]
+        kafka: Option<String>,
+        /// ClickHouse URL: adds the end-to-end scenario.
+        #[arg(long)]
+        clickhouse: Option<String>,
+        /// How long each scenario is measured ("60s", "5m").
+        #[arg(long, default_value = "60s", value_parser = otklik_pipeline::units::parse_duration)]
+        duration: std::time::Duration,
+        /// Run only these scenarios (repeatable; default: all that the flags allow).
+        #[arg(long = "scenario", value_enum)]
+        scenarios: Vec<bench_cmd::Scenario>,
+        /// Partitions of each bench topic.
+        #[arg(long, default_value_t = 4)]
+        partitions: i32,
+        /// The producer stays at most this many posts ahead of the sink.
+        #[arg(long, default_value_t = 100_000)]
+        max_lag: u64,
+        /// The repository root, whose fixtures give the texts.
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+        /// Further texts: a CSV file with a `text` column.
+        #[arg(long)]
+        texts: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -241,6 +281,14 @@ impl From<Network> for otklik_model::Platform {
     }
 }
 
+fn bench(command: BenchCommand) -> anyhow::Result<()> {
+    let BenchCommand::Pipeline { config, kafka, clickhouse, duration, scenarios, partitions, max_lag, root, texts } =
+        command;
+    let options =
+        bench_cmd::PipelineOptions { config, kafka, clickhouse, duration, scenarios, partitions, max_lag, root, texts };
+    bench_cmd::pipeline(&options)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -273,6 +321,7 @@ fn main() -> ExitCode {
         }
         Command::Incidents { config, since } => commands::load_config(&config).and_then(|config| incidents_cmd::run(&config, since)),
         Command::Dedup { command } => dedup_cmd::run(command),
+        Command::Bench { command } => bench(command),
         Command::Kafka { command: KafkaCommand::Init, config } => commands::load_config(&config).and_then(|config| kafka_cmd::init(&config)),
         Command::Sources { command, config } => commands::load_config(&config).and_then(|config| match command {
             SourcesCommand::Import { file } => sources_cmd::import(&config, &file),

@@ -230,3 +230,23 @@ fn a_gazetteer_or_rules_file_that_does_not_load_is_refused_without_its_content()
     std::fs::write(&config, text).unwrap();
     assert_line(&refused(&config), &config, 3, &["classify.gazetteer", "/dev/zero is not a regular file"]);
 }
+
+#[test]
+fn the_classifier_batch_and_commit_interval_are_checked_against_their_ranges() {
+    let (dir, _) = setup("", TG_SOURCE);
+    let path = dir.path().join("tuned.toml");
+    let (topics, gazetteer) = (repo().join("config/topics"), repo().join("config/gazetteer/gazetteer.tsv"));
+    let config = format!(
+        "[classify]\nbatch = 0\ncommit_interval = \"1h\"\ntopics_dir = {topics:?}\ngazetteer = {gazetteer:?}\n\n\
+         [collect]\nsources_file = \"sources.toml\"\n"
+    );
+    std::fs::write(&path, config).unwrap();
+    let report = refused(&path);
+    assert_line(&report, &path, 2, &["classify.batch", "outside the allowed range"]);
+    assert_line(&report, &path, 3, &["classify.commit_interval", "1h"]);
+    assert!(report.contains("allowed: 1 ..= 100000") && report.contains("allowed: 10ms ..= 5m"), "{report}");
+    let valid = std::fs::read_to_string(&path).unwrap().replace("batch = 0", "batch = 64").replace("\"1h\"", "\"250ms\"");
+    std::fs::write(&path, valid).unwrap();
+    let output = run(otklik().arg("check-config").arg(&path));
+    assert!(output.status.success(), "{}", stderr(&output));
+}

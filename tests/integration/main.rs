@@ -5,6 +5,7 @@ mod cli;
 mod dedup;
 mod embedded;
 mod fleet;
+mod kafka_faults;
 mod production;
 mod secrets;
 
