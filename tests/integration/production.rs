@@ -305,7 +305,7 @@ fn a_broker_outage_is_told_once_and_every_stage_recovers_by_itself() {
 
     // Posts published after the outage flow through classification into ClickHouse.
     publish_check_posts(&broker.address, &format!("{name}.raw"), 20);
-    running.wait_for_posts(&clickhouse, &name, 357);
+    running.wait_for_posts(&clickhouse, &name, DEMO_POSTS + 20);
     let lines = running.stop();
 
     // Told once per kind of trouble, not once per reconnect attempt (137 lines for 27 s before).
@@ -340,7 +340,7 @@ fn a_clickhouse_outage_longer_than_the_poll_interval_keeps_the_sink_in_its_group
     publish_check_posts(&kafka, &format!("{name}.raw"), 20);
     std::thread::sleep(Duration::from_secs(30));
     server.restart();
-    running.wait_for_posts(&clickhouse, &name, 357);
+    running.wait_for_posts(&clickhouse, &name, DEMO_POSTS + 20);
     let lines = running.stop();
     let all: Vec<&str> = lines.iter().map(|(_, l)| l.as_str()).collect();
     assert!(all.iter().any(|l| l.contains("batch write failed, retrying")), "the sink never waited:\n{}", all.join("\n"));
@@ -380,7 +380,7 @@ fn a_fatal_stage_error_ends_the_process_and_a_restart_recovers() {
     let mut restarted = Running::start(&config);
     // The restart replays the demo again (its uids stored once) and stores the 20 published
     // while no sink ran: nothing lost.
-    restarted.wait_for_posts(&clickhouse, &name, 357);
+    restarted.wait_for_posts(&clickhouse, &name, DEMO_POSTS + 20);
     restarted.stop();
     clickhouse_query(&clickhouse, &format!("DROP DATABASE {name}"));
 }

@@ -239,7 +239,7 @@ mod tests {
     fn parses_with_defaults_and_rejects_unknown_keys() {
         let config: KafkaConfig = toml_like(r#"{"brokers": "a:9092"}"#);
         assert_eq!(config, KafkaConfig::new("a:9092"));
-        assert_eq!(config.topics.specs().len(), 6);
+        assert_eq!(config.topics.specs().len(), 7);
         assert!(config.topics.specs().iter().filter(|s| s.compacted).all(|s| s.name.contains("sources") || s.name.contains("cursors")));
         let err = serde_json::from_str::<KafkaConfig>(r#"{"brokers": "a", "brokerz": "b"}"#).unwrap_err();
         assert!(err.to_string().contains("unknown field"), "{err}");
@@ -258,7 +258,7 @@ mod tests {
 
     #[test]
     fn an_existing_topic_is_compared_with_its_spec() {
-        let mut spec = TopicsConfig { partitions: Some(12), ..TopicsConfig::default() }.specs().remove(4);
+        let mut spec = TopicsConfig { partitions: Some(12), ..TopicsConfig::default() }.specs().remove(5);
         assert!(spec.compacted && spec.name.ends_with("sources.v1"));
         spec.config.insert("retention.ms".into(), "604800000".into());
         let configs = |policy: &'static str| move |key: &str| (key == "cleanup.policy").then(|| policy.to_owned());

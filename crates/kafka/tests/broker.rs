@@ -207,7 +207,7 @@ async fn init_creates_missing_topics_and_names_differences() {
     bus.ensure_topics(&[spec(&topics.sources, 1)]).await.unwrap();
     let checks = bus.init_topics(&topics.specs()).await.unwrap();
     let created: Vec<&str> = checks.iter().filter(|c| c.created).map(|c| c.name.as_str()).collect();
-    assert_eq!(created.len(), 5, "{checks:?}");
+    assert_eq!(created.len(), 6, "{checks:?}");
     let sources = checks.iter().find(|c| c.name == topics.sources).unwrap();
     assert!(!sources.created);
     assert_eq!(sources.problems.len(), 2, "{:?}", sources.problems);
