@@ -1,5 +1,7 @@
 //! The map-stage runner: read a topic, turn each message into zero or more records, publish
-//! them, commit. The classifier runs as one.
+//! them, commit. The classifier runs as one, and so does the alert stage, which also takes a
+//! batch in an order of its own ([`Transform::apply_batch`]) and publishes what time alone
+//! produces whenever it has caught up ([`Transform::on_idle`]).
 //!
 //! Delivery is at least once: offsets are committed only after every record produced from the
 //! messages before them has been accepted by the bus (or the message dead-lettered), so a crash
