@@ -78,16 +78,6 @@ def fill_macros(sql):
     return re.sub(r"\$\{\w+:singlequote\}", "'__all'", sql)
 
 
-def rust_columns(struct):
-    """`AlertRow`-style fields of crates/clickhouse/src/row.rs as ClickHouse columns."""
-    text = (ROOT / "crates/clickhouse/src/row.rs").read_text()
-    body = re.search(r"pub struct %s \{(.*?)\n\}" % struct, text, re.S).group(1)
-    types = {"String": "String", "u64": "UInt64", "f64": "Float64", "u8": "UInt8", "i32": "Int32",
-             "i64": "Int64", "Vec<String>": "Array(String)", "Vec<u64>": "Array(UInt64)",
-             "DateTime<Utc>": "DateTime('UTC')"}
-    return ["`%s` %s" % (n, types[t]) for n, t in re.findall(r"^\s*pub (\w+): ([^,]+),", body, re.M)]
-
-
 def clickhouse_session():
     try:
         from chdb import session
@@ -101,14 +91,9 @@ def clickhouse_session():
     s = session.Session(tempfile.mkdtemp(prefix="otklik-grafana-"))
     s.query("CREATE DATABASE IF NOT EXISTS otklik")
     s.query("USE otklik")
+    # The schema exactly as the migrator builds it (conditional statements included).
     for path in sorted((DEPLOY / "clickhouse/migrations").glob("[0-9][0-9][0-9]_*.sql")):
-        for statement in ddl.modern_statements(path.read_text()):
-            s.query(statement)
-    columns = s.query("SELECT name FROM system.columns WHERE database = 'otklik' AND table = 'alerts'", "CSV")
-    if '"id"' not in columns.bytes().decode():
-        s.query("DROP TABLE IF EXISTS alerts")
-        columns = ", ".join(rust_columns("AlertRow"))
-        s.query("CREATE TABLE alerts (%s) ENGINE = MergeTree ORDER BY (id, raised_at)" % columns)
+        ddl.apply(s, path)
     return s
 
 
