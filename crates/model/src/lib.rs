@@ -8,7 +8,9 @@
 //! - [`ClassifiedPost`]: a raw post plus its [`Classification`] (`otklik.posts.classified.v1`);
 //! - [`Source`] and [`Cursor`]: the fleet's work list and its progress (compacted topics);
 //! - [`Alert`]: one event of a spike of incident voices (`otklik.alerts.v1`);
-//! - [`DlqRecord`]: anything a stage could not process (`otklik.dlq.v1`).
+//! - [`DlqRecord`]: anything a stage could not process (`otklik.dlq.v1`);
+//! - [`Notification`], [`DeliveryRecord`], [`Silence`]: alert delivery — what the router sends,
+//!   the delivery log that is also the outbox, and duty officers' silences.
 //!
 //! [`PostUid`] is the key of every post message: `{platform}:{owner}:{id}[:c{comment}]`.
 //! [`Topic`] is the closed taxonomy of DESIGN.md; its ids are a contract.
@@ -17,6 +19,7 @@
 
 mod alert;
 mod dlq;
+mod notify;
 mod post;
 mod schema;
 mod source;
@@ -26,6 +29,7 @@ mod uid;
 
 pub use alert::{Alert, AlertIncident, AlertSeverity, AlertState};
 pub use dlq::{DlqRecord, PayloadEncoding};
+pub use notify::{DeliveryOutcome, DeliveryRecord, Notification, NotificationKind, Silence};
 pub use post::{
     Attachment, Author, Classification, ClassifiedPost, Counters, Geo, ItemKind, MunicipalityEvidence,
     MunicipalityMatch, PostKind, RawPost, RepostOrigin, TopicHit,
