@@ -22,13 +22,13 @@ use std::path::Path;
 
 /// Where the running pipeline appends its delivery log.
 pub enum DeliveryLog {
-    ClickHouse(ClickHouseSink<DeliveryRow>),
+    ClickHouse(Box<ClickHouseSink<DeliveryRow>>),
     Local(LocalStore<DeliveryRow>),
 }
 
 impl DeliveryLog {
     pub fn clickhouse(config: ClickHouseSinkConfig) -> Self {
-        DeliveryLog::ClickHouse(ClickHouseSink::new(config))
+        DeliveryLog::ClickHouse(Box::new(ClickHouseSink::new(config)))
     }
 
     pub fn local(data_dir: &DataDir) -> Result<Self, StoreError> {

@@ -146,7 +146,7 @@ async fn describe_insertable(db: &ScratchDb, table: &str) -> Vec<String> {
         .lines()
         .filter_map(|line| {
             let parts: Vec<&str> = line.split('\t').collect();
-            (parts.get(2).copied().unwrap_or("") == "").then(|| parts[0].to_owned())
+            (parts.get(2).copied().unwrap_or("").is_empty()).then(|| parts[0].to_owned())
         })
         .collect()
 }
@@ -344,7 +344,7 @@ fn expected_linking(rows: &[PostRow]) -> (u64, u64) {
 fn linked(row: &PostRow, i: u64) -> PostRow {
     let mut row = row.clone();
     row.incident_id = format!("vk:-1000:{}", i - i % 10);
-    row.is_voice = u8::from(i % 2 == 0);
+    row.is_voice = u8::from(i.is_multiple_of(2));
     row.version = otklik_clickhouse::row::post_version(row.collected_at, true);
     row
 }
