@@ -288,7 +288,8 @@ impl Router {
     /// When [`Router::due`] next has something to do; `None` while nothing is pending.
     pub fn next_due(&self) -> Option<DateTime<Utc>> {
         let candidates = self.candidates();
-        self.groups_with(&candidates).filter_map(|id| self.due_at(&id, &candidates).map(|(t, _)| t)).min()
+        let members = |id: &GroupId| candidates.get(id).cloned().unwrap_or_default();
+        self.groups_with(&candidates).filter_map(|id| self.due_at(&id, &members(&id)).map(|(t, _)| t)).min()
     }
 
     /// Rebuilds the groups from the notifications already sent (call it before any alert): the
@@ -397,8 +398,7 @@ impl Router {
     }
 
     /// When a group is next due, and why.
-    fn due_at(&self, id: &GroupId, candidates: &BTreeMap<GroupId, Vec<&Tracked>>) -> Option<(DateTime<Utc>, Reason)> {
-        let members = candidates.get(id).map(Vec::as_slice).unwrap_or_default();
+    fn due_at(&self, id: &GroupId, members: &[&Tracked]) -> Option<(DateTime<Utc>, Reason)> {
         let group = self.groups.get(id);
         let considered = |t: &&Tracked| {
             let known = |m: &BTreeMap<String, Alert>| m.get(&t.alert.id).is_some_and(|a| same_event(a, &t.alert));
@@ -420,18 +420,21 @@ impl Router {
 
     fn run(&mut self, now: DateTime<Utc>, force: bool) -> Routed {
         let mut routed = Routed::default();
-        let due: Vec<(GroupId, Reason, Vec<Tracked>)> = {
+        let groups: Vec<(GroupId, Vec<Tracked>)> = {
             let candidates = self.candidates();
-            self.groups_with(&candidates)
-                .filter_map(|id| {
-                    let (at, reason) = self.due_at(&id, &candidates)?;
-                    let members = candidates.get(&id).map(|m| m.iter().map(|t| (*t).clone()).collect());
-                    (at <= now || (force && reason == Reason::Change)).then(|| (id, reason, members.unwrap_or_default()))
-                })
-                .collect()
+            let members = |id: &GroupId| candidates.get(id).map(|m| m.iter().map(|t| (*t).clone()).collect());
+            self.groups_with(&candidates).map(|id| (id.clone(), members(&id).unwrap_or_default())).collect()
         };
-        for (id, reason, members) in due {
-            self.fire(id, reason, &members, now, &mut routed);
+        for (id, members) in groups {
+            // A change can leave the group's reminder due as well: both go out in this call, so
+            // that nothing is due at `now` once it returns.
+            for _ in 0..2 {
+                let Some((at, reason)) = self.due_at(&id, &members.iter().collect::<Vec<_>>()) else { break };
+                if at > now && !(force && reason == Reason::Change) {
+                    break;
+                }
+                self.fire(id.clone(), reason, &members, now, &mut routed);
+            }
         }
         self.forget_resolved();
         routed
