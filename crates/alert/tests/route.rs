@@ -457,6 +457,8 @@ enum Step {
     Tick(i64),
     /// Toggles a silence of one place for an hour.
     Silence(usize),
+    /// A new router restored from every notification so far, fed the open alerts again.
+    Restart,
 }
 
 const PLACES: [Option<&str>; 5] = [Some(PENZA), Some(KUZNECK), Some(ZARECHNY), Some(SERDOBSK), None];
@@ -468,6 +470,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (0..PLACES.len(), 0..TOPICS.len()).prop_map(|(p, t)| Step::Resolve(p, t)),
         3 => prop_oneof![1i64..120, 120i64..3600, 3600i64..20_000].prop_map(Step::Tick),
         1 => (0..PLACES.len()).prop_map(Step::Silence),
+        1 => Just(Step::Restart),
     ]
 }
 
@@ -480,16 +483,19 @@ struct World {
     silences: Vec<Silence>,
     ids: BTreeSet<String>,
     told: BTreeSet<String>,
+    sent: Vec<Notification>,
 }
 
 impl World {
     fn take(&mut self, routed: Routed) -> Result<(), TestCaseError> {
         for n in routed.send {
             prop_assert!(self.ids.insert(n.id.clone()), "notification id {} produced twice", n.id);
+            prop_assert_eq!(&n.receiver, "duty", "the first matching rule wins");
             for a in &n.alerts {
                 prop_assert!(a.expected_note.is_none(), "an expected alert was sent: {}", a.id);
                 self.told.insert(a.id.clone());
             }
+            self.sent.push(n);
         }
         self.told.extend(routed.suppressed.into_iter().flat_map(|d| d.alert_ids));
         Ok(())
@@ -506,6 +512,15 @@ impl World {
         self.now = target;
         let routed = self.router.due(self.now);
         self.take(routed)
+    }
+
+    fn restart(&mut self) {
+        self.router = Router::new(config());
+        self.router.restore(&self.sent);
+        self.router.set_silences(self.silences.clone());
+        for (alert, _) in self.open.values() {
+            self.router.on_alert(alert.clone(), self.now);
+        }
     }
 
     fn apply(&mut self, step: Step) -> Result<(), TestCaseError> {
@@ -544,19 +559,25 @@ impl World {
                 self.router.set_silences(self.silences.clone());
             }
             Step::Tick(seconds) => self.tick(seconds)?,
+            Step::Restart => self.restart(),
         }
         Ok(())
     }
 }
 
+fn config() -> RouterConfig {
+    RouterConfig { routes: vec![rule(&["duty"]), rule(&["never"])], ..RouterConfig::default() }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
-    /// No notification id twice, no expected alert sent, no busy loop, and every paging alert
-    /// open for a group wait and two group intervals has been sent or recorded as suppressed.
+    /// No notification id twice (restarts included), no expected alert sent, no busy loop, and
+    /// every paging alert open for a group wait and two group intervals has been sent or recorded
+    /// as suppressed.
     #[test]
     fn ids_are_unique_and_open_alerts_are_told(steps in prop::collection::vec(step(), 1..80)) {
-        let cfg = RouterConfig { routes: vec![rule(&["duty"]), rule(&["never"])], ..RouterConfig::default() };
+        let cfg = config();
         // An alert that moves to the regional group when its topic turns regional may wait for that
         // group's interval too.
         let bound = Duration::seconds((cfg.group_wait + 2 * cfg.group_interval).as_secs() as i64);
@@ -568,6 +589,7 @@ proptest! {
             silences: Vec::new(),
             ids: BTreeSet::new(),
             told: BTreeSet::new(),
+            sent: Vec::new(),
         };
         for step in steps {
             world.apply(step)?;
