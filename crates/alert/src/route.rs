@@ -22,7 +22,7 @@
 //! group's notifications from 1 and never reused; [`Notification::thread`] is
 //! `{group_key}:{YYYYMMDDTHHMM}`, when the episode's first alert arrived. [`Router::restore`]
 //! rebuilds both from the notifications already sent, so that a restart neither repeats nor
-//! renumbers anything.
+//! renumbers anything; the caller then feeds the open alerts again.
 //!
 //! **What is not sent.** An alert the calendar expected (`!Alert::pages()`) is never sent; a
 //! resolution only to a thread that announced the alert open.
@@ -285,7 +285,8 @@ impl Router {
         self.run(now, true)
     }
 
-    /// When [`Router::due`] next has something to do; `None` while nothing is pending.
+    /// When [`Router::due`] next has something to do (possibly already past: call it at once);
+    /// `None` while nothing is pending, until the next alert.
     pub fn next_due(&self) -> Option<DateTime<Utc>> {
         let candidates = self.candidates();
         let members = |id: &GroupId| candidates.get(id).cloned().unwrap_or_default();
@@ -294,7 +295,10 @@ impl Router {
 
     /// Rebuilds the groups from the notifications already sent (call it before any alert): the
     /// latest of each receiver × group gives its sequence number and, unless it resolved the
-    /// episode, its thread, last message time and the alerts it carried.
+    /// episode, its thread, last message time and the alerts it carried. Then feed the latest
+    /// event of every open alert again (the alerts table): an event already sent changes nothing,
+    /// one that was still waiting goes out as it would have. Which events were silenced is not
+    /// rebuilt: such an event is recorded once more.
     pub fn restore(&mut self, sent: &[Notification]) {
         let mut latest: BTreeMap<GroupId, (u64, &Notification)> = BTreeMap::new();
         for n in sent {

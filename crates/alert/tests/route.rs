@@ -261,6 +261,18 @@ fn a_silenced_alert_is_recorded_not_sent() {
 }
 
 #[test]
+fn silences_are_checked_when_the_group_is_due() {
+    let mut r = router();
+    r.on_alert(alert(Some(KUZNECK), Topic::Heating, 5), at(0));
+    r.on_alert(alert(Some(PENZA), Topic::Heating, 5), at(0));
+    r.set_silences(vec![silence("56705000:*", 30, 3600), silence("56701000:*", -3600, 50)]);
+    let routed = r.due(at(60));
+    assert_eq!(ids(&routed), [("duty:56701000:1", NotificationKind::Opened, 1)], "Пенза's silence ended at 50");
+    assert_eq!(routed.suppressed.len(), 1);
+    assert_eq!(routed.suppressed[0].group_key, KUZNECK, "Кузнецк's began at 30");
+}
+
+#[test]
 fn a_group_whose_alerts_are_all_silenced_sends_nothing() {
     let mut r = router();
     r.set_silences(vec![silence("*:heating", 0, 6 * 3600)]);
