@@ -194,9 +194,12 @@ fn three_local_alerts_go_out_as_one_regional_group() {
 
 #[test]
 fn a_region_series_alert_inhibits_its_local_ones() {
-    let mut r = router();
+    // Four municipalities would be needed without the region's own alert.
+    let cfg = RouterConfig { regional_min_municipalities: 4, routes: vec![rule(&["duty"])], ..RouterConfig::default() };
+    let mut r = Router::new(cfg);
     r.on_alert(alert(None, Topic::Heating, 40), at(0));
     r.on_alert(alert(Some(PENZA), Topic::Heating, 12), at(5));
+    r.on_alert(alert(Some(KUZNECK), Topic::Heating, 6), at(10));
     r.on_alert(alert(Some(SERDOBSK), Topic::Heating, 7), at(20));
     r.on_alert(alert(Some(SERDOBSK), Topic::Roads, 7), at(0));
     let routed = r.due(at(60));
@@ -204,10 +207,11 @@ fn a_region_series_alert_inhibits_its_local_ones() {
     sent.sort_by_key(|s| s.0);
     assert_eq!(
         sent,
-        [("duty:56656000:1", NotificationKind::Opened, 1), ("duty:region:heating:1", NotificationKind::Opened, 3)]
+        [("duty:56656000:1", NotificationKind::Opened, 1), ("duty:region:heating:1", NotificationKind::Opened, 4)]
     );
-    assert_eq!(routed.suppressed.len(), 2);
-    assert!(routed.suppressed.iter().all(|d| d.outcome == DeliveryOutcome::Inhibited));
+    let inhibited: BTreeSet<&str> = routed.suppressed.iter().map(|d| d.group_key.as_str()).collect();
+    assert_eq!(inhibited, [SERDOBSK, PENZA, KUZNECK].into());
+    assert!(routed.suppressed.iter().all(|d| d.outcome == DeliveryOutcome::Inhibited && d.detail == "region:heating"));
 }
 
 #[test]
