@@ -450,23 +450,9 @@ impl Router {
 
     /// Sends what a due group has to say, and records what it leaves out.
     fn fire(&mut self, id: GroupId, reason: Reason, members: &[Tracked], now: DateTime<Utc>, routed: &mut Routed) {
-        let mut firing = Vec::new();
-        let mut silenced = Vec::new();
-        for tracked in members {
-            match self.silence_of(&tracked.alert, now) {
-                Some(silence) => silenced.push((tracked.alert.clone(), silence_detail(silence))),
-                None => firing.push(tracked),
-            }
-        }
+        let firing = self.mute_silenced(&id, members, now, routed);
         let resolved: Vec<Alert> = self.resolved_of(&id);
-        let group = self.groups.entry(id.clone()).or_default();
-        for (alert, detail) in silenced {
-            if !group.muted.get(&alert.id).is_some_and(|a| same_event(a, &alert)) {
-                routed.suppressed.push(record(&id, &id.1, &alert, DeliveryOutcome::Silenced, detail, now));
-                group.muted.insert(alert.id.clone(), alert);
-            }
-        }
-        let sent = group.episode.as_ref().map(|e| &e.sent);
+        let sent = self.groups.get(&id).and_then(|g| g.episode.as_ref()).map(|e| &e.sent);
         let is_new = |a: &Alert| !sent.and_then(|s| s.get(&a.id)).is_some_and(|old| same_event(old, a));
         let changed: Vec<&Alert> = firing.iter().map(|t| &t.alert).filter(|a| is_new(a)).collect();
         let worth = match reason {
@@ -474,8 +460,10 @@ impl Router {
             Reason::Reminder => !firing.is_empty(),
         };
         if !worth {
-            if let Some(episode) = group.episode.as_mut().filter(|_| reason == Reason::Reminder) {
-                episode.next_reminder = after(now, self.repeat_interval);
+            let repeat = self.repeat_interval;
+            let episode = self.groups.get_mut(&id).and_then(|g| g.episode.as_mut());
+            if let Some(episode) = episode.filter(|_| reason == Reason::Reminder) {
+                episode.next_reminder = after(now, repeat);
             }
             return;
         }
@@ -483,9 +471,37 @@ impl Router {
             let code = alert.municipality.clone().unwrap_or_default();
             routed.suppressed.push(record(&id, &code, alert, DeliveryOutcome::Inhibited, id.1.clone(), now));
         }
+        // A reminder that finds an alert its silence no longer hides tells it as news.
+        let reason = if changed.is_empty() { reason } else { Reason::Change };
         let arrived = firing.iter().map(|t| t.arrived).min().unwrap_or(now);
         let firing: Vec<Alert> = firing.iter().map(|t| t.alert.clone()).collect();
         routed.send.push(self.notify(&id, reason, firing, resolved, arrived, now));
+    }
+
+    /// The members no silence covers now; the others are recorded, once per event.
+    fn mute_silenced<'a>(
+        &mut self,
+        id: &GroupId,
+        members: &'a [Tracked],
+        now: DateTime<Utc>,
+        routed: &mut Routed,
+    ) -> Vec<&'a Tracked> {
+        let mut firing = Vec::new();
+        let mut silenced = Vec::new();
+        for tracked in members {
+            match self.silence_of(&tracked.alert, now) {
+                Some(silence) => silenced.push((&tracked.alert, silence_detail(silence))),
+                None => firing.push(tracked),
+            }
+        }
+        let group = self.groups.entry(id.clone()).or_default();
+        for (alert, detail) in silenced {
+            if !group.muted.get(&alert.id).is_some_and(|a| same_event(a, alert)) {
+                routed.suppressed.push(record(id, &id.1, alert, DeliveryOutcome::Silenced, detail, now));
+                group.muted.insert(alert.id.clone(), alert.clone());
+            }
+        }
+        firing
     }
 
     /// Alerts the group's thread announced open that have resolved since.

@@ -277,6 +277,18 @@ fn silences_are_checked_when_the_group_is_due() {
 }
 
 #[test]
+fn an_alert_whose_silence_ended_comes_with_the_next_reminder_as_news() {
+    let mut r = router();
+    r.set_silences(vec![silence("56705000:heating", 0, 3600)]);
+    r.on_alert(alert(Some(KUZNECK), Topic::Heating, 5), at(0));
+    r.on_alert(alert(Some(KUZNECK), Topic::Lifts, 5), at(0));
+    assert_eq!(ids(&r.due(at(60))), [("duty:56705000:1", NotificationKind::Opened, 1)]);
+    assert!(r.due(at(7200)).send.is_empty(), "the silence's end sends nothing by itself");
+    let routed = r.due(at(60 + 4 * 3600));
+    assert_eq!(ids(&routed), [("duty:56705000:2", NotificationKind::Updated, 2)]);
+}
+
+#[test]
 fn a_group_whose_alerts_are_all_silenced_sends_nothing() {
     let mut r = router();
     r.set_silences(vec![silence("*:heating", 0, 6 * 3600)]);
