@@ -93,7 +93,16 @@ impl Line {
     }
 
     pub fn markup(&self) -> String {
-        self.0.iter().map(Span::markup).collect()
+        // Two italic spans in a row would write `_a__b_`, and Telegram reads `__` as underline:
+        // they are written as one.
+        let mut spans: Vec<Span> = Vec::with_capacity(self.0.len());
+        for span in self.0.iter().filter(|s| !s.text().is_empty()) {
+            match (spans.last_mut(), span) {
+                (Some(Span::Italic(before)), Span::Italic(text)) => before.push_str(text),
+                _ => spans.push(span.clone()),
+            }
+        }
+        spans.iter().map(Span::markup).collect()
     }
 
     pub fn plain(&self) -> String {
@@ -219,6 +228,13 @@ mod tests {
         let long = Line(vec![Span::Text("я".repeat(25))]);
         let messages = split(&[long], 10);
         assert_eq!(messages, ["я".repeat(10), "я".repeat(10), "я".repeat(5)]);
+    }
+
+    #[test]
+    fn adjacent_italics_are_one_entity() {
+        // `_a__b_` would open an underline.
+        let line = Line(vec![Span::Italic("a".into()), Span::Italic("b".into()), Span::Bold("c".into())]);
+        assert_eq!(line.markup(), "_ab_*c*");
     }
 
     #[test]
