@@ -32,7 +32,13 @@ pub struct Attempt {
 
 impl Attempt {
     pub fn delivered(status_code: u16) -> Self {
-        Attempt { verdict: Verdict::Delivered, status_code, detail: String::new(), retry_after: None, message_ids: Vec::new() }
+        Attempt {
+            verdict: Verdict::Delivered,
+            status_code,
+            detail: String::new(),
+            retry_after: None,
+            message_ids: Vec::new(),
+        }
     }
 
     pub fn new(verdict: Verdict, status_code: u16, detail: impl Into<String>) -> Self {
@@ -71,9 +77,13 @@ mod tests {
 
     #[test]
     fn statuses() {
-        let verdicts: Vec<Verdict> = [200, 204, 301, 400, 404, 408, 409, 410, 425, 429, 500, 503].map(classify_status).to_vec();
+        let verdicts: Vec<Verdict> =
+            [200, 204, 301, 400, 404, 408, 409, 410, 425, 429, 500, 503].map(classify_status).to_vec();
         use Verdict::*;
-        assert_eq!(verdicts, [Delivered, Delivered, Failed, Failed, Failed, Retry, Retry, Disabled, Retry, Retry, Retry, Retry]);
+        assert_eq!(
+            verdicts,
+            [Delivered, Delivered, Failed, Failed, Failed, Retry, Retry, Disabled, Retry, Retry, Retry, Retry]
+        );
     }
 
     #[test]

@@ -152,7 +152,8 @@ pub fn validate_receivers(receivers: &[ReceiverConfig]) -> Vec<(usize, ConfigPro
 
 /// Names become part of `webhook-id`, which the signature scheme wants free of `.`.
 fn check_name(problems: &mut Vec<ConfigProblem>, name: &str) {
-    let valid = !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let valid =
+        !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !valid {
         let problem = ConfigProblem::new("name", format!("invalid receiver name {name:?}"));
         problems.push(problem.with_hint("1 to 64 of A-Z, a-z, 0-9, '-' and '_'"));
@@ -163,13 +164,16 @@ fn check_url(problems: &mut Vec<ConfigProblem>, field: &str, url: &str) {
     match reqwest::Url::parse(url) {
         Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host_str().is_some() => {}
         // Never echo the URL: a webhook URL may carry a token of its own.
-        _ => problems.push(ConfigProblem::new(field, "not an http(s) URL").with_hint("e.g. \"https://hooks.example.org/otklik\"")),
+        _ => problems.push(
+            ConfigProblem::new(field, "not an http(s) URL").with_hint("e.g. \"https://hooks.example.org/otklik\""),
+        ),
     }
 }
 
 fn check_secret(problems: &mut Vec<ConfigProblem>, env: &Option<String>, file: &Option<PathBuf>, prefix: &str) {
     if env.is_some() == file.is_some() {
-        let problem = ConfigProblem::new(format!("{prefix}_env"), format!("name exactly one of {prefix}_env and {prefix}_file"));
+        let problem =
+            ConfigProblem::new(format!("{prefix}_env"), format!("name exactly one of {prefix}_env and {prefix}_file"));
         problems.push(problem.with_hint("secrets come from the environment or files, never from otklik.toml"));
     }
 }
@@ -200,7 +204,10 @@ impl TelegramConfig {
         check_duration(problems, "chat_interval", self.chat_interval, Duration::ZERO..=Duration::from_secs(60));
         check_count(problems, "group_per_minute", self.group_per_minute.into(), 1..=60);
         if !(-12..=14).contains(&self.utc_offset_hours) {
-            let problem = ConfigProblem::new("utc_offset_hours", format!("{} is outside the allowed range", self.utc_offset_hours));
+            let problem = ConfigProblem::new(
+                "utc_offset_hours",
+                format!("{} is outside the allowed range", self.utc_offset_hours),
+            );
             problems.push(problem.with_hint("allowed: -12 ..= 14"));
         }
     }
@@ -277,12 +284,21 @@ mod tests {
             utc_offset_hours = 20
             "#,
         );
-        let found: Vec<String> = validate_receivers(&receivers).iter().map(|(i, p)| format!("{i}.{}", p.field)).collect();
+        let found: Vec<String> =
+            validate_receivers(&receivers).iter().map(|(i, p)| format!("{i}.{}", p.field)).collect();
         assert_eq!(
             found,
             [
-                "0.name", "0.url", "0.secret_env", "0.timeout", "1.name", "1.chat_id", "1.token_env",
-                "1.group_per_minute", "1.utc_offset_hours", "1.name"
+                "0.name",
+                "0.url",
+                "0.secret_env",
+                "0.timeout",
+                "1.name",
+                "1.chat_id",
+                "1.token_env",
+                "1.group_per_minute",
+                "1.utc_offset_hours",
+                "1.name"
             ]
         );
     }

@@ -54,7 +54,13 @@ struct Job {
 impl From<Pending> for Job {
     fn from(p: Pending) -> Self {
         let next_at = p.next_attempt_at.unwrap_or(p.queued_at);
-        Job { notification: p.notification, attempts: p.attempts, queued_at: p.queued_at, next_at, message_ids: p.message_ids }
+        Job {
+            notification: p.notification,
+            attempts: p.attempts,
+            queued_at: p.queued_at,
+            next_at,
+            message_ids: p.message_ids,
+        }
     }
 }
 
@@ -75,7 +81,11 @@ pub struct Outbox {
 
 impl Outbox {
     /// [`Outbox::start_with`] the default options.
-    pub async fn start(receivers: Vec<Receiver>, log: Arc<dyn DeliveryLog>, shutdown: CancellationToken) -> Result<Outbox, NotifyError> {
+    pub async fn start(
+        receivers: Vec<Receiver>,
+        log: Arc<dyn DeliveryLog>,
+        shutdown: CancellationToken,
+    ) -> Result<Outbox, NotifyError> {
         Self::start_with(receivers, log, shutdown, OutboxOptions::default()).await
     }
 
@@ -91,7 +101,10 @@ impl Outbox {
         let since = clock.now() - chrono::Duration::from_std(options.history).unwrap_or(chrono::Duration::days(7));
         let rebuilt = rebuild(&log.records_since(since).await?);
         if !rebuilt.orphans.is_empty() {
-            tracing::warn!(count = rebuilt.orphans.len(), "pending deliveries without their queued record (older than the history read) are skipped");
+            tracing::warn!(
+                count = rebuilt.orphans.len(),
+                "pending deliveries without their queued record (older than the history read) are skipped"
+            );
         }
         let mut pending: HashMap<String, Vec<Job>> = HashMap::new();
         for p in rebuilt.pending {
@@ -122,14 +135,16 @@ impl Outbox {
             };
             let jobs = pending.remove(&name).unwrap_or_default();
             if !jobs.is_empty() {
-                tracing::info!(receiver = %name, count = jobs.len(), "undelivered notifications from before the restart");
+                let count = jobs.len();
+                tracing::info!(receiver = %name, count, "undelivered notifications from before the restart");
             }
             let span = tracing::info_span!("receiver", name = %name);
             tasks.push(tokio::spawn(worker.run(jobs).instrument(span)));
             handles.insert(name, Handle { tx, metrics });
         }
         for (receiver, jobs) in pending {
-            tracing::warn!(%receiver, count = jobs.len(), "pending notifications for a receiver no longer configured are not sent");
+            let count = jobs.len();
+            tracing::warn!(%receiver, count, "notifications owed to a receiver no longer configured are not sent");
         }
         Ok(Outbox { log, clock, handles, known: Mutex::new(rebuilt.known), tasks })
     }
@@ -150,8 +165,13 @@ impl Outbox {
                 }
                 fresh.push(notification.id.clone());
                 let (outcome, detail) = match self.handles.get(&notification.receiver) {
-                    None => (DeliveryOutcome::Failed, format!("no receiver named {:?} is configured", notification.receiver)),
-                    Some(h) if h.metrics.is_disabled() => (DeliveryOutcome::Disabled, "the receiver is disabled (HTTP 410 Gone)".into()),
+                    None => (
+                        DeliveryOutcome::Failed,
+                        format!("no receiver named {:?} is configured", notification.receiver),
+                    ),
+                    Some(h) if h.metrics.is_disabled() => {
+                        (DeliveryOutcome::Disabled, "the receiver is disabled (HTTP 410 Gone)".into())
+                    }
                     Some(_) => (DeliveryOutcome::Queued, String::new()),
                 };
                 let mut record = record_of(&notification, 0, now, outcome, 0, detail);
@@ -285,7 +305,8 @@ impl Worker {
 
     /// The thread whose head is due first, and when (never before the receiver's pause ends).
     fn next_due(&self) -> Option<(String, DateTime<Utc>)> {
-        let earliest = self.threads.iter().filter_map(|(t, q)| q.front().map(|j| (t, j.next_at))).min_by_key(|(_, at)| *at)?;
+        let earliest =
+            self.threads.iter().filter_map(|(t, q)| q.front().map(|j| (t, j.next_at))).min_by_key(|(_, at)| *at)?;
         let at = self.hold_until.map_or(earliest.1, |hold| hold.max(earliest.1));
         Some((earliest.0.clone(), at))
     }
@@ -295,11 +316,21 @@ impl Worker {
         let Some(mut job) = self.threads.get_mut(thread).and_then(VecDeque::pop_front) else { return Ok(()) };
         let clock = self.options.clock.clone();
         if self.metrics.is_disabled() {
-            let record = record_of(&job.notification, job.attempts, clock.now(), DeliveryOutcome::Disabled, 410, disabled_detail());
+            let record = record_of(
+                &job.notification,
+                job.attempts,
+                clock.now(),
+                DeliveryOutcome::Disabled,
+                410,
+                disabled_detail(),
+            );
             return self.finish(thread, record).await;
         }
         if clock.now() > after(job.queued_at, self.options.give_up_after) {
-            let detail = format!("given up: undelivered {} after it was queued", otklik_pipeline::units::format_duration(self.options.give_up_after));
+            let detail = format!(
+                "given up: undelivered {} after it was queued",
+                otklik_pipeline::units::format_duration(self.options.give_up_after)
+            );
             ReceiverMetrics::add(&self.metrics.failed, 1);
             let record = record_of(&job.notification, job.attempts, clock.now(), DeliveryOutcome::Failed, 0, detail);
             return self.finish(thread, record).await;
@@ -317,17 +348,22 @@ impl Worker {
             Verdict::Disabled => DeliveryOutcome::Disabled,
             Verdict::Retry => DeliveryOutcome::Retry,
         };
-        let mut record = record_of(&job.notification, job.attempts, now, outcome, result.status_code, result.detail.clone());
+        let mut record =
+            record_of(&job.notification, job.attempts, now, outcome, result.status_code, result.detail.clone());
         record.message_ids = result.message_ids.clone();
         match result.verdict {
             Verdict::Delivered => ReceiverMetrics::add(&self.metrics.delivered, 1),
             Verdict::Failed => {
-                tracing::warn!(notification = %job.notification.id, detail = %result.detail, "delivery failed for good");
+                let id = &job.notification.id;
+                tracing::warn!(notification = %id, detail = %result.detail, "delivery failed for good");
                 ReceiverMetrics::add(&self.metrics.failed, 1);
             }
             Verdict::Disabled => self.disable(&result.detail),
             Verdict::Retry => {
-                let wait = result.retry_after.unwrap_or_else(|| self.options.backoff.delay(job.attempts - 1)).min(self.options.backoff.max);
+                let wait = result
+                    .retry_after
+                    .unwrap_or_else(|| self.options.backoff.delay(job.attempts - 1))
+                    .min(self.options.backoff.max);
                 let next = after(now, wait);
                 if result.retry_after.is_some() {
                     self.hold_until = Some(next);
@@ -337,7 +373,9 @@ impl Worker {
                     record.detail = format!("{}; given up after {} attempts", result.detail, job.attempts);
                     ReceiverMetrics::add(&self.metrics.failed, 1);
                 } else {
-                    tracing::info!(notification = %job.notification.id, attempt = job.attempts, ?wait, detail = %result.detail, "delivery failed, retrying");
+                    let (id, attempt) = (&job.notification.id, job.attempts);
+                    let detail = &result.detail;
+                    tracing::info!(notification = %id, attempt, ?wait, %detail, "delivery failed, retrying");
                     ReceiverMetrics::add(&self.metrics.retried, 1);
                     record.next_attempt_at = Some(next);
                     job.next_at = next;
@@ -369,7 +407,7 @@ impl Worker {
             receiver = %self.receiver.name(),
             target = %self.receiver.describe(),
             detail,
-            "RECEIVER DISABLED: it answered 410 Gone and will be sent nothing more until the config changes and otklik restarts"
+            "RECEIVER DISABLED: it answered 410 Gone; nothing goes to it until its config changes and otklik restarts"
         );
     }
 
@@ -382,7 +420,8 @@ impl Worker {
             match self.log.append(std::slice::from_ref(&record)).await {
                 Ok(()) => return,
                 Err(e) => {
-                    tracing::warn!(notification = %record.notification_id, error = %e, "cannot log a delivery attempt, retrying");
+                    let id = &record.notification_id;
+                    tracing::warn!(notification = %id, error = %e, "cannot log a delivery attempt, retrying");
                     let clock = self.options.clock.clone();
                     tokio::select! {
                         _ = self.shutdown.cancelled() => return,
@@ -391,7 +430,8 @@ impl Worker {
                 }
             }
         }
-        tracing::error!(notification = %record.notification_id, outcome = record.outcome.as_str(), "a delivery attempt could not be logged");
+        let (id, outcome) = (&record.notification_id, record.outcome.as_str());
+        tracing::error!(notification = %id, outcome, "a delivery attempt could not be logged");
     }
 }
 

@@ -49,12 +49,14 @@ impl Receiver {
         }
         let secret = config.load_secret(base_dir).map_err(|p| wrap(vec![p]))?;
         match config {
-            ReceiverConfig::Webhook(c) => WebhookReceiver::new(c, &secret).map(Receiver::Webhook).map_err(|p| wrap(vec![p])),
+            ReceiverConfig::Webhook(c) => {
+                WebhookReceiver::new(c, &secret).map(Receiver::Webhook).map_err(|p| wrap(vec![p]))
+            }
             ReceiverConfig::Telegram(c) => {
                 let per_minute = c.is_group().then_some(c.group_per_minute);
-                let limiter = limiters.entry(c.chat_id.clone()).or_insert_with(|| {
-                    Arc::new(Mutex::new(ChatLimiter::new(c.chat_interval, per_minute)))
-                });
+                let limiter = limiters
+                    .entry(c.chat_id.clone())
+                    .or_insert_with(|| Arc::new(Mutex::new(ChatLimiter::new(c.chat_interval, per_minute))));
                 TelegramReceiver::new(c, secret, limiter.clone()).map(Receiver::Telegram).map_err(|p| wrap(vec![p]))
             }
         }
@@ -86,7 +88,10 @@ impl Receiver {
 
 fn merge(a: NotifyError, b: NotifyError) -> NotifyError {
     match (a, b) {
-        (NotifyError::Config { receiver: ra, problems: mut pa }, NotifyError::Config { receiver: rb, problems: pb }) => {
+        (
+            NotifyError::Config { receiver: ra, problems: mut pa },
+            NotifyError::Config { receiver: rb, problems: pb },
+        ) => {
             pa.extend(pb);
             NotifyError::Config { receiver: format!("{ra}, {rb}"), problems: pa }
         }

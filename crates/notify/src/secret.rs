@@ -46,7 +46,8 @@ pub(crate) fn load(env: Option<&str>, file: Option<&Path>, base_dir: &Path) -> R
         },
         (None, Some(file)) => {
             let path: PathBuf = if file.is_absolute() { file.to_owned() } else { base_dir.join(file) };
-            let text = read_capped(&path, SECRET_FILE_MAX_BYTES).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let text = read_capped(&path, SECRET_FILE_MAX_BYTES)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             let value = text.trim();
             if value.is_empty() {
                 return Err(format!("{} is empty", path.display()));

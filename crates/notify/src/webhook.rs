@@ -30,7 +30,9 @@ impl SigningKey {
         let text = secret.expose();
         match text.strip_prefix("whsec_") {
             Some(encoded) => {
-                let bytes = STANDARD.decode(encoded).map_err(|_| "a whsec_ secret must be base64 after the prefix".to_owned())?;
+                let bytes = STANDARD
+                    .decode(encoded)
+                    .map_err(|_| "a whsec_ secret must be base64 after the prefix".to_owned())?;
                 if bytes.is_empty() {
                     return Err("the whsec_ secret is empty".into());
                 }
@@ -160,7 +162,8 @@ impl WebhookReceiver {
         // A little of the answer helps whoever reads the log; it passes the secret filter.
         let text = response.text().await.unwrap_or_default();
         let excerpt: String = text.chars().take(200).collect();
-        let detail = secrets::redact(&format!("{} answered HTTP {status} {}", self.shown, excerpt.trim())).trim().to_owned();
+        let detail =
+            secrets::redact(&format!("{} answered HTTP {status} {}", self.shown, excerpt.trim())).trim().to_owned();
         Attempt { retry_after, ..Attempt::new(verdict, status, detail) }
     }
 
@@ -198,7 +201,10 @@ mod tests {
         let secret = Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
         let key = SigningKey::from_secret(&secret).unwrap();
         let body = br#"{"test": 2432232314}"#;
-        assert_eq!(key.sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body), "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+        assert_eq!(
+            key.sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body),
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        );
         let raw = SigningKey::from_secret(&Secret::new("plain-secret-value")).unwrap();
         assert_eq!(raw.0, b"plain-secret-value");
         assert!(SigningKey::from_secret(&Secret::new("whsec_not*base64")).is_err());

@@ -86,7 +86,9 @@ fn answer(chat: &mut Chat, request: &FakeRequest) -> FakeResponse {
         ("editMessageText", Some(id)) => match chat.messages.get(&id) {
             None => return error(400, "Bad Request: message to edit not found"),
             Some(old) if *old == text => {
-                return error(400, "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message")
+                let description = "Bad Request: message is not modified: specified new message content and reply \
+                                   markup are exactly the same as a current content and reply markup of the message";
+                return error(400, description);
             }
             Some(_) => id,
         },
@@ -146,7 +148,8 @@ async fn a_long_notification_is_split_at_4096_characters_after_parsing() {
 #[tokio::test]
 async fn too_many_requests_waits_retry_after_and_resumes_a_half_sent_message() {
     let bot = FakeBot::start().await;
-    let flood = r#"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 7","parameters":{"retry_after":7}}"#;
+    let flood = r#"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 7",
+        "parameters":{"retry_after":7}}"#;
     bot.script(1, FakeResponse::Reply { status: 429, headers: vec![], body: flood.as_bytes().to_vec() });
     let dir = secret_dir("tg-429");
     let running = start(&[telegram("tg", &bot.server.url(), "4242")], &dir, Arc::new(MemoryDeliveryLog::new())).await;
@@ -186,13 +189,20 @@ async fn updates_edit_the_thread_first_message_reminders_and_resolutions_are_new
     let shown: Vec<(&str, Option<i64>)> = calls.iter().map(|c| (c.method.as_str(), c.message_id)).collect();
     assert_eq!(
         shown,
-        [("sendMessage", None), ("editMessageText", Some(1)), ("editMessageText", Some(1)), ("sendMessage", None), ("sendMessage", None)],
+        [
+            ("sendMessage", None),
+            ("editMessageText", Some(1)),
+            ("editMessageText", Some(1)),
+            ("sendMessage", None),
+            ("sendMessage", None)
+        ],
         "in thread order"
     );
     for n in all {
         assert_eq!(outcomes(&records, &n.id), ["queued", "delivered"], "{}", n.id);
     }
-    let delivered = |id: &str| records.iter().find(|r| r.notification_id == id && r.outcome.as_str() == "delivered").unwrap();
+    let delivered =
+        |id: &str| records.iter().find(|r| r.notification_id == id && r.outcome.as_str() == "delivered").unwrap();
     assert_eq!(delivered(&same_again.id).message_ids, [1], "«message is not modified» is delivered");
     assert_eq!(delivered(&reminder.id).message_ids, [2]);
     assert!(calls[1].text.contains("60"));
@@ -226,10 +236,12 @@ async fn one_message_a_second_per_chat_and_twenty_a_minute_in_a_group() {
     let dir = secret_dir("tg-rate");
     let configs = [telegram("private", &bot.server.url(), "4242"), telegram("group", &bot.server.url(), "-100777")];
     let running = start(&configs, &dir, Arc::new(MemoryDeliveryLog::new())).await;
-    let private: Vec<_> = (1..=3).map(|i| notification("private", i, NotificationKind::Reminder, &format!("p{i}"))).collect();
+    let private: Vec<_> =
+        (1..=3).map(|i| notification("private", i, NotificationKind::Reminder, &format!("p{i}"))).collect();
     running.outbox.enqueue(private.clone()).await.unwrap();
     let records = running.log.wait_for(PATIENCE, |r| private.iter().all(|n| finished(r, &n.id))).await;
-    let mut at: Vec<i64> = records.iter().filter(|r| r.outcome.as_str() == "delivered").map(|r| r.at.timestamp()).collect();
+    let mut at: Vec<i64> =
+        records.iter().filter(|r| r.outcome.as_str() == "delivered").map(|r| r.at.timestamp()).collect();
     at.sort();
     let t0 = at[0];
     assert_eq!(at, [t0, t0 + 1, t0 + 2], "one message a second");
@@ -237,10 +249,12 @@ async fn one_message_a_second_per_chat_and_twenty_a_minute_in_a_group() {
 
     let log = Arc::new(MemoryDeliveryLog::new());
     let running = start(&configs, &dir, log).await;
-    let group: Vec<_> = (1..=22).map(|i| notification("group", i, NotificationKind::Reminder, &format!("g{i}"))).collect();
+    let group: Vec<_> =
+        (1..=22).map(|i| notification("group", i, NotificationKind::Reminder, &format!("g{i}"))).collect();
     running.outbox.enqueue(group.clone()).await.unwrap();
     let records = running.log.wait_for(PATIENCE, |r| group.iter().all(|n| finished(r, &n.id))).await;
-    let mut at: Vec<i64> = records.iter().filter(|r| r.outcome.as_str() == "delivered").map(|r| r.at.timestamp()).collect();
+    let mut at: Vec<i64> =
+        records.iter().filter(|r| r.outcome.as_str() == "delivered").map(|r| r.at.timestamp()).collect();
     at.sort();
     let t0 = at[0];
     assert_eq!(at[19] - t0, 19);
@@ -262,7 +276,11 @@ async fn the_token_never_shows() {
     let records = running.log.wait_for(PATIENCE, |r| finished(r, &n.id)).await;
     let failed = records.last().unwrap();
     assert_eq!(failed.outcome.as_str(), "failed");
-    assert!(failed.detail.contains("may not write here") && !failed.detail.contains("AAH-test-token"), "{}", failed.detail);
+    assert!(
+        failed.detail.contains("may not write here") && !failed.detail.contains("AAH-test-token"),
+        "{}",
+        failed.detail
+    );
     running.stop().await;
 }
 
@@ -270,7 +288,9 @@ fn text() -> impl Strategy<Value = String> {
     // Every reserved character, backslashes, Cyrillic, emoji and control characters.
     prop::collection::vec(
         prop_oneof![
-            prop::sample::select(vec!['_', '*', '[', ']', '(', ')', '~', '`', '>', '#', '+', '-', '=', '|', '{', '}', '.', '!', '\\']),
+            prop::sample::select(vec![
+                '_', '*', '[', ']', '(', ')', '~', '`', '>', '#', '+', '-', '=', '|', '{', '}', '.', '!', '\\'
+            ]),
             prop::sample::select(vec!['я', 'Ё', ' ', '\n', '🚨', '\t', 'a', '1']),
             any::<char>(),
         ],

@@ -7,7 +7,8 @@
 //! text; Telegram counts them in UTF-16 code units.
 
 /// Characters MarkdownV2 reserves outside entities.
-pub const RESERVED: &[char] = &['_', '*', '[', ']', '(', ')', '~', '`', '>', '#', '+', '-', '=', '|', '{', '}', '.', '!'];
+pub const RESERVED: &[char] =
+    &['_', '*', '[', ']', '(', ')', '~', '`', '>', '#', '+', '-', '=', '|', '{', '}', '.', '!'];
 
 /// The most text one message may carry, after entity parsing.
 pub const MESSAGE_LIMIT: usize = 4096;
@@ -43,7 +44,10 @@ pub enum Span {
     Bold(String),
     Italic(String),
     /// An inline link; the URL must be http(s) (the renderer checks).
-    Link { text: String, url: String },
+    Link {
+        text: String,
+        url: String,
+    },
 }
 
 impl Span {
@@ -210,7 +214,10 @@ mod tests {
 
     #[test]
     fn escapes_every_reserved_character() {
-        assert_eq!(escape("a_b*c[d]e(f)g~h`i>j#k+l-m=n|o{p}q.r!s\\t"), r"a\_b\*c\[d\]e\(f\)g\~h\`i\>j\#k\+l\-m\=n\|o\{p\}q\.r\!s\\t");
+        assert_eq!(
+            escape("a_b*c[d]e(f)g~h`i>j#k+l-m=n|o{p}q.r!s\\t"),
+            r"a\_b\*c\[d\]e\(f\)g\~h\`i\>j\#k\+l\-m\=n\|o\{p\}q\.r\!s\\t"
+        );
         assert_eq!(escape_url("https://x.org/a_(b)\\"), r"https://x.org/a_(b\)\\");
         let link = Span::Link { text: "1. ул. Мира (д. 5)".into(), url: "https://vk.com/wall-1_2".into() };
         assert_eq!(link.markup(), r"[1\. ул\. Мира \(д\. 5\)](https://vk.com/wall-1_2)");

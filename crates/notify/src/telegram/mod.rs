@@ -71,7 +71,11 @@ enum Call {
 }
 
 impl TelegramReceiver {
-    pub fn new(config: &TelegramConfig, token: Secret, limiter: Arc<Mutex<ChatLimiter>>) -> Result<Self, ConfigProblem> {
+    pub fn new(
+        config: &TelegramConfig,
+        token: Secret,
+        limiter: Arc<Mutex<ChatLimiter>>,
+    ) -> Result<Self, ConfigProblem> {
         let client = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
@@ -122,7 +126,8 @@ impl TelegramReceiver {
             _ => Vec::new(),
         };
         let mut written = done.to_vec();
-        let mut targets: Vec<(Option<i64>, String)> = messages.into_iter().enumerate().map(|(i, m)| (edits.get(i).copied(), m)).collect();
+        let mut targets: Vec<(Option<i64>, String)> =
+            messages.into_iter().enumerate().map(|(i, m)| (edits.get(i).copied(), m)).collect();
         let surplus = edits.iter().skip(targets.len()).map(|id| (Some(*id), markdown::escape(SURPLUS_TEXT)));
         targets.extend(surplus.collect::<Vec<_>>());
         for (edit, text) in targets.into_iter().skip(done.len()) {
@@ -137,7 +142,9 @@ impl TelegramReceiver {
             }
         }
         match notification.kind {
-            NotificationKind::Opened | NotificationKind::Updated => self.set_thread(&notification.thread, written.clone()),
+            NotificationKind::Opened | NotificationKind::Updated => {
+                self.set_thread(&notification.thread, written.clone())
+            }
             NotificationKind::Resolved => {
                 self.lock_threads().remove(&notification.thread);
             }
@@ -181,14 +188,20 @@ fn classify(method: &str, edit: Option<i64>, status: u16, text: &str) -> Call {
         Ok(answer) => answer,
         Err(_) => {
             let verdict = if status >= 500 || status == 429 { Verdict::Retry } else { Verdict::Failed };
-            return Call::Error(Attempt::new(verdict, status, format!("Telegram {method}: HTTP {status}, not a Bot API answer")));
+            return Call::Error(Attempt::new(
+                verdict,
+                status,
+                format!("Telegram {method}: HTTP {status}, not a Bot API answer"),
+            ));
         }
     };
     if answer.ok {
         let id = answer.result.as_ref().and_then(|r| r.get("message_id")).and_then(|v| v.as_i64());
         return match (id, edit) {
             (Some(id), _) | (None, Some(id)) => Call::Done(id),
-            (None, None) => Call::Error(Attempt::new(Verdict::Retry, status, "Telegram sendMessage: no message_id in the answer")),
+            (None, None) => {
+                Call::Error(Attempt::new(Verdict::Retry, status, "Telegram sendMessage: no message_id in the answer"))
+            }
         };
     }
     let code = answer.error_code.unwrap_or(status);
@@ -227,9 +240,11 @@ mod tests {
     fn classifies_bot_api_answers() {
         let sent = classify("sendMessage", None, 200, r#"{"ok":true,"result":{"message_id":7}}"#);
         assert!(matches!(sent, Call::Done(7)));
-        let flood = r#"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 5","parameters":{"retry_after":5}}"#;
+        let flood = r#"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 5",
+            "parameters":{"retry_after":5}}"#;
         assert_eq!(verdict(classify("sendMessage", None, 429, flood)), (Verdict::Retry, Some(Duration::from_secs(5))));
-        let same = r#"{"ok":false,"error_code":400,"description":"Bad Request: message is not modified: specified new message content and reply markup are exactly the same"}"#;
+        let same = r#"{"ok":false,"error_code":400,
+            "description":"Bad Request: message is not modified: specified new message content …"}"#;
         assert!(matches!(classify("editMessageText", Some(3), 400, same), Call::Done(3)));
         let gone = r#"{"ok":false,"error_code":400,"description":"Bad Request: message to edit not found"}"#;
         assert!(matches!(classify("editMessageText", Some(3), 400, gone), Call::EditGone));

@@ -20,7 +20,11 @@ pub fn render(notification: &Notification, utc_offset_hours: i32) -> Vec<Line> {
         alert_lines(alert, offset, utc_offset_hours, &mut lines);
     }
     lines.push(Line::default());
-    let status = if notification.kind == NotificationKind::Resolved { "все тревоги группы сняты" } else { "тревога открыта" };
+    let status = if notification.kind == NotificationKind::Resolved {
+        "все тревоги группы сняты"
+    } else {
+        "тревога открыта"
+    };
     lines.push(Line(vec![Span::Italic(format!("Статус: {status}"))]));
     lines
 }
@@ -182,7 +186,10 @@ mod tests {
     fn russian_plurals() {
         let forms = ["голос", "голоса", "голосов"];
         let shown: Vec<&str> = [1, 2, 5, 11, 12, 21, 22, 25, 111].map(|n| plural(n, forms)).to_vec();
-        assert_eq!(shown, ["голос", "голоса", "голосов", "голосов", "голосов", "голос", "голоса", "голосов", "голосов"]);
+        assert_eq!(
+            shown,
+            ["голос", "голоса", "голосов", "голосов", "голосов", "голос", "голоса", "голосов", "голосов"]
+        );
         assert_eq!(capitalised("отопление"), "Отопление");
     }
 }

@@ -60,7 +60,9 @@ pub fn parse(text: &str) -> Result<String, String> {
             }
             '>' if i == 0 || chars[i - 1] == '\n' => i += 1,
             c if RESERVED.contains(&c) => {
-                return Err(format!("can't parse entities: character '{c}' is reserved and must be escaped with the preceding '\\'"));
+                return Err(format!(
+                    "can't parse entities: character '{c}' is reserved and must be escaped with the preceding '\\'"
+                ));
             }
             c => {
                 plain.push(c);

@@ -36,7 +36,7 @@ pub fn alert(municipality: &str, topic: Topic) -> Alert {
         window_start: start_time() - chrono::Duration::hours(4),
         window_end: start_time(),
         observed: 42,
-        expected: 3.14,
+        expected: 3.2,
         upper_bound: Some(9),
         p_value: 1e-9,
         incidents: 7,
@@ -74,12 +74,17 @@ pub fn secret_dir(name: &str) -> PathBuf {
 }
 
 pub fn webhook(name: &str, url: &str) -> ReceiverConfig {
-    let text = format!("name = \"{name}\"\nkind = \"webhook\"\nurl = \"{url}/hook?key=url-token\"\nsecret_file = \"webhook.secret\"\n");
+    let text = format!(
+        "name = \"{name}\"\nkind = \"webhook\"\nurl = \"{url}/hook?key=url-token\"\nsecret_file = \"webhook.secret\"\n"
+    );
     toml::from_str(&text).unwrap()
 }
 
 pub fn telegram(name: &str, api_url: &str, chat_id: &str) -> ReceiverConfig {
-    let text = format!("name = \"{name}\"\nkind = \"telegram\"\nchat_id = \"{chat_id}\"\ntoken_file = \"bot.token\"\napi_url = \"{api_url}\"\n");
+    let text = format!(
+        "name = \"{name}\"\nkind = \"telegram\"\nchat_id = \"{chat_id}\"\ntoken_file = \"bot.token\"\n\
+         api_url = \"{api_url}\"\n"
+    );
     toml::from_str(&text).unwrap()
 }
 
@@ -103,7 +108,12 @@ pub async fn start(configs: &[ReceiverConfig], dir: &std::path::Path, log: Arc<M
     start_at(configs, dir, log, ManualClock::starting_at(start_time())).await
 }
 
-pub async fn start_at(configs: &[ReceiverConfig], dir: &std::path::Path, log: Arc<MemoryDeliveryLog>, clock: ManualClock) -> Running {
+pub async fn start_at(
+    configs: &[ReceiverConfig],
+    dir: &std::path::Path,
+    log: Arc<MemoryDeliveryLog>,
+    clock: ManualClock,
+) -> Running {
     let receivers = Receiver::from_configs(configs, dir).unwrap();
     let shutdown = CancellationToken::new();
     let options = OutboxOptions { clock: Arc::new(clock.clone()), ..OutboxOptions::default() };
