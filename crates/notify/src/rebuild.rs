@@ -85,3 +85,83 @@ pub fn rebuild(records: &[DeliveryRecord]) -> Rebuilt {
 fn sequence(id: &str) -> u64 {
     id.rsplit(':').next().and_then(|n| n.parse().ok()).unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use otklik_model::Schema;
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + seconds, 0).unwrap_or_default()
+    }
+
+    fn notification(seq: u32, kind: NotificationKind) -> Notification {
+        Notification {
+            schema: Schema,
+            id: format!("tg:56701000:{seq}"),
+            receiver: "tg".into(),
+            group_key: "56701000".into(),
+            kind,
+            alerts: vec![],
+            thread: "56701000:20261119T1500".into(),
+            created_at: at(0),
+        }
+    }
+
+    fn record(n: &Notification, attempt: u32, seconds: i64, outcome: DeliveryOutcome) -> DeliveryRecord {
+        DeliveryRecord {
+            schema: Schema,
+            notification_id: n.id.clone(),
+            receiver: n.receiver.clone(),
+            group_key: n.group_key.clone(),
+            alert_ids: vec![],
+            attempt,
+            at: at(seconds),
+            outcome,
+            status_code: 0,
+            detail: String::new(),
+            next_attempt_at: None,
+            message_ids: vec![],
+            notification: (outcome == DeliveryOutcome::Queued).then(|| n.clone()),
+        }
+    }
+
+    #[test]
+    fn finds_what_is_owed_in_any_order() {
+        let (opened, updated, resolved) = (
+            notification(1, NotificationKind::Opened),
+            notification(2, NotificationKind::Updated),
+            notification(10, NotificationKind::Resolved),
+        );
+        let mut delivered = record(&opened, 1, 1, DeliveryOutcome::Delivered);
+        delivered.message_ids = vec![5, 6];
+        let mut retry = record(&updated, 2, 3, DeliveryOutcome::Retry);
+        (retry.next_attempt_at, retry.message_ids) = (Some(at(60)), vec![5]);
+        let records = vec![
+            retry,
+            record(&resolved, 0, 2, DeliveryOutcome::Queued),
+            delivered,
+            record(&updated, 1, 2, DeliveryOutcome::Retry),
+            record(&updated, 0, 2, DeliveryOutcome::Queued),
+            record(&opened, 0, 0, DeliveryOutcome::Queued),
+        ];
+        let rebuilt = rebuild(&records);
+        let owed: Vec<(&str, u32, Option<DateTime<Utc>>)> =
+            rebuilt.pending.iter().map(|p| (p.notification.id.as_str(), p.attempts, p.next_attempt_at)).collect();
+        // Queued in the same second: the group's sequence number orders them (2 before 10).
+        assert_eq!(owed, [("tg:56701000:2", 2, Some(at(60))), ("tg:56701000:10", 0, None)]);
+        assert_eq!(rebuilt.pending[0].message_ids, [5]);
+        assert_eq!(rebuilt.threads[&("tg".to_owned(), opened.thread.clone())], [5, 6]);
+        assert_eq!(rebuilt.known.len(), 3);
+        assert!(rebuilt.orphans.is_empty());
+    }
+
+    #[test]
+    fn a_final_outcome_wins_a_tie_and_orphans_are_named() {
+        let n = notification(1, NotificationKind::Reminder);
+        let records = vec![record(&n, 0, 5, DeliveryOutcome::Disabled), record(&n, 0, 5, DeliveryOutcome::Queued)];
+        assert!(rebuild(&records).pending.is_empty());
+        let lost = record(&notification(2, NotificationKind::Opened), 1, 9, DeliveryOutcome::Retry);
+        assert_eq!(rebuild(&[lost]).orphans, ["tg:56701000:2"]);
+    }
+}

@@ -147,6 +147,8 @@ impl WebhookReceiver {
             .body(body);
         let response = match request.send().await {
             Ok(response) => response,
+            // A request that cannot even be built (an id no header can carry) never will be.
+            Err(e) if e.is_builder() => return Attempt::new(Verdict::Failed, 0, self.network_detail(&e)),
             Err(e) => return Attempt::new(Verdict::Retry, 0, self.network_detail(&e)),
         };
         let status = response.status().as_u16();

@@ -152,3 +152,21 @@ async fn backoff_is_jittered_exponential_capped_at_six_hours_then_gives_up() {
     assert_eq!(server.requests().len(), outcomes.len() - 1);
     running.stop().await;
 }
+
+#[tokio::test]
+async fn a_request_that_times_out_is_retried() {
+    let server = FakeServer::start(|_| FakeResponse::Hang).await;
+    let dir = secret_dir("timeout");
+    let mut config = webhook("hook", &server.url());
+    let otklik_notify::ReceiverConfig::Webhook(hook) = &mut config else { unreachable!() };
+    hook.timeout = Duration::from_secs(1);
+    let running = start(&[config], &dir, Arc::new(MemoryDeliveryLog::new())).await;
+    let n = notification("hook", 1, NotificationKind::Opened, "t");
+    running.outbox.enqueue(vec![n.clone()]).await.unwrap();
+    let records = running.log.wait_for(PATIENCE, |r| r.iter().any(|r| r.outcome == DeliveryOutcome::Retry)).await;
+    let retry = records.iter().find(|r| r.outcome == DeliveryOutcome::Retry).unwrap();
+    assert_eq!(retry.status_code, 0);
+    assert!(retry.detail.contains("timed out"), "{}", retry.detail);
+    assert!(!retry.detail.contains("url-token"), "{}", retry.detail);
+    running.stop().await;
+}
