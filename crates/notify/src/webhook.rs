@@ -96,7 +96,7 @@ pub fn body(notification: &Notification) -> Vec<u8> {
     serde_json::to_vec(&body).unwrap_or_default()
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WebhookReceiver {
     name: String,
     url: reqwest::Url,
@@ -172,6 +172,13 @@ impl WebhookReceiver {
     fn network_detail(&self, error: &reqwest::Error) -> String {
         let what = if error.is_timeout() { "timed out".to_owned() } else { chain(error) };
         secrets::redact(&format!("{}: {what}", self.shown)).into_owned()
+    }
+}
+
+impl fmt::Debug for WebhookReceiver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not the whole URL: its path or query may carry a token.
+        f.debug_struct("WebhookReceiver").field("name", &self.name).field("url", &self.shown).finish_non_exhaustive()
     }
 }
 

@@ -59,6 +59,9 @@ async fn the_signature_verifies_by_the_specification_recipe() {
     assert_eq!(body["notification_id"], n.id.as_str());
     assert_eq!(body["alerts"][0]["id"], n.alerts[0].id.as_str());
     assert_eq!(running.outbox.metrics()["hook"].delivered, 1);
+    let receivers = otklik_notify::Receiver::from_configs(&[webhook("hook", &server.url())], &dir).unwrap();
+    let shown = format!("{receivers:?}");
+    assert!(!shown.contains("url-token") && !shown.contains("MfKQ9r8"), "{shown}");
     running.stop().await;
 }
 
