@@ -359,3 +359,26 @@ proptest! {
         }
     }
 }
+
+/// What a duty officer reads: the plain text of a rendered notification.
+#[test]
+fn a_notification_reads_well_in_russian() {
+    let mut n = notification("tg", 1, NotificationKind::Opened, "t");
+    n.alerts[0].expected_note = Some("начало отопительного сезона".into());
+    let messages = markdown::split(&otklik_notify::telegram::render::render(&n, 3), markdown::MESSAGE_LIMIT);
+    assert_eq!(messages.len(), 1);
+    let expected = "\
+🚨 Всплеск жалоб
+город Пенза
+
+▪ Отопление · город Пенза · открыта, важность: высокая
+Наблюдается 42 голоса при норме 3,2 за 19.11 14:00–18:00 UTC+3
+Инцидентов: 7, голосов: 42
+Ожидаемо по календарю: начало отопительного сезона
+Главные инциденты:
+1. Ладожская 127 (2-й подъезд): нет отопления третий день! — 12 голосов
+
+Статус: тревога открыта";
+    assert_eq!(mdv2::parse(&messages[0]).unwrap(), expected);
+    assert!(messages[0].contains("[Ладожская 127 \\(2\\-й подъезд\\): нет отопления третий день\\!](https://vk.com/wall-1_2)"));
+}

@@ -71,7 +71,7 @@ fn alert_lines(alert: &Alert, offset: FixedOffset, utc_offset_hours: i32, lines:
     let window = window(alert.window_start, alert.window_end, offset, utc_offset_hours);
     let expected = format!("{:.1}", alert.expected).replace('.', ",");
     lines.push(Line(vec![Span::Text(format!(
-        "Наблюдается {} {} при ожидаемых {expected} ({window})",
+        "Наблюдается {} {} при норме {expected} за {window}",
         alert.observed,
         plural(alert.observed, ["голос", "голоса", "голосов"])
     ))]));
