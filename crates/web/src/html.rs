@@ -264,7 +264,7 @@ fn incident_item(out: &mut String, i: &IncidentView, clock: Clock) {
         let _ = write!(out, "<details class=\"examples\"><summary>Сообщения ({})</summary><ul>", i.examples.len());
         for post in &i.examples {
             let _ = write!(out, "<li><time>{}</time> ", clock.short(post.published_at));
-            link(out, &post.url, if post.is_voice { "голос" } else { "копия" });
+            link(out, &post.url, if post.is_voice { "голос" } else { "не голос" });
             let _ = write!(out, " {}</li>", Esc(&post.text));
         }
         out.push_str("</ul></details>");
