@@ -39,6 +39,9 @@ pub struct PageOptions<'a> {
     pub flash: Option<(bool, String)>,
 }
 
+/// Incidents shown under an alert before «ещё N».
+const SHOWN_INCIDENTS: usize = 3;
+
 /// How often the page reloads itself (unless the silence form is being filled in).
 const REFRESH_SECONDS: u32 = 60;
 
@@ -150,7 +153,7 @@ fn alert_card(out: &mut String, card: &AlertCard, options: &PageOptions<'_>) {
         if card.open { " open" } else { "" },
         Esc(&a.id),
         Esc(&a.id),
-        if card.open { " open" } else { "" }
+        if card.expanded { " open" } else { "" }
     );
     let _ = writeln!(
         out,
@@ -232,15 +235,28 @@ fn incidents(out: &mut String, card: &AlertCard, clock: Clock) {
         // The store no longer holds the posts: the alert's own top incidents still tell where to look.
         for top in &card.alert.top_incidents {
             let _ = write!(out, "<li><div class=\"inc-head\"><span class=\"voices\">{}</span></div>", voices(top.voices));
-            let _ = write!(out, "<p class=\"excerpt\">{}</p>", Esc(&top.excerpt));
+            let _ = write!(out, "<p class=\"excerpt\">{} ", Esc(&top.excerpt));
             link(out, &top.url, "открыть");
-            out.push_str("</li>\n");
+            out.push_str("</p></li>\n");
         }
     }
-    for incident in &card.incidents {
+    for incident in card.incidents.iter().take(SHOWN_INCIDENTS) {
         incident_item(out, incident, clock);
     }
     out.push_str("</ol>\n");
+    let more = card.incidents.len().saturating_sub(SHOWN_INCIDENTS);
+    if more > 0 {
+        let _ = write!(
+            out,
+            "<details class=\"more\"><summary>Ещё {more} {}</summary><ol class=\"incidents\" start=\"{}\">\n",
+            labels::plural(more as u64, ["инцидент", "инцидента", "инцидентов"]),
+            SHOWN_INCIDENTS + 1
+        );
+        for incident in &card.incidents[SHOWN_INCIDENTS..] {
+            incident_item(out, incident, clock);
+        }
+        out.push_str("</ol></details>\n");
+    }
 }
 
 fn voices(n: u64) -> String {
@@ -258,8 +274,9 @@ fn incident_item(out: &mut String, i: &IncidentView, clock: Clock) {
     if !i.place.is_empty() {
         let _ = write!(out, " · <span class=\"where\">{}</span>", Esc(&i.place));
     }
-    let _ = write!(out, "</div><p class=\"excerpt\">{}</p>", Esc(&i.excerpt));
+    let _ = write!(out, "</div><p class=\"excerpt\">{} ", Esc(&i.excerpt));
     link(out, &i.url, "открыть");
+    out.push_str("</p>");
     if !i.examples.is_empty() {
         let _ = write!(out, "<details class=\"examples\"><summary>Сообщения ({})</summary><ul>", i.examples.len());
         for post in &i.examples {

@@ -23,6 +23,8 @@ pub struct AlertCard {
     pub alert: Alert,
     /// Not resolved at the page's clock.
     pub open: bool,
+    /// Shown unfolded: open, and not a region's alert repeating an open local one's incidents.
+    pub expanded: bool,
     /// The latest stored event was raised after the page's clock (a page of the past): then.
     pub later_event: Option<DateTime<Utc>>,
     /// Its incidents with posts in its window, most voices first (empty: show the alert's own
@@ -170,6 +172,7 @@ pub fn cards(
         .into_iter()
         .map(|alert| AlertCard {
             open: is_open(&alert, now),
+            expanded: false,
             later_event: (alert.raised_at > now).then_some(alert.raised_at),
             incidents: incidents_of(&alert, incidents),
             silence: silences.iter().find(|s| s.matches(&alert)).cloned(),
@@ -177,6 +180,10 @@ pub fn cards(
             alert,
         })
         .collect();
+    let local_topics: Vec<_> = cards.iter().filter(|c| c.open && c.alert.municipality.is_some()).map(|c| c.alert.topic).collect();
+    for card in &mut cards {
+        card.expanded = card.open && (card.alert.municipality.is_some() || !local_topics.contains(&card.alert.topic));
+    }
     cards.sort_by(|a, b| {
         let key = |c: &AlertCard| (c.open, c.open.then_some(c.alert.severity), c.alert.raised_at);
         key(b).cmp(&key(a)).then_with(|| a.alert.id.cmp(&b.alert.id))
