@@ -634,9 +634,9 @@ impl Config {
     pub fn silence_token(&self) -> Result<Option<String>, ConfigProblem> {
         let serve = &self.serve;
         let token = if !serve.silence_token_env.is_empty() {
-            let token = std::env::var(&serve.silence_token_env).map_err(|_| {
-                ConfigProblem::new("silence_token_env", format!("environment variable {} is not set", serve.silence_token_env))
-            })?;
+            let unset = || format!("environment variable {} is not set", serve.silence_token_env);
+            let token = std::env::var(&serve.silence_token_env);
+            let token = token.map_err(|_| ConfigProblem::new("silence_token_env", unset()))?;
             Some(("silence_token_env", token))
         } else if let Some(file) = &serve.silence_token_file {
             let path = self.resolve(file);
@@ -662,7 +662,8 @@ impl Config {
             problems.push(problem.with_hint("e.g. \"127.0.0.1:8080\""));
         }
         if !self.serve.silence_token_env.is_empty() && self.serve.silence_token_file.is_some() {
-            problems.push(ConfigProblem::new("silence_token_file", "set silence_token_env or silence_token_file, not both"));
+            let message = "set silence_token_env or silence_token_file, not both";
+            problems.push(ConfigProblem::new("silence_token_file", message));
         }
         problems.extend(self.silence_token().err());
         problems

@@ -18,6 +18,9 @@ const EXAMPLES: usize = 5;
 /// Characters of an example post's text.
 const EXAMPLE_CHARS: usize = 280;
 
+const NO_SILENCES: &str = "заглушения пока не хранятся в этой сборке";
+const NO_DELIVERIES: &str = "журнал доставки пока не ведётся в этой сборке";
+
 /// The page's data over [`History`].
 pub struct StoreData {
     config: Config,
@@ -45,7 +48,8 @@ fn backend(error: HistoryError) -> DataError {
 }
 
 fn failed(error: impl std::fmt::Display) -> DataError {
-    DataError::Backend { message: otklik_pipeline::secrets::redact(&format!("{error:#}")).into_owned(), retryable: false }
+    let message = otklik_pipeline::secrets::redact(&format!("{error:#}")).into_owned();
+    DataError::Backend { message, retryable: false }
 }
 
 #[async_trait]
@@ -95,15 +99,15 @@ impl PageData for StoreData {
     }
 
     async fn silences(&self, _now: DateTime<Utc>) -> Result<Vec<Silence>, DataError> {
-        Err(DataError::Unavailable("заглушения пока не хранятся в этой сборке".into()))
+        Err(DataError::Unavailable(NO_SILENCES.into()))
     }
 
     async fn add_silence(&self, _silence: &Silence) -> Result<(), DataError> {
-        Err(DataError::Unavailable("заглушения пока не хранятся в этой сборке".into()))
+        Err(DataError::Unavailable(NO_SILENCES.into()))
     }
 
     async fn deliveries(&self, _since: DateTime<Utc>) -> Result<Vec<DeliveryRecord>, DataError> {
-        Err(DataError::Unavailable("журнал доставки пока не ведётся в этой сборке".into()))
+        Err(DataError::Unavailable(NO_DELIVERIES.into()))
     }
 }
 
@@ -132,12 +136,14 @@ pub fn run(config: &Config, listen: Option<&str>, at: Option<DateTime<Utc>>) -> 
     token.iter().for_each(|t| otklik_pipeline::secrets::register(t));
     let data = Arc::new(StoreData::new(config)?);
     let page = PageConfig { silence_token: token.map(Token::new), utc_offset_hours: config.alert.utc_offset_hours, at };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
+    let runtime = runtime.context("cannot start the async runtime")?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         let local = listener.local_addr().context("cannot read the listening address")?;
         if !local.ip().is_loopback() {
-            tracing::warn!(%local, "the page listens beyond loopback: it shows residents' posts, put it behind an authenticating proxy");
+            let advice = "it shows residents' posts: put it behind an authenticating proxy";
+            tracing::warn!(%local, "the page listens beyond loopback; {advice}");
         }
         if page.silence_token.is_none() {
             tracing::info!("no [serve] silence token configured: the page is read-only");

@@ -19,7 +19,8 @@ fn chromium() -> Option<PathBuf> {
         .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
         .find(|candidate| candidate.is_file());
     if found.is_none() {
-        assert!(!otklik_testkit::services_required(), "chromium is not installed but OTKLIK_REQUIRE_SERVICES=1: run scripts/setup.sh");
+        let required = otklik_testkit::services_required();
+        assert!(!required, "chromium is not installed but OTKLIK_REQUIRE_SERVICES=1: run scripts/setup.sh");
         eprintln!("skipping: chromium not found (scripts/setup.sh installs Debian's chromium)");
     }
     found
@@ -125,8 +126,8 @@ fn the_json_view_and_health_over_the_demo_store() {
     let get = |path: &str| {
         let address = served.url.trim_start_matches("http://").trim_end_matches('/');
         let mut stream = std::net::TcpStream::connect(address).unwrap();
-        std::io::Write::write_all(&mut stream, format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").as_bytes())
-            .unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+        std::io::Write::write_all(&mut stream, request.as_bytes()).unwrap();
         let mut answer = String::new();
         std::io::Read::read_to_string(&mut stream, &mut answer).unwrap();
         answer
@@ -148,7 +149,8 @@ fn check_config_checks_the_serve_section_and_never_prints_the_token() {
     let topics = repo().join("config/topics");
     let path = dir.path().join("otklik.toml");
     let check = |serve: &str, env: &[(&str, &str)]| {
-        let config = format!("[classify]\ntopics_dir = {topics:?}\ngazetteer = \"\"\n\n[collect]\nsources_file = \"sources.toml\"\n\n[serve]\n{serve}\n");
+        let classify = format!("[classify]\ntopics_dir = {topics:?}\ngazetteer = \"\"\n");
+        let config = format!("{classify}\n[collect]\nsources_file = \"sources.toml\"\n\n[serve]\n{serve}\n");
         std::fs::write(&path, config).unwrap();
         let output = run(otklik().arg("check-config").arg(&path).envs(env.iter().copied()));
         (output.status.code(), format!("{}{}", stdout(&output), stderr(&output)))
@@ -159,7 +161,8 @@ fn check_config_checks_the_serve_section_and_never_prints_the_token() {
     let (code, text) = check("listen = \"localhost\"\nsilence_token_env = \"OTKLIK_TEST_SILENCE_UNSET\"", &[]);
     assert_eq!(code, Some(2), "{text}");
     assert!(text.contains(":9: serve.listen: \"localhost\" is not an address"), "{text}");
-    assert!(text.contains("serve.silence_token_env: environment variable OTKLIK_TEST_SILENCE_UNSET is not set"), "{text}");
+    let unset = "serve.silence_token_env: environment variable OTKLIK_TEST_SILENCE_UNSET is not set";
+    assert!(text.contains(unset), "{text}");
     let (code, text) = check("silence_token_env = \"OTKLIK_TEST_SILENCE\"", &[("OTKLIK_TEST_SILENCE", "short-secret")]);
     assert_eq!(code, Some(2), "{text}");
     assert!(text.contains("shorter than 16 characters") && !text.contains("short-secret"), "{text}");

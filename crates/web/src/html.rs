@@ -58,7 +58,8 @@ pub fn page(snapshot: &Snapshot, options: &PageOptions<'_>) -> String {
     day_section(&mut out, &snapshot.table, options.clock);
     silences_section(&mut out, &snapshot.silences, options);
     deliveries_section(&mut out, &snapshot.deliveries, options.clock);
-    out.push_str("</main>\n<footer><a href=\"/api/alerts\">/api/alerts</a> · <a href=\"/healthz\">/healthz</a></footer>\n");
+    out.push_str("</main>\n<footer><a href=\"/api/alerts\">/api/alerts</a> · ");
+    out.push_str("<a href=\"/healthz\">/healthz</a></footer>\n");
     let _ = write!(out, "<script>const REFRESH_SECONDS = {};\n{SCRIPT}</script>\n</body>\n</html>\n", REFRESH_SECONDS);
     out
 }
@@ -93,7 +94,8 @@ fn header(out: &mut String, snapshot: &Snapshot, options: &PageOptions<'_>) {
         clock.zone()
     );
     if options.fixed_clock {
-        out.push_str("<p class=\"warn\">Страница показывает выбранный момент прошлого (<code>--at</code>), а не текущее состояние.</p>\n");
+        out.push_str("<p class=\"warn\">Страница показывает выбранный момент прошлого (<code>--at</code>), ");
+        out.push_str("а не текущее состояние.</p>\n");
     }
     if let Some((ok, message)) = &options.flash {
         let _ = writeln!(out, "<p class=\"{}\" id=\"flash\">{}</p>", if *ok { "ok" } else { "warn" }, Esc(message));
@@ -223,7 +225,7 @@ fn alert_notes(out: &mut String, card: &AlertCard, clock: Clock) {
         let told: Vec<String> = card
             .deliveries
             .iter()
-            .map(|(receiver, outcome, at)| format!("{} — {} {}", Esc(receiver), labels::outcome(*outcome), clock.short(*at)))
+            .map(|(to, outcome, at)| format!("{} — {} {}", Esc(to), labels::outcome(*outcome), clock.short(*at)))
             .collect();
         let _ = writeln!(out, "<p class=\"deliv\">Уведомления: {}</p>", told.join("; "));
     }
@@ -234,7 +236,8 @@ fn incidents(out: &mut String, card: &AlertCard, clock: Clock) {
     if card.incidents.is_empty() {
         // The store no longer holds the posts: the alert's own top incidents still tell where to look.
         for top in &card.alert.top_incidents {
-            let _ = write!(out, "<li><div class=\"inc-head\"><span class=\"voices\">{}</span></div>", voices(top.voices));
+            let head = voices(top.voices);
+            let _ = write!(out, "<li><div class=\"inc-head\"><span class=\"voices\">{head}</span></div>");
             let _ = write!(out, "<p class=\"excerpt\">{} ", Esc(&top.excerpt));
             link(out, &top.url, "открыть");
             out.push_str("</p></li>\n");
@@ -246,9 +249,9 @@ fn incidents(out: &mut String, card: &AlertCard, clock: Clock) {
     out.push_str("</ol>\n");
     let more = card.incidents.len().saturating_sub(SHOWN_INCIDENTS);
     if more > 0 {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<details class=\"more\"><summary>Ещё {more} {}</summary><ol class=\"incidents\" start=\"{}\">\n",
+            "<details class=\"more\"><summary>Ещё {more} {}</summary><ol class=\"incidents\" start=\"{}\">",
             labels::plural(more as u64, ["инцидент", "инцидента", "инцидентов"]),
             SHOWN_INCIDENTS + 1
         );
@@ -293,7 +296,8 @@ fn incident_item(out: &mut String, i: &IncidentView, clock: Clock) {
 /// is not http(s) is shown as text.
 fn link(out: &mut String, url: &str, label: &str) {
     if url.starts_with("https://") || url.starts_with("http://") {
-        let _ = write!(out, "<a href=\"{}\" rel=\"noopener noreferrer\" target=\"_blank\">{}</a>", Esc(url), Esc(label));
+        let (url, label) = (Esc(url), Esc(label));
+        let _ = write!(out, "<a href=\"{url}\" rel=\"noopener noreferrer\" target=\"_blank\">{label}</a>");
     } else if !url.is_empty() {
         let _ = write!(out, "<span class=\"url\">{}</span>", Esc(url));
     }
@@ -392,7 +396,8 @@ fn silences_section(out: &mut String, silences: &Result<Vec<Silence>, DataError>
 
 fn silence_list(out: &mut String, list: &[Silence], clock: Clock) {
     out.push_str(
-        "<div class=\"scroll\"><table>\n<thead><tr><th>Серия</th><th>До</th><th>Причина</th><th>Кто</th></tr></thead>\n<tbody>\n",
+        "<div class=\"scroll\"><table>\n<thead><tr><th>Серия</th><th>До</th><th>Причина</th><th>Кто</th></tr>\
+         </thead>\n<tbody>\n",
     );
     for s in list {
         let _ = writeln!(
@@ -419,7 +424,8 @@ fn silence_form(out: &mut String) {
     }
     out.push_str(
         "</select></label>\n\
-         <label>Причина <input name=\"reason\" required maxlength=\"500\" placeholder=\"авария известна, бригада на месте\"></label>\n\
+         <label>Причина <input name=\"reason\" required maxlength=\"500\" \
+         placeholder=\"авария известна, бригада на месте\"></label>\n\
          <label>Кто <input name=\"author\" maxlength=\"100\"></label>\n\
          <label>Токен <input type=\"password\" name=\"token\" required></label>\n\
          <button type=\"submit\">Заглушить</button>\n</form>\n\
@@ -480,7 +486,8 @@ fn notifications(out: &mut String, d: &Deliveries, clock: Clock) {
         }
         let _ = writeln!(
             out,
-            "<tr class=\"out-{}\"><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            "<tr class=\"out-{}\"><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td>\
+             <td class=\"num\">{}</td><td>{}</td></tr>",
             n.outcome.as_str(),
             clock.short(n.at),
             Esc(&n.receiver),

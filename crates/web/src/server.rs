@@ -157,7 +157,8 @@ async fn add_silence(
     let token = match &app.silencing {
         Silencing::Enabled(token) => token,
         Silencing::NoToken => {
-            let message = "Токен не настроен ([serve] silence_token_env или silence_token_file): страница только для чтения.";
+            let message =
+                "Токен не настроен ([serve] silence_token_env или silence_token_file): страница только для чтения.";
             return refused(StatusCode::FORBIDDEN, "Заглушение отключено", message);
         }
         Silencing::PastPage => {
@@ -167,7 +168,8 @@ async fn add_silence(
     let Ok(Form(form)) = form else {
         return refused(StatusCode::BAD_REQUEST, "Заглушение не сохранено", "Форма не прочитана.");
     };
-    let bearer = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let bearer = authorization.and_then(|v| v.strip_prefix("Bearer "));
     if !token.matches(bearer.unwrap_or(&form.token)) {
         tracing::warn!("a silence from the page was refused: wrong token");
         return refused(StatusCode::FORBIDDEN, "Неверный токен", "Токен не подошёл; заглушение не сохранено.");
@@ -180,6 +182,7 @@ async fn add_silence(
         tracing::error!(error = %e, "cannot store a silence from the page");
         return refused(StatusCode::SERVICE_UNAVAILABLE, "Заглушение не сохранено", &e.to_string());
     }
-    tracing::info!(series = %silence.series, until = %silence.ends_at, by = %silence.created_by, "silence added from the page");
+    let (series, until, by) = (&silence.series, silence.ends_at, &silence.created_by);
+    tracing::info!(%series, %until, %by, "silence added from the page");
     Redirect::to("/?done=silenced#silences").into_response()
 }

@@ -119,7 +119,8 @@ mod tests {
     use chrono::TimeZone;
 
     fn form(series: &str) -> SilenceForm {
-        SilenceForm { series: series.into(), duration: "6h".into(), reason: "авария известна".into(), ..Default::default() }
+        let reason = "авария известна".into();
+        SilenceForm { series: series.into(), duration: "6h".into(), reason, ..Default::default() }
     }
 
     #[test]
@@ -141,7 +142,8 @@ mod tests {
             assert_eq!(build(&form(series), now), Err(FormError::Series), "{series}");
         }
         assert_eq!(build(&form("*:*"), now), Err(FormError::Everything));
-        assert_eq!(build(&SilenceForm { duration: "100y".into(), ..form("region:gas") }, now), Err(FormError::Duration));
+        let forever = SilenceForm { duration: "100y".into(), ..form("region:gas") };
+        assert_eq!(build(&forever, now), Err(FormError::Duration));
         assert_eq!(build(&SilenceForm { reason: " ".into(), ..form("region:gas") }, now), Err(FormError::Reason));
         let long = "я".repeat(101);
         assert_eq!(build(&SilenceForm { author: long, ..form("region:gas") }, now), Err(FormError::Author));

@@ -180,7 +180,8 @@ pub fn cards(
             alert,
         })
         .collect();
-    let local_topics: Vec<_> = cards.iter().filter(|c| c.open && c.alert.municipality.is_some()).map(|c| c.alert.topic).collect();
+    let local = cards.iter().filter(|c| c.open && c.alert.municipality.is_some());
+    let local_topics: Vec<_> = local.map(|c| c.alert.topic).collect();
     for card in &mut cards {
         card.expanded = card.open && (card.alert.municipality.is_some() || !local_topics.contains(&card.alert.topic));
     }
@@ -331,5 +332,73 @@ fn count(row: &mut ReceiverRow, record: &DeliveryRecord) {
             row.disabled = true;
         }
         DeliveryOutcome::Silenced | DeliveryOutcome::Inhibited => row.suppressed += 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use otklik_model::Schema;
+
+    fn cell(hour: DateTime<Utc>, voices: u64) -> HourCell {
+        let (municipality, municipality_name) = ("56701000".into(), "город Пенза".into());
+        HourCell { hour, municipality, municipality_name, topic: "roads".into(), voices }
+    }
+
+    #[test]
+    fn the_usual_is_the_mean_of_the_weeks_the_store_holds() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 20, 6, 30, 0).unwrap();
+        let (from, to) = day_window(now);
+        assert_eq!((to - from, to), (TimeDelta::hours(24), Utc.with_ymd_and_hms(2026, 11, 20, 7, 0, 0).unwrap()));
+        // Three weeks of history: 2, 4 and 6 voices on the same day; a voice just outside them.
+        let mut cells = vec![cell(now, 5)];
+        cells.extend([(1, 2), (2, 4), (3, 6)].map(|(k, n)| cell(now - TimeDelta::weeks(k), n)));
+        cells.push(cell(from - TimeDelta::weeks(1) - TimeDelta::hours(1), 100));
+        let table = table(&cells, &[], now);
+        assert_eq!(table.weeks, 3);
+        assert_eq!(table.rows.len(), 1);
+        assert_eq!((table.rows[0].observed, table.rows[0].usual), (5, Some(4.0)));
+        let fresh = super::table(&[cell(now, 1)], &[], now);
+        assert_eq!((fresh.weeks, fresh.rows[0].usual), (0, None), "no history: no usual");
+    }
+
+    fn record(id: &str, receiver: &str, attempt: u32, minute: u32, outcome: DeliveryOutcome) -> DeliveryRecord {
+        DeliveryRecord {
+            schema: Schema,
+            notification_id: id.into(),
+            receiver: receiver.into(),
+            group_key: "56705000".into(),
+            alert_ids: vec!["a1".into()],
+            attempt,
+            at: Utc.with_ymd_and_hms(2026, 11, 20, 4, minute, 0).unwrap(),
+            outcome,
+            status_code: 0,
+            detail: String::new(),
+            next_attempt_at: None,
+            message_ids: vec![],
+            notification: None,
+        }
+    }
+
+    #[test]
+    fn each_notification_stands_at_its_latest_record() {
+        use DeliveryOutcome::*;
+        let records = [
+            record("hook:1", "hook", 0, 0, Queued),
+            record("hook:1", "hook", 1, 1, Retry),
+            record("hook:1", "hook", 2, 3, Delivered),
+            record("tg:1", "tg", 0, 0, Queued),
+            record("tg:1", "tg", 1, 1, Retry),
+            record("gone:1", "gone", 1, 2, Disabled),
+        ];
+        let d = deliveries(&records);
+        let states: Vec<(&str, DeliveryOutcome, u32)> =
+            d.notifications.iter().map(|n| (n.id.as_str(), n.outcome, n.attempts)).collect();
+        assert_eq!(states, [("hook:1", Delivered, 2), ("gone:1", Disabled, 1), ("tg:1", Retry, 1)]);
+        let hook = d.receivers.iter().find(|r| r.name == "hook").unwrap();
+        assert_eq!((hook.delivered, hook.pending, hook.last_delivered), (1, 0, Some(records[2].at)));
+        assert!(d.receivers.iter().any(|r| r.name == "gone" && r.disabled && r.failed == 1));
+        assert!(d.receivers.iter().any(|r| r.name == "tg" && r.pending == 1));
     }
 }
