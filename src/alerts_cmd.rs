@@ -1,4 +1,4 @@
-//! `otklik alerts list|backtest|bench`: glue between the command line, the stored alerts and
+//! `otklik alerts list|silence|silences|backtest|bench`: glue between the command line, the stored alerts and
 //! posts (`otklik_clickhouse::History`) and `otklik_alert`.
 
 use crate::alert_stage::{hourly_series, restore};
@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use otklik_alert::bench::{self, BenchConfig};
 use otklik_alert::detect::{hour_of, HELD_HOURS};
-use otklik_model::{Alert, AlertState};
+use otklik_model::{Alert, AlertState, Silence};
 use std::fmt::Write;
 use std::path::Path;
 
@@ -53,6 +53,49 @@ pub fn list(config: &Config, since: std::time::Duration, open: bool) -> Result<(
     }
     let _ = writeln!(out, "{shown} alert{}", if shown == 1 { "" } else { "s" });
     crate::commands::print_stdout(out)
+}
+
+/// What `otklik alerts silence` was asked to do.
+pub enum SilenceRequest {
+    Start { series: String, duration: std::time::Duration, reason: String, by: String },
+    End(String),
+}
+
+/// Stores a new silence, or a version of an existing one that ends now.
+pub fn silence(config: &Config, request: SilenceRequest) -> Result<()> {
+    let history = config.history()?;
+    let runtime = crate::clickhouse_cmd::runtime()?;
+    let now = Utc::now();
+    let silence = match request {
+        SilenceRequest::Start { series, duration, reason, by } => {
+            Silence::check_series(&series).map_err(anyhow::Error::msg)?;
+            anyhow::ensure!(!reason.trim().is_empty(), "--reason is required: say why, for the next duty officer");
+            let duration = chrono::Duration::from_std(duration).context("--for is too long")?;
+            Silence::new(&series, now, duration, reason.trim(), &by)
+        }
+        SilenceRequest::End(id) => {
+            let active = runtime.block_on(history.silences(now)).context("cannot read the silences")?;
+            let mut silence = active.into_iter().find(|s| s.id == id).with_context(|| format!("no silence {id:?} is in force or to come"))?;
+            silence.ends_at = now.max(silence.starts_at);
+            silence
+        }
+    };
+    runtime.block_on(history.add_silence(&silence, now)).context("cannot store the silence")?;
+    crate::commands::print_stdout(format!("{}\n", silence_line(&silence)))
+}
+
+/// The silences in force or to come.
+pub fn silences(config: &Config) -> Result<()> {
+    let history = config.history()?;
+    let active = crate::clickhouse_cmd::runtime()?.block_on(history.silences(Utc::now())).context("cannot read the silences")?;
+    let mut out: String = active.iter().map(|s| format!("{}\n", silence_line(s))).collect();
+    let _ = writeln!(out, "{} silence{}", active.len(), if active.len() == 1 { "" } else { "s" });
+    crate::commands::print_stdout(out)
+}
+
+fn silence_line(s: &Silence) -> String {
+    let format = "%Y-%m-%d %H:%M";
+    format!("{}  {}  {} – {}  by {}: {}", s.id, s.series, s.starts_at.format(format), s.ends_at.format(format), s.created_by, s.reason)
 }
 
 /// A time given as RFC 3339 or as a date (its midnight, UTC).

@@ -228,6 +228,31 @@ enum AlertsCommand {
         #[arg(long, default_value = "7d", value_parser = otklik_pipeline::units::parse_duration)]
         since: std::time::Duration,
     },
+    /// Stop sending a series' alerts for a while; they are still recorded (and listed on the
+    /// page). `--end ID` ends a silence early.
+    Silence {
+        #[arg(long, short, default_value = "config/otklik.toml")]
+        config: PathBuf,
+        /// `{ОКТМО|region|*}:{topic|*}`, as `otklik alerts list` shows keys: `56701000:heating`.
+        #[arg(long, required_unless_present = "end")]
+        series: Option<String>,
+        /// How long: "6h", "2d", …
+        #[arg(long = "for", default_value = "6h", value_parser = otklik_pipeline::units::parse_duration)]
+        duration: std::time::Duration,
+        #[arg(long, required_unless_present = "end")]
+        reason: Option<String>,
+        /// Who silenced it (shown beside the silence).
+        #[arg(long, env = "USER", default_value = "cli")]
+        by: String,
+        /// End this silence (its id, from `otklik alerts silences`) now.
+        #[arg(long, conflicts_with_all = ["series", "reason"])]
+        end: Option<String>,
+    },
+    /// The silences in force or to come.
+    Silences {
+        #[arg(long, short, default_value = "config/otklik.toml")]
+        config: PathBuf,
+    },
     /// Replay the stored voices of a time range through the detector of the config and print
     /// the alerts it raises (RFC 3339 times or dates).
     Backtest {
@@ -329,6 +354,21 @@ fn main() -> ExitCode {
         }
         Command::Alerts { command: AlertsCommand::List { config, open, since } } => {
             commands::load_config(&config).and_then(|config| alerts_cmd::list(&config, since, open))
+        }
+        Command::Alerts { command: AlertsCommand::Silence { config, series, duration, reason, by, end } } => {
+            let request = match end {
+                Some(id) => alerts_cmd::SilenceRequest::End(id),
+                None => alerts_cmd::SilenceRequest::Start {
+                    series: series.unwrap_or_default(),
+                    duration,
+                    reason: reason.unwrap_or_default(),
+                    by,
+                },
+            };
+            commands::load_config(&config).and_then(|config| alerts_cmd::silence(&config, request))
+        }
+        Command::Alerts { command: AlertsCommand::Silences { config } } => {
+            commands::load_config(&config).and_then(|config| alerts_cmd::silences(&config))
         }
         Command::Alerts { command: AlertsCommand::Backtest { config, from, to } } => {
             commands::load_config(&config).and_then(|config| alerts_cmd::backtest(&config, from, to))

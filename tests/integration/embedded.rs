@@ -63,6 +63,17 @@ fn the_demo_tells_its_incidents_and_the_heating_burst_alert() {
     assert!(listed.lines().any(|l| l.contains("heating") && l.contains("(56705000)") && l.contains("resolved")), "{listed}");
     let backtest = store(&["alerts", "backtest", "--from", "2026-11-01", "--to", "2026-11-26"]);
     assert!(backtest.lines().any(kuzneck), "{backtest}");
+
+    // A silence is stored beside the run's rows, listed, and ended early by its id.
+    let silenced = store(&["alerts", "silence", "--series", "56705000:heating", "--for", "6h", "--reason", "авария на ТЭЦ", "--by", "test"]);
+    let id = silenced.split_whitespace().next().unwrap().to_owned();
+    assert!(id.starts_with("56705000:heating@"), "{silenced}");
+    let listed = store(&["alerts", "silences"]);
+    assert!(listed.contains(&id) && listed.contains("авария на ТЭЦ") && listed.contains("1 silence\n"), "{listed}");
+    store(&["alerts", "silence", "--end", &id]);
+    assert!(store(&["alerts", "silences"]).contains("0 silences"));
+    let refused = run(otklik().args(["alerts", "silence", "--series", "Пенза:heating", "--reason", "x", "--config", "config/demo.toml"]));
+    assert!(!refused.status.success() && stderr(&refused).contains("not an ОКТМО code"), "{}", stderr(&refused));
 }
 
 #[cfg(unix)]

@@ -1,5 +1,5 @@
-//! The alert stage's pure core: incident linking and spike detection, fed plain data and a clock,
-//! with no I/O and no tokio.
+//! The alert stage's pure core: incident linking, spike detection and alert routing, fed plain data
+//! and a clock, with no I/O and no tokio.
 //!
 //! - [`incident`]: [`incident::Linker`] takes plain data ([`incident::LinkPost`], built from an
 //!   `otklik_model::ClassifiedPost` and [`incident::PostFeatures`]) and returns a
@@ -17,15 +17,23 @@
 //!   advances the detector's clock and turns its events into alerts with their incidents; restored
 //!   after a restart from what was stored. The wirings (`src/alert_stage.rs` of the binary) feed it
 //!   from the series topic or the local store and publish what it returns.
+//! - [`route`]: the router, Alertmanager-style — alert events and a clock in, notifications out:
+//!   grouped per receiver × municipality (group wait, group interval, reminders, one resolved
+//!   message), regional alerts inhibiting their local ones, silences recorded, not sent; its state
+//!   rebuilt after a restart from the notifications already sent. The receivers and the outbox
+//!   (`otklik-notify`) deliver what it returns.
 //! - [`bench`]: the Noufaily et al. (2013)-style simulation that calibrates and gates the
 //!   detector (`otklik alerts bench`).
 //!
 //! Neighbours: it reads the classifier's output (`otklik-model`) and uses the classifier crate's
 //! normaliser and gazetteer (`otklik-classify`) for shingles and place detail. The wire type of
-//! an alert is `otklik_model::Alert`, published keyed by `Alert::key`.
+//! an alert is `otklik_model::Alert`, published keyed by `Alert::key`; the router's are
+//! `otklik_model::{Notification, DeliveryRecord, Silence}`. Config values (durations,
+//! `ConfigProblem`) are parsed and checked with `otklik_pipeline::units`, as every component does.
 
 pub mod bench;
 pub mod detect;
 pub mod eval;
 pub mod incident;
+pub mod route;
 pub mod stage;

@@ -48,9 +48,15 @@ pub enum HistoryError {
     ClickHouse(#[from] ClickHouseError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Writing to ClickHouse failed (deliveries, silences).
+    #[error(transparent)]
+    Write(#[from] otklik_pipeline::SinkError),
     /// The blocking read of the local store did not finish (the runtime is shutting down).
     #[error("reading the local store stopped: {0}")]
     Interrupted(String),
+    /// A stored row that cannot be read back as what it stands for.
+    #[error("unreadable stored row: {0}")]
+    Corrupt(String),
 }
 
 impl HistoryError {
@@ -58,7 +64,8 @@ impl HistoryError {
         match self {
             HistoryError::ClickHouse(e) => e.is_retryable(),
             HistoryError::Store(e) => e.is_retryable(),
-            HistoryError::Interrupted(_) => false,
+            HistoryError::Write(e) => matches!(e, otklik_pipeline::SinkError::Retryable(_)),
+            HistoryError::Interrupted(_) | HistoryError::Corrupt(_) => false,
         }
     }
 }
@@ -101,7 +108,7 @@ impl History {
     }
 }
 
-async fn fetch<R: RowOwned + RowRead>(config: &ClickHouseSinkConfig, sql: &str, since: DateTime<Utc>) -> Result<Vec<R>, ClickHouseError> {
+pub(crate) async fn fetch<R: RowOwned + RowRead>(config: &ClickHouseSinkConfig, sql: &str, since: DateTime<Utc>) -> Result<Vec<R>, ClickHouseError> {
     let seconds = u32::try_from(since.timestamp().max(0)).unwrap_or(u32::MAX);
     Ok(config.client().query(sql).bind(seconds).fetch_all::<R>().await?)
 }
@@ -136,7 +143,7 @@ fn latest_alerts_sql() -> String {
 }
 
 /// Runs a blocking store read off the async threads.
-async fn local<T: Send + 'static>(
+pub(crate) async fn local<T: Send + 'static>(
     dir: &Path,
     since: DateTime<Utc>,
     read: fn(&Path, DateTime<Utc>) -> Result<T, StoreError>,
@@ -151,7 +158,7 @@ async fn local<T: Send + 'static>(
 const CLOCK_SLACK: TimeDelta = TimeDelta::days(1);
 
 /// The files of `table` that may hold rows timed at or after `since`.
-fn files_since(dir: &Path, table: &str, since: DateTime<Utc>) -> Result<Vec<PathBuf>, StoreError> {
+pub(crate) fn files_since(dir: &Path, table: &str, since: DateTime<Utc>) -> Result<Vec<PathBuf>, StoreError> {
     let files = table_files(&dir.join(table), table)?;
     Ok(files.into_iter().filter(|path| file_hour(path, table).is_none_or(|hour| hour + TimeDelta::hours(1) + CLOCK_SLACK > since)).collect())
 }
@@ -164,7 +171,7 @@ fn file_hour(path: &Path, table: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Every valid row of the files, in file order.
-fn read_rows<R: serde::de::DeserializeOwned>(files: &[PathBuf], mut each: impl FnMut(R)) -> Result<(), StoreError> {
+pub(crate) fn read_rows<R: serde::de::DeserializeOwned>(files: &[PathBuf], mut each: impl FnMut(R)) -> Result<(), StoreError> {
     for path in files {
         let mut reader = StoreReader::<R>::open(path)?;
         while let Some((row, _)) = reader.next_row()? {

@@ -2,8 +2,8 @@
 //! writer, the bundled analyst queries, the report, and the embedded mode's local store of
 //! ClickHouse-ready files.
 //!
-//! - [`PostRow`], [`DlqRow`], [`AlertRow`], [`SourceStatusRow`]: the rows of the `posts`, `dlq`,
-//!   `alerts` and `sources_status` tables. One type per table serves both wire forms (JSONEachRow
+//! - [`PostRow`], [`DlqRow`], [`AlertRow`], [`SourceStatusRow`], [`DeliveryRow`], [`SilenceRow`]: the rows
+//!   of the `posts`, `dlq`, `alerts`, `sources_status`, `alert_deliveries` and `alert_silences` tables. One type per table serves both wire forms (JSONEachRow
 //!   text and RowBinary); its fields are the table's columns, which tests check against the
 //!   migrated schema.
 //! - [`migrate`]: `deploy/clickhouse/migrations/NNN_*.sql`, applied in order and recorded in
@@ -16,6 +16,8 @@
 //! - [`History`]: what the alert stage restores and the CLI summarises — linked posts (incidents),
 //!   voices and incidents per hour × municipality × topic, the latest event of each alert — from
 //!   ClickHouse or the local store, with the same answer for the same rows.
+//! - [`delivery`]: alert delivery's log (also the notifier's outbox) and silences, in ClickHouse or
+//!   the local store ([`DeliveryLog`] appends; `History::deliveries` / `silences` read).
 //! - [`queries`]: the analyst queries of `deploy/clickhouse/queries/`.
 //! - [`LocalStore`]: hourly JSONEachRow files holding exactly the table rows, a `BatchSink` for
 //!   the embedded wiring (durable append; on open, lines that are not valid rows are moved to a
@@ -32,6 +34,7 @@
 //! `otklik-model` types, implements `otklik-pipeline`'s sink seam; the binary wires it.
 
 pub mod config;
+pub mod delivery;
 pub mod error;
 pub mod history;
 pub mod load;
@@ -48,5 +51,6 @@ pub use history::{History, HistoryError, HourlyVoices};
 pub use local::{DataDir, LocalStore, StoreError, StoreReader, StoreRow};
 pub use migrate::{Form, MigrationReport, Migrator, MIGRATIONS};
 pub use report::Report;
-pub use row::{AlertRow, DlqRow, PostRow, SourceStatusRow, TableRow};
+pub use delivery::DeliveryLog;
+pub use row::{AlertRow, DeliveryRow, DlqRow, PostRow, SilenceRow, SourceStatusRow, TableRow};
 pub use sink::ClickHouseSink;

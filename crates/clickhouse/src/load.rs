@@ -7,7 +7,7 @@ use crate::config::ClickHouseSinkConfig;
 use crate::error::ClickHouseError;
 use crate::local::{table_files, StoreReader};
 use crate::migrate::quote_ident;
-use crate::row::{AlertRow, DlqRow, PostRow, SourceStatusRow, TableRow};
+use crate::row::{AlertRow, DeliveryRow, DlqRow, PostRow, SilenceRow, SourceStatusRow, TableRow};
 use bytes::{BufMut, BytesMut};
 use clickhouse::Row;
 use serde::de::DeserializeOwned;
@@ -26,8 +26,15 @@ pub struct LoadedFile {
 }
 
 /// The tables a store directory may hold, with their columns.
-pub fn store_tables() -> [(&'static str, &'static [&'static str]); 4] {
-    [("posts", PostRow::COLUMN_NAMES), ("dlq", DlqRow::COLUMN_NAMES), ("alerts", AlertRow::COLUMN_NAMES), ("sources_status", SourceStatusRow::COLUMN_NAMES)]
+pub fn store_tables() -> [(&'static str, &'static [&'static str]); 6] {
+    [
+        ("posts", PostRow::COLUMN_NAMES),
+        ("dlq", DlqRow::COLUMN_NAMES),
+        ("alerts", AlertRow::COLUMN_NAMES),
+        ("sources_status", SourceStatusRow::COLUMN_NAMES),
+        ("alert_deliveries", DeliveryRow::COLUMN_NAMES),
+        ("alert_silences", SilenceRow::COLUMN_NAMES),
+    ]
 }
 
 /// Loads every table file under `dir` (`<dir>/<table>/<table>-*.jsonl`), oldest first.
@@ -38,6 +45,8 @@ pub async fn load_store(config: &ClickHouseSinkConfig, dir: &Path) -> Result<Vec
     load_table::<DlqRow>(&client, dir, &mut loaded).await?;
     load_table::<AlertRow>(&client, dir, &mut loaded).await?;
     load_table::<SourceStatusRow>(&client, dir, &mut loaded).await?;
+    load_table::<DeliveryRow>(&client, dir, &mut loaded).await?;
+    load_table::<SilenceRow>(&client, dir, &mut loaded).await?;
     Ok(loaded)
 }
 

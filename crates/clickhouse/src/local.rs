@@ -17,10 +17,10 @@
 //! was never acknowledged, so its rows are delivered again. A column added to a row type later
 //! needs `#[serde(default)]`, or every older line would be quarantined.
 
-use crate::row::{AlertRow, DlqRow, PostRow};
+use crate::row::{AlertRow, DeliveryRow, DlqRow, PostRow};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use otklik_model::{Alert, ClassifiedPost, DlqRecord};
+use otklik_model::{Alert, ClassifiedPost, DeliveryRecord, DlqRecord};
 use otklik_pipeline::{BatchSink, Message, SinkError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -64,6 +64,15 @@ impl StoreRow for AlertRow {
     fn from_message(message: &Message) -> Result<Self, String> {
         let alert: Alert = otklik_model::decode("Alert", &message.payload).map_err(|e| e.to_string())?;
         Ok(AlertRow::from(&alert))
+    }
+}
+
+impl StoreRow for DeliveryRow {
+    const TABLE: &'static str = "alert_deliveries";
+
+    fn from_message(message: &Message) -> Result<Self, String> {
+        let record: DeliveryRecord = otklik_model::decode("DeliveryRecord", &message.payload).map_err(|e| e.to_string())?;
+        Ok(DeliveryRow::from(&record))
     }
 }
 
@@ -189,6 +198,13 @@ struct Inner {
     /// The file of the current hour, kept open between batches.
     current: Mutex<Option<(String, File)>>,
     _claim: TableClaim,
+}
+
+// Not derived: a derive would require `R: Clone`, and only the shared handle is cloned.
+impl<R> Clone for LocalStore<R> {
+    fn clone(&self) -> Self {
+        LocalStore { inner: Arc::clone(&self.inner), _rows: PhantomData }
+    }
 }
 
 impl<R: StoreRow> LocalStore<R> {

@@ -50,6 +50,7 @@ migrations! {
     3 "003_operations",
     4 "004_arrival_and_checks",
     5 "005_incidents_alerts",
+    6 "006_alert_delivery",
 }
 
 /// Which dialect a server gets.

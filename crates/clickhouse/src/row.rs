@@ -3,7 +3,10 @@
 //! production run produce identical tables.
 
 use chrono::{DateTime, Utc};
-use otklik_model::{Alert, AlertSeverity, AlertState, ClassifiedPost, Cursor, DlqRecord, Source, SourceStatus};
+use otklik_model::{
+    Alert, AlertSeverity, AlertState, ClassifiedPost, Cursor, DeliveryOutcome, DeliveryRecord, DlqRecord, Notification, Silence,
+    Source, SourceStatus,
+};
 use clickhouse::Row;
 use serde::{Deserialize, Serialize};
 
@@ -341,6 +344,117 @@ impl SourceStatusRow {
     }
 }
 
+/// A row of the `alert_deliveries` table: one line of the delivery log (`DeliveryRecord`).
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct DeliveryRow {
+    pub notification_id: String,
+    pub receiver: String,
+    pub group_key: String,
+    pub alert_ids: Vec<String>,
+    pub attempt: u32,
+    #[serde(with = "ch_datetime")]
+    pub at: DateTime<Utc>,
+    pub outcome: String,
+    pub status_code: u16,
+    pub detail: String,
+    /// The Unix epoch when there is no next attempt.
+    #[serde(with = "ch_datetime")]
+    pub next_attempt_at: DateTime<Utc>,
+    pub message_ids: Vec<i64>,
+    /// The notification's JSON on `queued` rows, else empty.
+    pub notification: String,
+}
+
+impl From<&DeliveryRecord> for DeliveryRow {
+    fn from(record: &DeliveryRecord) -> Self {
+        DeliveryRow {
+            notification_id: record.notification_id.clone(),
+            receiver: record.receiver.clone(),
+            group_key: record.group_key.clone(),
+            alert_ids: record.alert_ids.clone(),
+            attempt: record.attempt,
+            at: record.at,
+            outcome: record.outcome.as_str().to_owned(),
+            status_code: record.status_code,
+            detail: record.detail.clone(),
+            next_attempt_at: record.next_attempt_at.unwrap_or(DateTime::UNIX_EPOCH),
+            message_ids: record.message_ids.clone(),
+            notification: record.notification.as_ref().map(|n| String::from_utf8_lossy(&otklik_model::encode(n)).into_owned()).unwrap_or_default(),
+        }
+    }
+}
+
+impl TryFrom<&DeliveryRow> for DeliveryRecord {
+    type Error = String;
+
+    fn try_from(row: &DeliveryRow) -> Result<DeliveryRecord, String> {
+        let what = || format!("delivery {} attempt {}", row.notification_id, row.attempt);
+        let outcome = DeliveryOutcome::parse(&row.outcome).ok_or_else(|| format!("{}: unknown outcome {:?}", what(), row.outcome))?;
+        let notification = match row.notification.as_str() {
+            "" => None,
+            json => Some(otklik_model::decode::<Notification>("Notification", json.as_bytes()).map_err(|e| format!("{}: {e}", what()))?),
+        };
+        Ok(DeliveryRecord {
+            schema: otklik_model::Schema,
+            notification_id: row.notification_id.clone(),
+            receiver: row.receiver.clone(),
+            group_key: row.group_key.clone(),
+            alert_ids: row.alert_ids.clone(),
+            attempt: row.attempt,
+            at: row.at,
+            outcome,
+            status_code: row.status_code,
+            detail: row.detail.clone(),
+            next_attempt_at: Some(row.next_attempt_at).filter(|t| *t != DateTime::UNIX_EPOCH),
+            message_ids: row.message_ids.clone(),
+            notification,
+        })
+    }
+}
+
+/// A row of the `alert_silences` table: one version of a silence.
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct SilenceRow {
+    pub id: String,
+    pub series: String,
+    #[serde(with = "ch_datetime")]
+    pub starts_at: DateTime<Utc>,
+    #[serde(with = "ch_datetime")]
+    pub ends_at: DateTime<Utc>,
+    pub reason: String,
+    pub created_by: String,
+    #[serde(with = "ch_datetime")]
+    pub stored_at: DateTime<Utc>,
+}
+
+impl SilenceRow {
+    pub fn new(silence: &Silence, stored_at: DateTime<Utc>) -> Self {
+        SilenceRow {
+            id: silence.id.clone(),
+            series: silence.series.clone(),
+            starts_at: silence.starts_at,
+            ends_at: silence.ends_at,
+            reason: silence.reason.clone(),
+            created_by: silence.created_by.clone(),
+            stored_at,
+        }
+    }
+}
+
+impl From<&SilenceRow> for Silence {
+    fn from(row: &SilenceRow) -> Self {
+        Silence {
+            schema: otklik_model::Schema,
+            id: row.id.clone(),
+            series: row.series.clone(),
+            starts_at: row.starts_at,
+            ends_at: row.ends_at,
+            reason: row.reason.clone(),
+            created_by: row.created_by.clone(),
+        }
+    }
+}
+
 /// A row the ClickHouse writer can insert: its table, its columns (`clickhouse::Row`), and the
 /// checks that can be made before sending it.
 pub trait TableRow: clickhouse::RowOwned + clickhouse::RowWrite + Serialize + Send + Sync + 'static {
@@ -399,6 +513,34 @@ impl TableRow for AlertRow {
         hasher.write(self.id.as_bytes());
         hasher.write(self.state.as_bytes());
         hasher.write_i64(self.raised_at.timestamp());
+    }
+}
+
+impl TableRow for DeliveryRow {
+    const TABLE: &'static str = "alert_deliveries";
+
+    fn precheck(&self) -> Result<(), String> {
+        check_times(&[("at", &self.at), ("next_attempt_at", &self.next_attempt_at)])
+    }
+
+    fn identify(&self, hasher: &mut dyn std::hash::Hasher) {
+        hasher.write(self.notification_id.as_bytes());
+        hasher.write(self.receiver.as_bytes());
+        hasher.write_u32(self.attempt);
+        hasher.write(self.outcome.as_bytes());
+    }
+}
+
+impl TableRow for SilenceRow {
+    const TABLE: &'static str = "alert_silences";
+
+    fn precheck(&self) -> Result<(), String> {
+        check_times(&[("starts_at", &self.starts_at), ("ends_at", &self.ends_at), ("stored_at", &self.stored_at)])
+    }
+
+    fn identify(&self, hasher: &mut dyn std::hash::Hasher) {
+        hasher.write(self.id.as_bytes());
+        hasher.write_i64(self.stored_at.timestamp());
     }
 }
 

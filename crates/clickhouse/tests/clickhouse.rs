@@ -146,7 +146,7 @@ async fn describe_insertable(db: &ScratchDb, table: &str) -> Vec<String> {
         .lines()
         .filter_map(|line| {
             let parts: Vec<&str> = line.split('\t').collect();
-            (parts.get(2).copied().unwrap_or("") == "").then(|| parts[0].to_owned())
+            (parts.get(2).copied().unwrap_or("").is_empty()).then(|| parts[0].to_owned())
         })
         .collect()
 }
@@ -344,7 +344,7 @@ fn expected_linking(rows: &[PostRow]) -> (u64, u64) {
 fn linked(row: &PostRow, i: u64) -> PostRow {
     let mut row = row.clone();
     row.incident_id = format!("vk:-1000:{}", i - i % 10);
-    row.is_voice = u8::from(i % 2 == 0);
+    row.is_voice = u8::from(i.is_multiple_of(2));
     row.version = otklik_clickhouse::row::post_version(row.collected_at, true);
     row
 }
@@ -361,7 +361,7 @@ async fn upgrading_from_004_moves_the_old_alerts_aside_and_backfills_incidents_a
                      sample_uids, raised_at) VALUES ('56701000', 'г. Пенза', 'heating', now(), now(), 7, 1.5, 4.2, ['vk:-1000:1'], now())";
     db.client.query(old_alert).execute().await.unwrap();
 
-    assert_eq!(migrator.migrate(None).await.unwrap().applied, vec![5]);
+    assert_eq!(migrator.migrate(None).await.unwrap().applied, vec![5, 6]);
     // The old table, its row included, under its new name; `alerts` is new and empty.
     assert_eq!(db.count("SELECT count() FROM alerts_v0 WHERE count = 7 AND topic = 'heating'").await, 1);
     assert_eq!(db.count("SELECT count() FROM alerts").await, 0);

@@ -423,7 +423,7 @@ async fn saved_real_pages_walk_through_the_reader() {
     for want in &expected {
         let got = outcome.posts.iter().find(|p| p.uid.to_string() == want["uid"].as_str().unwrap()).unwrap();
         assert_eq!(got.text, want["text"].as_str().unwrap(), "{}", got.uid);
-        assert_eq!(serde_json::to_value(&got.counters).unwrap(), want["counters"], "{}", got.uid);
+        assert_eq!(serde_json::to_value(got.counters).unwrap(), want["counters"], "{}", got.uid);
         assert_eq!(got.edited, want["edited"].as_bool().unwrap(), "{}", got.uid);
         assert_eq!(got.source_id, "tg-https://t.me/penza_gorod");
     }

@@ -162,6 +162,35 @@ pub struct Silence {
 }
 
 impl Silence {
+    /// A silence of `series` from `starts_at` for `duration`; its id names the series and the
+    /// second it starts (`56701000:heating@20261120T091500`).
+    pub fn new(series: &str, starts_at: DateTime<Utc>, duration: chrono::Duration, reason: &str, created_by: &str) -> Silence {
+        Silence {
+            schema: Schema,
+            id: format!("{series}@{}", starts_at.format("%Y%m%dT%H%M%S")),
+            series: series.to_owned(),
+            starts_at,
+            ends_at: starts_at + duration,
+            reason: reason.to_owned(),
+            created_by: created_by.to_owned(),
+        }
+    }
+
+    /// Why `series` is not a series a silence can name, if it is not: `{ОКТМО|region|*}:{topic|*}`.
+    pub fn check_series(series: &str) -> Result<(), String> {
+        let Some((place, topic)) = series.split_once(':') else {
+            return Err(format!("{series:?} is not `{{municipality}}:{{topic}}` (e.g. 56701000:heating, region:*)"));
+        };
+        let place_ok = place == "*" || place == "region" || (!place.is_empty() && place.bytes().all(|b| b.is_ascii_digit()));
+        if !place_ok {
+            return Err(format!("{series:?}: {place:?} is not an ОКТМО code, `region` or `*`"));
+        }
+        if topic != "*" && topic.parse::<crate::Topic>().is_err() {
+            return Err(format!("{series:?}: {topic:?} is not a topic id or `*`"));
+        }
+        Ok(())
+    }
+
     pub fn active(&self, now: DateTime<Utc>) -> bool {
         self.starts_at <= now && now < self.ends_at
     }

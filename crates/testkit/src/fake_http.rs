@@ -42,6 +42,8 @@ pub enum FakeResponse {
     Reply { status: u16, headers: Vec<(String, String)>, body: Vec<u8> },
     /// These exact bytes, then the connection closes (truncated bodies, garbage).
     Raw(Vec<u8>),
+    /// No answer at all: the connection stays open until the client gives up (a hung server).
+    Hang,
 }
 
 impl FakeResponse {
@@ -169,6 +171,7 @@ async fn serve(mut stream: tokio::net::TcpStream, handler: &Handler, requests: &
     let request = FakeRequest { method, path: path.to_owned(), query: params, headers, body, at: Instant::now() };
     requests.lock().unwrap_or_else(|p| p.into_inner()).push(request.clone());
     let bytes = match handler(&request) {
+        FakeResponse::Hang => return std::future::pending().await,
         FakeResponse::Raw(bytes) => bytes,
         FakeResponse::Reply { status, headers, body } => {
             let mut out = format!("HTTP/1.1 {status} {}\r\nContent-Length: {}\r\nConnection: close\r\n", reason(status), body.len()).into_bytes();
@@ -189,7 +192,10 @@ fn reason(status: u16) -> &'static str {
         200 => "OK",
         301 => "Moved Permanently",
         302 => "Found",
+        400 => "Bad Request",
         404 => "Not Found",
+        408 => "Request Timeout",
+        410 => "Gone",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
         502 => "Bad Gateway",

@@ -136,7 +136,8 @@ def loaded(db):
 
 
 def test_columns_match_the_rust_rows(db):
-    for table, struct in [("posts", "PostRow"), ("dlq", "DlqRow"), ("alerts", "AlertRow"), ("sources_status", "SourceStatusRow")]:
+    for table, struct in [("posts", "PostRow"), ("dlq", "DlqRow"), ("alerts", "AlertRow"), ("sources_status", "SourceStatusRow"),
+                          ("alert_deliveries", "DeliveryRow"), ("alert_silences", "SilenceRow")]:
         cols = rows(db, "SELECT name FROM system.columns WHERE database = 'otklik' AND table = '%s' "
                         "AND default_kind = '' ORDER BY position" % table)
         assert [c["name"] for c in cols] == rust_fields(struct), table

@@ -16,11 +16,11 @@ pub const TOPICS: &[Topic] = &[Topic::Heating, Topic::HotWater, Topic::Roads, To
 pub fn classified(i: u64, base: DateTime<Utc>, text_len: usize) -> ClassifiedPost {
     let published_at = base - chrono::Duration::minutes((i % (48 * 60)) as i64);
     let kind = [PostKind::Complaint, PostKind::Question, PostKind::Info][(i % 3) as usize];
-    let topics = if i % 7 == 0 {
+    let topics = if i.is_multiple_of(7) {
         Vec::new()
     } else {
         let mut hits = vec![TopicHit { topic: TOPICS[(i % 5) as usize], score: 0.9, rule: "test.rule".into() }];
-        if i % 4 == 0 {
+        if i.is_multiple_of(4) {
             hits.push(TopicHit { topic: TOPICS[((i + 1) % 5) as usize], score: 0.5, rule: "test.second".into() });
         }
         hits
