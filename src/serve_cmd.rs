@@ -18,9 +18,6 @@ const EXAMPLES: usize = 5;
 /// Characters of an example post's text.
 const EXAMPLE_CHARS: usize = 280;
 
-const NO_SILENCES: &str = "заглушения пока не хранятся в этой сборке";
-const NO_DELIVERIES: &str = "журнал доставки пока не ведётся в этой сборке";
-
 /// The page's data over [`History`].
 pub struct StoreData {
     config: Config,
@@ -98,16 +95,16 @@ impl PageData for StoreData {
         Ok(cells.collect())
     }
 
-    async fn silences(&self, _now: DateTime<Utc>) -> Result<Vec<Silence>, DataError> {
-        Err(DataError::Unavailable(NO_SILENCES.into()))
+    async fn silences(&self, now: DateTime<Utc>) -> Result<Vec<Silence>, DataError> {
+        self.history.silences(now).await.map_err(backend)
     }
 
-    async fn add_silence(&self, _silence: &Silence) -> Result<(), DataError> {
-        Err(DataError::Unavailable(NO_SILENCES.into()))
+    async fn add_silence(&self, silence: &Silence) -> Result<(), DataError> {
+        self.history.add_silence(silence, Utc::now()).await.map_err(backend)
     }
 
-    async fn deliveries(&self, _since: DateTime<Utc>) -> Result<Vec<DeliveryRecord>, DataError> {
-        Err(DataError::Unavailable(NO_DELIVERIES.into()))
+    async fn deliveries(&self, since: DateTime<Utc>) -> Result<Vec<DeliveryRecord>, DataError> {
+        self.history.deliveries(since).await.map_err(backend)
     }
 }
 

@@ -84,7 +84,7 @@ pub trait PageData: Send + Sync {
     /// Voices per hour × municipality × topic for the hours starting at or after `since`.
     async fn hourly_voices(&self, since: DateTime<Utc>) -> Result<Vec<HourCell>, DataError>;
 
-    /// The silences active at `now`.
+    /// The silences not ended at `now`: active, or starting later.
     async fn silences(&self, now: DateTime<Utc>) -> Result<Vec<Silence>, DataError>;
 
     /// Stores a new silence (the only write the page makes).

@@ -380,7 +380,7 @@ fn silences_section(out: &mut String, silences: &Result<Vec<Silence>, DataError>
     out.push_str("<section id=\"silences\">\n<h2>Заглушения</h2>\n");
     match silences {
         Err(e) => unavailable(out, "Заглушения недоступны", e),
-        Ok(list) if list.is_empty() => out.push_str("<p class=\"note\">Действующих заглушений нет.</p>\n"),
+        Ok(list) if list.is_empty() => out.push_str("<p class=\"note\">Заглушений нет.</p>\n"),
         Ok(list) => silence_list(out, list, options.clock),
     }
     match options.silencing {
@@ -396,14 +396,15 @@ fn silences_section(out: &mut String, silences: &Result<Vec<Silence>, DataError>
 
 fn silence_list(out: &mut String, list: &[Silence], clock: Clock) {
     out.push_str(
-        "<div class=\"scroll\"><table>\n<thead><tr><th>Серия</th><th>До</th><th>Причина</th><th>Кто</th></tr>\
-         </thead>\n<tbody>\n",
+        "<div class=\"scroll\"><table>\n<thead><tr><th>Серия</th><th>С</th><th>До</th><th>Причина</th><th>Кто</th>\
+         </tr></thead>\n<tbody>\n",
     );
     for s in list {
         let _ = writeln!(
             out,
-            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             Esc(&s.series),
+            clock.short(s.starts_at),
             clock.short(s.ends_at),
             Esc(&s.reason),
             Esc(&s.created_by)

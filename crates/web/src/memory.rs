@@ -51,7 +51,7 @@ impl PageData for MemoryData {
 
     async fn silences(&self, now: DateTime<Utc>) -> Result<Vec<Silence>, DataError> {
         self.check()?;
-        Ok(self.stored_silences().into_iter().filter(|s| s.active(now)).collect())
+        Ok(self.stored_silences().into_iter().filter(|s| s.ends_at > now).collect())
     }
 
     async fn add_silence(&self, silence: &Silence) -> Result<(), DataError> {

@@ -175,7 +175,7 @@ pub fn cards(
             expanded: false,
             later_event: (alert.raised_at > now).then_some(alert.raised_at),
             incidents: incidents_of(&alert, incidents),
-            silence: silences.iter().find(|s| s.matches(&alert)).cloned(),
+            silence: silences.iter().find(|s| s.active(now) && s.matches(&alert)).cloned(),
             deliveries: deliveries_of(&alert, records),
             alert,
         })
