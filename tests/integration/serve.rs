@@ -33,21 +33,33 @@ struct Served {
 }
 
 impl Served {
+    /// `otklik serve` over the demo config with `data` as its store.
     fn start(data: &Path, args: &[&str]) -> Served {
-        let mut child = otklik()
-            .args(["serve", "--config", "config/demo.toml", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .env("OTKLIK_DATA_DIR", data)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("otklik serve starts");
+        let mut command = otklik();
+        command.args(["serve", "--config", "config/demo.toml", "--listen", "127.0.0.1:0"]).args(args);
+        Served::spawn(command.env("OTKLIK_DATA_DIR", data).stderr(Stdio::inherit()))
+    }
+
+    fn spawn(command: &mut Command) -> Served {
+        let mut child = command.stdout(Stdio::piped()).spawn().expect("otklik serve starts");
         // The first line names the address; it ends early (EOF) if the server fails to start.
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let url = line.trim().rsplit(' ').next().unwrap_or_default().to_owned();
         assert!(url.starts_with("http://127.0.0.1:"), "no address announced: {line:?}");
         Served { child, url }
+    }
+
+    /// One raw HTTP/1.1 exchange: the whole answer, head and body.
+    fn http(&self, method: &str, path: &str, form: &str) -> String {
+        let address = self.url.trim_start_matches("http://").trim_end_matches('/');
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        let head = format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+        let body = format!("Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}", form.len());
+        std::io::Write::write_all(&mut stream, format!("{head}{body}").as_bytes()).unwrap();
+        let mut answer = String::new();
+        std::io::Read::read_to_string(&mut stream, &mut answer).unwrap();
+        answer
     }
 
     /// SIGTERM, then the exit status: the server finishes its requests and exits 0.
@@ -123,23 +135,51 @@ fn the_json_view_and_health_over_the_demo_store() {
     let demo = run(otklik().args(["run", "--config", "config/demo.toml"]).env("OTKLIK_DATA_DIR", data.path()));
     assert!(demo.status.success(), "{}", stderr(&demo));
     let mut served = Served::start(data.path(), &["--at", AT]);
-    let get = |path: &str| {
-        let address = served.url.trim_start_matches("http://").trim_end_matches('/');
-        let mut stream = std::net::TcpStream::connect(address).unwrap();
-        let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
-        std::io::Write::write_all(&mut stream, request.as_bytes()).unwrap();
-        let mut answer = String::new();
-        std::io::Read::read_to_string(&mut stream, &mut answer).unwrap();
-        answer
-    };
-    assert!(get("/healthz").ends_with("\r\n\r\nok\n"));
-    let answer = get("/api/alerts?open=true");
+    assert!(served.http("GET", "/healthz", "").ends_with("\r\n\r\nok\n"));
+    let answer = served.http("GET", "/api/alerts?open=true", "");
     let body = answer.split_once("\r\n\r\n").map(|(_, body)| body).unwrap_or_default();
     let json: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}"));
     let alerts = json["alerts"].as_array().unwrap();
     let heating = alerts.iter().find(|a| a["municipality"] == "56705000" && a["topic"] == "heating");
     assert_eq!(heating.map(|a| a["open"].clone()), Some(serde_json::Value::Bool(true)), "{json}");
     assert!(served.stop().success());
+}
+
+#[test]
+fn a_silence_from_the_page_needs_the_token_and_lands_in_the_store() {
+    const TOKEN: &str = "a-token-of-the-evening-shift";
+    let dir = tempfile::tempdir().unwrap();
+    let (data, config) = (dir.path().join("data"), repo().join("config"));
+    let toml = format!(
+        "[run]\ndata_dir = {data:?}\n\n[classify]\ntopics_dir = {:?}\ngazetteer = {:?}\n\n[collect]\n\
+         sources_file = {:?}\nreplay_dir = {:?}\n\n[alert]\ncalendar_dir = {:?}\n\n[serve]\nsilence_token_env = \"OTKLIK_TEST_PAGE_TOKEN\"\n",
+        config.join("topics"),
+        config.join("gazetteer/gazetteer.tsv"),
+        config.join("demo/sources.toml"),
+        config.join("demo/feeds"),
+        config.join("calendar")
+    );
+    let path = dir.path().join("otklik.toml");
+    std::fs::write(&path, toml).unwrap();
+    let log = dir.path().join("serve.log");
+    let mut command = otklik();
+    command.args(["serve", "--listen", "127.0.0.1:0", "--config"]).arg(&path).env("OTKLIK_TEST_PAGE_TOKEN", TOKEN);
+    let mut served = Served::spawn(command.stderr(std::fs::File::create(&log).unwrap()));
+
+    let form = "series=56705000%3Aheating&duration=6h&reason=%D0%B1%D1%80%D0%B8%D0%B3%D0%B0%D0%B4%D0%B0&author=duty";
+    let refused = served.http("POST", "/silences", &format!("{form}&token=not-the-token-of-the-shift"));
+    assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
+    assert!(store_rows(&data.join("alert_silences")).is_empty(), "a wrong token stores nothing");
+    let stored = served.http("POST", "/silences", &format!("{form}&token={TOKEN}"));
+    assert!(stored.starts_with("HTTP/1.1 303") && stored.contains("location: /?done=silenced"), "{stored}");
+    let rows = store_rows(&data.join("alert_silences"));
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!((rows[0]["series"].as_str(), rows[0]["reason"].as_str()), (Some("56705000:heating"), Some("бригада")));
+    let page = served.http("GET", "/", "");
+    assert!(page.contains("<td><code>56705000:heating</code></td>"), "{page}");
+    assert!(served.stop().success());
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("silence added from the page") && !log.contains(TOKEN), "{log}");
 }
 
 #[test]
