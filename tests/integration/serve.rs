@@ -55,7 +55,8 @@ impl Served {
         let address = self.url.trim_start_matches("http://").trim_end_matches('/');
         let mut stream = std::net::TcpStream::connect(address).unwrap();
         let head = format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
-        let body = format!("Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}", form.len());
+        let kind = "Content-Type: application/x-www-form-urlencoded";
+        let body = format!("{kind}\r\nContent-Length: {}\r\n\r\n{form}", form.len());
         std::io::Write::write_all(&mut stream, format!("{head}{body}").as_bytes()).unwrap();
         let mut answer = String::new();
         std::io::Read::read_to_string(&mut stream, &mut answer).unwrap();
@@ -152,7 +153,8 @@ fn a_silence_from_the_page_needs_the_token_and_lands_in_the_store() {
     let (data, config) = (dir.path().join("data"), repo().join("config"));
     let toml = format!(
         "[run]\ndata_dir = {data:?}\n\n[classify]\ntopics_dir = {:?}\ngazetteer = {:?}\n\n[collect]\n\
-         sources_file = {:?}\nreplay_dir = {:?}\n\n[alert]\ncalendar_dir = {:?}\n\n[serve]\nsilence_token_env = \"OTKLIK_TEST_PAGE_TOKEN\"\n",
+         sources_file = {:?}\nreplay_dir = {:?}\n\n[alert]\ncalendar_dir = {:?}\n\n\
+         [serve]\nsilence_token_env = \"OTKLIK_TEST_PAGE_TOKEN\"\n",
         config.join("topics"),
         config.join("gazetteer/gazetteer.tsv"),
         config.join("demo/sources.toml"),
