@@ -7,7 +7,8 @@
 #     (the ClickHouse tests), curl, a Java runtime and Maven (the Kafka broker, from its jars on
 #     Maven Central), a C toolchain and pkg-config (librdkafka is built from the rdkafka crate's
 #     bundled sources), python3 with pip; docker-compose, python3-yaml, prometheus (promtool) and
-#     systemd (systemd-analyze) for scripts/check-deploy.sh;
+#     systemd (systemd-analyze) for scripts/check-deploy.sh; chromium (the page of `otklik serve`
+#     looked at headless);
 #   - Python packages (pip): chdb and pytest (the modern-ClickHouse DDL tests);
 #   - the Kafka jars (scripts/kafka.sh fetch, cached under ~/.cache/otklik).
 # The Rust toolchain is expected (rustup).
@@ -37,6 +38,8 @@ have docker-compose || missing+=(docker-compose)
 python3 -c 'import yaml' 2>/dev/null || missing+=(python3-yaml)
 have promtool || missing+=(prometheus)
 have systemd-analyze || missing+=(systemd)
+# tests/integration/serve.rs: the duty officer's page in a real browser (headless).
+have chromium || missing+=(chromium)
 
 if [ ${#missing[@]} -gt 0 ]; then
     sudo=()

@@ -44,6 +44,8 @@ pub struct Config {
     pub run: RunConfig,
     #[serde(default)]
     pub telemetry: TelemetryConfig,
+    #[serde(default)]
+    pub serve: ServeConfig,
     /// Required in production mode.
     #[serde(default)]
     pub kafka: Option<KafkaConfig>,
@@ -140,6 +142,28 @@ impl Default for TelemetryConfig {
         TelemetryConfig { log_format: LogFormat::Pretty, log_level: "info".into(), metrics_listen: String::new() }
     }
 }
+
+/// `otklik serve`: the duty officer's page.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeConfig {
+    /// Address of the page; loopback by default, as the page shows residents' posts.
+    pub listen: String,
+    /// The environment variable holding the token that silencing from the page needs (at least
+    /// 16 characters); with neither this nor `silence_token_file` the page is read-only.
+    pub silence_token_env: String,
+    /// A file holding that token; used when `silence_token_env` is empty.
+    pub silence_token_file: Option<PathBuf>,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig { listen: "127.0.0.1:8080".into(), silence_token_env: String::new(), silence_token_file: None }
+    }
+}
+
+/// A shorter silence token is too easy to guess.
+const SILENCE_TOKEN_MIN_CHARS: usize = 16;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -668,10 +692,51 @@ impl Config {
         }
     }
 
+    /// The token silencing from the page needs, from `serve.silence_token_env` or
+    /// `serve.silence_token_file`; `None` when neither is set. Never logged.
+    pub fn silence_token(&self) -> Result<Option<String>, ConfigProblem> {
+        let serve = &self.serve;
+        let token = if !serve.silence_token_env.is_empty() {
+            let unset = || format!("environment variable {} is not set", serve.silence_token_env);
+            let token = std::env::var(&serve.silence_token_env);
+            let token = token.map_err(|_| ConfigProblem::new("silence_token_env", unset()))?;
+            Some(("silence_token_env", token))
+        } else if let Some(file) = &serve.silence_token_file {
+            let path = self.resolve(file);
+            let token = read_capped(&path, SECRET_FILE_MAX_BYTES)
+                .map_err(|e| ConfigProblem::new("silence_token_file", format!("cannot read {}: {e}", path.display())))?;
+            Some(("silence_token_file", token.trim_end_matches(['\n', '\r']).to_owned()))
+        } else {
+            None
+        };
+        match token {
+            Some((field, token)) if token.chars().count() < SILENCE_TOKEN_MIN_CHARS => {
+                let message = format!("the token is shorter than {SILENCE_TOKEN_MIN_CHARS} characters");
+                Err(ConfigProblem::new(field, message).with_hint("e.g. openssl rand -hex 24"))
+            }
+            token => Ok(token.map(|(_, token)| token)),
+        }
+    }
+
+    fn validate_serve(&self) -> Vec<ConfigProblem> {
+        let mut problems = Vec::new();
+        if self.serve.listen.parse::<std::net::SocketAddr>().is_err() {
+            let problem = ConfigProblem::new("listen", format!("{:?} is not an address", self.serve.listen));
+            problems.push(problem.with_hint("e.g. \"127.0.0.1:8080\""));
+        }
+        if !self.serve.silence_token_env.is_empty() && self.serve.silence_token_file.is_some() {
+            let message = "set silence_token_env or silence_token_file, not both";
+            problems.push(ConfigProblem::new("silence_token_file", message));
+        }
+        problems.extend(self.silence_token().err());
+        problems
+    }
+
     fn validate(&mut self, path: &Path, text: &str, problems: &mut Vec<Problem>) {
         let place = Placer { file: path, text };
         place.all("run", self.run.validate(), problems);
         place.all("telemetry", self.telemetry.validate(), problems);
+        place.all("serve", self.validate_serve(), problems);
         place.all("sink", self.sink.validate(), problems);
         place.all("classify", self.classify.validate(), problems);
         place.all("collect", self.collect.validate(), problems);

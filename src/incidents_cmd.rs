@@ -7,7 +7,7 @@ use crate::config::Config;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use otklik_alert::stage::IncidentSummary;
-use otklik_clickhouse::History;
+use otklik_clickhouse::{History, PostRow};
 use std::collections::HashMap;
 use std::fmt::Write;
 
@@ -28,19 +28,30 @@ pub struct Listed {
 
 /// Every incident with a post published at or after `since` in `history`, most voices first.
 pub async fn read(config: &Config, history: &History, since: DateTime<Utc>) -> Result<Listed> {
-    let mut core = config.alert_core(false)?;
+    let core = config.alert_core(false)?;
     // An incident open since `since` may have started up to a linking window earlier.
     let rows = history.linked_posts(since - core.link_window()).await.context("cannot read the linked posts")?;
+    Ok(summarise(core, &rows, since))
+}
+
+/// The incidents of linked post `rows` (read from a linking window before `since`) with a post
+/// at or after `since`, as a fresh alert stage `core` links them; most voices first.
+pub fn summarise(mut core: otklik_alert::stage::AlertCore, rows: &[PostRow], since: DateTime<Utc>) -> Listed {
     let names: HashMap<String, String> = rows.iter().map(|r| (r.municipality.clone(), r.municipality_name.clone())).collect();
     let restored: Vec<_> = rows.iter().filter_map(|row| restored_post(&core, row)).collect();
     let places = restored.iter().map(|r| (r.post.uid.clone(), place(&r.post.features.place))).collect();
     core.load_history(&otklik_alert::stage::Restore { posts: restored, ..Default::default() });
     let mut incidents: Vec<_> = core.incidents().filter(|i| i.last_seen >= since).cloned().collect();
     incidents.sort_by(|a, b| b.voices.cmp(&a.voices).then(b.posts.cmp(&a.posts)).then(a.first_seen.cmp(&b.first_seen)));
-    Ok(Listed { incidents, names, places })
+    Listed { incidents, names, places }
 }
 
 impl Listed {
+    /// Where the incident's first post said it happened; empty when it did not say.
+    pub fn place(&self, incident_id: &str) -> &str {
+        self.places.get(incident_id).map_or("", String::as_str)
+    }
+
     /// One line per incident (at most `limit`), under a header.
     pub fn render(&self, limit: usize) -> String {
         let mut out = String::from("voices posts first seen        last seen         topic                municipality · place · excerpt\n");

@@ -15,6 +15,7 @@ mod metrics_http;
 mod notify_stage;
 mod production;
 mod readers;
+mod serve_cmd;
 mod sources_cmd;
 mod stages;
 mod summary;
@@ -141,6 +142,19 @@ enum Command {
         /// Incidents with a post this recent: "24h", "3d", …
         #[arg(long, default_value = "24h", value_parser = otklik_pipeline::units::parse_duration)]
         since: std::time::Duration,
+    },
+    /// The duty officer's page: open and recent alerts with their incidents, the last 24 hours
+    /// against the usual, silences and deliveries (from ClickHouse in production mode, from the
+    /// local store in embedded mode), until Ctrl-C or SIGTERM.
+    Serve {
+        #[arg(long, short, default_value = "config/otklik.toml")]
+        config: PathBuf,
+        /// Listen here instead of `[serve] listen` (127.0.0.1:8080 by default).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Show the page as of this moment (RFC 3339 time or date) instead of the present.
+        #[arg(long, value_parser = alerts_cmd::parse_time)]
+        at: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// Spike alerts.
     Alerts {
@@ -361,6 +375,9 @@ fn main() -> ExitCode {
             commands::load_config(&config).and_then(|config| alerts_cmd::backtest(&config, from, to))
         }
         Command::Incidents { config, since } => commands::load_config(&config).and_then(|config| incidents_cmd::run(&config, since)),
+        Command::Serve { config, listen, at } => {
+            commands::load_config(&config).and_then(|config| serve_cmd::run(&config, listen.as_deref(), at))
+        }
         Command::Dedup { command } => dedup_cmd::run(command),
         Command::Bench { command } => bench(command),
         Command::Kafka { command: KafkaCommand::Init, config } => commands::load_config(&config).and_then(|config| kafka_cmd::init(&config)),

@@ -8,6 +8,7 @@ mod fleet;
 mod kafka_faults;
 mod production;
 mod secrets;
+mod serve;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
