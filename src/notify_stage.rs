@@ -225,30 +225,37 @@ impl NotifyStage {
         Ok(())
     }
 
-    /// The held alerts in the order they were raised, each after what fell due before it.
+    /// The held alerts in the order they were raised, each after what fell due before it, then
+    /// the clock run on until nothing waits (reminders and resolutions included).
     fn replay(&mut self) -> Routed {
         let mut alerts = std::mem::take(&mut self.held);
-        alerts.sort_by(|a, b| (a.raised_at, state_rank(a.state)).cmp(&(b.raised_at, state_rank(b.state))).then(a.id.cmp(&b.id)));
+        alerts.sort_by(|a, b| (a.raised_at, state_rank(a.state), &a.id).cmp(&(b.raised_at, state_rank(b.state), &b.id)));
         let mut all = Routed::default();
-        let mut last = None;
+        let mut clock = DateTime::<Utc>::MIN_UTC;
         for alert in alerts {
             let at = alert.raised_at;
-            extend(&mut all, self.router.due(at));
-            self.router.on_alert(alert, at);
-            last = Some(at);
+            self.run_until(clock, at, &mut all);
+            clock = clock.max(at);
+            self.router.on_alert(alert, clock);
         }
-        // Run the clock on until nothing is left waiting (a resolution waits out its interval).
-        while let Some(due) = self.router.next_due() {
-            extend(&mut all, self.router.due(due.max(last.unwrap_or(due))));
-            if self.router.next_due() == Some(due) {
+        self.run_until(clock, DateTime::<Utc>::MAX_UTC, &mut all);
+        all
+    }
+
+    /// Every group that falls due after `clock` and before `until`, at the moment it falls due (or at
+    /// `clock`, for one already due then).
+    fn run_until(&mut self, clock: DateTime<Utc>, until: DateTime<Utc>, all: &mut Routed) {
+        while let Some(due) = self.router.next_due().filter(|due| *due < until) {
+            let due = due.max(clock);
+            let routed = self.router.due(due);
+            let idle = routed.send.is_empty() && routed.suppressed.is_empty();
+            all.send.extend(routed.send);
+            all.suppressed.extend(routed.suppressed);
+            // `due` always acts on what `next_due` named; a router that did not is not looped on.
+            if idle && self.router.next_due() == Some(due) {
                 break;
             }
-            last = Some(due);
         }
-        if let Some(at) = last {
-            extend(&mut all, self.router.flush(at));
-        }
-        all
     }
 
     async fn hand(&self, routed: Routed, metrics: &StageMetrics, shutdown: &CancellationToken) -> Result<()> {
@@ -264,11 +271,6 @@ impl NotifyStage {
         StageMetrics::add(&metrics.emitted, sent);
         Ok(())
     }
-}
-
-fn extend(all: &mut Routed, more: Routed) {
-    all.send.extend(more.send);
-    all.suppressed.extend(more.suppressed);
 }
 
 fn state_rank(state: AlertState) -> u8 {
@@ -295,4 +297,38 @@ async fn restore(router: &mut Router, history: &History) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The webhook sink of `[alerts.local_receiver]`, served until dropped.
+pub struct LocalReceiver {
+    _stop: tokio_util::sync::DropGuard,
+}
+
+/// The configured receivers, with the one `[alerts.local_receiver]` serves pointed at the sink
+/// started here (deliveries appended under `dir`).
+pub async fn local_receiver(
+    config: &Config,
+    dir: &std::path::Path,
+) -> Result<(Vec<otklik_notify::ReceiverConfig>, Option<LocalReceiver>)> {
+    let mut receivers = config.alerts.receivers.clone();
+    let Some(local) = &config.alerts.local_receiver else { return Ok((receivers, None)) };
+    let Some(otklik_notify::ReceiverConfig::Webhook(webhook)) = receivers.iter_mut().find(|r| r.name() == local.receiver) else {
+        anyhow::bail!("[alerts.local_receiver] receiver: no webhook receiver is named {:?}", local.receiver);
+    };
+    let secret = otklik_notify::ReceiverConfig::Webhook(webhook.clone())
+        .load_secret(&config.base_dir)
+        .map_err(|p| anyhow::anyhow!("[alerts.receiver] {}: {p}", webhook.name))?;
+    let key = otklik_notify::webhook::SigningKey::from_secret(&secret).map_err(anyhow::Error::msg)?;
+    let listener = tokio::net::TcpListener::bind(&local.listen).await.with_context(|| format!("cannot listen on {}", local.listen))?;
+    let address = listener.local_addr()?;
+    webhook.url = format!("http://{address}{}", otklik_web::receiver::PATH);
+    tracing::info!(receiver = %webhook.name, "the local webhook sink listens on {address}; deliveries go to {}", dir.display());
+    let stop = CancellationToken::new();
+    let (shutdown, dir) = (stop.clone().cancelled_owned(), dir.to_owned());
+    tokio::spawn(async move {
+        if let Err(e) = otklik_web::receiver::run(listener, key, dir, shutdown).await {
+            tracing::error!(error = %e, "the local webhook sink stopped");
+        }
+    });
+    Ok((receivers, Some(LocalReceiver { _stop: stop.drop_guard() })))
 }

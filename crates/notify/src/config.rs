@@ -126,7 +126,7 @@ impl ReceiverConfig {
     }
 
     /// Reads the receiver's secret (once): the error names the variable or file, never a value.
-    pub(crate) fn load_secret(&self, base_dir: &Path) -> Result<Secret, ConfigProblem> {
+    pub fn load_secret(&self, base_dir: &Path) -> Result<Secret, ConfigProblem> {
         let (env, file, field) = match self {
             ReceiverConfig::Webhook(c) => (c.secret_env.as_deref(), c.secret_file.as_deref(), "secret_env"),
             ReceiverConfig::Telegram(c) => (c.token_env.as_deref(), c.token_file.as_deref(), "token_env"),
