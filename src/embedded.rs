@@ -109,6 +109,7 @@ pub async fn run(config: &Config) -> Result<Summary> {
     for (name, stage) in stages {
         registry.register(name, stage.clone());
     }
+    registry.register_receivers(receivers.clone());
     registry.set_ready(true);
     crate::metrics_http::spawn(&config.telemetry.metrics_listen, registry, stop.stages.clone());
 

@@ -3,6 +3,7 @@
 //! A deliberately tiny HTTP/1.1 responder: three fixed GET paths, one response per connection.
 //! It needs no web framework, and a scrape can never hold up the pipeline.
 
+use otklik_notify::ReceiverMetrics;
 use otklik_pipeline::{CancellationToken, StageMetrics};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -10,16 +11,40 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// Per receiver: deliveries, retries, give-ups, and whether a 410 disabled it.
+fn render_receivers(out: &mut String, receivers: &[(String, Arc<ReceiverMetrics>)]) {
+    type Family = (&'static str, &'static str, &'static str, fn(&otklik_notify::ReceiverCounts) -> u64);
+    let families: [Family; 5] = [
+        ("delivered_total", "counter", "Notifications a receiver accepted.", |c| c.delivered),
+        ("retries_total", "counter", "Delivery attempts that failed and are tried again.", |c| c.retried),
+        ("failed_total", "counter", "Notifications given up on.", |c| c.failed),
+        ("pending", "gauge", "Notifications waiting in a receiver's queue.", |c| c.pending),
+        ("disabled", "gauge", "1 when the receiver answered 410 Gone and gets nothing more.", |c| u64::from(c.disabled)),
+    ];
+    for (name, kind, help, value) in families {
+        let _ = writeln!(out, "# HELP otklik_alert_receiver_{name} {help}\n# TYPE otklik_alert_receiver_{name} {kind}");
+        for (receiver, metrics) in receivers {
+            let _ = writeln!(out, "otklik_alert_receiver_{name}{{receiver=\"{receiver}\"}} {}", value(&metrics.snapshot()));
+        }
+    }
+}
+
 /// The stages whose counters are exported, and whether the process is ready.
 #[derive(Default)]
 pub struct Registry {
     stages: Mutex<Vec<(String, Arc<StageMetrics>)>>,
+    receivers: Mutex<Vec<(String, Arc<ReceiverMetrics>)>>,
     ready: AtomicBool,
 }
 
 impl Registry {
     pub fn register(&self, stage: &str, metrics: Arc<StageMetrics>) {
         self.stages.lock().unwrap_or_else(|p| p.into_inner()).push((stage.to_owned(), metrics));
+    }
+
+    /// Alert receivers' delivery counters.
+    pub fn register_receivers(&self, receivers: Vec<(String, Arc<ReceiverMetrics>)>) {
+        self.receivers.lock().unwrap_or_else(|p| p.into_inner()).extend(receivers);
     }
 
     pub fn set_ready(&self, ready: bool) {
@@ -49,6 +74,7 @@ impl Registry {
                 let _ = writeln!(out, "otklik_stage_{name}_total{{stage=\"{stage}\"}} {}", value(metrics));
             }
         }
+        render_receivers(&mut out, &self.receivers.lock().unwrap_or_else(|p| p.into_inner()));
         let _ = writeln!(out, "# HELP otklik_ready Whether the process is ready.\n# TYPE otklik_ready gauge\notklik_ready {}", u8::from(self.is_ready()));
         out
     }

@@ -11,6 +11,7 @@ use crate::metrics_http::Registry;
 use crate::supervise::Supervisor;
 use anyhow::{Context, Result};
 use crate::alert_stage::{AlertStage, StageClock};
+use crate::notify_stage::{NotifyClock, NotifyStage, StoredDeliveryLog};
 use otklik_clickhouse::{AlertRow, ClickHouseSink, DlqRow, History, Migrator, PostRow};
 use otklik_collect::fleet::ShareEvent;
 use otklik_collect::{cursors_from_table, Collector};
@@ -61,6 +62,13 @@ pub async fn run(config: &Config, role: Role) -> Result<()> {
         let stage = Arc::new(AlertStage::new(core, graph.topics.posts_classified.clone(), graph.topics.alerts.clone(), tick));
         let alert = graph.alert(stage, metrics("alert"), stop.stages.clone()).await?;
         supervisor.spawn("alert", async move { Ok(alert.await?) });
+        let (notify, local_receiver) = notify_stage(config).await?;
+        registry.register_receivers(notify.receiver_metrics());
+        let notify = graph.notify(notify, metrics("notify"), stop.stages.clone()).await?;
+        supervisor.spawn("notify", async move {
+            let _serving = local_receiver;
+            Ok(notify.await?)
+        });
     }
     if role.runs(Role::Sink) {
         let clickhouse = config.clickhouse_sink()?;
@@ -97,6 +105,17 @@ pub async fn run(config: &Config, role: Role) -> Result<()> {
     }
     registry.set_ready(true);
     supervisor.run().await
+}
+
+/// The notify stage over ClickHouse: the router restored from the delivery log and the alerts
+/// table, the outbox resending what was owed.
+async fn notify_stage(config: &Config) -> Result<(NotifyStage, Option<crate::notify_stage::LocalReceiver>)> {
+    let clickhouse = config.clickhouse_sink()?;
+    let history = History::ClickHouse(clickhouse.clone());
+    let log = Arc::new(StoredDeliveryLog { log: otklik_clickhouse::DeliveryLog::clickhouse(clickhouse), history: history.clone() });
+    let received = config.resolve(&config.run.data_dir).join("received");
+    let (receivers, local) = crate::notify_stage::local_receiver(config, &received).await?;
+    Ok((NotifyStage::start(config, &receivers, history, log, NotifyClock::Live).await?, local))
 }
 
 /// A collector of the fleet (`collect.sources = "kafka"`): a member of `{group_prefix}-collect`

@@ -144,14 +144,6 @@ fn sigterm_mid_run_leaves_no_torn_row_and_a_second_run_loses_nothing() {
     assert_eq!(uids(&data), expected, "after a second run the store holds exactly the demo's posts");
 }
 
-struct RemoveOnDrop(PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 #[test]
 fn a_second_writer_on_a_held_data_dir_is_refused() {
     let data = tempfile::tempdir().unwrap();

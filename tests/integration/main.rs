@@ -6,6 +6,7 @@ mod dedup;
 mod embedded;
 mod fleet;
 mod kafka_faults;
+mod notify;
 mod production;
 mod secrets;
 mod serve;
@@ -50,4 +51,13 @@ pub fn store_rows(dir: &Path) -> Vec<serde_json::Value> {
         }
     }
     rows
+}
+
+/// Removes a file (a test's config copy) when dropped.
+pub struct RemoveOnDrop(pub PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }

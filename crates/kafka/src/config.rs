@@ -174,11 +174,15 @@ impl TopicsConfig {
             compacted,
             config: BTreeMap::new(),
         };
+        // One partition of alerts: one notifier (the group's member that holds it) sees every
+        // alert, so grouping by municipality and regional inhibition see the whole region; the
+        // others stand by and take over within the session timeout.
+        let alerts = TopicSpec { partitions: Some(1), ..spec(&self.alerts, false) };
         vec![
             spec(&self.posts_raw, false),
             spec(&self.posts_classified, false),
             spec(&self.posts_series, false),
-            spec(&self.alerts, false),
+            alerts,
             spec(&self.dlq, false),
             spec(&self.sources, true),
             spec(&self.cursors, true),
