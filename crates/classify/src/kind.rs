@@ -35,11 +35,15 @@ pub enum Cue {
     Private,
     /// Written laughter («ахаха», «ржу»): a joke or chatter, unless complaint wording is there too.
     Laughter,
+    /// A fault or a bad state named («яма», «протечка», «грязно», «не горит»): with a topic and
+    /// nothing that says otherwise, the short report residents write. Weaker than complaint
+    /// wording: it never outweighs gratitude or an announcement.
+    Fault,
 }
 
 impl Cue {
     pub const ALL: &'static [Cue] =
-        &[Cue::Complaint, Cue::Rhetorical, Cue::Question, Cue::Gratitude, Cue::Suggestion, Cue::Announcement, Cue::ResidentQuote, Cue::Private, Cue::Laughter];
+        &[Cue::Complaint, Cue::Rhetorical, Cue::Question, Cue::Gratitude, Cue::Suggestion, Cue::Announcement, Cue::ResidentQuote, Cue::Private, Cue::Laughter, Cue::Fault];
 
     pub fn id(self) -> &'static str {
         match self {
@@ -52,6 +56,7 @@ impl Cue {
             Cue::ResidentQuote => "resident_quote",
             Cue::Private => "private",
             Cue::Laughter => "laughter",
+            Cue::Fault => "fault",
         }
     }
 
@@ -101,9 +106,10 @@ impl Cue {
                 "=выставка|=ярмарка|=фестиваль|=концерт|=турнир|=соревнования|=экскурсия|=экскурсии|=премьера|=гастроли|=дискотека ~3 =в ~1 =субботу|=воскресенье|=пятницу|=выходные",
             ],
             Cue::ResidentQuote => &[
-                "=пишет ~2 жител*|подписчик*|читател*", "жител* ~3 жалу*|пожалова*|=пишут|=сообщают|обратил*|=просят",
+                "=пишет ~2 жител*|подписчик*|подписчиц*|читател*", "жител* ~3 жалу*|пожалова*|=пишут|=сообщают|обратил*|=просят",
                 "поступил* ~2 обращени*|жалоб*", "=обращение ~2 жител*", "=в ~1 =редакцию ~1 обратил*",
-                "=нам ~1 =пишут", "=подписчик ~1 =пишет", "=вопрос ~1 =от ~1 подписчик*|жител*",
+                "=нам ~1 =пишут", "=подписчик|=подписчица|=читатель|=читательница ~1 =пишет|=пишут|=жалуется|=рассказывает",
+                "=вопрос|=жалоба|=сообщение|=письмо ~1 =от ~1 подписчик*|жител*|читател*", "=анонимно",
             ],
             Cue::Private => &[
                 "=продам|=продаю|=продаем|=продается|=продаются|=сдам|=сдаю|=сдаем|=сдается|=сдаются|=сниму|=куплю|=покупаю|=обменяю",
@@ -123,6 +129,29 @@ impl Cue {
                 "=ищем ~1 =хозяев|=хозяина|=дом", "=отдам|=отдаю|=отдаем ~3 =собаку|=кошку|=котят|=щенков|=котенка|=щенка",
             ],
             Cue::Laughter => &["ахах*", "хаха*", "хехе*", "=ржу", "ржака*", "=лол"],
+            Cue::Fault => &[
+                "=яма|=ямы|=ям|=ямой|=ямах|=ямами|=ямку|=ямки|=ямка|=ямищи", "выбоин*", "провал*|просел*|просад*|обрушен*|обвал*",
+                "разбит*|поврежд*|разруш*|сломан*|трещин*|=дыра|=дыры|=дырка|=дырки|отвалил*|отвалива*|осыпа*",
+                "протеч*|протека*|протек*|подтек*|=течь|=течет|=текут|=капает|=льет", "засор*|=забит|=забита|=забиты",
+                "грязн*|=грязь|загрязн*|неубран*|=не ~2 убран*|=не ~2 =убирают|=убирается|=вывозят|=вывозится|=чистят|=чистится",
+                "заросл*|=зарос|=заросла|=заросло", "налед*|сосульк*|гололед*|скольз*|=не ~2 =посыпают|=чистят",
+                "=лужа|=лужи|=луж|=лужу|затоп*|подтоп*", "=запах|=вонь|вонищ*|воня*|=смрад", "плесен*|=грибок|сырост*",
+                "таракан*|=крысы|=крыс|клоп*|=мыши", "=холодные|=холодная|=холодный|=ледяные|=ледяная", "=еле|=чуть ~1 =теплые|=теплая|=теплый",
+                "=не ~2 =горит|=горят|=светит|=светят|=закрывается|=закрываются|=открывается|=работают|=ходит|=ходят|=косят",
+                "=требуется|=требует|=необходим|=необходима|=необходимо|=нужен|=нужна|=нужно ~2 ремонт*|=замена|уборк*|покос*|=вывоз|спил*|обрез*|=очистка",
+                "опасн*", "=брошен|=брошенная|=брошенный|=брошенные|=бросили|=выбросили|свалк*|=свалили", "=висит|=висят|=торчит|=торчат|оборван*|оголен*",
+                "перекошен*|покосил*|ржав*", "=мешает|=мешают|=мешая", "=не ~1 =дают|=дали",
+                "неисправ*|непригод*|неудовлетвор*|ненадлеж*|несанкционир*|незаконн*|самовольн*|нелегальн*",
+                "=не ~2 убран*|вывезен*|очищен*|покошен*|отремонтирован*|восстановлен*|доделан*|оборудован*|устранен*",
+                "=не ~1 =происходит|=осуществляется|=проводится|=производится|=выполняется|=выполнен|=выполнены",
+                "=упал|=упала|=упало|=упали|повален*|рухнув*|оторвал*|оторван*|сорван*|демонтирован*|=разобраны|=снесли",
+                "=куча|=кучи|=кучу|=груда|=груды|валяет*|валяют*|разбросан*|=завалено|=завален|=завалены",
+                "=мусор|=мусора|=снег|=снега|=лед|=льда|=вода|=воды ~2 =на|=во|=в|=у|=вдоль|=возле|=около|=под|=стоит|=не",
+                "=стоит|=стоят ~1 =вода", "=слабый|=низкий|=плохой ~1 =напор", "=низкая ~1 =температура", "=скачки|=перепады|=скачет",
+                "тускл*|перегор*|=темно", "=угроза|=нависает|=нависают|загоражива*|загорожен*|выцвел*", "=вызывает ~1 =неудобства",
+                "=выключены|=отключены|=отключена|=отключен|=отключили", "агрессив*|=стая|=стаи|=бросаются|=кусают|покусал*",
+                "=требуется|=необходимо|=необходима|=необходим|=нужно|=нужен|=нужна|=целесообразно",
+            ],
         }
     }
 }
@@ -142,16 +171,32 @@ impl CueCounts {
     }
 }
 
+/// Who wrote the post and where: what the kind depends on besides the wording.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub has_topics: bool,
+    /// An official source's own post.
+    pub official: bool,
+    /// The source's own post (`author.is_source`), official or not.
+    pub by_source: bool,
+}
+
 /// Decides the kind and says why.
-pub fn decide(cues: &CueCounts, marks: Marks, has_topics: bool, official: bool) -> (PostKind, &'static str) {
-    let Marks { question_mark, laughing_emoji } = marks;
+pub fn decide(cues: &CueCounts, marks: Marks, origin: Origin) -> (PostKind, &'static str) {
+    let Marks { question_mark, laughing_emoji, quotation } = marks;
     let laughing = laughing_emoji || cues.get(Cue::Laughter) > 0;
     let complaint = cues.get(Cue::Complaint);
     let quoted = cues.get(Cue::ResidentQuote) > 0;
-    if official && !quoted {
+    if origin.official && !quoted {
         return (PostKind::Info, "official source's own post");
     }
-    if cues.get(Cue::Private) > 0 && (complaint == 0 || !has_topics) {
+    // A channel writes news about problems in its own voice; it complains only by relaying a
+    // resident, named as such or quoted with complaint wording.
+    let relayed = quoted || (quotation && complaint > 0);
+    if origin.by_source && !relayed {
+        return (PostKind::Info, "the source's own post, with no resident's voice");
+    }
+    if cues.get(Cue::Private) > 0 && (complaint == 0 || !origin.has_topics) {
         return (PostKind::Info, "private business: a sale, a job, a lost pet, an advert");
     }
     if cues.get(Cue::Gratitude) > complaint {
@@ -173,8 +218,15 @@ pub fn decide(cues: &CueCounts, marks: Marks, has_topics: bool, official: bool) 
     if laughing && complaint == 0 {
         return (PostKind::Info, "a joke: laughter and no complaint wording");
     }
-    if complaint > 0 || has_topics || quoted {
-        return (PostKind::Complaint, if complaint > 0 { "complaint wording" } else { "a topic without other cues" });
+    if complaint > 0 || relayed {
+        return (PostKind::Complaint, if complaint > 0 { "complaint wording" } else { "a resident's message relayed" });
+    }
+    if origin.has_topics && cues.get(Cue::Fault) > 0 {
+        return (PostKind::Complaint, "a fault named");
+    }
+    // A topic alone is no complaint: news, greetings and reports name topics all the time.
+    if origin.has_topics {
+        return (PostKind::Info, "a topic without complaint or question wording");
     }
     (PostKind::Info, "no topic and no complaint wording")
 }
@@ -186,6 +238,8 @@ pub struct Marks {
     pub question_mark: bool,
     /// 😂 and its kin: a joke or chatter, unless complaint wording says otherwise.
     pub laughing_emoji: bool,
+    /// Quotation marks («», “”, „, "): a channel quoting someone.
+    pub quotation: bool,
 }
 
 impl Marks {
@@ -196,7 +250,9 @@ impl Marks {
         let laughing_emoji = memchr::memchr_iter(0xF0, bytes).any(|i| {
             matches!(bytes.get(i + 1..i + 4), Some([0x9F, 0x98, 0x81..=0x86 | 0x9C | 0xB9]) | Some([0x9F, 0xA4, 0xA3]))
         });
-        Marks { question_mark: memchr::memchr(b'?', bytes).is_some() || original.contains('？'), laughing_emoji }
+        let question_mark = memchr::memchr(b'?', bytes).is_some() || original.contains('？');
+        let quotation = memchr::memchr(b'"', bytes).is_some() || original.contains(['«', '“', '„']);
+        Marks { question_mark, laughing_emoji, quotation }
     }
 }
 
@@ -212,31 +268,67 @@ mod tests {
         c
     }
 
+    const RESIDENT: Origin = Origin { has_topics: true, official: false, by_source: false };
+    const NO_TOPIC: Origin = Origin { has_topics: false, official: false, by_source: false };
+    const CHANNEL: Origin = Origin { has_topics: true, official: false, by_source: true };
+    const OFFICIAL: Origin = Origin { has_topics: true, official: true, by_source: true };
+    const QUESTION: Marks = Marks { question_mark: true, laughing_emoji: false, quotation: false };
+    const QUOTE: Marks = Marks { question_mark: false, laughing_emoji: false, quotation: true };
+
+    fn kind(cues: &[Cue], marks: Marks, origin: Origin) -> PostKind {
+        decide(&counts(cues), marks, origin).0
+    }
+
     #[test]
     fn official_posts_are_info_unless_quoting_a_resident() {
-        assert_eq!(decide(&counts(&[Cue::Complaint]), Marks { question_mark: false, laughing_emoji: false }, true, true).0, PostKind::Info);
-        assert_eq!(decide(&counts(&[Cue::ResidentQuote, Cue::Complaint, Cue::Announcement]), Marks { question_mark: false, laughing_emoji: false }, true, true).0, PostKind::Complaint);
+        assert_eq!(kind(&[Cue::Complaint], Marks::default(), OFFICIAL), PostKind::Info);
+        assert_eq!(kind(&[Cue::ResidentQuote, Cue::Complaint, Cue::Announcement], Marks::default(), OFFICIAL), PostKind::Complaint);
+    }
+
+    #[test]
+    fn a_channels_own_post_needs_a_residents_voice() {
+        // «На трассе столкнулись две машины, опасно»: the channel's report, not a complaint.
+        assert_eq!(kind(&[Cue::Complaint], Marks::default(), CHANNEL), PostKind::Info);
+        assert_eq!(kind(&[], QUESTION, CHANNEL), PostKind::Info);
+        assert_eq!(kind(&[Cue::ResidentQuote], Marks::default(), CHANNEL), PostKind::Complaint);
+        assert_eq!(kind(&[Cue::Complaint], QUOTE, CHANNEL), PostKind::Complaint);
+        assert_eq!(kind(&[], QUOTE, CHANNEL), PostKind::Info);
     }
 
     #[test]
     fn wording_decides_for_residents() {
-        assert_eq!(decide(&counts(&[Cue::Gratitude]), Marks { question_mark: false, laughing_emoji: false }, true, false).0, PostKind::Gratitude);
-        assert_eq!(decide(&counts(&[Cue::Gratitude, Cue::Complaint, Cue::Complaint]), Marks { question_mark: false, laughing_emoji: false }, true, false).0, PostKind::Complaint);
-        assert_eq!(decide(&counts(&[]), Marks { question_mark: true, laughing_emoji: false }, true, false).0, PostKind::Question);
-        assert_eq!(decide(&counts(&[Cue::Rhetorical]), Marks { question_mark: true, laughing_emoji: false }, true, false).0, PostKind::Complaint);
-        assert_eq!(decide(&counts(&[Cue::Suggestion]), Marks { question_mark: false, laughing_emoji: false }, true, false).0, PostKind::Suggestion);
-        assert_eq!(decide(&counts(&[Cue::Announcement]), Marks { question_mark: false, laughing_emoji: false }, true, false).0, PostKind::Info);
-        assert_eq!(decide(&counts(&[]), Marks { question_mark: false, laughing_emoji: false }, true, false).0, PostKind::Complaint);
-        assert_eq!(decide(&counts(&[]), Marks { question_mark: false, laughing_emoji: false }, false, false).0, PostKind::Info);
+        assert_eq!(kind(&[Cue::Gratitude], Marks::default(), RESIDENT), PostKind::Gratitude);
+        assert_eq!(kind(&[Cue::Gratitude, Cue::Complaint, Cue::Complaint], Marks::default(), RESIDENT), PostKind::Complaint);
+        assert_eq!(kind(&[], QUESTION, RESIDENT), PostKind::Question);
+        assert_eq!(kind(&[Cue::Rhetorical], QUESTION, RESIDENT), PostKind::Complaint);
+        assert_eq!(kind(&[Cue::Suggestion], Marks::default(), RESIDENT), PostKind::Suggestion);
+        assert_eq!(kind(&[Cue::Announcement], Marks::default(), RESIDENT), PostKind::Info);
+        assert_eq!(kind(&[Cue::Complaint], Marks::default(), RESIDENT), PostKind::Complaint);
+        assert_eq!(kind(&[], Marks::default(), NO_TOPIC), PostKind::Info);
+    }
+
+    #[test]
+    fn a_topic_alone_is_no_complaint() {
+        let (kind, reason) = decide(&counts(&[]), Marks::default(), RESIDENT);
+        assert_eq!(kind, PostKind::Info);
+        assert_eq!(reason, "a topic without complaint or question wording");
     }
 
     #[test]
     fn private_business_is_info_unless_it_names_a_municipal_problem() {
         // «Потерялся кот, помогите найти!»: a plea, but not a complaint about the town; «продам
         // радиатор отопления» names a topic and is still an advert.
-        assert_eq!(decide(&counts(&[Cue::Private]), Marks::default(), true, false).0, PostKind::Info);
-        assert_eq!(decide(&counts(&[Cue::Private, Cue::Complaint]), Marks { question_mark: false, laughing_emoji: false }, false, false).0, PostKind::Info);
-        assert_eq!(decide(&counts(&[Cue::Private, Cue::Complaint]), Marks { question_mark: false, laughing_emoji: false }, true, false).0, PostKind::Complaint);
+        assert_eq!(kind(&[Cue::Private], Marks::default(), RESIDENT), PostKind::Info);
+        assert_eq!(kind(&[Cue::Private, Cue::Complaint], Marks::default(), NO_TOPIC), PostKind::Info);
+        assert_eq!(kind(&[Cue::Private, Cue::Complaint], Marks::default(), RESIDENT), PostKind::Complaint);
+    }
+
+    #[test]
+    fn quotation_marks_are_seen() {
+        for quoted in ["пишут: «нет воды»", "\"нет воды\"", "„нет воды“"] {
+            assert!(Marks::of(quoted).quotation, "{quoted}");
+        }
+        assert!(!Marks::of("нет воды").quotation);
     }
 
     #[test]
@@ -249,8 +341,8 @@ mod tests {
         for other in ["🙂", "😡", "🥶", "❄️", "🔥"] {
             assert!(!Marks::of(other).laughing_emoji, "{other}");
         }
-        assert_eq!(decide(&counts(&[Cue::Laughter]), Marks::default(), true, false).0, PostKind::Info);
-        assert_eq!(decide(&counts(&[]), joke, true, false).0, PostKind::Info);
-        assert_eq!(decide(&counts(&[Cue::Complaint]), Marks::of("опять нет воды 😂"), true, false).0, PostKind::Complaint);
+        assert_eq!(kind(&[Cue::Laughter], Marks::default(), RESIDENT), PostKind::Info);
+        assert_eq!(kind(&[], joke, RESIDENT), PostKind::Info);
+        assert_eq!(kind(&[Cue::Complaint], Marks::of("опять нет воды 😂"), RESIDENT), PostKind::Complaint);
     }
 }

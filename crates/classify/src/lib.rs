@@ -48,7 +48,7 @@ use std::path::Path;
 /// tell which posts were classified by which rules. Every classification carries it, followed by
 /// a fingerprint of the rule files actually loaded (`+` and 8 hex digits) so that a locally
 /// edited rule set is never mistaken for the released one.
-pub const CLASSIFIER_VERSION: &str = "0.5.0";
+pub const CLASSIFIER_VERSION: &str = "0.6.0";
 
 /// Keep a secondary topic only when it scores at least this share of the best topic's score: a
 /// passing mention («…у подъезда, где не горит фонарь…») should not make a second topic of a post
@@ -89,6 +89,16 @@ pub struct SourceContext {
     pub official: bool,
     /// The ОКТМО code the source is bound to, if any.
     pub municipality: Option<String>,
+}
+
+/// Who wrote a post, as far as its kind is concerned: a channel's own posts (news, greetings,
+/// accident reports) are complaints only in a resident's voice.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Writer {
+    #[default]
+    Resident,
+    /// The source itself (`author.is_source`): a community, a channel, a group.
+    Source,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,21 +259,32 @@ impl Classifier {
 
     /// Classifies a post: its own text followed by any reposted text.
     pub fn classify(&self, post: &RawPost, source: &SourceContext) -> Classification {
-        self.classify_text(&post.full_text(), source)
+        let writer = if post.author.is_source { Writer::Source } else { Writer::Resident };
+        self.classify_text_as(&post.full_text(), source, writer)
     }
 
+    /// A resident's text.
     pub fn classify_text(&self, text: &str, source: &SourceContext) -> Classification {
-        with_scratch(|scratch| self.run(text, source, false, scratch).0)
+        self.classify_text_as(text, source, Writer::Resident)
     }
 
+    pub fn classify_text_as(&self, text: &str, source: &SourceContext, writer: Writer) -> Classification {
+        with_scratch(|scratch| self.run(text, source, writer, false, scratch).0)
+    }
+
+    /// Why a resident's text gets its classification.
     pub fn explain_text(&self, text: &str, source: &SourceContext) -> Explanation {
-        match with_scratch(|scratch| self.run(text, source, true, scratch)) {
+        self.explain_text_as(text, source, Writer::Resident)
+    }
+
+    pub fn explain_text_as(&self, text: &str, source: &SourceContext, writer: Writer) -> Explanation {
+        match with_scratch(|scratch| self.run(text, source, writer, true, scratch)) {
             (_, Some(e)) => e,
             (classification, None) => unreachable!("run() explains when asked: {classification:?}"),
         }
     }
 
-    fn run(&self, text: &str, source: &SourceContext, explain: bool, scratch: &mut Scratch) -> (Classification, Option<Explanation>) {
+    fn run(&self, text: &str, source: &SourceContext, writer: Writer, explain: bool, scratch: &mut Scratch) -> (Classification, Option<Explanation>) {
         let (text, cut) = clip(text);
         let language = self.language.detect(text);
         let russian = language.code == "ru";
@@ -437,7 +458,8 @@ impl Classifier {
             }
             hits.retain(|h| first_of(h.topic) == first);
         }
-        let (kind, kind_reason) = kind::decide(&cues, kind::Marks::of(text), !hits.is_empty(), source.official);
+        let origin = kind::Origin { has_topics: !hits.is_empty(), official: source.official, by_source: writer == Writer::Source };
+        let (kind, kind_reason) = kind::decide(&cues, kind::Marks::of(text), origin);
         let mut evidence = Vec::new();
         let municipality = self.municipality(text, source, &mut evidence, explain);
         let classification = Classification {

@@ -318,3 +318,35 @@ fn private_business_is_not_tagged_on_a_weak_word() {
     let got = c.classify_text("продаю квартиру, а в подъезде третий месяц не работает лифт", &SourceContext::default());
     assert_eq!(got.topics.first().map(|t| t.topic), Some(Topic::Lifts));
 }
+
+/// A channel's own post (`author.is_source`) names a fault in the news voice; the same words from
+/// a resident, or relayed by the channel, are a complaint.
+#[test]
+fn a_post_by_the_source_itself_needs_a_residents_voice() {
+    let post = |text: &str, is_source: bool| -> otklik_model::RawPost {
+        serde_json::from_value(serde_json::json!({
+            "schema": 1, "uid": "tg:citynews:7", "platform": "telegram", "source_id": "tg:citynews",
+            "author": {"is_source": is_source}, "published_at": "2026-01-10T08:00:00Z",
+            "collected_at": "2026-01-10T08:01:00Z", "text": text,
+        }))
+        .expect("a valid RawPost")
+    };
+    let news = "На Окружной опять прорыв трубы, нет воды в трёх домах";
+    assert_eq!(classifier().classify(&post(news, true), &resident()).kind, PostKind::Info);
+    assert_eq!(classifier().classify(&post(news, false), &resident()).kind, PostKind::Complaint);
+    let relayed = "Пишет подписчица: на Окружной опять нет воды, управляющая компания молчит";
+    assert_eq!(classifier().classify(&post(relayed, true), &resident()).kind, PostKind::Complaint);
+}
+
+/// A topic alone is no complaint: a news line that names heating is `info`; a fault named makes
+/// a resident's short report a complaint.
+#[test]
+fn a_topic_alone_is_no_complaint() {
+    let c = classifier().explain_text("Отопительный сезон в городе начнётся в понедельник", &resident());
+    assert_eq!(c.classification.kind, PostKind::Info, "{}", c.kind_reason);
+    for report in ["Яма на дороге у школы", "Холодные батареи в квартире", "Не убран снег во дворе"] {
+        let c = classifier().explain_text(report, &resident());
+        assert!(!c.classification.topics.is_empty(), "{report}");
+        assert_eq!(c.classification.kind, PostKind::Complaint, "{report}: {}", c.kind_reason);
+    }
+}
