@@ -16,6 +16,8 @@
 //! suppress = ["street_lighting"] # topics this rule rules out when it fires
 //! context = false                # a place or setting word («в подъезде», «на дороге»): counts
 //!                                # only for a topic with other evidence, or when no topic has any
+//! place = false                  # its nouns name a place that is the topic itself (a container
+//!                                # site): still counts when read as a location («у контейнеров»)
 //! ```
 //!
 //! Every problem in every file is collected, with its file and line, before loading fails: a
@@ -114,6 +116,8 @@ struct RuleDef {
     suppress: Vec<Spanned<String>>,
     #[serde(default)]
     context: bool,
+    #[serde(default)]
+    place: bool,
 }
 
 /// A rule ready to compile.
@@ -125,6 +129,8 @@ pub(crate) struct RuleConfig {
     pub exclude: bool,
     /// Only counts when the post has no stronger evidence elsewhere (see the crate docs).
     pub context: bool,
+    /// Counts even where its match is read as a location (see [`crate::location`]).
+    pub place: bool,
     pub phrases: Vec<PhraseSpec>,
     pub regexes: Vec<Regex>,
     pub suppress: Vec<Topic>,
@@ -282,6 +288,7 @@ fn parse_sources(sources: Vec<(PathBuf, String)>, problems: &mut Vec<Problem>) -
                     weight: 0.0,
                     exclude: true,
                     context: false,
+                    place: false,
                     phrases,
                     regexes: vec![],
                     suppress: vec![],
@@ -338,6 +345,7 @@ fn parse_sources(sources: Vec<(PathBuf, String)>, problems: &mut Vec<Problem>) -
                     weight: weight as f32,
                     exclude: false,
                     context: rule.context,
+                    place: rule.place,
                     phrases,
                     regexes,
                     suppress,
@@ -361,7 +369,7 @@ fn parse_sources(sources: Vec<(PathBuf, String)>, problems: &mut Vec<Problem>) -
 
 /// The keys of a rules file: a message may name these, but nothing else the file holds.
 const KEYS: &[&str] = &[
-    "topic", "id", "threshold", "description", "exclude", "rule", "weight", "patterns", "regex", "suppress", "context",
+    "topic", "id", "threshold", "description", "exclude", "rule", "weight", "patterns", "regex", "suppress", "context", "place",
 ];
 
 /// A TOML or serde message without the file's own text: quoted values and unknown keys become «…»,

@@ -5,8 +5,10 @@
 //! it, and compiles every pattern of every topic — and the post-kind cues — into one automaton.
 //! Classification is then a pure function of the text (its first [`MAX_TEXT_CHARS`] characters:
 //! every real post fits, and a pathological one costs bounded memory) and the [`SourceContext`]: normalise
-//! ([`normalize`]), detect the language ([`lang`]), scan once ([`engine`]), score topics, decide
-//! the kind ([`kind`]), resolve the municipality ([`gazetteer`]).
+//! ([`normalize`]), detect the language ([`lang`]), scan once ([`engine`]), mark the nouns named
+//! as places («у лифта»: [`location`], which carry no topic alone), score topics, decide the kind
+//! ([`kind`]: a topic alone is no complaint, and a source's own post needs a resident's voice),
+//! resolve the municipality ([`gazetteer`]).
 //!
 //! Inflection: the shipped rules are written as stem patterns — a prefix («отоплени*», «батаре*»)
 //! or an exact form («=батарей») — which cover case forms at no run-time cost and leave the
@@ -28,6 +30,7 @@ pub mod eval;
 pub mod gazetteer;
 pub mod kind;
 pub mod lang;
+pub mod location;
 pub mod normalize;
 pub mod pattern;
 
@@ -74,6 +77,18 @@ pub const MAX_EXPLAIN_ITEMS: usize = 32;
 /// A topic's strongest fired rule: its weight and index.
 type Strongest = Option<(f32, u32)>;
 
+/// The evidence for one topic, by what it says.
+struct Tally {
+    topic: Topic,
+    /// Rules that name the subject.
+    core: f32,
+    /// Place and setting rules (`context = true`).
+    context: f32,
+    /// Rules whose every match is a noun read as a location («у лифта»): where, not what.
+    located: f32,
+    strongest: Strongest,
+}
+
 /// Why a scored topic was not tagged; formatted only when explaining.
 #[derive(Clone, Copy)]
 enum Rejection {
@@ -114,6 +129,8 @@ struct RuleMeta {
     weight: f32,
     exclude: bool,
     context: bool,
+    /// Names a place that is the topic itself: a location match still counts.
+    place: bool,
     suppress: Vec<Topic>,
 }
 
@@ -149,6 +166,9 @@ pub struct RuleHit {
     pub more_spans: usize,
     /// The rule matched only inside spans its topic excludes, so it did not count.
     pub excluded: bool,
+    /// Every match is a noun read as a location: it counts only for a topic with other evidence.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub located: bool,
 }
 
 /// A topic's score and what became of it.
@@ -168,6 +188,9 @@ pub struct Explanation {
     pub normalized: String,
     pub language: LanguageGuess,
     pub kind_reason: String,
+    /// Nouns read as the place where something is («у лифта», «в кабине лифта»), which carry no
+    /// topic alone.
+    pub locations: Vec<Span>,
     pub rules: Vec<RuleHit>,
     /// Fired rules past the first [`MAX_EXPLAIN_ITEMS`], counted only.
     #[serde(skip_serializing_if = "is_zero")]
@@ -216,7 +239,7 @@ impl Classifier {
         let mut rules = Vec::new();
         let mut specs = Vec::new();
         for r in config.rules {
-            rules.push(RuleMeta { id: r.id, owner: Owner::Topic(r.topic), weight: r.weight, exclude: r.exclude, context: r.context, suppress: r.suppress });
+            rules.push(RuleMeta { id: r.id, owner: Owner::Topic(r.topic), weight: r.weight, exclude: r.exclude, context: r.context, place: r.place, suppress: r.suppress });
             specs.push(RuleSpecs { phrases: r.phrases, regexes: r.regexes });
         }
         for &cue in Cue::ALL {
@@ -225,7 +248,7 @@ impl Classifier {
                 .iter()
                 .map(|p| pattern::parse(p).unwrap_or_else(|e| panic!("built-in cue pattern {p:?} is invalid: {e}")))
                 .collect();
-            rules.push(RuleMeta { id: format!("kind.{}", cue.id()), owner: Owner::Cue(cue), weight: 1.0, exclude: false, context: false, suppress: vec![] });
+            rules.push(RuleMeta { id: format!("kind.{}", cue.id()), owner: Owner::Cue(cue), weight: 1.0, exclude: false, context: false, place: false, suppress: vec![] });
             specs.push(RuleSpecs { phrases, regexes: vec![] });
         }
         let engine = Engine::build(&specs, mode)
@@ -288,7 +311,7 @@ impl Classifier {
         let (text, cut) = clip(text);
         let language = self.language.detect(text);
         let russian = language.code == "ru";
-        let Scratch { norm, scan, excluded } = scratch;
+        let Scratch { norm, scan, excluded, locations } = scratch;
         if russian {
             normalize::normalize_into(text, norm);
             self.engine.scan_into(norm, scan);
@@ -299,6 +322,8 @@ impl Classifier {
             scan.clear();
         }
         let norm = &*norm;
+        location::mark(norm, locations);
+        let on_location = |&(a, b): &(u32, u32)| (a..=b).all(|t| locations[t as usize]);
 
         // Exclusions first: a topic's rules do not count inside its excluded spans.
         excluded.clear();
@@ -314,8 +339,7 @@ impl Classifier {
         // Sorted by (topic, start), so that overlap checks look at a few neighbours only.
         excluded.sort_unstable();
         let longest_exclusion = excluded.iter().map(|(_, (a, b))| b - a).max().unwrap_or(0);
-        // (topic, score of ordinary rules, score of context rules, strongest rule)
-        let mut scores: Vec<(Topic, f32, f32, Strongest)> = Vec::new();
+        let mut scores: Vec<Tally> = Vec::new();
         let mut first_at: Vec<(Topic, u32)> = Vec::new();
         let mut hits_explained = Vec::new();
         let mut suppressed: Vec<(Topic, u32)> = Vec::new();
@@ -338,31 +362,36 @@ impl Classifier {
                 excluded[from..].iter().take_while(|&&(t, (x, _))| t == topic && x <= b).any(|&(_, (_, y))| a <= y)
             };
             let counts = f.spans.iter().any(|s| !overlaps(s));
+            let located = counts && !meta.place && f.spans.iter().filter(|s| !overlaps(s)).all(on_location);
             if explain {
-                hits_explained.push(self.rule_hit(&f, norm, !counts));
+                let mut hit = self.rule_hit(&f, norm, !counts);
+                hit.located = located;
+                hits_explained.push(hit);
             }
             if !counts {
                 continue;
             }
-            let entry = match scores.iter_mut().find(|(t, ..)| *t == topic) {
+            let entry = match scores.iter_mut().find(|e| e.topic == topic) {
                 Some(e) => e,
                 None => {
-                    scores.push((topic, 0.0, 0.0, None));
+                    scores.push(Tally { topic, core: 0.0, context: 0.0, located: 0.0, strongest: None });
                     scores.last_mut().expect("just pushed")
                 }
             };
-            if meta.context {
-                entry.2 += meta.weight;
+            if located {
+                entry.located += meta.weight;
+            } else if meta.context {
+                entry.context += meta.weight;
             } else {
-                entry.1 += meta.weight;
+                entry.core += meta.weight;
                 let at = f.spans.iter().filter(|s| !overlaps(s)).map(|s| s.0).min().unwrap_or(u32::MAX);
                 match first_at.iter_mut().find(|(t, _)| *t == topic) {
                     Some(e) => e.1 = e.1.min(at),
                     None => first_at.push((topic, at)),
                 }
             }
-            if entry.3.is_none_or(|(w, _)| meta.weight > w) {
-                entry.3 = Some((meta.weight, f.rule));
+            if entry.strongest.is_none_or(|(w, _)| meta.weight > w) {
+                entry.strongest = Some((meta.weight, f.rule));
             }
             suppressed.extend(meta.suppress.iter().map(|&t| (t, f.rule)));
         }
@@ -371,12 +400,16 @@ impl Classifier {
         // must not lift a weak mention of the road to the level of the litter lying on it); when
         // none does, they count fully and may decide.
         let threshold_of = |t: &Topic| self.thresholds.get(t).copied().unwrap_or(1.0);
-        let core_decides = scores.iter().any(|(t, core, ..)| *core >= threshold_of(t));
+        let core_decides = scores.iter().any(|e| e.core >= threshold_of(&e.topic));
         let scores: Vec<(Topic, f32, Strongest)> = scores
             .into_iter()
-            .map(|(t, core, context, strongest)| {
-                let score = if !core_decides || core >= threshold_of(&t) { core + context } else { core };
-                (t, score, strongest)
+            .map(|e| {
+                let mut score = if !core_decides || e.core >= threshold_of(&e.topic) { e.core + e.context } else { e.core };
+                // A location strengthens a topic named otherwise, and never makes one alone.
+                if e.core > 0.0 {
+                    score += e.located;
+                }
+                (e.topic, score, e.strongest)
             })
             .collect();
 
@@ -477,10 +510,19 @@ impl Classifier {
             topic_scores.sort_by(|a, b| b.score.total_cmp(&a.score));
             let more_rules = hits_explained.len().saturating_sub(MAX_EXPLAIN_ITEMS);
             hits_explained.truncate(MAX_EXPLAIN_ITEMS);
+            let locations = (0..norm.tokens.len())
+                .filter(|&t| locations[t])
+                .take(MAX_EXPLAIN_ITEMS)
+                .map(|t| {
+                    let tok = norm.tokens[t];
+                    Span { start: tok.start as usize, end: tok.end as usize, text: norm.token(t).to_owned() }
+                })
+                .collect();
             Explanation {
                 normalized: norm.text.clone(),
                 language,
                 kind_reason,
+                locations,
                 rules: hits_explained,
                 more_rules,
                 topics: topic_scores,
@@ -549,7 +591,7 @@ impl Classifier {
             })
             .collect();
         let more_spans = f.spans.len().saturating_sub(MAX_EXPLAIN_ITEMS);
-        RuleHit { rule: meta.id.clone(), target, weight: meta.weight, spans, more_spans, excluded }
+        RuleHit { rule: meta.id.clone(), target, weight: meta.weight, spans, more_spans, excluded, located: false }
     }
 }
 
@@ -568,6 +610,8 @@ struct Scratch {
     scan: ScanScratch,
     /// (topic, span) of exclusion matches.
     excluded: Vec<(Topic, (u32, u32))>,
+    /// Per token: read as a location.
+    locations: Vec<bool>,
 }
 
 thread_local! {

@@ -350,3 +350,26 @@ fn a_topic_alone_is_no_complaint() {
         assert_eq!(c.classification.kind, PostKind::Complaint, "{report}: {}", c.kind_reason);
     }
 }
+
+/// `--explain` names the nouns read as places, and marks a rule that matched only there.
+#[test]
+fn explain_shows_the_nouns_read_as_places() {
+    let e = classifier().explain_text("Грязные стены у лифта, никто не моет", &resident());
+    let places: Vec<&str> = e.locations.iter().map(|s| s.text.as_str()).collect();
+    assert_eq!(places, ["лифта"]);
+    assert!(!e.classification.topics.iter().any(|h| h.topic == Topic::Lifts), "{:?}", e.classification.topics);
+    let e = classifier().explain_text("Рядом с лифтом разбито окно, дует", &resident());
+    assert!(e.rules.iter().any(|h| h.target == "lifts" && h.located), "{:?}", e.rules);
+    assert!(!e.classification.topics.iter().any(|h| h.topic == Topic::Lifts));
+    // The object itself is no place.
+    let e = classifier().explain_text("Лифт не работает третий день", &resident());
+    assert!(e.locations.is_empty());
+    assert_eq!(e.classification.topics[0].topic, Topic::Lifts);
+}
+
+/// A rule with `place = true` names a place that is its topic: litter «у контейнеров» is the
+/// container site's state.
+#[test]
+fn a_place_that_is_the_topic_still_counts() {
+    assert_topic("строительный мусор опять свалили у контейнеров", Topic::Garbage);
+}
