@@ -1,8 +1,9 @@
 //! The classifier: topic, municipality, post kind and language for every post (pure).
 //!
 //! [`Classifier::load`] reads the topic rules (`config/topics/*.toml`, see [`config`] for the
-//! format and [`pattern`] for the pattern language) and the compiled gazetteer, validates all of
-//! it, and compiles every pattern of every topic — and the post-kind cues — into one automaton.
+//! format and [`pattern`] for the pattern language), the post-kind cues beside them
+//! (`config/topics/kinds.toml`, see [`kind`]) and the compiled gazetteer, validates all of it,
+//! and compiles every pattern of every topic and cue into one automaton.
 //! Classification is then a pure function of the text (its first [`MAX_TEXT_CHARS`] characters:
 //! every real post fits, and a pathological one costs bounded memory) and the [`SourceContext`]: normalise
 //! ([`normalize`]), detect the language ([`lang`]), scan once ([`engine`]), mark the nouns named
@@ -242,12 +243,7 @@ impl Classifier {
             rules.push(RuleMeta { id: r.id, owner: Owner::Topic(r.topic), weight: r.weight, exclude: r.exclude, context: r.context, place: r.place, suppress: r.suppress });
             specs.push(RuleSpecs { phrases: r.phrases, regexes: r.regexes });
         }
-        for &cue in Cue::ALL {
-            let phrases = cue
-                .patterns()
-                .iter()
-                .map(|p| pattern::parse(p).unwrap_or_else(|e| panic!("built-in cue pattern {p:?} is invalid: {e}")))
-                .collect();
+        for (cue, phrases) in config.cues {
             rules.push(RuleMeta { id: format!("kind.{}", cue.id()), owner: Owner::Cue(cue), weight: 1.0, exclude: false, context: false, place: false, suppress: vec![] });
             specs.push(RuleSpecs { phrases, regexes: vec![] });
         }

@@ -181,6 +181,7 @@ fn valid_rules(dir: &Path, skip: &[Topic]) {
         text.push_str(&format!("[[topic]]\nid = \"{}\"\n[[topic.rule]]\nid = \"r\"\npatterns = [\"{}слово\"]\n\n", t.id(), t.id().len()));
     }
     write(dir, "base.toml", &text);
+    std::fs::copy(root().join("config/topics/kinds.toml"), dir.join("kinds.toml")).expect("the shipped kinds.toml");
 }
 
 fn load_err(dir: &Path) -> String {
@@ -372,4 +373,28 @@ fn explain_shows_the_nouns_read_as_places() {
 #[test]
 fn a_place_that_is_the_topic_still_counts() {
     assert_topic("строительный мусор опять свалили у контейнеров", Topic::Garbage);
+}
+
+/// The post-kind cues load from `kinds.toml` like the rules: every problem with its line, every
+/// cue required.
+#[test]
+fn kind_cue_problems_are_reported_with_their_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    valid_rules(dir.path(), &[]);
+    let shipped = std::fs::read_to_string(dir.path().join("kinds.toml")).unwrap();
+    let without_laughter = shipped.replace("id = \"laughter\"", "id = \"laughs\"");
+    write(dir.path(), "kinds.toml", &format!("{without_laughter}\n[[cue]]\nid = \"fault\"\npatterns = [\"~2 яма\"]\n"));
+    let err = load_err(dir.path());
+    assert!(err.contains("unknown cue id \"laughs\""), "{err}");
+    assert!(err.contains("cue fault is defined twice"), "{err}");
+    assert!(err.contains("no patterns for cue laughter"), "{err}");
+    let line = shipped.lines().position(|l| l.contains("id = \"laughter\"")).unwrap() + 1;
+    assert!(err.contains(&format!("kinds.toml:{line}: unknown cue id")), "{err}");
+
+    write(dir.path(), "kinds.toml", &shipped.replacen("\"=нет\"", "\"~3 нет\"", 1));
+    let err = load_err(dir.path());
+    assert!(err.contains("pattern \"~3 нет\" of cue complaint"), "{err}");
+
+    std::fs::remove_file(dir.path().join("kinds.toml")).unwrap();
+    assert!(load_err(dir.path()).contains("no kinds.toml"));
 }
