@@ -487,7 +487,12 @@ impl Classifier {
             }
             hits.retain(|h| first_of(h.topic) == first);
         }
-        let origin = kind::Origin { has_topics: !hits.is_empty(), official: source.official, by_source: writer == Writer::Source };
+        let origin = kind::Origin {
+            has_topics: !hits.is_empty(),
+            official: source.official,
+            by_source: writer == Writer::Source,
+            terse: norm.tokens.len() <= kind::TERSE_MAX_TOKENS,
+        };
         let (kind, kind_reason) = kind::decide(&cues, kind::Marks::of(text), origin);
         let mut evidence = Vec::new();
         let municipality = self.municipality(text, source, &mut evidence, explain);
