@@ -231,8 +231,8 @@ mod tests {
 
     #[test]
     fn a_topic_alone_is_no_complaint() {
-        let (kind, reason) = decide(&counts(&[]), Marks::default(), RESIDENT);
-        assert_eq!(kind, PostKind::Info);
+        let (decided, reason) = decide(&counts(&[]), Marks::default(), RESIDENT);
+        assert_eq!(decided, PostKind::Info);
         assert_eq!(reason, "a topic without complaint or question wording");
         let terse = Origin { terse: true, ..RESIDENT };
         assert_eq!(kind(&[], Marks::default(), terse), PostKind::Complaint);
