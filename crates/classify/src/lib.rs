@@ -34,6 +34,7 @@ pub mod lang;
 pub mod location;
 pub mod normalize;
 pub mod pattern;
+mod region;
 
 pub use config::{LoadError, Problem};
 pub use engine::InflectionMode;
@@ -495,13 +496,25 @@ impl Classifier {
         };
         let (kind, kind_reason) = kind::decide(&cues, kind::Marks::of(text), origin);
         let mut evidence = Vec::new();
-        let municipality = self.municipality(text, source, &mut evidence, explain);
+        let other_region = if russian { region::other_region(norm) } else { None };
+        let municipality = match &other_region {
+            Some(words) => {
+                if explain {
+                    // The names found are still shown, to tell what the flag overruled.
+                    let _ = self.municipality(text, &SourceContext::default(), &mut evidence, explain);
+                    evidence.push(format!("the text names another region («{words}») and not this one: no municipality"));
+                }
+                None
+            }
+            None => self.municipality(text, source, &mut evidence, explain),
+        };
         let classification = Classification {
             classifier_version: self.version.clone(),
             language: language.code.to_owned(),
             kind,
             topics: hits,
             municipality,
+            out_of_region: other_region.is_some(),
         };
         let explanation = explain.then(|| {
             let mut kind_reason = kind_reason.to_owned();

@@ -398,3 +398,16 @@ fn kind_cue_problems_are_reported_with_their_lines() {
     std::fs::remove_file(dir.path().join("kinds.toml")).unwrap();
     assert!(load_err(dir.path()).contains("no kinds.toml"));
 }
+
+/// The flag reaches the classification and `--explain` says why there is no municipality, even
+/// for a source bound to a Penza district.
+#[test]
+fn another_region_means_no_municipality_and_a_flag() {
+    let bound = SourceContext { official: false, municipality: Some("56701000".into()) };
+    let e = classifier().explain_text("В Сосновке Тамбовской области нет воды", &bound);
+    assert!(e.classification.out_of_region);
+    assert!(e.classification.municipality.is_none());
+    assert!(e.municipality_evidence.iter().any(|l| l.contains("тамбовской области")), "{:?}", e.municipality_evidence);
+    let c = classifier().classify_text("В Пензе на Московской нет воды", &resident());
+    assert!(!c.out_of_region && c.municipality.is_some());
+}

@@ -105,3 +105,26 @@ fn a_place_named_in_passing_carries_no_topic() {
     assert!(wrong.is_empty(), "a place's topic was tagged:\n{}", wrong.join("\n"));
     assert!(right * 100 >= rows * 80, "only {right} of {rows} rows got their topic");
 }
+
+/// An explicit other region (`regions.csv`, written by the project): «…Тамбовской области»,
+/// «(Самарская обл.)», a big city of another region. Such a post gets no municipality — not the
+/// Penza namesake of its village — and the `out_of_region` flag; a post naming Penza never does.
+#[test]
+fn another_region_blocks_a_penza_namesake() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let g = root.join("config/gazetteer/gazetteer.tsv");
+    let classifier = Classifier::load(&root.join("config/topics"), Some(g.as_path())).expect("shipped rules load");
+    let mut reader = csv::Reader::from_path(root.join("tests/fixtures/classify/regions.csv")).expect("regions.csv opens");
+    let (mut outside, mut wrong) = (0usize, Vec::new());
+    for record in reader.records() {
+        let record = record.expect("well-formed CSV row");
+        let c = classifier.classify_text(&record[0], &SourceContext::default());
+        let expected = &record[1] == "1";
+        outside += usize::from(expected);
+        if c.out_of_region != expected || (expected && c.municipality.is_some()) {
+            wrong.push(format!("flag {} {:?} | {}", c.out_of_region, c.municipality.map(|m| m.name), &record[0]));
+        }
+    }
+    assert!(outside >= 15, "regions.csv has only {outside} out-of-region rows");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
