@@ -405,7 +405,8 @@ fn parse_sources(sources: Vec<(PathBuf, String)>, problems: &mut Vec<Problem>) -
 
 /// Reads the cues of `kinds.toml`: every [`Cue`] once, each with valid patterns.
 fn parse_kinds(file: &Path, text: &str, problems: &mut Vec<Problem>) -> Vec<(Cue, Vec<PhraseSpec>)> {
-    let mut problem = |line: usize, message: String| problems.push(Problem { file: file.to_path_buf(), line: Some(line), message });
+    let mut problem =
+        |line: usize, message: String| problems.push(Problem { file: file.to_path_buf(), line: Some(line), message });
     let def: KindsDef = match toml::from_str(text) {
         Ok(def) => def,
         Err(e) => {
@@ -432,14 +433,18 @@ fn parse_kinds(file: &Path, text: &str, problems: &mut Vec<Problem>) -> Vec<(Cue
         for p in &c.patterns {
             match pattern::parse(p.get_ref()) {
                 Ok(spec) => phrases.push(spec),
-                Err(e) => problem(line_of(text, p.span().start), format!("pattern {:?} of cue {}: {e}", p.get_ref(), cue.id())),
+                Err(e) => {
+                    let message = format!("pattern {:?} of cue {}: {e}", p.get_ref(), cue.id());
+                    problem(line_of(text, p.span().start), message)
+                }
             }
         }
         cues.push((cue, phrases));
     }
     let missing: Vec<&str> = Cue::ALL.iter().filter(|c| !cues.iter().any(|(x, _)| x == *c)).map(|c| c.id()).collect();
     if !missing.is_empty() {
-        problems.push(Problem { file: file.to_path_buf(), line: None, message: format!("no patterns for cue {}", missing.join(", ")) });
+        let message = format!("no patterns for cue {}", missing.join(", "));
+        problems.push(Problem { file: file.to_path_buf(), line: None, message });
     }
     cues.sort_by_key(|(c, _)| Cue::ALL.iter().position(|x| x == c));
     cues
@@ -447,7 +452,8 @@ fn parse_kinds(file: &Path, text: &str, problems: &mut Vec<Problem>) -> Vec<(Cue
 
 /// The keys of a rules file: a message may name these, but nothing else the file holds.
 const KEYS: &[&str] = &[
-    "topic", "id", "threshold", "description", "exclude", "rule", "weight", "patterns", "regex", "suppress", "context", "place", "cue",
+    "topic", "id", "threshold", "description", "exclude", "rule", "weight", "patterns", "regex", "suppress", "context",
+    "place", "cue",
 ];
 
 /// A TOML or serde message without the file's own text: quoted values and unknown keys become «…»,

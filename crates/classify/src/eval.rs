@@ -154,7 +154,8 @@ pub fn evaluate<R: Read>(classifier: &Classifier, reader: R) -> Result<EvalRepor
         let bad = |message: String| EvalError::BadRow { row, id: id.clone(), message };
         let text = record.get(text_col).unwrap_or("");
         let mut gold = BTreeSet::new();
-        for t in topics_col.and_then(|c| record.get(c)).unwrap_or("").split(';').map(str::trim).filter(|t| !t.is_empty()) {
+        let labels = topics_col.and_then(|c| record.get(c)).unwrap_or("");
+        for t in labels.split(';').map(str::trim).filter(|t| !t.is_empty()) {
             gold.insert(t.parse::<Topic>().map_err(|e| bad(e.to_string()))?);
         }
         let gold_muni = match muni_col.and_then(|c| record.get(c)).map(str::trim).filter(|m| !m.is_empty()) {

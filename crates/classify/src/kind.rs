@@ -44,8 +44,18 @@ pub enum Cue {
 }
 
 impl Cue {
-    pub const ALL: &'static [Cue] =
-        &[Cue::Complaint, Cue::Rhetorical, Cue::Question, Cue::Gratitude, Cue::Suggestion, Cue::Announcement, Cue::ResidentQuote, Cue::Private, Cue::Laughter, Cue::Fault];
+    pub const ALL: &'static [Cue] = &[
+        Cue::Complaint,
+        Cue::Rhetorical,
+        Cue::Question,
+        Cue::Gratitude,
+        Cue::Suggestion,
+        Cue::Announcement,
+        Cue::ResidentQuote,
+        Cue::Private,
+        Cue::Laughter,
+        Cue::Fault,
+    ];
 
     pub fn id(self) -> &'static str {
         match self {
@@ -204,7 +214,8 @@ mod tests {
     #[test]
     fn official_posts_are_info_unless_quoting_a_resident() {
         assert_eq!(kind(&[Cue::Complaint], Marks::default(), OFFICIAL), PostKind::Info);
-        assert_eq!(kind(&[Cue::ResidentQuote, Cue::Complaint, Cue::Announcement], Marks::default(), OFFICIAL), PostKind::Complaint);
+        let relayed = [Cue::ResidentQuote, Cue::Complaint, Cue::Announcement];
+        assert_eq!(kind(&relayed, Marks::default(), OFFICIAL), PostKind::Complaint);
     }
 
     #[test]
@@ -220,7 +231,8 @@ mod tests {
     #[test]
     fn wording_decides_for_residents() {
         assert_eq!(kind(&[Cue::Gratitude], Marks::default(), RESIDENT), PostKind::Gratitude);
-        assert_eq!(kind(&[Cue::Gratitude, Cue::Complaint, Cue::Complaint], Marks::default(), RESIDENT), PostKind::Complaint);
+        let outweighed = [Cue::Gratitude, Cue::Complaint, Cue::Complaint];
+        assert_eq!(kind(&outweighed, Marks::default(), RESIDENT), PostKind::Complaint);
         assert_eq!(kind(&[], QUESTION, RESIDENT), PostKind::Question);
         assert_eq!(kind(&[Cue::Rhetorical], QUESTION, RESIDENT), PostKind::Complaint);
         assert_eq!(kind(&[Cue::Suggestion], Marks::default(), RESIDENT), PostKind::Suggestion);

@@ -241,11 +241,15 @@ impl Classifier {
         let mut rules = Vec::new();
         let mut specs = Vec::new();
         for r in config.rules {
-            rules.push(RuleMeta { id: r.id, owner: Owner::Topic(r.topic), weight: r.weight, exclude: r.exclude, context: r.context, place: r.place, suppress: r.suppress });
+            let owner = Owner::Topic(r.topic);
+            let (exclude, context, place) = (r.exclude, r.context, r.place);
+            rules.push(RuleMeta { id: r.id, owner, weight: r.weight, exclude, context, place, suppress: r.suppress });
             specs.push(RuleSpecs { phrases: r.phrases, regexes: r.regexes });
         }
         for (cue, phrases) in config.cues {
-            rules.push(RuleMeta { id: format!("kind.{}", cue.id()), owner: Owner::Cue(cue), weight: 1.0, exclude: false, context: false, place: false, suppress: vec![] });
+            let id = format!("kind.{}", cue.id());
+            let owner = Owner::Cue(cue);
+            rules.push(RuleMeta { id, owner, weight: 1.0, exclude: false, context: false, place: false, suppress: vec![] });
             specs.push(RuleSpecs { phrases, regexes: vec![] });
         }
         let engine = Engine::build(&specs, mode)
@@ -304,7 +308,14 @@ impl Classifier {
         }
     }
 
-    fn run(&self, text: &str, source: &SourceContext, writer: Writer, explain: bool, scratch: &mut Scratch) -> (Classification, Option<Explanation>) {
+    fn run(
+        &self,
+        text: &str,
+        source: &SourceContext,
+        writer: Writer,
+        explain: bool,
+        scratch: &mut Scratch,
+    ) -> (Classification, Option<Explanation>) {
         let (text, cut) = clip(text);
         let language = self.language.detect(text);
         let russian = language.code == "ru";
@@ -401,7 +412,8 @@ impl Classifier {
         let scores: Vec<(Topic, f32, Strongest)> = scores
             .into_iter()
             .map(|e| {
-                let mut score = if !core_decides || e.core >= threshold_of(&e.topic) { e.core + e.context } else { e.core };
+                let own = e.core >= threshold_of(&e.topic);
+                let mut score = if !core_decides || own { e.core + e.context } else { e.core };
                 // A location strengthens a topic named otherwise, and never makes one alone.
                 if e.core > 0.0 {
                     score += e.located;
@@ -502,7 +514,8 @@ impl Classifier {
                 if explain {
                     // The names found are still shown, to tell what the flag overruled.
                     let _ = self.municipality(text, &SourceContext::default(), &mut evidence, explain);
-                    evidence.push(format!("the text names another region («{words}») and not this one: no municipality"));
+                    let why = format!("the text names another region («{words}») and not this one: no municipality");
+                    evidence.push(why);
                 }
                 None
             }

@@ -53,7 +53,8 @@ pub(crate) fn other_region(norm: &Normalized) -> Option<String> {
 
 /// «тамбовской», «самарская», «краснодарского»: a place adjective in any case.
 fn is_region_adjective(w: &str) -> bool {
-    const ENDINGS: &[&str] = &["ской", "ская", "скую", "ского", "ском", "цкой", "цкая", "цкого", "ной", "ная", "ного", "вой", "вая"];
+    const ENDINGS: &[&str] =
+        &["ской", "ская", "скую", "ского", "ском", "цкой", "цкая", "цкого", "ной", "ная", "ного", "вой", "вая"];
     ENDINGS.iter().any(|e| w.ends_with(e)) && w.chars().count() > 5
 }
 

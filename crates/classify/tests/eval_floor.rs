@@ -65,7 +65,8 @@ fn off_topic_posts_rarely_count_as_complaints() {
 fn a_channels_own_posts_are_complaints_only_in_a_residents_voice() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let classifier = Classifier::load(&root.join("config/topics"), None).expect("shipped rules load");
-    let mut reader = csv::Reader::from_path(root.join("tests/fixtures/classify/channels.csv")).expect("channels.csv opens");
+    let file = root.join("tests/fixtures/classify/channels.csv");
+    let mut reader = csv::Reader::from_path(file).expect("channels.csv opens");
     let (mut posts, mut wrong) = (0usize, Vec::new());
     for record in reader.records() {
         let record = record.expect("well-formed CSV row");
@@ -114,7 +115,8 @@ fn another_region_blocks_a_penza_namesake() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let g = root.join("config/gazetteer/gazetteer.tsv");
     let classifier = Classifier::load(&root.join("config/topics"), Some(g.as_path())).expect("shipped rules load");
-    let mut reader = csv::Reader::from_path(root.join("tests/fixtures/classify/regions.csv")).expect("regions.csv opens");
+    let file = root.join("tests/fixtures/classify/regions.csv");
+    let mut reader = csv::Reader::from_path(file).expect("regions.csv opens");
     let (mut outside, mut wrong) = (0usize, Vec::new());
     for record in reader.records() {
         let record = record.expect("well-formed CSV row");
