@@ -6,6 +6,8 @@
 //! municipality and the `out_of_region` flag.
 
 use crate::normalize::Normalized;
+use std::collections::HashSet;
+use std::sync::OnceLock;
 
 /// Words that make the adjective before them a region's name.
 const REGION_WORDS: &[&str] =
@@ -58,20 +60,23 @@ fn is_region_adjective(w: &str) -> bool {
     ENDINGS.iter().any(|e| w.ends_with(e)) && w.chars().count() > 5
 }
 
-/// One of [`BIG_CITIES`] in a case form: «в Самаре», «из Саратова», «под Казанью».
+/// One of [`BIG_CITIES`] in a case form: «в Самаре», «из Саратова», «под Казанью». The forms are
+/// spelled out once, so that a post costs one hash lookup per token.
 fn is_big_city(w: &str) -> bool {
-    BIG_CITIES.iter().any(|city| {
-        if w == *city {
-            return true;
-        }
-        let (stem, endings): (&str, &[&str]) = match city.chars().last() {
-            Some('а') => (&city[..city.len() - 'а'.len_utf8()], &["ы", "и", "е", "у", "ой", "ою"]),
-            Some('ь') => (&city[..city.len() - 'ь'.len_utf8()], &["и", "ью"]),
-            Some('о') | Some('и') | Some('э') | Some('ы') => return false,
-            _ => (city, &["а", "е", "у", "ом"]),
-        };
-        w.strip_prefix(stem).is_some_and(|rest| endings.contains(&rest))
-    })
+    static FORMS: OnceLock<HashSet<String>> = OnceLock::new();
+    FORMS.get_or_init(|| BIG_CITIES.iter().flat_map(|c| case_forms(c)).collect()).contains(w)
+}
+
+/// The nominative and the oblique case forms of a city's name.
+fn case_forms(city: &str) -> Vec<String> {
+    let (stem, endings): (&str, &[&str]) = match city.chars().last() {
+        Some('а') => (&city[..city.len() - 'а'.len_utf8()], &["а", "ы", "и", "е", "у", "ой", "ою"]),
+        Some('ь') => (&city[..city.len() - 'ь'.len_utf8()], &["ь", "и", "ью"]),
+        // «Иваново», «Сочи», «Улан-Удэ», «Челны» are not declined (or rarely).
+        Some('о' | 'и' | 'э' | 'ы') => (city, &[""]),
+        _ => (city, &["", "а", "е", "у", "ом"]),
+    };
+    endings.iter().map(|e| format!("{stem}{e}")).collect()
 }
 
 #[cfg(test)]
