@@ -1,4 +1,5 @@
-//! Loading topic rules from `config/topics/*.toml`.
+//! Loading topic rules from `config/topics/*.toml`, and the post-kind cues from
+//! `config/topics/kinds.toml`.
 //!
 //! One file per topic group; each file holds `[[topic]]` tables:
 //!
@@ -18,6 +19,14 @@
 //!                                # only for a topic with other evidence, or when no topic has any
 //! place = false                  # its nouns name a place that is the topic itself (a container
 //!                                # site): still counts when read as a location («у контейнеров»)
+//! ```
+//!
+//! `kinds.toml` ([`KINDS_FILE`]) holds `[[cue]]` tables instead, one for every [`Cue`]:
+//!
+//! ```toml
+//! [[cue]]
+//! id = "complaint"               # a cue id (crate::kind::Cue)
+//! patterns = ["=нет", "безобраз*"]
 //! ```
 //!
 //! Every problem in every file is collected, with its file and line, before loading fails: a
