@@ -79,6 +79,7 @@ fn post(spec: Spec) -> ClassifiedPost {
             kind: spec.kind,
             topics: vec![TopicHit { topic: Topic::Heating, score: 1.0, rule: "heating.test".into() }],
             municipality: Some(MunicipalityMatch { oktmo: KUZNECK.into(), name: "город Кузнецк".into(), evidence: MunicipalityEvidence::Text }),
+            out_of_region: false,
         },
     )
 }

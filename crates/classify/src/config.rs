@@ -1,4 +1,5 @@
-//! Loading topic rules from `config/topics/*.toml`.
+//! Loading topic rules from `config/topics/*.toml`, and the post-kind cues from
+//! `config/topics/kinds.toml`.
 //!
 //! One file per topic group; each file holds `[[topic]]` tables:
 //!
@@ -16,11 +17,22 @@
 //! suppress = ["street_lighting"] # topics this rule rules out when it fires
 //! context = false                # a place or setting word («в подъезде», «на дороге»): counts
 //!                                # only for a topic with other evidence, or when no topic has any
+//! place = false                  # its nouns name a place that is the topic itself (a container
+//!                                # site): still counts when read as a location («у контейнеров»)
+//! ```
+//!
+//! `kinds.toml` ([`KINDS_FILE`]) holds `[[cue]]` tables instead, one for every [`Cue`]:
+//!
+//! ```toml
+//! [[cue]]
+//! id = "complaint"               # a cue id (crate::kind::Cue)
+//! patterns = ["=нет", "безобраз*"]
 //! ```
 //!
 //! Every problem in every file is collected, with its file and line, before loading fails: a
 //! rules author fixes them all in one go.
 
+use crate::kind::Cue;
 use crate::pattern::{self, PhraseSpec};
 use otklik_model::Topic;
 use regex::Regex;
@@ -114,7 +126,29 @@ struct RuleDef {
     suppress: Vec<Spanned<String>>,
     #[serde(default)]
     context: bool,
+    #[serde(default)]
+    place: bool,
 }
+
+/// `kinds.toml`: the post-kind cues.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KindsDef {
+    #[serde(default)]
+    cue: Vec<CueDef>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CueDef {
+    id: Spanned<String>,
+    #[serde(default)]
+    patterns: Vec<Spanned<String>>,
+}
+
+/// The file of post-kind cues, in the topics directory so that whatever ships the topic rules
+/// (a container image, a ConfigMap of the directory) ships the cues too.
+pub const KINDS_FILE: &str = "kinds.toml";
 
 /// A rule ready to compile.
 pub(crate) struct RuleConfig {
@@ -125,6 +159,8 @@ pub(crate) struct RuleConfig {
     pub exclude: bool,
     /// Only counts when the post has no stronger evidence elsewhere (see the crate docs).
     pub context: bool,
+    /// Counts even where its match is read as a location (see [`crate::location`]).
+    pub place: bool,
     pub phrases: Vec<PhraseSpec>,
     pub regexes: Vec<Regex>,
     pub suppress: Vec<Topic>,
@@ -135,6 +171,8 @@ pub(crate) struct RulesConfig {
     pub rules: Vec<RuleConfig>,
     /// Per topic (taxonomy order): its threshold.
     pub thresholds: HashMap<Topic, f32>,
+    /// Every post-kind cue with its patterns, in [`Cue::ALL`] order.
+    pub cues: Vec<(Cue, Vec<PhraseSpec>)>,
     /// The files read, for the version fingerprint.
     pub sources: Vec<(PathBuf, String)>,
 }
@@ -216,7 +254,20 @@ pub(crate) fn load_dir(dir: &Path) -> Result<RulesConfig, LoadError> {
             Err(e) => problems.push(Problem { file, line: None, message: e.to_string() }),
         }
     }
-    let config = parse_sources(sources, &mut problems);
+    // The cues' file is read like a rules file but parsed apart.
+    let kinds_at = sources.iter().position(|(f, _)| f.file_name().is_some_and(|n| n == KINDS_FILE));
+    let kinds = kinds_at.map(|i| sources.remove(i));
+    let cues = match &kinds {
+        Some((file, text)) => parse_kinds(file, text, &mut problems),
+        None => {
+            let message = format!("no {KINDS_FILE}: the post-kind cues are defined there");
+            problems.push(Problem { file: dir.into(), line: None, message });
+            Vec::new()
+        }
+    };
+    let mut config = parse_sources(sources, &mut problems);
+    config.cues = cues;
+    config.sources.extend(kinds);
     if problems.is_empty() {
         Ok(config)
     } else {
@@ -282,6 +333,7 @@ fn parse_sources(sources: Vec<(PathBuf, String)>, problems: &mut Vec<Problem>) -
                     weight: 0.0,
                     exclude: true,
                     context: false,
+                    place: false,
                     phrases,
                     regexes: vec![],
                     suppress: vec![],
@@ -338,6 +390,7 @@ fn parse_sources(sources: Vec<(PathBuf, String)>, problems: &mut Vec<Problem>) -
                     weight: weight as f32,
                     exclude: false,
                     context: rule.context,
+                    place: rule.place,
                     phrases,
                     regexes,
                     suppress,
@@ -356,12 +409,60 @@ fn parse_sources(sources: Vec<(PathBuf, String)>, problems: &mut Vec<Problem>) -
             });
         }
     }
-    RulesConfig { rules, thresholds, sources }
+    RulesConfig { rules, thresholds, cues: Vec::new(), sources }
+}
+
+/// Reads the cues of `kinds.toml`: every [`Cue`] once, each with valid patterns.
+fn parse_kinds(file: &Path, text: &str, problems: &mut Vec<Problem>) -> Vec<(Cue, Vec<PhraseSpec>)> {
+    let mut problem =
+        |line: usize, message: String| problems.push(Problem { file: file.to_path_buf(), line: Some(line), message });
+    let def: KindsDef = match toml::from_str(text) {
+        Ok(def) => def,
+        Err(e) => {
+            problem(e.span().map(|s| line_of(text, s.start)).unwrap_or(1), redact(e.message().trim()));
+            return Vec::new();
+        }
+    };
+    let mut cues: Vec<(Cue, Vec<PhraseSpec>)> = Vec::new();
+    for c in def.cue {
+        let line = line_of(text, c.id.span().start);
+        let Some(cue) = Cue::from_id(c.id.get_ref()) else {
+            let known: Vec<&str> = Cue::ALL.iter().map(|c| c.id()).collect();
+            problem(line, format!("unknown cue id {:?} (known: {})", c.id.get_ref(), known.join(", ")));
+            continue;
+        };
+        if cues.iter().any(|(x, _)| *x == cue) {
+            problem(line, format!("cue {} is defined twice", cue.id()));
+            continue;
+        }
+        if c.patterns.is_empty() {
+            problem(line, format!("cue {} has no patterns", cue.id()));
+        }
+        let mut phrases = Vec::new();
+        for p in &c.patterns {
+            match pattern::parse(p.get_ref()) {
+                Ok(spec) => phrases.push(spec),
+                Err(e) => {
+                    let message = format!("pattern {:?} of cue {}: {e}", p.get_ref(), cue.id());
+                    problem(line_of(text, p.span().start), message)
+                }
+            }
+        }
+        cues.push((cue, phrases));
+    }
+    let missing: Vec<&str> = Cue::ALL.iter().filter(|c| !cues.iter().any(|(x, _)| x == *c)).map(|c| c.id()).collect();
+    if !missing.is_empty() {
+        let message = format!("no patterns for cue {}", missing.join(", "));
+        problems.push(Problem { file: file.to_path_buf(), line: None, message });
+    }
+    cues.sort_by_key(|(c, _)| Cue::ALL.iter().position(|x| x == c));
+    cues
 }
 
 /// The keys of a rules file: a message may name these, but nothing else the file holds.
 const KEYS: &[&str] = &[
     "topic", "id", "threshold", "description", "exclude", "rule", "weight", "patterns", "regex", "suppress", "context",
+    "place", "cue",
 ];
 
 /// A TOML or serde message without the file's own text: quoted values and unknown keys become «…»,

@@ -1,15 +1,21 @@
 //! Measuring the classifier on a labelled CSV.
 //!
-//! The CSV has a header with at least `id`, `text` and `topics` (topic ids separated by `;`,
-//! possibly empty), and optionally `municipality` (an 8-digit ОКТМО code or empty). Other
-//! columns are ignored. Every row is classified as a resident's post from an unbound source, so
-//! that the municipality score measures the text alone.
+//! The CSV has a header with at least `id` and `text`, and optionally `topics` (topic ids
+//! separated by `;`, possibly empty; a file without the column is an off-topic set, every row
+//! labelled with none), `municipality` (an 8-digit ОКТМО code or empty) and `is_source` (`1` or
+//! `true` when the source itself wrote the post: a channel's own news). Other columns are
+//! ignored. Every row is classified as a post from an unbound, unofficial source, so that the
+//! municipality score measures the text alone.
+//!
+//! Besides topics the report counts kinds, and the rows labelled with no topic that still got a
+//! topic and a complaint or question kind: those are what would raise a false spike.
 //!
 //! Macro averages run over the topics with support (a topic absent from the labels has no recall
 //! to speak of); its false positives still count in the micro average.
 
 use crate::{Classifier, SourceContext};
-use otklik_model::Topic;
+use crate::Writer;
+use otklik_model::{PostKind, Topic};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -20,7 +26,7 @@ use std::io::{Read, Write};
 pub enum EvalError {
     #[error("reading the CSV: {0}")]
     Csv(#[from] csv::Error),
-    #[error("the CSV has no {0:?} column (needs id, text, topics and optionally municipality)")]
+    #[error("the CSV has no {0:?} column (needs id and text, optionally topics, municipality, is_source)")]
     MissingColumn(&'static str),
     #[error("row {row} (id {id:?}): {message}")]
     BadRow { row: u64, id: String, message: String },
@@ -108,6 +114,12 @@ pub struct EvalReport {
     /// Most frequent first.
     pub confusions: Vec<Confusion>,
     pub misses: Vec<Miss>,
+    /// Rows per predicted kind.
+    pub kinds: BTreeMap<PostKind, u32>,
+    /// Rows labelled with no topic.
+    pub unlabelled: u32,
+    /// Of those, rows that got a topic and a complaint or question kind: a false spike's material.
+    pub unlabelled_alerting: u32,
 }
 
 fn prf(tp: u32, fp: u32, fn_: u32) -> (f64, f64, f64) {
@@ -124,14 +136,16 @@ pub fn evaluate<R: Read>(classifier: &Classifier, reader: R) -> Result<EvalRepor
     let col = |name: &'static str| headers.iter().position(|h| h.trim() == name);
     let id_col = col("id").ok_or(EvalError::MissingColumn("id"))?;
     let text_col = col("text").ok_or(EvalError::MissingColumn("text"))?;
-    let topics_col = col("topics").ok_or(EvalError::MissingColumn("topics"))?;
+    let topics_col = col("topics");
     let muni_col = col("municipality");
+    let source_col = col("is_source");
 
     let mut counts: BTreeMap<Topic, (u32, u32, u32)> = BTreeMap::new();
     let mut confusions: BTreeMap<(Option<Topic>, Option<Topic>), u32> = BTreeMap::new();
     let mut misses = Vec::new();
     let mut muni = MunicipalityMetrics { labelled: 0, assigned: 0, correct: 0, assigned_unlabelled: 0, accuracy: 0.0, coverage: 0.0 };
-    let (mut rows, mut untagged) = (0u32, 0u32);
+    let (mut rows, mut untagged, mut unlabelled, mut unlabelled_alerting) = (0u32, 0u32, 0u32, 0u32);
+    let mut kinds = BTreeMap::new();
     let source = SourceContext::default();
     for (i, record) in csv.records().enumerate() {
         let record = record?;
@@ -140,7 +154,8 @@ pub fn evaluate<R: Read>(classifier: &Classifier, reader: R) -> Result<EvalRepor
         let bad = |message: String| EvalError::BadRow { row, id: id.clone(), message };
         let text = record.get(text_col).unwrap_or("");
         let mut gold = BTreeSet::new();
-        for t in record.get(topics_col).unwrap_or("").split(';').map(str::trim).filter(|t| !t.is_empty()) {
+        let labels = topics_col.and_then(|c| record.get(c)).unwrap_or("");
+        for t in labels.split(';').map(str::trim).filter(|t| !t.is_empty()) {
             gold.insert(t.parse::<Topic>().map_err(|e| bad(e.to_string()))?);
         }
         let gold_muni = match muni_col.and_then(|c| record.get(c)).map(str::trim).filter(|m| !m.is_empty()) {
@@ -148,11 +163,22 @@ pub fn evaluate<R: Read>(classifier: &Classifier, reader: R) -> Result<EvalRepor
             Some(m) => return Err(bad(format!("municipality {m:?} is not an 8-digit ОКТМО code"))),
             None => None,
         };
+        let writer = match source_col.and_then(|c| record.get(c)).map(str::trim) {
+            Some("1" | "true") => Writer::Source,
+            Some("" | "0" | "false") | None => Writer::Resident,
+            Some(v) => return Err(bad(format!("is_source {v:?} is not 1, 0, true or false"))),
+        };
         rows += 1;
-        let c = classifier.classify_text(text, &source);
+        let c = classifier.classify_text_as(text, &source, writer);
         let predicted: BTreeSet<Topic> = c.topics.iter().map(|h| h.topic).collect();
         if predicted.is_empty() {
             untagged += 1;
+        }
+        *kinds.entry(c.kind).or_default() += 1;
+        if gold.is_empty() {
+            unlabelled += 1;
+            let alerting = matches!(c.kind, PostKind::Complaint | PostKind::Question);
+            unlabelled_alerting += u32::from(alerting && !predicted.is_empty());
         }
         for &t in gold.union(&predicted) {
             let e = counts.entry(t).or_default();
@@ -204,7 +230,7 @@ pub fn evaluate<R: Read>(classifier: &Classifier, reader: R) -> Result<EvalRepor
         }
         if !missed.is_empty() || !extra.is_empty() || muni_wrong {
             // Explaining costs a second pass; only the misses pay it.
-            let explanation = classifier.explain_text(text, &source);
+            let explanation = classifier.explain_text_as(text, &source, writer);
             let evidence = explanation
                 .rules
                 .iter()
@@ -261,6 +287,9 @@ pub fn evaluate<R: Read>(classifier: &Classifier, reader: R) -> Result<EvalRepor
         municipality,
         confusions,
         misses,
+        kinds,
+        unlabelled,
+        unlabelled_alerting,
     })
 }
 
@@ -314,6 +343,19 @@ impl fmt::Display for EvalReport {
                 f,
                 "municipality: accuracy {:.3} ({} of {} assigned), coverage {:.3} ({} of {} labelled), {} assigned where the label has none",
                 m.accuracy, m.correct, m.assigned, m.coverage, m.assigned, m.labelled, m.assigned_unlabelled
+            )?;
+        }
+        writeln!(f)?;
+        let kinds: Vec<String> = self.kinds.iter().map(|(k, n)| format!("{} {n}", k.id())).collect();
+        writeln!(f, "kinds: {}", kinds.join(", "))?;
+        if self.unlabelled > 0 {
+            let share = self.unlabelled_alerting as f64 / self.unlabelled as f64;
+            writeln!(
+                f,
+                "rows labelled with no topic: {}; {} ({:.1} %) got a topic and a complaint or question kind",
+                self.unlabelled,
+                self.unlabelled_alerting,
+                share * 100.0
             )?;
         }
         if !self.confusions.is_empty() {

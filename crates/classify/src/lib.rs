@@ -1,12 +1,15 @@
 //! The classifier: topic, municipality, post kind and language for every post (pure).
 //!
 //! [`Classifier::load`] reads the topic rules (`config/topics/*.toml`, see [`config`] for the
-//! format and [`pattern`] for the pattern language) and the compiled gazetteer, validates all of
-//! it, and compiles every pattern of every topic — and the post-kind cues — into one automaton.
+//! format and [`pattern`] for the pattern language), the post-kind cues beside them
+//! (`config/topics/kinds.toml`, see [`kind`]) and the compiled gazetteer, validates all of it,
+//! and compiles every pattern of every topic and cue into one automaton.
 //! Classification is then a pure function of the text (its first [`MAX_TEXT_CHARS`] characters:
 //! every real post fits, and a pathological one costs bounded memory) and the [`SourceContext`]: normalise
-//! ([`normalize`]), detect the language ([`lang`]), scan once ([`engine`]), score topics, decide
-//! the kind ([`kind`]), resolve the municipality ([`gazetteer`]).
+//! ([`normalize`]), detect the language ([`lang`]), scan once ([`engine`]), mark the nouns named
+//! as places («у лифта»: [`location`], which carry no topic alone), score topics, decide the kind
+//! ([`kind`]: a topic alone is no complaint, and a source's own post needs a resident's voice),
+//! resolve the municipality ([`gazetteer`]).
 //!
 //! Inflection: the shipped rules are written as stem patterns — a prefix («отоплени*», «батаре*»)
 //! or an exact form («=батарей») — which cover case forms at no run-time cost and leave the
@@ -28,8 +31,10 @@ pub mod eval;
 pub mod gazetteer;
 pub mod kind;
 pub mod lang;
+pub mod location;
 pub mod normalize;
 pub mod pattern;
+mod region;
 
 pub use config::{LoadError, Problem};
 pub use engine::InflectionMode;
@@ -48,7 +53,7 @@ use std::path::Path;
 /// tell which posts were classified by which rules. Every classification carries it, followed by
 /// a fingerprint of the rule files actually loaded (`+` and 8 hex digits) so that a locally
 /// edited rule set is never mistaken for the released one.
-pub const CLASSIFIER_VERSION: &str = "0.5.0";
+pub const CLASSIFIER_VERSION: &str = "0.6.0";
 
 /// Keep a secondary topic only when it scores at least this share of the best topic's score: a
 /// passing mention («…у подъезда, где не горит фонарь…») should not make a second topic of a post
@@ -74,6 +79,18 @@ pub const MAX_EXPLAIN_ITEMS: usize = 32;
 /// A topic's strongest fired rule: its weight and index.
 type Strongest = Option<(f32, u32)>;
 
+/// The evidence for one topic, by what it says.
+struct Tally {
+    topic: Topic,
+    /// Rules that name the subject.
+    core: f32,
+    /// Place and setting rules (`context = true`).
+    context: f32,
+    /// Rules whose every match is a noun read as a location («у лифта»): where, not what.
+    located: f32,
+    strongest: Strongest,
+}
+
 /// Why a scored topic was not tagged; formatted only when explaining.
 #[derive(Clone, Copy)]
 enum Rejection {
@@ -91,6 +108,16 @@ pub struct SourceContext {
     pub municipality: Option<String>,
 }
 
+/// Who wrote a post, as far as its kind is concerned: a channel's own posts (news, greetings,
+/// accident reports) are complaints only in a resident's voice.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Writer {
+    #[default]
+    Resident,
+    /// The source itself (`author.is_source`): a community, a channel, a group.
+    Source,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Owner {
     Topic(Topic),
@@ -104,6 +131,8 @@ struct RuleMeta {
     weight: f32,
     exclude: bool,
     context: bool,
+    /// Names a place that is the topic itself: a location match still counts.
+    place: bool,
     suppress: Vec<Topic>,
 }
 
@@ -139,6 +168,9 @@ pub struct RuleHit {
     pub more_spans: usize,
     /// The rule matched only inside spans its topic excludes, so it did not count.
     pub excluded: bool,
+    /// Every match is a noun read as a location: it counts only for a topic with other evidence.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub located: bool,
 }
 
 /// A topic's score and what became of it.
@@ -158,6 +190,9 @@ pub struct Explanation {
     pub normalized: String,
     pub language: LanguageGuess,
     pub kind_reason: String,
+    /// Nouns read as the place where something is («у лифта», «в кабине лифта»), which carry no
+    /// topic alone.
+    pub locations: Vec<Span>,
     pub rules: Vec<RuleHit>,
     /// Fired rules past the first [`MAX_EXPLAIN_ITEMS`], counted only.
     #[serde(skip_serializing_if = "is_zero")]
@@ -206,16 +241,15 @@ impl Classifier {
         let mut rules = Vec::new();
         let mut specs = Vec::new();
         for r in config.rules {
-            rules.push(RuleMeta { id: r.id, owner: Owner::Topic(r.topic), weight: r.weight, exclude: r.exclude, context: r.context, suppress: r.suppress });
+            let owner = Owner::Topic(r.topic);
+            let (exclude, context, place) = (r.exclude, r.context, r.place);
+            rules.push(RuleMeta { id: r.id, owner, weight: r.weight, exclude, context, place, suppress: r.suppress });
             specs.push(RuleSpecs { phrases: r.phrases, regexes: r.regexes });
         }
-        for &cue in Cue::ALL {
-            let phrases = cue
-                .patterns()
-                .iter()
-                .map(|p| pattern::parse(p).unwrap_or_else(|e| panic!("built-in cue pattern {p:?} is invalid: {e}")))
-                .collect();
-            rules.push(RuleMeta { id: format!("kind.{}", cue.id()), owner: Owner::Cue(cue), weight: 1.0, exclude: false, context: false, suppress: vec![] });
+        for (cue, phrases) in config.cues {
+            let id = format!("kind.{}", cue.id());
+            let owner = Owner::Cue(cue);
+            rules.push(RuleMeta { id, owner, weight: 1.0, exclude: false, context: false, place: false, suppress: vec![] });
             specs.push(RuleSpecs { phrases, regexes: vec![] });
         }
         let engine = Engine::build(&specs, mode)
@@ -249,25 +283,43 @@ impl Classifier {
 
     /// Classifies a post: its own text followed by any reposted text.
     pub fn classify(&self, post: &RawPost, source: &SourceContext) -> Classification {
-        self.classify_text(&post.full_text(), source)
+        let writer = if post.author.is_source { Writer::Source } else { Writer::Resident };
+        self.classify_text_as(&post.full_text(), source, writer)
     }
 
+    /// A resident's text.
     pub fn classify_text(&self, text: &str, source: &SourceContext) -> Classification {
-        with_scratch(|scratch| self.run(text, source, false, scratch).0)
+        self.classify_text_as(text, source, Writer::Resident)
     }
 
+    pub fn classify_text_as(&self, text: &str, source: &SourceContext, writer: Writer) -> Classification {
+        with_scratch(|scratch| self.run(text, source, writer, false, scratch).0)
+    }
+
+    /// Why a resident's text gets its classification.
     pub fn explain_text(&self, text: &str, source: &SourceContext) -> Explanation {
-        match with_scratch(|scratch| self.run(text, source, true, scratch)) {
+        self.explain_text_as(text, source, Writer::Resident)
+    }
+
+    pub fn explain_text_as(&self, text: &str, source: &SourceContext, writer: Writer) -> Explanation {
+        match with_scratch(|scratch| self.run(text, source, writer, true, scratch)) {
             (_, Some(e)) => e,
             (classification, None) => unreachable!("run() explains when asked: {classification:?}"),
         }
     }
 
-    fn run(&self, text: &str, source: &SourceContext, explain: bool, scratch: &mut Scratch) -> (Classification, Option<Explanation>) {
+    fn run(
+        &self,
+        text: &str,
+        source: &SourceContext,
+        writer: Writer,
+        explain: bool,
+        scratch: &mut Scratch,
+    ) -> (Classification, Option<Explanation>) {
         let (text, cut) = clip(text);
         let language = self.language.detect(text);
         let russian = language.code == "ru";
-        let Scratch { norm, scan, excluded } = scratch;
+        let Scratch { norm, scan, excluded, locations } = scratch;
         if russian {
             normalize::normalize_into(text, norm);
             self.engine.scan_into(norm, scan);
@@ -278,6 +330,8 @@ impl Classifier {
             scan.clear();
         }
         let norm = &*norm;
+        location::mark(norm, locations);
+        let on_location = |&(a, b): &(u32, u32)| (a..=b).all(|t| locations[t as usize]);
 
         // Exclusions first: a topic's rules do not count inside its excluded spans.
         excluded.clear();
@@ -293,8 +347,7 @@ impl Classifier {
         // Sorted by (topic, start), so that overlap checks look at a few neighbours only.
         excluded.sort_unstable();
         let longest_exclusion = excluded.iter().map(|(_, (a, b))| b - a).max().unwrap_or(0);
-        // (topic, score of ordinary rules, score of context rules, strongest rule)
-        let mut scores: Vec<(Topic, f32, f32, Strongest)> = Vec::new();
+        let mut scores: Vec<Tally> = Vec::new();
         let mut first_at: Vec<(Topic, u32)> = Vec::new();
         let mut hits_explained = Vec::new();
         let mut suppressed: Vec<(Topic, u32)> = Vec::new();
@@ -317,31 +370,36 @@ impl Classifier {
                 excluded[from..].iter().take_while(|&&(t, (x, _))| t == topic && x <= b).any(|&(_, (_, y))| a <= y)
             };
             let counts = f.spans.iter().any(|s| !overlaps(s));
+            let located = counts && !meta.place && f.spans.iter().filter(|s| !overlaps(s)).all(on_location);
             if explain {
-                hits_explained.push(self.rule_hit(&f, norm, !counts));
+                let mut hit = self.rule_hit(&f, norm, !counts);
+                hit.located = located;
+                hits_explained.push(hit);
             }
             if !counts {
                 continue;
             }
-            let entry = match scores.iter_mut().find(|(t, ..)| *t == topic) {
+            let entry = match scores.iter_mut().find(|e| e.topic == topic) {
                 Some(e) => e,
                 None => {
-                    scores.push((topic, 0.0, 0.0, None));
+                    scores.push(Tally { topic, core: 0.0, context: 0.0, located: 0.0, strongest: None });
                     scores.last_mut().expect("just pushed")
                 }
             };
-            if meta.context {
-                entry.2 += meta.weight;
+            if located {
+                entry.located += meta.weight;
+            } else if meta.context {
+                entry.context += meta.weight;
             } else {
-                entry.1 += meta.weight;
+                entry.core += meta.weight;
                 let at = f.spans.iter().filter(|s| !overlaps(s)).map(|s| s.0).min().unwrap_or(u32::MAX);
                 match first_at.iter_mut().find(|(t, _)| *t == topic) {
                     Some(e) => e.1 = e.1.min(at),
                     None => first_at.push((topic, at)),
                 }
             }
-            if entry.3.is_none_or(|(w, _)| meta.weight > w) {
-                entry.3 = Some((meta.weight, f.rule));
+            if entry.strongest.is_none_or(|(w, _)| meta.weight > w) {
+                entry.strongest = Some((meta.weight, f.rule));
             }
             suppressed.extend(meta.suppress.iter().map(|&t| (t, f.rule)));
         }
@@ -350,12 +408,17 @@ impl Classifier {
         // must not lift a weak mention of the road to the level of the litter lying on it); when
         // none does, they count fully and may decide.
         let threshold_of = |t: &Topic| self.thresholds.get(t).copied().unwrap_or(1.0);
-        let core_decides = scores.iter().any(|(t, core, ..)| *core >= threshold_of(t));
+        let core_decides = scores.iter().any(|e| e.core >= threshold_of(&e.topic));
         let scores: Vec<(Topic, f32, Strongest)> = scores
             .into_iter()
-            .map(|(t, core, context, strongest)| {
-                let score = if !core_decides || core >= threshold_of(&t) { core + context } else { core };
-                (t, score, strongest)
+            .map(|e| {
+                let own = e.core >= threshold_of(&e.topic);
+                let mut score = if !core_decides || own { e.core + e.context } else { e.core };
+                // A location strengthens a topic named otherwise, and never makes one alone.
+                if e.core > 0.0 {
+                    score += e.located;
+                }
+                (e.topic, score, e.strongest)
             })
             .collect();
 
@@ -437,15 +500,34 @@ impl Classifier {
             }
             hits.retain(|h| first_of(h.topic) == first);
         }
-        let (kind, kind_reason) = kind::decide(&cues, kind::Marks::of(text), !hits.is_empty(), source.official);
+        let origin = kind::Origin {
+            has_topics: !hits.is_empty(),
+            official: source.official,
+            by_source: writer == Writer::Source,
+            terse: norm.tokens.len() <= kind::TERSE_MAX_TOKENS,
+        };
+        let (kind, kind_reason) = kind::decide(&cues, kind::Marks::of(text), origin);
         let mut evidence = Vec::new();
-        let municipality = self.municipality(text, source, &mut evidence, explain);
+        let other_region = if russian { region::other_region(norm) } else { None };
+        let municipality = match &other_region {
+            Some(words) => {
+                if explain {
+                    // The names found are still shown, to tell what the flag overruled.
+                    let _ = self.municipality(text, &SourceContext::default(), &mut evidence, explain);
+                    let why = format!("the text names another region («{words}») and not this one: no municipality");
+                    evidence.push(why);
+                }
+                None
+            }
+            None => self.municipality(text, source, &mut evidence, explain),
+        };
         let classification = Classification {
             classifier_version: self.version.clone(),
             language: language.code.to_owned(),
             kind,
             topics: hits,
             municipality,
+            out_of_region: other_region.is_some(),
         };
         let explanation = explain.then(|| {
             let mut kind_reason = kind_reason.to_owned();
@@ -455,10 +537,19 @@ impl Classifier {
             topic_scores.sort_by(|a, b| b.score.total_cmp(&a.score));
             let more_rules = hits_explained.len().saturating_sub(MAX_EXPLAIN_ITEMS);
             hits_explained.truncate(MAX_EXPLAIN_ITEMS);
+            let locations = (0..norm.tokens.len())
+                .filter(|&t| locations[t])
+                .take(MAX_EXPLAIN_ITEMS)
+                .map(|t| {
+                    let tok = norm.tokens[t];
+                    Span { start: tok.start as usize, end: tok.end as usize, text: norm.token(t).to_owned() }
+                })
+                .collect();
             Explanation {
                 normalized: norm.text.clone(),
                 language,
                 kind_reason,
+                locations,
                 rules: hits_explained,
                 more_rules,
                 topics: topic_scores,
@@ -527,7 +618,7 @@ impl Classifier {
             })
             .collect();
         let more_spans = f.spans.len().saturating_sub(MAX_EXPLAIN_ITEMS);
-        RuleHit { rule: meta.id.clone(), target, weight: meta.weight, spans, more_spans, excluded }
+        RuleHit { rule: meta.id.clone(), target, weight: meta.weight, spans, more_spans, excluded, located: false }
     }
 }
 
@@ -546,6 +637,8 @@ struct Scratch {
     scan: ScanScratch,
     /// (topic, span) of exclusion matches.
     excluded: Vec<(Topic, (u32, u32))>,
+    /// Per token: read as a location.
+    locations: Vec<bool>,
 }
 
 thread_local! {

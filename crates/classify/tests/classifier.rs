@@ -181,6 +181,7 @@ fn valid_rules(dir: &Path, skip: &[Topic]) {
         text.push_str(&format!("[[topic]]\nid = \"{}\"\n[[topic.rule]]\nid = \"r\"\npatterns = [\"{}слово\"]\n\n", t.id(), t.id().len()));
     }
     write(dir, "base.toml", &text);
+    std::fs::copy(root().join("config/topics/kinds.toml"), dir.join("kinds.toml")).expect("the shipped kinds.toml");
 }
 
 fn load_err(dir: &Path) -> String {
@@ -317,4 +318,96 @@ fn private_business_is_not_tagged_on_a_weak_word() {
     // A real problem in the same post still counts.
     let got = c.classify_text("продаю квартиру, а в подъезде третий месяц не работает лифт", &SourceContext::default());
     assert_eq!(got.topics.first().map(|t| t.topic), Some(Topic::Lifts));
+}
+
+/// A channel's own post (`author.is_source`) names a fault in the news voice; the same words from
+/// a resident, or relayed by the channel, are a complaint.
+#[test]
+fn a_post_by_the_source_itself_needs_a_residents_voice() {
+    let post = |text: &str, is_source: bool| -> otklik_model::RawPost {
+        serde_json::from_value(serde_json::json!({
+            "schema": 1, "uid": "tg:citynews:7", "platform": "telegram", "source_id": "tg:citynews",
+            "author": {"is_source": is_source}, "published_at": "2026-01-10T08:00:00Z",
+            "collected_at": "2026-01-10T08:01:00Z", "text": text,
+        }))
+        .expect("a valid RawPost")
+    };
+    let news = "На Окружной опять прорыв трубы, нет воды в трёх домах";
+    assert_eq!(classifier().classify(&post(news, true), &resident()).kind, PostKind::Info);
+    assert_eq!(classifier().classify(&post(news, false), &resident()).kind, PostKind::Complaint);
+    let relayed = "Пишет подписчица: на Окружной опять нет воды, управляющая компания молчит";
+    assert_eq!(classifier().classify(&post(relayed, true), &resident()).kind, PostKind::Complaint);
+}
+
+/// A topic alone is no complaint: a news line that names heating is `info`; a fault named makes
+/// a resident's short report a complaint.
+#[test]
+fn a_topic_alone_is_no_complaint() {
+    let c = classifier().explain_text("Отопительный сезон в городе начнётся в понедельник", &resident());
+    assert_eq!(c.classification.kind, PostKind::Info, "{}", c.kind_reason);
+    for report in ["Яма на дороге у школы", "Холодные батареи в квартире", "Не убран снег во дворе"] {
+        let c = classifier().explain_text(report, &resident());
+        assert!(!c.classification.topics.is_empty(), "{report}");
+        assert_eq!(c.classification.kind, PostKind::Complaint, "{report}: {}", c.kind_reason);
+    }
+}
+
+/// `--explain` names the nouns read as places, and marks a rule that matched only there.
+#[test]
+fn explain_shows_the_nouns_read_as_places() {
+    let e = classifier().explain_text("Грязные стены у лифта, никто не моет", &resident());
+    let places: Vec<&str> = e.locations.iter().map(|s| s.text.as_str()).collect();
+    assert_eq!(places, ["лифта"]);
+    assert!(!e.classification.topics.iter().any(|h| h.topic == Topic::Lifts), "{:?}", e.classification.topics);
+    let e = classifier().explain_text("Рядом с лифтом разбито окно, дует", &resident());
+    assert!(e.rules.iter().any(|h| h.target == "lifts" && h.located), "{:?}", e.rules);
+    assert!(!e.classification.topics.iter().any(|h| h.topic == Topic::Lifts));
+    // The object itself is no place.
+    let e = classifier().explain_text("Лифт не работает третий день", &resident());
+    assert!(e.locations.is_empty());
+    assert_eq!(e.classification.topics[0].topic, Topic::Lifts);
+}
+
+/// A rule with `place = true` names a place that is its topic: litter «у контейнеров» is the
+/// container site's state.
+#[test]
+fn a_place_that_is_the_topic_still_counts() {
+    assert_topic("строительный мусор опять свалили у контейнеров", Topic::Garbage);
+}
+
+/// The post-kind cues load from `kinds.toml` like the rules: every problem with its line, every
+/// cue required.
+#[test]
+fn kind_cue_problems_are_reported_with_their_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    valid_rules(dir.path(), &[]);
+    let shipped = std::fs::read_to_string(dir.path().join("kinds.toml")).unwrap();
+    let without_laughter = shipped.replace("id = \"laughter\"", "id = \"laughs\"");
+    write(dir.path(), "kinds.toml", &format!("{without_laughter}\n[[cue]]\nid = \"fault\"\npatterns = [\"~2 яма\"]\n"));
+    let err = load_err(dir.path());
+    assert!(err.contains("unknown cue id \"laughs\""), "{err}");
+    assert!(err.contains("cue fault is defined twice"), "{err}");
+    assert!(err.contains("no patterns for cue laughter"), "{err}");
+    let line = shipped.lines().position(|l| l.contains("id = \"laughter\"")).unwrap() + 1;
+    assert!(err.contains(&format!("kinds.toml:{line}: unknown cue id")), "{err}");
+
+    write(dir.path(), "kinds.toml", &shipped.replacen("\"=нет\"", "\"~3 нет\"", 1));
+    let err = load_err(dir.path());
+    assert!(err.contains("pattern \"~3 нет\" of cue complaint"), "{err}");
+
+    std::fs::remove_file(dir.path().join("kinds.toml")).unwrap();
+    assert!(load_err(dir.path()).contains("no kinds.toml"));
+}
+
+/// The flag reaches the classification and `--explain` says why there is no municipality, even
+/// for a source bound to a Penza district.
+#[test]
+fn another_region_means_no_municipality_and_a_flag() {
+    let bound = SourceContext { official: false, municipality: Some("56701000".into()) };
+    let e = classifier().explain_text("В Сосновке Тамбовской области нет воды", &bound);
+    assert!(e.classification.out_of_region);
+    assert!(e.classification.municipality.is_none());
+    assert!(e.municipality_evidence.iter().any(|l| l.contains("тамбовской области")), "{:?}", e.municipality_evidence);
+    let c = classifier().classify_text("В Пензе на Московской нет воды", &resident());
+    assert!(!c.out_of_region && c.municipality.is_some());
 }

@@ -6,7 +6,7 @@
 //! last changed (see the crate notes); raise it when the rules improve, never lower it to make a
 //! change pass.
 
-use otklik_classify::{eval, Classifier, SourceContext};
+use otklik_classify::{eval, Classifier, SourceContext, Writer};
 use otklik_model::PostKind;
 use std::path::PathBuf;
 
@@ -32,8 +32,9 @@ fn macro_f1_on_the_labelled_set_stays_above_the_floor() {
     assert!(report.micro.f1 >= MICRO_F1_FLOOR, "micro-F1 {:.3} fell below the floor {MICRO_F1_FLOOR}", report.micro.f1);
 }
 
-/// Measured 73 of 416 (17.5 %) with classifier 0.5.0.
-const OFFTOPIC_ALERTS_CEILING: f64 = 0.20;
+/// Measured 73 of 416 (17.5 %) with classifier 0.5.0, 20 of 416 (4.8 %) once a topic alone stopped
+/// making a complaint (0.6.0).
+const OFFTOPIC_ALERTS_CEILING: f64 = 0.07;
 
 #[test]
 fn off_topic_posts_rarely_count_as_complaints() {
@@ -55,4 +56,77 @@ fn off_topic_posts_rarely_count_as_complaints() {
     assert!(posts >= 400, "offtopic.csv shrank to {posts} posts");
     let share = alerting.len() as f64 / posts as f64;
     assert!(share <= OFFTOPIC_ALERTS_CEILING, "{share:.3} of off-topic posts would count towards spikes:\n{}", alerting.join("\n"));
+}
+
+/// A news channel's and an emergency ministry's own pages (`channels.csv`, written by the
+/// project): greetings, accident reports, awards are never complaints, while the posts relaying a
+/// resident (`relayed` = 1: «пишет подписчик», «анонимно», a quoted complaint) are.
+#[test]
+fn a_channels_own_posts_are_complaints_only_in_a_residents_voice() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let classifier = Classifier::load(&root.join("config/topics"), None).expect("shipped rules load");
+    let file = root.join("tests/fixtures/classify/channels.csv");
+    let mut reader = csv::Reader::from_path(file).expect("channels.csv opens");
+    let (mut posts, mut wrong) = (0usize, Vec::new());
+    for record in reader.records() {
+        let record = record.expect("well-formed CSV row");
+        let writer = if &record[2] == "1" { Writer::Source } else { Writer::Resident };
+        let c = classifier.classify_text_as(&record[1], &SourceContext::default(), writer);
+        posts += 1;
+        let alerting = !c.topics.is_empty() && c.kind.counts_for_alerts();
+        if alerting != (&record[3] == "1") {
+            wrong.push(format!("{:?} {:?} | {}", c.kind, c.topics.first().map(|t| t.topic), &record[1]));
+        }
+    }
+    assert!(posts >= 40, "channels.csv shrank to {posts} posts");
+    assert!(wrong.is_empty(), "{} of {posts} channel posts got the wrong kind:\n{}", wrong.len(), wrong.join("\n"));
+}
+
+/// The object, not the place (`places.csv`, written by the project): each row names a problem
+/// and, in a prepositional phrase of place («у лифта», «возле батареи», «рядом с поликлиникой»),
+/// a noun of another topic (`place`). That topic is never tagged. Measured with classifier 0.6.0:
+/// 0 of 24 place topics tagged, 21 of 24 right topics (0.5.0: 5 and 16).
+#[test]
+fn a_place_named_in_passing_carries_no_topic() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let classifier = Classifier::load(&root.join("config/topics"), None).expect("shipped rules load");
+    let mut reader = csv::Reader::from_path(root.join("tests/fixtures/classify/places.csv")).expect("places.csv opens");
+    let (mut rows, mut right, mut wrong) = (0usize, 0usize, Vec::new());
+    for record in reader.records() {
+        let record = record.expect("well-formed CSV row");
+        let c = classifier.classify_text(&record[1], &SourceContext::default());
+        let tagged: Vec<&str> = c.topics.iter().map(|h| h.topic.id()).collect();
+        rows += 1;
+        right += usize::from(tagged.contains(&&record[2]));
+        if tagged.contains(&&record[3]) {
+            wrong.push(format!("{tagged:?} | {}", &record[1]));
+        }
+    }
+    assert!(rows >= 20, "places.csv shrank to {rows} rows");
+    assert!(wrong.is_empty(), "a place's topic was tagged:\n{}", wrong.join("\n"));
+    assert!(right * 100 >= rows * 80, "only {right} of {rows} rows got their topic");
+}
+
+/// An explicit other region (`regions.csv`, written by the project): «…Тамбовской области»,
+/// «(Самарская обл.)», a big city of another region. Such a post gets no municipality — not the
+/// Penza namesake of its village — and the `out_of_region` flag; a post naming Penza never does.
+#[test]
+fn another_region_blocks_a_penza_namesake() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let g = root.join("config/gazetteer/gazetteer.tsv");
+    let classifier = Classifier::load(&root.join("config/topics"), Some(g.as_path())).expect("shipped rules load");
+    let file = root.join("tests/fixtures/classify/regions.csv");
+    let mut reader = csv::Reader::from_path(file).expect("regions.csv opens");
+    let (mut outside, mut wrong) = (0usize, Vec::new());
+    for record in reader.records() {
+        let record = record.expect("well-formed CSV row");
+        let c = classifier.classify_text(&record[0], &SourceContext::default());
+        let expected = &record[1] == "1";
+        outside += usize::from(expected);
+        if c.out_of_region != expected || (expected && c.municipality.is_some()) {
+            wrong.push(format!("flag {} {:?} | {}", c.out_of_region, c.municipality.map(|m| m.name), &record[0]));
+        }
+    }
+    assert!(outside >= 15, "regions.csv has only {outside} out-of-region rows");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }

@@ -238,6 +238,10 @@ pub struct Classification {
     /// Highest score first; may be empty.
     pub topics: Vec<TopicHit>,
     pub municipality: Option<MunicipalityMatch>,
+    /// The text names another region («…Тамбовской области», «в Саратове») and not this one: the
+    /// post gets no municipality, even where a settlement of the same name exists here.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub out_of_region: bool,
 }
 
 /// A raw post with its classification (`otklik.posts.classified.v1`): the raw fields at the top

@@ -49,6 +49,7 @@ fn every_wire_type_round_trips() {
             kind: PostKind::Complaint,
             topics: vec![TopicHit { topic: Topic::Heating, score: 2.5, rule: "heating.no_heat".into() }],
             municipality: Some(MunicipalityMatch { oktmo: "56701000".into(), name: "г. Пенза".into(), evidence: MunicipalityEvidence::Text }),
+            out_of_region: false,
         },
         copy_of: None,
         incident_id: None,
@@ -151,6 +152,7 @@ fn incident_fields_are_optional_and_round_trip() {
         kind: PostKind::Complaint,
         topics: vec![],
         municipality: None,
+        out_of_region: false,
     };
     let unlinked = ClassifiedPost::new(sample_post(), classification);
     let json = serde_json::to_value(&unlinked).unwrap();

@@ -59,6 +59,7 @@ pub fn classified(i: u64, base: DateTime<Utc>, text_len: usize) -> ClassifiedPos
             kind,
             topics,
             municipality: (!oktmo.is_empty()).then(|| MunicipalityMatch { oktmo: oktmo.into(), name: name.into(), evidence: MunicipalityEvidence::Text }),
+            out_of_region: false,
         },
         copy_of: None,
         incident_id: None,
