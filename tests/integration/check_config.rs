@@ -250,3 +250,16 @@ fn the_classifier_batch_and_commit_interval_are_checked_against_their_ranges() {
     let output = run(otklik().arg("check-config").arg(&path));
     assert!(output.status.success(), "{}", stderr(&output));
 }
+
+#[test]
+fn alert_routes_and_receivers_are_checked_together() {
+    let config = "[alerts]\ngroup_wait = \"2h\"\n\n[[alerts.route]]\nreceivers = [\"nobody\"]\n\n\
+                  [[alerts.receiver]]\nname = \"duty\"\nkind = \"telegram\"\nchat_id = -100123\n\
+                  token_env = \"OTKLIK_TEST_TELEGRAM_TOKEN_NOT_SET\"\n";
+    let (_dir, path) = setup(config, TG_SOURCE);
+    let report = refused(&path);
+    assert_line(&report, &path, 2, &["alerts.group_wait", "outside the allowed range"]);
+    assert!(report.contains("no [[alerts.receiver]] is named \"nobody\""), "{report}");
+    let (_dir, path) = setup("[alerts]\ngroup_wiat = \"1m\"\n", TG_SOURCE);
+    assert!(refused(&path).contains("group_wiat"));
+}
