@@ -179,6 +179,11 @@ async fn the_page_shows_the_open_alert_its_incidents_and_the_day_against_the_usu
     assert!(page.contains(row), "{page}");
     assert!(page.contains("среднее за те же 24 часа 8 предыдущих недель"), "{page}");
     assert!(page.contains("ожидание детектора для окна тревоги"), "{page}");
+    // Delivery status: per receiver, and each notification at its latest attempt.
+    let receiver = "<tr><td>cur-webhook</td><td class=\"num\">1</td><td class=\"num\">0</td><td class=\"num\">0</td>";
+    assert!(page.contains(receiver), "{page}");
+    let notification = "<td><code>56705000</code></td><td>доставлено</td><td class=\"num\">1</td><td>HTTP 200</td>";
+    assert!(page.contains(notification), "{page}");
 }
 
 #[tokio::test]
