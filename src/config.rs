@@ -59,6 +59,9 @@ pub struct Config {
     pub collect: CollectConfig,
     #[serde(default)]
     pub alert: AlertConfig,
+    /// Alert delivery: routing (`[[alerts.route]]`) and receivers (`[[alerts.receiver]]`).
+    #[serde(default)]
+    pub alerts: AlertsConfig,
     /// Where the file was read from; relative paths resolve against its directory.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -330,6 +333,66 @@ impl AlertConfig {
             thresholds: self.threshold.clone(),
             ..Default::default()
         }
+    }
+}
+
+/// `[alerts]`: how alert events reach people — the router's timing and routes (owned by
+/// `otklik_alert::route`) and the receivers (owned by `otklik_notify`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct AlertsConfig {
+    #[serde(flatten)]
+    pub router: otklik_alert::route::RouterConfig,
+    #[serde(rename = "receiver")]
+    pub receivers: Vec<otklik_notify::ReceiverConfig>,
+    /// A webhook sink in this process for a demo or a first try: `[alerts.local_receiver]`.
+    pub local_receiver: Option<LocalReceiverConfig>,
+}
+
+/// A tiny webhook receiver started by the run itself: it serves the webhook receiver named
+/// `receiver` (whose URL's host and port it replaces with where it listens), checks each
+/// delivery's signature and appends it to `<data_dir>/received/`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalReceiverConfig {
+    /// Where to listen; port 0 picks a free one.
+    #[serde(default = "LocalReceiverConfig::default_listen")]
+    pub listen: String,
+    /// The `[[alerts.receiver]]` (a webhook) it receives for.
+    pub receiver: String,
+}
+
+impl LocalReceiverConfig {
+    fn default_listen() -> String {
+        "127.0.0.1:0".into()
+    }
+}
+
+impl AlertsConfig {
+    pub fn validate(&self) -> Vec<ConfigProblem> {
+        let mut problems = self.router.validate();
+        for (index, problem) in otklik_notify::validate_receivers(&self.receivers) {
+            let name = self.receivers.get(index).map_or("?", |r| r.name());
+            problems.push(ConfigProblem { field: format!("receiver[{name}].{}", problem.field), ..problem });
+        }
+        let names: std::collections::BTreeSet<&str> = self.receivers.iter().map(|r| r.name()).collect();
+        for wanted in self.router.receiver_names() {
+            if !names.contains(wanted) {
+                let problem = ConfigProblem::new("route.receivers", format!("no [[alerts.receiver]] is named {wanted:?}"));
+                problems.push(problem.with_hint(format!("receivers: {}", names.iter().copied().collect::<Vec<_>>().join(", "))));
+            }
+        }
+        if let Some(local) = &self.local_receiver {
+            if local.listen.parse::<std::net::SocketAddr>().is_err() {
+                problems.push(ConfigProblem::new("local_receiver.listen", format!("{:?} is not an address:port", local.listen)));
+            }
+            let is_webhook = |r: &&otklik_notify::ReceiverConfig| matches!(r, otklik_notify::ReceiverConfig::Webhook(_));
+            if !self.receivers.iter().filter(is_webhook).any(|r| r.name() == local.receiver) {
+                let message = format!("no webhook [[alerts.receiver]] is named {:?}", local.receiver);
+                problems.push(ConfigProblem::new("local_receiver.receiver", message));
+            }
+        }
+        problems
     }
 }
 
@@ -678,6 +741,7 @@ impl Config {
         place.all("classify", self.classify.validate(), problems);
         place.all("collect", self.collect.validate(), problems);
         place.all("alert", self.alert.validate(), problems);
+        place.all("alerts", self.alerts.validate(), problems);
         if let Some(kafka) = &self.kafka {
             place.all("kafka", kafka.validate(), problems);
         }

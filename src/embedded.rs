@@ -12,6 +12,7 @@ use crate::graph::{Graph, Stop};
 use crate::summary::{CountingStore, Counts, Summary};
 use anyhow::{Context, Result};
 use crate::alert_stage::{AlertStage, StageClock};
+use crate::notify_stage::{NotifyClock, NotifyStage, StoredDeliveryLog};
 use otklik_clickhouse::{AlertRow, DataDir, DlqRow, History, LocalStore, PostRow};
 use otklik_pipeline::{CancellationToken, MemoryBus, StageMetrics};
 use std::collections::HashMap;
@@ -27,12 +28,13 @@ struct Metrics {
     alert: Arc<StageMetrics>,
     store: Arc<StageMetrics>,
     alert_store: Arc<StageMetrics>,
+    notify: Arc<StageMetrics>,
     dlq: Arc<StageMetrics>,
 }
 
 impl Metrics {
     fn dead_lettered(&self) -> u64 {
-        let stages = [&self.collect, &self.classify, &self.alert, &self.store, &self.alert_store];
+        let stages = [&self.collect, &self.classify, &self.alert, &self.store, &self.alert_store, &self.notify];
         stages.iter().map(|m| StageMetrics::get(&m.dead_lettered)).sum()
     }
 
@@ -75,6 +77,7 @@ pub async fn run(config: &Config) -> Result<Summary> {
         }
     });
 
+    let replay = config.collect.replay_dir.is_some();
     let classify = tokio::spawn(graph.classify(metrics.classify.clone(), stop.stages.clone()).await?);
     // Cancelled once every collected post is classified: a replay's alert clock may run then.
     let classified_all = CancellationToken::new();
@@ -82,6 +85,11 @@ pub async fn run(config: &Config) -> Result<Summary> {
     let alert = tokio::spawn(graph.alert(alert_stage.clone(), metrics.alert.clone(), stop.stages.clone()).await?);
     let alerts = graph.alerts_sink("alert-store", Arc::new(alerts_store), metrics.alert_store.clone(), &stop).await?;
     let alerts = tokio::spawn(alerts);
+    let alerts_done = CancellationToken::new();
+    let (notify_stage, local_receiver) = notify_stage(config, &data_dir, replay.then(|| alerts_done.clone())).await?;
+    let (flushed, receivers) = (notify_stage.flushed(), notify_stage.receiver_metrics());
+    let notify = graph.notify(notify_stage, metrics.notify.clone(), stop.stages.clone()).await?;
+    let notify = tokio::spawn(notify);
     let counts = Arc::new(Mutex::new(Counts::default()));
     let store_dir = posts_store.dir().display().to_string();
     let posts = Arc::new(CountingStore::new(posts_store, counts.clone()));
@@ -95,6 +103,7 @@ pub async fn run(config: &Config) -> Result<Summary> {
         ("alert", &metrics.alert),
         ("store", &metrics.store),
         ("alert-store", &metrics.alert_store),
+        ("notify", &metrics.notify),
         ("dlq-store", &metrics.dlq),
     ];
     for (name, stage) in stages {
@@ -120,33 +129,50 @@ pub async fn run(config: &Config) -> Result<Summary> {
 
     // Everything collected is in the bus; stop once every stage has committed all of it (and a
     // replay's alert clock has run through it).
-    let replay = config.collect.replay_dir.is_some();
-    let drained = || {
+    let lag = |stage: &str, topic: &str| bus.lag(&graph.group(stage), topic);
+    let mut delivery_grace: Option<Instant> = None;
+    let mut drained = || {
         let lags = [
             ("classify", &topics.posts_raw),
             ("alert", &topics.posts_series),
             ("store", &topics.posts_classified),
             ("alert-store", &topics.alerts),
+            ("notify", &topics.alerts),
             ("dlq-store", &topics.dlq),
         ];
-        (!replay || alert_stage.settled()) && lags.iter().all(|(stage, topic)| bus.lag(&graph.group(stage), topic) == 0)
+        let caught_up = lags.iter().all(|(stage, topic)| lag(stage, topic) == 0);
+        if !replay {
+            return caught_up;
+        }
+        if !(caught_up && alert_stage.settled() && flushed.load(std::sync::atomic::Ordering::SeqCst)) {
+            return false;
+        }
+        // A replay ends once its notifications are delivered, or have had their chance: what a
+        // receiver did not take stays in the outbox for the next run.
+        let pending: u64 = receivers.iter().map(|(_, m)| m.snapshot().pending).sum();
+        pending == 0 || delivery_grace.get_or_insert_with(Instant::now).elapsed() > DELIVERY_GRACE
     };
     while !drained() && !stop.stages.is_cancelled() {
-        if bus.lag(&graph.group("classify"), &topics.posts_raw) == 0 {
+        if lag("classify", &topics.posts_raw) == 0 {
             classified_all.cancel();
+        }
+        if alert_stage.settled() && lag("notify", &topics.alerts) == 0 {
+            alerts_done.cancel();
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(20)) => {}
             _ = stop.stages.cancelled() => {}
         }
-        if [&classify, &alert, &store, &alerts, &dlq].iter().any(|t| t.is_finished()) {
+        if [&classify, &alert, &store, &alerts, &notify, &dlq].iter().any(|t| t.is_finished()) {
             break;
         }
     }
     stop.stages.cancel();
-    for (name, task) in [("classify", classify), ("alert", alert), ("store", store), ("alert-store", alerts), ("dlq-store", dlq)] {
+    let stages = [("classify", classify), ("alert", alert), ("store", store), ("alert-store", alerts), ("notify", notify), ("dlq-store", dlq)];
+    for (name, task) in stages {
         crate::stages::join_stage(name, task).await?;
     }
+    drop(local_receiver);
     progress.abort();
     if std::io::stderr().is_terminal() {
         eprintln!();
@@ -159,6 +185,7 @@ pub async fn run(config: &Config) -> Result<Summary> {
         counts,
         incidents,
         alerts: alert_stage.raised(),
+        deliveries: receivers.iter().map(|(name, m)| (name.clone(), m.snapshot())).collect(),
         collected: StageMetrics::get(&metrics.collect.emitted),
         dead_lettered: metrics.dead_lettered(),
         unavailable: pass.unavailable,
@@ -182,6 +209,26 @@ async fn alert_stage(config: &Config, data_dir: &std::path::Path, classified_all
     };
     Ok(AlertStage::new(core, topics.posts_classified, topics.alerts, clock))
 }
+
+/// The notify stage over the local store; in a replay it routes the replay's alerts on their own
+/// time once `alerts_done`. With `[alerts.local_receiver]` the webhook sink it names is started
+/// here (kept alive by the returned handle) and its receiver pointed at it.
+async fn notify_stage(
+    config: &Config,
+    data_dir: &DataDir,
+    alerts_done: Option<CancellationToken>,
+) -> Result<(NotifyStage, Option<crate::notify_stage::LocalReceiver>)> {
+    let history = History::Local(data_dir.path().to_owned());
+    let log = otklik_clickhouse::DeliveryLog::local(data_dir).context("cannot open the local store")?;
+    let log = Arc::new(StoredDeliveryLog { log, history: history.clone() });
+    let (receivers, local) = crate::notify_stage::local_receiver(config, &data_dir.path().join("received")).await?;
+    let clock = alerts_done.map_or(NotifyClock::Live, |alerts_done| NotifyClock::Replay { alerts_done });
+    let stage = NotifyStage::start(config, &receivers, history, log, clock).await?;
+    Ok((stage, local))
+}
+
+/// How long a finished replay waits for its notifications' first deliveries.
+const DELIVERY_GRACE: Duration = Duration::from_secs(30);
 
 /// How often a live alert stage with nothing to read advances its clock.
 const LIVE_ALERT_TICK: Duration = Duration::from_secs(30);

@@ -5,6 +5,7 @@
 
 use crate::alert_stage::AlertStage;
 use crate::config::Config;
+use crate::notify_stage::NotifyStage;
 use crate::stages::ClassifyStage;
 use anyhow::Result;
 use otklik_collect::{Collector, CollectorTopics};
@@ -96,6 +97,13 @@ impl<'a> Graph<'a> {
         let config = MapStageConfig { name: "alert".into(), max_batch: CLASSIFY_BATCH, commit_interval: COMMIT_INTERVAL, backoff: self.backoff };
         let dead_letters = self.dead_letters("alert");
         Ok(Box::pin(run_map_stage(subscriber, self.bus.publisher(), stage, dead_letters, config, metrics, shutdown)))
+    }
+
+    /// Alert events from the alerts topic through the router into the outbox.
+    pub async fn notify(&self, stage: NotifyStage, metrics: Arc<StageMetrics>, shutdown: CancellationToken) -> Result<StageTask> {
+        let subscriber = self.bus.subscribe(&self.group("notify"), &[&self.topics.alerts]).await?;
+        let dead_letters = self.dead_letters("notify");
+        Ok(Box::pin(stage.run(subscriber, dead_letters, metrics, shutdown)))
     }
 
     /// Alerts into `sink` (stage and group `stage`).

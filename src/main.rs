@@ -12,6 +12,7 @@ mod graph;
 mod incidents_cmd;
 mod kafka_cmd;
 mod metrics_http;
+mod notify_stage;
 mod production;
 mod readers;
 mod serve_cmd;

@@ -93,6 +93,8 @@ pub struct Summary {
     pub incidents: crate::incidents_cmd::Listed,
     /// Every alert event raised, in order.
     pub alerts: Vec<Alert>,
+    /// Each alert receiver's deliveries.
+    pub deliveries: BTreeMap<String, otklik_notify::ReceiverCounts>,
     pub collected: u64,
     pub dead_lettered: u64,
     pub unavailable: Vec<(String, String)>,
@@ -128,6 +130,14 @@ impl fmt::Display for Summary {
         writeln!(f, "\nalerts ({} events):", self.alerts.len())?;
         for a in &self.alerts {
             writeln!(f, "  {}", crate::alerts_cmd::line(a))?;
+        }
+        if !self.deliveries.is_empty() {
+            writeln!(f, "\nalert deliveries:")?;
+            for (name, d) in &self.deliveries {
+                let disabled = if d.disabled { " · DISABLED (410 Gone)" } else { "" };
+                let (delivered, pending, retried, failed) = (d.delivered, d.pending, d.retried, d.failed);
+                writeln!(f, "  {name}: {delivered} delivered · {pending} left in the outbox · {retried} retries · {failed} failed{disabled}")?;
+            }
         }
         if !self.unavailable.is_empty() {
             writeln!(f, "\nunavailable sources:")?;

@@ -6,8 +6,7 @@
 //! (municipality codes, topics, a minimum severity; an empty list matches anything), or of every
 //! matching rule up to and including the first without `continue_matching`. A region-series
 //! alert (no municipality) matches only rules with no municipality list. An alert that no rule
-//! matches is not sent and recorded nowhere: routing it is the config's job, and `otklik
-//! check-config` lists the routes.
+//! matches is not sent and recorded nowhere: a last rule with no matchers catches everything.
 //!
 //! **Groups.** Alerts are grouped per receiver × municipality (`group_key` = the ОКТМО code). A
 //! group's episode opens with its first alert: the `Opened` notification waits `group_wait` after

@@ -126,7 +126,7 @@ impl ReceiverConfig {
     }
 
     /// Reads the receiver's secret (once): the error names the variable or file, never a value.
-    pub(crate) fn load_secret(&self, base_dir: &Path) -> Result<Secret, ConfigProblem> {
+    pub fn load_secret(&self, base_dir: &Path) -> Result<Secret, ConfigProblem> {
         let (env, file, field) = match self {
             ReceiverConfig::Webhook(c) => (c.secret_env.as_deref(), c.secret_file.as_deref(), "secret_env"),
             ReceiverConfig::Telegram(c) => (c.token_env.as_deref(), c.token_file.as_deref(), "token_env"),
@@ -145,6 +145,26 @@ pub fn validate_receivers(receivers: &[ReceiverConfig]) -> Vec<(usize, ConfigPro
         if receivers[..index].iter().any(|r| r.name() == receiver.name()) {
             let problem = ConfigProblem::new("name", format!("receiver name {:?} is used twice", receiver.name()));
             out.push((index, problem.with_hint("routes name receivers: each needs a name of its own")));
+        }
+    }
+    out
+}
+
+/// Reads every receiver's secret as `run` would (and checks a `whsec_` secret decodes), so that
+/// `check-config` reports a missing variable or unreadable file; each problem with the index of
+/// its table. Nothing read is kept or shown.
+pub fn check_secrets(receivers: &[ReceiverConfig], base_dir: &Path) -> Vec<(usize, ConfigProblem)> {
+    let mut out = Vec::new();
+    for (index, receiver) in receivers.iter().enumerate() {
+        match (receiver.load_secret(base_dir), receiver) {
+            (Err(problem), _) => out.push((index, problem)),
+            (Ok(secret), ReceiverConfig::Webhook(c)) => {
+                if let Err(message) = crate::webhook::SigningKey::from_secret(&secret) {
+                    let field = if c.secret_env.is_some() { "secret_env" } else { "secret_file" };
+                    out.push((index, ConfigProblem::new(field, message)));
+                }
+            }
+            (Ok(_), ReceiverConfig::Telegram(_)) => {}
         }
     }
     out
@@ -256,6 +276,37 @@ mod tests {
         assert!(tg.is_group());
         assert_eq!((tg.chat_interval, tg.group_per_minute), (Duration::from_secs(1), 20));
         assert!(validate_receivers(&receivers).is_empty());
+    }
+
+    #[test]
+    fn secrets_are_checked_without_being_shown() {
+        let dir = std::env::temp_dir().join(format!("otklik-notify-check-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("bad.secret"), "whsec_%%%not-base64-secret").unwrap();
+        let receivers = parse(
+            r#"
+            [[receiver]]
+            name = "bad"
+            kind = "webhook"
+            url = "https://a.example/"
+            secret_file = "bad.secret"
+
+            [[receiver]]
+            name = "tg"
+            kind = "telegram"
+            chat_id = 1
+            token_env = "OTKLIK_NOTIFY_TEST_TOKEN_SURELY_UNSET"
+            "#,
+        );
+        let found: Vec<String> = check_secrets(&receivers, &dir).iter().map(|(i, p)| format!("{i}.{p}")).collect();
+        std::fs::remove_dir_all(&dir).ok();
+        assert_eq!(
+            found,
+            [
+                "0.secret_file: a whsec_ secret must be base64 after the prefix",
+                "1.token_env: environment variable OTKLIK_NOTIFY_TEST_TOKEN_SURELY_UNSET is not set"
+            ]
+        );
     }
 
     #[test]

@@ -214,6 +214,11 @@ impl Outbox {
         self.handles.iter().map(|(name, h)| (name.clone(), h.metrics.snapshot())).collect()
     }
 
+    /// Each receiver's live counters, shared (for an exporter or a caller waiting on `pending`).
+    pub fn receiver_metrics(&self) -> Vec<(String, Arc<ReceiverMetrics>)> {
+        self.handles.iter().map(|(name, h)| (name.clone(), h.metrics.clone())).collect()
+    }
+
     /// Waits for the receivers' tasks to end (after the shutdown token is cancelled).
     pub async fn join(self) {
         drop(self.handles);

@@ -26,6 +26,8 @@ struct Call {
 #[derive(Default)]
 struct Chat {
     messages: BTreeMap<i64, String>,
+    /// Ids are never reused, as in Telegram.
+    last_id: i64,
     calls: Vec<Call>,
     /// Answers to give instead, by the number of the call (0-based).
     scripted: BTreeMap<usize, FakeResponse>,
@@ -82,7 +84,10 @@ fn answer(chat: &mut Chat, request: &FakeRequest) -> FakeResponse {
         return error(400, "Bad Request: message is too long");
     }
     let id = match (method, message_id) {
-        ("sendMessage", None) => chat.messages.keys().last().map_or(1, |last| last + 1),
+        ("sendMessage", None) => {
+            chat.last_id += 1;
+            chat.last_id
+        }
         ("editMessageText", Some(id)) => match chat.messages.get(&id) {
             None => return error(400, "Bad Request: message to edit not found"),
             Some(old) if *old == text => {
@@ -380,5 +385,43 @@ fn a_notification_reads_well_in_russian() {
 
 Статус: тревога открыта";
     assert_eq!(mdv2::parse(&messages[0]).unwrap(), expected);
-    assert!(messages[0].contains("[Ладожская 127 \\(2\\-й подъезд\\): нет отопления третий день\\!](https://vk.com/wall-1_2)"));
+    let link = r"[Ладожская 127 \(2\-й подъезд\): нет отопления третий день\!](https://vk.com/wall-1_2)";
+    assert!(messages[0].contains(link), "{}", messages[0]);
+}
+
+#[tokio::test]
+async fn a_shorter_update_edits_every_message_and_a_lost_one_is_sent_anew() {
+    let bot = FakeBot::start().await;
+    let dir = secret_dir("tg-surplus");
+    let running = start(&[telegram("tg", &bot.server.url(), "4242")], &dir, Arc::new(MemoryDeliveryLog::new())).await;
+    let opened = long_notification(1);
+    running.outbox.enqueue(vec![opened.clone()]).await.unwrap();
+    let records = running.log.wait_for(PATIENCE, |r| finished(r, &opened.id)).await;
+    let parts = records.last().unwrap().message_ids.clone();
+    assert!(parts.len() >= 2);
+    let updated = notification("tg", 2, NotificationKind::Updated, "long");
+    running.outbox.enqueue(vec![updated.clone()]).await.unwrap();
+    let records = running.log.wait_for(PATIENCE, |r| finished(r, &updated.id)).await;
+    assert_eq!(records.last().unwrap().message_ids, parts, "the same messages, edited");
+    let edits: Vec<Call> = bot.calls().into_iter().skip(parts.len()).collect();
+    assert!(edits.iter().all(|c| c.method == "editMessageText"));
+    assert_eq!(edits.iter().map(|c| c.message_id.unwrap()).collect::<Vec<_>>(), parts);
+    assert!(edits[1..].iter().all(|c| mdv2::parse(&c.text).unwrap().starts_with("(продолжение не требуется")));
+
+    // The thread's first message was deleted in the chat: the next update is sent as a new one.
+    bot.chat.lock().unwrap().messages.clear();
+    let mut again = notification("tg", 3, NotificationKind::Updated, "long");
+    again.alerts[0].voices = 77;
+    running.outbox.enqueue(vec![again.clone()]).await.unwrap();
+    let records = running.log.wait_for(PATIENCE, |r| finished(r, &again.id)).await;
+    assert_eq!(outcomes(&records, &again.id), ["queued", "delivered"]);
+    let newest = *parts.iter().max().unwrap();
+    let sent = &records.last().unwrap().message_ids;
+    assert!(sent[0] > newest && sent[1..] == parts[1..], "a new first message, the gone surplus kept: {sent:?}");
+    let latest: Vec<(String, Option<i64>)> =
+        bot.calls().into_iter().skip(2 * parts.len()).map(|c| (c.method, c.message_id)).collect();
+    let mut expected = vec![("editMessageText".to_owned(), Some(parts[0])), ("sendMessage".to_owned(), None)];
+    expected.extend(parts[1..].iter().map(|id| ("editMessageText".to_owned(), Some(*id))));
+    assert_eq!(latest, expected, "the lost first message is sent anew; lost surplus ones are left alone");
+    running.stop().await;
 }

@@ -10,11 +10,15 @@
 //! It is read-only except for adding a silence (`POST /silences`), which needs the configured
 //! token ([`PageConfig::silence_token`], compared in constant time); without one, silencing is
 //! off and the page says so.
+//!
+//! [`receiver`] is a webhook sink for otklik's own deliveries (the demo's receiver, `otklik serve
+//! --receiver`): signatures checked with `otklik_notify::webhook::SigningKey`.
 
 pub mod data;
 mod html;
 mod labels;
 pub mod memory;
+pub mod receiver;
 mod server;
 pub mod silence;
 pub mod view;

@@ -126,14 +126,19 @@ impl TelegramReceiver {
             _ => Vec::new(),
         };
         let mut written = done.to_vec();
+        let needed = messages.len();
         let mut targets: Vec<(Option<i64>, String)> =
             messages.into_iter().enumerate().map(|(i, m)| (edits.get(i).copied(), m)).collect();
         let surplus = edits.iter().skip(targets.len()).map(|id| (Some(*id), markdown::escape(SURPLUS_TEXT)));
         targets.extend(surplus.collect::<Vec<_>>());
-        for (edit, text) in targets.into_iter().skip(done.len()) {
+        for (i, (edit, text)) in targets.into_iter().enumerate().skip(done.len()) {
             let mut call = self.call(edit, &text, clock).await;
-            if matches!(call, Call::EditGone) {
-                call = self.call(None, &text, clock).await;
+            match (&call, edit) {
+                // A surplus message that is gone needs no cleaning; its id keeps the count of
+                // messages written, by which a retry resumes.
+                (Call::EditGone, Some(id)) if i >= needed => call = Call::Done(id),
+                (Call::EditGone, _) => call = self.call(None, &text, clock).await,
+                _ => {}
             }
             match call {
                 Call::Done(id) => written.push(id),
