@@ -132,13 +132,15 @@ pub fn run(config: &Config, listen: Option<&str>, at: Option<DateTime<Utc>>) -> 
     let token = config.silence_token().map_err(|p| anyhow!("serve.{}: {}", p.field, p.message))?;
     token.iter().for_each(|t| otklik_pipeline::secrets::register(t));
     let data = Arc::new(StoreData::new(config)?);
-    let page = PageConfig { silence_token: token.map(Token::new), utc_offset_hours: config.alert.utc_offset_hours, at };
+    let mut page = PageConfig { silence_token: token.map(Token::new), at, ..PageConfig::default() };
+    page.utc_offset_hours = config.alert.utc_offset_hours;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
     let runtime = runtime.context("cannot start the async runtime")?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         let local = listener.local_addr().context("cannot read the listening address")?;
-        if !local.ip().is_loopback() {
+        page.local_hosts_only = local.ip().is_loopback();
+        if !page.local_hosts_only {
             let advice = "it shows residents' posts: put it behind an authenticating proxy";
             tracing::warn!(%local, "the page listens beyond loopback; {advice}");
         }

@@ -115,6 +115,9 @@ fn the_page_in_chromium_shows_the_demos_heating_alert_and_its_incidents() {
     assert!(kuzneck.contains("https://vk.com/wall-100007_87391"), "{kuzneck}");
     assert!(dom.contains("<td>город Кузнецк</td><td>отопление</td>"), "the 24-hour table:\n{dom}");
     assert!(dom.contains("<section id=\"silences\">") && dom.contains("<section id=\"deliveries\">"), "{dom}");
+    // The demo delivers its alerts to its own webhook sink: the page tells where each one went.
+    assert!(kuzneck.contains("Уведомления: demo-webhook — доставлено"), "{kuzneck}");
+    assert!(dom.contains("<tr><td>demo-webhook</td>"), "{dom}");
 
     let artefacts = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("otklik-serve");
     std::fs::create_dir_all(&artefacts).unwrap();

@@ -233,7 +233,9 @@ mod tests {
             "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
         );
         let raw = SigningKey::from_secret(&Secret::new("plain-secret-value")).unwrap();
-        assert_eq!(raw.0, b"plain-secret-value");
+        // A secret without the prefix signs with its own bytes (HMAC computed apart, in Python).
+        let by_bytes = "v1,k/nfkjhIhPrno21HQXXTghrulwcbVpjsreAf7B9bDy0=";
+        assert_eq!(raw.sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body), by_bytes);
         assert!(SigningKey::from_secret(&Secret::new("whsec_not*base64")).is_err());
         assert_eq!(format!("{key:?}"), "SigningKey([redacted])");
     }

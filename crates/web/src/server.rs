@@ -26,6 +26,10 @@ pub struct PageConfig {
     pub utc_offset_hours: i64,
     /// Show the page as of this moment instead of the present (a post-mortem, the demo).
     pub at: Option<DateTime<Utc>>,
+    /// Answer only requests addressed to `localhost`, `127.0.0.1` or `[::1]` (set when listening
+    /// on loopback): a web page elsewhere that points its own host name at 127.0.0.1 (DNS
+    /// rebinding) then cannot read this one through the duty officer's browser.
+    pub local_hosts_only: bool,
 }
 
 struct App {
@@ -65,6 +69,7 @@ pub fn router(data: Arc<dyn PageData>, config: PageConfig) -> Router {
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::map_response(protective_headers))
+        .layer(axum::middleware::from_fn_with_state(config.local_hosts_only, only_local_hosts))
         .with_state(app)
 }
 
@@ -76,6 +81,28 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+}
+
+/// Refuses a request for another host when `local_only`.
+async fn only_local_hosts(
+    State(local_only): State<bool>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    if local_only && !is_local_host(host) {
+        return (StatusCode::MISDIRECTED_REQUEST, "this page answers only to localhost\n").into_response();
+    }
+    next.run(request).await
+}
+
+/// `localhost`, `127.0.0.1` or `[::1]`, with or without a port.
+fn is_local_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.split(':').next().unwrap_or(""),
+    };
+    matches!(name.to_ascii_lowercase().as_str(), "localhost" | "127.0.0.1" | "::1")
 }
 
 async fn protective_headers(mut response: Response) -> Response {

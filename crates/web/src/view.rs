@@ -381,6 +381,51 @@ mod tests {
         }
     }
 
+    fn alert(municipality: Option<&str>, topic: otklik_model::Topic, state: AlertState) -> Alert {
+        let at = Utc.with_ymd_and_hms(2026, 11, 20, 5, 0, 0).unwrap();
+        Alert {
+            schema: Schema,
+            id: format!("{}:{topic}", municipality.unwrap_or("region")),
+            state,
+            severity: otklik_model::AlertSeverity::High,
+            method: "baseline".into(),
+            expected_note: None,
+            municipality: municipality.map(str::to_owned),
+            municipality_name: String::new(),
+            topic,
+            window_start: at - TimeDelta::hours(3),
+            window_end: at,
+            observed: 20,
+            expected: 0.1,
+            upper_bound: None,
+            p_value: 1e-9,
+            incidents: 5,
+            voices: 20,
+            top_incidents: vec![],
+            raised_at: at,
+        }
+    }
+
+    #[test]
+    fn a_regions_alert_repeating_an_open_local_one_is_folded() {
+        use otklik_model::Topic::{Electricity, Heating};
+        let now = Utc.with_ymd_and_hms(2026, 11, 20, 6, 0, 0).unwrap();
+        let alerts = vec![
+            alert(None, Heating, AlertState::Updated),
+            alert(Some("56705000"), Heating, AlertState::Updated),
+            alert(None, Electricity, AlertState::Opened),
+            alert(Some("56701000"), Electricity, AlertState::Resolved),
+        ];
+        let shown: Vec<(String, bool, bool)> =
+            cards(alerts, &[], &[], &[], now).into_iter().map(|c| (c.alert.id, c.open, c.expanded)).collect();
+        let expanded = |id: &str| shown.iter().find(|(i, _, _)| i == id).map(|(_, open, expanded)| (*open, *expanded));
+        assert_eq!(expanded("56705000:heating"), Some((true, true)));
+        assert_eq!(expanded("region:heating"), Some((true, false)), "the local alert tells it already");
+        assert_eq!(expanded("region:electricity"), Some((true, true)), "its local alert is closed");
+        assert_eq!(expanded("56701000:electricity"), Some((false, false)));
+        assert_eq!(shown.last().map(|(id, _, _)| id.as_str()), Some("56701000:electricity"), "closed ones last");
+    }
+
     #[test]
     fn each_notification_stands_at_its_latest_record() {
         use DeliveryOutcome::*;

@@ -106,7 +106,7 @@ fn demo_data() -> MemoryData {
 }
 
 fn config(token: Option<&str>) -> PageConfig {
-    PageConfig { silence_token: token.map(|t| Token::new(t.into())), utc_offset_hours: 3, at: None }
+    PageConfig { silence_token: token.map(|t| Token::new(t.into())), utc_offset_hours: 3, ..PageConfig::default() }
 }
 
 /// A status and a body (or what a test makes of an answer).
@@ -179,6 +179,11 @@ async fn the_page_shows_the_open_alert_its_incidents_and_the_day_against_the_usu
     assert!(page.contains(row), "{page}");
     assert!(page.contains("среднее за те же 24 часа 8 предыдущих недель"), "{page}");
     assert!(page.contains("ожидание детектора для окна тревоги"), "{page}");
+    // Delivery status: per receiver, and each notification at its latest attempt.
+    let receiver = "<tr><td>cur-webhook</td><td class=\"num\">1</td><td class=\"num\">0</td><td class=\"num\">0</td>";
+    assert!(page.contains(receiver), "{page}");
+    let notification = "<td><code>56705000</code></td><td>доставлено</td><td class=\"num\">1</td><td>HTTP 200</td>";
+    assert!(page.contains(notification), "{page}");
 }
 
 #[tokio::test]
@@ -301,6 +306,28 @@ async fn a_page_of_the_past_does_not_silence() {
     let (status, _) = post_silence(data.clone(), at_burst(Some(TOKEN)), &form, None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(data.stored_silences().is_empty());
+}
+
+#[tokio::test]
+async fn on_loopback_only_requests_for_a_local_host_are_answered() {
+    let config = PageConfig { local_hosts_only: true, ..config(None) };
+    let data = Arc::new(demo_data());
+    for (host, status) in [
+        (Some("127.0.0.1:8080"), StatusCode::OK),
+        (Some("localhost"), StatusCode::OK),
+        (Some("[::1]:8080"), StatusCode::OK),
+        (Some("evil.example:8080"), StatusCode::MISDIRECTED_REQUEST),
+        (Some("127.0.0.1.evil.example"), StatusCode::MISDIRECTED_REQUEST),
+        (None, StatusCode::MISDIRECTED_REQUEST),
+    ] {
+        let mut request = Request::get("/healthz");
+        if let Some(host) = host {
+            request = request.header(header::HOST, host);
+        }
+        let request = request.body(Body::empty()).unwrap();
+        let response = router(data.clone(), config.clone()).oneshot(request).await.unwrap();
+        assert_eq!(response.status(), status, "{host:?}");
+    }
 }
 
 #[tokio::test]
