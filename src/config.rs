@@ -336,17 +336,38 @@ impl AlertConfig {
     }
 }
 
-/// `[alerts]`: how alert events reach people — the router's timing and routes (owned by
-/// `otklik_alert::route`) and the receivers (owned by `otklik_notify`).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+/// `[alerts]`: how alert events reach people — the router's timing and routes (the router is
+/// `otklik_alert::route`, which owns their meaning and checks) and the receivers (owned by
+/// `otklik_notify`). Spelled out here rather than flattened: serde cannot refuse unknown keys
+/// through a flattened table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct AlertsConfig {
-    #[serde(flatten)]
-    pub router: otklik_alert::route::RouterConfig,
+    pub group_wait: HumanDuration,
+    pub group_interval: HumanDuration,
+    pub repeat_interval: HumanDuration,
+    pub regional_min_municipalities: u64,
+    #[serde(rename = "route")]
+    pub routes: Vec<otklik_alert::route::RouteRule>,
     #[serde(rename = "receiver")]
     pub receivers: Vec<otklik_notify::ReceiverConfig>,
     /// A webhook sink in this process for a demo or a first try: `[alerts.local_receiver]`.
     pub local_receiver: Option<LocalReceiverConfig>,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        let router = otklik_alert::route::RouterConfig::default();
+        AlertsConfig {
+            group_wait: HumanDuration(router.group_wait),
+            group_interval: HumanDuration(router.group_interval),
+            repeat_interval: HumanDuration(router.repeat_interval),
+            regional_min_municipalities: router.regional_min_municipalities,
+            routes: router.routes,
+            receivers: Vec::new(),
+            local_receiver: None,
+        }
+    }
 }
 
 /// A tiny webhook receiver started by the run itself: it serves the webhook receiver named
@@ -369,14 +390,26 @@ impl LocalReceiverConfig {
 }
 
 impl AlertsConfig {
+    /// The router's part.
+    pub fn router(&self) -> otklik_alert::route::RouterConfig {
+        otklik_alert::route::RouterConfig {
+            group_wait: self.group_wait.0,
+            group_interval: self.group_interval.0,
+            repeat_interval: self.repeat_interval.0,
+            regional_min_municipalities: self.regional_min_municipalities,
+            routes: self.routes.clone(),
+        }
+    }
+
     pub fn validate(&self) -> Vec<ConfigProblem> {
-        let mut problems = self.router.validate();
+        let router = self.router();
+        let mut problems = router.validate();
         for (index, problem) in otklik_notify::validate_receivers(&self.receivers) {
             let name = self.receivers.get(index).map_or("?", |r| r.name());
             problems.push(ConfigProblem { field: format!("receiver[{name}].{}", problem.field), ..problem });
         }
         let names: std::collections::BTreeSet<&str> = self.receivers.iter().map(|r| r.name()).collect();
-        for wanted in self.router.receiver_names() {
+        for wanted in router.receiver_names() {
             if !names.contains(wanted) {
                 let problem = ConfigProblem::new("route.receivers", format!("no [[alerts.receiver]] is named {wanted:?}"));
                 problems.push(problem.with_hint(format!("receivers: {}", names.iter().copied().collect::<Vec<_>>().join(", "))));

@@ -90,7 +90,7 @@ impl NotifyStage {
         let outbox_stop = CancellationToken::new();
         let receivers = Receiver::from_configs(receivers, &config.base_dir).context("cannot set up the alert receivers")?;
         let outbox = Outbox::start(receivers, log, outbox_stop.clone()).await.context("cannot start the outbox")?;
-        let mut router = Router::new(config.alerts.router.clone());
+        let mut router = Router::new(config.alerts.router());
         if matches!(clock, NotifyClock::Live) {
             restore(&mut router, &history).await?;
         }

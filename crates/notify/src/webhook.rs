@@ -239,4 +239,19 @@ mod tests {
         assert!(SigningKey::from_secret(&Secret::new("whsec_not*base64")).is_err());
         assert_eq!(format!("{key:?}"), "SigningKey([redacted])");
     }
+
+    #[test]
+    fn verify_accepts_the_specifications_example_and_nothing_altered() {
+        let key = SigningKey::from_secret(&Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")).unwrap();
+        let (id, at, body) = ("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, br#"{"test": 2432232314}"#.as_slice());
+        let signature = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+        assert!(key.verify(id, at, body, signature));
+        // Several signatures (a secret being rotated): one that matches is enough.
+        assert!(key.verify(id, at, body, &format!("v1,AAAA {signature}")));
+        assert!(!key.verify(id, at + 1, body, signature), "another timestamp");
+        assert!(!key.verify("msg_other", at, body, signature), "another id");
+        assert!(!key.verify(id, at, br#"{"test": 2432232315}"#, signature), "another body");
+        assert!(!key.verify(id, at, body, "v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="), "another scheme");
+        assert!(!key.verify(id, at, body, ""));
+    }
 }
