@@ -9,6 +9,7 @@
 
 use crate::config::Config;
 use crate::graph::{Graph, Stop};
+use crate::stages::spawn_stage;
 use crate::summary::{CountingStore, Counts, Summary};
 use anyhow::{Context, Result};
 use crate::alert_stage::{AlertStage, StageClock};
@@ -78,23 +79,23 @@ pub async fn run(config: &Config) -> Result<Summary> {
     });
 
     let replay = config.collect.replay_dir.is_some();
-    let classify = tokio::spawn(graph.classify(metrics.classify.clone(), stop.stages.clone()).await?);
+    let classify = spawn_stage("classify", graph.classify(metrics.classify.clone(), stop.stages.clone()).await?);
     // Cancelled once every collected post is classified: a replay's alert clock may run then.
     let classified_all = CancellationToken::new();
     let alert_stage = Arc::new(alert_stage(config, data_dir.path(), classified_all.clone()).await?);
-    let alert = tokio::spawn(graph.alert(alert_stage.clone(), metrics.alert.clone(), stop.stages.clone()).await?);
+    let alert = spawn_stage("alert", graph.alert(alert_stage.clone(), metrics.alert.clone(), stop.stages.clone()).await?);
     let alerts = graph.alerts_sink("alert-store", Arc::new(alerts_store), metrics.alert_store.clone(), &stop).await?;
-    let alerts = tokio::spawn(alerts);
+    let alerts = spawn_stage("alert-store", alerts);
     let alerts_done = CancellationToken::new();
     let (notify_stage, local_receiver) = notify_stage(config, &data_dir, replay.then(|| alerts_done.clone())).await?;
     let (flushed, receivers) = (notify_stage.flushed(), notify_stage.receiver_metrics());
     let notify = graph.notify(notify_stage, metrics.notify.clone(), stop.stages.clone()).await?;
-    let notify = tokio::spawn(notify);
+    let notify = spawn_stage("notify", notify);
     let counts = Arc::new(Mutex::new(Counts::default()));
     let store_dir = posts_store.dir().display().to_string();
     let posts = Arc::new(CountingStore::new(posts_store, counts.clone()));
-    let store = tokio::spawn(graph.posts_sink("store", posts, metrics.store.clone(), &stop).await?);
-    let dlq = tokio::spawn(graph.dlq_sink("dlq-store", Arc::new(dlq_store), metrics.dlq.clone(), &stop).await?);
+    let store = spawn_stage("store", graph.posts_sink("store", posts, metrics.store.clone(), &stop).await?);
+    let dlq = spawn_stage("dlq-store", graph.dlq_sink("dlq-store", Arc::new(dlq_store), metrics.dlq.clone(), &stop).await?);
     let progress = spawn_progress(&metrics);
     let registry = Arc::new(crate::metrics_http::Registry::default());
     let stages = [

@@ -36,7 +36,7 @@ pub enum Role {
     Classify,
     /// The sinks for posts, alerts and dead letters (`otklik sink`).
     Sink,
-    /// Incident linking and spike detection (`otklik alert`).
+    /// Incident linking, spike detection and alert delivery (`otklik alert`).
     Alert,
 }
 

@@ -116,7 +116,7 @@ async fn topic_bootstrap_is_idempotent() {
     let metadata = admin.inner().fetch_metadata(None, Duration::from_secs(10)).unwrap();
     for spec in topics.specs() {
         let topic = metadata.topics().iter().find(|t| t.name() == spec.name).unwrap_or_else(|| panic!("{} missing", spec.name));
-        assert_eq!(topic.partitions().len(), 3, "{}", spec.name);
+        assert_eq!(Some(topic.partitions().len() as i32), spec.partitions, "{}", spec.name);
     }
     let names: Vec<String> = topics.specs().into_iter().map(|s| s.name).collect();
     let resources: Vec<_> = names.iter().map(|n| ResourceSpecifier::Topic(n)).collect();

@@ -4,36 +4,9 @@
 //! even when a server echoes one back.
 
 use otklik_pipeline::units::{read_capped, SECRET_FILE_MAX_BYTES};
-use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// A secret string, readable only through [`Secret::expose`].
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        let value = value.into();
-        otklik_pipeline::secrets::register(&value);
-        Secret(value)
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+pub use otklik_pipeline::secrets::Secret;
 
 /// Reads the secret named by `env` (a variable) or `file` (relative to `base_dir`). The error
 /// names the variable or the file, never a value.

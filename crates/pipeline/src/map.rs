@@ -111,35 +111,7 @@ pub async fn run_map_stage(
             }
         }
         StageMetrics::add(&metrics.received, batch.len() as u64);
-
-        // Each output with the index of the message it came from.
-        let mut outputs = Vec::new();
-        for (index, (message, result)) in batch.iter().zip(transform.apply_batch(&batch)).enumerate() {
-            match result {
-                Ok(produced) => outputs.extend(produced.into_iter().map(|output| (index, output))),
-                Err(Unprocessable(reason)) => {
-                    dead_letters.send(message, &reason, &shutdown).await?;
-                    StageMetrics::add(&metrics.dead_lettered, 1);
-                }
-            }
-        }
-        let published = outputs.iter().map(|(_, o)| publish_with_retry(publisher.as_ref(), &o.topic, &o.key, &o.payload, config.backoff, &shutdown));
-        let results = futures_util::future::join_all(published).await;
-        let mut refused = std::collections::BTreeMap::new();
-        for ((index, output), result) in outputs.iter().zip(results) {
-            match result {
-                Ok(()) => StageMetrics::add(&metrics.emitted, 1),
-                Err(e) if e.rejected => {
-                    refused.entry(*index).or_insert_with(|| format!("its output to {} was refused by the bus: {e}", output.topic));
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        for (index, reason) in refused {
-            dead_letters.send(&batch[index], &reason, &shutdown).await?;
-            StageMetrics::add(&metrics.dead_lettered, 1);
-        }
-
+        handle_batch(&batch, publisher.as_ref(), transform.as_ref(), &dead_letters, &config, &metrics, &shutdown).await?;
         for message in &batch {
             processed.advance(message);
         }
@@ -150,6 +122,48 @@ pub async fn run_map_stage(
     }
     commit(subscriber.as_mut(), &mut processed, &metrics).await?;
     tracing::info!(stage = %config.name, "map stage stopped");
+    Ok(())
+}
+
+/// Transforms one batch, publishes its outputs and dead-letters what cannot be processed or
+/// published; once it returns, every message of the batch is handled.
+#[tracing::instrument(level = "debug", name = "batch", skip_all, fields(stage = %config.name, messages = batch.len()))]
+async fn handle_batch(
+    batch: &[Message],
+    publisher: &dyn Publisher,
+    transform: &dyn Transform,
+    dead_letters: &DeadLetters,
+    config: &MapStageConfig,
+    metrics: &StageMetrics,
+    shutdown: &CancellationToken,
+) -> Result<(), StageError> {
+    // Each output with the index of the message it came from.
+    let mut outputs = Vec::new();
+    for (index, (message, result)) in batch.iter().zip(transform.apply_batch(batch)).enumerate() {
+        match result {
+            Ok(produced) => outputs.extend(produced.into_iter().map(|output| (index, output))),
+            Err(Unprocessable(reason)) => {
+                dead_letters.send(message, &reason, shutdown).await?;
+                StageMetrics::add(&metrics.dead_lettered, 1);
+            }
+        }
+    }
+    let published = outputs.iter().map(|(_, o)| publish_with_retry(publisher, &o.topic, &o.key, &o.payload, config.backoff, shutdown));
+    let results = futures_util::future::join_all(published).await;
+    let mut refused = std::collections::BTreeMap::new();
+    for ((index, output), result) in outputs.iter().zip(results) {
+        match result {
+            Ok(()) => StageMetrics::add(&metrics.emitted, 1),
+            Err(e) if e.rejected => {
+                refused.entry(*index).or_insert_with(|| format!("its output to {} was refused by the bus: {e}", output.topic));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    for (index, reason) in refused {
+        dead_letters.send(&batch[index], &reason, shutdown).await?;
+        StageMetrics::add(&metrics.dead_lettered, 1);
+    }
     Ok(())
 }
 

@@ -10,6 +10,36 @@
 use std::borrow::Cow;
 use std::sync::RwLock;
 
+/// A secret value (a token, a signing key): shown as `[redacted]` by `Debug` and `Display`,
+/// readable only through [`Secret::expose`], and masked wherever else it turns up (it joins the
+/// registry when created).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        let value = value.into();
+        register(&value);
+        Secret(value)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
 /// What a secret is replaced with.
 pub const MASK: &str = "***";
 

@@ -181,6 +181,7 @@ fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86_400 * 365 * 30)
 }
 
+#[tracing::instrument(level = "debug", name = "batch", skip_all, fields(stage = %config.name, rows = batch.rows.len()))]
 async fn flush<S: BatchSink + ?Sized>(
     subscriber: &mut dyn Subscriber,
     sink: &S,

@@ -16,7 +16,6 @@ use crate::walk::{check_rate, WalkLimits};
 use otklik_pipeline::units::{check_count, check_duration, read_capped, ConfigProblem, SECRET_FILE_MAX_BYTES};
 use otklik_pipeline::Backoff;
 use serde::Deserialize;
-use std::fmt;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -284,35 +283,7 @@ fn joined(problems: &[OkConfigProblem]) -> String {
     problems.iter().map(|p| format!("collect.ok.{p}")).collect::<Vec<_>>().join("; ")
 }
 
-/// A secret value: shown as `[redacted]` by `Debug` and `Display`, readable only through
-/// [`Secret::expose`], and masked wherever else it turns up (it joins the process-wide
-/// [`secrets`](otklik_pipeline::secrets) registry when created).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        let value = value.into();
-        otklik_pipeline::secrets::register(&value);
-        Secret(value)
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+pub use otklik_pipeline::secrets::Secret;
 
 /// One OK credential: an application and a user's access token.
 #[derive(Clone, Debug)]
