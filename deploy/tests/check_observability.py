@@ -27,6 +27,8 @@ def served_families():
     text = (ROOT / "src/metrics_http.rs").read_text()
     names = {"otklik_stage_%s_total" % n for n in re.findall(r'\(\s*"(\w+)",\s*"[^"]*",\s*\|m\|', text)}
     names |= set(re.findall(r"# TYPE (otklik_\w+) ", text))
+    # The alert receivers' families: ("delivered_total", "counter", "…", |c| …).
+    names |= {"otklik_alert_receiver_%s" % n for n in re.findall(r'\(\s*"(\w+)",\s*"(?:counter|gauge)",\s*"[^"]*",\s*\|c\|', text)}
     if not names:
         problems.append("src/metrics_http.rs: found no metric family (has its render() changed shape?)")
     return names
