@@ -47,3 +47,89 @@ fn every_responders_problem_is_named_with_its_line() {
     assert!(report.contains("responses.deadline.uk"), "{report}");
     assert!(report.contains("9 problem(s) found"), "{report}");
 }
+
+/// A stored post or comment `minutes_ago` old in group -100 (source `vk-zhk`).
+fn row(uid: &str, parent: &str, author: &str, minutes_ago: i64, kind: &str) -> otklik_clickhouse::PostRow {
+    let at = chrono::Utc::now() - chrono::TimeDelta::minutes(minutes_ago);
+    let at = chrono::DateTime::from_timestamp(at.timestamp(), 0).unwrap();
+    otklik_clickhouse::PostRow {
+        uid: uid.into(),
+        platform: "vk".into(),
+        source_id: "vk-zhk".into(),
+        item_kind: if parent.is_empty() { "post" } else { "comment" }.into(),
+        parent_uid: parent.into(),
+        url: format!("https://vk.com/wall-100_{}", uid.trim_start_matches("vk:-100:").replace(":c", "?reply=")),
+        author_id: author.into(),
+        author_name: String::new(),
+        author_is_source: u8::from(author == "-100"),
+        published_at: at,
+        edited_at: at,
+        edited: 0,
+        collected_at: at,
+        text: "текст".into(),
+        repost_of_uid: String::new(),
+        repost_of_name: String::new(),
+        repost_of_text: String::new(),
+        attachment_kinds: vec![],
+        views: 0,
+        likes: 0,
+        reposts: 0,
+        comments: 0,
+        pinned: 0,
+        ads: 0,
+        language: "ru".into(),
+        kind: kind.into(),
+        topics: vec![],
+        topic_scores: vec![],
+        topic_rules: vec![],
+        municipality: "56701000".into(),
+        municipality_name: "г. Пенза".into(),
+        municipality_evidence: "text".into(),
+        classifier_version: "test".into(),
+        copy_of: String::new(),
+        incident_id: String::new(),
+        is_voice: 0,
+        version: otklik_clickhouse::row::post_version(at, false),
+    }
+}
+
+#[test]
+fn responses_per_organisation_and_municipality_and_overdue_complaints() {
+    let dir = tempfile::tempdir().unwrap();
+    let responders = "[[organisation]]\nid = \"uk-a\"\nname = \"УК А\"\ntype = \"uk\"\nvk = [\"4242\"]\nsources = [\"vk-zhk\"]\n";
+    let config = config_with(dir.path(), responders, "");
+    let h = 60;
+    let rows = vec![
+        // Answered by the УК after 2 h; a non-responder's comment before that answers nothing.
+        row("vk:-100:1", "", "11", 30 * h, "complaint"),
+        row("vk:-100:1:c1", "vk:-100:1", "13", 29 * h, "info"),
+        row("vk:-100:1:c2", "vk:-100:1", "4242", 28 * h, "info"),
+        // A resident's complaint comment answered (reply to a reply) after 30 h.
+        row("vk:-100:2", "", "-100", 50 * h, "info"),
+        row("vk:-100:2:c1", "vk:-100:2", "12", 40 * h, "complaint"),
+        row("vk:-100:2:c2", "vk:-100:2:c1", "4242", 10 * h, "info"),
+        // Unanswered for 30 h: past the УК's 24 h deadline. Unanswered for 2 h: not yet.
+        row("vk:-100:3", "", "14", 30 * h, "question"),
+        row("vk:-100:4", "", "15", 2 * h, "complaint"),
+    ];
+    let store = otklik_clickhouse::LocalStore::<otklik_clickhouse::PostRow>::open(&dir.path().join("data")).unwrap();
+    // Delivered twice: the figures do not change.
+    store.append(&rows, chrono::Utc::now()).unwrap();
+    store.append(&rows, chrono::Utc::now()).unwrap();
+    drop(store);
+    let output = run(otklik().args(["report", "responses", "--since", "7d", "--config"]).arg(&config));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = stdout(&output);
+    let cells = |label: &str| -> Vec<String> {
+        let line = report.lines().find(|l| l.trim_start().starts_with(label)).unwrap_or_default();
+        line[line.find(label).unwrap_or(0) + label.len()..].split_whitespace().map(str::to_owned).collect()
+    };
+    // 4 complaints, 1 answered within 24 h (2 h), the other after 30 h; the oldest unanswered 30 h old.
+    let expected = ["4", "1", "25%", "2h", "0m", "1d", "6h"];
+    assert_eq!(cells("УК А (uk-a)")[..7], expected, "{report}");
+    assert_eq!(cells("г. Пенза (56701000)")[..7], expected, "{report}");
+    assert!(cells("УК А (uk-a)").join(" ").contains("(1d 6h ago)"), "{report}");
+    assert!(report.contains("Unanswered past the deadline: 1"), "{report}");
+    assert!(report.contains("https://vk.com/wall-100_3"), "{report}");
+    assert!(!report.contains("https://vk.com/wall-100_4"), "{report}");
+}

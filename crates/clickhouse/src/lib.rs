@@ -16,6 +16,8 @@
 //! - [`History`]: what the alert stage restores and the CLI summarises — linked posts (incidents),
 //!   voices and incidents per hour × municipality × topic, the latest event of each alert — from
 //!   ClickHouse or the local store, with the same answer for the same rows.
+//! - [`responses`]: `History::response_items`, the complaints, questions and comments response
+//!   tracking reads, from ClickHouse or the local store.
 //! - [`delivery`]: alert delivery's log (also the notifier's outbox) and silences, in ClickHouse or
 //!   the local store ([`DeliveryLog`] appends; `History::deliveries` / `silences` read).
 //! - [`queries`]: the analyst queries of `deploy/clickhouse/queries/`.
@@ -42,6 +44,7 @@ pub mod local;
 pub mod migrate;
 pub mod queries;
 pub mod report;
+pub mod responses;
 pub mod row;
 pub mod sink;
 
