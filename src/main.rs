@@ -193,7 +193,12 @@ enum ReportCommand {
     /// Who answered residents' complaints and how fast, per organisation and municipality, and
     /// the complaints unanswered past their deadline (ClickHouse in production mode, the local
     /// store in embedded mode).
-    Responses,
+    Responses {
+        /// Also store each complaint's first reply in ClickHouse's `replies` table (production
+        /// mode; the `response_daily` view reads it).
+        #[arg(long)]
+        record: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -401,7 +406,7 @@ fn main() -> ExitCode {
         }),
         Command::Report { command, config, since } => commands::load_config(&config).and_then(|config| match command {
             None => clickhouse_cmd::report(&config, since.unwrap_or(DAY)),
-            Some(ReportCommand::Responses) => responses_cmd::run(&config, since.unwrap_or(DAY * 7)),
+            Some(ReportCommand::Responses { record }) => responses_cmd::run(&config, since.unwrap_or(DAY * 7), record),
         }),
     };
     match result {

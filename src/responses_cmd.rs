@@ -5,7 +5,7 @@
 use crate::config::{Config, ResponsesConfig};
 use anyhow::{Context, Result};
 use chrono::{DateTime, TimeDelta, Utc};
-use otklik_clickhouse::PostRow;
+use otklik_clickhouse::{PostRow, ReplyRow};
 use otklik_model::{ItemKind, Platform, PostKind};
 use otklik_respond::{first_replies, Complaint, Item, OrgType, Responders};
 use std::collections::{BTreeMap, HashMap};
@@ -14,7 +14,10 @@ use std::fmt::Write;
 /// A complaint answered within this counts as answered in time, whatever the deadline.
 const WITHIN: TimeDelta = TimeDelta::hours(24);
 
-pub fn run(config: &Config, since: std::time::Duration) -> Result<()> {
+/// `record`: also store each complaint's first reply in ClickHouse's `replies` table.
+pub fn run(config: &Config, since: std::time::Duration, record: bool) -> Result<()> {
+    let production = config.run.mode == crate::config::Mode::Production;
+    anyhow::ensure!(!record || production, "--record writes ClickHouse's replies table: it needs production mode");
     let history = config.history()?;
     let now = Utc::now();
     let from = now - chrono::Duration::from_std(since).context("--since is too long")?;
@@ -24,6 +27,11 @@ pub fn run(config: &Config, since: std::time::Duration) -> Result<()> {
     let items: Vec<Item> = rows.iter().filter_map(item_of).collect();
     let complaints = first_replies(&items, &config.responders);
     let view = View { responders: &config.responders, responses: &config.responses, names: &names, now };
+    if record {
+        let rows: Vec<ReplyRow> = complaints.iter().map(|c| view.row(c)).collect();
+        let sink = otklik_clickhouse::ClickHouseSink::<ReplyRow>::new(config.clickhouse_sink()?);
+        crate::clickhouse_cmd::runtime()?.block_on(sink.insert(&rows)).context("cannot write the replies table")?;
+    }
     crate::commands::print_stdout(view.render(&complaints, from))
 }
 
@@ -66,12 +74,13 @@ impl Figures {
         }
     }
 
-    /// The delay below which `share` of the answered ones were answered (nearest rank).
-    fn delay_at(&self, share: f64) -> Option<TimeDelta> {
+    /// The `q` quantile of the delays of the answered ones as ClickHouse's `quantileExact`
+    /// (the `response_daily` view) takes it: the element at floor(q·n) of the sorted delays.
+    fn delay_at(&self, q: f64) -> Option<TimeDelta> {
         let mut delays = self.delays.clone();
         delays.sort();
-        let rank = (share * delays.len() as f64).ceil() as usize;
-        delays.get(rank.max(1) - 1).copied()
+        let index = (q * delays.len() as f64).floor() as usize;
+        delays.get(index.min(delays.len().saturating_sub(1))).copied()
     }
 }
 
@@ -87,6 +96,24 @@ impl View<'_> {
     /// that answered it.
     fn organisation_of<'c>(&self, c: &'c Complaint) -> Option<&'c str> {
         c.addressed_to.as_deref().or_else(|| c.reply.as_ref().map(|r| r.by.as_str()).filter(|by| self.responders.by_id(by).is_some()))
+    }
+
+    /// The `replies` row of a complaint.
+    fn row(&self, c: &Complaint) -> ReplyRow {
+        let reply = c.reply.as_ref();
+        ReplyRow {
+            complaint_uid: c.uid.clone(),
+            source_id: c.source_id.clone(),
+            municipality: c.municipality.clone().unwrap_or_default(),
+            organisation: self.organisation_of(c).unwrap_or_default().to_owned(),
+            complaint_at: c.published_at,
+            answered: u8::from(reply.is_some()),
+            reply_uid: reply.map(|r| r.uid.clone()).unwrap_or_default(),
+            replied_by: reply.map(|r| r.by.clone()).unwrap_or_default(),
+            first_reply_at: reply.map_or(c.published_at, |r| r.at),
+            reply_delay_seconds: reply.map_or(0, |r| u32::try_from(r.delay.num_seconds().max(0)).unwrap_or(u32::MAX)),
+            computed_at: self.now,
+        }
     }
 
     fn org_label(&self, id: Option<&str>) -> String {
@@ -172,10 +199,10 @@ mod tests {
     }
 
     #[test]
-    fn median_and_p90_are_nearest_ranks() {
-        let f = Figures { delays: (1..=10).map(TimeDelta::hours).collect(), ..Figures::default() };
-        assert_eq!(f.delay_at(0.5), Some(TimeDelta::hours(5)));
-        assert_eq!(f.delay_at(0.9), Some(TimeDelta::hours(9)));
+    fn median_and_p90_are_those_of_quantile_exact() {
+        let f = Figures { delays: (1..=10).map(TimeDelta::hours).rev().collect(), ..Figures::default() };
+        assert_eq!(f.delay_at(0.5), Some(TimeDelta::hours(6)));
+        assert_eq!(f.delay_at(0.9), Some(TimeDelta::hours(10)));
         assert_eq!(Figures::default().delay_at(0.5), None);
     }
 }

@@ -2,8 +2,8 @@
 //! writer, the bundled analyst queries, the report, and the embedded mode's local store of
 //! ClickHouse-ready files.
 //!
-//! - [`PostRow`], [`DlqRow`], [`AlertRow`], [`SourceStatusRow`], [`DeliveryRow`], [`SilenceRow`]: the rows
-//!   of the `posts`, `dlq`, `alerts`, `sources_status`, `alert_deliveries` and `alert_silences` tables. One type per table serves both wire forms (JSONEachRow
+//! - [`PostRow`], [`DlqRow`], [`AlertRow`], [`SourceStatusRow`], [`DeliveryRow`], [`SilenceRow`], [`ReplyRow`]: the rows
+//!   of the `posts`, `dlq`, `alerts`, `sources_status`, `alert_deliveries`, `alert_silences` and `replies` tables. One type per table serves both wire forms (JSONEachRow
 //!   text and RowBinary); its fields are the table's columns, which tests check against the
 //!   migrated schema.
 //! - [`migrate`]: `deploy/clickhouse/migrations/NNN_*.sql`, applied in order and recorded in
@@ -55,5 +55,5 @@ pub use local::{DataDir, LocalStore, StoreError, StoreReader, StoreRow};
 pub use migrate::{Form, MigrationReport, Migrator, MIGRATIONS};
 pub use report::Report;
 pub use delivery::DeliveryLog;
-pub use row::{AlertRow, DeliveryRow, DlqRow, PostRow, SilenceRow, SourceStatusRow, TableRow};
+pub use row::{AlertRow, DeliveryRow, DlqRow, PostRow, ReplyRow, SilenceRow, SourceStatusRow, TableRow};
 pub use sink::ClickHouseSink;
