@@ -93,11 +93,10 @@ fn row(uid: &str, parent: &str, author: &str, minutes_ago: i64, kind: &str) -> o
     }
 }
 
-#[test]
-fn responses_per_organisation_and_municipality_and_overdue_complaints() {
-    let dir = tempfile::tempdir().unwrap();
-    let responders = "[[organisation]]\nid = \"uk-a\"\nname = \"УК А\"\ntype = \"uk\"\nvk = [\"4242\"]\nsources = [\"vk-zhk\"]\n";
-    let config = config_with(dir.path(), responders, "");
+const RESPONDERS: &str = "[[organisation]]\nid = \"uk-a\"\nname = \"УК А\"\ntype = \"uk\"\nvk = [\"4242\"]\nsources = [\"vk-zhk\"]\n";
+
+/// A store under `dir/data` holding a small thread of complaints and replies, delivered twice.
+fn store_replies(dir: &Path) {
     let h = 60;
     let rows = vec![
         // Answered by the УК after 2 h; a non-responder's comment before that answers nothing.
@@ -112,11 +111,17 @@ fn responses_per_organisation_and_municipality_and_overdue_complaints() {
         row("vk:-100:3", "", "14", 30 * h, "question"),
         row("vk:-100:4", "", "15", 2 * h, "complaint"),
     ];
-    let store = otklik_clickhouse::LocalStore::<otklik_clickhouse::PostRow>::open(&dir.path().join("data")).unwrap();
+    let store = otklik_clickhouse::LocalStore::<otklik_clickhouse::PostRow>::open(&dir.join("data")).unwrap();
+    store.append(&rows, chrono::Utc::now()).unwrap();
+    store.append(&rows, chrono::Utc::now()).unwrap();
+}
+
+#[test]
+fn responses_per_organisation_and_municipality_and_overdue_complaints() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with(dir.path(), RESPONDERS, "");
     // Delivered twice: the figures do not change.
-    store.append(&rows, chrono::Utc::now()).unwrap();
-    store.append(&rows, chrono::Utc::now()).unwrap();
-    drop(store);
+    store_replies(dir.path());
     let output = run(otklik().args(["report", "responses", "--since", "7d", "--config"]).arg(&config));
     assert!(output.status.success(), "{}", stderr(&output));
     let report = stdout(&output);
@@ -133,4 +138,52 @@ fn responses_per_organisation_and_municipality_and_overdue_complaints() {
     assert!(report.contains("Unanswered past the deadline: 1"), "{report}");
     assert!(report.contains("https://vk.com/wall-100_3"), "{report}");
     assert!(!report.contains("https://vk.com/wall-100_4"), "{report}");
+}
+
+/// `sql`'s answer as TSV, over HTTP/1.0 (so the body is not chunked).
+fn clickhouse_tsv(url: &str, sql: &str) -> String {
+    use std::io::{Read, Write};
+    let address = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(address).expect("connect to ClickHouse");
+    write!(stream, "POST / HTTP/1.0\r\nHost: {address}\r\nContent-Length: {}\r\n\r\n{sql}", sql.len()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    assert!(head.contains(" 200 "), "{sql}: {response}");
+    body.to_owned()
+}
+
+#[test]
+fn the_same_report_from_clickhouse_and_its_recorded_figures() {
+    let Some(clickhouse) = otklik_testkit::clickhouse() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let embedded = config_with(dir.path(), RESPONDERS, "");
+    store_replies(dir.path());
+    let database = otklik_testkit::unique_name("otklik_responses");
+    let production_run = format!(
+        "[run]\nmode = \"production\"\ndata_dir = \"data\"\n\n[kafka]\nbrokers = \"127.0.0.1:9\"\n\n\
+         [clickhouse]\nurl = {clickhouse:?}\ndatabase = {database:?}\n"
+    );
+    let text = std::fs::read_to_string(&embedded).unwrap().replace("[run]\ndata_dir = \"data\"\n", &production_run);
+    let production = dir.path().join("production.toml");
+    std::fs::write(&production, text).unwrap();
+    let loaded = run(otklik().args(["clickhouse", "load"]).arg(dir.path().join("data")).arg("--config").arg(&production));
+    assert!(loaded.status.success(), "{}", stderr(&loaded));
+    let report = |config: &Path, record: bool| {
+        let mut command = otklik();
+        command.args(["report", "responses", "--config"]).arg(config);
+        if record {
+            command.arg("--record");
+        }
+        let output = run(&mut command);
+        assert!(output.status.success(), "{}", stderr(&output));
+        // Past the header (its «since» is the run's own clock).
+        stdout(&output).lines().skip(1).map(str::to_owned).collect::<Vec<_>>()
+    };
+    assert_eq!(report(&production, true), report(&embedded, false));
+    report(&production, true);
+    // Recorded twice: still 4 complaints, 1 answered within 24 h.
+    let sql = format!("SELECT sum(complaints), sum(answered_24h) FROM {database}.response_daily WHERE organisation = 'uk-a'");
+    assert_eq!(clickhouse_tsv(&clickhouse, &sql).trim(), "4\t1");
+    clickhouse_tsv(&clickhouse, &format!("DROP DATABASE {database}"));
 }
