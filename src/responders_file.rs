@@ -39,7 +39,13 @@ pub struct Deadlines {
 impl Default for Deadlines {
     fn default() -> Self {
         let hours = |n| HumanDuration(HOUR * n);
-        Deadlines { uk: hours(24), administration: hours(24), ministry: hours(72), utility: hours(24), other: hours(48) }
+        Deadlines {
+            uk: hours(24),
+            administration: hours(24),
+            ministry: hours(72),
+            utility: hours(24),
+            other: hours(48),
+        }
     }
 }
 
@@ -59,7 +65,12 @@ impl ResponsesConfig {
     pub fn validate(&self) -> Vec<ConfigProblem> {
         let mut problems = Vec::new();
         for &org_type in OrgType::ALL {
-            check_duration(&mut problems, &format!("deadline.{}", org_type.id()), self.deadline.of(org_type), HOUR..=HOUR * 24 * 30);
+            check_duration(
+                &mut problems,
+                &format!("deadline.{}", org_type.id()),
+                self.deadline.of(org_type),
+                HOUR..=HOUR * 24 * 30,
+            );
         }
         problems
     }
@@ -99,14 +110,22 @@ pub(super) fn read(
         Ok(text) => text,
         Err(e) => {
             let message = format!("cannot read: {e}");
-            problems.push(Problem { file: path.to_owned(), line: None, message, hint: None });
+            problems.push(Problem {
+                file: path.to_owned(),
+                line: None,
+                message,
+                hint: None,
+            });
             return Responders::default();
         }
     };
     let Some(file) = crate::tomlcheck::deserialize_all::<RespondersFile>(path, &text, problems) else {
         return Responders::default();
     };
-    let place = Placer { file: path, text: &text };
+    let place = Placer {
+        file: path,
+        text: &text,
+    };
     let mut seen = Seen::default();
     let mut organisations = Vec::new();
     for (index, entry) in file.organisation.into_iter().enumerate() {
@@ -132,12 +151,18 @@ struct Seen {
 impl Seen {
     fn check(&mut self, org: &Organisation, found: &mut Vec<ConfigProblem>) {
         if self.ids.insert(org.id.clone(), ()).is_some() {
-            found.push(ConfigProblem::new("id", format!("duplicate organisation id {:?}", org.id)));
+            found.push(ConfigProblem::new(
+                "id",
+                format!("duplicate organisation id {:?}", org.id),
+            ));
         }
         for (platform, account) in &org.accounts {
             let key = (*platform, account.trim_start_matches('@').to_lowercase());
             if let Some(owner) = self.accounts.insert(key, org.id.clone()) {
-                let message = format!("{} account {account:?} is listed for {owner:?} already", platform.name());
+                let message = format!(
+                    "{} account {account:?} is listed for {owner:?} already",
+                    platform.name()
+                );
                 let problem = ConfigProblem::new(platform.name(), message);
                 found.push(problem.with_hint("an account answers for one organisation"));
             }
@@ -153,9 +178,15 @@ fn check(
     sources: &[String],
     found: &mut Vec<ConfigProblem>,
 ) -> Option<Organisation> {
-    for (key, present) in [("id", e.id.is_some()), ("name", e.name.is_some()), ("type", e.org_type.is_some())] {
+    for (key, present) in [
+        ("id", e.id.is_some()),
+        ("name", e.name.is_some()),
+        ("type", e.org_type.is_some()),
+    ] {
         if !present && !crate::tomlcheck::has_key(place.text, &format!("{section}.{key}")) {
-            found.push(ConfigProblem::new(key, "is missing").with_hint("every [[organisation]] needs id, name and type"));
+            found.push(
+                ConfigProblem::new(key, "is missing").with_hint("every [[organisation]] needs id, name and type"),
+            );
         }
     }
     if let Some(code) = &e.municipality {
@@ -163,11 +194,18 @@ fn check(
     }
     if let Some(inn) = &e.inn {
         if !matches!(inn.len(), 10 | 12) || !inn.bytes().all(|b| b.is_ascii_digit()) {
-            found.push(ConfigProblem::new("inn", format!("{inn:?} is not a 10- or 12-digit ИНН")));
+            found.push(ConfigProblem::new(
+                "inn",
+                format!("{inn:?} is not a 10- or 12-digit ИНН"),
+            ));
         }
     }
     let mut accounts = Vec::new();
-    for (platform, ids) in [(Platform::Vk, &e.vk), (Platform::Ok, &e.ok), (Platform::Telegram, &e.telegram)] {
+    for (platform, ids) in [
+        (Platform::Vk, &e.vk),
+        (Platform::Ok, &e.ok),
+        (Platform::Telegram, &e.telegram),
+    ] {
         for id in ids {
             match account_problem(platform, id) {
                 Some(problem) => found.push(ConfigProblem::new(platform.name(), problem)),

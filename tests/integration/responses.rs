@@ -4,7 +4,10 @@ use super::*;
 
 /// A config dir with the repo's topics and gazetteer, one source, and `responders` as the file.
 fn config_with(dir: &Path, responders: &str, deadline: &str) -> PathBuf {
-    let (topics, gazetteer) = (repo().join("config/topics"), repo().join("config/gazetteer/gazetteer.tsv"));
+    let (topics, gazetteer) = (
+        repo().join("config/topics"),
+        repo().join("config/gazetteer/gazetteer.tsv"),
+    );
     let sources = "[[source]]\nid = \"vk-zhk\"\nplatform = \"vk\"\nhandle = \"-100\"\nenabled = false\n";
     std::fs::write(dir.join("sources.toml"), sources).unwrap();
     std::fs::write(dir.join("responders.toml"), responders).unwrap();
@@ -22,7 +25,8 @@ fn every_responders_problem_is_named_with_its_line() {
     let dir = tempfile::tempdir().unwrap();
     let responders = "[[organisation]]\nid = \"uk-a\"\nname = \"УК А\"\ntype = \"uk\"\nmunicipality = \"56701000\"\n\
         vk = [\"-555\", \"club7\"]\nsources = [\"vk-zhk\"]\n\n\
-        [[organisation]]\nid = \"uk-a\"\nname = \"УК Б\"\ntype = \"uk\"\nmunicipality = \"99999999\"\nvk = [\"-555\"]\n\n\
+        [[organisation]]\nid = \"uk-a\"\nname = \"УК Б\"\ntype = \"uk\"\n\
+        municipality = \"99999999\"\nvk = [\"-555\"]\n\n\
         [[organisation]]\nid = \"adm\"\nname = \"Администрация\"\ninn = \"12\"\nsources = [\"nope\"]\n\n\
         [[organisation]]\nid = \"x\"\nname = \"X\"\ntype = \"bank\"\n";
     let config = config_with(dir.path(), responders, "\n[responses.deadline]\nuk = \"10m\"\n");
@@ -42,7 +46,10 @@ fn every_responders_problem_is_named_with_its_line() {
     ];
     for (line, needle) in expected {
         let prefix = format!("{file}:{line}: ");
-        assert!(report.lines().any(|l| l.starts_with(&prefix) && l.contains(needle)), "missing {prefix}…{needle} in:\n{report}");
+        assert!(
+            report.lines().any(|l| l.starts_with(&prefix) && l.contains(needle)),
+            "missing {prefix}…{needle} in:\n{report}"
+        );
     }
     assert!(report.contains("responses.deadline.uk"), "{report}");
     assert!(report.contains("9 problem(s) found"), "{report}");
@@ -58,7 +65,10 @@ fn row(uid: &str, parent: &str, author: &str, minutes_ago: i64, kind: &str) -> o
         source_id: "vk-zhk".into(),
         item_kind: if parent.is_empty() { "post" } else { "comment" }.into(),
         parent_uid: parent.into(),
-        url: format!("https://vk.com/wall-100_{}", uid.trim_start_matches("vk:-100:").replace(":c", "?reply=")),
+        url: format!(
+            "https://vk.com/wall-100_{}",
+            uid.trim_start_matches("vk:-100:").replace(":c", "?reply=")
+        ),
         author_id: author.into(),
         author_name: String::new(),
         author_is_source: u8::from(author == "-100"),
@@ -93,7 +103,8 @@ fn row(uid: &str, parent: &str, author: &str, minutes_ago: i64, kind: &str) -> o
     }
 }
 
-const RESPONDERS: &str = "[[organisation]]\nid = \"uk-a\"\nname = \"УК А\"\ntype = \"uk\"\nvk = [\"4242\"]\nsources = [\"vk-zhk\"]\n";
+const RESPONDERS: &str =
+    "[[organisation]]\nid = \"uk-a\"\nname = \"УК А\"\ntype = \"uk\"\nvk = [\"4242\"]\nsources = [\"vk-zhk\"]\n";
 
 /// A store under `dir/data` holding a small thread of complaints and replies, delivered twice.
 fn store_replies(dir: &Path) {
@@ -122,12 +133,20 @@ fn responses_per_organisation_and_municipality_and_overdue_complaints() {
     let config = config_with(dir.path(), RESPONDERS, "");
     // Delivered twice: the figures do not change.
     store_replies(dir.path());
-    let output = run(otklik().args(["report", "responses", "--since", "7d", "--config"]).arg(&config));
+    let output = run(otklik()
+        .args(["report", "responses", "--since", "7d", "--config"])
+        .arg(&config));
     assert!(output.status.success(), "{}", stderr(&output));
     let report = stdout(&output);
     let cells = |label: &str| -> Vec<String> {
-        let line = report.lines().find(|l| l.trim_start().starts_with(label)).unwrap_or_default();
-        line[line.find(label).unwrap_or(0) + label.len()..].split_whitespace().map(str::to_owned).collect()
+        let line = report
+            .lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .unwrap_or_default();
+        line[line.find(label).unwrap_or(0) + label.len()..]
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
     };
     // 4 complaints, 1 answered within 24 h (2 h), the other after 30 h (the median of two is the
     // upper one, as ClickHouse's quantileExact takes it); the oldest unanswered 30 h old.
@@ -145,7 +164,12 @@ fn clickhouse_tsv(url: &str, sql: &str) -> String {
     use std::io::{Read, Write};
     let address = url.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = std::net::TcpStream::connect(address).expect("connect to ClickHouse");
-    write!(stream, "POST / HTTP/1.0\r\nHost: {address}\r\nContent-Length: {}\r\n\r\n{sql}", sql.len()).unwrap();
+    write!(
+        stream,
+        "POST / HTTP/1.0\r\nHost: {address}\r\nContent-Length: {}\r\n\r\n{sql}",
+        sql.len()
+    )
+    .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
@@ -155,7 +179,9 @@ fn clickhouse_tsv(url: &str, sql: &str) -> String {
 
 #[test]
 fn the_same_report_from_clickhouse_and_its_recorded_figures() {
-    let Some(clickhouse) = otklik_testkit::clickhouse() else { return };
+    let Some(clickhouse) = otklik_testkit::clickhouse() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let embedded = config_with(dir.path(), RESPONDERS, "");
     store_replies(dir.path());
@@ -164,10 +190,16 @@ fn the_same_report_from_clickhouse_and_its_recorded_figures() {
         "[run]\nmode = \"production\"\ndata_dir = \"data\"\n\n[kafka]\nbrokers = \"127.0.0.1:9\"\n\n\
          [clickhouse]\nurl = {clickhouse:?}\ndatabase = {database:?}\n"
     );
-    let text = std::fs::read_to_string(&embedded).unwrap().replace("[run]\ndata_dir = \"data\"\n", &production_run);
+    let text = std::fs::read_to_string(&embedded)
+        .unwrap()
+        .replace("[run]\ndata_dir = \"data\"\n", &production_run);
     let production = dir.path().join("production.toml");
     std::fs::write(&production, text).unwrap();
-    let loaded = run(otklik().args(["clickhouse", "load"]).arg(dir.path().join("data")).arg("--config").arg(&production));
+    let loaded = run(otklik()
+        .args(["clickhouse", "load"])
+        .arg(dir.path().join("data"))
+        .arg("--config")
+        .arg(&production));
     assert!(loaded.status.success(), "{}", stderr(&loaded));
     let report = |config: &Path, record: bool| {
         let mut command = otklik();
@@ -183,7 +215,8 @@ fn the_same_report_from_clickhouse_and_its_recorded_figures() {
     assert_eq!(report(&production, true), report(&embedded, false));
     report(&production, true);
     // Recorded twice: still 4 complaints, 1 answered within 24 h.
-    let sql = format!("SELECT sum(complaints), sum(answered_24h) FROM {database}.response_daily WHERE organisation = 'uk-a'");
+    let sql =
+        format!("SELECT sum(complaints), sum(answered_24h) FROM {database}.response_daily WHERE organisation = 'uk-a'");
     assert_eq!(clickhouse_tsv(&clickhouse, &sql).trim(), "4\t1");
     clickhouse_tsv(&clickhouse, &format!("DROP DATABASE {database}"));
 }

@@ -56,12 +56,14 @@ async fn response_figures_do_not_change_when_replies_are_delivered_twice() {
         sink.insert(batch).await.unwrap();
     }
     // The figures from the rows themselves: quantileExact takes the element at floor(q·n).
-    let mut delays: Vec<u64> = rows.iter().filter(|r| r.answered == 1).map(|r| u64::from(r.reply_delay_seconds)).collect();
+    let answered = rows.iter().filter(|r| r.answered == 1);
+    let mut delays: Vec<u64> = answered.map(|r| u64::from(r.reply_delay_seconds)).collect();
     delays.sort_unstable();
     let at = |q: f64| delays[((q * delays.len() as f64).floor() as usize).min(delays.len() - 1)];
     let expected = Figures { complaints: 4, answered_24h: 2, median: at(0.5), p90: at(0.9) };
     let sql = "SELECT toUInt64(complaints), toUInt64(answered_24h), toUInt64(median_delay_seconds), \
-               toUInt64(p90_delay_seconds) FROM response_daily WHERE organisation = 'uk-a' AND day = toDate('2026-11-20')";
+               toUInt64(p90_delay_seconds) FROM response_daily \
+               WHERE organisation = 'uk-a' AND day = toDate('2026-11-20')";
     let got: Vec<Figures> = db.client.query(sql).fetch_all().await.unwrap();
     assert_eq!(got, vec![expected]);
     db.drop().await;
