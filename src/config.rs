@@ -62,11 +62,17 @@ pub struct Config {
     /// Alert delivery: routing (`[[alerts.route]]`) and receivers (`[[alerts.receiver]]`).
     #[serde(default)]
     pub alerts: AlertsConfig,
+    /// Response tracking: the responders file and deadlines per organisation type.
+    #[serde(default)]
+    pub responses: ResponsesConfig,
     /// Where the file was read from; relative paths resolve against its directory.
     #[serde(skip)]
     pub base_dir: PathBuf,
     #[serde(skip)]
     pub sources: Vec<Source>,
+    /// The organisations of `responses.responders_file`.
+    #[serde(skip)]
+    pub responders: otklik_respond::Responders,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -786,7 +792,19 @@ impl Config {
         }
         self.validate_paths(&place, problems);
         self.validate_sources_file(&place, problems);
+        place.all("responses", self.responses.validate(), problems);
+        self.validate_responders_file(&place, problems);
         self.validate_secrets(&place, problems);
+    }
+
+    fn validate_responders_file(&mut self, place: &Placer<'_>, problems: &mut Vec<Problem>) {
+        if self.responses.responders_file.as_os_str().is_empty() {
+            return;
+        }
+        let path = self.resolve(&self.responses.responders_file);
+        let known = self.known_municipalities(place, &mut Vec::new());
+        let ids: Vec<String> = self.sources.iter().map(|s| s.id.clone()).collect();
+        self.responders = responders_file::read(&path, known.as_ref(), &ids, problems);
     }
 
     fn validate_production(&self, place: &Placer<'_>, problems: &mut Vec<Problem>) {
@@ -1010,14 +1028,7 @@ fn check_source(
         }
     }
     if let Some(code) = &e.municipality {
-        if code.len() != 8 || !code.bytes().all(|b| b.is_ascii_digit()) {
-            let problem = ConfigProblem::new("municipality", format!("{code:?} is not an 8-digit ОКТМО code"));
-            found.push(problem.with_hint("e.g. \"56701000\" for г. Пенза"));
-        } else if gazetteer.is_some_and(|g| g.municipality(code).is_none()) {
-            let message = format!("{code:?} is not a municipality of the gazetteer");
-            let problem = ConfigProblem::new("municipality", message);
-            found.push(problem.with_hint("use a municipal district's or urban okrug's code from classify.gazetteer"));
-        }
+        found.extend(municipality_problem(code, gazetteer));
     }
     Some(Source {
         schema: Schema,
@@ -1032,6 +1043,20 @@ fn check_source(
     })
 }
 
+/// Why `code` is no municipality's ОКТМО code (of the gazetteer, when one is configured).
+fn municipality_problem(code: &str, gazetteer: Option<&Gazetteer>) -> Option<ConfigProblem> {
+    if code.len() != 8 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        let problem = ConfigProblem::new("municipality", format!("{code:?} is not an 8-digit ОКТМО code"));
+        Some(problem.with_hint("e.g. \"56701000\" for г. Пенза"))
+    } else if gazetteer.is_some_and(|g| g.municipality(code).is_none()) {
+        let message = format!("{code:?} is not a municipality of the gazetteer");
+        let problem = ConfigProblem::new("municipality", message);
+        Some(problem.with_hint("use a municipal district's or urban okrug's code from classify.gazetteer"))
+    } else {
+        None
+    }
+}
+
 /// Why a handle names no feed its network's reader can poll.
 fn handle_problem(platform: Platform, handle: &str) -> Option<String> {
     match platform {
@@ -1040,6 +1065,10 @@ fn handle_problem(platform: Platform, handle: &str) -> Option<String> {
         Platform::Ok => OkConfig::handle_problem(handle),
     }
 }
+
+#[path = "responders_file.rs"]
+mod responders_file;
+pub use responders_file::ResponsesConfig;
 
 #[cfg(test)]
 #[path = "config_fuzz.rs"]

@@ -1,5 +1,5 @@
 //! A fuzz pass over [`Config::load`] with a fixed budget: mutated copies of the shipped
-//! `otklik.toml` and `sources.example.toml` (lines removed or duplicated, values replaced by
+//! `otklik.toml`, `sources.example.toml` and `responders.toml` (lines removed or duplicated, values replaced by
 //! random strings, durations, sizes and numbers, random bytes) never panic, and every refusal
 //! names the line of each problem.
 
@@ -9,6 +9,7 @@ use std::path::Path;
 
 const CONFIG: &str = include_str!("../config/otklik.toml");
 const SOURCES: &str = include_str!("../config/sources.example.toml");
+const RESPONDERS: &str = include_str!("../config/responders.toml");
 
 #[derive(Debug, Clone)]
 enum Mutation {
@@ -61,10 +62,11 @@ fn mutate(text: &str, mutations: &[Mutation]) -> Vec<u8> {
     lines.concat()
 }
 
-fn check(dir: &Path, config: &[u8], sources: &[u8]) -> Result<(), TestCaseError> {
+fn check(dir: &Path, config: &[u8], sources: &[u8], responders: &[u8]) -> Result<(), TestCaseError> {
     let path = dir.join("otklik.toml");
     std::fs::write(&path, config).map_err(|e| TestCaseError::fail(e.to_string()))?;
     std::fs::write(dir.join("sources.example.toml"), sources).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    std::fs::write(dir.join("responders.toml"), responders).map_err(|e| TestCaseError::fail(e.to_string()))?;
     match Config::load(&path) {
         Ok(config) => prop_assert!(config.collect.poll_interval.0 >= std::time::Duration::from_secs(1)),
         Err(problems) => {
@@ -90,6 +92,7 @@ proptest! {
     fn mutated_configs_load_or_name_each_problems_line(
         config_mutations in proptest::collection::vec(mutation(), 0..4),
         sources_mutations in proptest::collection::vec(mutation(), 0..4),
+        responders_mutations in proptest::collection::vec(mutation(), 0..4),
     ) {
         let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
         let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
@@ -97,7 +100,8 @@ proptest! {
         let base = CONFIG
             .replace("topics_dir = \"topics\"", &format!("topics_dir = {:?}", repo.join("topics")))
             .replace("gazetteer = \"gazetteer/gazetteer.tsv\"", "gazetteer = \"\"");
-        check(dir.path(), &mutate(&base, &config_mutations), &mutate(SOURCES, &sources_mutations))?;
+        let responders = mutate(RESPONDERS, &responders_mutations);
+        check(dir.path(), &mutate(&base, &config_mutations), &mutate(SOURCES, &sources_mutations), &responders)?;
     }
 }
 
@@ -109,6 +113,7 @@ fn the_unmutated_files_load() {
     let base = base.replace("gazetteer = \"gazetteer/gazetteer.tsv\"", "gazetteer = \"\"");
     std::fs::write(dir.path().join("otklik.toml"), base).expect("write");
     std::fs::write(dir.path().join("sources.example.toml"), SOURCES).expect("write");
+    std::fs::write(dir.path().join("responders.toml"), RESPONDERS).expect("write");
     let loaded = Config::load(&dir.path().join("otklik.toml"));
     assert!(loaded.is_ok(), "{}", loaded.err().map(|p| p.to_string()).unwrap_or_default());
 }

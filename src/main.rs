@@ -15,6 +15,7 @@ mod metrics_http;
 mod notify_stage;
 mod production;
 mod readers;
+mod responses_cmd;
 mod serve_cmd;
 mod sources_cmd;
 mod stages;
@@ -27,6 +28,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use graph::Role;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+const DAY: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// Social-media monitoring for regional feedback centres: collect public VK, Telegram and OK
 /// posts, classify them by topic, municipality and kind, store them for analysts.
@@ -128,11 +131,13 @@ enum Command {
     /// Complaints per municipality × topic (from ClickHouse in production mode, from the local
     /// store in embedded mode).
     Report {
-        #[arg(long, short, default_value = "config/otklik.toml")]
+        #[command(subcommand)]
+        command: Option<ReportCommand>,
+        #[arg(long, short, default_value = "config/otklik.toml", global = true)]
         config: PathBuf,
-        /// How far back: "24h", "7d", …
-        #[arg(long, default_value = "24h", value_parser = otklik_pipeline::units::parse_duration)]
-        since: std::time::Duration,
+        /// How far back: "24h", "7d", … (default: 24h; 7d for responses)
+        #[arg(long, value_parser = otklik_pipeline::units::parse_duration, global = true)]
+        since: Option<std::time::Duration>,
     },
     /// Open incidents with their voices, first and last post, place, topic and an excerpt (from
     /// ClickHouse in production mode, from the local store in embedded mode).
@@ -179,6 +184,20 @@ enum Command {
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+}
+
+/// `otklik report …`: without a subcommand, complaints per municipality × topic.
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// Who answered residents' complaints and how fast, per organisation and municipality, and
+    /// the complaints unanswered past their deadline (ClickHouse in production mode, the local
+    /// store in embedded mode).
+    Responses {
+        /// Also store each complaint's first reply in ClickHouse's `replies` table (production
+        /// mode; the `response_daily` view reads it).
+        #[arg(long)]
+        record: bool,
     },
 }
 
@@ -385,7 +404,10 @@ fn main() -> ExitCode {
             SourcesCommand::Import { file } => sources_cmd::import(&config, &file),
             SourcesCommand::List => sources_cmd::list(&config),
         }),
-        Command::Report { config, since } => commands::load_config(&config).and_then(|config| clickhouse_cmd::report(&config, since)),
+        Command::Report { command, config, since } => commands::load_config(&config).and_then(|config| match command {
+            None => clickhouse_cmd::report(&config, since.unwrap_or(DAY)),
+            Some(ReportCommand::Responses { record }) => responses_cmd::run(&config, since.unwrap_or(DAY * 7), record),
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,6 +9,7 @@ mod kafka_faults;
 mod notify;
 mod production;
 mod secrets;
+mod responses;
 mod serve;
 
 use std::path::{Path, PathBuf};

@@ -115,7 +115,7 @@ pub(crate) async fn fetch<R: RowOwned + RowRead>(config: &ClickHouseSinkConfig, 
 
 /// Every column of `R` in order, the latest by `order_key` per `key`, in a subquery whose columns
 /// are `key` and `latest_<column>` (rows are read by position).
-fn latest_per_key(columns: &[&str], key: &str, order_key: &str, table: &str, time: &str) -> String {
+pub(crate) fn latest_per_key(columns: &[&str], key: &str, order_key: &str, table: &str, time: &str) -> String {
     let select: Vec<String> = columns
         .iter()
         .map(|&c| if c == key { c.to_owned() } else { format!("argMax({c}, {order_key}) AS latest_{c}") })
@@ -183,7 +183,7 @@ pub(crate) fn read_rows<R: serde::de::DeserializeOwned>(files: &[PathBuf], mut e
 
 /// The latest version (highest `version`; the later line on a tie) of every post published at
 /// or after `since`.
-fn latest_posts(dir: &Path, since: DateTime<Utc>) -> Result<HashMap<String, PostRow>, StoreError> {
+pub(crate) fn latest_posts(dir: &Path, since: DateTime<Utc>) -> Result<HashMap<String, PostRow>, StoreError> {
     let mut latest: HashMap<String, PostRow> = HashMap::new();
     read_rows(&files_since(dir, "posts", since)?, |row: PostRow| {
         if row.published_at < since || latest.get(&row.uid).is_some_and(|kept| kept.version > row.version) {

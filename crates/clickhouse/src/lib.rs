@@ -2,8 +2,8 @@
 //! writer, the bundled analyst queries, the report, and the embedded mode's local store of
 //! ClickHouse-ready files.
 //!
-//! - [`PostRow`], [`DlqRow`], [`AlertRow`], [`SourceStatusRow`], [`DeliveryRow`], [`SilenceRow`]: the rows
-//!   of the `posts`, `dlq`, `alerts`, `sources_status`, `alert_deliveries` and `alert_silences` tables. One type per table serves both wire forms (JSONEachRow
+//! - [`PostRow`], [`DlqRow`], [`AlertRow`], [`SourceStatusRow`], [`DeliveryRow`], [`SilenceRow`], [`ReplyRow`]: the rows
+//!   of the `posts`, `dlq`, `alerts`, `sources_status`, `alert_deliveries`, `alert_silences` and `replies` tables. One type per table serves both wire forms (JSONEachRow
 //!   text and RowBinary); its fields are the table's columns, which tests check against the
 //!   migrated schema.
 //! - [`migrate`]: `deploy/clickhouse/migrations/NNN_*.sql`, applied in order and recorded in
@@ -16,6 +16,8 @@
 //! - [`History`]: what the alert stage restores and the CLI summarises — linked posts (incidents),
 //!   voices and incidents per hour × municipality × topic, the latest event of each alert — from
 //!   ClickHouse or the local store, with the same answer for the same rows.
+//! - [`responses`]: `History::response_items`, the complaints, questions and comments response
+//!   tracking reads, from ClickHouse or the local store.
 //! - [`delivery`]: alert delivery's log (also the notifier's outbox) and silences, in ClickHouse or
 //!   the local store ([`DeliveryLog`] appends; `History::deliveries` / `silences` read).
 //! - [`queries`]: the analyst queries of `deploy/clickhouse/queries/`.
@@ -42,6 +44,7 @@ pub mod local;
 pub mod migrate;
 pub mod queries;
 pub mod report;
+pub mod responses;
 pub mod row;
 pub mod sink;
 
@@ -52,5 +55,5 @@ pub use local::{DataDir, LocalStore, StoreError, StoreReader, StoreRow};
 pub use migrate::{Form, MigrationReport, Migrator, MIGRATIONS};
 pub use report::Report;
 pub use delivery::DeliveryLog;
-pub use row::{AlertRow, DeliveryRow, DlqRow, PostRow, SilenceRow, SourceStatusRow, TableRow};
+pub use row::{AlertRow, DeliveryRow, DlqRow, PostRow, ReplyRow, SilenceRow, SourceStatusRow, TableRow};
 pub use sink::ClickHouseSink;

@@ -7,7 +7,7 @@ use crate::config::ClickHouseSinkConfig;
 use crate::error::ClickHouseError;
 use crate::local::{table_files, StoreReader};
 use crate::migrate::quote_ident;
-use crate::row::{AlertRow, DeliveryRow, DlqRow, PostRow, SilenceRow, SourceStatusRow, TableRow};
+use crate::row::{AlertRow, DeliveryRow, DlqRow, PostRow, ReplyRow, SilenceRow, SourceStatusRow, TableRow};
 use bytes::{BufMut, BytesMut};
 use clickhouse::Row;
 use serde::de::DeserializeOwned;
@@ -25,8 +25,9 @@ pub struct LoadedFile {
     pub first_skip: Option<String>,
 }
 
-/// The tables a store directory may hold, with their columns.
-pub fn store_tables() -> [(&'static str, &'static [&'static str]); 6] {
+/// The tables a store directory may hold, with their columns (and `replies`, which only
+/// ClickHouse holds: `otklik report responses --record` writes it).
+pub fn store_tables() -> [(&'static str, &'static [&'static str]); 7] {
     [
         ("posts", PostRow::COLUMN_NAMES),
         ("dlq", DlqRow::COLUMN_NAMES),
@@ -34,6 +35,7 @@ pub fn store_tables() -> [(&'static str, &'static [&'static str]); 6] {
         ("sources_status", SourceStatusRow::COLUMN_NAMES),
         ("alert_deliveries", DeliveryRow::COLUMN_NAMES),
         ("alert_silences", SilenceRow::COLUMN_NAMES),
+        ("replies", ReplyRow::COLUMN_NAMES),
     ]
 }
 

@@ -51,6 +51,7 @@ migrations! {
     4 "004_arrival_and_checks",
     5 "005_incidents_alerts",
     6 "006_alert_delivery",
+    7 "007_replies",
 }
 
 /// Which dialect a server gets.

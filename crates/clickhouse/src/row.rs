@@ -455,6 +455,30 @@ impl From<&SilenceRow> for Silence {
     }
 }
 
+/// A row of the `replies` table: one resident complaint and its first reply, as
+/// `otklik_respond` found it (ReplacingMergeTree on the complaint, latest `computed_at` wins).
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct ReplyRow {
+    pub complaint_uid: String,
+    pub source_id: String,
+    /// ОКТМО code, empty when none.
+    pub municipality: String,
+    /// The organisation the complaint counts for; empty when none.
+    pub organisation: String,
+    #[serde(with = "ch_datetime")]
+    pub complaint_at: DateTime<Utc>,
+    pub answered: u8,
+    /// Empty, like `replied_by`, while unanswered.
+    pub reply_uid: String,
+    pub replied_by: String,
+    /// `complaint_at` while unanswered.
+    #[serde(with = "ch_datetime")]
+    pub first_reply_at: DateTime<Utc>,
+    pub reply_delay_seconds: u32,
+    #[serde(with = "ch_datetime")]
+    pub computed_at: DateTime<Utc>,
+}
+
 /// A row the ClickHouse writer can insert: its table, its columns (`clickhouse::Row`), and the
 /// checks that can be made before sending it.
 pub trait TableRow: clickhouse::RowOwned + clickhouse::RowWrite + Serialize + Send + Sync + 'static {
@@ -528,6 +552,20 @@ impl TableRow for DeliveryRow {
         hasher.write(self.receiver.as_bytes());
         hasher.write_u32(self.attempt);
         hasher.write(self.outcome.as_bytes());
+    }
+}
+
+impl TableRow for ReplyRow {
+    const TABLE: &'static str = "replies";
+
+    fn precheck(&self) -> Result<(), String> {
+        let times = [("complaint_at", &self.complaint_at), ("first_reply_at", &self.first_reply_at)];
+        check_times(&[times[0], times[1], ("computed_at", &self.computed_at)])
+    }
+
+    fn identify(&self, hasher: &mut dyn std::hash::Hasher) {
+        hasher.write(self.complaint_uid.as_bytes());
+        hasher.write_i64(self.computed_at.timestamp());
     }
 }
 

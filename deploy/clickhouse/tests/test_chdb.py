@@ -137,7 +137,7 @@ def loaded(db):
 
 def test_columns_match_the_rust_rows(db):
     for table, struct in [("posts", "PostRow"), ("dlq", "DlqRow"), ("alerts", "AlertRow"), ("sources_status", "SourceStatusRow"),
-                          ("alert_deliveries", "DeliveryRow"), ("alert_silences", "SilenceRow")]:
+                          ("alert_deliveries", "DeliveryRow"), ("alert_silences", "SilenceRow"), ("replies", "ReplyRow")]:
         cols = rows(db, "SELECT name FROM system.columns WHERE database = 'otklik' AND table = '%s' "
                         "AND default_kind = '' ORDER BY position" % table)
         assert [c["name"] for c in cols] == rust_fields(struct), table
@@ -282,3 +282,48 @@ def test_incidents_voices_and_history_queries_on_a_database_upgraded_from_004(db
         assert rows(db, "SELECT count() AS n FROM alerts_v0")[0]["n"] == 1
     finally:
         db.query("USE otklik")
+
+
+def reply(uid, organisation, minutes_ago, delay_minutes=None, computed_minutes_ago=0, municipality="56701000"):
+    """A `replies` row: a complaint `minutes_ago` old, answered after `delay_minutes` (None: not yet)."""
+    # From noon yesterday, so that every test row falls on one day whatever the time now.
+    at = NOW.replace(hour=12, minute=0, second=0) - dt.timedelta(days=1, minutes=minutes_ago)
+    answered = delay_minutes is not None
+    return {
+        "complaint_uid": uid, "source_id": "vk-zhk", "municipality": municipality, "organisation": organisation,
+        "complaint_at": fmt(at), "answered": int(answered), "reply_uid": uid + ":c9" if answered else "",
+        "replied_by": organisation if answered else "",
+        "first_reply_at": fmt(at + dt.timedelta(minutes=delay_minutes or 0)),
+        "reply_delay_seconds": (delay_minutes or 0) * 60,
+        "computed_at": fmt(NOW - dt.timedelta(minutes=computed_minutes_ago)),
+    }
+
+
+def test_response_figures_do_not_change_when_replies_are_delivered_twice(db):
+    day = fmt(NOW - dt.timedelta(days=1))[:10]
+    sample = [
+        reply("vk:-7:1", "uk-a", 10, 2),
+        reply("vk:-7:2", "uk-a", 9, 60 * 30),
+        reply("vk:-7:3", "uk-a", 8, 5),
+        reply("vk:-7:4", "uk-a", 7),
+    ]
+    # An earlier computation saw complaint 4 unanswered and 2 not yet answered: the later one wins.
+    earlier = [reply("vk:-7:2", "uk-a", 9, computed_minutes_ago=5), reply("vk:-7:4", "uk-a", 7, computed_minutes_ago=5)]
+    insert(db, "replies", earlier)
+    insert(db, "replies", sample)
+    insert(db, "replies", sample)
+    delays = sorted(r["reply_delay_seconds"] for r in sample if r["answered"])
+    expected = {
+        "complaints": 4,
+        "answered_24h": sum(1 for r in sample if r["answered"] and r["reply_delay_seconds"] <= 86400),
+        "median": delays[len(delays) // 2],
+        "p90": delays[min(int(0.9 * len(delays)), len(delays) - 1)],
+    }
+    got = rows(db, "SELECT toUInt64(complaints) AS complaints, toUInt64(answered_24h) AS answered_24h, "
+                   "answered_24h_share AS share, toUInt64(median_delay_seconds) AS median, "
+                   "toUInt64(p90_delay_seconds) AS p90 FROM response_daily "
+                   "WHERE organisation = 'uk-a' AND day = '%s'" % day)
+    assert len(got) == 1, got
+    share = got[0].pop("share")
+    assert got[0] == expected
+    assert abs(share - 0.5) < 1e-9

@@ -1,0 +1,13 @@
+//! Response tracking: who answered a resident's complaint, and how fast.
+//!
+//! [`Responders`] are the accounts that answer on behalf of an organisation (a management
+//! company, an administration), read from `responders.toml`. [`first_replies`] takes the posts
+//! and comments seen (complaints, questions and every comment) and finds, for each complaint by
+//! a resident, its first reply: a comment by a responder account or by the source itself. Pure:
+//! no I/O, no clock; the same items give the same answer however often they were delivered.
+
+mod reply;
+mod responders;
+
+pub use reply::{first_replies, Complaint, Item, Reply};
+pub use responders::{account_problem, OrgType, Organisation, Responders};
