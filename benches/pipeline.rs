@@ -54,7 +54,7 @@ async fn run_once(classifier: Arc<Classifier>, payloads: &[(Vec<u8>, Vec<u8>)], 
         bus.publisher(),
         Arc::new(Classify(classifier)),
         dead.clone(),
-        MapStageConfig { name: "classify".into(), max_batch: 512, commit_interval: Duration::from_secs(1), backoff },
+        MapStageConfig { name: "classify".into(), max_batch: 512, in_flight: 4, commit_interval: Duration::from_secs(1), backoff },
         Arc::new(StageMetrics::default()),
         shutdown.clone(),
     ));

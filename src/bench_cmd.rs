@@ -237,6 +237,7 @@ async fn start(
             let map_config = MapStageConfig {
                 name: "map".into(),
                 max_batch: config.classify.batch,
+                in_flight: config.classify.in_flight,
                 commit_interval: config.classify.commit_interval.0,
                 backoff,
             };

@@ -250,6 +250,9 @@ pub struct ClassifyConfig {
     /// Messages the classifier stage takes at once when they are waiting, 1..=100000: their
     /// outputs are published concurrently, so a larger batch keeps more records in flight.
     pub batch: usize,
+    /// Batches whose records may await the broker's acknowledgement while the next batch is
+    /// classified, 1..=64 (1: each batch is acknowledged before the next is taken).
+    pub in_flight: usize,
     /// The classifier stage commits at least this often while busy, 10ms..=5m: a crash
     /// re-classifies at most this much work.
     pub commit_interval: HumanDuration,
@@ -259,6 +262,7 @@ impl ClassifyConfig {
     pub fn validate(&self) -> Vec<ConfigProblem> {
         let mut problems = Vec::new();
         check_count(&mut problems, "batch", self.batch as u64, 1..=100_000);
+        check_count(&mut problems, "in_flight", self.in_flight as u64, 1..=64);
         check_duration(&mut problems, "commit_interval", self.commit_interval.0, MILLISECOND * 10..=SECOND * 300);
         problems
     }
@@ -270,6 +274,7 @@ impl Default for ClassifyConfig {
             topics_dir: "topics".into(),
             gazetteer: "gazetteer/gazetteer.tsv".into(),
             batch: 512,
+            in_flight: 4,
             commit_interval: HumanDuration(SECOND),
         }
     }

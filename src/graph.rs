@@ -85,7 +85,13 @@ impl<'a> Graph<'a> {
         let classifier = Arc::new(self.config.classifier()?);
         let transform = ClassifyStage::new(classifier, &self.config.sources, self.topics.posts_classified.clone(), self.topics.posts_series.clone());
         let subscriber = self.bus.subscribe(&self.group("classify"), &[&self.topics.posts_raw]).await?;
-        let config = MapStageConfig { name: "classify".into(), max_batch: self.config.classify.batch, commit_interval: self.config.classify.commit_interval.0, backoff: self.backoff };
+        let config = MapStageConfig {
+            name: "classify".into(),
+            max_batch: self.config.classify.batch,
+            in_flight: self.config.classify.in_flight,
+            commit_interval: self.config.classify.commit_interval.0,
+            backoff: self.backoff,
+        };
         let dead_letters = self.dead_letters("classify");
         Ok(Box::pin(run_map_stage(subscriber, self.bus.publisher(), Arc::new(transform), dead_letters, config, metrics, shutdown)))
     }
@@ -94,7 +100,14 @@ impl<'a> Graph<'a> {
     /// alerts to the alerts topic.
     pub async fn alert(&self, stage: Arc<AlertStage>, metrics: Arc<StageMetrics>, shutdown: CancellationToken) -> Result<StageTask> {
         let subscriber = self.bus.subscribe(&self.group("alert"), &[&self.topics.posts_series]).await?;
-        let config = MapStageConfig { name: "alert".into(), max_batch: CLASSIFY_BATCH, commit_interval: COMMIT_INTERVAL, backoff: self.backoff };
+        // One batch at a time: an episode's events (opened, updated, resolved) keep their order.
+        let config = MapStageConfig {
+            name: "alert".into(),
+            max_batch: CLASSIFY_BATCH,
+            in_flight: 1,
+            commit_interval: COMMIT_INTERVAL,
+            backoff: self.backoff,
+        };
         let dead_letters = self.dead_letters("alert");
         Ok(Box::pin(run_map_stage(subscriber, self.bus.publisher(), stage, dead_letters, config, metrics, shutdown)))
     }

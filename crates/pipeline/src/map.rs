@@ -7,6 +7,11 @@
 //! messages before them has been accepted by the bus (or the message dead-lettered), so a crash
 //! re-processes (and re-publishes) at most the uncommitted tail; downstream dedups by uid.
 //!
+//! Up to [`MapStageConfig::in_flight`] batches wait for their acknowledgements at once: the stage
+//! transforms the next batch while the bus confirms the last ones (a broker's round trip and its
+//! `linger.ms` would otherwise idle the stage once per batch). Batches complete in the order they
+//! were taken, so the committed offsets stay contiguous.
+//!
 //! A record the bus refuses for what it is (larger than the broker takes) sends the message it
 //! came from to the DLQ with the reason; the stage goes on. A commit the bus reports as
 //! retryable (a rebalance took the partition, the coordinator moved) does not end the stage:
@@ -17,7 +22,8 @@ use crate::bus::{Message, Offsets, Publisher, Subscriber};
 use crate::dlq::{publish_with_retry, DeadLetters};
 use crate::metrics::StageMetrics;
 use crate::StageError;
-use futures_util::FutureExt;
+use futures_util::stream::FuturesOrdered;
+use futures_util::{FutureExt, StreamExt};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -69,6 +75,10 @@ pub struct MapStageConfig {
     /// Messages taken at once when they are already waiting; their outputs are published
     /// concurrently.
     pub max_batch: usize,
+    /// Batches whose outputs may await the bus's acknowledgement while the next one is
+    /// transformed; 1 publishes each batch completely before taking the next (a stage whose
+    /// outputs must keep their order across batches, such as the alert stage's events).
+    pub in_flight: usize,
     /// Commit at least this often while busy (and always when caught up).
     pub commit_interval: Duration,
     pub backoff: Backoff,
@@ -86,6 +96,7 @@ pub async fn run_map_stage(
 ) -> Result<(), StageError> {
     let mut processed = Offsets::default();
     let mut last_commit = Instant::now();
+    let mut in_flight = FuturesOrdered::new();
     loop {
         if shutdown.is_cancelled() {
             break;
@@ -93,8 +104,9 @@ pub async fn run_map_stage(
         let first = match subscriber.recv().now_or_never() {
             Some(received) => received?,
             None => {
-                // Caught up: commit what is done before waiting, so an idle stage holds nothing
-                // uncommitted.
+                // Caught up: finish and commit what is under way before waiting, so an idle stage
+                // holds nothing uncommitted.
+                finish_all(&mut in_flight, &mut processed).await?;
                 commit(subscriber.as_mut(), &mut processed, &metrics).await?;
                 last_commit = Instant::now();
                 match wait_idle(subscriber.as_mut(), transform.as_ref(), publisher.as_ref(), &config, &metrics, &shutdown).await? {
@@ -111,35 +123,69 @@ pub async fn run_map_stage(
             }
         }
         StageMetrics::add(&metrics.received, batch.len() as u64);
-        handle_batch(&batch, publisher.as_ref(), transform.as_ref(), &dead_letters, &config, &metrics, &shutdown).await?;
-        for message in &batch {
-            processed.advance(message);
+        let results = transform.apply_batch(&batch);
+        in_flight.push_back(publish_batch(batch, results, publisher.as_ref(), &dead_letters, &config, &metrics, &shutdown));
+        // Polling hands the new batch's records to the bus now, not when the oldest is awaited;
+        // batches already acknowledged are taken on the way.
+        while let Some(Some(done)) = in_flight.next().now_or_never() {
+            mark_processed(done?, &mut processed);
+        }
+        while in_flight.len() >= config.in_flight.max(1) {
+            finish_next(&mut in_flight, &mut processed).await?;
         }
         if last_commit.elapsed() >= config.commit_interval {
             commit(subscriber.as_mut(), &mut processed, &metrics).await?;
             last_commit = Instant::now();
         }
     }
+    finish_all(&mut in_flight, &mut processed).await?;
     commit(subscriber.as_mut(), &mut processed, &metrics).await?;
     tracing::info!(stage = %config.name, "map stage stopped");
     Ok(())
 }
 
-/// Transforms one batch, publishes its outputs and dead-letters what cannot be processed or
-/// published; once it returns, every message of the batch is handled.
+/// Waits for the oldest batch under way and marks its messages processed.
+async fn finish_next<F>(in_flight: &mut FuturesOrdered<F>, processed: &mut Offsets) -> Result<(), StageError>
+where
+    F: std::future::Future<Output = Result<Vec<Message>, StageError>>,
+{
+    if let Some(done) = in_flight.next().await {
+        mark_processed(done?, processed);
+    }
+    Ok(())
+}
+
+fn mark_processed(batch: Vec<Message>, processed: &mut Offsets) {
+    for message in &batch {
+        processed.advance(message);
+    }
+}
+
+async fn finish_all<F>(in_flight: &mut FuturesOrdered<F>, processed: &mut Offsets) -> Result<(), StageError>
+where
+    F: std::future::Future<Output = Result<Vec<Message>, StageError>>,
+{
+    while !in_flight.is_empty() {
+        finish_next(in_flight, processed).await?;
+    }
+    Ok(())
+}
+
+/// Publishes a transformed batch's outputs and dead-letters what cannot be processed or
+/// published; once it returns the batch, every message of it is handled.
 #[tracing::instrument(level = "debug", name = "batch", skip_all, fields(stage = %config.name, messages = batch.len()))]
-async fn handle_batch(
-    batch: &[Message],
+async fn publish_batch(
+    batch: Vec<Message>,
+    results: Vec<Result<Vec<Output>, Unprocessable>>,
     publisher: &dyn Publisher,
-    transform: &dyn Transform,
     dead_letters: &DeadLetters,
     config: &MapStageConfig,
     metrics: &StageMetrics,
     shutdown: &CancellationToken,
-) -> Result<(), StageError> {
+) -> Result<Vec<Message>, StageError> {
     // Each output with the index of the message it came from.
     let mut outputs = Vec::new();
-    for (index, (message, result)) in batch.iter().zip(transform.apply_batch(batch)).enumerate() {
+    for (index, (message, result)) in batch.iter().zip(results).enumerate() {
         match result {
             Ok(produced) => outputs.extend(produced.into_iter().map(|output| (index, output))),
             Err(Unprocessable(reason)) => {
@@ -164,7 +210,7 @@ async fn handle_batch(
         dead_letters.send(&batch[index], &reason, shutdown).await?;
         StageMetrics::add(&metrics.dead_lettered, 1);
     }
-    Ok(())
+    Ok(batch)
 }
 
 /// Caught up: publishes what the transform produces when idle (again every tick) until a

@@ -265,7 +265,7 @@ async fn the_map_stage_publishes_outputs_dead_letters_failures_and_commits() {
     let metrics = Arc::new(StageMetrics::default());
     let shutdown = CancellationToken::new();
     let subscriber = bus.subscribe("map", &[INPUT]).await.unwrap();
-    let config = MapStageConfig { name: "upper".into(), max_batch: 2, commit_interval: Duration::from_secs(1), backoff: Backoff::default() };
+    let config = MapStageConfig { name: "upper".into(), max_batch: 2, in_flight: 1, commit_interval: Duration::from_secs(1), backoff: Backoff::default() };
     let task = tokio::spawn(run_map_stage(subscriber, bus.publisher(), Arc::new(Upper), dead_letters(&bus, "upper"), config, metrics.clone(), shutdown.clone()));
     publish(&bus, &["a", "b", ""]).await;
     bus.publish(INPUT, b"k", b"\xff\xfe").await.unwrap();
@@ -302,7 +302,7 @@ impl Transform for Grow {
 }
 
 fn start_grow(bus: &MemoryBus, subscriber: Box<dyn Subscriber>, shutdown: &CancellationToken) -> tokio::task::JoinHandle<Result<(), StageError>> {
-    let config = MapStageConfig { name: "grow".into(), max_batch: 8, commit_interval: Duration::from_secs(1), backoff: Backoff::default() };
+    let config = MapStageConfig { name: "grow".into(), max_batch: 8, in_flight: 2, commit_interval: Duration::from_secs(1), backoff: Backoff::default() };
     let metrics = Arc::new(StageMetrics::default());
     tokio::spawn(run_map_stage(subscriber, bus.publisher(), Arc::new(Grow), dead_letters(bus, "grow"), config, metrics, shutdown.clone()))
 }
@@ -411,4 +411,76 @@ async fn a_draining_sink_writes_without_waiting_out_max_wait() {
     assert_eq!(sink.batches.lock().unwrap().concat().len(), 4, "a late message is written at once too");
     shutdown.cancel();
     task.await.unwrap().unwrap();
+}
+
+/// Holds every publish of a payload until the test releases that payload.
+#[derive(Default)]
+struct HeldAcks {
+    inner: Option<Arc<dyn Publisher>>,
+    released: Mutex<std::collections::HashSet<Vec<u8>>>,
+    notify: tokio::sync::Notify,
+}
+
+impl HeldAcks {
+    fn release(&self, payload: &str) {
+        self.released.lock().unwrap().insert(payload.as_bytes().to_vec());
+        self.notify.notify_waiters();
+    }
+}
+
+#[async_trait]
+impl Publisher for HeldAcks {
+    async fn publish(&self, topic: &str, key: &[u8], payload: &[u8]) -> Result<(), BusError> {
+        loop {
+            let notified = self.notify.notified();
+            if self.released.lock().unwrap().contains(payload) {
+                return self.inner.as_ref().unwrap().publish(topic, key, payload).await;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Counts the messages it transforms; passes them through upper-cased.
+#[derive(Default)]
+struct CountingUpper(std::sync::atomic::AtomicUsize);
+
+impl Transform for CountingUpper {
+    fn apply(&self, message: &Message) -> Result<Vec<Output>, Unprocessable> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Upper.apply(message)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn batches_in_flight_overlap_their_acks_yet_commit_only_a_contiguous_prefix() {
+    for in_flight in [1, 2] {
+        let bus = MemoryBus::new(1);
+        let acks = Arc::new(HeldAcks { inner: Some(bus.publisher()), ..HeldAcks::default() });
+        let transform = Arc::new(CountingUpper::default());
+        let shutdown = CancellationToken::new();
+        let subscriber = bus.subscribe("map", &[INPUT]).await.unwrap();
+        let config =
+            MapStageConfig { name: "upper".into(), max_batch: 1, in_flight, commit_interval: Duration::ZERO, backoff: Backoff::default() };
+        let (metrics, dead) = (Arc::new(StageMetrics::default()), dead_letters(&bus, "upper"));
+        let task = tokio::spawn(run_map_stage(subscriber, acks.clone(), transform.clone(), dead, config, metrics, shutdown.clone()));
+        publish_in_order(&bus, &["a", "b", "c"]).await;
+        settle().await;
+        // Nothing is acknowledged: the stage has taken as many batches as it may keep in flight.
+        assert_eq!(transform.0.load(std::sync::atomic::Ordering::SeqCst), in_flight);
+        assert_eq!(bus.lag("map", INPUT), 3);
+        // A later batch acknowledged before an earlier one commits nothing.
+        acks.release("B");
+        settle().await;
+        assert_eq!(bus.lag("map", INPUT), 3, "in_flight {in_flight}");
+        acks.release("A");
+        acks.release("C");
+        settle().await;
+        assert_eq!(bus.lag("map", INPUT), 0, "in_flight {in_flight}");
+        let mut got: Vec<_> = outputs(&bus).await.into_iter().map(|p| String::from_utf8(p).unwrap()).collect();
+        got.sort();
+        assert_eq!(got, ["A", "B", "C"]);
+        shutdown.cancel();
+        task.await.unwrap().unwrap();
+    }
 }
