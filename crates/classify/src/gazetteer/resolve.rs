@@ -110,8 +110,10 @@ pub enum RejectReason {
     NearCity,
     /// A name with a qualifier of its own («Никольск-Уссурийский»): another place.
     Qualified,
-    /// Where the writer comes from or lives, set against the problem's place («из X в Y»).
+    /// Where the writer comes from or goes to, set against the problem's place («из X в Y»).
     NotTheProblemsPlace,
+    /// After «мкр.»: a micro-district the gazetteer does not list, not a village of that name.
+    UnknownMicrodistrict,
 }
 
 /// What a mention's own words say about its part in the post.
@@ -122,6 +124,8 @@ enum Role {
     Origin,
     /// «…, а в X», «но в X»: set against what was said before.
     Contrast,
+    /// «до X», «на X», «едем в X»: where someone goes (for what the home place lacks).
+    Destination,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -187,6 +191,12 @@ fn capitalised(surface: &str) -> bool {
         (Some(a), None) => a.is_uppercase(),
         _ => false,
     }
+}
+
+/// Whether `surface` is the name as listed (its nominative): «Каменку» is not, so a capitalised
+/// «Каменку замело» opening a sentence is the town, not a stove.
+fn nominative(surface: &str, name: &str) -> bool {
+    surface.to_lowercase().replace('ё', "е") == name.to_lowercase().replace('ё', "е")
 }
 
 fn at_sentence_start(text: &str, pos: usize) -> bool {
@@ -266,9 +276,8 @@ fn word_before(nt: &[u8], at: usize) -> (&[u8], usize) {
 }
 
 /// Words the automaton did not match, read as a home-region name one letter away when the context
-/// says a place is meant: «район» after them, or a locative preposition before a capitalised one
-/// (any one, in a text written all in lower case).
-fn add_typos(g: &Gazetteer, text: &str, norm: &Normalized, toks: &mut Vec<Tok>, lower: bool) {
+/// says a place is meant: «район» after them, or a locative preposition before a capitalised one.
+fn add_typos(g: &Gazetteer, text: &str, norm: &Normalized, toks: &mut Vec<Tok>) {
     let nt = &norm.text[..];
     let mut found: Vec<Tok> = Vec::new();
     let mut at = 0;
@@ -291,7 +300,7 @@ fn add_typos(g: &Gazetteer, text: &str, norm: &Normalized, toks: &mut Vec<Tok>, 
             t.start == end && g.meanings_of(t.pattern).iter().any(|m| matches!(m, Meaning::DistrictNoun))
         });
         let capital = text[norm.origin[s + 1] as usize..].chars().next().is_some_and(char::is_uppercase);
-        let after_prep = TYPO_PREPS.contains(&word_before(nt, s).0) && (capital || lower);
+        let after_prep = TYPO_PREPS.contains(&word_before(nt, s).0) && capital;
         if !district_next && !after_prep {
             continue;
         }
@@ -310,6 +319,10 @@ fn role_of(nt: &[u8], start: usize) -> Role {
     // «из», «от» right before; «а», «но», «зато» among the four words before (encoded bytes).
     const FROM: &[&[u8]] = &[&[0xC8, 0xC7], &[0xCE, 0xD2]];
     const BUT: &[&[u8]] = &[&[0xC0], &[0xCD, 0xCE], &[0xC7, 0xC0, 0xD2, 0xCE]];
+    // «до», «на»; «в» after a verb of going or sending (едем, едут, ездим, ехать, везут, возят,
+    // направляют, отправляют, дым) — by their stems.
+    const TO: &[&[u8]] = &[&[0xC4, 0xCE], &[0xCD, 0xC0]];
+    const GOING: &[&str] = &["едем", "едут", "ездим", "ездят", "ехать", "ездить", "везут", "возят", "направля", "отправля", "дым"];
     let mut at = start;
     for n in 0..4 {
         let (w, from) = word_before(nt, at);
@@ -318,6 +331,15 @@ fn role_of(nt: &[u8], start: usize) -> Role {
         }
         if n == 0 && FROM.contains(&w) {
             return Role::Origin;
+        }
+        if n == 0 && TO.contains(&w) {
+            return Role::Destination;
+        }
+        if n == 0 && w == [0xC2] {
+            let verb = super::normalize::decode(word_before(nt, from).0);
+            if GOING.iter().any(|g| verb.starts_with(g)) {
+                return Role::Destination;
+            }
         }
         if BUT.contains(&w) {
             return Role::Contrast;
@@ -351,7 +373,7 @@ fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolutio
     let nt = &norm.text[..];
     let mut toks = tokens(g, nt);
     let lower = !text.chars().any(char::is_uppercase);
-    add_typos(g, text, norm, &mut toks, lower);
+    add_typos(g, text, norm, &mut toks);
     let mut res = Resolution { chosen: None, mentions: Vec::new(), rejected: Vec::new(), capped: false, elsewhere: None };
     if toks.is_empty() {
         return res;
@@ -361,6 +383,8 @@ fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolutio
     let mut region_clues: Vec<u16> = Vec::new();
     // District adjectives seen bare, with the token that carried them (a token is never its own clue).
     let mut adj_clues: Vec<(u32, usize)> = Vec::new();
+    // Adjectives alone («пензенские дорожники», «нижнеломовская ук»): the place when nothing else is.
+    let mut weak: Vec<u32> = Vec::new();
     let mut pending_token: Vec<usize> = Vec::new();
 
     let span_of = |start: usize, end: usize| norm.original_span(text, start + 1, end);
@@ -433,7 +457,9 @@ fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolutio
         }
 
         if let Some(n) = next {
-            if next_has(|m| matches!(m, Meaning::DistrictNoun)) && !after_street {
+            // «Кузнецк, район вокзала»: a comma between parts the name from the noun.
+            let comma = text.get(span_of(t.start, t.end).end..span_of(n.start, n.end).start).is_some_and(|gap| gap.contains(','));
+            if next_has(|m| matches!(m, Meaning::DistrictNoun)) && !after_street && !comma {
                 if !district_adj.is_empty() || !city_adj.is_empty() {
                     let mut cands: Vec<Cand> = Vec::new();
                     for &muni in district_adj.iter().chain(&city_adj) {
@@ -528,6 +554,16 @@ fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolutio
                 }
             }
         }
+        let city_of_adj: Vec<u32> =
+            ms.iter().filter_map(|m| if let Meaning::CityAdj { muni } = m { Some(*muni) } else { None }).collect();
+        if !has_place && !after_street && !after_institution {
+            // A city's adjective is the city («пензенские дорожники»), even when it is the region's too.
+            match (city_of_adj.is_empty(), region_adj.is_empty()) {
+                (false, _) => weak.extend(&city_of_adj),
+                (true, true) => weak.extend(&district_adj),
+                _ => {}
+            }
+        }
         // A bare district adjective («сердобская ЦРБ») is a second clue, unless it is also the region's
         // adjective («пензенский») or names a street («ул. Сердобская»).
         if !district_adj.is_empty() && region_adj.is_empty() && !after_street && !after_institution {
@@ -550,7 +586,19 @@ fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolutio
         i += 1;
     }
 
+    let any_pending = !pending.is_empty();
+    // «в Сердобской больнице нет узи, направляют в Пензу»: where people are sent is not the place.
+    let only_going = any_pending && pending.iter().all(|p| p.role == Role::Destination);
     settle(g, &mut res, pending, &pending_token, &region_clues, &adj_clues);
+    weak.sort_unstable();
+    weak.dedup();
+    if (res.chosen.is_none() && !any_pending || only_going) && region_clues.is_empty() && weak.len() == 1 {
+        let muni = &g.municipalities[weak[0] as usize];
+        if muni.region_code == g.home {
+            let evidence = MunicipalityEvidence::Text;
+            res.chosen = Some(MunicipalityMatch { oktmo: muni.oktmo.clone(), name: muni.name.clone(), evidence });
+        }
+    }
     for m in &mut res.mentions {
         if m.surface.is_empty() {
             m.surface = text[m.span.clone()].to_string();
@@ -620,6 +668,11 @@ fn accept_place(
     let Context { typed, address, after_institution, lower, role } = ctx;
     let surface = &text[span.clone()];
     let cap = capitalised(surface);
+    // «Заречный, Комсомольская 4 — …», «Белинский: …»: a name opening a sentence as its heading.
+    let heading = at_sentence_start(text, span.start)
+        && text[span.end..].trim_start().starts_with([',', ':', '—', '–', '-']);
+    // «Луначарского 37»: a name followed by a house number is a street.
+    let house = text[span.end..].trim_start().starts_with(|c: char| c.is_ascii_digit());
     // Computed lazily: most names are strong and need neither.
     let mut prep: Option<bool> = None;
     let mut has_prep = || {
@@ -643,7 +696,7 @@ fn accept_place(
         let Meaning::Place { place, needs_prep } = *m else { continue };
         let p = &g.places[place as usize];
         let strength = if needs_prep { p.strength.max(Strength::Person) } else { p.strength };
-        let ok = if after_institution && strength > Strength::Strong {
+        let ok = if (after_institution || house && typed.is_none()) && strength > Strength::Strong {
             worst = Some(RejectReason::StreetOrInstitution);
             false
         } else {
@@ -654,8 +707,11 @@ fn accept_place(
                         || address
                         || cap && (!*sentence_start.get_or_insert_with(|| at_sentence_start(text, span.start)) || has_prep())
                         || lower && p.salient && has_prep()
+                        || cap && p.salient && (heading || !nominative(surface, &p.name))
                 }
-                Strength::Person => typed.is_some() || address && cap || cap && has_prep() || lower && p.salient && has_prep(),
+                Strength::Person => {
+                    typed.is_some() || address && cap || cap && has_prep() || lower && p.salient && has_prep() || cap && p.salient && heading
+                }
                 Strength::TypedOnly => typed.is_some(),
             }
         };
@@ -670,6 +726,7 @@ fn accept_place(
             }
             let why = match strength {
                 Strength::Strong => "name",
+                _ if cap && at_sentence_start(text, span.start) && typed.is_none() && !address && !has_prep() => "opens the sentence",
                 _ if typed.is_some() => "type word",
                 _ if address => "followed by a street",
                 Strength::Common if !has_prep() => "capitalised mid-sentence",
@@ -710,9 +767,12 @@ fn accept_place(
                     | (TypeWord::Microdistrict, Some(PlaceClass::Microdistrict))
             )
         };
-        // Writers mix up «с.» and «д.», «п.» and «рп»: a type word that fits nothing is ignored.
+        // Writers mix up «с.» and «д.», «п.» and «рп»: a type word that fits nothing is ignored; but
+        // «мкр. Маяк» is a part of a town, not a village called Маяк.
         if accepted.iter().any(fits) {
             accepted.retain(fits);
+        } else if tw == TypeWord::Microdistrict {
+            return Err((RejectReason::UnknownMicrodistrict, place_candidates(g, ms)));
         }
     }
     let kind = if accepted.iter().any(|c| c.class == Some(PlaceClass::Microdistrict)) {
@@ -765,13 +825,15 @@ fn agree(pending: &[Pending], keep: impl Fn(&Pending) -> bool) -> (Option<u32>, 
 }
 
 /// Of mentions that disagree, the problem's place: the one left when the places the writer comes
-/// from step aside («из X в Y»), else the last one set against the others («в X дали, а в Y нет»).
+/// from or goes to for help step aside («из X в Y»: Y; «в X нет врача, едем в Y»: X), else the last
+/// one set against the others («в X дали, а в Y нет»).
 fn problems_place(pending: &[Pending]) -> Option<u32> {
-    let (m, conflict) = agree(pending, |p| p.role != Role::Origin);
+    let aside = |p: &Pending| matches!(p.role, Role::Origin | Role::Destination);
+    let (m, conflict) = agree(pending, |p| !aside(p));
     if m.is_some() && !conflict {
         return m;
     }
-    let last = pending.iter().filter(|p| p.resolved.is_some() && p.role != Role::Origin).max_by_key(|p| p.span.start)?;
+    let last = pending.iter().filter(|p| p.resolved.is_some() && !aside(p)).max_by_key(|p| p.span.start)?;
     (last.role == Role::Contrast).then_some(last.resolved).flatten()
 }
 
@@ -879,7 +941,7 @@ fn settle(
         // An unresolved place that cannot be the chosen municipality is a second, different place
         // (unless it is only where the writer comes from).
         for (k, p) in pending.iter().enumerate() {
-            if p.resolved.is_none() && p.role != Role::Origin {
+            if p.resolved.is_none() && !matches!(p.role, Role::Origin | Role::Destination) {
                 if let Some(cands) = &narrowed[k] {
                     if !cands.iter().any(|x| x.muni == c) {
                         conflict = true;
@@ -904,7 +966,7 @@ fn settle(
             }
             v
         };
-        if p.resolved.is_none() && p.role == Role::Origin && narrowed[k].is_some() && !gave_up[k] {
+        if p.resolved.is_none() && matches!(p.role, Role::Origin | Role::Destination) && narrowed[k].is_some() && !gave_up[k] {
             res.rejected.push(Rejected { span: p.span.clone(), surface: surface.clone(), candidates: candidates.clone(), reason: RejectReason::NotTheProblemsPlace });
         } else if p.resolved.is_none() && narrowed[k].is_some() && !gave_up[k] {
             res.rejected.push(Rejected { span: p.span.clone(), surface: surface.clone(), candidates: candidates.clone(), reason: RejectReason::Ambiguous });
