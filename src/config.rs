@@ -264,7 +264,8 @@ impl ClassifyConfig {
         let mut problems = Vec::new();
         check_count(&mut problems, "batch", self.batch as u64, 1..=100_000);
         if self.region.len() != 2 || !self.region.bytes().all(|b| b.is_ascii_digit()) {
-            let problem = ConfigProblem::new("region", format!("{:?} is not a two-digit ОКТМО region code", self.region));
+            let message = format!("{:?} is not a two-digit ОКТМО region code", self.region);
+            let problem = ConfigProblem::new("region", message);
             problems.push(problem.with_hint("Penza oblast is \"56\", Samara oblast \"36\""));
         }
         check_duration(&mut problems, "commit_interval", self.commit_interval.0, MILLISECOND * 10..=SECOND * 300);

@@ -124,6 +124,7 @@ OLD_NAMES = [
     ("Тарханы", "56612000", "rural", "s", "Лермонтово, Lermontov's estate-museum «Тарханы» (ru.wikipedia «Лермонтово (Пензенская область)»)"),
     ("Аблязово", "56640000", "rural", "s", "Радищево, formerly Верхнее Аблязово, Radishchev's estate (ru.wikipedia «Радищево (Кузнецкий район)»)"),
     ("Никольская Пестровка", "56653000", "town", "s", "Никольск: the town's name until 1954 (ru.wikipedia «Никольск (Пензенская область)»)"),
+    ("Ломов", "56651000", "town", "p", "Нижний Ломов as residents shorten it («в Ломове»; tests/fixtures/incidents)"),
 ]
 # Old district adjectives: (adjective, district ОКТМО, source).
 OLD_DISTRICT_ADJECTIVES = [

@@ -53,7 +53,7 @@ use std::path::Path;
 /// tell which posts were classified by which rules. Every classification carries it, followed by
 /// a fingerprint of the rule files actually loaded (`+` and 8 hex digits) so that a locally
 /// edited rule set is never mistaken for the released one.
-pub const CLASSIFIER_VERSION: &str = "0.6.0";
+pub const CLASSIFIER_VERSION: &str = "0.6.1";
 
 /// Keep a secondary topic only when it scores at least this share of the best topic's score: a
 /// passing mention («…у подъезда, где не горит фонарь…») should not make a second topic of a post
@@ -229,7 +229,11 @@ impl Classifier {
 
     /// [`Classifier::load`] for the region with this two-digit ОКТМО code (`[classify] region`): its
     /// places are preferred, and a post naming only another region's gets no municipality.
-    pub fn load_in_region(topics_dir: &Path, gazetteer_file: Option<&Path>, region: &str) -> Result<Classifier, LoadError> {
+    pub fn load_in_region(
+        topics_dir: &Path,
+        gazetteer_file: Option<&Path>,
+        region: &str,
+    ) -> Result<Classifier, LoadError> {
         Self::load_full(topics_dir, gazetteer_file, InflectionMode::default(), region)
     }
 
@@ -238,7 +242,12 @@ impl Classifier {
         Self::load_full(topics_dir, gazetteer_file, mode, gazetteer::DEFAULT_REGION)
     }
 
-    fn load_full(topics_dir: &Path, gazetteer_file: Option<&Path>, mode: InflectionMode, region: &str) -> Result<Classifier, LoadError> {
+    fn load_full(
+        topics_dir: &Path,
+        gazetteer_file: Option<&Path>,
+        mode: InflectionMode,
+        region: &str,
+    ) -> Result<Classifier, LoadError> {
         let config = config::load_dir(topics_dir);
         // Both halves are checked before failing, so one run reports every problem.
         let gazetteer = gazetteer_file.map(|path| {

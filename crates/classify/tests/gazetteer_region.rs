@@ -15,7 +15,9 @@ fn samara_file() -> PathBuf {
 }
 
 fn samara() -> Gazetteer {
-    Gazetteer::load(&samara_file()).and_then(|g| g.with_home_region("36")).expect("the Samara gazetteer loads")
+    Gazetteer::load(&samara_file())
+        .and_then(|g| g.with_home_region("36"))
+        .expect("the Samara gazetteer loads")
 }
 
 #[test]
@@ -33,7 +35,8 @@ fn samara_places_resolve_in_a_samara_gazetteer() {
 
 #[test]
 fn a_classifier_serving_samara_sends_penza_elsewhere() {
-    let c = Classifier::load_in_region(&root().join("config/topics"), Some(&samara_file()), "36").expect("loads for 36");
+    let c =
+        Classifier::load_in_region(&root().join("config/topics"), Some(&samara_file()), "36").expect("loads for 36");
     let at = |text: &str| c.classify_text(text, &SourceContext::default());
     let home = at("в Самаре прорвало трубу, нет воды");
     assert_eq!(home.municipality.map(|m| m.oktmo).as_deref(), Some("36701000"));
@@ -41,21 +44,29 @@ fn a_classifier_serving_samara_sends_penza_elsewhere() {
     let penza = at("в Пензе прорвало трубу, нет воды");
     assert!(penza.municipality.is_none() && penza.out_of_region, "{penza:?}");
     let kuznetsk = at("в Кузнецке нет отопления");
-    assert!(kuznetsk.municipality.is_none() && kuznetsk.out_of_region, "{kuznetsk:?}");
+    assert!(
+        kuznetsk.municipality.is_none() && kuznetsk.out_of_region,
+        "{kuznetsk:?}"
+    );
 }
 
 #[test]
 fn an_unknown_region_is_refused() {
-    let err = Gazetteer::load(&samara_file()).and_then(|g| g.with_home_region("77")).expect_err("77 is not in the file");
+    let err = Gazetteer::load(&samara_file())
+        .and_then(|g| g.with_home_region("77"))
+        .expect_err("77 is not in the file");
     assert!(err.to_string().contains("region 77"), "{err}");
 }
 
 /// The committed fixture is what the generator makes today (skipped without python3 or the data).
 #[test]
 fn the_samara_fixture_is_current() {
-    let data = [root().join("../shared/data/gazetteer"), root().join("../../shared/data/gazetteer")]
-        .into_iter()
-        .find(|d| d.join("oktmo_pfo_settlements.csv").is_file());
+    let data = [
+        root().join("../shared/data/gazetteer"),
+        root().join("../../shared/data/gazetteer"),
+    ]
+    .into_iter()
+    .find(|d| d.join("oktmo_pfo_settlements.csv").is_file());
     let Some(data) = data else {
         eprintln!("skipping: ../shared/data/gazetteer is absent");
         return;
@@ -64,7 +75,14 @@ fn the_samara_fixture_is_current() {
     let file = out.path().join("samara.tsv");
     let script = root().join("scripts/gazetteer/generate.py");
     let status = std::process::Command::new("python3")
-        .args([script.as_os_str(), "--data".as_ref(), data.as_os_str(), "--region".as_ref(), "36".as_ref(), "--out".as_ref()])
+        .args([
+            script.as_os_str(),
+            "--data".as_ref(),
+            data.as_os_str(),
+            "--region".as_ref(),
+            "36".as_ref(),
+            "--out".as_ref(),
+        ])
         .arg(&file)
         .status();
     match status {
@@ -75,5 +93,9 @@ fn the_samara_fixture_is_current() {
         }
     }
     let made = std::fs::read(&file).expect("generated");
-    assert!(made == std::fs::read(samara_file()).expect("fixture"), "regenerate {}", Path::new("tests/fixtures/gazetteer/samara.tsv").display());
+    assert!(
+        made == std::fs::read(samara_file()).expect("fixture"),
+        "regenerate {}",
+        Path::new("tests/fixtures/gazetteer/samara.tsv").display()
+    );
 }

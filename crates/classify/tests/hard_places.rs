@@ -23,7 +23,8 @@ fn every_hard_case_family_stays_above_its_floor() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let g = root.join("config/gazetteer/gazetteer.tsv");
     let classifier = Classifier::load(&root.join("config/topics"), Some(g.as_path())).expect("shipped rules load");
-    let mut reader = csv::Reader::from_path(root.join("tests/fixtures/classify/hard_places.csv")).expect("fixture opens");
+    let mut reader =
+        csv::Reader::from_path(root.join("tests/fixtures/classify/hard_places.csv")).expect("fixture opens");
     let mut families: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut misses = Vec::new();
     for record in reader.records() {
@@ -36,7 +37,10 @@ fn every_hard_case_family_stays_above_its_floor() {
         entry.0 += 1;
         entry.1 += usize::from(right);
         if !right {
-            misses.push(format!("  {family}: {text:?}: expected {label:?} {outside}, got {got:?} {}", c.out_of_region));
+            misses.push(format!(
+                "  {family}: {text:?}: expected {label:?} {outside}, got {got:?} {}",
+                c.out_of_region
+            ));
         }
     }
     let mut failed = Vec::new();

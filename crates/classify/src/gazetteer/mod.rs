@@ -268,14 +268,15 @@ impl Gazetteer {
     /// name): a text holding one is about the home region whatever else it names.
     pub fn home_words(&self) -> Vec<String> {
         let region = |m: &Meaning| match *m {
-            Meaning::RegionAdj { region } | Meaning::RegionName { region } => self.regions[region as usize].code == self.home,
+            Meaning::RegionAdj { region } | Meaning::RegionName { region } => {
+                self.regions[region as usize].code == self.home
+            }
             _ => false,
         };
         // The capital is the city whose name starts like the region's adjective («Пенза»,
         // «пензенская»); other cities' names («Кузнецк») have namesakes in other regions.
-        let Some(stem) = self.keys.iter().zip(0..).find(|&(_, p)| self.meanings_of(p).iter().any(region)).map(|(k, _)| k) else {
-            return Vec::new();
-        };
+        let regional = self.keys.iter().zip(0..).find(|&(_, p)| self.meanings_of(p).iter().any(region));
+        let Some((stem, _)) = regional else { return Vec::new() };
         let stem = &stem[..stem.len().min(5)];
         let mut out: Vec<String> = Vec::new();
         for (key, pattern) in self.keys.iter().zip(0..) {

@@ -257,7 +257,8 @@ fn tokens(g: &Gazetteer, nt: &[u8]) -> Vec<Tok> {
 
 /// Prepositions after which a capitalised word one letter from a name is read as that name:
 /// «в», «во», «из», «по», «под», «до» (encoded bytes).
-const TYPO_PREPS: &[&[u8]] = &[&[0xC2], &[0xC2, 0xCE], &[0xC8, 0xC7], &[0xCF, 0xCE], &[0xCF, 0xCE, 0xC4], &[0xC4, 0xCE]];
+const TYPO_PREPS: &[&[u8]] =
+    &[&[0xC2], &[0xC2, 0xCE], &[0xC8, 0xC7], &[0xCF, 0xCE], &[0xCF, 0xCE, 0xC4], &[0xC4, 0xCE]];
 
 /// The words of normalised text as byte ranges (letters only, no leading space).
 fn word_at(nt: &[u8], start: usize) -> &[u8] {
@@ -322,7 +323,8 @@ fn role_of(nt: &[u8], start: usize) -> Role {
     // «до», «на»; «в» after a verb of going or sending (едем, едут, ездим, ехать, везут, возят,
     // направляют, отправляют, дым) — by their stems.
     const TO: &[&[u8]] = &[&[0xC4, 0xCE], &[0xCD, 0xC0]];
-    const GOING: &[&str] = &["едем", "едут", "ездим", "ездят", "ехать", "ездить", "везут", "возят", "направля", "отправля", "дым"];
+    const GOING: &[&str] =
+        &["едем", "едут", "ездим", "ездят", "ехать", "ездить", "везут", "возят", "направля", "отправля", "дым"];
     let mut at = start;
     for n in 0..4 {
         let (w, from) = word_before(nt, at);
@@ -359,7 +361,8 @@ fn qualifier(text: &str, norm: &Normalized, toks: &[Tok], i: usize) -> Option<st
     }
     let word = word_at(nt, end + 3);
     // -ий, -ый, -ой, -ая, -ое, -ие (encoded bytes)
-    const ENDINGS: &[&[u8]] = &[&[0xC8, 0xC9], &[0xDB, 0xC9], &[0xCE, 0xC9], &[0xC0, 0xDF], &[0xCE, 0xC5], &[0xC8, 0xC5]];
+    const ENDINGS: &[&[u8]] =
+        &[&[0xC8, 0xC9], &[0xDB, 0xC9], &[0xCE, 0xC9], &[0xC0, 0xDF], &[0xCE, 0xC5], &[0xC8, 0xC5]];
     let adjective = word.len() >= 4 && word.iter().all(|&b| b >= 0xC0) && ENDINGS.iter().any(|e| word.ends_with(e));
     let known = toks.get(i + 1).is_some_and(|t| t.start == end + 2);
     if !adjective || known {
@@ -374,7 +377,8 @@ fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolutio
     let mut toks = tokens(g, nt);
     let lower = !text.chars().any(char::is_uppercase);
     add_typos(g, text, norm, &mut toks);
-    let mut res = Resolution { chosen: None, mentions: Vec::new(), rejected: Vec::new(), capped: false, elsewhere: None };
+    let mut res =
+        Resolution { chosen: None, mentions: Vec::new(), rejected: Vec::new(), capped: false, elsewhere: None };
     if toks.is_empty() {
         return res;
     }
@@ -440,7 +444,9 @@ fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolutio
                 let name = (cities.len() == 1).then(|| g.municipalities[cities[0].muni as usize].name.clone());
                 let span = span_of(t.start, n.end);
                 let evidence = vec!["a body only a city has"];
-                pending.push(Pending { city_district: false, span, name, kind: MentionKind::Town, cands: cities, evidence, resolved: None, role });
+                let kind = MentionKind::Town;
+                let cands = cities;
+                pending.push(Pending { city_district: false, span, name, kind, cands, evidence, resolved: None, role });
                 pending_token.push(i);
                 i += 2;
                 continue;
@@ -450,7 +456,8 @@ fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolutio
             if let Some(span) = qualifier(text, norm, &toks, i) {
                 let surface = text[span.clone()].to_string();
                 res.elsewhere.get_or_insert_with(|| surface.clone());
-                res.rejected.push(Rejected { surface, span, candidates: place_candidates(g, ms), reason: RejectReason::Qualified });
+                let candidates = place_candidates(g, ms);
+                res.rejected.push(Rejected { surface, span, candidates, reason: RejectReason::Qualified });
                 i += 1;
                 continue;
             }
@@ -458,7 +465,8 @@ fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolutio
 
         if let Some(n) = next {
             // «Кузнецк, район вокзала»: a comma between parts the name from the noun.
-            let comma = text.get(span_of(t.start, t.end).end..span_of(n.start, n.end).start).is_some_and(|gap| gap.contains(','));
+            let gap = span_of(t.start, t.end).end..span_of(n.start, n.end).start;
+            let comma = text.get(gap).is_some_and(|gap| gap.contains(','));
             if next_has(|m| matches!(m, Meaning::DistrictNoun)) && !after_street && !comma {
                 if !district_adj.is_empty() || !city_adj.is_empty() {
                     let mut cands: Vec<Cand> = Vec::new();
@@ -474,7 +482,8 @@ fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolutio
                         evidence.push("one letter off");
                     }
                     let span = span_of(t.start, n.end);
-                    pending.push(Pending { city_district: !city_adj.is_empty(), span, name, kind, cands, evidence, resolved: None, role });
+                    let city_district = !city_adj.is_empty();
+                    pending.push(Pending { city_district, span, name, kind, cands, evidence, resolved: None, role });
                     pending_token.push(i);
                     i += 2;
                     continue;
@@ -528,7 +537,7 @@ fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolutio
                 let near = prev_has(|m| matches!(m, Meaning::Near));
                 let ctx = Context { typed, address, after_institution, lower, role };
                 match accept_place(g, text, norm, &t, span.clone(), ms, ctx) {
-                    Ok(p) if near && p.cands.iter().any(|c| is_city(g, c)) && p.cands.iter().all(|c| is_city(g, c)) => res.rejected.push(Rejected {
+                    Ok(p) if near && p.cands.iter().all(|c| is_city(g, c)) => res.rejected.push(Rejected {
                         surface: text[span.clone()].to_string(),
                         span,
                         candidates: place_candidates(g, ms),
@@ -710,7 +719,11 @@ fn accept_place(
                         || cap && p.salient && (heading || !nominative(surface, &p.name))
                 }
                 Strength::Person => {
-                    typed.is_some() || address && cap || cap && has_prep() || lower && p.salient && has_prep() || cap && p.salient && heading
+                    typed.is_some()
+                        || address && cap
+                        || cap && has_prep()
+                        || lower && p.salient && has_prep()
+                        || cap && p.salient && heading
                 }
                 Strength::TypedOnly => typed.is_some(),
             }
@@ -726,7 +739,9 @@ fn accept_place(
             }
             let why = match strength {
                 Strength::Strong => "name",
-                _ if cap && at_sentence_start(text, span.start) && typed.is_none() && !address && !has_prep() => "opens the sentence",
+                _ if cap && at_sentence_start(text, span.start) && typed.is_none() && !address && !has_prep() => {
+                    "opens the sentence"
+                }
                 _ if typed.is_some() => "type word",
                 _ if address => "followed by a street",
                 Strength::Common if !has_prep() => "capitalised mid-sentence",
@@ -966,8 +981,11 @@ fn settle(
             }
             v
         };
-        if p.resolved.is_none() && matches!(p.role, Role::Origin | Role::Destination) && narrowed[k].is_some() && !gave_up[k] {
-            res.rejected.push(Rejected { span: p.span.clone(), surface: surface.clone(), candidates: candidates.clone(), reason: RejectReason::NotTheProblemsPlace });
+        let aside = matches!(p.role, Role::Origin | Role::Destination);
+        if p.resolved.is_none() && aside && narrowed[k].is_some() && !gave_up[k] {
+            let reason = RejectReason::NotTheProblemsPlace;
+            let (span, surface, candidates) = (p.span.clone(), surface.clone(), candidates.clone());
+            res.rejected.push(Rejected { span, surface, candidates, reason });
         } else if p.resolved.is_none() && narrowed[k].is_some() && !gave_up[k] {
             res.rejected.push(Rejected { span: p.span.clone(), surface: surface.clone(), candidates: candidates.clone(), reason: RejectReason::Ambiguous });
         } else if conflict && p.resolved.is_some() {

@@ -21,8 +21,8 @@ pub(crate) struct TypoIndex {
 }
 
 impl TypoIndex {
-    /// Indexes the single-word forms of the home region's strong place names, district adjectives
-    /// and city adjectives.
+    /// Indexes the single-word forms of the home region's towns and district centres (strong names),
+    /// district adjectives and city adjectives.
     pub(crate) fn build(g: &Gazetteer) -> TypoIndex {
         let mut variants: HashMap<Vec<u8>, Vec<u32>> = HashMap::new();
         for (pattern, key) in g.keys.iter().enumerate() {
@@ -86,9 +86,11 @@ fn home_name(g: &Gazetteer, pattern: usize) -> bool {
         Meaning::DistrictAdj { muni } | Meaning::CityAdj { muni } => g.region_of(muni) == g.home,
         Meaning::Place { place, .. } => {
             let p = &g.places[place as usize];
-            // A village that is also a word is too often one letter from another word.
-            let strong = p.strength == Strength::Strong || p.strength == Strength::Person && p.class == PlaceClass::Town;
-            strong && g.region_of(p.muni) == g.home
+            // Villages are many and their names short: one letter from a village is too often
+            // another word («в Ломове» is not «в Ломовке»). Towns and district centres only.
+            let strong =
+                p.strength == Strength::Strong || p.strength == Strength::Person && p.class == PlaceClass::Town;
+            strong && p.salient && g.region_of(p.muni) == g.home
         }
         _ => false,
     })
@@ -108,7 +110,10 @@ fn one_edit(a: &[u8], b: &[u8]) -> bool {
     match long.len() - short.len() {
         0 => {
             let (sa, sb) = (&a[prefix + 1..], &b[prefix + 1..]);
-            let swapped = prefix + 1 < a.len() && a[prefix] == b[prefix + 1] && a[prefix + 1] == b[prefix] && a[prefix + 2..] == b[prefix + 2..];
+            let swapped = prefix + 1 < a.len()
+                && a[prefix] == b[prefix + 1]
+                && a[prefix + 1] == b[prefix]
+                && a[prefix + 2..] == b[prefix + 2..];
             sa == sb || swapped
         }
         1 => short[prefix..] == long[prefix + 1..],
