@@ -247,6 +247,10 @@ pub struct ClassifyConfig {
     pub topics_dir: PathBuf,
     /// The compiled gazetteer; empty disables municipality detection from text.
     pub gazetteer: PathBuf,
+    /// The region served, its two-digit ОКТМО code («56»: Penza oblast): its places are preferred,
+    /// and a post naming only another region's gets none. The gazetteer must list it in full
+    /// (`scripts/gazetteer/generate.py --region CODE`).
+    pub region: String,
     /// Messages the classifier stage takes at once when they are waiting, 1..=100000: their
     /// outputs are published concurrently, so a larger batch keeps more records in flight.
     pub batch: usize,
@@ -263,6 +267,11 @@ impl ClassifyConfig {
         let mut problems = Vec::new();
         check_count(&mut problems, "batch", self.batch as u64, 1..=100_000);
         check_count(&mut problems, "in_flight", self.in_flight as u64, 1..=64);
+        if self.region.len() != 2 || !self.region.bytes().all(|b| b.is_ascii_digit()) {
+            let message = format!("{:?} is not a two-digit ОКТМО region code", self.region);
+            let problem = ConfigProblem::new("region", message);
+            problems.push(problem.with_hint("Penza oblast is \"56\", Samara oblast \"36\""));
+        }
         check_duration(&mut problems, "commit_interval", self.commit_interval.0, MILLISECOND * 10..=SECOND * 300);
         problems
     }
@@ -273,6 +282,7 @@ impl Default for ClassifyConfig {
         ClassifyConfig {
             topics_dir: "topics".into(),
             gazetteer: "gazetteer/gazetteer.tsv".into(),
+            region: otklik_classify::gazetteer::DEFAULT_REGION.into(),
             batch: 512,
             in_flight: 4,
             commit_interval: HumanDuration(SECOND),
@@ -640,7 +650,9 @@ impl Config {
     pub fn classifier(&self) -> anyhow::Result<otklik_classify::Classifier> {
         use anyhow::Context;
         let gazetteer = (!self.classify.gazetteer.as_os_str().is_empty()).then(|| self.resolve(&self.classify.gazetteer));
-        otklik_classify::Classifier::load(&self.resolve(&self.classify.topics_dir), gazetteer.as_deref()).context("cannot load the classifier")
+        let topics = self.resolve(&self.classify.topics_dir);
+        otklik_classify::Classifier::load_in_region(&topics, gazetteer.as_deref(), &self.classify.region)
+            .context("cannot load the classifier")
     }
 
     /// Where the alert stage's history is read back: ClickHouse in production mode, the local
@@ -668,7 +680,10 @@ impl Config {
             true => None,
             false => {
                 let path = self.resolve(&self.classify.gazetteer);
-                Some(std::sync::Arc::new(otklik_classify::gazetteer::Gazetteer::load(&path).context("cannot load the gazetteer")?))
+                let gazetteer = otklik_classify::gazetteer::Gazetteer::load(&path)
+                    .and_then(|g| g.with_home_region(&self.classify.region))
+                    .context("cannot load the gazetteer")?;
+                Some(std::sync::Arc::new(gazetteer))
             }
         };
         let every = chrono::Duration::from_std(self.alert.evaluate_every.0).context("[alert] evaluate_every")?;
@@ -906,7 +921,13 @@ impl Config {
         }
         // Loaded as `run` loads it (size-capped; errors name the file and line, never its text).
         match Gazetteer::load(&path) {
-            Ok(gazetteer) => Some(gazetteer),
+            Ok(gazetteer) => match gazetteer.with_home_region(&self.classify.region) {
+                Ok(g) => Some(g),
+                Err(e) => {
+                    at.all("classify", vec![ConfigProblem::new("region", e.to_string())], out);
+                    None
+                }
+            },
             Err(e) => {
                 let problem = ConfigProblem::new("gazetteer", format!("cannot load: {e}"));
                 at.all("classify", vec![problem], out);

@@ -1,18 +1,21 @@
 #!/usr/bin/env python3
 """Compile otklik's municipality gazetteer from public ОКТМО data.
 
-    python3 scripts/gazetteer/generate.py [--data DIR] [--out config/gazetteer/gazetteer.tsv]
+    python3 scripts/gazetteer/generate.py [--data DIR] [--out FILE] [--region 56]
 
 Reads the re-shaped ОКТМО CSVs (see ../shared/data/gazetteer/SOURCES.md) and writes one
 tab-separated file that crates/classify/src/gazetteer loads. Standard library only, deterministic
 output (same input → byte-identical file), so CI can check the committed file is current.
 
 What goes in:
-  * Penza oblast in full: its 27 municipal districts and 3 urban okrugs, every inhabited locality
-    mapped to its district/okrug, the 4 internal districts of Penza city and some of its
-    micro-districts;
-  * the other 13 regions of the Volga federal district at district and town level (municipal
+  * the home region (`--region`, Penza oblast = 56 by default) in full: its municipal districts and
+    urban okrugs, every inhabited locality mapped to its district/okrug; for Penza also the 4
+    internal districts of Penza city, some of its micro-districts, and old and informal names
+    (OLD_NAMES, each with its source);
+  * the other regions of the Volga federal district at district and town level (municipal
     districts, urban okrugs, localities of type г / пгт / рп);
+  * for every urban okrug whose city has an adjective («пензенский», «кузнецкий»), that adjective:
+    next to a body only a city has («пензенская мэрия», «кузнецкая гордума») it names the city;
   * every case form of every name (declension.py), district adjectives in all forms, region names,
     and the grammar words the resolver needs (type words, «район», street words, prepositions).
 
@@ -25,10 +28,12 @@ a form ending in «^» is accepted only after a locative preposition or type wor
   R  region_code  name  adjective_forms  standalone_name_forms
   M  oktmo  region_code  kind(district|okrug)  display_name  adjective_forms
   C  oktmo  display_name  adjective_forms                  (Penza city's internal districts)
+  A  oktmo  adjective_forms                                (an urban okrug's city adjective)
   P  id  oktmo  region_code  class  salient  strength  name  forms
        class: town | urban | rural | mkr;  strength: s(trong) | c(ommon word) | p(erson) | t(yped)
   W  word_class  forms        word_class: type:town | type:urban | type:rural | type:any |
-                              type:mkr | district | region | street | institution | prep
+                              type:mkr | district | region | street | institution | prep |
+                              citybody | near
 """
 
 from __future__ import annotations
@@ -109,6 +114,26 @@ PENZA_MICRODISTRICTS = [
     ("Побочино", "s"), ("Заря", "c"), ("Согласие", "c"),
 ]
 
+# Old and informal names of Penza oblast's places, each resolved to the place it names today:
+# (name, district/okrug ОКТМО, class, strength, source). Residents and local news still use them.
+OLD_NAMES = [
+    ("Чембар", "56612000", "town", "s", "Белинский: the town's name until 1948 (ru.wikipedia «Белинский (город)»)"),
+    ("Беднодемьяновск", "56606000", "town", "s", "Спасск: the town's name 1925–2005 (ru.wikipedia «Спасск (Пензенская область)»)"),
+    ("Керенск", "56615000", "rural", "p", "Вадинск: the village's name until 1944 (ru.wikipedia «Вадинск»)"),
+    ("Пенза-19", "56734000", "town", "s", "Заречный: the closed city's code name (ru.wikipedia «Заречный (Пензенская область)»)"),
+    ("Тарханы", "56612000", "rural", "s", "Лермонтово, Lermontov's estate-museum «Тарханы» (ru.wikipedia «Лермонтово (Пензенская область)»)"),
+    ("Аблязово", "56640000", "rural", "s", "Радищево, formerly Верхнее Аблязово, Radishchev's estate (ru.wikipedia «Радищево (Кузнецкий район)»)"),
+    ("Никольская Пестровка", "56653000", "town", "s", "Никольск: the town's name until 1954 (ru.wikipedia «Никольск (Пензенская область)»)"),
+    ("Ломов", "56651000", "town", "p", "Нижний Ломов as residents shorten it («в Ломове»; tests/fixtures/incidents)"),
+]
+# Old district adjectives: (adjective, district ОКТМО, source).
+OLD_DISTRICT_ADJECTIVES = [
+    ("Чембарский", "56612000", "Белинский район was Чембарский until 1948"),
+    ("Беднодемьяновский", "56606000", "Спасский район was Беднодемьяновский until 2005"),
+]
+# Abbreviated spellings residents use for a town: (name, prefix of the abbreviation).
+ABBREVIATED = [("Нижний Ломов", ["н.", "н -"])]
+
 REGIONS = {
     # code: (nominative, adjective (masc) or "", standalone names)
     "80": ("Республика Башкортостан", "", ["Башкортостан", "Башкирия"]),
@@ -156,7 +181,11 @@ GRAMMAR = {
                  "районному", "районные", "районных", "црб", "цгб"],
     "region": ["область", "области", "областью", "обл", "обл.", "край", "края", "краю", "краем",
                "крае", "республика", "республики", "республике", "республику", "республикой",
-               "респ", "респ."],
+               "респ", "респ.",
+               # The region's own bodies: «пензенская областная дума» is the region, not the city.
+               "областная", "областной", "областную", "областные", "областных", "областного",
+               "областном", "областному", "областным", "облдума", "облдумы", "облдуме",
+               "региональная", "региональный", "региональной", "региональные", "региональных"],
     "street": ["ул", "ул.", "улица", "улицы", "улице", "улицу", "улицей", "пр.", "пр-т", "пр-кт",
                "просп.", "проспект", "проспекта", "проспекте", "проспекту", "пер.", "переулок",
                "переулка", "переулке", "пл.", "площадь", "площади", "бульвар", "бульвара",
@@ -178,6 +207,17 @@ GRAMMAR = {
                     "отель", "гостиница", "гостинице", "бренд", "марки", "команда", "команды"],
     # Locative prepositions: before a capitalised name they make a common word a place
     # («в Каменке»), before a person-like name they make it a town («в Белинском»).
+    # After a city's adjective these make it the city («пензенская мэрия», «кузнецкая гордума»):
+    # a municipal district has none of them.
+    "citybody": ["мэрия", "мэрии", "мэрию", "мэрией", "мэр", "мэра", "мэру", "мэром", "мэре",
+                 "гордума", "гордумы", "гордуме", "гордуму", "гордумой", "горсовет", "горсовета",
+                 "горсовете", "горсовету", "горадминистрация", "горадминистрации",
+                 "горадминистрацию", "городская", "городской", "городскую", "городские",
+                 "городских", "городским", "городское", "городского", "городскому", "городском"],
+    # Before a city's name these say near it, not in it («под Пензой», «в пригороде Кузнецка»).
+    "near": ["под", "около", "возле", "близ", "вблизи", "окрестностях", "окрестности",
+             "пригороде", "пригородах", "пригород", "пригороды", "рядом с", "недалеко от",
+             "неподалеку от", "невдалеке от", "в округе"],
     "prep": ["в", "во", "из", "до", "под", "около", "возле", "близ", "из-под", "окрестностях",
              "окрестности", "жители", "жителям", "жителей", "житель", "жительница"],
 }
@@ -238,6 +278,50 @@ def forms_field(name: str) -> str:
     return "|".join(out)
 
 
+def old_name_forms(name: str) -> str:
+    """Forms of an old or informal name; «Пенза-19» declines its first part only."""
+    base, dash, tail = name.partition("-")
+    if dash and tail.isdigit():
+        return "|".join(f"{form}-{tail}" for form, _ in toponym_forms(base))
+    return forms_field(name)
+
+
+def abbreviated_forms(name: str) -> list[str]:
+    """«Н.Ломов», «Н-Ломове»: the abbreviation prefixes before the forms of the last word."""
+    prefixes = next((p for n, p in ABBREVIATED if n == name), [])
+    last = [f.split(" ")[-1] for f, _ in toponym_forms(name)]
+    return [f"{p} {w}" for p in prefixes for w in dict.fromkeys(last)]
+
+
+def city_adjectives(munis: list[dict], known: dict[str, dict]) -> list[str]:
+    """`A` records: an urban okrug's city adjective, found as the adjective itself («Заречный») or as
+    the adjective of a district of its region that starts with the city's stem («Пенза» →
+    «пензенский», «Кузнецк» → «кузнецкий»)."""
+    adjectives: dict[str, list[str]] = {}
+    for m in munis:
+        if m["kind"] == "municipal_district" and m["oktmo"] in known:
+            adj = district_adjective(m["name"])
+            if adj:
+                adjectives.setdefault(m["region_code"], []).append(adj)
+    out = []
+    for oktmo, m in known.items():
+        if m["kind"] != "urban_okrug":
+            continue
+        city = re.sub(r"^(ЗАТО )?(город|г\.?) ", "", clean(m["name"]))
+        if " " in city or "-" in city:
+            continue
+        if is_adjective(city):
+            adj = city
+        else:
+            stem = norm(city)[:-1] if norm(city)[-1] in "аяоеиы" else norm(city)
+            found = [a for a in adjectives.get(m["region_code"], []) if len(stem) >= 4 and "-" not in a and norm(a).startswith(stem)]
+            if len(found) != 1:
+                continue
+            adj = found[0]
+        out.append(f"A\t{oktmo}\t" + "|".join(adjective_all_forms(adj)))
+    return out
+
+
 def settlement_class(t: str) -> str:
     if t == "г":
         return "town"
@@ -264,7 +348,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=root.parent / "shared/data/gazetteer")
     ap.add_argument("--out", type=Path, default=root / "config/gazetteer/gazetteer.tsv")
+    ap.add_argument("--region", default=PENZA, help="two-digit ОКТМО code of the region listed in full")
     args = ap.parse_args()
+    home = args.region
+    if home not in REGIONS:
+        ap.error(f"--region {home}: not a region of the Volga federal district ({', '.join(REGIONS)})")
 
     munis = read_csv(args.data / "oktmo_pfo_municipalities.csv")
     setts = read_csv(args.data / "oktmo_pfo_settlements.csv")
@@ -272,6 +360,7 @@ def main() -> int:
     lines: list[str] = [
         "# otklik municipality gazetteer — GENERATED by scripts/gazetteer/generate.py, do not edit.",
         "# Source: ОКТМО ОК 033-2013 vol. 5 (ПФО), see config/gazetteer/SOURCES.md.",
+        f"# Region listed in full: {home} ({REGIONS[home][0]}).",
         f"V\t{FORMAT_VERSION}",
     ]
     for code, (nom, adj, names) in REGIONS.items():
@@ -291,7 +380,8 @@ def main() -> int:
             if adj is None:
                 continue  # group headers mis-tagged as districts in the Perm rows
             display = f"{adj} район"
-            adj_forms = "|".join(adjective_all_forms(adj))
+            olds = [a for a, o, _ in OLD_DISTRICT_ADJECTIVES if o == oktmo and region == home]
+            adj_forms = "|".join(f for a in [adj, *olds] for f in adjective_all_forms(a))
             lines.append(f"M\t{oktmo}\t{region}\tdistrict\t{display}\t{adj_forms}")
         else:
             display = okrug_display(m["name"], m["admin_center"])
@@ -302,7 +392,8 @@ def main() -> int:
             t, _, n = center.partition(" ")
             centers[oktmo] = (t, n)
 
-    for adj in PENZA_CITY_DISTRICTS:
+    lines.extend(city_adjectives(munis, known_munis))
+    for adj in PENZA_CITY_DISTRICTS if home == PENZA else []:
         lines.append(
             f"C\t{PENZA_CITY}\t{adj} район г. Пензы\t" + "|".join(adjective_all_forms(adj))
         )
@@ -312,7 +403,7 @@ def main() -> int:
     for s in setts:
         region = s["region_code"]
         cls = settlement_class(s["type"])
-        if region != PENZA and cls == "rural":
+        if region != home and cls == "rural":
             continue
         name = usable_name(s["name"])
         if name is None:
@@ -329,13 +420,16 @@ def main() -> int:
         place_id += 1
         lines.append(
             f"P\t{place_id}\t{oktmo}\t{region}\t{cls}\t{int(salient)}\t{name_strength(name)}\t"
-            f"{name}\t{forms_field(name)}"
+            f"{name}\t" + "|".join([forms_field(name), *abbreviated_forms(name)])
         )
-    for name, strength in PENZA_MICRODISTRICTS:
+    for name, strength in PENZA_MICRODISTRICTS if home == PENZA else []:
         place_id += 1
         lines.append(
             f"P\t{place_id}\t{PENZA_CITY}\t{PENZA}\tmkr\t1\t{strength}\t{name}\t{forms_field(name)}"
         )
+    for name, oktmo, cls, strength, _source in OLD_NAMES if home == PENZA else []:
+        place_id += 1
+        lines.append(f"P\t{place_id}\t{oktmo}\t{PENZA}\t{cls}\t1\t{strength}\t{name}\t{old_name_forms(name)}")
 
     for cls, words in GRAMMAR.items():
         lines.append(f"W\t{cls}\t" + "|".join(norm(w) for w in words))

@@ -263,3 +263,18 @@ fn alert_routes_and_receivers_are_checked_together() {
     let (_dir, path) = setup("[alerts]\ngroup_wiat = \"1m\"\n", TG_SOURCE);
     assert!(refused(&path).contains("group_wiat"));
 }
+
+/// `[classify] region` must be a two-digit code the gazetteer lists in full.
+#[test]
+fn a_region_the_gazetteer_does_not_hold_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("sources.toml"), TG_SOURCE).unwrap();
+    let (topics, gazetteer) = (repo().join("config/topics"), repo().join("config/gazetteer/gazetteer.tsv"));
+    for (region, needle) in [("77", "region 77 is not in the gazetteer"), ("5x", "not a two-digit ОКТМО region code")] {
+        let path = dir.path().join("otklik.toml");
+        let classify = format!("[classify]\ntopics_dir = {topics:?}\ngazetteer = {gazetteer:?}\nregion = {region:?}\n");
+        std::fs::write(&path, format!("{classify}\n[collect]\nsources_file = \"sources.toml\"\n")).unwrap();
+        let report = refused(&path);
+        assert!(report.contains("classify.region") && report.contains(needle), "{report}");
+    }
+}

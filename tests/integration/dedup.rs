@@ -1,5 +1,7 @@
 //! `otklik dedup eval` on the hand-written incidents fixture: incident linking must keep pairwise
-//! F1 ≥ 0.90 and ARI ≥ 0.85; the copies-only figures are printed to show what linking adds.
+//! F1 ≥ 0.97 and ARI ≥ 0.97 (0.978 / 0.978 measured; 0.965 while residents' «без воды», «прорвало»,
+//! «скорая не едет» read as news and lost their voices); the copies-only figures are printed to show
+//! what linking adds.
 
 use super::*;
 
@@ -29,7 +31,7 @@ fn dedup_eval_on_the_fixture_meets_the_floor() {
     let (f1, ari) = figures(&out, "incident linking");
     let (copies_f1, copies_ari) = figures(&out, "copies only");
     println!("incident linking: F1 {f1:.3}, ARI {ari:.3}; copies only: F1 {copies_f1:.3}, ARI {copies_ari:.3}");
-    assert!(f1 >= 0.90 && ari >= 0.85, "below the floor (F1 {f1}, ARI {ari}):\n{out}");
+    assert!(f1 >= 0.97 && ari >= 0.97, "below the floor (F1 {f1}, ARI {ari}):\n{out}");
     assert!(f1 > copies_f1, "linking must add to copies alone:\n{out}");
     let predicted = std::fs::read_to_string(&pred).unwrap();
     let fixture_rows = std::fs::read_to_string(repo().join(FIXTURE)).unwrap().lines().count();

@@ -53,7 +53,7 @@ use std::path::Path;
 /// tell which posts were classified by which rules. Every classification carries it, followed by
 /// a fingerprint of the rule files actually loaded (`+` and 8 hex digits) so that a locally
 /// edited rule set is never mistaken for the released one.
-pub const CLASSIFIER_VERSION: &str = "0.6.0";
+pub const CLASSIFIER_VERSION: &str = "0.6.1";
 
 /// Keep a secondary topic only when it scores at least this share of the best topic's score: a
 /// passing mention («…у подъезда, где не горит фонарь…») should not make a second topic of a post
@@ -143,6 +143,8 @@ pub struct Classifier {
     thresholds: HashMap<Topic, f32>,
     language: LanguageDetector,
     gazetteer: Option<gazetteer::Gazetteer>,
+    /// The region served: its municipalities are the ones assigned.
+    home: region::Home,
     version: String,
 }
 
@@ -225,11 +227,34 @@ impl Classifier {
         Self::load_with_mode(topics_dir, gazetteer_file, InflectionMode::default())
     }
 
+    /// [`Classifier::load`] for the region with this two-digit ОКТМО code (`[classify] region`): its
+    /// places are preferred, and a post naming only another region's gets no municipality.
+    pub fn load_in_region(
+        topics_dir: &Path,
+        gazetteer_file: Option<&Path>,
+        region: &str,
+    ) -> Result<Classifier, LoadError> {
+        Self::load_full(topics_dir, gazetteer_file, InflectionMode::default(), region)
+    }
+
     /// [`Classifier::load`] with a chosen inflection mode, for measuring the alternatives.
     pub fn load_with_mode(topics_dir: &Path, gazetteer_file: Option<&Path>, mode: InflectionMode) -> Result<Classifier, LoadError> {
+        Self::load_full(topics_dir, gazetteer_file, mode, gazetteer::DEFAULT_REGION)
+    }
+
+    fn load_full(
+        topics_dir: &Path,
+        gazetteer_file: Option<&Path>,
+        mode: InflectionMode,
+        region: &str,
+    ) -> Result<Classifier, LoadError> {
         let config = config::load_dir(topics_dir);
         // Both halves are checked before failing, so one run reports every problem.
-        let gazetteer = gazetteer_file.map(|path| gazetteer::Gazetteer::load(path).map_err(|e| gazetteer_problem(path, e)));
+        let gazetteer = gazetteer_file.map(|path| {
+            gazetteer::Gazetteer::load(path)
+                .and_then(|g| g.with_home_region(region))
+                .map_err(|e| gazetteer_problem(path, e))
+        });
         let (config, gazetteer) = match (config, gazetteer.transpose()) {
             (Ok(c), Ok(g)) => (c, g),
             (Err(mut e), g) => {
@@ -258,7 +283,13 @@ impl Classifier {
         if let Some(g) = &gazetteer {
             version.push_str(&format!(" gazetteer {}", g.version()));
         }
-        Ok(Classifier { engine, rules, thresholds: config.thresholds, language: LanguageDetector::default(), gazetteer, version })
+        let home = match &gazetteer {
+            Some(g) => region::Home { code: region.into(), words: g.home_words().into_iter().collect(), stem: None },
+            None if region == gazetteer::DEFAULT_REGION => region::Home::penza(),
+            None => region::Home { code: region.into(), words: Default::default(), stem: None },
+        };
+        let thresholds = config.thresholds;
+        Ok(Classifier { engine, rules, thresholds, language: LanguageDetector::default(), gazetteer, home, version })
     }
 
     /// The loaded gazetteer, for place detail beyond the municipality (incident linking).
@@ -508,8 +539,8 @@ impl Classifier {
         };
         let (kind, kind_reason) = kind::decide(&cues, kind::Marks::of(text), origin);
         let mut evidence = Vec::new();
-        let other_region = if russian { region::other_region(norm) } else { None };
-        let municipality = match &other_region {
+        let other_region = if russian { region::other_region(norm, &self.home) } else { None };
+        let (municipality, out_of_region) = match &other_region {
             Some(words) => {
                 if explain {
                     // The names found are still shown, to tell what the flag overruled.
@@ -517,7 +548,7 @@ impl Classifier {
                     let why = format!("the text names another region («{words}») and not this one: no municipality");
                     evidence.push(why);
                 }
-                None
+                (None, true)
             }
             None => self.municipality(text, source, &mut evidence, explain),
         };
@@ -527,7 +558,7 @@ impl Classifier {
             kind,
             topics: hits,
             municipality,
-            out_of_region: other_region.is_some(),
+            out_of_region,
         };
         let explanation = explain.then(|| {
             let mut kind_reason = kind_reason.to_owned();
@@ -561,8 +592,16 @@ impl Classifier {
         (classification, explanation)
     }
 
-    /// Text mention first, then the source's binding, else none (DESIGN.md, «Municipality»).
-    fn municipality(&self, text: &str, source: &SourceContext, evidence: &mut Vec<String>, explain: bool) -> Option<MunicipalityMatch> {
+    /// Text mention first, then the source's binding, else none (DESIGN.md, «Municipality»); and
+    /// whether the text names a place outside the home region instead (a municipality of another
+    /// region, or a home name qualified as another place's: «Никольск-Уссурийский»).
+    fn municipality(
+        &self,
+        text: &str,
+        source: &SourceContext,
+        evidence: &mut Vec<String>,
+        explain: bool,
+    ) -> (Option<MunicipalityMatch>, bool) {
         if let Some(g) = &self.gazetteer {
             let resolution = g.resolve(text);
             if explain {
@@ -588,18 +627,34 @@ impl Classifier {
                     evidence.push(format!("only the first {max} names in the text were considered"));
                 }
             }
-            if let Some(chosen) = resolution.chosen {
-                return Some(chosen);
+            match resolution.chosen {
+                Some(chosen) if g.municipality(&chosen.oktmo).is_some_and(|m| m.region_code == self.home.code) => {
+                    return (Some(chosen), false);
+                }
+                Some(chosen) => {
+                    if explain {
+                        evidence.push(format!("«{}» is in another region: no municipality", chosen.name));
+                    }
+                    return (None, true);
+                }
+                None if resolution.elsewhere.is_some() => {
+                    if explain {
+                        let words = resolution.elsewhere.unwrap_or_default();
+                        evidence.push(format!("«{words}» names a place elsewhere: no municipality"));
+                    }
+                    return (None, true);
+                }
+                None => {}
             }
         } else if explain {
             evidence.push("no gazetteer loaded: text mentions are not resolved".into());
         }
-        let code = source.municipality.as_ref()?;
+        let Some(code) = source.municipality.as_ref() else { return (None, false) };
         if explain {
             evidence.push(format!("the text names no municipality; the source is bound to {code}"));
         }
         let name = self.gazetteer.as_ref().and_then(|g| g.municipality(code)).map(|m| m.name.clone()).unwrap_or_default();
-        Some(MunicipalityMatch { oktmo: code.clone(), name, evidence: MunicipalityEvidence::Source })
+        (Some(MunicipalityMatch { oktmo: code.clone(), name, evidence: MunicipalityEvidence::Source }), false)
     }
 
     fn rule_hit(&self, f: &FiredRef<'_>, norm: &Normalized, excluded: bool) -> RuleHit {
@@ -661,6 +716,7 @@ fn gazetteer_problem(path: &Path, e: gazetteer::GazetteerError) -> Problem {
         G::Io { source, .. } => (None, format!("cannot read the gazetteer: {source}")),
         G::TooLarge { limit, .. } => (None, format!("larger than {limit} bytes, the most a gazetteer may hold")),
         G::Build { message, .. } => (None, format!("cannot compile the gazetteer: {message}")),
+        G::UnknownRegion { .. } => (None, e.to_string()),
     };
     Problem { file: path.to_path_buf(), line, message }
 }

@@ -1,12 +1,13 @@
 //! An explicit other region: «…Тамбовской области», «(Самарская обл.)», «в Саратове».
 //!
 //! Settlement names repeat from region to region («Сосновка», «Никольское»), so a post about a
-//! village of another region would otherwise land in the Penza district of the same name. When
-//! the text names another region, or a big city of one, and never Penza itself, the post gets no
-//! municipality and the `out_of_region` flag.
+//! village of another region would otherwise land in the home region's district of the same name.
+//! When the text names another region, or a big city of one, and never the home region itself (its
+//! adjective, its name, one of its cities: [`Home`]), the post gets no municipality and the
+//! `out_of_region` flag.
 
 use crate::normalize::Normalized;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 /// Words that make the adjective before them a region's name.
@@ -16,26 +17,55 @@ const REGION_WORDS: &[&str] =
 /// Words after which the next token is a republic's name.
 const REPUBLIC_WORDS: &[&str] = &["республика", "республики", "республике", "республику", "республикой", "респ"];
 
-/// Cities of 250,000 people or more outside Penza oblast (`../shared/data/gazetteer/hflabs_city.csv`,
-/// plus the two federal cities), in the nominative, by the last word of the name. Left out: those
-/// that are a first name, a surname streets are named after or a common word («Киров»,
-/// «Владимир», «Орёл», «Курган», «Грозный», «Волжский»), and Архангельск, a Penza village's name too.
-const BIG_CITIES: &[&str] = &[
-    "москва", "санкт-петербург", "петербург", "барнаул", "астрахань", "стерлитамак", "уфа", "белгород", "брянск",
-    "улан-удэ", "волгоград", "вологда", "череповец", "воронеж", "махачкала", "чита", "иваново", "иркутск",
-    "калининград", "калуга", "петрозаводск", "кемерово", "новокузнецк", "кострома", "краснодар", "сочи", "красноярск",
-    "симферополь", "курск", "липецк", "саранск", "мурманск", "новгород", "новосибирск", "омск", "оренбург", "пермь",
-    "владивосток", "ростов-на-дону", "таганрог", "рязань", "самара", "тольятти", "саратов", "екатеринбург", "тагил",
-    "владикавказ", "смоленск", "ставрополь", "тамбов", "казань", "челны", "тверь", "томск", "тула", "тюмень",
-    "ижевск", "ульяновск", "комсомольск-на-амуре", "хабаровск", "нижневартовск", "сургут", "магнитогорск",
-    "челябинск", "чебоксары", "якутск", "ярославль",
+/// Cities of 250,000 people or more (`../shared/data/gazetteer/hflabs_city.csv`, plus the two
+/// federal cities), in the nominative, by the last word of the name, with their region's ОКТМО code:
+/// a city of the home region is no other region. Left out: those that are a first name, a surname
+/// streets are named after or a common word («Киров», «Владимир», «Орёл», «Курган», «Грозный»,
+/// «Волжский»), and Архангельск, a Penza village's name too.
+const BIG_CITIES: &[(&str, &str)] = &[
+    ("москва", "45"), ("санкт-петербург", "40"), ("петербург", "40"), ("барнаул", "01"), ("астрахань", "12"),
+    ("стерлитамак", "80"), ("уфа", "80"), ("белгород", "14"), ("брянск", "15"), ("улан-удэ", "81"),
+    ("волгоград", "18"), ("вологда", "19"), ("череповец", "19"), ("воронеж", "20"), ("махачкала", "82"),
+    ("чита", "76"), ("иваново", "24"), ("иркутск", "25"), ("калининград", "27"), ("калуга", "29"),
+    ("петрозаводск", "86"), ("кемерово", "32"), ("новокузнецк", "32"), ("кострома", "34"), ("краснодар", "03"),
+    ("сочи", "03"), ("красноярск", "04"), ("симферополь", "35"), ("курск", "38"), ("липецк", "42"),
+    ("саранск", "89"), ("мурманск", "47"), ("новгород", "22"), ("новосибирск", "50"), ("омск", "52"),
+    ("оренбург", "53"), ("пермь", "57"), ("владивосток", "05"), ("ростов-на-дону", "60"), ("таганрог", "60"),
+    ("рязань", "61"), ("самара", "36"), ("тольятти", "36"), ("саратов", "63"), ("екатеринбург", "65"),
+    ("тагил", "65"), ("владикавказ", "90"), ("смоленск", "66"), ("ставрополь", "07"), ("тамбов", "68"),
+    ("казань", "92"), ("челны", "92"), ("тверь", "28"), ("томск", "69"), ("тула", "70"), ("тюмень", "71"),
+    ("ижевск", "94"), ("ульяновск", "73"), ("комсомольск-на-амуре", "08"), ("хабаровск", "08"),
+    ("нижневартовск", "71"), ("сургут", "71"), ("магнитогорск", "75"), ("челябинск", "75"), ("чебоксары", "97"),
+    ("якутск", "98"), ("ярославль", "78"), ("пенза", "56"),
 ];
 
-/// The text's first naming of another region, when it never names Penza: the words that did.
-pub(crate) fn other_region(norm: &Normalized) -> Option<String> {
+/// The region a classifier serves: its ОКТМО code and the words that name it.
+#[derive(Debug, Clone)]
+pub(crate) struct Home {
+    pub code: String,
+    /// The region's adjective, names and cities in every form (from the gazetteer).
+    pub words: HashSet<String>,
+    /// Without a gazetteer: a stem every such word starts with («пенз»).
+    pub stem: Option<&'static str>,
+}
+
+impl Home {
+    /// Penza oblast as known without a gazetteer.
+    pub(crate) fn penza() -> Home {
+        Home { code: "56".into(), words: HashSet::new(), stem: Some("пенз") }
+    }
+
+    fn named_by(&self, w: &str) -> bool {
+        self.words.contains(w) || self.stem.is_some_and(|s| w.starts_with(s))
+    }
+}
+
+/// The text's first naming of another region, when it never names the home region: the words that
+/// did.
+pub(crate) fn other_region(norm: &Normalized, home: &Home) -> Option<String> {
     let n = norm.tokens.len();
     let word = |i: usize| norm.token(i);
-    if (0..n).any(|i| word(i).starts_with("пенз")) {
+    if (0..n).any(|i| home.named_by(word(i))) {
         return None;
     }
     for i in 0..n {
@@ -46,7 +76,7 @@ pub(crate) fn other_region(norm: &Normalized) -> Option<String> {
         if REPUBLIC_WORDS.contains(&w) && i + 1 < n && word(i + 1).chars().count() > 3 {
             return Some(norm.span_text(i, i + 1).to_owned());
         }
-        if is_big_city(w) {
+        if big_city(w).is_some_and(|code| code != home.code) {
             return Some(w.to_owned());
         }
     }
@@ -60,11 +90,14 @@ fn is_region_adjective(w: &str) -> bool {
     ENDINGS.iter().any(|e| w.ends_with(e)) && w.chars().count() > 5
 }
 
-/// One of [`BIG_CITIES`] in a case form: «в Самаре», «из Саратова», «под Казанью». The forms are
-/// spelled out once, so that a post costs one hash lookup per token.
-fn is_big_city(w: &str) -> bool {
-    static FORMS: OnceLock<HashSet<String>> = OnceLock::new();
-    FORMS.get_or_init(|| BIG_CITIES.iter().flat_map(|c| case_forms(c)).collect()).contains(w)
+/// The region of one of [`BIG_CITIES`] in a case form: «в Самаре», «из Саратова», «под Казанью».
+/// The forms are spelled out once, so that a post costs one hash lookup per token.
+fn big_city(w: &str) -> Option<&'static str> {
+    static FORMS: OnceLock<HashMap<String, &'static str>> = OnceLock::new();
+    let forms = FORMS.get_or_init(|| {
+        BIG_CITIES.iter().flat_map(|&(c, code)| case_forms(c).into_iter().map(move |f| (f, code))).collect()
+    });
+    forms.get(w).copied()
 }
 
 /// The nominative and the oblique case forms of a city's name.
@@ -85,7 +118,14 @@ mod tests {
     use crate::normalize::normalize;
 
     fn found(text: &str) -> Option<String> {
-        other_region(&normalize(text))
+        other_region(&normalize(text), &Home::penza())
+    }
+
+    #[test]
+    fn the_home_regions_own_big_city_is_no_other_region() {
+        let samara = Home { code: "36".into(), words: HashSet::new(), stem: None };
+        assert_eq!(other_region(&normalize("в Самаре прорвало трубу"), &samara), None);
+        assert_eq!(other_region(&normalize("в Пензе прорвало трубу"), &samara).as_deref(), Some("пензе"));
     }
 
     #[test]

@@ -126,6 +126,22 @@ fn kind_comes_from_wording_and_source() {
     assert_eq!(kind("Жители жалуются: в доме нет горячей воды третий день", true), PostKind::Complaint);
 }
 
+/// A service gone, a burst, help that does not come or comes hours late: a resident's complaint,
+/// not news (these read as `info` with 0.6.0, and incident linking lost their voices).
+#[test]
+fn a_service_gone_or_help_not_coming_is_a_complaint() {
+    for text in [
+        "ул. Мира без света с обеда",
+        "на Чкалова прорвало трубу, хлещет на дорогу",
+        "скорая не едет к бабушке",
+        "скорую к деду ждали 3 часа",
+        "в диспетчерской водоканала трубку не берут, воды нет",
+    ] {
+        let c = classifier().classify_text(text, &resident());
+        assert_eq!(c.kind, PostKind::Complaint, "{text}: {c:?}");
+    }
+}
+
 #[test]
 fn language_is_tagged_and_non_russian_posts_get_no_russian_topics() {
     let c = classifier().classify_text("Немає гарячої води вже третій день", &resident());

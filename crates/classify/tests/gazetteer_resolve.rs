@@ -147,7 +147,9 @@ fn penza_city_versus_penza_district() {
 
 #[test]
 fn conflicting_mentions_give_none() {
-    assert_none("из Кузнецка в Сердобск ходит один автобус");
+    // A route is two places; «из X в Y» is where the writer goes, and Y is the problem's place.
+    assert_none("маршрут Пенза — Лунино отменили");
+    assert_place("из Кузнецка в Сердобск ходит один автобус", SERDOBSKY);
     assert_none("в Пензе и в Заречном отключат воду");
     assert_none("в Кузнецке, Кузнецкий район");
     // Same municipality twice is fine.
@@ -230,4 +232,52 @@ fn tiny_gazetteer_from_str() {
     assert_eq!(r.chosen.unwrap().oktmo, "56701000");
     assert_eq!(r.mentions[0].span, 12..22);
     assert_eq!(r.mentions[0].surface, "Пензе");
+}
+
+#[test]
+fn the_problems_place_wins() {
+    assert_place("Переехали из Кузнецка в Пензу, а тут мусор не вывозят", PENZA);
+    assert_place("В Сердобске уже дали воду, а в Белинском нет", BELINSKY);
+    // Where people are sent for what the place lacks is not the place.
+    assert_place("в Кузнецке в поликлинике нет лора, едем в Пензу", KUZNETSK);
+    assert_place("в Сердобской больнице нет узи, направляют в Пензу", SERDOBSKY);
+    assert_none("в Пензе и в Заречном отключат воду");
+}
+
+#[test]
+fn near_a_city_is_not_the_city() {
+    assert_none("Под Пензой горит свалка");
+    assert_none("в пригороде Кузнецка нет газа");
+    assert_place("Рядом с Пензой, в Кондоле, нет воды", PENZENSKY);
+}
+
+#[test]
+fn typos_need_a_place_context() {
+    assert_place("в Кузнецкк нет воды", KUZNETSK);
+    assert_place("белинскии район, дорогу не чистят", BELINSKY);
+    // Lower case after a preposition is an everyday word, not a typo of a village.
+    assert_none("в банке берут комиссию");
+    assert_none("кузнецкк нет воды");
+}
+
+#[test]
+fn headings_adjectives_and_addresses() {
+    assert_place("Заречный, Комсомольская 4 — батареи чуть тёплые", ZARECHNY);
+    assert_place("Каменку замело, сугробы выше заборов", KAMENSKY);
+    assert_place("пензенские дорожники опять залатали ямы", PENZA);
+    assert_place("Пензенская мэрия молчит", PENZA);
+    assert_none("Пензенская областная дума обсуждает тарифы");
+    // A name before a house number is a street; «мкр.» before an unknown name is part of the town.
+    assert_place("Пенза, Луначарского 37, сухое дерево", PENZA);
+    assert_place("Кузнецк, мкр. Маяк — снег не убирают", KUZNETSK);
+    assert_place("Кузнецк, район вокзала: стая собак", KUZNETSK);
+}
+
+#[test]
+fn old_names_and_qualified_namesakes() {
+    assert_place("в Чембаре нет воды", BELINSKY);
+    assert_place("Пенза-19, нет горячей воды", ZARECHNY);
+    assert_place("в Н. Ломове нет света", NIZHNELOMOVSKY);
+    let r = gazetteer().resolve("Никольск-Уссурийский, нет отопления");
+    assert!(r.chosen.is_none() && r.elsewhere.is_some(), "{r:?}");
 }

@@ -15,8 +15,19 @@
 //! - a name found in several districts («Сосновка») needs a second clue — a district named anywhere
 //!   in the text, a district adjective, or another place that settles on one district — otherwise a
 //!   town, urban settlement or district centre among the candidates wins; failing both, it is left out;
-//! - Penza oblast is preferred over other regions unless the text names another region, but a
-//!   Penza village never beats another region's town of the same name;
+//! - the home region (Penza oblast unless [`Gazetteer::with_home_region`] says otherwise) is preferred
+//!   over other regions unless the text names another region, but a home village never beats
+//!   another region's town of the same name; a name with a qualifier of its own («Никольск-Уссурийский»)
+//!   is another place ([`Resolution::elsewhere`]);
+//! - a city named as what a place is near («под Пензой», «в пригороде Кузнецка») is not the place;
+//!   a city's adjective before a body only a city has («пензенская мэрия») is the city;
+//! - mentions that settle on different municipalities conflict, and the result is none — unless
+//!   all but one are where the writer comes from («из X в Y», «сам я из X») or one is set against
+//!   the others («в X уже дали, а в Y нет», «живу в X, а в Y…»): then that one is the problem's place;
+//! - a capitalised word after a locative preposition, or any word before «район», that is one
+//!   letter away from a home-region name («Кузнецкк», «белинскии район») is read as that name;
+//! - in a text written all in lower case, capitals say nothing: a locative preposition is enough
+//!   for a town or district centre whose name is also a word or a person («в каменке», «в белинском»);
 //! - mentions that settle on different municipalities conflict, and the result is none;
 //! - only the first [`MAX_MENTIONS`] names of a text are considered ([`Resolution::capped`] says so).
 //!
@@ -26,6 +37,7 @@
 mod normalize;
 mod place;
 mod resolve;
+mod typo;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind, StartKind};
 use serde::Serialize;
@@ -34,6 +46,9 @@ use std::path::Path;
 
 pub use place::{stem, street_detail, PlaceDetail};
 pub use resolve::{Mention, MentionKind, Rejected, RejectReason, Resolution, MAX_MENTIONS};
+
+/// The region listed in full when none is configured: Penza oblast.
+pub const DEFAULT_REGION: &str = "56";
 
 /// The gazetteer file format this loader understands (the `V` record).
 pub const FORMAT_VERSION: &str = "otklik-gazetteer/1";
@@ -53,6 +68,8 @@ pub enum GazetteerError {
     Parse { file: String, line: usize, message: String },
     #[error("{file}: cannot build the name automaton: {message}")]
     Build { file: String, message: String },
+    #[error("region {code} is not in the gazetteer (regenerate it: scripts/gazetteer/generate.py --region {code})")]
+    UnknownRegion { code: String },
 }
 
 /// Whether an ОКТМО municipality is a municipal district or an urban okrug.
@@ -133,6 +150,8 @@ pub(crate) enum Meaning {
     DistrictAdj { muni: u32 },
     /// A form of a city-internal district's adjective («октябрьском» [районе г. Пензы]).
     CityDistrictAdj { muni: u32 },
+    /// A form of an urban okrug's city adjective («пензенская» [мэрия]).
+    CityAdj { muni: u32 },
     /// A form of a region's adjective («пензенской» [области]).
     RegionAdj { region: u16 },
     /// A region's own name («Мордовия»).
@@ -142,6 +161,10 @@ pub(crate) enum Meaning {
     RegionNoun,
     Street,
     Institution,
+    /// A body only a city has: «мэрия», «гордума», «городская» [администрация].
+    CityBody,
+    /// «под», «около», «в пригороде»: what follows is what a place is near.
+    Near,
 }
 
 #[derive(Debug, Clone)]
@@ -165,6 +188,12 @@ pub struct Gazetteer {
     regions: Vec<Region>,
     /// Encoded, without spaces.
     prepositions: Vec<Vec<u8>>,
+    /// The pattern keys, by pattern id (the typo index is rebuilt from them for another region).
+    keys: Vec<Vec<u8>>,
+    /// The region listed in full, preferred over the others.
+    home: String,
+    /// One-letter typos of the home region's names ([`typo`]).
+    typos: typo::TypoIndex,
 }
 
 impl std::fmt::Debug for Gazetteer {
@@ -216,6 +245,55 @@ impl Gazetteer {
     /// The nominative name of a region by its two-digit code («56» → «Пензенская область»).
     pub fn region_name(&self, code: &str) -> Option<&str> {
         self.regions.iter().find(|r| r.code == code).map(|r| r.name.as_str())
+    }
+
+    /// The same gazetteer with `code` as its home region (the one preferred and listed in full).
+    pub fn with_home_region(mut self, code: &str) -> Result<Gazetteer, GazetteerError> {
+        if self.region_name(code).is_none() {
+            return Err(GazetteerError::UnknownRegion { code: code.to_string() });
+        }
+        if code != self.home {
+            self.home = code.to_string();
+            self.typos = typo::TypoIndex::build(&self);
+        }
+        Ok(self)
+    }
+
+    /// The home region's two-digit code.
+    pub fn home_region(&self) -> &str {
+        &self.home
+    }
+
+    /// Words that name the home region (its adjective in every form, its own names, its capital's
+    /// name): a text holding one is about the home region whatever else it names.
+    pub fn home_words(&self) -> Vec<String> {
+        let region = |m: &Meaning| match *m {
+            Meaning::RegionAdj { region } | Meaning::RegionName { region } => {
+                self.regions[region as usize].code == self.home
+            }
+            _ => false,
+        };
+        // The capital is the city whose name starts like the region's adjective («Пенза»,
+        // «пензенская»); other cities' names («Кузнецк») have namesakes in other regions.
+        let regional = self.keys.iter().zip(0..).find(|&(_, p)| self.meanings_of(p).iter().any(region));
+        let Some((stem, _)) = regional else { return Vec::new() };
+        let stem = &stem[..stem.len().min(5)];
+        let mut out: Vec<String> = Vec::new();
+        for (key, pattern) in self.keys.iter().zip(0..) {
+            let home = self.meanings_of(pattern).iter().any(|m| match *m {
+                Meaning::Place { place, needs_prep: false } => {
+                    let p = &self.places[place as usize];
+                    let m = &self.municipalities[p.muni as usize];
+                    let okrug = p.class == PlaceClass::Town && m.kind == MunicipalityKind::UrbanOkrug;
+                    okrug && m.region_code == self.home && key.starts_with(stem)
+                }
+                _ => region(m),
+            });
+            if home && !key[1..].contains(&b' ') {
+                out.push(normalize::decode(&key[1..]));
+            }
+        }
+        out
     }
 
     /// Every municipality in file order.
@@ -392,14 +470,14 @@ fn field<'a>(fields: &[&'a str], i: usize, what: &str) -> Result<&'a str, String
 }
 
 /// The fields each record type needs (its type letter included); trailing ones may be empty.
-const RECORD_FIELDS: [(&str, usize); 6] = [("V", 2), ("R", 3), ("M", 5), ("C", 4), ("P", 9), ("W", 3)];
+const RECORD_FIELDS: [(&str, usize); 7] = [("V", 2), ("R", 3), ("M", 5), ("C", 4), ("A", 3), ("P", 9), ("W", 3)];
 
 /// Splits a record and checks its type and field count. Messages never quote the line.
 fn record(line: &str) -> Result<Vec<&str>, String> {
     let f: Vec<&str> = line.split('\t').collect();
     let Some(&(kind, needed)) = RECORD_FIELDS.iter().find(|(k, _)| *k == f[0]) else {
         return Err(format!(
-            "expected a record type (V, R, M, C, P or W) and tab-separated fields, found {} field{}",
+            "expected a record type (V, R, M, C, A, P or W) and tab-separated fields, found {} field{}",
             f.len(),
             if f.len() == 1 { "" } else { "s" }
         ));
@@ -508,6 +586,15 @@ impl Builder {
                     self.add(form, Meaning::CityDistrictAdj { muni });
                 }
             }
+            "A" => {
+                let muni = self.muni(field(&f, 1, "oktmo")?)?;
+                if self.municipalities[muni as usize].kind != MunicipalityKind::UrbanOkrug {
+                    return Err("field 2: a city adjective must name an urban okrug".into());
+                }
+                for form in forms(field(&f, 2, "forms")?) {
+                    self.add(form, Meaning::CityAdj { muni });
+                }
+            }
             "P" => {
                 let id = field(&f, 1, "id")?;
                 let muni = self.muni(field(&f, 2, "oktmo")?)?;
@@ -565,6 +652,8 @@ impl Builder {
                     "region" => Meaning::RegionNoun,
                     "street" => Meaning::Street,
                     "institution" => Meaning::Institution,
+                    "citybody" => Meaning::CityBody,
+                    "near" => Meaning::Near,
                     "prep" => {
                         for form in forms(field(&f, 2, "forms")?) {
                             let key: Vec<u8> = normalize::encode(form).into_iter().filter(|&b| b != b' ').collect();
@@ -573,7 +662,7 @@ impl Builder {
                         return Ok(());
                     }
                     _ => {
-                        let expected = "type:…, district, region, street, institution or prep";
+                        let expected = "type:…, district, region, street, institution, citybody, near or prep";
                         return Err(format!("field 2: unknown word class (expected {expected})"));
                     }
                 };
@@ -582,7 +671,7 @@ impl Builder {
                 }
             }
             // record() lets only the types above through.
-            _ => return Err("expected a record type (V, R, M, C, P or W)".into()),
+            _ => return Err("expected a record type (V, R, M, C, A, P or W)".into()),
         }
         Ok(())
     }
@@ -609,7 +698,7 @@ impl Builder {
             .build(&keys)
             .map_err(|e| GazetteerError::Build { file: file.to_string(), message: e.to_string() })?;
         let starts = StartFilter::build(&keys);
-        Ok(Gazetteer {
+        let mut g = Gazetteer {
             version: self.version,
             automaton,
             starts,
@@ -620,6 +709,11 @@ impl Builder {
             places: self.places,
             regions: self.regions,
             prepositions: self.prepositions,
-        })
+            keys,
+            home: DEFAULT_REGION.to_string(),
+            typos: typo::TypoIndex::default(),
+        };
+        g.typos = typo::TypoIndex::build(&g);
+        Ok(g)
     }
 }

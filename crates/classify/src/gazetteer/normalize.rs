@@ -196,8 +196,7 @@ pub(crate) fn encode(word: &str) -> Vec<u8> {
     normalize(word).text
 }
 
-/// Human-readable form of encoded text, for tests.
-#[cfg(test)]
+/// Readable form of encoded text (letters of other alphabets as «·»).
 pub(crate) fn decode(bytes: &[u8]) -> String {
     bytes
         .iter()

@@ -15,8 +15,6 @@ use aho_corasick::{Anchored, Input};
 use std::cell::RefCell;
 use std::ops::Range;
 
-const PENZA_REGION: &str = "56";
-
 /// The most names (places, districts, regions — accepted or not) one text is resolved on. A post
 /// names a handful; a text that names hundreds is a list, not a report of one place, and would
 /// otherwise cost memory and time in proportion to its length.
@@ -33,6 +31,10 @@ pub struct Resolution {
     pub rejected: Vec<Rejected>,
     /// The text names more than [`MAX_MENTIONS`] places; only the first ones were considered.
     pub capped: bool,
+    /// A home-region name with a qualifier of its own («Никольск-Уссурийский», «Каменка-Днепровская»):
+    /// a namesake elsewhere. The words that said so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elsewhere: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -104,6 +106,26 @@ pub enum RejectReason {
     Conflict,
     /// A city-internal district name («Октябрьский район») next to a city other than Penza.
     OtherCityDistrict,
+    /// A city named as what the place is near («под Пензой», «в пригороде Кузнецка»).
+    NearCity,
+    /// A name with a qualifier of its own («Никольск-Уссурийский»): another place.
+    Qualified,
+    /// Where the writer comes from or goes to, set against the problem's place («из X в Y»).
+    NotTheProblemsPlace,
+    /// After «мкр.»: a micro-district the gazetteer does not list, not a village of that name.
+    UnknownMicrodistrict,
+}
+
+/// What a mention's own words say about its part in the post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Plain,
+    /// «из X», «от X»: where someone comes from.
+    Origin,
+    /// «…, а в X», «но в X»: set against what was said before.
+    Contrast,
+    /// «до X», «на X», «едем в X»: where someone goes (for what the home place lacks).
+    Destination,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -124,6 +146,7 @@ struct Pending {
     cands: Vec<Cand>,
     evidence: Vec<&'static str>,
     resolved: Option<u32>,
+    role: Role,
 }
 
 #[derive(Clone, Copy)]
@@ -131,6 +154,8 @@ struct Tok {
     start: usize,
     end: usize,
     pattern: usize,
+    /// Read one letter away from what was written (see `typo`).
+    typo: bool,
 }
 
 thread_local! {
@@ -168,6 +193,12 @@ fn capitalised(surface: &str) -> bool {
     }
 }
 
+/// Whether `surface` is the name as listed (its nominative): «Каменку» is not, so a capitalised
+/// «Каменку замело» opening a sentence is the town, not a stove.
+fn nominative(surface: &str, name: &str) -> bool {
+    surface.to_lowercase().replace('ё', "е") == name.to_lowercase().replace('ё', "е")
+}
+
 fn at_sentence_start(text: &str, pos: usize) -> bool {
     for c in text[..pos].chars().rev() {
         match c {
@@ -180,12 +211,12 @@ fn at_sentence_start(text: &str, pos: usize) -> bool {
 }
 
 impl Gazetteer {
-    fn meanings_of(&self, pattern: usize) -> &[Meaning] {
+    pub(super) fn meanings_of(&self, pattern: usize) -> &[Meaning] {
         let (s, e) = self.spans[pattern];
         &self.meanings[s as usize..e as usize]
     }
 
-    fn region_of(&self, muni: u32) -> &str {
+    pub(super) fn region_of(&self, muni: u32) -> &str {
         &self.municipalities[muni as usize].region_code
     }
 
@@ -219,15 +250,135 @@ fn tokens(g: &Gazetteer, nt: &[u8]) -> Vec<Tok> {
         if end < nt.len() && nt[end] != b' ' && nt[end] != b'.' && nt[end - 1] != b'.' {
             continue;
         }
-        toks.push(Tok { start: m.start(), end, pattern: m.pattern().as_usize() });
+        toks.push(Tok { start: m.start(), end, pattern: m.pattern().as_usize(), typo: false });
     }
     toks
 }
 
+/// Prepositions after which a capitalised word one letter from a name is read as that name:
+/// «в», «во», «из», «по», «под», «до» (encoded bytes).
+const TYPO_PREPS: &[&[u8]] =
+    &[&[0xC2], &[0xC2, 0xCE], &[0xC8, 0xC7], &[0xCF, 0xCE], &[0xCF, 0xCE, 0xC4], &[0xC4, 0xCE]];
+
+/// The words of normalised text as byte ranges (letters only, no leading space).
+fn word_at(nt: &[u8], start: usize) -> &[u8] {
+    let end = nt[start..].iter().position(|&b| b == b' ' || b == b'.').map_or(nt.len(), |e| start + e);
+    &nt[start..end]
+}
+
+/// The word before the space at `at` (a token's start), without a trailing dot, and where it starts.
+fn word_before(nt: &[u8], at: usize) -> (&[u8], usize) {
+    let mut end = at;
+    while end > 0 && matches!(nt[end - 1], b'.' | b' ') {
+        end -= 1;
+    }
+    let start = nt[..end].iter().rposition(|&b| b == b' ').map_or(0, |p| p + 1);
+    (&nt[start..end], start)
+}
+
+/// Words the automaton did not match, read as a home-region name one letter away when the context
+/// says a place is meant: «район» after them, or a locative preposition before a capitalised one.
+fn add_typos(g: &Gazetteer, text: &str, norm: &Normalized, toks: &mut Vec<Tok>) {
+    let nt = &norm.text[..];
+    let mut found: Vec<Tok> = Vec::new();
+    let mut at = 0;
+    let mut k = 0;
+    while let Some(off) = memchr_space(&nt[at..]) {
+        let s = at + off;
+        at = s + 1;
+        let word = word_at(nt, s + 1);
+        if word.len() < super::typo::MIN_WORD_LEN || !word.iter().all(|&b| b >= 0xC0) {
+            continue;
+        }
+        let end = s + 1 + word.len();
+        while k < toks.len() && toks[k].end <= s {
+            k += 1;
+        }
+        if toks.get(k).is_some_and(|t| t.start < end) {
+            continue; // inside a match
+        }
+        let district_next = toks.get(k).is_some_and(|t| {
+            t.start == end && g.meanings_of(t.pattern).iter().any(|m| matches!(m, Meaning::DistrictNoun))
+        });
+        let capital = text[norm.origin[s + 1] as usize..].chars().next().is_some_and(char::is_uppercase);
+        let after_prep = TYPO_PREPS.contains(&word_before(nt, s).0) && capital;
+        if !district_next && !after_prep {
+            continue;
+        }
+        if let Some(pattern) = g.typos.lookup(g, word) {
+            found.push(Tok { start: s, end, pattern, typo: true });
+        }
+    }
+    if !found.is_empty() {
+        toks.extend(found);
+        toks.sort_by_key(|t| t.start);
+    }
+}
+
+/// The part a mention starting at `start` plays, from the four words before it.
+fn role_of(nt: &[u8], start: usize) -> Role {
+    // «из», «от» right before; «а», «но», «зато» among the four words before (encoded bytes).
+    const FROM: &[&[u8]] = &[&[0xC8, 0xC7], &[0xCE, 0xD2]];
+    const BUT: &[&[u8]] = &[&[0xC0], &[0xCD, 0xCE], &[0xC7, 0xC0, 0xD2, 0xCE]];
+    // «до», «на»; «в» after a verb of going or sending (едем, едут, ездим, ехать, везут, возят,
+    // направляют, отправляют, дым) — by their stems.
+    const TO: &[&[u8]] = &[&[0xC4, 0xCE], &[0xCD, 0xC0]];
+    const GOING: &[&str] =
+        &["едем", "едут", "ездим", "ездят", "ехать", "ездить", "везут", "возят", "направля", "отправля", "дым"];
+    let mut at = start;
+    for n in 0..4 {
+        let (w, from) = word_before(nt, at);
+        if w.is_empty() {
+            break;
+        }
+        if n == 0 && FROM.contains(&w) {
+            return Role::Origin;
+        }
+        if n == 0 && TO.contains(&w) {
+            return Role::Destination;
+        }
+        if n == 0 && w == [0xC2] {
+            let verb = super::normalize::decode(word_before(nt, from).0);
+            if GOING.iter().any(|g| verb.starts_with(g)) {
+                return Role::Destination;
+            }
+        }
+        if BUT.contains(&w) {
+            return Role::Contrast;
+        }
+        at = from;
+    }
+    Role::Plain
+}
+
+/// «Никольск-Уссурийский»: a hyphen, then a capitalised adjective the gazetteer does not know.
+fn qualifier(text: &str, norm: &Normalized, toks: &[Tok], i: usize) -> Option<std::ops::Range<usize>> {
+    let nt = &norm.text[..];
+    let end = toks[i].end;
+    let rest = nt.get(end..)?;
+    if !rest.starts_with(b" - ") {
+        return None;
+    }
+    let word = word_at(nt, end + 3);
+    // -ий, -ый, -ой, -ая, -ое, -ие (encoded bytes)
+    const ENDINGS: &[&[u8]] =
+        &[&[0xC8, 0xC9], &[0xDB, 0xC9], &[0xCE, 0xC9], &[0xC0, 0xDF], &[0xCE, 0xC5], &[0xC8, 0xC5]];
+    let adjective = word.len() >= 4 && word.iter().all(|&b| b >= 0xC0) && ENDINGS.iter().any(|e| word.ends_with(e));
+    let known = toks.get(i + 1).is_some_and(|t| t.start == end + 2);
+    if !adjective || known {
+        return None;
+    }
+    let capital = text[norm.origin[end + 3] as usize..].chars().next().is_some_and(char::is_uppercase);
+    capital.then(|| norm.original_span(text, toks[i].start + 1, end + 3 + word.len()))
+}
+
 fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolution {
     let nt = &norm.text[..];
-    let toks = tokens(g, nt);
-    let mut res = Resolution { chosen: None, mentions: Vec::new(), rejected: Vec::new(), capped: false };
+    let mut toks = tokens(g, nt);
+    let lower = !text.chars().any(char::is_uppercase);
+    add_typos(g, text, norm, &mut toks);
+    let mut res =
+        Resolution { chosen: None, mentions: Vec::new(), rejected: Vec::new(), capped: false, elsewhere: None };
     if toks.is_empty() {
         return res;
     }
@@ -236,6 +387,8 @@ fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolutio
     let mut region_clues: Vec<u16> = Vec::new();
     // District adjectives seen bare, with the token that carried them (a token is never its own clue).
     let mut adj_clues: Vec<(u32, usize)> = Vec::new();
+    // Adjectives alone («пензенские дорожники», «нижнеломовская ук»): the place when nothing else is.
+    let mut weak: Vec<u32> = Vec::new();
     let mut pending_token: Vec<usize> = Vec::new();
 
     let span_of = |start: usize, end: usize| norm.original_span(text, start + 1, end);
@@ -244,7 +397,19 @@ fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolutio
         let t = toks[i];
         let ms = g.meanings_of(t.pattern);
         // Type words, nouns and street words only matter to their neighbours.
-        if ms.iter().all(|m| matches!(m, Meaning::Type(_) | Meaning::DistrictNoun | Meaning::RegionNoun | Meaning::Street | Meaning::Institution)) {
+        let grammar = |m: &Meaning| {
+            matches!(
+                m,
+                Meaning::Type(_)
+                    | Meaning::DistrictNoun
+                    | Meaning::RegionNoun
+                    | Meaning::Street
+                    | Meaning::Institution
+                    | Meaning::CityBody
+                    | Meaning::Near
+            )
+        };
+        if ms.iter().all(grammar) {
             i += 1;
             continue;
         }
@@ -267,9 +432,42 @@ fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolutio
             ms.iter().filter_map(|m| if let Meaning::RegionName { region } = m { Some(*region) } else { None }).collect();
         let has_place = ms.iter().any(|m| matches!(m, Meaning::Place { .. }));
         let after_street = prev_has(|m| matches!(m, Meaning::Street));
+        let role = role_of(nt, t.start);
+
+        if let Some(n) = next.filter(|_| next_has(|m| matches!(m, Meaning::CityBody)) && !after_street) {
+            let cities: Vec<Cand> = ms
+                .iter()
+                .filter_map(|m| if let Meaning::CityAdj { muni } = m { Some(*muni) } else { None })
+                .map(|muni| Cand { muni, salient: true, class: Some(PlaceClass::Town), secondary: false })
+                .collect();
+            if !cities.is_empty() {
+                let name = (cities.len() == 1).then(|| g.municipalities[cities[0].muni as usize].name.clone());
+                let span = span_of(t.start, n.end);
+                let evidence = vec!["a body only a city has"];
+                let kind = MentionKind::Town;
+                let cands = cities;
+                pending.push(Pending { city_district: false, span, name, kind, cands, evidence, resolved: None, role });
+                pending_token.push(i);
+                i += 2;
+                continue;
+            }
+        }
+        if has_place {
+            if let Some(span) = qualifier(text, norm, &toks, i) {
+                let surface = text[span.clone()].to_string();
+                res.elsewhere.get_or_insert_with(|| surface.clone());
+                let candidates = place_candidates(g, ms);
+                res.rejected.push(Rejected { surface, span, candidates, reason: RejectReason::Qualified });
+                i += 1;
+                continue;
+            }
+        }
 
         if let Some(n) = next {
-            if next_has(|m| matches!(m, Meaning::DistrictNoun)) && !after_street {
+            // «Кузнецк, район вокзала»: a comma between parts the name from the noun.
+            let gap = span_of(t.start, t.end).end..span_of(n.start, n.end).start;
+            let comma = text.get(gap).is_some_and(|gap| gap.contains(','));
+            if next_has(|m| matches!(m, Meaning::DistrictNoun)) && !after_street && !comma {
                 if !district_adj.is_empty() || !city_adj.is_empty() {
                     let mut cands: Vec<Cand> = Vec::new();
                     for &muni in district_adj.iter().chain(&city_adj) {
@@ -279,7 +477,13 @@ fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolutio
                     }
                     let kind = if district_adj.is_empty() { MentionKind::CityDistrict } else { MentionKind::District };
                     let name = (cands.len() == 1).then(|| g.municipalities[cands[0].muni as usize].name.clone());
-                    pending.push(Pending { city_district: !city_adj.is_empty(), span: span_of(t.start, n.end), name, kind, cands, evidence: vec!["district noun"], resolved: None });
+                    let mut evidence = vec!["district noun"];
+                    if t.typo {
+                        evidence.push("one letter off");
+                    }
+                    let span = span_of(t.start, n.end);
+                    let city_district = !city_adj.is_empty();
+                    pending.push(Pending { city_district, span, name, kind, cands, evidence, resolved: None, role });
                     pending_token.push(i);
                     i += 2;
                     continue;
@@ -330,8 +534,23 @@ fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolutio
                 // name is the street's own: «Ленинский проспект», «Заречная улица».
                 let address = next_has(|m| matches!(m, Meaning::Street))
                     && next.is_some_and(|n| text.get(span.end..span_of(n.start, n.end).start).is_some_and(|gap| gap.contains(',')));
-                match accept_place(g, text, norm, &t, span.clone(), ms, typed, address, after_institution) {
-                    Ok(p) => {
+                let near = prev_has(|m| matches!(m, Meaning::Near));
+                let ctx = Context { typed, address, after_institution, lower, role };
+                match accept_place(g, text, norm, &t, span.clone(), ms, ctx) {
+                    Ok(p) if near && p.cands.iter().all(|c| is_city(g, c)) => res.rejected.push(Rejected {
+                        surface: text[span.clone()].to_string(),
+                        span,
+                        candidates: place_candidates(g, ms),
+                        reason: RejectReason::NearCity,
+                    }),
+                    Ok(mut p) => {
+                        // Near a city that shares its name with villages: one of the villages, if any.
+                        if near {
+                            p.cands.retain(|c| !is_city(g, c));
+                        }
+                        if t.typo {
+                            p.evidence.push("one letter off");
+                        }
                         pending.push(p);
                         pending_token.push(i);
                     }
@@ -342,6 +561,16 @@ fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolutio
                         reason,
                     }),
                 }
+            }
+        }
+        let city_of_adj: Vec<u32> =
+            ms.iter().filter_map(|m| if let Meaning::CityAdj { muni } = m { Some(*muni) } else { None }).collect();
+        if !has_place && !after_street && !after_institution {
+            // A city's adjective is the city («пензенские дорожники»), even when it is the region's too.
+            match (city_of_adj.is_empty(), region_adj.is_empty()) {
+                (false, _) => weak.extend(&city_of_adj),
+                (true, true) => weak.extend(&district_adj),
+                _ => {}
             }
         }
         // A bare district adjective («сердобская ЦРБ») is a second clue, unless it is also the region's
@@ -366,7 +595,19 @@ fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolutio
         i += 1;
     }
 
+    let any_pending = !pending.is_empty();
+    // «в Сердобской больнице нет узи, направляют в Пензу»: where people are sent is not the place.
+    let only_going = any_pending && pending.iter().all(|p| p.role == Role::Destination);
     settle(g, &mut res, pending, &pending_token, &region_clues, &adj_clues);
+    weak.sort_unstable();
+    weak.dedup();
+    if (res.chosen.is_none() && !any_pending || only_going) && region_clues.is_empty() && weak.len() == 1 {
+        let muni = &g.municipalities[weak[0] as usize];
+        if muni.region_code == g.home {
+            let evidence = MunicipalityEvidence::Text;
+            res.chosen = Some(MunicipalityMatch { oktmo: muni.oktmo.clone(), name: muni.name.clone(), evidence });
+        }
+    }
     for m in &mut res.mentions {
         if m.surface.is_empty() {
             m.surface = text[m.span.clone()].to_string();
@@ -407,7 +648,23 @@ fn place_candidates(g: &Gazetteer, ms: &[Meaning]) -> Vec<String> {
     out
 }
 
-#[allow(clippy::too_many_arguments)]
+/// An urban okrug's own town: the municipality is the city itself.
+fn is_city(g: &Gazetteer, c: &Cand) -> bool {
+    c.class == Some(PlaceClass::Town) && g.municipalities[c.muni as usize].kind == super::MunicipalityKind::UrbanOkrug
+}
+
+/// What the words around a name say (see `accept_place`).
+#[derive(Clone, Copy)]
+struct Context {
+    typed: Option<TypeWord>,
+    /// Followed by a comma and a street: an address.
+    address: bool,
+    after_institution: bool,
+    /// The whole text is in lower case: capitals say nothing.
+    lower: bool,
+    role: Role,
+}
+
 fn accept_place(
     g: &Gazetteer,
     text: &str,
@@ -415,12 +672,16 @@ fn accept_place(
     t: &Tok,
     span: Range<usize>,
     ms: &[Meaning],
-    typed: Option<TypeWord>,
-    address: bool,
-    after_institution: bool,
+    ctx: Context,
 ) -> Result<Pending, (RejectReason, Vec<String>)> {
+    let Context { typed, address, after_institution, lower, role } = ctx;
     let surface = &text[span.clone()];
     let cap = capitalised(surface);
+    // «Заречный, Комсомольская 4 — …», «Белинский: …»: a name opening a sentence as its heading.
+    let heading = at_sentence_start(text, span.start)
+        && text[span.end..].trim_start().starts_with([',', ':', '—', '–', '-']);
+    // «Луначарского 37»: a name followed by a house number is a street.
+    let house = text[span.end..].trim_start().starts_with(|c: char| c.is_ascii_digit());
     // Computed lazily: most names are strong and need neither.
     let mut prep: Option<bool> = None;
     let mut has_prep = || {
@@ -444,7 +705,7 @@ fn accept_place(
         let Meaning::Place { place, needs_prep } = *m else { continue };
         let p = &g.places[place as usize];
         let strength = if needs_prep { p.strength.max(Strength::Person) } else { p.strength };
-        let ok = if after_institution && strength > Strength::Strong {
+        let ok = if (after_institution || house && typed.is_none()) && strength > Strength::Strong {
             worst = Some(RejectReason::StreetOrInstitution);
             false
         } else {
@@ -454,8 +715,16 @@ fn accept_place(
                     typed.is_some()
                         || address
                         || cap && (!*sentence_start.get_or_insert_with(|| at_sentence_start(text, span.start)) || has_prep())
+                        || lower && p.salient && has_prep()
+                        || cap && p.salient && (heading || !nominative(surface, &p.name))
                 }
-                Strength::Person => typed.is_some() || address && cap || cap && has_prep(),
+                Strength::Person => {
+                    typed.is_some()
+                        || address && cap
+                        || cap && has_prep()
+                        || lower && p.salient && has_prep()
+                        || cap && p.salient && heading
+                }
                 Strength::TypedOnly => typed.is_some(),
             }
         };
@@ -470,6 +739,9 @@ fn accept_place(
             }
             let why = match strength {
                 Strength::Strong => "name",
+                _ if cap && at_sentence_start(text, span.start) && typed.is_none() && !address && !has_prep() => {
+                    "opens the sentence"
+                }
                 _ if typed.is_some() => "type word",
                 _ if address => "followed by a street",
                 Strength::Common if !has_prep() => "capitalised mid-sentence",
@@ -510,9 +782,12 @@ fn accept_place(
                     | (TypeWord::Microdistrict, Some(PlaceClass::Microdistrict))
             )
         };
-        // Writers mix up «с.» and «д.», «п.» and «рп»: a type word that fits nothing is ignored.
+        // Writers mix up «с.» and «д.», «п.» and «рп»: a type word that fits nothing is ignored; but
+        // «мкр. Маяк» is a part of a town, not a village called Маяк.
         if accepted.iter().any(fits) {
             accepted.retain(fits);
+        } else if tw == TypeWord::Microdistrict {
+            return Err((RejectReason::UnknownMicrodistrict, place_candidates(g, ms)));
         }
     }
     let kind = if accepted.iter().any(|c| c.class == Some(PlaceClass::Microdistrict)) {
@@ -523,7 +798,7 @@ fn accept_place(
         MentionKind::Settlement
     };
     let name = name.filter(|_| same_name).map(str::to_string);
-    Ok(Pending { city_district: false, span, name, kind, cands: accepted, evidence, resolved: None })
+    Ok(Pending { city_district: false, span, name, kind, cands: accepted, evidence, resolved: None, role })
 }
 
 /// Region narrowing: a named region wins; otherwise Penza oblast is preferred, except that a Penza
@@ -539,15 +814,42 @@ fn narrow(g: &Gazetteer, cands: &[Cand], region_clues: &[u16]) -> Result<(Vec<Ca
             return Ok((named, Some("region named")));
         }
     }
-    let (penza, other): (Vec<Cand>, Vec<Cand>) = cands.iter().partition(|c| g.region_of(c.muni) == PENZA_REGION);
+    let (penza, other): (Vec<Cand>, Vec<Cand>) = cands.iter().partition(|c| g.region_of(c.muni) == g.home);
     if penza.is_empty() || other.is_empty() {
         return Ok((cands.to_vec(), None));
     }
     if penza.iter().any(|c| c.salient) || !other.iter().any(|c| c.salient) {
-        return Ok((penza, Some("Penza oblast preferred")));
+        return Ok((penza, Some("home region preferred")));
     }
     // Contested: only a second clue (a district named elsewhere in the text) can decide.
     Err(RejectReason::OtherRegionTown)
+}
+
+/// The municipality the resolved mentions that pass `keep` agree on, and whether they disagree.
+fn agree(pending: &[Pending], keep: impl Fn(&Pending) -> bool) -> (Option<u32>, bool) {
+    let mut chosen: Option<u32> = None;
+    let mut conflict = false;
+    for m in pending.iter().filter(|p| keep(p)).filter_map(|p| p.resolved) {
+        match chosen {
+            None => chosen = Some(m),
+            Some(c) if c != m => conflict = true,
+            _ => {}
+        }
+    }
+    (chosen, conflict)
+}
+
+/// Of mentions that disagree, the problem's place: the one left when the places the writer comes
+/// from or goes to for help step aside («из X в Y»: Y; «в X нет врача, едем в Y»: X), else the last
+/// one set against the others («в X дали, а в Y нет»).
+fn problems_place(pending: &[Pending]) -> Option<u32> {
+    let aside = |p: &Pending| matches!(p.role, Role::Origin | Role::Destination);
+    let (m, conflict) = agree(pending, |p| !aside(p));
+    if m.is_some() && !conflict {
+        return m;
+    }
+    let last = pending.iter().filter(|p| p.resolved.is_some() && !aside(p)).max_by_key(|p| p.span.start)?;
+    (last.role == Role::Contrast).then_some(last.resolved).flatten()
 }
 
 fn unique_muni(cands: &[Cand]) -> Option<u32> {
@@ -639,21 +941,22 @@ fn settle(
         }
     }
 
-    let mut chosen: Option<u32> = None;
-    let mut conflict = false;
-    for p in &pending {
-        if let Some(m) = p.resolved {
-            match chosen {
-                None => chosen = Some(m),
-                Some(c) if c != m => conflict = true,
-                _ => {}
+    let (mut chosen, mut conflict) = agree(&pending, |_| true);
+    if conflict {
+        if let Some(m) = problems_place(&pending) {
+            for p in pending.iter_mut().filter(|p| p.resolved.is_some_and(|r| r != m)) {
+                p.resolved = None;
+                p.role = Role::Origin;
             }
+            chosen = Some(m);
+            conflict = false;
         }
     }
     if let Some(c) = chosen {
-        // An unresolved place that cannot be the chosen municipality is a second, different place.
+        // An unresolved place that cannot be the chosen municipality is a second, different place
+        // (unless it is only where the writer comes from).
         for (k, p) in pending.iter().enumerate() {
-            if p.resolved.is_none() {
+            if p.resolved.is_none() && !matches!(p.role, Role::Origin | Role::Destination) {
                 if let Some(cands) = &narrowed[k] {
                     if !cands.iter().any(|x| x.muni == c) {
                         conflict = true;
@@ -678,7 +981,12 @@ fn settle(
             }
             v
         };
-        if p.resolved.is_none() && narrowed[k].is_some() && !gave_up[k] {
+        let aside = matches!(p.role, Role::Origin | Role::Destination);
+        if p.resolved.is_none() && aside && narrowed[k].is_some() && !gave_up[k] {
+            let reason = RejectReason::NotTheProblemsPlace;
+            let (span, surface, candidates) = (p.span.clone(), surface.clone(), candidates.clone());
+            res.rejected.push(Rejected { span, surface, candidates, reason });
+        } else if p.resolved.is_none() && narrowed[k].is_some() && !gave_up[k] {
             res.rejected.push(Rejected { span: p.span.clone(), surface: surface.clone(), candidates: candidates.clone(), reason: RejectReason::Ambiguous });
         } else if conflict && p.resolved.is_some() {
             res.rejected.push(Rejected { span: p.span.clone(), surface: surface.clone(), candidates: candidates.clone(), reason: RejectReason::Conflict });
