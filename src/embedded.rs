@@ -14,7 +14,7 @@ use crate::summary::{CountingStore, Counts, Summary};
 use anyhow::{Context, Result};
 use crate::alert_stage::{AlertStage, StageClock};
 use crate::notify_stage::{NotifyClock, NotifyStage, StoredDeliveryLog};
-use otklik_clickhouse::{AlertRow, DataDir, DlqRow, History, LocalStore, PostRow};
+use otklik_clickhouse::{AlertRow, DataDir, DlqRow, History, LocalStore, PostRow, SourceStatRow};
 use otklik_pipeline::{CancellationToken, MemoryBus, StageMetrics};
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -31,11 +31,13 @@ struct Metrics {
     alert_store: Arc<StageMetrics>,
     notify: Arc<StageMetrics>,
     dlq: Arc<StageMetrics>,
+    stats: Arc<StageMetrics>,
 }
 
 impl Metrics {
     fn dead_lettered(&self) -> u64 {
-        let stages = [&self.collect, &self.classify, &self.alert, &self.store, &self.alert_store, &self.notify];
+        let stages =
+            [&self.collect, &self.classify, &self.alert, &self.store, &self.alert_store, &self.notify, &self.stats];
         stages.iter().map(|m| StageMetrics::get(&m.dead_lettered)).sum()
     }
 
@@ -61,6 +63,7 @@ pub async fn run(config: &Config) -> Result<Summary> {
     let posts_store = LocalStore::<PostRow>::open_in(&data_dir).context("cannot open the local store")?;
     let dlq_store = LocalStore::<DlqRow>::open_in(&data_dir).context("cannot open the local store")?;
     let alerts_store = LocalStore::<AlertRow>::open_in(&data_dir).context("cannot open the local store")?;
+    let stats_store = LocalStore::<SourceStatRow>::open_in(&data_dir).context("cannot open the local store")?;
     let metrics = Metrics::default();
 
     let stop_collecting = CancellationToken::new();
@@ -96,6 +99,8 @@ pub async fn run(config: &Config) -> Result<Summary> {
     let posts = Arc::new(CountingStore::new(posts_store, counts.clone()));
     let store = spawn_stage("store", graph.posts_sink("store", posts, metrics.store.clone(), &stop).await?);
     let dlq = spawn_stage("dlq-store", graph.dlq_sink("dlq-store", Arc::new(dlq_store), metrics.dlq.clone(), &stop).await?);
+    let stats = graph.stats_sink("stats-store", Arc::new(stats_store), metrics.stats.clone(), &stop).await?;
+    let stats = spawn_stage("stats-store", stats);
     let progress = spawn_progress(&metrics);
     let registry = Arc::new(crate::metrics_http::Registry::default());
     let stages = [
@@ -106,6 +111,7 @@ pub async fn run(config: &Config) -> Result<Summary> {
         ("alert-store", &metrics.alert_store),
         ("notify", &metrics.notify),
         ("dlq-store", &metrics.dlq),
+        ("stats-store", &metrics.stats),
     ];
     for (name, stage) in stages {
         registry.register(name, stage.clone());
@@ -141,6 +147,7 @@ pub async fn run(config: &Config) -> Result<Summary> {
             ("alert-store", &topics.alerts),
             ("notify", &topics.alerts),
             ("dlq-store", &topics.dlq),
+            ("stats-store", &topics.source_stats),
         ];
         let caught_up = lags.iter().all(|(stage, topic)| lag(stage, topic) == 0);
         if !replay {
@@ -165,12 +172,20 @@ pub async fn run(config: &Config) -> Result<Summary> {
             _ = tokio::time::sleep(Duration::from_millis(20)) => {}
             _ = stop.stages.cancelled() => {}
         }
-        if [&classify, &alert, &store, &alerts, &notify, &dlq].iter().any(|t| t.is_finished()) {
+        if [&classify, &alert, &store, &alerts, &notify, &dlq, &stats].iter().any(|t| t.is_finished()) {
             break;
         }
     }
     stop.stages.cancel();
-    let stages = [("classify", classify), ("alert", alert), ("store", store), ("alert-store", alerts), ("notify", notify), ("dlq-store", dlq)];
+    let stages = [
+        ("classify", classify),
+        ("alert", alert),
+        ("store", store),
+        ("alert-store", alerts),
+        ("notify", notify),
+        ("dlq-store", dlq),
+        ("stats-store", stats),
+    ];
     for (name, task) in stages {
         crate::stages::join_stage(name, task).await?;
     }

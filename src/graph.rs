@@ -132,6 +132,18 @@ impl<'a> Graph<'a> {
         self.sink(stage, &topic, sink, self.dead_letters(stage), metrics, stop).await
     }
 
+    /// Sources' audiences into `sink` (stage and group `stage`).
+    pub async fn stats_sink<S: BatchSink + 'static>(
+        &self,
+        stage: &str,
+        sink: Arc<S>,
+        metrics: Arc<StageMetrics>,
+        stop: &Stop,
+    ) -> Result<StageTask> {
+        let topic = self.topics.source_stats.clone();
+        self.sink(stage, &topic, sink, self.dead_letters(stage), metrics, stop).await
+    }
+
     /// Dead letters into `sink`. Those the sink refuses go to `{dlq}.unstorable`, never back
     /// into the DLQ (where they would loop).
     pub async fn dlq_sink<S: BatchSink + 'static>(&self, stage: &str, sink: Arc<S>, metrics: Arc<StageMetrics>, stop: &Stop) -> Result<StageTask> {
@@ -160,7 +172,11 @@ impl<'a> Graph<'a> {
         Ok(Collector {
             reader: crate::readers::build(self.config)?,
             publisher: self.bus.publisher(),
-            topics: CollectorTopics { raw: self.topics.posts_raw.clone(), cursors: self.topics.cursors.clone() },
+            topics: CollectorTopics {
+                raw: self.topics.posts_raw.clone(),
+                cursors: self.topics.cursors.clone(),
+                stats: self.topics.source_stats.clone(),
+            },
             dead_letters: self.dead_letters("collect"),
             backoff: self.backoff,
             metrics,

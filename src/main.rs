@@ -2,6 +2,7 @@
 
 mod alert_stage;
 mod alerts_cmd;
+mod audience_cmd;
 mod bench_cmd;
 mod clickhouse_cmd;
 mod commands;
@@ -135,7 +136,7 @@ enum Command {
         command: Option<ReportCommand>,
         #[arg(long, short, default_value = "config/otklik.toml", global = true)]
         config: PathBuf,
-        /// How far back: "24h", "7d", … (default: 24h; 7d for responses)
+        /// How far back: "24h", "7d", … (default: 24h; 7d for responses, 14d for audience)
         #[arg(long, value_parser = otklik_pipeline::units::parse_duration, global = true)]
         since: Option<std::time::Duration>,
     },
@@ -199,6 +200,10 @@ enum ReportCommand {
         #[arg(long)]
         record: bool,
     },
+    /// How the audience of each source (members, subscribers) changed over the period, per
+    /// source and per organisation type (ClickHouse in production mode, the local store in
+    /// embedded mode).
+    Audience,
 }
 
 #[derive(Subcommand)]
@@ -407,6 +412,7 @@ fn main() -> ExitCode {
         Command::Report { command, config, since } => commands::load_config(&config).and_then(|config| match command {
             None => clickhouse_cmd::report(&config, since.unwrap_or(DAY)),
             Some(ReportCommand::Responses { record }) => responses_cmd::run(&config, since.unwrap_or(DAY * 7), record),
+            Some(ReportCommand::Audience) => audience_cmd::run(&config, since.unwrap_or(DAY * 14)),
         }),
     };
     match result {

@@ -12,7 +12,7 @@ use crate::supervise::Supervisor;
 use anyhow::{Context, Result};
 use crate::alert_stage::{AlertStage, StageClock};
 use crate::notify_stage::{NotifyClock, NotifyStage, StoredDeliveryLog};
-use otklik_clickhouse::{AlertRow, ClickHouseSink, DlqRow, History, Migrator, PostRow};
+use otklik_clickhouse::{AlertRow, ClickHouseSink, DlqRow, History, Migrator, PostRow, SourceStatRow};
 use otklik_collect::fleet::ShareEvent;
 use otklik_collect::{cursors_from_table, Collector};
 use otklik_kafka::member::{MemberEvent, MemberSpec};
@@ -78,6 +78,9 @@ pub async fn run(config: &Config, role: Role) -> Result<()> {
         let alerts = Arc::new(ClickHouseSink::<AlertRow>::new(clickhouse.clone()));
         let alerts = graph.alerts_sink("clickhouse-alerts", alerts, metrics("clickhouse-alerts"), &stop).await?;
         supervisor.spawn("clickhouse-alerts", async move { Ok(alerts.await?) });
+        let stats = Arc::new(ClickHouseSink::<SourceStatRow>::new(clickhouse.clone()));
+        let stats = graph.stats_sink("clickhouse-stats", stats, metrics("clickhouse-stats"), &stop).await?;
+        supervisor.spawn("clickhouse-stats", async move { Ok(stats.await?) });
         let dead = Arc::new(ClickHouseSink::<DlqRow>::new(clickhouse));
         let dead = graph.dlq_sink("clickhouse-dlq", dead, metrics("clickhouse-dlq"), &stop).await?;
         supervisor.spawn("clickhouse-dlq", async move { Ok(dead.await?) });

@@ -22,6 +22,7 @@ fn topics(name: &str) -> TopicsConfig {
         dlq: format!("{name}.dlq"),
         sources: format!("{name}.sources"),
         cursors: format!("{name}.cursors"),
+        source_stats: format!("{name}.stats"),
         partitions: Some(PARTITIONS),
         ..TopicsConfig::default()
     }

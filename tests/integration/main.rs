@@ -1,5 +1,6 @@
 //! Integration tests of the `otklik` binary: one test binary, a module per area.
 
+mod audience;
 mod check_config;
 mod cli;
 mod dedup;

@@ -2,8 +2,9 @@
 //! writer, the bundled analyst queries, the report, and the embedded mode's local store of
 //! ClickHouse-ready files.
 //!
-//! - [`PostRow`], [`DlqRow`], [`AlertRow`], [`SourceStatusRow`], [`DeliveryRow`], [`SilenceRow`], [`ReplyRow`]: the rows
-//!   of the `posts`, `dlq`, `alerts`, `sources_status`, `alert_deliveries`, `alert_silences` and `replies` tables. One type per table serves both wire forms (JSONEachRow
+//! - [`PostRow`], [`DlqRow`], [`AlertRow`], [`SourceStatusRow`], [`DeliveryRow`], [`SilenceRow`], [`ReplyRow`],
+//!   [`SourceStatRow`]: the rows of the `posts`, `dlq`, `alerts`, `sources_status`, `alert_deliveries`,
+//!   `alert_silences`, `replies` and `source_stats` tables. One type per table serves both wire forms (JSONEachRow
 //!   text and RowBinary); its fields are the table's columns, which tests check against the
 //!   migrated schema.
 //! - [`migrate`]: `deploy/clickhouse/migrations/NNN_*.sql`, applied in order and recorded in
@@ -18,6 +19,8 @@
 //!   ClickHouse or the local store, with the same answer for the same rows.
 //! - [`responses`]: `History::response_items`, the complaints, questions and comments response
 //!   tracking reads, from ClickHouse or the local store.
+//! - [`audience`]: `History::source_stats`, the sources' audiences as the polls saw them (one
+//!   observation per source and second), from ClickHouse or the local store.
 //! - [`delivery`]: alert delivery's log (also the notifier's outbox) and silences, in ClickHouse or
 //!   the local store ([`DeliveryLog`] appends; `History::deliveries` / `silences` read).
 //! - [`queries`]: the analyst queries of `deploy/clickhouse/queries/`.
@@ -35,6 +38,7 @@
 //! This is the only crate that may depend on the `clickhouse` client crate. Neighbours: reads
 //! `otklik-model` types, implements `otklik-pipeline`'s sink seam; the binary wires it.
 
+pub mod audience;
 pub mod config;
 pub mod delivery;
 pub mod error;
@@ -55,5 +59,5 @@ pub use local::{DataDir, LocalStore, StoreError, StoreReader, StoreRow};
 pub use migrate::{Form, MigrationReport, Migrator, MIGRATIONS};
 pub use report::Report;
 pub use delivery::DeliveryLog;
-pub use row::{AlertRow, DeliveryRow, DlqRow, PostRow, ReplyRow, SilenceRow, SourceStatusRow, TableRow};
+pub use row::{AlertRow, DeliveryRow, DlqRow, PostRow, ReplyRow, SilenceRow, SourceStatRow, SourceStatusRow, TableRow};
 pub use sink::ClickHouseSink;

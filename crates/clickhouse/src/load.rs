@@ -7,7 +7,9 @@ use crate::config::ClickHouseSinkConfig;
 use crate::error::ClickHouseError;
 use crate::local::{table_files, StoreReader};
 use crate::migrate::quote_ident;
-use crate::row::{AlertRow, DeliveryRow, DlqRow, PostRow, ReplyRow, SilenceRow, SourceStatusRow, TableRow};
+use crate::row::{
+    AlertRow, DeliveryRow, DlqRow, PostRow, ReplyRow, SilenceRow, SourceStatRow, SourceStatusRow, TableRow,
+};
 use bytes::{BufMut, BytesMut};
 use clickhouse::Row;
 use serde::de::DeserializeOwned;
@@ -27,7 +29,7 @@ pub struct LoadedFile {
 
 /// The tables a store directory may hold, with their columns (and `replies`, which only
 /// ClickHouse holds: `otklik report responses --record` writes it).
-pub fn store_tables() -> [(&'static str, &'static [&'static str]); 7] {
+pub fn store_tables() -> [(&'static str, &'static [&'static str]); 8] {
     [
         ("posts", PostRow::COLUMN_NAMES),
         ("dlq", DlqRow::COLUMN_NAMES),
@@ -36,6 +38,7 @@ pub fn store_tables() -> [(&'static str, &'static [&'static str]); 7] {
         ("alert_deliveries", DeliveryRow::COLUMN_NAMES),
         ("alert_silences", SilenceRow::COLUMN_NAMES),
         ("replies", ReplyRow::COLUMN_NAMES),
+        ("source_stats", SourceStatRow::COLUMN_NAMES),
     ]
 }
 
@@ -49,6 +52,7 @@ pub async fn load_store(config: &ClickHouseSinkConfig, dir: &Path) -> Result<Vec
     load_table::<SourceStatusRow>(&client, dir, &mut loaded).await?;
     load_table::<DeliveryRow>(&client, dir, &mut loaded).await?;
     load_table::<SilenceRow>(&client, dir, &mut loaded).await?;
+    load_table::<SourceStatRow>(&client, dir, &mut loaded).await?;
     Ok(loaded)
 }
 

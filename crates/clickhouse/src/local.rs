@@ -17,10 +17,10 @@
 //! was never acknowledged, so its rows are delivered again. A column added to a row type later
 //! needs `#[serde(default)]`, or every older line would be quarantined.
 
-use crate::row::{AlertRow, DeliveryRow, DlqRow, PostRow};
+use crate::row::{AlertRow, DeliveryRow, DlqRow, PostRow, SourceStatRow};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use otklik_model::{Alert, ClassifiedPost, DeliveryRecord, DlqRecord};
+use otklik_model::{Alert, ClassifiedPost, DeliveryRecord, DlqRecord, SourceStat};
 use otklik_pipeline::{BatchSink, Message, SinkError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -64,6 +64,15 @@ impl StoreRow for AlertRow {
     fn from_message(message: &Message) -> Result<Self, String> {
         let alert: Alert = otklik_model::decode("Alert", &message.payload).map_err(|e| e.to_string())?;
         Ok(AlertRow::from(&alert))
+    }
+}
+
+impl StoreRow for SourceStatRow {
+    const TABLE: &'static str = "source_stats";
+
+    fn from_message(message: &Message) -> Result<Self, String> {
+        let stat: SourceStat = otklik_model::decode("SourceStat", &message.payload).map_err(|e| e.to_string())?;
+        Ok(SourceStatRow::from(&stat))
     }
 }
 

@@ -52,6 +52,7 @@ migrations! {
     5 "005_incidents_alerts",
     6 "006_alert_delivery",
     7 "007_replies",
+    8 "008_source_stats",
 }
 
 /// Which dialect a server gets.

@@ -24,6 +24,7 @@ queries! {
     "heating_season",
     "unanswered_by_source",
     "needs_attention",
+    "audience_growth",
 }
 
 impl BundledQuery {

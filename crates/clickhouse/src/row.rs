@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use otklik_model::{
     Alert, AlertSeverity, AlertState, ClassifiedPost, Cursor, DeliveryOutcome, DeliveryRecord, DlqRecord, Notification, Silence,
-    Source, SourceStatus,
+    Source, SourceStat, SourceStatus,
 };
 use clickhouse::Row;
 use serde::{Deserialize, Serialize};
@@ -479,6 +479,28 @@ pub struct ReplyRow {
     pub computed_at: DateTime<Utc>,
 }
 
+/// A row of the `source_stats` table: a source's audience as one poll saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
+pub struct SourceStatRow {
+    pub source_id: String,
+    pub platform: String,
+    #[serde(with = "ch_datetime")]
+    pub observed_at: DateTime<Utc>,
+    /// Members (VK, OK) or subscribers (Telegram).
+    pub audience: u64,
+}
+
+impl From<&SourceStat> for SourceStatRow {
+    fn from(stat: &SourceStat) -> Self {
+        SourceStatRow {
+            source_id: stat.source_id.clone(),
+            platform: stat.platform.to_string(),
+            observed_at: stat.observed_at,
+            audience: stat.audience,
+        }
+    }
+}
+
 /// A row the ClickHouse writer can insert: its table, its columns (`clickhouse::Row`), and the
 /// checks that can be made before sending it.
 pub trait TableRow: clickhouse::RowOwned + clickhouse::RowWrite + Serialize + Send + Sync + 'static {
@@ -566,6 +588,19 @@ impl TableRow for ReplyRow {
     fn identify(&self, hasher: &mut dyn std::hash::Hasher) {
         hasher.write(self.complaint_uid.as_bytes());
         hasher.write_i64(self.computed_at.timestamp());
+    }
+}
+
+impl TableRow for SourceStatRow {
+    const TABLE: &'static str = "source_stats";
+
+    fn precheck(&self) -> Result<(), String> {
+        check_times(&[("observed_at", &self.observed_at)])
+    }
+
+    fn identify(&self, hasher: &mut dyn std::hash::Hasher) {
+        hasher.write(self.source_id.as_bytes());
+        hasher.write_i64(self.observed_at.timestamp());
     }
 }
 

@@ -13,7 +13,7 @@ use crate::check::{BadItem, Empty};
 use crate::{ParseError, RawPost};
 use async_trait::async_trait;
 use chrono::Utc;
-use otklik_model::{Cursor, Platform, Source, SourceStatus};
+use otklik_model::{Cursor, Platform, Schema, Source, SourceStat, SourceStatus};
 use otklik_pipeline::{publish_with_retry, Backoff, BusError, DeadLetters, Message, Publisher, StageMetrics};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -148,6 +148,9 @@ pub struct PollOutcome {
     pub bad_pages: Vec<BadPage>,
     /// The cursor to store once the posts are published.
     pub cursor: Cursor,
+    /// The source's audience (members, subscribers) when the platform showed it this poll;
+    /// `None` when it did not or reading it failed (which never fails the poll).
+    pub audience: Option<u64>,
 }
 
 /// Reads one network's feeds: over HTTP in production, from saved responses in the demo.
@@ -172,6 +175,8 @@ pub trait FeedReader: Send + Sync {
 pub struct CollectorTopics {
     pub raw: String,
     pub cursors: String,
+    /// Where audiences go ([`SourceStat`], keyed by source id).
+    pub stats: String,
 }
 
 /// Totals of one pass over the sources.
@@ -251,6 +256,9 @@ impl Collector {
                 summary.posts += outcome.posts.len();
                 summary.bad_pages += outcome.bad_pages.len();
                 self.publish_outcome(source, &outcome, shutdown).await?;
+                if let Some(audience) = outcome.audience {
+                    self.publish_audience(source, audience, shutdown).await?;
+                }
                 outcome.cursor
             }
             Err(CollectError::Unavailable(reason)) => {
@@ -284,6 +292,19 @@ impl Collector {
             let pass = self.poll_all(sources, &mut cursors, shutdown).await?;
             tracing::info!(polled = pass.polled, posts = pass.posts, failed = pass.failed.len(), unavailable = pass.unavailable.len(), "poll pass done");
         }
+    }
+
+    /// Publishes `source`'s audience. A record the bus refuses is logged and dropped: the next
+    /// poll observes the audience again, and posts never wait on it.
+    async fn publish_audience(&self, source: &Source, audience: u64, stop: &CancellationToken) -> Result<(), BusError> {
+        let (source_id, platform, observed_at) = (source.id.clone(), source.platform, Utc::now());
+        let payload = otklik_model::encode(&SourceStat { schema: Schema, source_id, platform, observed_at, audience });
+        let (topic, key) = (&self.topics.stats, source.id.as_bytes());
+        match publish_with_retry(self.publisher.as_ref(), topic, key, &payload, self.backoff, stop).await {
+            Err(e) if e.rejected => tracing::warn!(error = %e, "the audience was refused by the bus"),
+            other => other?,
+        }
+        Ok(())
     }
 
     async fn publish_outcome(&self, source: &Source, outcome: &PollOutcome, shutdown: &CancellationToken) -> Result<(), BusError> {

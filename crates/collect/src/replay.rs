@@ -90,6 +90,6 @@ impl FeedReader for ReplayReader {
             status: SourceStatus::Ok,
             ..cursor.clone()
         };
-        Ok(PollOutcome { posts, bad_pages, cursor })
+        Ok(PollOutcome { posts, bad_pages, cursor, audience: None })
     }
 }

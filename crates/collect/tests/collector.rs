@@ -47,11 +47,13 @@ impl FeedReader for Scripted {
                 posts: vec![RawPost { text: "жалоба ".repeat(200_000), ..post(source, 1) }, post(source, 2)],
                 bad_pages: vec![],
                 cursor: Cursor { newest_id: Some(2), ..cursor.clone() },
+                audience: None,
             }),
             _ => Ok(PollOutcome {
                 posts: vec![post(source, 1), post(source, 2)],
                 bad_pages: vec![BadPage { origin: "page-2".into(), bytes: b"<html><div".to_vec(), error: ParseError::new(source.platform, "truncated page") }],
                 cursor: Cursor { newest_id: Some(2), ..cursor.clone() },
+                audience: None,
             }),
         }
     }
@@ -67,7 +69,7 @@ fn scripted_collector(bus: &MemoryBus) -> Collector {
     Collector {
         reader: Arc::new(Scripted),
         publisher: bus.publisher(),
-        topics: CollectorTopics { raw: "raw".into(), cursors: "cursors".into() },
+        topics: CollectorTopics { raw: "raw".into(), cursors: "cursors".into(), stats: "stats".into() },
         dead_letters: DeadLetters { publisher: bus.publisher(), topic: "dlq".into(), stage: "collect".into(), backoff },
         backoff,
         metrics: Arc::new(StageMetrics::default()),

@@ -26,6 +26,7 @@ impl FeedReader for Watched {
             posts: vec![],
             bad_pages: vec![],
             cursor: Cursor { polled_at: Some(chrono::Utc::now()), ..cursor.clone() },
+            audience: None,
         })
     }
 }
@@ -49,7 +50,7 @@ fn watched_collector(bus: &MemoryBus, reader: Watched) -> Collector {
     Collector {
         reader: Arc::new(reader),
         publisher: bus.publisher(),
-        topics: CollectorTopics { raw: "raw".into(), cursors: "cursors".into() },
+        topics: CollectorTopics { raw: "raw".into(), cursors: "cursors".into(), stats: "stats".into() },
         dead_letters: DeadLetters { publisher: bus.publisher(), topic: "dlq".into(), stage: "collect".into(), backoff },
         backoff,
         metrics: Arc::new(StageMetrics::default()),

@@ -305,7 +305,7 @@ async fn tokens_echoed_by_vk_and_ok_reach_no_error_cursor_dlq_record_or_log_line
     let collector = |reader: Arc<dyn FeedReader>| Collector {
         reader,
         publisher: bus.publisher(),
-        topics: CollectorTopics { raw: "raw".into(), cursors: "cursors".into() },
+        topics: CollectorTopics { raw: "raw".into(), cursors: "cursors".into(), stats: "stats".into() },
         dead_letters: DeadLetters { publisher: bus.publisher(), topic: "dlq".into(), stage: "collect".into(), backoff },
         backoff,
         metrics: Arc::new(StageMetrics::default()),

@@ -30,6 +30,8 @@ struct Api {
     inject: Vec<(String, i64, usize)>,
     /// Requests refused for a bad signature.
     bad_signatures: usize,
+    /// gid → `members_count` as group.getInfo shows it (absent: not shown).
+    members: HashMap<String, u64>,
 }
 
 struct FakeOk {
@@ -58,6 +60,10 @@ impl FakeOk {
 
     fn set_comments(&self, topic: u64, comments: Vec<Value>) {
         self.api.lock().unwrap().comments.insert(topic.to_string(), comments);
+    }
+
+    fn set_members(&self, gid: &str, members: u64) {
+        self.api.lock().unwrap().members.insert(gid.into(), members);
     }
 
     fn inject(&self, method: &str, code: i64, times: usize) {
@@ -154,7 +160,12 @@ fn handle(api: &mut Api, req: &FakeRequest) -> FakeResponse {
     match method.as_str() {
         "group.getInfo" => {
             let uids = req.param("uids").unwrap_or_default();
-            let groups: Vec<Value> = uids.split(',').filter(|u| api.topics.contains_key(*u)).map(|u| json!({"uid": u, "name": format!("Группа {u}")})).collect();
+            let asked = req.param("fields").is_some_and(|f| f.contains("members_count"));
+            let group = |u: &str| match api.members.get(u) {
+                Some(n) if asked => json!({"uid": u, "name": format!("Группа {u}"), "members_count": n}),
+                _ => json!({"uid": u, "name": format!("Группа {u}")}),
+            };
+            let groups: Vec<Value> = uids.split(',').filter(|u| api.topics.contains_key(*u)).map(group).collect();
             FakeResponse::json(Value::Array(groups).to_string())
         }
         "mediatopic.getTopics" => {
@@ -673,7 +684,7 @@ async fn the_shared_collector_publishes_ok_posts_and_cursors() {
     let collector = Collector {
         reader: Arc::new(reader(&fake)),
         publisher: bus.publisher(),
-        topics: CollectorTopics { raw: "raw".into(), cursors: "cursors".into() },
+        topics: CollectorTopics { raw: "raw".into(), cursors: "cursors".into(), stats: "stats".into() },
         dead_letters: DeadLetters { publisher: bus.publisher(), topic: "dlq".into(), stage: "collect".into(), backoff: Backoff::default() },
         backoff: Backoff::default(),
         metrics: Arc::new(StageMetrics::default()),
@@ -793,4 +804,44 @@ async fn topics_with_impossible_ids_go_to_the_dlq_one_by_one() {
         let origin = &bad.origin;
         assert!(origin.contains(GID) && !origin.contains(TOKEN) && !origin.contains("sig="), "{origin}");
     }
+}
+
+#[tokio::test]
+async fn member_counts_from_first_contact_then_one_group_info_per_pass() {
+    let fake = FakeOk::start().await;
+    fake.set_topics(GID, vec![topic(GID, 101, 5, "Тема 101", 0)]);
+    fake.set_topics(OTHER_GID, vec![topic(OTHER_GID, 201, 5, "Тема 201", 0)]);
+    fake.set_members(GID, 4200);
+    let reader = reader(&fake);
+    let sources =
+        [source("ok-a", GID, false, CommentsPolicy::None), source("ok-b", OTHER_GID, false, CommentsPolicy::None)];
+    let audiences = |results: &[Result<otklik_collect::PollOutcome, CollectError>]| -> Vec<Option<u64>> {
+        results.iter().map(|r| r.as_ref().unwrap().audience).collect()
+    };
+
+    // First contact: each group's existence check shows its members (or not), and is the only
+    // group.getInfo of the pass.
+    let (new_a, new_b) = (Cursor::new("ok-a"), Cursor::new("ok-b"));
+    let first = reader.poll_many(&[(&sources[0], &new_a), (&sources[1], &new_b)]).await;
+    assert_eq!(audiences(&first), [Some(4200), None]);
+    assert_eq!(fake.calls("group.getInfo").len(), 2);
+    assert!(fake.calls("group.getInfo").iter().all(|r| r.param("fields").is_some_and(|f| f.contains("members_count"))));
+
+    // A later pass: one group.getInfo for every group.
+    fake.set_members(GID, 4300);
+    fake.set_members(OTHER_GID, 17);
+    let (a, b) = (first[0].as_ref().unwrap().cursor.clone(), first[1].as_ref().unwrap().cursor.clone());
+    let second = reader.poll_many(&[(&sources[0], &a), (&sources[1], &b)]).await;
+    assert_eq!(audiences(&second), [Some(4300), Some(17)]);
+    let calls = fake.calls("group.getInfo");
+    assert_eq!(calls.len(), 3);
+    let mut asked: Vec<&str> = calls[2].param("uids").unwrap_or_default().split(',').collect();
+    asked.sort_unstable();
+    assert_eq!(asked, [GID, OTHER_GID]);
+
+    // OK refusing the read costs the pass its audiences, nothing else.
+    fake.inject("group.getInfo", 10, usize::MAX);
+    let third = reader.poll_many(&[(&sources[0], &a), (&sources[1], &b)]).await;
+    assert_eq!(audiences(&third), [None, None]);
+    fake.assert_all_signed();
 }

@@ -726,7 +726,7 @@ async fn collector_publishes_posts_cursors_and_dead_letters() {
     let collector = Collector {
         reader: Arc::new(tg_reader(config(&server))),
         publisher: bus.publisher(),
-        topics: CollectorTopics { raw: "raw".into(), cursors: "cursors".into() },
+        topics: CollectorTopics { raw: "raw".into(), cursors: "cursors".into(), stats: "stats".into() },
         dead_letters: DeadLetters { publisher: bus.publisher(), topic: "dlq".into(), stage: "collect".into(), backoff: Backoff::default() },
         backoff: Backoff::default(),
         metrics: Arc::new(StageMetrics::default()),
@@ -750,6 +750,33 @@ async fn collector_publishes_posts_cursors_and_dead_letters() {
     assert!(record.to_string().contains("no t.me/s channel preview markup"), "{record}");
     assert_eq!(cursors["tg-penza_test"].newest_id, Some(45));
     assert!(matches!(&cursors["tg-gone_channel"].status, SourceStatus::Unavailable { reason } if reason.starts_with("channel not found")));
+    // The header's «12.5K subscribers», once for the channel polled, none for the gone one.
+    let stats = drain(&bus, "stats").await;
+    assert_eq!(stats.len(), 1);
+    assert_eq!(stats[0].0, "tg-penza_test");
+    let stat: SourceStat = otklik_model::decode("SourceStat", &stats[0].1).unwrap();
+    assert_eq!((stat.source_id.as_str(), stat.platform, stat.audience), ("tg-penza_test", Platform::Telegram, 12_500));
+}
+
+#[tokio::test]
+async fn the_audience_is_the_header_count_and_a_page_without_one_still_polls() {
+    let state = channels(&[FakeChannel::new(CHANNEL, 5), FakeChannel::new("no_counter", 5)]);
+    let server = FakeServer::start({
+        let state = state.clone();
+        move |r| match serve(&state, r, 0) {
+            FakeResponse::Reply { body, .. } if r.path == "/s/no_counter" => {
+                let page = String::from_utf8(body).unwrap();
+                FakeResponse::html(page.replace(r#"<span class="counter_value">12.5K</span>"#, ""))
+            }
+            other => other,
+        }
+    })
+    .await;
+    let reader = tg_reader(config(&server));
+    let outcome = reader.poll(&source(CHANNEL), &Cursor::new("a")).await.unwrap();
+    assert_eq!(outcome.audience, Some(12_500));
+    let outcome = reader.poll(&source("no_counter"), &Cursor::new("b")).await.unwrap();
+    assert_eq!((outcome.audience, outcome.posts.len()), (None, 5), "no count, the posts all the same");
 }
 
 async fn drain(bus: &MemoryBus, topic: &str) -> Vec<(String, Vec<u8>)> {

@@ -29,6 +29,8 @@ struct Wall {
     /// Every call on this wall fails with this VK error code.
     fail: Option<i64>,
     closed: bool,
+    /// `members_count` as `groups.getById` shows it; `None`: not shown (a banned community).
+    members: Option<u64>,
 }
 
 /// An error to answer instead of data.
@@ -74,7 +76,9 @@ fn comment(owner: i64, post_id: i64, id: i64, replies: &[i64]) -> Value {
 
 /// A wall of `n` posts, post `n` newest, one hour apart.
 fn wall(owner: i64, n: i64) -> Wall {
-    Wall { screen: None, posts: (1..=n).rev().map(|id| post(owner, id, n - id, 0)).collect(), comments: HashMap::new(), fail: None, closed: false }
+    let posts = (1..=n).rev().map(|id| post(owner, id, n - id, 0)).collect();
+    let members = Some((1000 - owner).unsigned_abs());
+    Wall { screen: None, posts, comments: HashMap::new(), fail: None, closed: false, members }
 }
 
 fn error_body(code: i64, msg: &str) -> Value {
@@ -155,7 +159,10 @@ impl Vk {
     }
 
     fn call(&self, token: &str, method: &str, p: &Params) -> Result<Value, (i64, String)> {
-        self.calls.lock().unwrap().push((method.to_owned(), token.to_owned()));
+        // The audience read is told apart from name resolution, which tests count.
+        let audience = method == "groups.getById" && p.contains_key("group_ids");
+        let recorded = if audience { "groups.getById:members" } else { method };
+        self.calls.lock().unwrap().push((recorded.to_owned(), token.to_owned()));
         let walls = self.walls.lock().unwrap();
         let find = |p: &Params| -> Result<(i64, &Wall), (i64, String)> {
             let owner = match (int(p, "owner_id"), text(p, "domain")) {
@@ -196,6 +203,24 @@ impl Vk {
                     })
                     .collect();
                 Ok(json!({"count": all.len(), "current_level_count": all.len(), "items": items}))
+            }
+            "groups.getById" if p.contains_key("group_ids") => {
+                assert_eq!(text(p, "fields"), Some("members_count"));
+                let groups: Vec<Value> = text(p, "group_ids")
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter_map(|id| {
+                        let id: i64 = id.parse().ok()?;
+                        let wall = walls.get(&-id)?;
+                        let closed = u8::from(wall.closed);
+                        let mut group = json!({"id": id, "name": format!("Community {id}"), "is_closed": closed});
+                        if let Some(n) = wall.members {
+                            group["members_count"] = json!(n);
+                        }
+                        Some(group)
+                    })
+                    .collect();
+                Ok(json!({"groups": groups, "profiles": []}))
             }
             "groups.getById" => {
                 let name = text(p, "group_id").unwrap_or_default();
@@ -442,7 +467,8 @@ async fn unbatched_concurrent_requests_never_break_a_token_limit() {
         *m.entry(t).or_default() += 1;
         m
     });
-    assert_eq!(per_token.values().sum::<usize>(), 75);
+    // 75 walls and one member-count read for all of them.
+    assert_eq!(per_token.values().sum::<usize>(), 76);
     assert!(per_token.len() == 3 && per_token.values().all(|&n| (15..=35).contains(&n)), "spread over the pool: {per_token:?}");
     // 25 per token at 20 per 1.1 s: the limit had to hold requests back.
     assert!(started.elapsed() >= Duration::from_secs(1), "{:?}", started.elapsed());
@@ -695,7 +721,13 @@ async fn incremental_polls_page_by_offset_mind_pinned_posts_and_fetch_changed_co
     let second = reader.poll(&src, &first.cursor).await.unwrap();
     assert_eq!(uids(&second.posts), ["vk:-77:252", "vk:-77:251"]);
     let requests = &fx.server.requests()[before..];
-    assert_eq!(requests.len(), 1, "one page reaches past the cursor and the re-check window; comments unchanged are not fetched");
+    let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
+    // Unbatched (execute_batch 1 here), the member count is a request of its own.
+    assert_eq!(
+        paths,
+        ["/method/wall.get", "/method/groups.getById"],
+        "one page reaches past the cursor and the re-check window; comments unchanged are not fetched"
+    );
 
     // Not official: no comments at all.
     let fx2 = Fixture::new(&["tok-a"]).await;
@@ -707,7 +739,7 @@ async fn incremental_polls_page_by_offset_mind_pinned_posts_and_fetch_changed_co
     src2.comments = CommentsPolicy::OfficialPosts;
     let outcome = fx2.reader(&["tok-a"], fx2.config()).poll(&src2, &Cursor::new("vk-5")).await.unwrap();
     assert_eq!(uids(&outcome.posts), ["vk:-5:2", "vk:-5:1"]);
-    assert!(fx2.vk.calls.lock().unwrap().iter().all(|(m, _)| m == "wall.get"));
+    assert!(fx2.vk.calls.lock().unwrap().iter().all(|(m, _)| m == "wall.get" || m == "groups.getById:members"));
 }
 
 #[tokio::test]
@@ -809,4 +841,41 @@ async fn invalid_wall_items_go_to_the_dlq_and_the_rest_is_published() {
     assert!(origin.starts_with("wall.get") && origin.ends_with("item 1"), "{origin}");
     let payload: RawPost = otklik_model::decode("RawPost", &outcome.bad_pages[0].bytes).unwrap();
     assert_eq!(payload.uid.to_string(), "vk:-1:0");
+}
+
+#[tokio::test]
+async fn member_counts_come_in_one_call_inside_the_polls_execute() {
+    let fx = Fixture::new(&["tok-a"]).await;
+    fx.add(-501, Wall { members: Some(1520), ..wall(-501, 2) });
+    fx.add(-502, Wall { members: None, ..wall(-502, 2) });
+    fx.add(503, wall(503, 2));
+    let sources = [source("a", "-501"), source("b", "club502"), source("c", "503")];
+    let cursors: Vec<Cursor> = sources.iter().map(|s| Cursor::new(&s.id)).collect();
+    let reader = fx.reader(&["tok-a"], fx.config());
+    let results = poll_all(&reader, &sources, &cursors).await;
+    let audiences: Vec<Option<u64>> = results.iter().map(|r| r.as_ref().unwrap().audience).collect();
+    assert_eq!(audiences, [Some(1520), None, None], "a community without the field, a user's wall: none");
+    let calls = fx.vk.calls.lock().unwrap().clone();
+    assert_eq!(calls.iter().filter(|(m, _)| m == "groups.getById:members").count(), 1, "{calls:?}");
+    assert_eq!(fx.server.requests().len(), 1, "the read joins the walls' execute");
+    let code = fx.server.requests()[0].param("code").unwrap_or_default().to_owned();
+    assert!(code.contains(r#""group_ids":"501,502""#), "{code}");
+}
+
+#[tokio::test]
+async fn a_failed_member_count_read_never_fails_the_poll() {
+    let fx = Fixture::new(&["tok-a"]).await;
+    fx.add(-501, Wall { members: Some(1520), ..wall(-501, 2) });
+    let inject = Inject { token: None, method: Some("groups.getById"), code: 15, times: usize::MAX, in_call: true };
+    fx.vk.injections.lock().unwrap().push(inject);
+    let reader = fx.reader(&["tok-a"], fx.config());
+    let outcome = reader.poll(&source("a", "-501"), &Cursor::new("a")).await.unwrap();
+    assert_eq!((outcome.posts.len(), outcome.audience), (2, None));
+
+    // Alone in its request (no batching), a whole-request failure of the read is the same.
+    fx.vk.injections.lock().unwrap()[0].in_call = false;
+    let reader = fx.reader(&["tok-a"], VkConfig { execute_batch: 1, ..fx.config() });
+    let outcome = reader.poll(&source("a", "-501"), &Cursor::new("a")).await.unwrap();
+    assert_eq!((outcome.posts.len(), outcome.audience), (2, None));
+    assert_eq!(reader.token_status()[0].state, TokenState::Active);
 }

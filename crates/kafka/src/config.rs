@@ -140,6 +140,9 @@ pub struct TopicsConfig {
     pub dlq: String,
     pub sources: String,
     pub cursors: String,
+    /// Sources' audiences as polls saw them (`SourceStat`, keyed by source id): a log, every
+    /// observation is a point of the growth series the sink stores.
+    pub source_stats: String,
     /// Partitions of each new topic; `None` (the default) takes the broker's `num.partitions`.
     pub partitions: Option<i32>,
     /// Replication factor of each new topic; `None` (the default) takes the broker's
@@ -157,6 +160,7 @@ impl Default for TopicsConfig {
             dlq: "otklik.dlq.v1".into(),
             sources: "otklik.sources.v1".into(),
             cursors: "otklik.cursors.v1".into(),
+            source_stats: "otklik.sources.stats.v1".into(),
             partitions: None,
             replication_factor: None,
         }
@@ -186,6 +190,7 @@ impl TopicsConfig {
             spec(&self.dlq, false),
             spec(&self.sources, true),
             spec(&self.cursors, true),
+            spec(&self.source_stats, false),
         ]
     }
 }
@@ -243,7 +248,7 @@ mod tests {
     fn parses_with_defaults_and_rejects_unknown_keys() {
         let config: KafkaConfig = toml_like(r#"{"brokers": "a:9092"}"#);
         assert_eq!(config, KafkaConfig::new("a:9092"));
-        assert_eq!(config.topics.specs().len(), 7);
+        assert_eq!(config.topics.specs().len(), 8);
         assert!(config.topics.specs().iter().filter(|s| s.compacted).all(|s| s.name.contains("sources") || s.name.contains("cursors")));
         let err = serde_json::from_str::<KafkaConfig>(r#"{"brokers": "a", "brokerz": "b"}"#).unwrap_err();
         assert!(err.to_string().contains("unknown field"), "{err}");

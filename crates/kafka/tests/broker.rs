@@ -105,6 +105,7 @@ async fn topic_bootstrap_is_idempotent() {
         dlq: format!("{prefix}.{}", d.dlq),
         sources: format!("{prefix}.{}", d.sources),
         cursors: format!("{prefix}.{}", d.cursors),
+        source_stats: format!("{prefix}.{}", d.source_stats),
         partitions: Some(3),
         replication_factor: Some(1),
     };
@@ -200,6 +201,7 @@ async fn init_creates_missing_topics_and_names_differences() {
         dlq: format!("{prefix}.dlq"),
         sources: format!("{prefix}.sources"),
         cursors: format!("{prefix}.cursors"),
+        source_stats: format!("{prefix}.stats"),
         partitions: Some(2),
         replication_factor: None,
     };

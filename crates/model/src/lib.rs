@@ -7,6 +7,7 @@
 //! - [`RawPost`]: a post or comment as a collector saw it (`otklik.posts.raw.v1`);
 //! - [`ClassifiedPost`]: a raw post plus its [`Classification`] (`otklik.posts.classified.v1`);
 //! - [`Source`] and [`Cursor`]: the fleet's work list and its progress (compacted topics);
+//! - [`SourceStat`]: a source's audience as a poll saw it (`otklik.sources.stats.v1`);
 //! - [`Alert`]: one event of a spike of incident voices (`otklik.alerts.v1`);
 //! - [`DlqRecord`]: anything a stage could not process (`otklik.dlq.v1`);
 //! - [`Notification`], [`DeliveryRecord`], [`Silence`]: alert delivery — what the router sends,
@@ -35,7 +36,7 @@ pub use post::{
     MunicipalityMatch, PostKind, RawPost, RepostOrigin, TopicHit,
 };
 pub use schema::{Schema, SCHEMA_VERSION};
-pub use source::{CommentsPolicy, Cursor, Platform, SeenPost, Source, SourceStatus};
+pub use source::{CommentsPolicy, Cursor, Platform, SeenPost, Source, SourceStat, SourceStatus};
 pub use time::{format_rfc3339_secs, rfc3339_secs};
 pub use topic::{Topic, UnknownTopic};
 pub use uid::{PostUid, UidError};

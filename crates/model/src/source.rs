@@ -141,6 +141,22 @@ pub struct SeenPost {
     pub fingerprint: u64,
 }
 
+/// A source's audience as one poll saw it (topic `otklik.sources.stats.v1`, keyed by source
+/// id; a log, not compacted: every observation is a point of the growth series). Written only
+/// when the platform showed a figure: VK `members_count`, the t.me/s header's subscribers, OK
+/// `members_count`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceStat {
+    pub schema: Schema,
+    pub source_id: String,
+    pub platform: Platform,
+    #[serde(with = "rfc3339_secs")]
+    pub observed_at: DateTime<Utc>,
+    /// Members (VK, OK) or subscribers (Telegram).
+    pub audience: u64,
+}
+
 impl Cursor {
     /// The cursor of a source never polled.
     pub fn new(source_id: impl Into<String>) -> Self {

@@ -137,7 +137,8 @@ def loaded(db):
 
 def test_columns_match_the_rust_rows(db):
     for table, struct in [("posts", "PostRow"), ("dlq", "DlqRow"), ("alerts", "AlertRow"), ("sources_status", "SourceStatusRow"),
-                          ("alert_deliveries", "DeliveryRow"), ("alert_silences", "SilenceRow"), ("replies", "ReplyRow")]:
+                          ("alert_deliveries", "DeliveryRow"), ("alert_silences", "SilenceRow"), ("replies", "ReplyRow"),
+                          ("source_stats", "SourceStatRow")]:
         cols = rows(db, "SELECT name FROM system.columns WHERE database = 'otklik' AND table = '%s' "
                         "AND default_kind = '' ORDER BY position" % table)
         assert [c["name"] for c in cols] == rust_fields(struct), table
@@ -202,9 +203,9 @@ def test_old_alerts_are_moved_aside_and_the_new_table_keeps_every_event(db):
     assert create["engine"] == "MergeTree" and "TTL" in create["create_table_query"]
 
 
-def history_sql(name):
-    """A SQL constant of crates/clickhouse/src/history.rs, its `?` bound to `since`."""
-    text = (ROOT / "crates/clickhouse/src/history.rs").read_text()
+def history_sql(name, path="crates/clickhouse/src/history.rs"):
+    """A SQL constant of crates/clickhouse/src/history.rs (or `path`)."""
+    text = (ROOT / path).read_text()
     parts = re.search(r'const %s: &str = ((?:"[^"]*"\s*)+);' % name, text, re.S).group(1)
     return "".join(re.findall(r'"([^"]*)"', parts)).replace("\\\n", "")
 
@@ -327,3 +328,30 @@ def test_response_figures_do_not_change_when_replies_are_delivered_twice(db):
     share = got[0].pop("share")
     assert got[0] == expected
     assert abs(share - 0.5) < 1e-9
+
+
+def stat(source, platform, days_ago, audience):
+    """A `source_stats` row: `source`'s audience as a poll saw it `days_ago` days ago (at noon)."""
+    at = NOW.replace(hour=12, minute=0, second=0) - dt.timedelta(days=days_ago)
+    return {"source_id": source, "platform": platform, "observed_at": fmt(at), "audience": audience}
+
+
+def test_audience_growth_and_the_history_read_survive_redelivery(db):
+    week = [stat("vk-adm", "vk", d, 2000 + 10 * (13 - d)) for d in range(13, -1, -1)]
+    sample = week + [stat("tg-news", "telegram", 10, 500), stat("tg-news", "telegram", 3, 450),
+                     stat("ok-new", "ok", 2, 0), stat("ok-new", "ok", 1, 40), stat("vk-old", "vk", 20, 5)]
+    insert(db, "source_stats", sample)
+    insert(db, "source_stats", sample[:5])  # re-delivery
+    query = (ROOT / "deploy/clickhouse/queries/audience_growth.sql").read_text()
+    got = {r["source_id"]: r for r in rows(db, query)}
+    assert set(got) == {"vk-adm", "tg-news", "ok-new"}  # vk-old is older than 14 days
+    assert (int(got["vk-adm"]["first_audience"]), int(got["vk-adm"]["last_audience"])) == (2000, 2130)
+    assert int(got["vk-adm"]["change"]) == 130 and got["vk-adm"]["change_pct"] == 6.5
+    assert int(got["tg-news"]["change"]) == -50 and got["tg-news"]["change_pct"] == -10
+    assert int(got["ok-new"]["change"]) == 40 and got["ok-new"]["change_pct"] is None
+
+    since = int((NOW - dt.timedelta(days=14)).timestamp())
+    sql = history_sql("SOURCE_STATS_SQL", "crates/clickhouse/src/audience.rs").replace("?", "%d" % since)
+    read = rows(db, sql)
+    assert len(read) == 14 + 2 + 2, "one row per observation, the redelivered ones once"
+    assert [r["source_id"] for r in read] == sorted(r["source_id"] for r in read)

@@ -20,7 +20,7 @@ use super::{signature, OkApiError, OkErrorClass, SigningSecret};
 use crate::collector::LONGEST_WAIT;
 use crate::http::{redact, HttpClient, HttpConfig, HttpError};
 use crate::ratelimit::{Rate, RateLimiter};
-use crate::vk::lenient::{LId, LInt, LText};
+use crate::vk::lenient::{LId, LInt, LText, LUint};
 use otklik_pipeline::{secrets, Backoff};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -74,6 +74,8 @@ pub struct OkGroup {
     pub uid: String,
     pub name: Option<String>,
     pub shortname: Option<String>,
+    /// The group's member count, when OK shows it.
+    pub members_count: Option<u64>,
 }
 
 /// The signed client of one OK credential. Share it (`Arc`) between every source that uses the
@@ -226,7 +228,8 @@ impl OkClient {
     /// `group.getInfo` for `uids`; groups OK does not know are simply absent from the answer.
     pub async fn group_info(&self, uids: &[&str]) -> Result<Vec<OkGroup>, OkCallError> {
         let uids = uids.join(",");
-        let body = self.call("group.getInfo", &[("uids", &uids), ("fields", "uid,name,shortname")]).await?;
+        let fields = "uid,name,shortname,members_count";
+        let body = self.call("group.getInfo", &[("uids", &uids), ("fields", fields)]).await?;
         #[derive(Deserialize)]
         struct Group<'a> {
             #[serde(borrow, default)]
@@ -235,6 +238,8 @@ impl OkClient {
             name: Option<Cow<'a, str>>,
             #[serde(borrow, default)]
             shortname: Option<Cow<'a, str>>,
+            #[serde(default)]
+            members_count: LUint,
         }
         let groups: Vec<Group<'_>> = serde_json::from_slice(&body.bytes).map_err(|e| OkCallError::Api {
             method: "group.getInfo".into(),
@@ -243,7 +248,8 @@ impl OkClient {
         Ok(groups
             .into_iter()
             .filter_map(|g| {
-                Some(OkGroup { uid: g.uid.0?.into_owned(), name: g.name.map(Cow::into_owned), shortname: g.shortname.map(Cow::into_owned) })
+                let (name, shortname) = (g.name.map(Cow::into_owned), g.shortname.map(Cow::into_owned));
+                Some(OkGroup { uid: g.uid.0?.into_owned(), name, shortname, members_count: g.members_count.0 })
             })
             .collect())
     }

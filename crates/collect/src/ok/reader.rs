@@ -10,9 +10,10 @@ use crate::collector::{BadPage, CollectError, EmptyLog, FeedReader, PollNotes, P
 use crate::walk::{settle, walk, FeedPage, PageError, PagedFeed, WalkLimits};
 use crate::{ParseContext, RawPost};
 use async_trait::async_trait;
+use tracing::Instrument;
 use chrono::Utc;
 use otklik_model::{CommentsPolicy, Cursor, ItemKind, Platform, PostUid, Source};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// Fields asked of `mediatopic.getTopics`: the topics and the entities their refs name.
@@ -189,11 +190,15 @@ impl FeedReader for OkReader {
         if let Some(reason) = self.client.stopped() {
             return Err(CollectError::Config(reason));
         }
+        let mut audience = None;
         if cursor.polled_at.is_none() {
-            // First contact: make sure the group exists before walking it.
+            // First contact: make sure the group exists before walking it (and note its members).
             let groups = self.client.group_info(&[gid]).await.map_err(|e| call_error(&self.client, gid, e))?;
             match groups.iter().find(|g| g.uid == gid) {
-                Some(group) => tracing::info!(gid, name = group.name.as_deref().unwrap_or(""), "OK group found"),
+                Some(group) => {
+                    tracing::info!(gid, name = group.name.as_deref().unwrap_or(""), "OK group found");
+                    audience = group.members_count;
+                }
                 None => return Err(CollectError::Unavailable(format!("OK group {gid} not found (group.getInfo knows no such group)"))),
             }
         }
@@ -206,7 +211,7 @@ impl FeedReader for OkReader {
         let mut bad_pages = walked.bad_pages;
         if !wants_comments(source) {
             bad_pages.extend(self.settle_notes(source, notes));
-            return Ok(PollOutcome { posts: walked.publish, bad_pages, cursor: walked.cursor });
+            return Ok(PollOutcome { posts: walked.publish, bad_pages, cursor: walked.cursor, audience });
         }
 
         // Comments only under the topics this poll publishes (new or changed: a new comment
@@ -241,11 +246,55 @@ impl FeedReader for OkReader {
         // poll sees them as unseen and reads their comments then.
         cursor.recent.retain(|s| !unfinished.contains(&s.uid));
         bad_pages.extend(self.settle_notes(source, notes));
-        Ok(PollOutcome { posts, bad_pages, cursor })
+        Ok(PollOutcome { posts, bad_pages, cursor, audience })
+    }
+
+    /// Polls every source concurrently (the client's rate limit paces them), then reads the
+    /// member counts of the groups polled before in one `group.getInfo` per
+    /// [`AUDIENCE_IDS_PER_CALL`] groups.
+    async fn poll_many(&self, sources: &[(&Source, &Cursor)]) -> Vec<Result<PollOutcome, CollectError>> {
+        let polls = sources.iter().map(|(source, cursor)| {
+            let span = tracing::info_span!("fetch", source = %source.id, platform = %source.platform);
+            self.poll(source, cursor).instrument(span)
+        });
+        let mut results = futures_util::future::join_all(polls).await;
+        self.add_audiences(sources, &mut results).await;
+        results
     }
 }
 
+/// Groups one `group.getInfo` asks about at most.
+const AUDIENCE_IDS_PER_CALL: usize = 100;
+
 impl OkReader {
+    /// Fills in the audience of the polls that succeeded, but for first contacts: their
+    /// existence check has asked already (one `group.getInfo` per group and pass at most). A
+    /// failed call is logged and leaves those audiences out: the poll itself stands.
+    async fn add_audiences(&self, sources: &[(&Source, &Cursor)], results: &mut [Result<PollOutcome, CollectError>]) {
+        let wanted: Vec<(usize, &str)> = sources
+            .iter()
+            .zip(results.iter())
+            .enumerate()
+            .filter(|(_, ((_, cursor), result))| cursor.polled_at.is_some() && result.is_ok())
+            .map(|(i, ((source, _), _))| (i, source.handle.trim()))
+            .collect();
+        let mut gids: Vec<&str> = wanted.iter().map(|&(_, gid)| gid).collect();
+        gids.sort_unstable();
+        gids.dedup();
+        let mut counts = HashMap::new();
+        for chunk in gids.chunks(AUDIENCE_IDS_PER_CALL) {
+            match self.client.group_info(chunk).await {
+                Ok(groups) => counts.extend(groups.into_iter().filter_map(|g| Some((g.uid, g.members_count?)))),
+                Err(e) => tracing::warn!(error = %e, "OK member counts not read this poll"),
+            }
+        }
+        for (i, gid) in wanted {
+            if let (Some(Ok(outcome)), Some(&count)) = (results.get_mut(i), counts.get(gid)) {
+                outcome.audience = Some(count);
+            }
+        }
+    }
+
     /// Logs the poll's emptiness (once per source) and hands back its bad items for the DLQ.
     fn settle_notes(&self, source: &Source, notes: PollNotes) -> Vec<BadPage> {
         let (bad_items, empty) = notes.into_parts();

@@ -43,7 +43,7 @@ use otklik_model::{Cursor, Platform, Source};
 use otklik_pipeline::units::{check_count, check_duration, check_size, ConfigProblem};
 use reqwest::Url;
 use serde::{Deserialize, Deserializer};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The `[collect.telegram]` settings. Every field has a default; durations are strings
@@ -214,14 +214,16 @@ impl FeedReader for TelegramReader {
             .ok_or_else(|| CollectError::Config(format!("source {}: {:?} is not a Telegram channel username", source.id, source.handle)))?;
         let now = Utc::now();
         let ctx = ParseContext { source_id: Some(source.id.clone()), collected_at: now, parent: None };
-        let feed = ChannelFeed { reader: self, channel, ctx, notes: PollNotes::default() };
+        let notes = PollNotes::default();
+        let feed = ChannelFeed { reader: self, channel, ctx, notes, subscribers: Mutex::new(None) };
         let walked = walk(&feed, cursor, &self.config.walk_limits(), now).await?;
         tracing::debug!(channel = feed.channel, pages = walked.pages, seen = walked.seen.len(), publish = walked.publish.len(), "telegram channel polled");
         // Message blocks that are not posts go to the DLQ one by one, like VK's and OK's items.
         let (bad_items, _) = feed.notes.into_parts();
         let mut bad_pages = walked.bad_pages;
         bad_pages.extend(bad_items);
-        Ok(PollOutcome { posts: walked.publish, bad_pages, cursor: walked.cursor })
+        let audience = *feed.subscribers.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(PollOutcome { posts: walked.publish, bad_pages, cursor: walked.cursor, audience })
     }
 }
 
@@ -249,6 +251,8 @@ struct ChannelFeed<'a> {
     ctx: ParseContext,
     /// The message blocks of the walked pages that are not posts.
     notes: PollNotes,
+    /// The subscriber count of the header, which only the first (full) page has.
+    subscribers: Mutex<Option<u64>>,
 }
 
 #[async_trait]
@@ -293,6 +297,9 @@ impl PagedFeed for ChannelFeed<'_> {
             }
         };
         self.notes.note(Platform::Telegram, &shown, body, page.bad_items(), None);
+        if let Some(count) = page.channel.subscribers {
+            self.subscribers.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(count);
+        }
         Ok(into_feed_page(page, before))
     }
 }

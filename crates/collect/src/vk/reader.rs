@@ -120,18 +120,19 @@ impl VkReader {
         let (bad_items, empty) = notes.into_parts();
         bad_pages.extend(bad_items);
         self.empty_log.record(&source.id, empty.as_ref());
-        Ok(PollOutcome { posts, bad_pages, cursor: new_cursor })
+        Ok(PollOutcome { posts, bad_pages, cursor: new_cursor, audience: None })
     }
 
-    /// Turns a handle into what to request, resolving screen names (cached).
-    async fn target(&self, handle: &str, batcher: &Batcher<'_>) -> Result<Target, CollectError> {
+    /// What `handle` names as far as it tells without asking VK: a target (parsed, or a screen
+    /// name resolved before), or else the screen name to resolve.
+    fn known_target<'h>(&self, handle: &'h str) -> Result<Result<Target, &'h str>, CollectError> {
         let handle = handle.trim();
         if let Some(query) = handle.strip_prefix("search:") {
             let query = query.trim();
             if query.is_empty() {
                 return Err(CollectError::Config("VK source handle \"search:\" has an empty query".into()));
             }
-            return Ok(Target::Search(query.to_owned()));
+            return Ok(Ok(Target::Search(query.to_owned())));
         }
         let name = ["https://", "http://"].iter().fold(handle, |h, p| h.strip_prefix(p).unwrap_or(h));
         let name = ["m.vk.com/", "vk.com/"].iter().fold(name, |h, p| h.strip_prefix(p).unwrap_or(h)).trim_end_matches('/');
@@ -139,16 +140,33 @@ impl VkReader {
             return Err(CollectError::Config(format!("VK source handle {handle:?} names no wall")));
         }
         if let Ok(id) = name.parse::<i64>() {
-            return Ok(Target::Owner(id));
+            return Ok(Ok(Target::Owner(id)));
         }
         for prefix in ["club", "public", "event"] {
             if let Some(id) = name.strip_prefix(prefix).and_then(|d| d.parse::<i64>().ok()).filter(|&d| d > 0) {
-                return Ok(Target::Owner(-id));
+                return Ok(Ok(Target::Owner(-id)));
             }
         }
-        if let Some(known) = self.resolved.lock().unwrap_or_else(|p| p.into_inner()).get(name) {
-            return Ok(known.clone());
+        match self.resolved.lock().unwrap_or_else(|p| p.into_inner()).get(name) {
+            Some(known) => Ok(Ok(known.clone())),
+            None => Ok(Err(name)),
         }
+    }
+
+    /// The community a handle names, when that is known without asking VK.
+    fn known_community(&self, handle: &str) -> Option<u64> {
+        match self.known_target(handle) {
+            Ok(Ok(Target::Owner(id))) if id < 0 => Some(id.unsigned_abs()),
+            _ => None,
+        }
+    }
+
+    /// Turns a handle into what to request, resolving screen names (cached).
+    async fn target(&self, handle: &str, batcher: &Batcher<'_>) -> Result<Target, CollectError> {
+        let name = match self.known_target(handle)? {
+            Ok(target) => return Ok(target),
+            Err(name) => name,
+        };
         let call = VkCall::new("groups.getById", [("group_id", json!(name))]);
         let target = match batcher.call(call).await {
             Ok(value) => {
@@ -303,6 +321,47 @@ impl VkReader {
     }
 }
 
+/// Communities one `groups.getById` asks about at most (VK's limit is 500 ids).
+const AUDIENCE_IDS_PER_CALL: usize = 500;
+
+impl VkReader {
+    /// `members_count` of the communities among `sources` (those whose id the handle gives, or a
+    /// poll resolved before): one `groups.getById` per [`AUDIENCE_IDS_PER_CALL`] of them, sent
+    /// through the batcher with the polls' first calls, so in the same `execute` and within
+    /// the token limits. A failed call only leaves those audiences out.
+    async fn members_counts(&self, sources: &[(&Source, &Cursor)], batcher: &Batcher<'_>) -> HashMap<u64, u64> {
+        let mut ids: Vec<u64> = sources.iter().filter_map(|(source, _)| self.known_community(&source.handle)).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let calls = ids.chunks(AUDIENCE_IDS_PER_CALL).map(|chunk| {
+            let list: Vec<String> = chunk.iter().map(u64::to_string).collect();
+            let params = [("group_ids", json!(list.join(","))), ("fields", json!("members_count"))];
+            batcher.call(VkCall::new("groups.getById", params))
+        });
+        let mut counts = HashMap::new();
+        for answer in futures_util::future::join_all(calls).await {
+            match answer {
+                Ok(value) => counts.extend(members_counts(&value)),
+                Err(e) => {
+                    tracing::warn!(error = %call_error(e, "groups.getById"), "VK member counts not read this poll")
+                }
+            }
+        }
+        counts
+    }
+}
+
+/// Community id → `members_count` of a `groups.getById` answer (the `{"groups": [...]}` form of
+/// API 5.139+ or the bare array of older versions). Communities without the field (banned,
+/// deactivated) are left out.
+fn members_counts(value: &Value) -> HashMap<u64, u64> {
+    let groups = value.get("groups").unwrap_or(value).as_array().map(Vec::as_slice).unwrap_or_default();
+    groups
+        .iter()
+        .filter_map(|g| Some((as_i64(&g["id"])?.unsigned_abs(), u64::try_from(as_i64(&g["members_count"])?).ok()?)))
+        .collect()
+}
+
 fn wants_comments(source: &Source) -> bool {
     match source.comments {
         CommentsPolicy::None => false,
@@ -384,9 +443,19 @@ impl FeedReader for VkReader {
     /// in one [`Batcher`], so 25 walls cost one `execute` request instead of 25.
     async fn poll_many(&self, sources: &[(&Source, &Cursor)]) -> Vec<Result<PollOutcome, CollectError>> {
         let batcher = Batcher::new(&self.api, self.config.execute_batch, self.config.batch_linger);
-        let polls = futures_util::future::join_all(sources.iter().map(|(source, cursor)| self.poll_one(source, cursor, &batcher)));
+        let work = async {
+            let polls = sources.iter().map(|(source, cursor)| self.poll_one(source, cursor, &batcher));
+            let polls = futures_util::future::join_all(polls);
+            let (mut results, counts) = futures_util::future::join(polls, self.members_counts(sources, &batcher)).await;
+            for ((source, _), result) in sources.iter().zip(results.iter_mut()) {
+                if let (Ok(outcome), Some(id)) = (result, self.known_community(&source.handle)) {
+                    outcome.audience = counts.get(&id).copied();
+                }
+            }
+            results
+        };
         tokio::select! {
-            results = polls => results,
+            results = work => results,
             _ = batcher.drive() => unreachable!("the batcher runs until dropped"),
         }
     }
@@ -395,6 +464,16 @@ impl FeedReader for VkReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn member_counts_of_both_answer_forms() {
+        let groups = json!([{"id": 42, "members_count": 1520}, {"id": 43, "deactivated": "banned"}]);
+        let new = json!({"groups": groups, "profiles": []});
+        assert_eq!(members_counts(&new), HashMap::from([(42, 1520)]));
+        let old = json!([{"id": "7", "members_count": "12"}, {"id": 8, "members_count": -1}]);
+        assert_eq!(members_counts(&old), HashMap::from([(7, 12)]));
+        assert!(members_counts(&json!({"groups": "x"})).is_empty());
+    }
 
     #[test]
     fn comment_policy() {
