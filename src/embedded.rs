@@ -197,11 +197,16 @@ pub async fn run(config: &Config) -> Result<Summary> {
     let counts = counts.lock().unwrap_or_else(|p| p.into_inner()).clone();
     // The run's incidents, read back as stored (the stage's window has let the older ones go).
     let since = alert_stage.with_core(|core| core.earliest()).unwrap_or_else(chrono::Utc::now);
-    let incidents = crate::incidents_cmd::read(config, &History::Local(data_dir.path().to_owned()), since).await?;
+    let history = History::Local(data_dir.path().to_owned());
+    let incidents = crate::incidents_cmd::read(config, &history, since).await?;
+    // Every stored complaint, not only the run's: a reply may come long after its complaint.
+    let all_time = chrono::DateTime::<chrono::Utc>::MIN_UTC;
+    let responses = crate::responses_cmd::Answered::read(&config.responders, &history, all_time).await?;
     Ok(Summary {
         counts,
         incidents,
         alerts: alert_stage.raised(),
+        responses,
         deliveries: receivers.iter().map(|(name, m)| (name.clone(), m.snapshot())).collect(),
         collected: StageMetrics::get(&metrics.collect.emitted),
         dead_lettered: metrics.dead_lettered(),

@@ -50,6 +50,67 @@ pub fn run(config: &Config, since: std::time::Duration, record: bool) -> Result<
     crate::commands::print_stdout(view.render(&complaints, from))
 }
 
+/// The run summary's response figures: resident complaints and questions stored, how many have a
+/// first reply (within 24 h), and each replier's count and median delay.
+#[derive(Debug, Default)]
+pub struct Answered {
+    pub complaints: usize,
+    pub answered: usize,
+    pub in_24h: usize,
+    /// Replier label → (complaints answered, median delay).
+    pub by: BTreeMap<String, (usize, TimeDelta)>,
+}
+
+impl Answered {
+    /// The figures of every complaint in `history` published since `from`.
+    pub async fn read(
+        responders: &Responders,
+        history: &otklik_clickhouse::History,
+        from: DateTime<Utc>,
+    ) -> Result<Self> {
+        let rows = history.response_items(from).await.context("cannot read the posts")?;
+        let items: Vec<Item> = rows.iter().filter_map(item_of).collect();
+        Ok(Answered::of(&first_replies(&items, responders), responders))
+    }
+
+    fn of(complaints: &[Complaint], responders: &Responders) -> Self {
+        let mut delays: BTreeMap<String, Vec<TimeDelta>> = BTreeMap::new();
+        for reply in complaints.iter().filter_map(|c| c.reply.as_ref()) {
+            let label = responders.by_id(&reply.by).map_or_else(|| reply.by.clone(), |o| o.name.clone());
+            delays.entry(label).or_default().push(reply.delay);
+        }
+        let answered = delays.values().map(Vec::len).sum();
+        let in_24h = complaints.iter().filter_map(|c| c.reply.as_ref()).filter(|r| r.delay <= WITHIN).count();
+        let by = delays.into_iter().map(|(label, d)| (label, (d.len(), median(d)))).collect();
+        Answered { complaints: complaints.len(), answered, in_24h, by }
+    }
+
+    /// The share of complaints answered, in percent.
+    pub fn share(&self) -> f64 {
+        100.0 * self.answered as f64 / self.complaints.max(1) as f64
+    }
+}
+
+impl std::fmt::Display for Answered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (n, answered, in_24h, share) = (self.complaints, self.answered, self.in_24h, self.share());
+        writeln!(
+            f,
+            "{n} resident complaints and questions · {answered} answered ({share:.0}%) · {in_24h} within 24 h"
+        )?;
+        for (label, (count, delay)) in &self.by {
+            writeln!(f, "  {label}: {count} answered · median delay {}", duration(*delay))?;
+        }
+        Ok(())
+    }
+}
+
+/// The `quantileExact(0.5)` of `delays` (not empty).
+fn median(delays: Vec<TimeDelta>) -> TimeDelta {
+    let figures = Figures { delays, ..Figures::default() };
+    figures.delay_at(0.5).unwrap_or_default()
+}
+
 /// A stored row as reply finding sees it; `None` for a row of an unknown platform or kind.
 pub fn item_of(row: &PostRow) -> Option<Item> {
     let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());
@@ -263,5 +324,49 @@ mod tests {
         assert_eq!(f.delay_at(0.5), Some(TimeDelta::hours(6)));
         assert_eq!(f.delay_at(0.9), Some(TimeDelta::hours(10)));
         assert_eq!(Figures::default().delay_at(0.5), None);
+    }
+
+    #[test]
+    fn the_summary_counts_answered_complaints_per_replier() {
+        use otklik_respond::{Organisation, Reply};
+        let org = Organisation {
+            id: "uk-a".into(),
+            name: "УК «А»".into(),
+            org_type: OrgType::Uk,
+            municipality: None,
+            inn: None,
+            accounts: vec![(Platform::Vk, "-5".into())],
+            sources: vec![],
+        };
+        let responders = Responders::new(vec![org]);
+        let at = DateTime::<Utc>::UNIX_EPOCH;
+        let complaint = |n: i64, reply: Option<(&str, i64)>| Complaint {
+            uid: format!("vk:-1:{n}"),
+            source_id: "s".into(),
+            municipality: None,
+            published_at: at,
+            url: None,
+            addressed_to: None,
+            reply: reply.map(|(by, hours)| Reply {
+                uid: format!("vk:-1:{n}:c1"),
+                at: at + TimeDelta::hours(hours),
+                by: by.into(),
+                delay: TimeDelta::hours(hours),
+            }),
+        };
+        let complaints = [
+            complaint(1, Some(("uk-a", 2))),
+            complaint(2, Some(("uk-a", 30))),
+            complaint(3, Some(("uk-a", 10))),
+            complaint(4, Some(("source:s", 1))),
+            complaint(5, None),
+        ];
+        let answered = Answered::of(&complaints, &responders);
+        assert_eq!((answered.complaints, answered.answered, answered.in_24h), (5, 4, 3));
+        assert_eq!(answered.by["УК «А»"], (3, TimeDelta::hours(10)));
+        assert_eq!(answered.by["source:s"], (1, TimeDelta::hours(1)));
+        let text = answered.to_string();
+        assert!(text.starts_with("5 resident complaints and questions · 4 answered (80%) · 3 within 24 h"), "{text}");
+        assert!(text.contains("  УК «А»: 3 answered · median delay 10h"), "{text}");
     }
 }

@@ -93,6 +93,8 @@ pub struct Summary {
     pub incidents: crate::incidents_cmd::Listed,
     /// Every alert event raised, in order.
     pub alerts: Vec<Alert>,
+    /// Who answered the stored complaints, and how fast.
+    pub responses: crate::responses_cmd::Answered,
     /// Each alert receiver's deliveries.
     pub deliveries: BTreeMap<String, otklik_notify::ReceiverCounts>,
     pub collected: u64,
@@ -139,6 +141,7 @@ impl fmt::Display for Summary {
                 writeln!(f, "  {name}: {delivered} delivered · {pending} left in the outbox · {retried} retries · {failed} failed{disabled}")?;
             }
         }
+        write!(f, "\nresponses: {}", self.responses)?;
         if !self.unavailable.is_empty() {
             writeln!(f, "\nunavailable sources:")?;
             for (id, reason) in &self.unavailable {

@@ -121,6 +121,15 @@ def vk_user_id(alias):
     return 100000000 + zlib.crc32(alias.encode("utf-8")) % 700000000
 
 
+def vk_author_id(author, owner):
+    """ "g" is the wall's own community, "-NNN" another community (a УК answering), else a user alias."""
+    if author == "g":
+        return owner
+    if author.startswith("-"):
+        return int(author)
+    return vk_user_id(author)
+
+
 def vk_photo_sizes(seed, w, hgt):
     base = f"https://sun9-{10 + int(h(seed, 2), 16) % 80}.userapi.com/impg/{h(seed + 'a', 40)}/{h(seed + 'b', 11)}.jpg"
     sign = h(seed + "sign", 32)
@@ -258,7 +267,7 @@ def vk_post_object(post, owner, post_id, comments_count, seed, search=False):
 
 def vk_comment_object(c, owner, post_id, ids, parent=None, reply_to=None):
     cid = ids[id(c)]
-    from_id = owner if c["author"] == "g" else vk_user_id(c["author"])
+    from_id = vk_author_id(c["author"], owner)
     o = {"id": cid, "from_id": from_id, "date": unix(c["when"]), "text": c["text"], "post_id": post_id,
          "owner_id": owner, "parents_stack": [parent] if parent else []}
     if c.get("deleted"):
@@ -272,7 +281,7 @@ def vk_comment_object(c, owner, post_id, ids, parent=None, reply_to=None):
         thread_items = []
         seen = [(from_id, cid)]  # a reply answers the latest earlier comment by someone else
         for r in c["replies"]:
-            rfrom = owner if r["author"] == "g" else vk_user_id(r["author"])
+            rfrom = vk_author_id(r["author"], owner)
             target = next((x for x in reversed(seen) if x[0] != rfrom), seen[0])
             thread_items.append(vk_comment_object(r, owner, post_id, ids, parent=cid, reply_to=target))
             seen.append((rfrom, ids[id(r)]))

@@ -845,3 +845,131 @@ async fn member_counts_from_first_contact_then_one_group_info_per_pass() {
     assert_eq!(audiences(&third), [None, None]);
     fake.assert_all_signed();
 }
+
+/// Response tracking end to end on OK: what two polls of a group collect, run through
+/// first-reply finding, gives each complaint its own first reply.
+mod replies {
+    use super::*;
+    use otklik_model::{PostKind, RawPost};
+    use otklik_respond::{first_replies, Complaint, Item, OrgType, Organisation, Responders};
+
+    const UK: &str = "577700000001";
+    const RESIDENT: &str = "571200000502";
+    const NEIGHBOUR: &str = "571200000503";
+    const PASSER_BY: &str = "571200000504";
+
+    /// One «now» for the whole scenario, so delays come out exact whenever the clock ticks.
+    fn minutes_ago(minutes: i64) -> chrono::DateTime<Utc> {
+        static NOW: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+        let now = *NOW.get_or_init(|| Utc::now().timestamp());
+        chrono::DateTime::from_timestamp(now - minutes * 60, 0).unwrap()
+    }
+
+    fn resident_topic(id: u64, minutes: i64, text: &str, comments: u64) -> Value {
+        json!({
+            "id": id.to_string(), "media": [{"type": "text", "text": text}],
+            "created_ms": minutes_ago(minutes).timestamp_millis(),
+            "discussion_summary": {"comments_count": comments}, "like_summary": {"count": 0},
+            "author_ref": format!("user:{RESIDENT}"), "owner_ref": format!("group:{GID}"),
+        })
+    }
+
+    /// A comment by `author`; `answers` is OK's `reply_to_comment_id`.
+    fn ok_comment(id: &str, author: &str, minutes: i64, answers: Option<&str>, text: &str) -> Value {
+        let moscow = minutes_ago(minutes) + TimeDelta::hours(3);
+        let mut c = json!({"id": id, "author_id": author, "author_name": "Житель", "text": text,
+                           "date": moscow.format("%Y-%m-%d %H:%M:%S").to_string()});
+        if let Some(answered) = answers {
+            c["reply_to_comment_id"] = json!(answered);
+        }
+        c
+    }
+
+    fn responders() -> Responders {
+        Responders::new(vec![Organisation {
+            id: "uk-dom".into(),
+            name: "УК «Дом»".into(),
+            org_type: OrgType::Uk,
+            municipality: Some("56701000".into()),
+            inn: None,
+            accounts: vec![(Platform::Ok, UK.into())],
+            sources: vec![],
+        }])
+    }
+
+    /// What reply finding needs; the kind stands in for the classifier's.
+    fn item(post: &RawPost) -> Item {
+        let text = post.text.to_lowercase();
+        let kind = if text.ends_with('?') {
+            PostKind::Question
+        } else if text.contains("нет ") || text.contains("холодно") {
+            PostKind::Complaint
+        } else {
+            PostKind::Info
+        };
+        Item {
+            uid: post.uid.to_string(),
+            platform: post.platform,
+            source_id: post.source_id.clone(),
+            item_kind: post.item_kind,
+            parent_uid: post.parent_uid.as_ref().map(ToString::to_string),
+            author_id: post.author.id.clone(),
+            author_is_source: post.author.is_source,
+            published_at: post.published_at,
+            kind,
+            municipality: None,
+            url: post.url.clone(),
+        }
+    }
+
+    fn first_reply(complaints: &[Complaint], uid: &str) -> Option<(String, i64)> {
+        let complaint = complaints.iter().find(|c| c.uid == uid).unwrap_or_else(|| panic!("{uid} is no complaint"));
+        complaint.reply.as_ref().map(|r| (r.uid.clone(), r.delay.num_minutes()))
+    }
+
+    #[tokio::test]
+    async fn later_polls_find_each_complaints_first_reply_inside_the_recheck_window() {
+        let fake = FakeOk::start().await;
+        // Topic 202: a resident's complaint 3 h ago, a neighbour's complaint under it. Topic 201:
+        // a complaint 60 h ago, older than the 48 h re-check window.
+        let complaint = "Нет отопления третий день, Ладожская 101";
+        fake.set_topics(GID, vec![resident_topic(202, 180, complaint, 1), resident_topic(201, 3600, "Нет воды неделю", 0)]);
+        fake.set_comments(202, vec![ok_comment("cR1", NEIGHBOUR, 170, None, "У нас тоже холодно")]);
+        let mut cfg = config(&fake.base());
+        cfg.recheck_window = Duration::from_secs(48 * 3600);
+        let reader = reader_with(&cfg, APP_SECRET);
+        let src = source("ok-kvartal", GID, false, CommentsPolicy::All);
+        let first = reader.poll(&src, &Cursor::new(&src.id)).await.unwrap();
+        assert_eq!(uids(&first.posts).len(), 3, "{:?}", uids(&first.posts));
+
+        // Later: a passer-by answers the neighbour; the УК answers the topic two hours after it
+        // was written; the neighbour asks the УК back (a reply to a reply) and is answered; the
+        // УК answers the neighbour's complaint too. The old topic gets its answer only now.
+        fake.set_topics(GID, vec![resident_topic(202, 180, complaint, 6), resident_topic(201, 3600, "Нет воды неделю", 1)]);
+        fake.set_comments(202, vec![
+            ok_comment("cR1", NEIGHBOUR, 170, None, "У нас тоже холодно"),
+            ok_comment("cN1", PASSER_BY, 160, Some("cR1"), "Звоните в аварийку"),
+            ok_comment("cU1", UK, 60, None, "Здравствуйте! Заявка принята, бригада выехала."),
+            ok_comment("cR2", NEIGHBOUR, 45, Some("cU1"), "А когда дадут тепло?"),
+            ok_comment("cU3", UK, 20, Some("cR1"), "Стояк на вашем подъезде запустили"),
+            ok_comment("cU2", UK, 15, Some("cR2"), "Сегодня до 18:00 запустим."),
+        ]);
+        fake.set_comments(201, vec![ok_comment("cU4", UK, 10, None, "Здравствуйте, разберёмся.")]);
+        let second = reader.poll(&src, &first.cursor).await.unwrap();
+        let got = uids(&second.posts);
+        assert!(got.contains(&format!("ok:{GID}:202:ccU2")), "the reply to a reply was collected: {got:?}");
+        assert!(!got.iter().any(|u| u.starts_with(&format!("ok:{GID}:201"))), "topic 201 is past the window: {got:?}");
+        fake.assert_all_signed();
+
+        // Delivered twice: the second poll's posts again change nothing.
+        let collected: Vec<Item> = [first.posts, second.posts.clone(), second.posts].concat().iter().map(item).collect();
+        let complaints = first_replies(&collected, &responders());
+        let reply = |c: &str, delay: i64| Some((format!("ok:{GID}:202:c{c}"), delay));
+        assert_eq!(first_reply(&complaints, &format!("ok:{GID}:202")), reply("cU1", 120), "the УК's comment 2 h later");
+        assert_eq!(first_reply(&complaints, &format!("ok:{GID}:202:ccR1")), reply("cU3", 150), "not the passer-by's");
+        assert_eq!(first_reply(&complaints, &format!("ok:{GID}:202:ccR2")), reply("cU2", 30), "the reply to a reply");
+        assert_eq!(first_reply(&complaints, &format!("ok:{GID}:201")), None, "answered after the re-check window");
+        assert!(complaints.iter().all(|c| c.reply.as_ref().is_none_or(|r| r.by == "uk-dom")));
+        assert_eq!(complaints.len(), 4, "{complaints:?}");
+    }
+}

@@ -879,3 +879,138 @@ async fn a_failed_member_count_read_never_fails_the_poll() {
     assert_eq!((outcome.posts.len(), outcome.audience), (2, None));
     assert_eq!(reader.token_status()[0].state, TokenState::Active);
 }
+
+/// Response tracking end to end on VK: what two polls of a residents' group collect, run
+/// through first-reply finding, gives each complaint its own first reply.
+mod replies {
+    use super::*;
+    use otklik_model::PostKind;
+    use otklik_respond::{first_replies, Complaint, Item, OrgType, Organisation, Responders};
+
+    const GROUP: i64 = -300;
+    const UK_COMMUNITY: i64 = -555;
+    const UK_STAFF: i64 = 4242;
+
+    /// One «now» for the whole scenario, so delays come out exact whenever the clock ticks.
+    fn at_minutes_ago(minutes: i64) -> i64 {
+        static NOW: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+        NOW.get_or_init(|| Utc::now().timestamp()) - minutes * 60
+    }
+
+    fn resident_post(id: i64, from: i64, minutes_ago: i64, text: &str, comments: u64) -> Value {
+        json!({"id": id, "owner_id": GROUP, "from_id": from, "date": at_minutes_ago(minutes_ago), "text": text,
+               "comments": {"count": comments}, "likes": {"count": 0}, "reposts": {"count": 0}, "views": {"count": 40}})
+    }
+
+    /// A comment; `answers` is VK's `reply_to_comment`, `thread` its replies.
+    fn vk_comment(post: i64, id: i64, from: i64, minutes_ago: i64, answers: Option<i64>, text: &str, thread: Vec<Value>) -> Value {
+        let mut c = json!({"id": id, "from_id": from, "post_id": post, "owner_id": GROUP, "date": at_minutes_ago(minutes_ago),
+                           "text": text, "thread": {"count": thread.len(), "items": thread}});
+        if let Some(answered) = answers {
+            c["reply_to_comment"] = json!(answered);
+        }
+        c
+    }
+
+    fn responders() -> Responders {
+        Responders::new(vec![Organisation {
+            id: "uk-zhilservis".into(),
+            name: "УК «Жилсервис»".into(),
+            org_type: OrgType::Uk,
+            municipality: Some("56701000".into()),
+            inn: None,
+            accounts: vec![(Platform::Vk, UK_COMMUNITY.to_string()), (Platform::Vk, UK_STAFF.to_string())],
+            sources: vec![],
+        }])
+    }
+
+    /// What reply finding needs; the kind stands in for the classifier's (a question mark makes
+    /// a question, «нет»/«холодно» a complaint, anything else is information).
+    fn item(post: &RawPost) -> Item {
+        let text = post.text.to_lowercase();
+        let kind = if text.ends_with('?') {
+            PostKind::Question
+        } else if text.contains("нет ") || text.contains("холодно") {
+            PostKind::Complaint
+        } else {
+            PostKind::Info
+        };
+        Item {
+            uid: post.uid.to_string(),
+            platform: post.platform,
+            source_id: post.source_id.clone(),
+            item_kind: post.item_kind,
+            parent_uid: post.parent_uid.as_ref().map(ToString::to_string),
+            author_id: post.author.id.clone(),
+            author_is_source: post.author.is_source,
+            published_at: post.published_at,
+            kind,
+            municipality: Some("56701000".into()),
+            url: post.url.clone(),
+        }
+    }
+
+    fn first_reply(complaints: &[Complaint], uid: &str) -> Option<(String, String, i64)> {
+        let complaint = complaints.iter().find(|c| c.uid == uid).unwrap_or_else(|| panic!("{uid} is no complaint"));
+        complaint.reply.as_ref().map(|r| (r.uid.clone(), r.by.clone(), r.delay.num_minutes()))
+    }
+
+    #[tokio::test]
+    async fn later_polls_find_each_complaints_first_reply_inside_the_recheck_window() {
+        let fx = Fixture::new(&["tok-a"]).await;
+        // Post 2: a resident's complaint 3 h ago with a neighbour's complaint comment under it.
+        // Post 1: a complaint 60 h ago, older than the 48 h re-check window.
+        let complaint = "Третий день нет отопления в доме на Ладожской, 101";
+        let mut w = Wall { screen: None, comments: HashMap::new(), fail: None, closed: false, posts: vec![] };
+        w.posts = vec![resident_post(2, 11, 180, complaint, 1), resident_post(1, 13, 3600, "Нет горячей воды неделю", 0)];
+        w.comments.insert(2, vec![vk_comment(2, 10, 12, 170, None, "У нас тоже холодно, батареи ледяные", vec![])]);
+        fx.add(GROUP, w);
+        let reader = fx.reader(&["tok-a"], fx.config());
+        let mut src = source("vk-podslushano", &GROUP.to_string());
+        src.comments = CommentsPolicy::All;
+        let first = reader.poll(&src, &Cursor::new(&src.id)).await.unwrap();
+        let mut collected: Vec<RawPost> = first.posts.clone();
+        assert_eq!(uids(&first.posts).len(), 3, "{:?}", uids(&first.posts));
+
+        // Later: a non-responder answers the neighbour (2 h 40 min ago); the УК's community answers
+        // the post two hours after it was written; the neighbour asks the УК back (a reply to a
+        // reply), the УК's staff member answers that question and, in the neighbour's thread, the
+        // neighbour's complaint. The old post gets its answer only now, 60 h late.
+        {
+            let mut walls = fx.vk.walls.lock().unwrap();
+            let w = walls.get_mut(&GROUP).unwrap();
+            let neighbour_thread = vec![
+                vk_comment(2, 11, 14, 160, Some(10), "Звоните в аварийку, там ответят", vec![]),
+                vk_comment(2, 15, UK_STAFF, 20, Some(10), "Стояк на вашем подъезде запустили", vec![]),
+            ];
+            let uk_thread = vec![
+                vk_comment(2, 13, 12, 45, Some(12), "А когда дадут тепло?", vec![]),
+                vk_comment(2, 14, UK_STAFF, 15, Some(13), "Сегодня до 18:00 запустим.", vec![]),
+            ];
+            w.comments.insert(2, vec![
+                vk_comment(2, 12, UK_COMMUNITY, 60, None, "Здравствуйте! Заявка принята, бригада выехала.", uk_thread),
+                vk_comment(2, 10, 12, 170, None, "У нас тоже холодно, батареи ледяные", neighbour_thread),
+            ]);
+            w.posts[0]["comments"] = json!({"count": 6});
+            w.posts[1]["comments"] = json!({"count": 1});
+            w.comments.insert(1, vec![vk_comment(1, 20, UK_COMMUNITY, 10, None, "Здравствуйте, разберёмся.", vec![])]);
+        }
+        let second = reader.poll(&src, &first.cursor).await.unwrap();
+        let got = uids(&second.posts);
+        assert!(got.contains(&format!("vk:{GROUP}:2:c14")), "the reply to a reply was collected: {got:?}");
+        assert!(!got.iter().any(|u| u.starts_with(&format!("vk:{GROUP}:1:"))), "post 1 is past the window: {got:?}");
+        collected.extend(second.posts.iter().cloned());
+        // Collected twice (redelivery) changes nothing.
+        collected.extend(second.posts);
+
+        let items: Vec<Item> = collected.iter().map(item).collect();
+        let complaints = first_replies(&items, &responders());
+        let uk = "uk-zhilservis".to_owned();
+        let reply = |c: i64, delay: i64| Some((format!("vk:{GROUP}:2:c{c}"), uk.clone(), delay));
+        assert_eq!(first_reply(&complaints, &format!("vk:{GROUP}:2")), reply(12, 120), "the УК's comment 2 h later");
+        assert_eq!(first_reply(&complaints, &format!("vk:{GROUP}:2:c10")), reply(15, 150), "not the non-responder's");
+        assert_eq!(first_reply(&complaints, &format!("vk:{GROUP}:2:c13")), reply(14, 30), "the reply to a reply");
+        assert_eq!(first_reply(&complaints, &format!("vk:{GROUP}:1")), None, "answered after the re-check window");
+        assert_eq!(complaints.len(), 4, "{complaints:?}");
+    }
+}
