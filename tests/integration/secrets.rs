@@ -163,6 +163,7 @@ fn a_json_logged_run_with_every_secret_configured_prints_none_of_them() {
     let asked = format!("{:?}", server.requests());
     assert!(asked.contains(VK_TOKENS[0]) || asked.contains(VK_TOKENS[1]), "no VK request carried a token: {asked}");
     assert!(asked.contains(OK_ACCESS_TOKEN), "no OK request carried the access token: {asked}");
+    assert!(log.contains("***"), "no echo reached the log, so nothing was tested:\n{log}");
     let secrets = [VK_TOKENS[0], VK_TOKENS[1], OK_SECRET_KEY, OK_ACCESS_TOKEN, OK_SESSION_KEY, CH_PASSWORD, WEBHOOK_SECRET, BOT_TOKEN];
     // The failure names the secret by number and shows the lines masked: the test's own output
     // must not print one either.
