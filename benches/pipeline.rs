@@ -24,7 +24,7 @@ fn demo_posts() -> Vec<RawPost> {
         for source in std::fs::read_dir(&dir).unwrap() {
             for page in std::fs::read_dir(source.unwrap().path()).unwrap() {
                 let page = page.unwrap().path();
-                let ctx = ParseContext { source_id: None, collected_at: chrono::Utc::now(), parent: Some(format!("{}:1:1", platform.uid_prefix()).parse().unwrap()) };
+                let ctx = ParseContext { source_id: None, collected_at: chrono::Utc::now(), parent: Some(format!("{}:1:1", platform.uid_prefix()).parse().unwrap()), owner: None };
                 posts.extend(parse_saved_response(*platform, &std::fs::read(&page).unwrap(), &ctx).unwrap_or_default());
             }
         }

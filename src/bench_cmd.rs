@@ -244,7 +244,10 @@ async fn start(
             let (dead, metrics, shutdown) = (graph.dead_letters("map"), probes.map.clone(), stop.stages.clone());
             Box::pin(run_map_stage(subscriber, bus.publisher(), transform, dead, map_config, metrics, shutdown))
         }
-        Scenario::Classify | Scenario::Clickhouse => graph.classify(probes.map.clone(), stop.stages.clone()).await?,
+        Scenario::Classify | Scenario::Clickhouse => {
+            let reload = crate::reload::Reload::new(&options.config, config)?;
+            graph.classify(&reload, probes.map.clone(), stop.stages.clone()).await?
+        }
     };
     stages.spawn(async move { map.await.context("the map stage failed") });
     let sink = match scenario {

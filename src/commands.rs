@@ -61,10 +61,10 @@ pub fn run(path: &Path, role: Role) -> Result<()> {
     runtime.block_on(async {
         match config.run.mode {
             Mode::Embedded => {
-                let summary = crate::embedded::run(&config).await?;
+                let summary = crate::embedded::run(path, &config).await?;
                 print_stdout(summary)
             }
-            Mode::Production => crate::production::run(&config, role).await,
+            Mode::Production => crate::production::run(path, &config, role).await,
         }
     })
 }
@@ -75,16 +75,22 @@ pub const PARSE_MAX_BYTES: &str = "64MiB";
 /// The longest stdin line `otklik classify` reads by default; a post is tens of KiB at most.
 pub const CLASSIFY_MAX_LINE_BYTES: &str = "64MiB";
 
-pub fn parse(
-    platform: Platform,
-    file: &Path,
-    source_id: Option<String>,
-    parent: Option<String>,
-    max_bytes: usize,
-) -> Result<()> {
-    let bytes = read_capped(file, max_bytes)?;
-    let parent = parent.map(|p| p.parse::<PostUid>()).transpose().context("--parent")?;
-    let ctx = ParseContext { source_id, collected_at: Utc::now(), parent };
+/// What `otklik parse` is told besides the file.
+pub struct ParseOptions {
+    pub source_id: Option<String>,
+    pub parent: Option<String>,
+    /// The VK wall's owner id for items that do not carry one.
+    pub owner: Option<i64>,
+    pub max_bytes: usize,
+}
+
+pub fn parse(platform: Platform, file: &Path, options: ParseOptions) -> Result<()> {
+    let bytes = read_capped(file, options.max_bytes)?;
+    let parent = options.parent.map(|p| p.parse::<PostUid>()).transpose().context("--parent")?;
+    if options.owner.is_some() && platform != Platform::Vk {
+        bail!("--owner is for VK responses");
+    }
+    let ctx = ParseContext { source_id: options.source_id, collected_at: Utc::now(), parent, owner: options.owner };
     let parsed = parse_saved(platform, &bytes, &ctx).with_context(|| format!("{}", file.display()))?;
     let mut out = BufWriter::new(std::io::stdout().lock());
     for post in &parsed.posts {

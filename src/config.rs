@@ -17,6 +17,8 @@ use otklik_collect::telegram::TelegramConfig;
 use otklik_collect::vk::VkConfig;
 use otklik_kafka::{KafkaConfig, TopicsConfig};
 use otklik_model::{CommentsPolicy, Platform, Schema, Source};
+/// One problem of the config, located: the one shape every component's validation reports in.
+pub use otklik_model::Problem;
 use otklik_classify::gazetteer::Gazetteer;
 use otklik_pipeline::units::{check_count, check_duration, check_size, read_capped, ConfigProblem};
 use otklik_pipeline::units::SECRET_FILE_MAX_BYTES;
@@ -109,7 +111,7 @@ impl Default for RunConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     #[default]
@@ -574,29 +576,6 @@ pub struct ByteSize(pub usize);
 impl<'de> Deserialize<'de> for ByteSize {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         otklik_pipeline::units::deserialize_size(d).map(ByteSize)
-    }
-}
-
-/// One thing wrong with a config file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub file: PathBuf,
-    /// 1-based; `None` when the problem is not at one place (a missing table).
-    pub line: Option<usize>,
-    pub message: String,
-    pub hint: Option<String>,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "{}:{line}: {}", self.file.display(), self.message)?,
-            None => write!(f, "{}: {}", self.file.display(), self.message)?,
-        }
-        if let Some(hint) = &self.hint {
-            write!(f, "\n    hint: {hint}")?;
-        }
-        Ok(())
     }
 }
 

@@ -53,7 +53,7 @@ impl Metrics {
     }
 }
 
-pub async fn run(config: &Config) -> Result<Summary> {
+pub async fn run(path: &std::path::Path, config: &Config) -> Result<Summary> {
     let started = Instant::now();
     let bus = MemoryBus::new(config.run.partitions);
     let graph = Graph::new(config, &bus);
@@ -82,7 +82,8 @@ pub async fn run(config: &Config) -> Result<Summary> {
     });
 
     let replay = config.collect.replay_dir.is_some();
-    let classify = spawn_stage("classify", graph.classify(metrics.classify.clone(), stop.stages.clone()).await?);
+    let reload = Arc::new(crate::reload::Reload::new(path, config)?);
+    let classify = spawn_stage("classify", graph.classify(&reload, metrics.classify.clone(), stop.stages.clone()).await?);
     // Cancelled once every collected post is classified: a replay's alert clock may run then.
     let classified_all = CancellationToken::new();
     let alert_stage = Arc::new(alert_stage(config, data_dir.path(), classified_all.clone()).await?);
@@ -117,6 +118,7 @@ pub async fn run(config: &Config) -> Result<Summary> {
         registry.register(name, stage.clone());
     }
     registry.register_receivers(receivers.clone());
+    reload.clone().spawn_on_sighup(registry.clone(), stop.stages.clone());
     registry.set_ready(true);
     crate::metrics_http::spawn(&config.telemetry.metrics_listen, registry, stop.stages.clone());
 
@@ -128,7 +130,8 @@ pub async fn run(config: &Config) -> Result<Summary> {
         }
         None => {
             tracing::info!(sources = config.sources.len(), interval = ?config.collect.poll_interval.0, "collecting until SIGTERM");
-            collector.run(&config.sources, HashMap::new(), config.collect.poll_interval.0, &stop_collecting).await?;
+            let interval = config.collect.poll_interval.0;
+            collector.run_watched(reload.sources(), HashMap::new(), interval, &stop_collecting).await?;
             Default::default()
         }
     };

@@ -6,6 +6,7 @@
 use crate::alert_stage::AlertStage;
 use crate::config::Config;
 use crate::notify_stage::NotifyStage;
+use crate::reload::Reload;
 use crate::stages::ClassifyStage;
 use anyhow::Result;
 use otklik_collect::{Collector, CollectorTopics};
@@ -80,10 +81,10 @@ impl<'a> Graph<'a> {
         DeadLetters { publisher: self.bus.publisher(), topic: self.topics.dlq.clone(), stage: stage.into(), backoff: self.backoff }
     }
 
-    /// Raw posts in, classified posts out.
-    pub async fn classify(&self, metrics: Arc<StageMetrics>, shutdown: CancellationToken) -> Result<StageTask> {
-        let classifier = Arc::new(self.config.classifier()?);
-        let transform = ClassifyStage::new(classifier, &self.config.sources, self.topics.posts_classified.clone(), self.topics.posts_series.clone());
+    /// Raw posts in, classified posts out, by the rules `reload` holds at each batch.
+    pub async fn classify(&self, reload: &Reload, metrics: Arc<StageMetrics>, shutdown: CancellationToken) -> Result<StageTask> {
+        let (classified, series) = (self.topics.posts_classified.clone(), self.topics.posts_series.clone());
+        let transform = ClassifyStage::new(reload.rules(), classified, series);
         let subscriber = self.bus.subscribe(&self.group("classify"), &[&self.topics.posts_raw]).await?;
         let config = MapStageConfig {
             name: "classify".into(),

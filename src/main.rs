@@ -16,6 +16,7 @@ mod metrics_http;
 mod notify_stage;
 mod production;
 mod readers;
+mod reload;
 mod responses_cmd;
 mod serve_cmd;
 mod sources_cmd;
@@ -39,6 +40,9 @@ const DAY: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines as JSON objects or pretty text (overrides `[telemetry] log_format`).
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<config::LogFormat>,
 }
 
 #[derive(Subcommand)]
@@ -85,6 +89,10 @@ enum Command {
         /// For comment responses that do not name their post (OK): the post's uid.
         #[arg(long)]
         parent: Option<String>,
+        /// For VK responses whose items carry no `owner_id` (older `wall.getComments` results,
+        /// `execute` results): the wall's owner id ("-12345" for a community).
+        #[arg(long, allow_hyphen_values = true)]
+        owner: Option<i64>,
         /// Read at most this much of FILE ("512KiB", "64MiB", or bytes); a larger file is an error.
         #[arg(long, default_value = commands::PARSE_MAX_BYTES, value_parser = otklik_pipeline::units::parse_size)]
         max_bytes: usize,
@@ -355,6 +363,9 @@ fn bench(command: BenchCommand) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(format) = cli.log_format {
+        telemetry::override_log_format(format);
+    }
     let result = match cli.command {
         Command::Run { config } => commands::run(&config, Role::All),
         Command::Collect { config } => commands::run(&config, Role::Collect),
@@ -362,8 +373,9 @@ fn main() -> ExitCode {
         Command::Sink { config } => commands::run(&config, Role::Sink),
         Command::Alert { config } => commands::run(&config, Role::Alert),
         Command::CheckConfig { path } => return commands::check_config(&path),
-        Command::Parse { network, file, source_id, parent, max_bytes } => {
-            commands::quiet_on_closed_pipe(commands::parse(network.into(), &file, source_id, parent, max_bytes))
+        Command::Parse { network, file, source_id, parent, owner, max_bytes } => {
+            let options = commands::ParseOptions { source_id, parent, owner, max_bytes };
+            commands::quiet_on_closed_pipe(commands::parse(network.into(), &file, options))
         }
         Command::Classify { config, explain, official, strict, max_line_bytes } => {
             let options = commands::ClassifyOptions { explain, official, strict, max_line_bytes };

@@ -35,6 +35,7 @@ pub struct Registry {
     stages: Mutex<Vec<(String, Arc<StageMetrics>)>>,
     receivers: Mutex<Vec<(String, Arc<ReceiverMetrics>)>>,
     ready: AtomicBool,
+    config_version: Mutex<String>,
 }
 
 impl Registry {
@@ -45,6 +46,11 @@ impl Registry {
     /// Alert receivers' delivery counters.
     pub fn register_receivers(&self, receivers: Vec<(String, Arc<ReceiverMetrics>)>) {
         self.receivers.lock().unwrap_or_else(|p| p.into_inner()).extend(receivers);
+    }
+
+    /// The hash of the config files in use (hot reload changes it).
+    pub fn set_config_version(&self, version: &str) {
+        *self.config_version.lock().unwrap_or_else(|p| p.into_inner()) = version.to_owned();
     }
 
     pub fn set_ready(&self, ready: bool) {
@@ -75,6 +81,9 @@ impl Registry {
             }
         }
         render_receivers(&mut out, &self.receivers.lock().unwrap_or_else(|p| p.into_inner()));
+        let version = self.config_version.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let _ = writeln!(out, "# HELP otklik_config_info The config version in use.\n# TYPE otklik_config_info gauge");
+        let _ = writeln!(out, "otklik_config_info{{version=\"{version}\"}} 1");
         let _ = writeln!(out, "# HELP otklik_ready Whether the process is ready.\n# TYPE otklik_ready gauge\notklik_ready {}", u8::from(self.is_ready()));
         out
     }

@@ -24,7 +24,7 @@ use std::sync::Arc;
 /// How often a live alert stage with nothing to read advances its clock.
 const ALERT_TICK: std::time::Duration = std::time::Duration::from_secs(30);
 
-pub async fn run(config: &Config, role: Role) -> Result<()> {
+pub async fn run(path: &std::path::Path, config: &Config, role: Role) -> Result<()> {
     let kafka = config.kafka.clone().context("production mode needs [kafka]")?;
     let bus = KafkaBus::new(kafka).context("cannot create the Kafka client")?;
     bus.ensure_default_topics().await.context("cannot create the Kafka topics")?;
@@ -46,10 +46,12 @@ pub async fn run(config: &Config, role: Role) -> Result<()> {
         m
     };
     crate::metrics_http::spawn(&config.telemetry.metrics_listen, registry.clone(), stop.stages.clone());
+    let reload = Arc::new(crate::reload::Reload::new(path, config)?);
+    reload.clone().spawn_on_sighup(registry.clone(), stop.stages.clone());
 
     let mut supervisor = Supervisor::new(stop.stages.clone(), registry.clone());
     if role.runs(Role::Classify) {
-        let classify = graph.classify(metrics("classify"), stop.stages.clone()).await?;
+        let classify = graph.classify(&reload, metrics("classify"), stop.stages.clone()).await?;
         supervisor.spawn("classify", async move { Ok(classify.await?) });
     }
     if role.runs(Role::Sink) || role.runs(Role::Alert) {
@@ -87,12 +89,13 @@ pub async fn run(config: &Config, role: Role) -> Result<()> {
     }
     if role.runs(Role::Collect) {
         let collector = graph.collector(metrics("collect"))?;
-        let (sources, shutdown) = (config.sources.clone(), stop.stages.clone());
+        let (sources, shutdown) = (reload.sources(), stop.stages.clone());
         if config.collect.sources == SourcesFrom::Kafka {
             let fleet = fleet_collector(config, collector, &graph.topics, stop.stages.clone())?;
             supervisor.spawn("collect", fleet);
         } else if config.collect.replay_dir.is_some() {
             supervisor.spawn("collect", async move {
+                let sources = sources.borrow().clone();
                 let pass = collector.poll_all(&sources, &mut HashMap::new(), &shutdown).await?;
                 tracing::info!(posts = pass.posts, polled = pass.polled, "replay published; stages keep running until SIGTERM");
                 Ok(())
@@ -103,7 +106,7 @@ pub async fn run(config: &Config, role: Role) -> Result<()> {
             let cursors = cursors_from_table(table);
             tracing::info!(restored = cursors.len(), "collector cursors restored");
             let interval = config.collect.poll_interval.0;
-            supervisor.spawn("collect", async move { Ok(collector.run(&sources, cursors, interval, &shutdown).await?) });
+            supervisor.spawn("collect", async move { Ok(collector.run_watched(sources, cursors, interval, &shutdown).await?) });
         }
     }
     registry.set_ready(true);

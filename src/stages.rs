@@ -1,28 +1,47 @@
 //! What both wirings share: the classifier as a pipeline map stage, and joining stage tasks.
 //! (The alert stage is `alert_stage.rs`.)
 
-use otklik_classify::{Classifier, SourceContext};
-use otklik_model::{ClassifiedPost, ItemKind, RawPost, Source};
+use crate::reload::Rules;
+use otklik_classify::SourceContext;
+use otklik_model::{ClassifiedPost, ItemKind, RawPost};
 use otklik_pipeline::{Message, Output, Transform, Unprocessable};
-use std::collections::HashMap;
 use std::sync::Arc;
+use tokio::sync::watch;
 
 /// RawPost JSON in, ClassifiedPost JSON out (keyed by uid); undecodable input goes to the DLQ.
 /// Posts the alert stage links (those with a topic, and comments, which may be a «+1» under a
 /// complaint) also go to the series topic, keyed by municipality (else source), so that one
-/// alert instance sees every post of a municipality.
+/// alert instance sees every post of a municipality. The rules are taken once per batch: a
+/// reload (SIGHUP) applies from the next batch on.
 pub struct ClassifyStage {
-    pub classifier: Arc<Classifier>,
-    /// Source id → what the classifier should know about the source.
-    pub sources: HashMap<String, SourceContext>,
+    pub rules: watch::Receiver<Arc<Rules>>,
     pub classified_topic: String,
     pub series_topic: String,
 }
 
 impl ClassifyStage {
-    pub fn new(classifier: Arc<Classifier>, sources: &[Source], classified_topic: String, series_topic: String) -> Self {
-        let sources = sources.iter().map(|s| (s.id.clone(), SourceContext { official: s.official, municipality: s.municipality.clone() })).collect();
-        ClassifyStage { classifier, sources, classified_topic, series_topic }
+    pub fn new(rules: watch::Receiver<Arc<Rules>>, classified_topic: String, series_topic: String) -> Self {
+        ClassifyStage { rules, classified_topic, series_topic }
+    }
+
+    fn classify(&self, rules: &Rules, message: &Message) -> Result<Vec<Output>, Unprocessable> {
+        let post: RawPost = otklik_model::decode("RawPost", &message.payload).map_err(|e| Unprocessable(e.to_string()))?;
+        let source = rules.sources.get(&post.source_id);
+        // A resident's comment under an administration's post is not the administration speaking.
+        let context = SourceContext {
+            official: source.is_some_and(|s| s.official) && (post.item_kind == ItemKind::Post || post.author.is_source),
+            municipality: source.and_then(|s| s.municipality.clone()),
+        };
+        let classification = rules.classifier.classify(&post, &context);
+        let classified = ClassifiedPost::new(post, classification);
+        let key = classified.post.uid.to_string().into_bytes();
+        let payload = otklik_model::encode(&classified);
+        let mut outputs = Vec::with_capacity(2);
+        if !classified.classification.topics.is_empty() || classified.post.parent_uid.is_some() {
+            outputs.push(Output { topic: self.series_topic.clone(), key: series_key(&classified), payload: payload.clone() });
+        }
+        outputs.push(Output { topic: self.classified_topic.clone(), key, payload });
+        Ok(outputs)
     }
 }
 
@@ -36,23 +55,13 @@ pub fn series_key(post: &ClassifiedPost) -> Vec<u8> {
 
 impl Transform for ClassifyStage {
     fn apply(&self, message: &Message) -> Result<Vec<Output>, Unprocessable> {
-        let post: RawPost = otklik_model::decode("RawPost", &message.payload).map_err(|e| Unprocessable(e.to_string()))?;
-        let source = self.sources.get(&post.source_id);
-        // A resident's comment under an administration's post is not the administration speaking.
-        let context = SourceContext {
-            official: source.is_some_and(|s| s.official) && (post.item_kind == ItemKind::Post || post.author.is_source),
-            municipality: source.and_then(|s| s.municipality.clone()),
-        };
-        let classification = self.classifier.classify(&post, &context);
-        let classified = ClassifiedPost::new(post, classification);
-        let key = classified.post.uid.to_string().into_bytes();
-        let payload = otklik_model::encode(&classified);
-        let mut outputs = Vec::with_capacity(2);
-        if !classified.classification.topics.is_empty() || classified.post.parent_uid.is_some() {
-            outputs.push(Output { topic: self.series_topic.clone(), key: series_key(&classified), payload: payload.clone() });
-        }
-        outputs.push(Output { topic: self.classified_topic.clone(), key, payload });
-        Ok(outputs)
+        let rules = self.rules.borrow().clone();
+        self.classify(&rules, message)
+    }
+
+    fn apply_batch(&self, batch: &[Message]) -> Vec<Result<Vec<Output>, Unprocessable>> {
+        let rules = self.rules.borrow().clone();
+        batch.iter().map(|message| self.classify(&rules, message)).collect()
     }
 }
 

@@ -8,16 +8,24 @@ use tracing::Metadata;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
-/// Installs the subscriber: `RUST_LOG` overrides `telemetry.log_level`; logs go to stderr so
-/// stdout stays for data (`parse`, `classify`) and the run summary. Every line passes through
-/// [`Redacting`], whatever the format and level.
+/// `--log-format`, when given: it overrides `telemetry.log_format`.
+static LOG_FORMAT: std::sync::OnceLock<LogFormat> = std::sync::OnceLock::new();
+
+/// Sets the log format from the command line (before [`init`]).
+pub fn override_log_format(format: LogFormat) {
+    let _ = LOG_FORMAT.set(format);
+}
+
+/// Installs the subscriber: `RUST_LOG` overrides `telemetry.log_level`, `--log-format`
+/// `telemetry.log_format`; logs go to stderr so stdout stays for data (`parse`, `classify`) and
+/// the run summary. Every line passes through [`Redacting`], whatever the format and level.
 pub fn init(config: &TelemetryConfig) -> Result<()> {
     let filter = match std::env::var("RUST_LOG") {
         Ok(filter) => EnvFilter::try_new(filter)?,
         Err(_) => EnvFilter::try_new(&config.log_level)?,
     };
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(Redacting(std::io::stderr));
-    let result = match config.log_format {
+    let result = match LOG_FORMAT.get().copied().unwrap_or(config.log_format) {
         LogFormat::Pretty => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };

@@ -72,7 +72,7 @@ fn demo_texts(dir: &Path) -> Result<Vec<String>> {
             let bytes = std::fs::read(page.path()).with_context(|| format!("cannot read {}", page.path().display()))?;
             // OK comment pages do not name their post; any parent will do for the text.
             let parent = format!("{}:1:1", platform.uid_prefix()).parse().ok();
-            let ctx = ParseContext { source_id: None, collected_at, parent };
+            let ctx = ParseContext { source_id: None, collected_at, parent, owner: None };
             texts.extend(parse_saved_response(platform, &bytes, &ctx).unwrap_or_default().into_iter().map(|p| p.text));
         }
     }

@@ -265,3 +265,16 @@ fn parse_refuses_a_telegram_page_with_invalid_utf8() {
     let err = stderr(&output);
     assert!(err.contains("cannot parse telegram response: page is not valid UTF-8 at byte"), "{err}");
 }
+
+#[test]
+fn parse_vk_takes_the_owner_of_items_without_one_from_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("execute.json");
+    let body = r#"{"response":{"count":1,"items":[{"id":7,"from_id":5001,"date":1763100000,"text":"Нет света"}]}}"#;
+    std::fs::write(&file, body).unwrap();
+    let refused = run(otklik().arg("parse").arg("vk").arg(&file));
+    assert!(!refused.status.success() && stderr(&refused).contains("--owner"), "{}", stderr(&refused));
+    let parsed = run(otklik().arg("parse").arg("vk").arg(&file).args(["--owner", "-1234"]));
+    assert!(parsed.status.success(), "{}", stderr(&parsed));
+    assert!(stdout(&parsed).contains(r#""uid":"vk:-1234:7""#), "{}", stdout(&parsed));
+}

@@ -9,6 +9,7 @@ mod fleet;
 mod kafka_faults;
 mod notify;
 mod production;
+mod reload;
 mod secrets;
 mod responses;
 mod serve;

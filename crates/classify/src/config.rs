@@ -42,23 +42,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
 
-/// One thing wrong with the rules (or the gazetteer), located.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub file: PathBuf,
-    /// 1-based; `None` when the problem is with the file or directory as a whole.
-    pub line: Option<usize>,
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "{}:{}: {}", self.file.display(), line, self.message),
-            None => write!(f, "{}: {}", self.file.display(), self.message),
-        }
-    }
-}
+/// One thing wrong with the rules (or the gazetteer), located: the one [`Problem`] of every
+/// component's config.
+pub use otklik_model::Problem;
 
 /// The classifier could not be loaded. Lists every problem found; never retryable: the same
 /// files fail the same way until someone edits them.
@@ -237,21 +223,21 @@ pub(crate) fn load_dir(dir: &Path) -> Result<RulesConfig, LoadError> {
             .filter(|p| p.extension().is_some_and(|x| x == "toml"))
             .collect(),
         Err(e) => {
-            return Err(LoadError { problems: vec![Problem { file: dir.into(), line: None, message: format!("cannot read the topics directory: {e}") }] })
+            return Err(LoadError { problems: vec![Problem { file: dir.into(), line: None, message: format!("cannot read the topics directory: {e}"), hint: None }] })
         }
     };
     files.sort();
     if files.is_empty() {
-        problems.push(Problem { file: dir.into(), line: None, message: "no *.toml topic files".into() });
+        problems.push(Problem { file: dir.into(), line: None, message: "no *.toml topic files".into(), hint: None });
     }
     let mut sources = Vec::new();
     for file in files {
         match read_capped(&file, MAX_RULES_FILE_BYTES) {
             Ok(text) => sources.push((file, text)),
             Err(ReadFailure::NotUtf8 { line }) => {
-                problems.push(Problem { file, line: Some(line), message: "not valid UTF-8".into() })
+                problems.push(Problem { file, line: Some(line), message: "not valid UTF-8".into(), hint: None })
             }
-            Err(e) => problems.push(Problem { file, line: None, message: e.to_string() }),
+            Err(e) => problems.push(Problem { file, line: None, message: e.to_string(), hint: None }),
         }
     }
     // The cues' file is read like a rules file but parsed apart.
@@ -261,7 +247,7 @@ pub(crate) fn load_dir(dir: &Path) -> Result<RulesConfig, LoadError> {
         Some((file, text)) => parse_kinds(file, text, &mut problems),
         None => {
             let message = format!("no {KINDS_FILE}: the post-kind cues are defined there");
-            problems.push(Problem { file: dir.into(), line: None, message });
+            problems.push(Problem { file: dir.into(), line: None, message, hint: None });
             Vec::new()
         }
     };
@@ -282,7 +268,7 @@ fn parse_sources(sources: Vec<(PathBuf, String)>, problems: &mut Vec<Problem>) -
     let mut defined: HashMap<Topic, (PathBuf, usize)> = HashMap::new();
     for (file, text) in &sources {
         let at = |span: std::ops::Range<usize>| line_of(text, span.start);
-        let mut problem = |line: usize, message: String| problems.push(Problem { file: file.clone(), line: Some(line), message });
+        let mut problem = |line: usize, message: String| problems.push(Problem { file: file.clone(), line: Some(line), message, hint: None });
         let def: FileDef = match toml::from_str(text) {
             Ok(def) => def,
             Err(e) => {
@@ -406,6 +392,7 @@ fn parse_sources(sources: Vec<(PathBuf, String)>, problems: &mut Vec<Problem>) -
                 file: dir,
                 line: None,
                 message: format!("no rules for topic{} {}: every taxonomy topic needs a definition", if missing.len() == 1 { "" } else { "s" }, missing.join(", ")),
+                hint: None,
             });
         }
     }
@@ -415,7 +402,7 @@ fn parse_sources(sources: Vec<(PathBuf, String)>, problems: &mut Vec<Problem>) -
 /// Reads the cues of `kinds.toml`: every [`Cue`] once, each with valid patterns.
 fn parse_kinds(file: &Path, text: &str, problems: &mut Vec<Problem>) -> Vec<(Cue, Vec<PhraseSpec>)> {
     let mut problem =
-        |line: usize, message: String| problems.push(Problem { file: file.to_path_buf(), line: Some(line), message });
+        |line: usize, message: String| problems.push(Problem { file: file.to_path_buf(), line: Some(line), message, hint: None });
     let def: KindsDef = match toml::from_str(text) {
         Ok(def) => def,
         Err(e) => {
@@ -453,7 +440,7 @@ fn parse_kinds(file: &Path, text: &str, problems: &mut Vec<Problem>) -> Vec<(Cue
     let missing: Vec<&str> = Cue::ALL.iter().filter(|c| !cues.iter().any(|(x, _)| x == *c)).map(|c| c.id()).collect();
     if !missing.is_empty() {
         let message = format!("no patterns for cue {}", missing.join(", "));
-        problems.push(Problem { file: file.to_path_buf(), line: None, message });
+        problems.push(Problem { file: file.to_path_buf(), line: None, message, hint: None });
     }
     cues.sort_by_key(|(c, _)| Cue::ALL.iter().position(|x| x == c));
     cues

@@ -278,7 +278,7 @@ impl Classifier {
             specs.push(RuleSpecs { phrases, regexes: vec![] });
         }
         let engine = Engine::build(&specs, mode)
-            .map_err(|message| LoadError { problems: vec![Problem { file: topics_dir.to_path_buf(), line: None, message }] })?;
+            .map_err(|message| LoadError { problems: vec![Problem { file: topics_dir.to_path_buf(), line: None, message, hint: None }] })?;
         let mut version = format!("{CLASSIFIER_VERSION}+{:08x}", fingerprint(&config.sources));
         if let Some(g) = &gazetteer {
             version.push_str(&format!(" gazetteer {}", g.version()));
@@ -718,7 +718,7 @@ fn gazetteer_problem(path: &Path, e: gazetteer::GazetteerError) -> Problem {
         G::Build { message, .. } => (None, format!("cannot compile the gazetteer: {message}")),
         G::UnknownRegion { .. } => (None, e.to_string()),
     };
-    Problem { file: path.to_path_buf(), line, message }
+    Problem { file: path.to_path_buf(), line, message, hint: None }
 }
 
 /// FNV-1a over the rule files' names and contents.

@@ -279,7 +279,21 @@ impl Collector {
 
     /// Polls every `interval` until shutdown (live collection), starting from `cursors` (see
     /// [`cursors_from_table`]). An interval below [`MIN_POLL_INTERVAL`] is raised to it.
-    pub async fn run(&self, sources: &[Source], mut cursors: HashMap<String, Cursor>, interval: std::time::Duration, shutdown: &CancellationToken) -> Result<(), BusError> {
+    pub async fn run(&self, sources: &[Source], cursors: HashMap<String, Cursor>, interval: std::time::Duration, shutdown: &CancellationToken) -> Result<(), BusError> {
+        let (_keep, sources) = tokio::sync::watch::channel(Arc::new(sources.to_vec()));
+        self.run_watched(sources, cursors, interval, shutdown).await
+    }
+
+    /// [`Collector::run`] over a sources list that may change while it runs (a reloaded sources
+    /// file): each pass polls the list current when it starts, so a pass in progress is never cut.
+    /// A removed source's cursor is kept, so adding it back resumes where it stopped.
+    pub async fn run_watched(
+        &self,
+        sources: tokio::sync::watch::Receiver<Arc<Vec<Source>>>,
+        mut cursors: HashMap<String, Cursor>,
+        interval: std::time::Duration,
+        shutdown: &CancellationToken,
+    ) -> Result<(), BusError> {
         // check-config refuses such intervals; a library caller that skips it must get neither
         // tokio's zero-period panic nor a busy loop.
         let mut tick = tokio::time::interval(interval.max(MIN_POLL_INTERVAL));
@@ -289,7 +303,8 @@ impl Collector {
                 _ = tick.tick() => {}
                 _ = shutdown.cancelled() => return Ok(()),
             }
-            let pass = self.poll_all(sources, &mut cursors, shutdown).await?;
+            let current = sources.borrow().clone();
+            let pass = self.poll_all(&current, &mut cursors, shutdown).await?;
             tracing::info!(polled = pass.polled, posts = pass.posts, failed = pass.failed.len(), unavailable = pass.unavailable.len(), "poll pass done");
         }
     }

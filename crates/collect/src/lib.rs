@@ -61,11 +61,14 @@ pub struct ParseContext {
     /// For comment responses that do not name their post (OK `discussions.getComments`): the
     /// post the comments belong to.
     pub parent: Option<PostUid>,
+    /// For saved VK responses whose items carry no `owner_id` (older `wall.getComments`
+    /// results, `execute` results): the wall's owner id (`otklik parse vk --owner`).
+    pub owner: Option<i64>,
 }
 
 impl ParseContext {
     pub fn new(collected_at: DateTime<Utc>) -> Self {
-        ParseContext { source_id: None, collected_at, parent: None }
+        ParseContext { source_id: None, collected_at, parent: None, owner: None }
     }
 
     /// The source id to stamp on a post of `owner`.

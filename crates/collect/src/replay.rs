@@ -68,7 +68,7 @@ impl FeedReader for ReplayReader {
                 Some(id) => Some(PostUid::post(source.platform, &source.handle, id).map_err(|e| CollectError::Config(format!("{}: {e}", path.display())))?),
                 None => None,
             };
-            let ctx = ParseContext { source_id: Some(source.id.clone()), collected_at, parent };
+            let ctx = ParseContext { source_id: Some(source.id.clone()), collected_at, parent, owner: None };
             match parse_saved(source.platform, &bytes, &ctx) {
                 Ok(parsed) => {
                     notes.note(source.platform, &path.display().to_string(), &bytes, parsed.bad_items, parsed.empty);

@@ -205,3 +205,22 @@ async fn a_zero_poll_interval_is_clamped_not_a_panic() {
     let cursors = drain(&bus, "cursors").await;
     assert_eq!(cursors.len(), 4, "one pass at once, then one per MIN_POLL_INTERVAL (1s) for 3.5s");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_changed_sources_list_is_polled_from_the_next_pass() {
+    let bus = MemoryBus::new(1);
+    let collector = scripted_collector(&bus);
+    let (sources, watched) = tokio::sync::watch::channel(Arc::new(vec![source("a", "chan_a")]));
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        // Passes run at 0 s, 1 s, 2 s: the list changes between the first and the second.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        sources.send_replace(Arc::new(vec![source("b", "chan_b")]));
+        tokio::time::sleep(Duration::from_millis(2000)).await;
+        stop.cancel();
+    });
+    collector.run_watched(watched, HashMap::new(), Duration::from_secs(1), &shutdown).await.unwrap();
+    let polled: Vec<String> = drain(&bus, "cursors").await.into_iter().map(|(key, _)| key).collect();
+    assert_eq!(polled, ["a", "b", "b"]);
+}

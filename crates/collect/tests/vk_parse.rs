@@ -369,3 +369,32 @@ fn suspicious_empty_answers_say_why() {
     let parsed = otklik_collect::parse_saved(Platform::Vk, br#"{"response": {"count": 5}}"#, &ctx()).unwrap();
     assert!(parsed.posts.is_empty() && parsed.empty.is_some());
 }
+
+/// A saved `execute` result: items without `owner_id`, a member's post and a comment.
+fn ownerless() -> Vec<u8> {
+    let items = json!([
+        { "id": 7, "from_id": 5001, "date": 1763100000, "text": "Во дворе нет света" },
+        { "id": 8, "post_id": 7, "from_id": 5002, "date": 1763100300, "text": "У нас тоже" }
+    ]);
+    serde_json::to_vec(&json!({ "response": { "count": 2, "items": items } })).unwrap()
+}
+
+#[test]
+fn items_without_owner_id_are_refused_unless_the_owner_is_given() {
+    let error = vk::parse_saved_response(&ownerless(), &ctx()).unwrap_err().to_string();
+    assert!(error.contains("no owner_id") && error.contains("--owner"), "{error}");
+    let ctx = ParseContext { owner: Some(-1234), ..ctx() };
+    let posts = vk::parse_saved_response(&ownerless(), &ctx).unwrap();
+    let uids: Vec<String> = posts.iter().map(|p| p.uid.to_string()).collect();
+    assert_eq!(uids, ["vk:-1234:7", "vk:-1234:7:c8"]);
+    assert_eq!(posts[1].parent_uid.as_ref().map(ToString::to_string).as_deref(), Some("vk:-1234:7"));
+}
+
+#[test]
+fn a_communitys_own_post_without_owner_id_belongs_to_the_community() {
+    let items = json!([{ "id": 3, "from_id": -777, "date": 1763100000, "text": "Отключение воды" }]);
+    let bytes = serde_json::to_vec(&json!({ "response": { "count": 1, "items": items } })).unwrap();
+    let posts = vk::parse_saved_response(&bytes, &ctx()).unwrap();
+    assert_eq!(posts[0].uid.to_string(), "vk:-777:3");
+    assert!(posts[0].author.is_source);
+}

@@ -14,6 +14,7 @@
 //!   the delivery log that is also the outbox, and duty officers' silences.
 //!
 //! [`PostUid`] is the key of every post message: `{platform}:{owner}:{id}[:c{comment}]`.
+//! [`Problem`] and [`ConfigProblem`] are how every component reports what is wrong with its config.
 //! [`Topic`] is the closed taxonomy of DESIGN.md; its ids are a contract.
 //!
 //! This crate does no I/O. Every other crate depends on it; it depends on none of them.
@@ -22,6 +23,7 @@ mod alert;
 mod dlq;
 mod notify;
 mod post;
+mod problem;
 mod schema;
 mod source;
 mod time;
@@ -35,6 +37,7 @@ pub use post::{
     Attachment, Author, Classification, ClassifiedPost, Counters, Geo, ItemKind, MunicipalityEvidence,
     MunicipalityMatch, PostKind, RawPost, RepostOrigin, TopicHit,
 };
+pub use problem::{ConfigProblem, Problem};
 pub use schema::{Schema, SCHEMA_VERSION};
 pub use source::{CommentsPolicy, Cursor, Platform, SeenPost, Source, SourceStat, SourceStatus};
 pub use time::{format_rfc3339_secs, rfc3339_secs};

@@ -9,8 +9,8 @@
 //!   [`run_sink_stage_draining`] writes without waiting once upstream is done.
 //! - [`conformance`]: the behaviour every [`Bus`] must show, runnable against any of them.
 //! - [`units`]: durations and sizes as config files write them, for every crate's config, with
-//!   the shared [`units::ConfigProblem`] and range checks of every `validate()`, and size-capped
-//!   reads of config and secret files.
+//!   the shared [`units::ConfigProblem`] (otklik-model's, re-exported) and range checks of every
+//!   `validate()`, and size-capped reads of config and secret files.
 //! - [`secrets`]: the process-wide registry of secret values and the one redaction used by DLQ
 //!   records, log lines and error messages.
 //!

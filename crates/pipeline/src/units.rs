@@ -7,38 +7,12 @@
 //! or secret file is read without a size limit (`/dev/zero` as a file name must not hang).
 
 use serde::{Deserialize, Deserializer};
-use std::fmt;
 use std::io::Read;
 use std::ops::RangeInclusive;
 use std::path::Path;
 use std::time::Duration;
 
-/// One thing wrong with a config value, found by a component's `validate()`: the binary places
-/// it at the line of `field` inside the component's table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigProblem {
-    /// The key inside the component's table (`recheck_window`, `token_rates.VK_A`).
-    pub field: String,
-    pub message: String,
-    pub hint: Option<String>,
-}
-
-impl ConfigProblem {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigProblem { field: field.into(), message: message.into(), hint: None }
-    }
-
-    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
-        self
-    }
-}
-
-impl fmt::Display for ConfigProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.message)
-    }
-}
+pub use otklik_model::ConfigProblem;
 
 /// Adds a problem when `value` is outside `range`; the hint names the range as written in
 /// config files.

@@ -3,6 +3,8 @@
 -- Window: fixed relative (ClickHouse 18.16 has no query parameters); edit `7 DAY` to change it.
 -- Columns: municipality (ОКТМО, '' = unknown), municipality_name, topic ('' = no topic),
 -- complaints, questions, total (distinct posts of either kind).
+-- On data that has ended (the demo's October–November posts) run the latest-anchored variant:
+-- every now() replaced by (SELECT max(published_at) FROM posts); see deploy/README.md.
 SELECT
     municipality,
     municipality_name,

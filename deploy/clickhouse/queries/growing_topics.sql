@@ -2,6 +2,8 @@
 -- the 4 weeks before. Source: complaints_hourly. Window: fixed relative (no query parameters on 18.16).
 -- Columns: topic, this_week, weekly_avg_before (over 28 days / 4), growth (difference),
 -- ratio (this_week / weekly_avg_before; 0 when there was nothing before).
+-- On data that has ended (the demo's October–November posts) run the latest-anchored variant:
+-- every now() replaced by (SELECT max(published_at) FROM posts); see deploy/README.md.
 SELECT
     topic,
     uniqExactMergeIf(posts, hour >= now() - INTERVAL 7 DAY) AS this_week,

@@ -1,6 +1,8 @@
 -- Heating-season dashboard: heating and hot-water complaints and questions by district and day,
 -- last 30 days. Source: complaints_hourly. Window: fixed relative (no query parameters on 18.16).
 -- Columns: day, municipality, municipality_name, heating, hot_water.
+-- On data that has ended (the demo's October–November posts) run the latest-anchored variant:
+-- every now() replaced by (SELECT max(published_at) FROM posts); see deploy/README.md.
 SELECT
     toDate(hour) AS day,
     municipality,

@@ -3,6 +3,8 @@
 -- parent is the complaint). Source: posts FINAL (latest version of each post).
 -- Window: fixed relative (no query parameters on 18.16).
 -- Columns: source_id, platform, complaints, unanswered, unanswered_share.
+-- On data that has ended (the demo's October–November posts) run the latest-anchored variant:
+-- every now() replaced by (SELECT max(published_at) FROM posts); see deploy/README.md.
 SELECT
     source_id,
     platform,

@@ -355,3 +355,38 @@ def test_audience_growth_and_the_history_read_survive_redelivery(db):
     read = rows(db, sql)
     assert len(read) == 14 + 2 + 2, "one row per observation, the redelivered ones once"
     assert [r["source_id"] for r in read] == sorted(r["source_id"] for r in read)
+
+
+def latest_anchored(sql):
+    """The latest-anchored variant (deploy/README.md, BundledQuery::latest_anchored)."""
+    return sql.replace("now()", "(SELECT max(published_at) FROM posts)")
+
+
+def test_every_query_runs_latest_anchored_on_data_that_has_ended(db):
+    """The loaded sample 60 days older (as the demo's posts are): the plain queries find nothing
+    in their windows, the latest-anchored variants find what they find on fresh data."""
+    db.query("CREATE DATABASE IF NOT EXISTS otklik_ended")
+    db.query("USE otklik_ended")
+    try:
+        for path in MIGRATIONS:
+            apply(db, path)
+        old = 60 * 24 * 60
+        zarechny = ("56734000", "г. Заречный")
+        insert(db, "posts", [
+            post("vk:-1000:1", "complaint", ["heating"], old + 10),
+            post("vk:-1000:2", "complaint", ["heating", "hot_water"], old + 20),
+            post("vk:-1000:3", "question", ["heating"], old + 30, zarechny),
+            post("vk:-1000:6", "complaint", ["roads"], old + 60 * 24 * 10),
+        ])
+        by_name = {p.stem: p.read_text() for p in QUERIES}
+        assert rows(db, by_name["complaints_by_municipality_topic"]) == []
+        results = {name: rows(db, latest_anchored(sql)) for name, sql in by_name.items()}
+        main = {(r["municipality"], r["topic"]): r for r in results["complaints_by_municipality_topic"]}
+        assert int(main[("56701000", "heating")]["complaints"]) == 2
+        assert int(main[("56734000", "heating")]["questions"]) == 1
+        assert ("56701000", "roads") not in main  # 10 days before the newest post
+        assert {r["uid"] for r in results["needs_attention"]} == {"vk:-1000:1", "vk:-1000:2"}
+        assert sum(int(r["heating"]) for r in results["heating_season"]) == 3
+        assert int({r["topic"]: r for r in results["growing_topics"]}["heating"]["this_week"]) == 3
+    finally:
+        db.query("USE otklik")

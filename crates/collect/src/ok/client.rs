@@ -21,6 +21,7 @@ use crate::collector::LONGEST_WAIT;
 use crate::http::{redact, HttpClient, HttpConfig, HttpError};
 use crate::ratelimit::{Rate, RateLimiter};
 use crate::vk::lenient::{LId, LInt, LText, LUint};
+use otklik_pipeline::units::ConfigProblem;
 use otklik_pipeline::{secrets, Backoff};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -107,7 +108,7 @@ impl OkClient {
             return Err(super::OkConfigError { problems });
         }
         let api_base = reqwest::Url::parse(&config.api_base).map_err(|e| super::OkConfigError {
-            problems: vec![super::OkConfigProblem::new("api_base", e.to_string())],
+            problems: vec![ConfigProblem::new("api_base", e.to_string())],
         })?;
         // One rate-limit key per credential; the token itself never becomes part of a key
         // (keys may be logged), only a short digest of it.
@@ -131,7 +132,7 @@ impl OkClient {
     pub fn from_config(config: &OkConfig, credentials: OkCredentials) -> Result<Self, super::OkConfigError> {
         let http_config = HttpConfig { timeout: config.timeout, ..HttpConfig::default() };
         let http = HttpClient::new(http_config, Arc::new(RateLimiter::new())).map_err(|e| super::OkConfigError {
-            problems: vec![super::OkConfigProblem::new("api_base", format!("cannot build the HTTP client: {e}"))],
+            problems: vec![ConfigProblem::new("api_base", format!("cannot build the HTTP client: {e}"))],
         })?;
         Self::new(config, credentials, http)
     }

@@ -130,7 +130,7 @@ impl OkConfig {
 
     /// Problems that need no environment: every one at once, each naming its field; the
     /// ranges are on the fields' docs and in `config/otklik.toml`.
-    pub fn validate(&self) -> Vec<OkConfigProblem> {
+    pub fn validate(&self) -> Vec<ConfigProblem> {
         let mut problems = Vec::new();
         match reqwest::Url::parse(&self.api_base) {
             Ok(url) if matches!(url.scheme(), "http" | "https") && url.query().is_none() => {}
@@ -205,7 +205,7 @@ impl OkConfig {
         let mut problems = self.validate();
         let mut read = |name: &'static str, env_name: Option<&str>, file: Option<&Path>, default_env: Option<&str>| -> Option<Secret> {
             let field = |suffix: &str| format!("{name}_{suffix}");
-            let from_env = |var: &str, field: String, problems: &mut Vec<OkConfigProblem>| match env(var) {
+            let from_env = |var: &str, field: String, problems: &mut Vec<ConfigProblem>| match env(var) {
                 Some(value) if !value.trim().is_empty() => Some(Secret::new(value.trim())),
                 Some(_) => {
                     problems.push(ConfigProblem::new(field, format!("environment variable {var} is empty")));
@@ -269,17 +269,14 @@ impl OkConfig {
     }
 }
 
-/// One thing wrong with `[collect.ok]`; `field` is the key inside it, e.g. `access_token_env`.
-pub type OkConfigProblem = ConfigProblem;
-
 /// Everything wrong with `[collect.ok]` and its secrets.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("OK collector is misconfigured: {}", joined(.problems))]
 pub struct OkConfigError {
-    pub problems: Vec<OkConfigProblem>,
+    pub problems: Vec<ConfigProblem>,
 }
 
-fn joined(problems: &[OkConfigProblem]) -> String {
+fn joined(problems: &[ConfigProblem]) -> String {
     problems.iter().map(|p| format!("collect.ok.{p}")).collect::<Vec<_>>().join("; ")
 }
 

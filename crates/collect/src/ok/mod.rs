@@ -34,7 +34,7 @@ pub mod sign;
 pub mod types;
 
 pub use client::{OkBody, OkCallError, OkClient, OkGroup};
-pub use config::{OkConfig, OkConfigError, OkConfigProblem, OkCredentials, Secret};
+pub use config::{OkConfig, OkConfigError, OkCredentials, Secret};
 pub use error::{OkApiError, OkErrorClass};
 pub use reader::{wants_comments, OkReader};
 pub use sign::{signature, SigningSecret};

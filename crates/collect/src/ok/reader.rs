@@ -203,7 +203,7 @@ impl FeedReader for OkReader {
             }
         }
         let now = Utc::now();
-        let ctx = ParseContext { source_id: Some(source.id.clone()), collected_at: now, parent: None };
+        let ctx = ParseContext { source_id: Some(source.id.clone()), collected_at: now, parent: None, owner: None };
         let notes = PollNotes::default();
         let page_size = self.page_size.to_string();
         let feed = TopicsFeed { client: &self.client, gid, page_size, ctx: &ctx, notes: &notes };

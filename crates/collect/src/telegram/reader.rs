@@ -213,7 +213,7 @@ impl FeedReader for TelegramReader {
         let channel = channel_name(&source.handle)
             .ok_or_else(|| CollectError::Config(format!("source {}: {:?} is not a Telegram channel username", source.id, source.handle)))?;
         let now = Utc::now();
-        let ctx = ParseContext { source_id: Some(source.id.clone()), collected_at: now, parent: None };
+        let ctx = ParseContext { source_id: Some(source.id.clone()), collected_at: now, parent: None, owner: None };
         let notes = PollNotes::default();
         let feed = ChannelFeed { reader: self, channel, ctx, notes, subscribers: Mutex::new(None) };
         let walked = walk(&feed, cursor, &self.config.walk_limits(), now).await?;

@@ -220,7 +220,10 @@ impl<'p, 'a> Converter<'p, 'a> {
             return Ok(());
         }
         let id = item.id.0.ok_or("post has no id")?;
-        let owner = item.owner_id.0.ok_or("post has no owner_id")?;
+        // A community's own post names the community as `from_id`; else `--owner` must say.
+        let own_post = item.from_id.0.filter(|&from| from < 0);
+        let owner = item.owner_id.0.or(own_post).or(self.ctx.owner);
+        let owner = owner.ok_or("post has no owner_id (give the wall's owner id: otklik parse vk --owner ID)")?;
         let uid = PostUid::post(Platform::Vk, owner.to_string(), id.to_string()).map_err(|e| e.to_string())?;
         let mut attachments = attachments(item);
         if let Some(source) = &item.post_source {
@@ -301,7 +304,9 @@ impl<'p, 'a> Converter<'p, 'a> {
             (Some(o), _, _) => o,
             (None, Some(p), _) => p.owner,
             (None, None, Some(parent)) => parent.owner.parse().map_err(|_| format!("context parent {parent} has a non-numeric owner"))?,
-            _ => return Err("comment has no owner_id and no parent post is known".to_owned()),
+            (None, None, None) => {
+                self.ctx.owner.ok_or("comment has no owner_id and no parent post is known (otklik parse vk --owner ID)")?
+            }
         };
         let post = match (item.post_id.0, place, ctx_parent) {
             (Some(p), _, _) => p,

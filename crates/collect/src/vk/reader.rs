@@ -67,7 +67,7 @@ impl VkReader {
 
     async fn poll_one(&self, source: &Source, cursor: &Cursor, batcher: &Batcher<'_>) -> Result<PollOutcome, CollectError> {
         let now = Utc::now();
-        let ctx = ParseContext { source_id: Some(source.id.clone()), collected_at: now, parent: None };
+        let ctx = ParseContext { source_id: Some(source.id.clone()), collected_at: now, parent: None, owner: None };
         let target = self.target(&source.handle, batcher).await?;
         let notes = PollNotes::default();
         let (mut seen, mut bad_pages, limits) = match &target {
