@@ -97,7 +97,8 @@ pub async fn run(config: &Config) -> Result<Summary> {
     let store = spawn_stage("store", graph.posts_sink("store", posts, metrics.store.clone(), &stop).await?);
     let dlq = spawn_stage("dlq-store", graph.dlq_sink("dlq-store", Arc::new(dlq_store), metrics.dlq.clone(), &stop).await?);
     let progress = spawn_progress(&metrics);
-    let registry = Arc::new(crate::metrics_http::Registry::default());
+    let registry = Arc::new(crate::metrics::Registry::default());
+    registry.set_config_version(&crate::metrics::config_version(config));
     let stages = [
         ("collect", &metrics.collect),
         ("classify", &metrics.classify),

@@ -15,7 +15,7 @@
 use crate::backoff::Backoff;
 use crate::bus::{Message, Offsets, Publisher, Subscriber};
 use crate::dlq::{publish_with_retry, DeadLetters};
-use crate::metrics::StageMetrics;
+use crate::metrics::{DeadLetterReason, Failure, StageMetrics};
 use crate::StageError;
 use futures_util::FutureExt;
 use std::sync::Arc;
@@ -144,7 +144,7 @@ async fn handle_batch(
             Ok(produced) => outputs.extend(produced.into_iter().map(|output| (index, output))),
             Err(Unprocessable(reason)) => {
                 dead_letters.send(message, &reason, shutdown).await?;
-                StageMetrics::add(&metrics.dead_lettered, 1);
+                metrics.dead_letter(DeadLetterReason::Unprocessable, 1);
             }
         }
     }
@@ -162,7 +162,7 @@ async fn handle_batch(
     }
     for (index, reason) in refused {
         dead_letters.send(&batch[index], &reason, shutdown).await?;
-        StageMetrics::add(&metrics.dead_lettered, 1);
+        metrics.dead_letter(DeadLetterReason::Refused, 1);
     }
     Ok(())
 }
@@ -207,7 +207,7 @@ pub(crate) async fn commit(subscriber: &mut dyn Subscriber, offsets: &mut Offset
         Ok(()) => StageMetrics::add(&metrics.commits, 1),
         Err(e) if e.retryable => {
             tracing::warn!(error = %e, "commit failed; those messages will be delivered again");
-            StageMetrics::add(&metrics.retries, 1);
+            metrics.fail(Failure::Commit);
         }
         Err(e) => return Err(e.into()),
     }
