@@ -113,4 +113,37 @@ mod tests {
         assert!(watch.observe(at(21), &BTreeMap::new()).is_empty());
         assert!(watch.seen.is_empty());
     }
+
+    /// Polls `ready` until it returns `want` (each wait ends as soon as it holds).
+    async fn until(registry: &Registry, want: bool) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while registry.unready_reasons().is_empty() != want {
+            assert!(Instant::now() < deadline, "readiness never became {want}: {:?}", registry.unready_reasons());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn readiness_flips_when_clickhouse_stops_and_back_when_it_returns() {
+        use otklik_testkit::own_service::{Kind, OwnService};
+        let started = tokio::task::spawn_blocking(|| OwnService::start(Kind::ClickHouse)).await.unwrap();
+        let Some(server) = started else { return };
+        let server = Arc::new(server);
+        let registry = Arc::new(Registry::default());
+        registry.set_ready(true);
+        let clickhouse = Some(ClickHouseSinkConfig::new(server.address.clone(), "default"));
+        let probes = Probes { kafka: None, clickhouse, every: Duration::from_millis(100) };
+        let shutdown = CancellationToken::new();
+        tokio::spawn(run(probes, registry.clone(), shutdown.clone()));
+        until(&registry, true).await;
+        let stopping = server.clone();
+        tokio::task::spawn_blocking(move || stopping.stop()).await.unwrap();
+        until(&registry, false).await;
+        assert_eq!(registry.unready_reasons(), vec!["clickhouse is unreachable".to_owned()]);
+        assert!(registry.render().contains("otklik_dependency_up{dependency=\"clickhouse\"} 0"));
+        let restarting = server.clone();
+        tokio::task::spawn_blocking(move || restarting.restart()).await.unwrap();
+        until(&registry, true).await;
+        shutdown.cancel();
+    }
 }

@@ -41,11 +41,8 @@ impl KafkaStats {
     /// Takes one client's report; it replaces that client's previous one, so revoked
     /// partitions disappear.
     pub fn record(&self, statistics: &Statistics) {
-        let mut reports = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         match statistics.client_type.as_str() {
-            "producer" => {
-                reports.producers.insert(statistics.name.clone(), (statistics.msg_cnt, statistics.msg_size));
-            }
+            "producer" => self.record_producer(&statistics.name, statistics.msg_cnt, statistics.msg_size),
             "consumer" => {
                 let lags = statistics
                     .topics
@@ -55,10 +52,20 @@ impl KafkaStats {
                     .filter(|(_, p)| p.partition >= 0 && p.consumer_lag >= 0)
                     .map(|(topic, p)| ((topic.clone(), p.partition), PartitionLag { lag: p.consumer_lag, committed: p.committed_offset }))
                     .collect();
-                reports.consumers.insert(statistics.name.clone(), lags);
+                self.record_consumer(&statistics.name, lags);
             }
             _ => {}
         }
+    }
+
+    /// A consumer's lags, replacing its previous report.
+    pub fn record_consumer(&self, client: &str, lags: BTreeMap<(String, i32), PartitionLag>) {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).consumers.insert(client.to_owned(), lags);
+    }
+
+    /// A producer's queue: messages and bytes.
+    pub fn record_producer(&self, client: &str, messages: u64, bytes: u64) {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).producers.insert(client.to_owned(), (messages, bytes));
     }
 
     /// A client is gone (a consumer closed): its partitions are no longer reported.
@@ -95,39 +102,22 @@ impl KafkaStats {
 mod tests {
     use super::*;
 
-    fn report(name: &str, kind: &str, json_topics: &str) -> Statistics {
-        let json = format!(
-            r#"{{"name":"{name}","client_id":"otklik","type":"{kind}","ts":0,"time":0,"age":0,"replyq":0,
-            "msg_cnt":3,"msg_size":300,"msg_max":0,"msg_size_max":0,"simple_cnt":0,"metadata_cache_cnt":0,
-            "brokers":{{}},"topics":{json_topics},"tx":0,"tx_bytes":0,"rx":0,"rx_bytes":0,"txmsgs":0,
-            "txmsg_bytes":0,"rxmsgs":0,"rxmsg_bytes":0}}"#
-        );
-        serde_json::from_str(&json).expect("a librdkafka report")
-    }
-
-    fn topic(name: &str, partition: i32, lag: i64, committed: i64) -> String {
-        let p = format!(
-            r#""{partition}":{{"partition":{partition},"broker":1,"leader":1,"desired":true,"unknown":false,
-            "msgq_cnt":0,"msgq_bytes":0,"xmit_msgq_cnt":0,"xmit_msgq_bytes":0,"fetchq_cnt":0,"fetchq_size":0,
-            "fetch_state":"active","query_offset":0,"next_offset":0,"app_offset":0,"stored_offset":0,
-            "committed_offset":{committed},"committed_leader_epoch":0,"eof_offset":0,"lo_offset":0,
-            "hi_offset":0,"ls_offset":0,"consumer_lag":{lag},"consumer_lag_stored":0,"txmsgs":0,
-            "txbytes":0,"rxmsgs":0,"rxbytes":0,"msgs":0,"rx_ver_drops":0,"msgs_inflight":0,
-            "next_ack_seq":0,"next_err_seq":0,"acked_msgid":0}}"#
-        );
-        format!(r#"{{"{name}":{{"topic":"{name}","age":0,"metadata_age":0,"partitions":{{{p}}}}}}}"#)
+    fn lag(topic: &str, partition: i32, lag: i64, committed: i64) -> BTreeMap<(String, i32), PartitionLag> {
+        BTreeMap::from([((topic.to_owned(), partition), PartitionLag { lag, committed })])
     }
 
     #[test]
-    fn a_consumers_latest_report_replaces_its_previous_one() {
+    fn a_clients_latest_report_replaces_its_previous_one() {
         let stats = KafkaStats::default();
-        stats.record(&report("rdkafka#consumer-1", "consumer", &topic("raw", 0, 40, 100)));
-        stats.record(&report("rdkafka#producer-2", "producer", "{}"));
-        let lag = stats.consumer_lag();
-        assert_eq!(lag[&("raw".to_owned(), 0)], PartitionLag { lag: 40, committed: 100 });
+        stats.record_consumer("rdkafka#consumer-1", lag("raw", 0, 40, 100));
+        stats.record_consumer("rdkafka#consumer-3", lag("raw", 0, 2, 90));
+        stats.record_producer("rdkafka#producer-2", 3, 300);
+        // Two groups reading one partition: their lags add up.
+        assert_eq!(stats.consumer_lag()[&("raw".to_owned(), 0)], PartitionLag { lag: 42, committed: 100 });
         assert_eq!(stats.producer_queue(), (3, 300));
         // Revoked: the partition is no longer in the client's report.
-        stats.record(&report("rdkafka#consumer-1", "consumer", &topic("raw", 1, -1, -1001)));
+        stats.record_consumer("rdkafka#consumer-1", BTreeMap::new());
+        stats.forget("rdkafka#consumer-3");
         assert!(stats.consumer_lag().is_empty(), "{:?}", stats.consumer_lag());
         stats.forget("rdkafka#producer-2");
         assert_eq!(stats.producer_queue(), (0, 0));
