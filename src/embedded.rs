@@ -113,9 +113,10 @@ pub async fn run(config: &Config) -> Result<Summary> {
     }
     registry.register_receivers(receivers.clone());
     registry.set_ready(true);
+    let polls = registry.source_polls();
     crate::metrics_http::spawn(&config.telemetry.metrics_listen, registry, stop.stages.clone());
 
-    let collector = graph.collector(metrics.collect.clone())?;
+    let collector = graph.collector(metrics.collect.clone(), polls)?;
     let pass = match &config.collect.replay_dir {
         Some(dir) => {
             tracing::info!(sources = config.sources.len(), "replaying {}", dir.display());

@@ -25,6 +25,10 @@ pub const FAMILIES: &[(&str, &str, Wiring)] = &[
     ("otklik_alert_receiver_failed_total", "counter", Wiring::Any),
     ("otklik_alert_receiver_pending", "gauge", Wiring::Any),
     ("otklik_alert_receiver_disabled", "gauge", Wiring::Any),
+    ("otklik_source_polls_total", "counter", Wiring::Polled),
+    ("otklik_source_poll_failures_total", "counter", Wiring::Polled),
+    ("otklik_source_posts_total", "counter", Wiring::Polled),
+    ("otklik_source_last_success_timestamp_seconds", "gauge", Wiring::Polled),
     ("otklik_kafka_consumer_lag", "gauge", Wiring::Production),
     ("otklik_kafka_consumer_stalled", "gauge", Wiring::Production),
     ("otklik_kafka_producer_queue_messages", "gauge", Wiring::Production),
@@ -40,5 +44,7 @@ pub const FAMILIES: &[(&str, &str, Wiring)] = &[
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wiring {
     Any,
+    /// Once a source has been polled.
+    Polled,
     Production,
 }

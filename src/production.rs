@@ -91,7 +91,7 @@ pub async fn run(config: &Config, role: Role) -> Result<()> {
         supervisor.spawn("clickhouse-dlq", async move { Ok(dead.await?) });
     }
     if role.runs(Role::Collect) {
-        let collector = graph.collector(metrics("collect"))?;
+        let collector = graph.collector(metrics("collect"), registry.source_polls())?;
         let (sources, shutdown) = (config.sources.clone(), stop.stages.clone());
         if config.collect.sources == SourcesFrom::Kafka {
             let fleet = fleet_collector(config, collector, &graph.topics, stop.stages.clone())?;
