@@ -146,3 +146,43 @@ fn prometheus_scrapes_a_running_otklik_and_finds_every_family() {
     let (_, metadata) = get(prometheus_port, "/api/v1/targets/metadata?metric=otklik_stage_received").unwrap();
     assert!(metadata.contains("\"type\":\"counter\""), "{metadata}");
 }
+
+/// The value of the first sample of `/metrics` whose line starts with `prefix`.
+fn sample(text: &str, prefix: &str) -> Option<f64> {
+    text.lines().find(|l| l.starts_with(prefix))?.rsplit(' ').next()?.parse().ok()
+}
+
+/// The production wiring over the Kafka and ClickHouse of scripts/test.sh: while the demo
+/// replays, `/metrics` shows ClickHouse inserts, consumer lag from librdkafka's statistics, both
+/// dependencies up and the sources' polls.
+#[test]
+fn the_production_wiring_exports_lag_inserts_and_dependencies() {
+    let (Some(kafka), Some(clickhouse)) = (otklik_testkit::kafka(), otklik_testkit::clickhouse()) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let name = super::production::unique("otklik_metrics");
+    let config = super::production::production_config(dir.path(), &kafka, &clickhouse, &name);
+    let port = free_port();
+    let text = std::fs::read_to_string(&config).unwrap().replacen(
+        "log_level = \"warn\"",
+        &format!("log_level = \"warn\"\nmetrics_listen = \"127.0.0.1:{port}\""),
+        1,
+    );
+    // Statistics every second instead of every 15 s.
+    std::fs::write(&config, text + "\n[kafka.properties]\n\"statistics.interval.ms\" = \"1000\"\n").unwrap();
+    let child = otklik().args(["run", "--config"]).arg(&config).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let _otklik = Killed(child);
+    let metrics = wait_for("inserts, lag and both dependencies on /metrics", || {
+        let (_, text) = get(port, "/metrics").filter(|(status, _)| *status == 200)?;
+        let rows = sample(&text, "otklik_clickhouse_insert_rows_total{table=\"posts\"}")?;
+        let kafka_up = sample(&text, "otklik_dependency_up{dependency=\"kafka\"}")?;
+        let clickhouse_up = sample(&text, "otklik_dependency_up{dependency=\"clickhouse\"}")?;
+        sample(&text, "otklik_kafka_consumer_lag{")?;
+        (rows > 0.0 && kafka_up == 1.0 && clickhouse_up == 1.0).then_some(text)
+    });
+    assert!(sample(&metrics, "otklik_clickhouse_insert_duration_seconds_count{table=\"posts\"}").is_some_and(|n| n >= 1.0));
+    assert!(sample(&metrics, "otklik_source_polls_total{").is_some_and(|n| n >= 1.0), "{metrics}");
+    assert!(sample(&metrics, "otklik_kafka_producer_queue_messages").is_some(), "{metrics}");
+    assert_eq!(get(port, "/readyz").map(|(status, _)| status), Some(200));
+    drop(_otklik);
+    super::production::clickhouse_query(&clickhouse, &format!("DROP DATABASE {name}"));
+}
