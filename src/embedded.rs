@@ -103,7 +103,8 @@ pub async fn run(path: &std::path::Path, config: &Config) -> Result<Summary> {
     let stats = graph.stats_sink("stats-store", Arc::new(stats_store), metrics.stats.clone(), &stop).await?;
     let stats = spawn_stage("stats-store", stats);
     let progress = spawn_progress(&metrics);
-    let registry = Arc::new(crate::metrics_http::Registry::default());
+    let registry = Arc::new(crate::metrics::Registry::default());
+    registry.set_config_version(&crate::metrics::config_version(config));
     let stages = [
         ("collect", &metrics.collect),
         ("classify", &metrics.classify),
@@ -120,9 +121,10 @@ pub async fn run(path: &std::path::Path, config: &Config) -> Result<Summary> {
     registry.register_receivers(receivers.clone());
     reload.clone().spawn_on_sighup(registry.clone(), stop.stages.clone());
     registry.set_ready(true);
+    let polls = registry.source_polls();
     crate::metrics_http::spawn(&config.telemetry.metrics_listen, registry, stop.stages.clone());
 
-    let collector = graph.collector(metrics.collect.clone())?;
+    let collector = graph.collector(metrics.collect.clone(), polls)?;
     let pass = match &config.collect.replay_dir {
         Some(dir) => {
             tracing::info!(sources = config.sources.len(), "replaying {}", dir.display());

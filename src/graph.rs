@@ -169,7 +169,7 @@ impl<'a> Graph<'a> {
     }
 
     /// The collectors: every configured source, live or from `collect.replay_dir`.
-    pub fn collector(&self, metrics: Arc<StageMetrics>) -> Result<Collector> {
+    pub fn collector(&self, metrics: Arc<StageMetrics>, polls: otklik_collect::PollMetrics) -> Result<Collector> {
         Ok(Collector {
             reader: crate::readers::build(self.config)?,
             publisher: self.bus.publisher(),
@@ -181,6 +181,7 @@ impl<'a> Graph<'a> {
             dead_letters: self.dead_letters("collect"),
             backoff: self.backoff,
             metrics,
+            polls,
         })
     }
 }

@@ -12,6 +12,8 @@ mod embedded;
 mod graph;
 mod incidents_cmd;
 mod kafka_cmd;
+mod health;
+mod metrics;
 mod metrics_http;
 mod notify_stage;
 mod production;

@@ -1,131 +1,108 @@
-//! `/metrics` (Prometheus text), `/healthz` and `/readyz` on `telemetry.metrics_listen`.
-//!
-//! A deliberately tiny HTTP/1.1 responder: three fixed GET paths, one response per connection.
-//! It needs no web framework, and a scrape can never hold up the pipeline.
+//! `/metrics` (OpenMetrics text), `/healthz` and `/readyz` on `telemetry.metrics_listen`, served
+//! by axum with at most [`MAX_CONNECTIONS`] connections at once: a flood of scrapers waits for a
+//! free slot instead of costing the pipeline memory and tasks.
 
-use otklik_notify::ReceiverMetrics;
-use otklik_pipeline::{CancellationToken, StageMetrics};
-use std::fmt::Write as _;
+use crate::metrics::Registry;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use otklik_pipeline::CancellationToken;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Per receiver: deliveries, retries, give-ups, and whether a 410 disabled it.
-fn render_receivers(out: &mut String, receivers: &[(String, Arc<ReceiverMetrics>)]) {
-    type Family = (&'static str, &'static str, &'static str, fn(&otklik_notify::ReceiverCounts) -> u64);
-    let families: [Family; 5] = [
-        ("delivered_total", "counter", "Notifications a receiver accepted.", |c| c.delivered),
-        ("retries_total", "counter", "Delivery attempts that failed and are tried again.", |c| c.retried),
-        ("failed_total", "counter", "Notifications given up on.", |c| c.failed),
-        ("pending", "gauge", "Notifications waiting in a receiver's queue.", |c| c.pending),
-        ("disabled", "gauge", "1 when the receiver answered 410 Gone and gets nothing more.", |c| u64::from(c.disabled)),
-    ];
-    for (name, kind, help, value) in families {
-        let _ = writeln!(out, "# HELP otklik_alert_receiver_{name} {help}\n# TYPE otklik_alert_receiver_{name} {kind}");
-        for (receiver, metrics) in receivers {
-            let _ = writeln!(out, "otklik_alert_receiver_{name}{{receiver=\"{receiver}\"}} {}", value(&metrics.snapshot()));
-        }
+/// Connections served at once (Prometheus keeps one per target; probes open one each).
+pub const MAX_CONNECTIONS: usize = 16;
+
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The three routes over `registry`.
+pub fn router(registry: Arc<Registry>) -> axum::Router {
+    axum::Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .with_state(registry)
+}
+
+async fn metrics(State(registry): State<Arc<Registry>>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, OPENMETRICS)], registry.render())
+}
+
+/// 200 `ready`, or 503 with every reason on its own line.
+async fn readyz(State(registry): State<Arc<Registry>>) -> impl IntoResponse {
+    let reasons = registry.unready_reasons();
+    if reasons.is_empty() {
+        (StatusCode::OK, "ready\n".to_owned())
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, format!("not ready:\n{}\n", reasons.join("\n")))
     }
 }
 
-/// The stages whose counters are exported, and whether the process is ready.
-#[derive(Default)]
-pub struct Registry {
-    stages: Mutex<Vec<(String, Arc<StageMetrics>)>>,
-    receivers: Mutex<Vec<(String, Arc<ReceiverMetrics>)>>,
-    ready: AtomicBool,
-    config_version: Mutex<String>,
+/// A TCP listener that accepts a connection only while fewer than its limit are open.
+pub struct LimitedListener {
+    listener: TcpListener,
+    slots: Arc<Semaphore>,
 }
 
-impl Registry {
-    pub fn register(&self, stage: &str, metrics: Arc<StageMetrics>) {
-        self.stages.lock().unwrap_or_else(|p| p.into_inner()).push((stage.to_owned(), metrics));
+impl LimitedListener {
+    pub fn new(listener: TcpListener, limit: usize) -> Self {
+        LimitedListener { listener, slots: Arc::new(Semaphore::new(limit)) }
+    }
+}
+
+impl axum::serve::Listener for LimitedListener {
+    type Io = LimitedStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        // The semaphore is never closed, so acquiring only waits.
+        let permit = self.slots.clone().acquire_owned().await.expect("the connection semaphore is never closed");
+        let (stream, addr) = axum::serve::Listener::accept(&mut self.listener).await;
+        (LimitedStream { stream, _slot: permit }, addr)
     }
 
-    /// Alert receivers' delivery counters.
-    pub fn register_receivers(&self, receivers: Vec<(String, Arc<ReceiverMetrics>)>) {
-        self.receivers.lock().unwrap_or_else(|p| p.into_inner()).extend(receivers);
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.listener.local_addr()
+    }
+}
+
+/// A connection holding its slot until it is dropped.
+pub struct LimitedStream {
+    stream: TcpStream,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl AsyncRead for LimitedStream {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for LimitedStream {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
     }
 
-    /// The hash of the config files in use (hot reload changes it).
-    pub fn set_config_version(&self, version: &str) {
-        *self.config_version.lock().unwrap_or_else(|p| p.into_inner()) = version.to_owned();
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
     }
 
-    pub fn set_ready(&self, ready: bool) {
-        self.ready.store(ready, Ordering::Relaxed);
-    }
-
-    pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Relaxed)
-    }
-
-    /// The Prometheus text exposition of every registered stage.
-    pub fn render(&self) -> String {
-        let stages = self.stages.lock().unwrap_or_else(|p| p.into_inner());
-        let mut out = String::new();
-        type Family = (&'static str, &'static str, fn(&StageMetrics) -> u64);
-        let families: [Family; 6] = [
-            ("received", "Messages a stage received from the bus.", |m| StageMetrics::get(&m.received)),
-            ("emitted", "Records a stage published or rows it wrote.", |m| StageMetrics::get(&m.emitted)),
-            ("dead_lettered", "Records a stage sent to the DLQ.", |m| StageMetrics::get(&m.dead_lettered)),
-            ("batches", "Batches a sink stage wrote.", |m| StageMetrics::get(&m.batches)),
-            ("retries", "Failed attempts a stage retried.", |m| StageMetrics::get(&m.retries)),
-            ("commits", "Offset commits a stage made.", |m| StageMetrics::get(&m.commits)),
-        ];
-        for (name, help, value) in families {
-            let _ = writeln!(out, "# HELP otklik_stage_{name}_total {help}\n# TYPE otklik_stage_{name}_total counter");
-            for (stage, metrics) in stages.iter() {
-                let _ = writeln!(out, "otklik_stage_{name}_total{{stage=\"{stage}\"}} {}", value(metrics));
-            }
-        }
-        render_receivers(&mut out, &self.receivers.lock().unwrap_or_else(|p| p.into_inner()));
-        let version = self.config_version.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let _ = writeln!(out, "# HELP otklik_config_info The config version in use.\n# TYPE otklik_config_info gauge");
-        let _ = writeln!(out, "otklik_config_info{{version=\"{version}\"}} 1");
-        let _ = writeln!(out, "# HELP otklik_ready Whether the process is ready.\n# TYPE otklik_ready gauge\notklik_ready {}", u8::from(self.is_ready()));
-        out
-    }
-
-    fn respond(&self, request_line: &str) -> (u16, String) {
-        match request_line.split(' ').nth(1).unwrap_or("") {
-            "/metrics" => (200, self.render()),
-            "/healthz" => (200, "ok\n".into()),
-            "/readyz" if self.is_ready() => (200, "ready\n".into()),
-            "/readyz" => (503, "not ready\n".into()),
-            _ => (404, "not found\n".into()),
-        }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }
 
 /// Serves the registry on `addr` until `shutdown`.
 pub async fn serve(addr: SocketAddr, registry: Arc<Registry>, shutdown: CancellationToken) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let listener = LimitedListener::new(TcpListener::bind(addr).await?, MAX_CONNECTIONS);
     tracing::info!(%addr, "serving /metrics, /healthz, /readyz");
-    loop {
-        let (mut stream, _) = tokio::select! {
-            accepted = listener.accept() => accepted?,
-            _ = shutdown.cancelled() => return Ok(()),
-        };
-        let registry = registry.clone();
-        tokio::spawn(async move {
-            let mut buffer = [0u8; 2048];
-            let n = match tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut buffer)).await {
-                Ok(Ok(n)) => n,
-                _ => return,
-            };
-            let request = String::from_utf8_lossy(&buffer[..n]);
-            let (status, body) = registry.respond(request.lines().next().unwrap_or(""));
-            let reason = match status {
-                200 => "OK",
-                503 => "Service Unavailable",
-                _ => "Not Found",
-            };
-            let response = format!("HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
-            let _ = stream.write_all(response.as_bytes()).await;
-        });
-    }
+    axum::serve(listener, router(registry)).with_graceful_shutdown(shutdown.cancelled_owned()).await
 }
 
 /// Starts serving when `listen` is set (validated by `check-config`); logs and carries on if the
@@ -142,20 +119,65 @@ pub fn spawn(listen: &str, registry: Arc<Registry>, shutdown: CancellationToken)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::AsyncWriteExt;
 
-    #[test]
-    fn renders_counters_and_readiness() {
-        let registry = Registry::default();
-        let metrics = Arc::new(StageMetrics::default());
-        StageMetrics::add(&metrics.received, 7);
+    async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut stream, &mut response).await.unwrap();
+        let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        (status, response)
+    }
+
+    async fn start(registry: Arc<Registry>, limit: usize) -> (SocketAddr, CancellationToken) {
+        let listener = LimitedListener::new(TcpListener::bind("127.0.0.1:0").await.unwrap(), limit);
+        let addr = axum::serve::Listener::local_addr(&listener).unwrap();
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        tokio::spawn(async move { axum::serve(listener, router(registry)).with_graceful_shutdown(stop.cancelled_owned()).await });
+        (addr, shutdown)
+    }
+
+    #[tokio::test]
+    async fn routes_and_readiness() {
+        let registry = Arc::new(Registry::default());
+        let metrics = Arc::new(otklik_pipeline::StageMetrics::default());
+        otklik_pipeline::StageMetrics::add(&metrics.received, 7);
         registry.register("classify", metrics);
-        let text = registry.render();
-        assert!(text.contains("otklik_stage_received_total{stage=\"classify\"} 7"), "{text}");
-        assert!(text.contains("otklik_ready 0"));
-        assert_eq!(registry.respond("GET /readyz HTTP/1.1").0, 503);
+        let (addr, shutdown) = start(registry.clone(), 4).await;
+        let (status, body) = get(addr, "/metrics").await;
+        assert_eq!(status, 200);
+        assert!(body.contains("otklik_stage_received_total{stage=\"classify\"} 7"), "{body}");
+        assert!(body.contains("application/openmetrics-text"), "{body}");
+        let (status, body) = get(addr, "/readyz").await;
+        assert_eq!(status, 503);
+        assert!(body.contains("stages not started"), "{body}");
         registry.set_ready(true);
-        assert_eq!(registry.respond("GET /readyz HTTP/1.1").0, 200);
-        assert_eq!(registry.respond("GET /healthz HTTP/1.1").0, 200);
-        assert_eq!(registry.respond("GET /nope HTTP/1.1").0, 404);
+        assert_eq!(get(addr, "/readyz").await.0, 200);
+        registry.set_dependency("clickhouse", false);
+        let (status, body) = get(addr, "/readyz").await;
+        assert_eq!(status, 503);
+        assert!(body.contains("clickhouse is unreachable"), "{body}");
+        assert_eq!(get(addr, "/healthz").await.0, 200);
+        assert_eq!(get(addr, "/nope").await.0, 404);
+        shutdown.cancel();
+    }
+
+    #[tokio::test]
+    async fn a_connection_beyond_the_limit_waits_for_a_free_slot() {
+        use axum::serve::Listener as _;
+        let mut listener = LimitedListener::new(TcpListener::bind("127.0.0.1:0").await.unwrap(), 1);
+        let addr = listener.local_addr().unwrap();
+        let _first_client = TcpStream::connect(addr).await.unwrap();
+        let (first, _) = listener.accept().await;
+        let _second_client = TcpStream::connect(addr).await.unwrap();
+        let mut second = Box::pin(listener.accept());
+        // Waiting can only make this pass: a served second connection fails it at any speed.
+        let early = tokio::time::timeout(std::time::Duration::from_millis(200), &mut second).await;
+        assert!(early.is_err(), "a second connection was accepted while the only slot was taken");
+        drop(first);
+        let _ = second.await;
     }
 }

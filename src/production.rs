@@ -7,7 +7,7 @@
 
 use crate::config::{Config, SourcesFrom};
 use crate::graph::{Graph, Role, Stop};
-use crate::metrics_http::Registry;
+use crate::metrics::Registry;
 use crate::supervise::Supervisor;
 use anyhow::{Context, Result};
 use crate::alert_stage::{AlertStage, StageClock};
@@ -40,6 +40,14 @@ pub async fn run(path: &std::path::Path, config: &Config, role: Role) -> Result<
         }
     });
     let registry = Arc::new(Registry::default());
+    registry.set_config_version(&crate::metrics::config_version(config));
+    registry.register_kafka(bus.stats());
+    let probes = crate::health::Probes {
+        kafka: Some((bus.prober(), bus.stats())),
+        clickhouse: (role.runs(Role::Sink) || role.runs(Role::Alert)).then(|| config.clickhouse_sink()).transpose()?,
+        every: crate::health::PROBE_EVERY,
+    };
+    tokio::spawn(crate::health::run(probes, registry.clone(), stop.stages.clone()));
     let metrics = |name: &str| {
         let m = Arc::new(StageMetrics::default());
         registry.register(name, m.clone());
@@ -74,21 +82,22 @@ pub async fn run(path: &std::path::Path, config: &Config, role: Role) -> Result<
     }
     if role.runs(Role::Sink) {
         let clickhouse = config.clickhouse_sink()?;
-        let posts = Arc::new(ClickHouseSink::<PostRow>::new(clickhouse.clone()));
+        let posts = Arc::new(ClickHouseSink::<PostRow>::new(clickhouse.clone()).with_observer(registry.clickhouse_observer()));
         let posts = graph.posts_sink("clickhouse", posts, metrics("clickhouse"), &stop).await?;
         supervisor.spawn("clickhouse", async move { Ok(posts.await?) });
-        let alerts = Arc::new(ClickHouseSink::<AlertRow>::new(clickhouse.clone()));
+        let alerts = Arc::new(ClickHouseSink::<AlertRow>::new(clickhouse.clone()).with_observer(registry.clickhouse_observer()));
         let alerts = graph.alerts_sink("clickhouse-alerts", alerts, metrics("clickhouse-alerts"), &stop).await?;
         supervisor.spawn("clickhouse-alerts", async move { Ok(alerts.await?) });
-        let stats = Arc::new(ClickHouseSink::<SourceStatRow>::new(clickhouse.clone()));
+        let stats =
+            Arc::new(ClickHouseSink::<SourceStatRow>::new(clickhouse.clone()).with_observer(registry.clickhouse_observer()));
         let stats = graph.stats_sink("clickhouse-stats", stats, metrics("clickhouse-stats"), &stop).await?;
         supervisor.spawn("clickhouse-stats", async move { Ok(stats.await?) });
-        let dead = Arc::new(ClickHouseSink::<DlqRow>::new(clickhouse));
+        let dead = Arc::new(ClickHouseSink::<DlqRow>::new(clickhouse).with_observer(registry.clickhouse_observer()));
         let dead = graph.dlq_sink("clickhouse-dlq", dead, metrics("clickhouse-dlq"), &stop).await?;
         supervisor.spawn("clickhouse-dlq", async move { Ok(dead.await?) });
     }
     if role.runs(Role::Collect) {
-        let collector = graph.collector(metrics("collect"))?;
+        let collector = graph.collector(metrics("collect"), registry.source_polls())?;
         let (sources, shutdown) = (reload.sources(), stop.stages.clone());
         if config.collect.sources == SourcesFrom::Kafka {
             let fleet = fleet_collector(config, collector, &graph.topics, stop.stages.clone())?;

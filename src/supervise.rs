@@ -3,7 +3,7 @@
 //! their batches, and its error becomes the process's exit status — a stage never dies silently
 //! while the process looks healthy (systemd or Kubernetes restarts it).
 
-use crate::metrics_http::Registry;
+use crate::metrics::Registry;
 use anyhow::{anyhow, Result};
 use otklik_pipeline::CancellationToken;
 use std::future::Future;
@@ -43,9 +43,13 @@ impl Supervisor {
             let failure = match joined {
                 Ok((name, Ok(()))) => {
                     tracing::info!(stage = %name, "stage ended");
+                    self.registry.stage_stopped(&name, false);
                     continue;
                 }
-                Ok((name, Err(error))) => error.context(format!("stage {name} failed")),
+                Ok((name, Err(error))) => {
+                    self.registry.stage_stopped(&name, true);
+                    error.context(format!("stage {name} failed"))
+                }
                 Err(panic) => anyhow!("a stage panicked: {panic}"),
             };
             if first_failure.is_none() {

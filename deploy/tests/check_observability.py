@@ -3,7 +3,7 @@
 Run: python3 deploy/tests/check_observability.py   (scripts/check-deploy.sh runs it)
 
 - every dashboard is valid JSON, its panels name a provisioned datasource uid;
-- every `otklik_*` metric a dashboard or a rule file uses is a family src/metrics_http.rs renders,
+- every `otklik_*` metric a dashboard or a rule file uses is a family src/metrics_families.rs lists,
   and every `otklik:*` series is recorded by a rule in deploy/prometheus/rules;
 - with chdb (a ClickHouse engine in process) every ClickHouse panel's SQL, with Grafana's macros
   filled in, runs against the schema deploy/clickhouse/migrations creates. Until the migration for
@@ -19,18 +19,21 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
+FAMILIES_FILE = "src/metrics_families.rs"
 problems = []
 
 
 def served_families():
-    """The metric names src/metrics_http.rs renders (the families array and the fixed gauges)."""
-    text = (ROOT / "src/metrics_http.rs").read_text()
-    names = {"otklik_stage_%s_total" % n for n in re.findall(r'\(\s*"(\w+)",\s*"[^"]*",\s*\|m\|', text)}
-    names |= set(re.findall(r"# TYPE (otklik_\w+) ", text))
-    # The alert receivers' families: ("delivered_total", "counter", "…", |c| …).
-    names |= {"otklik_alert_receiver_%s" % n for n in re.findall(r'\(\s*"(\w+)",\s*"(?:counter|gauge)",\s*"[^"]*",\s*\|c\|', text)}
+    """The metric names /metrics serves: src/metrics_families.rs lists each family as
+    ("name", "type", Wiring::…); a histogram also has its _bucket, _sum and _count series."""
+    text = (ROOT / FAMILIES_FILE).read_text()
+    names = set()
+    for name, kind in re.findall(r'\(\s*"(otklik_\w+)",\s*"(\w+)",\s*Wiring::', text):
+        names.add(name)
+        if kind == "histogram":
+            names |= {name + suffix for suffix in ("_bucket", "_sum", "_count")}
     if not names:
-        problems.append("src/metrics_http.rs: found no metric family (has its render() changed shape?)")
+        problems.append("%s: found no metric family (has FAMILIES changed shape?)" % FAMILIES_FILE)
     return names
 
 
@@ -44,7 +47,7 @@ def recorded_series():
 def check_names(where, text, families, recorded):
     for name in sorted(set(re.findall(r"\botklik_[a-z_]+\b", text))):
         if name not in families:
-            problems.append("%s: metric %s is not served by /metrics (src/metrics_http.rs)" % (where, name))
+            problems.append("%s: metric %s is not served by /metrics (%s)" % (where, name, FAMILIES_FILE))
     for name in sorted(set(re.findall(r"\botklik:[a-z0-9_:]+", text))):
         if name not in recorded:
             problems.append("%s: series %s is not recorded by deploy/prometheus/rules" % (where, name))

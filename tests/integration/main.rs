@@ -7,6 +7,7 @@ mod dedup;
 mod embedded;
 mod fleet;
 mod kafka_faults;
+mod metrics;
 mod notify;
 mod production;
 mod reload;

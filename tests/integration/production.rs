@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 /// Posts and comments in the demo feeds (`config/demo/README.md`).
 const DEMO_POSTS: u64 = 446;
 
-fn clickhouse_query(url: &str, sql: &str) -> String {
+pub(crate) fn clickhouse_query(url: &str, sql: &str) -> String {
     let address = url.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = std::net::TcpStream::connect(address).expect("connect to ClickHouse");
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
@@ -27,7 +27,7 @@ fn clickhouse_query(url: &str, sql: &str) -> String {
     }
 }
 
-fn production_config(dir: &Path, kafka: &str, clickhouse: &str, name: &str) -> PathBuf {
+pub(crate) fn production_config(dir: &Path, kafka: &str, clickhouse: &str, name: &str) -> PathBuf {
     let config = repo().join("config");
     let path = dir.join("otklik.toml");
     std::fs::write(
@@ -85,7 +85,7 @@ evaluate_every = "1m"
     path
 }
 
-fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
     format!("{prefix}_{}_{nanos}", std::process::id())
 }

@@ -36,6 +36,14 @@ impl ClickHouseSinkConfig {
         }
     }
 
+    /// Whether the server answers a trivial query within `timeout` (readiness probes).
+    pub async fn ping(&self, timeout: Duration) -> Result<(), crate::error::ClickHouseError> {
+        match tokio::time::timeout(timeout, self.client().query("SELECT 1").execute()).await {
+            Ok(result) => result.map_err(Into::into),
+            Err(_) => Err(crate::error::ClickHouseError::Network(format!("no answer within {timeout:?}"))),
+        }
+    }
+
     /// A `clickhouse` client for this config (validation off: 18.x lacks what it queries).
     pub fn client(&self) -> clickhouse::Client {
         let mut client = clickhouse::Client::default()

@@ -11,7 +11,8 @@
 //!   `schema_migrations`; modern DDL (LowCardinality, codecs, TTL, DateTime64, constraints) on
 //!   ClickHouse ≥ 20.3, a mechanically downlevelled form on older servers (Debian's 18.16).
 //! - [`ClickHouseSink`]: the `otklik_pipeline::BatchSink` for any table row: RowBinary INSERTs
-//!   with LZ4, retry classification, bisection of batches with rows the server rejects.
+//!   with LZ4, retry classification, bisection of batches with rows the server rejects; an
+//!   [`InsertObserver`] is told each INSERT's rows, size, latency and outcome (for `/metrics`).
 //! - [`load`]: the local store's files into the tables (`otklik clickhouse load DIR`).
 //! - [`report`]: complaints per municipality × topic from ClickHouse or the local store.
 //! - [`History`]: what the alert stage restores and the CLI summarises — linked posts (incidents),
@@ -60,4 +61,4 @@ pub use migrate::{Form, MigrationReport, Migrator, MIGRATIONS};
 pub use report::Report;
 pub use delivery::DeliveryLog;
 pub use row::{AlertRow, DeliveryRow, DlqRow, PostRow, ReplyRow, SilenceRow, SourceStatRow, SourceStatusRow, TableRow};
-pub use sink::ClickHouseSink;
+pub use sink::{ClickHouseSink, InsertObserver, InsertOutcome, InsertReport};

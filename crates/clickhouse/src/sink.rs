@@ -29,16 +29,62 @@ use std::hash::Hasher;
 use std::marker::PhantomData;
 use std::ops::Range;
 
+/// How one INSERT ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertOutcome {
+    Ok,
+    /// Tried again by the runner (network, timeout, overload).
+    Retryable,
+    /// The stage stops (schema, permissions).
+    Fatal,
+    /// The server refused rows for their content: the batch is bisected.
+    Content,
+}
+
+impl InsertOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InsertOutcome::Ok => "ok",
+            InsertOutcome::Retryable => "retryable",
+            InsertOutcome::Fatal => "fatal",
+            InsertOutcome::Content => "content",
+        }
+    }
+}
+
+/// One INSERT as the sink saw it: its table, rows, their size as JSONEachRow (the clickhouse
+/// crate does not expose the RowBinary it sends), how long it took and how it ended.
+#[derive(Debug, Clone, Copy)]
+pub struct InsertReport {
+    pub table: &'static str,
+    pub rows: u64,
+    pub bytes: u64,
+    pub elapsed: std::time::Duration,
+    pub outcome: InsertOutcome,
+}
+
+/// Told about every INSERT (the binary counts them for `/metrics`; this crate knows no exporter).
+pub trait InsertObserver: Send + Sync {
+    fn inserted(&self, report: InsertReport);
+}
+
 /// Inserts rows of `R`'s table.
 pub struct ClickHouseSink<R> {
     client: clickhouse::Client,
     config: ClickHouseSinkConfig,
+    observer: Option<std::sync::Arc<dyn InsertObserver>>,
     _rows: PhantomData<fn(R)>,
 }
 
 impl<R: TableRow> ClickHouseSink<R> {
     pub fn new(config: ClickHouseSinkConfig) -> Self {
-        ClickHouseSink { client: config.client(), config, _rows: PhantomData }
+        ClickHouseSink { client: config.client(), config, observer: None, _rows: PhantomData }
+    }
+
+    /// Reports every INSERT to `observer`.
+    pub fn with_observer(mut self, observer: std::sync::Arc<dyn InsertObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// Inserts `rows`. `Ok` means every row is stored; `Rejected` that every row except those
@@ -111,11 +157,30 @@ impl<R: TableRow> ClickHouseSink<R> {
         Ok(())
     }
 
-    /// One INSERT of `rows[i]` for each `i` in `indices`.
+    /// One INSERT of `rows[i]` for each `i` in `indices`, reported to the observer.
     async fn insert_some(&self, rows: &[R], indices: &[usize]) -> Result<(), ClickHouseError> {
         if indices.is_empty() {
             return Ok(());
         }
+        let started = std::time::Instant::now();
+        let result = self.insert_once(rows, indices).await;
+        if let Some(observer) = &self.observer {
+            let outcome = match &result {
+                Ok(()) => InsertOutcome::Ok,
+                Err(e) => match e.kind() {
+                    FailureKind::Retryable => InsertOutcome::Retryable,
+                    FailureKind::Fatal => InsertOutcome::Fatal,
+                    FailureKind::Content => InsertOutcome::Content,
+                },
+            };
+            let bytes = indices.iter().map(|&i| json_len(&rows[i])).sum();
+            let rows = indices.len() as u64;
+            observer.inserted(InsertReport { table: R::TABLE, rows, bytes, elapsed: started.elapsed(), outcome });
+        }
+        result
+    }
+
+    async fn insert_once(&self, rows: &[R], indices: &[usize]) -> Result<(), ClickHouseError> {
         let mut identity = Fnv64::default();
         for &i in indices {
             rows[i].identify(&mut identity);
@@ -142,6 +207,24 @@ impl<R: TableRow + StoreRow> BatchSink for ClickHouseSink<R> {
     async fn write(&self, rows: &[R]) -> Result<(), SinkError> {
         self.insert(rows).await
     }
+}
+
+/// The length of `row` as JSON, without building the text.
+fn json_len<R: serde::Serialize>(row: &R) -> u64 {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Rows are plain data: serialising them cannot fail; a failure only makes the figure 0.
+    let _ = serde_json::to_writer(&mut count, row);
+    count.0
 }
 
 /// FNV-1a, 64 bit: a batch identity that is the same in every process and on every retry

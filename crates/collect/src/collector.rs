@@ -197,6 +197,8 @@ pub struct Collector {
     pub dead_letters: DeadLetters,
     pub backoff: Backoff,
     pub metrics: Arc<StageMetrics>,
+    /// Per-source polls, failures, posts and last success.
+    pub polls: crate::polls::PollMetrics,
 }
 
 impl Collector {
@@ -251,6 +253,13 @@ impl Collector {
         shutdown: &CancellationToken,
     ) -> Result<Cursor, BusError> {
         summary.polled += 1;
+        let counted = match &outcome {
+            Ok(outcome) => Ok(outcome.posts.len() as u64),
+            Err(CollectError::Unavailable(_)) => Err("unavailable"),
+            Err(CollectError::Transient(_)) => Err("transient"),
+            Err(CollectError::Config(_)) => Err("config"),
+        };
+        self.polls.record(&source.id, source.platform, counted, Utc::now());
         let new_cursor = match outcome {
             Ok(outcome) => {
                 summary.posts += outcome.posts.len();

@@ -5,7 +5,8 @@
 //! - [`vk::VkReader`]: the VK API feed reader — token pool with per-token limits, VK error
 //!   handling, `execute` batching in `poll_many`, walls, comments, name lookup, keyword search.
 //! - [`Collector`]: the poll loop shared by all networks — poll a source through a
-//!   [`FeedReader`], publish its posts, then its cursor.
+//!   [`FeedReader`], publish its posts, then its cursor; [`PollMetrics`] counts each source's
+//!   polls, failures, posts and last success.
 //! - [`fleet`]: a collector fleet's share — the sources of the partitions a consumer group
 //!   assigns ([`fleet::SourceTable`], [`Collector::run_share`]) and the import diff
 //!   ([`fleet::import_plan`]).
@@ -34,6 +35,7 @@ pub mod fleet;
 pub mod http;
 pub mod ok;
 pub mod platforms;
+pub mod polls;
 pub mod ratelimit;
 pub mod replay;
 pub mod telegram;
@@ -46,6 +48,7 @@ pub use collector::{
     PollOutcome,
 };
 pub use platforms::PlatformReaders;
+pub use polls::{PollMetrics, SourcePolls};
 pub use replay::ReplayReader;
 
 pub use otklik_model::RawPost;

@@ -73,6 +73,7 @@ fn scripted_collector(bus: &MemoryBus) -> Collector {
         dead_letters: DeadLetters { publisher: bus.publisher(), topic: "dlq".into(), stage: "collect".into(), backoff },
         backoff,
         metrics: Arc::new(StageMetrics::default()),
+        polls: Default::default(),
     }
 }
 

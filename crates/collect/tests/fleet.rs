@@ -54,6 +54,7 @@ fn watched_collector(bus: &MemoryBus, reader: Watched) -> Collector {
         dead_letters: DeadLetters { publisher: bus.publisher(), topic: "dlq".into(), stage: "collect".into(), backoff },
         backoff,
         metrics: Arc::new(StageMetrics::default()),
+        polls: Default::default(),
     }
 }
 

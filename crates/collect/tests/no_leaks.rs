@@ -309,6 +309,7 @@ async fn tokens_echoed_by_vk_and_ok_reach_no_error_cursor_dlq_record_or_log_line
         dead_letters: DeadLetters { publisher: bus.publisher(), topic: "dlq".into(), stage: "collect".into(), backoff },
         backoff,
         metrics: Arc::new(StageMetrics::default()),
+        polls: Default::default(),
     };
     let (vk_collector, ok_collector) = (collector(Arc::new(vk_reader(&vk))), collector(Arc::new(ok_reader(&ok))));
     let sources = [source(Platform::Vk, "-1"), source(Platform::Ok, "54390000000201")];

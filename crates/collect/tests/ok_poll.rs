@@ -688,6 +688,7 @@ async fn the_shared_collector_publishes_ok_posts_and_cursors() {
         dead_letters: DeadLetters { publisher: bus.publisher(), topic: "dlq".into(), stage: "collect".into(), backoff: Backoff::default() },
         backoff: Backoff::default(),
         metrics: Arc::new(StageMetrics::default()),
+        polls: Default::default(),
     };
     let sources = [source("ok-kamenka", GID, true, CommentsPolicy::OfficialPosts), source("ok-gone", "54390000000999", false, CommentsPolicy::None)];
     let mut cursors = HashMap::new();

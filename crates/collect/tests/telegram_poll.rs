@@ -730,6 +730,7 @@ async fn collector_publishes_posts_cursors_and_dead_letters() {
         dead_letters: DeadLetters { publisher: bus.publisher(), topic: "dlq".into(), stage: "collect".into(), backoff: Backoff::default() },
         backoff: Backoff::default(),
         metrics: Arc::new(StageMetrics::default()),
+        polls: Default::default(),
     };
     let sources = [source(CHANNEL), source("gone_channel")];
     let mut cursors = HashMap::new();

@@ -117,6 +117,8 @@ impl KafkaConfig {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", self.brokers.trim());
         config.set("client.id", &self.client_id);
+        // Lag and queue depth for /metrics; `[kafka.properties]` may change the interval (0: off).
+        config.set("statistics.interval.ms", crate::stats::DEFAULT_STATS_INTERVAL_MS);
         for (key, value) in &self.properties {
             config.set(key, value);
         }

@@ -21,6 +21,10 @@
 //!   `deny_unknown_fields`).
 //! - [`quiet::QuietContext`]: the rdkafka context of every client: a broker outage is told once,
 //!   summarised while it lasts, and ended with one line (not once per reconnect attempt).
+//! - [`stats::KafkaStats`]: librdkafka's statistics reports (`statistics.interval.ms`, 15 s by
+//!   default): consumer lag and committed offset per partition, the producer's queue;
+//!   [`KafkaBus::stats`] hands them to whoever exports them, [`KafkaBus::prober`] asks a broker
+//!   for metadata (readiness).
 //! - [`Error`]: this crate's one error type; [`Error::is_retryable`] tells passing trouble from
 //!   permanent failure, and it converts into [`otklik_pipeline::BusError`].
 //!
@@ -33,6 +37,7 @@ mod config;
 mod error;
 pub mod member;
 pub mod quiet;
+pub mod stats;
 
 pub use config::{KafkaConfig, TopicSpec, TopicsConfig};
 pub use error::{Error, Result};
@@ -54,6 +59,20 @@ use std::time::Duration;
 const QUEUE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bound on admin requests (topic creation).
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Asks the bus's producer for the cluster's metadata.
+#[derive(Clone)]
+pub struct Prober {
+    producer: FutureProducer<QuietContext>,
+}
+
+impl Prober {
+    /// Whether a broker answers a metadata request within `timeout` (blocks: call it from
+    /// `spawn_blocking`).
+    pub fn probe(&self, timeout: Duration) -> Result<()> {
+        self.producer.client().fetch_metadata(None, timeout).map(|_| ()).map_err(|e| Error::kafka("metadata request", e))
+    }
+}
 
 /// The pipeline bus over Kafka. Cheap to share: one producer serves every publisher; each
 /// subscription is its own consumer.
@@ -85,6 +104,16 @@ impl KafkaBus {
 
     pub fn config(&self) -> &KafkaConfig {
         &self.config
+    }
+
+    /// The latest statistics of every client of this bus.
+    pub fn stats(&self) -> Arc<stats::KafkaStats> {
+        self.context.stats.clone()
+    }
+
+    /// A handle asking a broker for metadata (readiness probes), usable after the bus is gone.
+    pub fn prober(&self) -> Prober {
+        Prober { producer: self.publisher.producer.clone() }
     }
 
     /// The bus's producer with what the [`Publisher`] seam lacks (tombstones).

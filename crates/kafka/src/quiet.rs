@@ -141,6 +141,8 @@ pub struct QuietContext {
     /// Revocations seen by the consumers of this context (a member that leaves the group, or a
     /// rebalance, takes partitions away).
     pub revocations: Arc<AtomicU64>,
+    /// The clients' latest statistics reports (consumer lag, producer queue).
+    pub stats: Arc<crate::stats::KafkaStats>,
 }
 
 impl ClientContext for QuietContext {
@@ -158,6 +160,10 @@ impl ClientContext for QuietContext {
             | RDKafkaLogLevel::Warning => self.trouble.report(fac, log_message),
             _ => tracing::debug!(facility = fac, "librdkafka: {log_message}"),
         }
+    }
+
+    fn stats(&self, statistics: rdkafka::statistics::Statistics) {
+        self.stats.record(&statistics);
     }
 
     fn error(&self, error: KafkaError, reason: &str) {

@@ -33,7 +33,7 @@ pub use bus::{Bus, BusError, Message, Offsets, Publisher, Subscriber};
 pub use dlq::{publish_with_retry, DeadLetters, TRUNCATED_PAYLOAD_BYTES};
 pub use map::{run_map_stage, MapStageConfig, Output, Transform, Unprocessable};
 pub use memory::{MemoryBus, DEFAULT_MAX_RECORD_BYTES};
-pub use metrics::{StageCounts, StageMetrics};
+pub use metrics::{DeadLetterReason, Failure, StageCounts, StageMetrics};
 pub use sink::{run_sink_stage, run_sink_stage_draining, BatchLimits, BatchSink, Rejection, SinkError, SinkStageConfig};
 pub use tokio_util::sync::CancellationToken;
 

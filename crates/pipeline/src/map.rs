@@ -20,7 +20,7 @@
 use crate::backoff::Backoff;
 use crate::bus::{Message, Offsets, Publisher, Subscriber};
 use crate::dlq::{publish_with_retry, DeadLetters};
-use crate::metrics::StageMetrics;
+use crate::metrics::{DeadLetterReason, Failure, StageMetrics};
 use crate::StageError;
 use futures_util::stream::FuturesOrdered;
 use futures_util::{FutureExt, StreamExt};
@@ -190,7 +190,7 @@ async fn publish_batch(
             Ok(produced) => outputs.extend(produced.into_iter().map(|output| (index, output))),
             Err(Unprocessable(reason)) => {
                 dead_letters.send(message, &reason, shutdown).await?;
-                StageMetrics::add(&metrics.dead_lettered, 1);
+                metrics.dead_letter(DeadLetterReason::Unprocessable, 1);
             }
         }
     }
@@ -208,7 +208,7 @@ async fn publish_batch(
     }
     for (index, reason) in refused {
         dead_letters.send(&batch[index], &reason, shutdown).await?;
-        StageMetrics::add(&metrics.dead_lettered, 1);
+        metrics.dead_letter(DeadLetterReason::Refused, 1);
     }
     Ok(batch)
 }
@@ -253,7 +253,7 @@ pub(crate) async fn commit(subscriber: &mut dyn Subscriber, offsets: &mut Offset
         Ok(()) => StageMetrics::add(&metrics.commits, 1),
         Err(e) if e.retryable => {
             tracing::warn!(error = %e, "commit failed; those messages will be delivered again");
-            StageMetrics::add(&metrics.retries, 1);
+            metrics.fail(Failure::Commit);
         }
         Err(e) => return Err(e.into()),
     }

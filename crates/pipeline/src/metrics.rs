@@ -18,6 +18,58 @@ pub struct StageMetrics {
     pub retries: AtomicU64,
     /// Commits made.
     pub commits: AtomicU64,
+    /// `dead_lettered` by [`DeadLetterReason`].
+    dead_lettered_by: [AtomicU64; DeadLetterReason::ALL.len()],
+    /// Failed attempts by [`Failure`] (each is also in `retries`).
+    failed_by: [AtomicU64; Failure::ALL.len()],
+}
+
+/// Why a record went to the DLQ: a small fixed set, so it can be a metric label (the record
+/// itself carries the full error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadLetterReason {
+    /// The transform could not process the message (malformed, unknown schema).
+    Unprocessable,
+    /// The bus refused a record the transform produced (too large).
+    Refused,
+    /// A sink could not decode the message into a row.
+    Undecodable,
+    /// The destination refused the row for its content.
+    Rejected,
+}
+
+impl DeadLetterReason {
+    pub const ALL: [DeadLetterReason; 4] =
+        [DeadLetterReason::Unprocessable, DeadLetterReason::Refused, DeadLetterReason::Undecodable, DeadLetterReason::Rejected];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeadLetterReason::Unprocessable => "unprocessable",
+            DeadLetterReason::Refused => "refused",
+            DeadLetterReason::Undecodable => "undecodable",
+            DeadLetterReason::Rejected => "rejected",
+        }
+    }
+}
+
+/// What failed and was tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// A sink's batch write.
+    Write,
+    /// An offset commit (the messages are delivered again).
+    Commit,
+}
+
+impl Failure {
+    pub const ALL: [Failure; 2] = [Failure::Write, Failure::Commit];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Failure::Write => "write",
+            Failure::Commit => "commit",
+        }
+    }
 }
 
 impl StageMetrics {
@@ -27,6 +79,26 @@ impl StageMetrics {
 
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
+    }
+
+    /// Counts `n` records dead-lettered for `reason`.
+    pub fn dead_letter(&self, reason: DeadLetterReason, n: u64) {
+        Self::add(&self.dead_lettered, n);
+        Self::add(&self.dead_lettered_by[reason as usize], n);
+    }
+
+    pub fn dead_lettered_for(&self, reason: DeadLetterReason) -> u64 {
+        Self::get(&self.dead_lettered_by[reason as usize])
+    }
+
+    /// Counts a failed attempt that is retried.
+    pub fn fail(&self, failure: Failure) {
+        Self::add(&self.retries, 1);
+        Self::add(&self.failed_by[failure as usize], 1);
+    }
+
+    pub fn failed_for(&self, failure: Failure) -> u64 {
+        Self::get(&self.failed_by[failure as usize])
     }
 
     pub fn snapshot(&self) -> StageCounts {
@@ -50,4 +122,21 @@ pub struct StageCounts {
     pub batches: u64,
     pub retries: u64,
     pub commits: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_add_up_to_the_totals() {
+        let metrics = StageMetrics::default();
+        metrics.dead_letter(DeadLetterReason::Rejected, 2);
+        metrics.dead_letter(DeadLetterReason::Undecodable, 1);
+        metrics.fail(Failure::Commit);
+        assert_eq!(metrics.dead_lettered_for(DeadLetterReason::Rejected), 2);
+        assert_eq!(metrics.dead_lettered_for(DeadLetterReason::Unprocessable), 0);
+        assert_eq!((metrics.snapshot().dead_lettered, metrics.snapshot().retries), (3, 1));
+        assert_eq!((metrics.failed_for(Failure::Commit), metrics.failed_for(Failure::Write)), (1, 0));
+    }
 }

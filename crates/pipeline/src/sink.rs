@@ -16,7 +16,7 @@ use crate::backoff::Backoff;
 use crate::bus::{Message, Offsets, Subscriber};
 use crate::dlq::DeadLetters;
 use crate::map::commit;
-use crate::metrics::StageMetrics;
+use crate::metrics::{DeadLetterReason, Failure, StageMetrics};
 use crate::StageError;
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -205,7 +205,7 @@ async fn flush<S: BatchSink + ?Sized>(
                     break;
                 }
                 Err(SinkError::Retryable(reason)) => {
-                    StageMetrics::add(&metrics.retries, 1);
+                    metrics.fail(Failure::Write);
                     if shutdown.is_cancelled() {
                         return Ok(Flushed::HandedBack);
                     }
@@ -232,7 +232,9 @@ async fn flush<S: BatchSink + ?Sized>(
     for (message, reason) in &batch.undecodable {
         dead_letters.send(message, reason, shutdown).await?;
     }
-    StageMetrics::add(&metrics.dead_lettered, batch.undecodable.len() as u64);
+    let refused = rejected.len() as u64;
+    metrics.dead_letter(DeadLetterReason::Rejected, refused);
+    metrics.dead_letter(DeadLetterReason::Undecodable, (batch.undecodable.len() as u64).saturating_sub(refused));
     StageMetrics::add(&metrics.emitted, (batch.rows.len() - rejected.len().min(batch.rows.len())) as u64);
     StageMetrics::add(&metrics.batches, 1);
     commit(subscriber, &mut batch.offsets, metrics).await?;
