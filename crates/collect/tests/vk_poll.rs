@@ -961,7 +961,7 @@ mod replies {
         // Post 2: a resident's complaint 3 h ago with a neighbour's complaint comment under it.
         // Post 1: a complaint 60 h ago, older than the 48 h re-check window.
         let complaint = "Третий день нет отопления в доме на Ладожской, 101";
-        let mut w = Wall { screen: None, comments: HashMap::new(), fail: None, closed: false, posts: vec![] };
+        let mut w = Wall { screen: None, comments: HashMap::new(), fail: None, closed: false, posts: vec![], members: None };
         w.posts = vec![resident_post(2, 11, 180, complaint, 1), resident_post(1, 13, 3600, "Нет горячей воды неделю", 0)];
         w.comments.insert(2, vec![vk_comment(2, 10, 12, 170, None, "У нас тоже холодно, батареи ледяные", vec![])]);
         fx.add(GROUP, w);
