@@ -11,7 +11,7 @@
 //! gazetteer, the sources file): logged at start and after each reload, and set on `/metrics`.
 
 use crate::config::Config;
-use crate::metrics_http::Registry;
+use crate::metrics::Registry;
 use anyhow::Result;
 use otklik_classify::{Classifier, SourceContext};
 use otklik_model::{Platform, Source};
