@@ -104,7 +104,7 @@ pub async fn run(path: &std::path::Path, config: &Config) -> Result<Summary> {
     let stats = spawn_stage("stats-store", stats);
     let progress = spawn_progress(&metrics);
     let registry = Arc::new(crate::metrics::Registry::default());
-    registry.set_config_version(&crate::metrics::config_version(config));
+    registry.set_config_version(&reload.version());
     let stages = [
         ("collect", &metrics.collect),
         ("classify", &metrics.classify),

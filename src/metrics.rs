@@ -157,16 +157,6 @@ impl Registry {
     }
 }
 
-/// A short digest of the loaded configuration (its `Debug` form, in which secrets are masked),
-/// until hot reload numbers its versions: two processes with the same digest run the same config.
-pub fn config_version(config: &crate::config::Config) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in format!("{config:?}").bytes() {
-        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{:08x}", hash >> 32)
-}
-
 /// The collector reading [`State`] at scrape time.
 #[derive(Debug)]
 struct Exported(Arc<State>);

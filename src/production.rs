@@ -40,7 +40,6 @@ pub async fn run(path: &std::path::Path, config: &Config, role: Role) -> Result<
         }
     });
     let registry = Arc::new(Registry::default());
-    registry.set_config_version(&crate::metrics::config_version(config));
     registry.register_kafka(bus.stats());
     let probes = crate::health::Probes {
         kafka: Some((bus.prober(), bus.stats())),
@@ -55,6 +54,7 @@ pub async fn run(path: &std::path::Path, config: &Config, role: Role) -> Result<
     };
     crate::metrics_http::spawn(&config.telemetry.metrics_listen, registry.clone(), stop.stages.clone());
     let reload = Arc::new(crate::reload::Reload::new(path, config)?);
+    registry.set_config_version(&reload.version());
     reload.clone().spawn_on_sighup(registry.clone(), stop.stages.clone());
 
     let mut supervisor = Supervisor::new(stop.stages.clone(), registry.clone());
