@@ -277,8 +277,9 @@ fn word_before(nt: &[u8], at: usize) -> (&[u8], usize) {
 }
 
 /// Words the automaton did not match, read as a home-region name one letter away when the context
-/// says a place is meant: «район» after them, or a locative preposition before a capitalised one.
-fn add_typos(g: &Gazetteer, text: &str, norm: &Normalized, toks: &mut Vec<Tok>) {
+/// says a place is meant: «район» after them, or a locative preposition before a capitalised one
+/// (any one, in a text written all in lower case: «в пенззе»).
+fn add_typos(g: &Gazetteer, text: &str, norm: &Normalized, toks: &mut Vec<Tok>, lower: bool) {
     let nt = &norm.text[..];
     let mut found: Vec<Tok> = Vec::new();
     let mut at = 0;
@@ -301,7 +302,7 @@ fn add_typos(g: &Gazetteer, text: &str, norm: &Normalized, toks: &mut Vec<Tok>) 
             t.start == end && g.meanings_of(t.pattern).iter().any(|m| matches!(m, Meaning::DistrictNoun))
         });
         let capital = text[norm.origin[s + 1] as usize..].chars().next().is_some_and(char::is_uppercase);
-        let after_prep = TYPO_PREPS.contains(&word_before(nt, s).0) && capital;
+        let after_prep = TYPO_PREPS.contains(&word_before(nt, s).0) && (capital || lower);
         if !district_next && !after_prep {
             continue;
         }
@@ -376,7 +377,7 @@ fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolutio
     let nt = &norm.text[..];
     let mut toks = tokens(g, nt);
     let lower = !text.chars().any(char::is_uppercase);
-    add_typos(g, text, norm, &mut toks);
+    add_typos(g, text, norm, &mut toks, lower);
     let mut res =
         Resolution { chosen: None, mentions: Vec::new(), rejected: Vec::new(), capped: false, elsewhere: None };
     if toks.is_empty() {
@@ -679,7 +680,7 @@ fn accept_place(
     let cap = capitalised(surface);
     // «Заречный, Комсомольская 4 — …», «Белинский: …»: a name opening a sentence as its heading.
     let heading = at_sentence_start(text, span.start)
-        && text[span.end..].trim_start().starts_with([',', ':', '—', '–', '-']);
+        && text[span.end..].trim_start().starts_with([',', ':', '—', '–', '-', '.']);
     // «Луначарского 37»: a name followed by a house number is a street.
     let house = text[span.end..].trim_start().starts_with(|c: char| c.is_ascii_digit());
     // Computed lazily: most names are strong and need neither.
