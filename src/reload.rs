@@ -82,14 +82,17 @@ impl Reload {
                     tracing::error!(%problem, "config problem");
                 }
                 let (count, kept) = (problems.0.len(), self.version());
-                tracing::error!(problems = count, config_version = %kept, "config reload refused; the config in use stays");
+                let refused = "config reload refused; the config in use stays";
+                tracing::error!(problems = count, config_version = %kept, "{refused}");
                 return None;
             }
         };
-        let missing: Vec<String> = networks(&config).iter().filter(|p| !self.networks.contains(p)).map(|p| p.to_string()).collect();
+        let missing: Vec<String> =
+            networks(&config).iter().filter(|p| !self.networks.contains(p)).map(|p| p.to_string()).collect();
         if !missing.is_empty() {
             let missing = missing.join(", ");
-            tracing::error!(%missing, "config reload refused: a source on a network this process has no reader for needs a restart");
+            let refused = "config reload refused: a source on a network this process has no reader for needs a restart";
+            tracing::error!(%missing, "{refused}");
             return None;
         }
         let classifier = match config.classifier() {
@@ -155,7 +158,11 @@ pub fn config_version(path: &Path, config: &Config) -> String {
     }
     let topics = config.resolve(&config.classify.topics_dir);
     let mut rules: Vec<PathBuf> = std::fs::read_dir(&topics)
-        .map(|dir| dir.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect())
+        .map(|dir| {
+            dir.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect()
+        })
         .unwrap_or_default();
     rules.sort();
     files.extend(rules);

@@ -127,7 +127,10 @@ impl Running {
     fn topics(&self, id: u64) -> Option<Vec<String>> {
         let uid = format!("tg:{CHANNEL}:{id}");
         let rows = store_rows(&self.data.join("posts"));
-        let row = rows.iter().filter(|r| r["uid"] == uid.as_str()).max_by_key(|r| r["collected_at"].as_str().map(str::to_owned))?;
+        let row = rows
+            .iter()
+            .filter(|r| r["uid"] == uid.as_str())
+            .max_by_key(|r| r["collected_at"].as_str().map(str::to_owned))?;
         Some(row["topics"].as_array()?.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect())
     }
 
@@ -137,7 +140,8 @@ impl Running {
     }
 
     fn signal(&self, signal: &str) {
-        let status = std::process::Command::new("kill").arg(format!("-{signal}")).arg(self.child.id().to_string()).status();
+        let status =
+            std::process::Command::new("kill").arg(format!("-{signal}")).arg(self.child.id().to_string()).status();
         assert!(status.unwrap().success());
     }
 }
@@ -160,10 +164,18 @@ fn sighup_reloads_good_rules_and_refuses_broken_ones() {
     }));
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &server.url());
-    let post = |id: u64, text: &str| posts.lock().unwrap().insert(0, (id, format!("Жители пишут: {text} во дворе")));
+    let post = |id: u64, text: &str| {
+        posts.lock().unwrap().insert(0, (id, format!("Жители пишут: {text} во дворе")));
+    };
     post(1, NEW_WORD);
 
-    let mut child = otklik().args(["run", "--config"]).arg(&config).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut child = otklik()
+        .args(["run", "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let lines = Arc::new(Mutex::new(Vec::new()));
     let (sink, pipe) = (lines.clone(), child.stderr.take().unwrap());
     std::thread::spawn(move || {
