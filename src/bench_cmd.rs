@@ -243,7 +243,7 @@ async fn start(
             let (dead, metrics, shutdown) = (graph.dead_letters("map"), probes.map.clone(), stop.stages.clone());
             Box::pin(run_map_stage(subscriber, bus.publisher(), transform, dead, map_config, metrics, shutdown))
         }
-        Scenario::Classify | Scenario::Clickhouse => graph.classify(probes.map.clone(), stop.stages.clone()).await?,
+        Scenario::Classify | Scenario::Clickhouse => graph.classify(probes.map.clone(), Default::default(), stop.stages.clone()).await?,
     };
     stages.spawn(async move { map.await.context("the map stage failed") });
     let sink = match scenario {

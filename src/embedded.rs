@@ -79,7 +79,9 @@ pub async fn run(config: &Config) -> Result<Summary> {
     });
 
     let replay = config.collect.replay_dir.is_some();
-    let classify = spawn_stage("classify", graph.classify(metrics.classify.clone(), stop.stages.clone()).await?);
+    let registry = Arc::new(crate::metrics::Registry::default());
+    let classify = graph.classify(metrics.classify.clone(), registry.classify_counts(), stop.stages.clone()).await?;
+    let classify = spawn_stage("classify", classify);
     // Cancelled once every collected post is classified: a replay's alert clock may run then.
     let classified_all = CancellationToken::new();
     let alert_stage = Arc::new(alert_stage(config, data_dir.path(), classified_all.clone()).await?);
@@ -97,7 +99,6 @@ pub async fn run(config: &Config) -> Result<Summary> {
     let store = spawn_stage("store", graph.posts_sink("store", posts, metrics.store.clone(), &stop).await?);
     let dlq = spawn_stage("dlq-store", graph.dlq_sink("dlq-store", Arc::new(dlq_store), metrics.dlq.clone(), &stop).await?);
     let progress = spawn_progress(&metrics);
-    let registry = Arc::new(crate::metrics::Registry::default());
     registry.set_config_version(&crate::metrics::config_version(config));
     let stages = [
         ("collect", &metrics.collect),

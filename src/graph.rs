@@ -6,7 +6,7 @@
 use crate::alert_stage::AlertStage;
 use crate::config::Config;
 use crate::notify_stage::NotifyStage;
-use crate::stages::ClassifyStage;
+use crate::stages::{ClassifyCounts, ClassifyStage};
 use anyhow::Result;
 use otklik_collect::{Collector, CollectorTopics};
 use otklik_kafka::TopicsConfig;
@@ -81,9 +81,10 @@ impl<'a> Graph<'a> {
     }
 
     /// Raw posts in, classified posts out.
-    pub async fn classify(&self, metrics: Arc<StageMetrics>, shutdown: CancellationToken) -> Result<StageTask> {
+    pub async fn classify(&self, metrics: Arc<StageMetrics>, counts: Arc<ClassifyCounts>, shutdown: CancellationToken) -> Result<StageTask> {
         let classifier = Arc::new(self.config.classifier()?);
-        let transform = ClassifyStage::new(classifier, &self.config.sources, self.topics.posts_classified.clone(), self.topics.posts_series.clone());
+        let (classified, series) = (self.topics.posts_classified.clone(), self.topics.posts_series.clone());
+        let transform = ClassifyStage { counts, ..ClassifyStage::new(classifier, &self.config.sources, classified, series) };
         let subscriber = self.bus.subscribe(&self.group("classify"), &[&self.topics.posts_raw]).await?;
         let config = MapStageConfig { name: "classify".into(), max_batch: self.config.classify.batch, commit_interval: self.config.classify.commit_interval.0, backoff: self.backoff };
         let dead_letters = self.dead_letters("classify");

@@ -57,7 +57,7 @@ pub async fn run(config: &Config, role: Role) -> Result<()> {
 
     let mut supervisor = Supervisor::new(stop.stages.clone(), registry.clone());
     if role.runs(Role::Classify) {
-        let classify = graph.classify(metrics("classify"), stop.stages.clone()).await?;
+        let classify = graph.classify(metrics("classify"), registry.classify_counts(), stop.stages.clone()).await?;
         supervisor.spawn("classify", async move { Ok(classify.await?) });
     }
     if role.runs(Role::Sink) || role.runs(Role::Alert) {

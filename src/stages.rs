@@ -13,6 +13,7 @@ use std::sync::Arc;
 /// alert instance sees every post of a municipality.
 pub struct ClassifyStage {
     pub classifier: Arc<Classifier>,
+    pub counts: Arc<ClassifyCounts>,
     /// Source id → what the classifier should know about the source.
     pub sources: HashMap<String, SourceContext>,
     pub classified_topic: String,
@@ -22,7 +23,37 @@ pub struct ClassifyStage {
 impl ClassifyStage {
     pub fn new(classifier: Arc<Classifier>, sources: &[Source], classified_topic: String, series_topic: String) -> Self {
         let sources = sources.iter().map(|s| (s.id.clone(), SourceContext { official: s.official, municipality: s.municipality.clone() })).collect();
-        ClassifyStage { classifier, sources, classified_topic, series_topic }
+        ClassifyStage { classifier, counts: Arc::default(), sources, classified_topic, series_topic }
+    }
+}
+
+/// Posts the classifier tagged, by kind and by topic (a redelivered post counts again).
+#[derive(Debug, Default)]
+pub struct ClassifyCounts {
+    by_kind: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
+    by_topic: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
+}
+
+impl ClassifyCounts {
+    fn count(&self, post: &ClassifiedPost) {
+        let classification = &post.classification;
+        self.add(classification.kind.id(), classification.topics.iter().map(|hit| hit.topic.id()));
+    }
+
+    /// Counts one post of `kind` with `topics`.
+    pub fn add(&self, kind: &'static str, topics: impl Iterator<Item = &'static str>) {
+        *self.by_kind.lock().unwrap_or_else(|p| p.into_inner()).entry(kind).or_default() += 1;
+        let mut by_topic = self.by_topic.lock().unwrap_or_else(|p| p.into_inner());
+        for topic in topics {
+            *by_topic.entry(topic).or_default() += 1;
+        }
+    }
+
+    /// (posts by kind, posts by topic).
+    pub fn snapshot(&self) -> (Vec<(&'static str, u64)>, Vec<(&'static str, u64)>) {
+        let kinds = self.by_kind.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(k, n)| (*k, *n)).collect();
+        let topics = self.by_topic.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(k, n)| (*k, *n)).collect();
+        (kinds, topics)
     }
 }
 
@@ -45,6 +76,7 @@ impl Transform for ClassifyStage {
         };
         let classification = self.classifier.classify(&post, &context);
         let classified = ClassifiedPost::new(post, classification);
+        self.counts.count(&classified);
         let key = classified.post.uid.to_string().into_bytes();
         let payload = otklik_model::encode(&classified);
         let mut outputs = Vec::with_capacity(2);
