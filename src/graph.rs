@@ -146,7 +146,7 @@ impl<'a> Graph<'a> {
     /// The collectors: every configured source, live or from `collect.replay_dir`.
     pub fn collector(&self, metrics: Arc<StageMetrics>, polls: otklik_collect::PollMetrics) -> Result<Collector> {
         Ok(Collector {
-            reader: crate::readers::build(self.config)?,
+            reader: crate::readers::build(self.config, &polls)?,
             publisher: self.bus.publisher(),
             topics: CollectorTopics { raw: self.topics.posts_raw.clone(), cursors: self.topics.cursors.clone() },
             dead_letters: self.dead_letters("collect"),

@@ -305,7 +305,15 @@ fn encode_sources(encoder: &mut DescriptorEncoder, polls: &PollMetrics) -> Resul
     counter(encoder, "otklik_source_posts", "Posts and comments a source's polls found.", &series)?;
     let last = |p: &otklik_collect::SourcePolls| p.last_success.map(|t| t.timestamp());
     let series: Vec<_> = sources.iter().filter_map(|(id, p)| Some((labels(id, p), last(p)?))).collect();
-    gauge(encoder, "otklik_source_last_success_timestamp_seconds", "When a source was last polled successfully (Unix time).", &series)
+    gauge(encoder, "otklik_source_last_success_timestamp_seconds", "When a source was last polled successfully (Unix time).", &series)?;
+    let waits = polls.rate_waits().snapshot();
+    let series: Vec<_> = waits.iter().map(|(key, (n, _))| (vec![("key", key.clone())], *n)).collect();
+    counter(encoder, "otklik_rate_limit_waits", "Requests that waited for their rate limit, by key (host, token slot, credential).", &series)?;
+    let mut family = encoder.encode_descriptor("otklik_rate_limit_wait_seconds", "Time requests waited for their rate limit, by key.", None, MetricType::Counter)?;
+    for (key, (_, waited)) in &waits {
+        ConstCounter::new(waited.as_secs_f64()).encode(family.encode_family(&[("key", key.as_str())])?)?;
+    }
+    Ok(())
 }
 
 fn encode_kafka(encoder: &mut DescriptorEncoder, state: &State) -> Result<(), FmtError> {
@@ -400,6 +408,7 @@ mod tests {
         registry.register("clickhouse", stage);
         registry.register_receivers(vec![("duty".to_owned(), Arc::new(ReceiverMetrics::default()))]);
         registry.register_kafka(KafkaStats::shared());
+        registry.source_polls().rate_waits().record("vk:pool1:token1", Duration::from_millis(300));
         registry.classify_counts().add("complaint", ["heating", "hot_water"].into_iter());
         registry.source_polls().record("vk-penza", otklik_model::Platform::Vk, Ok(4), chrono::Utc::now());
         registry.source_polls().record("vk-penza", otklik_model::Platform::Vk, Err("transient"), chrono::Utc::now());
@@ -453,6 +462,7 @@ mod tests {
         assert_eq!(sample("otklik_clickhouse_insert_retries_total", "table", "posts"), Some(prometheus_parse::Value::Untyped(1.0)));
         assert!(text.contains("otklik_config_info{version=\"0a1b2c3d\"} 1"), "{text}");
         assert!(text.contains("otklik_ready 1"), "{text}");
+        assert!(text.contains("otklik_rate_limit_wait_seconds_total{key=\"vk:pool1:token1\"} 0.3"), "{text}");
         assert!(text.contains("otklik_classifier_topics_total{topic=\"heating\"} 1"), "{text}");
     }
 
