@@ -246,7 +246,7 @@ async fn start(
         }
         Scenario::Classify | Scenario::Clickhouse => {
             let reload = crate::reload::Reload::new(&options.config, config)?;
-            graph.classify(&reload, probes.map.clone(), stop.stages.clone()).await?
+            graph.classify(&reload, probes.map.clone(), Default::default(), stop.stages.clone()).await?
         }
     };
     stages.spawn(async move { map.await.context("the map stage failed") });

@@ -83,7 +83,9 @@ pub async fn run(path: &std::path::Path, config: &Config) -> Result<Summary> {
 
     let replay = config.collect.replay_dir.is_some();
     let reload = Arc::new(crate::reload::Reload::new(path, config)?);
-    let classify = spawn_stage("classify", graph.classify(&reload, metrics.classify.clone(), stop.stages.clone()).await?);
+    let registry = Arc::new(crate::metrics::Registry::default());
+    let classify = graph.classify(&reload, metrics.classify.clone(), registry.classify_counts(), stop.stages.clone()).await?;
+    let classify = spawn_stage("classify", classify);
     // Cancelled once every collected post is classified: a replay's alert clock may run then.
     let classified_all = CancellationToken::new();
     let alert_stage = Arc::new(alert_stage(config, data_dir.path(), classified_all.clone()).await?);
@@ -103,7 +105,6 @@ pub async fn run(path: &std::path::Path, config: &Config) -> Result<Summary> {
     let stats = graph.stats_sink("stats-store", Arc::new(stats_store), metrics.stats.clone(), &stop).await?;
     let stats = spawn_stage("stats-store", stats);
     let progress = spawn_progress(&metrics);
-    let registry = Arc::new(crate::metrics::Registry::default());
     registry.set_config_version(&reload.version());
     let stages = [
         ("collect", &metrics.collect),

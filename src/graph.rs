@@ -7,7 +7,7 @@ use crate::alert_stage::AlertStage;
 use crate::config::Config;
 use crate::notify_stage::NotifyStage;
 use crate::reload::Reload;
-use crate::stages::ClassifyStage;
+use crate::stages::{ClassifyCounts, ClassifyStage};
 use anyhow::Result;
 use otklik_collect::{Collector, CollectorTopics};
 use otklik_kafka::TopicsConfig;
@@ -82,9 +82,15 @@ impl<'a> Graph<'a> {
     }
 
     /// Raw posts in, classified posts out, by the rules `reload` holds at each batch.
-    pub async fn classify(&self, reload: &Reload, metrics: Arc<StageMetrics>, shutdown: CancellationToken) -> Result<StageTask> {
+    pub async fn classify(
+        &self,
+        reload: &Reload,
+        metrics: Arc<StageMetrics>,
+        counts: Arc<ClassifyCounts>,
+        shutdown: CancellationToken,
+    ) -> Result<StageTask> {
         let (classified, series) = (self.topics.posts_classified.clone(), self.topics.posts_series.clone());
-        let transform = ClassifyStage::new(reload.rules(), classified, series);
+        let transform = ClassifyStage { counts, ..ClassifyStage::new(reload.rules(), classified, series) };
         let subscriber = self.bus.subscribe(&self.group("classify"), &[&self.topics.posts_raw]).await?;
         let config = MapStageConfig {
             name: "classify".into(),
@@ -171,7 +177,7 @@ impl<'a> Graph<'a> {
     /// The collectors: every configured source, live or from `collect.replay_dir`.
     pub fn collector(&self, metrics: Arc<StageMetrics>, polls: otklik_collect::PollMetrics) -> Result<Collector> {
         Ok(Collector {
-            reader: crate::readers::build(self.config)?,
+            reader: crate::readers::build(self.config, &polls)?,
             publisher: self.bus.publisher(),
             topics: CollectorTopics {
                 raw: self.topics.posts_raw.clone(),

@@ -4,6 +4,7 @@
 //! them into families at scrape time. [`FAMILIES`] lists every family served: the tests, the
 //! deploy checks and docs/operations.md follow it.
 
+use crate::stages::ClassifyCounts;
 use otklik_collect::PollMetrics;
 use otklik_clickhouse::{InsertObserver, InsertOutcome, InsertReport};
 use otklik_kafka::stats::KafkaStats;
@@ -43,6 +44,7 @@ struct State {
     stopped: Mutex<Vec<(String, bool)>>,
     receivers: Mutex<Vec<(String, Arc<ReceiverMetrics>)>>,
     polls: PollMetrics,
+    classified: Arc<ClassifyCounts>,
     kafka: Mutex<Option<Arc<KafkaStats>>>,
     /// Set when every stage is started; cleared when one fails.
     started: AtomicBool,
@@ -99,6 +101,11 @@ impl Registry {
     /// The per-source poll counters the collector keeps.
     pub fn source_polls(&self) -> PollMetrics {
         self.state.polls.clone()
+    }
+
+    /// What the classifier stage counts.
+    pub fn classify_counts(&self) -> Arc<ClassifyCounts> {
+        self.state.classified.clone()
     }
 
     /// The Kafka bus's clients' statistics (lag, producer queue).
@@ -175,6 +182,11 @@ impl Collector for Exported {
         encode_stages(&mut encoder, state)?;
         encode_receivers(&mut encoder, &lock(&state.receivers))?;
         encode_sources(&mut encoder, &state.polls)?;
+        let (kinds, topics) = state.classified.snapshot();
+        let series: Vec<_> = kinds.into_iter().map(|(kind, n)| (vec![("kind", kind.to_owned())], n)).collect();
+        counter(&mut encoder, "otklik_classifier_posts", "Posts the classifier tagged, by kind.", &series)?;
+        let series: Vec<_> = topics.into_iter().map(|(topic, n)| (vec![("topic", topic.to_owned())], n)).collect();
+        counter(&mut encoder, "otklik_classifier_topics", "Topics the classifier gave posts, by topic.", &series)?;
         encode_kafka(&mut encoder, state)
     }
 }
@@ -283,7 +295,15 @@ fn encode_sources(encoder: &mut DescriptorEncoder, polls: &PollMetrics) -> Resul
     counter(encoder, "otklik_source_posts", "Posts and comments a source's polls found.", &series)?;
     let last = |p: &otklik_collect::SourcePolls| p.last_success.map(|t| t.timestamp());
     let series: Vec<_> = sources.iter().filter_map(|(id, p)| Some((labels(id, p), last(p)?))).collect();
-    gauge(encoder, "otklik_source_last_success_timestamp_seconds", "When a source was last polled successfully (Unix time).", &series)
+    gauge(encoder, "otklik_source_last_success_timestamp_seconds", "When a source was last polled successfully (Unix time).", &series)?;
+    let waits = polls.rate_waits().snapshot();
+    let series: Vec<_> = waits.iter().map(|(key, (n, _))| (vec![("key", key.clone())], *n)).collect();
+    counter(encoder, "otklik_rate_limit_waits", "Requests that waited for their rate limit, by key (host, token slot, credential).", &series)?;
+    let mut family = encoder.encode_descriptor("otklik_rate_limit_wait_seconds", "Time requests waited for their rate limit, by key.", None, MetricType::Counter)?;
+    for (key, (_, waited)) in &waits {
+        ConstCounter::new(waited.as_secs_f64()).encode(family.encode_family(&[("key", key.as_str())])?)?;
+    }
+    Ok(())
 }
 
 fn encode_kafka(encoder: &mut DescriptorEncoder, state: &State) -> Result<(), FmtError> {
@@ -378,6 +398,8 @@ mod tests {
         registry.register("clickhouse", stage);
         registry.register_receivers(vec![("duty".to_owned(), Arc::new(ReceiverMetrics::default()))]);
         registry.register_kafka(KafkaStats::shared());
+        registry.source_polls().rate_waits().record("vk:pool1:token1", Duration::from_millis(300));
+        registry.classify_counts().add("complaint", ["heating", "hot_water"].into_iter());
         registry.source_polls().record("vk-penza", otklik_model::Platform::Vk, Ok(4), chrono::Utc::now());
         registry.source_polls().record("vk-penza", otklik_model::Platform::Vk, Err("transient"), chrono::Utc::now());
         registry.set_dependency("clickhouse", true);
@@ -430,6 +452,8 @@ mod tests {
         assert_eq!(sample("otklik_clickhouse_insert_retries_total", "table", "posts"), Some(prometheus_parse::Value::Untyped(1.0)));
         assert!(text.contains("otklik_config_info{version=\"0a1b2c3d\"} 1"), "{text}");
         assert!(text.contains("otklik_ready 1"), "{text}");
+        assert!(text.contains("otklik_rate_limit_wait_seconds_total{key=\"vk:pool1:token1\"} 0.3"), "{text}");
+        assert!(text.contains("otklik_classifier_topics_total{topic=\"heating\"} 1"), "{text}");
     }
 
     #[test]

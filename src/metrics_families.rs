@@ -29,6 +29,10 @@ pub const FAMILIES: &[(&str, &str, Wiring)] = &[
     ("otklik_source_poll_failures_total", "counter", Wiring::Polled),
     ("otklik_source_posts_total", "counter", Wiring::Polled),
     ("otklik_source_last_success_timestamp_seconds", "gauge", Wiring::Polled),
+    ("otklik_rate_limit_waits_total", "counter", Wiring::Polled),
+    ("otklik_rate_limit_wait_seconds_total", "counter", Wiring::Polled),
+    ("otklik_classifier_posts_total", "counter", Wiring::Polled),
+    ("otklik_classifier_topics_total", "counter", Wiring::Polled),
     ("otklik_kafka_consumer_lag", "gauge", Wiring::Production),
     ("otklik_kafka_consumer_stalled", "gauge", Wiring::Production),
     ("otklik_kafka_producer_queue_messages", "gauge", Wiring::Production),
@@ -44,7 +48,7 @@ pub const FAMILIES: &[(&str, &str, Wiring)] = &[
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wiring {
     Any,
-    /// Once a source has been polled.
+    /// Once a source has been polled (or a post classified).
     Polled,
     Production,
 }

@@ -59,7 +59,7 @@ pub async fn run(path: &std::path::Path, config: &Config, role: Role) -> Result<
 
     let mut supervisor = Supervisor::new(stop.stages.clone(), registry.clone());
     if role.runs(Role::Classify) {
-        let classify = graph.classify(&reload, metrics("classify"), stop.stages.clone()).await?;
+        let classify = graph.classify(&reload, metrics("classify"), registry.classify_counts(), stop.stages.clone()).await?;
         supervisor.spawn("classify", async move { Ok(classify.await?) });
     }
     if role.runs(Role::Sink) || role.runs(Role::Alert) {

@@ -36,13 +36,13 @@ fn optional<T>(config: &Config, platform: Platform, built: Result<T>) -> Result<
     }
 }
 
-pub fn build(config: &Config) -> Result<Arc<dyn FeedReader>> {
+pub fn build(config: &Config, polls: &otklik_collect::PollMetrics) -> Result<Arc<dyn FeedReader>> {
     if let Some(dir) = &config.collect.replay_dir {
         return Ok(Arc::new(ReplayReader::new(config.resolve(dir))));
     }
     // One limiter for the whole process, so per-host and per-token limits hold across readers;
     // a fleet member takes its share of each (`collect.rate_share`).
-    let limiter = Arc::new(RateLimiter::with_share(config.collect.rate_share));
+    let limiter = Arc::new(RateLimiter::with_share(config.collect.rate_share).with_waits(polls.rate_waits()));
     // The instance name tells the collectors of a fleet apart in the networks' and proxies' logs.
     let user_agent = format!("{} (collector {})", HttpConfig::default().user_agent, config.collect.instance());
     let http = || {

@@ -15,13 +15,14 @@ use tokio::sync::watch;
 /// reload (SIGHUP) applies from the next batch on.
 pub struct ClassifyStage {
     pub rules: watch::Receiver<Arc<Rules>>,
+    pub counts: Arc<ClassifyCounts>,
     pub classified_topic: String,
     pub series_topic: String,
 }
 
 impl ClassifyStage {
     pub fn new(rules: watch::Receiver<Arc<Rules>>, classified_topic: String, series_topic: String) -> Self {
-        ClassifyStage { rules, classified_topic, series_topic }
+        ClassifyStage { rules, counts: Arc::default(), classified_topic, series_topic }
     }
 
     fn classify(&self, rules: &Rules, message: &Message) -> Result<Vec<Output>, Unprocessable> {
@@ -34,6 +35,7 @@ impl ClassifyStage {
         };
         let classification = rules.classifier.classify(&post, &context);
         let classified = ClassifiedPost::new(post, classification);
+        self.counts.count(&classified);
         let key = classified.post.uid.to_string().into_bytes();
         let payload = otklik_model::encode(&classified);
         let mut outputs = Vec::with_capacity(2);
@@ -42,6 +44,36 @@ impl ClassifyStage {
         }
         outputs.push(Output { topic: self.classified_topic.clone(), key, payload });
         Ok(outputs)
+    }
+}
+
+/// Posts the classifier tagged, by kind and by topic (a redelivered post counts again).
+#[derive(Debug, Default)]
+pub struct ClassifyCounts {
+    by_kind: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
+    by_topic: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
+}
+
+impl ClassifyCounts {
+    fn count(&self, post: &ClassifiedPost) {
+        let classification = &post.classification;
+        self.add(classification.kind.id(), classification.topics.iter().map(|hit| hit.topic.id()));
+    }
+
+    /// Counts one post of `kind` with `topics`.
+    pub fn add(&self, kind: &'static str, topics: impl Iterator<Item = &'static str>) {
+        *self.by_kind.lock().unwrap_or_else(|p| p.into_inner()).entry(kind).or_default() += 1;
+        let mut by_topic = self.by_topic.lock().unwrap_or_else(|p| p.into_inner());
+        for topic in topics {
+            *by_topic.entry(topic).or_default() += 1;
+        }
+    }
+
+    /// (posts by kind, posts by topic).
+    pub fn snapshot(&self) -> (Vec<(&'static str, u64)>, Vec<(&'static str, u64)>) {
+        let kinds = self.by_kind.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(k, n)| (*k, *n)).collect();
+        let topics = self.by_topic.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(k, n)| (*k, *n)).collect();
+        (kinds, topics)
     }
 }
 

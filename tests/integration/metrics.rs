@@ -182,6 +182,7 @@ fn the_production_wiring_exports_lag_inserts_and_dependencies() {
     assert!(sample(&metrics, "otklik_clickhouse_insert_duration_seconds_count{table=\"posts\"}").is_some_and(|n| n >= 1.0));
     assert!(sample(&metrics, "otklik_source_polls_total{").is_some_and(|n| n >= 1.0), "{metrics}");
     assert!(sample(&metrics, "otklik_kafka_producer_queue_messages").is_some(), "{metrics}");
+    assert!(sample(&metrics, "otklik_classifier_posts_total{").is_some_and(|n| n >= 1.0), "{metrics}");
     assert_eq!(get(port, "/readyz").map(|(status, _)| status), Some(200));
     drop(_otklik);
     super::production::clickhouse_query(&clickhouse, &format!("DROP DATABASE {name}"));

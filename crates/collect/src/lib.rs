@@ -20,7 +20,8 @@
 //!   [`Empty`] when a response holds nothing in a way a healthy feed does not answer.
 //! - [`http::HttpClient`] with [`ratelimit::RateLimiter`]: the shared HTTP behaviour of every
 //!   network's reader — per-key rate limits (a fleet member's share of them,
-//!   [`ratelimit::RateLimiter::with_share`]), timeouts, size cap, retry with backoff on 5xx/429;
+//!   [`ratelimit::RateLimiter::with_share`]; waits counted per key in [`ratelimit::RateWaits`]),
+//!   timeouts, size cap, retry with backoff on 5xx/429;
 //!   no redirects and no `Referer`, so a token in a query never leaves for another host.
 //!
 //! Neighbours: produces `otklik_model::RawPost`; publishes through the `otklik_pipeline`

@@ -1,4 +1,5 @@
-//! Per-source poll counters: polls, failures by kind, posts found and the last successful poll.
+//! Per-source poll counters: polls, failures by kind, posts found and the last successful poll;
+//! and the rate limiter's waits per key.
 //! Plain data behind a lock, read by whoever exports it (the binary's `/metrics`); this crate
 //! knows no exporter.
 
@@ -18,11 +19,17 @@ pub struct SourcePolls {
     pub last_success: Option<DateTime<Utc>>,
 }
 
-/// Every source's [`SourcePolls`], shared between the collector and the exporter.
+/// Every source's [`SourcePolls`] and the rate-limit waits, shared between the collector and the
+/// exporter.
 #[derive(Debug, Clone, Default)]
-pub struct PollMetrics(Arc<Mutex<BTreeMap<String, SourcePolls>>>);
+pub struct PollMetrics(Arc<Mutex<BTreeMap<String, SourcePolls>>>, crate::ratelimit::RateWaits);
 
 impl PollMetrics {
+    /// Where the collector's rate limiter records its waits.
+    pub fn rate_waits(&self) -> crate::ratelimit::RateWaits {
+        self.1.clone()
+    }
+
     /// Counts one poll of `source`: `Ok(posts)` found, or failed with `failure`.
     pub fn record(&self, source: &str, platform: Platform, result: Result<u64, &'static str>, at: DateTime<Utc>) {
         let mut sources = self.0.lock().unwrap_or_else(|p| p.into_inner());

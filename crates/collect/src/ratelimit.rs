@@ -69,17 +69,38 @@ impl Rate {
     }
 }
 
+/// How often and how long requests waited for their rate limit, per key (keys name a host, a
+/// token's slot or a credential, never a secret). Shared with whoever exports it.
+#[derive(Debug, Clone, Default)]
+pub struct RateWaits(std::sync::Arc<Mutex<std::collections::BTreeMap<String, (u64, Duration)>>>);
+
+impl RateWaits {
+    /// Counts one request under `key` that waited `waited`.
+    pub fn record(&self, key: &str, waited: Duration) {
+        let mut waits = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = waits.entry(key.to_owned()).or_default();
+        entry.0 += 1;
+        entry.1 += waited;
+    }
+
+    /// Key → (requests that waited, total time waited).
+    pub fn snapshot(&self) -> std::collections::BTreeMap<String, (u64, Duration)> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
 /// Per-key sliding-window limiter; share it (`Arc`) between every task that uses the same keys.
 #[derive(Debug)]
 pub struct RateLimiter {
     grants: Mutex<HashMap<String, VecDeque<Instant>>>,
     /// The part of every rate this process may use (`collect.rate_share`), 1 alone.
     share: f64,
+    waits: RateWaits,
 }
 
 impl Default for RateLimiter {
     fn default() -> Self {
-        RateLimiter { grants: Mutex::default(), share: 1.0 }
+        RateLimiter { grants: Mutex::default(), share: 1.0, waits: RateWaits::default() }
     }
 }
 
@@ -91,7 +112,13 @@ impl RateLimiter {
     /// A limiter that grants `share` (0 < share ≤ 1) of every rate it is asked for: this
     /// process's part of tokens and hosts shared by a fleet (see [`Rate::share`]).
     pub fn with_share(share: f64) -> Self {
-        RateLimiter { grants: Mutex::default(), share }
+        RateLimiter { share, ..Self::default() }
+    }
+
+    /// Records the waits of [`RateLimiter::acquire`] in `waits`.
+    pub fn with_waits(mut self, waits: RateWaits) -> Self {
+        self.waits = waits;
+        self
     }
 
     pub fn share(&self) -> f64 {
@@ -101,6 +128,8 @@ impl RateLimiter {
     /// Waits until a request under `key` is allowed by `rate`, and records it.
     pub async fn acquire(&self, key: &str, rate: Rate) {
         let rate = rate.share(self.share);
+        let asked = Instant::now();
+        let mut waited = false;
         loop {
             let wait_until = {
                 let mut grants = self.grants.lock().unwrap_or_else(|p| p.into_inner());
@@ -111,10 +140,15 @@ impl RateLimiter {
                 }
                 if log.len() < rate.requests as usize {
                     log.push_back(now);
+                    drop(grants);
+                    if waited {
+                        self.waits.record(key, now.duration_since(asked));
+                    }
                     return;
                 }
                 log[0] + rate.period
             };
+            waited = true;
             tokio::time::sleep_until(wait_until).await;
         }
     }
@@ -149,6 +183,19 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn waits_are_counted_per_key() {
+        let waits = RateWaits::default();
+        let limiter = RateLimiter::new().with_waits(waits.clone());
+        let rate = Rate::per_second(1);
+        limiter.acquire("vk:pool1:token1", rate).await;
+        limiter.acquire("t.me", rate).await;
+        assert!(waits.snapshot().is_empty(), "nobody waited yet");
+        limiter.acquire("vk:pool1:token1", rate).await;
+        assert_eq!(waits.snapshot()["vk:pool1:token1"], (1, Duration::from_secs(1)));
+        assert!(!waits.snapshot().contains_key("t.me"));
+    }
     use std::sync::Arc;
 
     #[test]
