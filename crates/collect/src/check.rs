@@ -80,6 +80,8 @@ pub struct Parsed {
     /// Set only when `posts` and `bad_items` are both empty and the answer is not a
     /// well-formed empty feed.
     pub empty: Option<Empty>,
+    /// The source's audience where the page itself shows it (a t.me/s header's subscribers).
+    pub audience: Option<u64>,
 }
 
 /// Checks one parsed item (see the module docs for the rules).

@@ -7,7 +7,7 @@
 //! A recording is finite: the first poll returns everything in it and records the newest post id
 //! in the cursor; later polls return only posts newer than that. Items that fail the item check
 //! go to the DLQ like pages that do not parse; suspiciously empty pages are logged once per
-//! source.
+//! source. A page that shows the source's audience (a t.me/s header) gives the poll its audience.
 
 use crate::collector::{BadPage, CollectError, EmptyLog, FeedReader, PollNotes, PollOutcome};
 use crate::{parse_saved, ParseContext};
@@ -61,6 +61,7 @@ impl FeedReader for ReplayReader {
         let collected_at = Utc::now();
         let mut posts = Vec::new();
         let mut bad_pages = Vec::new();
+        let mut audience = None;
         let notes = PollNotes::default();
         for path in self.pages(source)? {
             let bytes = tokio::fs::read(&path).await.map_err(|e| CollectError::Transient(format!("cannot read {}: {e}", path.display())))?;
@@ -72,6 +73,7 @@ impl FeedReader for ReplayReader {
             match parse_saved(source.platform, &bytes, &ctx) {
                 Ok(parsed) => {
                     notes.note(source.platform, &path.display().to_string(), &bytes, parsed.bad_items, parsed.empty);
+                    audience = audience.or(parsed.audience);
                     posts.extend(parsed.posts);
                 }
                 Err(error) => bad_pages.push(BadPage { origin: path.display().to_string(), bytes, error }),
@@ -90,6 +92,6 @@ impl FeedReader for ReplayReader {
             status: SourceStatus::Ok,
             ..cursor.clone()
         };
-        Ok(PollOutcome { posts, bad_pages, cursor, audience: None })
+        Ok(PollOutcome { posts, bad_pages, cursor, audience })
     }
 }

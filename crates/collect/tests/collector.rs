@@ -192,6 +192,17 @@ async fn replayed_invalid_items_become_dead_letters_of_their_own() {
     assert_eq!(payload.uid.to_string(), "vk:-5:-1");
 }
 
+/// A replayed t.me/s page shows its channel's subscribers, as a live poll would: the demo's
+/// store gets audiences too.
+#[tokio::test]
+async fn a_replayed_channel_page_gives_the_poll_its_audience() {
+    let feeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/demo/feeds");
+    let source = Source { platform: Platform::Telegram, ..source("tg-tsur58", "tsur58") };
+    let outcome = ReplayReader::new(&feeds).poll(&source, &Cursor::new("tg-tsur58")).await.unwrap();
+    assert!(!outcome.posts.is_empty());
+    assert_eq!(outcome.audience, Some(18_400), "«18.4K subscribers» in the page header");
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_zero_poll_interval_is_clamped_not_a_panic() {
     let bus = MemoryBus::new(1);

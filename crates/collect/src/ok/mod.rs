@@ -111,7 +111,7 @@ pub fn parse_response(bytes: &[u8], ctx: &ParseContext) -> Result<OkPage, OkResp
 /// becomes a [`ParseError`] naming it.
 pub fn parse_saved(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, ParseError> {
     match parse_response(bytes, ctx) {
-        Ok(page) => Ok(Parsed { posts: page.posts, bad_items: page.bad_items, empty: page.empty }),
+        Ok(page) => Ok(Parsed { posts: page.posts, bad_items: page.bad_items, empty: page.empty, audience: None }),
         Err(OkResponseError::Parse(e)) => Err(e),
         Err(OkResponseError::Api(e)) => Err(bad(format!("the response is an error, not data: {e} ({})", e.class()))),
     }

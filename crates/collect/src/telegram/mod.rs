@@ -210,7 +210,8 @@ fn read_saved(bytes: &[u8], ctx: &ParseContext) -> Result<(TelegramPage, Option<
 /// (unreadable, or failing [`crate::check`]) as bad items, and emptiness (see the module docs).
 pub fn parse_saved(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, ParseError> {
     let (page, empty) = read_saved(bytes, ctx)?;
-    Ok(Parsed { bad_items: page.bad_items(), posts: page.into_raw_posts(), empty })
+    let audience = page.channel.subscribers;
+    Ok(Parsed { bad_items: page.bad_items(), posts: page.into_raw_posts(), empty, audience })
 }
 
 fn skip_reason(skipped: &SkippedBlock) -> String {

@@ -114,7 +114,7 @@ fn empty_reason(root: &Node<'_>, page: &VkPage) -> Empty {
 /// becomes a [`ParseError`] naming it.
 pub fn parse_saved(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, ParseError> {
     match parse_response(bytes, ctx) {
-        Ok(page) => Ok(Parsed { posts: page.posts, bad_items: page.bad_items, empty: page.empty }),
+        Ok(page) => Ok(Parsed { posts: page.posts, bad_items: page.bad_items, empty: page.empty, audience: None }),
         Err(VkResponseError::Parse(e)) => Err(e),
         Err(VkResponseError::Api(e)) => Err(bad(format!("the response is an error, not data: {e} ({})", e.class()))),
     }
