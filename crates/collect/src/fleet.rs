@@ -159,7 +159,11 @@ impl Collector {
         let mut tick = tokio::time::interval(interval.max(crate::collector::MIN_POLL_INTERVAL));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            // Events first: a pass starts only once every assignment and source record already
+            // delivered is applied. Otherwise a pass could start on half a table and, with one walk
+            // hanging, keep the rest of the share waiting until the pass ends.
             let event = tokio::select! {
+                biased;
                 _ = shutdown.cancelled() => return Ok(()),
                 event = events.recv() => Some(event.ok_or_else(membership_ended)?),
                 _ = tick.tick() => None,
