@@ -1,18 +1,27 @@
 //! Classifier throughput: the full taxonomy (and the gazetteer when one is shipped) on
-//! 400-character posts, one core. Alongside it, one plain `regex` pass over the same bytes as a
-//! reference for what «scanning the text once» costs at minimum.
+//! 400-character posts, one core, on two sets of posts: the old one, cut from 15 fragments (the
+//! matcher meets the same few words over and over, so its caches stay warm), and a diverse one
+//! drawn from the repository's labelled and off-topic fixtures (thousands of distinct texts, cut
+//! and joined to 400 characters), which is what a real feed looks like. Beside each, the
+//! physical reference of one automaton pass over the same bytes (an Aho–Corasick DFA over a few
+//! hundred words): what «reading the text once» costs at minimum.
 //!
 //! `cargo bench -p otklik-classify --bench classify` prints posts/second and the rough memory of
 //! the compiled classifier before criterion's own report.
 
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use otklik_classify::{Classifier, SourceContext};
-use std::path::PathBuf;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+/// The length of every bench post, in characters.
+const POST_CHARS: usize = 400;
 
 /// Builds `n` posts of about 400 characters from resident-style fragments of our own, mixing
 /// topic words, addresses, emoji and filler so that the matcher sees realistic hit rates.
-fn posts(n: usize) -> Vec<String> {
+fn fragment_posts(n: usize) -> Vec<String> {
     const PARTS: &[&str] = &[
         "Третий день нет горячей воды в доме на Московской 12,",
         "батареи еле теплые, дети мерзнут 🥶",
@@ -34,18 +43,74 @@ fn posts(n: usize) -> Vec<String> {
         .map(|i| {
             let mut s = String::new();
             let mut j = i;
-            while s.chars().count() < 400 {
+            while s.chars().count() < POST_CHARS {
                 s.push_str(PARTS[j % PARTS.len()]);
                 s.push(' ');
                 j = j.wrapping_mul(7).wrapping_add(3);
             }
-            s.chars().take(400).collect()
+            s.chars().take(POST_CHARS).collect()
         })
         .collect()
 }
 
+/// The `text` column of the labelled and off-topic fixtures, each distinct text once.
+fn fixture_texts(root: &Path) -> Vec<String> {
+    let mut seen = HashSet::new();
+    let mut texts = Vec::new();
+    for file in ["tests/fixtures/classify/labeled.csv", "tests/fixtures/classify/offtopic.csv"] {
+        let mut reader = csv::Reader::from_path(root.join(file)).expect("the classifier fixtures are readable");
+        let column = reader.headers().expect("a header").iter().position(|h| h == "text").expect("a text column");
+        for record in reader.records() {
+            let text = record.expect("a valid record").get(column).unwrap_or_default().trim().to_owned();
+            if !text.is_empty() && seen.insert(text.clone()) {
+                texts.push(text);
+            }
+        }
+    }
+    texts
+}
+
+/// One post per fixture text: the text, then the texts after it, joined by spaces and cut to
+/// [`POST_CHARS`]. Every post starts with a different text, so all are distinct.
+fn diverse_posts(texts: &[String]) -> Vec<String> {
+    (0..texts.len())
+        .map(|i| {
+            let mut s = String::new();
+            let mut j = i;
+            while s.chars().count() < POST_CHARS {
+                s.push_str(&texts[j % texts.len()]);
+                s.push(' ');
+                j += 1;
+            }
+            s.chars().take(POST_CHARS).collect()
+        })
+        .collect()
+}
+
+/// The physical reference: a DFA over the first few hundred distinct words of the posts, run
+/// once over each post.
+fn reference_automaton(posts: &[String]) -> AhoCorasick {
+    let mut seen = HashSet::new();
+    let words: Vec<String> = posts
+        .iter()
+        .flat_map(|p| p.split_whitespace())
+        .map(str::to_lowercase)
+        .filter(|w| w.chars().count() >= 4 && seen.insert(w.clone()))
+        .take(500)
+        .collect();
+    AhoCorasick::builder()
+        .kind(Some(AhoCorasickKind::DFA))
+        .match_kind(MatchKind::LeftmostFirst)
+        .build(&words)
+        .expect("a small automaton builds")
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
 fn load() -> Classifier {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = root();
     let gazetteer = root.join("config/gazetteer/gazetteer.tsv");
     let gazetteer = gazetteer.exists().then_some(gazetteer);
     Classifier::load(&root.join("config/topics"), gazetteer.as_deref()).expect("the shipped rules load")
@@ -61,85 +126,102 @@ fn median(xs: &mut [f64]) -> f64 {
     xs[xs.len() / 2]
 }
 
-fn bench(c: &mut Criterion) {
-    let classifier = load();
-    let posts = posts(1000);
-    let bytes: usize = posts.iter().map(String::len).sum();
-    let source = SourceContext::default();
-    // A regex a single rule might use: the cost floor of one pass over the text.
-    let reference = regex::Regex::new(r"(?i)\bотоплени[а-я]*\b").expect("valid");
+/// Seconds per post of `per_post` over `posts`, the median round as wall-clock and as time on a
+/// CPU (the machine may be shared: on-CPU time leaves out the time this thread waited for a
+/// core, wall-clock does not). Each round goes over the posts until ~100 ms have passed, long
+/// enough for the scheduler's run-time accounting, which advances in ticks.
+fn per_post_seconds(posts: &[String], seconds: f64, mut per_post: impl FnMut(&str)) -> (f64, Option<f64>) {
+    let mut passes = 1usize;
+    let w0 = Instant::now();
+    posts.iter().for_each(|p| per_post(p));
+    let once = w0.elapsed().as_secs_f64().max(1e-6);
+    passes = passes.max((0.1 / once) as usize);
+    let (mut wall, mut cpu) = (Vec::new(), Vec::new());
+    let started = Instant::now();
+    while started.elapsed().as_secs_f64() < seconds || wall.len() < 5 {
+        let (w0, c0) = (Instant::now(), on_cpu_ns());
+        for _ in 0..passes {
+            posts.iter().for_each(|p| per_post(p));
+        }
+        let n = (passes * posts.len()) as f64;
+        wall.push(w0.elapsed().as_secs_f64() / n);
+        if let (Some(a), Some(b)) = (c0, on_cpu_ns()) {
+            cpu.push((b - a) as f64 / 1e9 / n);
+        }
+    }
+    let cpu = (!cpu.is_empty()).then(|| median(&mut cpu));
+    (median(&mut wall), cpu)
+}
 
-    // A plain timing first, so the headline numbers are printed whatever criterion's output is.
-    // Each round classifies the 1000 posts ROUND_PASSES times (long enough for the scheduler's
-    // run-time accounting, which advances in ticks); the median round is reported, as
-    // wall-clock and as time on a CPU (the machine may be shared: on-CPU time leaves out the
-    // time this thread waited for a core, wall-clock does not).
-    const ROUND_PASSES: usize = 20;
-    const REGEX_ROUND_PASSES: usize = 400;
-    let mut wall = Vec::new();
-    let mut cpu = Vec::new();
-    let started = Instant::now();
-    while started.elapsed().as_secs_f64() < 5.0 || wall.len() < 5 {
-        let (w0, c0) = (Instant::now(), on_cpu_ns());
-        for _ in 0..ROUND_PASSES {
-            for p in &posts {
-                black_box(classifier.classify_text(p, &source));
-            }
-        }
-        wall.push(w0.elapsed().as_secs_f64() / ROUND_PASSES as f64);
-        if let (Some(a), Some(b)) = (c0, on_cpu_ns()) {
-            cpu.push((b - a) as f64 / 1e9 / ROUND_PASSES as f64);
-        }
-    }
-    let per_sec = posts.len() as f64 / median(&mut wall);
-    let cpu_per_sec = (!cpu.is_empty()).then(|| posts.len() as f64 / median(&mut cpu));
-    let mut regex_wall = Vec::new();
-    let mut regex_cpu = Vec::new();
-    let started = Instant::now();
-    while started.elapsed().as_secs_f64() < 2.0 || regex_wall.len() < 5 {
-        let (w0, c0) = (Instant::now(), on_cpu_ns());
-        for _ in 0..REGEX_ROUND_PASSES {
-            for p in &posts {
-                black_box(reference.find_iter(p).count());
-            }
-        }
-        let n = (REGEX_ROUND_PASSES * posts.len()) as f64;
-        regex_wall.push(w0.elapsed().as_secs_f64() / n);
-        if let (Some(a), Some(b)) = (c0, on_cpu_ns()) {
-            regex_cpu.push((b - a) as f64 / 1e9 / n);
-        }
-    }
-    let regex_per_post = median(&mut regex_wall);
+/// Prints the headline figures of one set of posts: the classifier, the automaton reference and
+/// a single regex, each per post.
+fn report(name: &str, classifier: &Classifier, posts: &[String]) {
+    let source = SourceContext::default();
+    let bytes = posts.iter().map(String::len).sum::<usize>() as f64 / posts.len() as f64;
+    let automaton = reference_automaton(posts);
+    // A regex a single rule might use.
+    let regex = regex::Regex::new(r"(?i)\bотоплени[а-я]*\b").expect("valid");
+    let (wall, cpu) = per_post_seconds(posts, 5.0, |p| {
+        black_box(classifier.classify_text(p, &source));
+    });
+    let (ac_wall, ac_cpu) = per_post_seconds(posts, 1.0, |p| {
+        black_box(automaton.find_iter(p).count());
+    });
+    let (re_wall, _) = per_post_seconds(posts, 1.0, |p| {
+        black_box(regex.find_iter(p).count());
+    });
     println!(
-        "classify: {per_sec:.0} posts/s on one core, median wall-clock ({:.2} µs/post, {:.1} MB/s); one regex pass: {:.2} µs/post; \
-         compiled classifier ≈ {:.1} MB",
-        1e6 / per_sec,
-        per_sec * bytes as f64 / posts.len() as f64 / 1e6,
-        regex_per_post * 1e6,
-        classifier.memory_usage() as f64 / 1e6
+        "{name} ({} posts, {} distinct, {bytes:.0} bytes each): classify {:.0} posts/s on one core, median \
+         wall-clock ({:.2} µs/post, {:.1} MB/s); one automaton pass {:.2} µs/post ({:.0} posts/s); one regex \
+         pass {:.2} µs/post",
+        posts.len(),
+        posts.iter().collect::<HashSet<_>>().len(),
+        1.0 / wall,
+        wall * 1e6,
+        bytes / wall / 1e6,
+        ac_wall * 1e6,
+        1.0 / ac_wall,
+        re_wall * 1e6,
     );
-    if let Some(cpu_per_sec) = cpu_per_sec {
+    if let (Some(cpu), Some(ac_cpu)) = (cpu, ac_cpu) {
         println!(
-            "classify on-CPU: {cpu_per_sec:.0} posts/s ({:.2} µs/post); one regex pass on-CPU: {:.2} µs/post",
-            1e6 / cpu_per_sec,
-            median(&mut regex_cpu) * 1e6
+            "{name} on-CPU: classify {:.0} posts/s ({:.2} µs/post); one automaton pass {:.2} µs/post",
+            1.0 / cpu,
+            cpu * 1e6,
+            ac_cpu * 1e6
         );
     }
+}
 
+fn bench(c: &mut Criterion) {
+    let classifier = load();
+    let fragments = fragment_posts(1000);
+    let texts = fixture_texts(&root());
+    let diverse = diverse_posts(&texts);
+    assert!(diverse.len() >= 2000, "the fixtures hold {} distinct texts, fewer than 2000", diverse.len());
+    println!("compiled classifier ≈ {:.1} MB", classifier.memory_usage() as f64 / 1e6);
+    report("fragments", &classifier, &fragments);
+    report("diverse", &classifier, &diverse);
+
+    let source = SourceContext::default();
+    let automaton = reference_automaton(&diverse);
     let mut group = c.benchmark_group("classify");
-    group.throughput(Throughput::Elements(posts.len() as u64));
-    group.bench_function("full_taxonomy_400_chars_x1000", |b| {
-        b.iter(|| {
-            for p in &posts {
-                black_box(classifier.classify_text(p, &source));
-            }
-        })
-    });
+    for (name, posts) in [("fragments_400_chars_x1000", &fragments), ("diverse_400_chars", &diverse)] {
+        group.throughput(Throughput::Elements(posts.len() as u64));
+        group.bench_function(format!("full_taxonomy_{name}"), |b| {
+            b.iter(|| {
+                for p in posts.iter() {
+                    black_box(classifier.classify_text(p, &source));
+                }
+            })
+        });
+    }
+    let bytes: usize = diverse.iter().map(String::len).sum();
     group.throughput(Throughput::Bytes(bytes as u64));
-    group.bench_function("one_regex_pass_same_bytes", |b| {
+    group.bench_function("one_automaton_pass_diverse_bytes", |b| {
         b.iter(|| {
-            for p in &posts {
-                black_box(reference.find_iter(p).count());
+            for p in &diverse {
+                black_box(automaton.find_iter(p).count());
             }
         })
     });

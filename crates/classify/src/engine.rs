@@ -221,6 +221,9 @@ impl Trie {
 pub(crate) struct Engine {
     trie: Trie,
     terms: Vec<Term>,
+    /// Each term's kind, apart from its key: a scan reads the kind of every candidate, and a byte
+    /// array stays in the cache where the terms with their strings do not.
+    kinds: Vec<TermKind>,
     /// Term → phrases with that term in a slot.
     term_phrases: Vec<Vec<u32>>,
     phrases: Vec<Phrase>,
@@ -377,6 +380,7 @@ impl Engine {
         let regex_set = RegexSet::new(regexes.iter().map(|r| r.as_str())).map_err(|e| format!("building the regex set: {e}"))?;
         Ok(Engine {
             trie,
+            kinds: terms.iter().map(|t| t.kind).collect(),
             terms,
             term_phrases,
             phrases,
@@ -403,19 +407,20 @@ impl Engine {
         // The regex crate does not report its size; its lazy DFA caches are bounded per regex
         // (a few hundred KB at most each) and our rules hold a handful.
         let regex = self.regexes.iter().map(|r| r.as_str().len() * 64).sum::<usize>() * 2;
-        self.trie.memory_usage() + terms + lists + phrases + regex
+        self.trie.memory_usage() + terms + self.kinds.len() + lists + phrases + regex
     }
 
-    /// Whether `term`, found as a prefix of `token` ending at byte `end`, matches the token.
-    fn term_matches(&self, term: &Term, token: &str, end: usize) -> bool {
-        match term.kind {
+    /// Whether term `term`, found as a prefix of `token` ending at byte `end`, matches the token.
+    #[inline]
+    fn term_matches(&self, term: u32, token: &str, end: usize) -> bool {
+        match self.kinds[term as usize] {
             TermKind::Prefix => true,
             TermKind::Exact => end == token.len(),
             TermKind::Inflected => {
                 let rest = &token[end..];
                 // No ending in the list is longer than five letters.
                 let by_endings = || pack_ending(rest).is_some_and(|k| self.endings.binary_search(&k).is_ok());
-                let by_stem = || self.stemmer.stem(token) == term.key.as_str();
+                let by_stem = || self.stemmer.stem(token) == self.terms[term as usize].key.as_str();
                 match self.mode {
                     InflectionMode::Endings => by_endings(),
                     InflectionMode::Snowball => by_stem(),
@@ -443,7 +448,7 @@ impl Engine {
             let token = &text[t.start as usize..t.end as usize];
             self.trie.walk(token, |terms, end| {
                 for &term in terms {
-                    if self.term_matches(&self.terms[term as usize], token, end) {
+                    if self.term_matches(term, token, end) {
                         hits.push((term, tok as u32));
                     }
                 }

@@ -79,7 +79,14 @@ pub fn normalize_into(text: &str, out: &mut Normalized) {
     // reorders around its neighbours, so the result is the same as for the whole text, and one
     // «№» or full-width letter costs the normalisation of its own chunk only. Most chunks are
     // plain ASCII and basic Cyrillic, which NFKC leaves alone.
-    for chunk in text.split(|c: char| c.is_ascii_whitespace()) {
+    // Split on bytes: an ASCII byte is never part of a longer UTF-8 sequence, so every cut is at
+    // a character boundary, and no character needs decoding to find it.
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while from < bytes.len() {
+        let to = bytes[from..].iter().position(u8::is_ascii_whitespace).map_or(bytes.len(), |i| from + i);
+        let chunk = &text[from..to];
+        from = to + 1;
         if chunk.is_empty() {
             continue;
         }
@@ -435,6 +442,13 @@ mod tests {
         ]);
         // A slash between words separates them.
         assert_eq!(toks("ГВС/ХВС"), ["гвс", "хвс"]);
+    }
+
+    #[test]
+    fn every_ascii_whitespace_separates_words() {
+        assert_eq!(toks("нет\tсвета\r\nи\x0cводы  \n"), ["нет", "света", "и", "воды"]);
+        // Non-ASCII spaces separate words too, inside a chunk.
+        assert_eq!(toks("нет\u{a0}света"), ["нет", "света"]);
     }
 
     #[test]

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""`otklik classify` end to end: RawPost JSON lines on stdin, classified posts on stdout.
+
+    scripts/classify-bench.py [--otklik target/release/otklik] [--posts 50000] [--runs 5]
+                              [--save-output FILE]
+
+Builds POSTS distinct posts of 400 characters from the repository's labelled and off-topic
+classifier fixtures (each post starts with a different text or a different pick of the texts that
+follow it, joined by spaces and cut to 400 characters; a seeded, repeatable choice), writes them
+as RawPost JSON lines to a temporary file, then runs `otklik classify --config config/demo.toml`
+RUNS times with that file as stdin and stdout into /dev/null (or FILE for the first run, to check
+that an optimisation leaves the output byte for byte the same). Prints posts/s per run, by wall
+clock and by the process's CPU time (user + system; on a shared machine the wall clock also
+counts the time the process waited for a core), start-up and rule loading included, and the
+medians. Build the binary
+optimised first (`cargo build --release --bin otklik`).
+"""
+
+import argparse
+import csv
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURES = ["tests/fixtures/classify/labeled.csv", "tests/fixtures/classify/offtopic.csv"]
+POST_CHARS = 400
+
+
+def fixture_texts():
+    seen, texts = set(), []
+    for name in FIXTURES:
+        with open(os.path.join(ROOT, name), newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                text = row["text"].strip()
+                if text and text not in seen:
+                    seen.add(text)
+                    texts.append(text)
+    return texts
+
+
+def posts(texts, n):
+    rng = random.Random(16)
+    seen = set()
+    i = 0
+    while len(seen) < n:
+        parts, length = [texts[i % len(texts)]], len(texts[i % len(texts)])
+        while length < POST_CHARS:
+            parts.append(rng.choice(texts))
+            length += len(parts[-1]) + 1
+        text = " ".join(parts)[:POST_CHARS]
+        i += 1
+        if text in seen:
+            continue
+        seen.add(text)
+        yield len(seen), text
+
+
+def raw_post(number, text):
+    return {
+        "schema": 1,
+        "uid": f"tg:bench:{number}",
+        "platform": "telegram",
+        "source_id": "tg:bench",
+        "item_kind": "post",
+        "parent_uid": None,
+        "url": f"https://t.me/bench/{number}",
+        "author": {"id": None, "name": "bench", "is_source": False},
+        "published_at": "2024-01-15T05:12:44Z",
+        "edited_at": None,
+        "edited": False,
+        "collected_at": "2024-01-15T06:00:00Z",
+        "text": text,
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--otklik", default=os.path.join(ROOT, "target/release/otklik"))
+    ap.add_argument("--posts", type=int, default=50_000)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--save-output", help="write the first run's stdout here")
+    args = ap.parse_args()
+    texts = fixture_texts()
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", encoding="utf-8", delete=False) as f:
+        for number, text in posts(texts, args.posts):
+            f.write(json.dumps(raw_post(number, text), ensure_ascii=False) + "\n")
+        input_path = f.name
+    try:
+        size = os.path.getsize(input_path)
+        print(f"{args.posts} posts of {POST_CHARS} characters from {len(texts)} fixture texts, {size / 1e6:.1f} MB")
+        rates, cpu_rates = [], []
+        for run in range(args.runs):
+            out_path = args.save_output if run == 0 and args.save_output else os.devnull
+            with open(input_path, "rb") as stdin, open(out_path, "wb") as stdout:
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                started = time.monotonic()
+                subprocess.run([args.otklik, "classify", "--config", os.path.join(ROOT, "config/demo.toml")],
+                               stdin=stdin, stdout=stdout, check=True)
+                seconds = time.monotonic() - started
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            rates.append(args.posts / seconds)
+            cpu_rates.append(args.posts / cpu)
+            print(f"run {run + 1}: {seconds:.2f} s wall, {rates[-1]:,.0f} posts/s; "
+                  f"{cpu:.2f} s on a CPU, {cpu_rates[-1]:,.0f} posts/s")
+        print(f"median: {statistics.median(rates):,.0f} posts/s wall-clock, "
+              f"{statistics.median(cpu_rates):,.0f} posts/s of CPU time")
+    finally:
+        os.unlink(input_path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
