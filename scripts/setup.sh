@@ -20,6 +20,13 @@ LOG_TAG=setup
 
 have() { command -v "$1" >/dev/null 2>&1; }
 have cargo || die "cargo not found: install Rust with rustup (https://rustup.rs)"
+# scripts/test.sh checks formatting and lints: rustfmt and clippy come with rustup's components.
+for component in rustfmt clippy; do
+    cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1 && continue
+    have rustup || die "cargo $component is missing and rustup is not here to add it"
+    log "installing the $component component (rustup component add $component)"
+    rustup component add "$component" || die "rustup component add $component failed"
+done
 
 missing=()
 have clickhouse-server || [ -x /usr/sbin/clickhouse-server ] || missing+=(clickhouse-server)

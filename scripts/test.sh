@@ -18,7 +18,9 @@
 #
 # The tests are compiled before any service starts (a build error starts nothing).
 # Service state and logs live in .services/ (git-ignored; OTKLIK_SERVICES_DIR overrides).
-# Exits with cargo's status.
+# Before the build, `cargo fmt --all --check` and `cargo clippy --workspace --all-targets -- -D
+# warnings` (whole workspace only; OTKLIK_SKIP_LINT=1 skips them).
+# Exits non-zero when a check, the build or a test fails.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -56,11 +58,22 @@ for arg in "$@"; do
     build_args+=("$arg")
 done
 
+status=0
+# Tidy by default (the whole workspace only; OTKLIK_SKIP_LINT=1 skips): formatting as
+# rustfmt.toml says, and clippy with every warning an error. A failure is reported, the tests
+# still run.
+if [ ${#scope[@]} -gt 0 ] && [ "${OTKLIK_SKIP_LINT:-}" != 1 ]; then
+    log "cargo fmt --all --check"
+    cargo fmt --all --check || { log "formatting differs: run cargo fmt --all"; status=1; }
+    log "cargo clippy --workspace --all-targets -- -D warnings"
+    cargo clippy --workspace --all-targets --quiet -- -D warnings || { log "clippy found warnings"; status=1; }
+fi
+
 # Compile first (services sit idle during a long build, and a build error needs no services).
 t0=$(now_ms)
-status=0
-cargo test "${scope[@]}" --no-run "${build_args[@]}" || status=$?
-[ "$status" -eq 0 ] || { log "build failed (cargo exit $status); no service started"; exit "$status"; }
+build=0
+cargo test "${scope[@]}" --no-run "${build_args[@]}" || build=$?
+[ "$build" -eq 0 ] || { log "build failed (cargo exit $build); no service started"; exit "$build"; }
 log "tests built in $(elapsed_s "$t0")s"
 
 if [ -z "${OTKLIK_TEST_KAFKA:-}" ]; then

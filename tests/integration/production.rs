@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 /// A plain HTTP query to ClickHouse (no client library: this checks what analysts would see).
 /// Posts and comments in the demo feeds (`config/demo/README.md`).
-const DEMO_POSTS: u64 = 446;
+const DEMO_POSTS: u64 = 453;
 
 pub(crate) fn clickhouse_query(url: &str, sql: &str) -> String {
     let address = url.trim_start_matches("http://").trim_end_matches('/');
@@ -395,7 +395,7 @@ fn kafka_init_creates_the_topics_then_finds_them_as_configured() {
         let output = run(otklik().args(["kafka", "init", "--config"]).arg(&config));
         assert!(output.status.success(), "{}", stderr(&output));
         let lines: Vec<String> = stdout(&output).lines().map(str::to_owned).collect();
-        assert_eq!(lines.len(), 7, "{lines:?}");
+        assert_eq!(lines.len(), 8, "{lines:?}");
         assert!(lines.iter().all(|l| l.starts_with(expected) && l.contains(&name)), "{lines:?}");
     }
 }
