@@ -24,7 +24,12 @@ fn demo_posts() -> Vec<RawPost> {
         for source in std::fs::read_dir(&dir).unwrap() {
             for page in std::fs::read_dir(source.unwrap().path()).unwrap() {
                 let page = page.unwrap().path();
-                let ctx = ParseContext { source_id: None, collected_at: chrono::Utc::now(), parent: Some(format!("{}:1:1", platform.uid_prefix()).parse().unwrap()), owner: None };
+                let ctx = ParseContext {
+                    source_id: None,
+                    collected_at: chrono::Utc::now(),
+                    parent: Some(format!("{}:1:1", platform.uid_prefix()).parse().unwrap()),
+                    owner: None,
+                };
                 posts.extend(parse_saved_response(*platform, &std::fs::read(&page).unwrap(), &ctx).unwrap_or_default());
             }
         }
@@ -37,10 +42,15 @@ struct Classify(Arc<Classifier>);
 
 impl Transform for Classify {
     fn apply(&self, message: &Message) -> Result<Vec<Output>, Unprocessable> {
-        let post: RawPost = otklik_model::decode("RawPost", &message.payload).map_err(|e| Unprocessable(e.to_string()))?;
+        let post: RawPost =
+            otklik_model::decode("RawPost", &message.payload).map_err(|e| Unprocessable(e.to_string()))?;
         let classification = self.0.classify(&post, &SourceContext::default());
         let key = message.key.clone().unwrap_or_default();
-        Ok(vec![Output { topic: "classified".into(), key, payload: otklik_model::encode(&ClassifiedPost::new(post, classification)) }])
+        Ok(vec![Output {
+            topic: "classified".into(),
+            key,
+            payload: otklik_model::encode(&ClassifiedPost::new(post, classification)),
+        }])
     }
 }
 
@@ -54,7 +64,13 @@ async fn run_once(classifier: Arc<Classifier>, payloads: &[(Vec<u8>, Vec<u8>)], 
         bus.publisher(),
         Arc::new(Classify(classifier)),
         dead.clone(),
-        MapStageConfig { name: "classify".into(), max_batch: 512, in_flight: 4, commit_interval: Duration::from_secs(1), backoff },
+        MapStageConfig {
+            name: "classify".into(),
+            max_batch: 512,
+            in_flight: 4,
+            commit_interval: Duration::from_secs(1),
+            backoff,
+        },
         Arc::new(StageMetrics::default()),
         shutdown.clone(),
     ));
@@ -63,7 +79,11 @@ async fn run_once(classifier: Arc<Classifier>, payloads: &[(Vec<u8>, Vec<u8>)], 
         bus.subscribe("store", &["classified"]).await.unwrap(),
         Arc::new(LocalStore::<PostRow>::open(dir).unwrap()),
         dead,
-        SinkStageConfig { name: "store".into(), limits: BatchLimits { max_rows: 5_000, max_bytes: 32 << 20, max_wait: Duration::from_millis(50) }, backoff },
+        SinkStageConfig {
+            name: "store".into(),
+            limits: BatchLimits { max_rows: 5_000, max_bytes: 32 << 20, max_wait: Duration::from_millis(50) },
+            backoff,
+        },
         store_metrics.clone(),
         shutdown.clone(),
     ));
@@ -81,7 +101,8 @@ async fn run_once(classifier: Arc<Classifier>, payloads: &[(Vec<u8>, Vec<u8>)], 
 
 fn bench(c: &mut Criterion) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
-    let classifier = Arc::new(Classifier::load(&root.join("topics"), Some(&root.join("gazetteer/gazetteer.tsv"))).unwrap());
+    let classifier =
+        Arc::new(Classifier::load(&root.join("topics"), Some(&root.join("gazetteer/gazetteer.tsv"))).unwrap());
     let demo = demo_posts();
     let payloads: Vec<(Vec<u8>, Vec<u8>)> = (0..POSTS)
         .map(|i| {

@@ -91,7 +91,9 @@ impl AlertStage {
     fn target(&self, core: &AlertCore) -> Option<chrono::DateTime<chrono::Utc>> {
         match &self.clock {
             StageClock::Live { .. } => Some(chrono::Utc::now()),
-            StageClock::Replay { upstream_done } if upstream_done.is_cancelled() => Some(core.watermark()? + REPLAY_TAIL),
+            StageClock::Replay { upstream_done } if upstream_done.is_cancelled() => {
+                Some(core.watermark()? + REPLAY_TAIL)
+            }
             StageClock::Replay { .. } => None,
         }
     }
@@ -161,7 +163,11 @@ impl Transform for AlertStage {
                 incidents = alert.incidents, "alert {}: {} in {}", alert.state.as_str(), alert.topic, alert.municipality_name
             );
         }
-        let told = alerts.iter().map(|a| Output { topic: self.alerts_topic.clone(), key: a.key().into_bytes(), payload: otklik_model::encode(a) });
+        let told = alerts.iter().map(|a| Output {
+            topic: self.alerts_topic.clone(),
+            key: a.key().into_bytes(),
+            payload: otklik_model::encode(a),
+        });
         outputs.extend(told);
         self.raised.lock().unwrap_or_else(|p| p.into_inner()).extend(alerts);
         outputs
@@ -205,12 +211,20 @@ pub fn restored_post(core: &AlertCore, row: &PostRow) -> Option<RestoredPost> {
         features: core.features(&row.text),
     };
     let link = Link { copy_of: some(&row.copy_of), incident_id: row.incident_id.clone(), is_voice: row.is_voice != 0 };
-    Some(RestoredPost { post, link, url: row.url.clone(), text: row.text.clone(), municipality_name: row.municipality_name.clone() })
+    Some(RestoredPost {
+        post,
+        link,
+        url: row.url.clone(),
+        text: row.text.clone(),
+        municipality_name: row.municipality_name.clone(),
+    })
 }
 
 /// Hourly voices per municipality × topic (as stored) into the detector's series: each
 /// municipality's, and the whole region's as their sum.
-pub fn hourly_series(cells: impl IntoIterator<Item = (chrono::DateTime<chrono::Utc>, String, String, u64)>) -> Vec<(SeriesKey, i64, u32)> {
+pub fn hourly_series(
+    cells: impl IntoIterator<Item = (chrono::DateTime<chrono::Utc>, String, String, u64)>,
+) -> Vec<(SeriesKey, i64, u32)> {
     let mut sums: HashMap<(Option<String>, Topic, i64), u64> = HashMap::new();
     for (hour, municipality, topic, voices) in cells {
         let Ok(topic) = topic.parse::<Topic>() else { continue };
@@ -222,14 +236,22 @@ pub fn hourly_series(cells: impl IntoIterator<Item = (chrono::DateTime<chrono::U
     }
     let mut series: Vec<_> = sums
         .into_iter()
-        .map(|((municipality, topic, hour), voices)| (SeriesKey { municipality, topic }, hour, voices.min(u32::MAX.into()) as u32))
+        .map(|((municipality, topic, hour), voices)| {
+            (SeriesKey { municipality, topic }, hour, voices.min(u32::MAX.into()) as u32)
+        })
         .collect();
     series.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
     series
 }
 
 /// What a restart reads back, from stored rows.
-pub fn restore(core: &AlertCore, posts: &[PostRow], hourly: Vec<(SeriesKey, i64, u32)>, history_from: i64, alerts: &[AlertRow]) -> Restore {
+pub fn restore(
+    core: &AlertCore,
+    posts: &[PostRow],
+    hourly: Vec<(SeriesKey, i64, u32)>,
+    history_from: i64,
+    alerts: &[AlertRow],
+) -> Restore {
     let alerts = alerts.iter().filter_map(|row| match Alert::try_from(row) {
         Ok(alert) => Some(alert),
         Err(e) => {
@@ -260,7 +282,12 @@ pub async fn restored_core(config: &Config, history: &History, live: bool) -> an
     let cells = history.hourly_voices(hourly_from).await.context("cannot read the hourly voices back")?;
     let alerts = history.latest_alerts(now - ALERTS_LOOKBACK).await.context("cannot read the alerts back")?;
     let hourly = hourly_series(cells.into_iter().map(|c| (c.hour, c.municipality, c.topic, c.voices)));
-    tracing::info!(posts = posts.len(), hourly_cells = hourly.len(), alerts = alerts.len(), "alert stage state restored");
+    tracing::info!(
+        posts = posts.len(),
+        hourly_cells = hourly.len(),
+        alerts = alerts.len(),
+        "alert stage state restored"
+    );
     let restored = restore(&core, &posts, hourly, hour_of(hourly_from), &alerts);
     core.restore(restored);
     Ok(core)

@@ -37,7 +37,8 @@ pub fn line(a: &Alert) -> String {
 pub fn list(config: &Config, since: std::time::Duration, open: bool) -> Result<()> {
     let history = config.history()?;
     let from = Utc::now() - chrono::Duration::from_std(since).context("--since is too long")?;
-    let rows = crate::clickhouse_cmd::runtime()?.block_on(history.latest_alerts(from)).context("cannot read the alerts")?;
+    let rows =
+        crate::clickhouse_cmd::runtime()?.block_on(history.latest_alerts(from)).context("cannot read the alerts")?;
     let (mut out, mut shown) = (String::new(), 0);
     for row in &rows {
         let alert = Alert::try_from(row).map_err(anyhow::Error::msg)?;
@@ -75,7 +76,10 @@ pub fn silence(config: &Config, request: SilenceRequest) -> Result<()> {
         }
         SilenceRequest::End(id) => {
             let active = runtime.block_on(history.silences(now)).context("cannot read the silences")?;
-            let mut silence = active.into_iter().find(|s| s.id == id).with_context(|| format!("no silence {id:?} is in force or to come"))?;
+            let mut silence = active
+                .into_iter()
+                .find(|s| s.id == id)
+                .with_context(|| format!("no silence {id:?} is in force or to come"))?;
             silence.ends_at = now.max(silence.starts_at);
             silence
         }
@@ -87,7 +91,8 @@ pub fn silence(config: &Config, request: SilenceRequest) -> Result<()> {
 /// The silences in force or to come.
 pub fn silences(config: &Config) -> Result<()> {
     let history = config.history()?;
-    let active = crate::clickhouse_cmd::runtime()?.block_on(history.silences(Utc::now())).context("cannot read the silences")?;
+    let active =
+        crate::clickhouse_cmd::runtime()?.block_on(history.silences(Utc::now())).context("cannot read the silences")?;
     let mut out: String = active.iter().map(|s| format!("{}\n", silence_line(s))).collect();
     let _ = writeln!(out, "{} silence{}", active.len(), if active.len() == 1 { "" } else { "s" });
     crate::commands::print_stdout(out)
@@ -95,7 +100,15 @@ pub fn silences(config: &Config) -> Result<()> {
 
 fn silence_line(s: &Silence) -> String {
     let format = "%Y-%m-%d %H:%M";
-    format!("{}  {}  {} – {}  by {}: {}", s.id, s.series, s.starts_at.format(format), s.ends_at.format(format), s.created_by, s.reason)
+    format!(
+        "{}  {}  {} – {}  by {}: {}",
+        s.id,
+        s.series,
+        s.starts_at.format(format),
+        s.ends_at.format(format),
+        s.created_by,
+        s.reason
+    )
 }
 
 /// A time given as RFC 3339 or as a date (its midnight, UTC).
@@ -132,7 +145,8 @@ pub fn backtest(config: &Config, from: DateTime<Utc>, to: DateTime<Utc>) -> Resu
         let _ = writeln!(out, "{}", line(alert));
     }
     let opened = alerts.iter().filter(|a| matches!(a.state, AlertState::Opened | AlertState::Reopened)).count();
-    let _ = writeln!(out, "{} events, {opened} alerts opened, {} to {}", alerts.len(), from.to_rfc3339(), to.to_rfc3339());
+    let _ =
+        writeln!(out, "{} events, {opened} alerts opened, {} to {}", alerts.len(), from.to_rfc3339(), to.to_rfc3339());
     crate::commands::print_stdout(out)
 }
 

@@ -17,11 +17,7 @@ pub fn run(config: &Config, since: std::time::Duration) -> Result<()> {
     let rows = crate::clickhouse_cmd::runtime()?
         .block_on(history.source_stats(from))
         .context("cannot read the sources' audiences")?;
-    let names: HashMap<&str, &str> = config
-        .sources
-        .iter()
-        .map(|s| (s.id.as_str(), s.name.as_str()))
-        .collect();
+    let names: HashMap<&str, &str> = config.sources.iter().map(|s| (s.id.as_str(), s.name.as_str())).collect();
     crate::commands::print_stdout(render(&growth(&rows), &config.responders, &names, from))
 }
 
@@ -107,10 +103,7 @@ pub fn render(
     names: &HashMap<&str, &str>,
     from: DateTime<Utc>,
 ) -> String {
-    let mut out = format!(
-        "Audience of sources observed since {}\n",
-        from.format("%Y-%m-%d %H:%M UTC")
-    );
+    let mut out = format!("Audience of sources observed since {}\n", from.format("%Y-%m-%d %H:%M UTC"));
     if growth.is_empty() {
         out.push_str("\nNo audience recorded in the period (VK and OK groups and Telegram channels show one).\n");
         return out;
@@ -138,11 +131,8 @@ pub fn render(
         );
     }
     let _ = writeln!(out, "\nBy organisation type:");
-    let _ = writeln!(
-        out,
-        "  {:<16} {:>7} {:>10} {:>10} {:>9} {:>8}",
-        "type", "sources", "first", "last", "change", "%"
-    );
+    let _ =
+        writeln!(out, "  {:<16} {:>7} {:>10} {:>10} {:>9} {:>8}", "type", "sources", "first", "last", "change", "%");
     for (org_type, t) in by_type(growth, responders) {
         let _ = writeln!(
             out,
@@ -165,12 +155,7 @@ mod tests {
 
     fn stat(source: &str, day: u32, audience: u64) -> SourceStatRow {
         let at = Utc.with_ymd_and_hms(2026, 11, day, 9, 0, 0).unwrap();
-        SourceStatRow {
-            source_id: source.into(),
-            platform: "vk".into(),
-            observed_at: at,
-            audience,
-        }
+        SourceStatRow { source_id: source.into(), platform: "vk".into(), observed_at: at, audience }
     }
 
     fn org(id: &str, org_type: OrgType, sources: &[&str]) -> Organisation {
@@ -198,60 +183,23 @@ mod tests {
         rows.push(stat("vk-uk", 5, 288));
         rows.extend([stat("tg-news", 14, 520), stat("tg-news", 8, 500)]);
         let growth = growth(&rows);
-        let summary: Vec<(&str, u64, u64, i64)> = growth
-            .iter()
-            .map(|g| (g.source_id.as_str(), g.first.1, g.last.1, g.change()))
-            .collect();
-        assert_eq!(
-            summary,
-            [
-                ("tg-news", 500, 520, 20),
-                ("vk-adm", 1000, 1130, 130),
-                ("vk-uk", 300, 261, -39)
-            ]
-        );
+        let summary: Vec<(&str, u64, u64, i64)> =
+            growth.iter().map(|g| (g.source_id.as_str(), g.first.1, g.last.1, g.change())).collect();
+        assert_eq!(summary, [("tg-news", 500, 520, 20), ("vk-adm", 1000, 1130, 130), ("vk-uk", 300, 261, -39)]);
         assert_eq!(growth[1].first.0, Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap());
         assert_eq!(percent(1000, 130), Some(13.0));
         assert_eq!(percent(300, -39), Some(-13.0));
         assert_eq!(percent(0, 5), None);
 
-        let responders = Responders::new(vec![
-            org("adm", OrgType::Administration, &["vk-adm"]),
-            org("uk", OrgType::Uk, &["vk-uk"]),
-        ]);
+        let responders =
+            Responders::new(vec![org("adm", OrgType::Administration, &["vk-adm"]), org("uk", OrgType::Uk, &["vk-uk"])]);
         let totals = by_type(&growth, &responders);
-        assert_eq!(
-            totals["administration"],
-            Totals {
-                sources: 1,
-                first: 1000,
-                last: 1130
-            }
-        );
-        assert_eq!(
-            totals["uk"],
-            Totals {
-                sources: 1,
-                first: 300,
-                last: 261
-            }
-        );
-        assert_eq!(
-            totals["other"],
-            Totals {
-                sources: 1,
-                first: 500,
-                last: 520
-            }
-        );
+        assert_eq!(totals["administration"], Totals { sources: 1, first: 1000, last: 1130 });
+        assert_eq!(totals["uk"], Totals { sources: 1, first: 300, last: 261 });
+        assert_eq!(totals["other"], Totals { sources: 1, first: 500, last: 520 });
 
         let names = HashMap::from([("vk-adm", "Администрация")]);
-        let text = render(
-            &growth,
-            &responders,
-            &names,
-            Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
-        );
+        let text = render(&growth, &responders, &names, Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap());
         assert!(text.contains("Администрация (vk-adm)"), "{text}");
         let adm = text.lines().find(|l| l.contains("(vk-adm)")).unwrap();
         assert!(

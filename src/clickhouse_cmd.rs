@@ -22,7 +22,13 @@ pub fn migrate(config: &Config) -> Result<()> {
         println!("{}: migration {version} applied again: {} had gone missing", sink.database, missing.join(", "));
     }
     if report.applied.is_empty() {
-        println!("{} is up to date at version {} (ClickHouse {}, {} form)", sink.database, report.current, report.server_version, report.form.name());
+        println!(
+            "{} is up to date at version {} (ClickHouse {}, {} form)",
+            sink.database,
+            report.current,
+            report.server_version,
+            report.form.name()
+        );
     } else {
         let applied: Vec<String> = report.applied.iter().map(u32::to_string).collect();
         println!(
@@ -71,11 +77,14 @@ pub fn report(config: &Config, since: Duration) -> Result<()> {
     let report = match config.run.mode {
         Mode::Production => {
             let sink = config.clickhouse_sink()?;
-            runtime()?.block_on(otklik_clickhouse::report::from_clickhouse(&sink, since)).context("cannot read the report from ClickHouse")?
+            runtime()?
+                .block_on(otklik_clickhouse::report::from_clickhouse(&sink, since))
+                .context("cannot read the report from ClickHouse")?
         }
         Mode::Embedded => {
             let dir = config.resolve(&config.run.data_dir);
-            otklik_clickhouse::report::from_store(&dir, since, chrono::Utc::now()).with_context(|| format!("cannot read the local store {}", dir.display()))?
+            otklik_clickhouse::report::from_store(&dir, since, chrono::Utc::now())
+                .with_context(|| format!("cannot read the local store {}", dir.display()))?
         }
     };
     crate::commands::print_stdout(report)

@@ -22,7 +22,8 @@ pub fn quiet_on_closed_pipe(result: Result<()>) -> Result<()> {
     let closed_pipe = |e: &anyhow::Error| {
         e.chain().any(|cause| {
             cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-                || cause.downcast_ref::<serde_json::Error>().and_then(serde_json::Error::io_error_kind) == Some(std::io::ErrorKind::BrokenPipe)
+                || cause.downcast_ref::<serde_json::Error>().and_then(serde_json::Error::io_error_kind)
+                    == Some(std::io::ErrorKind::BrokenPipe)
         })
     };
     match result {
@@ -46,7 +47,9 @@ pub fn check_config(path: &Path) -> ExitCode {
 
 /// Loads a config for a command that cannot start without one.
 pub fn load_config(path: &Path) -> Result<Config> {
-    Config::load(path).map_err(|problems| anyhow::anyhow!("{problems}")).with_context(|| format!("invalid config {}", path.display()))
+    Config::load(path)
+        .map_err(|problems| anyhow::anyhow!("{problems}"))
+        .with_context(|| format!("invalid config {}", path.display()))
 }
 
 /// Runs the stages of `role`: every stage (`otklik run`, embedded or over Kafka), or one kind of
@@ -57,7 +60,8 @@ pub fn run(path: &Path, role: Role) -> Result<()> {
         bail!("a stage of its own needs production mode ([run] mode = \"production\" with [kafka]): the embedded bus lives inside one process; use `otklik run`");
     }
     crate::telemetry::init(&config.telemetry)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     runtime.block_on(async {
         match config.run.mode {
             Mode::Embedded => {
@@ -123,7 +127,9 @@ fn report_unparsed(file: &Path, parsed: &otklik_collect::Parsed) -> Result<()> {
 fn read_capped(file: &Path, max: usize) -> Result<Vec<u8>> {
     use otklik_pipeline::units::{read_capped_bytes, ReadCappedError};
     match read_capped_bytes(file, max) {
-        Err(ReadCappedError::TooLarge(_)) => bail!("{} is larger than {max} bytes (--max-bytes): not a saved response?", file.display()),
+        Err(ReadCappedError::TooLarge(_)) => {
+            bail!("{} is larger than {max} bytes (--max-bytes): not a saved response?", file.display())
+        }
         result => result.with_context(|| format!("cannot read {}", file.display())),
     }
 }
@@ -269,7 +275,8 @@ pub fn eval(config_path: &Path, file: &Path, misses: Option<&Path>) -> Result<()
     let config = load_config(config_path)?;
     let classifier = config.classifier()?;
     let reader = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-    let report = otklik_classify::eval::evaluate(&classifier, reader).with_context(|| format!("cannot evaluate {}", file.display()))?;
+    let report = otklik_classify::eval::evaluate(&classifier, reader)
+        .with_context(|| format!("cannot evaluate {}", file.display()))?;
     print_stdout(&report)?;
     if let Some(path) = misses {
         let writer = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;

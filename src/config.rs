@@ -12,16 +12,16 @@
 //! overridden from the environment (`OTKLIK_KAFKA_BROKERS`, `OTKLIK_CLICKHOUSE_URL`,
 //! `OTKLIK_CLICKHOUSE_PASSWORD`, `OTKLIK_DATA_DIR`).
 
+use otklik_classify::gazetteer::Gazetteer;
 use otklik_collect::ok::OkConfig;
 use otklik_collect::telegram::TelegramConfig;
 use otklik_collect::vk::VkConfig;
 use otklik_kafka::{KafkaConfig, TopicsConfig};
-use otklik_model::{CommentsPolicy, Platform, Schema, Source};
 /// One problem of the config, located: the one shape every component's validation reports in.
 pub use otklik_model::Problem;
-use otklik_classify::gazetteer::Gazetteer;
-use otklik_pipeline::units::{check_count, check_duration, check_size, read_capped, ConfigProblem};
+use otklik_model::{CommentsPolicy, Platform, Schema, Source};
 use otklik_pipeline::units::SECRET_FILE_MAX_BYTES;
+use otklik_pipeline::units::{check_count, check_duration, check_size, read_capped, ConfigProblem};
 use serde::{Deserialize, Deserializer};
 use std::collections::HashMap;
 use std::fmt;
@@ -199,7 +199,13 @@ impl ClickHouseConfig {
 
 impl Default for ClickHouseConfig {
     fn default() -> Self {
-        ClickHouseConfig { url: "http://127.0.0.1:8123".into(), database: "otklik".into(), user: "default".into(), password_env: String::new(), password_file: None }
+        ClickHouseConfig {
+            url: "http://127.0.0.1:8123".into(),
+            database: "otklik".into(),
+            user: "default".into(),
+            password_env: String::new(),
+            password_file: None,
+        }
     }
 }
 
@@ -329,14 +335,21 @@ impl AlertConfig {
     pub fn validate(&self) -> Vec<ConfigProblem> {
         let mut problems = Vec::new();
         if !(1e-12..=0.01).contains(&self.alpha) {
-            problems.push(ConfigProblem::new("alpha", format!("{} is outside the allowed range", self.alpha)).with_hint("allowed: 1e-12 ..= 0.01"));
+            problems.push(
+                ConfigProblem::new("alpha", format!("{} is outside the allowed range", self.alpha))
+                    .with_hint("allowed: 1e-12 ..= 0.01"),
+            );
         }
         if !(1.0..=1000.0).contains(&self.cusum_threshold) {
-            let problem = ConfigProblem::new("cusum_threshold", format!("{} is outside the allowed range", self.cusum_threshold));
+            let problem =
+                ConfigProblem::new("cusum_threshold", format!("{} is outside the allowed range", self.cusum_threshold));
             problems.push(problem.with_hint("allowed: 1 ..= 1000"));
         }
         if !(-12..=14).contains(&self.utc_offset_hours) {
-            let problem = ConfigProblem::new("utc_offset_hours", format!("{} is outside the allowed range", self.utc_offset_hours));
+            let problem = ConfigProblem::new(
+                "utc_offset_hours",
+                format!("{} is outside the allowed range", self.utc_offset_hours),
+            );
             problems.push(problem.with_hint("allowed: -12 ..= 14"));
         }
         check_duration(&mut problems, "evaluate_every", self.evaluate_every.0, SECOND * 60..=SECOND * 3600);
@@ -434,15 +447,22 @@ impl AlertsConfig {
         let names: std::collections::BTreeSet<&str> = self.receivers.iter().map(|r| r.name()).collect();
         for wanted in router.receiver_names() {
             if !names.contains(wanted) {
-                let problem = ConfigProblem::new("route.receivers", format!("no [[alerts.receiver]] is named {wanted:?}"));
-                problems.push(problem.with_hint(format!("receivers: {}", names.iter().copied().collect::<Vec<_>>().join(", "))));
+                let problem =
+                    ConfigProblem::new("route.receivers", format!("no [[alerts.receiver]] is named {wanted:?}"));
+                problems.push(
+                    problem.with_hint(format!("receivers: {}", names.iter().copied().collect::<Vec<_>>().join(", "))),
+                );
             }
         }
         if let Some(local) = &self.local_receiver {
             if local.listen.parse::<std::net::SocketAddr>().is_err() {
-                problems.push(ConfigProblem::new("local_receiver.listen", format!("{:?} is not an address:port", local.listen)));
+                problems.push(ConfigProblem::new(
+                    "local_receiver.listen",
+                    format!("{:?} is not an address:port", local.listen),
+                ));
             }
-            let is_webhook = |r: &&otklik_notify::ReceiverConfig| matches!(r, otklik_notify::ReceiverConfig::Webhook(_));
+            let is_webhook =
+                |r: &&otklik_notify::ReceiverConfig| matches!(r, otklik_notify::ReceiverConfig::Webhook(_));
             if !self.receivers.iter().filter(is_webhook).any(|r| r.name() == local.receiver) {
                 let message = format!("no webhook [[alerts.receiver]] is named {:?}", local.receiver);
                 problems.push(ConfigProblem::new("local_receiver.receiver", message));
@@ -520,7 +540,11 @@ impl CollectConfig {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").ok().or_else(|| std::env::var("HOSTNAME").ok());
         let allowed = |c: &char| c.is_ascii_alphanumeric() || "._-".contains(*c);
         let host: String = host.unwrap_or_default().trim().chars().filter(allowed).take(64).collect();
-        if host.is_empty() { "otklik".to_owned() } else { host }
+        if host.is_empty() {
+            "otklik".to_owned()
+        } else {
+            host
+        }
     }
 }
 
@@ -601,7 +625,14 @@ impl Config {
         let mut problems = Vec::new();
         let text = match read_capped(path, CONFIG_MAX_BYTES) {
             Ok(text) => text,
-            Err(e) => return Err(Problems(vec![Problem { file: path.into(), line: None, message: format!("cannot read: {e}"), hint: None }])),
+            Err(e) => {
+                return Err(Problems(vec![Problem {
+                    file: path.into(),
+                    line: None,
+                    message: format!("cannot read: {e}"),
+                    hint: None,
+                }]))
+            }
         };
         let mut config: Option<Config> = crate::tomlcheck::deserialize_all(path, &text, &mut problems);
         if let Some(config) = &mut config {
@@ -628,7 +659,8 @@ impl Config {
     /// The classifier of `[classify]`: topic rules and, unless disabled, the gazetteer.
     pub fn classifier(&self) -> anyhow::Result<otklik_classify::Classifier> {
         use anyhow::Context;
-        let gazetteer = (!self.classify.gazetteer.as_os_str().is_empty()).then(|| self.resolve(&self.classify.gazetteer));
+        let gazetteer =
+            (!self.classify.gazetteer.as_os_str().is_empty()).then(|| self.resolve(&self.classify.gazetteer));
         let topics = self.resolve(&self.classify.topics_dir);
         otklik_classify::Classifier::load_in_region(&topics, gazetteer.as_deref(), &self.classify.region)
             .context("cannot load the classifier")
@@ -646,7 +678,8 @@ impl Config {
     /// The calendar of expected spikes (`[alert] calendar_dir`).
     pub fn calendar(&self) -> anyhow::Result<otklik_alert::detect::calendar::Calendar> {
         use anyhow::Context;
-        otklik_alert::detect::calendar::Calendar::load_dir(&self.resolve(&self.alert.calendar_dir)).context("cannot load the calendar")
+        otklik_alert::detect::calendar::Calendar::load_dir(&self.resolve(&self.alert.calendar_dir))
+            .context("cannot load the calendar")
     }
 
     /// A fresh alert stage state: the detector of `[alert]`, the calendar, the gazetteer of
@@ -741,8 +774,9 @@ impl Config {
             Some(("silence_token_env", token))
         } else if let Some(file) = &serve.silence_token_file {
             let path = self.resolve(file);
-            let token = read_capped(&path, SECRET_FILE_MAX_BYTES)
-                .map_err(|e| ConfigProblem::new("silence_token_file", format!("cannot read {}: {e}", path.display())))?;
+            let token = read_capped(&path, SECRET_FILE_MAX_BYTES).map_err(|e| {
+                ConfigProblem::new("silence_token_file", format!("cannot read {}: {e}", path.display()))
+            })?;
             Some(("silence_token_file", token.trim_end_matches(['\n', '\r']).to_owned()))
         } else {
             None
@@ -934,7 +968,9 @@ impl Config {
         }
         if needs(Platform::Ok) {
             // resolve_credentials_with reports validate()'s problems too.
-            if let Err(e) = self.collect.ok.resolve_credentials_with(&|name| std::env::var(name).ok(), Some(&self.base_dir)) {
+            if let Err(e) =
+                self.collect.ok.resolve_credentials_with(&|name| std::env::var(name).ok(), Some(&self.base_dir))
+            {
                 place.all("collect.ok", e.problems, problems);
             }
         }

@@ -7,13 +7,13 @@
 //! collecting and lets the stages drain what is in flight; a second one stops them at once
 //! (each still finishes or hands back its batch, so no torn rows).
 
+use crate::alert_stage::{AlertStage, StageClock};
 use crate::config::Config;
 use crate::graph::{Graph, Stop};
+use crate::notify_stage::{NotifyClock, NotifyStage, StoredDeliveryLog};
 use crate::stages::spawn_stage;
 use crate::summary::{CountingStore, Counts, Summary};
 use anyhow::{Context, Result};
-use crate::alert_stage::{AlertStage, StageClock};
-use crate::notify_stage::{NotifyClock, NotifyStage, StoredDeliveryLog};
 use otklik_clickhouse::{AlertRow, DataDir, DlqRow, History, LocalStore, PostRow, SourceStatRow};
 use otklik_pipeline::{CancellationToken, MemoryBus, StageMetrics};
 use std::collections::HashMap;
@@ -74,7 +74,9 @@ pub async fn run(path: &std::path::Path, config: &Config) -> Result<Summary> {
         let (stop_collecting, stop_stages) = (stop_collecting.clone(), stop.stages.clone());
         async move {
             crate::telemetry::shutdown_signal().await;
-            tracing::warn!("shutdown requested: collecting stopped, draining what is in flight (signal again to stop now)");
+            tracing::warn!(
+                "shutdown requested: collecting stopped, draining what is in flight (signal again to stop now)"
+            );
             stop_collecting.cancel();
             crate::telemetry::shutdown_signal().await;
             stop_stages.cancel();
@@ -84,12 +86,14 @@ pub async fn run(path: &std::path::Path, config: &Config) -> Result<Summary> {
     let replay = config.collect.replay_dir.is_some();
     let reload = Arc::new(crate::reload::Reload::new(path, config)?);
     let registry = Arc::new(crate::metrics::Registry::default());
-    let classify = graph.classify(&reload, metrics.classify.clone(), registry.classify_counts(), stop.stages.clone()).await?;
+    let classify =
+        graph.classify(&reload, metrics.classify.clone(), registry.classify_counts(), stop.stages.clone()).await?;
     let classify = spawn_stage("classify", classify);
     // Cancelled once every collected post is classified: a replay's alert clock may run then.
     let classified_all = CancellationToken::new();
     let alert_stage = Arc::new(alert_stage(config, data_dir.path(), classified_all.clone()).await?);
-    let alert = spawn_stage("alert", graph.alert(alert_stage.clone(), metrics.alert.clone(), stop.stages.clone()).await?);
+    let alert =
+        spawn_stage("alert", graph.alert(alert_stage.clone(), metrics.alert.clone(), stop.stages.clone()).await?);
     let alerts = graph.alerts_sink("alert-store", Arc::new(alerts_store), metrics.alert_store.clone(), &stop).await?;
     let alerts = spawn_stage("alert-store", alerts);
     let alerts_done = CancellationToken::new();
@@ -101,7 +105,8 @@ pub async fn run(path: &std::path::Path, config: &Config) -> Result<Summary> {
     let store_dir = posts_store.dir().display().to_string();
     let posts = Arc::new(CountingStore::new(posts_store, counts.clone()));
     let store = spawn_stage("store", graph.posts_sink("store", posts, metrics.store.clone(), &stop).await?);
-    let dlq = spawn_stage("dlq-store", graph.dlq_sink("dlq-store", Arc::new(dlq_store), metrics.dlq.clone(), &stop).await?);
+    let dlq =
+        spawn_stage("dlq-store", graph.dlq_sink("dlq-store", Arc::new(dlq_store), metrics.dlq.clone(), &stop).await?);
     let stats = graph.stats_sink("stats-store", Arc::new(stats_store), metrics.stats.clone(), &stop).await?;
     let stats = spawn_stage("stats-store", stats);
     let progress = spawn_progress(&metrics);
@@ -226,13 +231,20 @@ pub async fn run(path: &std::path::Path, config: &Config) -> Result<Summary> {
 /// The alert stage: a replay's is fresh and runs on the replayed posts' time once everything is
 /// classified (a replay is self-contained); a live one restores its state from the local store
 /// and follows the clock.
-async fn alert_stage(config: &Config, data_dir: &std::path::Path, classified_all: CancellationToken) -> Result<AlertStage> {
+async fn alert_stage(
+    config: &Config,
+    data_dir: &std::path::Path,
+    classified_all: CancellationToken,
+) -> Result<AlertStage> {
     let topics = config.topics();
     let (core, clock) = match config.collect.replay_dir {
         Some(_) => (config.alert_core(false)?, StageClock::Replay { upstream_done: classified_all }),
         None => {
             let history = History::Local(data_dir.to_owned());
-            (crate::alert_stage::restored_core(config, &history, true).await?, StageClock::Live { tick: LIVE_ALERT_TICK })
+            (
+                crate::alert_stage::restored_core(config, &history, true).await?,
+                StageClock::Live { tick: LIVE_ALERT_TICK },
+            )
         }
     };
     Ok(AlertStage::new(core, topics.posts_classified, topics.alerts, clock))

@@ -67,7 +67,11 @@ impl<'a> Graph<'a> {
             bus,
             topics: config.topics(),
             backoff: Backoff { initial: sink.retry_initial.0, max: sink.retry_max.0 },
-            limits: BatchLimits { max_rows: sink.batch_rows, max_bytes: sink.batch_bytes.0, max_wait: sink.batch_wait.0 },
+            limits: BatchLimits {
+                max_rows: sink.batch_rows,
+                max_bytes: sink.batch_bytes.0,
+                max_wait: sink.batch_wait.0,
+            },
         }
     }
 
@@ -78,7 +82,12 @@ impl<'a> Graph<'a> {
     }
 
     pub fn dead_letters(&self, stage: &str) -> DeadLetters {
-        DeadLetters { publisher: self.bus.publisher(), topic: self.topics.dlq.clone(), stage: stage.into(), backoff: self.backoff }
+        DeadLetters {
+            publisher: self.bus.publisher(),
+            topic: self.topics.dlq.clone(),
+            stage: stage.into(),
+            backoff: self.backoff,
+        }
     }
 
     /// Raw posts in, classified posts out, by the rules `reload` holds at each batch.
@@ -100,12 +109,25 @@ impl<'a> Graph<'a> {
             backoff: self.backoff,
         };
         let dead_letters = self.dead_letters("classify");
-        Ok(Box::pin(run_map_stage(subscriber, self.bus.publisher(), Arc::new(transform), dead_letters, config, metrics, shutdown)))
+        Ok(Box::pin(run_map_stage(
+            subscriber,
+            self.bus.publisher(),
+            Arc::new(transform),
+            dead_letters,
+            config,
+            metrics,
+            shutdown,
+        )))
     }
 
     /// Posts of the series topic into incidents; linked posts back to the classified topic,
     /// alerts to the alerts topic.
-    pub async fn alert(&self, stage: Arc<AlertStage>, metrics: Arc<StageMetrics>, shutdown: CancellationToken) -> Result<StageTask> {
+    pub async fn alert(
+        &self,
+        stage: Arc<AlertStage>,
+        metrics: Arc<StageMetrics>,
+        shutdown: CancellationToken,
+    ) -> Result<StageTask> {
         let subscriber = self.bus.subscribe(&self.group("alert"), &[&self.topics.posts_series]).await?;
         // One batch at a time: an episode's events (opened, updated, resolved) keep their order.
         let config = MapStageConfig {
@@ -120,21 +142,38 @@ impl<'a> Graph<'a> {
     }
 
     /// Alert events from the alerts topic through the router into the outbox.
-    pub async fn notify(&self, stage: NotifyStage, metrics: Arc<StageMetrics>, shutdown: CancellationToken) -> Result<StageTask> {
+    pub async fn notify(
+        &self,
+        stage: NotifyStage,
+        metrics: Arc<StageMetrics>,
+        shutdown: CancellationToken,
+    ) -> Result<StageTask> {
         let subscriber = self.bus.subscribe(&self.group("notify"), &[&self.topics.alerts]).await?;
         let dead_letters = self.dead_letters("notify");
         Ok(Box::pin(stage.run(subscriber, dead_letters, metrics, shutdown)))
     }
 
     /// Alerts into `sink` (stage and group `stage`).
-    pub async fn alerts_sink<S: BatchSink + 'static>(&self, stage: &str, sink: Arc<S>, metrics: Arc<StageMetrics>, stop: &Stop) -> Result<StageTask> {
+    pub async fn alerts_sink<S: BatchSink + 'static>(
+        &self,
+        stage: &str,
+        sink: Arc<S>,
+        metrics: Arc<StageMetrics>,
+        stop: &Stop,
+    ) -> Result<StageTask> {
         let topic = self.topics.alerts.clone();
         self.sink(stage, &topic, sink, self.dead_letters(stage), metrics, stop).await
     }
 
     /// Classified posts into `sink` (stage and group `stage`). Once `drain` is cancelled the
     /// batch is written as soon as nothing is waiting.
-    pub async fn posts_sink<S: BatchSink + 'static>(&self, stage: &str, sink: Arc<S>, metrics: Arc<StageMetrics>, stop: &Stop) -> Result<StageTask> {
+    pub async fn posts_sink<S: BatchSink + 'static>(
+        &self,
+        stage: &str,
+        sink: Arc<S>,
+        metrics: Arc<StageMetrics>,
+        stop: &Stop,
+    ) -> Result<StageTask> {
         let topic = self.topics.posts_classified.clone();
         self.sink(stage, &topic, sink, self.dead_letters(stage), metrics, stop).await
     }
@@ -153,7 +192,13 @@ impl<'a> Graph<'a> {
 
     /// Dead letters into `sink`. Those the sink refuses go to `{dlq}.unstorable`, never back
     /// into the DLQ (where they would loop).
-    pub async fn dlq_sink<S: BatchSink + 'static>(&self, stage: &str, sink: Arc<S>, metrics: Arc<StageMetrics>, stop: &Stop) -> Result<StageTask> {
+    pub async fn dlq_sink<S: BatchSink + 'static>(
+        &self,
+        stage: &str,
+        sink: Arc<S>,
+        metrics: Arc<StageMetrics>,
+        stop: &Stop,
+    ) -> Result<StageTask> {
         let unstorable = DeadLetters { topic: format!("{}.unstorable", self.topics.dlq), ..self.dead_letters(stage) };
         let topic = self.topics.dlq.clone();
         self.sink(stage, &topic, sink, unstorable, metrics, stop).await

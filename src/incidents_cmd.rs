@@ -37,7 +37,8 @@ pub async fn read(config: &Config, history: &History, since: DateTime<Utc>) -> R
 /// The incidents of linked post `rows` (read from a linking window before `since`) with a post
 /// at or after `since`, as a fresh alert stage `core` links them; most voices first.
 pub fn summarise(mut core: otklik_alert::stage::AlertCore, rows: &[PostRow], since: DateTime<Utc>) -> Listed {
-    let names: HashMap<String, String> = rows.iter().map(|r| (r.municipality.clone(), r.municipality_name.clone())).collect();
+    let names: HashMap<String, String> =
+        rows.iter().map(|r| (r.municipality.clone(), r.municipality_name.clone())).collect();
     let restored: Vec<_> = rows.iter().filter_map(|row| restored_post(&core, row)).collect();
     let places = restored.iter().map(|r| (r.post.uid.clone(), place(&r.post.features.place))).collect();
     core.load_history(&otklik_alert::stage::Restore { posts: restored, ..Default::default() });
@@ -54,9 +55,14 @@ impl Listed {
 
     /// One line per incident (at most `limit`), under a header.
     pub fn render(&self, limit: usize) -> String {
-        let mut out = String::from("voices posts first seen        last seen         topic                municipality · place · excerpt\n");
+        let mut out = String::from(
+            "voices posts first seen        last seen         topic                municipality · place · excerpt\n",
+        );
         for i in self.incidents.iter().take(limit) {
-            let municipality = i.municipality.as_ref().map_or("—".to_owned(), |m| self.names.get(m).cloned().unwrap_or_else(|| m.clone()));
+            let municipality = i
+                .municipality
+                .as_ref()
+                .map_or("—".to_owned(), |m| self.names.get(m).cloned().unwrap_or_else(|| m.clone()));
             let place = self.places.get(&i.id).filter(|p| !p.is_empty()).map_or(String::new(), |p| format!(" · {p}"));
             let _ = writeln!(
                 out,
@@ -79,13 +85,17 @@ pub fn run(config: &Config, since: std::time::Duration) -> Result<()> {
     let listed = crate::clickhouse_cmd::runtime()?.block_on(read(config, &history, from))?;
     let mut out = listed.render(usize::MAX);
     let n = listed.incidents.len();
-    let _ = writeln!(out, "{n} open incident{} since {}", if n == 1 { "" } else { "s" }, from.format("%Y-%m-%d %H:%M UTC"));
+    let _ =
+        writeln!(out, "{n} open incident{} since {}", if n == 1 { "" } else { "s" }, from.format("%Y-%m-%d %H:%M UTC"));
     crate::commands::print_stdout(out)
 }
 
 /// «Терновка, мир… 5» from the detail the first post gave (streets and landmarks are known by
 /// their stems).
 fn place(detail: &otklik_classify::gazetteer::PlaceDetail) -> String {
-    let street = detail.street.as_ref().map(|s| format!("{s}…{}", detail.house.as_ref().map(|h| format!(" {h}")).unwrap_or_default()));
+    let street = detail
+        .street
+        .as_ref()
+        .map(|s| format!("{s}…{}", detail.house.as_ref().map(|h| format!(" {h}")).unwrap_or_default()));
     [detail.settlement.clone(), street, detail.landmark.clone()].into_iter().flatten().collect::<Vec<_>>().join(", ")
 }

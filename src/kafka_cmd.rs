@@ -8,7 +8,8 @@ use otklik_kafka::KafkaBus;
 pub fn init(config: &Config) -> Result<()> {
     let kafka = config.kafka.clone().context("no [kafka] table with brokers (or OTKLIK_KAFKA_BROKERS)")?;
     let specs = kafka.topics.specs();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
     let checks = runtime.block_on(async {
         let bus = KafkaBus::new(kafka).context("cannot create the Kafka client")?;
         bus.init_topics(&specs).await.context("cannot create or check the topics")

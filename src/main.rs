@@ -10,9 +10,9 @@ mod config;
 mod dedup_cmd;
 mod embedded;
 mod graph;
+mod health;
 mod incidents_cmd;
 mod kafka_cmd;
-mod health;
 mod metrics;
 mod metrics_http;
 mod notify_stage;
@@ -412,13 +412,17 @@ fn main() -> ExitCode {
         Command::Alerts { command: AlertsCommand::Backtest { config, from, to } } => {
             commands::load_config(&config).and_then(|config| alerts_cmd::backtest(&config, from, to))
         }
-        Command::Incidents { config, since } => commands::load_config(&config).and_then(|config| incidents_cmd::run(&config, since)),
+        Command::Incidents { config, since } => {
+            commands::load_config(&config).and_then(|config| incidents_cmd::run(&config, since))
+        }
         Command::Serve { config, listen, at } => {
             commands::load_config(&config).and_then(|config| serve_cmd::run(&config, listen.as_deref(), at))
         }
         Command::Dedup { command } => dedup_cmd::run(command),
         Command::Bench { command } => bench(command),
-        Command::Kafka { command: KafkaCommand::Init, config } => commands::load_config(&config).and_then(|config| kafka_cmd::init(&config)),
+        Command::Kafka { command: KafkaCommand::Init, config } => {
+            commands::load_config(&config).and_then(|config| kafka_cmd::init(&config))
+        }
         Command::Sources { command, config } => commands::load_config(&config).and_then(|config| match command {
             SourcesCommand::Import { file } => sources_cmd::import(&config, &file),
             SourcesCommand::List => sources_cmd::list(&config),

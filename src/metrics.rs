@@ -5,8 +5,8 @@
 //! deploy checks and docs/operations.md follow it.
 
 use crate::stages::ClassifyCounts;
-use otklik_collect::PollMetrics;
 use otklik_clickhouse::{InsertObserver, InsertOutcome, InsertReport};
+use otklik_collect::PollMetrics;
 use otklik_kafka::stats::KafkaStats;
 use otklik_notify::{ReceiverCounts, ReceiverMetrics};
 use otklik_pipeline::{DeadLetterReason, Failure, StageMetrics};
@@ -64,11 +64,15 @@ impl State {
             reasons.push("stages not started, or one has failed".to_owned());
         }
         let stopped = lock(&state.stopped);
-        reasons.extend(stopped.iter().filter(|(_, failed)| *failed).map(|(stage, _)| format!("stage {stage} has stopped")));
+        reasons.extend(
+            stopped.iter().filter(|(_, failed)| *failed).map(|(stage, _)| format!("stage {stage} has stopped")),
+        );
         let dependencies = lock(&state.dependencies);
         reasons.extend(dependencies.iter().filter(|(_, up)| !**up).map(|(name, _)| format!("{name} is unreachable")));
         let stalled = lock(&state.stalled);
-        reasons.extend(stalled.iter().map(|(topic, p)| format!("consumer of {topic}[{p}] makes no progress while its lag grows")));
+        reasons.extend(
+            stalled.iter().map(|(topic, p)| format!("consumer of {topic}[{p}] makes no progress while its lag grows")),
+        );
         reasons
     }
 }
@@ -174,9 +178,15 @@ impl Collector for Exported {
         let build = [("version", env!("CARGO_PKG_VERSION"))];
         info(&mut encoder, "otklik_build", "The otklik binary's version.", &build)?;
         let version = lock(&state.config_version).clone();
-        info(&mut encoder, "otklik_config", "The version (digest) of the configuration in use.", &[("version", version)])?;
+        info(
+            &mut encoder,
+            "otklik_config",
+            "The version (digest) of the configuration in use.",
+            &[("version", version)],
+        )?;
         let ready = i64::from(state.unready_reasons().is_empty());
-        let family = encoder.encode_descriptor("otklik_ready", "1 when /readyz says ready.", None, MetricType::Gauge)?;
+        let family =
+            encoder.encode_descriptor("otklik_ready", "1 when /readyz says ready.", None, MetricType::Gauge)?;
         ConstGauge::new(ready).encode(family)?;
         encode_dependencies(&mut encoder, state)?;
         encode_stages(&mut encoder, state)?;
@@ -200,7 +210,12 @@ fn info<V: prometheus_client::encoding::EncodeLabelValue>(
     encoder.encode_descriptor(name, help, None, MetricType::Info)?.encode_info(labels)
 }
 
-fn counter(encoder: &mut DescriptorEncoder, name: &str, help: &str, series: &[(Vec<(&str, String)>, u64)]) -> Result<(), FmtError> {
+fn counter(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    series: &[(Vec<(&str, String)>, u64)],
+) -> Result<(), FmtError> {
     let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
     for (labels, value) in series {
         ConstCounter::new(*value).encode(family.encode_family(labels)?)?;
@@ -208,7 +223,12 @@ fn counter(encoder: &mut DescriptorEncoder, name: &str, help: &str, series: &[(V
     Ok(())
 }
 
-fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, series: &[(Vec<(&str, String)>, i64)]) -> Result<(), FmtError> {
+fn gauge(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    series: &[(Vec<(&str, String)>, i64)],
+) -> Result<(), FmtError> {
     let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
     if let [(labels, value)] = series {
         if labels.is_empty() {
@@ -223,8 +243,14 @@ fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, series: &[(Vec
 
 fn encode_dependencies(encoder: &mut DescriptorEncoder, state: &State) -> Result<(), FmtError> {
     let dependencies = lock(&state.dependencies);
-    let series: Vec<_> = dependencies.iter().map(|(name, up)| (vec![("dependency", name.clone())], i64::from(*up))).collect();
-    gauge(encoder, "otklik_dependency_up", "1 when the latest probe of a dependency (kafka, clickhouse) succeeded.", &series)
+    let series: Vec<_> =
+        dependencies.iter().map(|(name, up)| (vec![("dependency", name.clone())], i64::from(*up))).collect();
+    gauge(
+        encoder,
+        "otklik_dependency_up",
+        "1 when the latest probe of a dependency (kafka, clickhouse) succeeded.",
+        &series,
+    )
 }
 
 type StageFamily = (&'static str, &'static str, fn(&StageMetrics) -> u64);
@@ -249,21 +275,33 @@ fn encode_stages(encoder: &mut DescriptorEncoder, state: &State) -> Result<(), F
     }
     let by_reason = |m: &StageMetrics, stage: &str| {
         let reasons = DeadLetterReason::ALL.into_iter();
-        reasons.map(|r| (vec![("stage", stage.to_owned()), ("reason", r.as_str().to_owned())], m.dead_lettered_for(r))).collect::<Vec<_>>()
+        reasons
+            .map(|r| (vec![("stage", stage.to_owned()), ("reason", r.as_str().to_owned())], m.dead_lettered_for(r)))
+            .collect::<Vec<_>>()
     };
     let series: Vec<_> = stages.iter().flat_map(|(s, m)| by_reason(m, s)).collect();
     counter(encoder, "otklik_stage_dead_lettered", "Records a stage sent to the DLQ, by reason.", &series)?;
     let by_failure = |m: &StageMetrics, stage: &str| {
         let failures = Failure::ALL.into_iter();
-        failures.map(|f| (vec![("stage", stage.to_owned()), ("reason", f.as_str().to_owned())], m.failed_for(f))).collect::<Vec<_>>()
+        failures
+            .map(|f| (vec![("stage", stage.to_owned()), ("reason", f.as_str().to_owned())], m.failed_for(f)))
+            .collect::<Vec<_>>()
     };
     let series: Vec<_> = stages.iter().flat_map(|(s, m)| by_failure(m, s)).collect();
-    counter(encoder, "otklik_stage_failed", "Writes and commits that failed (and were retried), by what failed.", &series)
+    counter(
+        encoder,
+        "otklik_stage_failed",
+        "Writes and commits that failed (and were retried), by what failed.",
+        &series,
+    )
 }
 
 type ReceiverFamily = (&'static str, &'static str, fn(&ReceiverCounts) -> u64);
 
-fn encode_receivers(encoder: &mut DescriptorEncoder, receivers: &[(String, Arc<ReceiverMetrics>)]) -> Result<(), FmtError> {
+fn encode_receivers(
+    encoder: &mut DescriptorEncoder,
+    receivers: &[(String, Arc<ReceiverMetrics>)],
+) -> Result<(), FmtError> {
     let counters: [ReceiverFamily; 3] = [
         ("delivered", "Notifications a receiver accepted.", |c| c.delivered),
         ("retries", "Delivery attempts that failed and are tried again.", |c| c.retried),
@@ -276,13 +314,21 @@ fn encode_receivers(encoder: &mut DescriptorEncoder, receivers: &[(String, Arc<R
     }
     let pending: Vec<_> = snapshots.iter().map(|(r, c)| (vec![("receiver", r.clone())], c.pending as i64)).collect();
     gauge(encoder, "otklik_alert_receiver_pending", "Notifications waiting in a receiver's queue.", &pending)?;
-    let disabled: Vec<_> = snapshots.iter().map(|(r, c)| (vec![("receiver", r.clone())], i64::from(c.disabled))).collect();
-    gauge(encoder, "otklik_alert_receiver_disabled", "1 when the receiver answered 410 Gone and gets nothing more.", &disabled)
+    let disabled: Vec<_> =
+        snapshots.iter().map(|(r, c)| (vec![("receiver", r.clone())], i64::from(c.disabled))).collect();
+    gauge(
+        encoder,
+        "otklik_alert_receiver_disabled",
+        "1 when the receiver answered 410 Gone and gets nothing more.",
+        &disabled,
+    )
 }
 
 fn encode_sources(encoder: &mut DescriptorEncoder, polls: &PollMetrics) -> Result<(), FmtError> {
     let sources = polls.snapshot();
-    let labels = |id: &str, p: &otklik_collect::SourcePolls| vec![("source", id.to_owned()), ("platform", p.platform.name().to_owned())];
+    let labels = |id: &str, p: &otklik_collect::SourcePolls| {
+        vec![("source", id.to_owned()), ("platform", p.platform.name().to_owned())]
+    };
     let series: Vec<_> = sources.iter().map(|(id, p)| (labels(id, p), p.polls)).collect();
     counter(encoder, "otklik_source_polls", "Polls of a source.", &series)?;
     let failures = |id: &str, p: &otklik_collect::SourcePolls| {
@@ -290,16 +336,36 @@ fn encode_sources(encoder: &mut DescriptorEncoder, polls: &PollMetrics) -> Resul
         kinds.map(|(kind, n)| ([labels(id, p), vec![("kind", (*kind).to_owned())]].concat(), *n)).collect::<Vec<_>>()
     };
     let series: Vec<_> = sources.iter().flat_map(|(id, p)| failures(id, p)).collect();
-    counter(encoder, "otklik_source_poll_failures", "Failed polls of a source, by kind (unavailable, transient, config).", &series)?;
+    counter(
+        encoder,
+        "otklik_source_poll_failures",
+        "Failed polls of a source, by kind (unavailable, transient, config).",
+        &series,
+    )?;
     let series: Vec<_> = sources.iter().map(|(id, p)| (labels(id, p), p.posts)).collect();
     counter(encoder, "otklik_source_posts", "Posts and comments a source's polls found.", &series)?;
     let last = |p: &otklik_collect::SourcePolls| p.last_success.map(|t| t.timestamp());
     let series: Vec<_> = sources.iter().filter_map(|(id, p)| Some((labels(id, p), last(p)?))).collect();
-    gauge(encoder, "otklik_source_last_success_timestamp_seconds", "When a source was last polled successfully (Unix time).", &series)?;
+    gauge(
+        encoder,
+        "otklik_source_last_success_timestamp_seconds",
+        "When a source was last polled successfully (Unix time).",
+        &series,
+    )?;
     let waits = polls.rate_waits().snapshot();
     let series: Vec<_> = waits.iter().map(|(key, (n, _))| (vec![("key", key.clone())], *n)).collect();
-    counter(encoder, "otklik_rate_limit_waits", "Requests that waited for their rate limit, by key (host, token slot, credential).", &series)?;
-    let mut family = encoder.encode_descriptor("otklik_rate_limit_wait_seconds", "Time requests waited for their rate limit, by key.", None, MetricType::Counter)?;
+    counter(
+        encoder,
+        "otklik_rate_limit_waits",
+        "Requests that waited for their rate limit, by key (host, token slot, credential).",
+        &series,
+    )?;
+    let mut family = encoder.encode_descriptor(
+        "otklik_rate_limit_wait_seconds",
+        "Time requests waited for their rate limit, by key.",
+        None,
+        MetricType::Counter,
+    )?;
     for (key, (_, waited)) in &waits {
         ConstCounter::new(waited.as_secs_f64()).encode(family.encode_family(&[("key", key.as_str())])?)?;
     }
@@ -311,12 +377,26 @@ fn encode_kafka(encoder: &mut DescriptorEncoder, state: &State) -> Result<(), Fm
     let lags = stats.as_ref().map(|s| s.consumer_lag()).unwrap_or_default();
     let partition = |topic: &str, p: i32| vec![("topic", topic.to_owned()), ("partition", p.to_string())];
     let series: Vec<_> = lags.iter().map(|((topic, p), lag)| (partition(topic, *p), lag.lag)).collect();
-    gauge(encoder, "otklik_kafka_consumer_lag", "Messages between a consumer group's committed offset and the partition's end.", &series)?;
+    gauge(
+        encoder,
+        "otklik_kafka_consumer_lag",
+        "Messages between a consumer group's committed offset and the partition's end.",
+        &series,
+    )?;
     let stalled = lock(&state.stalled).clone();
-    let series: Vec<_> = lags.keys().map(|(topic, p)| (partition(topic, *p), i64::from(stalled.contains(&(topic.clone(), *p))))).collect();
-    gauge(encoder, "otklik_kafka_consumer_stalled", "1 when a consumer makes no progress while its lag grows.", &series)?;
+    let series: Vec<_> = lags
+        .keys()
+        .map(|(topic, p)| (partition(topic, *p), i64::from(stalled.contains(&(topic.clone(), *p)))))
+        .collect();
+    gauge(
+        encoder,
+        "otklik_kafka_consumer_stalled",
+        "1 when a consumer makes no progress while its lag grows.",
+        &series,
+    )?;
     let queue = stats.as_ref().map(|s| s.producer_queue());
-    let (messages, bytes): (Vec<_>, Vec<_>) = queue.map(|(m, b)| ((vec![], m as i64), (vec![], b as i64))).into_iter().unzip();
+    let (messages, bytes): (Vec<_>, Vec<_>) =
+        queue.map(|(m, b)| ((vec![], m as i64), (vec![], b as i64))).into_iter().unzip();
     gauge(encoder, "otklik_kafka_producer_queue_messages", "Messages waiting in the producer's queue.", &messages)?;
     gauge(encoder, "otklik_kafka_producer_queue_bytes", "Bytes waiting in the producer's queue.", &bytes)
 }
@@ -349,12 +429,29 @@ impl Default for ClickHouseMetrics {
 
 impl ClickHouseMetrics {
     fn register(&self, registry: &mut prometheus_client::registry::Registry) {
-        registry.register("otklik_clickhouse_inserts", "INSERTs by table and outcome (ok, retryable, fatal, content).", self.inserts.clone());
+        registry.register(
+            "otklik_clickhouse_inserts",
+            "INSERTs by table and outcome (ok, retryable, fatal, content).",
+            self.inserts.clone(),
+        );
         registry.register("otklik_clickhouse_insert_rows", "Rows inserted, by table.", self.rows.clone());
-        registry.register("otklik_clickhouse_insert_bytes", "Bytes of the rows inserted, as JSONEachRow, by table.", self.bytes.clone());
-        registry.register("otklik_clickhouse_insert_retries", "INSERTs that failed and are retried, by table.", self.retries.clone());
+        registry.register(
+            "otklik_clickhouse_insert_bytes",
+            "Bytes of the rows inserted, as JSONEachRow, by table.",
+            self.bytes.clone(),
+        );
+        registry.register(
+            "otklik_clickhouse_insert_retries",
+            "INSERTs that failed and are retried, by table.",
+            self.retries.clone(),
+        );
         let help = "Time an INSERT took, by table.";
-        registry.register_with_unit("otklik_clickhouse_insert_duration", help, prometheus_client::registry::Unit::Seconds, self.duration.clone());
+        registry.register_with_unit(
+            "otklik_clickhouse_insert_duration",
+            help,
+            prometheus_client::registry::Unit::Seconds,
+            self.duration.clone(),
+        );
     }
 }
 
@@ -404,7 +501,8 @@ mod tests {
         registry.source_polls().record("vk-penza", otklik_model::Platform::Vk, Err("transient"), chrono::Utc::now());
         registry.set_dependency("clickhouse", true);
         registry.set_config_version("0a1b2c3d");
-        let report = |outcome| InsertReport { table: "posts", rows: 3, bytes: 900, elapsed: Duration::from_millis(40), outcome };
+        let report =
+            |outcome| InsertReport { table: "posts", rows: 3, bytes: 900, elapsed: Duration::from_millis(40), outcome };
         registry.clickhouse_observer().inserted(report(InsertOutcome::Ok));
         registry.clickhouse_observer().inserted(report(InsertOutcome::Retryable));
         registry.set_ready(true);
@@ -436,20 +534,38 @@ mod tests {
         for (name, kind, wiring) in FAMILIES {
             let family = family_of(name, kind);
             assert_eq!(declared.get(&family).map(String::as_str), Some(*kind), "{name}: TYPE line\n{text}");
-            let has_samples = scrape.samples.iter().any(|s| s.metric == *name || s.metric.starts_with(&format!("{name}_")));
-            if *wiring != Wiring::Production || name.starts_with("otklik_clickhouse") || *name == "otklik_dependency_up" {
+            let has_samples =
+                scrape.samples.iter().any(|s| s.metric == *name || s.metric.starts_with(&format!("{name}_")));
+            if *wiring != Wiring::Production || name.starts_with("otklik_clickhouse") || *name == "otklik_dependency_up"
+            {
                 assert!(has_samples, "{name} has no sample\n{text}");
             }
         }
         let served: Vec<_> = declared.keys().filter(|k| k.starts_with("otklik_")).collect();
         assert_eq!(served.len(), FAMILIES.len(), "a family is served but not listed in FAMILIES: {served:?}");
         let sample = |metric: &str, label: &str, value: &str| {
-            scrape.samples.iter().find(|s| s.metric == metric && s.labels.get(label) == Some(value)).map(|s| s.value.clone())
+            scrape
+                .samples
+                .iter()
+                .find(|s| s.metric == metric && s.labels.get(label) == Some(value))
+                .map(|s| s.value.clone())
         };
-        assert_eq!(sample("otklik_stage_received_total", "stage", "clickhouse"), Some(prometheus_parse::Value::Untyped(7.0)));
-        assert_eq!(sample("otklik_stage_dead_lettered_total", "reason", "rejected"), Some(prometheus_parse::Value::Untyped(1.0)));
-        assert_eq!(sample("otklik_clickhouse_insert_rows_total", "table", "posts"), Some(prometheus_parse::Value::Untyped(3.0)));
-        assert_eq!(sample("otklik_clickhouse_insert_retries_total", "table", "posts"), Some(prometheus_parse::Value::Untyped(1.0)));
+        assert_eq!(
+            sample("otklik_stage_received_total", "stage", "clickhouse"),
+            Some(prometheus_parse::Value::Untyped(7.0))
+        );
+        assert_eq!(
+            sample("otklik_stage_dead_lettered_total", "reason", "rejected"),
+            Some(prometheus_parse::Value::Untyped(1.0))
+        );
+        assert_eq!(
+            sample("otklik_clickhouse_insert_rows_total", "table", "posts"),
+            Some(prometheus_parse::Value::Untyped(3.0))
+        );
+        assert_eq!(
+            sample("otklik_clickhouse_insert_retries_total", "table", "posts"),
+            Some(prometheus_parse::Value::Untyped(1.0))
+        );
         assert!(text.contains("otklik_config_info{version=\"0a1b2c3d\"} 1"), "{text}");
         assert!(text.contains("otklik_ready 1"), "{text}");
         assert!(text.contains("otklik_rate_limit_wait_seconds_total{key=\"vk:pool1:token1\"} 0.3"), "{text}");

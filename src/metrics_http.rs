@@ -136,7 +136,9 @@ mod tests {
         let addr = axum::serve::Listener::local_addr(&listener).unwrap();
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
-        tokio::spawn(async move { axum::serve(listener, router(registry)).with_graceful_shutdown(stop.cancelled_owned()).await });
+        tokio::spawn(async move {
+            axum::serve(listener, router(registry)).with_graceful_shutdown(stop.cancelled_owned()).await
+        });
         (addr, shutdown)
     }
 

@@ -23,7 +23,9 @@ use otklik_alert::route::{Routed, Router};
 use otklik_clickhouse::History;
 use otklik_model::{Alert, AlertState};
 use otklik_notify::{NotifyError, Outbox, Receiver};
-use otklik_pipeline::{Backoff, CancellationToken, DeadLetters, Message, Offsets, StageError, StageMetrics, Subscriber};
+use otklik_pipeline::{
+    Backoff, CancellationToken, DeadLetters, Message, Offsets, StageError, StageMetrics, Subscriber,
+};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,7 +40,9 @@ const SILENCES_EVERY: chrono::Duration = chrono::Duration::minutes(1);
 pub enum NotifyClock {
     Live,
     /// Cancelled once every alert of the replay is on the alerts topic and read by this stage.
-    Replay { alerts_done: CancellationToken },
+    Replay {
+        alerts_done: CancellationToken,
+    },
 }
 
 /// The delivery log of `otklik_notify` over ClickHouse or the local store.
@@ -88,7 +92,8 @@ impl NotifyStage {
         clock: NotifyClock,
     ) -> Result<NotifyStage> {
         let outbox_stop = CancellationToken::new();
-        let receivers = Receiver::from_configs(receivers, &config.base_dir).context("cannot set up the alert receivers")?;
+        let receivers =
+            Receiver::from_configs(receivers, &config.base_dir).context("cannot set up the alert receivers")?;
         let outbox = Outbox::start(receivers, log, outbox_stop.clone()).await.context("cannot start the outbox")?;
         let mut router = Router::new(config.alerts.router());
         if matches!(clock, NotifyClock::Live) {
@@ -207,13 +212,16 @@ impl NotifyStage {
     /// routes them all on their own time.
     async fn route(&mut self, now: DateTime<Utc>, metrics: &StageMetrics, shutdown: &CancellationToken) -> Result<()> {
         if self.silences_read_at.is_none_or(|t| now - t >= SILENCES_EVERY) {
-            let silences = self.history.silences(now - chrono::Duration::days(1)).await.context("cannot read the silences")?;
+            let silences =
+                self.history.silences(now - chrono::Duration::days(1)).await.context("cannot read the silences")?;
             self.router.set_silences(silences);
             self.silences_read_at = Some(now);
         }
         let routed = match &self.clock {
             NotifyClock::Live => self.router.due(now),
-            NotifyClock::Replay { alerts_done } if alerts_done.is_cancelled() && !self.flushed.load(Ordering::SeqCst) => {
+            NotifyClock::Replay { alerts_done }
+                if alerts_done.is_cancelled() && !self.flushed.load(Ordering::SeqCst) =>
+            {
                 self.replay()
             }
             NotifyClock::Replay { .. } => return Ok(()),
@@ -229,7 +237,8 @@ impl NotifyStage {
     /// the clock run on until nothing waits (reminders and resolutions included).
     fn replay(&mut self) -> Routed {
         let mut alerts = std::mem::take(&mut self.held);
-        alerts.sort_by(|a, b| (a.raised_at, state_rank(a.state), &a.id).cmp(&(b.raised_at, state_rank(b.state), &b.id)));
+        alerts
+            .sort_by(|a, b| (a.raised_at, state_rank(a.state), &a.id).cmp(&(b.raised_at, state_rank(b.state), &b.id)));
         let mut all = Routed::default();
         let mut clock = DateTime::<Utc>::MIN_UTC;
         for alert in alerts {
@@ -312,14 +321,18 @@ pub async fn local_receiver(
 ) -> Result<(Vec<otklik_notify::ReceiverConfig>, Option<LocalReceiver>)> {
     let mut receivers = config.alerts.receivers.clone();
     let Some(local) = &config.alerts.local_receiver else { return Ok((receivers, None)) };
-    let Some(otklik_notify::ReceiverConfig::Webhook(webhook)) = receivers.iter_mut().find(|r| r.name() == local.receiver) else {
+    let Some(otklik_notify::ReceiverConfig::Webhook(webhook)) =
+        receivers.iter_mut().find(|r| r.name() == local.receiver)
+    else {
         anyhow::bail!("[alerts.local_receiver] receiver: no webhook receiver is named {:?}", local.receiver);
     };
     let secret = otklik_notify::ReceiverConfig::Webhook(webhook.clone())
         .load_secret(&config.base_dir)
         .map_err(|p| anyhow::anyhow!("[alerts.receiver] {}: {p}", webhook.name))?;
     let key = otklik_notify::webhook::SigningKey::from_secret(&secret).map_err(anyhow::Error::msg)?;
-    let listener = tokio::net::TcpListener::bind(&local.listen).await.with_context(|| format!("cannot listen on {}", local.listen))?;
+    let listener = tokio::net::TcpListener::bind(&local.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", local.listen))?;
     let address = listener.local_addr()?;
     webhook.url = format!("http://{address}{}", otklik_web::receiver::PATH);
     tracing::info!(receiver = %webhook.name, "the local webhook sink listens on {address}; deliveries go to {}", dir.display());

@@ -5,13 +5,13 @@
 //! config share the partitions through their consumer groups; collectors too when
 //! `collect.sources = "kafka"`: each polls its group's share of the sources topic.
 
+use crate::alert_stage::{AlertStage, StageClock};
 use crate::config::{Config, SourcesFrom};
 use crate::graph::{Graph, Role, Stop};
 use crate::metrics::Registry;
+use crate::notify_stage::{NotifyClock, NotifyStage, StoredDeliveryLog};
 use crate::supervise::Supervisor;
 use anyhow::{Context, Result};
-use crate::alert_stage::{AlertStage, StageClock};
-use crate::notify_stage::{NotifyClock, NotifyStage, StoredDeliveryLog};
 use otklik_clickhouse::{AlertRow, ClickHouseSink, DlqRow, History, Migrator, PostRow, SourceStatRow};
 use otklik_collect::fleet::ShareEvent;
 use otklik_collect::{cursors_from_table, Collector};
@@ -59,7 +59,8 @@ pub async fn run(path: &std::path::Path, config: &Config, role: Role) -> Result<
 
     let mut supervisor = Supervisor::new(stop.stages.clone(), registry.clone());
     if role.runs(Role::Classify) {
-        let classify = graph.classify(&reload, metrics("classify"), registry.classify_counts(), stop.stages.clone()).await?;
+        let classify =
+            graph.classify(&reload, metrics("classify"), registry.classify_counts(), stop.stages.clone()).await?;
         supervisor.spawn("classify", async move { Ok(classify.await?) });
     }
     if role.runs(Role::Sink) || role.runs(Role::Alert) {
@@ -67,9 +68,11 @@ pub async fn run(path: &std::path::Path, config: &Config, role: Role) -> Result<
         Migrator::new(&config.clickhouse_sink()?).migrate(None).await.context("cannot migrate ClickHouse")?;
     }
     if role.runs(Role::Alert) {
-        let core = crate::alert_stage::restored_core(config, &History::ClickHouse(config.clickhouse_sink()?), true).await?;
+        let core =
+            crate::alert_stage::restored_core(config, &History::ClickHouse(config.clickhouse_sink()?), true).await?;
         let tick = StageClock::Live { tick: ALERT_TICK };
-        let stage = Arc::new(AlertStage::new(core, graph.topics.posts_classified.clone(), graph.topics.alerts.clone(), tick));
+        let stage =
+            Arc::new(AlertStage::new(core, graph.topics.posts_classified.clone(), graph.topics.alerts.clone(), tick));
         let alert = graph.alert(stage, metrics("alert"), stop.stages.clone()).await?;
         supervisor.spawn("alert", async move { Ok(alert.await?) });
         let (notify, local_receiver) = notify_stage(config).await?;
@@ -82,14 +85,17 @@ pub async fn run(path: &std::path::Path, config: &Config, role: Role) -> Result<
     }
     if role.runs(Role::Sink) {
         let clickhouse = config.clickhouse_sink()?;
-        let posts = Arc::new(ClickHouseSink::<PostRow>::new(clickhouse.clone()).with_observer(registry.clickhouse_observer()));
+        let posts =
+            Arc::new(ClickHouseSink::<PostRow>::new(clickhouse.clone()).with_observer(registry.clickhouse_observer()));
         let posts = graph.posts_sink("clickhouse", posts, metrics("clickhouse"), &stop).await?;
         supervisor.spawn("clickhouse", async move { Ok(posts.await?) });
-        let alerts = Arc::new(ClickHouseSink::<AlertRow>::new(clickhouse.clone()).with_observer(registry.clickhouse_observer()));
+        let alerts =
+            Arc::new(ClickHouseSink::<AlertRow>::new(clickhouse.clone()).with_observer(registry.clickhouse_observer()));
         let alerts = graph.alerts_sink("clickhouse-alerts", alerts, metrics("clickhouse-alerts"), &stop).await?;
         supervisor.spawn("clickhouse-alerts", async move { Ok(alerts.await?) });
-        let stats =
-            Arc::new(ClickHouseSink::<SourceStatRow>::new(clickhouse.clone()).with_observer(registry.clickhouse_observer()));
+        let stats = Arc::new(
+            ClickHouseSink::<SourceStatRow>::new(clickhouse.clone()).with_observer(registry.clickhouse_observer()),
+        );
         let stats = graph.stats_sink("clickhouse-stats", stats, metrics("clickhouse-stats"), &stop).await?;
         supervisor.spawn("clickhouse-stats", async move { Ok(stats.await?) });
         let dead = Arc::new(ClickHouseSink::<DlqRow>::new(clickhouse).with_observer(registry.clickhouse_observer()));
@@ -106,7 +112,11 @@ pub async fn run(path: &std::path::Path, config: &Config, role: Role) -> Result<
             supervisor.spawn("collect", async move {
                 let sources = sources.borrow().clone();
                 let pass = collector.poll_all(&sources, &mut HashMap::new(), &shutdown).await?;
-                tracing::info!(posts = pass.posts, polled = pass.polled, "replay published; stages keep running until SIGTERM");
+                tracing::info!(
+                    posts = pass.posts,
+                    polled = pass.polled,
+                    "replay published; stages keep running until SIGTERM"
+                );
                 Ok(())
             });
         } else {
@@ -115,7 +125,9 @@ pub async fn run(path: &std::path::Path, config: &Config, role: Role) -> Result<
             let cursors = cursors_from_table(table);
             tracing::info!(restored = cursors.len(), "collector cursors restored");
             let interval = config.collect.poll_interval.0;
-            supervisor.spawn("collect", async move { Ok(collector.run_watched(sources, cursors, interval, &shutdown).await?) });
+            supervisor.spawn("collect", async move {
+                Ok(collector.run_watched(sources, cursors, interval, &shutdown).await?)
+            });
         }
     }
     registry.set_ready(true);
@@ -127,7 +139,10 @@ pub async fn run(path: &std::path::Path, config: &Config, role: Role) -> Result<
 async fn notify_stage(config: &Config) -> Result<(NotifyStage, Option<crate::notify_stage::LocalReceiver>)> {
     let clickhouse = config.clickhouse_sink()?;
     let history = History::ClickHouse(clickhouse.clone());
-    let log = Arc::new(StoredDeliveryLog { log: otklik_clickhouse::DeliveryLog::clickhouse(clickhouse), history: history.clone() });
+    let log = Arc::new(StoredDeliveryLog {
+        log: otklik_clickhouse::DeliveryLog::clickhouse(clickhouse),
+        history: history.clone(),
+    });
     let received = config.resolve(&config.run.data_dir).join("received");
     let (receivers, local) = crate::notify_stage::local_receiver(config, &received).await?;
     Ok((NotifyStage::start(config, &receivers, history, log, NotifyClock::Live).await?, local))

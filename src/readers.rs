@@ -59,9 +59,10 @@ pub fn build(config: &Config, polls: &otklik_collect::PollMetrics) -> Result<Arc
     }
     if needs(config, Platform::Vk) {
         let vk = &config.collect.vk;
-        let built = vk.resolve_tokens(&config.base_dir).context("[collect.vk] tokens").and_then(|tokens| {
-            VkReader::new(vk.clone(), tokens, http()?).context("[collect.vk]")
-        });
+        let built = vk
+            .resolve_tokens(&config.base_dir)
+            .context("[collect.vk] tokens")
+            .and_then(|tokens| VkReader::new(vk.clone(), tokens, http()?).context("[collect.vk]"));
         if let Some(reader) = optional(config, Platform::Vk, built)? {
             readers = readers.with(Platform::Vk, Arc::new(reader));
         }
@@ -69,9 +70,9 @@ pub fn build(config: &Config, polls: &otklik_collect::PollMetrics) -> Result<Arc
     if needs(config, Platform::Ok) {
         let ok = &config.collect.ok;
         let credentials = ok.resolve_credentials_with(&|name| std::env::var(name).ok(), Some(&config.base_dir));
-        let built = credentials.context("[collect.ok] credentials").and_then(|credentials| {
-            OkClient::new(ok, credentials, http()?).context("[collect.ok]")
-        });
+        let built = credentials
+            .context("[collect.ok] credentials")
+            .and_then(|credentials| OkClient::new(ok, credentials, http()?).context("[collect.ok]"));
         if let Some(client) = optional(config, Platform::Ok, built)? {
             readers = readers.with(Platform::Ok, Arc::new(OkReader::new(ok, Arc::new(client))));
         }

@@ -110,22 +110,14 @@ pub(super) fn read(
         Ok(text) => text,
         Err(e) => {
             let message = format!("cannot read: {e}");
-            problems.push(Problem {
-                file: path.to_owned(),
-                line: None,
-                message,
-                hint: None,
-            });
+            problems.push(Problem { file: path.to_owned(), line: None, message, hint: None });
             return Responders::default();
         }
     };
     let Some(file) = crate::tomlcheck::deserialize_all::<RespondersFile>(path, &text, problems) else {
         return Responders::default();
     };
-    let place = Placer {
-        file: path,
-        text: &text,
-    };
+    let place = Placer { file: path, text: &text };
     let mut seen = Seen::default();
     let mut organisations = Vec::new();
     for (index, entry) in file.organisation.into_iter().enumerate() {
@@ -151,18 +143,12 @@ struct Seen {
 impl Seen {
     fn check(&mut self, org: &Organisation, found: &mut Vec<ConfigProblem>) {
         if self.ids.insert(org.id.clone(), ()).is_some() {
-            found.push(ConfigProblem::new(
-                "id",
-                format!("duplicate organisation id {:?}", org.id),
-            ));
+            found.push(ConfigProblem::new("id", format!("duplicate organisation id {:?}", org.id)));
         }
         for (platform, account) in &org.accounts {
             let key = (*platform, account.trim_start_matches('@').to_lowercase());
             if let Some(owner) = self.accounts.insert(key, org.id.clone()) {
-                let message = format!(
-                    "{} account {account:?} is listed for {owner:?} already",
-                    platform.name()
-                );
+                let message = format!("{} account {account:?} is listed for {owner:?} already", platform.name());
                 let problem = ConfigProblem::new(platform.name(), message);
                 found.push(problem.with_hint("an account answers for one organisation"));
             }
@@ -178,11 +164,7 @@ fn check(
     sources: &[String],
     found: &mut Vec<ConfigProblem>,
 ) -> Option<Organisation> {
-    for (key, present) in [
-        ("id", e.id.is_some()),
-        ("name", e.name.is_some()),
-        ("type", e.org_type.is_some()),
-    ] {
+    for (key, present) in [("id", e.id.is_some()), ("name", e.name.is_some()), ("type", e.org_type.is_some())] {
         if !present && !crate::tomlcheck::has_key(place.text, &format!("{section}.{key}")) {
             found.push(
                 ConfigProblem::new(key, "is missing").with_hint("every [[organisation]] needs id, name and type"),
@@ -194,18 +176,11 @@ fn check(
     }
     if let Some(inn) = &e.inn {
         if !matches!(inn.len(), 10 | 12) || !inn.bytes().all(|b| b.is_ascii_digit()) {
-            found.push(ConfigProblem::new(
-                "inn",
-                format!("{inn:?} is not a 10- or 12-digit ИНН"),
-            ));
+            found.push(ConfigProblem::new("inn", format!("{inn:?} is not a 10- or 12-digit ИНН")));
         }
     }
     let mut accounts = Vec::new();
-    for (platform, ids) in [
-        (Platform::Vk, &e.vk),
-        (Platform::Ok, &e.ok),
-        (Platform::Telegram, &e.telegram),
-    ] {
+    for (platform, ids) in [(Platform::Vk, &e.vk), (Platform::Ok, &e.ok), (Platform::Telegram, &e.telegram)] {
         for id in ids {
             match account_problem(platform, id) {
                 Some(problem) => found.push(ConfigProblem::new(platform.name(), problem)),

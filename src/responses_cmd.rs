@@ -17,16 +17,12 @@ const WITHIN: TimeDelta = TimeDelta::hours(24);
 /// `record`: also store each complaint's first reply in ClickHouse's `replies` table.
 pub fn run(config: &Config, since: std::time::Duration, record: bool) -> Result<()> {
     let production = config.run.mode == crate::config::Mode::Production;
-    anyhow::ensure!(
-        !record || production,
-        "--record writes ClickHouse's replies table: it needs production mode"
-    );
+    anyhow::ensure!(!record || production, "--record writes ClickHouse's replies table: it needs production mode");
     let history = config.history()?;
     let now = Utc::now();
     let from = now - chrono::Duration::from_std(since).context("--since is too long")?;
-    let rows = crate::clickhouse_cmd::runtime()?
-        .block_on(history.response_items(from))
-        .context("cannot read the posts")?;
+    let rows =
+        crate::clickhouse_cmd::runtime()?.block_on(history.response_items(from)).context("cannot read the posts")?;
     let names: HashMap<String, String> = rows
         .iter()
         .filter(|r| !r.municipality.is_empty())
@@ -34,18 +30,11 @@ pub fn run(config: &Config, since: std::time::Duration, record: bool) -> Result<
         .collect();
     let items: Vec<Item> = rows.iter().filter_map(item_of).collect();
     let complaints = first_replies(&items, &config.responders);
-    let view = View {
-        responders: &config.responders,
-        responses: &config.responses,
-        names: &names,
-        now,
-    };
+    let view = View { responders: &config.responders, responses: &config.responses, names: &names, now };
     if record {
         let rows: Vec<ReplyRow> = complaints.iter().map(|c| view.row(c)).collect();
         let sink = otklik_clickhouse::ClickHouseSink::<ReplyRow>::new(config.clickhouse_sink()?);
-        crate::clickhouse_cmd::runtime()?
-            .block_on(sink.insert(&rows))
-            .context("cannot write the replies table")?;
+        crate::clickhouse_cmd::runtime()?.block_on(sink.insert(&rows)).context("cannot write the replies table")?;
     }
     crate::commands::print_stdout(view.render(&complaints, from))
 }
@@ -118,11 +107,7 @@ pub fn item_of(row: &PostRow) -> Option<Item> {
         uid: row.uid.clone(),
         platform: Platform::from_name(&row.platform)?,
         source_id: row.source_id.clone(),
-        item_kind: if row.item_kind == "comment" {
-            ItemKind::Comment
-        } else {
-            ItemKind::Post
-        },
+        item_kind: if row.item_kind == "comment" { ItemKind::Comment } else { ItemKind::Post },
         parent_uid: some(&row.parent_uid),
         author_id: some(&row.author_id),
         author_is_source: row.author_is_source != 0,
@@ -177,12 +162,9 @@ impl View<'_> {
     /// The organisation a complaint is counted for: the one whose page it is on, else the one
     /// that answered it.
     fn organisation_of<'c>(&self, c: &'c Complaint) -> Option<&'c str> {
-        c.addressed_to.as_deref().or_else(|| {
-            c.reply
-                .as_ref()
-                .map(|r| r.by.as_str())
-                .filter(|by| self.responders.by_id(by).is_some())
-        })
+        c.addressed_to
+            .as_deref()
+            .or_else(|| c.reply.as_ref().map(|r| r.by.as_str()).filter(|by| self.responders.by_id(by).is_some()))
     }
 
     /// The `replies` row of a complaint.
@@ -218,11 +200,8 @@ impl View<'_> {
     }
 
     fn deadline(&self, c: &Complaint) -> TimeDelta {
-        let org_type = c
-            .addressed_to
-            .as_deref()
-            .and_then(|id| self.responders.by_id(id))
-            .map_or(OrgType::Other, |o| o.org_type);
+        let org_type =
+            c.addressed_to.as_deref().and_then(|id| self.responders.by_id(id)).map_or(OrgType::Other, |o| o.org_type);
         TimeDelta::from_std(self.responses.deadline.of(org_type)).unwrap_or(TimeDelta::MAX)
     }
 
@@ -230,25 +209,15 @@ impl View<'_> {
         let mut by_org: BTreeMap<String, Figures> = BTreeMap::new();
         let mut by_place: BTreeMap<String, Figures> = BTreeMap::new();
         for c in complaints {
-            by_org
-                .entry(self.org_label(self.organisation_of(c)))
-                .or_default()
-                .add(c);
-            by_place
-                .entry(self.place_label(c.municipality.as_deref()))
-                .or_default()
-                .add(c);
+            by_org.entry(self.org_label(self.organisation_of(c))).or_default().add(c);
+            by_place.entry(self.place_label(c.municipality.as_deref())).or_default().add(c);
         }
-        let mut out = format!(
-            "Complaints and questions by residents published since {}\n",
-            from.format("%Y-%m-%d %H:%M UTC")
-        );
+        let mut out =
+            format!("Complaints and questions by residents published since {}\n", from.format("%Y-%m-%d %H:%M UTC"));
         self.table(&mut out, "organisation", &by_org);
         self.table(&mut out, "municipality", &by_place);
-        let overdue: Vec<&Complaint> = complaints
-            .iter()
-            .filter(|c| c.reply.is_none() && self.now - c.published_at > self.deadline(c))
-            .collect();
+        let overdue: Vec<&Complaint> =
+            complaints.iter().filter(|c| c.reply.is_none() && self.now - c.published_at > self.deadline(c)).collect();
         let _ = writeln!(out, "\nUnanswered past the deadline: {}", overdue.len());
         for c in overdue {
             let org = self.org_label(c.addressed_to.as_deref());
@@ -272,15 +241,11 @@ impl View<'_> {
             what, "complaints", "in 24h", "share", "median", "p90"
         );
         for (label, f) in groups {
-            let share = if f.complaints == 0 {
-                0.0
-            } else {
-                100.0 * f.in_time as f64 / f.complaints as f64
-            };
+            let share = if f.complaints == 0 { 0.0 } else { 100.0 * f.in_time as f64 / f.complaints as f64 };
             let delay = |share| f.delay_at(share).map_or("—".to_owned(), duration);
-            let oldest = f.oldest_unanswered.map_or("—".to_owned(), |t| {
-                format!("{} ({} ago)", t.format("%m-%d %H:%M"), duration(self.now - t))
-            });
+            let oldest = f
+                .oldest_unanswered
+                .map_or("—".to_owned(), |t| format!("{} ({} ago)", t.format("%m-%d %H:%M"), duration(self.now - t)));
             let _ = writeln!(
                 out,
                 "  {label:<48} {:>10} {:>10} {share:>5.0}% {:>8} {:>8}  {oldest}",
@@ -317,10 +282,7 @@ mod tests {
 
     #[test]
     fn median_and_p90_are_those_of_quantile_exact() {
-        let f = Figures {
-            delays: (1..=10).map(TimeDelta::hours).rev().collect(),
-            ..Figures::default()
-        };
+        let f = Figures { delays: (1..=10).map(TimeDelta::hours).rev().collect(), ..Figures::default() };
         assert_eq!(f.delay_at(0.5), Some(TimeDelta::hours(6)));
         assert_eq!(f.delay_at(0.9), Some(TimeDelta::hours(10)));
         assert_eq!(Figures::default().delay_at(0.5), None);

@@ -26,7 +26,8 @@ impl ClassifyStage {
     }
 
     fn classify(&self, rules: &Rules, message: &Message) -> Result<Vec<Output>, Unprocessable> {
-        let post: RawPost = otklik_model::decode("RawPost", &message.payload).map_err(|e| Unprocessable(e.to_string()))?;
+        let post: RawPost =
+            otklik_model::decode("RawPost", &message.payload).map_err(|e| Unprocessable(e.to_string()))?;
         let source = rules.sources.get(&post.source_id);
         // A resident's comment under an administration's post is not the administration speaking.
         let context = SourceContext {
@@ -40,7 +41,11 @@ impl ClassifyStage {
         let payload = otklik_model::encode(&classified);
         let mut outputs = Vec::with_capacity(2);
         if !classified.classification.topics.is_empty() || classified.post.parent_uid.is_some() {
-            outputs.push(Output { topic: self.series_topic.clone(), key: series_key(&classified), payload: payload.clone() });
+            outputs.push(Output {
+                topic: self.series_topic.clone(),
+                key: series_key(&classified),
+                payload: payload.clone(),
+            });
         }
         outputs.push(Output { topic: self.classified_topic.clone(), key, payload });
         Ok(outputs)
@@ -98,14 +103,20 @@ impl Transform for ClassifyStage {
 }
 
 /// Waits for a stage task and names the stage in any failure.
-pub async fn join_stage(name: &str, task: tokio::task::JoinHandle<Result<(), otklik_pipeline::StageError>>) -> anyhow::Result<()> {
+pub async fn join_stage(
+    name: &str,
+    task: tokio::task::JoinHandle<Result<(), otklik_pipeline::StageError>>,
+) -> anyhow::Result<()> {
     use anyhow::Context;
     task.await.with_context(|| format!("stage {name} panicked"))?.with_context(|| format!("stage {name} failed"))
 }
 
 /// Spawns a stage task inside its `stage` span (the embedded wiring; the supervisor does the
 /// same for the Kafka wirings).
-pub fn spawn_stage(name: &'static str, task: crate::graph::StageTask) -> tokio::task::JoinHandle<Result<(), otklik_pipeline::StageError>> {
+pub fn spawn_stage(
+    name: &'static str,
+    task: crate::graph::StageTask,
+) -> tokio::task::JoinHandle<Result<(), otklik_pipeline::StageError>> {
     use tracing::Instrument;
     tokio::spawn(task.instrument(tracing::info_span!("stage", stage = name)))
 }

@@ -34,7 +34,11 @@ impl Counts {
         for topic in &row.topics {
             *self.by_topic.entry(topic.clone()).or_default() += 1;
         }
-        let municipality = if row.municipality.is_empty() { "—".to_owned() } else { format!("{} ({})", row.municipality_name, row.municipality) };
+        let municipality = if row.municipality.is_empty() {
+            "—".to_owned()
+        } else {
+            format!("{} ({})", row.municipality_name, row.municipality)
+        };
         *self.by_municipality.entry(municipality).or_default() += 1;
     }
 }

@@ -12,10 +12,7 @@ const RESPONDERS: &str = "[[organisation]]\nid = \"adm\"\nname = \"Админи�
     [[organisation]]\nid = \"uk-a\"\nname = \"УК А\"\ntype = \"uk\"\nsources = [\"vk-uk\"]\n";
 
 fn config(dir: &Path) -> PathBuf {
-    let (topics, gazetteer) = (
-        repo().join("config/topics"),
-        repo().join("config/gazetteer/gazetteer.tsv"),
-    );
+    let (topics, gazetteer) = (repo().join("config/topics"), repo().join("config/gazetteer/gazetteer.tsv"));
     std::fs::write(dir.join("sources.toml"), SOURCES).unwrap();
     std::fs::write(dir.join("responders.toml"), RESPONDERS).unwrap();
     let config = dir.join("otklik.toml");
@@ -59,44 +56,20 @@ fn audience_growth_per_source_and_organisation_type() {
     assert!(output.status.success(), "{}", stderr(&output));
     let report = stdout(&output);
     let cells = |label: &str| -> Vec<String> {
-        let line = report
-            .lines()
-            .find(|l| l.trim_start().starts_with(label))
-            .unwrap_or_default();
-        line[line.find(label).unwrap_or(0) + label.len()..]
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect()
+        let line = report.lines().find(|l| l.trim_start().starts_with(label)).unwrap_or_default();
+        line[line.find(label).unwrap_or(0) + label.len()..].split_whitespace().map(str::to_owned).collect()
     };
     // The default period is 14 days: the 20-day-old observation is not the first.
-    assert_eq!(
-        cells("Администрация (vk-adm)")[..5],
-        ["vk", "1000", "1130", "+130", "+13.0%"],
-        "{report}"
-    );
+    assert_eq!(cells("Администрация (vk-adm)")[..5], ["vk", "1000", "1130", "+130", "+13.0%"], "{report}");
     assert_eq!(cells("vk-uk")[..5], ["vk", "300", "261", "-39", "-13.0%"], "{report}");
-    assert_eq!(
-        cells("tg-news")[..5],
-        ["telegram", "500", "520", "+20", "+4.0%"],
-        "{report}"
-    );
-    assert_eq!(
-        cells("administration"),
-        ["1", "1000", "1130", "+130", "+13.0%"],
-        "{report}"
-    );
+    assert_eq!(cells("tg-news")[..5], ["telegram", "500", "520", "+20", "+4.0%"], "{report}");
+    assert_eq!(cells("administration"), ["1", "1000", "1130", "+130", "+13.0%"], "{report}");
     assert_eq!(cells("uk"), ["1", "300", "261", "-39", "-13.0%"], "{report}");
     assert_eq!(cells("other"), ["1", "500", "520", "+20", "+4.0%"], "{report}");
 
     // A longer period starts at the older observation.
-    let output = run(otklik()
-        .args(["report", "audience", "--since", "30d", "--config"])
-        .arg(&config));
+    let output = run(otklik().args(["report", "audience", "--since", "30d", "--config"]).arg(&config));
     let report = stdout(&output);
     let line = report.lines().find(|l| l.contains("(vk-adm)")).unwrap_or_default();
-    assert_eq!(
-        line.split_whitespace().skip(2).take(4).collect::<Vec<_>>(),
-        ["vk", "900", "1130", "+230"],
-        "{report}"
-    );
+    assert_eq!(line.split_whitespace().skip(2).take(4).collect::<Vec<_>>(), ["vk", "900", "1130", "+230"], "{report}");
 }

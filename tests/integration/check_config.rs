@@ -26,15 +26,29 @@ fn three_different_mistakes_are_all_named_with_their_lines() {
     )
     .unwrap();
     // The missing secret counts in production mode.
-    let text = std::fs::read_to_string(&config).unwrap().replace("mode = \"embedded\"", "mode = \"production\"\n[kafka]\nbrokers = \"127.0.0.1:9\"");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("mode = \"embedded\"", "mode = \"production\"\n[kafka]\nbrokers = \"127.0.0.1:9\"");
     std::fs::write(&config, text).unwrap();
-    let output = run(otklik().arg("check-config").arg(&config).env_remove("OTKLIK_TEST_SURELY_UNSET").env_remove("OTKLIK_CLICKHOUSE_PASSWORD"));
+    let output = run(otklik()
+        .arg("check-config")
+        .arg(&config)
+        .env_remove("OTKLIK_TEST_SURELY_UNSET")
+        .env_remove("OTKLIK_CLICKHOUSE_PASSWORD"));
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     let report = stderr(&output);
     let name = config.display().to_string();
-    for (line, needle) in [(7, "invalid duration \"5 minutes\""), (8, "unknown field `batch_rowz`"), (11, "OTKLIK_TEST_SURELY_UNSET"), (13, "unknown field `run2`")] {
+    for (line, needle) in [
+        (7, "invalid duration \"5 minutes\""),
+        (8, "unknown field `batch_rowz`"),
+        (11, "OTKLIK_TEST_SURELY_UNSET"),
+        (13, "unknown field `run2`"),
+    ] {
         let expected = format!("{name}:{line}: ");
-        assert!(report.lines().any(|l| l.starts_with(&expected) && l.contains(needle)), "missing {expected}…{needle} in:\n{report}");
+        assert!(
+            report.lines().any(|l| l.starts_with(&expected) && l.contains(needle)),
+            "missing {expected}…{needle} in:\n{report}"
+        );
     }
     assert!(report.contains("hint:"), "{report}");
     assert!(report.contains("4 problem(s) found"), "{report}");
@@ -60,14 +74,16 @@ fn a_missing_file_is_a_clear_error() {
 #[test]
 fn missing_network_secrets_are_named_without_values() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("sources.toml"), "[[source]]\nid = \"v\"\nplatform = \"vk\"\nhandle = \"-1\"\n").unwrap();
+    std::fs::write(dir.path().join("sources.toml"), "[[source]]\nid = \"v\"\nplatform = \"vk\"\nhandle = \"-1\"\n")
+        .unwrap();
     let topics = repo().join("config/topics");
     let config = dir.path().join("otklik.toml");
     std::fs::write(&config, format!("[classify]\ntopics_dir = {topics:?}\ngazetteer = \"\"\n\n[collect]\nsources_file = \"sources.toml\"\n[collect.vk]\ntokens_env = [\"OTKLIK_TEST_NO_VK_TOKEN\"]\n")).unwrap();
     let output = run(otklik().arg("check-config").arg(&config).env_remove("OTKLIK_TEST_NO_VK_TOKEN"));
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("OTKLIK_TEST_NO_VK_TOKEN"), "{}", stderr(&output));
-    let output = run(otklik().arg("check-config").arg(&config).env("OTKLIK_TEST_NO_VK_TOKEN", "vk1.secret-token-value"));
+    let output =
+        run(otklik().arg("check-config").arg(&config).env("OTKLIK_TEST_NO_VK_TOKEN", "vk1.secret-token-value"));
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(!stdout(&output).contains("secret-token-value") && !stderr(&output).contains("secret-token-value"));
 }
@@ -218,7 +234,9 @@ fn a_gazetteer_or_rules_file_that_does_not_load_is_refused_without_its_content()
     std::fs::create_dir(&rules).unwrap();
     std::fs::write(rules.join("broken.toml"), "root:x:0:0:root:/root:/bin/bash\n").unwrap();
     let config = dir.path().join("otklik.toml");
-    let text = format!("[classify]\ntopics_dir = {rules:?}\ngazetteer = {passwd:?}\n\n[collect]\nsources_file = \"sources.toml\"\n");
+    let text = format!(
+        "[classify]\ntopics_dir = {rules:?}\ngazetteer = {passwd:?}\n\n[collect]\nsources_file = \"sources.toml\"\n"
+    );
     std::fs::write(&config, text).unwrap();
     std::fs::write(dir.path().join("sources.toml"), TG_SOURCE).unwrap();
     let report = refused(&config);
@@ -226,7 +244,10 @@ fn a_gazetteer_or_rules_file_that_does_not_load_is_refused_without_its_content()
     assert_line(&report, &config, 3, &["classify.gazetteer", "cannot load"]);
     assert!(!report.contains("root:x"), "file content echoed:\n{report}");
     // A device is not a gazetteer, and is not said to be missing.
-    let text = format!("[classify]\ntopics_dir = {:?}\ngazetteer = \"/dev/zero\"\n\n[collect]\nsources_file = \"sources.toml\"\n", repo().join("config/topics"));
+    let text = format!(
+        "[classify]\ntopics_dir = {:?}\ngazetteer = \"/dev/zero\"\n\n[collect]\nsources_file = \"sources.toml\"\n",
+        repo().join("config/topics")
+    );
     std::fs::write(&config, text).unwrap();
     assert_line(&refused(&config), &config, 3, &["classify.gazetteer", "/dev/zero is not a regular file"]);
 }
@@ -245,7 +266,8 @@ fn the_classifier_batch_and_commit_interval_are_checked_against_their_ranges() {
     assert_line(&report, &path, 2, &["classify.batch", "outside the allowed range"]);
     assert_line(&report, &path, 3, &["classify.commit_interval", "1h"]);
     assert!(report.contains("allowed: 1 ..= 100000") && report.contains("allowed: 10ms ..= 5m"), "{report}");
-    let valid = std::fs::read_to_string(&path).unwrap().replace("batch = 0", "batch = 64").replace("\"1h\"", "\"250ms\"");
+    let valid =
+        std::fs::read_to_string(&path).unwrap().replace("batch = 0", "batch = 64").replace("\"1h\"", "\"250ms\"");
     std::fs::write(&path, valid).unwrap();
     let output = run(otklik().arg("check-config").arg(&path));
     assert!(output.status.success(), "{}", stderr(&output));
@@ -270,7 +292,8 @@ fn a_region_the_gazetteer_does_not_hold_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("sources.toml"), TG_SOURCE).unwrap();
     let (topics, gazetteer) = (repo().join("config/topics"), repo().join("config/gazetteer/gazetteer.tsv"));
-    for (region, needle) in [("77", "region 77 is not in the gazetteer"), ("5x", "not a two-digit ОКТМО region code")] {
+    for (region, needle) in [("77", "region 77 is not in the gazetteer"), ("5x", "not a two-digit ОКТМО region code")]
+    {
         let path = dir.path().join("otklik.toml");
         let classify = format!("[classify]\ntopics_dir = {topics:?}\ngazetteer = {gazetteer:?}\nregion = {region:?}\n");
         std::fs::write(&path, format!("{classify}\n[collect]\nsources_file = \"sources.toml\"\n")).unwrap();

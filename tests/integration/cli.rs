@@ -9,7 +9,8 @@ fn parse_prints_raw_post_ndjson_of_a_saved_response() {
     let page = repo().join("config/demo/feeds/telegram/tsur58/01-page.html");
     let output = run(otklik().arg("parse").arg("telegram").arg(&page));
     assert!(output.status.success(), "{}", stderr(&output));
-    let posts: Vec<otklik_model::RawPost> = stdout(&output).lines().map(|l| otklik_model::decode("RawPost", l.as_bytes()).unwrap()).collect();
+    let posts: Vec<otklik_model::RawPost> =
+        stdout(&output).lines().map(|l| otklik_model::decode("RawPost", l.as_bytes()).unwrap()).collect();
     assert!(!posts.is_empty());
     assert!(posts.iter().all(|p| p.uid.to_string().starts_with("tg:tsur58:")));
 }
@@ -26,7 +27,14 @@ fn parse_fails_clearly_on_garbage() {
 }
 
 fn classify(input: &str, extra: &[&str]) -> Vec<serde_json::Value> {
-    let mut child = otklik().args(["classify", "--config", "config/demo.toml"]).args(extra).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = otklik()
+        .args(["classify", "--config", "config/demo.toml"])
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
@@ -43,7 +51,8 @@ fn classify_reads_raw_posts_and_plain_text() {
         let back: otklik_model::ClassifiedPost = serde_json::from_value(post.clone()).unwrap();
         assert!(!back.classification.classifier_version.is_empty());
     }
-    let text = classify("В доме на ул. Ладожской в Пензе третий день нет отопления, батареи холодные\n", &["--explain"]);
+    let text =
+        classify("В доме на ул. Ладожской в Пензе третий день нет отопления, батареи холодные\n", &["--explain"]);
     assert_eq!(text.len(), 1);
     assert_eq!(text[0]["classification"]["topics"][0]["topic"], "heating");
     assert_eq!(text[0]["classification"]["municipality"]["oktmo"], "56701000");
@@ -52,7 +61,13 @@ fn classify_reads_raw_posts_and_plain_text() {
 
 #[test]
 fn classify_stops_quietly_when_its_reader_goes_away() {
-    let mut child = otklik().args(["classify", "--config", "config/demo.toml"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = otklik()
+        .args(["classify", "--config", "config/demo.toml"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     // Like `| head -1`: read one line, then close the pipe while input keeps coming.
     let mut stdin = child.stdin.take().unwrap();
     let writer = std::thread::spawn(move || {
@@ -225,10 +240,13 @@ fn parse_exits_1_on_suspicious_empty_answers_and_0_on_empty_feeds() {
         <section class="tgme_channel_history js-message_history"></section></html>"#;
     let suspicious: [(&str, &str, &str); 4] = [
         ("vk", r#"{"response": {"count": 5}}"#, "count 5 but has no items list"),
-        ("vk", r#"{"response": [false, false], "execute_errors": [
+        (
+            "vk",
+            r#"{"response": [false, false], "execute_errors": [
             {"method": "wall.get", "error_code": 30, "error_msg": "private"},
             {"method": "wall.get", "error_code": 6, "error_msg": "too many"}]}"#,
-            "every call of the execute batch failed (2 calls, 2 execute_errors)"),
+            "every call of the execute batch failed (2 calls, 2 execute_errors)",
+        ),
         ("ok", r#"{"has_more": true, "anchor": "NTQ"}"#, "neither \"media_topics\" nor \"comments\""),
         ("telegram", history, "page has no message blocks"),
     ];

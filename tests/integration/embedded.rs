@@ -15,7 +15,9 @@ fn the_demo_run_stores_every_post_and_prints_a_summary() {
     let output = run(otklik().args(["run", "--config", "config/demo.toml"]).env("OTKLIK_DATA_DIR", data.path()));
     assert!(output.status.success(), "{}", stderr(&output));
     let summary = stdout(&output);
-    for section in ["otklik run summary", "posts per platform", "posts per topic", "posts per municipality", "to the DLQ"] {
+    for section in
+        ["otklik run summary", "posts per platform", "posts per topic", "posts per municipality", "to the DLQ"]
+    {
         assert!(summary.contains(section), "{section} missing from:\n{summary}");
     }
     let rows = store_rows(&data.path().join("posts"));
@@ -23,7 +25,8 @@ fn the_demo_run_stores_every_post_and_prints_a_summary() {
     let unique = uids(data.path());
     let unlinked = rows.iter().filter(|r| r["incident_id"] == "").count();
     assert_eq!(unique.len(), unlinked, "each post stored once as the classifier wrote it");
-    let linked: BTreeSet<&str> = rows.iter().filter(|r| r["incident_id"] != "").map(|r| r["uid"].as_str().unwrap()).collect();
+    let linked: BTreeSet<&str> =
+        rows.iter().filter(|r| r["incident_id"] != "").map(|r| r["uid"].as_str().unwrap()).collect();
     assert_eq!(linked.len(), rows.len() - unlinked, "and at most once more, linked into its incident");
     for platform in ["vk:", "tg:", "ok:"] {
         assert!(unique.iter().any(|u| u.starts_with(platform)), "no {platform} posts");
@@ -57,29 +60,55 @@ fn the_demo_tells_its_incidents_and_the_heating_burst_alert() {
     assert!(!alerts.iter().any(|l| october(&l)), "the season start never alerts:\n{summary}");
     assert!(summary.contains("incidents: "), "{summary}");
     let stored = store_rows(&data.path().join("alerts"));
-    assert!(stored.iter().any(|a| a["state"] == "opened" && a["municipality"] == "56705000" && a["topic"] == "heating"));
+    assert!(stored
+        .iter()
+        .any(|a| a["state"] == "opened" && a["municipality"] == "56705000" && a["topic"] == "heating"));
 
     let store = |args: &[&str]| {
-        let output = run(otklik().args(args).args(["--config", "config/demo.toml"]).env("OTKLIK_DATA_DIR", data.path()));
+        let output =
+            run(otklik().args(args).args(["--config", "config/demo.toml"]).env("OTKLIK_DATA_DIR", data.path()));
         assert!(output.status.success(), "{args:?}: {}", stderr(&output));
         stdout(&output)
     };
     let incidents = store(&["incidents", "--since", "3650d"]);
     assert!(incidents.contains("город Кузнецк") && incidents.contains("heating"), "{incidents}");
     let listed = store(&["alerts", "list", "--since", "3650d"]);
-    assert!(listed.lines().any(|l| l.contains("heating") && l.contains("(56705000)") && l.contains("resolved")), "{listed}");
+    assert!(
+        listed.lines().any(|l| l.contains("heating") && l.contains("(56705000)") && l.contains("resolved")),
+        "{listed}"
+    );
     let backtest = store(&["alerts", "backtest", "--from", "2026-11-01", "--to", "2026-11-26"]);
     assert!(backtest.lines().any(kuzneck), "{backtest}");
 
     // A silence is stored beside the run's rows, listed, and ended early by its id.
-    let silenced = store(&["alerts", "silence", "--series", "56705000:heating", "--for", "6h", "--reason", "авария на ТЭЦ", "--by", "test"]);
+    let silenced = store(&[
+        "alerts",
+        "silence",
+        "--series",
+        "56705000:heating",
+        "--for",
+        "6h",
+        "--reason",
+        "авария на ТЭЦ",
+        "--by",
+        "test",
+    ]);
     let id = silenced.split_whitespace().next().unwrap().to_owned();
     assert!(id.starts_with("56705000:heating@"), "{silenced}");
     let listed = store(&["alerts", "silences"]);
     assert!(listed.contains(&id) && listed.contains("авария на ТЭЦ") && listed.contains("1 silence\n"), "{listed}");
     store(&["alerts", "silence", "--end", &id]);
     assert!(store(&["alerts", "silences"]).contains("0 silences"));
-    let refused = run(otklik().args(["alerts", "silence", "--series", "Пенза:heating", "--reason", "x", "--config", "config/demo.toml"]));
+    let refused = run(otklik().args([
+        "alerts",
+        "silence",
+        "--series",
+        "Пенза:heating",
+        "--reason",
+        "x",
+        "--config",
+        "config/demo.toml",
+    ]));
     assert!(!refused.status.success() && stderr(&refused).contains("not an ОКТМО code"), "{}", stderr(&refused));
 }
 
@@ -88,14 +117,17 @@ fn the_demo_tells_its_incidents_and_the_heating_burst_alert() {
 fn sigterm_mid_run_leaves_no_torn_row_and_a_second_run_loses_nothing() {
     use std::io::BufRead;
     let complete = tempfile::tempdir().unwrap();
-    let status = run(otklik().args(["run", "--config", "config/demo.toml"]).env("OTKLIK_DATA_DIR", complete.path())).status;
+    let status =
+        run(otklik().args(["run", "--config", "config/demo.toml"]).env("OTKLIK_DATA_DIR", complete.path())).status;
     assert!(status.success());
     let expected = uids(complete.path());
 
     // The store holds still after 5 one-row batches (a test hook), so the signals always land
     // mid-run, however fast the machine.
     let dir = tempfile::tempdir().unwrap();
-    let demo = std::fs::read_to_string(repo().join("config/demo.toml")).unwrap().replace("batch_rows = 1000", "batch_rows = 1");
+    let demo = std::fs::read_to_string(repo().join("config/demo.toml"))
+        .unwrap()
+        .replace("batch_rows = 1000", "batch_rows = 1");
     let config = repo().join("config").join(format!("demo-sigterm-{}.toml", std::process::id()));
     std::fs::write(&config, demo).unwrap();
     let _cleanup = RemoveOnDrop(config.clone());
@@ -127,7 +159,9 @@ fn sigterm_mid_run_leaves_no_torn_row_and_a_second_run_loses_nothing() {
         assert!(started.elapsed() < Duration::from_secs(120), "the run never stored 5 rows");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let term = || assert!(std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap().success());
+    let term = || {
+        assert!(std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap().success())
+    };
     // The first SIGTERM stops collecting and drains (which the held store never finishes); once
     // the process says so, the second stops the stages at once.
     term();

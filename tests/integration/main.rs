@@ -11,8 +11,8 @@ mod metrics;
 mod notify;
 mod production;
 mod reload;
-mod secrets;
 mod responses;
+mod secrets;
 mod serve;
 
 use std::path::{Path, PathBuf};
@@ -51,7 +51,10 @@ pub fn store_rows(dir: &Path) -> Vec<serde_json::Value> {
         let text = std::fs::read_to_string(&file).unwrap();
         assert!(text.is_empty() || text.ends_with('\n'), "{} ends in a torn line", file.display());
         for line in text.lines() {
-            rows.push(serde_json::from_str(line).unwrap_or_else(|e| panic!("torn or invalid row in {}: {e}: {line}", file.display())));
+            rows.push(
+                serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("torn or invalid row in {}: {e}: {line}", file.display())),
+            );
         }
     }
     rows

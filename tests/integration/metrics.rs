@@ -135,7 +135,8 @@ fn prometheus_scrapes_a_running_otklik_and_finds_every_family() {
         }
         let series = if *kind == "histogram" { format!("{name}_count") } else { name.to_string() };
         let result = wait_for(&format!("a series of {name}"), || {
-            let (_, body) = get(prometheus_port, &format!("/api/v1/query?query={series}")).filter(|(s, _)| *s == 200)?;
+            let (_, body) =
+                get(prometheus_port, &format!("/api/v1/query?query={series}")).filter(|(s, _)| *s == 200)?;
             let json: serde_json::Value = serde_json::from_str(&body).ok()?;
             let result = json["data"]["result"].as_array()?.clone();
             (!result.is_empty()).then_some(result)
@@ -169,7 +170,8 @@ fn the_production_wiring_exports_lag_inserts_and_dependencies() {
     );
     // Statistics every second instead of every 15 s.
     std::fs::write(&config, text + "\n[kafka.properties]\n\"statistics.interval.ms\" = \"1000\"\n").unwrap();
-    let child = otklik().args(["run", "--config"]).arg(&config).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let child =
+        otklik().args(["run", "--config"]).arg(&config).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let _otklik = Killed(child);
     let metrics = wait_for("inserts, lag and both dependencies on /metrics", || {
         let (_, text) = get(port, "/metrics").filter(|(status, _)| *status == 200)?;
@@ -179,7 +181,9 @@ fn the_production_wiring_exports_lag_inserts_and_dependencies() {
         sample(&text, "otklik_kafka_consumer_lag{")?;
         (rows > 0.0 && kafka_up == 1.0 && clickhouse_up == 1.0).then_some(text)
     });
-    assert!(sample(&metrics, "otklik_clickhouse_insert_duration_seconds_count{table=\"posts\"}").is_some_and(|n| n >= 1.0));
+    assert!(
+        sample(&metrics, "otklik_clickhouse_insert_duration_seconds_count{table=\"posts\"}").is_some_and(|n| n >= 1.0)
+    );
     assert!(sample(&metrics, "otklik_source_polls_total{").is_some_and(|n| n >= 1.0), "{metrics}");
     assert!(sample(&metrics, "otklik_kafka_producer_queue_messages").is_some(), "{metrics}");
     assert!(sample(&metrics, "otklik_classifier_posts_total{").is_some_and(|n| n >= 1.0), "{metrics}");

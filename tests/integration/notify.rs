@@ -22,11 +22,13 @@ fn the_demo_delivers_its_alerts_to_the_local_webhook_sink() {
     let line = format!("demo-webhook: {} delivered · 0 left in the outbox", received.len());
     assert!(summary.contains(&line), "{line:?} not in:\n{summary}");
     // The Кузнецк heating burst: one thread opened, then resolved, with the alert and its incidents.
-    let heating: Vec<&serde_json::Value> = received.iter().map(|r| &r["body"]).filter(|b| b["group_key"] == "region:heating").collect();
+    let heating: Vec<&serde_json::Value> =
+        received.iter().map(|r| &r["body"]).filter(|b| b["group_key"] == "region:heating").collect();
     assert_eq!(heating.first().map(|b| b["kind"].as_str()), Some(Some("opened")), "{heating:?}");
     assert_eq!(heating.last().map(|b| b["kind"].as_str()), Some(Some("resolved")), "{heating:?}");
     let opened = &heating[0]["alerts"];
-    let kuzneck = opened.as_array().unwrap().iter().find(|a| a["municipality"] == "56705000").expect("the Кузнецк alert");
+    let kuzneck =
+        opened.as_array().unwrap().iter().find(|a| a["municipality"] == "56705000").expect("the Кузнецк alert");
     assert!(!kuzneck["top_incidents"].as_array().unwrap().is_empty(), "{kuzneck}");
     assert_eq!(heating.iter().map(|b| b["thread"].as_str()).collect::<BTreeSet<_>>().len(), 1, "one thread");
     // The delivery log: every notification queued then delivered, the local alerts recorded as
@@ -72,7 +74,8 @@ fn notifications_left_in_the_outbox_by_a_killed_run_are_delivered_once_after_a_r
     // thread has been tried (a thread's next waits for it; a guard against a hang, not a pace:
     // the run waits for its deliveries).
     let mut first = start();
-    let queued_rows = || store_rows(&data.path().join("alert_deliveries")).into_iter().filter(|r| r["outcome"] == "queued");
+    let queued_rows =
+        || store_rows(&data.path().join("alert_deliveries")).into_iter().filter(|r| r["outcome"] == "queued");
     let queued = || queued_rows().count();
     // A stored row holds the notification as its JSON text.
     let thread = |r: serde_json::Value| {
@@ -81,7 +84,8 @@ fn notifications_left_in_the_outbox_by_a_killed_run_are_delivered_once_after_a_r
     };
     let threads = || queued_rows().map(thread).collect::<BTreeSet<_>>();
     let tried = |server: &FakeServer| {
-        let body = |r: &otklik_testkit::fake_http::FakeRequest| serde_json::from_slice::<serde_json::Value>(&r.body).unwrap();
+        let body =
+            |r: &otklik_testkit::fake_http::FakeRequest| serde_json::from_slice::<serde_json::Value>(&r.body).unwrap();
         server.requests().iter().map(|r| body(r)["thread"].as_str().unwrap().to_owned()).collect::<BTreeSet<_>>()
     };
     let started = Instant::now();

@@ -14,7 +14,12 @@ pub(crate) fn clickhouse_query(url: &str, sql: &str) -> String {
     let address = url.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = std::net::TcpStream::connect(address).expect("connect to ClickHouse");
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(stream, "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{sql}", sql.len()).unwrap();
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{sql}",
+        sql.len()
+    )
+    .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
@@ -102,9 +107,13 @@ fn the_demo_replayed_through_kafka_lands_in_clickhouse() {
     let mut running = Running::start(&config);
     running.wait_for_posts(&clickhouse, &name, DEMO_POSTS);
     running.stop();
-    let platforms = clickhouse_query(&clickhouse, &format!("SELECT platform, count() FROM {name}.posts FINAL GROUP BY platform ORDER BY platform"));
+    let platforms = clickhouse_query(
+        &clickhouse,
+        &format!("SELECT platform, count() FROM {name}.posts FINAL GROUP BY platform ORDER BY platform"),
+    );
     assert_eq!(platforms.replace('\t', " "), "ok 66\ntelegram 93\nvk 287");
-    let heating = clickhouse_query(&clickhouse, &format!("SELECT count() FROM {name}.posts FINAL WHERE has(topics, 'heating')"));
+    let heating =
+        clickhouse_query(&clickhouse, &format!("SELECT count() FROM {name}.posts FINAL WHERE has(topics, 'heating')"));
     assert!(heating.parse::<u32>().unwrap() > 10, "{heating}");
     clickhouse_query(&clickhouse, &format!("DROP DATABASE {name}"));
 }
@@ -121,10 +130,15 @@ fn the_embedded_store_loads_into_clickhouse_with_one_command_and_reports() {
         let output = run(otklik().args(["clickhouse", "load"]).arg(&data).arg("--config").arg(&config));
         assert!(output.status.success(), "{}", stderr(&output));
         // Each post the alert stage linked is there twice: as classified, and linked.
-        let rows = stdout(&output).lines().find_map(|l| l.strip_prefix("posts: ")?.split(' ').next()?.parse::<u64>().ok());
+        let rows =
+            stdout(&output).lines().find_map(|l| l.strip_prefix("posts: ")?.split(' ').next()?.parse::<u64>().ok());
         assert!(rows.is_some_and(|n| n > DEMO_POSTS), "{}", stdout(&output));
     }
-    assert_eq!(clickhouse_query(&clickhouse, &format!("SELECT count() FROM {name}.posts FINAL")), DEMO_POSTS.to_string(), "loading twice keeps one version of each post");
+    assert_eq!(
+        clickhouse_query(&clickhouse, &format!("SELECT count() FROM {name}.posts FINAL")),
+        DEMO_POSTS.to_string(),
+        "loading twice keeps one version of each post"
+    );
     let report = run(otklik().args(["report", "--since", "3650d", "--config"]).arg(&config));
     assert!(report.status.success(), "{}", stderr(&report));
     let table = stdout(&report);
@@ -166,7 +180,14 @@ impl Running {
     /// `otklik <command> --config <config>` (`run`, or a stage command).
     fn command(command: &str, config: &Path) -> Running {
         let stderr = std::process::Stdio::piped();
-        let mut child = otklik().arg(command).arg("--config").arg(config).stdout(std::process::Stdio::null()).stderr(stderr).spawn().unwrap();
+        let mut child = otklik()
+            .arg(command)
+            .arg("--config")
+            .arg(config)
+            .stdout(std::process::Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
         let lines = collect_lines(child.stderr.take().unwrap());
         Running { child, lines }
     }
@@ -225,7 +246,8 @@ fn publish_check_posts(brokers: &str, raw_topic: &str, n: u32) {
 /// Publishes a burst of `n` heating complaints from different residents of Кузнецк, in their own
 /// words, published over the last hour (all before the detector's last 15-minute boundary).
 fn publish_heating_burst(brokers: &str, raw_topic: &str, n: u32) {
-    const STREETS: &[&str] = &["Ленина", "Маяковского", "Белинского", "Победы", "Рабочей", "Калинина", "Гагарина", "Кирова"];
+    const STREETS: &[&str] =
+        &["Ленина", "Маяковского", "Белинского", "Победы", "Рабочей", "Калинина", "Гагарина", "Кирова"];
     const COMPLAINTS: &[&str] = &[
         "батареи ледяные, дети спят в куртках",
         "отопления нет со вчерашнего вечера, в квартире пятнадцать градусов",
@@ -269,13 +291,18 @@ fn a_burst_through_kafka_is_linked_and_raises_an_alert_in_clickhouse() {
     running.wait_for_posts(&clickhouse, &name, DEMO_POSTS);
     publish_heating_burst(&kafka, &format!("{name}.raw"), 24);
     let started = Instant::now();
-    let opened = format!("SELECT count() FROM {name}.alerts WHERE municipality = '56705000' AND topic = 'heating' AND state = 'opened'");
+    let opened = format!(
+        "SELECT count() FROM {name}.alerts WHERE municipality = '56705000' AND topic = 'heating' AND state = 'opened'"
+    );
     while clickhouse_query(&clickhouse, &opened) != "1" {
         assert!(started.elapsed() < Duration::from_secs(180), "no alert in ClickHouse: {:?}", running.log().last());
         assert!(running.child.try_wait().unwrap().is_none(), "otklik run ended");
         std::thread::sleep(Duration::from_millis(500));
     }
-    let linked = clickhouse_query(&clickhouse, &format!("SELECT countIf(incident_id != '') FROM {name}.posts FINAL WHERE source_id = 'vk-kuzneck-burst'"));
+    let linked = clickhouse_query(
+        &clickhouse,
+        &format!("SELECT countIf(incident_id != '') FROM {name}.posts FINAL WHERE source_id = 'vk-kuzneck-burst'"),
+    );
     assert_eq!(linked, "24", "every post of the burst linked");
     let voices = format!("SELECT uniqExactMerge(voices) FROM {name}.complaints_hourly WHERE municipality = '56705000' AND topic = 'heating'");
     assert!(clickhouse_query(&clickhouse, &voices).parse::<u32>().unwrap() >= 20);
@@ -309,10 +336,18 @@ fn a_broker_outage_is_told_once_and_every_stage_recovers_by_itself() {
     let lines = running.stop();
 
     // Told once per kind of trouble, not once per reconnect attempt (137 lines for 27 s before).
-    let during: Vec<&str> = lines.iter().filter(|(at, _)| *at >= outage && *at <= back + Duration::from_secs(5)).map(|(_, l)| l.as_str()).collect();
+    let during: Vec<&str> = lines
+        .iter()
+        .filter(|(at, _)| *at >= outage && *at <= back + Duration::from_secs(5))
+        .map(|(_, l)| l.as_str())
+        .collect();
     eprintln!("{} log lines during the 30 s outage:\n{}", during.len(), during.join("\n"));
     assert!(during.len() <= 15, "{} log lines for a 30 s outage:\n{}", during.len(), during.join("\n"));
-    assert!(!during.iter().any(|l| l.contains("ERROR")), "an outage the pipeline rides out is no ERROR:\n{}", during.join("\n"));
+    assert!(
+        !during.iter().any(|l| l.contains("ERROR")),
+        "an outage the pipeline rides out is no ERROR:\n{}",
+        during.join("\n")
+    );
     clickhouse_query(&clickhouse, &format!("DROP DATABASE {name}"));
 }
 
@@ -343,10 +378,15 @@ fn a_clickhouse_outage_longer_than_the_poll_interval_keeps_the_sink_in_its_group
     running.wait_for_posts(&clickhouse, &name, DEMO_POSTS + 20);
     let lines = running.stop();
     let all: Vec<&str> = lines.iter().map(|(_, l)| l.as_str()).collect();
-    assert!(all.iter().any(|l| l.contains("batch write failed, retrying")), "the sink never waited:\n{}", all.join("\n"));
+    assert!(
+        all.iter().any(|l| l.contains("batch write failed, retrying")),
+        "the sink never waited:\n{}",
+        all.join("\n")
+    );
     // Leaving the group at shutdown is expected; before it, nothing may be revoked.
     let before_shutdown = all.iter().take_while(|l| !l.contains("shutdown requested"));
-    let lost: Vec<&&str> = before_shutdown.filter(|l| l.contains("partitions revoked") || l.contains("PollExceeded")).collect();
+    let lost: Vec<&&str> =
+        before_shutdown.filter(|l| l.contains("partitions revoked") || l.contains("PollExceeded")).collect();
     assert!(lost.is_empty(), "a stage left its group during the outage:\n{}", all.join("\n"));
 }
 
@@ -375,7 +415,11 @@ fn a_fatal_stage_error_ends_the_process_and_a_restart_recovers() {
     };
     let log: Vec<String> = running.log().into_iter().map(|(_, l)| l).collect();
     assert!(!status.success(), "exited successfully:\n{}", log.join("\n"));
-    assert!(log.iter().any(|l| l.contains("stage clickhouse failed")), "the failed stage is not named:\n{}", log.join("\n"));
+    assert!(
+        log.iter().any(|l| l.contains("stage clickhouse failed")),
+        "the failed stage is not named:\n{}",
+        log.join("\n")
+    );
 
     let mut restarted = Running::start(&config);
     // The restart replays the demo again (its uids stored once) and stores the 20 published

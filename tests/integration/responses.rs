@@ -4,10 +4,7 @@ use super::*;
 
 /// A config dir with the repo's topics and gazetteer, one source, and `responders` as the file.
 fn config_with(dir: &Path, responders: &str, deadline: &str) -> PathBuf {
-    let (topics, gazetteer) = (
-        repo().join("config/topics"),
-        repo().join("config/gazetteer/gazetteer.tsv"),
-    );
+    let (topics, gazetteer) = (repo().join("config/topics"), repo().join("config/gazetteer/gazetteer.tsv"));
     let sources = "[[source]]\nid = \"vk-zhk\"\nplatform = \"vk\"\nhandle = \"-100\"\nenabled = false\n";
     std::fs::write(dir.join("sources.toml"), sources).unwrap();
     std::fs::write(dir.join("responders.toml"), responders).unwrap();
@@ -65,10 +62,7 @@ fn row(uid: &str, parent: &str, author: &str, minutes_ago: i64, kind: &str) -> o
         source_id: "vk-zhk".into(),
         item_kind: if parent.is_empty() { "post" } else { "comment" }.into(),
         parent_uid: parent.into(),
-        url: format!(
-            "https://vk.com/wall-100_{}",
-            uid.trim_start_matches("vk:-100:").replace(":c", "?reply=")
-        ),
+        url: format!("https://vk.com/wall-100_{}", uid.trim_start_matches("vk:-100:").replace(":c", "?reply=")),
         author_id: author.into(),
         author_name: String::new(),
         author_is_source: u8::from(author == "-100"),
@@ -133,20 +127,12 @@ fn responses_per_organisation_and_municipality_and_overdue_complaints() {
     let config = config_with(dir.path(), RESPONDERS, "");
     // Delivered twice: the figures do not change.
     store_replies(dir.path());
-    let output = run(otklik()
-        .args(["report", "responses", "--since", "7d", "--config"])
-        .arg(&config));
+    let output = run(otklik().args(["report", "responses", "--since", "7d", "--config"]).arg(&config));
     assert!(output.status.success(), "{}", stderr(&output));
     let report = stdout(&output);
     let cells = |label: &str| -> Vec<String> {
-        let line = report
-            .lines()
-            .find(|l| l.trim_start().starts_with(label))
-            .unwrap_or_default();
-        line[line.find(label).unwrap_or(0) + label.len()..]
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect()
+        let line = report.lines().find(|l| l.trim_start().starts_with(label)).unwrap_or_default();
+        line[line.find(label).unwrap_or(0) + label.len()..].split_whitespace().map(str::to_owned).collect()
     };
     // 4 complaints, 1 answered within 24 h (2 h), the other after 30 h (the median of two is the
     // upper one, as ClickHouse's quantileExact takes it); the oldest unanswered 30 h old.
@@ -164,12 +150,7 @@ fn clickhouse_tsv(url: &str, sql: &str) -> String {
     use std::io::{Read, Write};
     let address = url.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = std::net::TcpStream::connect(address).expect("connect to ClickHouse");
-    write!(
-        stream,
-        "POST / HTTP/1.0\r\nHost: {address}\r\nContent-Length: {}\r\n\r\n{sql}",
-        sql.len()
-    )
-    .unwrap();
+    write!(stream, "POST / HTTP/1.0\r\nHost: {address}\r\nContent-Length: {}\r\n\r\n{sql}", sql.len()).unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
@@ -190,16 +171,11 @@ fn the_same_report_from_clickhouse_and_its_recorded_figures() {
         "[run]\nmode = \"production\"\ndata_dir = \"data\"\n\n[kafka]\nbrokers = \"127.0.0.1:9\"\n\n\
          [clickhouse]\nurl = {clickhouse:?}\ndatabase = {database:?}\n"
     );
-    let text = std::fs::read_to_string(&embedded)
-        .unwrap()
-        .replace("[run]\ndata_dir = \"data\"\n", &production_run);
+    let text = std::fs::read_to_string(&embedded).unwrap().replace("[run]\ndata_dir = \"data\"\n", &production_run);
     let production = dir.path().join("production.toml");
     std::fs::write(&production, text).unwrap();
-    let loaded = run(otklik()
-        .args(["clickhouse", "load"])
-        .arg(dir.path().join("data"))
-        .arg("--config")
-        .arg(&production));
+    let loaded =
+        run(otklik().args(["clickhouse", "load"]).arg(dir.path().join("data")).arg("--config").arg(&production));
     assert!(loaded.status.success(), "{}", stderr(&loaded));
     let report = |config: &Path, record: bool| {
         let mut command = otklik();

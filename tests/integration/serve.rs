@@ -109,7 +109,8 @@ fn the_page_in_chromium_shows_the_demos_heating_alert_and_its_incidents() {
     assert!(kuzneck.contains("Отопление") && kuzneck.contains("sev-high open"), "{kuzneck}");
     assert!(kuzneck.contains("22 при ожидаемых 0,1"), "{kuzneck}");
     // Its incidents, told by the residents of Белинского, Кирова, Маяковского…, with their posts.
-    for incident in ["Белинского 112. Проснулись от холода", "Ул. Кирова 48: холод в квартире", "Маяковского 51"] {
+    for incident in ["Белинского 112. Проснулись от холода", "Ул. Кирова 48: холод в квартире", "Маяковского 51"]
+    {
         assert!(kuzneck.contains(incident), "{incident} missing from:\n{kuzneck}");
     }
     assert!(kuzneck.contains("https://vk.com/wall-100007_87391"), "{kuzneck}");

@@ -491,11 +491,7 @@ pub fn render(report: &Report) -> String {
         "sc", "θ", "φ", "β", "γ1", "γ2", "false/m", "eff α", ""
     );
     for (s, t) in &report.scenarios {
-        let _ = write!(
-            o,
-            "{:>3} {:>4} {:>4} {:>6} {:>5} {:>5} | ",
-            s.id, s.theta, s.phi, s.beta, s.gamma1, s.gamma2
-        );
+        let _ = write!(o, "{:>3} {:>4} {:>4} {:>6} {:>5} {:>5} | ", s.id, s.theta, s.phi, s.beta, s.gamma1, s.gamma2);
         row(&mut o, t);
     }
     let _ = write!(o, "{:>35} | ", "overall");
@@ -552,10 +548,23 @@ pub fn write_csv(reports: &[Report], out: &mut impl Write) -> std::io::Result<()
                 writeln!(
                     out,
                     "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-                    r.label, name, s.theta, s.phi, s.beta, s.gamma1, s.gamma2, k,
-                    t.outbreaks[k - 1], t.pod(k), t.outbreaks_10[k - 1], t.pod_10(k),
-                    t.delay_quantile(k, 0.5), t.delay_quantile(k, 0.9),
-                    t.false_per_series_month(), t.effective_alpha(), r.alpha,
+                    r.label,
+                    name,
+                    s.theta,
+                    s.phi,
+                    s.beta,
+                    s.gamma1,
+                    s.gamma2,
+                    k,
+                    t.outbreaks[k - 1],
+                    t.pod(k),
+                    t.outbreaks_10[k - 1],
+                    t.pod_10(k),
+                    t.delay_quantile(k, 0.5),
+                    t.delay_quantile(k, 0.9),
+                    t.false_per_series_month(),
+                    t.effective_alpha(),
+                    r.alpha,
                     t.false_per_series_month() * r.series as f64 / DAYS_PER_MONTH
                 )?;
             }

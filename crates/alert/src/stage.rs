@@ -125,7 +125,12 @@ pub struct AlertCore {
 }
 
 impl AlertCore {
-    pub fn new(config: StageConfig, calendar: Calendar, gazetteer: Option<Arc<Gazetteer>>, official: HashMap<String, bool>) -> Self {
+    pub fn new(
+        config: StageConfig,
+        calendar: Calendar,
+        gazetteer: Option<Arc<Gazetteer>>,
+        official: HashMap<String, bool>,
+    ) -> Self {
         AlertCore {
             linker: Linker::new(config.link.clone()),
             detector: Detector::new(config.detector.clone(), calendar),
@@ -315,7 +320,9 @@ impl AlertCore {
             }
             keys.iter().for_each(|key| _ = self.detector.add_series(key.clone(), origin));
             match self.clock {
-                Some(clock) if post.published_at <= clock => keys.iter().for_each(|key| self.detector.add(key, hour, 1)),
+                Some(clock) if post.published_at <= clock => {
+                    keys.iter().for_each(|key| self.detector.add(key, hour, 1))
+                }
                 _ => {
                     self.ahead_seq += 1;
                     self.ahead.insert((post.published_at.timestamp(), self.ahead_seq), keys);
@@ -385,7 +392,8 @@ impl AlertCore {
     /// Incidents and voices of the alert's series in its window, as published before it was
     /// raised (a replay knows later posts already); the five with most voices.
     fn fill_incidents(&self, alert: &mut Alert) {
-        let (from, to) = (alert.window_start.timestamp(), alert.window_end.timestamp().min(alert.raised_at.timestamp()));
+        let (from, to) =
+            (alert.window_start.timestamp(), alert.window_end.timestamp().min(alert.raised_at.timestamp()));
         let mut behind: Vec<(&IncidentSummary, u64)> = self
             .incidents
             .values()

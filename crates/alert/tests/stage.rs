@@ -7,8 +7,8 @@ use otklik_alert::detect::{hour_of, SeriesKey};
 use otklik_alert::incident::{Link, LinkPost};
 use otklik_alert::stage::{AlertCore, Restore, RestoredPost, StageConfig};
 use otklik_model::{
-    Alert, AlertState, Author, Classification, ClassifiedPost, Counters, ItemKind, MunicipalityEvidence, MunicipalityMatch, Platform,
-    PostKind, RawPost, Schema, Topic, TopicHit,
+    Alert, AlertState, Author, Classification, ClassifiedPost, Counters, ItemKind, MunicipalityEvidence,
+    MunicipalityMatch, Platform, PostKind, RawPost, Schema, Topic, TopicHit,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -22,10 +22,55 @@ fn t0() -> DateTime<Utc> {
 /// A deterministic stream of words, so that residents write in their own words.
 fn words(seed: u64, n: usize) -> String {
     const VOCABULARY: &[&str] = &[
-        "опять", "снова", "третий", "день", "дома", "квартире", "детям", "холодно", "батареи", "еле", "тёплые", "ледяные", "звонили",
-        "диспетчеру", "никто", "не", "отвечает", "сколько", "можно", "терпеть", "мёрзнем", "спим", "в", "куртках", "обогреватель",
-        "включили", "пробки", "выбивает", "пенсионеры", "болеют", "когда", "дадут", "тепло", "котельная", "авария", "обещали", "вечером",
-        "утром", "на", "кухне", "пятнадцать", "градусов", "окна", "потеют", "соседи", "тоже", "жалуются", "управляйка", "молчит",
+        "опять",
+        "снова",
+        "третий",
+        "день",
+        "дома",
+        "квартире",
+        "детям",
+        "холодно",
+        "батареи",
+        "еле",
+        "тёплые",
+        "ледяные",
+        "звонили",
+        "диспетчеру",
+        "никто",
+        "не",
+        "отвечает",
+        "сколько",
+        "можно",
+        "терпеть",
+        "мёрзнем",
+        "спим",
+        "в",
+        "куртках",
+        "обогреватель",
+        "включили",
+        "пробки",
+        "выбивает",
+        "пенсионеры",
+        "болеют",
+        "когда",
+        "дадут",
+        "тепло",
+        "котельная",
+        "авария",
+        "обещали",
+        "вечером",
+        "утром",
+        "на",
+        "кухне",
+        "пятнадцать",
+        "градусов",
+        "окна",
+        "потеют",
+        "соседи",
+        "тоже",
+        "жалуются",
+        "управляйка",
+        "молчит",
     ];
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     (0..n)
@@ -78,7 +123,11 @@ fn post(spec: Spec) -> ClassifiedPost {
             language: "ru".into(),
             kind: spec.kind,
             topics: vec![TopicHit { topic: Topic::Heating, score: 1.0, rule: "heating.test".into() }],
-            municipality: Some(MunicipalityMatch { oktmo: KUZNECK.into(), name: "город Кузнецк".into(), evidence: MunicipalityEvidence::Text }),
+            municipality: Some(MunicipalityMatch {
+                oktmo: KUZNECK.into(),
+                name: "город Кузнецк".into(),
+                evidence: MunicipalityEvidence::Text,
+            }),
             out_of_region: false,
         },
     )
@@ -104,7 +153,15 @@ fn stream() -> Vec<ClassifiedPost> {
         let text = format!("Отопительный сезон начался: подача тепла в дома по графику, объявление {i}");
         let at = t0() + Duration::days(3) + Duration::hours(7) + Duration::minutes(i * 5);
         let n = 500 + i as u64;
-        posts.push(post(Spec { n, at, author: "-300".into(), text, kind: PostKind::Info, source: "vk:-300", is_source: true }));
+        posts.push(post(Spec {
+            n,
+            at,
+            author: "-300".into(),
+            text,
+            kind: PostKind::Info,
+            source: "vk:-300",
+            is_source: true,
+        }));
     }
     let burst = t0() + Duration::days(BURST_DAY) + Duration::hours(7);
     for i in 0..20 {
@@ -147,7 +204,10 @@ fn a_burst_opens_one_alert_per_series_with_its_incidents_and_announcements_never
     assert_eq!(kuzneck.municipality_name, "город Кузнецк");
     assert_eq!(kuzneck.topic, Topic::Heating);
     let burst = t0() + Duration::days(BURST_DAY);
-    assert!(kuzneck.window_start >= burst && kuzneck.raised_at < burst + Duration::hours(12), "raised in the burst: {kuzneck:#?}");
+    assert!(
+        kuzneck.window_start >= burst && kuzneck.raised_at < burst + Duration::hours(12),
+        "raised in the burst: {kuzneck:#?}"
+    );
     assert!(kuzneck.observed >= 5 && kuzneck.voices == kuzneck.observed, "{kuzneck:#?}");
     assert!(kuzneck.incidents >= 1 && !kuzneck.top_incidents.is_empty() && kuzneck.top_incidents.len() <= 5);
     assert!(kuzneck.top_incidents[0].url.starts_with("https://vk.com/wall-200_"));
@@ -159,9 +219,25 @@ fn a_burst_opens_one_alert_per_series_with_its_incidents_and_announcements_never
 fn a_residents_comment_under_an_official_post_is_a_voice() {
     let mut core = core();
     let at = t0() + Duration::hours(9);
-    let announcement = Spec { n: 1, at, author: "-300".into(), text: "Авария на котельной, тепла не будет до вечера".into(), kind: PostKind::Info, source: "vk:-300", is_source: true };
+    let announcement = Spec {
+        n: 1,
+        at,
+        author: "-300".into(),
+        text: "Авария на котельной, тепла не будет до вечера".into(),
+        kind: PostKind::Info,
+        source: "vk:-300",
+        is_source: true,
+    };
     let announcement = core.link(post(announcement));
-    let mut comment = post(Spec { n: 2, at: at + Duration::minutes(5), author: "4242".into(), text: words(7, 12), kind: PostKind::Complaint, source: "vk:-300", is_source: false });
+    let mut comment = post(Spec {
+        n: 2,
+        at: at + Duration::minutes(5),
+        author: "4242".into(),
+        text: words(7, 12),
+        kind: PostKind::Complaint,
+        source: "vk:-300",
+        is_source: false,
+    });
     comment.post.item_kind = ItemKind::Comment;
     comment.post.parent_uid = Some(announcement.post.uid.clone());
     let comment = core.link(comment);
@@ -225,7 +301,9 @@ fn stored(core: &AlertCore, linked: &[ClassifiedPost], alerts: &[Alert]) -> Rest
             };
             let post = LinkPost::from_classified(p, official, core.features(&p.post.text));
             let url = p.post.url.clone().unwrap_or_default();
-            RestoredPost { post, link, url, text: p.post.text.clone(), municipality_name: "город Кузнецк".into() }
+            RestoredPost {
+                post, link, url, text: p.post.text.clone(), municipality_name: "город Кузнецк".into()
+            }
         })
         .collect();
     let hourly = hourly

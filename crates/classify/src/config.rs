@@ -182,7 +182,9 @@ pub(crate) enum ReadFailure {
     /// Longer than the limit: not the kind of file expected (or `/dev/zero`).
     TooLarge(u64),
     /// The first invalid byte is on this 1-based line.
-    NotUtf8 { line: usize },
+    NotUtf8 {
+        line: usize,
+    },
 }
 
 impl fmt::Display for ReadFailure {
@@ -223,7 +225,14 @@ pub(crate) fn load_dir(dir: &Path) -> Result<RulesConfig, LoadError> {
             .filter(|p| p.extension().is_some_and(|x| x == "toml"))
             .collect(),
         Err(e) => {
-            return Err(LoadError { problems: vec![Problem { file: dir.into(), line: None, message: format!("cannot read the topics directory: {e}"), hint: None }] })
+            return Err(LoadError {
+                problems: vec![Problem {
+                    file: dir.into(),
+                    line: None,
+                    message: format!("cannot read the topics directory: {e}"),
+                    hint: None,
+                }],
+            })
         }
     };
     files.sort();
@@ -268,7 +277,9 @@ fn parse_sources(sources: Vec<(PathBuf, String)>, problems: &mut Vec<Problem>) -
     let mut defined: HashMap<Topic, (PathBuf, usize)> = HashMap::new();
     for (file, text) in &sources {
         let at = |span: std::ops::Range<usize>| line_of(text, span.start);
-        let mut problem = |line: usize, message: String| problems.push(Problem { file: file.clone(), line: Some(line), message, hint: None });
+        let mut problem = |line: usize, message: String| {
+            problems.push(Problem { file: file.clone(), line: Some(line), message, hint: None })
+        };
         let def: FileDef = match toml::from_str(text) {
             Ok(def) => def,
             Err(e) => {
@@ -310,7 +321,9 @@ fn parse_sources(sources: Vec<(PathBuf, String)>, problems: &mut Vec<Problem>) -
                 for p in &topic_def.exclude {
                     match pattern::parse(p.get_ref()) {
                         Ok(spec) => phrases.push(spec),
-                        Err(e) => problem(at(p.span()), format!("exclude pattern {:?} of topic {topic}: {e}", p.get_ref())),
+                        Err(e) => {
+                            problem(at(p.span()), format!("exclude pattern {:?} of topic {topic}: {e}", p.get_ref()))
+                        }
                     }
                 }
                 rules.push(RuleConfig {
@@ -340,7 +353,10 @@ fn parse_sources(sources: Vec<(PathBuf, String)>, problems: &mut Vec<Problem>) -
                     Some(w) => {
                         let v = *w.get_ref();
                         if !(v.is_finite() && v != 0.0 && v.abs() <= MAX_WEIGHT) {
-                            problem(at(w.span()), format!("weight {v} of rule {topic}.{name} must be non-zero and within ±{MAX_WEIGHT}"));
+                            problem(
+                                at(w.span()),
+                                format!("weight {v} of rule {topic}.{name} must be non-zero and within ±{MAX_WEIGHT}"),
+                            );
                         }
                         v
                     }
@@ -352,20 +368,31 @@ fn parse_sources(sources: Vec<(PathBuf, String)>, problems: &mut Vec<Problem>) -
                 for p in &rule.patterns {
                     match pattern::parse(p.get_ref()) {
                         Ok(spec) => phrases.push(spec),
-                        Err(e) => problem(at(p.span()), format!("pattern {:?} of rule {topic}.{name}: {e}", p.get_ref())),
+                        Err(e) => {
+                            problem(at(p.span()), format!("pattern {:?} of rule {topic}.{name}: {e}", p.get_ref()))
+                        }
                     }
                 }
                 let mut regexes = Vec::new();
                 for r in &rule.regex {
                     match Regex::new(&crate::normalize::fold_letters(r.get_ref())) {
                         Ok(re) => regexes.push(re),
-                        Err(e) => problem(at(r.span()), format!("regex {:?} of rule {topic}.{name} does not compile: {}", r.get_ref(), flatten(&e.to_string()))),
+                        Err(e) => problem(
+                            at(r.span()),
+                            format!(
+                                "regex {:?} of rule {topic}.{name} does not compile: {}",
+                                r.get_ref(),
+                                flatten(&e.to_string())
+                            ),
+                        ),
                     }
                 }
                 let mut suppress = Vec::new();
                 for s in &rule.suppress {
                     match s.get_ref().parse::<Topic>() {
-                        Ok(t) if t == topic => problem(at(s.span()), format!("rule {topic}.{name} cannot suppress its own topic")),
+                        Ok(t) if t == topic => {
+                            problem(at(s.span()), format!("rule {topic}.{name} cannot suppress its own topic"))
+                        }
                         Ok(t) => suppress.push(t),
                         Err(e) => problem(at(s.span()), format!("suppress in rule {topic}.{name}: {e}")),
                     }
@@ -391,7 +418,11 @@ fn parse_sources(sources: Vec<(PathBuf, String)>, problems: &mut Vec<Problem>) -
             problems.push(Problem {
                 file: dir,
                 line: None,
-                message: format!("no rules for topic{} {}: every taxonomy topic needs a definition", if missing.len() == 1 { "" } else { "s" }, missing.join(", ")),
+                message: format!(
+                    "no rules for topic{} {}: every taxonomy topic needs a definition",
+                    if missing.len() == 1 { "" } else { "s" },
+                    missing.join(", ")
+                ),
                 hint: None,
             });
         }
@@ -401,8 +432,9 @@ fn parse_sources(sources: Vec<(PathBuf, String)>, problems: &mut Vec<Problem>) -
 
 /// Reads the cues of `kinds.toml`: every [`Cue`] once, each with valid patterns.
 fn parse_kinds(file: &Path, text: &str, problems: &mut Vec<Problem>) -> Vec<(Cue, Vec<PhraseSpec>)> {
-    let mut problem =
-        |line: usize, message: String| problems.push(Problem { file: file.to_path_buf(), line: Some(line), message, hint: None });
+    let mut problem = |line: usize, message: String| {
+        problems.push(Problem { file: file.to_path_buf(), line: Some(line), message, hint: None })
+    };
     let def: KindsDef = match toml::from_str(text) {
         Ok(def) => def,
         Err(e) => {
@@ -448,8 +480,19 @@ fn parse_kinds(file: &Path, text: &str, problems: &mut Vec<Problem>) -> Vec<(Cue
 
 /// The keys of a rules file: a message may name these, but nothing else the file holds.
 const KEYS: &[&str] = &[
-    "topic", "id", "threshold", "description", "exclude", "rule", "weight", "patterns", "regex", "suppress", "context",
-    "place", "cue",
+    "topic",
+    "id",
+    "threshold",
+    "description",
+    "exclude",
+    "rule",
+    "weight",
+    "patterns",
+    "regex",
+    "suppress",
+    "context",
+    "place",
+    "cue",
 ];
 
 /// A TOML or serde message without the file's own text: quoted values and unknown keys become «…»,

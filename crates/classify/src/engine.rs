@@ -32,14 +32,142 @@ pub enum InflectionMode {
 /// Endings that may follow a Snowball stem in an inflected form. Snowball removes these (and a
 /// few derivational suffixes, which rules cover with more terms or prefixes).
 const ENDINGS: &[&str] = &[
-    "", "а", "я", "о", "е", "ы", "и", "у", "ю", "ь", "й", "ой", "ей", "ом", "ем", "ам", "ям", "ах", "ях", "ами",
-    "ями", "ов", "ев", "ью", "ии", "ия", "ие", "ий", "ию", "ием", "иям", "иях", "иями", "ье", "ья", "ьи", "ьев",
-    "ьям", "ьях", "ьями", "ьем", "ьей", "ый", "ая", "яя", "ое", "ее", "ые", "ого", "его", "ому", "ему", "ым", "им",
-    "ых", "их", "ую", "юю", "ою", "ею", "ыми", "ими", "ть", "ти", "ет", "ют", "ут", "ит", "ат", "ят", "ете", "ите",
-    "ешь", "ишь", "ал", "ала", "ало", "али", "ил", "ила", "ило", "или", "ел", "ела", "ело", "ели", "ял", "яла", "яло",
-    "яли", "ла", "ло", "ли", "л", "ай", "айте", "йте", "ться", "тся", "ется", "ится", "ются", "утся", "атся", "ятся",
-    "ался", "алась", "алось", "ались", "ился", "илась", "илось", "ились", "ен", "ена", "ено", "ены", "ан", "ана",
-    "ано", "аны", "н", "на", "но", "ны", "ок", "ка", "ки", "ку", "кой", "ек", "ев", "ьею", "ейся", "ийся", "ий",
+    "",
+    "а",
+    "я",
+    "о",
+    "е",
+    "ы",
+    "и",
+    "у",
+    "ю",
+    "ь",
+    "й",
+    "ой",
+    "ей",
+    "ом",
+    "ем",
+    "ам",
+    "ям",
+    "ах",
+    "ях",
+    "ами",
+    "ями",
+    "ов",
+    "ев",
+    "ью",
+    "ии",
+    "ия",
+    "ие",
+    "ий",
+    "ию",
+    "ием",
+    "иям",
+    "иях",
+    "иями",
+    "ье",
+    "ья",
+    "ьи",
+    "ьев",
+    "ьям",
+    "ьях",
+    "ьями",
+    "ьем",
+    "ьей",
+    "ый",
+    "ая",
+    "яя",
+    "ое",
+    "ее",
+    "ые",
+    "ого",
+    "его",
+    "ому",
+    "ему",
+    "ым",
+    "им",
+    "ых",
+    "их",
+    "ую",
+    "юю",
+    "ою",
+    "ею",
+    "ыми",
+    "ими",
+    "ть",
+    "ти",
+    "ет",
+    "ют",
+    "ут",
+    "ит",
+    "ат",
+    "ят",
+    "ете",
+    "ите",
+    "ешь",
+    "ишь",
+    "ал",
+    "ала",
+    "ало",
+    "али",
+    "ил",
+    "ила",
+    "ило",
+    "или",
+    "ел",
+    "ела",
+    "ело",
+    "ели",
+    "ял",
+    "яла",
+    "яло",
+    "яли",
+    "ла",
+    "ло",
+    "ли",
+    "л",
+    "ай",
+    "айте",
+    "йте",
+    "ться",
+    "тся",
+    "ется",
+    "ится",
+    "ются",
+    "утся",
+    "атся",
+    "ятся",
+    "ался",
+    "алась",
+    "алось",
+    "ались",
+    "ился",
+    "илась",
+    "илось",
+    "ились",
+    "ен",
+    "ена",
+    "ено",
+    "ены",
+    "ан",
+    "ана",
+    "ано",
+    "аны",
+    "н",
+    "на",
+    "но",
+    "ны",
+    "ок",
+    "ка",
+    "ки",
+    "ку",
+    "кой",
+    "ек",
+    "ев",
+    "ьею",
+    "ейся",
+    "ийся",
+    "ий",
 ];
 
 /// A compiled term: what the automaton looks for and how a hit is checked.
@@ -171,7 +299,10 @@ impl Trie {
     }
 
     fn memory_usage(&self) -> usize {
-        self.next.len() * self.next.cell_size() + self.ends.len() * 8 + self.node_terms.len() * 4 + self.extra.len() * 16
+        self.next.len() * self.next.cell_size()
+            + self.ends.len() * 8
+            + self.node_terms.len() * 4
+            + self.extra.len() * 16
     }
 
     /// Calls `found(terms, key_end)` for every key that is a prefix of `token`, shortest first;
@@ -336,7 +467,12 @@ impl Engine {
                             .collect()
                     })
                     .collect();
-                phrases.push(Phrase { slots, gaps: spec.gaps.clone(), unordered: spec.unordered, rule: rule_idx as u32 });
+                phrases.push(Phrase {
+                    slots,
+                    gaps: spec.gaps.clone(),
+                    unordered: spec.unordered,
+                    rule: rule_idx as u32,
+                });
             }
             for re in &rule.regexes {
                 regexes.push(re.clone());
@@ -377,7 +513,8 @@ impl Engine {
             keys[id].1.push(i as u32);
         }
         let trie = Trie::build(&keys);
-        let regex_set = RegexSet::new(regexes.iter().map(|r| r.as_str())).map_err(|e| format!("building the regex set: {e}"))?;
+        let regex_set =
+            RegexSet::new(regexes.iter().map(|r| r.as_str())).map_err(|e| format!("building the regex set: {e}"))?;
         Ok(Engine {
             trie,
             kinds: terms.iter().map(|t| t.kind).collect(),
@@ -403,7 +540,8 @@ impl Engine {
     pub fn memory_usage(&self) -> usize {
         let terms: usize = self.terms.iter().map(|t| t.key.len() + std::mem::size_of::<Term>()).sum();
         let lists: usize = self.term_phrases.iter().map(|v| v.len() * 4 + 24).sum();
-        let phrases: usize = self.phrases.iter().map(|p| p.slots.iter().map(|s| s.len() * 4 + 24).sum::<usize>() + 64).sum();
+        let phrases: usize =
+            self.phrases.iter().map(|p| p.slots.iter().map(|s| s.len() * 4 + 24).sum::<usize>() + 64).sum();
         // The regex crate does not report its size; its lazy DFA caches are bounded per regex
         // (a few hundred KB at most each) and our rules hold a handful.
         let regex = self.regexes.iter().map(|r| r.as_str().len() * 64).sum::<usize>() * 2;
@@ -492,7 +630,8 @@ impl Engine {
             for i in self.regex_set.matches(text).iter() {
                 for m in self.regexes[i].find_iter(text) {
                     let first = norm.token_at(m.start()).or_else(|| norm.token_at(m.start() + 1));
-                    let last = norm.token_at(m.end().saturating_sub(1)).or_else(|| norm.token_at(m.end().saturating_sub(2)));
+                    let last =
+                        norm.token_at(m.end().saturating_sub(1)).or_else(|| norm.token_at(m.end().saturating_sub(2)));
                     if let (Some(first), Some(last)) = (first, last) {
                         if first <= last {
                             spans_by_rule.push((self.regex_rule[i], (first as u32, last as u32)));
@@ -539,7 +678,13 @@ fn slot_positions(slot: &[u32], hits: &[(u32, u32)], present: &[u64], out: &mut 
 
 /// Appends every span where `phrase` matches (one per start position) to `out`, tagged with the
 /// phrase's rule. `scratch` holds position lists between calls so that a post allocates once.
-fn phrase_matches(phrase: &Phrase, hits: &[(u32, u32)], present: &[u64], scratch: &mut Vec<Vec<u32>>, out: &mut Vec<(u32, (u32, u32))>) {
+fn phrase_matches(
+    phrase: &Phrase,
+    hits: &[(u32, u32)],
+    present: &[u64],
+    scratch: &mut Vec<Vec<u32>>,
+    out: &mut Vec<(u32, (u32, u32))>,
+) {
     let rule = phrase.rule;
     // Most phrases are one word: no position lists to build.
     if let [slot] = phrase.slots.as_slice() {

@@ -13,8 +13,8 @@
 //! Macro averages run over the topics with support (a topic absent from the labels has no recall
 //! to speak of); its false positives still count in the micro average.
 
-use crate::{Classifier, SourceContext};
 use crate::Writer;
+use crate::{Classifier, SourceContext};
 use otklik_model::{PostKind, Topic};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -143,7 +143,14 @@ pub fn evaluate<R: Read>(classifier: &Classifier, reader: R) -> Result<EvalRepor
     let mut counts: BTreeMap<Topic, (u32, u32, u32)> = BTreeMap::new();
     let mut confusions: BTreeMap<(Option<Topic>, Option<Topic>), u32> = BTreeMap::new();
     let mut misses = Vec::new();
-    let mut muni = MunicipalityMetrics { labelled: 0, assigned: 0, correct: 0, assigned_unlabelled: 0, accuracy: 0.0, coverage: 0.0 };
+    let mut muni = MunicipalityMetrics {
+        labelled: 0,
+        assigned: 0,
+        correct: 0,
+        assigned_unlabelled: 0,
+        accuracy: 0.0,
+        coverage: 0.0,
+    };
     let (mut rows, mut untagged, mut unlabelled, mut unlabelled_alerting) = (0u32, 0u32, 0u32, 0u32);
     let mut kinds = BTreeMap::new();
     let source = SourceContext::default();
@@ -298,7 +305,16 @@ impl EvalReport {
     pub fn write_misses<W: Write>(&self, writer: W) -> Result<(), csv::Error> {
         let join = |ts: &[Topic]| ts.iter().map(|t| t.id()).collect::<Vec<_>>().join(";");
         let mut w = csv::Writer::from_writer(writer);
-        w.write_record(["id", "text", "gold", "predicted", "rules", "gold_municipality", "predicted_municipality", "evidence"])?;
+        w.write_record([
+            "id",
+            "text",
+            "gold",
+            "predicted",
+            "rules",
+            "gold_municipality",
+            "predicted_municipality",
+            "evidence",
+        ])?;
         for m in &self.misses {
             w.write_record([
                 m.id.as_str(),
@@ -320,7 +336,11 @@ impl fmt::Display for EvalReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "classifier {} on {} rows ({} with no topic)", self.classifier_version, self.rows, self.untagged)?;
         writeln!(f)?;
-        writeln!(f, "{:<22} {:>9} {:>9} {:>9} {:>8} {:>6} {:>6} {:>6}", "topic", "precision", "recall", "F1", "support", "tp", "fp", "fn")?;
+        writeln!(
+            f,
+            "{:<22} {:>9} {:>9} {:>9} {:>8} {:>6} {:>6} {:>6}",
+            "topic", "precision", "recall", "F1", "support", "tp", "fp", "fn"
+        )?;
         for m in &self.per_topic {
             writeln!(
                 f,
@@ -335,8 +355,16 @@ impl fmt::Display for EvalReport {
                 m.fn_
             )?;
         }
-        writeln!(f, "{:<22} {:>9.3} {:>9.3} {:>9.3}", "micro avg", self.micro.precision, self.micro.recall, self.micro.f1)?;
-        writeln!(f, "{:<22} {:>9.3} {:>9.3} {:>9.3}", "macro avg", self.macro_avg.precision, self.macro_avg.recall, self.macro_avg.f1)?;
+        writeln!(
+            f,
+            "{:<22} {:>9.3} {:>9.3} {:>9.3}",
+            "micro avg", self.micro.precision, self.micro.recall, self.micro.f1
+        )?;
+        writeln!(
+            f,
+            "{:<22} {:>9.3} {:>9.3} {:>9.3}",
+            "macro avg", self.macro_avg.precision, self.macro_avg.recall, self.macro_avg.f1
+        )?;
         if let Some(m) = &self.municipality {
             writeln!(f)?;
             writeln!(

@@ -238,7 +238,11 @@ impl Classifier {
     }
 
     /// [`Classifier::load`] with a chosen inflection mode, for measuring the alternatives.
-    pub fn load_with_mode(topics_dir: &Path, gazetteer_file: Option<&Path>, mode: InflectionMode) -> Result<Classifier, LoadError> {
+    pub fn load_with_mode(
+        topics_dir: &Path,
+        gazetteer_file: Option<&Path>,
+        mode: InflectionMode,
+    ) -> Result<Classifier, LoadError> {
         Self::load_full(topics_dir, gazetteer_file, mode, gazetteer::DEFAULT_REGION)
     }
 
@@ -274,11 +278,20 @@ impl Classifier {
         for (cue, phrases) in config.cues {
             let id = format!("kind.{}", cue.id());
             let owner = Owner::Cue(cue);
-            rules.push(RuleMeta { id, owner, weight: 1.0, exclude: false, context: false, place: false, suppress: vec![] });
+            rules.push(RuleMeta {
+                id,
+                owner,
+                weight: 1.0,
+                exclude: false,
+                context: false,
+                place: false,
+                suppress: vec![],
+            });
             specs.push(RuleSpecs { phrases, regexes: vec![] });
         }
-        let engine = Engine::build(&specs, mode)
-            .map_err(|message| LoadError { problems: vec![Problem { file: topics_dir.to_path_buf(), line: None, message, hint: None }] })?;
+        let engine = Engine::build(&specs, mode).map_err(|message| LoadError {
+            problems: vec![Problem { file: topics_dir.to_path_buf(), line: None, message, hint: None }],
+        })?;
         let mut version = format!("{CLASSIFIER_VERSION}+{:08x}", fingerprint(&config.sources));
         if let Some(g) = &gazetteer {
             version.push_str(&format!(" gazetteer {}", g.version()));
@@ -309,7 +322,9 @@ impl Classifier {
             let stats = g.stats();
             stats.automaton_bytes + stats.places * 64 + stats.patterns * 48
         });
-        self.engine.memory_usage() + self.rules.iter().map(|r| r.id.len() + std::mem::size_of::<RuleMeta>()).sum::<usize>() + gazetteer
+        self.engine.memory_usage()
+            + self.rules.iter().map(|r| r.id.len() + std::mem::size_of::<RuleMeta>()).sum::<usize>()
+            + gazetteer
     }
 
     /// Classifies a post: its own text followed by any reposted text.
@@ -397,7 +412,8 @@ impl Classifier {
                 continue;
             }
             let overlaps = |&(a, b): &(u32, u32)| {
-                let from = excluded.partition_point(|&(t, (x, _))| (t, x) < (topic, a.saturating_sub(longest_exclusion)));
+                let from =
+                    excluded.partition_point(|&(t, (x, _))| (t, x) < (topic, a.saturating_sub(longest_exclusion)));
                 excluded[from..].iter().take_while(|&&(t, (x, _))| t == topic && x <= b).any(|&(_, (_, y))| a <= y)
             };
             let counts = f.spans.iter().any(|s| !overlaps(s));
@@ -461,7 +477,11 @@ impl Classifier {
             scores.iter().any(|&(t, s, _)| t == owner && passing(&t, s))
         });
         let is_suppressed = |t: &Topic| suppressed.iter().find(|(x, _)| x == t).map(|&(_, r)| r);
-        let best = scores.iter().filter(|(t, s, _)| passing(t, *s) && is_suppressed(t).is_none()).map(|x| x.1).fold(0.0f32, f32::max);
+        let best = scores
+            .iter()
+            .filter(|(t, s, _)| passing(t, *s) && is_suppressed(t).is_none())
+            .map(|x| x.1)
+            .fold(0.0f32, f32::max);
         // Short posts («яма у подъезда», «не косят траву») often carry one weak word only. When
         // no topic reaches its threshold in a short post, a single clear leader with at least
         // FALLBACK_SCORE is tagged: a weak signal is better than none, but a tie is no signal. Not in
@@ -510,9 +530,17 @@ impl Classifier {
                 let rejected_because = rejection.map(|r| match r {
                     Rejection::BelowThreshold => format!("score {score:.2} below threshold {threshold:.2}"),
                     Rejection::Suppressed(rule) => format!("suppressed by rule {}", self.rules[rule as usize].id),
-                    Rejection::Secondary => format!("score {score:.2} is under {SECONDARY_SHARE} of the best topic's {best:.2}"),
+                    Rejection::Secondary => {
+                        format!("score {score:.2} is under {SECONDARY_SHARE} of the best topic's {best:.2}")
+                    }
                 });
-                topic_scores.push(TopicScore { topic, score, threshold, accepted: rejection.is_none(), rejected_because });
+                topic_scores.push(TopicScore {
+                    topic,
+                    score,
+                    threshold,
+                    accepted: rejection.is_none(),
+                    rejected_because,
+                });
             }
         }
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.topic.cmp(&b.topic)));
@@ -526,7 +554,8 @@ impl Classifier {
             if explain {
                 for ts in topic_scores.iter_mut().filter(|ts| ts.accepted && first_of(ts.topic) != first) {
                     ts.accepted = false;
-                    ts.rejected_because = Some(format!("its evidence starts after that of a topic named earlier (token {first})"));
+                    ts.rejected_because =
+                        Some(format!("its evidence starts after that of a topic named earlier (token {first})"));
                 }
             }
             hits.retain(|h| first_of(h.topic) == first);
@@ -619,7 +648,10 @@ impl Classifier {
                 }
                 push_more(evidence, resolution.mentions.len(), "mentions");
                 for r in resolution.rejected.iter().take(MAX_EXPLAIN_ITEMS) {
-                    evidence.push(format!("rejected «{}» at {}..{} (candidates {:?}): {:?}", r.surface, r.span.start, r.span.end, r.candidates, r.reason));
+                    evidence.push(format!(
+                        "rejected «{}» at {}..{} (candidates {:?}): {:?}",
+                        r.surface, r.span.start, r.span.end, r.candidates, r.reason
+                    ));
                 }
                 push_more(evidence, resolution.rejected.len(), "rejected names");
                 if resolution.capped {
@@ -653,7 +685,8 @@ impl Classifier {
         if explain {
             evidence.push(format!("the text names no municipality; the source is bound to {code}"));
         }
-        let name = self.gazetteer.as_ref().and_then(|g| g.municipality(code)).map(|m| m.name.clone()).unwrap_or_default();
+        let name =
+            self.gazetteer.as_ref().and_then(|g| g.municipality(code)).map(|m| m.name.clone()).unwrap_or_default();
         (Some(MunicipalityMatch { oktmo: code.clone(), name, evidence: MunicipalityEvidence::Source }), false)
     }
 

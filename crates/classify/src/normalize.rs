@@ -260,8 +260,13 @@ fn is_word_char(c: char) -> bool {
 fn url_len(s: &str) -> Option<usize> {
     let b = s.as_bytes();
     let starts = |p: &str| b.len() >= p.len() && b[..p.len()].eq_ignore_ascii_case(p.as_bytes());
-    let is_url = starts("http://") || starts("https://") || starts("www.") || starts("t.me/") || starts("vk.com/")
-        || starts("vk.cc/") || starts("ok.ru/");
+    let is_url = starts("http://")
+        || starts("https://")
+        || starts("www.")
+        || starts("t.me/")
+        || starts("vk.com/")
+        || starts("vk.cc/")
+        || starts("ok.ru/");
     if !is_url {
         return None;
     }
@@ -437,9 +442,10 @@ mod tests {
 
     #[test]
     fn keeps_hyphenated_words_and_house_numbers() {
-        assert_eq!(toks("из-за аварии, д.12/3, кв 5а; корп. 15к2 -- тире"), [
-            "из-за", "аварии", "д", "12/3", "кв", "5а", "корп", "15к2", "тире"
-        ]);
+        assert_eq!(
+            toks("из-за аварии, д.12/3, кв 5а; корп. 15к2 -- тире"),
+            ["из-за", "аварии", "д", "12/3", "кв", "5а", "корп", "15к2", "тире"]
+        );
         // A slash between words separates them.
         assert_eq!(toks("ГВС/ХВС"), ["гвс", "хвс"]);
     }

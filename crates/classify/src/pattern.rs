@@ -121,10 +121,14 @@ fn parse_term(alt: &str, part: &str) -> Result<TermSpec, PatternError> {
         return Err(PatternError(format!("empty alternative in {part:?}")));
     }
     if let Some(c) = text.chars().find(|&c| !(c.is_alphanumeric() || c == '-' || c == '/')) {
-        return Err(PatternError(format!("{c:?} in {alt:?}: terms are letters, digits, '-' and '/' (operators: | * = ~N ~~N)")));
+        return Err(PatternError(format!(
+            "{c:?} in {alt:?}: terms are letters, digits, '-' and '/' (operators: | * = ~N ~~N)"
+        )));
     }
     if text.chars().any(|c| c.is_uppercase() || c == 'ё') {
-        return Err(PatternError(format!("{alt:?}: write terms in lower case with «е» for «ё», as the normaliser does")));
+        return Err(PatternError(format!(
+            "{alt:?}: write terms in lower case with «е» for «ё», as the normaliser does"
+        )));
     }
     if kind == TermKind::Prefix && text.chars().count() < 3 {
         return Err(PatternError(format!("prefix {alt:?} is shorter than 3 letters and would match too much")));
@@ -151,7 +155,20 @@ mod tests {
 
     #[test]
     fn rejects_malformed_patterns() {
-        for bad in ["", "~3 вода", "вода ~3", "вода ~x газ", "вода ~99 газ", "а ~~2 б ~1 в", "во*да", "Вода", "ёлка", "|вода", "в*", "вода ~1 ~2 газ"] {
+        for bad in [
+            "",
+            "~3 вода",
+            "вода ~3",
+            "вода ~x газ",
+            "вода ~99 газ",
+            "а ~~2 б ~1 в",
+            "во*да",
+            "Вода",
+            "ёлка",
+            "|вода",
+            "в*",
+            "вода ~1 ~2 газ",
+        ] {
             assert!(parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }

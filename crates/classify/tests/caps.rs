@@ -31,7 +31,11 @@ fn place_dense(bytes: usize) -> String {
         }
         text.push_str(if i % 2 == 0 { "в " } else { "г. " });
         text.push_str(name);
-        text.push_str(if i % 5 == 0 { ", нет отопления и не вывозят мусор, " } else { ", " });
+        text.push_str(if i % 5 == 0 {
+            ", нет отопления и не вывозят мусор, "
+        } else {
+            ", "
+        });
     }
     text
 }

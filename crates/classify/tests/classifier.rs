@@ -119,7 +119,10 @@ fn kind_comes_from_wording_and_source() {
     assert_eq!(kind("подскажите, когда дадут отопление", false), PostKind::Question);
     assert_eq!(kind("спасибо коммунальщикам, быстро починили трубу", false), PostKind::Gratitude);
     assert_eq!(kind("предлагаю поставить во дворе лавочки", false), PostKind::Suggestion);
-    assert_eq!(kind("Уважаемые жители! Информируем о плановом отключении горячей воды по графику.", false), PostKind::Info);
+    assert_eq!(
+        kind("Уважаемые жители! Информируем о плановом отключении горячей воды по графику.", false),
+        PostKind::Info
+    );
     // An administration's own post is info, even with complaint words…
     assert_eq!(kind("Отопительный сезон начнется по графику, батареи прогреют за неделю", true), PostKind::Info);
     // …unless it relays a resident.
@@ -194,7 +197,11 @@ fn write(dir: &Path, name: &str, text: &str) {
 fn valid_rules(dir: &Path, skip: &[Topic]) {
     let mut text = String::new();
     for t in Topic::ALL.iter().filter(|t| !skip.contains(t)) {
-        text.push_str(&format!("[[topic]]\nid = \"{}\"\n[[topic.rule]]\nid = \"r\"\npatterns = [\"{}слово\"]\n\n", t.id(), t.id().len()));
+        text.push_str(&format!(
+            "[[topic]]\nid = \"{}\"\n[[topic.rule]]\nid = \"r\"\npatterns = [\"{}слово\"]\n\n",
+            t.id(),
+            t.id().len()
+        ));
     }
     write(dir, "base.toml", &text);
     std::fs::copy(root().join("config/topics/kinds.toml"), dir.join("kinds.toml")).expect("the shipped kinds.toml");
@@ -257,7 +264,11 @@ id = "gas"
 fn load_errors_cover_syntax_patterns_duplicates_and_missing_topics() {
     let dir = tempfile::tempdir().unwrap();
     valid_rules(dir.path(), &[Topic::Trade]);
-    write(dir.path(), "dup.toml", "[[topic]]\nid = \"heating\"\n[[topic.rule]]\nid = \"x\"\npatterns = [\"~3 вода\"]\n");
+    write(
+        dir.path(),
+        "dup.toml",
+        "[[topic]]\nid = \"heating\"\n[[topic.rule]]\nid = \"x\"\npatterns = [\"~3 вода\"]\n",
+    );
     write(dir.path(), "syntax.toml", "[[topic]]\nid = \"trade\"\nthreshold = \n");
     let err = load_err(dir.path());
     assert!(err.contains("dup.toml:2: topic heating is already defined at"), "{err}");
@@ -326,7 +337,11 @@ mod property {
 #[test]
 fn private_business_is_not_tagged_on_a_weak_word() {
     let c = classifier();
-    for text in ["Продаю щенков, привиты, документы есть", "сдам квартиру на длительный срок, без животных", "потерялся кот, помогите найти!"] {
+    for text in [
+        "Продаю щенков, привиты, документы есть",
+        "сдам квартиру на длительный срок, без животных",
+        "потерялся кот, помогите найти!",
+    ] {
         let got = c.classify_text(text, &SourceContext::default());
         assert!(got.topics.is_empty(), "{text}: {:?}", got.topics);
         assert_eq!(got.kind, PostKind::Info, "{text}");
@@ -361,7 +376,8 @@ fn a_post_by_the_source_itself_needs_a_residents_voice() {
 fn a_topic_alone_is_no_complaint() {
     let c = classifier().explain_text("Отопительный сезон в городе начнётся в понедельник", &resident());
     assert_eq!(c.classification.kind, PostKind::Info, "{}", c.kind_reason);
-    for report in ["Яма на дороге у школы", "Холодные батареи в квартире", "Не убран снег во дворе"] {
+    for report in ["Яма на дороге у школы", "Холодные батареи в квартире", "Не убран снег во дворе"]
+    {
         let c = classifier().explain_text(report, &resident());
         assert!(!c.classification.topics.is_empty(), "{report}");
         assert_eq!(c.classification.kind, PostKind::Complaint, "{report}: {}", c.kind_reason);

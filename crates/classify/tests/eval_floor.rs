@@ -24,11 +24,16 @@ fn macro_f1_on_the_labelled_set_stays_above_the_floor() {
         return;
     }
     let g = root.join("config/gazetteer/gazetteer.tsv");
-    let classifier = Classifier::load(&root.join("config/topics"), g.exists().then_some(g.as_path())).expect("shipped rules load");
+    let classifier =
+        Classifier::load(&root.join("config/topics"), g.exists().then_some(g.as_path())).expect("shipped rules load");
     let report = eval::evaluate(&classifier, std::fs::File::open(&file).unwrap()).expect("the labelled set parses");
     println!("{report}");
     assert!(report.rows >= 2000, "the labelled set shrank to {} rows", report.rows);
-    assert!(report.macro_avg.f1 >= MACRO_F1_FLOOR, "macro-F1 {:.3} fell below the floor {MACRO_F1_FLOOR}", report.macro_avg.f1);
+    assert!(
+        report.macro_avg.f1 >= MACRO_F1_FLOOR,
+        "macro-F1 {:.3} fell below the floor {MACRO_F1_FLOOR}",
+        report.macro_avg.f1
+    );
     assert!(report.micro.f1 >= MICRO_F1_FLOOR, "micro-F1 {:.3} fell below the floor {MICRO_F1_FLOOR}", report.micro.f1);
 }
 
@@ -40,8 +45,10 @@ const OFFTOPIC_ALERTS_CEILING: f64 = 0.07;
 fn off_topic_posts_rarely_count_as_complaints() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let g = root.join("config/gazetteer/gazetteer.tsv");
-    let classifier = Classifier::load(&root.join("config/topics"), g.exists().then_some(g.as_path())).expect("shipped rules load");
-    let mut reader = csv::Reader::from_path(root.join("tests/fixtures/classify/offtopic.csv")).expect("offtopic.csv opens");
+    let classifier =
+        Classifier::load(&root.join("config/topics"), g.exists().then_some(g.as_path())).expect("shipped rules load");
+    let mut reader =
+        csv::Reader::from_path(root.join("tests/fixtures/classify/offtopic.csv")).expect("offtopic.csv opens");
     let (mut posts, mut alerting, mut tagged) = (0usize, Vec::new(), 0usize);
     for record in reader.records() {
         let record = record.expect("well-formed CSV row");
@@ -52,10 +59,17 @@ fn off_topic_posts_rarely_count_as_complaints() {
             alerting.push(format!("{:?} {} | {}", c.kind, c.topics[0].topic, &record[1]));
         }
     }
-    println!("{posts} off-topic posts: {tagged} with a topic, {} with a topic and a complaint or question kind", alerting.len());
+    println!(
+        "{posts} off-topic posts: {tagged} with a topic, {} with a topic and a complaint or question kind",
+        alerting.len()
+    );
     assert!(posts >= 400, "offtopic.csv shrank to {posts} posts");
     let share = alerting.len() as f64 / posts as f64;
-    assert!(share <= OFFTOPIC_ALERTS_CEILING, "{share:.3} of off-topic posts would count towards spikes:\n{}", alerting.join("\n"));
+    assert!(
+        share <= OFFTOPIC_ALERTS_CEILING,
+        "{share:.3} of off-topic posts would count towards spikes:\n{}",
+        alerting.join("\n")
+    );
 }
 
 /// A news channel's and an emergency ministry's own pages (`channels.csv`, written by the
@@ -90,7 +104,8 @@ fn a_channels_own_posts_are_complaints_only_in_a_residents_voice() {
 fn a_residents_report_of_a_fault_is_a_complaint() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let classifier = Classifier::load(&root.join("config/topics"), None).expect("shipped rules load");
-    let mut reader = csv::Reader::from_path(root.join("tests/fixtures/classify/reports.csv")).expect("reports.csv opens");
+    let mut reader =
+        csv::Reader::from_path(root.join("tests/fixtures/classify/reports.csv")).expect("reports.csv opens");
     let (mut posts, mut tagged, mut wrong) = (0usize, 0usize, Vec::new());
     for record in reader.records() {
         let record = record.expect("well-formed CSV row");

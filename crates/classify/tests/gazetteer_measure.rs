@@ -27,7 +27,10 @@ fn rows() -> Vec<(String, Option<String>)> {
         .map(|rec| {
             let rec = rec.expect("well-formed CSV row");
             let label = rec[1].trim();
-            assert!(label.is_empty() || (label.len() == 8 && label.bytes().all(|b| b.is_ascii_digit())), "bad label {label:?}");
+            assert!(
+                label.is_empty() || (label.len() == 8 && label.bytes().all(|b| b.is_ascii_digit())),
+                "bad label {label:?}"
+            );
             (rec[0].to_string(), (!label.is_empty()).then(|| label.to_string()))
         })
         .collect()

@@ -15,9 +15,7 @@ fn samara_file() -> PathBuf {
 }
 
 fn samara() -> Gazetteer {
-    Gazetteer::load(&samara_file())
-        .and_then(|g| g.with_home_region("36"))
-        .expect("the Samara gazetteer loads")
+    Gazetteer::load(&samara_file()).and_then(|g| g.with_home_region("36")).expect("the Samara gazetteer loads")
 }
 
 #[test]
@@ -44,29 +42,22 @@ fn a_classifier_serving_samara_sends_penza_elsewhere() {
     let penza = at("в Пензе прорвало трубу, нет воды");
     assert!(penza.municipality.is_none() && penza.out_of_region, "{penza:?}");
     let kuznetsk = at("в Кузнецке нет отопления");
-    assert!(
-        kuznetsk.municipality.is_none() && kuznetsk.out_of_region,
-        "{kuznetsk:?}"
-    );
+    assert!(kuznetsk.municipality.is_none() && kuznetsk.out_of_region, "{kuznetsk:?}");
 }
 
 #[test]
 fn an_unknown_region_is_refused() {
-    let err = Gazetteer::load(&samara_file())
-        .and_then(|g| g.with_home_region("77"))
-        .expect_err("77 is not in the file");
+    let err =
+        Gazetteer::load(&samara_file()).and_then(|g| g.with_home_region("77")).expect_err("77 is not in the file");
     assert!(err.to_string().contains("region 77"), "{err}");
 }
 
 /// The committed fixture is what the generator makes today (skipped without python3 or the data).
 #[test]
 fn the_samara_fixture_is_current() {
-    let data = [
-        root().join("../shared/data/gazetteer"),
-        root().join("../../shared/data/gazetteer"),
-    ]
-    .into_iter()
-    .find(|d| d.join("oktmo_pfo_settlements.csv").is_file());
+    let data = [root().join("../shared/data/gazetteer"), root().join("../../shared/data/gazetteer")]
+        .into_iter()
+        .find(|d| d.join("oktmo_pfo_settlements.csv").is_file());
     let Some(data) = data else {
         eprintln!("skipping: ../shared/data/gazetteer is absent");
         return;

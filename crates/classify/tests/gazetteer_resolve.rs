@@ -86,7 +86,10 @@ fn ambiguous_settlement_needs_a_second_clue() {
     assert!(r.chosen.is_none());
     // Eight Penza districts have a Сосновка, and two other regions a town of that name.
     assert!(
-        r.rejected.iter().any(|x| matches!(x.reason, RejectReason::Ambiguous | RejectReason::OtherRegionTown) && x.candidates.len() > 3),
+        r.rejected
+            .iter()
+            .any(|x| matches!(x.reason, RejectReason::Ambiguous | RejectReason::OtherRegionTown)
+                && x.candidates.len() > 3),
         "{r:?}"
     );
     assert_place("с. Сосновка Бессоновского района, нет воды", BESSONOVSKY);
@@ -207,7 +210,9 @@ fn load_errors_name_file_and_line() {
     let bad = "V\totklik-gazetteer/1\nR\t56\tПензенская область\t\t\nM\t5670100\t56\tokrug\tгород Пенза\t\n";
     let e = Gazetteer::from_str(bad).unwrap_err().to_string();
     assert!(e.starts_with("<string>:3:") && e.contains("8-digit"), "{e}");
-    let e = Gazetteer::from_str("V\totklik-gazetteer/1\nP\t1\t56701000\t56\ttown\t1\ts\tПенза\tпенза\n").unwrap_err().to_string();
+    let e = Gazetteer::from_str("V\totklik-gazetteer/1\nP\t1\t56701000\t56\ttown\t1\ts\tПенза\tпенза\n")
+        .unwrap_err()
+        .to_string();
     assert!(e.starts_with("<string>:2:") && e.contains("unknown municipality"), "{e}");
     let e = Gazetteer::from_str("V\tother/9\n").unwrap_err().to_string();
     assert!(e.contains(":1:"), "{e}");

@@ -9,14 +9,8 @@ use std::path::PathBuf;
 
 /// Measured when the mechanisms landed (see the README «Classifier quality»); raise them when
 /// resolution improves, never lower them to make a change pass.
-const FLOORS: &[(&str, f64)] = &[
-    ("region", 1.0),
-    ("two_places", 1.0),
-    ("typo", 1.0),
-    ("lowercase", 1.0),
-    ("city_body", 1.0),
-    ("old_name", 1.0),
-];
+const FLOORS: &[(&str, f64)] =
+    &[("region", 1.0), ("two_places", 1.0), ("typo", 1.0), ("lowercase", 1.0), ("city_body", 1.0), ("old_name", 1.0)];
 
 #[test]
 fn every_hard_case_family_stays_above_its_floor() {
@@ -37,10 +31,7 @@ fn every_hard_case_family_stays_above_its_floor() {
         entry.0 += 1;
         entry.1 += usize::from(right);
         if !right {
-            misses.push(format!(
-                "  {family}: {text:?}: expected {label:?} {outside}, got {got:?} {}",
-                c.out_of_region
-            ));
+            misses.push(format!("  {family}: {text:?}: expected {label:?} {outside}, got {got:?} {}", c.out_of_region));
         }
     }
     let mut failed = Vec::new();

@@ -50,7 +50,11 @@ impl ClickHouseSinkConfig {
             .with_url(&self.url)
             .with_user(&self.user)
             .with_validation(false)
-            .with_compression(if self.compression { clickhouse::Compression::Lz4 } else { clickhouse::Compression::None });
+            .with_compression(if self.compression {
+                clickhouse::Compression::Lz4
+            } else {
+                clickhouse::Compression::None
+            });
         if let Some(password) = &self.password {
             client = client.with_password(password);
         }

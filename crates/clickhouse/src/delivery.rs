@@ -11,9 +11,9 @@ use crate::config::ClickHouseSinkConfig;
 use crate::history::{read_rows, History, HistoryError};
 use crate::local::{table_files, DataDir, LocalStore, StoreError};
 use crate::row::{DeliveryRow, SilenceRow, TableRow};
-use clickhouse::Row;
 use crate::sink::ClickHouseSink;
 use chrono::{DateTime, Utc};
+use clickhouse::Row;
 use otklik_model::{DeliveryRecord, Silence};
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -143,7 +143,8 @@ fn append_silence(dir: &Path, row: &SilenceRow, now: DateTime<Utc>) -> Result<()
     let lock = File::create(&lock_path).map_err(io(&lock_path))?;
     lock.lock().map_err(io(&lock_path))?;
     let path = table_dir.join(format!("{}-{}.jsonl", SilenceRow::TABLE, now.format("%Y%m%d%H")));
-    let mut line = serde_json::to_vec(row).map_err(|e| StoreError::Serialise { table: SilenceRow::TABLE, reason: e.to_string() })?;
+    let mut line = serde_json::to_vec(row)
+        .map_err(|e| StoreError::Serialise { table: SilenceRow::TABLE, reason: e.to_string() })?;
     line.push(b'\n');
     let mut file = OpenOptions::new().create(true).append(true).open(&path).map_err(io(&path))?;
     file.write_all(&line).and_then(|()| file.sync_data()).map_err(io(&path))

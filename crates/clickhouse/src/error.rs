@@ -77,7 +77,9 @@ impl ClickHouseError {
     pub fn kind(&self) -> FailureKind {
         match self {
             ClickHouseError::Network(_) => FailureKind::Retryable,
-            ClickHouseError::Server { code: Some(code), .. } if RETRYABLE_CODES.contains(code) => FailureKind::Retryable,
+            ClickHouseError::Server { code: Some(code), .. } if RETRYABLE_CODES.contains(code) => {
+                FailureKind::Retryable
+            }
             ClickHouseError::Server { code: Some(code), .. } if FATAL_CODES.contains(code) => FailureKind::Fatal,
             ClickHouseError::Server { code: Some(_), .. } => FailureKind::Content,
             // No code: an HTTP status from something in between (a proxy, a load balancer).
@@ -155,9 +157,18 @@ mod tests {
         for code in [202, 252, 159, 209, 210, 242] {
             assert_eq!(server(&format!("Code: {code}. DB::Exception: x")).kind(), FailureKind::Retryable, "{code}");
         }
-        assert_eq!(server("Code: 60, e.displayText() = DB::Exception: Table otklik.posts doesn't exist.").kind(), FailureKind::Fatal);
-        assert_eq!(server("Code: 395, e.displayText() = DB::Exception: Value passed to 'throwIf' function is non zero").kind(), FailureKind::Content);
-        assert_eq!(server("Code: 469. DB::Exception: Constraint `uid_shape` … is violated").kind(), FailureKind::Content);
+        assert_eq!(
+            server("Code: 60, e.displayText() = DB::Exception: Table otklik.posts doesn't exist.").kind(),
+            FailureKind::Fatal
+        );
+        assert_eq!(
+            server("Code: 395, e.displayText() = DB::Exception: Value passed to 'throwIf' function is non zero").kind(),
+            FailureKind::Content
+        );
+        assert_eq!(
+            server("Code: 469. DB::Exception: Constraint `uid_shape` … is violated").kind(),
+            FailureKind::Content
+        );
         assert_eq!(server("502 Bad Gateway").kind(), FailureKind::Retryable);
         assert_eq!(server("404 Not Found").kind(), FailureKind::Fatal);
         assert!(ClickHouseError::Network("connection refused".into()).is_retryable());

@@ -108,7 +108,11 @@ impl History {
     }
 }
 
-pub(crate) async fn fetch<R: RowOwned + RowRead>(config: &ClickHouseSinkConfig, sql: &str, since: DateTime<Utc>) -> Result<Vec<R>, ClickHouseError> {
+pub(crate) async fn fetch<R: RowOwned + RowRead>(
+    config: &ClickHouseSinkConfig,
+    sql: &str,
+    since: DateTime<Utc>,
+) -> Result<Vec<R>, ClickHouseError> {
     let seconds = u32::try_from(since.timestamp().max(0)).unwrap_or(u32::MAX);
     Ok(config.client().query(sql).bind(seconds).fetch_all::<R>().await?)
 }
@@ -160,7 +164,10 @@ const CLOCK_SLACK: TimeDelta = TimeDelta::days(1);
 /// The files of `table` that may hold rows timed at or after `since`.
 pub(crate) fn files_since(dir: &Path, table: &str, since: DateTime<Utc>) -> Result<Vec<PathBuf>, StoreError> {
     let files = table_files(&dir.join(table), table)?;
-    Ok(files.into_iter().filter(|path| file_hour(path, table).is_none_or(|hour| hour + TimeDelta::hours(1) + CLOCK_SLACK > since)).collect())
+    Ok(files
+        .into_iter()
+        .filter(|path| file_hour(path, table).is_none_or(|hour| hour + TimeDelta::hours(1) + CLOCK_SLACK > since))
+        .collect())
 }
 
 /// The hour in a store file's name (`posts-2026112902.jsonl`).
@@ -171,7 +178,10 @@ fn file_hour(path: &Path, table: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Every valid row of the files, in file order.
-pub(crate) fn read_rows<R: serde::de::DeserializeOwned>(files: &[PathBuf], mut each: impl FnMut(R)) -> Result<(), StoreError> {
+pub(crate) fn read_rows<R: serde::de::DeserializeOwned>(
+    files: &[PathBuf],
+    mut each: impl FnMut(R),
+) -> Result<(), StoreError> {
     for path in files {
         let mut reader = StoreReader::<R>::open(path)?;
         while let Some((row, _)) = reader.next_row()? {
@@ -195,7 +205,8 @@ pub(crate) fn latest_posts(dir: &Path, since: DateTime<Utc>) -> Result<HashMap<S
 }
 
 fn local_linked_posts(dir: &Path, since: DateTime<Utc>) -> Result<Vec<PostRow>, StoreError> {
-    let mut rows: Vec<PostRow> = latest_posts(dir, since)?.into_values().filter(|r| !r.incident_id.is_empty()).collect();
+    let mut rows: Vec<PostRow> =
+        latest_posts(dir, since)?.into_values().filter(|r| !r.incident_id.is_empty()).collect();
     rows.sort_by(|a, b| a.published_at.cmp(&b.published_at).then_with(|| a.uid.cmp(&b.uid)));
     Ok(rows)
 }
@@ -271,8 +282,11 @@ mod tests {
             std::fs::write(posts.join(format!("posts-{hour}.jsonl")), "").unwrap();
         }
         let since = Utc.with_ymd_and_hms(2026, 11, 29, 0, 30, 0).unwrap();
-        let names: Vec<String> =
-            files_since(dir.path(), "posts", since).unwrap().iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+        let names: Vec<String> = files_since(dir.path(), "posts", since)
+            .unwrap()
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
         assert_eq!(names, ["posts-2026112800.jsonl", "posts-2026112823.jsonl", "posts-2026112900.jsonl"]);
     }
 

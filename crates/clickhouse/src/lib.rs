@@ -54,11 +54,11 @@ pub mod row;
 pub mod sink;
 
 pub use config::ClickHouseSinkConfig;
+pub use delivery::DeliveryLog;
 pub use error::{ClickHouseError, FailureKind};
 pub use history::{History, HistoryError, HourlyVoices};
 pub use local::{DataDir, LocalStore, StoreError, StoreReader, StoreRow};
 pub use migrate::{Form, MigrationReport, Migrator, MIGRATIONS};
 pub use report::Report;
-pub use delivery::DeliveryLog;
 pub use row::{AlertRow, DeliveryRow, DlqRow, PostRow, ReplyRow, SilenceRow, SourceStatRow, SourceStatusRow, TableRow};
 pub use sink::{ClickHouseSink, InsertObserver, InsertOutcome, InsertReport};

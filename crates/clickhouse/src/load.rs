@@ -109,7 +109,9 @@ async fn load_file<R: TableRow + DeserializeOwned>(
 
 fn with_path(error: ClickHouseError, path: &Path) -> ClickHouseError {
     match error {
-        ClickHouseError::Server { code, message } => ClickHouseError::Server { code, message: format!("{}: {message}", path.display()) },
+        ClickHouseError::Server { code, message } => {
+            ClickHouseError::Server { code, message: format!("{}: {message}", path.display()) }
+        }
         other => other,
     }
 }

@@ -44,7 +44,8 @@ impl StoreRow for PostRow {
     const TABLE: &'static str = "posts";
 
     fn from_message(message: &Message) -> Result<Self, String> {
-        let post: ClassifiedPost = otklik_model::decode("ClassifiedPost", &message.payload).map_err(|e| e.to_string())?;
+        let post: ClassifiedPost =
+            otklik_model::decode("ClassifiedPost", &message.payload).map_err(|e| e.to_string())?;
         Ok(PostRow::from(&post))
     }
 }
@@ -80,7 +81,8 @@ impl StoreRow for DeliveryRow {
     const TABLE: &'static str = "alert_deliveries";
 
     fn from_message(message: &Message) -> Result<Self, String> {
-        let record: DeliveryRecord = otklik_model::decode("DeliveryRecord", &message.payload).map_err(|e| e.to_string())?;
+        let record: DeliveryRecord =
+            otklik_model::decode("DeliveryRecord", &message.payload).map_err(|e| e.to_string())?;
         Ok(DeliveryRow::from(&record))
     }
 }
@@ -579,7 +581,13 @@ impl<R: StoreRow> BatchSink for LocalStore<R> {
         let result = tokio::task::spawn_blocking(move || inner.append(&bytes, Utc::now()))
             .await
             .map_err(|e| SinkError::Retryable(format!("store write task failed: {e}")))?;
-        result.map(drop).map_err(|e| if e.is_retryable() { SinkError::Retryable(e.to_string()) } else { SinkError::Fatal(e.to_string()) })
+        result.map(drop).map_err(|e| {
+            if e.is_retryable() {
+                SinkError::Retryable(e.to_string())
+            } else {
+                SinkError::Fatal(e.to_string())
+            }
+        })
     }
 }
 

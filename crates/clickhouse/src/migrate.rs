@@ -89,9 +89,16 @@ impl Form {
 pub enum Statement {
     Sql(String),
     /// `ALTER TABLE table ADD COLUMN column …` to run only when the column is missing.
-    AddColumn { table: String, column: String, sql: String },
+    AddColumn {
+        table: String,
+        column: String,
+        sql: String,
+    },
     /// `sql`, run only when the query `condition` returns a non-zero number.
-    When { condition: String, sql: String },
+    When {
+        condition: String,
+        sql: String,
+    },
 }
 
 impl Statement {
@@ -164,7 +171,10 @@ pub fn downlevel(statement: &str) -> String {
         None => "DateTime".to_owned(),
     });
     text = unwrap_calls(&text, "now64(", |_| "now()".to_owned());
-    let lines: Vec<&str> = text.lines().filter(|l| !(l.trim_start().starts_with("INDEX ") || l.trim_start().starts_with("TTL "))).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !(l.trim_start().starts_with("INDEX ") || l.trim_start().starts_with("TTL ")))
+        .collect();
     let mut out: Vec<String> = Vec::with_capacity(lines.len());
     for line in lines {
         if line.trim_start().starts_with(')') {
@@ -229,7 +239,10 @@ fn guard_add_column(statement: String) -> Statement {
 pub enum SchemaObject {
     /// A table or a (materialized) view.
     Table(String),
-    Column { table: String, column: String },
+    Column {
+        table: String,
+        column: String,
+    },
 }
 
 impl std::fmt::Display for SchemaObject {
@@ -257,8 +270,11 @@ pub fn created_objects(statement: &Statement) -> Option<SchemaObject> {
     let name = |word: &str| unquote(word.split('(').next().unwrap_or(word));
     match words.as_slice() {
         ["CREATE", "TABLE" | "VIEW", "IF", "NOT", "EXISTS", table, ..]
-        | ["CREATE", "MATERIALIZED", "VIEW", "IF", "NOT", "EXISTS", table, ..] => Some(SchemaObject::Table(name(table))),
-        ["ALTER", "TABLE", table, "ADD", "COLUMN", "IF", "NOT", "EXISTS", column, ..] | ["ALTER", "TABLE", table, "ADD", "COLUMN", column, ..] => {
+        | ["CREATE", "MATERIALIZED", "VIEW", "IF", "NOT", "EXISTS", table, ..] => {
+            Some(SchemaObject::Table(name(table)))
+        }
+        ["ALTER", "TABLE", table, "ADD", "COLUMN", "IF", "NOT", "EXISTS", column, ..]
+        | ["ALTER", "TABLE", table, "ADD", "COLUMN", column, ..] => {
             Some(SchemaObject::Column { table: unquote(table), column: unquote(column) })
         }
         _ => None,
@@ -344,7 +360,10 @@ impl Migrator {
     pub async fn migrate(&self, up_to: Option<u32>) -> Result<MigrationReport, ClickHouseError> {
         let server_version = self.server_version().await?;
         let form = Form::for_version(&server_version);
-        self.server.query_raw(&format!("CREATE DATABASE IF NOT EXISTS {}", quote_ident(&self.database))).execute().await?;
+        self.server
+            .query_raw(&format!("CREATE DATABASE IF NOT EXISTS {}", quote_ident(&self.database)))
+            .execute()
+            .await?;
         self.db
             .query_raw(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, checksum String, form String, \
@@ -363,17 +382,23 @@ impl Migrator {
                     })
                 }
                 Some(_) => {}
-                None => {
-                    return Err(ClickHouseError::Migration {
-                        version: done.version,
-                        name: "?".into(),
-                        reason: "recorded in schema_migrations but unknown to this build (is the binary older than the schema?)".into(),
-                    })
-                }
+                None => return Err(ClickHouseError::Migration {
+                    version: done.version,
+                    name: "?".into(),
+                    reason:
+                        "recorded in schema_migrations but unknown to this build (is the binary older than the schema?)"
+                            .into(),
+                }),
             }
         }
         let current = applied.iter().map(|a| a.version).max().unwrap_or(0);
-        let mut report = MigrationReport { server_version: server_version.clone(), form, applied: Vec::new(), repaired: Vec::new(), current };
+        let mut report = MigrationReport {
+            server_version: server_version.clone(),
+            form,
+            applied: Vec::new(),
+            repaired: Vec::new(),
+            current,
+        };
         // The newest version this run leaves recorded: its migrations own what they create.
         let last = MIGRATIONS.last().map_or(0, |m| m.version);
         let target = current.max(up_to.unwrap_or(last).min(last));
@@ -386,7 +411,11 @@ impl Migrator {
             let shown: Vec<String> = missing.iter().map(ToString::to_string).collect();
             tracing::warn!(version = migration.version, name = migration.name, missing = %shown.join(", "), "applied migration's objects are missing; applying it again");
             for statement in own {
-                self.run(&statement).await.map_err(|e| ClickHouseError::Migration { version: migration.version, name: migration.name.into(), reason: e.to_string() })?;
+                self.run(&statement).await.map_err(|e| ClickHouseError::Migration {
+                    version: migration.version,
+                    name: migration.name.into(),
+                    reason: e.to_string(),
+                })?;
             }
             report.repaired.push((migration.version, missing));
         }
@@ -394,7 +423,11 @@ impl Migrator {
             if applied.iter().any(|a| a.version == migration.version) || up_to.is_some_and(|v| migration.version > v) {
                 continue;
             }
-            let fail = |reason: String| ClickHouseError::Migration { version: migration.version, name: migration.name.into(), reason };
+            let fail = |reason: String| ClickHouseError::Migration {
+                version: migration.version,
+                name: migration.name.into(),
+                reason,
+            };
             for statement in statements(migration.sql, form) {
                 self.run(&statement).await.map_err(|e| fail(e.to_string()))?;
             }
@@ -421,7 +454,12 @@ impl Migrator {
         for object in statements.iter().filter_map(created_objects) {
             let present: u64 = match &object {
                 SchemaObject::Table(name) => {
-                    self.server.query("SELECT count() FROM system.tables WHERE database = ? AND name = ?").bind(&self.database).bind(name.as_str()).fetch_one().await?
+                    self.server
+                        .query("SELECT count() FROM system.tables WHERE database = ? AND name = ?")
+                        .bind(&self.database)
+                        .bind(name.as_str())
+                        .fetch_one()
+                        .await?
                 }
                 SchemaObject::Column { table, column } => self.column_count(table, column).await?,
             };
@@ -508,51 +546,84 @@ mod tests {
         assert_eq!(
             statements(sql, Form::Compat),
             vec![
-                Statement::AddColumn { table: "posts".into(), column: "x".into(), sql: "ALTER TABLE posts ADD COLUMN x UInt8".into() },
+                Statement::AddColumn {
+                    table: "posts".into(),
+                    column: "x".into(),
+                    sql: "ALTER TABLE posts ADD COLUMN x UInt8".into()
+                },
                 Statement::Sql("SELECT 2".into())
             ]
         );
         assert_eq!(
             statements(sql, Form::Modern),
-            vec![Statement::Sql("ALTER TABLE posts ADD COLUMN IF NOT EXISTS x UInt8".into()), Statement::Sql("SELECT 1".into())]
+            vec![
+                Statement::Sql("ALTER TABLE posts ADD COLUMN IF NOT EXISTS x UInt8".into()),
+                Statement::Sql("SELECT 1".into())
+            ]
         );
     }
 
     #[test]
     fn if_markers_make_a_statement_conditional_in_both_forms() {
-        let sql = "-- why\n-- @if SELECT count() FROM system.tables WHERE name = 'a'\nRENAME TABLE a TO b;\nSELECT 1;\n";
+        let sql =
+            "-- why\n-- @if SELECT count() FROM system.tables WHERE name = 'a'\nRENAME TABLE a TO b;\nSELECT 1;\n";
         for form in [Form::Modern, Form::Compat] {
             let condition = "SELECT count() FROM system.tables WHERE name = 'a'".to_owned();
-            let expected = vec![Statement::When { condition, sql: "RENAME TABLE a TO b".into() }, Statement::Sql("SELECT 1".into())];
+            let expected = vec![
+                Statement::When { condition, sql: "RENAME TABLE a TO b".into() },
+                Statement::Sql("SELECT 1".into()),
+            ];
             assert_eq!(statements(sql, form), expected, "{form:?}");
         }
-        assert_eq!(created_objects(&statements(sql, Form::Modern)[0]), None, "what a conditional statement makes may be absent");
+        assert_eq!(
+            created_objects(&statements(sql, Form::Modern)[0]),
+            None,
+            "what a conditional statement makes may be absent"
+        );
     }
 
     #[test]
     fn objects_recreated_by_a_later_migration_belong_to_it() {
-        let names = |statements: Vec<Statement>| -> Vec<String> { statements.iter().filter_map(created_objects).map(|o| o.to_string()).collect() };
+        let names = |statements: Vec<Statement>| -> Vec<String> {
+            statements.iter().filter_map(created_objects).map(|o| o.to_string()).collect()
+        };
         for form in [Form::Modern, Form::Compat] {
             // 005 replaces 002's view and 003's alerts table: once it is applied (or will be),
             // repairing 002 or 003 must not bring back their old shapes.
             let (v2, v3) = (&MIGRATIONS[1], &MIGRATIONS[2]);
             assert_eq!(names(own_statements(v2, form, 5)), vec!["table complaints_hourly"], "{form:?}");
             assert_eq!(names(own_statements(v3, form, 5)), vec!["table dlq", "table sources_status"], "{form:?}");
-            assert_eq!(names(own_statements(v2, form, 4)), vec!["table complaints_hourly", "table complaints_hourly_mv"], "{form:?}");
+            assert_eq!(
+                names(own_statements(v2, form, 4)),
+                vec!["table complaints_hourly", "table complaints_hourly_mv"],
+                "{form:?}"
+            );
             assert!(names(own_statements(v3, form, 4)).contains(&"table alerts".to_owned()), "{form:?}");
             // The backfill still runs with the table it fills.
-            assert!(own_statements(v2, form, 5).iter().any(|s| s.sql().starts_with("INSERT INTO complaints_hourly")), "{form:?}");
+            assert!(
+                own_statements(v2, form, 5).iter().any(|s| s.sql().starts_with("INSERT INTO complaints_hourly")),
+                "{form:?}"
+            );
         }
     }
 
     #[test]
     fn objects_a_statement_creates() {
         let sql = |t: &str| Statement::Sql(t.into());
-        assert_eq!(created_objects(&sql("CREATE TABLE IF NOT EXISTS posts\n(\n a UInt8\n)")), Some(SchemaObject::Table("posts".into())));
-        assert_eq!(created_objects(&sql("CREATE MATERIALIZED VIEW IF NOT EXISTS mv TO t AS SELECT 1")), Some(SchemaObject::Table("mv".into())));
+        assert_eq!(
+            created_objects(&sql("CREATE TABLE IF NOT EXISTS posts\n(\n a UInt8\n)")),
+            Some(SchemaObject::Table("posts".into()))
+        );
+        assert_eq!(
+            created_objects(&sql("CREATE MATERIALIZED VIEW IF NOT EXISTS mv TO t AS SELECT 1")),
+            Some(SchemaObject::Table("mv".into()))
+        );
         let column = Some(SchemaObject::Column { table: "posts".into(), column: "x".into() });
         assert_eq!(created_objects(&sql("ALTER TABLE posts ADD COLUMN IF NOT EXISTS x UInt8")), column);
-        assert_eq!(created_objects(&Statement::AddColumn { table: "posts".into(), column: "`x`".into(), sql: String::new() }), column);
+        assert_eq!(
+            created_objects(&Statement::AddColumn { table: "posts".into(), column: "`x`".into(), sql: String::new() }),
+            column
+        );
         assert_eq!(created_objects(&sql("INSERT INTO t SELECT 1")), None);
         assert_eq!(created_objects(&sql("ALTER TABLE posts ADD CONSTRAINT IF NOT EXISTS c CHECK 1")), None);
         // Every bundled migration creates something the check can see.
@@ -574,7 +645,16 @@ mod tests {
                 if form == Form::Compat {
                     for s in &statements {
                         let text = s.sql();
-                        for modern_only in ["LowCardinality", "CODEC", "DateTime64", "now64", "TTL ", "INDEX ", "IF NOT EXISTS inserted_at", "CONSTRAINT"] {
+                        for modern_only in [
+                            "LowCardinality",
+                            "CODEC",
+                            "DateTime64",
+                            "now64",
+                            "TTL ",
+                            "INDEX ",
+                            "IF NOT EXISTS inserted_at",
+                            "CONSTRAINT",
+                        ] {
                             assert!(!text.contains(modern_only), "{}: {modern_only} left in {text}", m.name);
                         }
                     }

@@ -39,7 +39,12 @@ impl BundledQuery {
 
     /// The header comment (the lines starting with `--` before the SQL).
     pub fn header(&self) -> String {
-        self.sql.lines().take_while(|l| l.starts_with("--")).map(|l| l.trim_start_matches("--").trim()).collect::<Vec<_>>().join("\n")
+        self.sql
+            .lines()
+            .take_while(|l| l.starts_with("--"))
+            .map(|l| l.trim_start_matches("--").trim())
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 

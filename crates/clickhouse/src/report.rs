@@ -70,12 +70,17 @@ pub fn from_store(data_dir: &Path, since: Duration, now: DateTime<Utc>) -> Resul
     for path in table_files(&data_dir.join("posts"), "posts")? {
         let mut reader = StoreReader::<PostRow>::open(&path)?;
         while let Some((row, _)) = reader.next_row()? {
-            if !(row.kind == "complaint" || row.kind == "question") || row.published_at.duration_trunc(TimeDelta::hours(1)).unwrap_or(row.published_at) < start {
+            if !(row.kind == "complaint" || row.kind == "question")
+                || row.published_at.duration_trunc(TimeDelta::hours(1)).unwrap_or(row.published_at) < start
+            {
                 continue;
             }
-            let topics: Vec<&str> = if row.topics.is_empty() { vec![""] } else { row.topics.iter().map(String::as_str).collect() };
+            let topics: Vec<&str> =
+                if row.topics.is_empty() { vec![""] } else { row.topics.iter().map(String::as_str).collect() };
             for topic in topics {
-                let cell = cells.entry((row.municipality.clone(), row.municipality_name.clone(), topic.to_owned())).or_default();
+                let cell = cells
+                    .entry((row.municipality.clone(), row.municipality_name.clone(), topic.to_owned()))
+                    .or_default();
                 let by_kind = if row.kind == "complaint" { &mut cell.complaints } else { &mut cell.questions };
                 by_kind.insert(row.uid.clone());
                 cell.total.insert(row.uid.clone());
@@ -95,7 +100,9 @@ pub fn from_store(data_dir: &Path, since: Duration, now: DateTime<Utc>) -> Resul
             total: cell.total.len() as u64,
         })
         .collect();
-    rows.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.municipality.cmp(&b.municipality)).then_with(|| a.topic.cmp(&b.topic)));
+    rows.sort_by(|a, b| {
+        b.total.cmp(&a.total).then_with(|| a.municipality.cmp(&b.municipality)).then_with(|| a.topic.cmp(&b.topic))
+    });
     Ok(Report { since, origin: format!("local store {}", data_dir.display()), rows, skipped, first_skip })
 }
 
@@ -113,8 +120,11 @@ impl fmt::Display for Report {
         };
         let topic = |r: &ReportRow| if r.topic.is_empty() { "—".to_owned() } else { r.topic.clone() };
         let header = ["municipality", "topic", "complaints", "questions", "total"];
-        let cells: Vec<[String; 5]> =
-            self.rows.iter().map(|r| [place(r), topic(r), r.complaints.to_string(), r.questions.to_string(), r.total.to_string()]).collect();
+        let cells: Vec<[String; 5]> = self
+            .rows
+            .iter()
+            .map(|r| [place(r), topic(r), r.complaints.to_string(), r.questions.to_string(), r.total.to_string()])
+            .collect();
         let mut widths = header.map(|h| h.chars().count());
         for row in &cells {
             for (w, c) in widths.iter_mut().zip(row) {

@@ -3,11 +3,11 @@
 //! production run produce identical tables.
 
 use chrono::{DateTime, Utc};
-use otklik_model::{
-    Alert, AlertSeverity, AlertState, ClassifiedPost, Cursor, DeliveryOutcome, DeliveryRecord, DlqRecord, Notification, Silence,
-    Source, SourceStat, SourceStatus,
-};
 use clickhouse::Row;
+use otklik_model::{
+    Alert, AlertSeverity, AlertState, ClassifiedPost, Cursor, DeliveryOutcome, DeliveryRecord, DlqRecord, Notification,
+    Silence, Source, SourceStat, SourceStatus,
+};
 use serde::{Deserialize, Serialize};
 
 /// `DateTime('UTC')` columns, one field attribute for both formats the rows travel in: the text
@@ -26,7 +26,8 @@ pub mod ch_datetime {
 
     /// The `UInt32` a `DateTime` column holds for `t`, or why it cannot hold it (1970..2106).
     pub fn to_u32(t: &DateTime<Utc>) -> Result<u32, String> {
-        u32::try_from(t.timestamp()).map_err(|_| format!("{} is outside ClickHouse DateTime's range (1970-01-01 .. 2106-02-07)", format(t)))
+        u32::try_from(t.timestamp())
+            .map_err(|_| format!("{} is outside ClickHouse DateTime's range (1970-01-01 .. 2106-02-07)", format(t)))
     }
 
     pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
@@ -40,7 +41,8 @@ pub mod ch_datetime {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
         if !d.is_human_readable() {
             let seconds = u32::deserialize(d)?;
-            return DateTime::from_timestamp(seconds.into(), 0).ok_or_else(|| serde::de::Error::custom("DateTime out of range"));
+            return DateTime::from_timestamp(seconds.into(), 0)
+                .ok_or_else(|| serde::de::Error::custom("DateTime out of range"));
         }
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         NaiveDateTime::parse_from_str(&text, FORMAT)
@@ -286,7 +288,8 @@ impl TryFrom<&AlertRow> for Alert {
         Ok(Alert {
             schema: otklik_model::Schema,
             id: row.id.clone(),
-            state: AlertState::parse(&row.state).ok_or_else(|| format!("alert {}: unknown state {:?}", row.id, row.state))?,
+            state: AlertState::parse(&row.state)
+                .ok_or_else(|| format!("alert {}: unknown state {:?}", row.id, row.state))?,
             severity: AlertSeverity::parse(&row.severity).unwrap_or(AlertSeverity::Low),
             method: row.method.clone(),
             expected_note: Some(row.expected_note.clone()).filter(|n| !n.is_empty()),
@@ -379,7 +382,11 @@ impl From<&DeliveryRecord> for DeliveryRow {
             detail: record.detail.clone(),
             next_attempt_at: record.next_attempt_at.unwrap_or(DateTime::UNIX_EPOCH),
             message_ids: record.message_ids.clone(),
-            notification: record.notification.as_ref().map(|n| String::from_utf8_lossy(&otklik_model::encode(n)).into_owned()).unwrap_or_default(),
+            notification: record
+                .notification
+                .as_ref()
+                .map(|n| String::from_utf8_lossy(&otklik_model::encode(n)).into_owned())
+                .unwrap_or_default(),
         }
     }
 }
@@ -389,10 +396,14 @@ impl TryFrom<&DeliveryRow> for DeliveryRecord {
 
     fn try_from(row: &DeliveryRow) -> Result<DeliveryRecord, String> {
         let what = || format!("delivery {} attempt {}", row.notification_id, row.attempt);
-        let outcome = DeliveryOutcome::parse(&row.outcome).ok_or_else(|| format!("{}: unknown outcome {:?}", what(), row.outcome))?;
+        let outcome = DeliveryOutcome::parse(&row.outcome)
+            .ok_or_else(|| format!("{}: unknown outcome {:?}", what(), row.outcome))?;
         let notification = match row.notification.as_str() {
             "" => None,
-            json => Some(otklik_model::decode::<Notification>("Notification", json.as_bytes()).map_err(|e| format!("{}: {e}", what()))?),
+            json => Some(
+                otklik_model::decode::<Notification>("Notification", json.as_bytes())
+                    .map_err(|e| format!("{}: {e}", what()))?,
+            ),
         };
         Ok(DeliveryRecord {
             schema: otklik_model::Schema,
@@ -524,7 +535,11 @@ impl TableRow for PostRow {
     const TABLE: &'static str = "posts";
 
     fn precheck(&self) -> Result<(), String> {
-        check_times(&[("published_at", &self.published_at), ("edited_at", &self.edited_at), ("collected_at", &self.collected_at)])
+        check_times(&[
+            ("published_at", &self.published_at),
+            ("edited_at", &self.edited_at),
+            ("collected_at", &self.collected_at),
+        ])
     }
 
     fn identify(&self, hasher: &mut dyn std::hash::Hasher) {
@@ -552,7 +567,11 @@ impl TableRow for AlertRow {
     const TABLE: &'static str = "alerts";
 
     fn precheck(&self) -> Result<(), String> {
-        check_times(&[("window_start", &self.window_start), ("window_end", &self.window_end), ("raised_at", &self.raised_at)])
+        check_times(&[
+            ("window_start", &self.window_start),
+            ("window_end", &self.window_end),
+            ("raised_at", &self.raised_at),
+        ])
     }
 
     fn identify(&self, hasher: &mut dyn std::hash::Hasher) {

@@ -101,8 +101,11 @@ impl<R: TableRow> ClickHouseSink<R> {
         // Up to max_in_flight contiguous chunks, inserted concurrently.
         let chunks = self.config.max_in_flight.clamp(1, good.len().max(1));
         let size = good.len().div_ceil(chunks).max(1);
-        let ranges: Vec<Range<usize>> = (0..good.len()).step_by(size).map(|start| start..(start + size).min(good.len())).collect();
-        let attempts = futures_util::future::join_all(ranges.iter().map(|range| self.insert_some(rows, &good[range.clone()]))).await;
+        let ranges: Vec<Range<usize>> =
+            (0..good.len()).step_by(size).map(|start| start..(start + size).min(good.len())).collect();
+        let attempts =
+            futures_util::future::join_all(ranges.iter().map(|range| self.insert_some(rows, &good[range.clone()])))
+                .await;
         let mut suspects = Vec::new();
         for (range, attempt) in ranges.into_iter().zip(attempts) {
             if let Err(error) = attempt {
@@ -120,14 +123,25 @@ impl<R: TableRow> ClickHouseSink<R> {
             Ok(())
         } else {
             rejections.sort_by_key(|r| r.index);
-            tracing::warn!(table = R::TABLE, rejected = rejections.len(), rows = rows.len(), "ClickHouse rejected rows for their content");
+            tracing::warn!(
+                table = R::TABLE,
+                rejected = rejections.len(),
+                rows = rows.len(),
+                "ClickHouse rejected rows for their content"
+            );
             Err(SinkError::Rejected(rejections))
         }
     }
 
     /// Finds the rows of `indices` (whose INSERT failed with `first`) that the server refuses,
     /// inserting everything else. Halving keeps the extra INSERTs near 2·k·log₂(n) for k bad rows.
-    async fn bisect(&self, rows: &[R], indices: &[usize], first: ClickHouseError, rejections: &mut Vec<Rejection>) -> Result<(), SinkError> {
+    async fn bisect(
+        &self,
+        rows: &[R],
+        indices: &[usize],
+        first: ClickHouseError,
+        rejections: &mut Vec<Rejection>,
+    ) -> Result<(), SinkError> {
         let mut pending: Vec<(&[usize], Option<ClickHouseError>)> = vec![(indices, Some(first))];
         while let Some((part, known)) = pending.pop() {
             let error = match known {
@@ -187,7 +201,8 @@ impl<R: TableRow> ClickHouseSink<R> {
         }
         let query_id = format!("otklik-{}-{:016x}-{}", R::TABLE, identity.finish(), indices.len());
         let timeout = Some(self.config.timeout);
-        let mut insert = self.client.insert::<R>(R::TABLE).await?.with_setting("query_id", query_id).with_timeouts(timeout, timeout);
+        let mut insert =
+            self.client.insert::<R>(R::TABLE).await?.with_setting("query_id", query_id).with_timeouts(timeout, timeout);
         for &i in indices {
             insert.write(&rows[i]).await?;
         }

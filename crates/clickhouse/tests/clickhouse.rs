@@ -8,7 +8,8 @@ use clickhouse::Row;
 use common::*;
 use otklik_clickhouse::{queries::QUERIES, ClickHouseSink, DlqRow, Migrator, PostRow, MIGRATIONS};
 use otklik_pipeline::{
-    run_sink_stage, Backoff, BatchLimits, BatchSink, Bus, CancellationToken, DeadLetters, MemoryBus, Message, SinkError, SinkStageConfig, StageMetrics,
+    run_sink_stage, Backoff, BatchLimits, BatchSink, Bus, CancellationToken, DeadLetters, MemoryBus, Message,
+    SinkError, SinkStageConfig, StageMetrics,
 };
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,7 +38,13 @@ async fn tables(db: &ScratchDb) -> Vec<(String, String)> {
         name: String,
         engine: String,
     }
-    let rows: Vec<T> = db.client.query("SELECT name, engine FROM system.tables WHERE database = ? ORDER BY name").bind(&db.config.database).fetch_all().await.unwrap();
+    let rows: Vec<T> = db
+        .client
+        .query("SELECT name, engine FROM system.tables WHERE database = ? ORDER BY name")
+        .bind(&db.config.database)
+        .fetch_all()
+        .await
+        .unwrap();
     rows.into_iter().map(|t| (t.name, t.engine)).collect()
 }
 
@@ -56,7 +63,16 @@ async fn migrates_from_empty_and_from_every_earlier_version_idempotently() {
     assert!(again.applied.is_empty(), "{again:?}");
     assert_eq!(schema(&fresh).await, target);
     let names: Vec<String> = tables(&fresh).await.into_iter().map(|t| t.0).collect();
-    for table in ["alerts", "alerts_v0", "complaints_hourly", "complaints_hourly_mv", "dlq", "posts", "schema_migrations", "sources_status"] {
+    for table in [
+        "alerts",
+        "alerts_v0",
+        "complaints_hourly",
+        "complaints_hourly_mv",
+        "dlq",
+        "posts",
+        "schema_migrations",
+        "sources_status",
+    ] {
         assert!(names.iter().any(|n| n == table), "{table} missing from {names:?}");
     }
 
@@ -140,7 +156,14 @@ async fn table_columns_are_exactly_the_row_fields() {
 }
 
 async fn describe_insertable(db: &ScratchDb, table: &str) -> Vec<String> {
-    let text = db.client.query(&format!("DESCRIBE TABLE {table}")).fetch_bytes("TabSeparated").unwrap().collect().await.unwrap();
+    let text = db
+        .client
+        .query(&format!("DESCRIBE TABLE {table}"))
+        .fetch_bytes("TabSeparated")
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
     String::from_utf8(text.to_vec())
         .unwrap()
         .lines()
@@ -247,8 +270,13 @@ async fn rows_the_server_rejects_go_to_the_dlq_with_its_message() {
     }
     let shutdown = CancellationToken::new();
     let backoff = Backoff { initial: Duration::from_millis(50), max: Duration::from_millis(500) };
-    let dead_letters = DeadLetters { publisher: bus.publisher(), topic: "dlq".into(), stage: "clickhouse".into(), backoff };
-    let config = |name: &str| SinkStageConfig { name: name.into(), limits: BatchLimits { max_rows: 1_000, max_bytes: 64 << 20, max_wait: Duration::from_millis(100) }, backoff };
+    let dead_letters =
+        DeadLetters { publisher: bus.publisher(), topic: "dlq".into(), stage: "clickhouse".into(), backoff };
+    let config = |name: &str| SinkStageConfig {
+        name: name.into(),
+        limits: BatchLimits { max_rows: 1_000, max_bytes: 64 << 20, max_wait: Duration::from_millis(100) },
+        backoff,
+    };
     let posts_stage = tokio::spawn(run_sink_stage(
         bus.subscribe("ch", &["posts"]).await.unwrap(),
         Arc::new(RowJsonSink(ClickHouseSink::new(db.config.clone()))),
@@ -307,7 +335,10 @@ async fn bundled_queries_run_and_count_right() {
     let start = start - start % 3600;
     let expected: u64 = rows
         .iter()
-        .filter(|r| (r.kind == "complaint" || r.kind == "question") && r.published_at.timestamp() - r.published_at.timestamp() % 3600 >= start)
+        .filter(|r| {
+            (r.kind == "complaint" || r.kind == "question")
+                && r.published_at.timestamp() - r.published_at.timestamp() % 3600 >= start
+        })
         .map(|r| r.topics.len().max(1) as u64)
         .sum();
     assert_eq!(report.rows.iter().map(|r| r.total).sum::<u64>(), expected);
@@ -317,7 +348,8 @@ async fn bundled_queries_run_and_count_right() {
 /// complaints_hourly's totals over (hour, municipality, topic) cells: distinct incidents, voices.
 async fn linking_totals(db: &ScratchDb) -> (u64, u64) {
     let cells = "FROM complaints_hourly GROUP BY hour, municipality, topic";
-    let incidents = db.count(&format!("SELECT toUInt64(sum(n)) FROM (SELECT uniqExactMerge(incidents) AS n {cells})")).await;
+    let incidents =
+        db.count(&format!("SELECT toUInt64(sum(n)) FROM (SELECT uniqExactMerge(incidents) AS n {cells})")).await;
     let voices = db.count(&format!("SELECT toUInt64(sum(n)) FROM (SELECT uniqExactMerge(voices) AS n {cells})")).await;
     (incidents, voices)
 }
@@ -396,7 +428,10 @@ async fn upgrading_from_004_moves_the_old_alerts_aside_and_backfills_incidents_a
     assert_eq!(db.hourly_cells().await, expected_cells(&rows), "a linked version is the same post");
     // The guarded rename did nothing the second time.
     assert_eq!(db.count("SELECT count() FROM alerts_v0").await, 1);
-    assert_eq!(db.count("SELECT count() FROM system.tables WHERE database = currentDatabase() AND name LIKE 'alerts%'").await, 2);
+    assert_eq!(
+        db.count("SELECT count() FROM system.tables WHERE database = currentDatabase() AND name LIKE 'alerts%'").await,
+        2
+    );
     db.drop().await;
 }
 

@@ -116,7 +116,13 @@ fn since() -> DateTime<Utc> {
 }
 
 fn cell(hours: i64, (oktmo, _): (&str, &str), topic: &str, incidents: u64, voices: u64) -> HourlyVoices {
-    HourlyVoices { hour: base_time() + Duration::hours(hours), municipality: oktmo.into(), topic: topic.into(), incidents, voices }
+    HourlyVoices {
+        hour: base_time() + Duration::hours(hours),
+        municipality: oktmo.into(),
+        topic: topic.into(),
+        incidents,
+        voices,
+    }
 }
 
 /// The one test body: the answers `history` must give for the fixture.
@@ -124,7 +130,11 @@ async fn check(history: &History) {
     let data = fixture();
     let posts = history.linked_posts(since()).await.unwrap();
     let uids: Vec<&str> = posts.iter().map(|p| p.uid.as_str()).collect();
-    assert_eq!(uids, ["vk:-1:1", "ok:7:6", "vk:-1:2", "vk:-2:3", "vk:-1:4", "ok:7:7", "tg:town:9", "vk:-1:5"], "{history:?}");
+    assert_eq!(
+        uids,
+        ["vk:-1:1", "ok:7:6", "vk:-1:2", "vk:-2:3", "vk:-1:4", "ok:7:7", "tg:town:9", "vk:-1:5"],
+        "{history:?}"
+    );
     // Each is the latest (linked) version, whole.
     for post in &posts {
         let expected = data.linked.iter().find(|l| l.uid == post.uid).unwrap();
@@ -143,7 +153,12 @@ async fn check(history: &History) {
     ];
     assert_eq!(voices, expected, "{history:?}");
     // Hours before `since` are not asked for.
-    assert!(history.hourly_voices(base_time() - Duration::hours(1)).await.unwrap().iter().all(|c| c.hour == base_time() - Duration::hours(1)));
+    assert!(history
+        .hourly_voices(base_time() - Duration::hours(1))
+        .await
+        .unwrap()
+        .iter()
+        .all(|c| c.hour == base_time() - Duration::hours(1)));
 
     let alerts = history.latest_alerts(since()).await.unwrap();
     let states: Vec<(&str, &str)> = alerts.iter().map(|a| (a.id.as_str(), a.state.as_str())).collect();
@@ -221,7 +236,13 @@ async fn alerts_arrive_in_the_local_store_as_alert_messages() {
     let store = LocalStore::<AlertRow>::open(dir.path()).unwrap();
     let row = alert("a1", "opened", -10);
     let alert = otklik_model::Alert::try_from(&row).unwrap();
-    let message = Message { topic: "otklik.alerts.v1".into(), partition: 0, offset: 0, key: None, payload: otklik_model::encode(&alert) };
+    let message = Message {
+        topic: "otklik.alerts.v1".into(),
+        partition: 0,
+        offset: 0,
+        key: None,
+        payload: otklik_model::encode(&alert),
+    };
     let decoded = store.decode(&message).unwrap();
     assert_eq!(decoded, row);
     store.write(&[decoded]).await.unwrap();

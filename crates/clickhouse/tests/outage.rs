@@ -7,7 +7,10 @@ mod common;
 
 use common::*;
 use otklik_clickhouse::{ClickHouseSink, Migrator, PostRow};
-use otklik_pipeline::{run_sink_stage, Backoff, BatchLimits, Bus, CancellationToken, DeadLetters, MemoryBus, Publisher, SinkStageConfig, StageMetrics};
+use otklik_pipeline::{
+    run_sink_stage, Backoff, BatchLimits, Bus, CancellationToken, DeadLetters, MemoryBus, Publisher, SinkStageConfig,
+    StageMetrics,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -38,7 +41,13 @@ struct Server {
 impl Server {
     fn start() -> (Server, String) {
         let state = tempfile::tempdir().unwrap();
-        let out = Command::new("bash").arg(script()).arg("start").arg(state.path()).stderr(Stdio::inherit()).output().expect("run scripts/clickhouse.sh");
+        let out = Command::new("bash")
+            .arg(script())
+            .arg("start")
+            .arg(state.path())
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run scripts/clickhouse.sh");
         assert!(out.status.success(), "scripts/clickhouse.sh start failed");
         let url = String::from_utf8(out.stdout).unwrap().trim().to_owned();
         (Server { state, restarted: None }, url)
@@ -103,7 +112,11 @@ async fn clickhouse_down_for_a_minute_loses_nothing() {
         bus.subscribe("ch", &["posts"]).await.unwrap(),
         Arc::new(ClickHouseSink::<PostRow>::new(sink_config)),
         DeadLetters { publisher: bus.publisher(), topic: "dlq".into(), stage: "clickhouse".into(), backoff },
-        SinkStageConfig { name: "clickhouse".into(), limits: BatchLimits { max_rows: 2_000, max_bytes: 32 << 20, max_wait: Duration::from_millis(200) }, backoff },
+        SinkStageConfig {
+            name: "clickhouse".into(),
+            limits: BatchLimits { max_rows: 2_000, max_bytes: 32 << 20, max_wait: Duration::from_millis(200) },
+            backoff,
+        },
         metrics.clone(),
         shutdown.clone(),
     ));
@@ -141,6 +154,9 @@ async fn clickhouse_down_for_a_minute_loses_nothing() {
     assert_eq!(bus.retained("dlq"), 0, "nothing went to the DLQ");
     assert_eq!(bus.lag("ch", "posts"), 0, "everything committed");
     assert_eq!(db.count("SELECT count() FROM posts FINAL").await, 20_000);
-    assert_eq!(db.hourly_cells().await, expected_cells(&(0..20_000).map(|i| row(i, base_time(), 200)).collect::<Vec<_>>()));
+    assert_eq!(
+        db.hourly_cells().await,
+        expected_cells(&(0..20_000).map(|i| row(i, base_time(), 200)).collect::<Vec<_>>())
+    );
     eprintln!("outage survived: {retries} retried writes while down, all 20 000 rows stored");
 }

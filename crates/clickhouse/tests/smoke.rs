@@ -85,7 +85,11 @@ async fn roundtrip(client: &Client) -> clickhouse::error::Result<()> {
     for table in ["posts_insert", "posts_inserter"] {
         let back = client.query(&format!("SELECT ?fields FROM {table} ORDER BY views")).fetch_all::<SmokeRow>().await?;
         assert_eq!(back, rows, "{table}");
-        let count: u64 = client.query(&format!("SELECT count() FROM {table} WHERE has(topics, ?)")).bind("heating").fetch_one().await?;
+        let count: u64 = client
+            .query(&format!("SELECT count() FROM {table} WHERE has(topics, ?)"))
+            .bind("heating")
+            .fetch_one()
+            .await?;
         assert_eq!(count, rows.iter().filter(|r| r.topics.iter().any(|t| t == "heating")).count() as u64);
         client.query(&format!("DROP TABLE {table}")).execute().await?;
     }

@@ -60,23 +60,13 @@ async fn check<S: BatchSink<Row = SourceStatRow>>(history: &History, sink: &S) {
         row("vk-adm", "vk", 7, 1070),
         row("vk-adm", "vk", 13, 1130),
     ];
-    assert_eq!(
-        history.source_stats(t0()).await.unwrap(),
-        expected,
-        "one row per observation, by source and time"
-    );
+    assert_eq!(history.source_stats(t0()).await.unwrap(), expected, "one row per observation, by source and time");
     assert_eq!(
         history.source_stats(t0() + Duration::days(7)).await.unwrap(),
         [expected[0].clone(), expected[3].clone(), expected[4].clone()]
     );
-    let bad = Message {
-        payload: b"{\"schema\": 1}".to_vec(),
-        ..messages[0].clone()
-    };
-    assert!(
-        sink.decode(&bad).is_err(),
-        "a record that is not a SourceStat goes to the DLQ"
-    );
+    let bad = Message { payload: b"{\"schema\": 1}".to_vec(), ..messages[0].clone() };
+    assert!(sink.decode(&bad).is_err(), "a record that is not a SourceStat goes to the DLQ");
 }
 
 #[tokio::test]
@@ -93,10 +83,6 @@ async fn audiences_in_clickhouse() {
         return;
     };
     let db = ScratchDb::new(&url, "otklik_audience").await;
-    check(
-        &History::ClickHouse(db.config.clone()),
-        &ClickHouseSink::<SourceStatRow>::new(db.config.clone()),
-    )
-    .await;
+    check(&History::ClickHouse(db.config.clone()), &ClickHouseSink::<SourceStatRow>::new(db.config.clone())).await;
     db.drop().await;
 }

@@ -126,7 +126,11 @@ pub fn check_date(date: DateTime<Utc>, collected_at: DateTime<Utc>, what: &str) 
         return Err(format!("{what} {} is before 2006, older than the network", rfc3339(date)));
     }
     if date > collected_at + FUTURE_SLACK {
-        return Err(format!("{what} {} is more than a day after collection ({})", rfc3339(date), rfc3339(collected_at)));
+        return Err(format!(
+            "{what} {} is more than a day after collection ({})",
+            rfc3339(date),
+            rfc3339(collected_at)
+        ));
     }
     Ok(())
 }

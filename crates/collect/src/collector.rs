@@ -204,7 +204,12 @@ pub struct Collector {
 impl Collector {
     /// Polls every enabled, available source once and publishes what each poll found (posts
     /// first, then the source's cursor); stops early on shutdown.
-    pub async fn poll_all(&self, sources: &[Source], cursors: &mut HashMap<String, Cursor>, shutdown: &CancellationToken) -> Result<PassSummary, BusError> {
+    pub async fn poll_all(
+        &self,
+        sources: &[Source],
+        cursors: &mut HashMap<String, Cursor>,
+        shutdown: &CancellationToken,
+    ) -> Result<PassSummary, BusError> {
         self.poll_pass(sources, cursors, shutdown, shutdown).await
     }
 
@@ -278,17 +283,35 @@ impl Collector {
             Err(e) => {
                 tracing::warn!(error = %e, "poll failed");
                 summary.failed.push((source.id.clone(), e.to_string()));
-                Cursor { status: SourceStatus::Failing { reason: e.to_string() }, polled_at: Some(Utc::now()), ..cursor.clone() }
+                Cursor {
+                    status: SourceStatus::Failing { reason: e.to_string() },
+                    polled_at: Some(Utc::now()),
+                    ..cursor.clone()
+                }
             }
         };
         let payload = otklik_model::encode(&new_cursor);
-        publish_with_retry(self.publisher.as_ref(), &self.topics.cursors, source.id.as_bytes(), &payload, self.backoff, shutdown).await?;
+        publish_with_retry(
+            self.publisher.as_ref(),
+            &self.topics.cursors,
+            source.id.as_bytes(),
+            &payload,
+            self.backoff,
+            shutdown,
+        )
+        .await?;
         Ok(new_cursor)
     }
 
     /// Polls every `interval` until shutdown (live collection), starting from `cursors` (see
     /// [`cursors_from_table`]). An interval below [`MIN_POLL_INTERVAL`] is raised to it.
-    pub async fn run(&self, sources: &[Source], cursors: HashMap<String, Cursor>, interval: std::time::Duration, shutdown: &CancellationToken) -> Result<(), BusError> {
+    pub async fn run(
+        &self,
+        sources: &[Source],
+        cursors: HashMap<String, Cursor>,
+        interval: std::time::Duration,
+        shutdown: &CancellationToken,
+    ) -> Result<(), BusError> {
         let (_keep, sources) = tokio::sync::watch::channel(Arc::new(sources.to_vec()));
         self.run_watched(sources, cursors, interval, shutdown).await
     }
@@ -314,7 +337,13 @@ impl Collector {
             }
             let current = sources.borrow().clone();
             let pass = self.poll_all(&current, &mut cursors, shutdown).await?;
-            tracing::info!(polled = pass.polled, posts = pass.posts, failed = pass.failed.len(), unavailable = pass.unavailable.len(), "poll pass done");
+            tracing::info!(
+                polled = pass.polled,
+                posts = pass.posts,
+                failed = pass.failed.len(),
+                unavailable = pass.unavailable.len(),
+                "poll pass done"
+            );
         }
     }
 
@@ -331,9 +360,20 @@ impl Collector {
         Ok(())
     }
 
-    async fn publish_outcome(&self, source: &Source, outcome: &PollOutcome, shutdown: &CancellationToken) -> Result<(), BusError> {
+    async fn publish_outcome(
+        &self,
+        source: &Source,
+        outcome: &PollOutcome,
+        shutdown: &CancellationToken,
+    ) -> Result<(), BusError> {
         for page in &outcome.bad_pages {
-            let message = Message { topic: page.origin.clone(), partition: -1, offset: -1, key: Some(source.id.clone().into_bytes()), payload: page.bytes.clone() };
+            let message = Message {
+                topic: page.origin.clone(),
+                partition: -1,
+                offset: -1,
+                key: Some(source.id.clone().into_bytes()),
+                payload: page.bytes.clone(),
+            };
             self.dead_letters.send(&message, &page.error.to_string(), shutdown).await?;
             StageMetrics::add(&self.metrics.dead_lettered, 1);
         }
@@ -341,11 +381,28 @@ impl Collector {
             let key = post.uid.to_string();
             let payload = otklik_model::encode(post);
             async move {
-                match publish_with_retry(self.publisher.as_ref(), &self.topics.raw, key.as_bytes(), &payload, self.backoff, shutdown).await {
+                match publish_with_retry(
+                    self.publisher.as_ref(),
+                    &self.topics.raw,
+                    key.as_bytes(),
+                    &payload,
+                    self.backoff,
+                    shutdown,
+                )
+                .await
+                {
                     // Larger than the bus takes: kept in the DLQ, and the poll goes on.
                     Err(e) if e.rejected => {
-                        let message = Message { topic: self.topics.raw.clone(), partition: -1, offset: -1, key: Some(key.into_bytes()), payload };
-                        self.dead_letters.send(&message, &format!("the post was refused by the bus: {e}"), shutdown).await?;
+                        let message = Message {
+                            topic: self.topics.raw.clone(),
+                            partition: -1,
+                            offset: -1,
+                            key: Some(key.into_bytes()),
+                            payload,
+                        };
+                        self.dead_letters
+                            .send(&message, &format!("the post was refused by the bus: {e}"), shutdown)
+                            .await?;
                         StageMetrics::add(&self.metrics.dead_lettered, 1);
                     }
                     Err(e) => return Err(e),

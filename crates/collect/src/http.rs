@@ -115,15 +115,25 @@ impl HttpClient {
     /// GETs `url` under rate-limit key `limit_key`, retrying what is retryable. A 3xx is an
     /// [`HttpError::Redirect`]; every other status below 500 but 429 is returned to the caller as
     /// a response (APIs put errors in 200 bodies; a 404 means something to the collector).
-    pub async fn get(&self, url: reqwest::Url, headers: &[(&str, &str)], limit_key: &str, rate: Rate) -> Result<HttpResponse, HttpError> {
+    pub async fn get(
+        &self,
+        url: reqwest::Url,
+        headers: &[(&str, &str)],
+        limit_key: &str,
+        rate: Rate,
+    ) -> Result<HttpResponse, HttpError> {
         let shown = redact(&url);
         let mut attempt = 0;
         loop {
             self.limiter.acquire(limit_key, rate).await;
             let outcome = self.attempt(&url, headers, &shown).await;
             let retry_after = match &outcome {
-                Ok(response) if response.status == 429 => Some(retry_after(&response.headers).unwrap_or_else(|| self.config.backoff.delay(attempt))),
-                Ok(response) if response.status >= 500 => Some(retry_after(&response.headers).unwrap_or_else(|| self.config.backoff.delay(attempt))),
+                Ok(response) if response.status == 429 => {
+                    Some(retry_after(&response.headers).unwrap_or_else(|| self.config.backoff.delay(attempt)))
+                }
+                Ok(response) if response.status >= 500 => {
+                    Some(retry_after(&response.headers).unwrap_or_else(|| self.config.backoff.delay(attempt)))
+                }
                 Ok(response) if (300..400).contains(&response.status) => return Err(redirect(&url, &shown, response)),
                 Ok(_) => return outcome,
                 Err(e) if e.is_retryable() => Some(self.config.backoff.delay(attempt)),
@@ -131,7 +141,9 @@ impl HttpClient {
             };
             if attempt >= self.config.max_retries {
                 return match outcome {
-                    Ok(response) if response.status == 429 => Err(HttpError::RateLimited { url: shown, attempts: attempt + 1 }),
+                    Ok(response) if response.status == 429 => {
+                        Err(HttpError::RateLimited { url: shown, attempts: attempt + 1 })
+                    }
                     Ok(response) => Err(HttpError::Status { url: shown, status: response.status }),
                     Err(e) => Err(e),
                 };
@@ -149,7 +161,12 @@ impl HttpClient {
         }
     }
 
-    async fn attempt(&self, url: &reqwest::Url, headers: &[(&str, &str)], shown: &str) -> Result<HttpResponse, HttpError> {
+    async fn attempt(
+        &self,
+        url: &reqwest::Url,
+        headers: &[(&str, &str)],
+        shown: &str,
+    ) -> Result<HttpResponse, HttpError> {
         let network = |e: reqwest::Error| {
             let reason = secrets::redact(&e.without_url().to_string()).into_owned();
             HttpError::Network { url: shown.to_owned(), reason }

@@ -45,8 +45,8 @@ pub mod walk;
 
 pub use check::{BadItem, Empty, Parsed};
 pub use collector::{
-    cursors_from_table, BadPage, CollectError, Collector, CollectorTopics, EmptyLog, FeedReader, PassSummary, PollNotes,
-    PollOutcome,
+    cursors_from_table, BadPage, CollectError, Collector, CollectorTopics, EmptyLog, FeedReader, PassSummary,
+    PollNotes, PollOutcome,
 };
 pub use platforms::PlatformReaders;
 pub use polls::{PollMetrics, SourcePolls};

@@ -54,6 +54,9 @@ impl FeedReader for PlatformReaders {
                 results[i] = Some(outcome);
             }
         }
-        results.into_iter().map(|r| r.unwrap_or_else(|| Err(CollectError::Transient("reader returned too few results".into())))).collect()
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(CollectError::Transient("reader returned too few results".into()))))
+            .collect()
     }
 }

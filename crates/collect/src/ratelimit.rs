@@ -231,7 +231,10 @@ mod tests {
             let in_window = times[i..].iter().take_while(|&&u| u.duration_since(t) < rate.period).count();
             assert!(in_window <= 3, "{in_window} grants within one period");
         }
-        assert!(times.last().unwrap().duration_since(start) >= Duration::from_secs(6), "20 requests at 3/s take over 6 s");
+        assert!(
+            times.last().unwrap().duration_since(start) >= Duration::from_secs(6),
+            "20 requests at 3/s take over 6 s"
+        );
         // Another key is not held up.
         let before = Instant::now();
         limiter.acquire("token-b", rate).await;

@@ -64,9 +64,14 @@ impl FeedReader for ReplayReader {
         let mut audience = None;
         let notes = PollNotes::default();
         for path in self.pages(source)? {
-            let bytes = tokio::fs::read(&path).await.map_err(|e| CollectError::Transient(format!("cannot read {}: {e}", path.display())))?;
+            let bytes = tokio::fs::read(&path)
+                .await
+                .map_err(|e| CollectError::Transient(format!("cannot read {}: {e}", path.display())))?;
             let parent = match commented_post_id(&path) {
-                Some(id) => Some(PostUid::post(source.platform, &source.handle, id).map_err(|e| CollectError::Config(format!("{}: {e}", path.display())))?),
+                Some(id) => Some(
+                    PostUid::post(source.platform, &source.handle, id)
+                        .map_err(|e| CollectError::Config(format!("{}: {e}", path.display())))?,
+                ),
                 None => None,
             };
             let ctx = ParseContext { source_id: Some(source.id.clone()), collected_at, parent, owner: None };

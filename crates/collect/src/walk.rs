@@ -34,7 +34,12 @@ pub struct WalkLimits {
 
 impl Default for WalkLimits {
     fn default() -> Self {
-        WalkLimits { first_poll_max_posts: 200, first_poll_max_age: Duration::from_secs(7 * 86_400), recheck_window: Duration::from_secs(48 * 3600), max_pages: 50 }
+        WalkLimits {
+            first_poll_max_posts: 200,
+            first_poll_max_age: Duration::from_secs(7 * 86_400),
+            recheck_window: Duration::from_secs(48 * 3600),
+            max_pages: 50,
+        }
     }
 }
 
@@ -108,7 +113,12 @@ pub fn post_number(post: &RawPost) -> Option<u64> {
 }
 
 /// Walks `feed` newest-first as far as `cursor` and `limits` require.
-pub async fn walk<F: PagedFeed + ?Sized>(feed: &F, cursor: &Cursor, limits: &WalkLimits, now: DateTime<Utc>) -> Result<Walked, CollectError> {
+pub async fn walk<F: PagedFeed + ?Sized>(
+    feed: &F,
+    cursor: &Cursor,
+    limits: &WalkLimits,
+    now: DateTime<Utc>,
+) -> Result<Walked, CollectError> {
     let recheck_from = saturating_before(now, limits.recheck_window);
     let age_floor = saturating_before(now, limits.first_poll_max_age);
     let mut seen = Vec::new();
@@ -131,7 +141,12 @@ pub async fn walk<F: PagedFeed + ?Sized>(feed: &F, cursor: &Cursor, limits: &Wal
             }
         };
         pages += 1;
-        let oldest = page.posts.iter().filter(|p| p.item_kind == ItemKind::Post && !p.pinned).min_by_key(|p| (post_number(p), p.published_at)).cloned();
+        let oldest = page
+            .posts
+            .iter()
+            .filter(|p| p.item_kind == ItemKind::Post && !p.pinned)
+            .min_by_key(|p| (post_number(p), p.published_at))
+            .cloned();
         for post in page.posts {
             if uids.insert(post.uid.clone()) {
                 seen.push(post);
@@ -173,23 +188,29 @@ pub fn settle(seen: &[RawPost], cursor: &Cursor, limits: &WalkLimits, now: DateT
             }
             Some(newest) => post_number(post).is_none_or(|n| n > newest),
         };
-        let changed = post.published_at >= recheck_from && remembered.get(&post.uid).is_some_and(|&f| f != post.fingerprint());
-        let unseen_young = post.published_at >= recheck_from && !remembered.contains_key(&post.uid) && cursor.newest_id.is_some();
+        let changed =
+            post.published_at >= recheck_from && remembered.get(&post.uid).is_some_and(|&f| f != post.fingerprint());
+        let unseen_young =
+            post.published_at >= recheck_from && !remembered.contains_key(&post.uid) && cursor.newest_id.is_some();
         if new || changed || unseen_young && !is_comment {
             publish.push(post.clone());
         }
     }
 
-    let newest_id = seen.iter().filter(|p| p.item_kind == ItemKind::Post).filter_map(post_number).max().max(cursor.newest_id);
+    let newest_id =
+        seen.iter().filter(|p| p.item_kind == ItemKind::Post).filter_map(post_number).max().max(cursor.newest_id);
     let seen_uids: HashSet<_> = seen.iter().map(|p| &p.uid).collect();
     let mut recent: Vec<SeenPost> = seen
         .iter()
         .filter(|p| p.published_at >= recheck_from)
         .map(|p| SeenPost { uid: p.uid.clone(), published_at: p.published_at, fingerprint: p.fingerprint() })
         .collect();
-    recent.extend(cursor.recent.iter().filter(|s| s.published_at >= recheck_from && !seen_uids.contains(&s.uid)).cloned());
+    recent.extend(
+        cursor.recent.iter().filter(|s| s.published_at >= recheck_from && !seen_uids.contains(&s.uid)).cloned(),
+    );
     recent.sort_by(|a, b| a.uid.cmp(&b.uid));
-    let cursor = Cursor { newest_id, recent, polled_at: Some(now), status: otklik_model::SourceStatus::Ok, ..cursor.clone() };
+    let cursor =
+        Cursor { newest_id, recent, polled_at: Some(now), status: otklik_model::SourceStatus::Ok, ..cursor.clone() };
     (publish, cursor)
 }
 

@@ -51,7 +51,11 @@ impl FeedReader for Scripted {
             }),
             _ => Ok(PollOutcome {
                 posts: vec![post(source, 1), post(source, 2)],
-                bad_pages: vec![BadPage { origin: "page-2".into(), bytes: b"<html><div".to_vec(), error: ParseError::new(source.platform, "truncated page") }],
+                bad_pages: vec![BadPage {
+                    origin: "page-2".into(),
+                    bytes: b"<html><div".to_vec(),
+                    error: ParseError::new(source.platform, "truncated page"),
+                }],
                 cursor: Cursor { newest_id: Some(2), ..cursor.clone() },
                 audience: None,
             }),
@@ -60,7 +64,17 @@ impl FeedReader for Scripted {
 }
 
 fn source(id: &str, handle: &str) -> Source {
-    Source { schema: Schema, id: id.into(), platform: Platform::Telegram, handle: handle.into(), name: String::new(), municipality: None, official: false, comments: CommentsPolicy::None, enabled: true }
+    Source {
+        schema: Schema,
+        id: id.into(),
+        platform: Platform::Telegram,
+        handle: handle.into(),
+        name: String::new(),
+        municipality: None,
+        official: false,
+        comments: CommentsPolicy::None,
+        enabled: true,
+    }
 }
 
 /// A collector over the [`Scripted`] reader publishing to `raw`, `cursors` and `dlq` of `bus`.
@@ -90,7 +104,12 @@ async fn drain(bus: &MemoryBus, topic: &str) -> Vec<(String, Vec<u8>)> {
 async fn publishes_posts_cursors_and_dead_letters() {
     let bus = MemoryBus::new(2);
     let collector = scripted_collector(&bus);
-    let sources = [source("a", "chan_a"), source("gone", "gone"), source("flaky", "flaky"), Source { enabled: false, ..source("off", "off") }];
+    let sources = [
+        source("a", "chan_a"),
+        source("gone", "gone"),
+        source("flaky", "flaky"),
+        Source { enabled: false, ..source("off", "off") },
+    ];
     let mut cursors = HashMap::new();
     let summary = collector.poll_all(&sources, &mut cursors, &CancellationToken::new()).await.unwrap();
     assert_eq!(summary.polled, 3);
@@ -103,7 +122,8 @@ async fn publishes_posts_cursors_and_dead_letters() {
     keys.sort();
     assert_eq!(keys, vec!["tg:chan_a:1", "tg:chan_a:2"]);
 
-    let cursors_published: HashMap<String, Cursor> = drain(&bus, "cursors").await.into_iter().map(|(k, v)| (k, decode("Cursor", &v).unwrap())).collect();
+    let cursors_published: HashMap<String, Cursor> =
+        drain(&bus, "cursors").await.into_iter().map(|(k, v)| (k, decode("Cursor", &v).unwrap())).collect();
     assert_eq!(cursors_published["a"].newest_id, Some(2));
     assert!(matches!(cursors_published["gone"].status, SourceStatus::Unavailable { .. }));
     assert!(matches!(cursors_published["flaky"].status, SourceStatus::Failing { .. }));
@@ -132,8 +152,13 @@ async fn a_post_larger_than_the_bus_takes_goes_to_the_dlq_and_the_poll_goes_on()
     assert_eq!(dlq.len(), 1);
     assert_eq!(dlq[0].0, "tg:huge:1");
     let record: DlqRecord = decode("DlqRecord", &dlq[0].1).unwrap();
-    assert!(record.error.contains("refused by the bus") && record.error.contains("payload truncated"), "{}", record.error);
-    let cursors_published: HashMap<String, Cursor> = drain(&bus, "cursors").await.into_iter().map(|(k, v)| (k, decode("Cursor", &v).unwrap())).collect();
+    assert!(
+        record.error.contains("refused by the bus") && record.error.contains("payload truncated"),
+        "{}",
+        record.error
+    );
+    let cursors_published: HashMap<String, Cursor> =
+        drain(&bus, "cursors").await.into_iter().map(|(k, v)| (k, decode("Cursor", &v).unwrap())).collect();
     assert_eq!(cursors_published["big"].newest_id, Some(2), "the poll completed");
 }
 
@@ -153,8 +178,14 @@ async fn a_restored_unavailable_source_is_not_polled_again() {
     let bus = MemoryBus::new(1);
     let collector = scripted_collector(&bus);
     let mut cursors = HashMap::new();
-    cursors.insert("a".to_string(), Cursor { status: SourceStatus::Unavailable { reason: "gone".into() }, ..Cursor::new("a") });
-    let summary = collector.poll_all(&[source("a", "chan_a"), source("b", "chan_b")], &mut cursors, &CancellationToken::new()).await.unwrap();
+    cursors.insert(
+        "a".to_string(),
+        Cursor { status: SourceStatus::Unavailable { reason: "gone".into() }, ..Cursor::new("a") },
+    );
+    let summary = collector
+        .poll_all(&[source("a", "chan_a"), source("b", "chan_b")], &mut cursors, &CancellationToken::new())
+        .await
+        .unwrap();
     assert_eq!(summary.polled, 1);
     assert_eq!(summary.posts, 2);
 }

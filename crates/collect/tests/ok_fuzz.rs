@@ -43,15 +43,55 @@ const ID_AND_DATE_FIELDS: &[&str] =
     &["id", "owner_ref", "author_ref", "created_ms", "date", "date_ms", "reply_to_comment_id", "uid"];
 
 const KEYS: &[&str] = &[
-    "media_topics", "comments", "entities", "has_more", "anchor", "error_code", "error_msg", "error_data",
-    "groups", "users", "group_photos", "uid", "name", "first_name", "last_name", "pic_max", "pic640x480",
-    "id", "created_ms", "media", "author_ref", "owner_ref", "discussion_summary", "like_summary", "reshare_summary",
-    "views_count", "is_sticky", "is_promo", "count", "comments_count", "type", "text", "url", "title", "question",
-    "photo_refs", "movie_refs", "topic_refs", "author_id", "author_name", "date", "date_ms", "like_count",
-    "reply_to_comment_id", "deleted",
+    "media_topics",
+    "comments",
+    "entities",
+    "has_more",
+    "anchor",
+    "error_code",
+    "error_msg",
+    "error_data",
+    "groups",
+    "users",
+    "group_photos",
+    "uid",
+    "name",
+    "first_name",
+    "last_name",
+    "pic_max",
+    "pic640x480",
+    "id",
+    "created_ms",
+    "media",
+    "author_ref",
+    "owner_ref",
+    "discussion_summary",
+    "like_summary",
+    "reshare_summary",
+    "views_count",
+    "is_sticky",
+    "is_promo",
+    "count",
+    "comments_count",
+    "type",
+    "text",
+    "url",
+    "title",
+    "question",
+    "photo_refs",
+    "movie_refs",
+    "topic_refs",
+    "author_id",
+    "author_name",
+    "date",
+    "date_ms",
+    "like_count",
+    "reply_to_comment_id",
+    "deleted",
 ];
 
-const SPECIALS: &[&str] = &["user:571200000501", "2025-11-21 08:15:00", "group:54390000000201", "media_topic:156000000000900"];
+const SPECIALS: &[&str] =
+    &["user:571200000501", "2025-11-21 08:15:00", "group:54390000000201", "media_topic:156000000000900"];
 
 proptest! {
     #![proptest_config(common::fuzz_config(CASES))]

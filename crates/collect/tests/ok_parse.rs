@@ -74,7 +74,9 @@ fn fixtures_match_snapshots() {
         match std::fs::read_to_string(&expected_path) {
             Ok(expected) if expected == actual => {}
             Ok(_) => failures.push(format!("{name}: output differs from {}", expected_path.display())),
-            Err(_) => failures.push(format!("{name}: no snapshot {} (run with UPDATE_SNAPSHOTS=1)", expected_path.display())),
+            Err(_) => {
+                failures.push(format!("{name}: no snapshot {} (run with UPDATE_SNAPSHOTS=1)", expected_path.display()))
+            }
         }
     }
     assert!(failures.is_empty(), "snapshot mismatches:\n{}", failures.join("\n"));
@@ -97,7 +99,10 @@ fn topics_map_text_media_authors_and_counters() {
     assert!(official.text.contains("Чкалова.\nЕсли батареи"), "text blocks are joined line by line: {}", official.text);
     assert!(official.author.is_source && official.pinned && !official.ads);
     assert_eq!(official.author.name.as_deref(), Some("Каменка и Каменский район | Новости"));
-    assert_eq!((official.counters.views, official.counters.likes, official.counters.reposts, official.counters.comments), (Some(5400), Some(48), Some(9), Some(17)));
+    assert_eq!(
+        (official.counters.views, official.counters.likes, official.counters.reposts, official.counters.comments),
+        (Some(5400), Some(48), Some(9), Some(17))
+    );
     let atts: Vec<_> = official.attachments.iter().map(|a| (a.kind.as_str(), a.url.as_deref())).collect();
     assert_eq!(
         atts,
@@ -121,7 +126,10 @@ fn topics_map_text_media_authors_and_counters() {
 
     let promo = &posts[3];
     assert!(promo.ads);
-    assert_eq!(promo.attachments.iter().map(|a| (a.kind.as_str(), a.title.as_deref())).collect::<Vec<_>>(), [("video", Some("Обзор котлов")), ("poll", Some("Какой у вас тип отопления?"))]);
+    assert_eq!(
+        promo.attachments.iter().map(|a| (a.kind.as_str(), a.title.as_deref())).collect::<Vec<_>>(),
+        [("video", Some("Обзор котлов")), ("poll", Some("Какой у вас тип отопления?"))]
+    );
 }
 
 #[test]
@@ -195,12 +203,16 @@ fn every_error_code_is_typed_and_classified() {
     ];
     for (code, class) in cases {
         let name = format!("error_{code}.json");
-        let Err(OkResponseError::Api(e)) = ok::parse_response(&fixture(&name), &ctx_for(&name)) else { panic!("{name}") };
+        let Err(OkResponseError::Api(e)) = ok::parse_response(&fixture(&name), &ctx_for(&name)) else {
+            panic!("{name}")
+        };
         assert_eq!((e.code, e.class()), (code, class), "{name}");
         let err = ok::parse_saved_response(&fixture(&name), &ctx_for(&name)).unwrap_err();
         assert!(err.reason.contains(&format!("OK API error {code}")), "{err}");
     }
-    let Err(OkResponseError::Api(e)) = ok::parse_response(&fixture("error_300.json"), &ctx_for("x")) else { unreachable!() };
+    let Err(OkResponseError::Api(e)) = ok::parse_response(&fixture("error_300.json"), &ctx_for("x")) else {
+        unreachable!()
+    };
     assert_eq!(e.data.as_deref(), Some("54390000000298"), "numeric error_data kept as text");
 }
 
@@ -226,12 +238,20 @@ fn malformed_input_gets_a_clear_error() {
     // Deep nesting where the parser reads it is refused; where it only skips it, serde_json
     // skips iteratively, so neither case can overflow the stack.
     let nest = |n: usize| "[".repeat(n) + &"]".repeat(n);
-    let deep = format!(r#"{{"media_topics":[{{"id":"1","owner_ref":"group:2","created_ms":1,"media":[{{"type":"text","text":{}}}]}}]}}"#, nest(10_000));
-    assert!(ok::parse_saved_response(deep.as_bytes(), &ctx_for("x")).unwrap_err().reason.contains("invalid type: sequence"));
+    let deep = format!(
+        r#"{{"media_topics":[{{"id":"1","owner_ref":"group:2","created_ms":1,"media":[{{"type":"text","text":{}}}]}}]}}"#,
+        nest(10_000)
+    );
+    assert!(ok::parse_saved_response(deep.as_bytes(), &ctx_for("x"))
+        .unwrap_err()
+        .reason
+        .contains("invalid type: sequence"));
     let skipped = format!(r#"{{"media_topics":[],"unknown":{}}}"#, nest(100_000));
     assert_eq!(ok::parse_saved_response(skipped.as_bytes(), &ctx_for("x")).unwrap(), []);
     let deep_data = format!(r#"{{"error_code":2,"error_msg":"SERVICE","error_data":{}}}"#, nest(100_000));
-    let Err(OkResponseError::Api(e)) = ok::parse_response(deep_data.as_bytes(), &ctx_for("x")) else { panic!("deep error_data") };
+    let Err(OkResponseError::Api(e)) = ok::parse_response(deep_data.as_bytes(), &ctx_for("x")) else {
+        panic!("deep error_data")
+    };
     assert_eq!((e.code, e.data), (2, None));
 }
 
@@ -253,7 +273,8 @@ fn demo_dataset_parses() {
                 ctx.parent = Some(PostUid::post(Platform::Ok, gid.as_str(), tid).unwrap());
                 comments += check_comment_dates(&path, &ctx);
             } else {
-                let posts = ok::parse_saved_response(&std::fs::read(&path).unwrap(), &ctx).unwrap_or_else(|e| panic!("{name}: {e}"));
+                let posts = ok::parse_saved_response(&std::fs::read(&path).unwrap(), &ctx)
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
                 assert!(posts.iter().all(|p| p.uid.owner == gid && !p.text.is_empty()), "{name}");
                 topics += posts.len();
             }

@@ -94,13 +94,15 @@ impl FakeOk {
 }
 
 fn expected_sig(r: &FakeRequest) -> String {
-    let params: Vec<(&str, &str)> = r.query.iter().filter(|(k, _)| k.as_str() != "sig").map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let params: Vec<(&str, &str)> =
+        r.query.iter().filter(|(k, _)| k.as_str() != "sig").map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let token = r.param("access_token").unwrap_or("");
     sign::signature(&params, SigningSecret::AccessToken { access_token: token, application_secret_key: APP_SECRET })
 }
 
 fn ok_error(code: i64, msg: &str) -> FakeResponse {
-    FakeResponse::json(json!({"error_code": code, "error_msg": msg, "error_data": null}).to_string()).with_header("Invocation-Error", &code.to_string())
+    FakeResponse::json(json!({"error_code": code, "error_msg": msg, "error_data": null}).to_string())
+        .with_header("Invocation-Error", &code.to_string())
 }
 
 fn error_name(code: i64) -> &'static str {
@@ -169,7 +171,9 @@ fn handle(api: &mut Api, req: &FakeRequest) -> FakeResponse {
             FakeResponse::json(Value::Array(groups).to_string())
         }
         "mediatopic.getTopics" => {
-            let Some(topics) = req.param("gid").and_then(|g| api.topics.get(g)) else { return ok_error(300, error_name(300)) };
+            let Some(topics) = req.param("gid").and_then(|g| api.topics.get(g)) else {
+                return ok_error(300, error_name(300));
+            };
             let (items, anchor, has_more) = match page(topics, req) {
                 Ok(p) => p,
                 Err(e) => return e,
@@ -182,7 +186,9 @@ fn handle(api: &mut Api, req: &FakeRequest) -> FakeResponse {
             if req.param("discussionType") != Some("GROUP_TOPIC") {
                 return ok_error(100, error_name(100));
             }
-            let Some(comments) = req.param("discussionId").and_then(|d| api.comments.get(d)) else { return ok_error(300, error_name(300)) };
+            let Some(comments) = req.param("discussionId").and_then(|d| api.comments.get(d)) else {
+                return ok_error(300, error_name(300));
+            };
             let (items, anchor, has_more) = match page(comments, req) {
                 Ok(p) => p,
                 Err(e) => return e,
@@ -230,7 +236,12 @@ fn config(base: &str) -> OkConfig {
 }
 
 fn credentials(secret: &str) -> OkCredentials {
-    OkCredentials { application_key: APP_KEY.into(), application_secret_key: Secret::new(secret), access_token: Secret::new(TOKEN), session_secret_key: None }
+    OkCredentials {
+        application_key: APP_KEY.into(),
+        application_secret_key: Secret::new(secret),
+        access_token: Secret::new(TOKEN),
+        session_secret_key: None,
+    }
 }
 
 fn reader_with(config: &OkConfig, secret: &str) -> OkReader {
@@ -242,16 +253,42 @@ fn reader(fake: &FakeOk) -> OkReader {
 }
 
 fn source(id: &str, gid: &str, official: bool, comments: CommentsPolicy) -> Source {
-    Source { schema: Schema, id: id.into(), platform: Platform::Ok, handle: gid.into(), name: String::new(), municipality: None, official, comments, enabled: true }
+    Source {
+        schema: Schema,
+        id: id.into(),
+        platform: Platform::Ok,
+        handle: gid.into(),
+        name: String::new(),
+        municipality: None,
+        official,
+        comments,
+        enabled: true,
+    }
 }
 
 /// A group with 7 topics 10 minutes apart (ids 107 newest … 101), comments under two of them.
 async fn group_fake() -> FakeOk {
     let fake = FakeOk::start().await;
-    let topics = (0..7u64).map(|i| topic(GID, 107 - i, 5 + 10 * i as i64, &format!("Тема {}: нет отопления", 107 - i), if i == 0 || i == 4 { 3 } else { 0 })).collect();
+    let topics = (0..7u64)
+        .map(|i| {
+            topic(
+                GID,
+                107 - i,
+                5 + 10 * i as i64,
+                &format!("Тема {}: нет отопления", 107 - i),
+                if i == 0 || i == 4 { 3 } else { 0 },
+            )
+        })
+        .collect();
     fake.set_topics(GID, topics);
-    fake.set_comments(107, vec![comment("cmA1", 4, "Холодно"), comment("cmA2", 3, "И у нас"), comment("cmA3", 2, "Спасибо")]);
-    fake.set_comments(103, vec![comment("cmB1", 40, "Где отопление?"), comment("cmB2", 39, "Звонили?"), comment("cmB3", 38, "Да")]);
+    fake.set_comments(
+        107,
+        vec![comment("cmA1", 4, "Холодно"), comment("cmA2", 3, "И у нас"), comment("cmA3", 2, "Спасибо")],
+    );
+    fake.set_comments(
+        103,
+        vec![comment("cmB1", 40, "Где отопление?"), comment("cmB2", 39, "Звонили?"), comment("cmB3", 38, "Да")],
+    );
     fake
 }
 
@@ -285,7 +322,10 @@ async fn first_poll_walks_pages_and_reads_comments_with_signed_requests() {
     // group.getInfo once, topics in 3 pages by anchor, comments in 2 pages for each of 2 topics.
     assert_eq!(fake.calls("group.getInfo").len(), 1);
     let pages = fake.calls("mediatopic.getTopics");
-    assert_eq!(pages.iter().map(|r| r.param("anchor").unwrap_or("-").to_owned()).collect::<Vec<_>>(), ["-", "a3", "a6"]);
+    assert_eq!(
+        pages.iter().map(|r| r.param("anchor").unwrap_or("-").to_owned()).collect::<Vec<_>>(),
+        ["-", "a3", "a6"]
+    );
     assert!(pages.iter().all(|r| r.param("gid") == Some(GID) && r.param("count") == Some("3")));
     let comment_calls = fake.calls("discussions.getComments");
     assert_eq!(comment_calls.len(), 4);
@@ -310,11 +350,19 @@ async fn later_polls_are_incremental_and_republish_only_what_changed() {
 
     // A new topic, and a new comment under topic 103 (its count goes 3 → 4).
     let mut topics = vec![topic(GID, 108, 1, "Новая тема: прорыв трубы", 0)];
-    topics.extend((0..7u64).map(|i| topic(GID, 107 - i, 5 + 10 * i as i64, &format!("Тема {}: нет отопления", 107 - i), match i {
-        0 => 3,
-        4 => 4,
-        _ => 0,
-    })));
+    topics.extend((0..7u64).map(|i| {
+        topic(
+            GID,
+            107 - i,
+            5 + 10 * i as i64,
+            &format!("Тема {}: нет отопления", 107 - i),
+            match i {
+                0 => 3,
+                4 => 4,
+                _ => 0,
+            },
+        )
+    }));
     fake.set_topics(GID, topics);
     fake.api.lock().unwrap().comments.get_mut("103").unwrap().push(comment("cmB4", 1, "Дали тепло"));
     let third = reader.poll(&src, &second.cursor).await.unwrap();
@@ -439,7 +487,9 @@ async fn source_unavailable(code: i64) {
     fake.inject("mediatopic.getTopics", code, 1);
     let err = reader.poll(&src, &Cursor::new(&src.id)).await.unwrap_err();
     match &err {
-        CollectError::Unavailable(reason) => assert!(reason.contains(GID) && reason.contains(&format!("error {code}")), "{reason}"),
+        CollectError::Unavailable(reason) => {
+            assert!(reason.contains(GID) && reason.contains(&format!("error {code}")), "{reason}")
+        }
         other => panic!("{other:?}"),
     }
     let other = source("ok-other", OTHER_GID, false, CommentsPolicy::None);
@@ -448,7 +498,8 @@ async fn source_unavailable(code: i64) {
     // The same code under one topic's comments: that topic is published without them.
     fake.inject("discussions.getComments", code, 1);
     let outcome = reader.poll(&src, &Cursor::new(&src.id)).await.unwrap();
-    let comments: Vec<_> = outcome.posts.iter().filter(|p| p.item_kind == ItemKind::Comment).map(|p| p.uid.id.clone()).collect();
+    let comments: Vec<_> =
+        outcome.posts.iter().filter(|p| p.item_kind == ItemKind::Comment).map(|p| p.uid.id.clone()).collect();
     assert_eq!(comments, ["103", "103", "103"], "topic 107's comments skipped, 103's read");
     assert_eq!(outcome.posts.iter().filter(|p| p.item_kind == ItemKind::Post).count(), 7);
     assert!(reader.client().stopped().is_none());
@@ -486,7 +537,10 @@ async fn stops_the_credential(code: i64, hint: &str) {
     let err = reader.poll(&src, &Cursor::new(&src.id)).await.unwrap_err();
     match &err {
         CollectError::Config(reason) => {
-            assert!(reason.contains(&format!("error {code}")) && reason.contains(hint) && reason.contains(APP_KEY), "{reason}");
+            assert!(
+                reason.contains(&format!("error {code}")) && reason.contains(hint) && reason.contains(APP_KEY),
+                "{reason}"
+            );
             assert!(!reason.contains(APP_SECRET) && !reason.contains(TOKEN));
         }
         other => panic!("{other:?}"),
@@ -494,7 +548,10 @@ async fn stops_the_credential(code: i64, hint: &str) {
     assert!(!err.is_retryable());
     assert!(reader.client().stopped().is_some());
     let sent = fake.requests().len();
-    let again = reader.poll(&source("ok-other", OTHER_GID, false, CommentsPolicy::None), &Cursor::new("ok-other")).await.unwrap_err();
+    let again = reader
+        .poll(&source("ok-other", OTHER_GID, false, CommentsPolicy::None), &Cursor::new("ok-other"))
+        .await
+        .unwrap_err();
     assert!(matches!(again, CollectError::Config(_)));
     assert_eq!(fake.requests().len(), sent, "a stopped credential sends nothing");
     fake.assert_all_signed();
@@ -528,7 +585,10 @@ async fn a_wrong_secret_is_refused_with_104_and_stops_the_credential() {
     let src = source("ok-kamenka", GID, false, CommentsPolicy::None);
     let err = reader.poll(&src, &Cursor::new(&src.id)).await.unwrap_err();
     let CollectError::Config(reason) = &err else { panic!("{err:?}") };
-    assert!(reason.contains("104") && reason.contains("PARAM_SIGNATURE") && reason.contains("application_secret_key"), "{reason}");
+    assert!(
+        reason.contains("104") && reason.contains("PARAM_SIGNATURE") && reason.contains("application_secret_key"),
+        "{reason}"
+    );
     assert!(!reason.contains(wrong) && !reason.contains(TOKEN), "{reason}");
     assert_eq!(fake.api.lock().unwrap().bad_signatures, 1);
     assert!(reader.poll(&src, &Cursor::new(&src.id)).await.is_err());
@@ -544,9 +604,15 @@ async fn the_credential_rate_limit_holds_across_concurrent_sources() {
     for (n, gid) in gids.iter().enumerate() {
         let base = 300 + 10 * n as u64;
         // 3 topics (one page), comments under 2 of them (one call each).
-        fake.set_topics(gid, (0..3u64).map(|i| topic(gid, base + 3 - i, 3 + i as i64, "текст", u64::from(i < 2) * 2)).collect());
+        fake.set_topics(
+            gid,
+            (0..3u64).map(|i| topic(gid, base + 3 - i, 3 + i as i64, "текст", u64::from(i < 2) * 2)).collect(),
+        );
         for i in 0..2u64 {
-            fake.set_comments(base + 3 - i, vec![comment(&format!("k{n}x{i}a"), 2, "a"), comment(&format!("k{n}x{i}b"), 1, "b")]);
+            fake.set_comments(
+                base + 3 - i,
+                vec![comment(&format!("k{n}x{i}a"), 2, "a"), comment(&format!("k{n}x{i}b"), 1, "b")],
+            );
         }
     }
     let mut cfg = config(&fake.base());
@@ -572,7 +638,8 @@ async fn the_credential_rate_limit_holds_across_concurrent_sources() {
     // first), so the window is shortened by that slack. Limiting per source instead of per
     // credential, or not at all, puts 8–16 requests in one window.
     let window = rate.period - Duration::from_millis(60);
-    let violations: Vec<usize> = (0..times.len()).filter(|&i| times[i..].iter().take_while(|&&t| t - times[i] < window).count() > 4).collect();
+    let violations: Vec<usize> =
+        (0..times.len()).filter(|&i| times[i..].iter().take_while(|&&t| t - times[i] < window).count() > 4).collect();
     assert!(violations.is_empty(), "{violations:?}: {:?}", times.iter().map(|t| *t - times[0]).collect::<Vec<_>>());
     fake.assert_all_signed();
 }
@@ -642,11 +709,19 @@ fn secrets_resolve_from_env_or_files_and_never_print() {
 
     // Every problem at once, each naming where the secret should have come from.
     let none = |_: &str| None;
-    let missing = OkConfig { application_key: APP_KEY.into(), access_token_file: Some("nope".into()), session_secret_key_env: Some("OK_SESSION".into()), ..OkConfig::default() };
+    let missing = OkConfig {
+        application_key: APP_KEY.into(),
+        access_token_file: Some("nope".into()),
+        session_secret_key_env: Some("OK_SESSION".into()),
+        ..OkConfig::default()
+    };
     let err = missing.resolve_credentials_with(&none, Some(&dir)).unwrap_err();
     let text = err.to_string();
     assert_eq!(err.problems.len(), 3, "{text}");
-    assert!(text.contains("OTKLIK_OK_APPLICATION_SECRET_KEY") && text.contains("nope") && text.contains("OK_SESSION"), "{text}");
+    assert!(
+        text.contains("OTKLIK_OK_APPLICATION_SECRET_KEY") && text.contains("nope") && text.contains("OK_SESSION"),
+        "{text}"
+    );
     let both = OkConfig { access_token_env: Some("A".into()), access_token_file: Some("token".into()), ..cfg.clone() };
     assert!(both.resolve_credentials_with(&env, Some(&dir)).unwrap_err().to_string().contains("keep one"));
     // A secret that was found never shows in errors about the others.
@@ -658,7 +733,10 @@ fn secrets_resolve_from_env_or_files_and_never_print() {
 
 #[test]
 fn config_has_defaults_parses_strings_and_refuses_unknown_fields() {
-    let cfg: OkConfig = serde_json::from_value(json!({"application_key": APP_KEY, "rate": "3/s", "recheck_window": "24h", "flood_backoff": "2m"})).unwrap();
+    let cfg: OkConfig = serde_json::from_value(
+        json!({"application_key": APP_KEY, "rate": "3/s", "recheck_window": "24h", "flood_backoff": "2m"}),
+    )
+    .unwrap();
     assert_eq!(cfg.api_base, "https://api.ok.ru/fb.do");
     assert_eq!(cfg.rate, Rate::per_second(3));
     assert_eq!(cfg.walk_limits().recheck_window, Duration::from_secs(24 * 3600));
@@ -667,7 +745,10 @@ fn config_has_defaults_parses_strings_and_refuses_unknown_fields() {
     assert_eq!(OkConfig::default().rate, Rate::per_second(5));
     let err = serde_json::from_value::<OkConfig>(json!({"access_token": "x"})).unwrap_err().to_string();
     assert!(err.contains("unknown field"), "{err}");
-    assert!(serde_json::from_value::<OkConfig>(json!({"rate": "fast"})).unwrap_err().to_string().contains("invalid rate"));
+    assert!(serde_json::from_value::<OkConfig>(json!({"rate": "fast"}))
+        .unwrap_err()
+        .to_string()
+        .contains("invalid rate"));
     assert!(serde_json::from_value::<OkConfig>(json!({"recheck_window": "2 days"})).is_err());
     let problems = OkConfig { page_size: 500, api_base: "api.ok.ru".into(), ..OkConfig::default() }.validate();
     let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
@@ -685,12 +766,20 @@ async fn the_shared_collector_publishes_ok_posts_and_cursors() {
         reader: Arc::new(reader(&fake)),
         publisher: bus.publisher(),
         topics: CollectorTopics { raw: "raw".into(), cursors: "cursors".into(), stats: "stats".into() },
-        dead_letters: DeadLetters { publisher: bus.publisher(), topic: "dlq".into(), stage: "collect".into(), backoff: Backoff::default() },
+        dead_letters: DeadLetters {
+            publisher: bus.publisher(),
+            topic: "dlq".into(),
+            stage: "collect".into(),
+            backoff: Backoff::default(),
+        },
         backoff: Backoff::default(),
         metrics: Arc::new(StageMetrics::default()),
         polls: Default::default(),
     };
-    let sources = [source("ok-kamenka", GID, true, CommentsPolicy::OfficialPosts), source("ok-gone", "54390000000999", false, CommentsPolicy::None)];
+    let sources = [
+        source("ok-kamenka", GID, true, CommentsPolicy::OfficialPosts),
+        source("ok-gone", "54390000000999", false, CommentsPolicy::None),
+    ];
     let mut cursors = HashMap::new();
     let shutdown = tokio_util::sync::CancellationToken::new();
     let summary = collector.poll_all(&sources, &mut cursors, &shutdown).await.unwrap();
@@ -722,9 +811,16 @@ fn a_session_secret_signs_instead_of_the_token_digest() {
     let url = client.signed_url("mediatopic.getTopics", &[("gid", GID), ("count", "3")]);
     let query: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     let sig = query.iter().find(|(k, _)| k == "sig").map(|(_, v)| v.clone()).unwrap();
-    let unsigned: Vec<(&str, &str)> = query.iter().filter(|(k, _)| k != "sig").map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let unsigned: Vec<(&str, &str)> =
+        query.iter().filter(|(k, _)| k != "sig").map(|(k, v)| (k.as_str(), v.as_str())).collect();
     assert_eq!(sig, sign::signature(&unsigned, SigningSecret::SessionSecret(session)));
-    assert_ne!(sig, sign::signature(&unsigned, SigningSecret::AccessToken { access_token: TOKEN, application_secret_key: APP_SECRET }));
+    assert_ne!(
+        sig,
+        sign::signature(
+            &unsigned,
+            SigningSecret::AccessToken { access_token: TOKEN, application_secret_key: APP_SECRET }
+        )
+    );
     assert!(query.iter().any(|(k, v)| k == "access_token" && v == TOKEN));
     assert!(!format!("{client:?}").contains(TOKEN) && !format!("{client:?}").contains(APP_SECRET));
     assert!(!client.limit_key().contains(TOKEN));
@@ -777,7 +873,11 @@ async fn a_stopped_credential_is_logged_loudly_without_secrets() {
     let lines = logs.0.lock().unwrap().clone();
     let errors: Vec<&String> = lines.iter().filter(|l| l.starts_with("ERROR")).collect();
     assert_eq!(errors.len(), 1, "{lines:#?}");
-    assert!(errors[0].contains("code=102") && errors[0].contains("stopped") && errors[0].contains(APP_KEY), "{}", errors[0]);
+    assert!(
+        errors[0].contains("code=102") && errors[0].contains("stopped") && errors[0].contains(APP_KEY),
+        "{}",
+        errors[0]
+    );
     assert!(lines.iter().any(|l| l.starts_with("WARN") && l.contains("code=8")), "{lines:#?}");
     for line in &lines {
         assert!(!line.contains(TOKEN) && !line.contains(APP_SECRET) && !line.contains("sig="), "{line}");
@@ -934,7 +1034,10 @@ mod replies {
         // Topic 202: a resident's complaint 3 h ago, a neighbour's complaint under it. Topic 201:
         // a complaint 60 h ago, older than the 48 h re-check window.
         let complaint = "Нет отопления третий день, Ладожская 101";
-        fake.set_topics(GID, vec![resident_topic(202, 180, complaint, 1), resident_topic(201, 3600, "Нет воды неделю", 0)]);
+        fake.set_topics(
+            GID,
+            vec![resident_topic(202, 180, complaint, 1), resident_topic(201, 3600, "Нет воды неделю", 0)],
+        );
         fake.set_comments(202, vec![ok_comment("cR1", NEIGHBOUR, 170, None, "У нас тоже холодно")]);
         let mut cfg = config(&fake.base());
         cfg.recheck_window = Duration::from_secs(48 * 3600);
@@ -946,15 +1049,21 @@ mod replies {
         // Later: a passer-by answers the neighbour; the УК answers the topic two hours after it
         // was written; the neighbour asks the УК back (a reply to a reply) and is answered; the
         // УК answers the neighbour's complaint too. The old topic gets its answer only now.
-        fake.set_topics(GID, vec![resident_topic(202, 180, complaint, 6), resident_topic(201, 3600, "Нет воды неделю", 1)]);
-        fake.set_comments(202, vec![
-            ok_comment("cR1", NEIGHBOUR, 170, None, "У нас тоже холодно"),
-            ok_comment("cN1", PASSER_BY, 160, Some("cR1"), "Звоните в аварийку"),
-            ok_comment("cU1", UK, 60, None, "Здравствуйте! Заявка принята, бригада выехала."),
-            ok_comment("cR2", NEIGHBOUR, 45, Some("cU1"), "А когда дадут тепло?"),
-            ok_comment("cU3", UK, 20, Some("cR1"), "Стояк на вашем подъезде запустили"),
-            ok_comment("cU2", UK, 15, Some("cR2"), "Сегодня до 18:00 запустим."),
-        ]);
+        fake.set_topics(
+            GID,
+            vec![resident_topic(202, 180, complaint, 6), resident_topic(201, 3600, "Нет воды неделю", 1)],
+        );
+        fake.set_comments(
+            202,
+            vec![
+                ok_comment("cR1", NEIGHBOUR, 170, None, "У нас тоже холодно"),
+                ok_comment("cN1", PASSER_BY, 160, Some("cR1"), "Звоните в аварийку"),
+                ok_comment("cU1", UK, 60, None, "Здравствуйте! Заявка принята, бригада выехала."),
+                ok_comment("cR2", NEIGHBOUR, 45, Some("cU1"), "А когда дадут тепло?"),
+                ok_comment("cU3", UK, 20, Some("cR1"), "Стояк на вашем подъезде запустили"),
+                ok_comment("cU2", UK, 15, Some("cR2"), "Сегодня до 18:00 запустим."),
+            ],
+        );
         fake.set_comments(201, vec![ok_comment("cU4", UK, 10, None, "Здравствуйте, разберёмся.")]);
         let second = reader.poll(&src, &first.cursor).await.unwrap();
         let got = uids(&second.posts);
@@ -963,7 +1072,8 @@ mod replies {
         fake.assert_all_signed();
 
         // Delivered twice: the second poll's posts again change nothing.
-        let collected: Vec<Item> = [first.posts, second.posts.clone(), second.posts].concat().iter().map(item).collect();
+        let collected: Vec<Item> =
+            [first.posts, second.posts.clone(), second.posts].concat().iter().map(item).collect();
         let complaints = first_replies(&collected, &responders());
         let reply = |c: &str, delay: i64| Some((format!("ok:{GID}:202:c{c}"), delay));
         assert_eq!(first_reply(&complaints, &format!("ok:{GID}:202")), reply("cU1", 120), "the УК's comment 2 h later");

@@ -47,16 +47,33 @@ impl FakeChannel {
     /// 48 h window the newest 24 are young.
     fn new(name: &str, newest: u64) -> Self {
         let now = Utc::now();
-        let mut channel = FakeChannel { name: name.into(), title: format!("Канал {name}"), posts: BTreeMap::new() };
+        let mut channel =
+            FakeChannel { name: name.into(), title: format!("Канал {name}"), posts: BTreeMap::new() };
         for id in 1..=newest {
             let age = Age::hours(2 * (newest - id) as i64) + Age::minutes(30);
-            channel.posts.insert(id, FakePost { text: format!("Пост {id}: во дворе на ул. Лермонтова, {id} не убран снег"), views: 100 + id, edited: false, published_at: now - age });
+            channel.posts.insert(
+                id,
+                FakePost {
+                    text: format!("Пост {id}: во дворе на ул. Лермонтова, {id} не убран снег"),
+                    views: 100 + id,
+                    edited: false,
+                    published_at: now - age,
+                },
+            );
         }
         channel
     }
 
     fn add(&mut self, id: u64) {
-        self.posts.insert(id, FakePost { text: format!("Новый пост {id}: нет горячей воды"), views: 7, edited: false, published_at: Utc::now() - Age::minutes(5) });
+        self.posts.insert(
+            id,
+            FakePost {
+                text: format!("Новый пост {id}: нет горячей воды"),
+                views: 7,
+                edited: false,
+                published_at: Utc::now() - Age::minutes(5),
+            },
+        );
     }
 
     /// The ids t.me shows for `?before=` (`None`: the newest page); `overlap` more posts at
@@ -184,17 +201,35 @@ fn channels(list: &[FakeChannel]) -> Channels {
 // The reader under test
 
 fn config(server: &FakeServer) -> TelegramConfig {
-    TelegramConfig { base_url: server.url().parse().unwrap(), rate: Rate::per_second(20), timeout: Duration::from_secs(5), ..TelegramConfig::default() }
+    TelegramConfig {
+        base_url: server.url().parse().unwrap(),
+        rate: Rate::per_second(20),
+        timeout: Duration::from_secs(5),
+        ..TelegramConfig::default()
+    }
 }
 
 /// A reader whose retries back off in milliseconds, not seconds.
 fn tg_reader(config: TelegramConfig) -> TelegramReader {
-    let http = HttpConfig { backoff: Backoff { initial: Duration::from_millis(20), max: Duration::from_millis(100) }, ..config.http_config() };
+    let http = HttpConfig {
+        backoff: Backoff { initial: Duration::from_millis(20), max: Duration::from_millis(100) },
+        ..config.http_config()
+    };
     TelegramReader::with_client(HttpClient::new(http, Arc::new(RateLimiter::new())).unwrap(), config).unwrap()
 }
 
 fn source(handle: &str) -> Source {
-    Source { schema: Schema, id: format!("tg-{handle}"), platform: Platform::Telegram, handle: handle.into(), name: String::new(), municipality: None, official: false, comments: CommentsPolicy::None, enabled: true }
+    Source {
+        schema: Schema,
+        id: format!("tg-{handle}"),
+        platform: Platform::Telegram,
+        handle: handle.into(),
+        name: String::new(),
+        municipality: None,
+        official: false,
+        comments: CommentsPolicy::None,
+        enabled: true,
+    }
 }
 
 fn ids(posts: &[RawPost]) -> Vec<u64> {
@@ -238,7 +273,11 @@ async fn first_poll_walks_every_page_and_sets_the_cursor() {
 
     assert_eq!(unique_ids(&outcome.posts), (1..=45).collect::<Vec<_>>());
     assert!(outcome.bad_pages.is_empty());
-    assert_eq!(befores(&server.requests()), [None, Some("26".into()), Some("6".into())], "newest page, then ?before= the oldest id shown");
+    assert_eq!(
+        befores(&server.requests()),
+        [None, Some("26".into()), Some("6".into())],
+        "newest page, then ?before= the oldest id shown"
+    );
     assert!(server.requests().iter().all(|r| r.path == "/s/penza_test" && r.header("x-requested-with").is_none()));
 
     let post_40 = outcome.posts.iter().find(|p| p.uid.id == "40").unwrap();
@@ -367,7 +406,11 @@ async fn xhr_paging_reads_json_fragments() {
     let requests = server.requests();
     assert_eq!(befores(&requests), [None, Some("26".into()), Some("6".into())]);
     let xhr: Vec<Option<&str>> = requests.iter().map(|r| r.header("x-requested-with")).collect();
-    assert_eq!(xhr, [None, Some("XMLHttpRequest"), Some("XMLHttpRequest")], "the newest page is a page, older ones fragments");
+    assert_eq!(
+        xhr,
+        [None, Some("XMLHttpRequest"), Some("XMLHttpRequest")],
+        "the newest page is a page, older ones fragments"
+    );
 }
 
 #[tokio::test]
@@ -432,7 +475,10 @@ async fn saved_real_pages_walk_through_the_reader() {
 }
 
 fn reader_for_age(server: &FakeServer, age: &str) -> TelegramReader {
-    let config: TelegramConfig = serde_json::from_value(serde_json::json!({ "base_url": server.url(), "rate": "20/s", "first_poll_max_age": age })).unwrap();
+    let config: TelegramConfig = serde_json::from_value(
+        serde_json::json!({ "base_url": server.url(), "rate": "20/s", "first_poll_max_age": age }),
+    )
+    .unwrap();
     tg_reader(config)
 }
 
@@ -467,9 +513,16 @@ async fn per_host_rate_limit_holds_across_channels() {
     // grants, so this bound holds exactly, with no allowance for jitter.)
     for (k, &t) in times.iter().enumerate() {
         let earliest = rate.period * (k as u32 / rate.requests);
-        assert!(t.duration_since(started) >= earliest, "request {k} arrived {:?} after the start, before {earliest:?}", t.duration_since(started));
+        assert!(
+            t.duration_since(started) >= earliest,
+            "request {k} arrived {:?} after the start, before {earliest:?}",
+            t.duration_since(started)
+        );
     }
-    assert!(elapsed >= Duration::from_millis(500), "12 requests at 4 per 250 ms take at least 500 ms, took {elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_millis(500),
+        "12 requests at 4 per 250 ms take at least 500 ms, took {elapsed:?}"
+    );
     assert!(elapsed < Duration::from_secs(3), "but not much longer: {elapsed:?}");
 }
 
@@ -482,7 +535,11 @@ async fn rate_limited_answer_is_retried_after_retry_after() {
         move |r| {
             let mut calls = calls.lock().unwrap();
             *calls += 1;
-            if *calls == 1 { FakeResponse::status(429).with_header("Retry-After", "1") } else { serve(&state, r, 0) }
+            if *calls == 1 {
+                FakeResponse::status(429).with_header("Retry-After", "1")
+            } else {
+                serve(&state, r, 0)
+            }
         }
     })
     .await;
@@ -550,7 +607,10 @@ async fn missing_channel_is_unavailable_without_retry() {
     let reader = tg_reader(config(&server));
     let error = expect_err(reader.poll(&source("no_such_channel"), &Cursor::new("tg")).await);
     match &error {
-        CollectError::Unavailable(reason) => assert!(reason.starts_with("channel not found") && reason.contains("/s/no_such_channel") && reason.contains("404"), "{reason}"),
+        CollectError::Unavailable(reason) => assert!(
+            reason.starts_with("channel not found") && reason.contains("/s/no_such_channel") && reason.contains("404"),
+            "{reason}"
+        ),
         other => panic!("expected Unavailable, got {other:?}"),
     }
     assert_eq!(server.requests().len(), 1, "a 404 is not retried");
@@ -570,7 +630,10 @@ async fn redirect_away_from_the_preview_is_unavailable() {
     match &error {
         CollectError::Unavailable(reason) => {
             assert!(reason.starts_with("no public preview for t.me/s/penza_closed"), "{reason}");
-            assert!(reason.contains("redirected /s/penza_closed to") && reason.ends_with("web preview turned off)"), "{reason}");
+            assert!(
+                reason.contains("redirected /s/penza_closed to") && reason.ends_with("web preview turned off)"),
+                "{reason}"
+            );
         }
         other => panic!("expected Unavailable, got {other:?}"),
     }
@@ -585,7 +648,10 @@ async fn contact_page_instead_of_a_preview_is_unavailable() {
     let server = FakeServer::start(move |_| FakeResponse::html(contact_page.clone())).await;
     let reader = tg_reader(config(&server));
     let error = expect_err(reader.poll(&source("penza_closed"), &Cursor::new("tg")).await);
-    assert!(matches!(&error, CollectError::Unavailable(r) if r.contains("no public preview") && r.contains("contact page")), "{error:?}");
+    assert!(
+        matches!(&error, CollectError::Unavailable(r) if r.contains("no public preview") && r.contains("contact page")),
+        "{error:?}"
+    );
 }
 
 #[tokio::test]
@@ -599,7 +665,11 @@ async fn truncated_transfer_is_retried() {
             *calls += 1;
             let page = state.lock().unwrap()[CHANNEL].page(None, 0);
             // The first answer announces the whole page and stops half-way.
-            if *calls == 1 { FakeResponse::truncated(&page.as_bytes()[..page.len() / 2], page.len() - page.len() / 2) } else { serve(&state, r, 0) }
+            if *calls == 1 {
+                FakeResponse::truncated(&page.as_bytes()[..page.len() / 2], page.len() - page.len() / 2)
+            } else {
+                serve(&state, r, 0)
+            }
         }
     })
     .await;
@@ -633,7 +703,8 @@ async fn page_cut_off_or_unreadable_goes_to_the_dead_letters() {
         let (state, cut) = (state.clone(), cut.clone());
         move |r| match r.param("before") {
             Some("26") => {
-                let mut raw = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nConnection: close\r\n\r\n".to_vec();
+                let mut raw =
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nConnection: close\r\n\r\n".to_vec();
                 raw.extend_from_slice(&cut);
                 FakeResponse::Raw(raw)
             }
@@ -660,7 +731,11 @@ async fn page_cut_off_or_unreadable_goes_to_the_dead_letters() {
     let outcome = reader.poll(&source, &Cursor::new(&source.id)).await.unwrap();
     assert!(outcome.posts.is_empty());
     assert_eq!(outcome.bad_pages.len(), 1);
-    assert!(outcome.bad_pages[0].error.reason.contains("no t.me/s channel preview markup"), "{}", outcome.bad_pages[0].error);
+    assert!(
+        outcome.bad_pages[0].error.reason.contains("no t.me/s channel preview markup"),
+        "{}",
+        outcome.bad_pages[0].error
+    );
     assert_eq!(outcome.cursor.newest_id, None, "the cursor does not move past what was not read");
 
     // A fragment that is not JSON: a bad page too.
@@ -700,7 +775,10 @@ async fn twenty_megabyte_page_is_refused_at_the_cap() {
         let started = Instant::now();
         let error = expect_err(reader.poll(&source(handle), &Cursor::new("tg")).await);
         match &error {
-            CollectError::Transient(reason) => assert!(reason.contains("larger than the 4194304-byte cap") && reason.contains("max_page_bytes"), "{reason}"),
+            CollectError::Transient(reason) => assert!(
+                reason.contains("larger than the 4194304-byte cap") && reason.contains("max_page_bytes"),
+                "{reason}"
+            ),
             other => panic!("expected a size error, got {other:?}"),
         }
         assert!(started.elapsed() < Duration::from_secs(3), "{handle}: refused quickly");
@@ -727,7 +805,12 @@ async fn collector_publishes_posts_cursors_and_dead_letters() {
         reader: Arc::new(tg_reader(config(&server))),
         publisher: bus.publisher(),
         topics: CollectorTopics { raw: "raw".into(), cursors: "cursors".into(), stats: "stats".into() },
-        dead_letters: DeadLetters { publisher: bus.publisher(), topic: "dlq".into(), stage: "collect".into(), backoff: Backoff::default() },
+        dead_letters: DeadLetters {
+            publisher: bus.publisher(),
+            topic: "dlq".into(),
+            stage: "collect".into(),
+            backoff: Backoff::default(),
+        },
         backoff: Backoff::default(),
         metrics: Arc::new(StageMetrics::default()),
         polls: Default::default(),
@@ -750,7 +833,9 @@ async fn collector_publishes_posts_cursors_and_dead_letters() {
     let record: serde_json::Value = serde_json::from_slice(&dlq[0].1).unwrap();
     assert!(record.to_string().contains("no t.me/s channel preview markup"), "{record}");
     assert_eq!(cursors["tg-penza_test"].newest_id, Some(45));
-    assert!(matches!(&cursors["tg-gone_channel"].status, SourceStatus::Unavailable { reason } if reason.starts_with("channel not found")));
+    assert!(
+        matches!(&cursors["tg-gone_channel"].status, SourceStatus::Unavailable { reason } if reason.starts_with("channel not found"))
+    );
     // The header's «12.5K subscribers», once for the channel polled, none for the gone one.
     let stats = drain(&bus, "stats").await;
     assert_eq!(stats.len(), 1);

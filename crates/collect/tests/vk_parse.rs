@@ -74,7 +74,9 @@ fn fixtures_match_snapshots() {
         match std::fs::read_to_string(&expected_path) {
             Ok(expected) if expected == actual => {}
             Ok(_) => failures.push(format!("{name}: output differs from {}", expected_path.display())),
-            Err(_) => failures.push(format!("{name}: no snapshot {} (run with UPDATE_SNAPSHOTS=1)", expected_path.display())),
+            Err(_) => {
+                failures.push(format!("{name}: no snapshot {} (run with UPDATE_SNAPSHOTS=1)", expected_path.display()))
+            }
         }
     }
     assert!(failures.is_empty(), "snapshot mismatches:\n{}", failures.join("\n"));
@@ -97,10 +99,16 @@ fn wall_get_maps_every_field() {
     assert_eq!(pinned.collected_at, ctx().collected_at);
     // Mention markup is gone, the visible words stay.
     assert!(pinned.text.contains("— Центр управления регионом передаст"), "{}", pinned.text);
-    assert_eq!((pinned.counters.views, pinned.counters.likes, pinned.counters.reposts, pinned.counters.comments), (Some(48210), Some(154), Some(12), Some(23)));
+    assert_eq!(
+        (pinned.counters.views, pinned.counters.likes, pinned.counters.reposts, pinned.counters.comments),
+        (Some(48210), Some(154), Some(12), Some(23))
+    );
     // The largest photo size wins.
     assert_eq!(pinned.attachments[0].kind, "photo");
-    assert_eq!(pinned.attachments[0].url.as_deref(), Some("https://sun9-12.userapi.com/impg/teplo_z.jpg?size=1280x960"));
+    assert_eq!(
+        pinned.attachments[0].url.as_deref(),
+        Some("https://sun9-12.userapi.com/impg/teplo_z.jpg?size=1280x960")
+    );
     assert_eq!(pinned.attachments[1].kind, "post_source");
     assert_eq!(pinned.attachments[1].title.as_deref(), Some("vk"));
 
@@ -111,7 +119,10 @@ fn wall_get_maps_every_field() {
     assert!(resident.edited);
     assert_eq!(resident.edited_at, Some(Utc.timestamp_opt(1762959000, 0).unwrap()));
     let geo = resident.geo.as_ref().unwrap();
-    assert_eq!((geo.lat, geo.lon, geo.place.as_deref()), (Some(53.195063), Some(45.018316), Some("Пенза, улица Московская")));
+    assert_eq!(
+        (geo.lat, geo.lon, geo.place.as_deref()),
+        (Some(53.195063), Some(45.018316), Some("Пенза, улица Московская"))
+    );
     assert_eq!(resident.attachments[0].kind, "video");
     assert_eq!(resident.attachments[0].url.as_deref(), Some("https://vk.com/video1001_456239112"));
     assert_eq!(resident.attachments[1].description.as_deref(), Some("android"));
@@ -128,7 +139,11 @@ fn wall_get_maps_every_field() {
     let kinds: Vec<_> = ad.attachments.iter().map(|a| (a.kind.as_str(), a.title.as_deref())).collect();
     assert_eq!(
         kinds,
-        [("poll", Some("Как часто убирают ваш двор?")), ("document", Some("Вакансии_дворник.pdf")), ("audio", Some("Городской оркестр — Гимн Пензы"))]
+        [
+            ("poll", Some("Как часто убирают ваш двор?")),
+            ("document", Some("Вакансии_дворник.pdf")),
+            ("audio", Some("Городской оркестр — Гимн Пензы"))
+        ]
     );
 }
 
@@ -157,7 +172,13 @@ fn comments_threads_and_deleted_comments() {
     // The deleted 31255 is skipped; its reply 31258 survives.
     assert_eq!(
         uids,
-        ["vk:-170000001:31245:c31250", "vk:-170000001:31245:c31262", "vk:-170000001:31245:c31270", "vk:-170000001:31245:c31258", "vk:-170000001:31245:c31280"]
+        [
+            "vk:-170000001:31245:c31250",
+            "vk:-170000001:31245:c31262",
+            "vk:-170000001:31245:c31270",
+            "vk:-170000001:31245:c31258",
+            "vk:-170000001:31245:c31280"
+        ]
     );
     assert!(posts.iter().all(|p| p.item_kind == ItemKind::Comment));
     let parent = |i: usize| posts[i].parent_uid.as_ref().unwrap().to_string();
@@ -182,7 +203,9 @@ fn comments_threads_and_deleted_comments() {
 
 #[test]
 fn comments_without_post_id_use_the_context_parent() {
-    let body = r#"{"response":{"count":1,"items":[{"id":77,"from_id":5,"date":1763000000,"text":"Когда починят лифт?"}]}}"#.as_bytes();
+    let body =
+        r#"{"response":{"count":1,"items":[{"id":77,"from_id":5,"date":1763000000,"text":"Когда починят лифт?"}]}}"#
+            .as_bytes();
     let mut ctx = ctx();
     ctx.parent = Some(PostUid::post(Platform::Vk, "-170000001", "31245").unwrap());
     ctx.source_id = Some("vk-penza-adm".into());
@@ -212,16 +235,28 @@ fn newsfeed_search_pages_by_next_from() {
 #[test]
 fn execute_keeps_successes_and_reports_failed_calls() {
     let page = vk::parse_response(&fixture("execute.json"), &ctx()).unwrap();
-    assert_eq!(page.posts.iter().map(|p| p.uid.to_string()).collect::<Vec<_>>(), ["vk:-170000011:2210", "vk:-170000012:560"]);
+    assert_eq!(
+        page.posts.iter().map(|p| p.uid.to_string()).collect::<Vec<_>>(),
+        ["vk:-170000011:2210", "vk:-170000012:560"]
+    );
     let classes: Vec<_> = page.execute_errors.iter().map(|e| (e.code, e.method.as_deref(), e.class())).collect();
-    assert_eq!(classes, [(15, Some("wall.get"), VkErrorClass::SourceUnavailable), (18, Some("wall.get"), VkErrorClass::SourceUnavailable)]);
+    assert_eq!(
+        classes,
+        [
+            (15, Some("wall.get"), VkErrorClass::SourceUnavailable),
+            (18, Some("wall.get"), VkErrorClass::SourceUnavailable)
+        ]
+    );
     assert_eq!(page.posts[1].author.id.as_deref(), Some("7781"));
 
     let nested = posts("execute_bare_nested.json");
     assert_eq!(nested.len(), 2);
     let failed = vk::parse_response(&fixture("execute_all_failed.json"), &ctx()).unwrap();
     assert!(failed.posts.is_empty());
-    assert_eq!(failed.execute_errors.iter().map(|e| e.class()).collect::<Vec<_>>(), [VkErrorClass::SourceUnavailable, VkErrorClass::RateLimited]);
+    assert_eq!(
+        failed.execute_errors.iter().map(|e| e.class()).collect::<Vec<_>>(),
+        [VkErrorClass::SourceUnavailable, VkErrorClass::RateLimited]
+    );
 }
 
 #[test]
@@ -242,7 +277,9 @@ fn every_error_code_is_typed_and_classified() {
     ];
     for (code, class) in cases {
         let name = format!("error_{code}.json");
-        let Err(VkResponseError::Api(e)) = vk::parse_response(&fixture(&name), &ctx()) else { panic!("{name} is not an API error") };
+        let Err(VkResponseError::Api(e)) = vk::parse_response(&fixture(&name), &ctx()) else {
+            panic!("{name} is not an API error")
+        };
         assert_eq!((e.code, e.class()), (code, class), "{name}");
         assert!(!e.message.is_empty());
         assert!(e.method.is_some(), "{name}: the method comes from request_params");
@@ -250,7 +287,9 @@ fn every_error_code_is_typed_and_classified() {
         let err = vk::parse_saved_response(&fixture(&name), &ctx()).unwrap_err();
         assert!(err.reason.contains(&format!("VK API error {code}")), "{err}");
     }
-    let Err(VkResponseError::Api(captcha)) = vk::parse_response(&fixture("error_14.json"), &ctx()) else { unreachable!() };
+    let Err(VkResponseError::Api(captcha)) = vk::parse_response(&fixture("error_14.json"), &ctx()) else {
+        unreachable!()
+    };
     assert_eq!(captcha.captcha_sid.as_deref(), Some("718236471823"));
     let Err(VkResponseError::Api(auth)) = vk::parse_response(&fixture("error_5.json"), &ctx()) else { unreachable!() };
     let rendered = format!("{auth:?} {auth}");

@@ -109,7 +109,11 @@ impl Vk {
                 // VK's own window answers error 6; but the times here are when a request was
                 // read, and a loaded machine reads late and in bunches. A violation the client
                 // is to blame for is a full window within half a second.
-                let bunched = log.iter().rev().nth(RATE as usize - 1).is_some_and(|&t| req.at.duration_since(t) < JITTER_PROOF_WINDOW);
+                let bunched = log
+                    .iter()
+                    .rev()
+                    .nth(RATE as usize - 1)
+                    .is_some_and(|&t| req.at.duration_since(t) < JITTER_PROOF_WINDOW);
                 if bunched {
                     self.violations.fetch_add(1, Ordering::SeqCst);
                 }
@@ -134,7 +138,11 @@ impl Vk {
             let mut answers = Vec::new();
             let mut errors = Vec::new();
             for (m, params) in parse_vkscript(req.param("code").unwrap_or_default()) {
-                match self.injected(&token, &m, true).map(|c| Err((c, "injected".to_owned()))).unwrap_or_else(|| self.call(&token, &m, &params)) {
+                match self
+                    .injected(&token, &m, true)
+                    .map(|c| Err((c, "injected".to_owned())))
+                    .unwrap_or_else(|| self.call(&token, &m, &params))
+                {
                     Ok(v) => answers.push(v),
                     Err((code, msg)) => {
                         answers.push(json!(false));
@@ -153,7 +161,12 @@ impl Vk {
 
     fn injected(&self, token: &str, method: &str, in_call: bool) -> Option<i64> {
         let mut injections = self.injections.lock().unwrap();
-        let hit = injections.iter_mut().find(|i| i.in_call == in_call && i.times > 0 && i.token.as_deref().is_none_or(|t| t == token) && i.method.is_none_or(|m| m == method))?;
+        let hit = injections.iter_mut().find(|i| {
+            i.in_call == in_call
+                && i.times > 0
+                && i.token.as_deref().is_none_or(|t| t == token)
+                && i.method.is_none_or(|m| m == method)
+        })?;
         hit.times = hit.times.saturating_sub(usize::from(hit.times != usize::MAX));
         Some(hit.code)
     }
@@ -167,7 +180,13 @@ impl Vk {
         let find = |p: &Params| -> Result<(i64, &Wall), (i64, String)> {
             let owner = match (int(p, "owner_id"), text(p, "domain")) {
                 (Some(o), _) => o,
-                (None, Some(d)) => *walls.iter().find(|(_, w)| w.screen.as_deref() == Some(d)).ok_or((100, "no such domain".to_owned()))?.0,
+                (None, Some(d)) => {
+                    *walls
+                        .iter()
+                        .find(|(_, w)| w.screen.as_deref() == Some(d))
+                        .ok_or((100, "no such domain".to_owned()))?
+                        .0
+                }
                 _ => return Err((100, "owner_id or domain required".into())),
             };
             let wall = walls.get(&owner).ok_or((100, "no such wall".to_owned()))?;
@@ -224,15 +243,29 @@ impl Vk {
             }
             "groups.getById" => {
                 let name = text(p, "group_id").unwrap_or_default();
-                let (owner, wall) = walls.iter().find(|(_, w)| w.screen.as_deref() == Some(name)).ok_or((100, "Invalid group id".to_owned()))?;
-                Ok(json!({"groups": [{"id": -owner, "name": format!("Community {name}"), "screen_name": name, "is_closed": u8::from(wall.closed)}], "profiles": []}))
+                let (owner, wall) = walls
+                    .iter()
+                    .find(|(_, w)| w.screen.as_deref() == Some(name))
+                    .ok_or((100, "Invalid group id".to_owned()))?;
+                Ok(
+                    json!({"groups": [{"id": -owner, "name": format!("Community {name}"), "screen_name": name, "is_closed": u8::from(wall.closed)}], "profiles": []}),
+                )
             }
             "newsfeed.search" => {
                 let q = text(p, "q").unwrap_or_default();
                 let since = int(p, "start_time").unwrap_or(0);
                 let from: usize = text(p, "start_from").and_then(|s| s.parse().ok()).unwrap_or(0);
                 let count = int(p, "count").unwrap_or(30) as usize;
-                let hits: Vec<Value> = self.search.lock().unwrap().iter().filter(|v| v["text"].as_str().unwrap_or("").contains(q) && v["date"].as_i64().unwrap_or(0) >= since).cloned().collect();
+                let hits: Vec<Value> = self
+                    .search
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|v| {
+                        v["text"].as_str().unwrap_or("").contains(q) && v["date"].as_i64().unwrap_or(0) >= since
+                    })
+                    .cloned()
+                    .collect();
                 let items: Vec<Value> = hits.iter().skip(from).take(count).cloned().collect();
                 let next = (from + items.len() < hits.len()).then(|| (from + items.len()).to_string());
                 Ok(json!({"items": items, "total_count": hits.len(), "next_from": next}))
@@ -301,11 +334,19 @@ impl Fixture {
 
     fn reader(&self, tokens: &[&str], config: VkConfig) -> VkReader {
         let http = HttpClient::new(
-            HttpConfig { timeout: Duration::from_secs(5), max_retries: 3, backoff: Backoff { initial: Duration::from_millis(10), max: Duration::from_millis(50) }, ..HttpConfig::default() },
+            HttpConfig {
+                timeout: Duration::from_secs(5),
+                max_retries: 3,
+                backoff: Backoff { initial: Duration::from_millis(10), max: Duration::from_millis(50) },
+                ..HttpConfig::default()
+            },
             Arc::new(RateLimiter::new()),
         )
         .unwrap();
-        let tokens = (1..).zip(tokens).map(|(i, t)| VkToken::new(*t, format!("test token {i}"), Rate::per_second(RATE))).collect();
+        let tokens = (1..)
+            .zip(tokens)
+            .map(|(i, t)| VkToken::new(*t, format!("test token {i}"), Rate::per_second(RATE)))
+            .collect();
         VkReader::new(config, tokens, http).unwrap()
     }
 
@@ -400,10 +441,11 @@ async fn polls_200_communities_with_3_tokens_once_each_within_limits() {
     let unique: HashSet<String> = got.iter().cloned().collect();
     assert_eq!(unique.len(), got.len(), "a post arrived twice");
     assert_eq!(unique, expected);
-    let expected_unavailable: BTreeMap<String, String> = [(7, "15"), (47, "18"), (87, "19"), (127, "30"), (167, "203"), (195, "closed")]
-        .into_iter()
-        .map(|(i, what)| (format!("vk-{i}"), what.to_owned()))
-        .collect();
+    let expected_unavailable: BTreeMap<String, String> =
+        [(7, "15"), (47, "18"), (87, "19"), (127, "30"), (167, "203"), (195, "closed")]
+            .into_iter()
+            .map(|(i, what)| (format!("vk-{i}"), what.to_owned()))
+            .collect();
     assert_eq!(unavailable.keys().collect::<Vec<_>>(), expected_unavailable.keys().collect::<Vec<_>>());
     for (id, what) in &expected_unavailable {
         assert!(unavailable[id].contains(what.as_str()), "{id}: {}", unavailable[id]);
@@ -438,10 +480,16 @@ async fn polls_200_communities_with_3_tokens_once_each_within_limits() {
         fresh.insert(format!("vk:{owner}:{newest}:c9"));
     }
     let before = fx.server.requests().len();
-    let available: Vec<(Source, Cursor)> = sources.iter().cloned().zip(next_cursors).filter(|(s, _)| !unavailable.contains_key(&s.id)).collect();
+    let available: Vec<(Source, Cursor)> =
+        sources.iter().cloned().zip(next_cursors).filter(|(s, _)| !unavailable.contains_key(&s.id)).collect();
     let (srcs, curs): (Vec<Source>, Vec<Cursor>) = available.into_iter().unzip();
-    let second: Vec<String> = poll_all(&reader, &srcs, &curs).await.into_iter().flat_map(|r| uids(&r.unwrap().posts)).collect();
-    assert_eq!(second.iter().cloned().collect::<HashSet<_>>(), fresh, "second poll publishes only what is new or changed");
+    let second: Vec<String> =
+        poll_all(&reader, &srcs, &curs).await.into_iter().flat_map(|r| uids(&r.unwrap().posts)).collect();
+    assert_eq!(
+        second.iter().cloned().collect::<HashSet<_>>(),
+        fresh,
+        "second poll publishes only what is new or changed"
+    );
     assert_eq!(second.len(), fresh.len());
     let getbyid = fx.vk.calls.lock().unwrap().iter().filter(|(m, _)| m == "groups.getById").count();
     assert_eq!(getbyid, 40, "screen names are resolved once (39 open + 1 closed, asked once each)");
@@ -469,7 +517,10 @@ async fn unbatched_concurrent_requests_never_break_a_token_limit() {
     });
     // 75 walls and one member-count read for all of them.
     assert_eq!(per_token.values().sum::<usize>(), 76);
-    assert!(per_token.len() == 3 && per_token.values().all(|&n| (15..=35).contains(&n)), "spread over the pool: {per_token:?}");
+    assert!(
+        per_token.len() == 3 && per_token.values().all(|&n| (15..=35).contains(&n)),
+        "spread over the pool: {per_token:?}"
+    );
     // 25 per token at 20 per 1.1 s: the limit had to hold requests back.
     assert!(started.elapsed() >= Duration::from_secs(1), "{:?}", started.elapsed());
 }
@@ -499,7 +550,13 @@ async fn one_wall(fx: &Fixture, posts: i64) -> (Source, Cursor) {
 async fn token_error_moves_to_the_other_token(code: i64) -> (Fixture, VkReader) {
     let fx = Fixture::new(&["tok-a", "tok-b"]).await;
     let (src, cur) = one_wall(&fx, 5).await;
-    fx.vk.injections.lock().unwrap().push(Inject { token: Some("tok-a".into()), method: None, code, times: usize::MAX, in_call: false });
+    fx.vk.injections.lock().unwrap().push(Inject {
+        token: Some("tok-a".into()),
+        method: None,
+        code,
+        times: usize::MAX,
+        in_call: false,
+    });
     let reader = fx.reader(&["tok-a", "tok-b"], fx.config());
     for _ in 0..3 {
         let outcome = reader.poll(&src, &cur).await.unwrap();
@@ -537,7 +594,9 @@ async fn error_5_removes_the_token_and_no_tokens_left_is_a_config_error() {
 #[tokio::test]
 async fn error_6_backs_the_token_off_briefly() {
     let (fx, reader) = token_error_moves_to_the_other_token(6).await;
-    assert!(matches!(&reader.token_status()[0].state, TokenState::Paused { remaining, .. } if *remaining <= Duration::from_millis(300)));
+    assert!(
+        matches!(&reader.token_status()[0].state, TokenState::Paused { remaining, .. } if *remaining <= Duration::from_millis(300))
+    );
     // After the pause the token is used again.
     fx.vk.injections.lock().unwrap().clear();
     tokio::time::sleep(Duration::from_millis(350)).await;
@@ -555,13 +614,17 @@ async fn error_9_backs_the_token_off_briefly() {
 #[tokio::test]
 async fn error_14_pauses_the_token_for_the_captcha_pause() {
     let (_fx, reader) = token_error_moves_to_the_other_token(14).await;
-    assert!(matches!(&reader.token_status()[0].state, TokenState::Paused { reason, remaining } if reason.contains("captcha") && *remaining > Duration::from_secs(590)));
+    assert!(
+        matches!(&reader.token_status()[0].state, TokenState::Paused { reason, remaining } if reason.contains("captcha") && *remaining > Duration::from_secs(590))
+    );
 }
 
 #[tokio::test]
 async fn error_29_takes_the_token_out_for_its_window_and_fails_fast_when_none_is_left() {
     let (fx, reader) = token_error_moves_to_the_other_token(29).await;
-    assert!(matches!(&reader.token_status()[0].state, TokenState::Paused { remaining, .. } if *remaining > Duration::from_secs(3590)));
+    assert!(
+        matches!(&reader.token_status()[0].state, TokenState::Paused { remaining, .. } if *remaining > Duration::from_secs(3590))
+    );
 
     let single = fx.reader(&["tok-a"], fx.config());
     let (src, cur) = (source("vk-1", "-1"), Cursor::new("vk-1"));
@@ -582,7 +645,13 @@ async fn error_10_is_retried_with_backoff() {
     assert_eq!(fx.server.requests().len(), 3);
 
     // Always 10: gives up after max_attempts as a transient failure.
-    fx.vk.injections.lock().unwrap().push(Inject { token: None, method: None, code: 10, times: usize::MAX, in_call: false });
+    fx.vk.injections.lock().unwrap().push(Inject {
+        token: None,
+        method: None,
+        code: 10,
+        times: usize::MAX,
+        in_call: false,
+    });
     let err = fx.reader(&["tok-a"], VkConfig { max_attempts: 3, ..fx.config() }).poll(&src, &cur).await.unwrap_err();
     assert!(err.is_retryable() && err.to_string().contains("error 10"), "{err}");
 }
@@ -595,7 +664,13 @@ async fn error_10_inside_execute_retries_only_that_call() {
     }
     let sources: Vec<Source> = (0..3i64).map(|i| source(&format!("vk-{i}"), &(-(10 + i)).to_string())).collect();
     let cursors: Vec<Cursor> = sources.iter().map(|s| Cursor::new(&s.id)).collect();
-    fx.vk.injections.lock().unwrap().push(Inject { token: None, method: Some("wall.get"), code: 10, times: 1, in_call: true });
+    fx.vk.injections.lock().unwrap().push(Inject {
+        token: None,
+        method: Some("wall.get"),
+        code: 10,
+        times: 1,
+        in_call: true,
+    });
     let reader = fx.reader(&["tok-a"], fx.config());
     let results = poll_all(&reader, &sources, &cursors).await;
     assert!(results.iter().all(|r| r.as_ref().is_ok_and(|o| o.posts.len() == 2)));
@@ -706,7 +781,13 @@ async fn incremental_polls_page_by_offset_mind_pinned_posts_and_fetch_changed_co
     let reply = first.posts.iter().find(|p| p.uid.to_string() == "vk:-77:250:c2").unwrap();
     assert_eq!(reply.item_kind, ItemKind::Comment);
     assert_eq!(reply.parent_uid.as_ref().unwrap().to_string(), "vk:-77:250:c1");
-    let offsets: Vec<String> = fx.server.requests().iter().filter(|r| r.path.ends_with("wall.get")).map(|r| r.param("offset").unwrap().to_owned()).collect();
+    let offsets: Vec<String> = fx
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("wall.get"))
+        .map(|r| r.param("offset").unwrap().to_owned())
+        .collect();
     assert_eq!(offsets, ["0", "100", "200"]);
     assert_eq!(first.cursor.newest_id, Some(250));
 
@@ -762,7 +843,12 @@ async fn screen_names_resolve_once_and_closed_communities_are_unavailable() {
     reader.poll(&sources[0], &cursors[0]).await.unwrap();
     let calls = fx.vk.calls.lock().unwrap().clone();
     assert_eq!(calls.iter().filter(|(m, _)| m == "groups.getById").count(), 2, "{calls:?}");
-    assert!(fx.server.requests().iter().filter(|r| r.path.ends_with("wall.get")).all(|r| r.param("owner_id") == Some("-42")));
+    assert!(fx
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("wall.get"))
+        .all(|r| r.param("owner_id") == Some("-42")));
 }
 
 #[tokio::test]
@@ -783,7 +869,8 @@ async fn keyword_search_pages_by_next_from_and_publishes_each_result_once() {
     let first = reader.poll(&src, &Cursor::new(&src.id)).await.unwrap();
     assert_eq!(first.posts.len(), 150);
     assert!(first.posts.iter().all(|p| p.source_id == "vk-search-pipes" && p.platform == Platform::Vk));
-    let pages: Vec<Option<String>> = fx.server.requests().iter().map(|r| r.param("start_from").map(str::to_owned)).collect();
+    let pages: Vec<Option<String>> =
+        fx.server.requests().iter().map(|r| r.param("start_from").map(str::to_owned)).collect();
     assert_eq!(pages.len(), 4);
     assert_eq!(pages[0], None);
     assert_eq!(pages[1].as_deref(), Some("40"));
@@ -903,7 +990,15 @@ mod replies {
     }
 
     /// A comment; `answers` is VK's `reply_to_comment`, `thread` its replies.
-    fn vk_comment(post: i64, id: i64, from: i64, minutes_ago: i64, answers: Option<i64>, text: &str, thread: Vec<Value>) -> Value {
+    fn vk_comment(
+        post: i64,
+        id: i64,
+        from: i64,
+        minutes_ago: i64,
+        answers: Option<i64>,
+        text: &str,
+        thread: Vec<Value>,
+    ) -> Value {
         let mut c = json!({"id": id, "from_id": from, "post_id": post, "owner_id": GROUP, "date": at_minutes_ago(minutes_ago),
                            "text": text, "thread": {"count": thread.len(), "items": thread}});
         if let Some(answered) = answers {
@@ -961,8 +1056,10 @@ mod replies {
         // Post 2: a resident's complaint 3 h ago with a neighbour's complaint comment under it.
         // Post 1: a complaint 60 h ago, older than the 48 h re-check window.
         let complaint = "Третий день нет отопления в доме на Ладожской, 101";
-        let mut w = Wall { screen: None, comments: HashMap::new(), fail: None, closed: false, posts: vec![], members: None };
-        w.posts = vec![resident_post(2, 11, 180, complaint, 1), resident_post(1, 13, 3600, "Нет горячей воды неделю", 0)];
+        let mut w =
+            Wall { screen: None, comments: HashMap::new(), fail: None, closed: false, posts: vec![], members: None };
+        w.posts =
+            vec![resident_post(2, 11, 180, complaint, 1), resident_post(1, 13, 3600, "Нет горячей воды неделю", 0)];
         w.comments.insert(2, vec![vk_comment(2, 10, 12, 170, None, "У нас тоже холодно, батареи ледяные", vec![])]);
         fx.add(GROUP, w);
         let reader = fx.reader(&["tok-a"], fx.config());
@@ -987,10 +1084,21 @@ mod replies {
                 vk_comment(2, 13, 12, 45, Some(12), "А когда дадут тепло?", vec![]),
                 vk_comment(2, 14, UK_STAFF, 15, Some(13), "Сегодня до 18:00 запустим.", vec![]),
             ];
-            w.comments.insert(2, vec![
-                vk_comment(2, 12, UK_COMMUNITY, 60, None, "Здравствуйте! Заявка принята, бригада выехала.", uk_thread),
-                vk_comment(2, 10, 12, 170, None, "У нас тоже холодно, батареи ледяные", neighbour_thread),
-            ]);
+            w.comments.insert(
+                2,
+                vec![
+                    vk_comment(
+                        2,
+                        12,
+                        UK_COMMUNITY,
+                        60,
+                        None,
+                        "Здравствуйте! Заявка принята, бригада выехала.",
+                        uk_thread,
+                    ),
+                    vk_comment(2, 10, 12, 170, None, "У нас тоже холодно, батареи ледяные", neighbour_thread),
+                ],
+            );
             w.posts[0]["comments"] = json!({"count": 6});
             w.posts[1]["comments"] = json!({"count": 1});
             w.comments.insert(1, vec![vk_comment(1, 20, UK_COMMUNITY, 10, None, "Здравствуйте, разберёмся.", vec![])]);

@@ -59,16 +59,26 @@ impl PagedFeed for Channel {
         *self.requests.lock().unwrap() += 1;
         let before = older_than.copied().unwrap_or(u64::MAX);
         if self.bad_after.is_some_and(|b| before <= b) {
-            return Err(PageError::Bad(BadPage { origin: format!("before={before}"), bytes: b"<html".to_vec(), error: ParseError::new(Platform::Telegram, "truncated") }));
+            return Err(PageError::Bad(BadPage {
+                origin: format!("before={before}"),
+                bytes: b"<html".to_vec(),
+                error: ParseError::new(Platform::Telegram, "truncated"),
+            }));
         }
-        let posts: Vec<RawPost> = self.posts.iter().filter(|p| p.uid.id.parse::<u64>().unwrap() < before).take(10).cloned().collect();
+        let posts: Vec<RawPost> =
+            self.posts.iter().filter(|p| p.uid.id.parse::<u64>().unwrap() < before).take(10).cloned().collect();
         let older = posts.last().map(|p| p.uid.id.parse().unwrap()).filter(|&id| id > 1);
         Ok(FeedPage { posts, older })
     }
 }
 
 fn limits() -> WalkLimits {
-    WalkLimits { first_poll_max_posts: 25, first_poll_max_age: Duration::from_secs(7 * 86_400), recheck_window: Duration::from_secs(24 * 3600), max_pages: 50 }
+    WalkLimits {
+        first_poll_max_posts: 25,
+        first_poll_max_age: Duration::from_secs(7 * 86_400),
+        recheck_window: Duration::from_secs(24 * 3600),
+        max_pages: 50,
+    }
 }
 
 fn ids(posts: &[RawPost]) -> Vec<u64> {
@@ -88,7 +98,8 @@ async fn a_first_poll_stops_at_its_depth() {
 #[tokio::test]
 async fn a_first_poll_stops_at_its_age() {
     let channel = Channel::new(100);
-    let shallow = WalkLimits { first_poll_max_posts: 1000, first_poll_max_age: Duration::from_secs(5 * 3600), ..limits() };
+    let shallow =
+        WalkLimits { first_poll_max_posts: 1000, first_poll_max_age: Duration::from_secs(5 * 3600), ..limits() };
     let walked = walk(&channel, &Cursor::new("tg-chan"), &shallow, now()).await.unwrap();
     assert_eq!(ids(&walked.publish), (95..=100).rev().collect::<Vec<_>>());
     assert_eq!(walked.pages, 1);
@@ -106,7 +117,9 @@ async fn later_polls_publish_new_and_changed_posts_only() {
         p.published_at = later - Age::minutes(103 - id as i64);
         channel.posts.insert(0, p);
     }
-    let edit = |channel: &mut Channel, id: u64, f: &dyn Fn(&mut RawPost)| f(channel.posts.iter_mut().find(|p| p.uid.id == id.to_string()).unwrap());
+    let edit = |channel: &mut Channel, id: u64, f: &dyn Fn(&mut RawPost)| {
+        f(channel.posts.iter_mut().find(|p| p.uid.id == id.to_string()).unwrap())
+    };
     edit(&mut channel, 95, &|p| p.text.push_str(" (upd)"));
     edit(&mut channel, 90, &|p| p.counters.views = Some(500));
     edit(&mut channel, 60, &|p| p.text.push_str(" (old edit)"));

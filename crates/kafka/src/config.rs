@@ -77,12 +77,16 @@ impl KafkaConfig {
         }
         for key in self.properties.keys().filter(|key| is_credential(key)) {
             let problem = ConfigProblem::new(format!("properties.{key}"), "a credential in the config file");
-            problems.push(problem.with_hint("secrets come from the environment: name the variable in kafka.sasl_password_env"));
+            problems.push(
+                problem.with_hint("secrets come from the environment: name the variable in kafka.sasl_password_env"),
+            );
         }
         if let Err(e) = self.sasl_password() {
             problems.push(ConfigProblem::new("sasl_password_env", e.to_string()));
         }
-        if self.group_prefix.is_empty() || !self.group_prefix.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+        if self.group_prefix.is_empty()
+            || !self.group_prefix.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        {
             problems.push(ConfigProblem::new("group_prefix", "must be letters, digits, '.', '_' or '-'"));
         }
         if let Some(n) = self.topics.partitions {
@@ -104,9 +108,12 @@ impl KafkaConfig {
         if self.sasl_password_env.is_empty() {
             return Ok(None);
         }
-        std::env::var(&self.sasl_password_env)
-            .map(Some)
-            .map_err(|_| Error::Config(format!("environment variable {} (kafka.sasl_password_env) is not set", self.sasl_password_env)))
+        std::env::var(&self.sasl_password_env).map(Some).map_err(|_| {
+            Error::Config(format!(
+                "environment variable {} (kafka.sasl_password_env) is not set",
+                self.sasl_password_env
+            ))
+        })
     }
 
     /// The common part of every client's librdkafka config.
@@ -230,12 +237,16 @@ impl TopicSpec {
         let policy = value("cleanup.policy").unwrap_or_default();
         let compacted = policy.split(',').any(|p| p.trim() == "compact");
         if self.compacted && !compacted {
-            problems.push(format!("cleanup.policy is {policy:?}, not compact: old state would be deleted by retention"));
+            problems
+                .push(format!("cleanup.policy is {policy:?}, not compact: old state would be deleted by retention"));
         }
         for (key, wanted) in &self.config {
             let actual = value(key);
             if actual.as_deref() != Some(wanted.as_str()) {
-                problems.push(format!("{key} is {}, {wanted:?} configured", actual.map_or("unset".to_owned(), |a| format!("{a:?}"))));
+                problems.push(format!(
+                    "{key} is {}, {wanted:?} configured",
+                    actual.map_or("unset".to_owned(), |a| format!("{a:?}"))
+                ));
             }
         }
         problems
@@ -251,7 +262,12 @@ mod tests {
         let config: KafkaConfig = toml_like(r#"{"brokers": "a:9092"}"#);
         assert_eq!(config, KafkaConfig::new("a:9092"));
         assert_eq!(config.topics.specs().len(), 8);
-        assert!(config.topics.specs().iter().filter(|s| s.compacted).all(|s| s.name.contains("sources") || s.name.contains("cursors")));
+        assert!(config
+            .topics
+            .specs()
+            .iter()
+            .filter(|s| s.compacted)
+            .all(|s| s.name.contains("sources") || s.name.contains("cursors")));
         let err = serde_json::from_str::<KafkaConfig>(r#"{"brokers": "a", "brokerz": "b"}"#).unwrap_err();
         assert!(err.to_string().contains("unknown field"), "{err}");
         let err = serde_json::from_str::<KafkaConfig>(r#"{"brokers": "a", "topics": {"partition": 3}}"#).unwrap_err();

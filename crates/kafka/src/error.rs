@@ -114,9 +114,9 @@ impl Error {
     pub fn is_record_rejected(&self) -> bool {
         use RDKafkaErrorCode::*;
         match self {
-            Error::Kafka { source, .. } => {
-                source.rdkafka_error_code().is_some_and(|code| matches!(code, MessageSizeTooLarge | InvalidMessageSize | MessageBatchTooLarge | InvalidRecord))
-            }
+            Error::Kafka { source, .. } => source.rdkafka_error_code().is_some_and(|code| {
+                matches!(code, MessageSizeTooLarge | InvalidMessageSize | MessageBatchTooLarge | InvalidRecord)
+            }),
             _ => false,
         }
     }

@@ -44,8 +44,8 @@ pub use error::{Error, Result};
 
 use async_trait::async_trait;
 use otklik_pipeline::{Bus, BusError, Message, Offsets, Publisher, Subscriber};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use quiet::QuietContext;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
@@ -70,7 +70,11 @@ impl Prober {
     /// Whether a broker answers a metadata request within `timeout` (blocks: call it from
     /// `spawn_blocking`).
     pub fn probe(&self, timeout: Duration) -> Result<()> {
-        self.producer.client().fetch_metadata(None, timeout).map(|_| ()).map_err(|e| Error::kafka("metadata request", e))
+        self.producer
+            .client()
+            .fetch_metadata(None, timeout)
+            .map(|_| ())
+            .map_err(|e| Error::kafka("metadata request", e))
     }
 }
 
@@ -144,7 +148,8 @@ impl KafkaBus {
         if specs.is_empty() {
             return Ok(());
         }
-        let admin: AdminClient<QuietContext> = self.config.client_config()?.create_with_context(self.context.clone()).map_err(config_error)?;
+        let admin: AdminClient<QuietContext> =
+            self.config.client_config()?.create_with_context(self.context.clone()).map_err(config_error)?;
         let new_topics: Vec<NewTopic<'_>> = specs
             .iter()
             .map(|spec| {
@@ -162,10 +167,8 @@ impl KafkaBus {
             })
             .collect();
         let options = AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT)).request_timeout(Some(ADMIN_TIMEOUT));
-        let results = admin
-            .create_topics(new_topics.iter(), &options)
-            .await
-            .map_err(|e| Error::kafka("create topics", e))?;
+        let results =
+            admin.create_topics(new_topics.iter(), &options).await.map_err(|e| Error::kafka("create topics", e))?;
         for result in results {
             match result {
                 Ok(name) => tracing::info!(topic = %name, "created topic"),
@@ -181,7 +184,8 @@ impl KafkaBus {
     /// cleanup policy (a state topic that is not compacted loses its state), and every other
     /// config the spec names (`retention.ms`, …). `otklik kafka init` prints the result.
     pub async fn init_topics(&self, specs: &[TopicSpec]) -> Result<Vec<TopicCheck>> {
-        let admin: AdminClient<QuietContext> = self.config.client_config()?.create_with_context(self.context.clone()).map_err(config_error)?;
+        let admin: AdminClient<QuietContext> =
+            self.config.client_config()?.create_with_context(self.context.clone()).map_err(config_error)?;
         let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
         let existing = {
             let (config, context) = (self.config.clone(), self.context.clone());
@@ -199,10 +203,17 @@ impl KafkaBus {
                 continue;
             };
             let resource = [ResourceSpecifier::Topic(&spec.name)];
-            let described = admin.describe_configs(&resource, &options).await.map_err(|e| Error::kafka("describe topic configs", e))?;
+            let described = admin
+                .describe_configs(&resource, &options)
+                .await
+                .map_err(|e| Error::kafka("describe topic configs", e))?;
             let configs = described.into_iter().next().and_then(|r| r.ok());
             let value = |key: &str| configs.as_ref().and_then(|c| c.get(key)).and_then(|e| e.value.clone());
-            checks.push(TopicCheck { name: spec.name.clone(), created: false, problems: spec.mismatches(partitions, value) });
+            checks.push(TopicCheck {
+                name: spec.name.clone(),
+                created: false,
+                problems: spec.mismatches(partitions, value),
+            });
         }
         Ok(checks)
     }
@@ -243,8 +254,10 @@ pub struct TopicCheck {
 
 /// The partition count of each of `names` that exists.
 fn partition_counts(config: &KafkaConfig, context: QuietContext, names: &[String]) -> Result<HashMap<String, i32>> {
-    let consumer: BaseConsumer<QuietContext> = config.client_config()?.create_with_context(context).map_err(config_error)?;
-    let metadata = consumer.fetch_metadata(None, ADMIN_TIMEOUT).map_err(|e| Error::kafka("read the cluster metadata", e))?;
+    let consumer: BaseConsumer<QuietContext> =
+        config.client_config()?.create_with_context(context).map_err(config_error)?;
+    let metadata =
+        consumer.fetch_metadata(None, ADMIN_TIMEOUT).map_err(|e| Error::kafka("read the cluster metadata", e))?;
     Ok(metadata
         .topics()
         .iter()
@@ -313,7 +326,9 @@ fn read_log_blocking(config: &KafkaConfig, topic: &str, context: QuietContext) -
         let (low, high) = until_done(deadline, watermarks)?;
         if high > low {
             ends.insert(partition.id(), high);
-            assignment.add_partition_offset(topic, partition.id(), Offset::Beginning).map_err(|e| Error::kafka(op(), e))?;
+            assignment
+                .add_partition_offset(topic, partition.id(), Offset::Beginning)
+                .map_err(|e| Error::kafka(op(), e))?;
         }
     }
     if ends.is_empty() {

@@ -8,8 +8,8 @@
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
-use rdkafka::TopicPartitionList;
 use rdkafka::error::KafkaError;
+use rdkafka::TopicPartitionList;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -80,7 +80,11 @@ impl Repeats {
         let mut ended: Vec<Ended> = self
             .runs
             .drain()
-            .map(|(kind, run)| Ended { kind, occurrences: run.total, lasted: now.saturating_duration_since(run.started) })
+            .map(|(kind, run)| Ended {
+                kind,
+                occurrences: run.total,
+                lasted: now.saturating_duration_since(run.started),
+            })
             .collect();
         ended.sort_by(|a, b| a.kind.cmp(&b.kind));
         ended
@@ -101,7 +105,10 @@ pub struct Trouble {
 
 impl Default for Trouble {
     fn default() -> Self {
-        Trouble { repeats: Arc::new(Mutex::new(Repeats::new(SUMMARY_INTERVAL))), open: Arc::new(AtomicBool::new(false)) }
+        Trouble {
+            repeats: Arc::new(Mutex::new(Repeats::new(SUMMARY_INTERVAL))),
+            open: Arc::new(AtomicBool::new(false)),
+        }
     }
 }
 
@@ -228,7 +235,10 @@ mod tests {
         );
         let ended = repeats.recovered(at(75));
         assert_eq!(ended.len(), 2);
-        assert_eq!(ended[0], Ended { kind: "BrokerTransportFailure".into(), occurrences: 70, lasted: Duration::from_secs(75) });
+        assert_eq!(
+            ended[0],
+            Ended { kind: "BrokerTransportFailure".into(), occurrences: 70, lasted: Duration::from_secs(75) }
+        );
         assert!(repeats.is_quiet() && repeats.recovered(at(80)).is_empty());
         // After recovery the same trouble is news again.
         assert_eq!(repeats.observe("FAIL", at(90)), Tell::First);

@@ -50,7 +50,12 @@ impl KafkaStats {
                     .flat_map(|(topic, t)| t.partitions.values().map(move |p| (topic, p)))
                     // -1 is librdkafka's internal partition; lag -1 means not known yet.
                     .filter(|(_, p)| p.partition >= 0 && p.consumer_lag >= 0)
-                    .map(|(topic, p)| ((topic.clone(), p.partition), PartitionLag { lag: p.consumer_lag, committed: p.committed_offset }))
+                    .map(|(topic, p)| {
+                        (
+                            (topic.clone(), p.partition),
+                            PartitionLag { lag: p.consumer_lag, committed: p.committed_offset },
+                        )
+                    })
                     .collect();
                 self.record_consumer(&statistics.name, lags);
             }

@@ -22,7 +22,13 @@ fn bus(brokers: &str) -> KafkaBus {
 }
 
 fn spec(name: &str, partitions: i32) -> TopicSpec {
-    TopicSpec { name: name.into(), partitions: Some(partitions), replication_factor: None, compacted: false, config: BTreeMap::new() }
+    TopicSpec {
+        name: name.into(),
+        partitions: Some(partitions),
+        replication_factor: None,
+        compacted: false,
+        config: BTreeMap::new(),
+    }
 }
 
 /// rdkafka alone, no otklik code: the broker takes a record and hands it back.
@@ -113,10 +119,12 @@ async fn topic_bootstrap_is_idempotent() {
     bus.ensure_default_topics().await.expect("first bootstrap");
     bus.ensure_default_topics().await.expect("second bootstrap is a no-op");
 
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", &brokers).create().unwrap();
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", &brokers).create().unwrap();
     let metadata = admin.inner().fetch_metadata(None, Duration::from_secs(10)).unwrap();
     for spec in topics.specs() {
-        let topic = metadata.topics().iter().find(|t| t.name() == spec.name).unwrap_or_else(|| panic!("{} missing", spec.name));
+        let topic =
+            metadata.topics().iter().find(|t| t.name() == spec.name).unwrap_or_else(|| panic!("{} missing", spec.name));
         assert_eq!(Some(topic.partitions().len() as i32), spec.partitions, "{}", spec.name);
     }
     let names: Vec<String> = topics.specs().into_iter().map(|s| s.name).collect();
@@ -182,7 +190,8 @@ async fn an_idling_subscriber_keeps_its_group_membership() {
             bus.revocations()
         }
     };
-    let (idling, stalled) = tokio::join!(member(short_poll_interval(&brokers), true), member(short_poll_interval(&brokers), false));
+    let (idling, stalled) =
+        tokio::join!(member(short_poll_interval(&brokers), true), member(short_poll_interval(&brokers), false));
     assert_eq!(idling, 0, "the idling member lost its partitions");
     assert!(stalled >= 1, "the control never exceeded max.poll.interval.ms, so the test proves nothing");
 }

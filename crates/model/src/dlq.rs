@@ -36,7 +36,13 @@ pub struct DlqRecord {
 
 impl DlqRecord {
     /// Wraps raw bytes, keeping them exactly: UTF-8 as text, anything else as base64.
-    pub fn new(stage: impl Into<String>, error: impl Into<String>, topic: impl Into<String>, payload: &[u8], failed_at: DateTime<Utc>) -> Self {
+    pub fn new(
+        stage: impl Into<String>,
+        error: impl Into<String>,
+        topic: impl Into<String>,
+        payload: &[u8],
+        failed_at: DateTime<Utc>,
+    ) -> Self {
         let (payload, payload_encoding) = match std::str::from_utf8(payload) {
             Ok(text) => (text.to_owned(), PayloadEncoding::Utf8),
             Err(_) => (base64_encode(payload), PayloadEncoding::Base64),
@@ -69,7 +75,8 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 fn base64_encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let n = (chunk[0] as u32) << 16 | (*chunk.get(1).unwrap_or(&0) as u32) << 8 | *chunk.get(2).unwrap_or(&0) as u32;
+        let n =
+            (chunk[0] as u32) << 16 | (*chunk.get(1).unwrap_or(&0) as u32) << 8 | *chunk.get(2).unwrap_or(&0) as u32;
         for i in 0..4 {
             if i <= chunk.len() {
                 out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);

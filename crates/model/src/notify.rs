@@ -164,7 +164,13 @@ pub struct Silence {
 impl Silence {
     /// A silence of `series` from `starts_at` for `duration`; its id names the series and the
     /// second it starts (`56701000:heating@20261120T091500`).
-    pub fn new(series: &str, starts_at: DateTime<Utc>, duration: chrono::Duration, reason: &str, created_by: &str) -> Silence {
+    pub fn new(
+        series: &str,
+        starts_at: DateTime<Utc>,
+        duration: chrono::Duration,
+        reason: &str,
+        created_by: &str,
+    ) -> Silence {
         Silence {
             schema: Schema,
             id: format!("{series}@{}", starts_at.format("%Y%m%dT%H%M%S")),
@@ -181,7 +187,8 @@ impl Silence {
         let Some((place, topic)) = series.split_once(':') else {
             return Err(format!("{series:?} is not `{{municipality}}:{{topic}}` (e.g. 56701000:heating, region:*)"));
         };
-        let place_ok = place == "*" || place == "region" || (!place.is_empty() && place.bytes().all(|b| b.is_ascii_digit()));
+        let place_ok =
+            place == "*" || place == "region" || (!place.is_empty() && place.bytes().all(|b| b.is_ascii_digit()));
         if !place_ok {
             return Err(format!("{series:?}: {place:?} is not an ОКТМО code, `region` or `*`"));
         }

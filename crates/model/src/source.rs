@@ -160,6 +160,14 @@ pub struct SourceStat {
 impl Cursor {
     /// The cursor of a source never polled.
     pub fn new(source_id: impl Into<String>) -> Self {
-        Cursor { schema: Schema, source_id: source_id.into(), newest_id: None, resume: None, polled_at: None, status: SourceStatus::Ok, recent: Vec::new() }
+        Cursor {
+            schema: Schema,
+            source_id: source_id.into(),
+            newest_id: None,
+            resume: None,
+            polled_at: None,
+            status: SourceStatus::Ok,
+            recent: Vec::new(),
+        }
     }
 }

@@ -20,7 +20,11 @@ fn sample_post() -> RawPost {
         edited: false,
         collected_at: Utc.with_ymd_and_hms(2026, 11, 1, 7, 0, 5).unwrap(),
         text: "Нет отопления в доме на ул. Мира, 5".into(),
-        repost_of: Some(RepostOrigin { uid: Some("tg:chan:1".parse().unwrap()), name: None, text: "исходный текст".into() }),
+        repost_of: Some(RepostOrigin {
+            uid: Some("tg:chan:1".parse().unwrap()),
+            name: None,
+            text: "исходный текст".into(),
+        }),
         attachments: vec![Attachment { kind: "photo".into(), title: None, description: None, url: None }],
         counters: Counters { views: Some(1200), likes: Some(4), reposts: None, comments: Some(2) },
         pinned: false,
@@ -48,7 +52,11 @@ fn every_wire_type_round_trips() {
             language: "ru".into(),
             kind: PostKind::Complaint,
             topics: vec![TopicHit { topic: Topic::Heating, score: 2.5, rule: "heating.no_heat".into() }],
-            municipality: Some(MunicipalityMatch { oktmo: "56701000".into(), name: "г. Пенза".into(), evidence: MunicipalityEvidence::Text }),
+            municipality: Some(MunicipalityMatch {
+                oktmo: "56701000".into(),
+                name: "г. Пенза".into(),
+                evidence: MunicipalityEvidence::Text,
+            }),
             out_of_region: false,
         },
         copy_of: None,
@@ -67,8 +75,15 @@ fn every_wire_type_round_trips() {
         enabled: true,
     });
     round_trip(&Cursor {
-        recent: vec![SeenPost { uid: "tg:chan:41".parse().unwrap(), published_at: Utc.with_ymd_and_hms(2026, 11, 1, 6, 0, 0).unwrap(), fingerprint: 7 }],
-        newest_id: Some(42), polled_at: Some(Utc::now().with_timezone(&Utc).date_naive().and_hms_opt(1, 2, 3).unwrap().and_utc()), ..Cursor::new("tg-penza") });
+        recent: vec![SeenPost {
+            uid: "tg:chan:41".parse().unwrap(),
+            published_at: Utc.with_ymd_and_hms(2026, 11, 1, 6, 0, 0).unwrap(),
+            fingerprint: 7,
+        }],
+        newest_id: Some(42),
+        polled_at: Some(Utc::now().with_timezone(&Utc).date_naive().and_hms_opt(1, 2, 3).unwrap().and_utc()),
+        ..Cursor::new("tg-penza")
+    });
     round_trip(&Alert {
         schema: Schema,
         id: "56701000:heating:20261101T06".into(),
@@ -87,10 +102,21 @@ fn every_wire_type_round_trips() {
         p_value: 1e-9,
         incidents: 3,
         voices: 40,
-        top_incidents: vec![AlertIncident { uid: post.uid.clone(), url: "https://vk.com/wall-1_2".into(), excerpt: "Нет отопления".into(), voices: 30 }],
+        top_incidents: vec![AlertIncident {
+            uid: post.uid.clone(),
+            url: "https://vk.com/wall-1_2".into(),
+            excerpt: "Нет отопления".into(),
+            voices: 30,
+        }],
         raised_at: Utc.with_ymd_and_hms(2026, 11, 1, 7, 0, 1).unwrap(),
     });
-    round_trip(&DlqRecord::new("classify", "bad json", "otklik.posts.raw.v1", b"{oops", Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()));
+    round_trip(&DlqRecord::new(
+        "classify",
+        "bad json",
+        "otklik.posts.raw.v1",
+        b"{oops",
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+    ));
 }
 
 #[test]

@@ -68,7 +68,8 @@ impl SigningKey {
     /// holds this key's signature of `{id}.{timestamp}.{body}` — the receiving side of the
     /// specification. Compared in constant time.
     pub fn verify(&self, id: &str, timestamp: i64, body: &[u8], signatures: &str) -> bool {
-        let candidates = signatures.split(' ').filter_map(|s| s.strip_prefix("v1,")).filter_map(|b| STANDARD.decode(b).ok());
+        let candidates =
+            signatures.split(' ').filter_map(|s| s.strip_prefix("v1,")).filter_map(|b| STANDARD.decode(b).ok());
         candidates.into_iter().any(|given| self.mac(id, timestamp, body).verify_slice(&given).is_ok())
     }
 }

@@ -66,7 +66,8 @@ pub async fn delivers_everything_in_key_order(bus: &dyn Bus, topic: &str) -> Res
     let got = receive(subscriber.as_mut(), sent.len()).await?;
     ensure!(payloads(&got) == sent, "delivered payloads differ from published ones");
     for key in ["key-0", "key-1", "key-2"] {
-        let of_key: Vec<_> = got.iter().filter(|m| m.key.as_deref() == Some(key.as_bytes())).map(|m| m.payload.clone()).collect();
+        let of_key: Vec<_> =
+            got.iter().filter(|m| m.key.as_deref() == Some(key.as_bytes())).map(|m| m.payload.clone()).collect();
         let mut sorted = of_key.clone();
         sorted.sort();
         ensure!(of_key == sorted, "records of {key} arrived out of order");
@@ -106,7 +107,12 @@ pub async fn redelivers_uncommitted(bus: &dyn Bus, topic: &str) -> Result<(), St
     let expected: BTreeSet<Vec<u8>> = sent.difference(&committed).cloned().collect();
     let mut second = bus.subscribe(group, &[topic]).await.map_err(|e| e.to_string())?;
     let again = receive(second.as_mut(), expected.len()).await?;
-    ensure!(payloads(&again) == expected, "redelivered {} messages, expected exactly the {} uncommitted ones", again.len(), expected.len());
+    ensure!(
+        payloads(&again) == expected,
+        "redelivered {} messages, expected exactly the {} uncommitted ones",
+        again.len(),
+        expected.len()
+    );
     receive_nothing(second.as_mut(), Duration::from_millis(500)).await?;
     let mut all = Offsets::default();
     for message in &again {
@@ -128,11 +134,18 @@ pub async fn reads_latest_value_per_key(bus: &dyn Bus, topic: &str) -> Result<()
         publisher.publish(topic, key.as_bytes(), value.as_bytes()).await.map_err(|e| format!("publish failed: {e}"))?;
     }
     let table = bus.read_table(topic).await.map_err(|e| format!("read_table failed: {e}"))?;
-    let mut got: Vec<(String, String)> = table.into_iter().map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), String::from_utf8_lossy(&v).into_owned())).collect();
+    let mut got: Vec<(String, String)> = table
+        .into_iter()
+        .map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), String::from_utf8_lossy(&v).into_owned()))
+        .collect();
     got.sort();
-    let expected: Vec<(String, String)> = [("a", "3"), ("b", "2"), ("c", "1")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let expected: Vec<(String, String)> =
+        [("a", "3"), ("b", "2"), ("c", "1")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     ensure!(got == expected, "table {got:?}, expected {expected:?}");
-    let empty = bus.read_table(&format!("{topic}.never-written")).await.map_err(|e| format!("read_table of an unknown topic failed: {e}"))?;
+    let empty = bus
+        .read_table(&format!("{topic}.never-written"))
+        .await
+        .map_err(|e| format!("read_table of an unknown topic failed: {e}"))?;
     ensure!(empty.is_empty(), "an unknown topic reads as an empty table");
     let mut subscriber = bus.subscribe("conformance-after-table", &[topic]).await.map_err(|e| e.to_string())?;
     receive(subscriber.as_mut(), 6).await?;
@@ -142,7 +155,11 @@ pub async fn reads_latest_value_per_key(bus: &dyn Bus, topic: &str) -> Result<()
 /// A record larger than the bus takes is refused as `rejected` (not retryable, not fatal), and
 /// the records around it go through. `oversized` must exceed the bus's limit (Kafka's default
 /// `message.max.bytes` is 1 MiB); it is filled with bytes compression cannot shrink.
-pub async fn refuses_an_oversized_record_and_goes_on(bus: &dyn Bus, topic: &str, oversized: usize) -> Result<(), String> {
+pub async fn refuses_an_oversized_record_and_goes_on(
+    bus: &dyn Bus,
+    topic: &str,
+    oversized: usize,
+) -> Result<(), String> {
     let publisher = bus.publisher();
     publisher.publish(topic, b"k", b"before").await.map_err(|e| format!("publish failed: {e}"))?;
     // An xorshift stream: incompressible, and no dependency on a random crate.
@@ -157,9 +174,17 @@ pub async fn refuses_an_oversized_record_and_goes_on(bus: &dyn Bus, topic: &str,
         .collect();
     match publisher.publish(topic, b"k", &big).await {
         Ok(()) => return Err(format!("a record of {oversized} bytes was accepted")),
-        Err(e) => ensure!(e.rejected && !e.retryable, "an oversized record failed as retryable={} rejected={}: {e}", e.retryable, e.rejected),
+        Err(e) => ensure!(
+            e.rejected && !e.retryable,
+            "an oversized record failed as retryable={} rejected={}: {e}",
+            e.retryable,
+            e.rejected
+        ),
     }
-    publisher.publish(topic, b"k", b"after").await.map_err(|e| format!("publish after the oversized record failed: {e}"))?;
+    publisher
+        .publish(topic, b"k", b"after")
+        .await
+        .map_err(|e| format!("publish after the oversized record failed: {e}"))?;
     let mut subscriber = bus.subscribe("conformance-oversized", &[topic]).await.map_err(|e| e.to_string())?;
     let got = receive(subscriber.as_mut(), 2).await?;
     let got: Vec<&[u8]> = got.iter().map(|m| m.payload.as_slice()).collect();
@@ -186,10 +211,18 @@ pub async fn idling_keeps_what_arrives(bus: &dyn Bus, topic: &str) -> Result<(),
 
 /// Runs every check, each on its own fresh topic `{prefix}.{check}`.
 pub async fn run_all(bus: &dyn Bus, topic_prefix: &str) -> Result<(), String> {
-    delivers_everything_in_key_order(bus, &format!("{topic_prefix}.order")).await.map_err(|e| format!("delivers_everything_in_key_order: {e}"))?;
-    redelivers_uncommitted(bus, &format!("{topic_prefix}.redelivery")).await.map_err(|e| format!("redelivers_uncommitted: {e}"))?;
-    reads_latest_value_per_key(bus, &format!("{topic_prefix}.table")).await.map_err(|e| format!("reads_latest_value_per_key: {e}"))?;
-    idling_keeps_what_arrives(bus, &format!("{topic_prefix}.idle")).await.map_err(|e| format!("idling_keeps_what_arrives: {e}"))?;
+    delivers_everything_in_key_order(bus, &format!("{topic_prefix}.order"))
+        .await
+        .map_err(|e| format!("delivers_everything_in_key_order: {e}"))?;
+    redelivers_uncommitted(bus, &format!("{topic_prefix}.redelivery"))
+        .await
+        .map_err(|e| format!("redelivers_uncommitted: {e}"))?;
+    reads_latest_value_per_key(bus, &format!("{topic_prefix}.table"))
+        .await
+        .map_err(|e| format!("reads_latest_value_per_key: {e}"))?;
+    idling_keeps_what_arrives(bus, &format!("{topic_prefix}.idle"))
+        .await
+        .map_err(|e| format!("idling_keeps_what_arrives: {e}"))?;
     refuses_an_oversized_record_and_goes_on(bus, &format!("{topic_prefix}.oversized"), 5 << 20)
         .await
         .map_err(|e| format!("refuses_an_oversized_record_and_goes_on: {e}"))?;

@@ -85,7 +85,11 @@ impl DeadLetters {
             Err(e) if e.rejected => {
                 let mut cut = message.clone();
                 cut.payload.truncate(cut_point(&message.payload, TRUNCATED_PAYLOAD_BYTES));
-                let error = format!("{error} (payload truncated to its first {} of {} bytes: {e})", cut.payload.len(), message.payload.len());
+                let error = format!(
+                    "{error} (payload truncated to its first {} of {} bytes: {e})",
+                    cut.payload.len(),
+                    message.payload.len()
+                );
                 let payload = otklik_model::encode(&self.record(&cut, &error));
                 publish_with_retry(self.publisher.as_ref(), &self.topic, key, &payload, self.backoff, shutdown).await
             }

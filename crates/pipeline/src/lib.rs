@@ -20,13 +20,13 @@
 pub mod backoff;
 pub mod bus;
 pub mod conformance;
-pub mod secrets;
-pub mod units;
 mod dlq;
 mod map;
 mod memory;
 mod metrics;
+pub mod secrets;
 mod sink;
+pub mod units;
 
 pub use backoff::Backoff;
 pub use bus::{Bus, BusError, Message, Offsets, Publisher, Subscriber};
@@ -34,7 +34,9 @@ pub use dlq::{publish_with_retry, DeadLetters, TRUNCATED_PAYLOAD_BYTES};
 pub use map::{run_map_stage, MapStageConfig, Output, Transform, Unprocessable};
 pub use memory::{MemoryBus, DEFAULT_MAX_RECORD_BYTES};
 pub use metrics::{DeadLetterReason, Failure, StageCounts, StageMetrics};
-pub use sink::{run_sink_stage, run_sink_stage_draining, BatchLimits, BatchSink, Rejection, SinkError, SinkStageConfig};
+pub use sink::{
+    run_sink_stage, run_sink_stage_draining, BatchLimits, BatchSink, Rejection, SinkError, SinkStageConfig,
+};
 pub use tokio_util::sync::CancellationToken;
 
 /// A stage stopped for good.

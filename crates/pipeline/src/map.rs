@@ -109,7 +109,16 @@ pub async fn run_map_stage(
                 finish_all(&mut in_flight, &mut processed).await?;
                 commit(subscriber.as_mut(), &mut processed, &metrics).await?;
                 last_commit = Instant::now();
-                match wait_idle(subscriber.as_mut(), transform.as_ref(), publisher.as_ref(), &config, &metrics, &shutdown).await? {
+                match wait_idle(
+                    subscriber.as_mut(),
+                    transform.as_ref(),
+                    publisher.as_ref(),
+                    &config,
+                    &metrics,
+                    &shutdown,
+                )
+                .await?
+                {
                     Some(message) => message,
                     None => break,
                 }
@@ -124,7 +133,15 @@ pub async fn run_map_stage(
         }
         StageMetrics::add(&metrics.received, batch.len() as u64);
         let results = transform.apply_batch(&batch);
-        in_flight.push_back(publish_batch(batch, results, publisher.as_ref(), &dead_letters, &config, &metrics, &shutdown));
+        in_flight.push_back(publish_batch(
+            batch,
+            results,
+            publisher.as_ref(),
+            &dead_letters,
+            &config,
+            &metrics,
+            &shutdown,
+        ));
         // Polling hands the new batch's records to the bus now, not when the oldest is awaited;
         // batches already acknowledged are taken on the way.
         while let Some(Some(done)) = in_flight.next().now_or_never() {
@@ -194,14 +211,18 @@ async fn publish_batch(
             }
         }
     }
-    let published = outputs.iter().map(|(_, o)| publish_with_retry(publisher, &o.topic, &o.key, &o.payload, config.backoff, shutdown));
+    let published = outputs
+        .iter()
+        .map(|(_, o)| publish_with_retry(publisher, &o.topic, &o.key, &o.payload, config.backoff, shutdown));
     let results = futures_util::future::join_all(published).await;
     let mut refused = std::collections::BTreeMap::new();
     for ((index, output), result) in outputs.iter().zip(results) {
         match result {
             Ok(()) => StageMetrics::add(&metrics.emitted, 1),
             Err(e) if e.rejected => {
-                refused.entry(*index).or_insert_with(|| format!("its output to {} was refused by the bus: {e}", output.topic));
+                refused
+                    .entry(*index)
+                    .or_insert_with(|| format!("its output to {} was refused by the bus: {e}", output.topic));
             }
             Err(e) => return Err(e.into()),
         }
@@ -226,10 +247,14 @@ async fn wait_idle(
     let tick = transform.idle_tick();
     loop {
         for output in transform.on_idle() {
-            match publish_with_retry(publisher, &output.topic, &output.key, &output.payload, config.backoff, shutdown).await {
+            match publish_with_retry(publisher, &output.topic, &output.key, &output.payload, config.backoff, shutdown)
+                .await
+            {
                 Ok(()) => StageMetrics::add(&metrics.emitted, 1),
                 // No message to dead-letter: the record itself is what is lost, so say it loudly.
-                Err(e) if e.rejected => tracing::error!(stage = %config.name, topic = %output.topic, error = %e, "record refused by the bus"),
+                Err(e) if e.rejected => {
+                    tracing::error!(stage = %config.name, topic = %output.topic, error = %e, "record refused by the bus")
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -245,7 +270,11 @@ async fn wait_idle(
 /// Commits `offsets`. A retryable failure (the group rebalanced under us, the coordinator
 /// moved) is not the stage's end: the offsets are dropped, their messages will be delivered
 /// again (to this member or the partition's new owner), and the stage goes on.
-pub(crate) async fn commit(subscriber: &mut dyn Subscriber, offsets: &mut Offsets, metrics: &StageMetrics) -> Result<(), StageError> {
+pub(crate) async fn commit(
+    subscriber: &mut dyn Subscriber,
+    offsets: &mut Offsets,
+    metrics: &StageMetrics,
+) -> Result<(), StageError> {
     if offsets.is_empty() {
         return Ok(());
     }

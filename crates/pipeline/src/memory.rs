@@ -148,7 +148,10 @@ impl Publisher for MemoryBus {
     async fn publish(&self, topic: &str, key: &[u8], payload: &[u8]) -> Result<(), BusError> {
         let size = key.len() + payload.len();
         if size > self.shared.max_record_bytes {
-            return Err(BusError::rejected(format!("publish to {topic}: a record of {size} bytes is larger than the bus takes ({})", self.shared.max_record_bytes)));
+            return Err(BusError::rejected(format!(
+                "publish to {topic}: a record of {size} bytes is larger than the bus takes ({})",
+                self.shared.max_record_bytes
+            )));
         }
         let partition = self.shared.partition_for(key);
         {
@@ -182,7 +185,8 @@ impl Bus for MemoryBus {
             state.readers.entry(topic.to_owned()).or_default().insert(group.to_owned());
             state.topic(topic, self.shared.partitions);
             for p in 0..self.shared.partitions {
-                let committed = state.committed.get(group).and_then(|c| c.get(&(topic.to_owned(), p))).copied().unwrap_or(0);
+                let committed =
+                    state.committed.get(group).and_then(|c| c.get(&(topic.to_owned(), p))).copied().unwrap_or(0);
                 positions.push(((topic.to_owned(), p), committed));
             }
         }
@@ -231,11 +235,19 @@ impl MemorySubscriber {
         for i in 0..n {
             let slot = (self.next_partition + i) % n;
             let ((topic, partition), offset) = &mut self.positions[slot];
-            let Some(log) = state.topics.get(topic.as_str()).and_then(|ps| ps.get(*partition as usize)) else { continue };
+            let Some(log) = state.topics.get(topic.as_str()).and_then(|ps| ps.get(*partition as usize)) else {
+                continue;
+            };
             // Trimmed records were committed by every group, this one included.
             *offset = (*offset).max(log.base);
             if let Some((key, payload)) = log.get(*offset) {
-                let message = Message { topic: topic.clone(), partition: *partition, offset: *offset, key: key.clone(), payload: payload.clone() };
+                let message = Message {
+                    topic: topic.clone(),
+                    partition: *partition,
+                    offset: *offset,
+                    key: key.clone(),
+                    payload: payload.clone(),
+                };
                 *offset += 1;
                 self.next_partition = (slot + 1) % n;
                 return Ok(Some(message));

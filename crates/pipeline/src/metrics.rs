@@ -39,8 +39,12 @@ pub enum DeadLetterReason {
 }
 
 impl DeadLetterReason {
-    pub const ALL: [DeadLetterReason; 4] =
-        [DeadLetterReason::Unprocessable, DeadLetterReason::Refused, DeadLetterReason::Undecodable, DeadLetterReason::Rejected];
+    pub const ALL: [DeadLetterReason; 4] = [
+        DeadLetterReason::Unprocessable,
+        DeadLetterReason::Refused,
+        DeadLetterReason::Undecodable,
+        DeadLetterReason::Rejected,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -87,7 +87,14 @@ struct Batch<R> {
 
 impl<R> Batch<R> {
     fn new() -> Self {
-        Batch { rows: Vec::new(), sources: Vec::new(), undecodable: Vec::new(), bytes: 0, offsets: Offsets::default(), deadline: None }
+        Batch {
+            rows: Vec::new(),
+            sources: Vec::new(),
+            undecodable: Vec::new(),
+            bytes: 0,
+            offsets: Offsets::default(),
+            deadline: None,
+        }
     }
 
     fn is_empty(&self) -> bool {
@@ -158,14 +165,35 @@ pub async fn run_sink_stage_draining<S: BatchSink + ?Sized>(
                     Err(reason) => batch.undecodable.push((message, reason)),
                 }
                 if batch.rows.len() >= limits.max_rows || batch.bytes >= limits.max_bytes {
-                    flush(subscriber.as_mut(), sink.as_ref(), &dead_letters, &config, &metrics, &shutdown, std::mem::replace(&mut batch, Batch::new())).await?;
+                    flush(
+                        subscriber.as_mut(),
+                        sink.as_ref(),
+                        &dead_letters,
+                        &config,
+                        &metrics,
+                        &shutdown,
+                        std::mem::replace(&mut batch, Batch::new()),
+                    )
+                    .await?;
                 }
             }
             Event::Deadline => {
-                flush(subscriber.as_mut(), sink.as_ref(), &dead_letters, &config, &metrics, &shutdown, std::mem::replace(&mut batch, Batch::new())).await?;
+                flush(
+                    subscriber.as_mut(),
+                    sink.as_ref(),
+                    &dead_letters,
+                    &config,
+                    &metrics,
+                    &shutdown,
+                    std::mem::replace(&mut batch, Batch::new()),
+                )
+                .await?;
             }
             Event::Shutdown => {
-                if let Flushed::HandedBack = flush(subscriber.as_mut(), sink.as_ref(), &dead_letters, &config, &metrics, &shutdown, batch).await? {
+                if let Flushed::HandedBack =
+                    flush(subscriber.as_mut(), sink.as_ref(), &dead_letters, &config, &metrics, &shutdown, batch)
+                        .await?
+                {
                     tracing::warn!(stage = %config.name, "sink unavailable at shutdown: batch left uncommitted for redelivery");
                 }
                 break;

@@ -112,7 +112,9 @@ pub fn read_capped_bytes(path: &Path, max_bytes: usize) -> Result<Vec<u8>, ReadC
 
 /// Parses `250ms`, `30s`, `5m`, `2h`, `7d`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let hint = || format!("invalid duration {text:?}: write a number and a unit, e.g. \"250ms\", \"30s\", \"5m\", \"2h\", \"7d\"");
+    let hint = || {
+        format!("invalid duration {text:?}: write a number and a unit, e.g. \"250ms\", \"30s\", \"5m\", \"2h\", \"7d\"")
+    };
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(hint)?;
     let n: u64 = t[..split].parse().map_err(|_| hint())?;

@@ -40,7 +40,12 @@ impl BatchSink for TestSink {
         }
         if let Some(error) = self.script.lock().unwrap().pop_front() {
             if let SinkError::Rejected(rejected) = &error {
-                let kept = rows.iter().enumerate().filter(|(i, _)| !rejected.iter().any(|r| r.index == *i)).map(|(_, r)| r.clone()).collect();
+                let kept = rows
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| !rejected.iter().any(|r| r.index == *i))
+                    .map(|(_, r)| r.clone())
+                    .collect();
                 self.batches.lock().unwrap().push(kept);
             }
             return Err(error);
@@ -71,8 +76,19 @@ async fn start_sink(bus: &MemoryBus, sink: TestSink, limits: BatchLimits) -> Har
     let metrics = Arc::new(StageMetrics::default());
     let shutdown = CancellationToken::new();
     let subscriber = bus.subscribe(GROUP, &[INPUT]).await.unwrap();
-    let config = SinkStageConfig { name: "test-sink".into(), limits, backoff: Backoff { initial: Duration::from_millis(100), max: Duration::from_secs(5) } };
-    let task = tokio::spawn(run_sink_stage(subscriber, sink.clone(), dead_letters(bus, "test-sink"), config, metrics.clone(), shutdown.clone()));
+    let config = SinkStageConfig {
+        name: "test-sink".into(),
+        limits,
+        backoff: Backoff { initial: Duration::from_millis(100), max: Duration::from_secs(5) },
+    };
+    let task = tokio::spawn(run_sink_stage(
+        subscriber,
+        sink.clone(),
+        dead_letters(bus, "test-sink"),
+        config,
+        metrics.clone(),
+        shutdown.clone(),
+    ));
     Harness { bus: bus.clone(), sink, metrics, shutdown, task }
 }
 
@@ -151,7 +167,10 @@ async fn the_byte_limit_closes_a_batch() {
 async fn retryable_failures_are_retried_with_backoff_and_nothing_is_committed_before_the_write() {
     let bus = MemoryBus::new(1);
     let sink = TestSink::default();
-    sink.script.lock().unwrap().extend([SinkError::Retryable("down".into()), SinkError::Retryable("still down".into())]);
+    sink.script
+        .lock()
+        .unwrap()
+        .extend([SinkError::Retryable("down".into()), SinkError::Retryable("still down".into())]);
     let h = start_sink(&bus, sink, limits(2, usize::MAX, 1000)).await;
     publish(&bus, &["a", "b"]).await;
     settle().await;
@@ -169,7 +188,8 @@ async fn retryable_failures_are_retried_with_backoff_and_nothing_is_committed_be
 async fn offsets_are_committed_only_after_the_sink_acknowledges() {
     let bus = MemoryBus::new(1);
     let gate = Arc::new(Semaphore::new(0));
-    let h = start_sink(&bus, TestSink { gate: Some(gate.clone()), ..Default::default() }, limits(2, usize::MAX, 1000)).await;
+    let h = start_sink(&bus, TestSink { gate: Some(gate.clone()), ..Default::default() }, limits(2, usize::MAX, 1000))
+        .await;
     publish(&bus, &["a", "b"]).await;
     settle().await;
     tokio::time::sleep(Duration::from_secs(10)).await;
@@ -185,7 +205,10 @@ async fn offsets_are_committed_only_after_the_sink_acknowledges() {
 async fn undecodable_and_rejected_rows_go_to_the_dlq_and_the_rest_is_written() {
     let bus = MemoryBus::new(1);
     let sink = TestSink::default();
-    sink.script.lock().unwrap().push_back(SinkError::Rejected(vec![Rejection { index: 1, reason: "Cannot parse input".into() }]));
+    sink.script
+        .lock()
+        .unwrap()
+        .push_back(SinkError::Rejected(vec![Rejection { index: 1, reason: "Cannot parse input".into() }]));
     let h = start_sink(&bus, sink, limits(4, usize::MAX, 1000)).await;
     publish(&bus, &["a", "bad-1", "b", "c", "d"]).await;
     settle().await;
@@ -255,7 +278,11 @@ impl Transform for Upper {
         if text.is_empty() {
             return Ok(vec![]);
         }
-        Ok(vec![Output { topic: OUTPUT.into(), key: message.key.clone().unwrap_or_default(), payload: text.to_uppercase().into_bytes() }])
+        Ok(vec![Output {
+            topic: OUTPUT.into(),
+            key: message.key.clone().unwrap_or_default(),
+            payload: text.to_uppercase().into_bytes(),
+        }])
     }
 }
 
@@ -265,8 +292,22 @@ async fn the_map_stage_publishes_outputs_dead_letters_failures_and_commits() {
     let metrics = Arc::new(StageMetrics::default());
     let shutdown = CancellationToken::new();
     let subscriber = bus.subscribe("map", &[INPUT]).await.unwrap();
-    let config = MapStageConfig { name: "upper".into(), max_batch: 2, in_flight: 1, commit_interval: Duration::from_secs(1), backoff: Backoff::default() };
-    let task = tokio::spawn(run_map_stage(subscriber, bus.publisher(), Arc::new(Upper), dead_letters(&bus, "upper"), config, metrics.clone(), shutdown.clone()));
+    let config = MapStageConfig {
+        name: "upper".into(),
+        max_batch: 2,
+        in_flight: 1,
+        commit_interval: Duration::from_secs(1),
+        backoff: Backoff::default(),
+    };
+    let task = tokio::spawn(run_map_stage(
+        subscriber,
+        bus.publisher(),
+        Arc::new(Upper),
+        dead_letters(&bus, "upper"),
+        config,
+        metrics.clone(),
+        shutdown.clone(),
+    ));
     publish(&bus, &["a", "b", ""]).await;
     bus.publish(INPUT, b"k", b"\xff\xfe").await.unwrap();
     settle().await;
@@ -293,7 +334,8 @@ struct Grow;
 impl Transform for Grow {
     fn apply(&self, message: &Message) -> Result<Vec<Output>, Unprocessable> {
         let text = String::from_utf8_lossy(&message.payload);
-        let payload = match text.strip_prefix("grow:").and_then(|n| n.split_whitespace().next()?.parse::<usize>().ok()) {
+        let payload = match text.strip_prefix("grow:").and_then(|n| n.split_whitespace().next()?.parse::<usize>().ok())
+        {
             Some(n) => vec![b'x'; n],
             None => message.payload.clone(),
         };
@@ -301,10 +343,28 @@ impl Transform for Grow {
     }
 }
 
-fn start_grow(bus: &MemoryBus, subscriber: Box<dyn Subscriber>, shutdown: &CancellationToken) -> tokio::task::JoinHandle<Result<(), StageError>> {
-    let config = MapStageConfig { name: "grow".into(), max_batch: 8, in_flight: 2, commit_interval: Duration::from_secs(1), backoff: Backoff::default() };
+fn start_grow(
+    bus: &MemoryBus,
+    subscriber: Box<dyn Subscriber>,
+    shutdown: &CancellationToken,
+) -> tokio::task::JoinHandle<Result<(), StageError>> {
+    let config = MapStageConfig {
+        name: "grow".into(),
+        max_batch: 8,
+        in_flight: 2,
+        commit_interval: Duration::from_secs(1),
+        backoff: Backoff::default(),
+    };
     let metrics = Arc::new(StageMetrics::default());
-    tokio::spawn(run_map_stage(subscriber, bus.publisher(), Arc::new(Grow), dead_letters(bus, "grow"), config, metrics, shutdown.clone()))
+    tokio::spawn(run_map_stage(
+        subscriber,
+        bus.publisher(),
+        Arc::new(Grow),
+        dead_letters(bus, "grow"),
+        config,
+        metrics,
+        shutdown.clone(),
+    ))
 }
 
 /// Publishes under one key, so every message lands in one partition, in order.
@@ -460,10 +520,23 @@ async fn batches_in_flight_overlap_their_acks_yet_commit_only_a_contiguous_prefi
         let transform = Arc::new(CountingUpper::default());
         let shutdown = CancellationToken::new();
         let subscriber = bus.subscribe("map", &[INPUT]).await.unwrap();
-        let config =
-            MapStageConfig { name: "upper".into(), max_batch: 1, in_flight, commit_interval: Duration::ZERO, backoff: Backoff::default() };
+        let config = MapStageConfig {
+            name: "upper".into(),
+            max_batch: 1,
+            in_flight,
+            commit_interval: Duration::ZERO,
+            backoff: Backoff::default(),
+        };
         let (metrics, dead) = (Arc::new(StageMetrics::default()), dead_letters(&bus, "upper"));
-        let task = tokio::spawn(run_map_stage(subscriber, acks.clone(), transform.clone(), dead, config, metrics, shutdown.clone()));
+        let task = tokio::spawn(run_map_stage(
+            subscriber,
+            acks.clone(),
+            transform.clone(),
+            dead,
+            config,
+            metrics,
+            shutdown.clone(),
+        ));
         publish_in_order(&bus, &["a", "b", "c"]).await;
         settle().await;
         // Nothing is acknowledged: the stage has taken as many batches as it may keep in flight.

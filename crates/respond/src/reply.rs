@@ -113,10 +113,7 @@ pub fn first_replies(items: &[Item], responders: &Responders) -> Vec<Complaint> 
 
 /// Who a comment answers for: its account's organisation, or the source itself.
 fn replier(comment: &Item, responders: &Responders) -> Option<String> {
-    let org = comment
-        .author_id
-        .as_deref()
-        .and_then(|id| responders.account(comment.platform, id));
+    let org = comment.author_id.as_deref().and_then(|id| responders.account(comment.platform, id));
     match org {
         Some(org) => Some(org.id.clone()),
         None if comment.author_is_source => Some(
@@ -152,10 +149,7 @@ fn root_of(uid: &str) -> &str {
 
 /// A complaint or question by a resident: not the source, not a responder account.
 fn is_resident_complaint(item: &Item, responders: &Responders) -> bool {
-    let responder = item
-        .author_id
-        .as_deref()
-        .is_some_and(|id| responders.account(item.platform, id).is_some());
+    let responder = item.author_id.as_deref().is_some_and(|id| responders.account(item.platform, id).is_some());
     item.kind.counts_for_alerts() && !item.author_is_source && !responder
 }
 

@@ -5,9 +5,7 @@ use chrono::TimeZone;
 const POST: &str = "vk:-100:1";
 
 fn at(hour: u32, minute: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 30, hour, minute, 0)
-        .single()
-        .unwrap_or_default()
+    Utc.with_ymd_and_hms(2026, 11, 30, hour, minute, 0).single().unwrap_or_default()
 }
 
 fn item(uid: &str, parent: Option<&str>, author: &str, when: DateTime<Utc>, kind: PostKind) -> Item {
@@ -15,11 +13,7 @@ fn item(uid: &str, parent: Option<&str>, author: &str, when: DateTime<Utc>, kind
         uid: uid.into(),
         platform: Platform::Vk,
         source_id: "vk-zhk".into(),
-        item_kind: if parent.is_some() {
-            ItemKind::Comment
-        } else {
-            ItemKind::Post
-        },
+        item_kind: if parent.is_some() { ItemKind::Comment } else { ItemKind::Post },
         parent_uid: parent.map(Into::into),
         author_id: Some(author.into()),
         author_is_source: author == "-100",
@@ -55,15 +49,9 @@ fn a_responder_comment_two_hours_later_answers_the_post() {
     ];
     let complaints = first_replies(&items, &responders());
     let reply = reply_of(&complaints, POST).expect("answered");
-    assert_eq!(
-        (reply.uid.as_str(), reply.by.as_str()),
-        ("vk:-100:1:c2", "uk-zhilservis")
-    );
+    assert_eq!((reply.uid.as_str(), reply.by.as_str()), ("vk:-100:1:c2", "uk-zhilservis"));
     assert_eq!(reply.delay, TimeDelta::hours(2));
-    assert!(
-        reply_of(&complaints, "vk:-100:1:c1").is_none(),
-        "the УК answered the post, not the comment"
-    );
+    assert!(reply_of(&complaints, "vk:-100:1:c1").is_none(), "the УК answered the post, not the comment");
 }
 
 #[test]
@@ -88,15 +76,9 @@ fn a_reply_to_a_complaint_comment_answers_it_and_the_thread() {
     ];
     let complaints = first_replies(&items, &responders());
     assert_eq!(complaints.len(), 2, "the source's own post is no complaint");
-    assert_eq!(
-        reply_of(&complaints, "vk:-100:1:c1").map(|r| r.uid.as_str()),
-        Some("vk:-100:1:c2")
-    );
+    assert_eq!(reply_of(&complaints, "vk:-100:1:c1").map(|r| r.uid.as_str()), Some("vk:-100:1:c2"));
     let second = reply_of(&complaints, "vk:-100:1:c3").expect("the reply to the reply");
-    assert_eq!(
-        (second.uid.as_str(), second.delay),
-        ("vk:-100:1:c4", TimeDelta::hours(2))
-    );
+    assert_eq!((second.uid.as_str(), second.delay), ("vk:-100:1:c4", TimeDelta::hours(2)));
 }
 
 #[test]
@@ -106,10 +88,7 @@ fn the_source_s_own_comment_answers_a_resident_post() {
         item("vk:-100:1:c1", Some(POST), "-100", at(8, 20), PostKind::Info),
     ];
     let complaints = first_replies(&items, &responders());
-    assert_eq!(
-        reply_of(&complaints, POST).map(|r| r.by.as_str()),
-        Some("source:vk-zhk")
-    );
+    assert_eq!(reply_of(&complaints, POST).map(|r| r.by.as_str()), Some("source:vk-zhk"));
 }
 
 #[test]
@@ -121,10 +100,7 @@ fn the_earliest_reply_wins_and_earlier_comments_do_not_count() {
         item("vk:-100:1:c2", Some(POST), "-555", at(9, 0), PostKind::Info),
     ];
     let complaints = first_replies(&items, &responders());
-    assert_eq!(
-        reply_of(&complaints, POST).map(|r| r.uid.as_str()),
-        Some("vk:-100:1:c2")
-    );
+    assert_eq!(reply_of(&complaints, POST).map(|r| r.uid.as_str()), Some("vk:-100:1:c2"));
 }
 
 #[test]
@@ -135,10 +111,7 @@ fn redelivered_items_give_the_same_answer() {
     ];
     let mut twice: Vec<Item> = once.iter().chain(once.iter()).cloned().collect();
     twice.reverse();
-    assert_eq!(
-        first_replies(&twice, &responders()),
-        first_replies(&once, &responders())
-    );
+    assert_eq!(first_replies(&twice, &responders()), first_replies(&once, &responders()));
     assert_eq!(first_replies(&twice, &responders()).len(), 1);
 }
 

@@ -15,13 +15,8 @@ pub enum OrgType {
 }
 
 impl OrgType {
-    pub const ALL: &'static [OrgType] = &[
-        OrgType::Uk,
-        OrgType::Administration,
-        OrgType::Ministry,
-        OrgType::Utility,
-        OrgType::Other,
-    ];
+    pub const ALL: &'static [OrgType] =
+        &[OrgType::Uk, OrgType::Administration, OrgType::Ministry, OrgType::Utility, OrgType::Other];
 
     pub fn id(self) -> &'static str {
         match self {
@@ -72,11 +67,7 @@ impl Responders {
                 by_source.entry(source.clone()).or_insert(i);
             }
         }
-        Responders {
-            organisations,
-            by_account,
-            by_source,
-        }
+        Responders { organisations, by_account, by_source }
     }
 
     pub fn organisations(&self) -> &[Organisation] {
@@ -89,9 +80,7 @@ impl Responders {
 
     /// The organisation an account answers for.
     pub fn account(&self, platform: Platform, id: &str) -> Option<&Organisation> {
-        self.by_account
-            .get(&(platform, normalise(platform, id)))
-            .map(|&i| &self.organisations[i])
+        self.by_account.get(&(platform, normalise(platform, id))).map(|&i| &self.organisations[i])
     }
 
     /// The organisation whose own page a source is.

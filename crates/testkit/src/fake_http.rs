@@ -48,7 +48,11 @@ pub enum FakeResponse {
 
 impl FakeResponse {
     pub fn ok(content_type: &str, body: impl Into<Vec<u8>>) -> Self {
-        FakeResponse::Reply { status: 200, headers: vec![("Content-Type".into(), content_type.into())], body: body.into() }
+        FakeResponse::Reply {
+            status: 200,
+            headers: vec![("Content-Type".into(), content_type.into())],
+            body: body.into(),
+        }
     }
 
     pub fn json(body: impl Into<Vec<u8>>) -> Self {
@@ -75,7 +79,11 @@ impl FakeResponse {
 
     /// Announces `body.len() + missing` bytes but sends only `body`.
     pub fn truncated(body: &[u8], missing: usize) -> Self {
-        let mut raw = format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len() + missing).into_bytes();
+        let mut raw = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len() + missing
+        )
+        .into_bytes();
         raw.extend_from_slice(body);
         FakeResponse::Raw(raw)
     }
@@ -128,7 +136,11 @@ impl Drop for FakeServer {
     }
 }
 
-async fn serve(mut stream: tokio::net::TcpStream, handler: &Handler, requests: &Mutex<Vec<FakeRequest>>) -> std::io::Result<()> {
+async fn serve(
+    mut stream: tokio::net::TcpStream,
+    handler: &Handler,
+    requests: &Mutex<Vec<FakeRequest>>,
+) -> std::io::Result<()> {
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 8192];
     let head_end = loop {
@@ -174,7 +186,12 @@ async fn serve(mut stream: tokio::net::TcpStream, handler: &Handler, requests: &
         FakeResponse::Hang => return std::future::pending().await,
         FakeResponse::Raw(bytes) => bytes,
         FakeResponse::Reply { status, headers, body } => {
-            let mut out = format!("HTTP/1.1 {status} {}\r\nContent-Length: {}\r\nConnection: close\r\n", reason(status), body.len()).into_bytes();
+            let mut out = format!(
+                "HTTP/1.1 {status} {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+                reason(status),
+                body.len()
+            )
+            .into_bytes();
             for (k, v) in headers {
                 out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
             }
@@ -206,10 +223,13 @@ fn reason(status: u16) -> &'static str {
 
 /// Decodes `a=1&b=x+y%20z`.
 pub fn parse_form(text: &str) -> BTreeMap<String, String> {
-    text.split('&').filter(|p| !p.is_empty()).map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (percent_decode(k), percent_decode(v))
-    }).collect()
+    text.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
 }
 
 fn percent_decode(text: &str) -> String {
@@ -251,7 +271,14 @@ mod tests {
 
     #[tokio::test]
     async fn serves_and_records() {
-        let server = FakeServer::start(|r| if r.path == "/x" { FakeResponse::json(format!("{{\"q\":\"{}\"}}", r.param("q").unwrap_or(""))) } else { FakeResponse::status(404) }).await;
+        let server = FakeServer::start(|r| {
+            if r.path == "/x" {
+                FakeResponse::json(format!("{{\"q\":\"{}\"}}", r.param("q").unwrap_or("")))
+            } else {
+                FakeResponse::status(404)
+            }
+        })
+        .await;
         let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
         stream.write_all(b"GET /x?q=hi HTTP/1.1\r\nHost: t\r\n\r\n").await.unwrap();
         let mut response = String::new();

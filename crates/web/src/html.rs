@@ -188,12 +188,9 @@ fn alert_facts(out: &mut String, a: &Alert, clock: Clock) {
     let voices = format!("{} при ожидаемых {}", a.observed, labels::number(a.expected));
     let raised = format!("{} · {}", clock.short(a.raised_at), labels::method(&a.method));
     out.push_str("<dl class=\"facts\">");
-    for (term, value) in [
-        ("Окно", window),
-        ("Голоса", voices),
-        ("Инциденты", a.incidents.to_string()),
-        ("Событие", raised),
-    ] {
+    for (term, value) in
+        [("Окно", window), ("Голоса", voices), ("Инциденты", a.incidents.to_string()), ("Событие", raised)]
+    {
         let _ = write!(out, "<div><dt>{term}</dt><dd>{}</dd></div>", Esc(&value));
     }
     out.push_str("</dl>\n");
@@ -350,7 +347,11 @@ fn usual_basis(weeks: i64) -> String {
 fn day_row(out: &mut String, row: &TableRow, clock: Clock) {
     let hot = row.alert.is_some() || row.observed as f64 >= 2.0 * row.usual.unwrap_or(0.0) + 3.0;
     let name = if row.municipality_name.is_empty() {
-        if row.municipality.is_empty() { "не определён" } else { &row.municipality }
+        if row.municipality.is_empty() {
+            "не определён"
+        } else {
+            &row.municipality
+        }
     } else {
         &row.municipality_name
     };

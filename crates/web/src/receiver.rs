@@ -58,7 +58,13 @@ async fn receive(State(sink): State<Arc<Sink>>, headers: HeaderMap, body: Bytes)
     let Ok(json) = serde_json::from_slice::<serde_json::Value>(&body) else {
         return (StatusCode::BAD_REQUEST, "the body is not JSON\n");
     };
-    let line = Received { received_at: otklik_model::format_rfc3339_secs(&now), webhook_id: id, webhook_timestamp: timestamp, signature_valid: valid, body: json };
+    let line = Received {
+        received_at: otklik_model::format_rfc3339_secs(&now),
+        webhook_id: id,
+        webhook_timestamp: timestamp,
+        signature_valid: valid,
+        body: json,
+    };
     if let Err(e) = append(&sink.dir, &line, now) {
         tracing::error!(error = %e, dir = %sink.dir.display(), "the webhook sink cannot store a delivery");
         return (StatusCode::SERVICE_UNAVAILABLE, "cannot store the delivery\n");

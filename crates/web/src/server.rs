@@ -189,7 +189,11 @@ async fn add_silence(
             return refused(StatusCode::FORBIDDEN, "Заглушение отключено", message);
         }
         Silencing::PastPage => {
-            return refused(StatusCode::FORBIDDEN, "Заглушение отключено", "Страница показывает прошлый момент (--at).");
+            return refused(
+                StatusCode::FORBIDDEN,
+                "Заглушение отключено",
+                "Страница показывает прошлый момент (--at).",
+            );
         }
     };
     let Ok(Form(form)) = form else {

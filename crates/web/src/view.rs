@@ -245,9 +245,8 @@ pub fn table(cells: &[HourCell], open: &[&Alert], now: DateTime<Utc>) -> Table {
             *before.entry(key).or_default() += cell.voices;
         }
     }
-    let alert_of = |m: &str, t: &str| {
-        open.iter().find(|a| a.municipality.as_deref() == Some(m) && a.topic.id() == t).copied()
-    };
+    let alert_of =
+        |m: &str, t: &str| open.iter().find(|a| a.municipality.as_deref() == Some(m) && a.topic.id() == t).copied();
     let mut keys: Vec<(&str, &str)> = observed.iter().filter(|(_, &n)| n > 0).map(|(k, _)| *k).collect();
     for alert in open {
         if let Some(m) = alert.municipality.as_deref() {
@@ -273,7 +272,8 @@ pub fn table(cells: &[HourCell], open: &[&Alert], now: DateTime<Utc>) -> Table {
         .collect();
     rows.sort_by(|a, b| {
         let excess = |r: &TableRow| r.observed as f64 - r.usual.unwrap_or(0.0);
-        (b.alert.is_some(), excess(b), b.observed).partial_cmp(&(a.alert.is_some(), excess(a), a.observed))
+        (b.alert.is_some(), excess(b), b.observed)
+            .partial_cmp(&(a.alert.is_some(), excess(a), a.observed))
             .unwrap_or(std::cmp::Ordering::Equal)
             .then_with(|| (&a.municipality, &a.topic).cmp(&(&b.municipality, &b.topic)))
     });
@@ -295,10 +295,9 @@ pub fn deliveries(records: &[DeliveryRecord]) -> Deliveries {
     let mut receivers: BTreeMap<&str, ReceiverRow> = BTreeMap::new();
     let mut notifications: Vec<NotificationRow> = Vec::new();
     for (record, attempts) in latest.into_values() {
-        let row = receivers.entry(&record.receiver).or_insert_with(|| ReceiverRow {
-            name: record.receiver.clone(),
-            ..ReceiverRow::default()
-        });
+        let row = receivers
+            .entry(&record.receiver)
+            .or_insert_with(|| ReceiverRow { name: record.receiver.clone(), ..ReceiverRow::default() });
         count(row, record);
         notifications.push(NotificationRow {
             id: record.notification_id.clone(),

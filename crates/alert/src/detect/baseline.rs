@@ -192,9 +192,8 @@ pub fn fit(counts: &[u32], weights: &[f64], end: Hour, cfg: &FitConfig) -> Optio
             }
         }
     }
-    let hourly_mu: Vec<f64> = (0..n)
-        .map(|i| (log_rate + slope * ((i as f64 - n as f64) / 24.0 + 1.0 / 48.0)).exp() * weights[i])
-        .collect();
+    let hourly_mu: Vec<f64> =
+        (0..n).map(|i| (log_rate + slope * ((i as f64 - n as f64) / 24.0 + 1.0 / 48.0)).exp() * weights[i]).collect();
     let phi = std::array::from_fn(|w| {
         window_phi(counts, &hourly_mu, &days, WINDOWS[w] as usize, cfg.prior_phi[w], cfg.prior_blocks)
     });

@@ -201,11 +201,19 @@ mod tests {
 
     #[test]
     fn unknown_fields_and_inverted_periods_are_errors() {
-        let err = Calendar::parse("[[outage]]\ntopic = \"gas\"\nfrom = \"2026-01-01T00:00:00Z\"\n\
-             to = \"2026-01-02T00:00:00Z\"\nwhen = 1\n", Path::new("x.toml")).unwrap_err();
+        let err = Calendar::parse(
+            "[[outage]]\ntopic = \"gas\"\nfrom = \"2026-01-01T00:00:00Z\"\n\
+             to = \"2026-01-02T00:00:00Z\"\nwhen = 1\n",
+            Path::new("x.toml"),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("x.toml") && err.to_string().contains("when"), "{err}");
-        let err = Calendar::parse("[[outage]]\ntopic = \"gas\"\nfrom = \"2026-01-02T00:00:00Z\"\n\
-             to = \"2026-01-01T00:00:00Z\"\n", Path::new("y.toml")).unwrap_err();
+        let err = Calendar::parse(
+            "[[outage]]\ntopic = \"gas\"\nfrom = \"2026-01-02T00:00:00Z\"\n\
+             to = \"2026-01-01T00:00:00Z\"\n",
+            Path::new("y.toml"),
+        )
+        .unwrap_err();
         assert!(matches!(err, CalendarError::Inverted { .. }));
     }
 

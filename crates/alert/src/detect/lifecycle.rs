@@ -218,10 +218,15 @@ mod tests {
         steps
             .iter()
             .filter_map(|&(t, f)| {
-                lc.step(t, f, || {
-                    n += 1;
-                    format!("a{n}")
-                }, &cfg)
+                lc.step(
+                    t,
+                    f,
+                    || {
+                        n += 1;
+                        format!("a{n}")
+                    },
+                    &cfg,
+                )
             })
             .collect()
     }

@@ -45,7 +45,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 pub use place::{stem, street_detail, PlaceDetail};
-pub use resolve::{Mention, MentionKind, Rejected, RejectReason, Resolution, MAX_MENTIONS};
+pub use resolve::{Mention, MentionKind, RejectReason, Rejected, Resolution, MAX_MENTIONS};
 
 /// The region listed in full when none is configured: Penza oblast.
 pub const DEFAULT_REGION: &str = "56";
@@ -145,17 +145,30 @@ pub(crate) enum TypeWord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Meaning {
     /// A form of a place name; `needs_prep` marks a form that reads as a surname.
-    Place { place: u32, needs_prep: bool },
+    Place {
+        place: u32,
+        needs_prep: bool,
+    },
     /// A form of a municipal district's adjective («сердобского»).
-    DistrictAdj { muni: u32 },
+    DistrictAdj {
+        muni: u32,
+    },
     /// A form of a city-internal district's adjective («октябрьском» [районе г. Пензы]).
-    CityDistrictAdj { muni: u32 },
+    CityDistrictAdj {
+        muni: u32,
+    },
     /// A form of an urban okrug's city adjective («пензенская» [мэрия]).
-    CityAdj { muni: u32 },
+    CityAdj {
+        muni: u32,
+    },
     /// A form of a region's adjective («пензенской» [области]).
-    RegionAdj { region: u16 },
+    RegionAdj {
+        region: u16,
+    },
     /// A region's own name («Мордовия»).
-    RegionName { region: u16 },
+    RegionName {
+        region: u16,
+    },
     Type(TypeWord),
     DistrictNoun,
     RegionNoun,
@@ -331,7 +344,11 @@ impl Gazetteer {
             result.map_err(|message| GazetteerError::Parse { file: file.to_string(), line: n + 1, message })?;
         }
         if b.version.is_empty() {
-            return Err(GazetteerError::Parse { file: file.to_string(), line: 1, message: "no V (version) record".into() });
+            return Err(GazetteerError::Parse {
+                file: file.to_string(),
+                line: 1,
+                message: "no V (version) record".into(),
+            });
         }
         if b.prepositions.is_empty() || !b.patterns.keys().any(|_| true) {
             return Err(GazetteerError::Parse {
@@ -517,7 +534,10 @@ impl Builder {
 
     fn muni(&self, oktmo: &str) -> Result<u32, String> {
         check_oktmo(oktmo)?;
-        self.by_oktmo.get(oktmo).copied().ok_or_else(|| format!("unknown municipality {oktmo} (its M record must come first)"))
+        self.by_oktmo
+            .get(oktmo)
+            .copied()
+            .ok_or_else(|| format!("unknown municipality {oktmo} (its M record must come first)"))
     }
 
     /// The first record: `V` and the format this build reads.

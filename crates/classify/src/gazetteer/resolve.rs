@@ -9,9 +9,9 @@
 
 use super::normalize::{normalize_into, Normalized};
 use super::{Gazetteer, Meaning, PlaceClass, Strength, TypeWord};
+use aho_corasick::{Anchored, Input};
 use otklik_model::{MunicipalityEvidence, MunicipalityMatch};
 use serde::Serialize;
-use aho_corasick::{Anchored, Input};
 use std::cell::RefCell;
 use std::ops::Range;
 
@@ -425,12 +425,18 @@ fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolutio
 
         let district_adj: Vec<u32> =
             ms.iter().filter_map(|m| if let Meaning::DistrictAdj { muni } = m { Some(*muni) } else { None }).collect();
-        let city_adj: Vec<u32> =
-            ms.iter().filter_map(|m| if let Meaning::CityDistrictAdj { muni } = m { Some(*muni) } else { None }).collect();
-        let region_adj: Vec<u16> =
-            ms.iter().filter_map(|m| if let Meaning::RegionAdj { region } = m { Some(*region) } else { None }).collect();
-        let region_name: Vec<u16> =
-            ms.iter().filter_map(|m| if let Meaning::RegionName { region } = m { Some(*region) } else { None }).collect();
+        let city_adj: Vec<u32> = ms
+            .iter()
+            .filter_map(|m| if let Meaning::CityDistrictAdj { muni } = m { Some(*muni) } else { None })
+            .collect();
+        let region_adj: Vec<u16> = ms
+            .iter()
+            .filter_map(|m| if let Meaning::RegionAdj { region } = m { Some(*region) } else { None })
+            .collect();
+        let region_name: Vec<u16> = ms
+            .iter()
+            .filter_map(|m| if let Meaning::RegionName { region } = m { Some(*region) } else { None })
+            .collect();
         let has_place = ms.iter().any(|m| matches!(m, Meaning::Place { .. }));
         let after_street = prev_has(|m| matches!(m, Meaning::Street));
         let role = role_of(nt, t.start);
@@ -528,13 +534,17 @@ fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolutio
                 });
             } else {
                 let typed = prev.and_then(|p| {
-                    g.meanings_of(p.pattern).iter().find_map(|m| if let Meaning::Type(tw) = m { Some(*tw) } else { None })
+                    g.meanings_of(p.pattern)
+                        .iter()
+                        .find_map(|m| if let Meaning::Type(tw) = m { Some(*tw) } else { None })
                 });
                 // «Заречный, ул. Ленина 5» is an address: the street word vouches for the name like a
                 // type word would (without restricting the kind of place). Without the comma the
                 // name is the street's own: «Ленинский проспект», «Заречная улица».
                 let address = next_has(|m| matches!(m, Meaning::Street))
-                    && next.is_some_and(|n| text.get(span.end..span_of(n.start, n.end).start).is_some_and(|gap| gap.contains(',')));
+                    && next.is_some_and(|n| {
+                        text.get(span.end..span_of(n.start, n.end).start).is_some_and(|gap| gap.contains(','))
+                    });
                 let near = prev_has(|m| matches!(m, Meaning::Near));
                 let ctx = Context { typed, address, after_institution, lower, role };
                 match accept_place(g, text, norm, &t, span.clone(), ms, ctx) {
@@ -715,7 +725,9 @@ fn accept_place(
                 Strength::Common => {
                     typed.is_some()
                         || address
-                        || cap && (!*sentence_start.get_or_insert_with(|| at_sentence_start(text, span.start)) || has_prep())
+                        || cap
+                            && (!*sentence_start.get_or_insert_with(|| at_sentence_start(text, span.start))
+                                || has_prep())
                         || lower && p.salient && has_prep()
                         || cap && p.salient && (heading || !nominative(surface, &p.name))
                 }
@@ -804,7 +816,11 @@ fn accept_place(
 
 /// Region narrowing: a named region wins; otherwise Penza oblast is preferred, except that a Penza
 /// village does not beat another region's town of the same name.
-fn narrow(g: &Gazetteer, cands: &[Cand], region_clues: &[u16]) -> Result<(Vec<Cand>, Option<&'static str>), RejectReason> {
+fn narrow(
+    g: &Gazetteer,
+    cands: &[Cand],
+    region_clues: &[u16],
+) -> Result<(Vec<Cand>, Option<&'static str>), RejectReason> {
     if !region_clues.is_empty() {
         let named: Vec<Cand> = cands
             .iter()
@@ -988,9 +1004,19 @@ fn settle(
             let (span, surface, candidates) = (p.span.clone(), surface.clone(), candidates.clone());
             res.rejected.push(Rejected { span, surface, candidates, reason });
         } else if p.resolved.is_none() && narrowed[k].is_some() && !gave_up[k] {
-            res.rejected.push(Rejected { span: p.span.clone(), surface: surface.clone(), candidates: candidates.clone(), reason: RejectReason::Ambiguous });
+            res.rejected.push(Rejected {
+                span: p.span.clone(),
+                surface: surface.clone(),
+                candidates: candidates.clone(),
+                reason: RejectReason::Ambiguous,
+            });
         } else if conflict && p.resolved.is_some() {
-            res.rejected.push(Rejected { span: p.span.clone(), surface: surface.clone(), candidates: candidates.clone(), reason: RejectReason::Conflict });
+            res.rejected.push(Rejected {
+                span: p.span.clone(),
+                surface: surface.clone(),
+                candidates: candidates.clone(),
+                reason: RejectReason::Conflict,
+            });
         }
         res.mentions.push(Mention {
             span: p.span,
@@ -1005,11 +1031,14 @@ fn settle(
     if !conflict {
         res.chosen = chosen.map(|m| {
             let muni = &g.municipalities[m as usize];
-            MunicipalityMatch { oktmo: muni.oktmo.clone(), name: muni.name.clone(), evidence: MunicipalityEvidence::Text }
+            MunicipalityMatch {
+                oktmo: muni.oktmo.clone(),
+                name: muni.name.clone(),
+                evidence: MunicipalityEvidence::Text,
+            }
         });
     }
 }
-
 
 #[cfg(test)]
 mod start_filter {
@@ -1030,7 +1059,8 @@ mod start_filter {
             "г. п. д. ст. рп мкр. Арбеково Терновка Спутник",
         ];
         // The labelled set, and any CSV named by OTKLIK_FILTER_CSV (a `text` column).
-        let mut csvs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/classify/labeled.csv")];
+        let mut csvs =
+            vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/classify/labeled.csv")];
         csvs.extend(std::env::var_os("OTKLIK_FILTER_CSV").map(std::path::PathBuf::from));
         let mut owned: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
         for path in csvs {
@@ -1050,7 +1080,9 @@ mod start_filter {
             let full: Vec<(usize, usize, usize)> = g
                 .automaton
                 .find_iter(nt)
-                .filter(|m| m.end() >= nt.len() || nt[m.end()] == b' ' || nt[m.end()] == b'.' || nt[m.end() - 1] == b'.')
+                .filter(|m| {
+                    m.end() >= nt.len() || nt[m.end()] == b' ' || nt[m.end()] == b'.' || nt[m.end() - 1] == b'.'
+                })
                 .map(|m| (m.start(), m.end(), m.pattern().as_usize()))
                 .collect();
             let fast: Vec<(usize, usize, usize)> = tokens(&g, nt).iter().map(|t| (t.start, t.end, t.pattern)).collect();

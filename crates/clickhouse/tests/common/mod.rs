@@ -5,11 +5,12 @@ use chrono::{DateTime, TimeZone, Utc};
 use clickhouse::Row;
 use otklik_clickhouse::{ClickHouseSinkConfig, Migrator, PostRow};
 use otklik_model::{
-    Author, Classification, ClassifiedPost, Counters, ItemKind, MunicipalityEvidence, MunicipalityMatch, Platform, PostKind, RawPost, Schema,
-    Topic, TopicHit,
+    Author, Classification, ClassifiedPost, Counters, ItemKind, MunicipalityEvidence, MunicipalityMatch, Platform,
+    PostKind, RawPost, Schema, Topic, TopicHit,
 };
 
-pub const MUNICIPALITIES: &[(&str, &str)] = &[("56701000", "г. Пенза"), ("56734000", "г. Заречный"), ("56640000", "Кузнецкий район"), ("", "")];
+pub const MUNICIPALITIES: &[(&str, &str)] =
+    &[("56701000", "г. Пенза"), ("56734000", "г. Заречный"), ("56640000", "Кузнецкий район"), ("", "")];
 pub const TOPICS: &[Topic] = &[Topic::Heating, Topic::HotWater, Topic::Roads, Topic::Garbage, Topic::Lifts];
 
 /// Post number `i`, published in the hour `i % 48` hours before `base`, with `text_len` bytes of text.
@@ -40,7 +41,9 @@ pub fn classified(i: u64, base: DateTime<Utc>, text_len: usize) -> ClassifiedPos
             item_kind: ItemKind::Post,
             parent_uid: None,
             url: Some(format!("https://vk.com/wall-1000_{i}")),
-            author: Author { id: Some(format!("{}", 500 + i % 100)), name: Some("Житель".into()), is_source: false },
+            author: Author {
+                id: Some(format!("{}", 500 + i % 100)), name: Some("Житель".into()), is_source: false
+            },
             published_at,
             edited_at: None,
             edited: false,
@@ -58,7 +61,11 @@ pub fn classified(i: u64, base: DateTime<Utc>, text_len: usize) -> ClassifiedPos
             language: "ru".into(),
             kind,
             topics,
-            municipality: (!oktmo.is_empty()).then(|| MunicipalityMatch { oktmo: oktmo.into(), name: name.into(), evidence: MunicipalityEvidence::Text }),
+            municipality: (!oktmo.is_empty()).then(|| MunicipalityMatch {
+                oktmo: oktmo.into(),
+                name: name.into(),
+                evidence: MunicipalityEvidence::Text,
+            }),
             out_of_region: false,
         },
         copy_of: None,
@@ -132,6 +139,11 @@ impl ScratchDb {
     pub async fn drop(self) {
         let mut server = self.config.clone();
         server.database = String::new();
-        server.client().query(&format!("DROP DATABASE IF EXISTS `{}`", self.config.database)).execute().await.expect("drop database");
+        server
+            .client()
+            .query(&format!("DROP DATABASE IF EXISTS `{}`", self.config.database))
+            .execute()
+            .await
+            .expect("drop database");
     }
 }

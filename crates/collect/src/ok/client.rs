@@ -96,7 +96,11 @@ pub struct OkClient {
 
 impl std::fmt::Debug for OkClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OkClient").field("api_base", &redact(&self.api_base)).field("application_key", &self.credentials.application_key).field("rate", &self.rate).finish_non_exhaustive()
+        f.debug_struct("OkClient")
+            .field("api_base", &redact(&self.api_base))
+            .field("application_key", &self.credentials.application_key)
+            .field("rate", &self.rate)
+            .finish_non_exhaustive()
     }
 }
 
@@ -107,9 +111,8 @@ impl OkClient {
         if !problems.is_empty() {
             return Err(super::OkConfigError { problems });
         }
-        let api_base = reqwest::Url::parse(&config.api_base).map_err(|e| super::OkConfigError {
-            problems: vec![ConfigProblem::new("api_base", e.to_string())],
-        })?;
+        let api_base = reqwest::Url::parse(&config.api_base)
+            .map_err(|e| super::OkConfigError { problems: vec![ConfigProblem::new("api_base", e.to_string())] })?;
         // One rate-limit key per credential; the token itself never becomes part of a key
         // (keys may be logged), only a short digest of it.
         let token_digest = &signature(&[("t", credentials.access_token.expose())], SigningSecret::Application(""))[..8];
@@ -170,7 +173,10 @@ impl OkClient {
         all.extend(params.iter().copied());
         let sig = signature(&all, self.secret());
         let mut url = self.api_base.clone();
-        url.query_pairs_mut().extend_pairs(all.iter().copied()).append_pair("sig", &sig).append_pair("access_token", self.credentials.access_token.expose());
+        url.query_pairs_mut()
+            .extend_pairs(all.iter().copied())
+            .append_pair("sig", &sig)
+            .append_pair("access_token", self.credentials.access_token.expose());
         url
     }
 
@@ -183,17 +189,26 @@ impl OkClient {
             if let Some(reason) = self.stopped() {
                 return Err(OkCallError::Stopped(reason));
             }
-            let response = self.http.get(url.clone(), &[], &self.limit_key, self.rate).await.map_err(|error| OkCallError::Http { method: method.to_owned(), error })?;
+            let response = self
+                .http
+                .get(url.clone(), &[], &self.limit_key, self.rate)
+                .await
+                .map_err(|error| OkCallError::Http { method: method.to_owned(), error })?;
             // A stop that happened while this request waited for its turn still counts: the
             // response is dropped rather than used with a credential known to be bad.
             if let Some(reason) = self.stopped() {
                 return Err(OkCallError::Stopped(reason));
             }
-            let invocation_error = response.headers.get("invocation-error").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let invocation_error =
+                response.headers.get("invocation-error").and_then(|v| v.to_str().ok()).map(str::to_owned);
             let error = api_error(invocation_error.as_deref(), &response.body);
             let Some(error) = error else {
                 if response.status != 200 {
-                    return Err(OkCallError::Status { method: method.to_owned(), url: redact(&url), status: response.status });
+                    return Err(OkCallError::Status {
+                        method: method.to_owned(),
+                        url: redact(&url),
+                        status: response.status,
+                    });
                 }
                 return Ok(OkBody { bytes: response.body, origin });
             };
@@ -277,7 +292,8 @@ fn api_error(header: Option<&str>, body: &[u8]) -> Option<OkApiError> {
         error_msg: Option<Cow<'a, str>>,
         error_data: LText,
     }
-    let looks_like_error = header.is_some() || (body.len() < 64 << 10 && memchr::memmem::find(body, b"\"error_code\"").is_some());
+    let looks_like_error =
+        header.is_some() || (body.len() < 64 << 10 && memchr::memmem::find(body, b"\"error_code\"").is_some());
     if !looks_like_error {
         return None;
     }
@@ -306,7 +322,13 @@ mod tests {
         let e = api_error(Some("104"), body).unwrap();
         assert_eq!((e.code, e.message.as_str(), e.data), (104, "PARAM_SIGNATURE : Invalid signature", None));
         // Without the header, an error body is still an error.
-        assert_eq!(api_error(None, br#"{"error_code":"300","error_msg":"NOT_FOUND","error_data":"5439"}"#).unwrap().data.as_deref(), Some("5439"));
+        assert_eq!(
+            api_error(None, br#"{"error_code":"300","error_msg":"NOT_FOUND","error_data":"5439"}"#)
+                .unwrap()
+                .data
+                .as_deref(),
+            Some("5439")
+        );
         // The header alone is enough.
         assert_eq!(api_error(Some("8"), b"<html>").unwrap().code, 8);
         // Data is not an error, even when a text mentions error_code.

@@ -186,7 +186,11 @@ impl OkConfig {
 
     fn secret_sources(&self) -> [(&'static str, Option<&str>, Option<&Path>); 3] {
         [
-            ("application_secret_key", self.application_secret_key_env.as_deref(), self.application_secret_key_file.as_deref()),
+            (
+                "application_secret_key",
+                self.application_secret_key_env.as_deref(),
+                self.application_secret_key_file.as_deref(),
+            ),
             ("access_token", self.access_token_env.as_deref(), self.access_token_file.as_deref()),
             ("session_secret_key", self.session_secret_key_env.as_deref(), self.session_secret_key_file.as_deref()),
         ]
@@ -201,9 +205,17 @@ impl OkConfig {
     /// Reads the secrets through `env` (a variable lookup) and the filesystem, relative file
     /// paths from `base_dir` (the config file's directory) when given. Reports every missing or
     /// unreadable secret at once, naming the variable or file — never a value.
-    pub fn resolve_credentials_with(&self, env: &dyn Fn(&str) -> Option<String>, base_dir: Option<&Path>) -> Result<OkCredentials, OkConfigError> {
+    pub fn resolve_credentials_with(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+        base_dir: Option<&Path>,
+    ) -> Result<OkCredentials, OkConfigError> {
         let mut problems = self.validate();
-        let mut read = |name: &'static str, env_name: Option<&str>, file: Option<&Path>, default_env: Option<&str>| -> Option<Secret> {
+        let mut read = |name: &'static str,
+                        env_name: Option<&str>,
+                        file: Option<&Path>,
+                        default_env: Option<&str>|
+         -> Option<Secret> {
             let field = |suffix: &str| format!("{name}_{suffix}");
             let from_env = |var: &str, field: String, problems: &mut Vec<ConfigProblem>| match env(var) {
                 Some(value) if !value.trim().is_empty() => Some(Secret::new(value.trim())),

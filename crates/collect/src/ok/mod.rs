@@ -99,7 +99,9 @@ pub fn parse_response(bytes: &[u8], ctx: &ParseContext) -> Result<OkPage, OkResp
             Ok(())
         }
         (None, None) => {
-            return Err(bad("not a recognised OK response: expected \"media_topics\", \"comments\" or \"error_code\"").into())
+            return Err(
+                bad("not a recognised OK response: expected \"media_topics\", \"comments\" or \"error_code\"").into()
+            )
         }
     }
     .map_err(bad)?;
@@ -189,7 +191,12 @@ struct Refs<'e, 'a> {
     photos: HashMap<&'e str, &'e Photo<'a>>,
 }
 
-fn topic_to_post(topic: &Topic<'_>, refs: &Refs<'_, '_>, names: &Names<'_>, ctx: &ParseContext) -> Result<RawPost, String> {
+fn topic_to_post(
+    topic: &Topic<'_>,
+    refs: &Refs<'_, '_>,
+    names: &Names<'_>,
+    ctx: &ParseContext,
+) -> Result<RawPost, String> {
     let id = topic.id.0.as_deref().ok_or("topic has no id")?;
     let owner_ref = topic.owner_ref.as_deref().ok_or("topic has no owner_ref")?;
     let (_, owner) = split_ref(owner_ref).ok_or_else(|| format!("owner_ref {owner_ref:?} is not kind:id"))?;
@@ -290,7 +297,11 @@ fn photo_attachment(reference: &str, photos: &HashMap<&str, &Photo<'_>>) -> Atta
     }
 }
 
-fn reshare_origin(media: &Media<'_>, reshared: &HashMap<&str, &Topic<'_>>, names: &Names<'_>) -> Result<Option<RepostOrigin>, String> {
+fn reshare_origin(
+    media: &Media<'_>,
+    reshared: &HashMap<&str, &Topic<'_>>,
+    names: &Names<'_>,
+) -> Result<Option<RepostOrigin>, String> {
     let Some(reference) = media.topic_refs.first() else { return Ok(None) };
     let id = split_ref(reference).map_or(&**reference, |(_, id)| id);
     let Some(origin) = reshared.get(id) else {
@@ -302,7 +313,11 @@ fn reshare_origin(media: &Media<'_>, reshared: &HashMap<&str, &Topic<'_>>, names
         Some((_, owner)) => Some(PostUid::post(Platform::Ok, owner, id).map_err(|e| e.to_string())?),
         None => None,
     };
-    Ok(Some(RepostOrigin { uid, name: owner.and_then(|(kind, oid)| names.get(kind, oid)), text: media_text(&origin.media) }))
+    Ok(Some(RepostOrigin {
+        uid,
+        name: owner.and_then(|(kind, oid)| names.get(kind, oid)),
+        text: media_text(&origin.media),
+    }))
 }
 
 fn comments_to_posts(
@@ -380,7 +395,9 @@ fn comment_date(c: &Comment<'_>) -> Result<DateTime<Utc>, String> {
     if date.bytes().all(|b| b.is_ascii_digit()) {
         let n: i64 = date.parse().map_err(|_| format!("date {:?} is out of range", lenient::truncate(date)))?;
         // Ten-digit numbers are seconds; millisecond epochs have thirteen.
-        return if n >= 100_000_000_000 { from_millis(Some(n), "date") } else {
+        return if n >= 100_000_000_000 {
+            from_millis(Some(n), "date")
+        } else {
             DateTime::from_timestamp(n, 0).ok_or_else(|| format!("date {n} is out of range"))
         };
     }

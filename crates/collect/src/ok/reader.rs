@@ -10,11 +10,11 @@ use crate::collector::{BadPage, CollectError, EmptyLog, FeedReader, PollNotes, P
 use crate::walk::{settle, walk, FeedPage, PageError, PagedFeed, WalkLimits};
 use crate::{ParseContext, RawPost};
 use async_trait::async_trait;
-use tracing::Instrument;
 use chrono::Utc;
 use otklik_model::{CommentsPolicy, Cursor, ItemKind, Platform, PostUid, Source};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// Fields asked of `mediatopic.getTopics`: the topics and the entities their refs name.
 const TOPIC_FIELDS: &str = "media_topic.*,group.uid,group.name,user.uid,user.first_name,user.last_name,group_photo.*";
@@ -65,7 +65,11 @@ impl OkReader {
         let mut comments = Vec::new();
         let mut anchor: Option<String> = None;
         loop {
-            let mut params = vec![("discussionId", topic.uid.id.as_str()), ("discussionType", "GROUP_TOPIC"), ("count", count.as_str())];
+            let mut params = vec![
+                ("discussionId", topic.uid.id.as_str()),
+                ("discussionType", "GROUP_TOPIC"),
+                ("count", count.as_str()),
+            ];
             if let Some(a) = &anchor {
                 params.push(("anchor", a.as_str()));
                 params.push(("direction", "FORWARD"));
@@ -75,7 +79,9 @@ impl OkReader {
                 Err(e) => {
                     return Err(match e.class() {
                         // The topic is gone or closed: its comments are skipped, the poll goes on.
-                        Some(OkErrorClass::SourceUnavailable | OkErrorClass::Permanent) => CommentsFailure::Skip(e.to_string()),
+                        Some(OkErrorClass::SourceUnavailable | OkErrorClass::Permanent) => {
+                            CommentsFailure::Skip(e.to_string())
+                        }
                         _ => CommentsFailure::Stop(call_error(&self.client, &topic.uid.owner, e)),
                     });
                 }
@@ -134,7 +140,9 @@ fn call_error(client: &OkClient, gid: &str, e: OkCallError) -> CollectError {
             OkErrorClass::BackOff | OkErrorClass::Retry => CollectError::Transient(format!("OK group {gid}: {e}")),
             OkErrorClass::Permanent => CollectError::Config(format!("OK group {gid}: OK rejected the request: {e}")),
         },
-        OkCallError::Http { error, .. } if error.is_retryable() => CollectError::Transient(format!("OK group {gid}: {e}")),
+        OkCallError::Http { error, .. } if error.is_retryable() => {
+            CollectError::Transient(format!("OK group {gid}: {e}"))
+        }
         OkCallError::Http { .. } => CollectError::Config(format!("OK group {gid}: {e}")),
         OkCallError::Status { .. } => CollectError::Transient(format!("OK group {gid}: {e}")),
     }
@@ -160,7 +168,11 @@ impl PagedFeed for TopicsFeed<'_> {
             params.push(("anchor", anchor.as_str()));
             params.push(("direction", "FORWARD"));
         }
-        let body = self.client.call("mediatopic.getTopics", &params).await.map_err(|e| PageError::Collect(call_error(self.client, self.gid, e)))?;
+        let body = self
+            .client
+            .call("mediatopic.getTopics", &params)
+            .await
+            .map_err(|e| PageError::Collect(call_error(self.client, self.gid, e)))?;
         match parse_response(&body.bytes, self.ctx) {
             Ok(mut page) => {
                 let origin = format!("{} gid={}", body.origin, self.gid);
@@ -170,12 +182,16 @@ impl PagedFeed for TopicsFeed<'_> {
                 Ok(FeedPage { posts: page.posts, older })
             }
             // An error body the client did not recognise as one (no header) still is one.
-            Err(OkResponseError::Api(error)) => {
-                Err(PageError::Collect(call_error(self.client, self.gid, OkCallError::Api { method: "mediatopic.getTopics".into(), error })))
-            }
-            Err(OkResponseError::Parse(error)) => {
-                Err(PageError::Bad(BadPage { origin: format!("{} gid={}", body.origin, self.gid), bytes: body.bytes, error }))
-            }
+            Err(OkResponseError::Api(error)) => Err(PageError::Collect(call_error(
+                self.client,
+                self.gid,
+                OkCallError::Api { method: "mediatopic.getTopics".into(), error },
+            ))),
+            Err(OkResponseError::Parse(error)) => Err(PageError::Bad(BadPage {
+                origin: format!("{} gid={}", body.origin, self.gid),
+                bytes: body.bytes,
+                error,
+            })),
         }
     }
 }
@@ -199,7 +215,11 @@ impl FeedReader for OkReader {
                     tracing::info!(gid, name = group.name.as_deref().unwrap_or(""), "OK group found");
                     audience = group.members_count;
                 }
-                None => return Err(CollectError::Unavailable(format!("OK group {gid} not found (group.getInfo knows no such group)"))),
+                None => {
+                    return Err(CollectError::Unavailable(format!(
+                        "OK group {gid} not found (group.getInfo knows no such group)"
+                    )))
+                }
             }
         }
         let now = Utc::now();
@@ -216,7 +236,8 @@ impl FeedReader for OkReader {
 
         // Comments only under the topics this poll publishes (new or changed: a new comment
         // changes the topic's comments count and so its fingerprint).
-        let targets: Vec<&RawPost> = walked.publish.iter().filter(|p| p.item_kind == ItemKind::Post && p.counters.comments != Some(0)).collect();
+        let targets: Vec<&RawPost> =
+            walked.publish.iter().filter(|p| p.item_kind == ItemKind::Post && p.counters.comments != Some(0)).collect();
         let mut comments = Vec::new();
         let mut unfinished: HashSet<PostUid> = HashSet::new();
         let mut stopped: Option<CollectError> = None;
@@ -227,7 +248,9 @@ impl FeedReader for OkReader {
             }
             match self.comments(topic, &ctx, &notes).await {
                 Ok(found) => comments.extend(found),
-                Err(CommentsFailure::Skip(reason)) => tracing::warn!(topic = %topic.uid, %reason, "comments of this topic skipped"),
+                Err(CommentsFailure::Skip(reason)) => {
+                    tracing::warn!(topic = %topic.uid, %reason, "comments of this topic skipped")
+                }
                 Err(CommentsFailure::Bad(page, found)) => {
                     bad_pages.push(page);
                     comments.extend(found);
@@ -302,4 +325,3 @@ impl OkReader {
         bad_items
     }
 }
-

@@ -89,7 +89,8 @@ mod tests {
 
     #[test]
     fn published_server_server_vector() {
-        let secret = SigningSecret::AccessToken { access_token: TOKEN, application_secret_key: "ABC123DEF456GHI789JKL123" };
+        let secret =
+            SigningSecret::AccessToken { access_token: TOKEN, application_secret_key: "ABC123DEF456GHI789JKL123" };
         assert_eq!(secret.key(), "b1a2b89707a94624c43afae67d59274c");
         // Given unsorted and with the token among them, as a client builds its query.
         let params =
@@ -101,7 +102,8 @@ mod tests {
     // ae5362b5b588cc7294c2414d71b74d5d → sig 03a41413523ea8092507949d6e711963.
     #[test]
     fn published_client_server_vector() {
-        let params = [("application_key", APP_KEY), ("format", "json"), ("method", "events.get"), ("session_key", "whatever")];
+        let params =
+            [("application_key", APP_KEY), ("format", "json"), ("method", "events.get"), ("session_key", "whatever")];
         let sig = signature(&params, SigningSecret::SessionSecret("ae5362b5b588cc7294c2414d71b74d5d"));
         assert_eq!(sig, "03a41413523ea8092507949d6e711963");
     }

@@ -140,7 +140,9 @@ impl TelegramPage {
     /// The message blocks that are not posts (unreadable, or failing [`crate::check`]), as bad
     /// items for the DLQ.
     pub fn bad_items(&self) -> Vec<BadItem> {
-        self.malformed().map(|s| BadItem { index: s.index, offset: Some(s.offset), post: None, reason: skip_reason(s) }).collect()
+        self.malformed()
+            .map(|s| BadItem { index: s.index, offset: Some(s.offset), post: None, reason: skip_reason(s) })
+            .collect()
     }
 }
 

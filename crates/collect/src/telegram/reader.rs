@@ -169,7 +169,8 @@ impl TelegramReader {
     /// A reader with its own client built from `config` (timeout, size cap, retries), sharing
     /// `limiter` with every other reader so that per-host limits hold process-wide.
     pub fn new(config: TelegramConfig, limiter: Arc<RateLimiter>) -> Result<Self, CollectError> {
-        let http = HttpClient::new(config.http_config(), limiter).map_err(|e| CollectError::Config(format!("telegram HTTP client: {e}")))?;
+        let http = HttpClient::new(config.http_config(), limiter)
+            .map_err(|e| CollectError::Config(format!("telegram HTTP client: {e}")))?;
         Self::with_client(http, config)
     }
 
@@ -208,16 +209,29 @@ impl TelegramReader {
 impl FeedReader for TelegramReader {
     async fn poll(&self, source: &Source, cursor: &Cursor) -> Result<PollOutcome, CollectError> {
         if source.platform != Platform::Telegram {
-            return Err(CollectError::Config(format!("source {} is a {} source, not telegram", source.id, source.platform)));
+            return Err(CollectError::Config(format!(
+                "source {} is a {} source, not telegram",
+                source.id, source.platform
+            )));
         }
-        let channel = channel_name(&source.handle)
-            .ok_or_else(|| CollectError::Config(format!("source {}: {:?} is not a Telegram channel username", source.id, source.handle)))?;
+        let channel = channel_name(&source.handle).ok_or_else(|| {
+            CollectError::Config(format!(
+                "source {}: {:?} is not a Telegram channel username",
+                source.id, source.handle
+            ))
+        })?;
         let now = Utc::now();
         let ctx = ParseContext { source_id: Some(source.id.clone()), collected_at: now, parent: None, owner: None };
         let notes = PollNotes::default();
         let feed = ChannelFeed { reader: self, channel, ctx, notes, subscribers: Mutex::new(None) };
         let walked = walk(&feed, cursor, &self.config.walk_limits(), now).await?;
-        tracing::debug!(channel = feed.channel, pages = walked.pages, seen = walked.seen.len(), publish = walked.publish.len(), "telegram channel polled");
+        tracing::debug!(
+            channel = feed.channel,
+            pages = walked.pages,
+            seen = walked.seen.len(),
+            publish = walked.publish.len(),
+            "telegram channel polled"
+        );
         // Message blocks that are not posts go to the DLQ one by one, like VK's and OK's items.
         let (bad_items, _) = feed.notes.into_parts();
         let mut bad_pages = walked.bad_pages;
@@ -278,20 +292,47 @@ impl PagedFeed for ChannelFeed<'_> {
 
         match response.status {
             200 => {}
-            404 | 410 => return Err(PageError::Collect(CollectError::Unavailable(format!("channel not found: {shown} answered HTTP {}", response.status)))),
-            451 => return Err(PageError::Collect(CollectError::Unavailable(format!("channel blocked: {shown} answered HTTP 451")))),
-            status => return Err(PageError::Collect(CollectError::Transient(format!("GET {shown}: unexpected HTTP {status}")))),
+            404 | 410 => {
+                return Err(PageError::Collect(CollectError::Unavailable(format!(
+                    "channel not found: {shown} answered HTTP {}",
+                    response.status
+                ))))
+            }
+            451 => {
+                return Err(PageError::Collect(CollectError::Unavailable(format!(
+                    "channel blocked: {shown} answered HTTP 451"
+                ))))
+            }
+            status => {
+                return Err(PageError::Collect(CollectError::Transient(format!(
+                    "GET {shown}: unexpected HTTP {status}"
+                ))))
+            }
         }
-        let bad = |reason: String| PageError::Bad(BadPage { origin: shown.clone(), bytes: response.body.clone(), error: ParseError::new(Platform::Telegram, reason) });
+        let bad = |reason: String| {
+            PageError::Bad(BadPage {
+                origin: shown.clone(),
+                bytes: response.body.clone(),
+                error: ParseError::new(Platform::Telegram, reason),
+            })
+        };
         let body = response.body.as_slice();
         let page = if first_byte(body) == Some(b'"') {
             parse_fragment(body, &self.ctx).map_err(|e| bad(e.reason))?
         } else {
             match parse_page(body, &self.ctx) {
-                Ok(_) if !ends_with_html_close(body) => return Err(bad(format!("page cut off: {} bytes and no closing </html> (truncated response)", body.len()))),
+                Ok(_) if !ends_with_html_close(body) => {
+                    return Err(bad(format!(
+                        "page cut off: {} bytes and no closing </html> (truncated response)",
+                        body.len()
+                    )))
+                }
                 Ok(page) => page,
                 Err(_) if before.is_none() && is_contact_page(body) => {
-                    return Err(PageError::Collect(no_preview(self.channel, "t.me shows the channel's contact page instead of its message preview")));
+                    return Err(PageError::Collect(no_preview(
+                        self.channel,
+                        "t.me shows the channel's contact page instead of its message preview",
+                    )));
                 }
                 Err(e) => return Err(bad(e.reason)),
             }
@@ -354,7 +395,9 @@ fn ends_with_html_close(body: &[u8]) -> bool {
 /// The `t.me/<name>` page (title, «View in Telegram» button) that t.me shows for what has no
 /// preview.
 fn is_contact_page(body: &[u8]) -> bool {
-    ["tgme_page_title", "tgme_page_extra", "tgme_action_button_new"].iter().any(|class| memchr::memmem::find(body, class.as_bytes()).is_some())
+    ["tgme_page_title", "tgme_page_extra", "tgme_action_button_new"]
+        .iter()
+        .any(|class| memchr::memmem::find(body, class.as_bytes()).is_some())
 }
 
 fn de_url<'de, D: Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
@@ -373,7 +416,9 @@ mod tests {
     }
 
     fn config(json: &str) -> Result<TelegramConfig, String> {
-        serde_json::from_str::<Wrapper>(&format!("{{\"telegram\": {json}}}")).map(|w| w.telegram).map_err(|e| e.to_string())
+        serde_json::from_str::<Wrapper>(&format!("{{\"telegram\": {json}}}"))
+            .map(|w| w.telegram)
+            .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -387,8 +432,10 @@ mod tests {
         assert_eq!(default.host(), "t.me");
         assert!(default.validate().is_empty());
 
-        let custom = config(r#"{"base_url": "http://127.0.0.1:8080", "rate": "20/s", "recheck_window": "2h", "first_poll_max_age": "3d",
-            "timeout": "1500ms", "max_page_bytes": "512KiB", "max_pages": 3, "xhr_paging": true}"#)
+        let custom = config(
+            r#"{"base_url": "http://127.0.0.1:8080", "rate": "20/s", "recheck_window": "2h", "first_poll_max_age": "3d",
+            "timeout": "1500ms", "max_page_bytes": "512KiB", "max_pages": 3, "xhr_paging": true}"#,
+        )
         .unwrap();
         assert_eq!(custom.rate, Rate::per_second(20));
         assert_eq!(custom.recheck_window, Duration::from_secs(7200));
@@ -416,7 +463,13 @@ mod tests {
 
     #[test]
     fn handles_name_channels() {
-        for handle in ["penza_gorod", "@penza_gorod", "https://t.me/penza_gorod", "t.me/s/penza_gorod/", " http://telegram.me/penza_gorod "] {
+        for handle in [
+            "penza_gorod",
+            "@penza_gorod",
+            "https://t.me/penza_gorod",
+            "t.me/s/penza_gorod/",
+            " http://telegram.me/penza_gorod ",
+        ] {
             assert_eq!(channel_name(handle), Some("penza_gorod"), "{handle}");
         }
         for bad in ["", "@", "penza gorod", "https://t.me/+AbCdEf", "vk.com/penza", "t.me/penza/12"] {
@@ -435,7 +488,8 @@ mod tests {
         let reader = TelegramReader::new(TelegramConfig::default(), limiter.clone()).unwrap();
         assert_eq!(reader.page_url("penza_gorod", None).as_str(), "https://t.me/s/penza_gorod");
         assert_eq!(reader.page_url("penza_gorod", Some(1201)).as_str(), "https://t.me/s/penza_gorod?before=1201");
-        let mirrored = TelegramConfig { base_url: Url::parse("http://127.0.0.1:9/tg/").unwrap(), ..TelegramConfig::default() };
+        let mirrored =
+            TelegramConfig { base_url: Url::parse("http://127.0.0.1:9/tg/").unwrap(), ..TelegramConfig::default() };
         let reader = TelegramReader::new(mirrored, limiter).unwrap();
         assert_eq!(reader.page_url("c", Some(5)).as_str(), "http://127.0.0.1:9/tg/s/c?before=5");
     }

@@ -106,7 +106,8 @@ impl VkApi {
         if tokens.is_empty() {
             return Err(CollectError::Config("no usable VK tokens: none configured".into()));
         }
-        let mut base = reqwest::Url::parse(&config.api_base).map_err(|e| CollectError::Config(format!("collect.vk.api_base {:?}: {e}", config.api_base)))?;
+        let mut base = reqwest::Url::parse(&config.api_base)
+            .map_err(|e| CollectError::Config(format!("collect.vk.api_base {:?}: {e}", config.api_base)))?;
         if !base.path().ends_with('/') {
             let path = format!("{}/", base.path());
             base.set_path(&path);
@@ -149,7 +150,11 @@ impl VkApi {
                 Err(e) => {
                     let (config, text) = (matches!(e, CollectError::Config(_)), e.to_string());
                     for &i in &pending {
-                        let e = if config { CollectError::Config(text.clone()) } else { CollectError::Transient(text.clone()) };
+                        let e = if config {
+                            CollectError::Config(text.clone())
+                        } else {
+                            CollectError::Transient(text.clone())
+                        };
                         results[i] = Some(Err(CallError::Collect(e)));
                     }
                     break;
@@ -222,7 +227,9 @@ impl VkApi {
         }
         results
             .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(CallError::Collect(CollectError::Transient("VK call was not answered".into())))))
+            .map(|r| {
+                r.unwrap_or_else(|| Err(CallError::Collect(CollectError::Transient("VK call was not answered".into()))))
+            })
             .collect()
     }
 
@@ -234,7 +241,11 @@ impl VkApi {
                 Disposition::Retry(None)
             }
             VkErrorClass::QuotaExhausted => {
-                self.pool.pause(token, self.quota_pause, "VK error 29: rate limit reached (quota for the window spent)");
+                self.pool.pause(
+                    token,
+                    self.quota_pause,
+                    "VK error 29: rate limit reached (quota for the window spent)",
+                );
                 Disposition::Retry(None)
             }
             VkErrorClass::Captcha => {
@@ -290,7 +301,10 @@ impl VkApi {
             return Err(RequestError::Api(e));
         }
         let Some(answer) = root.get_mut("response").map(Value::take) else {
-            return Err(RequestError::Bad { reason: format!("{method} response has neither \"response\" nor \"error\""), bytes: body });
+            return Err(RequestError::Bad {
+                reason: format!("{method} response has neither \"response\" nor \"error\""),
+                bytes: body,
+            });
         };
         if calls.len() == 1 {
             return Ok(vec![Ok(answer)]);
@@ -299,7 +313,10 @@ impl VkApi {
             return Err(RequestError::Bad { reason: "execute response is not a list".into(), bytes: body });
         };
         if answers.len() != calls.len() {
-            return Err(RequestError::Bad { reason: format!("execute answered {} results for {} calls", answers.len(), calls.len()), bytes: body });
+            return Err(RequestError::Bad {
+                reason: format!("execute answered {} results for {} calls", answers.len(), calls.len()),
+                bytes: body,
+            });
         }
         let mut errors = root.get("execute_errors").and_then(Value::as_array).cloned().unwrap_or_default().into_iter();
         Ok(answers
@@ -377,7 +394,9 @@ impl<'a> Batcher<'a> {
             let (batch, deadline) = {
                 let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
                 let due = queue.first_at.map(|t| t + self.linger);
-                if queue.items.len() >= self.max || (!queue.items.is_empty() && due.is_some_and(|d| d <= Instant::now())) {
+                if queue.items.len() >= self.max
+                    || (!queue.items.is_empty() && due.is_some_and(|d| d <= Instant::now()))
+                {
                     let n = queue.items.len().min(self.max);
                     let batch: Vec<_> = queue.items.drain(..n).collect();
                     queue.first_at = (!queue.items.is_empty()).then(Instant::now);
@@ -426,7 +445,9 @@ mod tests {
 
     #[test]
     fn error_objects_are_read_and_redacted() {
-        let e = api_error(&json!({"error_code": 15, "error_msg": "Access denied", "request_params": [{"key": "access_token", "value": "SECRET"}, {"key": "owner_id", "value": "-1"}]}));
+        let e = api_error(
+            &json!({"error_code": 15, "error_msg": "Access denied", "request_params": [{"key": "access_token", "value": "SECRET"}, {"key": "owner_id", "value": "-1"}]}),
+        );
         assert_eq!(e.code, 15);
         assert!(!format!("{e:?}").contains("SECRET"));
         assert_eq!(api_error(&json!("nonsense")).code, 0);

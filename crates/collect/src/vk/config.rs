@@ -224,7 +224,11 @@ impl VkConfig {
 fn de_rates<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Rate>, D::Error> {
     BTreeMap::<String, String>::deserialize(d)?
         .into_iter()
-        .map(|(k, v)| Rate::parse(&v).map(|r| (k.clone(), r)).map_err(|e| serde::de::Error::custom(format!("token_rates.{k}: {e}"))))
+        .map(|(k, v)| {
+            Rate::parse(&v)
+                .map(|r| (k.clone(), r))
+                .map_err(|e| serde::de::Error::custom(format!("token_rates.{k}: {e}")))
+        })
         .collect()
 }
 
@@ -282,7 +286,8 @@ mod tests {
 
     #[test]
     fn handles_the_reader_accepts() {
-        for good in ["-12345", "12345", "club123", "penza_adm", "https://vk.com/penza.adm", "search:отопление"] {
+        for good in ["-12345", "12345", "club123", "penza_adm", "https://vk.com/penza.adm", "search:отопление"]
+        {
             assert_eq!(VkConfig::handle_problem(good), None, "{good}");
         }
         for bad in ["", "0", "search:", "penza adm", "vk.com/", "-12345abc!", "пенза"] {

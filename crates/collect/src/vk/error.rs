@@ -42,7 +42,10 @@ impl VkErrorClass {
 
     /// Whether the same request may succeed later (possibly with another token).
     pub fn is_retryable(self) -> bool {
-        matches!(self, VkErrorClass::RateLimited | VkErrorClass::QuotaExhausted | VkErrorClass::Captcha | VkErrorClass::Retry)
+        matches!(
+            self,
+            VkErrorClass::RateLimited | VkErrorClass::QuotaExhausted | VkErrorClass::Captcha | VkErrorClass::Retry
+        )
     }
 
     /// Whether the error is about the token rather than the request or the source.

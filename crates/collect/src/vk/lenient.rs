@@ -378,7 +378,9 @@ mod tests {
         assert_eq!(serde_json::from_str::<LUint>("\"15\"").unwrap().0, Some(15));
         assert!(serde_json::from_str::<LUint>("-1").is_err());
         assert_eq!(serde_json::from_str::<LUint>("18446744073709551615").unwrap().0, Some(u64::MAX));
-        for (s, v) in [("1", true), ("0", false), ("true", true), ("\"1\"", true), ("null", false), ("\"false\"", false)] {
+        for (s, v) in
+            [("1", true), ("0", false), ("true", true), ("\"1\"", true), ("null", false), ("\"false\"", false)]
+        {
             assert_eq!(serde_json::from_str::<LFlag>(s).unwrap().0, v, "{s}");
         }
         assert!(serde_json::from_str::<LFlag>("\"maybe\"").is_err());

@@ -81,7 +81,10 @@ pub fn parse_response(bytes: &[u8], ctx: &ParseContext) -> Result<VkPage, VkResp
                 return Err(VkApiError::from_body(err).into());
             }
             if obj.response.is_none() && obj.items.is_none() {
-                return Err(bad("not a VK API response: expected \"response\", \"error\" or \"items\" at the top level").into());
+                return Err(bad(
+                    "not a VK API response: expected \"response\", \"error\" or \"items\" at the top level",
+                )
+                .into());
             }
         }
         Node::List(_) => {}
@@ -166,8 +169,10 @@ fn read_page(obj: &Object<'_>, ctx: &ParseContext, page: &mut VkPage) -> Result<
     for (index, item) in items.iter().enumerate() {
         let is_comment = item.post_id.0.is_some() || ctx.parent.is_some();
         let from = page.posts.len();
-        let result = if is_comment { conv.comment_tree(item, None, &mut page.posts) } else { conv.post(item, &mut page.posts) };
-        result.map_err(|e| format!("item {index} (id {}): {e}", item.id.0.map_or("?".to_owned(), |i| i.to_string())))?;
+        let result =
+            if is_comment { conv.comment_tree(item, None, &mut page.posts) } else { conv.post(item, &mut page.posts) };
+        result
+            .map_err(|e| format!("item {index} (id {}): {e}", item.id.0.map_or("?".to_owned(), |i| i.to_string())))?;
         check::sift(&mut page.posts, from, index, &mut page.bad_items);
     }
     Ok(())
@@ -270,7 +275,9 @@ impl<'p, 'a> Converter<'p, 'a> {
     fn repost_origin(&self, first: &Item<'_>, chain: &[Item<'_>]) -> Result<RepostOrigin, String> {
         let owner = first.owner_id.0.or(first.from_id.0);
         let uid = match (owner, first.id.0) {
-            (Some(owner), Some(id)) => Some(PostUid::post(Platform::Vk, owner.to_string(), id.to_string()).map_err(|e| e.to_string())?),
+            (Some(owner), Some(id)) => {
+                Some(PostUid::post(Platform::Vk, owner.to_string(), id.to_string()).map_err(|e| e.to_string())?)
+            }
             _ => None,
         };
         // A repost of a repost: the words that matter are usually at the end of the chain (the
@@ -297,21 +304,31 @@ impl<'p, 'a> Converter<'p, 'a> {
     }
 
     /// A comment and, recursively, the replies in its `thread.items`.
-    fn comment_tree(&self, item: &Item<'_>, place: Option<&CommentPlace>, out: &mut Vec<RawPost>) -> Result<(), String> {
+    fn comment_tree(
+        &self,
+        item: &Item<'_>,
+        place: Option<&CommentPlace>,
+        out: &mut Vec<RawPost>,
+    ) -> Result<(), String> {
         let id = item.id.0.ok_or("comment has no id")?;
         let ctx_parent = self.ctx.parent.as_ref().filter(|p| p.platform == Platform::Vk);
         let owner = match (item.owner_id.0, place, ctx_parent) {
             (Some(o), _, _) => o,
             (None, Some(p), _) => p.owner,
-            (None, None, Some(parent)) => parent.owner.parse().map_err(|_| format!("context parent {parent} has a non-numeric owner"))?,
-            (None, None, None) => {
-                self.ctx.owner.ok_or("comment has no owner_id and no parent post is known (otklik parse vk --owner ID)")?
+            (None, None, Some(parent)) => {
+                parent.owner.parse().map_err(|_| format!("context parent {parent} has a non-numeric owner"))?
             }
+            (None, None, None) => self
+                .ctx
+                .owner
+                .ok_or("comment has no owner_id and no parent post is known (otklik parse vk --owner ID)")?,
         };
         let post = match (item.post_id.0, place, ctx_parent) {
             (Some(p), _, _) => p,
             (None, Some(p), _) => p.post,
-            (None, None, Some(parent)) => parent.id.parse().map_err(|_| format!("context parent {parent} has a non-numeric post id"))?,
+            (None, None, Some(parent)) => {
+                parent.id.parse().map_err(|_| format!("context parent {parent} has a non-numeric post id"))?
+            }
             _ => return Err("comment has no post_id and no parent post is known".to_owned()),
         };
         let post_uid = PostUid::post(Platform::Vk, owner.to_string(), post.to_string()).map_err(|e| e.to_string())?;
@@ -366,8 +383,9 @@ impl<'p, 'a> Converter<'p, 'a> {
             // Replies in a thread belong to the top comment's thread even when it was deleted.
             let inner = CommentPlace { owner, post, thread_top: Some(thread_top.unwrap_or(id)) };
             for reply in &thread.items {
-                self.comment_tree(reply, Some(&inner), out)
-                    .map_err(|e| format!("reply {} in thread: {e}", reply.id.0.map_or("?".to_owned(), |i| i.to_string())))?;
+                self.comment_tree(reply, Some(&inner), out).map_err(|e| {
+                    format!("reply {} in thread: {e}", reply.id.0.map_or("?".to_owned(), |i| i.to_string()))
+                })?;
             }
         }
         Ok(())

@@ -65,7 +65,12 @@ impl VkReader {
         self.api.token_status()
     }
 
-    async fn poll_one(&self, source: &Source, cursor: &Cursor, batcher: &Batcher<'_>) -> Result<PollOutcome, CollectError> {
+    async fn poll_one(
+        &self,
+        source: &Source,
+        cursor: &Cursor,
+        batcher: &Batcher<'_>,
+    ) -> Result<PollOutcome, CollectError> {
         let now = Utc::now();
         let ctx = ParseContext { source_id: Some(source.id.clone()), collected_at: now, parent: None, owner: None };
         let target = self.target(&source.handle, batcher).await?;
@@ -112,7 +117,9 @@ impl VkReader {
                     }
                     bad_pages.extend(bad);
                 }
-                Err(e) => tracing::warn!(post = %post.uid, error = %e, "VK comments not fetched; the next poll tries again"),
+                Err(e) => {
+                    tracing::warn!(post = %post.uid, error = %e, "VK comments not fetched; the next poll tries again")
+                }
             }
         }
         let (posts, new_cursor) = settle(&seen, cursor, &limits, now);
@@ -135,7 +142,8 @@ impl VkReader {
             return Ok(Ok(Target::Search(query.to_owned())));
         }
         let name = ["https://", "http://"].iter().fold(handle, |h, p| h.strip_prefix(p).unwrap_or(h));
-        let name = ["m.vk.com/", "vk.com/"].iter().fold(name, |h, p| h.strip_prefix(p).unwrap_or(h)).trim_end_matches('/');
+        let name =
+            ["m.vk.com/", "vk.com/"].iter().fold(name, |h, p| h.strip_prefix(p).unwrap_or(h)).trim_end_matches('/');
         if name.is_empty() {
             return Err(CollectError::Config(format!("VK source handle {handle:?} names no wall")));
         }
@@ -170,7 +178,13 @@ impl VkReader {
         let call = VkCall::new("groups.getById", [("group_id", json!(name))]);
         let target = match batcher.call(call).await {
             Ok(value) => {
-                let group = value.get("groups").unwrap_or(&value).as_array().and_then(|g| g.first()).cloned().unwrap_or(Value::Null);
+                let group = value
+                    .get("groups")
+                    .unwrap_or(&value)
+                    .as_array()
+                    .and_then(|g| g.first())
+                    .cloned()
+                    .unwrap_or(Value::Null);
                 match as_i64(&group["id"]) {
                     None => Target::Domain(name.to_owned()),
                     Some(id) => {
@@ -180,8 +194,16 @@ impl VkReader {
                         }
                         match as_i64(&group["is_closed"]).unwrap_or(0) {
                             0 => Target::Owner(-id.abs()),
-                            1 => return Err(CollectError::Unavailable(format!("VK community {title} ({name}) is closed"))),
-                            _ => return Err(CollectError::Unavailable(format!("VK community {title} ({name}) is private"))),
+                            1 => {
+                                return Err(CollectError::Unavailable(format!(
+                                    "VK community {title} ({name}) is closed"
+                                )))
+                            }
+                            _ => {
+                                return Err(CollectError::Unavailable(format!(
+                                    "VK community {title} ({name}) is private"
+                                )))
+                            }
                         }
                     }
                 }
@@ -211,7 +233,8 @@ impl VkReader {
                 // Every result is inside the window, so `settle` judges them by fingerprint.
                 let since_poll = (now - polled).to_std().unwrap_or_default();
                 let gap = since_poll.saturating_add(std::time::Duration::from_secs(3600));
-                limits.recheck_window = limits.recheck_window.max(gap).min(limits.first_poll_max_age.max(limits.recheck_window));
+                limits.recheck_window =
+                    limits.recheck_window.max(gap).min(limits.first_poll_max_age.max(limits.recheck_window));
                 saturating_before(now, limits.recheck_window)
             }
         };
@@ -307,7 +330,8 @@ impl VkReader {
                 }
             };
             let items = value["items"].as_array().map_or(0, Vec::len);
-            let total = as_i64(&value["current_level_count"]).or_else(|| as_i64(&value["count"])).unwrap_or(0).max(0) as usize;
+            let total =
+                as_i64(&value["current_level_count"]).or_else(|| as_i64(&value["count"])).unwrap_or(0).max(0) as usize;
             match read_page(&value, &ctx, &origin, notes) {
                 Ok(page) => out.extend(page.posts),
                 Err(bad) => return Ok((out, vec![bad])),
@@ -394,9 +418,11 @@ fn read_page(value: &Value, ctx: &ParseContext, origin: &str, notes: &PollNotes)
             Ok(page)
         }
         Err(VkResponseError::Parse(error)) => Err(BadPage { origin: origin.to_owned(), bytes, error }),
-        Err(VkResponseError::Api(e)) => {
-            Err(BadPage { origin: origin.to_owned(), bytes, error: crate::ParseError::new(otklik_model::Platform::Vk, format!("an error inside data: {e}")) })
-        }
+        Err(VkResponseError::Api(e)) => Err(BadPage {
+            origin: origin.to_owned(),
+            bytes,
+            error: crate::ParseError::new(otklik_model::Platform::Vk, format!("an error inside data: {e}")),
+        }),
     }
 }
 
@@ -436,7 +462,10 @@ impl PagedFeed for WallFeed<'_, '_> {
 #[async_trait]
 impl FeedReader for VkReader {
     async fn poll(&self, source: &Source, cursor: &Cursor) -> Result<PollOutcome, CollectError> {
-        self.poll_many(&[(source, cursor)]).await.pop().unwrap_or_else(|| Err(CollectError::Transient("no poll result".into())))
+        self.poll_many(&[(source, cursor)])
+            .await
+            .pop()
+            .unwrap_or_else(|| Err(CollectError::Transient("no poll result".into())))
     }
 
     /// Polls every source concurrently; their calls (wall pages, name lookups, comments) meet
@@ -477,7 +506,8 @@ mod tests {
 
     #[test]
     fn comment_policy() {
-        let mut source: Source = serde_json::from_value(json!({"schema": 1, "id": "s", "platform": "vk", "handle": "-1"})).unwrap();
+        let mut source: Source =
+            serde_json::from_value(json!({"schema": 1, "id": "s", "platform": "vk", "handle": "-1"})).unwrap();
         assert!(!wants_comments(&source));
         source.comments = CommentsPolicy::OfficialPosts;
         assert!(!wants_comments(&source));

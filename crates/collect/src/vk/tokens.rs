@@ -45,7 +45,11 @@ impl VkToken {
 
 impl fmt::Debug for VkToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("VkToken").field("origin", &self.origin).field("rate", &self.rate).field("secret", &"[redacted]").finish()
+        f.debug_struct("VkToken")
+            .field("origin", &self.origin)
+            .field("rate", &self.rate)
+            .field("secret", &"[redacted]")
+            .finish()
     }
 }
 
@@ -86,7 +90,11 @@ impl VkConfig {
     }
 
     /// [`VkConfig::resolve_tokens`] with the environment given as a lookup (tests).
-    pub fn resolve_tokens_with(&self, base_dir: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Vec<VkToken>, VkSecretsError> {
+    pub fn resolve_tokens_with(
+        &self,
+        base_dir: &Path,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Vec<VkToken>, VkSecretsError> {
         let mut problems = Vec::new();
         let mut tokens = Vec::new();
         if self.tokens_env.is_empty() && self.token_files.is_empty() {
@@ -147,7 +155,10 @@ pub struct TokenStatus {
 pub enum TokenState {
     Active,
     /// Held back for `remaining` because of `reason`.
-    Paused { reason: String, remaining: Duration },
+    Paused {
+        reason: String,
+        remaining: Duration,
+    },
     /// Rejected by VK (error 5); out until the collector restarts.
     Removed,
 }
@@ -250,7 +261,9 @@ impl TokenPool {
                     })
                     .min_by_key(|&(_, _, _, rank, last)| (rank, last));
                 let Some((index, paused, ready, _, _)) = best else {
-                    return Err(CollectError::Config("no usable VK tokens: every configured token was rejected by VK (error 5)".into()));
+                    return Err(CollectError::Config(
+                        "no usable VK tokens: every configured token was rejected by VK (error 5)".into(),
+                    ));
                 };
                 if paused.is_none() && ready <= now + self.max_wait {
                     *picks += 1;
@@ -359,7 +372,8 @@ mod tests {
         };
         let env = |name: &str| (name == "VK_A" || name == "VK_B").then(|| format!(" {name}-VALUE\n"));
         let tokens = config.resolve_tokens_with(&dir, env).unwrap();
-        let shown: Vec<_> = tokens.iter().map(|t| (t.origin().to_owned(), t.secret().to_owned(), t.rate().requests)).collect();
+        let shown: Vec<_> =
+            tokens.iter().map(|t| (t.origin().to_owned(), t.secret().to_owned(), t.rate().requests)).collect();
         assert_eq!(
             shown,
             vec![
@@ -381,7 +395,10 @@ mod tests {
         for needle in ["VK_MISSING", "VK_EMPTY", "empty.txt holds no token", "absent.txt"] {
             assert!(text.contains(needle), "{needle} in {text}");
         }
-        assert_eq!(VkConfig::default().resolve_tokens_with(&dir, |_| None).unwrap_err().problems, vec![SecretProblem::NoneConfigured]);
+        assert_eq!(
+            VkConfig::default().resolve_tokens_with(&dir, |_| None).unwrap_err().problems,
+            vec![SecretProblem::NoneConfigured]
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 
@@ -431,7 +448,11 @@ mod tests {
             }
         }
         // Nine requests checked out at once while all are busy: three per token.
-        let leases: Vec<_> = futures_util::future::join_all((0..9).map(|_| pool.checkout())).await.into_iter().map(Result::unwrap).collect();
+        let leases: Vec<_> = futures_util::future::join_all((0..9).map(|_| pool.checkout()))
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
         let mut per_token = [0; 3];
         for lease in &leases {
             per_token[lease.index] += 1;

@@ -288,9 +288,14 @@ impl<'de> Deserialize<'de> for Coordinates {
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Coordinates, E> {
                 let mut parts = v.split_whitespace().map(str::parse::<f64>);
                 match (parts.next(), parts.next(), parts.next()) {
-                    (Some(Ok(lat)), Some(Ok(lon)), None) if lat.is_finite() && lon.is_finite() => Ok(Coordinates(Some((lat, lon)))),
+                    (Some(Ok(lat)), Some(Ok(lon)), None) if lat.is_finite() && lon.is_finite() => {
+                        Ok(Coordinates(Some((lat, lon))))
+                    }
                     _ if v.trim().is_empty() => Ok(Coordinates(None)),
-                    _ => Err(E::custom(format_args!("geo coordinates {:?} are not \"lat lon\"", super::lenient::truncate(v)))),
+                    _ => Err(E::custom(format_args!(
+                        "geo coordinates {:?} are not \"lat lon\"",
+                        super::lenient::truncate(v)
+                    ))),
                 }
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Coordinates, A::Error> {

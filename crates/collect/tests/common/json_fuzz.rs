@@ -30,8 +30,20 @@ pub enum Mutation {
 pub fn mutation() -> impl Strategy<Value = Mutation> {
     // Bytes that matter to JSON, plus arbitrary ones (invalid UTF-8 included).
     let byte = prop_oneof![
-        Just(b'"'), Just(b'{'), Just(b'}'), Just(b'['), Just(b']'), Just(b','), Just(b':'), Just(b'\\'),
-        Just(b'-'), Just(b'9'), Just(b'e'), Just(0xD0), Just(0xFF), any::<u8>()
+        Just(b'"'),
+        Just(b'{'),
+        Just(b'}'),
+        Just(b'['),
+        Just(b']'),
+        Just(b','),
+        Just(b':'),
+        Just(b'\\'),
+        Just(b'-'),
+        Just(b'9'),
+        Just(b'e'),
+        Just(0xD0),
+        Just(0xFF),
+        any::<u8>()
     ];
     prop_oneof![
         (any::<usize>(), byte.clone()).prop_map(|(i, b)| Mutation::Flip(i, b)),
@@ -72,7 +84,8 @@ pub fn json_value(keys: &'static [&'static str], specials: &'static [&'static st
         any::<i64>().prop_map(Value::from),
         any::<u64>().prop_map(Value::from),
         (-1e300f64..1e300).prop_map(Value::from),
-        prop_oneof![Just(-170000001i64), Just(0), Just(31245), Just(1763020800), Just(i64::MAX), Just(i64::MIN)].prop_map(Value::from),
+        prop_oneof![Just(-170000001i64), Just(0), Just(31245), Just(1763020800), Just(i64::MAX), Just(i64::MIN)]
+            .prop_map(Value::from),
         "[-0-9 .e]{0,24}".prop_map(Value::String),
         "\\PC{0,16}".prop_map(Value::String),
         prop::sample::select(specials).prop_map(|s| Value::String(s.to_owned())),
@@ -117,16 +130,30 @@ fn at_path<'v>(v: &'v mut Value, path: &[usize]) -> &'v mut Value {
     })
 }
 
-
 /// What ids and dates get when a client, proxy or server goes wrong: placeholders, wrong signs,
 /// milliseconds for seconds, words, overflow, fractions.
 pub fn hostile_scalar() -> impl Strategy<Value = Value> {
     prop::sample::select(vec![
-        Value::from(-1), Value::from(0), Value::from("0"), Value::from("-5"), Value::from("abc"), Value::from(""),
-        Value::Null, Value::from(1_763_000_000_000i64), Value::from(-62_135_596_800i64),
-        Value::from(253_402_300_800i64), Value::from("99999999999999999999"), Value::from("123456789012345678901"),
-        Value::from(1.5), Value::from(i64::MAX), Value::from("000"), Value::from(" 7 "), Value::from("1:2"),
-        Value::from("group:abc"), Value::from("1970-01-01 03:00:00"), Value::from(1_136_073_599),
+        Value::from(-1),
+        Value::from(0),
+        Value::from("0"),
+        Value::from("-5"),
+        Value::from("abc"),
+        Value::from(""),
+        Value::Null,
+        Value::from(1_763_000_000_000i64),
+        Value::from(-62_135_596_800i64),
+        Value::from(253_402_300_800i64),
+        Value::from("99999999999999999999"),
+        Value::from("123456789012345678901"),
+        Value::from(1.5),
+        Value::from(i64::MAX),
+        Value::from("000"),
+        Value::from(" 7 "),
+        Value::from("1:2"),
+        Value::from("group:abc"),
+        Value::from("1970-01-01 03:00:00"),
+        Value::from(1_136_073_599),
         Value::from(1_136_073_600),
     ])
 }
