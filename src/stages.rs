@@ -52,6 +52,9 @@ impl ClassifyStage {
     }
 }
 
+/// A label (a kind, a topic) and its count.
+pub type Tally = (&'static str, u64);
+
 /// Posts the classifier tagged, by kind and by topic (a redelivered post counts again).
 #[derive(Debug, Default)]
 pub struct ClassifyCounts {
@@ -75,7 +78,7 @@ impl ClassifyCounts {
     }
 
     /// (posts by kind, posts by topic).
-    pub fn snapshot(&self) -> (Vec<(&'static str, u64)>, Vec<(&'static str, u64)>) {
+    pub fn snapshot(&self) -> (Vec<Tally>, Vec<Tally>) {
         let kinds = self.by_kind.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(k, n)| (*k, *n)).collect();
         let topics = self.by_topic.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(k, n)| (*k, *n)).collect();
         (kinds, topics)

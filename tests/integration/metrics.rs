@@ -9,7 +9,6 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-#[allow(dead_code)]
 #[path = "../../src/metrics_families.rs"]
 mod families;
 

@@ -31,7 +31,12 @@ fn check(bytes: &[u8], with_parent: bool) {
     }
     if let Ok(page) = ok::parse_response(bytes, &ctx) {
         assert!(page.posts.iter().all(|p| p.platform == Platform::Ok));
-        common::assert_outcome(&Parsed { posts: page.posts, bad_items: page.bad_items, empty: page.empty });
+        common::assert_outcome(&Parsed {
+            posts: page.posts,
+            bad_items: page.bad_items,
+            empty: page.empty,
+            audience: None,
+        });
     }
 }
 
