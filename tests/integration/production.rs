@@ -56,6 +56,7 @@ alerts = "{name}.alerts"
 dlq = "{name}.dlq"
 sources = "{name}.sources"
 cursors = "{name}.cursors"
+source_stats = "{name}.stats"
 
 [clickhouse]
 url = {clickhouse:?}
@@ -111,7 +112,7 @@ fn the_demo_replayed_through_kafka_lands_in_clickhouse() {
         &clickhouse,
         &format!("SELECT platform, count() FROM {name}.posts FINAL GROUP BY platform ORDER BY platform"),
     );
-    assert_eq!(platforms.replace('\t', " "), "ok 66\ntelegram 93\nvk 287");
+    assert_eq!(platforms.replace('\t', " "), "ok 66\ntelegram 93\nvk 294");
     let heating =
         clickhouse_query(&clickhouse, &format!("SELECT count() FROM {name}.posts FINAL WHERE has(topics, 'heating')"));
     assert!(heating.parse::<u32>().unwrap() > 10, "{heating}");

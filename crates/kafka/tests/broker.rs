@@ -218,7 +218,7 @@ async fn init_creates_missing_topics_and_names_differences() {
     bus.ensure_topics(&[spec(&topics.sources, 1)]).await.unwrap();
     let checks = bus.init_topics(&topics.specs()).await.unwrap();
     let created: Vec<&str> = checks.iter().filter(|c| c.created).map(|c| c.name.as_str()).collect();
-    assert_eq!(created.len(), 6, "{checks:?}");
+    assert_eq!(created.len(), 7, "{checks:?}");
     let sources = checks.iter().find(|c| c.name == topics.sources).unwrap();
     assert!(!sources.created);
     assert_eq!(sources.problems.len(), 2, "{:?}", sources.problems);
@@ -227,5 +227,5 @@ async fn init_creates_missing_topics_and_names_differences() {
     // A second run creates nothing and finds the created ones as specified.
     let again = bus.init_topics(&topics.specs()).await.unwrap();
     assert!(again.iter().all(|c| !c.created));
-    assert_eq!(again.iter().filter(|c| c.problems.is_empty()).count(), 6, "{again:?}");
+    assert_eq!(again.iter().filter(|c| c.problems.is_empty()).count(), 7, "{again:?}");
 }

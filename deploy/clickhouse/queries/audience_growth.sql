@@ -3,7 +3,9 @@
 -- from an audience of 0). Source: source_stats; a redelivered row is the same observation, so
 -- argMin/argMax give the same answer with it. Organisation types are in responders.toml, not
 -- in ClickHouse: `otklik report audience` adds them.
--- Window: fixed relative (no query parameters on 18.16).
+-- Window: fixed relative (no query parameters on 18.16). Audiences are observed when a poll runs,
+-- so on the demo this runs as is; its latest-anchored variant (every now() replaced by
+-- (SELECT max(published_at) FROM posts), see deploy/README.md) would look at the posts' dates.
 -- Columns: source_id, platform, first_at, first_audience, last_at, last_audience, change, change_pct.
 SELECT
     source_id,
