@@ -40,7 +40,16 @@ fetch() {
 }
 
 # A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (as Kafka's Uuid prints).
-random_cluster_id() { head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'; }
+# Like Kafka's own Uuid.randomUuid, never one that starts with '-': kafka-storage's argument
+# parser would read such an id as an option (one CI run in 64 failed that way).
+random_cluster_id() {
+    local id
+    while :; do
+        id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+        [[ $id == -* ]] || break
+    done
+    echo "$id"
+}
 
 start() {
     local state=$1 port cport t0
@@ -96,7 +105,7 @@ logger.state.level = warn
 PROPS
     t0=$(now_ms)
     jvm_command "$state"
-    if ! "${JVM[@]}" kafka.tools.StorageTool format -t "$(random_cluster_id)" \
+    if ! "${JVM[@]}" kafka.tools.StorageTool format --cluster-id="$(random_cluster_id)" \
         -c "$state/server.properties" >"$state/format.out" 2>&1; then
         show_logs "$state/format.out"
         die "formatting the KRaft storage failed"
