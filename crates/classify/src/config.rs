@@ -276,197 +276,217 @@ fn parse_sources(sources: Vec<(PathBuf, String)>, problems: &mut Vec<Problem>) -
     // Where each topic was defined, to report duplicates.
     let mut defined: HashMap<Topic, (PathBuf, usize)> = HashMap::new();
     for (file, text) in &sources {
-        let at = |span: std::ops::Range<usize>| line_of(text, span.start);
-        let mut problem = |line: usize, message: String| {
-            problems.push(Problem { file: file.clone(), line: Some(line), message, hint: None })
-        };
-        let def: FileDef = match toml::from_str(text) {
-            Ok(def) => def,
-            Err(e) => {
-                let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
-                problem(line, redact(e.message().trim()));
-                continue;
-            }
-        };
+        let mut reader = RulesFile { file, text, problems: &mut *problems };
+        let Some(def) = reader.parse::<FileDef>() else { continue };
         for topic_def in def.topic {
-            let id_line = at(topic_def.id.span());
-            let topic: Topic = match topic_def.id.get_ref().parse() {
-                Ok(t) => t,
-                Err(e) => {
-                    problem(id_line, e.to_string());
-                    continue;
-                }
-            };
-            if let Some((other, line)) = defined.get(&topic) {
-                problem(id_line, format!("topic {topic} is already defined at {}:{line}", other.display()));
-                continue;
-            }
-            defined.insert(topic, (file.clone(), id_line));
-            let threshold = match &topic_def.threshold {
-                None => DEFAULT_THRESHOLD,
-                Some(t) => {
-                    let v = *t.get_ref();
-                    if !(v.is_finite() && v > 0.0 && v <= MAX_WEIGHT * 10.0) {
-                        problem(at(t.span()), format!("threshold {v} of topic {topic} must be a positive number"));
-                    }
-                    v
-                }
-            };
-            thresholds.insert(topic, threshold as f32);
-            if topic_def.rule.is_empty() {
-                problem(id_line, format!("topic {topic} has no rules: a topic with no patterns would never be tagged"));
-            }
-            if !topic_def.exclude.is_empty() {
-                let mut phrases = Vec::new();
-                for p in &topic_def.exclude {
-                    match pattern::parse(p.get_ref()) {
-                        Ok(spec) => phrases.push(spec),
-                        Err(e) => {
-                            problem(at(p.span()), format!("exclude pattern {:?} of topic {topic}: {e}", p.get_ref()))
-                        }
-                    }
-                }
-                rules.push(RuleConfig {
-                    id: format!("{topic}.exclude"),
-                    topic,
-                    weight: 0.0,
-                    exclude: true,
-                    context: false,
-                    place: false,
-                    phrases,
-                    regexes: vec![],
-                    suppress: vec![],
-                });
-            }
+            let Some(topic) = reader.topic(&topic_def, &mut defined) else { continue };
+            thresholds.insert(topic, reader.threshold(topic, topic_def.threshold.as_ref()));
+            rules.extend(reader.exclude_rule(topic, &topic_def.exclude));
             let mut rule_ids = BTreeSet::new();
-            for rule in topic_def.rule {
-                let rule_line = at(rule.id.span());
-                let name = rule.id.get_ref();
-                if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                    problem(rule_line, format!("rule id {name:?} of topic {topic}: use ASCII letters, digits and '_'"));
-                }
-                if !rule_ids.insert(name.clone()) {
-                    problem(rule_line, format!("rule id {name:?} appears twice in topic {topic}"));
-                }
-                let weight = match &rule.weight {
-                    None => 1.0,
-                    Some(w) => {
-                        let v = *w.get_ref();
-                        if !(v.is_finite() && v != 0.0 && v.abs() <= MAX_WEIGHT) {
-                            problem(
-                                at(w.span()),
-                                format!("weight {v} of rule {topic}.{name} must be non-zero and within ±{MAX_WEIGHT}"),
-                            );
-                        }
-                        v
-                    }
-                };
-                if rule.patterns.is_empty() && rule.regex.is_empty() {
-                    problem(rule_line, format!("rule {topic}.{name} has no patterns and no regex"));
-                }
-                let mut phrases = Vec::new();
-                for p in &rule.patterns {
-                    match pattern::parse(p.get_ref()) {
-                        Ok(spec) => phrases.push(spec),
-                        Err(e) => {
-                            problem(at(p.span()), format!("pattern {:?} of rule {topic}.{name}: {e}", p.get_ref()))
-                        }
-                    }
-                }
-                let mut regexes = Vec::new();
-                for r in &rule.regex {
-                    match Regex::new(&crate::normalize::fold_letters(r.get_ref())) {
-                        Ok(re) => regexes.push(re),
-                        Err(e) => problem(
-                            at(r.span()),
-                            format!(
-                                "regex {:?} of rule {topic}.{name} does not compile: {}",
-                                r.get_ref(),
-                                flatten(&e.to_string())
-                            ),
-                        ),
-                    }
-                }
-                let mut suppress = Vec::new();
-                for s in &rule.suppress {
-                    match s.get_ref().parse::<Topic>() {
-                        Ok(t) if t == topic => {
-                            problem(at(s.span()), format!("rule {topic}.{name} cannot suppress its own topic"))
-                        }
-                        Ok(t) => suppress.push(t),
-                        Err(e) => problem(at(s.span()), format!("suppress in rule {topic}.{name}: {e}")),
-                    }
-                }
-                rules.push(RuleConfig {
-                    id: format!("{topic}.{name}"),
-                    topic,
-                    weight: weight as f32,
-                    exclude: false,
-                    context: rule.context,
-                    place: rule.place,
-                    phrases,
-                    regexes,
-                    suppress,
-                });
+            for rule in &topic_def.rule {
+                rules.push(reader.rule(topic, rule, &mut rule_ids));
             }
         }
     }
-    if !sources.is_empty() {
-        let missing: Vec<&str> = Topic::ALL.iter().filter(|t| !defined.contains_key(t)).map(|t| t.id()).collect();
-        if !missing.is_empty() {
-            let dir = sources[0].0.parent().map(Path::to_path_buf).unwrap_or_default();
-            problems.push(Problem {
-                file: dir,
-                line: None,
-                message: format!(
-                    "no rules for topic{} {}: every taxonomy topic needs a definition",
-                    if missing.len() == 1 { "" } else { "s" },
-                    missing.join(", ")
-                ),
-                hint: None,
-            });
-        }
+    if let Some(problem) = missing_topics(&sources, &defined) {
+        problems.push(problem);
     }
     RulesConfig { rules, thresholds, cues: Vec::new(), sources }
 }
 
-/// Reads the cues of `kinds.toml`: every [`Cue`] once, each with valid patterns.
-fn parse_kinds(file: &Path, text: &str, problems: &mut Vec<Problem>) -> Vec<(Cue, Vec<PhraseSpec>)> {
-    let mut problem = |line: usize, message: String| {
-        problems.push(Problem { file: file.to_path_buf(), line: Some(line), message, hint: None })
-    };
-    let def: KindsDef = match toml::from_str(text) {
-        Ok(def) => def,
-        Err(e) => {
-            problem(e.span().map(|s| line_of(text, s.start)).unwrap_or(1), redact(e.message().trim()));
-            return Vec::new();
+/// Every taxonomy topic needs a definition: the one problem naming those without.
+fn missing_topics(sources: &[(PathBuf, String)], defined: &HashMap<Topic, (PathBuf, usize)>) -> Option<Problem> {
+    let (first, _) = sources.first()?;
+    let missing: Vec<&str> = Topic::ALL.iter().filter(|t| !defined.contains_key(t)).map(|t| t.id()).collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let plural = if missing.len() == 1 { "" } else { "s" };
+    Some(Problem {
+        file: first.parent().map(Path::to_path_buf).unwrap_or_default(),
+        line: None,
+        message: format!("no rules for topic{plural} {}: every taxonomy topic needs a definition", missing.join(", ")),
+        hint: None,
+    })
+}
+
+/// One rules file being read: each check reports its problems with this file and a line.
+struct RulesFile<'a> {
+    file: &'a Path,
+    text: &'a str,
+    problems: &'a mut Vec<Problem>,
+}
+
+impl RulesFile<'_> {
+    fn line<T>(&self, value: &Spanned<T>) -> usize {
+        line_of(self.text, value.span().start)
+    }
+
+    fn problem(&mut self, line: usize, message: String) {
+        self.problems.push(Problem { file: self.file.to_path_buf(), line: Some(line), message, hint: None });
+    }
+
+    /// The file as `T`, or `None` with the parser's message (redacted: never the file's own text).
+    fn parse<T: serde::de::DeserializeOwned>(&mut self) -> Option<T> {
+        match toml::from_str(self.text) {
+            Ok(def) => Some(def),
+            Err(e) => {
+                let line = e.span().map(|s| line_of(self.text, s.start)).unwrap_or(1);
+                self.problem(line, redact(e.message().trim()));
+                None
+            }
         }
-    };
-    let mut cues: Vec<(Cue, Vec<PhraseSpec>)> = Vec::new();
-    for c in def.cue {
-        let line = line_of(text, c.id.span().start);
-        let Some(cue) = Cue::from_id(c.id.get_ref()) else {
-            let known: Vec<&str> = Cue::ALL.iter().map(|c| c.id()).collect();
-            problem(line, format!("unknown cue id {:?} (known: {})", c.id.get_ref(), known.join(", ")));
-            continue;
-        };
-        if cues.iter().any(|(x, _)| *x == cue) {
-            problem(line, format!("cue {} is defined twice", cue.id()));
-            continue;
-        }
-        if c.patterns.is_empty() {
-            problem(line, format!("cue {} has no patterns", cue.id()));
-        }
+    }
+
+    /// Parses every pattern; `what` names one in a problem («pattern "x" of rule heating.cold»).
+    fn phrases(&mut self, patterns: &[Spanned<String>], what: impl Fn(&str) -> String) -> Vec<PhraseSpec> {
         let mut phrases = Vec::new();
-        for p in &c.patterns {
+        for p in patterns {
             match pattern::parse(p.get_ref()) {
                 Ok(spec) => phrases.push(spec),
+                Err(e) => self.problem(self.line(p), format!("{}: {e}", what(p.get_ref()))),
+            }
+        }
+        phrases
+    }
+
+    /// The topic a `[[topic]]` table defines, unless its id is unknown or already defined.
+    fn topic(&mut self, def: &TopicDef, defined: &mut HashMap<Topic, (PathBuf, usize)>) -> Option<Topic> {
+        let id_line = self.line(&def.id);
+        let topic: Topic = match def.id.get_ref().parse() {
+            Ok(t) => t,
+            Err(e) => {
+                self.problem(id_line, format!("{e}"));
+                return None;
+            }
+        };
+        if let Some((other, line)) = defined.get(&topic) {
+            self.problem(id_line, format!("topic {topic} is already defined at {}:{line}", other.display()));
+            return None;
+        }
+        defined.insert(topic, (self.file.to_path_buf(), id_line));
+        if def.rule.is_empty() {
+            self.problem(
+                id_line,
+                format!("topic {topic} has no rules: a topic with no patterns would never be tagged"),
+            );
+        }
+        Some(topic)
+    }
+
+    fn threshold(&mut self, topic: Topic, threshold: Option<&Spanned<f64>>) -> f32 {
+        let Some(t) = threshold else { return DEFAULT_THRESHOLD as f32 };
+        let v = *t.get_ref();
+        if !(v.is_finite() && v > 0.0 && v <= MAX_WEIGHT * 10.0) {
+            self.problem(self.line(t), format!("threshold {v} of topic {topic} must be a positive number"));
+        }
+        v as f32
+    }
+
+    /// A topic's `exclude` phrases, as one rule of weight 0 that marks the spans they cover.
+    fn exclude_rule(&mut self, topic: Topic, exclude: &[Spanned<String>]) -> Option<RuleConfig> {
+        if exclude.is_empty() {
+            return None;
+        }
+        let phrases = self.phrases(exclude, |p| format!("exclude pattern {p:?} of topic {topic}"));
+        Some(RuleConfig {
+            id: format!("{topic}.exclude"),
+            topic,
+            weight: 0.0,
+            exclude: true,
+            context: false,
+            place: false,
+            phrases,
+            regexes: vec![],
+            suppress: vec![],
+        })
+    }
+
+    fn rule(&mut self, topic: Topic, rule: &RuleDef, rule_ids: &mut BTreeSet<String>) -> RuleConfig {
+        let rule_line = self.line(&rule.id);
+        let name = rule.id.get_ref();
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            self.problem(rule_line, format!("rule id {name:?} of topic {topic}: use ASCII letters, digits and '_'"));
+        }
+        if !rule_ids.insert(name.clone()) {
+            self.problem(rule_line, format!("rule id {name:?} appears twice in topic {topic}"));
+        }
+        if rule.patterns.is_empty() && rule.regex.is_empty() {
+            self.problem(rule_line, format!("rule {topic}.{name} has no patterns and no regex"));
+        }
+        RuleConfig {
+            id: format!("{topic}.{name}"),
+            topic,
+            weight: self.weight(topic, name, rule.weight.as_ref()),
+            exclude: false,
+            context: rule.context,
+            place: rule.place,
+            phrases: self.phrases(&rule.patterns, |p| format!("pattern {p:?} of rule {topic}.{name}")),
+            regexes: self.regexes(topic, name, &rule.regex),
+            suppress: self.suppressed(topic, name, &rule.suppress),
+        }
+    }
+
+    fn weight(&mut self, topic: Topic, name: &str, weight: Option<&Spanned<f64>>) -> f32 {
+        let Some(w) = weight else { return 1.0 };
+        let v = *w.get_ref();
+        if !(v.is_finite() && v != 0.0 && v.abs() <= MAX_WEIGHT) {
+            let message = format!("weight {v} of rule {topic}.{name} must be non-zero and within ±{MAX_WEIGHT}");
+            self.problem(self.line(w), message);
+        }
+        v as f32
+    }
+
+    fn regexes(&mut self, topic: Topic, name: &str, regexes: &[Spanned<String>]) -> Vec<Regex> {
+        let mut compiled = Vec::new();
+        for r in regexes {
+            match Regex::new(&crate::normalize::fold_letters(r.get_ref())) {
+                Ok(re) => compiled.push(re),
                 Err(e) => {
-                    let message = format!("pattern {:?} of cue {}: {e}", p.get_ref(), cue.id());
-                    problem(line_of(text, p.span().start), message)
+                    let error = flatten(&e.to_string());
+                    let message = format!("regex {:?} of rule {topic}.{name} does not compile: {error}", r.get_ref());
+                    self.problem(self.line(r), message)
                 }
             }
         }
+        compiled
+    }
+
+    fn suppressed(&mut self, topic: Topic, name: &str, suppress: &[Spanned<String>]) -> Vec<Topic> {
+        let mut topics = Vec::new();
+        for s in suppress {
+            match s.get_ref().parse::<Topic>() {
+                Ok(t) if t == topic => {
+                    self.problem(self.line(s), format!("rule {topic}.{name} cannot suppress its own topic"))
+                }
+                Ok(t) => topics.push(t),
+                Err(e) => self.problem(self.line(s), format!("suppress in rule {topic}.{name}: {e}")),
+            }
+        }
+        topics
+    }
+}
+
+/// Reads the cues of `kinds.toml`: every [`Cue`] once, each with valid patterns.
+fn parse_kinds(file: &Path, text: &str, problems: &mut Vec<Problem>) -> Vec<(Cue, Vec<PhraseSpec>)> {
+    let mut reader = RulesFile { file, text, problems: &mut *problems };
+    let Some(def) = reader.parse::<KindsDef>() else { return Vec::new() };
+    let mut cues: Vec<(Cue, Vec<PhraseSpec>)> = Vec::new();
+    for c in def.cue {
+        let line = reader.line(&c.id);
+        let Some(cue) = Cue::from_id(c.id.get_ref()) else {
+            let known: Vec<&str> = Cue::ALL.iter().map(|c| c.id()).collect();
+            reader.problem(line, format!("unknown cue id {:?} (known: {})", c.id.get_ref(), known.join(", ")));
+            continue;
+        };
+        if cues.iter().any(|(x, _)| *x == cue) {
+            reader.problem(line, format!("cue {} is defined twice", cue.id()));
+            continue;
+        }
+        if c.patterns.is_empty() {
+            reader.problem(line, format!("cue {} has no patterns", cue.id()));
+        }
+        let phrases = reader.phrases(&c.patterns, |p| format!("pattern {p:?} of cue {}", cue.id()));
         cues.push((cue, phrases));
     }
     let missing: Vec<&str> = Cue::ALL.iter().filter(|c| !cues.iter().any(|(x, _)| x == *c)).map(|c| c.id()).collect();
