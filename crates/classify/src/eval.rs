@@ -15,7 +15,7 @@
 
 use crate::Writer;
 use crate::{Classifier, SourceContext};
-use otklik_model::{PostKind, Topic};
+use otklik_model::{Classification, PostKind, Topic};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -61,7 +61,7 @@ pub struct Averages {
 }
 
 /// How well municipalities were found, over rows whose label names one.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct MunicipalityMetrics {
     /// Rows with a municipality label.
     pub labelled: u32,
@@ -132,63 +132,105 @@ fn prf(tp: u32, fp: u32, fn_: u32) -> (f64, f64, f64) {
 /// Classifies every row of `reader` and compares with its labels.
 pub fn evaluate<R: Read>(classifier: &Classifier, reader: R) -> Result<EvalReport, EvalError> {
     let mut csv = csv::ReaderBuilder::new().flexible(false).from_reader(reader);
-    let headers = csv.headers()?.clone();
-    let col = |name: &'static str| headers.iter().position(|h| h.trim() == name);
-    let id_col = col("id").ok_or(EvalError::MissingColumn("id"))?;
-    let text_col = col("text").ok_or(EvalError::MissingColumn("text"))?;
-    let topics_col = col("topics");
-    let muni_col = col("municipality");
-    let source_col = col("is_source");
-
-    let mut counts: BTreeMap<Topic, (u32, u32, u32)> = BTreeMap::new();
-    let mut confusions: BTreeMap<(Option<Topic>, Option<Topic>), u32> = BTreeMap::new();
-    let mut misses = Vec::new();
-    let mut muni = MunicipalityMetrics {
-        labelled: 0,
-        assigned: 0,
-        correct: 0,
-        assigned_unlabelled: 0,
-        accuracy: 0.0,
-        coverage: 0.0,
-    };
-    let (mut rows, mut untagged, mut unlabelled, mut unlabelled_alerting) = (0u32, 0u32, 0u32, 0u32);
-    let mut kinds = BTreeMap::new();
+    let columns = Columns::find(csv.headers()?)?;
+    let mut tally = Tally::default();
     let source = SourceContext::default();
     for (i, record) in csv.records().enumerate() {
-        let record = record?;
-        let row = i as u64 + 2;
-        let id = record.get(id_col).unwrap_or("").to_owned();
+        let row = columns.read(&record?, i as u64 + 2)?;
+        let c = classifier.classify_text_as(&row.text, &source, row.writer);
+        let predicted: BTreeSet<Topic> = c.topics.iter().map(|h| h.topic).collect();
+        let got_muni = c.municipality.as_ref().map(|m| m.oktmo.clone());
+        let topics_wrong = tally.topics(&row.gold, &predicted, c.kind);
+        let muni_wrong = columns.municipality.is_some() && tally.municipality(&row.gold_muni, &got_muni);
+        if topics_wrong || muni_wrong {
+            tally.misses.push(miss(classifier, &source, row, &c, got_muni));
+        }
+    }
+    Ok(tally.report(classifier.version(), columns.municipality.is_some()))
+}
+
+/// Where the columns of the labelled CSV are.
+struct Columns {
+    id: usize,
+    text: usize,
+    topics: Option<usize>,
+    municipality: Option<usize>,
+    is_source: Option<usize>,
+}
+
+/// One labelled row, as read.
+struct Row {
+    id: String,
+    text: String,
+    gold: BTreeSet<Topic>,
+    gold_muni: Option<String>,
+    writer: Writer,
+}
+
+impl Columns {
+    fn find(headers: &csv::StringRecord) -> Result<Columns, EvalError> {
+        let col = |name: &'static str| headers.iter().position(|h| h.trim() == name);
+        Ok(Columns {
+            id: col("id").ok_or(EvalError::MissingColumn("id"))?,
+            text: col("text").ok_or(EvalError::MissingColumn("text"))?,
+            topics: col("topics"),
+            municipality: col("municipality"),
+            is_source: col("is_source"),
+        })
+    }
+
+    /// Row `row` (its line in the file, for messages) with its labels checked.
+    fn read(&self, record: &csv::StringRecord, row: u64) -> Result<Row, EvalError> {
+        let id = record.get(self.id).unwrap_or("").to_owned();
         let bad = |message: String| EvalError::BadRow { row, id: id.clone(), message };
-        let text = record.get(text_col).unwrap_or("");
+        let cell = |c: Option<usize>| c.and_then(|c| record.get(c)).map(str::trim);
         let mut gold = BTreeSet::new();
-        let labels = topics_col.and_then(|c| record.get(c)).unwrap_or("");
-        for t in labels.split(';').map(str::trim).filter(|t| !t.is_empty()) {
+        for t in cell(self.topics).unwrap_or("").split(';').map(str::trim).filter(|t| !t.is_empty()) {
             gold.insert(t.parse::<Topic>().map_err(|e| bad(e.to_string()))?);
         }
-        let gold_muni = match muni_col.and_then(|c| record.get(c)).map(str::trim).filter(|m| !m.is_empty()) {
+        let gold_muni = match cell(self.municipality).filter(|m| !m.is_empty()) {
             Some(m) if m.len() == 8 && m.bytes().all(|b| b.is_ascii_digit()) => Some(m.to_owned()),
             Some(m) => return Err(bad(format!("municipality {m:?} is not an 8-digit ОКТМО code"))),
             None => None,
         };
-        let writer = match source_col.and_then(|c| record.get(c)).map(str::trim) {
+        let writer = match cell(self.is_source) {
             Some("1" | "true") => Writer::Source,
             Some("" | "0" | "false") | None => Writer::Resident,
             Some(v) => return Err(bad(format!("is_source {v:?} is not 1, 0, true or false"))),
         };
-        rows += 1;
-        let c = classifier.classify_text_as(text, &source, writer);
-        let predicted: BTreeSet<Topic> = c.topics.iter().map(|h| h.topic).collect();
-        if predicted.is_empty() {
-            untagged += 1;
-        }
-        *kinds.entry(c.kind).or_default() += 1;
+        let text = record.get(self.text).unwrap_or("").to_owned();
+        Ok(Row { id, text, gold, gold_muni, writer })
+    }
+}
+
+/// What the rows add up to, before the averages.
+#[derive(Default)]
+struct Tally {
+    rows: u32,
+    untagged: u32,
+    unlabelled: u32,
+    unlabelled_alerting: u32,
+    /// Per topic: true positives, false positives, false negatives.
+    counts: BTreeMap<Topic, (u32, u32, u32)>,
+    confusions: BTreeMap<(Option<Topic>, Option<Topic>), u32>,
+    kinds: BTreeMap<PostKind, u32>,
+    muni: MunicipalityMetrics,
+    misses: Vec<Miss>,
+}
+
+impl Tally {
+    /// Counts one row's topics and kind; true when the topics differ from the labels.
+    fn topics(&mut self, gold: &BTreeSet<Topic>, predicted: &BTreeSet<Topic>, kind: PostKind) -> bool {
+        self.rows += 1;
+        self.untagged += u32::from(predicted.is_empty());
+        *self.kinds.entry(kind).or_default() += 1;
         if gold.is_empty() {
-            unlabelled += 1;
-            let alerting = matches!(c.kind, PostKind::Complaint | PostKind::Question);
-            unlabelled_alerting += u32::from(alerting && !predicted.is_empty());
+            self.unlabelled += 1;
+            let alerting = matches!(kind, PostKind::Complaint | PostKind::Question);
+            self.unlabelled_alerting += u32::from(alerting && !predicted.is_empty());
         }
-        for &t in gold.union(&predicted) {
-            let e = counts.entry(t).or_default();
+        for &t in gold.union(predicted) {
+            let e = self.counts.entry(t).or_default();
             match (gold.contains(&t), predicted.contains(&t)) {
                 (true, true) => e.0 += 1,
                 (false, true) => e.1 += 1,
@@ -196,108 +238,123 @@ pub fn evaluate<R: Read>(classifier: &Classifier, reader: R) -> Result<EvalRepor
                 (false, false) => {}
             }
         }
-        let missed: Vec<Topic> = gold.difference(&predicted).copied().collect();
-        let extra: Vec<Topic> = predicted.difference(&gold).copied().collect();
-        for &g in &missed {
-            if extra.is_empty() {
-                *confusions.entry((Some(g), None)).or_default() += 1;
-            }
-            for &p in &extra {
-                *confusions.entry((Some(g), Some(p))).or_default() += 1;
-            }
+        let missed: Vec<Topic> = gold.difference(predicted).copied().collect();
+        let extra: Vec<Topic> = predicted.difference(gold).copied().collect();
+        // A missed topic is confused with each extra one, or with nothing; an extra topic with no
+        // missed one beside it is confused with nothing.
+        let pairs: Vec<(Option<Topic>, Option<Topic>)> = match (missed.is_empty(), extra.is_empty()) {
+            (false, true) => missed.iter().map(|&g| (Some(g), None)).collect(),
+            (true, false) => extra.iter().map(|&p| (None, Some(p))).collect(),
+            _ => missed.iter().flat_map(|&g| extra.iter().map(move |&p| (Some(g), Some(p)))).collect(),
+        };
+        for pair in pairs {
+            *self.confusions.entry(pair).or_default() += 1;
         }
-        if missed.is_empty() {
-            for &p in &extra {
-                *confusions.entry((None, Some(p))).or_default() += 1;
+        !missed.is_empty() || !extra.is_empty()
+    }
+
+    /// Counts one row's municipality; true when it differs from the label.
+    fn municipality(&mut self, gold: &Option<String>, got: &Option<String>) -> bool {
+        let muni = &mut self.muni;
+        match (gold, got) {
+            (Some(g), Some(p)) => {
+                muni.labelled += 1;
+                muni.assigned += 1;
+                muni.correct += u32::from(g == p);
+                g != p
             }
-        }
-        let got_muni = c.municipality.as_ref().map(|m| m.oktmo.clone());
-        let mut muni_wrong = false;
-        if muni_col.is_some() {
-            match (&gold_muni, &got_muni) {
-                (Some(g), Some(p)) => {
-                    muni.labelled += 1;
-                    muni.assigned += 1;
-                    if g == p {
-                        muni.correct += 1;
-                    } else {
-                        muni_wrong = true;
-                    }
-                }
-                (Some(_), None) => {
-                    muni.labelled += 1;
-                    muni_wrong = true;
-                }
-                (None, Some(_)) => {
-                    muni.assigned_unlabelled += 1;
-                    muni_wrong = true;
-                }
-                (None, None) => {}
+            (Some(_), None) => {
+                muni.labelled += 1;
+                true
             }
-        }
-        if !missed.is_empty() || !extra.is_empty() || muni_wrong {
-            // Explaining costs a second pass; only the misses pay it.
-            let explanation = classifier.explain_text_as(text, &source, writer);
-            let evidence = explanation
-                .rules
-                .iter()
-                .filter(|h| !h.excluded && !h.target.starts_with("kind:"))
-                .map(|h| format!("{} «{}»", h.rule, h.spans.first().map_or("", |s| s.text.as_str())))
-                .collect();
-            misses.push(Miss {
-                evidence,
-                id: id.clone(),
-                text: text.to_owned(),
-                gold: gold.iter().copied().collect(),
-                predicted: c.topics.iter().map(|h| h.topic).collect(),
-                rules: c.topics.iter().map(|h| h.rule.clone()).collect(),
-                gold_municipality: gold_muni,
-                predicted_municipality: got_muni,
-            });
+            (None, Some(_)) => {
+                muni.assigned_unlabelled += 1;
+                true
+            }
+            (None, None) => false,
         }
     }
 
-    let mut per_topic = Vec::new();
-    let (mut tp_all, mut fp_all, mut fn_all) = (0, 0, 0);
-    let (mut mp, mut mr, mut mf, mut n) = (0.0, 0.0, 0.0, 0u32);
-    for (&topic, &(tp, fp, fn_)) in &counts {
-        let (precision, recall, f1) = prf(tp, fp, fn_);
-        let support = tp + fn_;
-        tp_all += tp;
-        fp_all += fp;
-        fn_all += fn_;
-        if support > 0 {
-            mp += precision;
-            mr += recall;
-            mf += f1;
-            n += 1;
+    fn report(self, classifier_version: &str, with_municipality: bool) -> EvalReport {
+        let mut per_topic = Vec::new();
+        let (mut tp_all, mut fp_all, mut fn_all) = (0, 0, 0);
+        let (mut mp, mut mr, mut mf, mut n) = (0.0, 0.0, 0.0, 0u32);
+        for (&topic, &(tp, fp, fn_)) in &self.counts {
+            let (precision, recall, f1) = prf(tp, fp, fn_);
+            let support = tp + fn_;
+            tp_all += tp;
+            fp_all += fp;
+            fn_all += fn_;
+            if support > 0 {
+                mp += precision;
+                mr += recall;
+                mf += f1;
+                n += 1;
+            }
+            per_topic.push(TopicMetrics { topic, tp, fp, fn_, precision, recall, f1, support });
         }
-        per_topic.push(TopicMetrics { topic, tp, fp, fn_, precision, recall, f1, support });
+        let (p, r, f) = prf(tp_all, fp_all, fn_all);
+        let n = n.max(1) as f64;
+        let mut muni = self.muni;
+        muni.accuracy = ratio(muni.correct, muni.assigned);
+        muni.coverage = ratio(muni.assigned, muni.labelled);
+        let mut confusions: Vec<Confusion> = self
+            .confusions
+            .into_iter()
+            .map(|((gold, predicted), count)| Confusion { gold, predicted, count })
+            .collect();
+        confusions.sort_by_key(|c| std::cmp::Reverse(c.count));
+        EvalReport {
+            rows: self.rows,
+            classifier_version: classifier_version.to_owned(),
+            per_topic,
+            micro: Averages { precision: p, recall: r, f1: f },
+            macro_avg: Averages { precision: mp / n, recall: mr / n, f1: mf / n },
+            untagged: self.untagged,
+            municipality: with_municipality.then_some(muni),
+            confusions,
+            misses: self.misses,
+            kinds: self.kinds,
+            unlabelled: self.unlabelled,
+            unlabelled_alerting: self.unlabelled_alerting,
+        }
     }
-    let (p, r, f) = prf(tp_all, fp_all, fn_all);
-    let n = n.max(1) as f64;
-    let municipality = muni_col.map(|_| {
-        muni.accuracy = if muni.assigned == 0 { 0.0 } else { muni.correct as f64 / muni.assigned as f64 };
-        muni.coverage = if muni.labelled == 0 { 0.0 } else { muni.assigned as f64 / muni.labelled as f64 };
-        muni
-    });
-    let mut confusions: Vec<Confusion> =
-        confusions.into_iter().map(|((gold, predicted), count)| Confusion { gold, predicted, count }).collect();
-    confusions.sort_by_key(|c| std::cmp::Reverse(c.count));
-    Ok(EvalReport {
-        rows,
-        classifier_version: classifier.version().to_owned(),
-        per_topic,
-        micro: Averages { precision: p, recall: r, f1: f },
-        macro_avg: Averages { precision: mp / n, recall: mr / n, f1: mf / n },
-        untagged,
-        municipality,
-        confusions,
-        misses,
-        kinds,
-        unlabelled,
-        unlabelled_alerting,
-    })
+}
+
+fn ratio(part: u32, whole: u32) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+/// A row got wrong, with the rules that fired: explaining costs a second pass, so only the misses
+/// pay it.
+fn miss(
+    classifier: &Classifier,
+    source: &SourceContext,
+    row: Row,
+    c: &Classification,
+    got_muni: Option<String>,
+) -> Miss {
+    let explanation = classifier.explain_text_as(&row.text, source, row.writer);
+    let evidence = explanation
+        .rules
+        .iter()
+        .filter(|h| !h.excluded && !h.target.starts_with("kind:"))
+        .map(|h| format!("{} «{}»", h.rule, h.spans.first().map_or("", |s| s.text.as_str())))
+        .collect();
+    Miss {
+        evidence,
+        id: row.id,
+        text: row.text,
+        gold: row.gold.into_iter().collect(),
+        predicted: c.topics.iter().map(|h| h.topic).collect(),
+        rules: c.topics.iter().map(|h| h.rule.clone()).collect(),
+        gold_municipality: row.gold_muni,
+        predicted_municipality: got_muni,
+    }
 }
 
 impl EvalReport {
