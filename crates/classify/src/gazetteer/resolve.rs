@@ -21,7 +21,7 @@ use std::ops::Range;
 pub const MAX_MENTIONS: usize = 64;
 
 /// The outcome of resolving one text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Resolution {
     /// The municipality the text names, with evidence [`MunicipalityEvidence::Text`].
     pub chosen: Option<MunicipalityMatch>,
@@ -374,264 +374,359 @@ fn qualifier(text: &str, norm: &Normalized, toks: &[Tok], i: usize) -> Option<st
 }
 
 fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolution {
-    let nt = &norm.text[..];
-    let mut toks = tokens(g, nt);
+    let mut toks = tokens(g, &norm.text);
     let lower = !text.chars().any(char::is_uppercase);
     add_typos(g, text, norm, &mut toks, lower);
-    let mut res =
-        Resolution { chosen: None, mentions: Vec::new(), rejected: Vec::new(), capped: false, elsewhere: None };
-    if toks.is_empty() {
-        return res;
-    }
-
-    let mut pending: Vec<Pending> = Vec::new();
-    let mut region_clues: Vec<u16> = Vec::new();
-    // District adjectives seen bare, with the token that carried them (a token is never its own clue).
-    let mut adj_clues: Vec<(u32, usize)> = Vec::new();
-    // Adjectives alone («пензенские дорожники», «нижнеломовская ук»): the place when nothing else is.
-    let mut weak: Vec<u32> = Vec::new();
-    let mut pending_token: Vec<usize> = Vec::new();
-
-    let span_of = |start: usize, end: usize| norm.original_span(text, start + 1, end);
+    let mut resolver = Resolver::new(g, text, norm, toks, lower);
     let mut i = 0;
-    while i < toks.len() {
+    while i < resolver.toks.len() {
+        match resolver.step(i) {
+            Some(consumed) => i += consumed,
+            None => {
+                resolver.res.capped = true;
+                break;
+            }
+        }
+    }
+    resolver.finish()
+}
+
+/// Type words, nouns and street words only matter to their neighbours.
+fn is_grammar(m: &Meaning) -> bool {
+    matches!(
+        m,
+        Meaning::Type(_)
+            | Meaning::DistrictNoun
+            | Meaning::RegionNoun
+            | Meaning::Street
+            | Meaning::Institution
+            | Meaning::CityBody
+            | Meaning::Near
+    )
+}
+
+/// One pass over a text's tokens: each step reads a name with its neighbours into a pending
+/// mention, a clue or a rejection; [`Resolver::finish`] settles the pending mentions.
+struct Resolver<'a> {
+    g: &'a Gazetteer,
+    text: &'a str,
+    norm: &'a Normalized,
+    toks: Vec<Tok>,
+    /// The whole text is in lower case: capitals say nothing.
+    lower: bool,
+    res: Resolution,
+    pending: Vec<Pending>,
+    /// The token each pending mention was read from.
+    pending_token: Vec<usize>,
+    region_clues: Vec<u16>,
+    /// District adjectives seen bare, with the token that carried them (a token is never its own clue).
+    adj_clues: Vec<(u32, usize)>,
+    /// Adjectives alone («пензенские дорожники», «нижнеломовская ук»): the place when nothing else is.
+    weak: Vec<u32>,
+}
+
+/// A name token with what its own meanings and its neighbours say.
+struct Here<'a> {
+    i: usize,
+    t: Tok,
+    ms: &'a [Meaning],
+    /// The adjacent tokens, when nothing stands between.
+    next: Option<Tok>,
+    prev: Option<Tok>,
+    district_adj: Vec<u32>,
+    city_district_adj: Vec<u32>,
+    city_adj: Vec<u32>,
+    region_adj: Vec<u16>,
+    region_name: Vec<u16>,
+    has_place: bool,
+    after_street: bool,
+    after_institution: bool,
+    role: Role,
+}
+
+impl<'a> Here<'a> {
+    fn at(g: &'a Gazetteer, nt: &[u8], toks: &[Tok], i: usize) -> Here<'a> {
         let t = toks[i];
         let ms = g.meanings_of(t.pattern);
-        // Type words, nouns and street words only matter to their neighbours.
-        let grammar = |m: &Meaning| {
-            matches!(
-                m,
-                Meaning::Type(_)
-                    | Meaning::DistrictNoun
-                    | Meaning::RegionNoun
-                    | Meaning::Street
-                    | Meaning::Institution
-                    | Meaning::CityBody
-                    | Meaning::Near
-            )
-        };
-        if ms.iter().all(grammar) {
-            i += 1;
-            continue;
-        }
-        if pending.len() + res.mentions.len() + res.rejected.len() >= MAX_MENTIONS {
-            res.capped = true;
-            break;
-        }
         let next = toks.get(i + 1).copied().filter(|n| n.start == t.end);
         let prev = if i > 0 && toks[i - 1].end == t.start { Some(toks[i - 1]) } else { None };
-        let next_has = |f: fn(&Meaning) -> bool| next.is_some_and(|n| g.meanings_of(n.pattern).iter().any(f));
-        let prev_has = |f: fn(&Meaning) -> bool| prev.is_some_and(|p| g.meanings_of(p.pattern).iter().any(f));
+        let munis = |f: fn(&Meaning) -> Option<u32>| ms.iter().filter_map(f).collect::<Vec<u32>>();
+        let regions = |f: fn(&Meaning) -> Option<u16>| ms.iter().filter_map(f).collect::<Vec<u16>>();
+        let mut here = Here {
+            i,
+            t,
+            ms,
+            next,
+            prev,
+            district_adj: munis(|m| if let Meaning::DistrictAdj { muni } = m { Some(*muni) } else { None }),
+            city_district_adj: munis(|m| if let Meaning::CityDistrictAdj { muni } = m { Some(*muni) } else { None }),
+            city_adj: munis(|m| if let Meaning::CityAdj { muni } = m { Some(*muni) } else { None }),
+            region_adj: regions(|m| if let Meaning::RegionAdj { region } = m { Some(*region) } else { None }),
+            region_name: regions(|m| if let Meaning::RegionName { region } = m { Some(*region) } else { None }),
+            has_place: ms.iter().any(|m| matches!(m, Meaning::Place { .. })),
+            after_street: false,
+            after_institution: false,
+            role: role_of(nt, t.start),
+        };
+        here.after_street = here.prev_has(g, |m| matches!(m, Meaning::Street));
+        here.after_institution = here.prev_has(g, |m| matches!(m, Meaning::Institution));
+        here
+    }
 
-        let district_adj: Vec<u32> =
-            ms.iter().filter_map(|m| if let Meaning::DistrictAdj { muni } = m { Some(*muni) } else { None }).collect();
-        let city_adj: Vec<u32> = ms
-            .iter()
-            .filter_map(|m| if let Meaning::CityDistrictAdj { muni } = m { Some(*muni) } else { None })
-            .collect();
-        let region_adj: Vec<u16> = ms
-            .iter()
-            .filter_map(|m| if let Meaning::RegionAdj { region } = m { Some(*region) } else { None })
-            .collect();
-        let region_name: Vec<u16> = ms
-            .iter()
-            .filter_map(|m| if let Meaning::RegionName { region } = m { Some(*region) } else { None })
-            .collect();
-        let has_place = ms.iter().any(|m| matches!(m, Meaning::Place { .. }));
-        let after_street = prev_has(|m| matches!(m, Meaning::Street));
-        let role = role_of(nt, t.start);
+    fn next_has(&self, g: &Gazetteer, f: fn(&Meaning) -> bool) -> bool {
+        self.next.is_some_and(|n| g.meanings_of(n.pattern).iter().any(f))
+    }
 
-        if let Some(n) = next.filter(|_| next_has(|m| matches!(m, Meaning::CityBody)) && !after_street) {
-            let cities: Vec<Cand> = ms
-                .iter()
-                .filter_map(|m| if let Meaning::CityAdj { muni } = m { Some(*muni) } else { None })
-                .map(|muni| Cand { muni, salient: true, class: Some(PlaceClass::Town), secondary: false })
-                .collect();
-            if !cities.is_empty() {
-                let name = (cities.len() == 1).then(|| g.municipalities[cities[0].muni as usize].name.clone());
-                let span = span_of(t.start, n.end);
-                let evidence = vec!["a body only a city has"];
-                let kind = MentionKind::Town;
-                let cands = cities;
-                pending.push(Pending { city_district: false, span, name, kind, cands, evidence, resolved: None, role });
-                pending_token.push(i);
-                i += 2;
-                continue;
-            }
-        }
-        if has_place {
-            if let Some(span) = qualifier(text, norm, &toks, i) {
-                let surface = text[span.clone()].to_string();
-                res.elsewhere.get_or_insert_with(|| surface.clone());
-                let candidates = place_candidates(g, ms);
-                res.rejected.push(Rejected { surface, span, candidates, reason: RejectReason::Qualified });
-                i += 1;
-                continue;
-            }
-        }
+    fn prev_has(&self, g: &Gazetteer, f: fn(&Meaning) -> bool) -> bool {
+        self.prev.is_some_and(|p| g.meanings_of(p.pattern).iter().any(f))
+    }
+}
 
-        if let Some(n) = next {
-            // «Кузнецк, район вокзала»: a comma between parts the name from the noun.
-            let gap = span_of(t.start, t.end).end..span_of(n.start, n.end).start;
-            let comma = text.get(gap).is_some_and(|gap| gap.contains(','));
-            if next_has(|m| matches!(m, Meaning::DistrictNoun)) && !after_street && !comma {
-                if !district_adj.is_empty() || !city_adj.is_empty() {
-                    let mut cands: Vec<Cand> = Vec::new();
-                    for &muni in district_adj.iter().chain(&city_adj) {
-                        if !cands.iter().any(|c| c.muni == muni) {
-                            cands.push(Cand { muni, salient: true, class: None, secondary: false });
-                        }
-                    }
-                    let kind = if district_adj.is_empty() { MentionKind::CityDistrict } else { MentionKind::District };
-                    let name = (cands.len() == 1).then(|| g.municipalities[cands[0].muni as usize].name.clone());
-                    let mut evidence = vec!["district noun"];
-                    if t.typo {
-                        evidence.push("one letter off");
-                    }
-                    let span = span_of(t.start, n.end);
-                    let city_district = !city_adj.is_empty();
-                    pending.push(Pending { city_district, span, name, kind, cands, evidence, resolved: None, role });
-                    pending_token.push(i);
-                    i += 2;
-                    continue;
-                }
-                if has_place {
-                    let span = span_of(t.start, n.end);
-                    res.rejected.push(Rejected {
-                        surface: text[span.clone()].to_string(),
-                        span,
-                        candidates: place_candidates(g, ms),
-                        reason: RejectReason::NotADistrict,
-                    });
-                    i += 2;
-                    continue;
-                }
+impl<'a> Resolver<'a> {
+    fn new(g: &'a Gazetteer, text: &'a str, norm: &'a Normalized, toks: Vec<Tok>, lower: bool) -> Resolver<'a> {
+        Resolver {
+            g,
+            text,
+            norm,
+            toks,
+            lower,
+            res: Resolution::default(),
+            pending: Vec::new(),
+            pending_token: Vec::new(),
+            region_clues: Vec::new(),
+            adj_clues: Vec::new(),
+            weak: Vec::new(),
+        }
+    }
+
+    /// The original text's byte range of normalised `start..end`.
+    fn span(&self, start: usize, end: usize) -> Range<usize> {
+        self.norm.original_span(self.text, start + 1, end)
+    }
+
+    /// Reads token `i`; returns how many tokens it used, or `None` once [`MAX_MENTIONS`] is reached.
+    fn step(&mut self, i: usize) -> Option<usize> {
+        if self.g.meanings_of(self.toks[i].pattern).iter().all(is_grammar) {
+            return Some(1);
+        }
+        if self.pending.len() + self.res.mentions.len() + self.res.rejected.len() >= MAX_MENTIONS {
+            return None;
+        }
+        let h = Here::at(self.g, &self.norm.text, &self.toks, i);
+        let consumed = self
+            .city_body(&h)
+            .or_else(|| self.qualified(&h))
+            .or_else(|| self.before_noun(&h))
+            .or_else(|| self.region_name(&h));
+        if consumed.is_some() {
+            return consumed;
+        }
+        if h.has_place {
+            self.place(&h);
+        }
+        self.adjective_clues(&h);
+        Some(1)
+    }
+
+    fn pend(&mut self, token: usize, pending: Pending) {
+        self.pending.push(pending);
+        self.pending_token.push(token);
+    }
+
+    fn reject(&mut self, span: Range<usize>, candidates: Vec<String>, reason: RejectReason) {
+        let surface = self.text[span.clone()].to_string();
+        self.res.rejected.push(Rejected { surface, span, candidates, reason });
+    }
+
+    fn only_name(&self, cands: &[Cand]) -> Option<String> {
+        (cands.len() == 1).then(|| self.g.municipalities[cands[0].muni as usize].name.clone())
+    }
+
+    /// «пензенская мэрия», «кузнецкая гордума»: a body only a city has makes the adjective the city.
+    fn city_body(&mut self, h: &Here) -> Option<usize> {
+        let n = h.next.filter(|_| h.next_has(self.g, |m| matches!(m, Meaning::CityBody)) && !h.after_street)?;
+        if h.city_adj.is_empty() {
+            return None;
+        }
+        let town = |&muni: &u32| Cand { muni, salient: true, class: Some(PlaceClass::Town), secondary: false };
+        let cands: Vec<Cand> = h.city_adj.iter().map(town).collect();
+        let pending = Pending {
+            city_district: false,
+            span: self.span(h.t.start, n.end),
+            name: self.only_name(&cands),
+            kind: MentionKind::Town,
+            cands,
+            evidence: vec!["a body only a city has"],
+            resolved: None,
+            role: h.role,
+        };
+        self.pend(h.i, pending);
+        Some(2)
+    }
+
+    /// «Никольск-Уссурийский»: a home-region name with a qualifier of its own is a namesake elsewhere.
+    fn qualified(&mut self, h: &Here) -> Option<usize> {
+        if !h.has_place {
+            return None;
+        }
+        let span = qualifier(self.text, self.norm, &self.toks, h.i)?;
+        self.res.elsewhere.get_or_insert_with(|| self.text[span.clone()].to_string());
+        self.reject(span, place_candidates(self.g, h.ms), RejectReason::Qualified);
+        Some(1)
+    }
+
+    /// An adjective before «район» (a district) or «область» (a region).
+    fn before_noun(&mut self, h: &Here) -> Option<usize> {
+        let n = h.next?;
+        let g = self.g;
+        // «Кузнецк, район вокзала»: a comma between parts the name from the noun.
+        let gap = self.span(h.t.start, h.t.end).end..self.span(n.start, n.end).start;
+        let comma = self.text.get(gap).is_some_and(|gap| gap.contains(','));
+        if h.next_has(g, |m| matches!(m, Meaning::DistrictNoun)) && !h.after_street && !comma {
+            let span = self.span(h.t.start, n.end);
+            if !h.district_adj.is_empty() || !h.city_district_adj.is_empty() {
+                self.district(h, span);
+                return Some(2);
             }
-            if next_has(|m| matches!(m, Meaning::RegionNoun)) && !region_adj.is_empty() {
-                let span = span_of(t.start, n.end);
-                region_clues.extend(&region_adj);
-                res.mentions.push(region_mention(g, text, span, &region_adj));
-                i += 2;
-                continue;
+            if h.has_place {
+                self.reject(span, place_candidates(g, h.ms), RejectReason::NotADistrict);
+                return Some(2);
             }
         }
-        if !region_name.is_empty() {
-            let span = span_of(t.start, t.end);
-            region_clues.extend(&region_name);
-            res.mentions.push(region_mention(g, text, span, &region_name));
-            i += 1;
-            continue;
+        if h.next_has(g, |m| matches!(m, Meaning::RegionNoun)) && !h.region_adj.is_empty() {
+            let span = self.span(h.t.start, n.end);
+            self.region_clues.extend(&h.region_adj);
+            self.res.mentions.push(region_mention(g, self.text, span, &h.region_adj));
+            return Some(2);
         }
-        let after_institution = prev_has(|m| matches!(m, Meaning::Institution));
-        if has_place {
-            let span = span_of(t.start, t.end);
-            if after_street {
-                res.rejected.push(Rejected {
-                    surface: text[span.clone()].to_string(),
-                    span,
-                    candidates: place_candidates(g, ms),
-                    reason: RejectReason::StreetOrInstitution,
-                });
-            } else {
-                let typed = prev.and_then(|p| {
-                    g.meanings_of(p.pattern)
-                        .iter()
-                        .find_map(|m| if let Meaning::Type(tw) = m { Some(*tw) } else { None })
-                });
-                // «Заречный, ул. Ленина 5» is an address: the street word vouches for the name like a
-                // type word would (without restricting the kind of place). Without the comma the
-                // name is the street's own: «Ленинский проспект», «Заречная улица».
-                let address = next_has(|m| matches!(m, Meaning::Street))
-                    && next.is_some_and(|n| {
-                        text.get(span.end..span_of(n.start, n.end).start).is_some_and(|gap| gap.contains(','))
-                    });
-                let near = prev_has(|m| matches!(m, Meaning::Near));
-                let ctx = Context { typed, address, after_institution, lower, role };
-                match accept_place(g, text, norm, &t, span.clone(), ms, ctx) {
-                    Ok(p) if near && p.cands.iter().all(|c| is_city(g, c)) => res.rejected.push(Rejected {
-                        surface: text[span.clone()].to_string(),
-                        span,
-                        candidates: place_candidates(g, ms),
-                        reason: RejectReason::NearCity,
-                    }),
-                    Ok(mut p) => {
-                        // Near a city that shares its name with villages: one of the villages, if any.
-                        if near {
-                            p.cands.retain(|c| !is_city(g, c));
-                        }
-                        if t.typo {
-                            p.evidence.push("one letter off");
-                        }
-                        pending.push(p);
-                        pending_token.push(i);
-                    }
-                    Err((reason, candidates)) => res.rejected.push(Rejected {
-                        surface: text[span.clone()].to_string(),
-                        span,
-                        candidates,
-                        reason,
-                    }),
-                }
+        None
+    }
+
+    /// «Сердобский район», or one of Penza city's own («Октябрьский район»).
+    fn district(&mut self, h: &Here, span: Range<usize>) {
+        let mut cands: Vec<Cand> = Vec::new();
+        for &muni in h.district_adj.iter().chain(&h.city_district_adj) {
+            if !cands.iter().any(|c| c.muni == muni) {
+                cands.push(Cand { muni, salient: true, class: None, secondary: false });
             }
         }
-        let city_of_adj: Vec<u32> =
-            ms.iter().filter_map(|m| if let Meaning::CityAdj { muni } = m { Some(*muni) } else { None }).collect();
-        if !has_place && !after_street && !after_institution {
+        let kind = if h.district_adj.is_empty() { MentionKind::CityDistrict } else { MentionKind::District };
+        let mut evidence = vec!["district noun"];
+        if h.t.typo {
+            evidence.push("one letter off");
+        }
+        let city_district = !h.city_district_adj.is_empty();
+        let name = self.only_name(&cands);
+        self.pend(h.i, Pending { city_district, span, name, kind, cands, evidence, resolved: None, role: h.role });
+    }
+
+    /// «Мордовия»: a region named alone.
+    fn region_name(&mut self, h: &Here) -> Option<usize> {
+        if h.region_name.is_empty() {
+            return None;
+        }
+        let span = self.span(h.t.start, h.t.end);
+        self.region_clues.extend(&h.region_name);
+        self.res.mentions.push(region_mention(self.g, self.text, span, &h.region_name));
+        Some(1)
+    }
+
+    /// A place name: believed or rejected by what surrounds it (see `accept_place`).
+    fn place(&mut self, h: &Here) {
+        let g = self.g;
+        let span = self.span(h.t.start, h.t.end);
+        if h.after_street {
+            self.reject(span, place_candidates(g, h.ms), RejectReason::StreetOrInstitution);
+            return;
+        }
+        let typed = h.prev.and_then(|p| {
+            g.meanings_of(p.pattern).iter().find_map(|m| if let Meaning::Type(tw) = m { Some(*tw) } else { None })
+        });
+        // «Заречный, ул. Ленина 5» is an address: the street word vouches for the name like a type
+        // word would (without restricting the kind of place). Without the comma the name is the
+        // street's own: «Ленинский проспект», «Заречная улица».
+        let address = h.next_has(g, |m| matches!(m, Meaning::Street))
+            && h.next.is_some_and(|n| {
+                self.text.get(span.end..self.span(n.start, n.end).start).is_some_and(|gap| gap.contains(','))
+            });
+        let near = h.prev_has(g, |m| matches!(m, Meaning::Near));
+        let ctx = Context { typed, address, after_institution: h.after_institution, lower: self.lower, role: h.role };
+        match accept_place(g, self.text, self.norm, &h.t, span.clone(), h.ms, ctx) {
+            Ok(p) if near && p.cands.iter().all(|c| is_city(g, c)) => {
+                self.reject(span, place_candidates(g, h.ms), RejectReason::NearCity)
+            }
+            Ok(mut p) => {
+                // Near a city that shares its name with villages: one of the villages, if any.
+                if near {
+                    p.cands.retain(|c| !is_city(g, c));
+                }
+                if h.t.typo {
+                    p.evidence.push("one letter off");
+                }
+                self.pend(h.i, p);
+            }
+            Err((reason, candidates)) => self.reject(span, candidates, reason),
+        }
+    }
+
+    /// Adjectives that name no place of their own: weak evidence, and second clues.
+    fn adjective_clues(&mut self, h: &Here) {
+        if !h.has_place && !h.after_street && !h.after_institution {
             // A city's adjective is the city («пензенские дорожники»), even when it is the region's too.
-            match (city_of_adj.is_empty(), region_adj.is_empty()) {
-                (false, _) => weak.extend(&city_of_adj),
-                (true, true) => weak.extend(&district_adj),
+            match (h.city_adj.is_empty(), h.region_adj.is_empty()) {
+                (false, _) => self.weak.extend(&h.city_adj),
+                (true, true) => self.weak.extend(&h.district_adj),
                 _ => {}
             }
         }
         // A bare district adjective («сердобская ЦРБ») is a second clue, unless it is also the region's
         // adjective («пензенский») or names a street («ул. Сердобская»).
-        if !district_adj.is_empty() && region_adj.is_empty() && !after_street && !after_institution {
-            for &muni in &district_adj {
-                adj_clues.push((muni, i));
-            }
-            if !has_place {
-                let span = span_of(t.start, t.end);
-                res.mentions.push(Mention {
-                    surface: text[span.clone()].to_string(),
-                    span,
-                    kind: MentionKind::DistrictAdjective,
-                    name: (district_adj.len() == 1).then(|| g.municipalities[district_adj[0] as usize].name.clone()),
-                    candidates: district_adj.iter().map(|&m| g.oktmo(m)).collect(),
-                    resolved: None,
-                    evidence: vec!["clue only"],
-                });
-            }
+        if h.district_adj.is_empty() || !h.region_adj.is_empty() || h.after_street || h.after_institution {
+            return;
         }
-        i += 1;
+        self.adj_clues.extend(h.district_adj.iter().map(|&muni| (muni, h.i)));
+        if !h.has_place {
+            let span = self.span(h.t.start, h.t.end);
+            let mention = Mention {
+                surface: self.text[span.clone()].to_string(),
+                span,
+                kind: MentionKind::DistrictAdjective,
+                name: (h.district_adj.len() == 1)
+                    .then(|| self.g.municipalities[h.district_adj[0] as usize].name.clone()),
+                candidates: h.district_adj.iter().map(|&m| self.g.oktmo(m)).collect(),
+                resolved: None,
+                evidence: vec!["clue only"],
+            };
+            self.res.mentions.push(mention);
+        }
     }
 
-    let any_pending = !pending.is_empty();
-    // «в Сердобской больнице нет узи, направляют в Пензу»: where people are sent is not the place.
-    let only_going = any_pending && pending.iter().all(|p| p.role == Role::Destination);
-    settle(g, &mut res, pending, &pending_token, &region_clues, &adj_clues);
-    weak.sort_unstable();
-    weak.dedup();
-    if (res.chosen.is_none() && !any_pending || only_going) && region_clues.is_empty() && weak.len() == 1 {
-        let muni = &g.municipalities[weak[0] as usize];
-        if muni.region_code == g.home {
-            let evidence = MunicipalityEvidence::Text;
-            res.chosen = Some(MunicipalityMatch { oktmo: muni.oktmo.clone(), name: muni.name.clone(), evidence });
+    /// Settles the pending mentions; with none settled, a lone home-region adjective names the place.
+    fn finish(self) -> Resolution {
+        let Resolver { g, text, mut res, pending, pending_token, region_clues, adj_clues, mut weak, .. } = self;
+        let any_pending = !pending.is_empty();
+        // «в Сердобской больнице нет узи, направляют в Пензу»: where people are sent is not the place.
+        let only_going = any_pending && pending.iter().all(|p| p.role == Role::Destination);
+        settle(g, &mut res, pending, &pending_token, &region_clues, &adj_clues);
+        weak.sort_unstable();
+        weak.dedup();
+        if (res.chosen.is_none() && !any_pending || only_going) && region_clues.is_empty() && weak.len() == 1 {
+            let muni = &g.municipalities[weak[0] as usize];
+            if muni.region_code == g.home {
+                let evidence = MunicipalityEvidence::Text;
+                res.chosen = Some(MunicipalityMatch { oktmo: muni.oktmo.clone(), name: muni.name.clone(), evidence });
+            }
         }
-    }
-    for m in &mut res.mentions {
-        if m.surface.is_empty() {
+        for m in res.mentions.iter_mut().filter(|m| m.surface.is_empty()) {
             m.surface = text[m.span.clone()].to_string();
         }
-    }
-    for r in &mut res.rejected {
-        if r.surface.is_empty() {
+        for r in res.rejected.iter_mut().filter(|r| r.surface.is_empty()) {
             r.surface = text[r.span.clone()].to_string();
         }
+        res.mentions.sort_by_key(|m| m.span.start);
+        res.rejected.sort_by_key(|r| r.span.start);
+        res
     }
-    res.mentions.sort_by_key(|m| m.span.start);
-    res.rejected.sort_by_key(|r| r.span.start);
-    res
 }
 
 fn region_mention(g: &Gazetteer, text: &str, span: Range<usize>, regions: &[u16]) -> Mention {
