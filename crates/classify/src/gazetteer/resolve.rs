@@ -12,7 +12,7 @@ use super::{Gazetteer, Meaning, PlaceClass, Strength, TypeWord};
 use aho_corasick::{Anchored, Input};
 use otklik_model::{MunicipalityEvidence, MunicipalityMatch};
 use serde::Serialize;
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::ops::Range;
 
 /// The most names (places, districts, regions — accepted or not) one text is resolved on. A post
@@ -780,95 +780,31 @@ fn accept_place(
     ms: &[Meaning],
     ctx: Context,
 ) -> Result<Pending, (RejectReason, Vec<String>)> {
-    let Context { typed, address, after_institution, lower, role } = ctx;
-    let surface = &text[span.clone()];
-    let cap = capitalised(surface);
-    // «Заречный, Комсомольская 4 — …», «Белинский: …»: a name opening a sentence as its heading.
-    let heading = at_sentence_start(text, span.start)
-        && text[span.end..].trim_start().starts_with([',', ':', '—', '–', '-', '.']);
-    // «Луначарского 37»: a name followed by a house number is a street.
-    let house = text[span.end..].trim_start().starts_with(|c: char| c.is_ascii_digit());
-    // Computed lazily: most names are strong and need neither.
-    let mut prep: Option<bool> = None;
-    let mut has_prep = || {
-        *prep.get_or_insert_with(|| {
-            let mut end = t.start;
-            while end > 0 && norm.text[end - 1] == b'.' {
-                end -= 1;
-            }
-            let start = norm.text[..end].iter().rposition(|&b| b == b' ').map_or(0, |p| p + 1);
-            let word = &norm.text[start..end];
-            g.prepositions.iter().any(|p| p[..] == *word)
-        })
-    };
-    let mut sentence_start: Option<bool> = None;
+    let around = Around::new(g, text, norm, t, span.clone(), ctx);
     let mut accepted: Vec<Cand> = Vec::new();
     let mut evidence: Vec<&'static str> = Vec::new();
-    let mut name: Option<&str> = None;
-    let mut same_name = true;
+    let mut names: Vec<&str> = Vec::new();
     let mut worst: Option<RejectReason> = None;
     for m in ms {
         let Meaning::Place { place, needs_prep } = *m else { continue };
         let p = &g.places[place as usize];
-        let strength = if needs_prep { p.strength.max(Strength::Person) } else { p.strength };
-        let ok = if (after_institution || house && typed.is_none()) && strength > Strength::Strong {
-            worst = Some(RejectReason::StreetOrInstitution);
-            false
-        } else {
-            match strength {
-                Strength::Strong => true,
-                Strength::Common => {
-                    typed.is_some()
-                        || address
-                        || cap
-                            && (!*sentence_start.get_or_insert_with(|| at_sentence_start(text, span.start))
-                                || has_prep())
-                        || lower && p.salient && has_prep()
-                        || cap && p.salient && (heading || !nominative(surface, &p.name))
+        match around.believe(p, needs_prep) {
+            Ok(why) => {
+                if !names.contains(&p.name.as_str()) {
+                    names.push(&p.name);
                 }
-                Strength::Person => {
-                    typed.is_some()
-                        || address && cap
-                        || cap && has_prep()
-                        || lower && p.salient && has_prep()
-                        || cap && p.salient && heading
+                let cand = Cand { muni: p.muni, salient: p.salient, class: Some(p.class), secondary: needs_prep };
+                if !accepted.iter().any(|c| c.muni == cand.muni && c.class == cand.class && c.secondary == needs_prep) {
+                    accepted.push(cand);
                 }
-                Strength::TypedOnly => typed.is_some(),
-            }
-        };
-        if ok {
-            match name {
-                None => name = Some(&p.name),
-                Some(n) if n != p.name => same_name = false,
-                _ => {}
-            }
-            if !accepted.iter().any(|c| c.muni == p.muni && c.class == Some(p.class) && c.secondary == needs_prep) {
-                accepted.push(Cand { muni: p.muni, salient: p.salient, class: Some(p.class), secondary: needs_prep });
-            }
-            let why = match strength {
-                Strength::Strong => "name",
-                _ if cap && at_sentence_start(text, span.start) && typed.is_none() && !address && !has_prep() => {
-                    "opens the sentence"
+                if !evidence.contains(&why) {
+                    evidence.push(why);
                 }
-                _ if typed.is_some() => "type word",
-                _ if address => "followed by a street",
-                Strength::Common if !has_prep() => "capitalised mid-sentence",
-                _ => "preposition and capital",
-            };
-            if !evidence.contains(&why) {
-                evidence.push(why);
             }
-        } else if worst != Some(RejectReason::StreetOrInstitution) {
-            let r = match strength {
-                Strength::Common => RejectReason::CommonWord,
-                Strength::Person => RejectReason::NeedsPreposition,
-                _ => RejectReason::NeedsTypeWord,
-            };
+            Err(RejectReason::StreetOrInstitution) => worst = Some(RejectReason::StreetOrInstitution),
+            Err(_) if worst == Some(RejectReason::StreetOrInstitution) => {}
             // Report the mildest requirement that failed: it is the one a writer would fix.
-            worst = Some(match worst {
-                Some(w) if (w as u8) < (r as u8) => w,
-                _ => r,
-            });
+            Err(r) => worst = Some(worst.filter(|w| (*w as u8) < (r as u8)).unwrap_or(r)),
         }
     }
     if accepted.is_empty() {
@@ -879,34 +815,139 @@ fn accept_place(
     if accepted.iter().any(|c| !c.secondary) {
         accepted.retain(|c| !c.secondary);
     }
-    if let Some(tw) = typed {
-        let fits = |c: &Cand| {
-            matches!(
-                (tw, c.class),
-                (TypeWord::Town, Some(PlaceClass::Town))
-                    | (TypeWord::Urban, Some(PlaceClass::Urban))
-                    | (TypeWord::Rural, Some(PlaceClass::Rural))
-                    | (TypeWord::Settlement, Some(PlaceClass::Urban | PlaceClass::Rural))
-                    | (TypeWord::Microdistrict, Some(PlaceClass::Microdistrict))
-            )
-        };
+    if let Some(tw) = ctx.typed {
         // Writers mix up «с.» and «д.», «п.» and «рп»: a type word that fits nothing is ignored; but
         // «мкр. Маяк» is a part of a town, not a village called Маяк.
-        if accepted.iter().any(fits) {
-            accepted.retain(fits);
+        if accepted.iter().any(|c| type_fits(tw, c)) {
+            accepted.retain(|c| type_fits(tw, c));
         } else if tw == TypeWord::Microdistrict {
             return Err((RejectReason::UnknownMicrodistrict, place_candidates(g, ms)));
         }
     }
-    let kind = if accepted.iter().any(|c| c.class == Some(PlaceClass::Microdistrict)) {
+    let kind = mention_kind(&accepted);
+    let name = (names.len() == 1).then(|| names[0].to_string());
+    Ok(Pending { city_district: false, span, name, kind, cands: accepted, evidence, resolved: None, role: ctx.role })
+}
+
+fn type_fits(tw: TypeWord, c: &Cand) -> bool {
+    matches!(
+        (tw, c.class),
+        (TypeWord::Town, Some(PlaceClass::Town))
+            | (TypeWord::Urban, Some(PlaceClass::Urban))
+            | (TypeWord::Rural, Some(PlaceClass::Rural))
+            | (TypeWord::Settlement, Some(PlaceClass::Urban | PlaceClass::Rural))
+            | (TypeWord::Microdistrict, Some(PlaceClass::Microdistrict))
+    )
+}
+
+fn mention_kind(accepted: &[Cand]) -> MentionKind {
+    if accepted.iter().any(|c| c.class == Some(PlaceClass::Microdistrict)) {
         MentionKind::Microdistrict
     } else if accepted.iter().all(|c| matches!(c.class, Some(PlaceClass::Town | PlaceClass::Urban))) {
         MentionKind::Town
     } else {
         MentionKind::Settlement
-    };
-    let name = name.filter(|_| same_name).map(str::to_string);
-    Ok(Pending { city_district: false, span, name, kind, cands: accepted, evidence, resolved: None, role })
+    }
+}
+
+/// What the words around one name say about believing it. The preposition and the sentence start
+/// are computed lazily: most names are strong and need neither.
+struct Around<'a> {
+    g: &'a Gazetteer,
+    text: &'a str,
+    norm: &'a Normalized,
+    t: Tok,
+    span: Range<usize>,
+    ctx: Context,
+    cap: bool,
+    /// «Заречный, Комсомольская 4 — …», «Белинский: …»: a name opening a sentence as its heading.
+    heading: bool,
+    /// «Луначарского 37»: a name followed by a house number is a street.
+    house: bool,
+    prep: OnceCell<bool>,
+    opens_sentence: OnceCell<bool>,
+}
+
+impl<'a> Around<'a> {
+    fn new(g: &'a Gazetteer, text: &'a str, norm: &'a Normalized, t: &Tok, span: Range<usize>, ctx: Context) -> Self {
+        let after = text[span.end..].trim_start();
+        Around {
+            g,
+            text,
+            norm,
+            t: *t,
+            cap: capitalised(&text[span.clone()]),
+            heading: at_sentence_start(text, span.start) && after.starts_with([',', ':', '—', '–', '-', '.']),
+            house: after.starts_with(|c: char| c.is_ascii_digit()),
+            span,
+            ctx,
+            prep: OnceCell::new(),
+            opens_sentence: OnceCell::new(),
+        }
+    }
+
+    /// A locative preposition right before the name (dots of an abbreviation skipped).
+    fn has_prep(&self) -> bool {
+        *self.prep.get_or_init(|| {
+            let nt = &self.norm.text;
+            let mut end = self.t.start;
+            while end > 0 && nt[end - 1] == b'.' {
+                end -= 1;
+            }
+            let start = nt[..end].iter().rposition(|&b| b == b' ').map_or(0, |p| p + 1);
+            self.g.prepositions.iter().any(|p| p[..] == nt[start..end])
+        })
+    }
+
+    fn opens_sentence(&self) -> bool {
+        *self.opens_sentence.get_or_init(|| at_sentence_start(self.text, self.span.start))
+    }
+
+    /// Whether `p` (read through a flagged form when `needs_prep`) is believed here: the evidence
+    /// that says so, or the requirement it fails.
+    fn believe(&self, p: &super::Place, needs_prep: bool) -> Result<&'static str, RejectReason> {
+        let Context { typed, address, after_institution, lower, .. } = self.ctx;
+        let strength = if needs_prep { p.strength.max(Strength::Person) } else { p.strength };
+        if (after_institution || self.house && typed.is_none()) && strength > Strength::Strong {
+            return Err(RejectReason::StreetOrInstitution);
+        }
+        let (cap, heading) = (self.cap, self.heading);
+        let ok = match strength {
+            Strength::Strong => true,
+            Strength::Common => {
+                typed.is_some()
+                    || address
+                    || cap && (!self.opens_sentence() || self.has_prep())
+                    || lower && p.salient && self.has_prep()
+                    || cap && p.salient && (heading || !nominative(&self.text[self.span.clone()], &p.name))
+            }
+            Strength::Person => {
+                typed.is_some()
+                    || address && cap
+                    || cap && self.has_prep()
+                    || lower && p.salient && self.has_prep()
+                    || cap && p.salient && heading
+            }
+            Strength::TypedOnly => typed.is_some(),
+        };
+        if !ok {
+            return Err(match strength {
+                Strength::Common => RejectReason::CommonWord,
+                Strength::Person => RejectReason::NeedsPreposition,
+                _ => RejectReason::NeedsTypeWord,
+            });
+        }
+        Ok(match strength {
+            Strength::Strong => "name",
+            _ if cap && self.opens_sentence() && typed.is_none() && !address && !self.has_prep() => {
+                "opens the sentence"
+            }
+            _ if typed.is_some() => "type word",
+            _ if address => "followed by a street",
+            Strength::Common if !self.has_prep() => "capitalised mid-sentence",
+            _ => "preposition and capital",
+        })
+    }
 }
 
 /// Region narrowing: a named region wins; otherwise Penza oblast is preferred, except that a Penza
@@ -969,169 +1010,175 @@ fn unique_muni(cands: &[Cand]) -> Option<u32> {
     cands.iter().all(|c| c.muni == first).then_some(first)
 }
 
+/// Settles every pending mention on a municipality, or rejects it, and chooses the text's.
 fn settle(
     g: &Gazetteer,
     res: &mut Resolution,
-    mut pending: Vec<Pending>,
+    pending: Vec<Pending>,
     pending_token: &[usize],
     region_clues: &[u16],
     adj_clues: &[(u32, usize)],
 ) {
-    // Pass 1: region narrowing, and mentions that name one municipality outright.
-    let mut narrowed: Vec<Option<Vec<Cand>>> = Vec::with_capacity(pending.len());
-    let mut contested: Vec<usize> = Vec::new();
-    for (k, p) in pending.iter_mut().enumerate() {
-        match narrow(g, &p.cands, region_clues) {
-            Ok((c, why)) => {
-                if let Some(w) = why {
-                    p.evidence.push(w);
+    let mut s = Settling::narrowed(g, pending, pending_token, region_clues);
+    s.step_aside_for_other_cities(res);
+    s.apply_second_clues(res, adj_clues);
+    let (chosen, conflict) = s.choose(region_clues);
+    s.record(res, conflict);
+    if !conflict {
+        res.chosen = chosen.map(|m| {
+            let muni = &g.municipalities[m as usize];
+            let evidence = MunicipalityEvidence::Text;
+            MunicipalityMatch { oktmo: muni.oktmo.clone(), name: muni.name.clone(), evidence }
+        });
+    }
+}
+
+/// The pending mentions while they settle, with what each step found (indexed alike).
+struct Settling<'a> {
+    g: &'a Gazetteer,
+    pending: Vec<Pending>,
+    /// The token each mention was read from: a mention is never its own second clue.
+    tokens: &'a [usize],
+    /// Candidates left after region narrowing; `None` once the mention stepped aside.
+    narrowed: Vec<Option<Vec<Cand>>>,
+    /// Both a home-region village and another region's town: only a second clue decides.
+    contested: Vec<bool>,
+    /// Already recorded as rejected.
+    gave_up: Vec<bool>,
+}
+
+impl<'a> Settling<'a> {
+    /// Pass 1: region narrowing, and mentions that name one municipality outright.
+    fn narrowed(g: &'a Gazetteer, mut pending: Vec<Pending>, tokens: &'a [usize], region_clues: &[u16]) -> Self {
+        let mut narrowed = Vec::with_capacity(pending.len());
+        let mut contested = Vec::with_capacity(pending.len());
+        for p in &mut pending {
+            match narrow(g, &p.cands, region_clues) {
+                Ok((c, why)) => {
+                    p.evidence.extend(why);
+                    p.resolved = unique_muni(&c);
+                    narrowed.push(Some(c));
+                    contested.push(false);
                 }
-                p.resolved = unique_muni(&c);
-                narrowed.push(Some(c));
-            }
-            Err(_) => {
-                contested.push(k);
-                narrowed.push(Some(p.cands.clone()));
+                Err(_) => {
+                    narrowed.push(Some(p.cands.clone()));
+                    contested.push(true);
+                }
             }
         }
+        let gave_up = vec![false; pending.len()];
+        Settling { g, pending, tokens, narrowed, contested, gave_up }
     }
-    let mut gave_up = vec![false; pending.len()];
-    // «Октябрьский район» next to another city is that city's internal district, which the
-    // gazetteer does not list: the district phrase steps aside and the city decides.
-    let other_city: Vec<u32> = pending
-        .iter()
-        .filter_map(|p| p.resolved)
-        .filter(|&m| g.municipalities[m as usize].kind == super::MunicipalityKind::UrbanOkrug)
-        .collect();
-    for (k, p) in pending.iter_mut().enumerate() {
-        if p.city_district && other_city.iter().any(|m| !p.cands.iter().any(|c| c.muni == *m)) {
-            res.rejected.push(Rejected {
-                surface: String::new(),
-                span: p.span.clone(),
-                candidates: p.cands.iter().map(|c| g.oktmo(c.muni)).collect(),
-                reason: RejectReason::OtherCityDistrict,
-            });
-            p.resolved = None;
-            narrowed[k] = None;
-            gave_up[k] = true;
-        }
+
+    fn give_up(&mut self, res: &mut Resolution, k: usize, reason: RejectReason) {
+        let p = &self.pending[k];
+        let candidates = p.cands.iter().map(|c| self.g.oktmo(c.muni)).collect();
+        res.rejected.push(Rejected { surface: String::new(), span: p.span.clone(), candidates, reason });
+        self.gave_up[k] = true;
     }
-    // Pass 2: second clues from other mentions and bare district adjectives, then salience.
-    let firm: Vec<(u32, usize)> = pending
-        .iter()
-        .zip(pending_token)
-        .filter_map(|(p, &tok)| p.resolved.map(|m| (m, tok)))
-        .chain(adj_clues.iter().copied())
-        .collect();
-    for (k, p) in pending.iter_mut().enumerate() {
-        let Some(cands) = &narrowed[k] else { continue };
-        if p.resolved.is_some() {
-            continue;
-        }
-        let me = pending_token[k];
-        let clued: Vec<Cand> =
-            cands.iter().copied().filter(|c| firm.iter().any(|&(m, tok)| tok != me && m == c.muni)).collect();
-        if let Some(m) = unique_muni(&clued) {
-            p.resolved = Some(m);
-            p.evidence.push("second clue");
-            continue;
-        }
-        if contested.contains(&k) {
-            res.rejected.push(Rejected {
-                surface: String::new(),
-                span: p.span.clone(),
-                candidates: p.cands.iter().map(|c| g.oktmo(c.muni)).collect(),
-                reason: RejectReason::OtherRegionTown,
-            });
-            gave_up[k] = true;
-            continue;
-        }
-        let salient: Vec<Cand> = cands.iter().copied().filter(|c| c.salient).collect();
-        if let Some(m) = unique_muni(&salient) {
-            p.resolved = Some(m);
-            p.evidence.push("town or district centre preferred");
+
+    /// «Октябрьский район» next to another city is that city's internal district, which the
+    /// gazetteer does not list: the district phrase steps aside and the city decides.
+    fn step_aside_for_other_cities(&mut self, res: &mut Resolution) {
+        let g = self.g;
+        let cities: Vec<u32> = (self.pending.iter().filter_map(|p| p.resolved))
+            .filter(|&m| g.municipalities[m as usize].kind == super::MunicipalityKind::UrbanOkrug)
+            .collect();
+        for k in 0..self.pending.len() {
+            let p = &self.pending[k];
+            if p.city_district && cities.iter().any(|m| !p.cands.iter().any(|c| c.muni == *m)) {
+                self.give_up(res, k, RejectReason::OtherCityDistrict);
+                self.pending[k].resolved = None;
+                self.narrowed[k] = None;
+            }
         }
     }
 
-    let (mut chosen, mut conflict) = agree(&pending, |_| true);
-    if conflict {
-        if let Some(m) = problems_place(&pending) {
-            for p in pending.iter_mut().filter(|p| p.resolved.is_some_and(|r| r != m)) {
+    /// Pass 2: second clues from other mentions and bare district adjectives, then salience.
+    fn apply_second_clues(&mut self, res: &mut Resolution, adj_clues: &[(u32, usize)]) {
+        let firm: Vec<(u32, usize)> = (self.pending.iter().zip(self.tokens))
+            .filter_map(|(p, &tok)| p.resolved.map(|m| (m, tok)))
+            .chain(adj_clues.iter().copied())
+            .collect();
+        for k in 0..self.pending.len() {
+            let Some(cands) = &self.narrowed[k] else { continue };
+            if self.pending[k].resolved.is_some() {
+                continue;
+            }
+            let me = self.tokens[k];
+            let clued: Vec<Cand> =
+                cands.iter().copied().filter(|c| firm.iter().any(|&(m, tok)| tok != me && m == c.muni)).collect();
+            let salient: Vec<Cand> = cands.iter().copied().filter(|c| c.salient).collect();
+            if let Some(m) = unique_muni(&clued) {
+                self.pending[k].resolved = Some(m);
+                self.pending[k].evidence.push("second clue");
+            } else if self.contested[k] {
+                self.give_up(res, k, RejectReason::OtherRegionTown);
+            } else if let Some(m) = unique_muni(&salient) {
+                self.pending[k].resolved = Some(m);
+                self.pending[k].evidence.push("town or district centre preferred");
+            }
+        }
+    }
+
+    /// The municipality the mentions agree on, and whether something contradicts it.
+    fn choose(&mut self, region_clues: &[u16]) -> (Option<u32>, bool) {
+        let (mut chosen, conflict) = agree(&self.pending, |_| true);
+        if conflict {
+            let Some(m) = problems_place(&self.pending) else { return (chosen, true) };
+            for p in self.pending.iter_mut().filter(|p| p.resolved.is_some_and(|r| r != m)) {
                 p.resolved = None;
                 p.role = Role::Origin;
             }
             chosen = Some(m);
-            conflict = false;
         }
-    }
-    if let Some(c) = chosen {
+        let Some(c) = chosen else { return (None, false) };
         // An unresolved place that cannot be the chosen municipality is a second, different place
         // (unless it is only where the writer comes from).
-        for (k, p) in pending.iter().enumerate() {
-            if p.resolved.is_none() && !matches!(p.role, Role::Origin | Role::Destination) {
-                if let Some(cands) = &narrowed[k] {
-                    if !cands.iter().any(|x| x.muni == c) {
-                        conflict = true;
-                    }
-                }
-            }
-        }
-        if !region_clues.is_empty() && !region_clues.iter().any(|&r| g.regions[r as usize].code == g.region_of(c)) {
-            conflict = true;
-        }
+        let elsewhere = self.pending.iter().zip(&self.narrowed).any(|(p, narrowed)| {
+            p.resolved.is_none()
+                && !matches!(p.role, Role::Origin | Role::Destination)
+                && narrowed.as_ref().is_some_and(|cands| !cands.iter().any(|x| x.muni == c))
+        });
+        let g = self.g;
+        let other_region =
+            !region_clues.is_empty() && !region_clues.iter().any(|&r| g.regions[r as usize].code == g.region_of(c));
+        (chosen, elsewhere || other_region)
     }
 
-    for (k, p) in pending.into_iter().enumerate() {
-        let surface = String::new();
-        let candidates: Vec<String> = {
-            let mut v: Vec<String> = Vec::new();
+    /// Every pending mention becomes a [`Mention`]; the unsettled and the contradicted are also
+    /// recorded as rejected, with why.
+    fn record(self, res: &mut Resolution, conflict: bool) {
+        let g = self.g;
+        for ((p, narrowed), gave_up) in self.pending.into_iter().zip(&self.narrowed).zip(&self.gave_up) {
+            let mut candidates: Vec<String> = Vec::new();
             for c in &p.cands {
                 let o = g.oktmo(c.muni);
-                if !v.contains(&o) {
-                    v.push(o);
+                if !candidates.contains(&o) {
+                    candidates.push(o);
                 }
             }
-            v
-        };
-        let aside = matches!(p.role, Role::Origin | Role::Destination);
-        if p.resolved.is_none() && aside && narrowed[k].is_some() && !gave_up[k] {
-            let reason = RejectReason::NotTheProblemsPlace;
-            let (span, surface, candidates) = (p.span.clone(), surface.clone(), candidates.clone());
-            res.rejected.push(Rejected { span, surface, candidates, reason });
-        } else if p.resolved.is_none() && narrowed[k].is_some() && !gave_up[k] {
-            res.rejected.push(Rejected {
-                span: p.span.clone(),
-                surface: surface.clone(),
-                candidates: candidates.clone(),
-                reason: RejectReason::Ambiguous,
-            });
-        } else if conflict && p.resolved.is_some() {
-            res.rejected.push(Rejected {
-                span: p.span.clone(),
-                surface: surface.clone(),
-                candidates: candidates.clone(),
-                reason: RejectReason::Conflict,
+            let unsettled = p.resolved.is_none() && narrowed.is_some() && !gave_up;
+            let reason = match (unsettled, matches!(p.role, Role::Origin | Role::Destination)) {
+                (true, true) => Some(RejectReason::NotTheProblemsPlace),
+                (true, false) => Some(RejectReason::Ambiguous),
+                (false, _) if conflict && p.resolved.is_some() => Some(RejectReason::Conflict),
+                (false, _) => None,
+            };
+            if let Some(reason) = reason {
+                let (span, candidates) = (p.span.clone(), candidates.clone());
+                res.rejected.push(Rejected { span, surface: String::new(), candidates, reason });
+            }
+            res.mentions.push(Mention {
+                span: p.span,
+                surface: String::new(),
+                kind: p.kind,
+                name: p.name,
+                candidates,
+                resolved: p.resolved.map(|m| g.oktmo(m)),
+                evidence: p.evidence,
             });
         }
-        res.mentions.push(Mention {
-            span: p.span,
-            surface,
-            kind: p.kind,
-            name: p.name,
-            candidates,
-            resolved: p.resolved.map(|m| g.oktmo(m)),
-            evidence: p.evidence,
-        });
-    }
-    if !conflict {
-        res.chosen = chosen.map(|m| {
-            let muni = &g.municipalities[m as usize];
-            MunicipalityMatch {
-                oktmo: muni.oktmo.clone(),
-                name: muni.name.clone(),
-                evidence: MunicipalityEvidence::Text,
-            }
-        });
     }
 }
 
