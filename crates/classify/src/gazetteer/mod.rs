@@ -552,146 +552,164 @@ impl Builder {
     fn line(&mut self, line: &str) -> Result<(), String> {
         let f = record(line)?;
         match f[0] {
-            "V" => {
-                if field(&f, 1, "version")? != FORMAT_VERSION {
-                    return Err(format!("expected format {FORMAT_VERSION} (a gazetteer of another format or version)"));
-                }
-                self.version = FORMAT_VERSION.to_string();
-            }
-            "R" => {
-                let code = field(&f, 1, "region code")?;
-                if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err("field 2: expected a two-digit region code".into());
-                }
-                let idx = u16::try_from(self.regions.len()).map_err(|_| "too many regions".to_string())?;
-                self.regions.push(Region { code: code.into(), name: field(&f, 2, "name")?.into() });
-                self.region_index.insert(code.into(), idx);
-                for form in forms(f.get(3).copied().unwrap_or("")) {
-                    self.add(form, Meaning::RegionAdj { region: idx });
-                }
-                for form in forms(f.get(4).copied().unwrap_or("")) {
-                    self.add(form, Meaning::RegionName { region: idx });
-                }
-            }
-            "M" => {
-                let oktmo = field(&f, 1, "oktmo")?;
-                check_oktmo(oktmo)?;
-                let region = field(&f, 2, "region code")?;
-                if !self.region_index.contains_key(region) {
-                    return Err("field 3: unknown region code (its R record must come first)".into());
-                }
-                let kind = match field(&f, 3, "kind")? {
-                    "district" => MunicipalityKind::District,
-                    "okrug" => MunicipalityKind::UrbanOkrug,
-                    _ => return Err("field 4: expected the kind district or okrug".into()),
-                };
-                if self.by_oktmo.contains_key(oktmo) {
-                    return Err(format!("municipality {oktmo} listed twice"));
-                }
-                let idx = self.municipalities.len() as u32;
-                self.municipalities.push(Municipality {
-                    oktmo: oktmo.into(),
-                    name: field(&f, 4, "name")?.into(),
-                    region_code: region.into(),
-                    kind,
-                });
-                self.by_oktmo.insert(oktmo.into(), idx);
-                for form in forms(f.get(5).copied().unwrap_or("")) {
-                    self.add(form, Meaning::DistrictAdj { muni: idx });
-                }
-            }
-            "C" => {
-                let muni = self.muni(field(&f, 1, "oktmo")?)?;
-                for form in forms(field(&f, 3, "forms")?) {
-                    self.add(form, Meaning::CityDistrictAdj { muni });
-                }
-            }
-            "A" => {
-                let muni = self.muni(field(&f, 1, "oktmo")?)?;
-                if self.municipalities[muni as usize].kind != MunicipalityKind::UrbanOkrug {
-                    return Err("field 2: a city adjective must name an urban okrug".into());
-                }
-                for form in forms(field(&f, 2, "forms")?) {
-                    self.add(form, Meaning::CityAdj { muni });
-                }
-            }
-            "P" => {
-                let id = field(&f, 1, "id")?;
-                let muni = self.muni(field(&f, 2, "oktmo")?)?;
-                let region = field(&f, 3, "region")?;
-                if self.municipalities[muni as usize].region_code != region {
-                    return Err("field 4: the region is not that of the place's municipality".into());
-                }
-                let class = match field(&f, 4, "class")? {
-                    "town" => PlaceClass::Town,
-                    "urban" => PlaceClass::Urban,
-                    "rural" => PlaceClass::Rural,
-                    "mkr" => PlaceClass::Microdistrict,
-                    _ => return Err("field 5: expected the place class town, urban, rural or mkr".into()),
-                };
-                let salient = match field(&f, 5, "salient")? {
-                    "1" => true,
-                    "0" => false,
-                    _ => return Err("field 6: expected salient 0 or 1".into()),
-                };
-                let strength = match field(&f, 6, "strength")? {
-                    "s" => Strength::Strong,
-                    "c" => Strength::Common,
-                    "p" => Strength::Person,
-                    "t" => Strength::TypedOnly,
-                    _ => return Err("field 7: expected the strength s, c, p or t".into()),
-                };
-                let name = field(&f, 7, "name")?;
-                let idx = self.places.len() as u32;
-                if self.place_ids.insert(id.into(), idx).is_some() {
-                    return Err("field 2: this place id is already used".into());
-                }
-                self.places.push(Place { name: name.into(), muni, class, salient, strength });
-                let mut any = false;
-                for form in forms(field(&f, 8, "forms")?) {
-                    let (form, needs_prep) = match form.strip_suffix('^') {
-                        Some(f) => (f, true),
-                        None => (form, false),
-                    };
-                    self.add(form, Meaning::Place { place: idx, needs_prep });
-                    any = true;
-                }
-                if !any {
-                    return Err("field 9: expected at least one name form".into());
-                }
-            }
-            "W" => {
-                let class = field(&f, 1, "word class")?;
-                let meaning = match class {
-                    "type:town" => Meaning::Type(TypeWord::Town),
-                    "type:urban" => Meaning::Type(TypeWord::Urban),
-                    "type:rural" => Meaning::Type(TypeWord::Rural),
-                    "type:any" => Meaning::Type(TypeWord::Settlement),
-                    "type:mkr" => Meaning::Type(TypeWord::Microdistrict),
-                    "district" => Meaning::DistrictNoun,
-                    "region" => Meaning::RegionNoun,
-                    "street" => Meaning::Street,
-                    "institution" => Meaning::Institution,
-                    "citybody" => Meaning::CityBody,
-                    "near" => Meaning::Near,
-                    "prep" => {
-                        for form in forms(field(&f, 2, "forms")?) {
-                            let key: Vec<u8> = normalize::encode(form).into_iter().filter(|&b| b != b' ').collect();
-                            self.prepositions.push(key);
-                        }
-                        return Ok(());
-                    }
-                    _ => {
-                        let expected = "type:…, district, region, street, institution, citybody, near or prep";
-                        return Err(format!("field 2: unknown word class (expected {expected})"));
-                    }
-                };
-                for form in forms(field(&f, 2, "forms")?) {
-                    self.add(form, meaning);
-                }
-            }
+            "V" => self.version_record(&f),
+            "R" => self.region_record(&f),
+            "M" => self.municipality_record(&f),
+            "C" => self.city_district_record(&f),
+            "A" => self.city_adjective_record(&f),
+            "P" => self.place_record(&f),
+            "W" => self.word_record(&f),
             // record() lets only the types above through.
-            _ => return Err("expected a record type (V, R, M, C, A, P or W)".into()),
+            _ => Err("expected a record type (V, R, M, C, A, P or W)".into()),
+        }
+    }
+
+    fn version_record(&mut self, f: &[&str]) -> Result<(), String> {
+        if field(f, 1, "version")? != FORMAT_VERSION {
+            return Err(format!("expected format {FORMAT_VERSION} (a gazetteer of another format or version)"));
+        }
+        self.version = FORMAT_VERSION.to_string();
+        Ok(())
+    }
+
+    /// `R code name adjectives names`: a region, with the adjectives and names that mean it.
+    fn region_record(&mut self, f: &[&str]) -> Result<(), String> {
+        let code = field(f, 1, "region code")?;
+        if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err("field 2: expected a two-digit region code".into());
+        }
+        let idx = u16::try_from(self.regions.len()).map_err(|_| "too many regions".to_string())?;
+        self.regions.push(Region { code: code.into(), name: field(f, 2, "name")?.into() });
+        self.region_index.insert(code.into(), idx);
+        for form in forms(f.get(3).copied().unwrap_or("")) {
+            self.add(form, Meaning::RegionAdj { region: idx });
+        }
+        for form in forms(f.get(4).copied().unwrap_or("")) {
+            self.add(form, Meaning::RegionName { region: idx });
+        }
+        Ok(())
+    }
+
+    /// `M oktmo region kind name adjectives`: a municipal district or urban okrug.
+    fn municipality_record(&mut self, f: &[&str]) -> Result<(), String> {
+        let oktmo = field(f, 1, "oktmo")?;
+        check_oktmo(oktmo)?;
+        let region = field(f, 2, "region code")?;
+        if !self.region_index.contains_key(region) {
+            return Err("field 3: unknown region code (its R record must come first)".into());
+        }
+        let kind = match field(f, 3, "kind")? {
+            "district" => MunicipalityKind::District,
+            "okrug" => MunicipalityKind::UrbanOkrug,
+            _ => return Err("field 4: expected the kind district or okrug".into()),
+        };
+        if self.by_oktmo.contains_key(oktmo) {
+            return Err(format!("municipality {oktmo} listed twice"));
+        }
+        let idx = self.municipalities.len() as u32;
+        let name = field(f, 4, "name")?.into();
+        self.municipalities.push(Municipality { oktmo: oktmo.into(), name, region_code: region.into(), kind });
+        self.by_oktmo.insert(oktmo.into(), idx);
+        for form in forms(f.get(5).copied().unwrap_or("")) {
+            self.add(form, Meaning::DistrictAdj { muni: idx });
+        }
+        Ok(())
+    }
+
+    /// `C oktmo name forms`: one of a city's internal districts.
+    fn city_district_record(&mut self, f: &[&str]) -> Result<(), String> {
+        let muni = self.muni(field(f, 1, "oktmo")?)?;
+        for form in forms(field(f, 3, "forms")?) {
+            self.add(form, Meaning::CityDistrictAdj { muni });
+        }
+        Ok(())
+    }
+
+    /// `A oktmo forms`: the adjectives of an urban okrug's city.
+    fn city_adjective_record(&mut self, f: &[&str]) -> Result<(), String> {
+        let muni = self.muni(field(f, 1, "oktmo")?)?;
+        if self.municipalities[muni as usize].kind != MunicipalityKind::UrbanOkrug {
+            return Err("field 2: a city adjective must name an urban okrug".into());
+        }
+        for form in forms(field(f, 2, "forms")?) {
+            self.add(form, Meaning::CityAdj { muni });
+        }
+        Ok(())
+    }
+
+    /// `P id oktmo region class salient strength name forms`: a settlement and how it is written.
+    fn place_record(&mut self, f: &[&str]) -> Result<(), String> {
+        let id = field(f, 1, "id")?;
+        let muni = self.muni(field(f, 2, "oktmo")?)?;
+        if self.municipalities[muni as usize].region_code != field(f, 3, "region")? {
+            return Err("field 4: the region is not that of the place's municipality".into());
+        }
+        let class = match field(f, 4, "class")? {
+            "town" => PlaceClass::Town,
+            "urban" => PlaceClass::Urban,
+            "rural" => PlaceClass::Rural,
+            "mkr" => PlaceClass::Microdistrict,
+            _ => return Err("field 5: expected the place class town, urban, rural or mkr".into()),
+        };
+        let salient = match field(f, 5, "salient")? {
+            "1" => true,
+            "0" => false,
+            _ => return Err("field 6: expected salient 0 or 1".into()),
+        };
+        let strength = match field(f, 6, "strength")? {
+            "s" => Strength::Strong,
+            "c" => Strength::Common,
+            "p" => Strength::Person,
+            "t" => Strength::TypedOnly,
+            _ => return Err("field 7: expected the strength s, c, p or t".into()),
+        };
+        let name = field(f, 7, "name")?;
+        let idx = self.places.len() as u32;
+        if self.place_ids.insert(id.into(), idx).is_some() {
+            return Err("field 2: this place id is already used".into());
+        }
+        self.places.push(Place { name: name.into(), muni, class, salient, strength });
+        let mut any = false;
+        for form in forms(field(f, 8, "forms")?) {
+            // A trailing '^' marks a flagged form: a surname-like or bookish declension.
+            let (form, needs_prep) = form.strip_suffix('^').map_or((form, false), |f| (f, true));
+            self.add(form, Meaning::Place { place: idx, needs_prep });
+            any = true;
+        }
+        if !any {
+            return Err("field 9: expected at least one name form".into());
+        }
+        Ok(())
+    }
+
+    /// `W class forms`: type words, nouns and prepositions that matter to a name's neighbours.
+    fn word_record(&mut self, f: &[&str]) -> Result<(), String> {
+        let meaning = match field(f, 1, "word class")? {
+            "type:town" => Meaning::Type(TypeWord::Town),
+            "type:urban" => Meaning::Type(TypeWord::Urban),
+            "type:rural" => Meaning::Type(TypeWord::Rural),
+            "type:any" => Meaning::Type(TypeWord::Settlement),
+            "type:mkr" => Meaning::Type(TypeWord::Microdistrict),
+            "district" => Meaning::DistrictNoun,
+            "region" => Meaning::RegionNoun,
+            "street" => Meaning::Street,
+            "institution" => Meaning::Institution,
+            "citybody" => Meaning::CityBody,
+            "near" => Meaning::Near,
+            "prep" => {
+                for form in forms(field(f, 2, "forms")?) {
+                    let key: Vec<u8> = normalize::encode(form).into_iter().filter(|&b| b != b' ').collect();
+                    self.prepositions.push(key);
+                }
+                return Ok(());
+            }
+            _ => {
+                let expected = "type:…, district, region, street, institution, citybody, near or prep";
+                return Err(format!("field 2: unknown word class (expected {expected})"));
+            }
+        };
+        for form in forms(field(f, 2, "forms")?) {
+            self.add(form, meaning);
         }
         Ok(())
     }
