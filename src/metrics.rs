@@ -7,7 +7,7 @@
 use crate::stages::ClassifyCounts;
 use otklik_clickhouse::{InsertObserver, InsertOutcome, InsertReport};
 use otklik_collect::PollMetrics;
-use otklik_kafka::stats::KafkaStats;
+use otklik_kafka::stats::{KafkaStats, LagKey};
 use otklik_notify::{ReceiverCounts, ReceiverMetrics};
 use otklik_pipeline::{DeadLetterReason, Failure, StageMetrics};
 use prometheus_client::collector::Collector;
@@ -50,8 +50,8 @@ struct State {
     started: AtomicBool,
     /// Dependency name → whether its last probe succeeded.
     dependencies: Mutex<BTreeMap<String, bool>>,
-    /// `topic[partition]` of consumers that make no progress while their lag grows.
-    stalled: Mutex<Vec<(String, i32)>>,
+    /// The groups' partitions whose consumer makes no progress while its lag grows.
+    stalled: Mutex<Vec<LagKey>>,
     config_version: Mutex<String>,
 }
 
@@ -71,7 +71,9 @@ impl State {
         reasons.extend(dependencies.iter().filter(|(_, up)| !**up).map(|(name, _)| format!("{name} is unreachable")));
         let stalled = lock(&state.stalled);
         reasons.extend(
-            stalled.iter().map(|(topic, p)| format!("consumer of {topic}[{p}] makes no progress while its lag grows")),
+            stalled.iter().map(|k| {
+                format!("consumer of {}[{}] in group {} makes no progress while its lag grows", k.topic, k.partition, k.group)
+            }),
         );
         reasons
     }
@@ -143,7 +145,7 @@ impl Registry {
     }
 
     /// The consumers' partitions that make no progress while their lag grows.
-    pub fn set_stalled(&self, stalled: Vec<(String, i32)>) {
+    pub fn set_stalled(&self, stalled: Vec<LagKey>) {
         *lock(&self.state.stalled) = stalled;
     }
 
@@ -333,13 +335,15 @@ fn encode_sources(encoder: &mut DescriptorEncoder, polls: &PollMetrics) -> Resul
     counter(encoder, "otklik_source_polls", "Polls of a source.", &series)?;
     let failures = |id: &str, p: &otklik_collect::SourcePolls| {
         let kinds = p.failures.iter();
-        kinds.map(|(kind, n)| ([labels(id, p), vec![("kind", (*kind).to_owned())]].concat(), *n)).collect::<Vec<_>>()
+        let coded = |kind: &str, code: &str| vec![("kind", kind.to_owned()), ("code", code.to_owned())];
+        kinds.map(|((kind, code), n)| ([labels(id, p), coded(kind, code)].concat(), *n)).collect::<Vec<_>>()
     };
     let series: Vec<_> = sources.iter().flat_map(|(id, p)| failures(id, p)).collect();
     counter(
         encoder,
         "otklik_source_poll_failures",
-        "Failed polls of a source, by kind (unavailable, transient, config).",
+        "Failed polls of a source, by kind (unavailable, transient, config) and code (the platform's error code, \
+         http_<status>, timeout, network, parse, other).",
         &series,
     )?;
     let series: Vec<_> = sources.iter().map(|(id, p)| (labels(id, p), p.posts)).collect();
@@ -375,19 +379,18 @@ fn encode_sources(encoder: &mut DescriptorEncoder, polls: &PollMetrics) -> Resul
 fn encode_kafka(encoder: &mut DescriptorEncoder, state: &State) -> Result<(), FmtError> {
     let stats = lock(&state.kafka).clone();
     let lags = stats.as_ref().map(|s| s.consumer_lag()).unwrap_or_default();
-    let partition = |topic: &str, p: i32| vec![("topic", topic.to_owned()), ("partition", p.to_string())];
-    let series: Vec<_> = lags.iter().map(|((topic, p), lag)| (partition(topic, *p), lag.lag)).collect();
+    let partition = |k: &LagKey| {
+        vec![("group", k.group.clone()), ("topic", k.topic.clone()), ("partition", k.partition.to_string())]
+    };
+    let series: Vec<_> = lags.iter().map(|(key, lag)| (partition(key), lag.lag)).collect();
     gauge(
         encoder,
         "otklik_kafka_consumer_lag",
-        "Messages between a consumer group's committed offset and the partition's end.",
+        "Messages between a consumer group's committed offset and the partition's end, by group.",
         &series,
     )?;
     let stalled = lock(&state.stalled).clone();
-    let series: Vec<_> = lags
-        .keys()
-        .map(|(topic, p)| (partition(topic, *p), i64::from(stalled.contains(&(topic.clone(), *p)))))
-        .collect();
+    let series: Vec<_> = lags.keys().map(|key| (partition(key), i64::from(stalled.contains(key)))).collect();
     gauge(
         encoder,
         "otklik_kafka_consumer_stalled",
@@ -498,7 +501,8 @@ mod tests {
         registry.source_polls().rate_waits().record("vk:pool1:token1", Duration::from_millis(300));
         registry.classify_counts().add("complaint", ["heating", "hot_water"].into_iter());
         registry.source_polls().record("vk-penza", otklik_model::Platform::Vk, Ok(4), chrono::Utc::now());
-        registry.source_polls().record("vk-penza", otklik_model::Platform::Vk, Err("transient"), chrono::Utc::now());
+        let failed = Err(("transient", "6"));
+        registry.source_polls().record("vk-penza", otklik_model::Platform::Vk, failed, chrono::Utc::now());
         registry.set_dependency("clickhouse", true);
         registry.set_config_version("0a1b2c3d");
         let report =
@@ -579,7 +583,7 @@ mod tests {
         registry.stage_stopped("collect", false);
         assert!(registry.is_ready(), "a replay that ended cleanly keeps the process ready");
         registry.set_dependency("clickhouse", false);
-        registry.set_stalled(vec![("otklik.posts.raw.v1".to_owned(), 2)]);
+        registry.set_stalled(vec![LagKey::new("otklik-classify", "otklik.posts.raw.v1", 2)]);
         registry.stage_stopped("classify", true);
         let reasons = registry.unready_reasons();
         assert_eq!(reasons.len(), 3, "{reasons:?}");

@@ -221,6 +221,7 @@ impl KafkaBus {
     /// A consumer in group `group` subscribed to `topics` (the typed form of
     /// [`Bus::subscribe`]).
     pub fn subscriber(&self, group: &str, topics: &[&str]) -> Result<KafkaSubscriber> {
+        let context = QuietContext { group: Some(group.into()), ..self.context.clone() };
         let consumer: StreamConsumer<QuietContext> = self
             .config
             .client_config()?
@@ -229,13 +230,13 @@ impl KafkaBus {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
-            .create_with_context(self.context.clone())
+            .create_with_context(context.clone())
             .map_err(config_error)?;
         consumer.subscribe(topics).map_err(|e| Error::kafka(format!("subscribe to {topics:?}"), e))?;
         Ok(KafkaSubscriber {
             consumer: Arc::new(consumer),
             group: group.to_owned(),
-            context: self.context.clone(),
+            context,
             stash: VecDeque::new(),
             paused: false,
         })
