@@ -8,6 +8,7 @@ use crate::stages::ClassifyCounts;
 use otklik_clickhouse::{InsertObserver, InsertOutcome, InsertReport};
 use otklik_collect::PollMetrics;
 use otklik_kafka::stats::{KafkaStats, LagKey};
+use otklik_model::{Alert, AlertState};
 use otklik_notify::{ReceiverCounts, ReceiverMetrics};
 use otklik_pipeline::{DeadLetterReason, Failure, StageMetrics};
 use prometheus_client::collector::Collector;
@@ -53,6 +54,8 @@ struct State {
     /// The groups' partitions whose consumer makes no progress while its lag grows.
     stalled: Mutex<Vec<LagKey>>,
     config_version: Mutex<String>,
+    /// The alerts this process's alert stage has open: id → (kind, topic).
+    open_alerts: Mutex<BTreeMap<String, (&'static str, &'static str)>>,
 }
 
 impl State {
@@ -70,11 +73,12 @@ impl State {
         let dependencies = lock(&state.dependencies);
         reasons.extend(dependencies.iter().filter(|(_, up)| !**up).map(|(name, _)| format!("{name} is unreachable")));
         let stalled = lock(&state.stalled);
-        reasons.extend(
-            stalled.iter().map(|k| {
-                format!("consumer of {}[{}] in group {} makes no progress while its lag grows", k.topic, k.partition, k.group)
-            }),
-        );
+        reasons.extend(stalled.iter().map(|k| {
+            format!(
+                "consumer of {}[{}] in group {} makes no progress while its lag grows",
+                k.topic, k.partition, k.group
+            )
+        }));
         reasons
     }
 }
@@ -117,6 +121,22 @@ impl Registry {
     /// The Kafka bus's clients' statistics (lag, producer queue).
     pub fn register_kafka(&self, stats: Arc<KafkaStats>) {
         *lock(&self.state.kafka) = Some(stats);
+    }
+
+    /// The hook the alert stage tells its alert events, which keeps `otklik_alerts_open`.
+    pub fn alert_observer(&self) -> crate::alert_stage::AlertObserver {
+        let state = self.state.clone();
+        Arc::new(move |alert: &Alert| {
+            let mut open = lock(&state.open_alerts);
+            match alert.state {
+                AlertState::Opened | AlertState::Updated | AlertState::Reopened => {
+                    open.insert(alert.id.clone(), (alert_kind(alert), alert.topic.id()));
+                }
+                AlertState::Resolved => {
+                    open.remove(&alert.id);
+                }
+            }
+        })
     }
 
     /// The observer a ClickHouse sink reports its INSERTs to.
@@ -199,8 +219,27 @@ impl Collector for Exported {
         counter(&mut encoder, "otklik_classifier_posts", "Posts the classifier tagged, by kind.", &series)?;
         let series: Vec<_> = topics.into_iter().map(|(topic, n)| (vec![("topic", topic.to_owned())], n)).collect();
         counter(&mut encoder, "otklik_classifier_topics", "Topics the classifier gave posts, by topic.", &series)?;
+        encode_alerts(&mut encoder, state)?;
         encode_kafka(&mut encoder, state)
     }
+}
+
+/// The kind of alert an event belongs to: today every alert is a spike of complaints.
+fn alert_kind(_alert: &Alert) -> &'static str {
+    "spike"
+}
+
+/// Open alerts by kind and topic: both from fixed sets, whatever the number of municipalities.
+fn encode_alerts(encoder: &mut DescriptorEncoder, state: &State) -> Result<(), FmtError> {
+    let mut counts: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+    for (kind, topic) in lock(&state.open_alerts).values() {
+        *counts.entry((kind, topic)).or_default() += 1;
+    }
+    let series: Vec<_> = counts
+        .into_iter()
+        .map(|((kind, topic), n)| (vec![("kind", kind.to_owned()), ("topic", topic.to_owned())], n))
+        .collect();
+    gauge(encoder, "otklik_alerts_open", "Alerts open in this process's alert stage, by kind and topic.", &series)
 }
 
 fn info<V: prometheus_client::encoding::EncodeLabelValue>(
@@ -489,6 +528,17 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    fn alert(id: &str, topic: &str, state: &str) -> Alert {
+        let event = serde_json::json!({
+            "schema": 1, "id": id, "state": state, "severity": "high", "method": "baseline",
+            "municipality": "56701000", "municipality_name": "Пенза", "topic": topic,
+            "window_start": "2026-11-02T06:00:00Z", "window_end": "2026-11-02T09:00:00Z",
+            "observed": 21, "expected": 3.5, "p_value": 0.0001, "incidents": 4, "voices": 21,
+            "raised_at": "2026-11-02T09:00:00Z"
+        });
+        serde_json::from_value(event).expect("a valid alert event")
+    }
+
     /// A registry with one of everything the embedded and production wirings register.
     fn populated() -> Registry {
         let registry = Registry::default();
@@ -505,6 +555,7 @@ mod tests {
         registry.source_polls().record("vk-penza", otklik_model::Platform::Vk, failed, chrono::Utc::now());
         registry.set_dependency("clickhouse", true);
         registry.set_config_version("0a1b2c3d");
+        registry.alert_observer()(&alert("56701000:heating:20261102T06", "heating", "opened"));
         let report =
             |outcome| InsertReport { table: "posts", rows: 3, bytes: 900, elapsed: Duration::from_millis(40), outcome };
         registry.clickhouse_observer().inserted(report(InsertOutcome::Ok));
@@ -574,6 +625,58 @@ mod tests {
         assert!(text.contains("otklik_ready 1"), "{text}");
         assert!(text.contains("otklik_rate_limit_wait_seconds_total{key=\"vk:pool1:token1\"} 0.3"), "{text}");
         assert!(text.contains("otklik_classifier_topics_total{topic=\"heating\"} 1"), "{text}");
+    }
+
+    #[test]
+    fn open_alerts_are_counted_by_kind_and_topic_as_they_open_and_resolve() {
+        let registry = Registry::default();
+        let observe = registry.alert_observer();
+        let open = |text: &str| -> Vec<String> {
+            text.lines().filter(|l| l.starts_with("otklik_alerts_open")).map(str::to_owned).collect()
+        };
+        assert!(open(&registry.render()).is_empty());
+        observe(&alert("a:heating:1", "heating", "opened"));
+        observe(&alert("b:heating:1", "heating", "opened"));
+        observe(&alert("a:garbage:1", "garbage", "opened"));
+        observe(&alert("a:heating:1", "heating", "updated"));
+        assert_eq!(
+            open(&registry.render()),
+            vec![
+                "otklik_alerts_open{kind=\"spike\",topic=\"garbage\"} 1",
+                "otklik_alerts_open{kind=\"spike\",topic=\"heating\"} 2",
+            ]
+        );
+        observe(&alert("a:heating:1", "heating", "resolved"));
+        observe(&alert("a:garbage:1", "garbage", "resolved"));
+        assert_eq!(open(&registry.render()), vec!["otklik_alerts_open{kind=\"spike\",topic=\"heating\"} 1"]);
+        observe(&alert("a:heating:1", "heating", "reopened"));
+        assert_eq!(open(&registry.render()), vec!["otklik_alerts_open{kind=\"spike\",topic=\"heating\"} 2"]);
+    }
+
+    #[test]
+    fn the_poll_failure_code_is_a_label() {
+        let text = populated().render();
+        let line =
+            "otklik_source_poll_failures_total{source=\"vk-penza\",platform=\"vk\",kind=\"transient\",code=\"6\"} 1";
+        assert!(text.contains(line), "{text}");
+    }
+
+    #[test]
+    fn two_groups_on_one_partition_each_show_their_own_lag() {
+        let registry = Registry::default();
+        let stats = KafkaStats::shared();
+        let lag = |lag, committed| {
+            BTreeMap::from([(("raw".to_owned(), 0), otklik_kafka::stats::PartitionLag { lag, committed })])
+        };
+        stats.record_consumer("rdkafka#consumer-1", "otklik-classify", lag(40, 100));
+        stats.record_consumer("rdkafka#consumer-2", "otklik-archive", lag(2, 138));
+        registry.register_kafka(stats);
+        let text = registry.render();
+        let series = |group: &str, value: u32| {
+            format!("otklik_kafka_consumer_lag{{group=\"{group}\",topic=\"raw\",partition=\"0\"}} {value}")
+        };
+        assert!(text.contains(&series("otklik-classify", 40)), "{text}");
+        assert!(text.contains(&series("otklik-archive", 2)), "{text}");
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub const FAMILIES: &[(&str, &str, Wiring)] = &[
     ("otklik_rate_limit_wait_seconds_total", "counter", Wiring::Polled),
     ("otklik_classifier_posts_total", "counter", Wiring::Polled),
     ("otklik_classifier_topics_total", "counter", Wiring::Polled),
+    ("otklik_alerts_open", "gauge", Wiring::Polled),
     ("otklik_kafka_consumer_lag", "gauge", Wiring::Production),
     ("otklik_kafka_consumer_stalled", "gauge", Wiring::Production),
     ("otklik_kafka_producer_queue_messages", "gauge", Wiring::Production),

@@ -32,7 +32,13 @@ impl PollMetrics {
     }
 
     /// Counts one poll of `source`: `Ok(posts)` found, or failed with `(kind, code)`.
-    pub fn record(&self, source: &str, platform: Platform, result: Result<u64, (&'static str, &str)>, at: DateTime<Utc>) {
+    pub fn record(
+        &self,
+        source: &str,
+        platform: Platform,
+        result: Result<u64, (&'static str, &str)>,
+        at: DateTime<Utc>,
+    ) {
         let mut sources = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let entry = sources.entry(source.to_owned()).or_insert_with(|| SourcePolls {
             platform,

@@ -31,7 +31,9 @@ impl ReplayReader {
     pub fn pages(&self, source: &Source) -> Result<Vec<PathBuf>, CollectError> {
         let dir = self.dir.join(source.platform.name()).join(&source.handle);
         let entries = std::fs::read_dir(&dir).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => CollectError::Unavailable(format!("no recording at {}", dir.display()).into()),
+            std::io::ErrorKind::NotFound => {
+                CollectError::Unavailable(format!("no recording at {}", dir.display()).into())
+            }
             _ => CollectError::Transient(format!("cannot list {}: {e}", dir.display()).into()),
         })?;
         let mut pages: Vec<PathBuf> = entries

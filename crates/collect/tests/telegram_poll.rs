@@ -20,6 +20,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
+mod common;
+
 const CHANNEL: &str = "penza_test";
 const PAGE_SIZE: u64 = 20;
 
@@ -456,8 +458,8 @@ async fn saved_real_pages_walk_through_the_reader() {
     assert_eq!(befores(&server.requests()), [None, Some("1201".into()), Some("1177".into())]);
 
     let mut expected: Vec<serde_json::Value> = Vec::new();
-    for name in ["channel_page.expected.json", "fragment_before_1181.expected.json"] {
-        let parsed: serde_json::Value = serde_json::from_slice(&std::fs::read(fixture(name)).unwrap()).unwrap();
+    for name in ["channel_page.snap", "fragment_before_1181.snap"] {
+        let parsed: serde_json::Value = serde_json::from_str(&common::snapshot::snapshot_body(&fixture(name))).unwrap();
         expected.extend(parsed["posts"].as_array().unwrap().iter().map(|p| p["post"].clone()));
     }
     let expected_uids: BTreeSet<String> = expected.iter().map(|p| p["uid"].as_str().unwrap().to_owned()).collect();

@@ -1128,8 +1128,10 @@ mod replies {
 #[tokio::test]
 async fn failed_polls_are_counted_by_the_vk_error_code() {
     use otklik_collect::{Collector, CollectorTopics, PollMetrics};
-    use otklik_pipeline::{DeadLetters, MemoryBus, StageMetrics};
-    let fx = Fixture::new(&["tok-a"]).await;
+    use otklik_pipeline::{Bus, DeadLetters, MemoryBus, StageMetrics};
+    // A token per case: the server's own flood control (error 6 past 20 requests a second per
+    // token) must not answer a case meant for another code.
+    let fx = Fixture::new(&["tok-a", "tok-b", "tok-c"]).await;
     fx.add(-1, wall(-1, 2));
     fx.add(-2, Wall { fail: Some(15), ..wall(-2, 2) });
     let polls = PollMetrics::default();
@@ -1140,7 +1142,12 @@ async fn failed_polls_are_counted_by_the_vk_error_code() {
             reader: Arc::new(reader),
             publisher: bus.publisher(),
             topics: CollectorTopics { raw: "raw".into(), cursors: "cursors".into(), stats: "stats".into() },
-            dead_letters: DeadLetters { publisher: bus.publisher(), topic: "dlq".into(), stage: "collect".into(), backoff },
+            dead_letters: DeadLetters {
+                publisher: bus.publisher(),
+                topic: "dlq".into(),
+                stage: "collect".into(),
+                backoff,
+            },
             backoff,
             metrics: Arc::new(StageMetrics::default()),
             polls: polls.clone(),
@@ -1159,11 +1166,12 @@ async fn failed_polls_are_counted_by_the_vk_error_code() {
         in_call: false,
     });
     let limited = [source("vk-limited", "-1")];
-    collector(fx.reader(&["tok-a"], config.clone())).poll_all(&limited, &mut cursors, &shutdown).await.unwrap();
+    collector(fx.reader(&["tok-b"], config.clone())).poll_all(&limited, &mut cursors, &shutdown).await.unwrap();
     fx.vk.injections.lock().unwrap().clear();
     fx.vk.http_500.store(usize::MAX, Ordering::SeqCst);
     let broken = [source("vk-500", "-1")];
-    collector(fx.reader(&["tok-a"], config)).poll_all(&broken, &mut cursors, &shutdown).await.unwrap();
+    let once = VkConfig { max_attempts: 1, ..config };
+    collector(fx.reader(&["tok-c"], once)).poll_all(&broken, &mut cursors, &shutdown).await.unwrap();
 
     let counted = polls.snapshot();
     let failures = |id: &str| counted[id].failures.clone();

@@ -140,7 +140,9 @@ fn call_error(client: &OkClient, gid: &str, e: OkCallError) -> CollectError {
         OkCallError::Api { error, .. } => match error.class() {
             OkErrorClass::SourceUnavailable => CollectError::Unavailable(coded(format!("OK group {gid}: {e}"))),
             OkErrorClass::Credential => CollectError::Config(coded(client.stopped().unwrap_or_else(|| e.to_string()))),
-            OkErrorClass::BackOff | OkErrorClass::Retry => CollectError::Transient(coded(format!("OK group {gid}: {e}"))),
+            OkErrorClass::BackOff | OkErrorClass::Retry => {
+                CollectError::Transient(coded(format!("OK group {gid}: {e}")))
+            }
             OkErrorClass::Permanent => {
                 CollectError::Config(coded(format!("OK group {gid}: OK rejected the request: {e}")))
             }
@@ -216,10 +218,12 @@ impl FeedReader for OkReader {
     async fn poll(&self, source: &Source, cursor: &Cursor) -> Result<PollOutcome, CollectError> {
         let gid = source.handle.trim();
         if gid.is_empty() || !gid.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(CollectError::Unavailable(format!("OK source handle {gid:?} is not a numeric group id").into()));
+            return Err(CollectError::Unavailable(
+                format!("OK source handle {gid:?} is not a numeric group id").into(),
+            ));
         }
         if let Some(reason) = self.client.stopped() {
-            return Err(CollectError::Config(reason));
+            return Err(CollectError::Config(reason.into()));
         }
         let mut audience = None;
         if cursor.polled_at.is_none() {
@@ -231,9 +235,9 @@ impl FeedReader for OkReader {
                     audience = group.members_count;
                 }
                 None => {
-                    return Err(CollectError::Unavailable(format!(
-                        "OK group {gid} not found (group.getInfo knows no such group)"
-                    ).into()))
+                    return Err(CollectError::Unavailable(
+                        format!("OK group {gid} not found (group.getInfo knows no such group)").into(),
+                    ))
                 }
             }
         }

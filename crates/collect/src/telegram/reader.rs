@@ -210,16 +210,14 @@ impl TelegramReader {
 impl FeedReader for TelegramReader {
     async fn poll(&self, source: &Source, cursor: &Cursor) -> Result<PollOutcome, CollectError> {
         if source.platform != Platform::Telegram {
-            return Err(CollectError::Config(format!(
-                "source {} is a {} source, not telegram",
-                source.id, source.platform
-            ).into()));
+            return Err(CollectError::Config(
+                format!("source {} is a {} source, not telegram", source.id, source.platform).into(),
+            ));
         }
         let channel = channel_name(&source.handle).ok_or_else(|| {
-            CollectError::Config(format!(
-                "source {}: {:?} is not a Telegram channel username",
-                source.id, source.handle
-            ).into())
+            CollectError::Config(
+                format!("source {}: {:?} is not a Telegram channel username", source.id, source.handle).into(),
+            )
         })?;
         let now = Utc::now();
         let ctx = ParseContext { source_id: Some(source.id.clone()), collected_at: now, parent: None, owner: None };

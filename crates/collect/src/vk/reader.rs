@@ -191,19 +191,21 @@ impl VkReader {
                     Some(id) => {
                         let title = group["name"].as_str().unwrap_or(name);
                         if let Some(state) = group["deactivated"].as_str() {
-                            return Err(CollectError::Unavailable(format!("VK community {title} ({name}) is {state}").into()));
+                            return Err(CollectError::Unavailable(
+                                format!("VK community {title} ({name}) is {state}").into(),
+                            ));
                         }
                         match as_i64(&group["is_closed"]).unwrap_or(0) {
                             0 => Target::Owner(-id.abs()),
                             1 => {
-                                return Err(CollectError::Unavailable(format!(
-                                    "VK community {title} ({name}) is closed"
-                                ).into()))
+                                return Err(CollectError::Unavailable(
+                                    format!("VK community {title} ({name}) is closed").into(),
+                                ))
                             }
                             _ => {
-                                return Err(CollectError::Unavailable(format!(
-                                    "VK community {title} ({name}) is private"
-                                ).into()))
+                                return Err(CollectError::Unavailable(
+                                    format!("VK community {title} ({name}) is private").into(),
+                                ))
                             }
                         }
                     }
@@ -405,7 +407,9 @@ fn call_error(e: CallError, method: &str) -> CollectError {
         CallError::Api(e) if e.class() == VkErrorClass::SourceUnavailable => {
             CollectError::Unavailable(Detail::coded(code::vk(e.code), e.to_string()))
         }
-        CallError::Api(e) => CollectError::Transient(Detail::coded(code::vk(e.code), format!("VK rejected {method}: {e}"))),
+        CallError::Api(e) => {
+            CollectError::Transient(Detail::coded(code::vk(e.code), format!("VK rejected {method}: {e}")))
+        }
         CallError::Collect(e) => e,
         CallError::Bad(bad) => {
             CollectError::Transient(Detail::coded(code::PARSE.into(), format!("{}: {}", bad.origin, bad.error)))

@@ -272,10 +272,13 @@ impl TokenPool {
                 (index, paused, ready)
             };
             if ready > now + self.max_wait {
-                return Err(CollectError::Transient(format!(
-                    "every VK token is paused or at its limit for the next {}s (quota, captcha or flood control)",
-                    (ready - now).as_secs()
-                ).into()));
+                return Err(CollectError::Transient(
+                    format!(
+                        "every VK token is paused or at its limit for the next {}s (quota, captcha or flood control)",
+                        (ready - now).as_secs()
+                    )
+                    .into(),
+                ));
             }
             match paused_until {
                 Some(until) => tokio::time::sleep_until(until).await,
