@@ -49,7 +49,7 @@ pub const FAMILIES: &[(&str, &str, Wiring)] = &[
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wiring {
     Any,
-    /// Once a source has been polled (or a post classified).
+    /// Once a source has been polled (a post classified, an alert opened).
     Polled,
     Production,
 }
