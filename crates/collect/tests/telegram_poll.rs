@@ -563,6 +563,7 @@ async fn persistent_rate_limiting_is_transient() {
     let error = expect_err(reader.poll(&source(CHANNEL), &Cursor::new("tg")).await);
     assert!(matches!(error, CollectError::Transient(_)), "{error:?}");
     assert!(error.to_string().contains("rate limited (HTTP 429) after 3 attempts"), "{error}");
+    assert_eq!(error.code(), "http_429");
     assert_eq!(server.requests().len(), 3);
 }
 
@@ -598,6 +599,7 @@ async fn persistent_server_errors_are_transient() {
     let error = expect_err(reader.poll(&source(CHANNEL), &Cursor::new("tg")).await);
     assert!(matches!(error, CollectError::Transient(_)), "{error:?}");
     assert!(error.to_string().contains("HTTP 500"), "{error}");
+    assert_eq!(error.code(), "http_500");
     assert!(error.is_retryable());
     assert_eq!(server.requests().len(), 3);
 }
@@ -608,6 +610,7 @@ async fn missing_channel_is_unavailable_without_retry() {
     let server = FakeServer::start(move |r| serve(&state, r, 0)).await;
     let reader = tg_reader(config(&server));
     let error = expect_err(reader.poll(&source("no_such_channel"), &Cursor::new("tg")).await);
+    assert_eq!(error.code(), "http_404");
     match &error {
         CollectError::Unavailable(reason) => assert!(
             reason.starts_with("channel not found") && reason.contains("/s/no_such_channel") && reason.contains("404"),

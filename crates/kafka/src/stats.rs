@@ -33,6 +33,9 @@ pub struct PartitionLag {
     pub committed: i64,
 }
 
+/// One consumer's report: (topic, partition) → lag.
+pub type PartitionLags = BTreeMap<(String, i32), PartitionLag>;
+
 /// The latest report of every client of a bus.
 #[derive(Debug, Default)]
 pub struct KafkaStats {
@@ -41,8 +44,8 @@ pub struct KafkaStats {
 
 #[derive(Debug, Default)]
 struct Reports {
-    /// Consumer client name → (its group, (topic, partition) → lag).
-    consumers: BTreeMap<String, (String, BTreeMap<(String, i32), PartitionLag>)>,
+    /// Consumer client name → its group and lags.
+    consumers: BTreeMap<String, (String, PartitionLags)>,
     /// Producer client name → (messages, bytes) waiting in its queue.
     producers: BTreeMap<String, (u64, u64)>,
 }
@@ -78,7 +81,7 @@ impl KafkaStats {
     }
 
     /// The lags of a consumer of `group`, replacing its previous report.
-    pub fn record_consumer(&self, client: &str, group: &str, lags: BTreeMap<(String, i32), PartitionLag>) {
+    pub fn record_consumer(&self, client: &str, group: &str, lags: PartitionLags) {
         let mut reports = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         reports.consumers.insert(client.to_owned(), (group.to_owned(), lags));
     }
