@@ -71,8 +71,10 @@ impl AlertStage {
         }
     }
 
-    /// Tells `observer` of every alert event from now on.
+    /// Tells `observer` of every alert event from now on, starting with the latest event of each
+    /// series restored (so alerts open before a restart count as open).
     pub fn observed_by(mut self, observer: AlertObserver) -> Self {
+        self.core().latest_events().for_each(|alert| observer(alert));
         self.observer = Some(observer);
         self
     }
