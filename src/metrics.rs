@@ -654,6 +654,22 @@ mod tests {
     }
 
     #[test]
+    fn alerts_open_before_a_restart_count_as_open() {
+        use crate::alert_stage::{AlertStage, StageClock};
+        use otklik_alert::stage::{AlertCore, Restore, StageConfig};
+        let mut core = AlertCore::new(StageConfig::default(), Default::default(), None, Default::default());
+        let alerts = vec![alert("a:heating:1", "heating", "updated"), alert("a:garbage:1", "garbage", "resolved")];
+        core.restore(Restore { alerts, ..Restore::default() });
+        let registry = Registry::default();
+        let clock = StageClock::Live { tick: Duration::from_secs(60) };
+        let _stage =
+            AlertStage::new(core, "classified".into(), "alerts".into(), clock).observed_by(registry.alert_observer());
+        let text = registry.render();
+        assert!(text.contains("otklik_alerts_open{kind=\"spike\",topic=\"heating\"} 1"), "{text}");
+        assert!(!text.contains("topic=\"garbage\""), "{text}");
+    }
+
+    #[test]
     fn the_poll_failure_code_is_a_label() {
         let text = populated().render();
         let line =
