@@ -22,7 +22,8 @@
 //! - [`quiet::QuietContext`]: the rdkafka context of every client: a broker outage is told once,
 //!   summarised while it lasts, and ended with one line (not once per reconnect attempt).
 //! - [`stats::KafkaStats`]: librdkafka's statistics reports (`statistics.interval.ms`, 15 s by
-//!   default): consumer lag and committed offset per partition, the producer's queue;
+//!   default): consumer lag and committed offset per consumer group and partition (groups kept
+//!   apart, never summed), the producer's queue;
 //!   [`KafkaBus::stats`] hands them to whoever exports them, [`KafkaBus::prober`] asks a broker
 //!   for metadata (readiness).
 //! - [`Error`]: this crate's one error type; [`Error::is_retryable`] tells passing trouble from
