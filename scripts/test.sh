@@ -20,8 +20,13 @@
 # Service state and logs live in .services/ (git-ignored; OTKLIK_SERVICES_DIR overrides).
 # Before the build, `cargo fmt --all --check` and `cargo clippy --workspace --all-targets -- -D
 # warnings` (whole workspace only; OTKLIK_SKIP_LINT=1 skips them).
+# Snapshot tests (insta) never write snapshot files under CI (INSTA_UPDATE=no when CI is set):
+# a difference fails; locally they leave `*.snap.new` for `cargo insta review`.
 # Exits non-zero when a check, the build or a test fails.
 set -euo pipefail
+if [ -n "${CI:-}" ]; then
+    export INSTA_UPDATE=no
+fi
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 LOG_TAG=test.sh

@@ -49,7 +49,12 @@ pub struct AlertStage {
     /// Replay only: posts held until everything is collected, then linked in time order (the
     /// linker expects time order, and a replay comes source by source, newest first).
     held: Mutex<Vec<ClassifiedPost>>,
+    /// Told every alert event as it is raised (the `otklik_alerts_open` gauge).
+    observer: Option<AlertObserver>,
 }
+
+/// A hook told of every alert event the stage raises.
+pub type AlertObserver = std::sync::Arc<dyn Fn(&Alert) + Send + Sync>;
 
 impl AlertStage {
     pub fn new(core: AlertCore, classified_topic: String, alerts_topic: String, clock: StageClock) -> Self {
@@ -62,7 +67,16 @@ impl AlertStage {
             settled: AtomicBool::new(false),
             raised: Mutex::new(Vec::new()),
             held: Mutex::new(Vec::new()),
+            observer: None,
         }
+    }
+
+    /// Tells `observer` of every alert event from now on, starting with the latest event of each
+    /// series restored (so alerts open before a restart count as open).
+    pub fn observed_by(mut self, observer: AlertObserver) -> Self {
+        self.core().latest_events().for_each(|alert| observer(alert));
+        self.observer = Some(observer);
+        self
     }
 
     fn core(&self) -> MutexGuard<'_, AlertCore> {
@@ -158,6 +172,9 @@ impl Transform for AlertStage {
             self.settled.store(true, Ordering::SeqCst);
         }
         for alert in &alerts {
+            if let Some(observe) = &self.observer {
+                observe(alert);
+            }
             tracing::info!(
                 id = %alert.id, state = alert.state.as_str(), observed = alert.observed, expected = alert.expected,
                 incidents = alert.incidents, "alert {}: {} in {}", alert.state.as_str(), alert.topic, alert.municipality_name

@@ -91,7 +91,8 @@ pub async fn run(path: &std::path::Path, config: &Config) -> Result<Summary> {
     let classify = spawn_stage("classify", classify);
     // Cancelled once every collected post is classified: a replay's alert clock may run then.
     let classified_all = CancellationToken::new();
-    let alert_stage = Arc::new(alert_stage(config, data_dir.path(), classified_all.clone()).await?);
+    let alert_stage = alert_stage(config, data_dir.path(), classified_all.clone()).await?;
+    let alert_stage = Arc::new(alert_stage.observed_by(registry.alert_observer()));
     let alert =
         spawn_stage("alert", graph.alert(alert_stage.clone(), metrics.alert.clone(), stop.stages.clone()).await?);
     let alerts = graph.alerts_sink("alert-store", Arc::new(alerts_store), metrics.alert_store.clone(), &stop).await?;

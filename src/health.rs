@@ -4,7 +4,7 @@
 
 use crate::metrics::Registry;
 use otklik_clickhouse::ClickHouseSinkConfig;
-use otklik_kafka::stats::{KafkaStats, PartitionLag};
+use otklik_kafka::stats::{KafkaStats, LagKey, PartitionLag};
 use otklik_kafka::Prober;
 use otklik_pipeline::CancellationToken;
 use std::collections::{BTreeMap, HashMap};
@@ -63,7 +63,7 @@ struct Progress {
 #[derive(Debug)]
 pub struct StallWatch {
     after: Duration,
-    seen: HashMap<(String, i32), Progress>,
+    seen: HashMap<LagKey, Progress>,
 }
 
 impl StallWatch {
@@ -71,9 +71,9 @@ impl StallWatch {
         StallWatch { after, seen: HashMap::new() }
     }
 
-    /// The partitions stalled at `now`: committed offset unchanged for `after` or longer, and
-    /// more lag than when it last moved. Partitions no longer reported are forgotten.
-    pub fn observe(&mut self, now: Instant, lags: &BTreeMap<(String, i32), PartitionLag>) -> Vec<(String, i32)> {
+    /// The groups' partitions stalled at `now`: committed offset unchanged for `after` or longer,
+    /// and more lag than when it last moved. Partitions no longer reported are forgotten.
+    pub fn observe(&mut self, now: Instant, lags: &BTreeMap<LagKey, PartitionLag>) -> Vec<LagKey> {
         self.seen.retain(|key, _| lags.contains_key(key));
         let mut stalled = Vec::new();
         for (key, lag) in lags {
@@ -93,8 +93,12 @@ impl StallWatch {
 mod tests {
     use super::*;
 
-    fn lags(committed: i64, lag: i64) -> BTreeMap<(String, i32), PartitionLag> {
-        BTreeMap::from([(("otklik.posts.raw.v1".to_owned(), 0), PartitionLag { lag, committed })])
+    fn raw() -> LagKey {
+        LagKey::new("otklik-classify", "otklik.posts.raw.v1", 0)
+    }
+
+    fn lags(committed: i64, lag: i64) -> BTreeMap<LagKey, PartitionLag> {
+        BTreeMap::from([(raw(), PartitionLag { lag, committed })])
     }
 
     #[test]
@@ -104,7 +108,7 @@ mod tests {
         let mut watch = StallWatch::new(Duration::from_secs(300));
         assert!(watch.observe(at(0), &lags(100, 10)).is_empty());
         assert!(watch.observe(at(4), &lags(100, 50)).is_empty(), "not for five minutes yet");
-        assert_eq!(watch.observe(at(5), &lags(100, 60)), vec![("otklik.posts.raw.v1".to_owned(), 0)]);
+        assert_eq!(watch.observe(at(5), &lags(100, 60)), vec![raw()]);
         // Progress clears it.
         assert!(watch.observe(at(6), &lags(150, 60)).is_empty());
         // Idle with nothing new to read is no stall.

@@ -7,7 +7,8 @@
 use crate::stages::ClassifyCounts;
 use otklik_clickhouse::{InsertObserver, InsertOutcome, InsertReport};
 use otklik_collect::PollMetrics;
-use otklik_kafka::stats::KafkaStats;
+use otklik_kafka::stats::{KafkaStats, LagKey};
+use otklik_model::{Alert, AlertState};
 use otklik_notify::{ReceiverCounts, ReceiverMetrics};
 use otklik_pipeline::{DeadLetterReason, Failure, StageMetrics};
 use prometheus_client::collector::Collector;
@@ -50,9 +51,11 @@ struct State {
     started: AtomicBool,
     /// Dependency name → whether its last probe succeeded.
     dependencies: Mutex<BTreeMap<String, bool>>,
-    /// `topic[partition]` of consumers that make no progress while their lag grows.
-    stalled: Mutex<Vec<(String, i32)>>,
+    /// The groups' partitions whose consumer makes no progress while its lag grows.
+    stalled: Mutex<Vec<LagKey>>,
     config_version: Mutex<String>,
+    /// The alerts this process's alert stage has open: id → (kind, topic).
+    open_alerts: Mutex<BTreeMap<String, (&'static str, &'static str)>>,
 }
 
 impl State {
@@ -70,9 +73,12 @@ impl State {
         let dependencies = lock(&state.dependencies);
         reasons.extend(dependencies.iter().filter(|(_, up)| !**up).map(|(name, _)| format!("{name} is unreachable")));
         let stalled = lock(&state.stalled);
-        reasons.extend(
-            stalled.iter().map(|(topic, p)| format!("consumer of {topic}[{p}] makes no progress while its lag grows")),
-        );
+        reasons.extend(stalled.iter().map(|k| {
+            format!(
+                "consumer of {}[{}] in group {} makes no progress while its lag grows",
+                k.topic, k.partition, k.group
+            )
+        }));
         reasons
     }
 }
@@ -117,6 +123,22 @@ impl Registry {
         *lock(&self.state.kafka) = Some(stats);
     }
 
+    /// The hook the alert stage tells its alert events, which keeps `otklik_alerts_open`.
+    pub fn alert_observer(&self) -> crate::alert_stage::AlertObserver {
+        let state = self.state.clone();
+        Arc::new(move |alert: &Alert| {
+            let mut open = lock(&state.open_alerts);
+            match alert.state {
+                AlertState::Opened | AlertState::Updated | AlertState::Reopened => {
+                    open.insert(alert.id.clone(), (alert_kind(alert), alert.topic.id()));
+                }
+                AlertState::Resolved => {
+                    open.remove(&alert.id);
+                }
+            }
+        })
+    }
+
     /// The observer a ClickHouse sink reports its INSERTs to.
     pub fn clickhouse_observer(&self) -> Arc<dyn InsertObserver> {
         Arc::new(self.clickhouse.clone())
@@ -143,7 +165,7 @@ impl Registry {
     }
 
     /// The consumers' partitions that make no progress while their lag grows.
-    pub fn set_stalled(&self, stalled: Vec<(String, i32)>) {
+    pub fn set_stalled(&self, stalled: Vec<LagKey>) {
         *lock(&self.state.stalled) = stalled;
     }
 
@@ -197,8 +219,27 @@ impl Collector for Exported {
         counter(&mut encoder, "otklik_classifier_posts", "Posts the classifier tagged, by kind.", &series)?;
         let series: Vec<_> = topics.into_iter().map(|(topic, n)| (vec![("topic", topic.to_owned())], n)).collect();
         counter(&mut encoder, "otklik_classifier_topics", "Topics the classifier gave posts, by topic.", &series)?;
+        encode_alerts(&mut encoder, state)?;
         encode_kafka(&mut encoder, state)
     }
+}
+
+/// The kind of alert an event belongs to: today every alert is a spike of complaints.
+fn alert_kind(_alert: &Alert) -> &'static str {
+    "spike"
+}
+
+/// Open alerts by kind and topic: both from fixed sets, whatever the number of municipalities.
+fn encode_alerts(encoder: &mut DescriptorEncoder, state: &State) -> Result<(), FmtError> {
+    let mut counts: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+    for (kind, topic) in lock(&state.open_alerts).values() {
+        *counts.entry((kind, topic)).or_default() += 1;
+    }
+    let series: Vec<_> = counts
+        .into_iter()
+        .map(|((kind, topic), n)| (vec![("kind", kind.to_owned()), ("topic", topic.to_owned())], n))
+        .collect();
+    gauge(encoder, "otklik_alerts_open", "Alerts open in this process's alert stage, by kind and topic.", &series)
 }
 
 fn info<V: prometheus_client::encoding::EncodeLabelValue>(
@@ -333,13 +374,15 @@ fn encode_sources(encoder: &mut DescriptorEncoder, polls: &PollMetrics) -> Resul
     counter(encoder, "otklik_source_polls", "Polls of a source.", &series)?;
     let failures = |id: &str, p: &otklik_collect::SourcePolls| {
         let kinds = p.failures.iter();
-        kinds.map(|(kind, n)| ([labels(id, p), vec![("kind", (*kind).to_owned())]].concat(), *n)).collect::<Vec<_>>()
+        let coded = |kind: &str, code: &str| vec![("kind", kind.to_owned()), ("code", code.to_owned())];
+        kinds.map(|((kind, code), n)| ([labels(id, p), coded(kind, code)].concat(), *n)).collect::<Vec<_>>()
     };
     let series: Vec<_> = sources.iter().flat_map(|(id, p)| failures(id, p)).collect();
     counter(
         encoder,
         "otklik_source_poll_failures",
-        "Failed polls of a source, by kind (unavailable, transient, config).",
+        "Failed polls of a source, by kind (unavailable, transient, config) and code (the platform's error code, \
+         http_<status>, timeout, network, parse, other).",
         &series,
     )?;
     let series: Vec<_> = sources.iter().map(|(id, p)| (labels(id, p), p.posts)).collect();
@@ -375,19 +418,18 @@ fn encode_sources(encoder: &mut DescriptorEncoder, polls: &PollMetrics) -> Resul
 fn encode_kafka(encoder: &mut DescriptorEncoder, state: &State) -> Result<(), FmtError> {
     let stats = lock(&state.kafka).clone();
     let lags = stats.as_ref().map(|s| s.consumer_lag()).unwrap_or_default();
-    let partition = |topic: &str, p: i32| vec![("topic", topic.to_owned()), ("partition", p.to_string())];
-    let series: Vec<_> = lags.iter().map(|((topic, p), lag)| (partition(topic, *p), lag.lag)).collect();
+    let partition = |k: &LagKey| {
+        vec![("group", k.group.clone()), ("topic", k.topic.clone()), ("partition", k.partition.to_string())]
+    };
+    let series: Vec<_> = lags.iter().map(|(key, lag)| (partition(key), lag.lag)).collect();
     gauge(
         encoder,
         "otklik_kafka_consumer_lag",
-        "Messages between a consumer group's committed offset and the partition's end.",
+        "Messages between a consumer group's committed offset and the partition's end, by group.",
         &series,
     )?;
     let stalled = lock(&state.stalled).clone();
-    let series: Vec<_> = lags
-        .keys()
-        .map(|(topic, p)| (partition(topic, *p), i64::from(stalled.contains(&(topic.clone(), *p)))))
-        .collect();
+    let series: Vec<_> = lags.keys().map(|key| (partition(key), i64::from(stalled.contains(key)))).collect();
     gauge(
         encoder,
         "otklik_kafka_consumer_stalled",
@@ -486,6 +528,17 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    fn alert(id: &str, topic: &str, state: &str) -> Alert {
+        let event = serde_json::json!({
+            "schema": 1, "id": id, "state": state, "severity": "high", "method": "baseline",
+            "municipality": "56701000", "municipality_name": "Пенза", "topic": topic,
+            "window_start": "2026-11-02T06:00:00Z", "window_end": "2026-11-02T09:00:00Z",
+            "observed": 21, "expected": 3.5, "p_value": 0.0001, "incidents": 4, "voices": 21,
+            "raised_at": "2026-11-02T09:00:00Z"
+        });
+        serde_json::from_value(event).expect("a valid alert event")
+    }
+
     /// A registry with one of everything the embedded and production wirings register.
     fn populated() -> Registry {
         let registry = Registry::default();
@@ -498,9 +551,11 @@ mod tests {
         registry.source_polls().rate_waits().record("vk:pool1:token1", Duration::from_millis(300));
         registry.classify_counts().add("complaint", ["heating", "hot_water"].into_iter());
         registry.source_polls().record("vk-penza", otklik_model::Platform::Vk, Ok(4), chrono::Utc::now());
-        registry.source_polls().record("vk-penza", otklik_model::Platform::Vk, Err("transient"), chrono::Utc::now());
+        let failed = Err(("transient", "6"));
+        registry.source_polls().record("vk-penza", otklik_model::Platform::Vk, failed, chrono::Utc::now());
         registry.set_dependency("clickhouse", true);
         registry.set_config_version("0a1b2c3d");
+        registry.alert_observer()(&alert("56701000:heating:20261102T06", "heating", "opened"));
         let report =
             |outcome| InsertReport { table: "posts", rows: 3, bytes: 900, elapsed: Duration::from_millis(40), outcome };
         registry.clickhouse_observer().inserted(report(InsertOutcome::Ok));
@@ -573,13 +628,81 @@ mod tests {
     }
 
     #[test]
+    fn open_alerts_are_counted_by_kind_and_topic_as_they_open_and_resolve() {
+        let registry = Registry::default();
+        let observe = registry.alert_observer();
+        let open = |text: &str| -> Vec<String> {
+            text.lines().filter(|l| l.starts_with("otklik_alerts_open")).map(str::to_owned).collect()
+        };
+        assert!(open(&registry.render()).is_empty());
+        observe(&alert("a:heating:1", "heating", "opened"));
+        observe(&alert("b:heating:1", "heating", "opened"));
+        observe(&alert("a:garbage:1", "garbage", "opened"));
+        observe(&alert("a:heating:1", "heating", "updated"));
+        assert_eq!(
+            open(&registry.render()),
+            vec![
+                "otklik_alerts_open{kind=\"spike\",topic=\"garbage\"} 1",
+                "otklik_alerts_open{kind=\"spike\",topic=\"heating\"} 2",
+            ]
+        );
+        observe(&alert("a:heating:1", "heating", "resolved"));
+        observe(&alert("a:garbage:1", "garbage", "resolved"));
+        assert_eq!(open(&registry.render()), vec!["otklik_alerts_open{kind=\"spike\",topic=\"heating\"} 1"]);
+        observe(&alert("a:heating:1", "heating", "reopened"));
+        assert_eq!(open(&registry.render()), vec!["otklik_alerts_open{kind=\"spike\",topic=\"heating\"} 2"]);
+    }
+
+    #[test]
+    fn alerts_open_before_a_restart_count_as_open() {
+        use crate::alert_stage::{AlertStage, StageClock};
+        use otklik_alert::stage::{AlertCore, Restore, StageConfig};
+        let mut core = AlertCore::new(StageConfig::default(), Default::default(), None, Default::default());
+        let alerts = vec![alert("a:heating:1", "heating", "updated"), alert("a:garbage:1", "garbage", "resolved")];
+        core.restore(Restore { alerts, ..Restore::default() });
+        let registry = Registry::default();
+        let clock = StageClock::Live { tick: Duration::from_secs(60) };
+        let _stage =
+            AlertStage::new(core, "classified".into(), "alerts".into(), clock).observed_by(registry.alert_observer());
+        let text = registry.render();
+        assert!(text.contains("otklik_alerts_open{kind=\"spike\",topic=\"heating\"} 1"), "{text}");
+        assert!(!text.contains("topic=\"garbage\""), "{text}");
+    }
+
+    #[test]
+    fn the_poll_failure_code_is_a_label() {
+        let text = populated().render();
+        let line =
+            "otklik_source_poll_failures_total{source=\"vk-penza\",platform=\"vk\",kind=\"transient\",code=\"6\"} 1";
+        assert!(text.contains(line), "{text}");
+    }
+
+    #[test]
+    fn two_groups_on_one_partition_each_show_their_own_lag() {
+        let registry = Registry::default();
+        let stats = KafkaStats::shared();
+        let lag = |lag, committed| {
+            BTreeMap::from([(("raw".to_owned(), 0), otklik_kafka::stats::PartitionLag { lag, committed })])
+        };
+        stats.record_consumer("rdkafka#consumer-1", "otklik-classify", lag(40, 100));
+        stats.record_consumer("rdkafka#consumer-2", "otklik-archive", lag(2, 138));
+        registry.register_kafka(stats);
+        let text = registry.render();
+        let series = |group: &str, value: u32| {
+            format!("otklik_kafka_consumer_lag{{group=\"{group}\",topic=\"raw\",partition=\"0\"}} {value}")
+        };
+        assert!(text.contains(&series("otklik-classify", 40)), "{text}");
+        assert!(text.contains(&series("otklik-archive", 2)), "{text}");
+    }
+
+    #[test]
     fn a_failed_stage_a_lost_dependency_or_a_stall_makes_the_process_not_ready() {
         let registry = populated();
         assert!(registry.is_ready(), "{:?}", registry.unready_reasons());
         registry.stage_stopped("collect", false);
         assert!(registry.is_ready(), "a replay that ended cleanly keeps the process ready");
         registry.set_dependency("clickhouse", false);
-        registry.set_stalled(vec![("otklik.posts.raw.v1".to_owned(), 2)]);
+        registry.set_stalled(vec![LagKey::new("otklik-classify", "otklik.posts.raw.v1", 2)]);
         registry.stage_stopped("classify", true);
         let reasons = registry.unready_reasons();
         assert_eq!(reasons.len(), 3, "{reasons:?}");

@@ -33,6 +33,7 @@ pub const FAMILIES: &[(&str, &str, Wiring)] = &[
     ("otklik_rate_limit_wait_seconds_total", "counter", Wiring::Polled),
     ("otklik_classifier_posts_total", "counter", Wiring::Polled),
     ("otklik_classifier_topics_total", "counter", Wiring::Polled),
+    ("otklik_alerts_open", "gauge", Wiring::Polled),
     ("otklik_kafka_consumer_lag", "gauge", Wiring::Production),
     ("otklik_kafka_consumer_stalled", "gauge", Wiring::Production),
     ("otklik_kafka_producer_queue_messages", "gauge", Wiring::Production),
@@ -48,7 +49,7 @@ pub const FAMILIES: &[(&str, &str, Wiring)] = &[
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wiring {
     Any,
-    /// Once a source has been polled (or a post classified).
+    /// Once a source has been polled (a post classified, an alert opened).
     Polled,
     Production,
 }

@@ -1,6 +1,8 @@
-//! `/metrics` (OpenMetrics text), `/healthz` and `/readyz` on `telemetry.metrics_listen`, served
-//! by axum with at most [`MAX_CONNECTIONS`] connections at once: a flood of scrapers waits for a
-//! free slot instead of costing the pipeline memory and tasks.
+//! `/metrics` (OpenMetrics text), `/healthz` and `/readyz` on `telemetry.metrics_listen`: an axum
+//! router served by hyper with at most [`MAX_CONNECTIONS`] connections at once (a flood of
+//! scrapers waits for a free slot instead of costing the pipeline memory and tasks), and a
+//! connection that has not sent a request's headers within [`HEADER_READ_TIMEOUT`] is closed, so
+//! a client that connects and says nothing cannot hold a slot for good.
 
 use crate::metrics::Registry;
 use axum::extract::State;
@@ -12,12 +14,17 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Connections served at once (Prometheus keeps one per target; probes open one each).
 pub const MAX_CONNECTIONS: usize = 16;
+
+/// How long a client may take to send a request's headers, the first or a next one on a
+/// kept-alive connection. Prometheus and probes send theirs at once.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -102,7 +109,41 @@ impl AsyncWrite for LimitedStream {
 pub async fn serve(addr: SocketAddr, registry: Arc<Registry>, shutdown: CancellationToken) -> std::io::Result<()> {
     let listener = LimitedListener::new(TcpListener::bind(addr).await?, MAX_CONNECTIONS);
     tracing::info!(%addr, "serving /metrics, /healthz, /readyz");
-    axum::serve(listener, router(registry)).with_graceful_shutdown(shutdown.cancelled_owned()).await
+    serve_on(listener, router(registry), HEADER_READ_TIMEOUT, shutdown).await;
+    Ok(())
+}
+
+/// Serves `app` on `listener` until `shutdown`, closing connections whose request headers take
+/// longer than `header_timeout`.
+async fn serve_on(
+    mut listener: LimitedListener,
+    app: axum::Router,
+    header_timeout: Duration,
+    shutdown: CancellationToken,
+) {
+    use axum::serve::Listener as _;
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.cancelled() => return,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(header_timeout);
+            let connection = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            // A failed connection (a reset, a timed-out header read) concerns that client only.
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                _ = shutdown.cancelled() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+        });
+    }
 }
 
 /// Starts serving when `listen` is set (validated by `check-config`); logs and carries on if the
@@ -131,15 +172,27 @@ mod tests {
         (status, response)
     }
 
-    async fn start(registry: Arc<Registry>, limit: usize) -> (SocketAddr, CancellationToken) {
+    async fn start(registry: Arc<Registry>, limit: usize, header_timeout: Duration) -> (SocketAddr, CancellationToken) {
         let listener = LimitedListener::new(TcpListener::bind("127.0.0.1:0").await.unwrap(), limit);
         let addr = axum::serve::Listener::local_addr(&listener).unwrap();
         let shutdown = CancellationToken::new();
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            axum::serve(listener, router(registry)).with_graceful_shutdown(stop.cancelled_owned()).await
-        });
+        tokio::spawn(serve_on(listener, router(registry), header_timeout, shutdown.clone()));
         (addr, shutdown)
+    }
+
+    #[tokio::test]
+    async fn a_client_that_sends_no_headers_is_dropped_and_frees_its_slot() {
+        let (addr, shutdown) = start(Arc::new(Registry::default()), 1, Duration::from_millis(200)).await;
+        let mut silent = TcpStream::connect(addr).await.unwrap();
+        // Only the server's close ends this read; the cap is there to fail, not to pass.
+        let mut byte = [0u8; 1];
+        let read = tokio::time::timeout(Duration::from_secs(60), tokio::io::AsyncReadExt::read(&mut silent, &mut byte));
+        let closed = read.await.expect("the silent connection was never closed");
+        assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
+        // The one slot is free again.
+        let served = tokio::time::timeout(Duration::from_secs(60), get(addr, "/healthz")).await;
+        assert_eq!(served.expect("the slot stayed taken").0, 200);
+        shutdown.cancel();
     }
 
     #[tokio::test]
@@ -148,7 +201,7 @@ mod tests {
         let metrics = Arc::new(otklik_pipeline::StageMetrics::default());
         otklik_pipeline::StageMetrics::add(&metrics.received, 7);
         registry.register("classify", metrics);
-        let (addr, shutdown) = start(registry.clone(), 4).await;
+        let (addr, shutdown) = start(registry.clone(), 4, HEADER_READ_TIMEOUT).await;
         let (status, body) = get(addr, "/metrics").await;
         assert_eq!(status, 200);
         assert!(body.contains("otklik_stage_received_total{stage=\"classify\"} 7"), "{body}");

@@ -71,8 +71,8 @@ pub async fn run(path: &std::path::Path, config: &Config, role: Role) -> Result<
         let core =
             crate::alert_stage::restored_core(config, &History::ClickHouse(config.clickhouse_sink()?), true).await?;
         let tick = StageClock::Live { tick: ALERT_TICK };
-        let stage =
-            Arc::new(AlertStage::new(core, graph.topics.posts_classified.clone(), graph.topics.alerts.clone(), tick));
+        let stage = AlertStage::new(core, graph.topics.posts_classified.clone(), graph.topics.alerts.clone(), tick);
+        let stage = Arc::new(stage.observed_by(registry.alert_observer()));
         let alert = graph.alert(stage, metrics("alert"), stop.stages.clone()).await?;
         supervisor.spawn("alert", async move { Ok(alert.await?) });
         let (notify, local_receiver) = notify_stage(config).await?;

@@ -180,6 +180,12 @@ impl AlertCore {
         self.incidents.values()
     }
 
+    /// The latest event of each series, restored or raised: an alert whose latest event is not
+    /// `resolved` is open.
+    pub fn latest_events(&self) -> impl Iterator<Item = &Alert> {
+        self.last.values()
+    }
+
     /// Links one post and counts its voice; returns it with `copy_of`, `incident_id`, `is_voice`.
     pub fn link(&mut self, mut post: ClassifiedPost) -> ClassifiedPost {
         let features = PostFeatures::of(&post.post.text, self.gazetteer.as_deref());

@@ -329,6 +329,9 @@ fn a_restart_mid_spike_sends_nothing_twice_and_forgets_nothing() {
 
     let mut after = core();
     after.restore(stored(&after, &linked, &sent_before));
+    let open_after_restore = after.latest_events().filter(|a| a.state != AlertState::Resolved);
+    let open_ids: Vec<_> = open_after_restore.map(|a| a.id.clone()).collect();
+    assert!(!open_ids.is_empty() && open_ids.iter().all(|id| sent_before.iter().any(|a| &a.id == id)), "{open_ids:?}");
     let (_, mut sent_after) = live(&mut after, &posts[cut..]);
     sent_after.extend(after.advance(end()));
 

@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use otklik_model::{Cursor, Platform, Schema, Source, SourceStat, SourceStatus};
 use otklik_pipeline::{publish_with_retry, Backoff, BusError, DeadLetters, Message, Publisher, StageMetrics};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
@@ -48,18 +49,81 @@ pub(crate) const LONGEST_WAIT: std::time::Duration = std::time::Duration::from_s
 pub enum CollectError {
     /// The platform says the feed is gone, private or blocked: stop polling it.
     #[error("source unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(Detail),
     /// The poll may succeed later (network, rate limit, 5xx).
     #[error("transient failure: {0}")]
-    Transient(String),
+    Transient(Detail),
     /// The feed reader itself is misconfigured (missing replay directory, bad credentials).
     #[error("{0}")]
-    Config(String),
+    Config(Detail),
 }
 
 impl CollectError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, CollectError::Transient(_))
+    }
+
+    /// The failure's stable machine code (see [`crate::code`]): the platform's own error code,
+    /// `http_<status>`, `timeout`, `parse`, …, or `other`.
+    pub fn code(&self) -> &str {
+        self.detail().code()
+    }
+
+    /// What happened, for people (no kind prefix).
+    pub fn detail(&self) -> &Detail {
+        match self {
+            CollectError::Unavailable(d) | CollectError::Transient(d) | CollectError::Config(d) => d,
+        }
+    }
+}
+
+/// A poll failure's message and its machine code. Built from a bare message, the code is
+/// `other`: where a failure is classified, [`Detail::coded`] sets the code it deserves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detail {
+    message: String,
+    code: Cow<'static, str>,
+}
+
+impl Detail {
+    /// `message` with `code`, one of the bounded codes [`crate::code`] hands out.
+    pub fn coded(code: Cow<'static, str>, message: impl Into<String>) -> Self {
+        Detail { message: message.into(), code }
+    }
+
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for Detail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// A detail reads as its message (`detail.contains(…)`).
+impl std::ops::Deref for Detail {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.message
+    }
+}
+
+impl From<String> for Detail {
+    fn from(message: String) -> Self {
+        Detail { message, code: Cow::Borrowed(crate::code::OTHER) }
+    }
+}
+
+impl From<&str> for Detail {
+    fn from(message: &str) -> Self {
+        Detail::from(message.to_owned())
     }
 }
 
@@ -260,9 +324,9 @@ impl Collector {
         summary.polled += 1;
         let counted = match &outcome {
             Ok(outcome) => Ok(outcome.posts.len() as u64),
-            Err(CollectError::Unavailable(_)) => Err("unavailable"),
-            Err(CollectError::Transient(_)) => Err("transient"),
-            Err(CollectError::Config(_)) => Err("config"),
+            Err(e @ CollectError::Unavailable(_)) => Err(("unavailable", e.code())),
+            Err(e @ CollectError::Transient(_)) => Err(("transient", e.code())),
+            Err(e @ CollectError::Config(_)) => Err(("config", e.code())),
         };
         self.polls.record(&source.id, source.platform, counted, Utc::now());
         let new_cursor = match outcome {
@@ -276,6 +340,7 @@ impl Collector {
                 outcome.cursor
             }
             Err(CollectError::Unavailable(reason)) => {
+                let reason = reason.to_string();
                 tracing::warn!(%reason, "source unavailable; polling it stops until ops act");
                 summary.unavailable.push((source.id.clone(), reason.clone()));
                 Cursor { status: SourceStatus::Unavailable { reason }, polled_at: Some(Utc::now()), ..cursor.clone() }

@@ -53,6 +53,9 @@ pub enum HttpError {
     TooLarge { url: String, limit: usize },
     #[error("GET {url}: {reason}")]
     Network { url: String, reason: String },
+    /// No answer (or no whole body) within `HttpConfig::timeout` / `connect_timeout`.
+    #[error("GET {url}: timed out")]
+    Timeout { url: String },
     /// A 3xx answer: never followed, since the request's query (its credentials) would go along.
     #[error("GET {url}: HTTP {status} redirect to {location} not followed (it would carry the credentials along)")]
     Redirect { url: String, status: u16, location: String },
@@ -65,7 +68,7 @@ impl HttpError {
     pub fn is_retryable(&self) -> bool {
         match self {
             HttpError::Status { status, .. } => *status >= 500,
-            HttpError::RateLimited { .. } | HttpError::Network { .. } => true,
+            HttpError::RateLimited { .. } | HttpError::Network { .. } | HttpError::Timeout { .. } => true,
             HttpError::TooLarge { .. } | HttpError::Redirect { .. } | HttpError::BadUrl(_) => false,
         }
     }
@@ -168,6 +171,9 @@ impl HttpClient {
         shown: &str,
     ) -> Result<HttpResponse, HttpError> {
         let network = |e: reqwest::Error| {
+            if e.is_timeout() {
+                return HttpError::Timeout { url: shown.to_owned() };
+            }
             let reason = secrets::redact(&e.without_url().to_string()).into_owned();
             HttpError::Network { url: shown.to_owned(), reason }
         };

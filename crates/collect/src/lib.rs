@@ -6,7 +6,8 @@
 //!   handling, `execute` batching in `poll_many`, walls, comments, name lookup, keyword search.
 //! - [`Collector`]: the poll loop shared by all networks — poll a source through a
 //!   [`FeedReader`], publish its posts, then its cursor; [`PollMetrics`] counts each source's
-//!   polls, failures, posts and last success.
+//!   polls, failures (by kind and [`code`]: the platform's own error code, `http_<status>`,
+//!   `timeout`, `parse`, …), posts and last success.
 //! - [`fleet`]: a collector fleet's share — the sources of the partitions a consumer group
 //!   assigns ([`fleet::SourceTable`], [`Collector::run_share`]) and the import diff
 //!   ([`fleet::import_plan`]).
@@ -31,6 +32,7 @@ use chrono::{DateTime, Utc};
 use otklik_model::{Platform, PostUid};
 
 pub mod check;
+pub mod code;
 pub mod collector;
 pub mod fleet;
 pub mod http;
@@ -45,7 +47,7 @@ pub mod walk;
 
 pub use check::{BadItem, Empty, Parsed};
 pub use collector::{
-    cursors_from_table, BadPage, CollectError, Collector, CollectorTopics, EmptyLog, FeedReader, PassSummary,
+    cursors_from_table, BadPage, CollectError, Collector, CollectorTopics, Detail, EmptyLog, FeedReader, PassSummary,
     PollNotes, PollOutcome,
 };
 pub use platforms::PlatformReaders;

@@ -20,7 +20,9 @@ impl PlatformReaders {
     }
 
     fn missing(platform: Platform) -> CollectError {
-        CollectError::Config(format!("no {platform} reader is configured (see [collect.{platform}] in otklik.toml)"))
+        CollectError::Config(
+            format!("no {platform} reader is configured (see [collect.{platform}] in otklik.toml)").into(),
+        )
     }
 }
 

@@ -1,4 +1,4 @@
-//! Per-source poll counters: polls, failures by kind, posts found and the last successful poll;
+//! Per-source poll counters: polls, failures by kind and code, posts found and the last successful poll;
 //! and the rate limiter's waits per key.
 //! Plain data behind a lock, read by whoever exports it (the binary's `/metrics`); this crate
 //! knows no exporter.
@@ -13,8 +13,9 @@ use std::sync::{Arc, Mutex};
 pub struct SourcePolls {
     pub platform: Platform,
     pub polls: u64,
-    /// Failed polls by kind: `unavailable`, `transient`, `config`.
-    pub failures: BTreeMap<&'static str, u64>,
+    /// Failed polls by kind (`unavailable`, `transient`, `config`) and code (the bounded
+    /// [`crate::code`] of the failure: `6`, `http_500`, `timeout`, …).
+    pub failures: BTreeMap<(&'static str, String), u64>,
     pub posts: u64,
     pub last_success: Option<DateTime<Utc>>,
 }
@@ -30,8 +31,14 @@ impl PollMetrics {
         self.1.clone()
     }
 
-    /// Counts one poll of `source`: `Ok(posts)` found, or failed with `failure`.
-    pub fn record(&self, source: &str, platform: Platform, result: Result<u64, &'static str>, at: DateTime<Utc>) {
+    /// Counts one poll of `source`: `Ok(posts)` found, or failed with `(kind, code)`.
+    pub fn record(
+        &self,
+        source: &str,
+        platform: Platform,
+        result: Result<u64, (&'static str, &str)>,
+        at: DateTime<Utc>,
+    ) {
         let mut sources = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let entry = sources.entry(source.to_owned()).or_insert_with(|| SourcePolls {
             platform,
@@ -46,7 +53,7 @@ impl PollMetrics {
                 entry.posts += posts;
                 entry.last_success = Some(at);
             }
-            Err(failure) => *entry.failures.entry(failure).or_default() += 1,
+            Err((kind, code)) => *entry.failures.entry((kind, code.to_owned())).or_default() += 1,
         }
     }
 
@@ -65,9 +72,9 @@ mod tests {
         let metrics = PollMetrics::default();
         let (t1, t2) = (Utc::now(), Utc::now() + chrono::Duration::minutes(5));
         metrics.record("vk-penza", Platform::Vk, Ok(12), t1);
-        metrics.record("vk-penza", Platform::Vk, Err("transient"), t2);
+        metrics.record("vk-penza", Platform::Vk, Err(("transient", "6")), t2);
         let vk = &metrics.snapshot()["vk-penza"];
         assert_eq!((vk.polls, vk.posts, vk.last_success), (2, 12, Some(t1)));
-        assert_eq!(vk.failures, BTreeMap::from([("transient", 1)]));
+        assert_eq!(vk.failures, BTreeMap::from([(("transient", "6".to_owned()), 1)]));
     }
 }

@@ -31,8 +31,10 @@ impl ReplayReader {
     pub fn pages(&self, source: &Source) -> Result<Vec<PathBuf>, CollectError> {
         let dir = self.dir.join(source.platform.name()).join(&source.handle);
         let entries = std::fs::read_dir(&dir).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => CollectError::Unavailable(format!("no recording at {}", dir.display())),
-            _ => CollectError::Transient(format!("cannot list {}: {e}", dir.display())),
+            std::io::ErrorKind::NotFound => {
+                CollectError::Unavailable(format!("no recording at {}", dir.display()).into())
+            }
+            _ => CollectError::Transient(format!("cannot list {}: {e}", dir.display()).into()),
         })?;
         let mut pages: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -66,11 +68,11 @@ impl FeedReader for ReplayReader {
         for path in self.pages(source)? {
             let bytes = tokio::fs::read(&path)
                 .await
-                .map_err(|e| CollectError::Transient(format!("cannot read {}: {e}", path.display())))?;
+                .map_err(|e| CollectError::Transient(format!("cannot read {}: {e}", path.display()).into()))?;
             let parent = match commented_post_id(&path) {
                 Some(id) => Some(
                     PostUid::post(source.platform, &source.handle, id)
-                        .map_err(|e| CollectError::Config(format!("{}: {e}", path.display())))?,
+                        .map_err(|e| CollectError::Config(format!("{}: {e}", path.display()).into()))?,
                 ),
                 None => None,
             };

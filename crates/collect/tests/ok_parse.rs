@@ -1,5 +1,5 @@
-//! OK parser: snapshot tests over every fixture in `tests/fixtures/ok/` (`X.json` →
-//! `X.expected.json`, regenerate with `UPDATE_SNAPSHOTS=1`; `discussions_*` fixtures are parsed
+//! OK parser: snapshot tests over every fixture in `tests/fixtures/ok/` (`X.json` → the insta
+//! snapshot `X.snap`, see `common::snapshot`; `discussions_*` fixtures are parsed
 //! with the topic `ok:54390000000201:156000000000104` as context parent), targeted assertions,
 //! and a cross-check against the demo dataset in `config/demo/feeds/ok`.
 
@@ -9,6 +9,8 @@ use otklik_collect::{ParseContext, RawPost};
 use otklik_model::{ItemKind, Platform, PostUid};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
+
+mod common;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -55,31 +57,17 @@ fn render(name: &str, bytes: &[u8]) -> Value {
 
 #[test]
 fn fixtures_match_snapshots() {
-    let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
     let mut names: Vec<String> = std::fs::read_dir(fixtures())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".json") && !n.ends_with(".expected.json"))
+        .filter(|n| n.ends_with(".json"))
         .collect();
     names.sort();
     assert!(names.len() >= 20, "expected the full fixture set, found {names:?}");
-    let mut failures = Vec::new();
     for name in &names {
-        let actual = serde_json::to_string_pretty(&render(name, &fixture(name))).unwrap() + "\n";
-        let expected_path = fixtures().join(name.replace(".json", ".expected.json"));
-        if update {
-            std::fs::write(&expected_path, &actual).unwrap();
-            continue;
-        }
-        match std::fs::read_to_string(&expected_path) {
-            Ok(expected) if expected == actual => {}
-            Ok(_) => failures.push(format!("{name}: output differs from {}", expected_path.display())),
-            Err(_) => {
-                failures.push(format!("{name}: no snapshot {} (run with UPDATE_SNAPSHOTS=1)", expected_path.display()))
-            }
-        }
+        let actual = serde_json::to_string_pretty(&render(name, &fixture(name))).unwrap();
+        common::snapshot::assert_fixture_snapshot(&fixtures(), name.trim_end_matches(".json"), &actual);
     }
-    assert!(failures.is_empty(), "snapshot mismatches:\n{}", failures.join("\n"));
 }
 
 #[test]

@@ -423,6 +423,7 @@ async fn retried_with_backoff(code: i64) {
     let before = fake.calls("mediatopic.getTopics").len();
     let err = reader.poll(&src, &outcome.cursor).await.unwrap_err();
     assert!(matches!(&err, CollectError::Transient(m) if m.contains(&format!("error {code}"))), "{err:?}");
+    assert_eq!(err.code(), code.to_string(), "OK's own error code");
     assert_eq!(fake.calls("mediatopic.getTopics").len() - before, 4, "1 attempt + 3 retries");
     assert!(reader.client().stopped().is_none());
     fake.assert_all_signed();

@@ -1,8 +1,10 @@
 //! Snapshot and behaviour tests of the t.me/s parser on the fixtures in `tests/fixtures/telegram/`.
 //!
-//! Each fixture has a `<name>.expected.json` beside it: the whole parsed page (channel, paging,
-//! skipped blocks, posts as wire `RawPost`s). Run with `UPDATE_SNAPSHOTS=1` to rewrite them after
-//! an intended change, then review the diff by eye.
+//! Each fixture has an insta snapshot `<name>.snap` beside it: the whole parsed page (channel,
+//! paging, skipped blocks, posts as wire `RawPost`s); see `common::snapshot` for reviewing a
+//! change.
+
+mod common;
 
 use chrono::{DateTime, Utc};
 use otklik_collect::telegram::{self, SkipReason, TelegramPage};
@@ -26,30 +28,11 @@ fn parse(name: &str) -> TelegramPage {
     telegram::parse_saved_page(&fixture(name), &ctx()).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-/// Compares the page's JSON with `<fixture stem>.expected.json`, or rewrites it when asked.
+/// Compares the page's JSON with the snapshot `<fixture stem>.snap`.
 fn assert_snapshot(name: &str, page: &TelegramPage) {
     let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
-    let path = fixture_dir().join(format!("{stem}.expected.json"));
-    let actual = serde_json::to_string_pretty(page).unwrap() + "\n";
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1") {
-        std::fs::write(&path, &actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_SNAPSHOTS=1 to create it)", path.display()));
-    if expected != actual {
-        let first_difference = expected
-            .lines()
-            .zip(actual.lines())
-            .enumerate()
-            .find(|(_, (e, a))| e != a)
-            .map(|(i, (e, a))| format!("line {}:\n  expected: {e}\n  actual:   {a}", i + 1))
-            .unwrap_or_else(|| "one output is a prefix of the other".to_owned());
-        panic!(
-            "{name} differs from {} ({first_difference}); rerun with UPDATE_SNAPSHOTS=1 if intended",
-            path.display()
-        );
-    }
+    let actual = serde_json::to_string_pretty(page).unwrap();
+    common::snapshot::assert_fixture_snapshot(&fixture_dir(), stem, &actual);
 }
 
 #[test]

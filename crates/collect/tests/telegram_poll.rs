@@ -20,6 +20,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
+mod common;
+
 const CHANNEL: &str = "penza_test";
 const PAGE_SIZE: u64 = 20;
 
@@ -456,8 +458,8 @@ async fn saved_real_pages_walk_through_the_reader() {
     assert_eq!(befores(&server.requests()), [None, Some("1201".into()), Some("1177".into())]);
 
     let mut expected: Vec<serde_json::Value> = Vec::new();
-    for name in ["channel_page.expected.json", "fragment_before_1181.expected.json"] {
-        let parsed: serde_json::Value = serde_json::from_slice(&std::fs::read(fixture(name)).unwrap()).unwrap();
+    for name in ["channel_page.snap", "fragment_before_1181.snap"] {
+        let parsed: serde_json::Value = serde_json::from_str(&common::snapshot::snapshot_body(&fixture(name))).unwrap();
         expected.extend(parsed["posts"].as_array().unwrap().iter().map(|p| p["post"].clone()));
     }
     let expected_uids: BTreeSet<String> = expected.iter().map(|p| p["uid"].as_str().unwrap().to_owned()).collect();
@@ -561,6 +563,7 @@ async fn persistent_rate_limiting_is_transient() {
     let error = expect_err(reader.poll(&source(CHANNEL), &Cursor::new("tg")).await);
     assert!(matches!(error, CollectError::Transient(_)), "{error:?}");
     assert!(error.to_string().contains("rate limited (HTTP 429) after 3 attempts"), "{error}");
+    assert_eq!(error.code(), "http_429");
     assert_eq!(server.requests().len(), 3);
 }
 
@@ -596,6 +599,7 @@ async fn persistent_server_errors_are_transient() {
     let error = expect_err(reader.poll(&source(CHANNEL), &Cursor::new("tg")).await);
     assert!(matches!(error, CollectError::Transient(_)), "{error:?}");
     assert!(error.to_string().contains("HTTP 500"), "{error}");
+    assert_eq!(error.code(), "http_500");
     assert!(error.is_retryable());
     assert_eq!(server.requests().len(), 3);
 }
@@ -606,6 +610,7 @@ async fn missing_channel_is_unavailable_without_retry() {
     let server = FakeServer::start(move |r| serve(&state, r, 0)).await;
     let reader = tg_reader(config(&server));
     let error = expect_err(reader.poll(&source("no_such_channel"), &Cursor::new("tg")).await);
+    assert_eq!(error.code(), "http_404");
     match &error {
         CollectError::Unavailable(reason) => assert!(
             reason.starts_with("channel not found") && reason.contains("/s/no_such_channel") && reason.contains("404"),

@@ -1,6 +1,8 @@
 //! VK parser: snapshot tests over every fixture in `tests/fixtures/vk/` (each `X.json` has its
-//! reviewed output in `X.expected.json`; regenerate with `UPDATE_SNAPSHOTS=1`), plus targeted
+//! reviewed output in the insta snapshot `X.snap`; see `common::snapshot`), plus targeted
 //! assertions on the behaviour the snapshots encode.
+
+mod common;
 
 use chrono::{TimeZone, Utc};
 use otklik_collect::vk::{self, VkErrorClass, VkResponseError};
@@ -55,31 +57,17 @@ fn render_api_error(e: &vk::VkApiError) -> Value {
 
 #[test]
 fn fixtures_match_snapshots() {
-    let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
     let mut names: Vec<String> = std::fs::read_dir(fixtures())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".json") && !n.ends_with(".expected.json"))
+        .filter(|n| n.ends_with(".json"))
         .collect();
     names.sort();
     assert!(names.len() >= 20, "expected the full fixture set, found {names:?}");
-    let mut failures = Vec::new();
     for name in &names {
-        let actual = serde_json::to_string_pretty(&render(&fixture(name))).unwrap() + "\n";
-        let expected_path = fixtures().join(name.replace(".json", ".expected.json"));
-        if update {
-            std::fs::write(&expected_path, &actual).unwrap();
-            continue;
-        }
-        match std::fs::read_to_string(&expected_path) {
-            Ok(expected) if expected == actual => {}
-            Ok(_) => failures.push(format!("{name}: output differs from {}", expected_path.display())),
-            Err(_) => {
-                failures.push(format!("{name}: no snapshot {} (run with UPDATE_SNAPSHOTS=1)", expected_path.display()))
-            }
-        }
+        let actual = serde_json::to_string_pretty(&render(&fixture(name))).unwrap();
+        common::snapshot::assert_fixture_snapshot(&fixtures(), name.trim_end_matches(".json"), &actual);
     }
-    assert!(failures.is_empty(), "snapshot mismatches:\n{}", failures.join("\n"));
 }
 
 #[test]

@@ -1122,3 +1122,61 @@ mod replies {
         assert_eq!(complaints.len(), 4, "{complaints:?}");
     }
 }
+
+/// The collector counts each failed poll under the code VK (or the transport) gave: error 15 on
+/// one wall, error 6 on every call to another, HTTP 500 on every request of a third reader.
+#[tokio::test]
+async fn failed_polls_are_counted_by_the_vk_error_code() {
+    use otklik_collect::{Collector, CollectorTopics, PollMetrics};
+    use otklik_pipeline::{Bus, DeadLetters, MemoryBus, StageMetrics};
+    // A token per case: the server's own flood control (error 6 past 20 requests a second per
+    // token) must not answer a case meant for another code.
+    let fx = Fixture::new(&["tok-a", "tok-b", "tok-c"]).await;
+    fx.add(-1, wall(-1, 2));
+    fx.add(-2, Wall { fail: Some(15), ..wall(-2, 2) });
+    let polls = PollMetrics::default();
+    let bus = MemoryBus::new(1);
+    let collector = |reader: VkReader| {
+        let backoff = Backoff::default();
+        Collector {
+            reader: Arc::new(reader),
+            publisher: bus.publisher(),
+            topics: CollectorTopics { raw: "raw".into(), cursors: "cursors".into(), stats: "stats".into() },
+            dead_letters: DeadLetters {
+                publisher: bus.publisher(),
+                topic: "dlq".into(),
+                stage: "collect".into(),
+                backoff,
+            },
+            backoff,
+            metrics: Arc::new(StageMetrics::default()),
+            polls: polls.clone(),
+        }
+    };
+    let config = VkConfig { execute_batch: 1, max_attempts: 2, ..fx.config() };
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let denied = [source("vk-ok", "-1"), source("vk-denied", "-2")];
+    let mut cursors = HashMap::new();
+    collector(fx.reader(&["tok-a"], config.clone())).poll_all(&denied, &mut cursors, &shutdown).await.unwrap();
+    fx.vk.injections.lock().unwrap().push(Inject {
+        token: None,
+        method: Some("wall.get"),
+        code: 6,
+        times: usize::MAX,
+        in_call: false,
+    });
+    let limited = [source("vk-limited", "-1")];
+    collector(fx.reader(&["tok-b"], config.clone())).poll_all(&limited, &mut cursors, &shutdown).await.unwrap();
+    fx.vk.injections.lock().unwrap().clear();
+    fx.vk.http_500.store(usize::MAX, Ordering::SeqCst);
+    let broken = [source("vk-500", "-1")];
+    let once = VkConfig { max_attempts: 1, ..config };
+    collector(fx.reader(&["tok-c"], once)).poll_all(&broken, &mut cursors, &shutdown).await.unwrap();
+
+    let counted = polls.snapshot();
+    let failures = |id: &str| counted[id].failures.clone();
+    assert!(failures("vk-ok").is_empty());
+    assert_eq!(failures("vk-denied"), BTreeMap::from([(("unavailable", "15".to_owned()), 1)]));
+    assert_eq!(failures("vk-limited"), BTreeMap::from([(("transient", "6".to_owned()), 1)]));
+    assert_eq!(failures("vk-500"), BTreeMap::from([(("transient", "http_500".to_owned()), 1)]));
+}

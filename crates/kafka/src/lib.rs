@@ -22,7 +22,8 @@
 //! - [`quiet::QuietContext`]: the rdkafka context of every client: a broker outage is told once,
 //!   summarised while it lasts, and ended with one line (not once per reconnect attempt).
 //! - [`stats::KafkaStats`]: librdkafka's statistics reports (`statistics.interval.ms`, 15 s by
-//!   default): consumer lag and committed offset per partition, the producer's queue;
+//!   default): consumer lag and committed offset per consumer group and partition (groups kept
+//!   apart, never summed), the producer's queue;
 //!   [`KafkaBus::stats`] hands them to whoever exports them, [`KafkaBus::prober`] asks a broker
 //!   for metadata (readiness).
 //! - [`Error`]: this crate's one error type; [`Error::is_retryable`] tells passing trouble from
@@ -221,6 +222,7 @@ impl KafkaBus {
     /// A consumer in group `group` subscribed to `topics` (the typed form of
     /// [`Bus::subscribe`]).
     pub fn subscriber(&self, group: &str, topics: &[&str]) -> Result<KafkaSubscriber> {
+        let context = QuietContext { group: Some(group.into()), ..self.context.clone() };
         let consumer: StreamConsumer<QuietContext> = self
             .config
             .client_config()?
@@ -229,13 +231,13 @@ impl KafkaBus {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
-            .create_with_context(self.context.clone())
+            .create_with_context(context.clone())
             .map_err(config_error)?;
         consumer.subscribe(topics).map_err(|e| Error::kafka(format!("subscribe to {topics:?}"), e))?;
         Ok(KafkaSubscriber {
             consumer: Arc::new(consumer),
             group: group.to_owned(),
-            context: self.context.clone(),
+            context,
             stash: VecDeque::new(),
             paused: false,
         })

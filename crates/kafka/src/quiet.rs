@@ -150,6 +150,10 @@ pub struct QuietContext {
     pub revocations: Arc<AtomicU64>,
     /// The clients' latest statistics reports (consumer lag, producer queue).
     pub stats: Arc<crate::stats::KafkaStats>,
+    /// The consumer group of the client this context belongs to: lag is the group's, so two
+    /// groups reading one partition each have their own. `None` for producers and for the
+    /// group-less readers of whole topics (whose lag is nobody's).
+    pub group: Option<Arc<str>>,
 }
 
 impl ClientContext for QuietContext {
@@ -170,7 +174,7 @@ impl ClientContext for QuietContext {
     }
 
     fn stats(&self, statistics: rdkafka::statistics::Statistics) {
-        self.stats.record(&statistics);
+        self.stats.record(&statistics, self.group.as_deref());
     }
 
     fn error(&self, error: KafkaError, reason: &str) {

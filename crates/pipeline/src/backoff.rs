@@ -1,10 +1,12 @@
-//! Exponential backoff with full jitter, shared by every retry loop (sinks, publishers,
-//! collectors) so that a fleet of processes retrying the same broken server spreads out.
+//! Exponential backoff with "equal" jitter (a random wait in the upper half of the ceiling),
+//! shared by every retry loop (sinks, publishers, collectors) so that a fleet of processes
+//! retrying the same broken server spreads out.
 
 use rand::Rng;
 use std::time::Duration;
 
-/// Backoff policy: the n-th retry waits a random time in `[0, min(max, initial · 2ⁿ)]`.
+/// Backoff policy: the n-th retry (0-based) waits a random time in `[c/2, c]`, where the
+/// ceiling `c = min(max, initial · 2ⁿ)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
     pub initial: Duration,

@@ -6,12 +6,14 @@
 use super::client::{OkCallError, OkClient};
 use super::config::{OkConfig, OkConfigError};
 use super::{parse_response, OkErrorClass, OkResponseError};
-use crate::collector::{BadPage, CollectError, EmptyLog, FeedReader, PollNotes, PollOutcome};
+use crate::code;
+use crate::collector::{BadPage, CollectError, Detail, EmptyLog, FeedReader, PollNotes, PollOutcome};
 use crate::walk::{settle, walk, FeedPage, PageError, PagedFeed, WalkLimits};
 use crate::{ParseContext, RawPost};
 use async_trait::async_trait;
 use chrono::Utc;
 use otklik_model::{CommentsPolicy, Cursor, ItemKind, Platform, PostUid, Source};
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tracing::Instrument;
@@ -132,19 +134,34 @@ pub fn wants_comments(source: &Source) -> bool {
 
 /// What a failed call means for the group being polled.
 fn call_error(client: &OkClient, gid: &str, e: OkCallError) -> CollectError {
+    let coded = |message: String| Detail::coded(call_code(&e), message);
     match &e {
-        OkCallError::Stopped(reason) => CollectError::Config(reason.clone()),
+        OkCallError::Stopped(reason) => CollectError::Config(coded(reason.clone())),
         OkCallError::Api { error, .. } => match error.class() {
-            OkErrorClass::SourceUnavailable => CollectError::Unavailable(format!("OK group {gid}: {e}")),
-            OkErrorClass::Credential => CollectError::Config(client.stopped().unwrap_or_else(|| e.to_string())),
-            OkErrorClass::BackOff | OkErrorClass::Retry => CollectError::Transient(format!("OK group {gid}: {e}")),
-            OkErrorClass::Permanent => CollectError::Config(format!("OK group {gid}: OK rejected the request: {e}")),
+            OkErrorClass::SourceUnavailable => CollectError::Unavailable(coded(format!("OK group {gid}: {e}"))),
+            OkErrorClass::Credential => CollectError::Config(coded(client.stopped().unwrap_or_else(|| e.to_string()))),
+            OkErrorClass::BackOff | OkErrorClass::Retry => {
+                CollectError::Transient(coded(format!("OK group {gid}: {e}")))
+            }
+            OkErrorClass::Permanent => {
+                CollectError::Config(coded(format!("OK group {gid}: OK rejected the request: {e}")))
+            }
         },
         OkCallError::Http { error, .. } if error.is_retryable() => {
-            CollectError::Transient(format!("OK group {gid}: {e}"))
+            CollectError::Transient(coded(format!("OK group {gid}: {e}")))
         }
-        OkCallError::Http { .. } => CollectError::Config(format!("OK group {gid}: {e}")),
-        OkCallError::Status { .. } => CollectError::Transient(format!("OK group {gid}: {e}")),
+        OkCallError::Http { .. } => CollectError::Config(coded(format!("OK group {gid}: {e}"))),
+        OkCallError::Status { .. } => CollectError::Transient(coded(format!("OK group {gid}: {e}"))),
+    }
+}
+
+/// The failure's code: OK's `error_code`, or the transport's.
+fn call_code(e: &OkCallError) -> Cow<'static, str> {
+    match e {
+        OkCallError::Api { error, .. } => code::ok(error.code),
+        OkCallError::Http { error, .. } => code::http(error),
+        OkCallError::Status { status, .. } => code::http_status(*status),
+        OkCallError::Stopped(_) => Cow::Borrowed(code::OTHER),
     }
 }
 
@@ -201,10 +218,12 @@ impl FeedReader for OkReader {
     async fn poll(&self, source: &Source, cursor: &Cursor) -> Result<PollOutcome, CollectError> {
         let gid = source.handle.trim();
         if gid.is_empty() || !gid.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(CollectError::Unavailable(format!("OK source handle {gid:?} is not a numeric group id")));
+            return Err(CollectError::Unavailable(
+                format!("OK source handle {gid:?} is not a numeric group id").into(),
+            ));
         }
         if let Some(reason) = self.client.stopped() {
-            return Err(CollectError::Config(reason));
+            return Err(CollectError::Config(reason.into()));
         }
         let mut audience = None;
         if cursor.polled_at.is_none() {
@@ -216,9 +235,9 @@ impl FeedReader for OkReader {
                     audience = group.members_count;
                 }
                 None => {
-                    return Err(CollectError::Unavailable(format!(
-                        "OK group {gid} not found (group.getInfo knows no such group)"
-                    )))
+                    return Err(CollectError::Unavailable(
+                        format!("OK group {gid} not found (group.getInfo knows no such group)").into(),
+                    ))
                 }
             }
         }

@@ -32,7 +32,8 @@
 //! without the HTTP layer noticing (connection-close framing) is caught by the missing `</html>`.
 
 use super::{parse_fragment, parse_page, TelegramPage};
-use crate::collector::{BadPage, CollectError, FeedReader, PollNotes, PollOutcome};
+use crate::code;
+use crate::collector::{BadPage, CollectError, Detail, FeedReader, PollNotes, PollOutcome};
 use crate::http::{HttpClient, HttpConfig, HttpError};
 use crate::ratelimit::{Rate, RateLimiter};
 use crate::walk::{check_rate, walk, FeedPage, PageError, PagedFeed, WalkLimits};
@@ -170,7 +171,7 @@ impl TelegramReader {
     /// `limiter` with every other reader so that per-host limits hold process-wide.
     pub fn new(config: TelegramConfig, limiter: Arc<RateLimiter>) -> Result<Self, CollectError> {
         let http = HttpClient::new(config.http_config(), limiter)
-            .map_err(|e| CollectError::Config(format!("telegram HTTP client: {e}")))?;
+            .map_err(|e| CollectError::Config(format!("telegram HTTP client: {e}").into()))?;
         Self::with_client(http, config)
     }
 
@@ -180,7 +181,7 @@ impl TelegramReader {
         let problems = config.validate();
         if !problems.is_empty() {
             let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
-            return Err(CollectError::Config(format!("collect.telegram: {}", problems.join("; "))));
+            return Err(CollectError::Config(format!("collect.telegram: {}", problems.join("; ")).into()));
         }
         if let Some(password) = config.base_url.password() {
             otklik_pipeline::secrets::register(password);
@@ -209,16 +210,14 @@ impl TelegramReader {
 impl FeedReader for TelegramReader {
     async fn poll(&self, source: &Source, cursor: &Cursor) -> Result<PollOutcome, CollectError> {
         if source.platform != Platform::Telegram {
-            return Err(CollectError::Config(format!(
-                "source {} is a {} source, not telegram",
-                source.id, source.platform
-            )));
+            return Err(CollectError::Config(
+                format!("source {} is a {} source, not telegram", source.id, source.platform).into(),
+            ));
         }
         let channel = channel_name(&source.handle).ok_or_else(|| {
-            CollectError::Config(format!(
-                "source {}: {:?} is not a Telegram channel username",
-                source.id, source.handle
-            ))
+            CollectError::Config(
+                format!("source {}: {:?} is not a Telegram channel username", source.id, source.handle).into(),
+            )
         })?;
         let now = Utc::now();
         let ctx = ParseContext { source_id: Some(source.id.clone()), collected_at: now, parent: None, owner: None };
@@ -293,20 +292,16 @@ impl PagedFeed for ChannelFeed<'_> {
         match response.status {
             200 => {}
             404 | 410 => {
-                return Err(PageError::Collect(CollectError::Unavailable(format!(
-                    "channel not found: {shown} answered HTTP {}",
-                    response.status
-                ))))
+                let why = format!("channel not found: {shown} answered HTTP {}", response.status);
+                return Err(PageError::Collect(CollectError::Unavailable(status_detail(response.status, why))));
             }
             451 => {
-                return Err(PageError::Collect(CollectError::Unavailable(format!(
-                    "channel blocked: {shown} answered HTTP 451"
-                ))))
+                let why = format!("channel blocked: {shown} answered HTTP 451");
+                return Err(PageError::Collect(CollectError::Unavailable(status_detail(451, why))));
             }
             status => {
-                return Err(PageError::Collect(CollectError::Transient(format!(
-                    "GET {shown}: unexpected HTTP {status}"
-                ))))
+                let why = format!("GET {shown}: unexpected HTTP {status}");
+                return Err(PageError::Collect(CollectError::Transient(status_detail(status, why))));
             }
         }
         let bad = |reason: String| {
@@ -357,17 +352,22 @@ fn into_feed_page(page: TelegramPage, before: Option<u64>) -> FeedPage<u64> {
 fn no_preview(channel: &str, how: &str) -> CollectError {
     CollectError::Unavailable(format!(
         "no public preview for t.me/s/{channel}: {how} (a private channel, a user, bot or group, or a channel with the web preview turned off)"
-    ))
+    ).into())
+}
+
+fn status_detail(status: u16, message: String) -> Detail {
+    Detail::coded(code::http_status(status), message)
 }
 
 fn http_failure(e: HttpError, config: &TelegramConfig) -> CollectError {
+    let code = code::http(&e);
     match e {
-        HttpError::TooLarge { url, limit } => CollectError::Transient(format!(
+        HttpError::TooLarge { url, limit } => CollectError::Transient(Detail::coded(code, format!(
             "GET {url}: response larger than the {limit}-byte cap (collect.telegram.max_page_bytes = {}); not read further",
             config.max_page_bytes
-        )),
-        HttpError::BadUrl(reason) => CollectError::Config(format!("telegram URL: {reason}")),
-        e => CollectError::Transient(e.to_string()),
+        ))),
+        HttpError::BadUrl(reason) => CollectError::Config(Detail::coded(code, format!("telegram URL: {reason}"))),
+        e => CollectError::Transient(Detail::coded(code, e.to_string())),
     }
 }
 

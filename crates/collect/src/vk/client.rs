@@ -11,7 +11,8 @@ use super::config::VkConfig;
 use super::tokens::{TokenPool, TokenStatus, VkToken};
 use super::types::ErrorBody;
 use super::{VkApiError, VkErrorClass};
-use crate::collector::{BadPage, CollectError};
+use crate::code;
+use crate::collector::{BadPage, CollectError, Detail};
 use crate::http::{redact, HttpClient, HttpError};
 use crate::ParseError;
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -19,6 +20,7 @@ use otklik_model::Platform;
 use otklik_pipeline::{secrets, Backoff};
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::{oneshot, Notify};
@@ -107,7 +109,7 @@ impl VkApi {
             return Err(CollectError::Config("no usable VK tokens: none configured".into()));
         }
         let mut base = reqwest::Url::parse(&config.api_base)
-            .map_err(|e| CollectError::Config(format!("collect.vk.api_base {:?}: {e}", config.api_base)))?;
+            .map_err(|e| CollectError::Config(format!("collect.vk.api_base {:?}: {e}", config.api_base).into()))?;
         if !base.path().ends_with('/') {
             let path = format!("{}/", base.path());
             base.set_path(&path);
@@ -137,23 +139,29 @@ impl VkApi {
         let mut pending: Vec<usize> = (0..calls.len()).collect();
         let mut attempt = 0u32;
         let mut last_problem = String::new();
+        // The code of the latest failure: what a call that gives up failed of.
+        let mut last_code = Cow::Borrowed(code::OTHER);
         while !pending.is_empty() {
             if attempt >= self.max_attempts {
                 for &i in &pending {
                     let reason = format!("{}: gave up after {attempt} attempts: {last_problem}", calls[i].method);
-                    results[i] = Some(Err(CallError::Collect(CollectError::Transient(reason))));
+                    let detail = Detail::coded(last_code.clone(), reason);
+                    results[i] = Some(Err(CallError::Collect(CollectError::Transient(detail))));
                 }
                 break;
             }
             let lease = match self.pool.checkout().await {
                 Ok(lease) => lease,
                 Err(e) => {
-                    let (config, text) = (matches!(e, CollectError::Config(_)), e.to_string());
+                    let config = matches!(e, CollectError::Config(_));
+                    // Tokens paused by the errors before (6, 29, 14) fail of those errors.
+                    let code = if attempt > 0 { last_code.clone() } else { Cow::Owned(e.code().to_owned()) };
+                    let detail = Detail::coded(code, e.detail().message());
                     for &i in &pending {
                         let e = if config {
-                            CollectError::Config(text.clone())
+                            CollectError::Config(detail.clone())
                         } else {
-                            CollectError::Transient(text.clone())
+                            CollectError::Transient(detail.clone())
                         };
                         results[i] = Some(Err(CallError::Collect(e)));
                     }
@@ -169,12 +177,14 @@ impl VkApi {
             match outcome {
                 Err(RequestError::Http(e)) => {
                     last_problem = e.to_string();
+                    last_code = code::http(&e);
                     if !e.is_retryable() {
                         // A redirect means api_base (or a proxy) is wrong: say so, as OK's reader does.
                         let redirect = matches!(e, HttpError::Redirect { .. });
                         let error = if redirect { CollectError::Config } else { CollectError::Transient };
                         for &i in &pending {
-                            results[i] = Some(Err(CallError::Collect(error(last_problem.clone()))));
+                            let detail = Detail::coded(last_code.clone(), last_problem.clone());
+                            results[i] = Some(Err(CallError::Collect(error(detail))));
                         }
                         break;
                     }
@@ -190,6 +200,7 @@ impl VkApi {
                 }
                 Err(RequestError::Api(e)) => {
                     last_problem = e.to_string();
+                    last_code = code::vk(e.code);
                     match self.dispose(token, &e, attempt) {
                         Disposition::Retry(w) => wait = w,
                         Disposition::Final => {
@@ -207,6 +218,7 @@ impl VkApi {
                             Ok(value) => results[i] = Some(Ok(value)),
                             Err(e) => {
                                 last_problem = e.to_string();
+                                last_code = code::vk(e.code);
                                 match self.dispose(token, &e, attempt) {
                                     Disposition::Retry(w) => {
                                         wait = wait.max(w);

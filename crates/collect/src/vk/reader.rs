@@ -15,7 +15,8 @@ use super::client::{Batcher, CallError, VkApi, VkCall};
 use super::config::VkConfig;
 use super::tokens::{TokenStatus, VkToken};
 use super::{parse_response, VkErrorClass, VkResponseError};
-use crate::collector::{BadPage, CollectError, EmptyLog, FeedReader, PollNotes, PollOutcome};
+use crate::code;
+use crate::collector::{BadPage, CollectError, Detail, EmptyLog, FeedReader, PollNotes, PollOutcome};
 use crate::http::HttpClient;
 use crate::walk::{saturating_before, settle, walk, FeedPage, PageError, PagedFeed, WalkLimits};
 use crate::{ParseContext, RawPost};
@@ -145,7 +146,7 @@ impl VkReader {
         let name =
             ["m.vk.com/", "vk.com/"].iter().fold(name, |h, p| h.strip_prefix(p).unwrap_or(h)).trim_end_matches('/');
         if name.is_empty() {
-            return Err(CollectError::Config(format!("VK source handle {handle:?} names no wall")));
+            return Err(CollectError::Config(format!("VK source handle {handle:?} names no wall").into()));
         }
         if let Ok(id) = name.parse::<i64>() {
             return Ok(Ok(Target::Owner(id)));
@@ -190,19 +191,21 @@ impl VkReader {
                     Some(id) => {
                         let title = group["name"].as_str().unwrap_or(name);
                         if let Some(state) = group["deactivated"].as_str() {
-                            return Err(CollectError::Unavailable(format!("VK community {title} ({name}) is {state}")));
+                            return Err(CollectError::Unavailable(
+                                format!("VK community {title} ({name}) is {state}").into(),
+                            ));
                         }
                         match as_i64(&group["is_closed"]).unwrap_or(0) {
                             0 => Target::Owner(-id.abs()),
                             1 => {
-                                return Err(CollectError::Unavailable(format!(
-                                    "VK community {title} ({name}) is closed"
-                                )))
+                                return Err(CollectError::Unavailable(
+                                    format!("VK community {title} ({name}) is closed").into(),
+                                ))
                             }
                             _ => {
-                                return Err(CollectError::Unavailable(format!(
-                                    "VK community {title} ({name}) is private"
-                                )))
+                                return Err(CollectError::Unavailable(
+                                    format!("VK community {title} ({name}) is private").into(),
+                                ))
                             }
                         }
                     }
@@ -299,7 +302,7 @@ impl VkReader {
         notes: &PollNotes,
     ) -> Result<(Vec<RawPost>, Vec<BadPage>), CollectError> {
         let (Ok(owner), Ok(id)) = (post.uid.owner.parse::<i64>(), post.uid.id.parse::<i64>()) else {
-            return Err(CollectError::Transient(format!("post {} has no numeric VK ids", post.uid)));
+            return Err(CollectError::Transient(format!("post {} has no numeric VK ids", post.uid).into()));
         };
         let ctx = ParseContext { parent: Some(post.uid.root()), ..ctx.clone() };
         let page_size = 100usize;
@@ -401,10 +404,16 @@ fn as_i64(v: &Value) -> Option<i64> {
 /// A call's failure as a poll error: sources VK says are gone become `Unavailable`.
 fn call_error(e: CallError, method: &str) -> CollectError {
     match e {
-        CallError::Api(e) if e.class() == VkErrorClass::SourceUnavailable => CollectError::Unavailable(e.to_string()),
-        CallError::Api(e) => CollectError::Transient(format!("VK rejected {method}: {e}")),
+        CallError::Api(e) if e.class() == VkErrorClass::SourceUnavailable => {
+            CollectError::Unavailable(Detail::coded(code::vk(e.code), e.to_string()))
+        }
+        CallError::Api(e) => {
+            CollectError::Transient(Detail::coded(code::vk(e.code), format!("VK rejected {method}: {e}")))
+        }
         CallError::Collect(e) => e,
-        CallError::Bad(bad) => CollectError::Transient(format!("{}: {}", bad.origin, bad.error)),
+        CallError::Bad(bad) => {
+            CollectError::Transient(Detail::coded(code::PARSE.into(), format!("{}: {}", bad.origin, bad.error)))
+        }
     }
 }
 

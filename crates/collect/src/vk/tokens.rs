@@ -2,7 +2,7 @@
 //! `Debug`/`Display`, and pooled so that requests spread across them under per-token limits.
 
 use super::config::VkConfig;
-use crate::collector::{CollectError, LONGEST_WAIT};
+use crate::collector::{CollectError, Detail, LONGEST_WAIT};
 use crate::ratelimit::{Rate, RateLimiter};
 use otklik_pipeline::units::{read_capped, ReadCappedError, SECRET_FILE_MAX_BYTES};
 use std::fmt;
@@ -261,9 +261,8 @@ impl TokenPool {
                     })
                     .min_by_key(|&(_, _, _, rank, last)| (rank, last));
                 let Some((index, paused, ready, _, _)) = best else {
-                    return Err(CollectError::Config(
-                        "no usable VK tokens: every configured token was rejected by VK (error 5)".into(),
-                    ));
+                    let why = "no usable VK tokens: every configured token was rejected by VK (error 5)";
+                    return Err(CollectError::Config(Detail::coded(crate::code::vk(5), why)));
                 };
                 if paused.is_none() && ready <= now + self.max_wait {
                     *picks += 1;
@@ -273,10 +272,13 @@ impl TokenPool {
                 (index, paused, ready)
             };
             if ready > now + self.max_wait {
-                return Err(CollectError::Transient(format!(
-                    "every VK token is paused or at its limit for the next {}s (quota, captcha or flood control)",
-                    (ready - now).as_secs()
-                )));
+                return Err(CollectError::Transient(
+                    format!(
+                        "every VK token is paused or at its limit for the next {}s (quota, captcha or flood control)",
+                        (ready - now).as_secs()
+                    )
+                    .into(),
+                ));
             }
             match paused_until {
                 Some(until) => tokio::time::sleep_until(until).await,

@@ -12,7 +12,7 @@ pub fn fixtures(network: &str) -> Vec<Vec<u8>> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.to_str().unwrap().ends_with(".json") && !p.to_str().unwrap().ends_with(".expected.json"))
+        .filter(|p| p.to_str().unwrap().ends_with(".json"))
         .collect();
     files.sort();
     files.iter().map(|p| std::fs::read(p).unwrap()).collect()

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod json_fuzz;
+pub mod snapshot;
 
 use otklik_collect::check::check_post;
 use otklik_collect::{Parsed, RawPost};
