@@ -245,7 +245,7 @@ fn alert_events_written_before_overdue_alerts_still_decode_as_spikes() {
         "window_start":"2026-11-01T06:00:00Z","window_end":"2026-11-01T07:00:00Z","observed":40,
         "expected":3.5,"p_value":1e-9,"incidents":3,"voices":40,"raised_at":"2026-11-01T07:00:01Z"}"#;
     let alert: Alert = decode("Alert", old.as_bytes()).unwrap();
-    assert_eq!((alert.kind, alert.overdue), (AlertKind::Spike, None));
+    assert_eq!((alert.kind, &alert.overdue), (AlertKind::Spike, &None));
     // …and a spike is written as before, without the new fields.
     let json = String::from_utf8(encode(&alert)).unwrap();
     assert!(!json.contains("kind") && !json.contains("overdue"), "{json}");

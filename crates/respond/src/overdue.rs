@@ -31,6 +31,10 @@ pub struct OverdueTracker {
     items: BTreeMap<(DateTime<Utc>, String), Item>,
     /// Organisation id → the last event of its open alert.
     open: BTreeMap<String, Alert>,
+    /// After a restore: the newest stored event. A restarted stage's clock resumes from its
+    /// newest post, possibly before that event; checking those times again would resolve and
+    /// re-open what was already told.
+    quiet_until: Option<DateTime<Utc>>,
 }
 
 /// An organisation's complaints overdue at one time, oldest first.
@@ -42,7 +46,7 @@ struct Overdue<'a> {
 
 impl OverdueTracker {
     pub fn new(config: OverdueConfig, responders: Responders) -> Self {
-        OverdueTracker { config, responders, items: BTreeMap::new(), open: BTreeMap::new() }
+        OverdueTracker { config, responders, items: BTreeMap::new(), open: BTreeMap::new(), quiet_until: None }
     }
 
     /// Watches a complaint or question (a comment may be a reply or a complaint itself); other
@@ -54,11 +58,13 @@ impl OverdueTracker {
     }
 
     /// After a restart: the stored items, and the latest event of each alert (overdue alerts
-    /// still open keep their id and are not opened again).
+    /// still open keep their id and are not opened again; times up to the newest event are not
+    /// checked again).
     pub fn restore(&mut self, items: impl IntoIterator<Item = Item>, alerts: &[Alert]) {
         items.into_iter().for_each(|item| self.add(item));
-        for alert in alerts.iter().filter(|a| a.kind == AlertKind::Overdue && a.state != AlertState::Resolved) {
-            if let Some(o) = &alert.overdue {
+        for alert in alerts.iter().filter(|a| a.kind == AlertKind::Overdue) {
+            self.quiet_until = self.quiet_until.max(Some(alert.raised_at));
+            if let Some(o) = alert.overdue.as_ref().filter(|_| alert.state != AlertState::Resolved) {
                 self.open.insert(o.organisation.clone(), alert.clone());
             }
         }
@@ -72,6 +78,9 @@ impl OverdueTracker {
     /// Checks every organisation at `at`: the events of alerts that opened, changed or resolved.
     /// `name_of` names a municipality (ОКТМО code) for the alert.
     pub fn check(&mut self, at: DateTime<Utc>, name_of: impl Fn(&str) -> String) -> Vec<Alert> {
+        if self.quiet_until.is_some_and(|quiet| at <= quiet) {
+            return Vec::new();
+        }
         let horizon = at - self.config.window;
         self.items = self.items.split_off(&(horizon, String::new()));
         let visible: Vec<Item> = self.items.range(..=(at, char::MAX.to_string())).map(|(_, i)| i.clone()).collect();
