@@ -2,7 +2,9 @@
 //! the series topic are linked into incidents and published again to the classified topic (a
 //! later version of the same uid, with `copy_of`, `incident_id`, `is_voice`); whenever the stage
 //! has caught up, the detector's clock advances and the alerts it raises go to the alerts topic,
-//! from where a sink stores them (ClickHouse `alerts`, or the local store).
+//! from where a sink stores them (ClickHouse `alerts`, or the local store). The same clock checks
+//! the complaints and comments it sees for organisations that leave residents unanswered past
+//! their deadline (`[responses]`): those `overdue` alerts go out the same way.
 //!
 //! The clock: live, it follows the wall clock. In an embedded replay it waits until everything
 //! collected is classified and linked, and then runs through the replayed posts' time, so that posts replayed source by source
@@ -176,7 +178,7 @@ impl Transform for AlertStage {
                 observe(alert);
             }
             tracing::info!(
-                id = %alert.id, state = alert.state.as_str(), observed = alert.observed, expected = alert.expected,
+                id = %alert.id, kind = alert.kind.as_str(), state = alert.state.as_str(), observed = alert.observed, expected = alert.expected,
                 incidents = alert.incidents, "alert {}: {} in {}", alert.state.as_str(), alert.topic, alert.municipality_name
             );
         }
@@ -268,6 +270,7 @@ pub fn restore(
     hourly: Vec<(SeriesKey, i64, u32)>,
     history_from: i64,
     alerts: &[AlertRow],
+    replies: &[PostRow],
 ) -> Restore {
     let alerts = alerts.iter().filter_map(|row| match Alert::try_from(row) {
         Ok(alert) => Some(alert),
@@ -281,6 +284,7 @@ pub fn restore(
         hourly,
         history_from: Some(history_from),
         alerts: alerts.collect(),
+        replies: replies.iter().filter_map(crate::responses_cmd::item_of).collect(),
     }
 }
 
@@ -288,7 +292,8 @@ pub fn restore(
 const ALERTS_LOOKBACK: chrono::Duration = chrono::Duration::days(7);
 
 /// A fresh alert stage state, restored from what `history` holds: linked posts of the linking
-/// window, hourly voices of the detector's history, the latest event of recent alerts.
+/// window, hourly voices of the detector's history, the latest event of recent alerts, and the
+/// complaints and comments of the overdue tracker's window.
 pub async fn restored_core(config: &Config, history: &History, live: bool) -> anyhow::Result<AlertCore> {
     use anyhow::Context;
     let mut core = config.alert_core(live)?;
@@ -298,14 +303,23 @@ pub async fn restored_core(config: &Config, history: &History, live: bool) -> an
     let posts = history.linked_posts(now - window).await.context("cannot read the linked posts back")?;
     let cells = history.hourly_voices(hourly_from).await.context("cannot read the hourly voices back")?;
     let alerts = history.latest_alerts(now - ALERTS_LOOKBACK).await.context("cannot read the alerts back")?;
+    let replies = match config.responses.overdue() {
+        Some(overdue) => history.response_items(now - overdue.window).await.context("cannot read the replies back")?,
+        None => Vec::new(),
+    };
     let hourly = hourly_series(cells.into_iter().map(|c| (c.hour, c.municipality, c.topic, c.voices)));
     tracing::info!(
         posts = posts.len(),
         hourly_cells = hourly.len(),
         alerts = alerts.len(),
+        replies = replies.len(),
         "alert stage state restored"
     );
-    let restored = restore(&core, &posts, hourly, hour_of(hourly_from), &alerts);
+    let restored = restore(&core, &posts, hourly, hour_of(hourly_from), &alerts, &replies);
     core.restore(restored);
     Ok(core)
 }
+
+#[cfg(test)]
+#[path = "alert_stage_tests.rs"]
+mod tests;

@@ -136,7 +136,7 @@ pub fn backtest(config: &Config, from: DateTime<Utc>, to: DateTime<Utc>) -> Resu
     })?;
     let posts: Vec<_> = posts.into_iter().filter(|p| p.published_at < to).collect();
     let cells = cells.into_iter().filter(|c| c.hour < to).map(|c| (c.hour, c.municipality, c.topic, c.voices));
-    let loaded = restore(&core, &posts, hourly_series(cells), hour_of(history_from), &[]);
+    let loaded = restore(&core, &posts, hourly_series(cells), hour_of(history_from), &[], &[]);
     core.load_history(&loaded);
     core.start_clock(from);
     let alerts = core.advance(to);

@@ -64,7 +64,7 @@ pub struct Config {
     /// Alert delivery: routing (`[[alerts.route]]`) and receivers (`[[alerts.receiver]]`).
     #[serde(default)]
     pub alerts: AlertsConfig,
-    /// Response tracking: the responders file and deadlines per organisation type.
+    /// Response tracking: the responders file, deadlines per organisation type, overdue alerts.
     #[serde(default)]
     pub responses: ResponsesConfig,
     /// Where the file was read from; relative paths resolve against its directory.
@@ -707,7 +707,11 @@ impl Config {
             ..defaults
         };
         let official = self.sources.iter().map(|s| (s.id.clone(), s.official)).collect();
-        Ok(AlertCore::new(config, self.calendar()?, gazetteer, official))
+        let core = AlertCore::new(config, self.calendar()?, gazetteer, official);
+        Ok(match self.responses.overdue() {
+            Some(overdue) => core.with_overdue(otklik_respond::OverdueTracker::new(overdue, self.responders.clone())),
+            None => core,
+        })
     }
 
     /// The ClickHouse connection, password from its secret source (registered for masking; never

@@ -16,12 +16,26 @@ const RESPONDERS_MAX_BYTES: usize = 16 << 20;
 const HOUR: Duration = Duration::from_secs(3600);
 
 /// `[responses]`: who answers for which organisation, and how soon each type should.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ResponsesConfig {
     /// `[[organisation]]` tables; empty: no responders (a source's own comments still count).
     pub responders_file: PathBuf,
     pub deadline: Deadlines,
+    /// How long the alert stage watches a complaint for a reply (README «Overdue alerts»): an
+    /// overdue alert resolves once its complaints are answered or older than this. At least the
+    /// longest deadline (72h by default), at most 30d; "0s" turns overdue alerts off.
+    pub overdue_window: HumanDuration,
+}
+
+impl Default for ResponsesConfig {
+    fn default() -> Self {
+        ResponsesConfig {
+            responders_file: PathBuf::new(),
+            deadline: Deadlines::default(),
+            overdue_window: HumanDuration(HOUR * 72),
+        }
+    }
 }
 
 /// How long a complaint may stay unanswered, per organisation type (1h..=30d); complaints on
@@ -72,7 +86,20 @@ impl ResponsesConfig {
                 HOUR..=HOUR * 24 * 30,
             );
         }
+        let window = self.overdue_window.0;
+        let longest = OrgType::ALL.iter().map(|&t| self.deadline.of(t)).max().unwrap_or(HOUR);
+        if window != Duration::ZERO {
+            check_duration(&mut problems, "overdue_window", window, longest..=HOUR * 24 * 30);
+        }
         problems
+    }
+
+    /// The overdue tracker's settings; `None` when overdue alerts are off.
+    pub fn overdue(&self) -> Option<otklik_respond::OverdueConfig> {
+        let delta = |d: Duration| chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX);
+        let window = self.overdue_window.0;
+        let deadlines = OrgType::ALL.iter().map(|&t| (t, delta(self.deadline.of(t)))).collect();
+        (window != Duration::ZERO).then(|| otklik_respond::OverdueConfig { deadlines, window: delta(window) })
     }
 }
 
@@ -201,4 +228,24 @@ fn check(
         accounts,
         sources: e.sources,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_window(window: &str) -> ResponsesConfig {
+        let text = format!("overdue_window = {window:?}\n[deadline]\nministry = \"96h\"\n");
+        toml::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn the_overdue_window_covers_every_deadline_or_is_off() {
+        let fields = |c: &ResponsesConfig| c.validate().iter().map(|p| p.field.clone()).collect::<Vec<_>>();
+        assert_eq!(fields(&with_window("72h")), ["overdue_window"], "shorter than the ministry's 96 h");
+        assert!(fields(&with_window("96h")).is_empty());
+        assert!(with_window("0s").validate().is_empty() && with_window("0s").overdue().is_none());
+        let on = ResponsesConfig::default().overdue().map(|o| (o.window, o.deadlines[&OrgType::Ministry]));
+        assert_eq!(on, Some((chrono::TimeDelta::hours(72), chrono::TimeDelta::hours(72))));
+    }
 }

@@ -26,6 +26,10 @@
 //! **What is not sent.** An alert the calendar expected (`!Alert::pages()`) is never sent; a
 //! resolution only to a thread that announced the alert open.
 //!
+//! **Overdue alerts** (an organisation's complaints unanswered past their deadline) are routed
+//! and grouped like spikes — `kind = ["overdue"]` in a rule picks them — but take no part in
+//! inhibition: they stay in their municipality's group (`region:overdue` without one).
+//!
 //! **Inhibition.** A topic is regional while a region-series alert on it is open, or while open
 //! alerts on it stand in at least `regional_min_municipalities` municipalities at once; it stays
 //! regional until every alert on it has resolved, so that a group does not flap between the
@@ -43,8 +47,8 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use otklik_model::{
-    Alert, AlertSeverity, AlertState, DeliveryOutcome, DeliveryRecord, Notification, NotificationKind, Schema, Silence,
-    Topic,
+    Alert, AlertKind, AlertSeverity, AlertState, DeliveryOutcome, DeliveryRecord, Notification, NotificationKind,
+    Schema, Silence, Topic,
 };
 use otklik_pipeline::units::{check_count, check_duration, deserialize_duration, ConfigProblem};
 use serde::Deserialize;
@@ -91,6 +95,8 @@ pub struct RouteRule {
     pub municipality: Vec<String>,
     /// Empty matches every topic.
     pub topic: Vec<Topic>,
+    /// `spike`, `overdue`; empty matches both.
+    pub kind: Vec<AlertKind>,
     pub min_severity: Option<AlertSeverity>,
     /// `[[alerts.receiver]]` names.
     pub receivers: Vec<String>,
@@ -105,7 +111,8 @@ impl RouteRule {
             None => self.municipality.is_empty(),
         };
         let topic = self.topic.is_empty() || self.topic.contains(&alert.topic);
-        place && topic && self.min_severity.is_none_or(|min| alert.severity >= min)
+        let kind = self.kind.is_empty() || self.kind.contains(&alert.kind);
+        place && topic && kind && self.min_severity.is_none_or(|min| alert.severity >= min)
     }
 }
 
@@ -348,8 +355,12 @@ impl Router {
     /// A topic turns regional with a region-series alert or enough municipalities, and stays so
     /// until nothing on it is open.
     fn update_regional(&mut self, topic: Topic) {
-        let open: Vec<&Alert> =
-            self.alerts.values().map(|t| &t.alert).filter(|a| a.topic == topic && a.pages()).collect();
+        let open: Vec<&Alert> = self
+            .alerts
+            .values()
+            .map(|t| &t.alert)
+            .filter(|a| a.topic == topic && a.kind.is_spike() && a.pages())
+            .collect();
         let places: BTreeSet<&str> = open.iter().filter_map(|a| a.municipality.as_deref()).collect();
         if open.is_empty() {
             self.regional.remove(&topic);
@@ -360,7 +371,8 @@ impl Router {
 
     fn group_key(&self, alert: &Alert) -> String {
         match &alert.municipality {
-            Some(code) if !self.regional.contains(&alert.topic) => code.clone(),
+            Some(code) if alert.kind == AlertKind::Overdue || !self.regional.contains(&alert.topic) => code.clone(),
+            None if alert.kind == AlertKind::Overdue => "region:overdue".into(),
             _ => format!("region:{}", alert.topic),
         }
     }

@@ -8,6 +8,10 @@
 //! - [`AlertCore::advance`] moves the detector's clock to a time, evaluating every series at each
 //!   [`StageConfig::evaluate_every`] boundary on the way, and returns the alerts raised — each
 //!   with its incidents, voices and top five incidents.
+//! - With [`AlertCore::with_overdue`], each linked post also feeds an
+//!   `otklik_respond::OverdueTracker`, checked at the same boundaries: its `overdue` alerts (an
+//!   organisation's complaints unanswered past their deadline) come out of `advance` with the
+//!   spikes.
 //! - [`AlertCore::restore`] rebuilds the state after a restart from what was stored (linked posts
 //!   of the last 72 h, hourly voices of 8 weeks, the latest event of each alert), then replays
 //!   the last two days of evaluations silently so that an open alert keeps its id and lifecycle
@@ -19,6 +23,7 @@ use crate::incident::{Link, LinkConfig, LinkPost, Linker, PostFeatures};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use otklik_classify::gazetteer::Gazetteer;
 use otklik_model::{Alert, AlertIncident, AlertState, ClassifiedPost, ItemKind, PostUid, Topic};
+use otklik_respond::OverdueTracker;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -95,6 +100,8 @@ pub struct Restore {
     pub history_from: Option<Hour>,
     /// The latest event of each alert.
     pub alerts: Vec<Alert>,
+    /// Complaints and comments of the overdue tracker's window (stored rows).
+    pub replies: Vec<otklik_respond::Item>,
 }
 
 /// The stage's whole state.
@@ -122,6 +129,7 @@ pub struct AlertCore {
     /// detector sees exactly the posts published before it, live or replayed.
     ahead: BTreeMap<(i64, u64), Vec<SeriesKey>>,
     ahead_seq: u64,
+    overdue: Option<OverdueTracker>,
 }
 
 impl AlertCore {
@@ -147,7 +155,19 @@ impl AlertCore {
             last_profile_day: i64::MIN,
             ahead: BTreeMap::new(),
             ahead_seq: 0,
+            overdue: None,
         }
+    }
+
+    /// Also pages organisations whose complaints stay unanswered past their deadline.
+    pub fn with_overdue(mut self, tracker: OverdueTracker) -> Self {
+        self.overdue = Some(tracker);
+        self
+    }
+
+    /// The overdue alerts open now, by organisation.
+    pub fn open_overdue(&self) -> Vec<&Alert> {
+        self.overdue.iter().flat_map(OverdueTracker::open).collect()
     }
 
     /// How long linked posts stay in the window: what a restart must read back.
@@ -193,6 +213,9 @@ impl AlertCore {
         let official_source = self.official.get(&post.post.source_id).copied().unwrap_or(false);
         let official = official_source && (post.post.item_kind == ItemKind::Post || post.post.author.is_source);
         let link_post = LinkPost::from_classified(&post, official, features);
+        if let Some(tracker) = &mut self.overdue {
+            tracker.add(otklik_respond::Item::from(&post));
+        }
         // A redelivered post gets its earlier link back and is not counted twice.
         let redelivered = self.linker.contains(&link_post.uid);
         let link = self.linker.link(&link_post);
@@ -212,7 +235,7 @@ impl AlertCore {
     /// Rebuilds the state from what a run stored, then replays the evaluations of the last
     /// [`SILENT_REPLAY`] before the newest post without sending anything.
     pub fn restore(&mut self, restore: Restore) {
-        for alert in &restore.alerts {
+        for alert in restore.alerts.iter().filter(|a| a.kind.is_spike()) {
             self.sent.insert(alert.id.clone(), (alert.state, alert.observed));
             if let Some(m) = &alert.municipality {
                 self.names.entry(m.clone()).or_insert_with(|| alert.municipality_name.clone());
@@ -224,8 +247,14 @@ impl AlertCore {
         if let Some(watermark) = self.watermark {
             self.clock = Some(self.floor(watermark - SILENT_REPLAY));
             let quiet = self.config.max_catch_up.take();
+            // Without the overdue tracker: it resumes from the stored open alerts instead.
+            let overdue = self.overdue.take();
             self.advance(watermark);
+            self.overdue = overdue;
             self.config.max_catch_up = quiet;
+        }
+        if let Some(tracker) = &mut self.overdue {
+            tracker.restore(restore.replies, &restore.alerts);
         }
     }
 
@@ -274,6 +303,10 @@ impl AlertCore {
             self.refit_profiles_daily(clock);
             for event in self.detector.evaluate(clock) {
                 alerts.extend(self.told(event));
+            }
+            if let Some(mut tracker) = self.overdue.take() {
+                alerts.extend(tracker.check(clock, |m| self.name_of(Some(m))));
+                self.overdue = Some(tracker);
             }
         }
         self.clock = Some(clock);

@@ -27,6 +27,7 @@ fn alert(municipality: Option<&str>, topic: Topic, observed: u64) -> Alert {
     Alert {
         schema: Schema,
         id: format!("{place}:{topic}:20261120T03"),
+        kind: otklik_model::AlertKind::Spike,
         state: AlertState::Opened,
         severity: AlertSeverity::Low,
         method: "baseline".into(),
@@ -44,6 +45,7 @@ fn alert(municipality: Option<&str>, topic: Topic, observed: u64) -> Alert {
         voices: observed,
         top_incidents: Vec::new(),
         raised_at: t0() + Duration::minutes(observed as i64),
+        overdue: None,
     }
 }
 
@@ -628,4 +630,51 @@ proptest! {
             }
         }
     }
+}
+
+/// An overdue alert of the organisation `org` in `municipality`.
+fn overdue(municipality: &str, org: &str) -> Alert {
+    let detail = otklik_model::AlertOverdue {
+        organisation: org.into(),
+        organisation_name: format!("УК «{org}»"),
+        org_type: "uk".into(),
+        deadline_secs: 86_400,
+        complaints: 2,
+        oldest_uid: "vk:-1:2".into(),
+        oldest_url: "https://vk.com/wall-1_2".into(),
+        oldest_at: t0() - Duration::hours(30),
+    };
+    Alert {
+        id: format!("overdue:{org}:20261120T0300"),
+        kind: otklik_model::AlertKind::Overdue,
+        method: "overdue".into(),
+        overdue: Some(detail),
+        ..alert(Some(municipality), Topic::ManagementCompany, 2)
+    }
+}
+
+#[test]
+fn overdue_alerts_follow_kind_rules_and_are_never_inhibited() {
+    let routes =
+        vec![RouteRule { kind: vec![otklik_model::AlertKind::Overdue], ..rule(&["responses"]) }, rule(&["duty"])];
+    let mut r = Router::new(RouterConfig { routes, ..RouterConfig::default() });
+    // management_company turns regional with spikes in three municipalities…
+    for place in [PENZA, KUZNECK, ZARECHNY] {
+        r.on_alert(alert(Some(place), Topic::ManagementCompany, 5), at(0));
+    }
+    // …and the overdue alerts on that topic still go to their own municipality's group.
+    r.on_alert(overdue(PENZA, "uk-a"), at(0));
+    r.on_alert(overdue(SERDOBSK, "uk-b"), at(0));
+    let routed = r.due(at(60));
+    let mut sent: Vec<(&str, &str, usize)> =
+        routed.send.iter().map(|n| (n.receiver.as_str(), n.group_key.as_str(), n.alerts.len())).collect();
+    sent.sort();
+    assert_eq!(sent, [("duty", "region:management_company", 3), ("responses", PENZA, 1), ("responses", SERDOBSK, 1)]);
+    assert!(routed.suppressed.iter().all(|d| d.alert_ids.iter().all(|id| !id.starts_with("overdue"))), "not inhibited");
+    // An overdue alert updated with more complaints is news for its thread, not a new page.
+    let more = Alert { observed: 3, ..update(&overdue(PENZA, "uk-a"), 3) };
+    r.on_alert(more, at(120));
+    let updated = r.due(at(60 + 15 * 60));
+    let kinds: Vec<(&str, NotificationKind)> = updated.send.iter().map(|n| (n.id.as_str(), n.kind)).collect();
+    assert_eq!(kinds, [("responses:56701000:2", NotificationKind::Updated)]);
 }

@@ -310,7 +310,13 @@ fn stored(core: &AlertCore, linked: &[ClassifiedPost], alerts: &[Alert]) -> Rest
         .into_iter()
         .map(|((municipality, hour), n)| (SeriesKey { municipality, topic: Topic::Heating }, hour, n))
         .collect();
-    Restore { posts, hourly, history_from: Some(hour_of(t0())), alerts: latest.into_values().collect() }
+    Restore {
+        posts,
+        hourly,
+        history_from: Some(hour_of(t0())),
+        alerts: latest.into_values().collect(),
+        replies: vec![],
+    }
 }
 
 #[test]
@@ -349,4 +355,49 @@ fn a_restart_mid_spike_sends_nothing_twice_and_forgets_nothing() {
     assert!(sent_after.iter().all(|a| a.state != AlertState::Opened), "nothing opened twice");
     let opened_before: Vec<_> = sent_before.iter().map(|a| &a.id).collect();
     assert!(sent_after.iter().all(|a| opened_before.contains(&&a.id)), "the open alerts kept their ids");
+}
+
+/// A core that also pages the organisation owning the group `vk:-200` (deadline 24 h).
+fn core_with_overdue() -> AlertCore {
+    use otklik_respond::{OrgType, Organisation, OverdueConfig, OverdueTracker, Responders};
+    let org = Organisation {
+        id: "uk-a".into(),
+        name: "УК «А»".into(),
+        org_type: OrgType::Uk,
+        municipality: Some(KUZNECK.into()),
+        inn: None,
+        accounts: vec![],
+        sources: vec!["vk:-200".into()],
+    };
+    let deadlines = HashMap::from([(OrgType::Uk, Duration::hours(24))]);
+    let tracker =
+        OverdueTracker::new(OverdueConfig { deadlines, window: Duration::hours(72) }, Responders::new(vec![org]));
+    core().with_overdue(tracker)
+}
+
+#[test]
+fn overdue_alerts_come_with_the_spikes_and_a_restart_does_not_page_them_again() {
+    let complaint = |n: u64, hours: i64| {
+        let at = t0() + Duration::hours(hours);
+        let (author, text, kind) = (format!("{}", 1000 + n), words(n, 12), PostKind::Complaint);
+        post(Spec { n, at, author, text, kind, source: "vk:-200", is_source: false })
+    };
+    let mut first = core_with_overdue();
+    let (linked, alerts) = live(&mut first, &[complaint(1, 0), complaint(2, 10)]);
+    assert!(alerts.is_empty());
+    let opened = first.advance(t0() + Duration::hours(25));
+    let seen: Vec<_> = opened.iter().map(|a| (a.kind, a.state, a.key())).collect();
+    assert_eq!(seen, [(otklik_model::AlertKind::Overdue, AlertState::Opened, format!("{KUZNECK}:overdue:uk-a"))]);
+    assert_eq!(opened[0].municipality_name, "город Кузнецк");
+    assert_eq!(first.open_overdue().len(), 1);
+
+    // A restart: the stored alert and the posts read back; nothing is paged again, the next
+    // complaint past its deadline updates the same alert.
+    let mut restored = core_with_overdue();
+    let mut stored = stored(&restored, &linked, &opened);
+    stored.replies = linked.iter().map(otklik_respond::Item::from).collect();
+    restored.restore(stored);
+    assert!(restored.advance(t0() + Duration::hours(30)).is_empty());
+    let updated = restored.advance(t0() + Duration::hours(35));
+    assert_eq!(events(&updated), [(opened[0].id.clone(), AlertState::Updated, 2)]);
 }

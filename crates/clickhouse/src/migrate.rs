@@ -53,6 +53,7 @@ migrations! {
     6 "006_alert_delivery",
     7 "007_replies",
     8 "008_source_stats",
+    9 "009_overdue_alerts",
 }
 
 /// Which dialect a server gets.

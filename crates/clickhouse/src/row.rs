@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use clickhouse::Row;
 use otklik_model::{
-    Alert, AlertSeverity, AlertState, ClassifiedPost, Cursor, DeliveryOutcome, DeliveryRecord, DlqRecord, Notification,
-    Silence, Source, SourceStat, SourceStatus,
+    Alert, AlertKind, AlertSeverity, AlertState, ClassifiedPost, Cursor, DeliveryOutcome, DeliveryRecord, DlqRecord,
+    Notification, Silence, Source, SourceStat, SourceStatus,
 };
 use serde::{Deserialize, Serialize};
 
@@ -236,6 +236,16 @@ pub struct AlertRow {
     pub incident_voices: Vec<u64>,
     #[serde(with = "ch_datetime")]
     pub raised_at: DateTime<Utc>,
+    /// `spike` or `overdue` (migration 009; rows stored before it read as `spike`).
+    #[serde(default = "spike")]
+    pub kind: String,
+    /// An overdue alert's `AlertOverdue` as JSON; empty for a spike.
+    #[serde(default)]
+    pub overdue: String,
+}
+
+fn spike() -> String {
+    AlertKind::Spike.as_str().to_owned()
 }
 
 impl From<&Alert> for AlertRow {
@@ -263,6 +273,8 @@ impl From<&Alert> for AlertRow {
             incident_excerpts: top.iter().map(|i| i.excerpt.clone()).collect(),
             incident_voices: top.iter().map(|i| i.voices).collect(),
             raised_at: alert.raised_at,
+            kind: alert.kind.as_str().to_owned(),
+            overdue: alert.overdue.as_ref().map(|o| serde_json::to_string(o).unwrap_or_default()).unwrap_or_default(),
         }
     }
 }
@@ -285,9 +297,15 @@ impl TryFrom<&AlertRow> for Alert {
                 })
             })
             .collect::<Result<_, String>>()?;
+        let overdue = match row.overdue.as_str() {
+            "" => None,
+            json => Some(serde_json::from_str(json).map_err(|e| format!("alert {}: overdue: {e}", row.id))?),
+        };
         Ok(Alert {
             schema: otklik_model::Schema,
             id: row.id.clone(),
+            kind: AlertKind::parse(&row.kind)
+                .ok_or_else(|| format!("alert {}: unknown kind {:?}", row.id, row.kind))?,
             state: AlertState::parse(&row.state)
                 .ok_or_else(|| format!("alert {}: unknown state {:?}", row.id, row.state))?,
             severity: AlertSeverity::parse(&row.severity).unwrap_or(AlertSeverity::Low),
@@ -306,6 +324,7 @@ impl TryFrom<&AlertRow> for Alert {
             voices: row.voices,
             top_incidents,
             raised_at: row.raised_at,
+            overdue,
         })
     }
 }

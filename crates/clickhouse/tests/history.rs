@@ -64,6 +64,8 @@ fn alert(id: &str, state: &str, raised_minutes: i64) -> AlertRow {
         incident_excerpts: vec![format!("Нет отопления ({state})")],
         incident_voices: vec![3],
         raised_at: at(raised_minutes),
+        kind: "spike".into(),
+        overdue: String::new(),
     }
 }
 
@@ -252,4 +254,31 @@ async fn alerts_arrive_in_the_local_store_as_alert_messages() {
     assert!(name.starts_with("alerts-") && name.ends_with(".jsonl"), "{name}");
     let history = History::Local(dir.path().to_owned());
     assert_eq!(history.latest_alerts(base_time() - Duration::hours(1)).await.unwrap(), vec![row]);
+}
+
+#[tokio::test]
+async fn overdue_alerts_keep_their_detail_through_a_row_and_old_rows_read_as_spikes() {
+    let mut row = alert("overdue:uk-a:20261120T0300", "opened", -10);
+    row.kind = "overdue".into();
+    row.overdue = serde_json::json!({
+        "organisation": "uk-a", "organisation_name": "УК «А»", "org_type": "uk", "deadline_secs": 86400,
+        "complaints": 2, "oldest_uid": "vk:-1:1", "oldest_url": "https://vk.com/wall-1_1",
+        "oldest_at": otklik_model::format_rfc3339_secs(&base_time()),
+    })
+    .to_string();
+    let overdue = otklik_model::Alert::try_from(&row).unwrap();
+    assert_eq!(overdue.kind, otklik_model::AlertKind::Overdue);
+    assert_eq!(overdue.overdue.as_ref().map(|o| o.complaints), Some(2));
+    assert_eq!(AlertRow::from(&overdue), row, "back to the same row");
+
+    // A row the local store wrote before migration 009 has neither column.
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::<AlertRow>::open(dir.path()).unwrap();
+    let mut old = serde_json::to_value(alert("a1", "opened", -10)).unwrap();
+    old.as_object_mut().unwrap().retain(|k, _| k != "kind" && k != "overdue");
+    std::fs::write(store.dir().join("alerts-2026112000.jsonl"), format!("{old}\n")).unwrap();
+    let history = History::Local(dir.path().to_owned());
+    let rows = history.latest_alerts(base_time() - Duration::hours(1)).await.unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(otklik_model::Alert::try_from(&rows[0]).unwrap().kind, otklik_model::AlertKind::Spike);
 }

@@ -8,7 +8,8 @@
 //! - [`ClassifiedPost`]: a raw post plus its [`Classification`] (`otklik.posts.classified.v1`);
 //! - [`Source`] and [`Cursor`]: the fleet's work list and its progress (compacted topics);
 //! - [`SourceStat`]: a source's audience as a poll saw it (`otklik.sources.stats.v1`);
-//! - [`Alert`]: one event of a spike of incident voices (`otklik.alerts.v1`);
+//! - [`Alert`]: one event of an alert — a spike of incident voices, or an organisation's complaints
+//!   unanswered past their deadline (`otklik.alerts.v1`);
 //! - [`DlqRecord`]: anything a stage could not process (`otklik.dlq.v1`);
 //! - [`Notification`], [`DeliveryRecord`], [`Silence`]: alert delivery — what the router sends,
 //!   the delivery log that is also the outbox, and duty officers' silences.
@@ -30,7 +31,7 @@ mod time;
 mod topic;
 mod uid;
 
-pub use alert::{Alert, AlertIncident, AlertSeverity, AlertState};
+pub use alert::{Alert, AlertIncident, AlertKind, AlertOverdue, AlertSeverity, AlertState};
 pub use dlq::{DlqRecord, PayloadEncoding};
 pub use notify::{DeliveryOutcome, DeliveryRecord, Notification, NotificationKind, Silence};
 pub use post::{

@@ -87,6 +87,7 @@ fn every_wire_type_round_trips() {
     round_trip(&Alert {
         schema: Schema,
         id: "56701000:heating:20261101T06".into(),
+        kind: AlertKind::Spike,
         state: AlertState::Opened,
         severity: AlertSeverity::High,
         method: "baseline".into(),
@@ -109,7 +110,9 @@ fn every_wire_type_round_trips() {
             voices: 30,
         }],
         raised_at: Utc.with_ymd_and_hms(2026, 11, 1, 7, 0, 1).unwrap(),
+        overdue: None,
     });
+    round_trip(&overdue_alert());
     round_trip(&DlqRecord::new(
         "classify",
         "bad json",
@@ -197,4 +200,62 @@ fn incident_fields_are_optional_and_round_trip() {
     assert_eq!(json["is_voice"], false);
     assert_eq!(json["schema"], 1);
     round_trip(&linked);
+}
+
+fn overdue_alert() -> Alert {
+    let oldest_at = Utc.with_ymd_and_hms(2026, 11, 1, 6, 0, 0).unwrap();
+    Alert {
+        schema: Schema,
+        id: "overdue:uk-a:20261102T07".into(),
+        kind: AlertKind::Overdue,
+        state: AlertState::Opened,
+        severity: AlertSeverity::Medium,
+        method: "overdue".into(),
+        expected_note: None,
+        municipality: Some("56701000".into()),
+        municipality_name: "г. Пенза".into(),
+        topic: Topic::ManagementCompany,
+        window_start: oldest_at,
+        window_end: Utc.with_ymd_and_hms(2026, 11, 2, 7, 0, 0).unwrap(),
+        observed: 2,
+        expected: 0.0,
+        upper_bound: None,
+        p_value: 0.0,
+        incidents: 2,
+        voices: 2,
+        top_incidents: vec![],
+        raised_at: Utc.with_ymd_and_hms(2026, 11, 2, 7, 0, 0).unwrap(),
+        overdue: Some(AlertOverdue {
+            organisation: "uk-a".into(),
+            organisation_name: "УК «А»".into(),
+            org_type: "uk".into(),
+            deadline_secs: 86_400,
+            complaints: 2,
+            oldest_uid: "vk:-1:2".into(),
+            oldest_url: "https://vk.com/wall-1_2".into(),
+            oldest_at,
+        }),
+    }
+}
+
+#[test]
+fn alert_events_written_before_overdue_alerts_still_decode_as_spikes() {
+    let old = r#"{"schema":1,"id":"56701000:heating:20261101T06","state":"opened","severity":"high",
+        "method":"baseline","municipality":"56701000","municipality_name":"г. Пенза","topic":"heating",
+        "window_start":"2026-11-01T06:00:00Z","window_end":"2026-11-01T07:00:00Z","observed":40,
+        "expected":3.5,"p_value":1e-9,"incidents":3,"voices":40,"raised_at":"2026-11-01T07:00:01Z"}"#;
+    let alert: Alert = decode("Alert", old.as_bytes()).unwrap();
+    assert_eq!((alert.kind, &alert.overdue), (AlertKind::Spike, &None));
+    // …and a spike is written as before, without the new fields.
+    let json = String::from_utf8(encode(&alert)).unwrap();
+    assert!(!json.contains("kind") && !json.contains("overdue"), "{json}");
+}
+
+#[test]
+fn an_overdue_alert_is_keyed_by_its_organisation() {
+    let alert = overdue_alert();
+    assert_eq!(alert.key(), "56701000:overdue:uk-a");
+    let json: serde_json::Value = serde_json::from_slice(&encode(&alert)).unwrap();
+    assert_eq!(json["kind"], "overdue");
+    assert_eq!(json["overdue"]["oldest_at"], "2026-11-01T06:00:00Z");
 }

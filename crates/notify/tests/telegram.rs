@@ -389,6 +389,31 @@ fn a_notification_reads_well_in_russian() {
     assert!(messages[0].contains(link), "{}", messages[0]);
 }
 
+/// An overdue alert names the organisation, the count past the deadline, and the oldest complaint.
+#[test]
+fn an_overdue_notification_says_who_how_many_and_since_when() {
+    let mut n = notification("tg", 1, NotificationKind::Opened, "t");
+    n.alerts = vec![overdue_alert()];
+    let messages = markdown::split(&otklik_notify::telegram::render::render(&n, 3), markdown::MESSAGE_LIMIT);
+    let expected = "\
+🚨 Жалобы без ответа
+город Пенза
+
+▪ ООО «УК Жилкомфорт» · город Пенза · нет ответа жителям, открыта
+Без ответа дольше срока (1 д): 3 жалобы
+Самая давняя: vk:-1:2 — ждёт ответа 1 д 6 ч
+
+Статус: тревога открыта";
+    assert_eq!(mdv2::parse(&messages[0]).unwrap(), expected);
+    assert!(messages[0].contains("[vk:\\-1:2](https://vk.com/wall-1_2)"), "{}", messages[0]);
+    n.kind = NotificationKind::Resolved;
+    n.alerts[0].state = otklik_model::AlertState::Resolved;
+    let lines = otklik_notify::telegram::render::render(&n, 3);
+    let resolved = mdv2::parse(&markdown::split(&lines, markdown::MESSAGE_LIMIT)[0]).unwrap();
+    assert!(resolved.starts_with("✅ Просроченных жалоб больше нет"), "{resolved}");
+    assert!(resolved.contains("Жалоб без ответа дольше срока не осталось"), "{resolved}");
+}
+
 #[tokio::test]
 async fn a_shorter_update_edits_every_message_and_a_lost_one_is_sent_anew() {
     let bot = FakeBot::start().await;

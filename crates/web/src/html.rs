@@ -162,10 +162,13 @@ fn alert_card(out: &mut String, card: &AlertCard, options: &PageOptions<'_>) {
         "<summary><span class=\"badge sev-{severity}\">{}</span> <span class=\"state\">{state}</span> \
          <strong class=\"topic\">{}</strong> — <span class=\"place\">{}</span></summary>",
         labels::severity(a.severity),
-        Esc(&capitalised(&labels::topic(a.topic.id()))),
+        Esc(&title(a)),
         Esc(&where_of(a))
     );
-    alert_facts(out, a, clock);
+    match &a.overdue {
+        Some(overdue) => overdue_facts(out, a, overdue, clock),
+        None => alert_facts(out, a, clock),
+    }
     alert_notes(out, card, clock);
     incidents(out, card, clock);
     if matches!(options.silencing, Silencing::Enabled(_)) && card.open {
@@ -181,6 +184,31 @@ fn alert_card(out: &mut String, card: &AlertCard, options: &PageOptions<'_>) {
 fn capitalised(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// A spike's topic, or the organisation an overdue alert is about.
+fn title(a: &Alert) -> String {
+    match &a.overdue {
+        Some(o) => format!("Нет ответа жителям: {}", o.organisation_name),
+        None => capitalised(&labels::topic(a.topic.id())),
+    }
+}
+
+/// How many complaints are past which deadline, and since when the oldest waits.
+fn overdue_facts(out: &mut String, a: &Alert, o: &otklik_model::AlertOverdue, clock: Clock) {
+    let hours = o.deadline_secs / 3600;
+    let count = format!("{} {}", o.complaints, labels::plural(o.complaints, ["жалоба", "жалобы", "жалоб"]));
+    let raised = format!("{} · {}", clock.short(a.raised_at), labels::method(&a.method));
+    out.push_str("<dl class=\"facts\">");
+    for (term, value) in [
+        ("Срок ответа", format!("{hours} ч")),
+        ("Без ответа дольше срока", count),
+        ("Самая давняя", clock.short(o.oldest_at)),
+        ("Событие", raised),
+    ] {
+        let _ = write!(out, "<div><dt>{term}</dt><dd>{}</dd></div>", Esc(&value));
+    }
+    out.push_str("</dl>\n");
 }
 
 fn alert_facts(out: &mut String, a: &Alert, clock: Clock) {
@@ -229,13 +257,19 @@ fn alert_notes(out: &mut String, card: &AlertCard, clock: Clock) {
 }
 
 fn incidents(out: &mut String, card: &AlertCard, clock: Clock) {
-    out.push_str("<h3>Инциденты</h3>\n<ol class=\"incidents\">\n");
+    let overdue = card.alert.overdue.is_some();
+    let heading =
+        if overdue { "Жалобы без ответа, самые давние" } else { "Инциденты" };
+    let _ = write!(out, "<h3>{heading}</h3>\n<ol class=\"incidents\">\n");
     if card.incidents.is_empty() {
         // The store no longer holds the posts: the alert's own top incidents still tell where to look.
         for top in &card.alert.top_incidents {
-            let head = voices(top.voices);
+            let head = if overdue { "без ответа".to_owned() } else { voices(top.voices) };
             let _ = write!(out, "<li><div class=\"inc-head\"><span class=\"voices\">{head}</span></div>");
-            let _ = write!(out, "<p class=\"excerpt\">{} ", Esc(&top.excerpt));
+            // An overdue alert's complaints carry no excerpt: their uid says where they are.
+            let uid = top.uid.to_string();
+            let excerpt = if top.excerpt.is_empty() { &uid } else { &top.excerpt };
+            let _ = write!(out, "<p class=\"excerpt\">{} ", Esc(excerpt));
             link(out, &top.url, "открыть");
             out.push_str("</p></li>\n");
         }

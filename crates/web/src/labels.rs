@@ -71,6 +71,7 @@ pub fn method(method: &str) -> &str {
         "ears" => "резкий всплеск (EARS)",
         "cusum" => "накопленный рост (CUSUM)",
         "threshold" => "порог",
+        "overdue" => "истёк срок ответа",
         other => other,
     }
 }

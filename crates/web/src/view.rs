@@ -124,7 +124,8 @@ impl Snapshot {
             Some(first) => data.incidents(first, now.max(first)).await,
             None => Ok(Vec::new()),
         };
-        let open: Vec<&Alert> = alerts.iter().filter(|a| is_open(a, now)).collect();
+        // Overdue alerts are about an organisation, not a topic's voices: not in the day's table.
+        let open: Vec<&Alert> = alerts.iter().filter(|a| is_open(a, now) && a.kind.is_spike()).collect();
         let table = hourly.map(|cells| table(&cells, &open, now));
         let no_silences = Vec::new();
         let no_records = Vec::new();
@@ -180,7 +181,7 @@ pub fn cards(
             alert,
         })
         .collect();
-    let local = cards.iter().filter(|c| c.open && c.alert.municipality.is_some());
+    let local = cards.iter().filter(|c| c.open && c.alert.municipality.is_some() && c.alert.kind.is_spike());
     let local_topics: Vec<_> = local.map(|c| c.alert.topic).collect();
     for card in &mut cards {
         card.expanded = card.open && (card.alert.municipality.is_some() || !local_topics.contains(&card.alert.topic));
@@ -194,6 +195,10 @@ pub fn cards(
 
 /// The incidents of the alert's topic and place with posts in its window, most voices first.
 fn incidents_of(alert: &Alert, incidents: &[IncidentView]) -> Vec<IncidentView> {
+    if alert.overdue.is_some() {
+        // Its complaints are its own top incidents (the oldest unanswered ones).
+        return Vec::new();
+    }
     let topic = alert.topic.id();
     let mut found: Vec<IncidentView> = incidents
         .iter()
@@ -385,6 +390,7 @@ mod tests {
         Alert {
             schema: Schema,
             id: format!("{}:{topic}", municipality.unwrap_or("region")),
+            kind: otklik_model::AlertKind::Spike,
             state,
             severity: otklik_model::AlertSeverity::High,
             method: "baseline".into(),
@@ -402,6 +408,7 @@ mod tests {
             voices: 20,
             top_incidents: vec![],
             raised_at: at,
+            overdue: None,
         }
     }
 

@@ -22,6 +22,7 @@ fn alert(state: AlertState, raised_at: DateTime<Utc>) -> Alert {
     Alert {
         schema: Schema,
         id: "56705000:heating:20261120T03".into(),
+        kind: otklik_model::AlertKind::Spike,
         state,
         severity: AlertSeverity::High,
         method: "baseline".into(),
@@ -44,6 +45,7 @@ fn alert(state: AlertState, raised_at: DateTime<Utc>) -> Alert {
             voices: 4,
         }],
         raised_at,
+        overdue: None,
     }
 }
 
@@ -184,6 +186,48 @@ async fn the_page_shows_the_open_alert_its_incidents_and_the_day_against_the_usu
     assert!(page.contains(receiver), "{page}");
     let notification = "<td><code>56705000</code></td><td>доставлено</td><td class=\"num\">1</td><td>HTTP 200</td>";
     assert!(page.contains(notification), "{page}");
+}
+
+#[tokio::test]
+async fn an_overdue_alert_shows_the_organisation_its_count_and_oldest_complaints() {
+    let oldest_at = at(19, 2, 0);
+    let overdue = Alert {
+        id: "overdue:uk-zhilkomfort:20261120T0300".into(),
+        kind: otklik_model::AlertKind::Overdue,
+        method: "overdue".into(),
+        state: AlertState::Opened,
+        topic: Topic::ManagementCompany,
+        window_start: oldest_at,
+        top_incidents: vec![AlertIncident {
+            uid: "vk:-100095:17".parse().unwrap(),
+            url: "https://vk.com/wall-100095_17".into(),
+            excerpt: String::new(),
+            voices: 1,
+        }],
+        overdue: Some(otklik_model::AlertOverdue {
+            organisation: "uk-zhilkomfort".into(),
+            organisation_name: "ООО «УК Жилкомфорт»".into(),
+            org_type: "uk".into(),
+            deadline_secs: 86_400,
+            complaints: 2,
+            oldest_uid: "vk:-100095:17".into(),
+            oldest_url: "https://vk.com/wall-100095_17".into(),
+            oldest_at,
+        }),
+        ..alert(AlertState::Opened, at(20, 5, 15))
+    };
+    let data = MemoryData { alerts: vec![overdue], ..demo_data() };
+    let (status, page) = get(Arc::new(data), at_burst(None), "/").await;
+    assert_eq!(status, StatusCode::OK);
+    for shown in [
+        "Нет ответа жителям: ООО «УК Жилкомфорт»</strong>",
+        "<dt>Срок ответа</dt><dd>24 ч</dd>",
+        "<dt>Без ответа дольше срока</dt><dd>2 жалобы</dd>",
+        "Жалобы без ответа, самые давние",
+        "vk:-100095:17 <a href=\"https://vk.com/wall-100095_17\"",
+    ] {
+        assert!(page.contains(shown), "{shown:?} missing from:\n{page}");
+    }
 }
 
 #[tokio::test]

@@ -145,6 +145,7 @@ impl AlertEvent {
         Some(Alert {
             schema: Schema,
             id: self.id.clone(),
+            kind: otklik_model::AlertKind::Spike,
             state: self.kind.state(),
             severity: self.severity.into(),
             method: d.method.as_str().to_owned(),
@@ -162,6 +163,7 @@ impl AlertEvent {
             voices: 0,
             top_incidents: Vec::new(),
             raised_at: self.raised_at,
+            overdue: None,
         })
     }
 }

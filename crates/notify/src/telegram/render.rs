@@ -1,9 +1,11 @@
 //! A notification as a Telegram message for a duty officer, in Russian: where, what, how much
-//! more than usual, how serious, the incidents to open, and the state.
+//! more than usual, how serious, the incidents to open, and the state. An overdue alert says
+//! which organisation, how many of its complaints are unanswered past the deadline, and the
+//! oldest one with its link and age.
 
 use super::markdown::{shorten, Line, Span};
-use chrono::{DateTime, FixedOffset, Offset, Utc};
-use otklik_model::{Alert, AlertSeverity, AlertState, Notification, NotificationKind, Topic};
+use chrono::{DateTime, FixedOffset, Offset, TimeDelta, Utc};
+use otklik_model::{Alert, AlertOverdue, AlertSeverity, AlertState, Notification, NotificationKind, Topic};
 
 /// Excerpts and names are cut to this many characters so that no entity is ever too long to fit.
 const EXCERPT_CHARS: usize = 120;
@@ -12,7 +14,10 @@ const EXCERPT_CHARS: usize = 120;
 pub fn render(notification: &Notification, utc_offset_hours: i32) -> Vec<Line> {
     let offset = FixedOffset::east_opt(utc_offset_hours * 3600).unwrap_or_else(|| Utc.fix());
     let mut lines = vec![
-        Line(vec![Span::Text(format!("{} ", emoji(notification.kind))), Span::Bold(header(notification.kind).into())]),
+        Line(vec![
+            Span::Text(format!("{} ", emoji(notification.kind))),
+            Span::Bold(header(notification.kind, notification.alerts.iter().all(|a| a.overdue.is_some())).into()),
+        ]),
         Line(vec![Span::Bold(shorten(&place(notification), EXCERPT_CHARS))]),
     ];
     for alert in &notification.alerts {
@@ -38,7 +43,17 @@ fn emoji(kind: NotificationKind) -> &'static str {
     }
 }
 
-fn header(kind: NotificationKind) -> &'static str {
+fn header(kind: NotificationKind, overdue: bool) -> &'static str {
+    match kind {
+        _ if !overdue => spike_header(kind),
+        NotificationKind::Opened => "Жалобы без ответа",
+        NotificationKind::Updated => "Жалобы без ответа: обновление",
+        NotificationKind::Reminder => "Напоминание: жалобы всё ещё без ответа",
+        NotificationKind::Resolved => "Просроченных жалоб больше нет",
+    }
+}
+
+fn spike_header(kind: NotificationKind) -> &'static str {
     match kind {
         NotificationKind::Opened => "Всплеск жалоб",
         NotificationKind::Updated => "Всплеск жалоб: обновление",
@@ -58,11 +73,10 @@ fn place(notification: &Notification) -> String {
 }
 
 fn alert_lines(alert: &Alert, offset: FixedOffset, utc_offset_hours: i32, lines: &mut Vec<Line>) {
-    let where_ = match (&alert.municipality, alert.municipality_name.is_empty()) {
-        (None, _) => "вся область".to_owned(),
-        (Some(code), true) => format!("ОКТМО {code}"),
-        (Some(_), false) => shorten(&alert.municipality_name, EXCERPT_CHARS),
-    };
+    let where_ = where_of(alert);
+    if let Some(overdue) = &alert.overdue {
+        return overdue_lines(alert, overdue, &where_, lines);
+    }
     lines.push(Line(vec![
         Span::Text("▪ ".into()),
         Span::Bold(capitalised(topic_ru(alert.topic))),
@@ -92,6 +106,50 @@ fn alert_lines(alert: &Alert, offset: FixedOffset, utc_offset_hours: i32, lines:
             Span::Text(excerpt)
         };
         lines.push(Line(vec![Span::Text(format!("{}. ", i + 1)), link, Span::Text(voices)]));
+    }
+}
+
+fn where_of(alert: &Alert) -> String {
+    match (&alert.municipality, alert.municipality_name.is_empty()) {
+        (None, _) => "вся область".to_owned(),
+        (Some(code), true) => format!("ОКТМО {code}"),
+        (Some(_), false) => shorten(&alert.municipality_name, EXCERPT_CHARS),
+    }
+}
+
+/// Which organisation, how many complaints past which deadline, the oldest one and its age.
+fn overdue_lines(alert: &Alert, overdue: &AlertOverdue, where_: &str, lines: &mut Vec<Line>) {
+    lines.push(Line(vec![
+        Span::Text("▪ ".into()),
+        Span::Bold(shorten(&overdue.organisation_name, EXCERPT_CHARS)),
+        Span::Text(format!(" · {where_} · нет ответа жителям, {}", state_ru(alert.state))),
+    ]));
+    if alert.state == AlertState::Resolved {
+        lines.push(Line(vec![Span::Text("Жалоб без ответа дольше срока не осталось".into())]));
+        return;
+    }
+    let deadline = age(TimeDelta::seconds(i64::try_from(overdue.deadline_secs).unwrap_or(i64::MAX)));
+    let n = overdue.complaints;
+    let complaints = plural(n, ["жалоба", "жалобы", "жалоб"]);
+    lines.push(Line(vec![Span::Text(format!("Без ответа дольше срока ({deadline}): {n} {complaints}"))]));
+    let text = shorten(&overdue.oldest_uid, EXCERPT_CHARS);
+    let link = if is_web_url(&overdue.oldest_url) {
+        Span::Link { text, url: overdue.oldest_url.clone() }
+    } else {
+        Span::Text(text)
+    };
+    let waiting = age(alert.raised_at - overdue.oldest_at);
+    lines.push(Line(vec![Span::Text("Самая давняя: ".into()), link, Span::Text(format!(" — ждёт ответа {waiting}"))]));
+}
+
+/// `2 ч`, `1 д 5 ч`, `45 мин`.
+fn age(d: TimeDelta) -> String {
+    let minutes = d.num_minutes().max(0);
+    match (minutes / 1440, minutes / 60 % 24) {
+        (0, 0) => format!("{} мин", minutes % 60),
+        (0, hours) => format!("{hours} ч"),
+        (days, 0) => format!("{days} д"),
+        (days, hours) => format!("{days} д {hours} ч"),
     }
 }
 

@@ -26,6 +26,7 @@ pub fn alert(municipality: &str, topic: Topic) -> Alert {
     Alert {
         schema: Schema,
         id: format!("{municipality}:{topic}:20261119T12"),
+        kind: otklik_model::AlertKind::Spike,
         state: AlertState::Opened,
         severity: AlertSeverity::High,
         method: "baseline".into(),
@@ -48,6 +49,35 @@ pub fn alert(municipality: &str, topic: Topic) -> Alert {
             voices: 12,
         }],
         raised_at: start_time(),
+        overdue: None,
+    }
+}
+
+/// ООО «УК Жилкомфорт» with three complaints past its 24 h deadline, the oldest 30 h old.
+pub fn overdue_alert() -> Alert {
+    let oldest_at = start_time() - chrono::Duration::hours(30);
+    Alert {
+        id: "overdue:uk-zhilkomfort:20261119T1500".into(),
+        kind: otklik_model::AlertKind::Overdue,
+        severity: AlertSeverity::Medium,
+        method: "overdue".into(),
+        topic: Topic::ManagementCompany,
+        window_start: oldest_at,
+        observed: 3,
+        incidents: 3,
+        voices: 3,
+        top_incidents: Vec::new(),
+        overdue: Some(otklik_model::AlertOverdue {
+            organisation: "uk-zhilkomfort".into(),
+            organisation_name: "ООО «УК Жилкомфорт»".into(),
+            org_type: "uk".into(),
+            deadline_secs: 86_400,
+            complaints: 3,
+            oldest_uid: "vk:-1:2".into(),
+            oldest_url: "https://vk.com/wall-1_2".into(),
+            oldest_at,
+        }),
+        ..alert("56701000", Topic::ManagementCompany)
     }
 }
 
