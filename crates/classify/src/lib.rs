@@ -141,6 +141,8 @@ pub struct Classifier {
     engine: Engine,
     rules: Vec<RuleMeta>,
     thresholds: HashMap<Topic, f32>,
+    /// Topics exempt from [`SECONDARY_SHARE`] (`alongside = true`).
+    alongside: Vec<Topic>,
     language: LanguageDetector,
     gazetteer: Option<gazetteer::Gazetteer>,
     /// The region served: its municipalities are the ones assigned.
@@ -301,8 +303,8 @@ impl Classifier {
             None if region == gazetteer::DEFAULT_REGION => region::Home::penza(),
             None => region::Home { code: region.into(), words: Default::default(), stem: None },
         };
-        let thresholds = config.thresholds;
-        Ok(Classifier { engine, rules, thresholds, language: LanguageDetector::default(), gazetteer, home, version })
+        let (thresholds, alongside) = (config.thresholds, config.alongside);
+        Ok(Classifier { engine, rules, thresholds, alongside, language: LanguageDetector::default(), gazetteer, home, version })
     }
 
     /// The loaded gazetteer, for place detail beyond the municipality (incident linking).
@@ -517,7 +519,7 @@ impl Classifier {
                 Some(Rejection::BelowThreshold)
             } else if let Some(rule) = is_suppressed(&topic) {
                 Some(Rejection::Suppressed(rule))
-            } else if score < best * SECONDARY_SHARE {
+            } else if score < best * SECONDARY_SHARE && !self.alongside.contains(&topic) {
                 Some(Rejection::Secondary)
             } else {
                 None
@@ -548,17 +550,21 @@ impl Classifier {
         // под деревом»): of the topics that pass, the one whose own (non-context) evidence starts
         // earliest is the post's topic. Topics whose evidence starts at the same token stay
         // together. Measured: dev.csv micro-F1 0.792 → 0.805, labelled set 0.843 → 0.849.
-        if hits.len() > 1 {
+        // An `alongside` topic (who failed) neither leads nor yields here: it stands beside whatever
+        // the post is about.
+        let leads = |t: Topic| !self.alongside.contains(&t);
+        if hits.iter().filter(|h| leads(h.topic)).count() > 1 {
             let first_of = |t: Topic| first_at.iter().find(|(x, _)| *x == t).map_or(u32::MAX, |e| e.1);
-            let first = hits.iter().map(|h| first_of(h.topic)).min().unwrap_or(0);
+            let first = hits.iter().filter(|h| leads(h.topic)).map(|h| first_of(h.topic)).min().unwrap_or(0);
+            let later = |t: Topic| leads(t) && first_of(t) != first;
             if explain {
-                for ts in topic_scores.iter_mut().filter(|ts| ts.accepted && first_of(ts.topic) != first) {
+                for ts in topic_scores.iter_mut().filter(|ts| ts.accepted && later(ts.topic)) {
                     ts.accepted = false;
                     ts.rejected_because =
                         Some(format!("its evidence starts after that of a topic named earlier (token {first})"));
                 }
             }
-            hits.retain(|h| first_of(h.topic) == first);
+            hits.retain(|h| !later(h.topic));
         }
         let origin = kind::Origin {
             has_topics: !hits.is_empty(),
