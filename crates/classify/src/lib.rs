@@ -457,7 +457,9 @@ impl Classifier {
         // must not lift a weak mention of the road to the level of the litter lying on it); when
         // none does, they count fully and may decide.
         let threshold_of = |t: &Topic| self.thresholds.get(t).copied().unwrap_or(1.0);
-        let core_decides = scores.iter().any(|e| e.core >= threshold_of(&e.topic));
+        // An `alongside` topic names who failed, not what: it never makes place words count less.
+        let core_decides =
+            scores.iter().any(|e| e.core >= threshold_of(&e.topic) && !self.alongside.contains(&e.topic));
         let scores: Vec<(Topic, f32, Strongest)> = scores
             .into_iter()
             .map(|e| {
