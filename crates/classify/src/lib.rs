@@ -304,7 +304,16 @@ impl Classifier {
             None => region::Home { code: region.into(), words: Default::default(), stem: None },
         };
         let (thresholds, alongside) = (config.thresholds, config.alongside);
-        Ok(Classifier { engine, rules, thresholds, alongside, language: LanguageDetector::default(), gazetteer, home, version })
+        Ok(Classifier {
+            engine,
+            rules,
+            thresholds,
+            alongside,
+            language: LanguageDetector::default(),
+            gazetteer,
+            home,
+            version,
+        })
     }
 
     /// The loaded gazetteer, for place detail beyond the municipality (incident linking).
