@@ -53,7 +53,7 @@ use std::path::Path;
 /// tell which posts were classified by which rules. Every classification carries it, followed by
 /// a fingerprint of the rule files actually loaded (`+` and 8 hex digits) so that a locally
 /// edited rule set is never mistaken for the released one.
-pub const CLASSIFIER_VERSION: &str = "0.6.1";
+pub const CLASSIFIER_VERSION: &str = "0.6.2";
 
 /// Keep a secondary topic only when it scores at least this share of the best topic's score: a
 /// passing mention («…у подъезда, где не горит фонарь…») should not make a second topic of a post
