@@ -8,6 +8,8 @@
 //! id = "heating"                 # a taxonomy id (DESIGN.md)
 //! threshold = 1.0                # score needed to tag a post (default 1.0)
 //! exclude = ["горячий линия"]    # spans where this topic's rules do not count
+//! alongside = false              # a topic of who failed rather than what (the management
+//!                                # company): tagged beside a stronger topic whatever the ratio
 //!
 //! [[topic.rule]]
 //! id = "no_heating"              # unique within the topic; reported as "heating.no_heating"
@@ -95,6 +97,8 @@ struct TopicDef {
     #[serde(default)]
     exclude: Vec<Spanned<String>>,
     #[serde(default)]
+    alongside: bool,
+    #[serde(default)]
     rule: Vec<RuleDef>,
 }
 
@@ -157,6 +161,8 @@ pub(crate) struct RulesConfig {
     pub rules: Vec<RuleConfig>,
     /// Per topic (taxonomy order): its threshold.
     pub thresholds: HashMap<Topic, f32>,
+    /// Topics tagged beside a stronger one whatever the ratio of their scores.
+    pub alongside: Vec<Topic>,
     /// Every post-kind cue with its patterns, in [`Cue::ALL`] order.
     pub cues: Vec<(Cue, Vec<PhraseSpec>)>,
     /// The files read, for the version fingerprint.
@@ -273,6 +279,7 @@ pub(crate) fn load_dir(dir: &Path) -> Result<RulesConfig, LoadError> {
 fn parse_sources(sources: Vec<(PathBuf, String)>, problems: &mut Vec<Problem>) -> RulesConfig {
     let mut rules = Vec::new();
     let mut thresholds = HashMap::new();
+    let mut alongside = Vec::new();
     // Where each topic was defined, to report duplicates.
     let mut defined: HashMap<Topic, (PathBuf, usize)> = HashMap::new();
     for (file, text) in &sources {
@@ -281,6 +288,9 @@ fn parse_sources(sources: Vec<(PathBuf, String)>, problems: &mut Vec<Problem>) -
         for topic_def in def.topic {
             let Some(topic) = reader.topic(&topic_def, &mut defined) else { continue };
             thresholds.insert(topic, reader.threshold(topic, topic_def.threshold.as_ref()));
+            if topic_def.alongside {
+                alongside.push(topic);
+            }
             rules.extend(reader.exclude_rule(topic, &topic_def.exclude));
             let mut rule_ids = BTreeSet::new();
             for rule in &topic_def.rule {
@@ -291,7 +301,7 @@ fn parse_sources(sources: Vec<(PathBuf, String)>, problems: &mut Vec<Problem>) -
     if let Some(problem) = missing_topics(&sources, &defined) {
         problems.push(problem);
     }
-    RulesConfig { rules, thresholds, cues: Vec::new(), sources }
+    RulesConfig { rules, thresholds, alongside, cues: Vec::new(), sources }
 }
 
 /// Every taxonomy topic needs a definition: the one problem naming those without.
@@ -503,6 +513,7 @@ const KEYS: &[&str] = &[
     "topic",
     "id",
     "threshold",
+    "alongside",
     "description",
     "exclude",
     "rule",

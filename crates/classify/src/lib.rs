@@ -53,7 +53,7 @@ use std::path::Path;
 /// tell which posts were classified by which rules. Every classification carries it, followed by
 /// a fingerprint of the rule files actually loaded (`+` and 8 hex digits) so that a locally
 /// edited rule set is never mistaken for the released one.
-pub const CLASSIFIER_VERSION: &str = "0.6.1";
+pub const CLASSIFIER_VERSION: &str = "0.6.2";
 
 /// Keep a secondary topic only when it scores at least this share of the best topic's score: a
 /// passing mention («…у подъезда, где не горит фонарь…») should not make a second topic of a post
@@ -141,6 +141,8 @@ pub struct Classifier {
     engine: Engine,
     rules: Vec<RuleMeta>,
     thresholds: HashMap<Topic, f32>,
+    /// Topics exempt from [`SECONDARY_SHARE`] (`alongside = true`).
+    alongside: Vec<Topic>,
     language: LanguageDetector,
     gazetteer: Option<gazetteer::Gazetteer>,
     /// The region served: its municipalities are the ones assigned.
@@ -301,8 +303,17 @@ impl Classifier {
             None if region == gazetteer::DEFAULT_REGION => region::Home::penza(),
             None => region::Home { code: region.into(), words: Default::default(), stem: None },
         };
-        let thresholds = config.thresholds;
-        Ok(Classifier { engine, rules, thresholds, language: LanguageDetector::default(), gazetteer, home, version })
+        let (thresholds, alongside) = (config.thresholds, config.alongside);
+        Ok(Classifier {
+            engine,
+            rules,
+            thresholds,
+            alongside,
+            language: LanguageDetector::default(),
+            gazetteer,
+            home,
+            version,
+        })
     }
 
     /// The loaded gazetteer, for place detail beyond the municipality (incident linking).
@@ -455,7 +466,9 @@ impl Classifier {
         // must not lift a weak mention of the road to the level of the litter lying on it); when
         // none does, they count fully and may decide.
         let threshold_of = |t: &Topic| self.thresholds.get(t).copied().unwrap_or(1.0);
-        let core_decides = scores.iter().any(|e| e.core >= threshold_of(&e.topic));
+        // An `alongside` topic names who failed, not what: it never makes place words count less.
+        let core_decides =
+            scores.iter().any(|e| e.core >= threshold_of(&e.topic) && !self.alongside.contains(&e.topic));
         let scores: Vec<(Topic, f32, Strongest)> = scores
             .into_iter()
             .map(|e| {
@@ -517,7 +530,7 @@ impl Classifier {
                 Some(Rejection::BelowThreshold)
             } else if let Some(rule) = is_suppressed(&topic) {
                 Some(Rejection::Suppressed(rule))
-            } else if score < best * SECONDARY_SHARE {
+            } else if score < best * SECONDARY_SHARE && !self.alongside.contains(&topic) {
                 Some(Rejection::Secondary)
             } else {
                 None
@@ -548,17 +561,21 @@ impl Classifier {
         // под деревом»): of the topics that pass, the one whose own (non-context) evidence starts
         // earliest is the post's topic. Topics whose evidence starts at the same token stay
         // together. Measured: dev.csv micro-F1 0.792 → 0.805, labelled set 0.843 → 0.849.
-        if hits.len() > 1 {
+        // An `alongside` topic (who failed) neither leads nor yields here: it stands beside whatever
+        // the post is about.
+        let leads = |t: Topic| !self.alongside.contains(&t);
+        if hits.iter().filter(|h| leads(h.topic)).count() > 1 {
             let first_of = |t: Topic| first_at.iter().find(|(x, _)| *x == t).map_or(u32::MAX, |e| e.1);
-            let first = hits.iter().map(|h| first_of(h.topic)).min().unwrap_or(0);
+            let first = hits.iter().filter(|h| leads(h.topic)).map(|h| first_of(h.topic)).min().unwrap_or(0);
+            let later = |t: Topic| leads(t) && first_of(t) != first;
             if explain {
-                for ts in topic_scores.iter_mut().filter(|ts| ts.accepted && first_of(ts.topic) != first) {
+                for ts in topic_scores.iter_mut().filter(|ts| ts.accepted && later(ts.topic)) {
                     ts.accepted = false;
                     ts.rejected_because =
                         Some(format!("its evidence starts after that of a topic named earlier (token {first})"));
                 }
             }
-            hits.retain(|h| first_of(h.topic) == first);
+            hits.retain(|h| !later(h.topic));
         }
         let origin = kind::Origin {
             has_topics: !hits.is_empty(),

@@ -443,3 +443,43 @@ fn another_region_means_no_municipality_and_a_flag() {
     let c = classifier().classify_text("В Пензе на Московской нет воды", &resident());
     assert!(!c.out_of_region && c.municipality.is_some());
 }
+
+/// Two topics of one post: a strong fault and a weak company topic named before it.
+fn fault_and_company(dir: &Path, alongside: bool) -> Classifier {
+    valid_rules(dir, &[Topic::Lifts, Topic::ManagementCompany]);
+    let rules = format!(
+        "[[topic]]\nid = \"lifts\"\n[[topic.rule]]\nid = \"lift\"\nweight = 3.0\npatterns = [\"=лифт\"]\n\n\
+         [[topic]]\nid = \"management_company\"\nalongside = {alongside}\n\
+         [[topic.rule]]\nid = \"conduct\"\npatterns = [\"=ук ~2 =не ~1 =отвечает\"]\n"
+    );
+    write(dir, "pair.toml", &rules);
+    Classifier::load(dir, None).expect("valid")
+}
+
+#[test]
+fn an_alongside_topic_stands_beside_a_stronger_topic_named_later() {
+    let text = "ук не отвечает, а лифт стоит";
+    let tagged = |c: &Classifier| c.classify_text(text, &resident()).topics.iter().map(|h| h.topic).collect::<Vec<_>>();
+    let dir = tempfile::tempdir().unwrap();
+    let got = tagged(&fault_and_company(dir.path(), true));
+    assert!(got.contains(&Topic::Lifts) && got.contains(&Topic::ManagementCompany), "{got:?}");
+    // Without it, the company yields: a third of the fault's score.
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(tagged(&fault_and_company(dir.path(), false)), vec![Topic::Lifts]);
+}
+
+#[test]
+fn the_company_is_tagged_beside_a_fault_only_when_blamed() {
+    for text in [
+        "течёт крыша над пятым этажом, управляющая компания на заявки не реагирует",
+        "нет горячей воды неделю, ТСЖ игнорирует наши обращения",
+        "окна в подъезде разбиты, УК ничего не делает",
+    ] {
+        assert_topic(text, Topic::ManagementCompany);
+    }
+    assert_topic("окна в подъезде разбиты, УК ничего не делает", Topic::BuildingMaintenance);
+    assert_not_topic(
+        "прошу обязать управляющую компанию отремонтировать крышу над пятым этажом",
+        Topic::ManagementCompany,
+    );
+}
