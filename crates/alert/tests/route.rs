@@ -669,7 +669,7 @@ fn overdue_alerts_follow_kind_rules_and_are_never_inhibited() {
     let mut sent: Vec<(&str, &str, usize)> =
         routed.send.iter().map(|n| (n.receiver.as_str(), n.group_key.as_str(), n.alerts.len())).collect();
     sent.sort();
-    assert_eq!(sent, [("duty", "region:management_company", 3), ("responses", PENZA, 1), ("responses", SERDOBSK, 1)]);
+    assert_eq!(sent, [("duty", "region:management_company", 3), ("responses", SERDOBSK, 1), ("responses", PENZA, 1)]);
     assert!(routed.suppressed.iter().all(|d| d.alert_ids.iter().all(|id| !id.starts_with("overdue"))), "not inhibited");
     // An overdue alert updated with more complaints is news for its thread, not a new page.
     let more = Alert { observed: 3, ..update(&overdue(PENZA, "uk-a"), 3) };

@@ -260,12 +260,17 @@ async fn alerts_arrive_in_the_local_store_as_alert_messages() {
 async fn overdue_alerts_keep_their_detail_through_a_row_and_old_rows_read_as_spikes() {
     let mut row = alert("overdue:uk-a:20261120T0300", "opened", -10);
     row.kind = "overdue".into();
-    row.overdue = serde_json::json!({
-        "organisation": "uk-a", "organisation_name": "УК «А»", "org_type": "uk", "deadline_secs": 86400,
-        "complaints": 2, "oldest_uid": "vk:-1:1", "oldest_url": "https://vk.com/wall-1_1",
-        "oldest_at": otklik_model::format_rfc3339_secs(&base_time()),
-    })
-    .to_string();
+    let detail = otklik_model::AlertOverdue {
+        organisation: "uk-a".into(),
+        organisation_name: "УК «А»".into(),
+        org_type: "uk".into(),
+        deadline_secs: 86_400,
+        complaints: 2,
+        oldest_uid: "vk:-1:1".into(),
+        oldest_url: "https://vk.com/wall-1_1".into(),
+        oldest_at: base_time(),
+    };
+    row.overdue = serde_json::to_string(&detail).unwrap();
     let overdue = otklik_model::Alert::try_from(&row).unwrap();
     assert_eq!(overdue.kind, otklik_model::AlertKind::Overdue);
     assert_eq!(overdue.overdue.as_ref().map(|o| o.complaints), Some(2));
@@ -276,7 +281,8 @@ async fn overdue_alerts_keep_their_detail_through_a_row_and_old_rows_read_as_spi
     let store = LocalStore::<AlertRow>::open(dir.path()).unwrap();
     let mut old = serde_json::to_value(alert("a1", "opened", -10)).unwrap();
     old.as_object_mut().unwrap().retain(|k, _| k != "kind" && k != "overdue");
-    std::fs::write(store.dir().join("alerts-2026112000.jsonl"), format!("{old}\n")).unwrap();
+    let file = format!("alerts-{}.jsonl", base_time().format("%Y%m%d%H"));
+    std::fs::write(store.dir().join(file), format!("{old}\n")).unwrap();
     let history = History::Local(dir.path().to_owned());
     let rows = history.latest_alerts(base_time() - Duration::hours(1)).await.unwrap();
     assert_eq!(rows.len(), 1, "{rows:?}");
