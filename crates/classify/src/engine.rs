@@ -192,117 +192,146 @@ pub(crate) struct RuleSpecs {
     pub regexes: Vec<Regex>,
 }
 
-/// Letters of the trie's dense alphabet: Latin, digits, the Russian alphabet, '-' and '/'. Any
+/// Letters of the trie's fast alphabet: Latin, digits, the Russian alphabet, '-' and '/'. Any
 /// other character a key uses gets a symbol of its own at build time ([`Trie::extra`]).
 const FAST_SYMBOLS: usize = 26 + 10 + 32 + 2;
 
-/// The transition table, in 16-bit cells whenever the node count allows: the table is most of
-/// the trie's memory, and the half-size table stays in the CPU cache.
-enum Transitions {
-    Narrow(Vec<u16>),
-    Wide(Vec<u32>),
-}
-
-impl Transitions {
-    #[inline]
-    fn get(&self, i: usize) -> u32 {
-        match self {
-            Transitions::Narrow(v) => v[i] as u32,
-            Transitions::Wide(v) => v[i],
-        }
-    }
-
-    fn len(&self) -> usize {
-        match self {
-            Transitions::Narrow(v) => v.len(),
-            Transitions::Wide(v) => v.len(),
-        }
-    }
-
-    fn cell_size(&self) -> usize {
-        match self {
-            Transitions::Narrow(_) => 2,
-            Transitions::Wide(_) => 4,
-        }
-    }
-}
+/// A symbol no character has: the end of a walk.
+const NO_SYMBOL: u8 = u8::MAX;
 
 /// A trie over the keys of all terms, walked letter by letter along a token.
+///
+/// Laid out for the cache, since on diverse text nearly every walk reads nodes nobody read
+/// lately: the root is a dense row (every token starts there), every other node is a few bytes
+/// of `nodes` in depth-first order — a node's first child right after it — so a walk down a
+/// key reads one short stretch of memory. A dense table of all nodes (one row of every symbol
+/// per node) was twenty times the size and cost a cache miss per letter.
 struct Trie {
-    /// `next[node * symbols + symbol]`: the child, or 0 (the root is never a child).
-    next: Transitions,
-    symbols: usize,
-    /// Per node: the range of [`Trie::node_terms`] holding the terms whose key ends here.
+    /// The root's child per symbol, as an offset into `nodes` (0: none; offset 0 is no node).
+    root: Vec<u32>,
+    /// Nodes, each `[children: u8, term list + 1: u24 LE, labels: u8 × children, offsets: u32
+    /// LE × children]`, labels sorted.
+    nodes: Vec<u8>,
+    /// Per term list: the range of [`Trie::node_terms`] holding the terms whose key ends at a node.
     ends: Vec<(u32, u32)>,
     node_terms: Vec<u32>,
-    /// Symbols of characters outside the fast alphabet that some key uses.
-    extra: HashMap<char, u32>,
+    /// The symbol of each ASCII character and of each character U+0400..U+047F.
+    ascii: [u8; 128],
+    cyrillic: [u8; 128],
+    /// Symbols of other characters some key uses.
+    extra: HashMap<char, u8>,
 }
 
 /// The symbol of an ASCII or basic-Cyrillic lower-case character, if it has a fast one.
-#[inline]
-fn fast_symbol(c: char) -> Option<u32> {
-    match c {
-        'a'..='z' => Some(c as u32 - 'a' as u32),
-        '0'..='9' => Some(26 + c as u32 - '0' as u32),
-        'а'..='я' => Some(36 + c as u32 - 'а' as u32),
-        '-' => Some(68),
-        '/' => Some(69),
-        _ => None,
-    }
+fn fast_symbol(c: char) -> Option<u8> {
+    let s = match c {
+        'a'..='z' => c as u32 - 'a' as u32,
+        '0'..='9' => 26 + c as u32 - '0' as u32,
+        'а'..='я' => 36 + c as u32 - 'а' as u32,
+        '-' => 68,
+        '/' => 69,
+        _ => return None,
+    };
+    Some(s as u8)
+}
+
+/// A trie node while building: its children by symbol, and its term list.
+#[derive(Default)]
+struct BuildNode {
+    children: Vec<(u8, usize)>,
+    terms: Option<u32>,
 }
 
 impl Trie {
-    fn build(keys: &[(String, Vec<u32>)]) -> Trie {
-        let mut extra: HashMap<char, u32> = HashMap::new();
+    fn build(keys: &[(String, Vec<u32>)]) -> Result<Trie, String> {
+        let mut extra: HashMap<char, u8> = HashMap::new();
         for (key, _) in keys {
-            for c in key.chars() {
-                if fast_symbol(c).is_none() {
-                    let next = (FAST_SYMBOLS + extra.len()) as u32;
-                    extra.entry(c).or_insert(next);
+            for c in key.chars().filter(|&c| fast_symbol(c).is_none()) {
+                let next = FAST_SYMBOLS + extra.len();
+                if !extra.contains_key(&c) {
+                    let s = u8::try_from(next).ok().filter(|&s| s != NO_SYMBOL);
+                    let s = s.ok_or("the rules' terms use more than 185 characters outside the Russian and Latin letters")?;
+                    extra.insert(c, s);
                 }
             }
         }
-        let symbols = FAST_SYMBOLS + extra.len();
-        let mut next = vec![0u32; symbols];
-        let mut terms_at: Vec<Vec<u32>> = vec![Vec::new()];
+        let symbol = |c: char| fast_symbol(c).or_else(|| extra.get(&c).copied()).unwrap_or(NO_SYMBOL);
+        let mut ascii = [NO_SYMBOL; 128];
+        let mut cyrillic = [NO_SYMBOL; 128];
+        for (i, (a, c)) in ascii.iter_mut().zip(cyrillic.iter_mut()).enumerate() {
+            // Tokens hold no ASCII outside the fast alphabet.
+            *a = fast_symbol(char::from(i as u8)).unwrap_or(NO_SYMBOL);
+            *c = char::from_u32(0x400 + i as u32).map_or(NO_SYMBOL, symbol);
+        }
+        let mut built = vec![BuildNode::default()];
+        let mut ends = Vec::new();
+        let mut node_terms = Vec::new();
         for (key, terms) in keys {
             let mut node = 0usize;
             for c in key.chars() {
-                let sym = fast_symbol(c).unwrap_or_else(|| extra[&c]) as usize;
-                let child = next[node * symbols + sym];
-                node = if child == 0 {
-                    let id = terms_at.len();
-                    terms_at.push(Vec::new());
-                    next.resize(next.len() + symbols, 0);
-                    next[node * symbols + sym] = id as u32;
-                    id
-                } else {
-                    child as usize
+                let sym = symbol(c);
+                node = match built[node].children.iter().find(|&&(s, _)| s == sym) {
+                    Some(&(_, child)) => child,
+                    None => {
+                        built.push(BuildNode::default());
+                        let child = built.len() - 1;
+                        built[node].children.push((sym, child));
+                        child
+                    }
                 };
             }
-            terms_at[node].extend_from_slice(terms);
-        }
-        let next = if terms_at.len() <= u16::MAX as usize {
-            Transitions::Narrow(next.into_iter().map(|n| n as u16).collect())
-        } else {
-            Transitions::Wide(next)
-        };
-        let mut ends = Vec::with_capacity(terms_at.len());
-        let mut node_terms = Vec::new();
-        for t in terms_at {
+            // Keys are distinct, so a node gets one term list at most.
             let from = node_terms.len() as u32;
-            node_terms.extend(t);
+            node_terms.extend_from_slice(terms);
+            built[node].terms = Some(ends.len() as u32);
             ends.push((from, node_terms.len() as u32));
         }
-        Trie { next, symbols, ends, node_terms, extra }
+        if ends.len() >= 1 << 24 {
+            return Err("the rules hold more than 16 million distinct terms".into());
+        }
+        let (root, nodes) = Trie::lay_out(&mut built);
+        Ok(Trie { root, nodes, ends, node_terms, ascii, cyrillic, extra })
     }
 
+    /// Writes the nodes below the root in depth-first order; returns the root's row and them.
+    fn lay_out(built: &mut [BuildNode]) -> (Vec<u32>, Vec<u8>) {
+        let symbols = built[0].children.iter().map(|&(s, _)| s as usize + 1).max().unwrap_or(0);
+        for node in built.iter_mut() {
+            node.children.sort_unstable();
+        }
+        // Offsets first (a parent holds its children's), one byte in so that 0 means none.
+        let mut offset = vec![0u32; built.len()];
+        let mut order = Vec::with_capacity(built.len());
+        let mut stack: Vec<usize> = built[0].children.iter().rev().map(|&(_, c)| c).collect();
+        let mut at = 1usize;
+        while let Some(n) = stack.pop() {
+            offset[n] = at as u32;
+            order.push(n);
+            at += 4 + 5 * built[n].children.len();
+            stack.extend(built[n].children.iter().rev().map(|&(_, c)| c));
+        }
+        let mut nodes = Vec::with_capacity(at);
+        nodes.push(0);
+        for &n in &order {
+            let node = &built[n];
+            let list = node.terms.map_or(0, |t| t + 1);
+            nodes.push(node.children.len() as u8);
+            nodes.extend_from_slice(&list.to_le_bytes()[..3]);
+            nodes.extend(node.children.iter().map(|&(s, _)| s));
+            for &(_, c) in &node.children {
+                nodes.extend_from_slice(&offset[c].to_le_bytes());
+            }
+        }
+        let mut root = vec![0u32; symbols];
+        for &(s, c) in &built[0].children {
+            root[s as usize] = offset[c];
+        }
+        (root, nodes)
+    }
+
+    /// Rough heap size, in bytes.
     fn memory_usage(&self) -> usize {
-        self.next.len() * self.next.cell_size()
-            + self.ends.len() * 8
-            + self.node_terms.len() * 4
-            + self.extra.len() * 16
+        self.root.len() * 4 + self.nodes.len() + self.ends.len() * 8 + self.node_terms.len() * 4 + self.extra.len() * 8
     }
 
     /// Calls `found(terms, key_end)` for every key that is a prefix of `token`, shortest first;
@@ -310,40 +339,53 @@ impl Trie {
     #[inline]
     fn walk(&self, token: &str, mut found: impl FnMut(&[u32], usize)) {
         let mut node = 0usize;
-        let bytes = token.as_bytes();
         let mut i = 0;
-        while i < bytes.len() {
-            // The normaliser's output is lower-case: ASCII and two-byte basic Cyrillic are
-            // decoded by hand, anything else through the char decoder.
-            let b = bytes[i];
-            let (sym, len) = if b < 0x80 {
-                match fast_symbol(b as char) {
-                    Some(s) => (s, 1),
-                    None => return,
-                }
-            } else if (b == 0xD0 || b == 0xD1) && i + 1 < bytes.len() {
-                let c = char::from_u32(((b as u32 & 0x1F) << 6) | (bytes[i + 1] as u32 & 0x3F)).unwrap_or('\0');
-                match fast_symbol(c).or_else(|| self.extra.get(&c).copied()) {
-                    Some(s) => (s, 2),
-                    None => return,
-                }
-            } else {
-                let c = token[i..].chars().next().unwrap_or('\0');
-                match self.extra.get(&c) {
-                    Some(&s) => (s, c.len_utf8()),
-                    None => return,
-                }
-            };
-            let child = self.next.get(node * self.symbols + sym as usize);
+        while i < token.len() {
+            let Some((sym, len)) = self.symbol_at(token, i) else { return };
+            let child = if node == 0 { self.root.get(sym as usize).copied().unwrap_or(0) } else { self.child(node, sym) };
             if child == 0 {
                 return;
             }
             node = child as usize;
             i += len;
-            let (a, b) = self.ends[node];
-            if a != b {
+            let list = u32::from_le_bytes([self.nodes[node + 1], self.nodes[node + 2], self.nodes[node + 3], 0]);
+            if list != 0 {
+                let (a, b) = self.ends[list as usize - 1];
                 found(&self.node_terms[a as usize..b as usize], i);
             }
+        }
+    }
+
+    /// The symbol of the character at byte `i` of `token` and its length, if some key uses it.
+    /// The normaliser's output is lower-case: ASCII and two-byte basic Cyrillic are looked up in
+    /// tables, anything else through the char decoder.
+    #[inline]
+    fn symbol_at(&self, token: &str, i: usize) -> Option<(u8, usize)> {
+        let bytes = token.as_bytes();
+        let b = bytes[i];
+        let (sym, len) = if b < 0x80 {
+            (self.ascii[b as usize], 1)
+        } else if (b == 0xD0 || b == 0xD1) && i + 1 < bytes.len() {
+            // U+0400..U+047F: the lead byte's low bit and the continuation byte's six.
+            (self.cyrillic[(usize::from(b & 1) << 6) | usize::from(bytes[i + 1] & 0x3F)], 2)
+        } else {
+            let c = token[i..].chars().next()?;
+            (*self.extra.get(&c)?, c.len_utf8())
+        };
+        (sym != NO_SYMBOL).then_some((sym, len))
+    }
+
+    /// The offset of `node`'s child by `sym`, or 0.
+    #[inline]
+    fn child(&self, node: usize, sym: u8) -> u32 {
+        let n = usize::from(self.nodes[node]);
+        let labels = &self.nodes[node + 4..node + 4 + n];
+        match labels.iter().position(|&l| l == sym) {
+            Some(k) => {
+                let at = node + 4 + n + 4 * k;
+                u32::from_le_bytes([self.nodes[at], self.nodes[at + 1], self.nodes[at + 2], self.nodes[at + 3]])
+            }
+            None => 0,
         }
     }
 }
@@ -512,7 +554,7 @@ impl Engine {
             });
             keys[id].1.push(i as u32);
         }
-        let trie = Trie::build(&keys);
+        let trie = Trie::build(&keys)?;
         let regex_set =
             RegexSet::new(regexes.iter().map(|r| r.as_str())).map_err(|e| format!("building the regex set: {e}"))?;
         Ok(Engine {
@@ -789,6 +831,27 @@ mod tests {
         assert_eq!(fired(&e, "в подьезде грязно"), [0]);
         assert_eq!(fired(&e, "в ПОДЪЕЗДЕ грязно"), [0]);
         assert_eq!(fired(&e, "обьявление"), [1]);
+    }
+
+    #[test]
+    fn the_trie_finds_every_key_that_starts_a_token_shortest_first() {
+        // Shared prefixes, a node with many children, characters outside the fast alphabet.
+        let keys = ["а", "ав", "авт", "автобус", "аб", "ак", "ам", "бв", "ёж", "x1", "12/3", "ї", "zz-a", "ab"];
+        let entries: Vec<(String, Vec<u32>)> =
+            keys.iter().enumerate().map(|(i, k)| (k.to_string(), vec![i as u32, 100 + i as u32])).collect();
+        let trie = Trie::build(&entries).unwrap();
+        for token in ["автобусы", "ав", "бвг", "ёжик", "x1", "12/3", "її", "zz-ab", "abc", "а", "в", "б", "ам", "e"] {
+            let mut got = Vec::new();
+            trie.walk(token, |terms, end| got.extend(terms.iter().map(|&t| (t, end))));
+            let mut want: Vec<(u32, usize)> = keys
+                .iter()
+                .enumerate()
+                .filter(|(_, k)| token.starts_with(*k))
+                .flat_map(|(i, k)| [(i as u32, k.len()), (100 + i as u32, k.len())])
+                .collect();
+            want.sort_by_key(|&(t, end)| (end, t));
+            assert_eq!(got, want, "{token}");
+        }
     }
 
     #[test]
