@@ -274,8 +274,8 @@ async fn start(
         Some(logs) => start_processes(&mut running, config, options, scenario, logs)?,
         None => start_in_process(&mut running, config, bus, options, scenario).await?,
     }
-    let feed =
-        Feed { publisher: bus.publisher(), topic: topics.posts_raw.clone(), texts, produced: running.probes.produced.clone() };
+    let produced = running.probes.produced.clone();
+    let feed = Feed { publisher: bus.publisher(), topic: topics.posts_raw.clone(), texts, produced };
     let limits = (options.max_lag, options.max_posts.unwrap_or(u64::MAX));
     let (sink_metrics, token) = (running.probes.sink.clone(), running.stop_producer.clone());
     running.producer = tokio::spawn(feed.run(sink_metrics, limits, token));

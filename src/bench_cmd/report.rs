@@ -132,7 +132,7 @@ fn window(samples: &[Sample], names: &[String]) -> Window {
         map_lag_max: samples.iter().map(Sample::map_lag).max().unwrap_or(0),
         sink_lag_end: end.sink_lag(),
         sink_lag_max: samples.iter().map(Sample::sink_lag).max().unwrap_or(0),
-        processes: names.iter().enumerate().map(|(i, name)| process_figures(samples, i, name, seconds, total)).collect(),
+        processes: names.iter().enumerate().map(|(i, n)| process_figures(samples, i, n, seconds, total)).collect(),
         machine_percent: busy as f64 * 100.0 / total as f64,
     }
 }
@@ -194,7 +194,8 @@ pub fn print_result(result: &ScenarioResult) {
     );
     for p in &w.processes {
         println!(
-            "  {}: RSS {:.0} MiB at most, {:.0} MiB at the end; CPU {:.1} s ({:.0}% of one core, {:.0}% of the machine)",
+            "  {}: RSS {:.0} MiB at most, {:.0} MiB at the end; CPU {:.1} s ({:.0}% of one core, {:.0}% of the \
+             machine)",
             p.name, p.rss_max_mib, p.rss_end_mib, p.cpu_seconds, p.cpu_percent, p.machine_share
         );
     }
@@ -205,6 +206,9 @@ pub fn print_result(result: &ScenarioResult) {
     println!("  producer stopped: the sink {drained}; {} dead-lettered", result.dead_lettered);
     println!("  posts published {}, written by the sink {}", result.produced, result.counted);
 }
+
+const PROCESS_HEADER: &str =
+    "\nscenario     process                                     RSS max MiB  CPU s  CPU % of a core  machine %\n";
 
 /// The scenarios, then one row per process of each: peak RSS, CPU seconds, share of the machine.
 pub fn render_table(results: &[ScenarioResult]) -> String {
@@ -227,7 +231,7 @@ pub fn render_table(results: &[ScenarioResult]) -> String {
             w.machine_percent
         ));
     }
-    out.push_str("\nscenario     process                                     RSS max MiB  CPU s  CPU % of a core  machine %\n");
+    out.push_str(PROCESS_HEADER);
     for r in results {
         for p in &r.window.processes {
             out.push_str(&format!(

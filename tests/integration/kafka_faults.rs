@@ -390,6 +390,9 @@ fn the_pipeline_bench_runs_each_stage_as_a_process_of_its_own() {
             assert!(!Path::new(&format!("/proc/{pid}")).exists(), "pid {pid} left running");
         }
     }
-    let generated = std::fs::read_dir(repo().join("config")).unwrap().flatten();
-    assert!(generated.into_iter().all(|e| !e.file_name().to_string_lossy().starts_with(".otklik-bench")));
+    // The stage processes' configs (named after the run's topics) are gone with them.
+    let run = text.split("topics ").nth(1).and_then(|t| t.split(".*").next()).expect("the run's topics");
+    let run = run.replace('-', "_");
+    let mut generated = std::fs::read_dir(repo().join("config")).unwrap().flatten();
+    assert!(generated.all(|e| !e.file_name().to_string_lossy().contains(&run)), "{run}");
 }
