@@ -8,8 +8,10 @@
 //! the repository's fixtures (at most `--max-lag` posts ahead of the sink, so a slow stage shows
 //! as lag, not as an ever-growing backlog). Every second the sink's count, each stage's lag, the
 //! process RSS and CPU time, and the machine's CPU use are sampled; the figures are taken from
-//! the first row that reaches the sink for `--duration`. The stages run in this process, so the
-//! RSS is that of the producer and both stages together.
+//! the first row that reaches the sink for `--duration`. By default the stages run in this
+//! process, so the RSS is that of the producer and both stages together; with `--processes` each
+//! stage is a process of its own started from its stage command ([`procs`]), and every process
+//! gets its own row of peak RSS and CPU time.
 
 use crate::config::Config;
 use crate::graph::{Graph, Stop};
@@ -17,8 +19,7 @@ use anyhow::{bail, Context, Result};
 use otklik_clickhouse::{ClickHouseSink, Migrator, PostRow};
 use otklik_kafka::{KafkaBus, KafkaConfig, TopicSpec};
 use otklik_pipeline::{
-    run_map_stage, BatchSink, Bus, CancellationToken, MapStageConfig, Message, Output, Publisher, SinkError,
-    StageMetrics, Transform, Unprocessable,
+    BatchSink, Bus, CancellationToken, Message, Output, Publisher, SinkError, StageMetrics, Transform, Unprocessable,
 };
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -58,6 +59,10 @@ pub struct PipelineOptions {
     pub root: PathBuf,
     /// Further texts: a CSV file with a `text` column (read at bench time, never copied).
     pub texts: Option<PathBuf>,
+    /// Each stage as a process of its own.
+    pub processes: bool,
+    /// The producer stops after this many posts (default: when the window ends).
+    pub max_posts: Option<u64>,
 }
 
 pub fn pipeline(options: &PipelineOptions) -> Result<()> {
@@ -77,11 +82,23 @@ pub fn pipeline(options: &PipelineOptions) -> Result<()> {
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     print_header(&config, options, &texts);
     let texts = Arc::new(texts.escaped);
+    let logs = if options.processes { Some(procs::log_dir()?) } else { None };
     let mut results = Vec::new();
     for scenario in scenarios {
-        let result = runtime.block_on(run_scenario(&config, options, scenario, texts.clone()))?;
+        let run = run_scenario(&config, options, scenario, texts.clone(), logs.as_deref());
+        // Ctrl-C ends the run like an error: dropping the scenario's tasks ends its stage processes.
+        let result = runtime.block_on(async {
+            tokio::select! {
+                result = run => result,
+                _ = tokio::signal::ctrl_c() => bail!("interrupted"),
+            }
+        })?;
         print_result(&result);
         results.push(result);
+    }
+    if let Some(logs) = logs {
+        // Kept when a scenario failed (the error names a log in it), removed after a good run.
+        let _ = std::fs::remove_dir_all(logs);
     }
     println!("\n{}", render_table(&results));
     Ok(())
@@ -95,6 +112,9 @@ fn scenarios(options: &PipelineOptions) -> Result<Vec<Scenario>> {
     }
     if scenarios.contains(&Scenario::Clickhouse) && options.clickhouse.is_none() {
         bail!("the clickhouse scenario needs --clickhouse URL");
+    }
+    if options.processes {
+        procs::check(options)?;
     }
     Ok(scenarios)
 }
@@ -120,6 +140,11 @@ fn print_header(config: &Config, options: &PipelineOptions, texts: &texts::Pool)
     let kafka = config.kafka.as_ref().map_or_else(String::new, |k| k.brokers.clone());
     println!("== otklik bench pipeline ==");
     println!("broker {kafka}, {} partition(s) per topic, {:?} per scenario", options.partitions, options.duration);
+    if options.processes {
+        println!("each stage a process of its own (stage commands); this process: the feed");
+    } else {
+        println!("the stages and the feed in this process");
+    }
     println!(
         "texts: {} distinct ({} from the fixtures{}, the rest cut and joined), mean {} chars; every post a new uid",
         texts.escaped.len(),
@@ -142,7 +167,7 @@ fn print_header(config: &Config, options: &PipelineOptions, texts: &texts::Pool)
 }
 
 /// Names of one scenario's topics and groups: fresh each run, so runs never share data.
-fn scenario_config(config: &Config, scenario: Scenario) -> Config {
+fn scenario_config(config: &Config, scenario: Scenario, partitions: i32) -> Config {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
     let name = format!("otklik-bench-{}-{nanos}-{scenario:?}", std::process::id()).to_lowercase();
     let mut config = config.clone();
@@ -154,6 +179,12 @@ fn scenario_config(config: &Config, scenario: Scenario) -> Config {
         topics.posts_classified = format!("{name}.out");
         topics.posts_series = format!("{name}.series");
         topics.dlq = format!("{name}.dlq");
+        // Stage processes create every topic of their config: none of them a real one.
+        topics.alerts = format!("{name}.alerts");
+        topics.sources = format!("{name}.sources");
+        topics.cursors = format!("{name}.cursors");
+        topics.source_stats = format!("{name}.stats");
+        topics.partitions = Some(partitions);
     }
     config.clickhouse.database = name.replace('-', "_");
     config
@@ -197,11 +228,14 @@ impl BatchSink for CountingSink {
     }
 }
 
-/// The counters of one running scenario.
+/// The counters of one running scenario. With `--processes` the stages' counters are copies
+/// of their processes' `/metrics`.
 struct Probes {
     produced: Arc<AtomicU64>,
     map: Arc<StageMetrics>,
     sink: Arc<StageMetrics>,
+    /// The processes whose RSS and CPU time are sampled: this one first.
+    processes: Vec<(String, probe::Pid)>,
 }
 
 struct Running {
@@ -219,53 +253,84 @@ async fn start(
     options: &PipelineOptions,
     scenario: Scenario,
     texts: Arc<Vec<String>>,
+    logs: Option<&std::path::Path>,
 ) -> Result<Running> {
     let topics = config.topics();
     let names = [&topics.posts_raw, &topics.posts_classified, &topics.posts_series, &topics.dlq];
     let specs: Vec<TopicSpec> = names.iter().map(|t| topic_spec(t, options.partitions)).collect();
     bus.ensure_topics(&specs).await.context("cannot create the bench topics")?;
+    let own = if logs.is_some() { "bench (the feed)" } else { "bench (feed + both stages)" };
+    let probes = Probes {
+        produced: Arc::default(),
+        map: Arc::default(),
+        sink: Arc::default(),
+        processes: vec![(own.to_owned(), probe::Pid::This)],
+    };
+    let stop_producer = CancellationToken::new();
+    let producer = tokio::spawn(async { Ok(()) });
+    let mut running =
+        Running { probes, stop: Stop::default(), stop_producer, producer, stages: tokio::task::JoinSet::new() };
+    match logs {
+        Some(logs) => start_processes(&mut running, config, options, scenario, logs)?,
+        None => start_in_process(&mut running, config, bus, options, scenario).await?,
+    }
+    let produced = running.probes.produced.clone();
+    let feed = Feed { publisher: bus.publisher(), topic: topics.posts_raw.clone(), texts, produced };
+    let limits = (options.max_lag, options.max_posts.unwrap_or(u64::MAX));
+    let (sink_metrics, token) = (running.probes.sink.clone(), running.stop_producer.clone());
+    running.producer = tokio::spawn(feed.run(sink_metrics, limits, token));
+    Ok(running)
+}
+
+/// The map stage and the sink as tasks of this process.
+async fn start_in_process(
+    running: &mut Running,
+    config: &Config,
+    bus: &KafkaBus,
+    options: &PipelineOptions,
+    scenario: Scenario,
+) -> Result<()> {
     let graph = Graph::new(config, bus);
-    let probes = Probes { produced: Arc::default(), map: Arc::default(), sink: Arc::default() };
-    let stop = Stop::default();
-    let mut stages = tokio::task::JoinSet::new();
+    let (probes, stop) = (&running.probes, &running.stop);
     let map = match scenario {
         Scenario::Transport => {
-            let subscriber = bus.subscribe(&graph.group("map"), &[&topics.posts_raw]).await?;
-            let transform = Arc::new(PassThrough { topic: topics.posts_classified.clone() });
-            let backoff =
-                otklik_pipeline::Backoff { initial: config.sink.retry_initial.0, max: config.sink.retry_max.0 };
-            let map_config = MapStageConfig {
-                name: "map".into(),
-                max_batch: config.classify.batch,
-                in_flight: config.classify.in_flight,
-                commit_interval: config.classify.commit_interval.0,
-                backoff,
-            };
-            let (dead, metrics, shutdown) = (graph.dead_letters("map"), probes.map.clone(), stop.stages.clone());
-            Box::pin(run_map_stage(subscriber, bus.publisher(), transform, dead, map_config, metrics, shutdown))
+            stage::passthrough(config, &graph, bus, probes.map.clone(), stop.stages.clone()).await?
         }
         Scenario::Classify | Scenario::Clickhouse => {
             let reload = crate::reload::Reload::new(&options.config, config)?;
             graph.classify(&reload, probes.map.clone(), Default::default(), stop.stages.clone()).await?
         }
     };
-    stages.spawn(async move { map.await.context("the map stage failed") });
+    running.stages.spawn(async move { map.await.context("the map stage failed") });
     let sink = match scenario {
         Scenario::Clickhouse => {
             let clickhouse = config.clickhouse_sink()?;
             Migrator::new(&clickhouse).migrate(None).await.context("cannot migrate ClickHouse")?;
             let sink = Arc::new(ClickHouseSink::<PostRow>::new(clickhouse));
-            graph.posts_sink("clickhouse", sink, probes.sink.clone(), &stop).await?
+            graph.posts_sink("clickhouse", sink, probes.sink.clone(), stop).await?
         }
-        _ => graph.posts_sink("count", Arc::new(CountingSink), probes.sink.clone(), &stop).await?,
+        _ => graph.posts_sink("count", Arc::new(CountingSink), probes.sink.clone(), stop).await?,
     };
-    stages.spawn(async move { sink.await.context("the sink stage failed") });
-    let stop_producer = CancellationToken::new();
-    let feed =
-        Feed { publisher: bus.publisher(), topic: topics.posts_raw.clone(), texts, produced: probes.produced.clone() };
-    let (sink_metrics, max_lag, token) = (probes.sink.clone(), options.max_lag, stop_producer.clone());
-    let producer = tokio::spawn(feed.run(sink_metrics, max_lag, token));
-    Ok(Running { probes, stop, stop_producer, producer, stages })
+    running.stages.spawn(async move { sink.await.context("the sink stage failed") });
+    Ok(())
+}
+
+/// The map stage and the sink as processes of their own, each with its config and log in `logs`.
+fn start_processes(
+    running: &mut Running,
+    config: &Config,
+    options: &PipelineOptions,
+    scenario: Scenario,
+    logs: &std::path::Path,
+) -> Result<()> {
+    let [map, sink] = procs::commands(scenario);
+    for (command, metrics) in [(map, running.probes.map.clone()), (sink, running.probes.sink.clone())] {
+        let addr = procs::free_local_address()?;
+        let stage_config = procs::write_config(&options.config, config, &addr, command.metrics_stage)?;
+        let log = logs.join(format!("{}-{}.log", config.clickhouse.database, command.metrics_stage));
+        procs::spawn(running, &command, stage_config, addr, &log, metrics)?;
+    }
+    Ok(())
 }
 
 /// Publishes posts to the raw topic until stopped, staying at most `max_lag` posts ahead of
@@ -278,11 +343,13 @@ struct Feed {
 }
 
 impl Feed {
-    async fn run(self, sink: Arc<StageMetrics>, max_lag: u64, stop: CancellationToken) -> Result<()> {
+    /// `limits`: at most this many posts ahead of the sink, at most this many in all.
+    async fn run(self, sink: Arc<StageMetrics>, limits: (u64, u64), stop: CancellationToken) -> Result<()> {
+        let (max_lag, max_posts) = limits;
         let this = Arc::new(self);
         let mut in_flight = tokio::task::JoinSet::new();
         let mut next = 0u64;
-        while !stop.is_cancelled() {
+        while !stop.is_cancelled() && next < max_posts {
             // Finished chunks count in `produced`, no longer in `in_flight`.
             while let Some(done) = in_flight.try_join_next() {
                 done.context("producer task panicked")??;
@@ -296,8 +363,9 @@ impl Feed {
                 }
             }
             let feed = this.clone();
-            in_flight.spawn(async move { feed.publish_chunk(next).await });
-            next += CHUNK as u64;
+            let chunk = (max_posts - next).min(CHUNK as u64);
+            in_flight.spawn(async move { feed.publish_chunk(next, chunk).await });
+            next += chunk;
             while in_flight.len() >= CHUNKS_IN_FLIGHT {
                 in_flight.join_next().await.context("producer task")?.context("producer task panicked")??;
             }
@@ -308,15 +376,15 @@ impl Feed {
         Ok(())
     }
 
-    async fn publish_chunk(&self, first: u64) -> Result<()> {
-        let records: Vec<(String, String)> = (first..first + CHUNK as u64).map(|n| self.record(n)).collect();
+    async fn publish_chunk(&self, first: u64, posts: u64) -> Result<()> {
+        let records: Vec<(String, String)> = (first..first + posts).map(|n| self.record(n)).collect();
         let sends = records
             .iter()
             .map(|(key, payload)| self.publisher.publish(&self.topic, key.as_bytes(), payload.as_bytes()));
         for result in futures_util::future::join_all(sends).await {
             result.context("cannot publish a bench post")?;
         }
-        self.produced.fetch_add(CHUNK as u64, Ordering::Relaxed);
+        self.produced.fetch_add(posts, Ordering::Relaxed);
         Ok(())
     }
 
@@ -335,7 +403,9 @@ impl Feed {
 }
 
 mod probe;
+mod procs;
 mod report;
+pub mod stage;
 mod texts;
 
 use report::{print_result, render_table, ScenarioResult};
@@ -345,12 +415,13 @@ async fn run_scenario(
     options: &PipelineOptions,
     scenario: Scenario,
     texts: Arc<Vec<String>>,
+    logs: Option<&std::path::Path>,
 ) -> Result<ScenarioResult> {
-    let config = scenario_config(config, scenario);
+    let config = scenario_config(config, scenario, options.partitions);
     let kafka = config.kafka.clone().context("no [kafka]")?;
     let bus = KafkaBus::new(kafka).context("cannot create the Kafka client")?;
     println!("\n-- {scenario:?}: topics {}.*", config.topics().posts_raw.trim_end_matches(".raw"));
-    let mut running = start(&config, &bus, options, scenario, texts).await?;
+    let mut running = start(&config, &bus, options, scenario, texts, logs).await?;
     let first = wait_first_row(&mut running).await?;
     let window = report::measure(&running.probes, &mut running.stages, options.duration, first).await?;
     let drained = drain(&mut running).await?;
@@ -359,9 +430,10 @@ async fn run_scenario(
     while let Some(done) = running.stages.join_next().await {
         done.context("a bench task panicked")??;
     }
-    let dead =
-        StageMetrics::get(&running.probes.map.dead_lettered) + StageMetrics::get(&running.probes.sink.dead_lettered);
-    Ok(ScenarioResult { scenario, window, drained, dead_lettered: dead })
+    let probes = &running.probes;
+    let dead = StageMetrics::get(&probes.map.dead_lettered) + StageMetrics::get(&probes.sink.dead_lettered);
+    let (produced, counted) = (probes.produced.load(Ordering::Relaxed), StageMetrics::get(&probes.sink.emitted));
+    Ok(ScenarioResult { scenario, window, drained, dead_lettered: dead, produced, counted })
 }
 
 /// Waits for the first row at the sink (joining the groups and the first fetch take seconds).

@@ -247,6 +247,19 @@ enum BenchCommand {
         /// Further texts: a CSV file with a `text` column.
         #[arg(long)]
         texts: Option<PathBuf>,
+        /// Run each stage as a process of its own (its stage command), with RSS and CPU per process.
+        #[arg(long)]
+        processes: bool,
+        /// Stop the producer after this many posts (default: at the end of the window).
+        #[arg(long)]
+        max_posts: Option<u64>,
+    },
+    /// A transport stage of the bench as a process of its own (started by `pipeline --processes`).
+    #[command(hide = true)]
+    Stage {
+        stage: bench_cmd::stage::BenchStage,
+        #[arg(long, short, default_value = "config/otklik.toml")]
+        config: PathBuf,
     },
 }
 
@@ -356,11 +369,37 @@ impl From<Network> for otklik_model::Platform {
 }
 
 fn bench(command: BenchCommand) -> anyhow::Result<()> {
-    let BenchCommand::Pipeline { config, kafka, clickhouse, duration, scenarios, partitions, max_lag, root, texts } =
-        command;
-    let options =
-        bench_cmd::PipelineOptions { config, kafka, clickhouse, duration, scenarios, partitions, max_lag, root, texts };
-    bench_cmd::pipeline(&options)
+    match command {
+        BenchCommand::Pipeline {
+            config,
+            kafka,
+            clickhouse,
+            duration,
+            scenarios,
+            partitions,
+            max_lag,
+            root,
+            texts,
+            processes,
+            max_posts,
+        } => {
+            let options = bench_cmd::PipelineOptions {
+                config,
+                kafka,
+                clickhouse,
+                duration,
+                scenarios,
+                partitions,
+                max_lag,
+                root,
+                texts,
+                processes,
+                max_posts,
+            };
+            bench_cmd::pipeline(&options)
+        }
+        BenchCommand::Stage { stage, config } => bench_cmd::stage::run(stage, &config),
+    }
 }
 
 fn main() -> ExitCode {

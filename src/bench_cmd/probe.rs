@@ -1,17 +1,35 @@
-//! What the bench reads from /proc: this process's RSS and CPU time, the machine's CPU use and
-//! load. Linux only; elsewhere every figure reads as zero.
+//! What the bench reads from /proc: the RSS, peak RSS and CPU time of this process or of a stage
+//! process it started, the machine's CPU use and load. Linux only; elsewhere every figure reads
+//! as zero.
 
-/// Resident set size of this process in KiB (`VmRSS` of /proc/self/status).
-pub fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap_or_default();
+/// A process to sample: `/proc/self` or `/proc/<pid>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pid {
+    This,
+    Child(u32),
+}
+
+impl Pid {
+    fn file(self, name: &str) -> String {
+        match self {
+            Pid::This => format!("/proc/self/{name}"),
+            Pid::Child(pid) => format!("/proc/{pid}/{name}"),
+        }
+    }
+}
+
+/// A KiB figure of /proc/<pid>/status (`VmRSS:`, `VmHWM:` — the peak RSS); 0 once the process
+/// is gone.
+pub fn status_kib(pid: Pid, field: &str) -> u64 {
+    let status = std::fs::read_to_string(pid.file("status")).unwrap_or_default();
+    let line = status.lines().find(|l| l.starts_with(field)).unwrap_or_default();
     line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
-/// CPU time (user + system) this process has used, in clock ticks of 1/100 s (the unit /proc
-/// reports in on every Linux build, whatever the kernel's own tick).
-pub fn cpu_ticks() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+/// CPU time (user + system) of `pid`, in clock ticks of 1/100 s (the unit /proc reports in on
+/// every Linux build, whatever the kernel's own tick); 0 once the process is gone.
+pub fn process_cpu_ticks(pid: Pid) -> u64 {
+    let stat = std::fs::read_to_string(pid.file("stat")).unwrap_or_default();
     // The command name (field 2) may hold spaces; the fields after its ')' are fixed.
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
@@ -44,7 +62,12 @@ mod tests {
         if !std::path::Path::new("/proc/self/status").exists() {
             return;
         }
-        assert!(super::rss_kib() > 0);
+        use super::{status_kib, Pid};
+        let rss = status_kib(Pid::This, "VmRSS:");
+        // The same process by its number: its peak is at least what it holds now, give or take.
+        let peak = status_kib(Pid::Child(std::process::id()), "VmHWM:");
+        assert!(rss > 0 && peak >= rss / 2, "{rss} {peak}");
+        assert_eq!(super::process_cpu_ticks(super::Pid::Child(u32::MAX)), 0);
         let (busy, total) = super::machine_ticks();
         assert!(total > 0 && busy <= total);
         assert_eq!(super::loadavg().split(' ').count(), 3);

@@ -1,6 +1,7 @@
 //! The bench's measurement window and how its figures are printed.
 
-use super::{probe, Probes, Scenario};
+use super::probe::{self, Pid};
+use super::{Probes, Scenario};
 use anyhow::{bail, Context, Result};
 use otklik_pipeline::StageMetrics;
 use std::sync::atomic::Ordering;
@@ -8,16 +9,34 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// One sample of the counters, taken each second.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Sample {
     at: Instant,
     produced: u64,
     map_received: u64,
     sink_received: u64,
     sunk: u64,
-    rss_kib: u64,
-    cpu_ticks: u64,
+    /// One per process of [`Probes::processes`], in its order.
+    processes: Vec<ProcessSample>,
     machine: (u64, u64),
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct ProcessSample {
+    rss_kib: u64,
+    /// The peak RSS so far (VmHWM): catches a peak between two samples.
+    peak_kib: u64,
+    cpu_ticks: u64,
+}
+
+impl ProcessSample {
+    fn take(pid: Pid) -> ProcessSample {
+        ProcessSample {
+            rss_kib: probe::status_kib(pid, "VmRSS:"),
+            peak_kib: probe::status_kib(pid, "VmHWM:"),
+            cpu_ticks: probe::process_cpu_ticks(pid),
+        }
+    }
 }
 
 impl Sample {
@@ -28,8 +47,7 @@ impl Sample {
             map_received: StageMetrics::get(&probes.map.received),
             sink_received: StageMetrics::get(&probes.sink.received),
             sunk: StageMetrics::get(&probes.sink.emitted),
-            rss_kib: probe::rss_kib(),
-            cpu_ticks: probe::cpu_ticks(),
+            processes: probes.processes.iter().map(|(_, pid)| ProcessSample::take(*pid)).collect(),
             machine: probe::machine_ticks(),
         }
     }
@@ -58,12 +76,24 @@ pub struct Window {
     pub map_lag_max: u64,
     pub sink_lag_end: u64,
     pub sink_lag_max: u64,
-    pub rss_max_mib: f64,
-    pub rss_end_mib: f64,
-    /// This process's CPU use, in % of one core.
-    pub cpu_percent: f64,
+    /// One row per process: the bench's own, then each stage process (`--processes`).
+    pub processes: Vec<ProcessFigures>,
     /// Every CPU of the machine busy, in % of the whole machine (this process included).
     pub machine_percent: f64,
+}
+
+/// What one process used in the window.
+#[derive(Debug, Clone)]
+pub struct ProcessFigures {
+    pub name: String,
+    /// The largest RSS sampled, or the kernel's peak (VmHWM) when that is larger.
+    pub rss_max_mib: f64,
+    pub rss_end_mib: f64,
+    pub cpu_seconds: f64,
+    /// In % of one core.
+    pub cpu_percent: f64,
+    /// Its part of all the machine's CPU time, in %.
+    pub machine_share: f64,
 }
 
 /// Samples every second for `duration` from `first` while the stages run.
@@ -80,11 +110,12 @@ pub async fn measure(
         check_stages(stages)?;
         samples.push(Sample::take(probes));
     }
-    Ok(window(&samples))
+    let names: Vec<String> = probes.processes.iter().map(|(name, _)| name.clone()).collect();
+    Ok(window(&samples, &names))
 }
 
-fn window(samples: &[Sample]) -> Window {
-    let (start, end) = (samples[0], samples[samples.len() - 1]);
+fn window(samples: &[Sample], names: &[String]) -> Window {
+    let (start, end) = (&samples[0], &samples[samples.len() - 1]);
     let seconds = (end.at - start.at).as_secs_f64().max(f64::EPSILON);
     let mut rates: Vec<f64> = samples
         .windows(2)
@@ -92,7 +123,6 @@ fn window(samples: &[Sample]) -> Window {
         .collect();
     rates.sort_by(f64::total_cmp);
     let (busy, total) = (end.machine.0 - start.machine.0, (end.machine.1 - start.machine.1).max(1));
-    let mib = |kib: u64| kib as f64 / 1024.0;
     Window {
         seconds,
         sunk: end.sunk - start.sunk,
@@ -102,10 +132,25 @@ fn window(samples: &[Sample]) -> Window {
         map_lag_max: samples.iter().map(Sample::map_lag).max().unwrap_or(0),
         sink_lag_end: end.sink_lag(),
         sink_lag_max: samples.iter().map(Sample::sink_lag).max().unwrap_or(0),
-        rss_max_mib: mib(samples.iter().map(|s| s.rss_kib).max().unwrap_or(0)),
-        rss_end_mib: mib(end.rss_kib),
-        cpu_percent: (end.cpu_ticks - start.cpu_ticks) as f64 / seconds,
+        processes: names.iter().enumerate().map(|(i, n)| process_figures(samples, i, n, seconds, total)).collect(),
         machine_percent: busy as f64 * 100.0 / total as f64,
+    }
+}
+
+/// Process `i`'s figures; `machine_ticks` is every CPU's time in the window.
+fn process_figures(samples: &[Sample], i: usize, name: &str, seconds: f64, machine_ticks: u64) -> ProcessFigures {
+    let of = |s: &Sample| s.processes.get(i).copied().unwrap_or_default();
+    let (start, end) = (of(&samples[0]), of(&samples[samples.len() - 1]));
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    let rss_max = samples.iter().map(|s| of(s).rss_kib.max(of(s).peak_kib)).max().unwrap_or(0);
+    let ticks = end.cpu_ticks.saturating_sub(start.cpu_ticks);
+    ProcessFigures {
+        name: name.to_owned(),
+        rss_max_mib: mib(rss_max),
+        rss_end_mib: mib(end.rss_kib),
+        cpu_seconds: ticks as f64 / 100.0,
+        cpu_percent: ticks as f64 / seconds,
+        machine_share: ticks as f64 * 100.0 / machine_ticks.max(1) as f64,
     }
 }
 
@@ -132,6 +177,9 @@ pub struct ScenarioResult {
     /// How long the stages took to catch up once the producer stopped.
     pub drained: Option<Duration>,
     pub dead_lettered: u64,
+    /// Posts the feed published, and rows the sink wrote, in the whole run.
+    pub produced: u64,
+    pub counted: u64,
 }
 
 pub fn print_result(result: &ScenarioResult) {
@@ -144,26 +192,33 @@ pub fn print_result(result: &ScenarioResult) {
         "  lag (posts): map stage {} at the end, {} at most; sink {} at the end, {} at most",
         w.map_lag_end, w.map_lag_max, w.sink_lag_end, w.sink_lag_max
     );
-    println!(
-        "  RSS of the process (producer + both stages): {:.0} MiB at most, {:.0} MiB at the end",
-        w.rss_max_mib, w.rss_end_mib
-    );
-    println!(
-        "  CPU: this process {:.0}% of one core; the machine {:.0}% busy (others: the broker, other work)",
-        w.cpu_percent, w.machine_percent
-    );
+    for p in &w.processes {
+        println!(
+            "  {}: RSS {:.0} MiB at most, {:.0} MiB at the end; CPU {:.1} s ({:.0}% of one core, {:.0}% of the \
+             machine)",
+            p.name, p.rss_max_mib, p.rss_end_mib, p.cpu_seconds, p.cpu_percent, p.machine_share
+        );
+    }
+    println!("  the machine: {:.0}% busy (besides these: the broker, other work)", w.machine_percent);
     let drained = result
         .drained
         .map_or_else(|| "did not catch up in time".to_owned(), |d| format!("caught up {:.1}s after", d.as_secs_f64()));
     println!("  producer stopped: the sink {drained}; {} dead-lettered", result.dead_lettered);
+    println!("  posts published {}, written by the sink {}", result.produced, result.counted);
 }
 
+const PROCESS_HEADER: &str =
+    "\nscenario     process                                     RSS max MiB  CPU s  CPU % of a core  machine %\n";
+
+/// The scenarios, then one row per process of each: peak RSS, CPU seconds, share of the machine.
 pub fn render_table(results: &[ScenarioResult]) -> String {
     let mut out = String::from(
         "scenario     posts/s (median)  posts/s (overall)  map lag max  sink lag max  RSS max MiB  CPU %  machine %\n",
     );
     for r in results {
         let w = &r.window;
+        // The bench's own process: everything in one process, the feed alone with --processes.
+        let own = w.processes.first();
         out.push_str(&format!(
             "{:<12} {:>16.0}  {:>17.0}  {:>11}  {:>12}  {:>11.0}  {:>5.0}  {:>9.0}\n",
             format!("{:?}", r.scenario).to_lowercase(),
@@ -171,10 +226,24 @@ pub fn render_table(results: &[ScenarioResult]) -> String {
             w.overall_rate,
             w.map_lag_max,
             w.sink_lag_max,
-            w.rss_max_mib,
-            w.cpu_percent,
+            own.map_or(0.0, |p| p.rss_max_mib),
+            own.map_or(0.0, |p| p.cpu_percent),
             w.machine_percent
         ));
+    }
+    out.push_str(PROCESS_HEADER);
+    for r in results {
+        for p in &r.window.processes {
+            out.push_str(&format!(
+                "{:<12} {:<43} {:>11.0}  {:>5.1}  {:>15.0}  {:>9.1}\n",
+                format!("{:?}", r.scenario).to_lowercase(),
+                p.name,
+                p.rss_max_mib,
+                p.cpu_seconds,
+                p.cpu_percent,
+                p.machine_share
+            ));
+        }
     }
     out
 }
@@ -190,9 +259,8 @@ mod tests {
             map_received: sunk + 5,
             sink_received: sunk,
             sunk,
-            rss_kib: 2048,
-            cpu_ticks: 0,
-            machine: (0, 0),
+            processes: vec![ProcessSample { rss_kib: 2048, peak_kib: 3072, cpu_ticks: sunk / 10 }],
+            machine: (0, sunk / 5),
         }
     }
 
@@ -202,11 +270,14 @@ mod tests {
         let counts = [0, 100, 300, 400, 1400];
         let samples: Vec<Sample> =
             counts.iter().enumerate().map(|(i, &n)| sample(t + Duration::from_secs(i as u64), n)).collect();
-        let w = window(&samples);
+        let w = window(&samples, &["stage".to_owned()]);
         // Rates 100, 200, 100, 1000: the median is 150, the overall 1400 / 4 s.
         assert!((w.median_rate - 150.0).abs() < 1e-6, "{w:?}");
         assert!((w.overall_rate - 350.0).abs() < 1e-6, "{w:?}");
         assert_eq!((w.map_lag_end, w.sink_lag_end, w.sunk), (5, 5, 1400));
-        assert!((w.rss_max_mib - 2.0).abs() < 1e-9);
+        // The kernel's peak counts when larger than every sample; CPU: 140 ticks of 280 in 4 s.
+        let stage = &w.processes[0];
+        assert!((stage.rss_max_mib - 3.0).abs() < 1e-9 && (stage.rss_end_mib - 2.0).abs() < 1e-9);
+        assert!((stage.cpu_seconds - 1.4).abs() < 1e-9 && (stage.machine_share - 50.0).abs() < 1e-9, "{stage:?}");
     }
 }

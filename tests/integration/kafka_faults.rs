@@ -367,3 +367,32 @@ fn a_short_pipeline_bench_runs_and_reports_its_figures() {
     }
     assert!(text.contains("0 dead-lettered") && !text.contains("did not catch up"), "{text}");
 }
+
+#[test]
+fn the_pipeline_bench_runs_each_stage_as_a_process_of_its_own() {
+    let Some(kafka) = otklik_testkit::kafka() else { return };
+    let args = ["bench", "pipeline", "--processes", "--scenario", "transport", "--duration", "2s"];
+    let limits = ["--partitions", "2", "--max-lag", "2000", "--max-posts", "3000", "--kafka", &kafka];
+    let output = run(otklik().args(args).args(limits));
+    let text = stdout(&output);
+    assert!(output.status.success(), "{}\n{}", text, stderr(&output));
+    assert!(text.contains("posts published 3000, written by the sink 3000"), "{text}");
+    assert!(text.contains("0 dead-lettered") && !text.contains("did not catch up"), "{text}");
+    // One row per process in the table: the feed, then each stage process with its own RSS.
+    let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("transport ")).collect();
+    for process in ["bench (the feed)", "otklik bench stage passthrough", "otklik bench stage count"] {
+        let row = rows.iter().find(|r| r.contains(process)).unwrap_or_else(|| panic!("no {process} row in\n{text}"));
+        let rss: f64 = row.rsplit(')').next().unwrap().split_whitespace().next().unwrap().parse().unwrap();
+        assert!(rss > 0.0, "{row}");
+        // No stage process outlives the bench.
+        if let Some((_, pid)) = row.split_once("(pid ") {
+            let pid = pid.split(')').next().unwrap();
+            assert!(!Path::new(&format!("/proc/{pid}")).exists(), "pid {pid} left running");
+        }
+    }
+    // The stage processes' configs (named after the run's topics) are gone with them.
+    let run = text.split("topics ").nth(1).and_then(|t| t.split(".*").next()).expect("the run's topics");
+    let run = run.replace('-', "_");
+    let mut generated = std::fs::read_dir(repo().join("config")).unwrap().flatten();
+    assert!(generated.all(|e| !e.file_name().to_string_lossy().contains(&run)), "{run}");
+}
