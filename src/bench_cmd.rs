@@ -293,9 +293,7 @@ async fn start_in_process(
     let graph = Graph::new(config, bus);
     let (probes, stop) = (&running.probes, &running.stop);
     let map = match scenario {
-        Scenario::Transport => {
-            stage::passthrough(config, &graph, bus, probes.map.clone(), stop.stages.clone()).await?
-        }
+        Scenario::Transport => stage::passthrough(config, &graph, bus, probes.map.clone(), stop.stages.clone()).await?,
         Scenario::Classify | Scenario::Clickhouse => {
             let reload = crate::reload::Reload::new(&options.config, config)?;
             graph.classify(&reload, probes.map.clone(), Default::default(), stop.stages.clone()).await?

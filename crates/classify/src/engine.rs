@@ -250,7 +250,8 @@ impl Trie {
                 let next = FAST_SYMBOLS + extra.len();
                 if !extra.contains_key(&c) {
                     let s = u8::try_from(next).ok().filter(|&s| s != NO_SYMBOL);
-                    let s = s.ok_or("the rules' terms use more than 185 characters outside the Russian and Latin letters")?;
+                    let s =
+                        s.ok_or("the rules' terms use more than 185 characters outside the Russian and Latin letters")?;
                     extra.insert(c, s);
                 }
             }
@@ -342,7 +343,8 @@ impl Trie {
         let mut i = 0;
         while i < token.len() {
             let Some((sym, len)) = self.symbol_at(token, i) else { return };
-            let child = if node == 0 { self.root.get(sym as usize).copied().unwrap_or(0) } else { self.child(node, sym) };
+            let child =
+                if node == 0 { self.root.get(sym as usize).copied().unwrap_or(0) } else { self.child(node, sym) };
             if child == 0 {
                 return;
             }
@@ -840,7 +842,8 @@ mod tests {
         let entries: Vec<(String, Vec<u32>)> =
             keys.iter().enumerate().map(|(i, k)| (k.to_string(), vec![i as u32, 100 + i as u32])).collect();
         let trie = Trie::build(&entries).unwrap();
-        for token in ["автобусы", "ав", "бвг", "ёжик", "x1", "12/3", "її", "zz-ab", "abc", "а", "в", "б", "ам", "e"] {
+        for token in ["автобусы", "ав", "бвг", "ёжик", "x1", "12/3", "її", "zz-ab", "abc", "а", "в", "б", "ам", "e"]
+        {
             let mut got = Vec::new();
             trie.walk(token, |terms, end| got.extend(terms.iter().map(|&t| (t, end))));
             let mut want: Vec<(u32, usize)> = keys
