@@ -6,8 +6,8 @@ Run: python3 deploy/tests/check_observability.py   (scripts/check-deploy.sh runs
 - every `otklik_*` metric a dashboard or a rule file uses is a family src/metrics_families.rs lists,
   and every `otklik:*` series is recorded by a rule in deploy/prometheus/rules;
 - with chdb (a ClickHouse engine in process) every ClickHouse panel's SQL, with Grafana's macros
-  filled in, runs against the schema deploy/clickhouse/migrations creates. Until the migration for
-  the reshaped `alerts` table lands, that table is made from `AlertRow`'s fields.
+  filled in, runs against the schema deploy/clickhouse/migrations creates (every migration applied
+  as the migrator applies it, conditional statements included).
 Exit status 1 with every problem listed; 0 when all hold.
 """
 

@@ -5,8 +5,7 @@ Run: python3 deploy/tests/check_references.py [--otklik target/debug/otklik]
 
 - compose.yaml, deploy/k8s/*.yaml and deploy/systemd/*.service parse, and every `otklik …` command
   they (and the Dockerfile) run is a subcommand of the binary (`otklik CMD --help`; without a binary,
-  a variant of src/main.rs's Command enums). OTKLIK_DEPLOY_PENDING (default "alert") names
-  commands being written elsewhere: missing ones are reported, not failed;
+  a variant of src/main.rs's Command enums);
 - every OTKLIK_* variable they set (and RUST_LOG) is read by the code, or named by a config's
   `*_env` option;
 - every file the Dockerfile copies, compose mounts and kustomize generates from exists;
@@ -32,7 +31,9 @@ import yaml
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 problems, notes = [], []
-PENDING = set(os.environ.get("OTKLIK_DEPLOY_PENDING", "alert").split())
+# Files compose mounts into /etc/otklik besides configs (e.g. a sources file): their place in the
+# container → the repository's file; staged with the image's /etc/otklik for check-config.
+MOUNTED = {}
 
 
 def rel(path):
@@ -67,7 +68,8 @@ def command_exists(words, otklik):
     top = enum_variants("Command")
     if words[0] not in top:
         return False
-    nested = {"kafka": "KafkaCommand", "clickhouse": "ClickhouseCommand", "alerts": "AlertsCommand"}
+    nested = {"kafka": "KafkaCommand", "clickhouse": "ClickhouseCommand", "alerts": "AlertsCommand",
+              "sources": "SourcesCommand"}
     return len(words) < 2 or words[0] not in nested or words[1] in enum_variants(nested[words[0]])
 
 
@@ -75,10 +77,7 @@ def check_command(where, words, otklik):
     if not words:
         return
     if not command_exists(words, otklik):
-        if words[0] in PENDING:
-            notes.append("%s: `otklik %s` does not exist yet (pending: OTKLIK_DEPLOY_PENDING)" % (where, words[0]))
-        else:
-            problems.append("%s: `otklik %s` is not an otklik command" % (where, " ".join(words)))
+        problems.append("%s: `otklik %s` is not an otklik command" % (where, " ".join(words)))
 
 
 def check_env(where, name):
@@ -98,17 +97,33 @@ def check_compose(otklik):
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     port = metrics_port(DEPLOY / "compose/otklik.toml")
     services = compose.get("services", {})
+    configs = {}
     for name, service in services.items():
         where = "deploy/compose.yaml service %s" % name
         image = service.get("image", "")
         if image.endswith(":latest") or ":" not in image:
             problems.append("%s: image %r has no pinned tag" % (where, image))
+        mounts = {}
         for volume in service.get("volumes", []):
-            source = volume.split(":")[0]
+            source, _, target = volume.partition(":")
             if source.startswith(".") and not (DEPLOY / source).exists():
                 problems.append("%s: mounts %s, which does not exist" % (where, source))
+            elif source.startswith("."):
+                mounts[target.split(":")[0]] = DEPLOY / source
         if image.startswith("otklik:"):
-            check_command(where, service.get("command", []), otklik)
+            command = service.get("command", [])
+            check_command(where, command, otklik)
+            for target, source in mounts.items():
+                if target.startswith("/etc/otklik/") and source.is_file():
+                    MOUNTED[target] = source
+            # Each service's config is run through check-config as mounted (the image's own
+            # /etc/otklik/otklik.toml is checked with the Dockerfile).
+            if "--config" in command:
+                path = command[command.index("--config") + 1]
+                if path in mounts:
+                    configs[path] = mounts[path]
+                elif path != "/etc/otklik/otklik.toml":
+                    problems.append("%s: --config %s is neither mounted nor in the image" % (where, path))
             for var in service.get("environment", {}):
                 check_env(where, var)
             test = " ".join(service.get("healthcheck", {}).get("test", []))
@@ -118,13 +133,16 @@ def check_compose(otklik):
     for job in prometheus["scrape_configs"]:
         if job["job_name"] != "otklik":
             continue
-        for static in job["static_configs"]:
-            for target in static["targets"]:
-                host, _, target_port = target.partition(":")
-                if host not in services or int(target_port) != port:
-                    problems.append("deploy/prometheus/prometheus.yml: target %s is not a compose service "
-                                    "on port %s" % (target, port))
-    return {"/etc/otklik/compose.toml": DEPLOY / "compose/otklik.toml"}
+        targets = [t for static in job.get("static_configs", []) for t in static["targets"]]
+        # DNS discovery (a scaled service: one address per replica).
+        for dns in job.get("dns_sd_configs", []):
+            targets += ["%s:%s" % (name, dns.get("port")) for name in dns["names"]]
+        for target in targets:
+            host, _, target_port = target.partition(":")
+            if host not in services or not target_port.isdigit() or int(target_port) != port:
+                problems.append("deploy/prometheus/prometheus.yml: target %s is not a compose service "
+                                "on port %s" % (target, port))
+    return configs
 
 
 def check_dockerfile(otklik):
@@ -155,7 +173,7 @@ def check_k8s(otklik):
     port = metrics_port(k8s / "config/otklik.toml")
     for resource in kustomization["resources"]:
         for doc in yaml.safe_load_all((k8s / resource).read_text()):
-            if doc and doc.get("kind") in ("Deployment", "Job"):
+            if doc and doc.get("kind") in ("Deployment", "StatefulSet", "Job"):
                 check_pod("deploy/k8s/%s %s" % (resource, doc["metadata"]["name"]), doc["spec"]["template"]["spec"],
                           generated, readme, port, otklik)
     return {"/etc/otklik/k8s/otklik.toml": k8s / "config/otklik.toml"}
@@ -220,6 +238,8 @@ def stage_etc(tmp):
                            ("deploy/k8s/sources/sources.toml", "sources/sources.toml")]:
         (etc / target).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / source, etc / target)
+    for target, source in MOUNTED.items():
+        (etc / pathlib.Path(target).relative_to("/etc/otklik")).write_bytes(source.read_bytes())
     return etc
 
 

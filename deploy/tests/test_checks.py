@@ -56,6 +56,26 @@ def test_an_unknown_command_fails(repo):
     assert code == 1 and "`otklik store --config" in out, out
 
 
+def test_an_unknown_command_in_the_collectors_statefulset_fails(repo):
+    edit(repo / "deploy/k8s/collect.yaml", 'args: ["collect",', 'args: ["collector",')
+    code, out = run(repo, "check_references.py")
+    assert code == 1 and "otklik-collect: `otklik collector" in out, out
+
+
+def test_a_dns_discovered_target_that_is_no_compose_service_fails(repo):
+    edit(repo / "deploy/prometheus/prometheus.yml", 'names: ["collect"]', 'names: ["collector"]')
+    code, out = run(repo, "check_references.py")
+    assert code == 1 and "target collector:9464 is not a compose service" in out, out
+
+
+@pytest.mark.skipif(not os.access(OTKLIK, os.X_OK), reason="no otklik binary (cargo build)")
+def test_a_compose_config_that_check_config_refuses_fails(repo):
+    # The demo replay's own config: a replay cannot read its sources from the sources topic.
+    edit(repo / "deploy/compose/demo.toml", 'replay_dir = "demo/feeds"', 'replay_dir = "demo/feeds"\nsources = "kafka"')
+    code, out = run(repo, "check_references.py", "--otklik", OTKLIK)
+    assert code == 1 and "deploy/compose/demo.toml" in out and "check-config fails" in out, out
+
+
 def test_a_probe_on_an_unserved_path_fails(repo):
     edit(repo / "deploy/k8s/classify.yaml", "path: /readyz", "path: /ready")
     code, out = run(repo, "check_references.py")
