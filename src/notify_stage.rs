@@ -234,7 +234,9 @@ impl NotifyStage {
     }
 
     /// The held alerts in the order they were raised, each after what fell due before it, then
-    /// the clock run on until nothing waits (reminders and resolutions included).
+    /// the clock run on until no group has news left to tell. Reminders fall due only while the
+    /// replayed data lasts: an alert still open at its end would otherwise be reminded of every
+    /// `repeat_interval` until the end of time.
     fn replay(&mut self) -> Routed {
         let mut alerts = std::mem::take(&mut self.held);
         alerts
@@ -247,24 +249,36 @@ impl NotifyStage {
             clock = clock.max(at);
             self.router.on_alert(alert, clock);
         }
-        self.run_until(clock, DateTime::<Utc>::MAX_UTC, &mut all);
-        all
+        self.run_on(clock, all, Router::next_change)
     }
 
     /// Every group that falls due after `clock` and before `until`, at the moment it falls due (or at
     /// `clock`, for one already due then).
     fn run_until(&mut self, clock: DateTime<Utc>, until: DateTime<Utc>, all: &mut Routed) {
-        while let Some(due) = self.router.next_due().filter(|due| *due < until) {
+        let next = |router: &Router| router.next_due().filter(|due| *due < until);
+        *all = self.run_on(clock, std::mem::take(all), next);
+    }
+
+    /// Runs the router at each moment `next` names (not before `clock`) until it names none.
+    fn run_on(
+        &mut self,
+        clock: DateTime<Utc>,
+        mut all: Routed,
+        next: impl Fn(&Router) -> Option<DateTime<Utc>>,
+    ) -> Routed {
+        while let Some(due) = next(&self.router) {
             let due = due.max(clock);
             let routed = self.router.due(due);
             let idle = routed.send.is_empty() && routed.suppressed.is_empty();
             all.send.extend(routed.send);
             all.suppressed.extend(routed.suppressed);
-            // `due` always acts on what `next_due` named; a router that did not is not looped on.
-            if idle && self.router.next_due() == Some(due) {
+            // `due` acts on what `next` named; a router that neither said anything nor moved its
+            // next moment past `due` would be asked the same forever.
+            if idle && next(&self.router).is_some_and(|again| again <= due) {
                 break;
             }
         }
+        all
     }
 
     async fn hand(&self, routed: Routed, metrics: &StageMetrics, shutdown: &CancellationToken) -> Result<()> {

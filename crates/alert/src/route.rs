@@ -294,9 +294,20 @@ impl Router {
     /// When [`Router::due`] next has something to do (possibly already past: call it at once);
     /// `None` while nothing is pending, until the next alert.
     pub fn next_due(&self) -> Option<DateTime<Utc>> {
+        self.next_for(|_| true)
+    }
+
+    /// When a group next has a change to tell (new, changed or resolved alerts), reminders left
+    /// out: the end of a replay runs on until nothing is news, not until every alert resolves.
+    pub fn next_change(&self) -> Option<DateTime<Utc>> {
+        self.next_for(|reason| reason == Reason::Change)
+    }
+
+    fn next_for(&self, wanted: impl Fn(Reason) -> bool) -> Option<DateTime<Utc>> {
         let candidates = self.candidates();
         let members = |id: &GroupId| candidates.get(id).cloned().unwrap_or_default();
-        self.groups_with(&candidates).filter_map(|id| self.due_at(&id, &members(&id)).map(|(t, _)| t)).min()
+        let due = |id: GroupId| self.due_at(&id, &members(&id)).filter(|(_, reason)| wanted(*reason));
+        self.groups_with(&candidates).filter_map(due).map(|(t, _)| t).min()
     }
 
     /// Rebuilds the groups from the notifications already sent (call it before any alert): the
