@@ -131,6 +131,19 @@ fn reminders_come_every_repeat_interval_while_open() {
 }
 
 #[test]
+fn next_change_names_news_and_not_reminders() {
+    let mut r = router();
+    let first = alert(Some(PENZA), Topic::Roads, 5);
+    r.on_alert(first.clone(), at(0));
+    assert_eq!(r.next_change(), Some(at(60)), "the opening is news");
+    r.due(at(60));
+    assert_eq!(r.next_change(), None, "an open alert with nothing new has only reminders to come");
+    assert_eq!(r.next_due(), Some(at(60 + 4 * 3600)));
+    r.on_alert(update(&first, 9), at(120));
+    assert_eq!(r.next_change(), Some(at(60 + 900)), "an update waits for the group interval");
+}
+
+#[test]
 fn resolution_is_sent_once_and_ends_the_episode() {
     let mut r = router();
     let heating = alert(Some(KUZNECK), Topic::Heating, 5);
