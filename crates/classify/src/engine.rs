@@ -13,6 +13,7 @@ use crate::normalize::{fold_letters, Normalized};
 use crate::pattern::{PhraseSpec, TermKind};
 use regex::{Regex, RegexSet};
 use rust_stemmers::{Algorithm, Stemmer};
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 /// How an inflected term is recognised in a token. Chosen by measurement (see the crate docs);
@@ -248,11 +249,11 @@ impl Trie {
         for (key, _) in keys {
             for c in key.chars().filter(|&c| fast_symbol(c).is_none()) {
                 let next = FAST_SYMBOLS + extra.len();
-                if !extra.contains_key(&c) {
+                if let Entry::Vacant(slot) = extra.entry(c) {
                     let s = u8::try_from(next).ok().filter(|&s| s != NO_SYMBOL);
                     let s =
                         s.ok_or("the rules' terms use more than 185 characters outside the Russian and Latin letters")?;
-                    extra.insert(c, s);
+                    slot.insert(s);
                 }
             }
         }
