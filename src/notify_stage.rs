@@ -245,21 +245,15 @@ impl NotifyStage {
         let mut clock = DateTime::<Utc>::MIN_UTC;
         for alert in alerts {
             let at = alert.raised_at;
-            self.run_until(clock, at, &mut all);
+            all = self.run_on(clock, all, |router| router.next_due().filter(|due| *due < at));
             clock = clock.max(at);
             self.router.on_alert(alert, clock);
         }
         self.run_on(clock, all, Router::next_change)
     }
 
-    /// Every group that falls due after `clock` and before `until`, at the moment it falls due (or at
-    /// `clock`, for one already due then).
-    fn run_until(&mut self, clock: DateTime<Utc>, until: DateTime<Utc>, all: &mut Routed) {
-        let next = |router: &Router| router.next_due().filter(|due| *due < until);
-        *all = self.run_on(clock, std::mem::take(all), next);
-    }
-
-    /// Runs the router at each moment `next` names (not before `clock`) until it names none.
+    /// Runs the router at each moment `next` names, at that moment (or at `clock`, for one already
+    /// past) until it names none.
     fn run_on(
         &mut self,
         clock: DateTime<Utc>,
