@@ -12,6 +12,7 @@
 //! live run would have raised then.
 
 use crate::config::Config;
+use crate::reload::Rules;
 use otklik_alert::detect::{hour_of, SeriesKey, HELD_HOURS};
 use otklik_alert::incident::{Link, LinkPost};
 use otklik_alert::stage::{AlertCore, Restore, RestoredPost};
@@ -20,8 +21,9 @@ use otklik_model::{Alert, ClassifiedPost, PostKind, Topic};
 use otklik_pipeline::{CancellationToken, Message, Output, Transform, Unprocessable};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// After a replay the clock runs this far past the newest post, so that alerts still open at the
 /// end of the replayed time can resolve (2 quiet hours) as they would have live.
@@ -53,6 +55,8 @@ pub struct AlertStage {
     held: Mutex<Vec<ClassifiedPost>>,
     /// Told every alert event as it is raised (the `otklik_alerts_open` gauge).
     observer: Option<AlertObserver>,
+    /// The rules in use (hot reload): their gazetteer and sources replace the core's places.
+    rules: Option<Mutex<watch::Receiver<Arc<Rules>>>>,
 }
 
 /// A hook told of every alert event the stage raises.
@@ -70,7 +74,15 @@ impl AlertStage {
             raised: Mutex::new(Vec::new()),
             held: Mutex::new(Vec::new()),
             observer: None,
+            rules: None,
         }
+    }
+
+    /// Reads places with the gazetteer and the sources of the rules `reload` holds, from the
+    /// next post on after each reload.
+    pub fn following(mut self, rules: watch::Receiver<Arc<Rules>>) -> Self {
+        self.rules = Some(Mutex::new(rules));
+        self
     }
 
     /// Tells `observer` of every alert event from now on, starting with the latest event of each
@@ -81,8 +93,17 @@ impl AlertStage {
         self
     }
 
+    /// The state, with the places of the newest rules.
     fn core(&self) -> MutexGuard<'_, AlertCore> {
-        self.core.lock().unwrap_or_else(|p| p.into_inner())
+        let mut core = self.core.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(rules) = &self.rules {
+            let mut rules = rules.lock().unwrap_or_else(|p| p.into_inner());
+            if rules.has_changed().unwrap_or(false) {
+                let rules = rules.borrow_and_update();
+                core.set_places(rules.classifier.shared_gazetteer(), rules.official());
+            }
+        }
+        core
     }
 
     /// Replay: every post is linked, the clock has run past them and the alerts are published.
@@ -294,9 +315,14 @@ const ALERTS_LOOKBACK: chrono::Duration = chrono::Duration::days(7);
 /// A fresh alert stage state, restored from what `history` holds: linked posts of the linking
 /// window, hourly voices of the detector's history, the latest event of recent alerts, and the
 /// complaints and comments of the overdue tracker's window.
-pub async fn restored_core(config: &Config, history: &History, live: bool) -> anyhow::Result<AlertCore> {
+pub async fn restored_core(
+    config: &Config,
+    history: &History,
+    live: bool,
+    rules: Option<&Rules>,
+) -> anyhow::Result<AlertCore> {
     use anyhow::Context;
-    let mut core = config.alert_core(live)?;
+    let mut core = config.alert_core(live, rules)?;
     let now = chrono::Utc::now();
     let hourly_from = now - chrono::Duration::hours(HELD_HOURS as i64);
     let window = core.link_window();

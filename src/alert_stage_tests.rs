@@ -186,3 +186,38 @@ async fn a_complaint_answered_in_time_pages_nobody() {
     let posts = [post(1, None, "501", 0, PostKind::Complaint), post(2, Some(1), "-100", 5, PostKind::Info)];
     assert!(replay(&posts).await.is_empty());
 }
+
+/// The rules a reload would send: the shipped topics, the gazetteer if `places`, and the УК's
+/// group `vk-uk` official or not.
+fn rules(places: bool, official: bool) -> Arc<Rules> {
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let gazetteer = config.join("gazetteer/gazetteer.tsv");
+    let classifier =
+        otklik_classify::Classifier::load(&config.join("topics"), places.then_some(gazetteer.as_path())).unwrap();
+    let context = otklik_classify::SourceContext { official, municipality: None };
+    Arc::new(Rules { classifier, sources: HashMap::from([("vk-uk".to_owned(), context)]) })
+}
+
+/// Whether the stage, linking `post` live, counts it as a resident's voice.
+fn linked_as_voice(stage: &AlertStage, post: &ClassifiedPost) -> Option<bool> {
+    let message =
+        Message { topic: SERIES.into(), partition: 0, offset: 0, key: None, payload: otklik_model::encode(post) };
+    let outputs = stage.apply(&message).unwrap();
+    otklik_model::decode::<ClassifiedPost>("ClassifiedPost", &outputs[0].payload).unwrap().is_voice
+}
+
+#[test]
+fn a_reload_gives_the_stage_the_new_gazetteer_and_official_sources() {
+    let (reload, following) = watch::channel(rules(false, false));
+    let clock = StageClock::Live { tick: Duration::from_secs(30) };
+    let stage = AlertStage::new(core(), "classified".into(), ALERTS.into(), clock).following(following);
+    let text = "В селе Терновка у дома 5 на улице Мира третий день нет воды";
+    let settlement = |stage: &AlertStage| stage.with_core(|core| core.features(text).place.settlement);
+    assert_eq!(settlement(&stage), None, "no gazetteer, no settlements");
+    assert_eq!(linked_as_voice(&stage, &post(1, None, "555", 1, PostKind::Complaint)), Some(true));
+
+    reload.send_replace(rules(true, true));
+    assert_eq!(settlement(&stage).as_deref(), Some("Терновка"));
+    // An official body's feed now: a post on its wall is no resident's voice.
+    assert_eq!(linked_as_voice(&stage, &post(2, None, "556", 2, PostKind::Complaint)), Some(false));
+}

@@ -127,7 +127,7 @@ pub fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
 pub fn backtest(config: &Config, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<()> {
     anyhow::ensure!(from < to, "--from must be before --to");
     let history = config.history()?;
-    let mut core = config.alert_core(false)?;
+    let mut core = config.alert_core(false, None)?;
     let history_from = from - chrono::Duration::hours(HELD_HOURS as i64);
     let (posts, cells) = crate::clickhouse_cmd::runtime()?.block_on(async {
         let posts = history.linked_posts(from - core.link_window()).await.context("cannot read the linked posts")?;

@@ -683,20 +683,19 @@ impl Config {
     }
 
     /// A fresh alert stage state: the detector of `[alert]`, the calendar, the gazetteer of
-    /// `[classify]` (for place detail) and which sources are official. `live`: a clock that
-    /// follows the wall clock jumps over long gaps instead of replaying them.
-    pub fn alert_core(&self, live: bool) -> anyhow::Result<otklik_alert::stage::AlertCore> {
+    /// `[classify]` (for place detail) and which sources are official — those of `rules` when a
+    /// process has them loaded already (shared, not loaded twice), else loaded here. `live`: a
+    /// clock that follows the wall clock jumps over long gaps instead of replaying them.
+    pub fn alert_core(
+        &self,
+        live: bool,
+        rules: Option<&crate::reload::Rules>,
+    ) -> anyhow::Result<otklik_alert::stage::AlertCore> {
         use anyhow::Context;
         use otklik_alert::stage::{AlertCore, StageConfig};
-        let gazetteer = match self.classify.gazetteer.as_os_str().is_empty() {
-            true => None,
-            false => {
-                let path = self.resolve(&self.classify.gazetteer);
-                let gazetteer = otklik_classify::gazetteer::Gazetteer::load(&path)
-                    .and_then(|g| g.with_home_region(&self.classify.region))
-                    .context("cannot load the gazetteer")?;
-                Some(std::sync::Arc::new(gazetteer))
-            }
+        let (gazetteer, official) = match rules {
+            Some(rules) => (rules.classifier.shared_gazetteer(), rules.official()),
+            None => (self.gazetteer()?, self.sources.iter().map(|s| (s.id.clone(), s.official)).collect()),
         };
         let every = chrono::Duration::from_std(self.alert.evaluate_every.0).context("[alert] evaluate_every")?;
         let defaults = StageConfig::default();
@@ -706,12 +705,23 @@ impl Config {
             max_catch_up: if live { defaults.max_catch_up } else { None },
             ..defaults
         };
-        let official = self.sources.iter().map(|s| (s.id.clone(), s.official)).collect();
         let core = AlertCore::new(config, self.calendar()?, gazetteer, official);
         Ok(match self.responses.overdue() {
             Some(overdue) => core.with_overdue(otklik_respond::OverdueTracker::new(overdue, self.responders.clone())),
             None => core,
         })
+    }
+
+    /// The gazetteer of `[classify]` in its region, or none when disabled.
+    pub fn gazetteer(&self) -> anyhow::Result<Option<std::sync::Arc<Gazetteer>>> {
+        use anyhow::Context;
+        if self.classify.gazetteer.as_os_str().is_empty() {
+            return Ok(None);
+        }
+        let gazetteer = Gazetteer::load(&self.resolve(&self.classify.gazetteer))
+            .and_then(|g| g.with_home_region(&self.classify.region))
+            .context("cannot load the gazetteer")?;
+        Ok(Some(std::sync::Arc::new(gazetteer)))
     }
 
     /// The ClickHouse connection, password from its secret source (registered for masking; never

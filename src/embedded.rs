@@ -91,7 +91,7 @@ pub async fn run(path: &std::path::Path, config: &Config) -> Result<Summary> {
     let classify = spawn_stage("classify", classify);
     // Cancelled once every collected post is classified: a replay's alert clock may run then.
     let classified_all = CancellationToken::new();
-    let alert_stage = alert_stage(config, data_dir.path(), classified_all.clone()).await?;
+    let alert_stage = alert_stage(config, &reload, data_dir.path(), classified_all.clone()).await?;
     let alert_stage = Arc::new(alert_stage.observed_by(registry.alert_observer()));
     let alert =
         spawn_stage("alert", graph.alert(alert_stage.clone(), metrics.alert.clone(), stop.stages.clone()).await?);
@@ -234,21 +234,23 @@ pub async fn run(path: &std::path::Path, config: &Config) -> Result<Summary> {
 /// and follows the clock.
 async fn alert_stage(
     config: &Config,
+    reload: &crate::reload::Reload,
     data_dir: &std::path::Path,
     classified_all: CancellationToken,
 ) -> Result<AlertStage> {
     let topics = config.topics();
+    let rules = reload.rules().borrow().clone();
     let (core, clock) = match config.collect.replay_dir {
-        Some(_) => (config.alert_core(false)?, StageClock::Replay { upstream_done: classified_all }),
+        Some(_) => (config.alert_core(false, Some(&rules))?, StageClock::Replay { upstream_done: classified_all }),
         None => {
             let history = History::Local(data_dir.to_owned());
             (
-                crate::alert_stage::restored_core(config, &history, true).await?,
+                crate::alert_stage::restored_core(config, &history, true, Some(&rules)).await?,
                 StageClock::Live { tick: LIVE_ALERT_TICK },
             )
         }
     };
-    Ok(AlertStage::new(core, topics.posts_classified, topics.alerts, clock))
+    Ok(AlertStage::new(core, topics.posts_classified, topics.alerts, clock).following(reload.rules()))
 }
 
 /// The notify stage over the local store; in a replay it routes the replay's alerts on their own

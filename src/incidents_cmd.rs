@@ -28,7 +28,7 @@ pub struct Listed {
 
 /// Every incident with a post published at or after `since` in `history`, most voices first.
 pub async fn read(config: &Config, history: &History, since: DateTime<Utc>) -> Result<Listed> {
-    let core = config.alert_core(false)?;
+    let core = config.alert_core(false, None)?;
     // An incident open since `since` may have started up to a linking window earlier.
     let rows = history.linked_posts(since - core.link_window()).await.context("cannot read the linked posts")?;
     Ok(summarise(core, &rows, since))

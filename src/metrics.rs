@@ -504,13 +504,17 @@ impl InsertObserver for ClickHouseMetrics {
         outcome.push(("outcome", report.outcome.as_str().to_owned()));
         self.inserts.get_or_create(&outcome).inc();
         self.duration.get_or_create(&table).observe(report.elapsed.as_secs_f64());
+        // Each table's counters exist from its first INSERT on, at 0 until they count: a rate
+        // over a counter that appears only with its first retry misses that retry.
+        let (rows, bytes, retries) =
+            (self.rows.get_or_create(&table), self.bytes.get_or_create(&table), self.retries.get_or_create(&table));
         match report.outcome {
             InsertOutcome::Ok => {
-                self.rows.get_or_create(&table).inc_by(report.rows);
-                self.bytes.get_or_create(&table).inc_by(report.bytes);
+                rows.inc_by(report.rows);
+                bytes.inc_by(report.bytes);
             }
             InsertOutcome::Retryable => {
-                self.retries.get_or_create(&table).inc();
+                retries.inc();
             }
             InsertOutcome::Fatal | InsertOutcome::Content => {}
         }

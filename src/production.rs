@@ -68,10 +68,12 @@ pub async fn run(path: &std::path::Path, config: &Config, role: Role) -> Result<
         Migrator::new(&config.clickhouse_sink()?).migrate(None).await.context("cannot migrate ClickHouse")?;
     }
     if role.runs(Role::Alert) {
-        let core =
-            crate::alert_stage::restored_core(config, &History::ClickHouse(config.clickhouse_sink()?), true).await?;
+        let history = History::ClickHouse(config.clickhouse_sink()?);
+        let rules = reload.rules().borrow().clone();
+        let core = crate::alert_stage::restored_core(config, &history, true, Some(&rules)).await?;
         let tick = StageClock::Live { tick: ALERT_TICK };
-        let stage = AlertStage::new(core, graph.topics.posts_classified.clone(), graph.topics.alerts.clone(), tick);
+        let stage = AlertStage::new(core, graph.topics.posts_classified.clone(), graph.topics.alerts.clone(), tick)
+            .following(reload.rules());
         let stage = Arc::new(stage.observed_by(registry.alert_observer()));
         let alert = graph.alert(stage, metrics("alert"), stop.stages.clone()).await?;
         supervisor.spawn("alert", async move { Ok(alert.await?) });

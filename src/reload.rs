@@ -5,7 +5,9 @@
 //! rules it started with and the next one uses the new; the collectors take the sources list at
 //! the start of each poll pass. A config with any problem is refused whole: every problem is
 //! logged (the check-config report) and the old rules and sources stay. Other settings (batch
-//! sizes, listeners, credentials, the alert stage's gazetteer) need a restart.
+//! sizes, listeners, credentials) need a restart. The alert stage reads places with the
+//! classifier's gazetteer and takes the new one, and the sources' official standing, from the
+//! next batch it links.
 //!
 //! The config version is a hash of the files loaded (the config, every topics file, the
 //! gazetteer, the sources file): logged at start and after each reload, and set on `/metrics`.
@@ -29,6 +31,12 @@ pub struct Rules {
 }
 
 impl Rules {
+    /// Source id → the source is an administration's or official body's feed (the alert stage's
+    /// reading of who speaks).
+    pub fn official(&self) -> HashMap<String, bool> {
+        self.sources.iter().map(|(id, context)| (id.clone(), context.official)).collect()
+    }
+
     fn new(classifier: Classifier, sources: &[Source]) -> Rules {
         let context = |s: &Source| SourceContext { official: s.official, municipality: s.municipality.clone() };
         Rules { classifier, sources: sources.iter().map(|s| (s.id.clone(), context(s))).collect() }

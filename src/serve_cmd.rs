@@ -57,7 +57,7 @@ impl PageData for StoreData {
     }
 
     async fn incidents(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<IncidentView>, DataError> {
-        let core = self.config.alert_core(false).map_err(failed)?;
+        let core = self.config.alert_core(false, None).map_err(failed)?;
         // An incident with a post from `from` on may have started up to a linking window earlier.
         let rows = self.history.linked_posts(from - core.link_window()).await.map_err(backend)?;
         let rows: Vec<PostRow> = rows.into_iter().filter(|r| r.published_at < to).collect();

@@ -6,6 +6,7 @@
 
 use super::*;
 use otklik_testkit::fake_http::{FakeRequest, FakeResponse, FakeServer};
+use otklik_testkit::telegram::TgMessage;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -85,40 +86,14 @@ max_retries = 0
 /// A channel's three posts: two older than the re-check window (3 and 2 days), one young.
 fn channel_page(name: &str, start: chrono::DateTime<chrono::Utc>) -> String {
     let ages = [(1, chrono::Duration::days(3)), (2, chrono::Duration::days(2)), (3, chrono::Duration::minutes(20))];
-    let blocks: String = ages.iter().map(|&(id, age)| message_block(name, id, start - age)).collect();
-    format!(
-        r#"<!DOCTYPE html>
-<html>
-  <head><meta charset="utf-8"><title>Канал {name} – Telegram</title></head>
-  <body class="widget_frame_base tgme_webpreview_body">
-    <main class="tgme_main" data-url="/s/{name}">
-      <div class="tgme_container">
-        <section class="tgme_channel_history js-message_history">
-{blocks}        </section>
-      </div>
-    </main>
-  </body>
-</html>
-"#
-    )
-}
-
-fn message_block(channel: &str, id: u64, at: chrono::DateTime<chrono::Utc>) -> String {
-    let datetime = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
-    format!(
-        r#"<div class="tgme_widget_message_wrap js-widget_message_wrap"><div class="tgme_widget_message js-widget_message" data-post="{channel}/{id}">
-  <div class="tgme_widget_message_bubble">
-    <div class="tgme_widget_message_author accent_color"><a class="tgme_widget_message_owner_name" href="https://t.me/{channel}"><span dir="auto">Канал</span></a></div>
-    <div class="tgme_widget_message_text js-message_text" dir="auto">Пост {id}: во дворе не убран снег</div>
-    <div class="tgme_widget_message_footer compact js-message_footer">
-      <div class="tgme_widget_message_info short js-message_info">
-        <span class="tgme_widget_message_views">{id}0</span><span class="tgme_widget_message_meta"><a class="tgme_widget_message_date" href="https://t.me/{channel}/{id}"><time datetime="{datetime}" class="time">12:00</time></a></span>
-      </div>
-    </div>
-  </div>
-</div></div>
-"#
-    )
+    let messages: Vec<TgMessage> = ages
+        .iter()
+        .map(|&(id, age)| {
+            let at = (start - age).to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+            TgMessage::new(id, format!("Пост {id}: во дворе не убран снег"), at)
+        })
+        .collect();
+    otklik_testkit::telegram::channel_page(name, &messages)
 }
 
 /// Each request of the fake t.me: (channel, collector from the User-Agent, arrival).

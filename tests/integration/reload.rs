@@ -1,45 +1,31 @@
-//! Hot reload against a running `otklik run` (embedded, live, one Telegram channel on a fake
-//! t.me on 127.0.0.1): SIGHUP with a good rules file makes the posts classified after it use the
-//! new rule; SIGHUP with a broken one is refused with the problem logged, and the rules in use stay.
+//! Hot reload against a running `otklik run` (embedded, live, Telegram channels on a fake t.me on
+//! 127.0.0.1): SIGHUP with a good rules file makes the posts classified after it use the new rule;
+//! SIGHUP with a new settlement in the gazetteer and a new channel in the sources list makes the
+//! new channel polled and the settlement placed; SIGHUP with a broken rules file is refused with
+//! the problem logged, and the rules in use stay.
 
 use super::*;
 use otklik_testkit::fake_http::{FakeResponse, FakeServer};
+use otklik_testkit::telegram::TgMessage;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A guard against a hang, not a pace: every wait below ends on an observed condition.
 const PATIENCE: Duration = Duration::from_secs(120);
 const CHANNEL: &str = "reload_chan";
+/// The channel the sources list gains on the second reload.
+const NEW_CHANNEL: &str = "reload_chan_two";
+/// A village no gazetteer knows; the second reload adds it to the town of Kuznetsk's okrug.
+const NEW_VILLAGE: (&str, &str) = ("Замухрышкино", "56705000");
 /// A word no shipped rule knows; the good reload makes it a heating word.
 const NEW_WORD: &str = "кракозябра";
 /// Added in the same edit as the broken file: refused with it.
 const REFUSED_WORD: &str = "шмурдяк";
 
-fn page(posts: &[(u64, String)]) -> String {
+fn page(channel: &str, posts: &[(u64, String)]) -> String {
     let at = (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
-    let blocks: String = posts
-        .iter()
-        .map(|(id, text)| {
-            format!(
-                r#"<div class="tgme_widget_message_wrap js-widget_message_wrap"><div class="tgme_widget_message js-widget_message" data-post="{CHANNEL}/{id}">
-  <div class="tgme_widget_message_bubble">
-    <div class="tgme_widget_message_text js-message_text" dir="auto">{text}</div>
-    <div class="tgme_widget_message_footer compact js-message_footer"><div class="tgme_widget_message_info short js-message_info">
-      <span class="tgme_widget_message_meta"><a class="tgme_widget_message_date" href="https://t.me/{CHANNEL}/{id}"><time datetime="{at}" class="time">12:00</time></a></span>
-    </div></div>
-  </div>
-</div></div>
-"#
-            )
-        })
-        .collect();
-    format!(
-        r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>{CHANNEL}</title></head>
-<body class="widget_frame_base tgme_webpreview_body"><main class="tgme_main" data-url="/s/{CHANNEL}"><div class="tgme_container">
-<section class="tgme_channel_history js-message_history">
-{blocks}</section></div></main></body></html>
-"#
-    )
+    let messages: Vec<TgMessage> = posts.iter().map(|(id, text)| TgMessage::new(*id, text, at.as_str())).collect();
+    otklik_testkit::telegram::channel_page(channel, &messages)
 }
 
 fn write_config(dir: &Path, telegram: &str) -> PathBuf {
@@ -50,8 +36,8 @@ fn write_config(dir: &Path, telegram: &str) -> PathBuf {
         let path = entry.unwrap().path();
         std::fs::copy(&path, topics.join(path.file_name().unwrap())).unwrap();
     }
-    let sources = format!("[[source]]\nid = \"tg-reload\"\nplatform = \"telegram\"\nhandle = \"{CHANNEL}\"\n");
-    std::fs::write(dir.join("sources.toml"), sources).unwrap();
+    std::fs::write(dir.join("sources.toml"), source("tg-reload", CHANNEL)).unwrap();
+    std::fs::copy(config.join("gazetteer/gazetteer.tsv"), dir.join("gazetteer.tsv")).unwrap();
     let text = format!(
         r#"[run]
 data_dir = {data:?}
@@ -65,7 +51,7 @@ batch_wait = "20ms"
 
 [classify]
 topics_dir = "topics"
-gazetteer = {gazetteer:?}
+gazetteer = "gazetteer.tsv"
 
 [alert]
 calendar_dir = {calendar:?}
@@ -80,12 +66,25 @@ rate = "1000/s"
 max_retries = 0
 "#,
         data = dir.join("data"),
-        gazetteer = config.join("gazetteer/gazetteer.tsv"),
         calendar = config.join("calendar"),
     );
     let path = dir.join("otklik.toml");
     std::fs::write(&path, text).unwrap();
     path
+}
+
+fn source(id: &str, channel: &str) -> String {
+    format!("[[source]]\nid = \"{id}\"\nplatform = \"telegram\"\nhandle = \"{channel}\"\n")
+}
+
+/// Adds [`NEW_VILLAGE`] to the test's copy of the gazetteer, as a place of its okrug.
+fn add_village(dir: &Path) {
+    let (name, okrug) = NEW_VILLAGE;
+    let lower = name.to_lowercase();
+    let forms = ["", "а", "у", "ом", "е"].map(|end| format!("{}{end}", lower.trim_end_matches('о'))).join("|");
+    let record = format!("P\t990001\t{okrug}\t56\trural\t1\ts\t{name}\t{lower}|{forms}\n");
+    let mut file = std::fs::OpenOptions::new().append(true).open(dir.join("gazetteer.tsv")).unwrap();
+    std::io::Write::write_all(&mut file, record.as_bytes()).unwrap();
 }
 
 /// Adds `word` as a pattern of the heating topic's first rule in the test's copy of the rules.
@@ -123,20 +122,25 @@ impl Running {
         self.lines.lock().unwrap().iter().filter(|l| l.contains(needle)).count()
     }
 
-    /// The topics of the newest stored row of post `id`, once there is one.
-    fn topics(&self, id: u64) -> Option<Vec<String>> {
-        let uid = format!("tg:{CHANNEL}:{id}");
+    /// The newest stored row of post `id` of `channel`, once there is one.
+    fn row(&self, channel: &str, id: u64) -> Option<serde_json::Value> {
+        let uid = format!("tg:{channel}:{id}");
         let rows = store_rows(&self.data.join("posts"));
-        let row = rows
-            .iter()
+        rows.into_iter()
             .filter(|r| r["uid"] == uid.as_str())
-            .max_by_key(|r| r["collected_at"].as_str().map(str::to_owned))?;
-        Some(row["topics"].as_array()?.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect())
+            .max_by_key(|r| r["collected_at"].as_str().map(str::to_owned))
     }
 
+    fn wait_row(&mut self, channel: &str, id: u64) -> serde_json::Value {
+        self.wait_for(&format!("post {channel}/{id} stored"), |r| r.row(channel, id).is_some());
+        self.row(channel, id).unwrap_or_default()
+    }
+
+    /// The topics of post `id` of the first channel, once it is stored.
     fn wait_topics(&mut self, id: u64) -> Vec<String> {
-        self.wait_for(&format!("post {id} stored"), |r| r.topics(id).is_some());
-        self.topics(id).unwrap_or_default()
+        let row = self.wait_row(CHANNEL, id);
+        let topics = row["topics"].as_array().cloned().unwrap_or_default();
+        topics.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect()
     }
 
     fn signal(&self, signal: &str) {
@@ -154,16 +158,20 @@ impl Drop for Running {
 }
 
 #[test]
-fn sighup_reloads_good_rules_and_refuses_broken_ones() {
+fn sighup_reloads_rules_gazetteer_and_sources_and_refuses_broken_ones() {
     let posts: Arc<Mutex<Vec<(u64, String)>>> = Arc::default();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let served = posts.clone();
-    let server = runtime.block_on(FakeServer::start(move |request| match request.path == format!("/s/{CHANNEL}") {
-        true => FakeResponse::html(page(&served.lock().unwrap())),
-        false => FakeResponse::Reply { status: 404, headers: vec![], body: b"not found".to_vec() },
+    let server = runtime.block_on(FakeServer::start(move |request| {
+        let channel = [CHANNEL, NEW_CHANNEL].into_iter().find(|c| request.path == format!("/s/{c}"));
+        match channel {
+            Some(channel) => FakeResponse::html(page(channel, &served.lock().unwrap())),
+            None => FakeResponse::Reply { status: 404, headers: vec![], body: b"not found".to_vec() },
+        }
     }));
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &server.url());
+    // Both channels serve the same page: the second is polled only once the sources list has it.
     let post = |id: u64, text: &str| {
         posts.lock().unwrap().insert(0, (id, format!("Жители пишут: {text} во дворе")));
     };
@@ -195,6 +203,17 @@ fn sighup_reloads_good_rules_and_refuses_broken_ones() {
     post(2, NEW_WORD);
     assert!(running.wait_topics(2).contains(&"heating".to_owned()), "the new rule is not used:\n{}", running.log());
 
+    assert!(running.row(NEW_CHANNEL, 2).is_none(), "a channel not in the sources list was polled");
+    add_village(dir.path());
+    let sources = source("tg-reload", CHANNEL) + &source("tg-reload-two", NEW_CHANNEL);
+    std::fs::write(dir.path().join("sources.toml"), sources).unwrap();
+    running.signal("HUP");
+    running.wait_for("the second good reload", |r| r.logged("config reloaded") == 2);
+    post(5, &format!("в {} нет света", NEW_VILLAGE.0));
+    let row = running.wait_row(NEW_CHANNEL, 5);
+    assert_eq!(row["source_id"], "tg-reload-two", "{row}");
+    assert_eq!(row["municipality"], NEW_VILLAGE.1, "the new gazetteer is not used: {row}");
+
     add_heating_word(dir.path(), REFUSED_WORD);
     std::fs::write(dir.path().join("topics/broken.toml"), "[[topic]\nid = \"heating\"\n").unwrap();
     running.signal("HUP");
@@ -204,7 +223,7 @@ fn sighup_reloads_good_rules_and_refuses_broken_ones() {
     post(4, REFUSED_WORD);
     assert!(running.wait_topics(3).contains(&"heating".to_owned()), "the rules in use were lost:\n{}", running.log());
     assert!(!running.wait_topics(4).contains(&"heating".to_owned()), "the broken config was half applied");
-    assert_eq!(running.logged("config reloaded"), 1, "{}", running.log());
+    assert_eq!(running.logged("config reloaded"), 2, "{}", running.log());
 
     running.signal("TERM");
     let started = Instant::now();

@@ -159,6 +159,13 @@ impl AlertCore {
         }
     }
 
+    /// Reads places with `gazetteer` and takes `official` as the sources' standing from now on
+    /// (a config reload); posts already linked keep the features they were linked with.
+    pub fn set_places(&mut self, gazetteer: Option<Arc<Gazetteer>>, official: HashMap<String, bool>) {
+        self.gazetteer = gazetteer;
+        self.official = official;
+    }
+
     /// Also pages organisations whose complaints stay unanswered past their deadline.
     pub fn with_overdue(mut self, tracker: OverdueTracker) -> Self {
         self.overdue = Some(tracker);

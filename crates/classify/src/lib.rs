@@ -144,7 +144,8 @@ pub struct Classifier {
     /// Topics exempt from [`SECONDARY_SHARE`] (`alongside = true`).
     alongside: Vec<Topic>,
     language: LanguageDetector,
-    gazetteer: Option<gazetteer::Gazetteer>,
+    /// Shared: the alert stage reads places with the same one (and a reload swaps both).
+    gazetteer: Option<std::sync::Arc<gazetteer::Gazetteer>>,
     /// The region served: its municipalities are the ones assigned.
     home: region::Home,
     version: String,
@@ -310,7 +311,7 @@ impl Classifier {
             thresholds,
             alongside,
             language: LanguageDetector::default(),
-            gazetteer,
+            gazetteer: gazetteer.map(std::sync::Arc::new),
             home,
             version,
         })
@@ -318,7 +319,12 @@ impl Classifier {
 
     /// The loaded gazetteer, for place detail beyond the municipality (incident linking).
     pub fn gazetteer(&self) -> Option<&gazetteer::Gazetteer> {
-        self.gazetteer.as_ref()
+        self.gazetteer.as_deref()
+    }
+
+    /// The loaded gazetteer, shared rather than loaded twice by a process that also links.
+    pub fn shared_gazetteer(&self) -> Option<std::sync::Arc<gazetteer::Gazetteer>> {
+        self.gazetteer.clone()
     }
 
     /// The version string every classification carries.

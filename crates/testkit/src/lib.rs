@@ -1,6 +1,7 @@
 //! Test helpers shared by otklik's crates (a dev-dependency only; nothing ships with it).
 //!
-//! [`fake_http::FakeServer`] plays a social network on 127.0.0.1 for collector tests;
+//! [`fake_http::FakeServer`] plays a social network on 127.0.0.1 for collector tests, and
+//! [`telegram::channel_page`] writes the pages of its t.me;
 //! [`own_service::OwnService`] is a Kafka broker or ClickHouse server of a test's own, to stop and
 //! restart in fault-injection tests.
 //!
@@ -96,3 +97,4 @@ mod tests {
 }
 pub mod fake_http;
 pub mod own_service;
+pub mod telegram;
