@@ -117,7 +117,13 @@ impl Prometheus {
     fn start(dir: &Path, metrics_port: u16) -> Prometheus {
         let port = free_port();
         let scrape = format!(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: otklik\n    static_configs:\n      - targets: ['127.0.0.1:{metrics_port}']\n"
+            "global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: otklik
+    static_configs:
+      - targets: ['127.0.0.1:{metrics_port}']
+"
         );
         std::fs::write(dir.join("prometheus.yml"), scrape).unwrap();
         let process = std::process::Command::new(PROMETHEUS)

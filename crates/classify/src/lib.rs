@@ -35,15 +35,16 @@ pub mod location;
 pub mod normalize;
 pub mod pattern;
 mod region;
+mod score;
 
 pub use config::{LoadError, Problem};
 pub use engine::InflectionMode;
 
 use engine::{Engine, FiredRef, RuleSpecs, ScanScratch};
-use kind::{Cue, CueCounts};
+use kind::Cue;
 use lang::{LanguageDetector, LanguageGuess};
 use normalize::Normalized;
-use otklik_model::{Classification, MunicipalityEvidence, MunicipalityMatch, RawPost, Topic, TopicHit};
+use otklik_model::{Classification, MunicipalityEvidence, MunicipalityMatch, RawPost, Topic};
 use serde::Serialize;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -55,18 +56,6 @@ use std::path::Path;
 /// edited rule set is never mistaken for the released one.
 pub const CLASSIFIER_VERSION: &str = "0.6.2";
 
-/// Keep a secondary topic only when it scores at least this share of the best topic's score: a
-/// passing mention («…у подъезда, где не горит фонарь…») should not make a second topic of a post
-/// about something else.
-const SECONDARY_SHARE: f32 = 0.75;
-
-/// The least score that tags a topic when no topic reaches its threshold (see `run`).
-const FALLBACK_SCORE: f32 = 0.5;
-
-/// The fallback is for short posts, where there is no room for more evidence; in a long post a
-/// single weak word is more often a passing mention than the subject.
-const FALLBACK_MAX_TOKENS: usize = 40;
-
 /// The most text a post is classified on, in characters. A VK post holds at most 16,384
 /// characters (Telegram 4,096) and a repost adds its origin's text, so every real post fits; a
 /// longer text is cut here, so that megabytes of one line cost bounded time and memory.
@@ -75,29 +64,6 @@ pub const MAX_TEXT_CHARS: usize = 2 * 16_384;
 /// The most items `--explain` lists per kind (fired rules, spans of one rule, place mentions,
 /// rejected names); the rest are counted («… and N more»).
 pub const MAX_EXPLAIN_ITEMS: usize = 32;
-
-/// A topic's strongest fired rule: its weight and index.
-type Strongest = Option<(f32, u32)>;
-
-/// The evidence for one topic, by what it says.
-struct Tally {
-    topic: Topic,
-    /// Rules that name the subject.
-    core: f32,
-    /// Place and setting rules (`context = true`).
-    context: f32,
-    /// Rules whose every match is a noun read as a location («у лифта»): where, not what.
-    located: f32,
-    strongest: Strongest,
-}
-
-/// Why a scored topic was not tagged; formatted only when explaining.
-#[derive(Clone, Copy)]
-enum Rejection {
-    BelowThreshold,
-    Suppressed(u32),
-    Secondary,
-}
 
 /// What the classifier knows about where a post comes from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -141,7 +107,7 @@ pub struct Classifier {
     engine: Engine,
     rules: Vec<RuleMeta>,
     thresholds: HashMap<Topic, f32>,
-    /// Topics exempt from [`SECONDARY_SHARE`] (`alongside = true`).
+    /// Topics exempt from [`score::SECONDARY_SHARE`] (`alongside = true`).
     alongside: Vec<Topic>,
     language: LanguageDetector,
     /// Shared: the alert stage reads places with the same one (and a reload swaps both).
@@ -394,221 +360,22 @@ impl Classifier {
         }
         let norm = &*norm;
         location::mark(norm, locations);
-        let on_location = |&(a, b): &(u32, u32)| (a..=b).all(|t| locations[t as usize]);
-
-        // Exclusions first: a topic's rules do not count inside its excluded spans.
-        excluded.clear();
-        let mut cues = CueCounts::default();
-        for f in scan.fired() {
-            let meta = &self.rules[f.rule as usize];
-            match meta.owner {
-                Owner::Topic(t) if meta.exclude => excluded.extend(f.spans.iter().map(|&s| (t, s))),
-                Owner::Cue(c) => cues.add(c),
-                Owner::Topic(_) => {}
-            }
-        }
-        // Sorted by (topic, start), so that overlap checks look at a few neighbours only.
-        excluded.sort_unstable();
-        let longest_exclusion = excluded.iter().map(|(_, (a, b))| b - a).max().unwrap_or(0);
-        let mut scores: Vec<Tally> = Vec::new();
-        let mut first_at: Vec<(Topic, u32)> = Vec::new();
-        let mut hits_explained = Vec::new();
-        let mut suppressed: Vec<(Topic, u32)> = Vec::new();
-        for f in scan.fired() {
-            let meta = &self.rules[f.rule as usize];
-            let Owner::Topic(topic) = meta.owner else {
-                if explain {
-                    hits_explained.push(self.rule_hit(&f, norm, false));
-                }
-                continue;
-            };
-            if meta.exclude {
-                if explain {
-                    hits_explained.push(self.rule_hit(&f, norm, false));
-                }
-                continue;
-            }
-            let overlaps = |&(a, b): &(u32, u32)| {
-                let from =
-                    excluded.partition_point(|&(t, (x, _))| (t, x) < (topic, a.saturating_sub(longest_exclusion)));
-                excluded[from..].iter().take_while(|&&(t, (x, _))| t == topic && x <= b).any(|&(_, (_, y))| a <= y)
-            };
-            let counts = f.spans.iter().any(|s| !overlaps(s));
-            let located = counts && !meta.place && f.spans.iter().filter(|s| !overlaps(s)).all(on_location);
-            if explain {
-                let mut hit = self.rule_hit(&f, norm, !counts);
-                hit.located = located;
-                hits_explained.push(hit);
-            }
-            if !counts {
-                continue;
-            }
-            let entry = match scores.iter_mut().find(|e| e.topic == topic) {
-                Some(e) => e,
-                None => {
-                    scores.push(Tally { topic, core: 0.0, context: 0.0, located: 0.0, strongest: None });
-                    scores.last_mut().expect("just pushed")
-                }
-            };
-            if located {
-                entry.located += meta.weight;
-            } else if meta.context {
-                entry.context += meta.weight;
-            } else {
-                entry.core += meta.weight;
-                let at = f.spans.iter().filter(|s| !overlaps(s)).map(|s| s.0).min().unwrap_or(u32::MAX);
-                match first_at.iter_mut().find(|(t, _)| *t == topic) {
-                    Some(e) => e.1 = e.1.min(at),
-                    None => first_at.push((topic, at)),
-                }
-            }
-            if entry.strongest.is_none_or(|(w, _)| meta.weight > w) {
-                entry.strongest = Some((meta.weight, f.rule));
-            }
-            suppressed.extend(meta.suppress.iter().map(|&t| (t, f.rule)));
-        }
-        // Place and setting words («в подъезде», «на дороге») say where, not what. When some topic
-        // passes on evidence of its own, they strengthen only topics that pass too (a place word
-        // must not lift a weak mention of the road to the level of the litter lying on it); when
-        // none does, they count fully and may decide.
-        let threshold_of = |t: &Topic| self.thresholds.get(t).copied().unwrap_or(1.0);
-        // An `alongside` topic names who failed, not what: it never makes place words count less.
-        let core_decides =
-            scores.iter().any(|e| e.core >= threshold_of(&e.topic) && !self.alongside.contains(&e.topic));
-        let scores: Vec<(Topic, f32, Strongest)> = scores
-            .into_iter()
-            .map(|e| {
-                let own = e.core >= threshold_of(&e.topic);
-                let mut score = if !core_decides || own { e.core + e.context } else { e.core };
-                // A location strengthens a topic named otherwise, and never makes one alone.
-                if e.core > 0.0 {
-                    score += e.located;
-                }
-                (e.topic, score, e.strongest)
-            })
-            .collect();
-
-        let mut topic_scores = Vec::new();
-        let passing = |t: &Topic, s: f32| s >= threshold_of(t);
-        // Suppression counts only from topics that are tagged themselves.
-        suppressed.retain(|&(_, rule)| {
-            let Owner::Topic(owner) = self.rules[rule as usize].owner else { return false };
-            scores.iter().any(|&(t, s, _)| t == owner && passing(&t, s))
-        });
-        let is_suppressed = |t: &Topic| suppressed.iter().find(|(x, _)| x == t).map(|&(_, r)| r);
-        let best = scores
-            .iter()
-            .filter(|(t, s, _)| passing(t, *s) && is_suppressed(t).is_none())
-            .map(|x| x.1)
-            .fold(0.0f32, f32::max);
-        // Short posts («яма у подъезда», «не косят траву») often carry one weak word only. When
-        // no topic reaches its threshold in a short post, a single clear leader with at least
-        // FALLBACK_SCORE is tagged: a weak signal is better than none, but a tie is no signal. Not in
-        // a sale, a job offer or a lost-pet post, where the weak word is merchandise or a landmark
-        // («продам дрова», «сдам квартиру без животных»): measured on the labelled set's off-topic
-        // posts, 42 → 31 wrongly tagged; dev.csv unchanged.
-        let fallback = if best == 0.0 && norm.tokens.len() <= FALLBACK_MAX_TOKENS && cues.get(Cue::Private) == 0 {
-            let mut leader: Option<(Topic, f32)> = None;
-            let mut tied = false;
-            for &(t, s, _) in &scores {
-                if s < FALLBACK_SCORE || is_suppressed(&t).is_some() {
-                    continue;
-                }
-                match leader {
-                    Some((_, l)) if s < l => {}
-                    Some((_, l)) if s == l => tied = true,
-                    _ => {
-                        leader = Some((t, s));
-                        tied = false;
-                    }
-                }
-            }
-            leader.filter(|_| !tied).map(|(t, _)| t)
-        } else {
-            None
-        };
-        let mut hits = Vec::new();
-        for &(topic, score, strongest) in &scores {
-            let threshold = threshold_of(&topic);
-            let rejection = if fallback == Some(topic) {
-                None
-            } else if score < threshold {
-                Some(Rejection::BelowThreshold)
-            } else if let Some(rule) = is_suppressed(&topic) {
-                Some(Rejection::Suppressed(rule))
-            } else if score < best * SECONDARY_SHARE && !self.alongside.contains(&topic) {
-                Some(Rejection::Secondary)
-            } else {
-                None
-            };
-            if rejection.is_none() {
-                let rule = strongest.map(|(_, r)| self.rules[r as usize].id.clone()).unwrap_or_default();
-                hits.push(TopicHit { topic, score, rule });
-            }
-            if explain {
-                let rejected_because = rejection.map(|r| match r {
-                    Rejection::BelowThreshold => format!("score {score:.2} below threshold {threshold:.2}"),
-                    Rejection::Suppressed(rule) => format!("suppressed by rule {}", self.rules[rule as usize].id),
-                    Rejection::Secondary => {
-                        format!("score {score:.2} is under {SECONDARY_SHARE} of the best topic's {best:.2}")
-                    }
-                });
-                topic_scores.push(TopicScore {
-                    topic,
-                    score,
-                    threshold,
-                    accepted: rejection.is_none(),
-                    rejected_because,
-                });
-            }
-        }
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.topic.cmp(&b.topic)));
-        // Residents name the subject first and the setting after it («яма у остановки», «мусор
-        // под деревом»): of the topics that pass, the one whose own (non-context) evidence starts
-        // earliest is the post's topic. Topics whose evidence starts at the same token stay
-        // together. Measured: dev.csv micro-F1 0.792 → 0.805, labelled set 0.843 → 0.849.
-        // An `alongside` topic (who failed) neither leads nor yields here: it stands beside whatever
-        // the post is about.
-        let leads = |t: Topic| !self.alongside.contains(&t);
-        if hits.iter().filter(|h| leads(h.topic)).count() > 1 {
-            let first_of = |t: Topic| first_at.iter().find(|(x, _)| *x == t).map_or(u32::MAX, |e| e.1);
-            let first = hits.iter().filter(|h| leads(h.topic)).map(|h| first_of(h.topic)).min().unwrap_or(0);
-            let later = |t: Topic| leads(t) && first_of(t) != first;
-            if explain {
-                for ts in topic_scores.iter_mut().filter(|ts| ts.accepted && later(ts.topic)) {
-                    ts.accepted = false;
-                    ts.rejected_because =
-                        Some(format!("its evidence starts after that of a topic named earlier (token {first})"));
-                }
-            }
-            hits.retain(|h| !later(h.topic));
-        }
+        let mut evidence = self.count_evidence(scan, norm, locations, excluded, explain);
+        let chosen = self.choose_topics(&mut evidence, norm.tokens.len(), explain);
         let origin = kind::Origin {
-            has_topics: !hits.is_empty(),
+            has_topics: !chosen.hits.is_empty(),
             official: source.official,
             by_source: writer == Writer::Source,
             terse: norm.tokens.len() <= kind::TERSE_MAX_TOKENS,
         };
-        let (kind, kind_reason) = kind::decide(&cues, kind::Marks::of(text), origin);
-        let mut evidence = Vec::new();
-        let other_region = if russian { region::other_region(norm, &self.home) } else { None };
-        let (municipality, out_of_region) = match &other_region {
-            Some(words) => {
-                if explain {
-                    // The names found are still shown, to tell what the flag overruled.
-                    let _ = self.municipality(text, &SourceContext::default(), &mut evidence, explain);
-                    let why = format!("the text names another region («{words}») and not this one: no municipality");
-                    evidence.push(why);
-                }
-                (None, true)
-            }
-            None => self.municipality(text, source, &mut evidence, explain),
-        };
+        let (kind, kind_reason) = kind::decide(&evidence.cues, kind::Marks::of(text), origin);
+        let mut place_evidence = Vec::new();
+        let (municipality, out_of_region) = self.place(text, norm, russian, source, &mut place_evidence, explain);
         let classification = Classification {
             classifier_version: self.version.clone(),
             language: language.code.to_owned(),
             kind,
-            topics: hits,
+            topics: chosen.hits,
             municipality,
             out_of_region,
         };
@@ -617,31 +384,46 @@ impl Classifier {
             if !russian {
                 kind_reason.push_str(&format!("; language {} is not classified by the Russian rules", language.code));
             }
-            topic_scores.sort_by(|a, b| b.score.total_cmp(&a.score));
-            let more_rules = hits_explained.len().saturating_sub(MAX_EXPLAIN_ITEMS);
-            hits_explained.truncate(MAX_EXPLAIN_ITEMS);
-            let locations = (0..norm.tokens.len())
-                .filter(|&t| locations[t])
-                .take(MAX_EXPLAIN_ITEMS)
-                .map(|t| {
-                    let tok = norm.tokens[t];
-                    Span { start: tok.start as usize, end: tok.end as usize, text: norm.token(t).to_owned() }
-                })
-                .collect();
+            let mut topics = chosen.scores;
+            topics.sort_by(|a, b| b.score.total_cmp(&a.score));
+            let mut rules = evidence.rules;
+            let more_rules = rules.len().saturating_sub(MAX_EXPLAIN_ITEMS);
+            rules.truncate(MAX_EXPLAIN_ITEMS);
             Explanation {
                 normalized: norm.text.clone(),
                 language,
                 kind_reason,
-                locations,
-                rules: hits_explained,
+                locations: location_spans(norm, locations),
+                rules,
                 more_rules,
-                topics: topic_scores,
-                municipality_evidence: evidence,
+                topics,
+                municipality_evidence: place_evidence,
                 classification: classification.clone(),
                 cut_at_chars: cut.then_some(MAX_TEXT_CHARS),
             }
         });
         (classification, explanation)
+    }
+
+    /// The municipality and the out-of-region flag: none, flagged, when the text names another
+    /// region and not this one; else [`Self::municipality`].
+    fn place(
+        &self,
+        text: &str,
+        norm: &Normalized,
+        russian: bool,
+        source: &SourceContext,
+        evidence: &mut Vec<String>,
+        explain: bool,
+    ) -> (Option<MunicipalityMatch>, bool) {
+        let other_region = if russian { region::other_region(norm, &self.home) } else { None };
+        let Some(words) = other_region else { return self.municipality(text, source, evidence, explain) };
+        if explain {
+            // The names found are still shown, to tell what the flag overruled.
+            let _ = self.municipality(text, &SourceContext::default(), evidence, explain);
+            evidence.push(format!("the text names another region («{words}») and not this one: no municipality"));
+        }
+        (None, true)
     }
 
     /// Text mention first, then the source's binding, else none (DESIGN.md, «Municipality»); and
@@ -738,6 +520,18 @@ fn push_more(evidence: &mut Vec<String>, total: usize, what: &str) {
     if total > MAX_EXPLAIN_ITEMS {
         evidence.push(format!("… and {} more {what}", total - MAX_EXPLAIN_ITEMS));
     }
+}
+
+/// The nouns read as places, for `--explain`.
+fn location_spans(norm: &Normalized, locations: &[bool]) -> Vec<Span> {
+    (0..norm.tokens.len())
+        .filter(|&t| locations[t])
+        .take(MAX_EXPLAIN_ITEMS)
+        .map(|t| {
+            let tok = norm.tokens[t];
+            Span { start: tok.start as usize, end: tok.end as usize, text: norm.token(t).to_owned() }
+        })
+        .collect()
 }
 
 /// Per-thread buffers of [`Classifier::run`], reused from post to post: a warm classifier
