@@ -225,7 +225,7 @@ impl KafkaBus {
         let context = QuietContext { group: Some(group.into()), ..self.context.clone() };
         let consumer: StreamConsumer<QuietContext> = self
             .config
-            .client_config()?
+            .consumer_config()?
             .set("group.id", group)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
@@ -305,7 +305,7 @@ fn read_log_blocking(config: &KafkaConfig, topic: &str, context: QuietContext) -
     let op = || format!("read table {topic}");
     let nonce = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let consumer: BaseConsumer<QuietContext> = config
-        .client_config()?
+        .consumer_config()?
         .set("group.id", format!("otklik-table-reader-{}-{nonce}", std::process::id()))
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")

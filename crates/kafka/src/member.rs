@@ -74,7 +74,7 @@ impl TableMember {
     ) -> Result<TableMember> {
         let assigned = Arc::new(AtomicBool::new(false));
         let context = MemberContext { quiet, deliver, assigned, held: std::sync::Mutex::default() };
-        let mut client = config.client_config()?;
+        let mut client = config.consumer_config()?;
         client
             .set("group.id", &spec.group)
             .set("enable.auto.commit", "false")
