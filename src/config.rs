@@ -241,9 +241,9 @@ impl Default for SinkConfig {
     fn default() -> Self {
         SinkConfig {
             batch_rows: 50_000,
-            // 16 MiB of messages is about 13,000 of the bench's classified posts: an INSERT a second at 20,000
-            // posts/s. Measured (bench, ClickHouse scenario): the sink process 217 → 149 MiB
-            // RSS, 18,700 → 21,200 posts/s overall, against 32 MiB.
+            // 16 MiB of messages is about 13,000 of the bench's classified posts, an INSERT a
+            // second at 20,000 posts/s. Against 32 MiB (bench, ClickHouse scenario): the sink
+            // process 217 → 149 MiB RSS, 18,700 → 21,200 posts/s overall.
             batch_bytes: ByteSize(16 << 20),
             batch_wait: HumanDuration(Duration::from_secs(1)),
             retry_initial: HumanDuration(Duration::from_millis(200)),
