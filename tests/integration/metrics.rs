@@ -215,7 +215,7 @@ fn telegram(path: &str) -> FakeResponse {
 
 /// The production wiring collecting live from [`telegram`] under a one-request-a-second limit
 /// (so requests wait), with a webhook receiver, statistics every second.
-fn production_config(dir: &Path, kafka: &str, clickhouse: &str, name: &str, telegram: &str, port: u16) -> PathBuf {
+fn live_config(dir: &Path, kafka: &str, clickhouse: &str, name: &str, telegram: &str, port: u16) -> PathBuf {
     let config = super::production::production_config(dir, kafka, clickhouse, name);
     let sources: String = ["metrics_one", "metrics_two", "metrics_gone"]
         .map(|c| format!("[[source]]\nid = \"tg-{c}\"\nplatform = \"telegram\"\nhandle = \"{c}\"\n"))
@@ -287,7 +287,7 @@ fn prometheus_scrapes_the_production_wiring_and_finds_every_family() {
     let dir = tempfile::tempdir().unwrap();
     let name = super::production::unique("otklik_metrics");
     let port = free_port();
-    let config = production_config(dir.path(), &kafka, &clickhouse, &name, &server.url(), port);
+    let config = live_config(dir.path(), &kafka, &clickhouse, &name, &server.url(), port);
     let migrate = otklik().args(["clickhouse", "migrate", "--config"]).arg(&config).output().unwrap();
     assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
     store_open_alert(&clickhouse, &name);
