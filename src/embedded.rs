@@ -239,7 +239,7 @@ async fn alert_stage(
     classified_all: CancellationToken,
 ) -> Result<AlertStage> {
     let topics = config.topics();
-    let rules = reload.rules().borrow().clone();
+    let rules = reload.current();
     let (core, clock) = match config.collect.replay_dir {
         Some(_) => (config.alert_core(false, Some(&rules))?, StageClock::Replay { upstream_done: classified_all }),
         None => {

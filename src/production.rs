@@ -69,7 +69,7 @@ pub async fn run(path: &std::path::Path, config: &Config, role: Role) -> Result<
     }
     if role.runs(Role::Alert) {
         let history = History::ClickHouse(config.clickhouse_sink()?);
-        let rules = reload.rules().borrow().clone();
+        let rules = reload.current();
         let core = crate::alert_stage::restored_core(config, &history, true, Some(&rules)).await?;
         let tick = StageClock::Live { tick: ALERT_TICK };
         let stage = AlertStage::new(core, graph.topics.posts_classified.clone(), graph.topics.alerts.clone(), tick)

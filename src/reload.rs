@@ -68,6 +68,11 @@ impl Reload {
         })
     }
 
+    /// The rules in use now.
+    pub fn current(&self) -> Arc<Rules> {
+        self.rules.borrow().clone()
+    }
+
     pub fn rules(&self) -> watch::Receiver<Arc<Rules>> {
         self.rules.subscribe()
     }

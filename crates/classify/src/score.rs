@@ -10,10 +10,10 @@
 //!    secondary share and the first-named subject decide which topics are tagged, and why the
 //!    others are not.
 
-use crate::engine::{FiredRef, ScanScratch};
+use crate::engine::ScanScratch;
 use crate::kind::{Cue, CueCounts};
 use crate::normalize::Normalized;
-use crate::{Classifier, Owner, RuleHit, TopicScore};
+use crate::{Classifier, Owner, RuleHit, RuleMeta, TopicScore};
 use otklik_model::{Topic, TopicHit};
 
 /// Keep a secondary topic only when it scores at least this share of the best topic's score: a
@@ -139,7 +139,7 @@ impl Classifier {
             }
             if counts {
                 let start = f.spans.iter().filter(|s| !overlaps(s)).map(|s| s.0).min().unwrap_or(u32::MAX);
-                evidence.add(&f, topic, located, start, self);
+                evidence.add(f.rule, meta, topic, located, start);
             }
         }
         evidence
@@ -248,9 +248,8 @@ impl Classifier {
 }
 
 impl Evidence {
-    /// Counts one fired rule of `topic` whose counted matches start at token `start`.
-    fn add(&mut self, f: &FiredRef<'_>, topic: Topic, located: bool, start: u32, classifier: &Classifier) {
-        let meta = &classifier.rules[f.rule as usize];
+    /// Counts fired rule `rule` of `topic` whose counted matches start at token `start`.
+    fn add(&mut self, rule: u32, meta: &RuleMeta, topic: Topic, located: bool, start: u32) {
         let index = match self.tallies.iter().position(|e| e.topic == topic) {
             Some(index) => index,
             None => {
@@ -271,9 +270,9 @@ impl Evidence {
             }
         }
         if tally.strongest.is_none_or(|(w, _)| meta.weight > w) {
-            tally.strongest = Some((meta.weight, f.rule));
+            tally.strongest = Some((meta.weight, rule));
         }
-        self.suppressed.extend(meta.suppress.iter().map(|&t| (t, f.rule)));
+        self.suppressed.extend(meta.suppress.iter().map(|&t| (t, rule)));
     }
 }
 
