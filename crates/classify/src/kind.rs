@@ -182,8 +182,10 @@ impl Marks {
         let laughing_emoji = memchr::memchr_iter(0xF0, bytes).any(|i| {
             matches!(bytes.get(i + 1..i + 4), Some([0x9F, 0x98, 0x81..=0x86 | 0x9C | 0xB9]) | Some([0x9F, 0xA4, 0xA3]))
         });
-        let question_mark = memchr::memchr(b'?', bytes).is_some() || original.contains('？');
-        let quotation = memchr::memchr(b'"', bytes).is_some() || original.contains(['«', '“', '„']);
+        // Byte searches: a `char` pattern decodes every character of the text.
+        let has = |s: &str| memchr::memmem::find(bytes, s.as_bytes()).is_some();
+        let question_mark = memchr::memchr(b'?', bytes).is_some() || has("？");
+        let quotation = memchr::memchr(b'"', bytes).is_some() || ["«", "“", "„"].into_iter().any(has);
         Marks { question_mark, laughing_emoji, quotation }
     }
 }

@@ -183,6 +183,10 @@ fn is_zero(n: &usize) -> bool {
 
 /// The first [`MAX_TEXT_CHARS`] characters of `text`, and whether it was cut.
 fn clip(text: &str) -> (&str, bool) {
+    // A character is at least one byte: a text no longer in bytes is never cut (nearly every post).
+    if text.len() <= MAX_TEXT_CHARS {
+        return (text, false);
+    }
     match text.char_indices().nth(MAX_TEXT_CHARS) {
         Some((at, _)) => (&text[..at], true),
         None => (text, false),

@@ -273,6 +273,17 @@ fn url_len(s: &str) -> Option<usize> {
     Some(s.find(|c: char| c.is_whitespace()).unwrap_or(s.len()))
 }
 
+/// [`char::is_uppercase`], with ASCII and basic Cyrillic answered without its Unicode table
+/// search (callers ask it of every letter of a post).
+#[inline]
+pub(crate) fn is_upper(c: char) -> bool {
+    match c {
+        'A'..='Z' | 'А'..='Я' | 'Ѐ'..='Џ' => true,
+        '\0'..='\x7f' | 'а'..='я' | 'ѐ'..='џ' => false,
+        _ => c.is_uppercase(),
+    }
+}
+
 fn push_lower(c: char, word: &mut String) {
     if c.is_ascii() {
         word.push(c.to_ascii_lowercase());
@@ -400,6 +411,13 @@ mod tests {
     fn toks(text: &str) -> Vec<String> {
         let n = normalize(text);
         (0..n.tokens.len()).map(|i| n.token(i).to_owned()).collect()
+    }
+
+    #[test]
+    fn is_upper_agrees_with_the_unicode_tables() {
+        for c in (0..0x3000).filter_map(char::from_u32).chain(['Ω', 'ω', 'Ӑ', 'ӑ', '𝐀']) {
+            assert_eq!(is_upper(c), c.is_uppercase(), "{c:?}");
+        }
     }
 
     #[test]

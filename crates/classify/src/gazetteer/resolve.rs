@@ -9,6 +9,7 @@
 
 use super::normalize::{normalize_into, Normalized};
 use super::{Gazetteer, Meaning, PlaceClass, Strength, TypeWord};
+use crate::normalize::is_upper;
 use aho_corasick::{Anchored, Input};
 use otklik_model::{MunicipalityEvidence, MunicipalityMatch};
 use serde::Serialize;
@@ -187,8 +188,8 @@ fn capitalised(surface: &str) -> bool {
     let mut cs = surface.chars().filter(|c| c.is_alphabetic());
     match (cs.next(), cs.next()) {
         // All-caps words («КАМЕНКА») say nothing about being a proper name.
-        (Some(a), Some(b)) => a.is_uppercase() && !b.is_uppercase(),
-        (Some(a), None) => a.is_uppercase(),
+        (Some(a), Some(b)) => is_upper(a) && !is_upper(b),
+        (Some(a), None) => is_upper(a),
         _ => false,
     }
 }
@@ -301,8 +302,9 @@ fn add_typos(g: &Gazetteer, text: &str, norm: &Normalized, toks: &mut Vec<Tok>, 
         let district_next = toks.get(k).is_some_and(|t| {
             t.start == end && g.meanings_of(t.pattern).iter().any(|m| matches!(m, Meaning::DistrictNoun))
         });
-        let capital = text[norm.origin[s + 1] as usize..].chars().next().is_some_and(char::is_uppercase);
-        let after_prep = TYPO_PREPS.contains(&word_before(nt, s).0) && (capital || lower);
+        // The case of the word's first letter is looked up last: it costs a Unicode table search.
+        let after_prep = TYPO_PREPS.contains(&word_before(nt, s).0)
+            && (lower || text[norm.origin[s + 1] as usize..].chars().next().is_some_and(is_upper));
         if !district_next && !after_prep {
             continue;
         }
@@ -369,13 +371,13 @@ fn qualifier(text: &str, norm: &Normalized, toks: &[Tok], i: usize) -> Option<st
     if !adjective || known {
         return None;
     }
-    let capital = text[norm.origin[end + 3] as usize..].chars().next().is_some_and(char::is_uppercase);
+    let capital = text[norm.origin[end + 3] as usize..].chars().next().is_some_and(is_upper);
     capital.then(|| norm.original_span(text, toks[i].start + 1, end + 3 + word.len()))
 }
 
 fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolution {
     let mut toks = tokens(g, &norm.text);
-    let lower = !text.chars().any(char::is_uppercase);
+    let lower = !text.chars().any(is_upper);
     add_typos(g, text, norm, &mut toks, lower);
     let mut resolver = Resolver::new(g, text, norm, toks, lower);
     let mut i = 0;
