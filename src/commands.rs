@@ -214,7 +214,7 @@ fn classify_line(classifier: &Classifier, bytes: &[u8], context: &SourceContext,
     // A line that starts like a JSON object is a RawPost; anything else is plain text.
     let explain_text = |text: &str| explain.then(|| classifier.explain_text(text, context));
     let (mut value, explanation) = if line.trim_start().starts_with('{') {
-        let post: RawPost = match otklik_model::decode("RawPost", line.as_bytes()) {
+        let post: RawPost = match otklik_model::decode_str("RawPost", line) {
             Ok(post) => post,
             Err(e) => {
                 let (start, reason) = (prefix(line, 24), prefix(&e.to_string(), 200));

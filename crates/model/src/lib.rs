@@ -61,6 +61,11 @@ pub fn decode<T: serde::de::DeserializeOwned>(what: &'static str, bytes: &[u8]) 
     serde_json::from_slice(bytes).map_err(|source| DecodeError::Json { what, source })
 }
 
+/// [`decode`] for text already checked to be UTF-8: its strings are not validated a second time.
+pub fn decode_str<T: serde::de::DeserializeOwned>(what: &'static str, text: &str) -> Result<T, DecodeError> {
+    serde_json::from_str(text).map_err(|source| DecodeError::Json { what, source })
+}
+
 /// Serialises a wire value. Our types always serialise; the `expect` documents that invariant.
 pub fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("model types serialise to JSON infallibly")
