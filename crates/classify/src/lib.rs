@@ -421,13 +421,36 @@ impl Classifier {
         explain: bool,
     ) -> (Option<MunicipalityMatch>, bool) {
         let other_region = if russian { region::other_region(norm, &self.home) } else { None };
-        let Some(words) = other_region else { return self.municipality(text, source, evidence, explain) };
+        let Some(region::OtherRegion { words, endpoint_only }) = other_region else {
+            return self.municipality(text, source, evidence, explain);
+        };
+        if endpoint_only && self.home_place_located(text) {
+            if explain {
+                evidence.push(format!(
+                    "«{words}» is only where someone goes or comes from, and a place of this region is named as \
+                     where things are: the other region does not count"
+                ));
+            }
+            return self.municipality(text, source, evidence, explain);
+        }
         if explain {
             // The names found are still shown, to tell what the flag overruled.
             let _ = self.municipality(text, &SourceContext::default(), evidence, explain);
             evidence.push(format!("the text names another region («{words}») and not this one: no municipality"));
         }
         (None, true)
+    }
+
+    /// Whether the place the text resolves to is of this region and named as where something is
+    /// («а у нас в Каменке», «разбита у Лопатино»).
+    fn home_place_located(&self, text: &str) -> bool {
+        let Some(g) = &self.gazetteer else { return false };
+        let resolution = g.resolve(text);
+        let Some(chosen) = resolution.chosen else { return false };
+        let home = g.municipality(&chosen.oktmo).is_some_and(|m| m.region_code == self.home.code);
+        home && resolution.mentions.iter().any(|m| {
+            m.resolved.as_deref() == Some(chosen.oktmo.as_str()) && region::said_as_location(text, m.span.start)
+        })
     }
 
     /// Text mention first, then the source's binding, else none (DESIGN.md, «Municipality»); and

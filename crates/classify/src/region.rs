@@ -115,27 +115,88 @@ impl Home {
     }
 }
 
-/// The text's first naming of another region, when it never names the home region: the words that
-/// did.
-pub(crate) fn other_region(norm: &Normalized, home: &Home) -> Option<String> {
+/// Another region as a text names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OtherRegion {
+    /// The words of the first naming.
+    pub words: String,
+    /// Every naming is a route's end («трасса до Саратова», «дети уехали в Москву», «мы из
+    /// Самары»): where someone goes or comes from, which says the author is somewhere else.
+    pub endpoint_only: bool,
+}
+
+/// The text's namings of another region, when it never names the home region: the first one's
+/// words, and whether all of them are only a route's ends.
+pub(crate) fn other_region(norm: &Normalized, home: &Home) -> Option<OtherRegion> {
     let n = norm.tokens.len();
     let word = |i: usize| norm.token(i);
     if (0..n).any(|i| home.named_by(word(i))) {
         return None;
     }
+    let before = |i: usize| if i > 0 { word(i - 1) } else { "" };
+    let mut found: Option<OtherRegion> = None;
+    let mut note = |words: &str, endpoint: bool| match &mut found {
+        None => found = Some(OtherRegion { words: words.to_owned(), endpoint_only: endpoint }),
+        Some(f) => f.endpoint_only &= endpoint,
+    };
     for i in 0..n {
         let w = word(i);
         if i > 0 && REGION_WORDS.contains(&w) && is_region_adjective(word(i - 1)) {
-            return Some(norm.span_text(i - 1, i).to_owned());
-        }
-        if REPUBLIC_WORDS.contains(&w) && i + 1 < n && word(i + 1).chars().count() > 3 {
-            return Some(norm.span_text(i, i + 1).to_owned());
-        }
-        if big_city(w).is_some_and(|code| code != home.code) {
-            return Some(w.to_owned());
+            let adjective = word(i - 1);
+            let moving =
+                ["в", "во", "на"].contains(&before(i - 1)) && (adjective.ends_with("ую") || adjective.ends_with("ий"));
+            note(norm.span_text(i - 1, i), ROUTE_ENDS.contains(&before(i - 1)) || moving);
+        } else if REPUBLIC_WORDS.contains(&w) && i + 1 < n && word(i + 1).chars().count() > 3 {
+            note(norm.span_text(i, i + 1), false);
+        } else if big_city(w).is_some_and(|code| code != home.code) {
+            // «в Москву», «в Саратов» go there; «в Москве», «в Казани», «в Челнах» are there.
+            let moving = ["в", "во", "на"].contains(&before(i))
+                && !["е", "и", "ах", "ях"].iter().any(|locative| w.ends_with(locative));
+            note(w, ROUTE_ENDS.contains(&before(i)) || moving);
         }
     }
-    None
+    found
+}
+
+/// Prepositions of a route's end: «до Саратова», «из Самары», «от Москвы».
+const ROUTE_ENDS: &[&str] = &["до", "из", "изо", "от", "ото"];
+
+/// Whether the name starting at byte `start` of `text` is said as where something is: «в
+/// Каменке», «у Лопатино», «около с. Рамзай», «рядом с Бессоновкой» — not a bare name, which a
+/// question («Колышлей? Нет, мы из Саранска») or a list may hold.
+pub(crate) fn said_as_location(text: &str, start: usize) -> bool {
+    const AT: &[&str] = &["в", "во", "на", "у", "около", "возле", "под", "близ", "вблизи"];
+    const TYPE_WORDS: &[&str] = &[
+        "г",
+        "город",
+        "городе",
+        "с",
+        "село",
+        "селе",
+        "п",
+        "пос",
+        "поселок",
+        "поселке",
+        "посёлок",
+        "посёлке",
+        "пгт",
+        "рп",
+        "д",
+        "дер",
+        "деревня",
+        "деревне",
+    ];
+    let mut words =
+        text[..start].split(|c: char| !c.is_alphanumeric()).rev().filter(|w| !w.is_empty()).map(str::to_lowercase);
+    let Some(mut last) = words.next() else { return false };
+    if last == "с" && words.clone().next().as_deref() == Some("рядом") {
+        return true;
+    }
+    if TYPE_WORDS.contains(&last.as_str()) {
+        let Some(next) = words.next() else { return false };
+        last = next;
+    }
+    AT.contains(&last.as_str())
 }
 
 /// «тамбовской», «самарская», «краснодарского»: a place adjective in any case.
@@ -173,14 +234,21 @@ mod tests {
     use crate::normalize::normalize;
 
     fn found(text: &str) -> Option<String> {
-        other_region(&normalize(text), &Home::penza())
+        other_region(&normalize(text), &Home::penza()).map(|o| o.words)
+    }
+
+    fn endpoint_only(text: &str) -> bool {
+        other_region(&normalize(text), &Home::penza()).expect("another region is named").endpoint_only
     }
 
     #[test]
     fn the_home_regions_own_big_city_is_no_other_region() {
         let samara = Home { code: "36".into(), words: HashSet::default(), stem: None };
         assert_eq!(other_region(&normalize("в Самаре прорвало трубу"), &samara), None);
-        assert_eq!(other_region(&normalize("в Пензе прорвало трубу"), &samara).as_deref(), Some("пензе"));
+        assert_eq!(
+            other_region(&normalize("в Пензе прорвало трубу"), &samara).map(|o| o.words).as_deref(),
+            Some("пензе")
+        );
     }
 
     #[test]
@@ -201,5 +269,31 @@ mod tests {
         assert_eq!(found("Казанская церковь в Никольске"), None);
         assert_eq!(found("в Кузнецком районе нет света"), None);
         assert_eq!(found("Каменка, центральная площадь"), None);
+    }
+
+    #[test]
+    fn a_routes_end_is_told_from_where_things_are() {
+        assert!(endpoint_only("трасса до Саратова разбита"));
+        assert!(endpoint_only("дети уехали в Москву"));
+        assert!(endpoint_only("мы из Самары"));
+        assert!(endpoint_only("переехали в Самарскую область"));
+        assert!(!endpoint_only("в Москве ямы"));
+        assert!(!endpoint_only("под Казанью прорвало трубу"));
+        assert!(!endpoint_only("в Казани нет воды"));
+        assert!(!endpoint_only("в Самарской области нет воды"));
+        assert!(!endpoint_only("уехали в Москву, а в Саратове ямы"), "one naming is where things are");
+    }
+
+    #[test]
+    fn a_name_said_as_where_something_is() {
+        let at = |text: &str, name: &str| said_as_location(text, text.find(name).unwrap());
+        assert!(at("а у нас в Каменке нет воды", "Каменке"));
+        assert!(at("дорога разбита у Лопатино", "Лопатино"));
+        assert!(at("около с. Рамзай мусор", "Рамзай"));
+        assert!(at("рядом с Бессоновкой свалка", "Бессоновкой"));
+        assert!(at("в пос. Мичуринский нет света", "Мичуринский"));
+        assert!(!at("Колышлей? Нет, мы из Саранска", "Колышлей"));
+        assert!(!at("из Кузнецка в Сердобск", "Кузнецка"));
+        assert!(!at("Колышлей", "Колышлей"));
     }
 }
