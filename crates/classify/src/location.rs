@@ -54,10 +54,20 @@ pub(crate) fn mark(norm: &Normalized, out: &mut Vec<bool>) {
         let Some((at, endings)) = group else { continue };
         let Some(first) = word(at) else { continue };
         out[at] = true;
-        if is_modifier(first, endings) && at + 1 < n {
+        let extends = is_modifier(first, endings)
+            || (endings == INSTRUMENTAL_ADJECTIVE && word(at + 1).is_some_and(|next| feminine_pair(first, next)));
+        if extends && at + 1 < n {
             out[at + 1] = true;
         }
     }
+}
+
+/// «детской площадкой», «старой лестницей»: a feminine adjective and its noun, both in the
+/// instrumental. Either word alone may be a noun («под лестницей»); two such words in a row are
+/// an adjective and its noun.
+fn feminine_pair(first: &str, next: &str) -> bool {
+    let instrumental = |w: &str| ["ой", "ей"].iter().any(|e| w.ends_with(e)) && w.chars().count() > 4;
+    instrumental(first) && (instrumental(next) || next.ends_with("ью"))
 }
 
 /// A number or an adjective in the case the preposition takes: the noun is the next token.
@@ -87,6 +97,8 @@ mod tests {
         assert_eq!(places("у газовой трубы сломана скамейка"), ["газовой", "трубы"]);
         assert_eq!(places("рядом с селом вонь"), ["селом"]);
         assert_eq!(places("под лестницей грязь"), ["лестницей"]);
+        assert_eq!(places("кран над детской площадкой"), ["детской", "площадкой"]);
+        assert_eq!(places("под старой лестницей мусор"), ["старой", "лестницей"]);
         assert_eq!(places("в кабине лифта исписаны стены"), ["лифта"]);
         assert_eq!(places("на площадке у лифта грязно"), ["лифта"]);
     }
