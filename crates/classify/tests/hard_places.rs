@@ -1,7 +1,8 @@
 //! Places named the hard way (`tests/fixtures/classify/hard_places.csv`, written by the project):
 //! an explicit other region, two places in one post, one-letter typos, lowercase names, bodies only
 //! a city has, old and informal names, another region only as a route's end («трасса до Саратова
-//! разбита у Лопатино»: the home place; «переехали в Самару, а тут…»: out of region). Each family
+//! разбита у Лопатино»: the home place; «переехали в Самару, а тут…»: out of region), a street named
+//! after someone whose name a village shares («на Луначарского», «Кирова 12»: none). Each family
 //! has a floor: the share of its rows that get exactly the labelled municipality (none when empty)
 //! and out-of-region flag.
 
@@ -19,6 +20,7 @@ const FLOORS: &[(&str, f64)] = &[
     ("city_body", 1.0),
     ("old_name", 1.0),
     ("route_end", 1.0),
+    ("street", 1.0),
 ];
 
 #[test]

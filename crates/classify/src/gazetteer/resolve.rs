@@ -901,6 +901,17 @@ impl<'a> Around<'a> {
         })
     }
 
+    /// «на Луначарского», «по Кирова»: «на» and «по» never take a place in the genitive, a street
+    /// named after someone always is (the village Луначарское is «в Луначарском»).
+    fn street_genitive(&self) -> bool {
+        // «на», «по» (encoded bytes)
+        const STREET_PREPS: &[&[u8]] = &[&[0xCD, 0xC0], &[0xCF, 0xCE]];
+        const GENITIVE: &[&str] = &["ого", "его", "ова", "ева", "ина", "ына"];
+        let surface = self.text[self.span.clone()].to_lowercase();
+        GENITIVE.iter().any(|e| surface.ends_with(e))
+            && STREET_PREPS.contains(&word_before(&self.norm.text, self.t.start).0)
+    }
+
     fn opens_sentence(&self) -> bool {
         *self.opens_sentence.get_or_init(|| at_sentence_start(self.text, self.span.start))
     }
@@ -910,7 +921,8 @@ impl<'a> Around<'a> {
     fn believe(&self, p: &super::Place, needs_prep: bool) -> Result<&'static str, RejectReason> {
         let Context { typed, address, after_institution, lower, .. } = self.ctx;
         let strength = if needs_prep { p.strength.max(Strength::Person) } else { p.strength };
-        if (after_institution || self.house && typed.is_none()) && strength > Strength::Strong {
+        let street = after_institution || typed.is_none() && (self.house || self.street_genitive());
+        if street && strength > Strength::Strong {
             return Err(RejectReason::StreetOrInstitution);
         }
         let (cap, heading) = (self.cap, self.heading);
