@@ -39,7 +39,7 @@ fn macro_f1_on_the_labelled_set_stays_above_the_floor() {
 }
 
 /// Measured 73 of 416 (17.5 %) with classifier 0.5.0, 20 of 416 (4.8 %) once a topic alone stopped
-/// making a complaint (0.6.0).
+/// making a complaint (0.6.0), 20 of 435 (4.6 %) with 0.6.3 (19 harder posts added, none counted).
 const OFFTOPIC_ALERTS_CEILING: f64 = 0.07;
 
 #[test]
