@@ -41,6 +41,9 @@ def is_adjective(word: str) -> bool:
     # (Возрождение is -ие but long and a noun): treat -ние/-тие as nouns.
     if w.endswith(("ние", "тие", "вие", "лие")):
         return False
+    # «Гидрострой»: a -строй compound is a noun («на Гидрострое»), not an -ой adjective.
+    if w.endswith("строй"):
+        return False
     return True
 
 
