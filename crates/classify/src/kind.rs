@@ -112,7 +112,7 @@ pub const TERSE_MAX_TOKENS: usize = 4;
 
 /// Decides the kind and says why.
 pub fn decide(cues: &CueCounts, marks: Marks, origin: Origin) -> (PostKind, &'static str) {
-    let Marks { question_mark, laughing_emoji, quotation } = marks;
+    let Marks { question_mark, laughing_emoji, quotation, .. } = marks;
     let laughing = laughing_emoji || cues.get(Cue::Laughter) > 0;
     let complaint = cues.get(Cue::Complaint);
     let quoted = cues.get(Cue::ResidentQuote) > 0;
@@ -128,7 +128,10 @@ pub fn decide(cues: &CueCounts, marks: Marks, origin: Origin) -> (PostKind, &'st
     if cues.get(Cue::Private) > 0 && (complaint == 0 || !origin.has_topics) {
         return (PostKind::Info, "private business: a sale, a job, a lost pet, an advert");
     }
-    if cues.get(Cue::Gratitude) > complaint {
+    // «…яма на проезжей части. Спасибо.»: thanks that only close a report of a fault are
+    // politeness, not gratitude.
+    let closing = marks.closing_thanks && (complaint > 0 || cues.get(Cue::Fault) > 0);
+    if cues.get(Cue::Gratitude).saturating_sub(u16::from(closing)) > complaint {
         return (PostKind::Gratitude, "gratitude wording outweighs complaint wording");
     }
     if cues.get(Cue::Rhetorical) > 0 {
@@ -172,7 +175,24 @@ pub struct Marks {
     pub laughing_emoji: bool,
     /// Quotation marks («», “”, „, "): a channel quoting someone.
     pub quotation: bool,
+    /// The last sentence is only a thanks formula («Спасибо.», «Заранее благодарю!») after
+    /// sentences of its own.
+    pub closing_thanks: bool,
 }
+
+/// Last sentences that only thank, lower-case.
+const CLOSING_THANKS: &[&str] = &[
+    "спасибо",
+    "заранее спасибо",
+    "спасибо заранее",
+    "спасибо большое",
+    "большое спасибо",
+    "спасибо за внимание",
+    "благодарю",
+    "заранее благодарю",
+    "заранее благодарим",
+    "благодарю за внимание",
+];
 
 impl Marks {
     pub fn of(original: &str) -> Marks {
@@ -186,8 +206,23 @@ impl Marks {
         let has = |s: &str| memchr::memmem::find(bytes, s.as_bytes()).is_some();
         let question_mark = memchr::memchr(b'?', bytes).is_some() || has("？");
         let quotation = memchr::memchr(b'"', bytes).is_some() || ["«", "“", "„"].into_iter().any(has);
-        Marks { question_mark, laughing_emoji, quotation }
+        Marks { question_mark, laughing_emoji, quotation, closing_thanks: closing_thanks(original) }
     }
+}
+
+/// Whether `text` ends in a sentence of thanks alone, with a sentence before it.
+fn closing_thanks(text: &str) -> bool {
+    let ends_sentence = |c: char| matches!(c, '.' | '!' | '?' | '\n');
+    // Punctuation, smileys and emoji after the formula are still its end.
+    let body = text.trim_end_matches(|c: char| !c.is_alphanumeric());
+    // The longest formula is 21 letters: a longer last sentence is no formula.
+    let Some(start) = body.rfind(ends_sentence) else { return false };
+    let last = body[start + 1..].trim();
+    if last.len() > 48 || body[..start].trim().is_empty() {
+        return false;
+    }
+    let last = last.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    CLOSING_THANKS.contains(&last.as_str())
 }
 
 #[cfg(test)]
@@ -206,8 +241,9 @@ mod tests {
     const NO_TOPIC: Origin = Origin { has_topics: false, official: false, by_source: false, terse: false };
     const CHANNEL: Origin = Origin { has_topics: true, official: false, by_source: true, terse: false };
     const OFFICIAL: Origin = Origin { has_topics: true, official: true, by_source: true, terse: false };
-    const QUESTION: Marks = Marks { question_mark: true, laughing_emoji: false, quotation: false };
-    const QUOTE: Marks = Marks { question_mark: false, laughing_emoji: false, quotation: true };
+    const QUESTION: Marks =
+        Marks { question_mark: true, laughing_emoji: false, quotation: false, closing_thanks: false };
+    const QUOTE: Marks = Marks { question_mark: false, laughing_emoji: false, quotation: true, closing_thanks: false };
 
     fn kind(cues: &[Cue], marks: Marks, origin: Origin) -> PostKind {
         decide(&counts(cues), marks, origin).0
@@ -269,6 +305,30 @@ mod tests {
             assert!(Marks::of(quoted).quotation, "{quoted}");
         }
         assert!(!Marks::of("нет воды").quotation);
+    }
+
+    #[test]
+    fn thanks_that_close_a_fault_report_are_politeness() {
+        for closed in [
+            "Повреждение покрытия проезжей части. Спасибо.",
+            "Яма у дома 5!\nЗаранее благодарю!",
+            "Нет света. Спасибо большое :)",
+        ] {
+            assert!(Marks::of(closed).closing_thanks, "{closed}");
+        }
+        for other in [
+            "Спасибо!",
+            "Спасибо за ремонт дороги",
+            "Починили. Спасибо дворникам за уборку!",
+            "Ямы нет. спасибо вам огромное что починили",
+        ] {
+            assert!(!Marks::of(other).closing_thanks, "{other}");
+        }
+        let closing = Marks { closing_thanks: true, ..Marks::default() };
+        assert_eq!(kind(&[Cue::Gratitude, Cue::Fault], closing, RESIDENT), PostKind::Complaint);
+        // With no fault or complaint named, the closing thanks are the post's own.
+        assert_eq!(kind(&[Cue::Gratitude], closing, RESIDENT), PostKind::Gratitude);
+        assert_eq!(kind(&[Cue::Gratitude, Cue::Gratitude, Cue::Fault], closing, RESIDENT), PostKind::Gratitude);
     }
 
     #[test]

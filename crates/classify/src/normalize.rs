@@ -213,10 +213,13 @@ fn tokenize(text: &str, out: &mut Normalized) {
                 w.recheck = true;
             }
         } else if (c == '-' || c == '/') && word.is_some() && next_is_word() {
-            // Hyphens join words («из-за»), slashes join house numbers («12/3»); elsewhere both
-            // are separators.
+            // Hyphens join words («из-за», «5-й»), slashes join house numbers («12/3»);
+            // elsewhere both are separators. A hyphen from a word to a number is a dash
+            // («отливы-2шт», «лампы-3»): joined, the word would match no rule.
             let w = word.as_mut().expect("checked above");
-            let keep = c == '-' || out.text.as_bytes()[w.start].is_ascii_digit();
+            let word_then_number = out.text.ends_with(|p: char| p.is_alphabetic())
+                && text[i + len..].starts_with(|n: char| n.is_ascii_digit());
+            let keep = if c == '-' { !word_then_number } else { out.text.as_bytes()[w.start].is_ascii_digit() };
             if keep {
                 w.saw(c);
                 out.text.push(c);
@@ -466,6 +469,11 @@ mod tests {
         );
         // A slash between words separates them.
         assert_eq!(toks("ГВС/ХВС"), ["гвс", "хвс"]);
+        // A hyphen from a word to a number is a dash; from a number to a word, an ending.
+        assert_eq!(
+            toks("сорваны отливы-2шт, 5-й этаж, ту-154"),
+            ["сорваны", "отливы", "2шт", "5-й", "этаж", "ту", "154"]
+        );
     }
 
     #[test]
