@@ -365,7 +365,7 @@ impl Classifier {
         let norm = &*norm;
         location::mark(norm, locations);
         let mut evidence = self.count_evidence(scan, norm, locations, excluded, explain);
-        let chosen = self.choose_topics(&mut evidence, norm.tokens.len(), explain);
+        let chosen = self.choose_topics(&mut evidence, norm, explain);
         let origin = kind::Origin {
             has_topics: !chosen.hits.is_empty(),
             official: source.official,

@@ -53,7 +53,7 @@ impl Tally {
 pub(crate) struct Evidence {
     tallies: Vec<Tally>,
     /// Per topic, the token where its core evidence starts.
-    first_at: Vec<(Topic, u32)>,
+    first_at: Vec<(Topic, (u32, u32))>,
     /// (topic suppressed, the rule that suppresses it).
     suppressed: Vec<(Topic, u32)>,
     pub cues: CueCounts,
@@ -138,8 +138,8 @@ impl Classifier {
                 evidence.rules.push(hit);
             }
             if counts {
-                let start = f.spans.iter().filter(|s| !overlaps(s)).map(|s| s.0).min().unwrap_or(u32::MAX);
-                evidence.add(f.rule, meta, topic, located, start);
+                let first = f.spans.iter().filter(|s| !overlaps(s)).copied().reduce(first_phrase).unwrap_or((u32::MAX, u32::MAX));
+                evidence.add(f.rule, meta, topic, located, first);
             }
         }
         evidence
@@ -168,7 +168,8 @@ impl Classifier {
     }
 
     /// Step 3: the topics tagged, of a text of `tokens` tokens.
-    pub(crate) fn choose_topics(&self, evidence: &mut Evidence, tokens: usize, explain: bool) -> Chosen {
+    pub(crate) fn choose_topics(&self, evidence: &mut Evidence, norm: &Normalized, explain: bool) -> Chosen {
+        let tokens = norm.tokens.len();
         let scored = self.weigh_place_words(&evidence.tallies);
         let passing = |t: &Topic, s: f32| s >= self.threshold_of(t);
         // Suppression counts only from topics that are tagged themselves.
@@ -218,7 +219,7 @@ impl Classifier {
             }
         }
         chosen.hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.topic.cmp(&b.topic)));
-        self.keep_first_named(&mut chosen, &evidence.first_at, explain);
+        self.keep_first_named(&mut chosen, &evidence.first_at, norm, explain);
         chosen
     }
 
@@ -227,15 +228,33 @@ impl Classifier {
     /// earliest is the post's topic. Topics whose evidence starts at the same token stay
     /// together. Measured: dev.csv micro-F1 0.792 → 0.805, labelled set 0.843 → 0.849. An
     /// `alongside` topic (who failed) neither leads nor yields here: it stands beside whatever the
-    /// post is about.
-    fn keep_first_named(&self, chosen: &mut Chosen, first_at: &[(Topic, u32)], explain: bool) {
+    /// post is about. Subjects joined by «и», «ни… ни», «или» are named together («нет ни горячей,
+    /// ни холодной воды», «нет горячей воды и отопления»): a topic whose evidence follows a kept
+    /// topic's first match across such words only is kept too.
+    fn keep_first_named(&self, chosen: &mut Chosen, first_at: &[(Topic, (u32, u32))], norm: &Normalized, explain: bool) {
         let leads = |t: Topic| !self.alongside.contains(&t);
         if chosen.hits.iter().filter(|h| leads(h.topic)).count() <= 1 {
             return;
         }
-        let first_of = |t: Topic| first_at.iter().find(|(x, _)| *x == t).map_or(u32::MAX, |e| e.1);
-        let first = chosen.hits.iter().filter(|h| leads(h.topic)).map(|h| first_of(h.topic)).min().unwrap_or(0);
-        let later = |t: Topic| leads(t) && first_of(t) != first;
+        let first_of = |t: Topic| first_at.iter().find(|(x, _)| *x == t).map_or((u32::MAX, u32::MAX), |e| e.1);
+        let first = chosen.hits.iter().filter(|h| leads(h.topic)).map(|h| first_of(h.topic).0).min().unwrap_or(0);
+        // Kept subjects in text order: those named first, then each one coordinated with the last.
+        let mut named: Vec<(u32, u32)> =
+            chosen.hits.iter().filter(|h| leads(h.topic)).map(|h| first_of(h.topic)).collect();
+        named.sort_unstable();
+        let mut kept = Vec::new();
+        let mut until = 0;
+        for &(start, end) in &named {
+            if start == first {
+                until = until.max(end);
+            } else if coordinated(norm, until, start) {
+                until = end;
+            } else {
+                break;
+            }
+            kept.push(start);
+        }
+        let later = |t: Topic| leads(t) && !kept.contains(&first_of(t).0);
         if explain {
             for ts in chosen.scores.iter_mut().filter(|ts| ts.accepted && later(ts.topic)) {
                 ts.accepted = false;
@@ -248,8 +267,8 @@ impl Classifier {
 }
 
 impl Evidence {
-    /// Counts fired rule `rule` of `topic` whose counted matches start at token `start`.
-    fn add(&mut self, rule: u32, meta: &RuleMeta, topic: Topic, located: bool, start: u32) {
+    /// Counts fired rule `rule` of `topic` whose earliest counted match is the span `first`.
+    fn add(&mut self, rule: u32, meta: &RuleMeta, topic: Topic, located: bool, first: (u32, u32)) {
         let index = match self.tallies.iter().position(|e| e.topic == topic) {
             Some(index) => index,
             None => {
@@ -265,8 +284,8 @@ impl Evidence {
         } else {
             tally.core += meta.weight;
             match self.first_at.iter_mut().find(|(t, _)| *t == topic) {
-                Some(e) => e.1 = e.1.min(start),
-                None => self.first_at.push((topic, start)),
+                Some(e) => e.1 = first_phrase(e.1, first),
+                None => self.first_at.push((topic, first)),
             }
         }
         if tally.strongest.is_none_or(|(w, _)| meta.weight > w) {
@@ -274,6 +293,27 @@ impl Evidence {
         }
         self.suppressed.extend(meta.suppress.iter().map(|&t| (t, rule)));
     }
+}
+
+/// The earliest of two spans of a topic's evidence, stretched over the other when they overlap
+/// or touch: «нет горячей» and «горячей воды» are one phrase, «нет горячей воды».
+fn first_phrase(a: (u32, u32), b: (u32, u32)) -> (u32, u32) {
+    let (early, late) = if a <= b { (a, b) } else { (b, a) };
+    if late.0 <= early.1.saturating_add(1) {
+        (early.0, early.1.max(late.1))
+    } else {
+        early
+    }
+}
+
+/// Words that join subjects named together.
+const COORDINATORS: &[&str] = &["и", "ни", "или", "а", "также", "плюс"];
+
+/// Whether the tokens strictly between `until` and `start` are a coordinating word or two
+/// («и», «а также», «ни»).
+fn coordinated(norm: &Normalized, until: u32, start: u32) -> bool {
+    let between = until + 1..start;
+    !between.is_empty() && between.len() <= 2 && between.into_iter().all(|t| COORDINATORS.contains(&norm.token(t as usize)))
 }
 
 /// Short posts («яма у подъезда», «не косят траву») often carry one weak word only. When no topic

@@ -483,3 +483,16 @@ fn the_company_is_tagged_beside_a_fault_only_when_blamed() {
         Topic::ManagementCompany,
     );
 }
+
+/// The first-named subject wins over a setting named later («яма у остановки»), but subjects
+/// joined by «и», «ни… ни» are named together and both kept.
+#[test]
+fn subjects_named_together_are_both_kept() {
+    let mut got = topics("Нет горячей воды и отопления третий день");
+    got.sort();
+    assert_eq!(got, [Topic::Heating, Topic::HotWater]);
+    let mut got = topics("Нет ни горячей, ни холодной воды с утра");
+    got.sort();
+    assert_eq!(got, [Topic::HotWater, Topic::ColdWater]);
+    assert_eq!(topics("Огромная яма у остановки автобуса"), [Topic::Roads]);
+}
