@@ -237,6 +237,9 @@ def toponym_forms(name: str) -> list[tuple[str, str]]:
     words = norm(name).split()
     if not words:
         return []
+    # An abbreviation in capitals («ГПЗ», «ГПЗ-24») does not decline.
+    if name.split("-")[0].isupper():
+        return [(norm(name), "")]
     # The head is the last word that is not a trailing ordinal like «1-я».
     head = len(words) - 1
     while head > 0 and words[head][:1].isdigit():

@@ -112,6 +112,10 @@ PENZA_MICRODISTRICTS = [
     ("Арбеково", "s"), ("Терновка", "s"), ("Ахуны", "s"), ("Веселовка", "s"), ("Шуист", "s"),
     ("Южная Поляна", "s"), ("Западная Поляна", "s"), ("Гидрострой", "s"), ("Кривозерье", "s"),
     ("Побочино", "s"), ("Заря", "c"), ("Согласие", "c"),
+    # Named after the bearing plant (ГПЗ-24) in the Железнодорожный district (1pnz.ru, «В пензенском
+    # микрорайоне ГПЗ-24 появится новая школа»); Барковка, by the Русеевский quarry, is being renamed
+    # Прибрежный (penzainform.ru, 2025-09-15).
+    ("ГПЗ-24", "s"), ("ГПЗ", "s"), ("Барковка", "s"),
 ]
 
 # Old and informal names of Penza oblast's places, each resolved to the place it names today:
