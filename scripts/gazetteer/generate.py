@@ -136,7 +136,7 @@ OLD_DISTRICT_ADJECTIVES = [
     ("Беднодемьяновский", "56606000", "Спасский район was Беднодемьяновский until 2005"),
 ]
 # Abbreviated spellings residents use for a town: (name, prefix of the abbreviation).
-ABBREVIATED = [("Нижний Ломов", ["н.", "н -"])]
+ABBREVIATED = [("Нижний Ломов", ["н.", "н -", "н"])]
 
 REGIONS = {
     # code: (nominative, adjective (masc) or "", standalone names)

@@ -138,7 +138,13 @@ impl Classifier {
                 evidence.rules.push(hit);
             }
             if counts {
-                let first = f.spans.iter().filter(|s| !overlaps(s)).copied().reduce(first_phrase).unwrap_or((u32::MAX, u32::MAX));
+                let first = f
+                    .spans
+                    .iter()
+                    .filter(|s| !overlaps(s))
+                    .copied()
+                    .reduce(first_phrase)
+                    .unwrap_or((u32::MAX, u32::MAX));
                 evidence.add(f.rule, meta, topic, located, first);
             }
         }
@@ -231,7 +237,13 @@ impl Classifier {
     /// post is about. Subjects joined by «и», «ни… ни», «или» are named together («нет ни горячей,
     /// ни холодной воды», «нет горячей воды и отопления»): a topic whose evidence follows a kept
     /// topic's first match across such words only is kept too.
-    fn keep_first_named(&self, chosen: &mut Chosen, first_at: &[(Topic, (u32, u32))], norm: &Normalized, explain: bool) {
+    fn keep_first_named(
+        &self,
+        chosen: &mut Chosen,
+        first_at: &[(Topic, (u32, u32))],
+        norm: &Normalized,
+        explain: bool,
+    ) {
         let leads = |t: Topic| !self.alongside.contains(&t);
         if chosen.hits.iter().filter(|h| leads(h.topic)).count() <= 1 {
             return;
@@ -313,7 +325,9 @@ const COORDINATORS: &[&str] = &["и", "ни", "или", "а", "также", "п�
 /// («и», «а также», «ни»).
 fn coordinated(norm: &Normalized, until: u32, start: u32) -> bool {
     let between = until + 1..start;
-    !between.is_empty() && between.len() <= 2 && between.into_iter().all(|t| COORDINATORS.contains(&norm.token(t as usize)))
+    !between.is_empty()
+        && between.len() <= 2
+        && between.into_iter().all(|t| COORDINATORS.contains(&norm.token(t as usize)))
 }
 
 /// Short posts («яма у подъезда», «не косят траву») often carry one weak word only. When no topic

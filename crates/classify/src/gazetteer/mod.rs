@@ -19,8 +19,9 @@
 //!   over other regions unless the text names another region, but a home village never beats
 //!   another region's town of the same name; a name with a qualifier of its own («Никольск-Уссурийский»)
 //!   is another place ([`Resolution::elsewhere`]);
-//! - a city named as what a place is near («под Пензой», «в пригороде Кузнецка») is not the place;
-//!   a city's adjective before a body only a city has («пензенская мэрия») is the city;
+//! - a city named as what a place is near («под Пензой», «в пригороде Кузнецка») is not the place,
+//!   but the district around it is a second clue for a village named there («под Пензой в
+//!   Засечном»: the Засечное of Пензенский район, not Мокшанский's); a city's adjective before a body only a city has («пензенская мэрия») is the city;
 //! - mentions that settle on different municipalities conflict, and the result is none — unless
 //!   all but one are where the writer comes from («из X в Y», «сам я из X») or one is set against
 //!   the others («в X уже дали, а в Y нет», «живу в X, а в Y…»): then that one is the problem's place;
@@ -207,6 +208,9 @@ pub struct Gazetteer {
     home: String,
     /// One-letter typos of the home region's names ([`typo`]).
     typos: typo::TypoIndex,
+    /// (city's urban okrug, the district around it): the district whose adjective is the city's
+    /// («пензенский»: г. Пенза and Пензенский район), where a place «под Пензой» lies.
+    surrounding: Vec<(u32, u32)>,
 }
 
 impl std::fmt::Debug for Gazetteer {
@@ -253,6 +257,11 @@ impl Gazetteer {
     /// The municipality with this 8-digit ОКТМО code, e.g. for a source binding's display name.
     pub fn municipality(&self, oktmo: &str) -> Option<&Municipality> {
         self.by_oktmo.get(oktmo).map(|&i| &self.municipalities[i as usize])
+    }
+
+    /// The district around city `city` (an urban okrug), if one shares its adjective.
+    pub(crate) fn surrounding_district(&self, city: u32) -> Option<u32> {
+        self.surrounding.iter().find(|&&(c, _)| c == city).map(|&(_, d)| d)
     }
 
     /// The nominative name of a region by its two-digit code («56» → «Пензенская область»).
@@ -750,8 +759,30 @@ impl Builder {
             keys,
             home: DEFAULT_REGION.to_string(),
             typos: typo::TypoIndex::default(),
+            surrounding: Vec::new(),
         };
         g.typos = typo::TypoIndex::build(&g);
+        g.surrounding = surrounding_districts(&g.meanings, &g.spans);
         Ok(g)
     }
+}
+
+/// (city, district) pairs whose adjectives share a form: a city's adjective is derived from its
+/// region's district adjective that starts with the city's name (see `scripts/gazetteer`).
+fn surrounding_districts(meanings: &[Meaning], spans: &[(u32, u32)]) -> Vec<(u32, u32)> {
+    let mut pairs = Vec::new();
+    for &(from, to) in spans {
+        let ms = &meanings[from as usize..to as usize];
+        for m in ms {
+            let Meaning::CityAdj { muni: city } = *m else { continue };
+            for d in ms {
+                if let Meaning::DistrictAdj { muni: district } = *d {
+                    if !pairs.contains(&(city, district)) {
+                        pairs.push((city, district));
+                    }
+                }
+            }
+        }
+    }
+    pairs
 }

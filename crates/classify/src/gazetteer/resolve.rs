@@ -653,7 +653,16 @@ impl<'a> Resolver<'a> {
             });
         let near = h.prev_has(g, |m| matches!(m, Meaning::Near));
         let ctx = Context { typed, address, after_institution: h.after_institution, lower: self.lower, role: h.role };
-        match accept_place(g, self.text, self.norm, &h.t, span.clone(), h.ms, ctx) {
+        let accepted = accept_place(g, self.text, self.norm, &h.t, span.clone(), h.ms, ctx);
+        if near {
+            // «под Пензой в Засечном»: the district around the city is a second clue for a
+            // village named there.
+            if let Ok(p) = &accepted {
+                let around = p.cands.iter().filter(|c| is_city(g, c)).filter_map(|c| g.surrounding_district(c.muni));
+                self.adj_clues.extend(around.map(|d| (d, h.i)));
+            }
+        }
+        match accepted {
             Ok(p) if near && p.cands.iter().all(|c| is_city(g, c)) => {
                 self.reject(span, place_candidates(g, h.ms), RejectReason::NearCity)
             }
