@@ -140,7 +140,8 @@ pub fn decide(cues: &CueCounts, marks: Marks, origin: Origin) -> (PostKind, &'st
     if question_mark || cues.get(Cue::Question) > 0 {
         return (PostKind::Question, if question_mark { "question mark" } else { "question wording" });
     }
-    if cues.get(Cue::Suggestion) > 0 && complaint == 0 {
+    // A proposal that names a fault is a complaint with a remedy attached.
+    if cues.get(Cue::Suggestion) > 0 && complaint == 0 && cues.get(Cue::Fault) == 0 {
         return (PostKind::Suggestion, "suggestion wording");
     }
     // An official post relaying a resident keeps its announcement framing out of the decision.
@@ -274,6 +275,8 @@ mod tests {
         assert_eq!(kind(&[], QUESTION, RESIDENT), PostKind::Question);
         assert_eq!(kind(&[Cue::Rhetorical], QUESTION, RESIDENT), PostKind::Complaint);
         assert_eq!(kind(&[Cue::Suggestion], Marks::default(), RESIDENT), PostKind::Suggestion);
+        // «Контейнеры открыты, бегают крысы. Предложение: огородить площадку»: a fault proposed away.
+        assert_eq!(kind(&[Cue::Suggestion, Cue::Fault], Marks::default(), RESIDENT), PostKind::Complaint);
         assert_eq!(kind(&[Cue::Announcement], Marks::default(), RESIDENT), PostKind::Info);
         assert_eq!(kind(&[Cue::Complaint], Marks::default(), RESIDENT), PostKind::Complaint);
         assert_eq!(kind(&[], Marks::default(), NO_TOPIC), PostKind::Info);
