@@ -213,18 +213,23 @@ impl Marks {
 
 /// Whether `text` ends in a sentence of thanks alone, with a sentence before it.
 fn closing_thanks(text: &str) -> bool {
-    let ends_sentence = |c: char| matches!(c, '.' | '!' | '?' | '\n');
     // Punctuation, smileys and emoji after the formula are still its end.
     let body = text.trim_end_matches(|c: char| !c.is_alphanumeric());
-    // The longest formula is 21 letters: a longer last sentence is no formula.
-    let Some(start) = body.rfind(ends_sentence) else { return false };
-    let last = body[start + 1..].trim();
-    if last.len() > 48 || body[..start].trim().is_empty() {
+    // The longest formula is 21 letters, 48 bytes with spaces: the sentence must start within
+    // them, so only the text's tail is searched (bytes: the marks are ASCII).
+    let from = body.len().saturating_sub(MAX_FORMULA_BYTES + 1);
+    let ends_sentence = |b: &u8| matches!(b, b'.' | b'!' | b'?' | b'\n');
+    let Some(at) = body.as_bytes()[from..].iter().rposition(ends_sentence) else { return false };
+    let (before, last) = (&body[..from + at], body[from + at + 1..].trim());
+    if before.trim().is_empty() {
         return false;
     }
     let last = last.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
     CLOSING_THANKS.contains(&last.as_str())
 }
+
+/// The longest of [`CLOSING_THANKS`] in bytes, with room for a doubled space.
+const MAX_FORMULA_BYTES: usize = 48;
 
 #[cfg(test)]
 mod tests {
