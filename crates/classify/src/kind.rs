@@ -224,8 +224,19 @@ fn closing_thanks(text: &str) -> bool {
     if before.trim().is_empty() {
         return false;
     }
-    let last = last.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
-    CLOSING_THANKS.contains(&last.as_str())
+    CLOSING_THANKS.iter().any(|formula| same_words(last, formula))
+}
+
+/// Whether `text` is `formula` (lower-case words, one space apart), whatever its case and spacing.
+fn same_words(text: &str, formula: &str) -> bool {
+    let (mut words, mut wanted) = (text.split_whitespace(), formula.split(' '));
+    loop {
+        match (words.next(), wanted.next()) {
+            (None, None) => return true,
+            (Some(w), Some(f)) if w.chars().flat_map(char::to_lowercase).eq(f.chars()) => {}
+            _ => return false,
+        }
+    }
 }
 
 /// The longest of [`CLOSING_THANKS`] in bytes, with room for a doubled space.
