@@ -211,12 +211,15 @@ impl Marks {
     }
 }
 
+/// At least the longest of [`CLOSING_THANKS`] in bytes, with room for doubled spaces.
+const MAX_FORMULA_BYTES: usize = 48;
+
 /// Whether `text` ends in a sentence of thanks alone, with a sentence before it.
 fn closing_thanks(text: &str) -> bool {
     // Punctuation, smileys and emoji after the formula are still its end.
     let body = text.trim_end_matches(|c: char| !c.is_alphanumeric());
-    // The longest formula is 21 letters, 48 bytes with spaces: the sentence must start within
-    // them, so only the text's tail is searched (bytes: the marks are ASCII).
+    // The last sentence must start within the longest formula's bytes, so only the text's tail
+    // is searched (by bytes: the marks are ASCII).
     let from = body.len().saturating_sub(MAX_FORMULA_BYTES + 1);
     let ends_sentence = |b: &u8| matches!(b, b'.' | b'!' | b'?' | b'\n');
     let Some(at) = body.as_bytes()[from..].iter().rposition(ends_sentence) else { return false };
@@ -238,9 +241,6 @@ fn same_words(text: &str, formula: &str) -> bool {
         }
     }
 }
-
-/// The longest of [`CLOSING_THANKS`] in bytes, with room for a doubled space.
-const MAX_FORMULA_BYTES: usize = 48;
 
 #[cfg(test)]
 mod tests {
@@ -343,6 +343,7 @@ mod tests {
         ] {
             assert!(!Marks::of(other).closing_thanks, "{other}");
         }
+        assert!(CLOSING_THANKS.iter().all(|f| f.len() + 4 <= MAX_FORMULA_BYTES));
         let closing = Marks { closing_thanks: true, ..Marks::default() };
         assert_eq!(kind(&[Cue::Gratitude, Cue::Fault], closing, RESIDENT), PostKind::Complaint);
         // With no fault or complaint named, the closing thanks are the post's own.

@@ -52,7 +52,7 @@ impl Tally {
 /// What one text's fired rules say, per topic and per post-kind cue.
 pub(crate) struct Evidence {
     tallies: Vec<Tally>,
-    /// Per topic, the token where its core evidence starts.
+    /// Per topic, the first and last token of its core evidence's first phrase.
     first_at: Vec<(Topic, (u32, u32))>,
     /// (topic suppressed, the rule that suppresses it).
     suppressed: Vec<(Topic, u32)>,
@@ -173,7 +173,7 @@ impl Classifier {
             .collect()
     }
 
-    /// Step 3: the topics tagged, of a text of `tokens` tokens.
+    /// Step 3: the topics tagged in the text `norm`.
     pub(crate) fn choose_topics(&self, evidence: &mut Evidence, norm: &Normalized, explain: bool) -> Chosen {
         let tokens = norm.tokens.len();
         let scored = self.weigh_place_words(&evidence.tallies);

@@ -21,7 +21,8 @@
 //!   is another place ([`Resolution::elsewhere`]);
 //! - a city named as what a place is near («под Пензой», «в пригороде Кузнецка») is not the place,
 //!   but the district around it is a second clue for a village named there («под Пензой в
-//!   Засечном»: the Засечное of Пензенский район, not Мокшанский's); a city's adjective before a body only a city has («пензенская мэрия») is the city;
+//!   Засечном»: the Засечное of Пензенский район, not Мокшанский's); a city's adjective before a
+//!   body only a city has («пензенская мэрия») is the city;
 //! - mentions that settle on different municipalities conflict, and the result is none — unless
 //!   all but one are where the writer comes from («из X в Y», «сам я из X») or one is set against
 //!   the others («в X уже дали, а в Y нет», «живу в X, а в Y…»): then that one is the problem's place;
