@@ -103,7 +103,7 @@ fn a_channels_own_posts_are_complaints_only_in_a_residents_voice() {
 /// «Засохшие берёзы угрожают падением») is a complaint even without «жалоба» or «прошу». Measured
 /// when the fault and request cues grew: 42 of 42 rows with a topic (the cues before: 26); with
 /// 0.6.3, 60 of 60 (63 rows; all 18 rows added were info with 0.6.2, 17 of them with a topic); with
-/// 0.6.4, 80 of 80 (83 rows; the 20 added were info with 0.6.3).
+/// 0.6.4, 80 of 80 (83 rows; 16 of the 20 added were info with 0.6.3's cues).
 #[test]
 fn a_residents_report_of_a_fault_is_a_complaint() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
