@@ -422,20 +422,24 @@ impl Classifier {
     ) -> (Option<MunicipalityMatch>, bool) {
         let other_region = if russian { region::other_region(norm, &self.home) } else { None };
         let Some(region::OtherRegion { words, endpoint_only }) = other_region else {
-            return self.municipality(text, source, evidence, explain);
+            return self.municipality(self.resolve(text), source, evidence, explain);
         };
-        if endpoint_only && self.home_place_located(text) {
-            if explain {
-                evidence.push(format!(
-                    "«{words}» is only where someone goes or comes from, and a place of this region is named as \
-                     where things are: the other region does not count"
-                ));
+        if endpoint_only {
+            // Resolved once: the same resolution decides the municipality when it counts.
+            let resolution = self.resolve(text);
+            if self.home_place_located(text, resolution.as_ref()) {
+                if explain {
+                    evidence.push(format!(
+                        "«{words}» is only where someone goes or comes from, and a place of this region is named \
+                         as where things are: the other region does not count"
+                    ));
+                }
+                return self.municipality(resolution, source, evidence, explain);
             }
-            return self.municipality(text, source, evidence, explain);
         }
         if explain {
             // The names found are still shown, to tell what the flag overruled.
-            let _ = self.municipality(text, &SourceContext::default(), evidence, explain);
+            let _ = self.municipality(self.resolve(text), &SourceContext::default(), evidence, explain);
             evidence.push(format!("the text names another region («{words}») and not this one: no municipality"));
         }
         (None, true)
@@ -443,28 +447,32 @@ impl Classifier {
 
     /// Whether the place the text resolves to is of this region and named as where something is
     /// («а у нас в Каменке», «разбита у Лопатино»).
-    fn home_place_located(&self, text: &str) -> bool {
-        let Some(g) = &self.gazetteer else { return false };
-        let resolution = g.resolve(text);
-        let Some(chosen) = resolution.chosen else { return false };
+    fn home_place_located(&self, text: &str, resolution: Option<&gazetteer::Resolution>) -> bool {
+        let (Some(g), Some(resolution)) = (&self.gazetteer, resolution) else { return false };
+        let Some(chosen) = &resolution.chosen else { return false };
         let home = g.municipality(&chosen.oktmo).is_some_and(|m| m.region_code == self.home.code);
         home && resolution.mentions.iter().any(|m| {
             m.resolved.as_deref() == Some(chosen.oktmo.as_str()) && region::said_as_location(text, m.span.start)
         })
     }
 
-    /// Text mention first, then the source's binding, else none (DESIGN.md, «Municipality»); and
+    /// The text's place mentions resolved, when a gazetteer is loaded.
+    fn resolve(&self, text: &str) -> Option<gazetteer::Resolution> {
+        self.gazetteer.as_ref().map(|g| g.resolve(text))
+    }
+
+    /// From the text's `resolution` (see [`Self::resolve`]): text mention first, then the source's
+    /// binding, else none (DESIGN.md, «Municipality»); and
     /// whether the text names a place outside the home region instead (a municipality of another
     /// region, or a home name qualified as another place's: «Никольск-Уссурийский»).
     fn municipality(
         &self,
-        text: &str,
+        resolution: Option<gazetteer::Resolution>,
         source: &SourceContext,
         evidence: &mut Vec<String>,
         explain: bool,
     ) -> (Option<MunicipalityMatch>, bool) {
-        if let Some(g) = &self.gazetteer {
-            let resolution = g.resolve(text);
+        if let (Some(g), Some(resolution)) = (&self.gazetteer, resolution) {
             if explain {
                 for m in resolution.mentions.iter().take(MAX_EXPLAIN_ITEMS) {
                     evidence.push(format!(

@@ -143,15 +143,14 @@ pub(crate) fn other_region(norm: &Normalized, home: &Home) -> Option<OtherRegion
         let w = word(i);
         if i > 0 && REGION_WORDS.contains(&w) && is_region_adjective(word(i - 1)) {
             let adjective = word(i - 1);
-            let moving =
-                ["в", "во", "на"].contains(&before(i - 1)) && (adjective.ends_with("ую") || adjective.ends_with("ий"));
+            let moving = INTO.contains(&before(i - 1)) && (adjective.ends_with("ую") || adjective.ends_with("ий"));
             note(norm.span_text(i - 1, i), ROUTE_ENDS.contains(&before(i - 1)) || moving);
         } else if REPUBLIC_WORDS.contains(&w) && i + 1 < n && word(i + 1).chars().count() > 3 {
             note(norm.span_text(i, i + 1), false);
         } else if big_city(w).is_some_and(|code| code != home.code) {
             // «в Москву», «в Саратов» go there; «в Москве», «в Казани», «в Челнах» are there.
-            let moving = ["в", "во", "на"].contains(&before(i))
-                && !["е", "и", "ах", "ях"].iter().any(|locative| w.ends_with(locative));
+            let moving =
+                INTO.contains(&before(i)) && !["е", "и", "ах", "ях"].iter().any(|locative| w.ends_with(locative));
             note(w, ROUTE_ENDS.contains(&before(i)) || moving);
         }
     }
@@ -160,6 +159,10 @@ pub(crate) fn other_region(norm: &Normalized, home: &Home) -> Option<OtherRegion
 
 /// Prepositions of a route's end: «до Саратова», «из Самары», «от Москвы».
 const ROUTE_ENDS: &[&str] = &["до", "из", "изо", "от", "ото"];
+
+/// Prepositions that say where one goes with the accusative («в Москву») and where one is with the
+/// locative («в Москве»).
+const INTO: &[&str] = &["в", "во", "на"];
 
 /// Whether the name starting at byte `start` of `text` is said as where something is: «в
 /// Каменке», «у Лопатино», «около с. Рамзай», «рядом с Бессоновкой» — not a bare name, which a
