@@ -179,12 +179,55 @@ struct Term {
     key: String,
 }
 
-#[derive(Debug, Clone)]
-struct Phrase {
+/// Lists of numbers stored back to back: list `i` is `items[from[i]..from[i + 1]]`. A scan reads
+/// dozens of lists a post, and one stretch of memory costs fewer cache misses than a pointer per
+/// list.
+#[derive(Debug, Clone, Default)]
+struct Lists {
+    from: Vec<u32>,
+    items: Vec<u32>,
+}
+
+impl Lists {
+    fn push(&mut self, list: impl IntoIterator<Item = u32>) {
+        if self.from.is_empty() {
+            self.from.push(0);
+        }
+        self.items.extend(list);
+        self.from.push(self.items.len() as u32);
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> &[u32] {
+        &self.items[self.from[i] as usize..self.from[i + 1] as usize]
+    }
+
+    fn memory_usage(&self) -> usize {
+        (self.from.len() + self.items.len()) * 4
+    }
+}
+
+/// A phrase while the engine is built: its slots' terms and the gaps between slots.
+struct PhraseTerms {
     slots: Vec<Vec<u32>>,
     gaps: Vec<u8>,
     unordered: bool,
     rule: u32,
+}
+
+/// A compiled phrase: its slots are [`Engine::slots`] `first_slot..first_slot + slot_count`.
+#[derive(Debug, Clone, Copy)]
+struct Phrase {
+    first_slot: u32,
+    slot_count: u32,
+    unordered: bool,
+    rule: u32,
+}
+
+impl Phrase {
+    fn slots(&self) -> std::ops::Range<usize> {
+        self.first_slot as usize..(self.first_slot + self.slot_count) as usize
+    }
 }
 
 /// A matcher: a phrase or a regex, owned by one rule.
@@ -400,9 +443,14 @@ pub(crate) struct Engine {
     /// Each term's kind, apart from its key: a scan reads the kind of every candidate, and a byte
     /// array stays in the cache where the terms with their strings do not.
     kinds: Vec<TermKind>,
-    /// Term → phrases with that term in a slot.
-    term_phrases: Vec<Vec<u32>>,
+    /// Term → the phrases it wakes (those with the term in their trigger slot).
+    triggers: Lists,
     phrases: Vec<Phrase>,
+    /// Every phrase's slots, each a list of terms.
+    slots: Lists,
+    /// Per slot, the most tokens allowed between the previous slot's hit and its own (0 for a
+    /// phrase's first slot).
+    slot_gaps: Vec<u8>,
     regex_set: RegexSet,
     regexes: Vec<Regex>,
     regex_rule: Vec<u32>,
@@ -443,6 +491,8 @@ pub(crate) struct ScanScratch {
     /// Bitsets: terms hit, phrases already evaluated.
     present: Vec<u64>,
     seen: Vec<u64>,
+    /// Per term hit, the index in `hits` of its first hit (stale for terms not in `present`).
+    first_hit: Vec<u32>,
     /// The result: spans grouped by rule, and per fired rule (rule, spans from, spans to).
     spans: Vec<(u32, u32)>,
     fired: Vec<(u32, u32, u32)>,
@@ -475,6 +525,94 @@ fn pack_ending(rest: &str) -> Option<u128> {
     Some(k)
 }
 
+/// Distinct terms, numbered in the order first met.
+#[derive(Default)]
+struct TermTable {
+    ids: HashMap<Term, u32>,
+    terms: Vec<Term>,
+}
+
+impl TermTable {
+    /// The number of the term a pattern writes as `text` of `kind`.
+    fn id(&mut self, stemmer: &Stemmer, kind: TermKind, text: &str) -> u32 {
+        let text = fold_letters(text);
+        let key = match kind {
+            TermKind::Inflected => stem(stemmer, &text),
+            _ => text.into_owned(),
+        };
+        let term = Term { kind, key };
+        let next = self.terms.len() as u32;
+        *self.ids.entry(term.clone()).or_insert_with(|| {
+            self.terms.push(term);
+            next
+        })
+    }
+}
+
+/// The trie's keys: every distinct key with the terms it stands for (one key serves an exact, a
+/// prefix and an inflected term alike).
+fn trie_keys(terms: &[Term]) -> Vec<(String, Vec<u32>)> {
+    let mut key_ids: HashMap<&str, usize> = HashMap::new();
+    let mut keys: Vec<(String, Vec<u32>)> = Vec::new();
+    for (i, t) in terms.iter().enumerate() {
+        let id = *key_ids.entry(t.key.as_str()).or_insert_with(|| {
+            keys.push((t.key.clone(), Vec::new()));
+            keys.len() - 1
+        });
+        keys[id].1.push(i as u32);
+    }
+    keys
+}
+
+/// Per term, the phrases it wakes. A phrase matches only when every slot is hit, so it is woken
+/// by the terms of one slot only: the slot least likely to be hit. Lacking word frequencies, a
+/// term used by many phrases («=в», «=у», «=нет») stands for a frequent word; the slot whose terms
+/// are used least is the trigger. Most phrases pair a rare subject with a common word, and a
+/// common word no longer wakes every phrase it appears in.
+fn choose_triggers(term_count: usize, phrases: &[PhraseTerms]) -> Lists {
+    let mut uses = vec![0u32; term_count];
+    for &t in phrases.iter().flat_map(|p| p.slots.iter().flatten()) {
+        uses[t as usize] += 1;
+    }
+    let mut woken = vec![Vec::new(); term_count];
+    for (p, phrase) in phrases.iter().enumerate() {
+        let trigger = phrase
+            .slots
+            .iter()
+            .min_by_key(|slot| slot.iter().map(|&t| u64::from(uses[t as usize])).sum::<u64>())
+            .expect("a phrase has at least one slot");
+        for &t in trigger {
+            if woken[t as usize].last() != Some(&(p as u32)) {
+                woken[t as usize].push(p as u32);
+            }
+        }
+    }
+    let mut triggers = Lists::default();
+    for list in woken {
+        triggers.push(list);
+    }
+    triggers
+}
+
+/// The phrases with their slots laid out back to back: (phrases, slots, per slot the gap before it).
+fn lay_out_phrases(built: Vec<PhraseTerms>) -> (Vec<Phrase>, Lists, Vec<u8>) {
+    let mut slots = Lists::default();
+    let mut slot_gaps = Vec::new();
+    let phrases = built
+        .into_iter()
+        .map(|phrase| {
+            let first_slot = slot_gaps.len() as u32;
+            for (i, slot) in phrase.slots.into_iter().enumerate() {
+                slots.push(slot);
+                slot_gaps.push(if i == 0 { 0 } else { phrase.gaps[i - 1] });
+            }
+            let slot_count = slot_gaps.len() as u32 - first_slot;
+            Phrase { first_slot, slot_count, unordered: phrase.unordered, rule: phrase.rule }
+        })
+        .collect();
+    (phrases, slots, slot_gaps)
+}
+
 /// Stems one word with the Russian Snowball stemmer.
 pub(crate) fn stem(stemmer: &Stemmer, word: &str) -> String {
     stemmer.stem(word).into_owned()
@@ -484,98 +622,49 @@ impl Engine {
     /// Compiles the rules, indexed by their position in `rules`.
     pub fn build(rules: &[RuleSpecs], mode: InflectionMode) -> Result<Engine, String> {
         let stemmer = Stemmer::create(Algorithm::Russian);
-        let mut term_ids: HashMap<Term, u32> = HashMap::new();
-        let mut terms = Vec::new();
-        let mut phrases = Vec::new();
+        let mut interned = TermTable::default();
+        let mut built = Vec::new();
         let mut regexes = Vec::new();
         let mut regex_rule = Vec::new();
-        for (rule_idx, rule) in rules.iter().enumerate() {
-            for spec in &rule.phrases {
+        for (rule, specs) in rules.iter().enumerate() {
+            for spec in &specs.phrases {
                 let slots = spec
                     .slots
                     .iter()
-                    .map(|slot| {
-                        slot.iter()
-                            .map(|t| {
-                                let text = fold_letters(&t.text);
-                                let key = match t.kind {
-                                    TermKind::Inflected => stem(&stemmer, &text),
-                                    _ => text.into_owned(),
-                                };
-                                let term = Term { kind: t.kind, key };
-                                let next = terms.len() as u32;
-                                *term_ids.entry(term.clone()).or_insert_with(|| {
-                                    terms.push(term);
-                                    next
-                                })
-                            })
-                            .collect()
-                    })
+                    .map(|slot| slot.iter().map(|t| interned.id(&stemmer, t.kind, &t.text)).collect())
                     .collect();
-                phrases.push(Phrase {
+                built.push(PhraseTerms {
                     slots,
                     gaps: spec.gaps.clone(),
                     unordered: spec.unordered,
-                    rule: rule_idx as u32,
+                    rule: rule as u32,
                 });
             }
-            for re in &rule.regexes {
-                regexes.push(re.clone());
-                regex_rule.push(rule_idx as u32);
-            }
+            regexes.extend(specs.regexes.iter().cloned());
+            regex_rule.extend(specs.regexes.iter().map(|_| rule as u32));
         }
-        // A phrase matches only when every slot is hit, so it is woken by the terms of one slot
-        // only: the slot least likely to be hit. Lacking word frequencies, a term used by many
-        // phrases («=в», «=у», «=нет») stands for a frequent word; the slot whose terms are used
-        // least is the trigger. Most phrases pair a rare subject with a common word, and a
-        // common word no longer wakes every phrase it appears in.
-        let mut uses = vec![0u32; terms.len()];
-        for phrase in &phrases {
-            for &t in phrase.slots.iter().flatten() {
-                uses[t as usize] += 1;
-            }
-        }
-        let mut term_phrases = vec![Vec::new(); terms.len()];
-        for (p, phrase) in phrases.iter().enumerate() {
-            let trigger = phrase
-                .slots
-                .iter()
-                .min_by_key(|slot| slot.iter().map(|&t| u64::from(uses[t as usize])).sum::<u64>())
-                .expect("a phrase has at least one slot");
-            for &t in trigger {
-                if term_phrases[t as usize].last() != Some(&(p as u32)) {
-                    term_phrases[t as usize].push(p as u32);
-                }
-            }
-        }
-        let mut key_ids: HashMap<&str, usize> = HashMap::new();
-        let mut keys: Vec<(String, Vec<u32>)> = Vec::new();
-        for (i, t) in terms.iter().enumerate() {
-            let id = *key_ids.entry(t.key.as_str()).or_insert_with(|| {
-                keys.push((t.key.clone(), Vec::new()));
-                keys.len() - 1
-            });
-            keys[id].1.push(i as u32);
-        }
-        let trie = Trie::build(&keys)?;
+        let terms = interned.terms;
+        let trie = Trie::build(&trie_keys(&terms))?;
+        let triggers = choose_triggers(terms.len(), &built);
+        let (phrases, slots, slot_gaps) = lay_out_phrases(built);
         let regex_set =
             RegexSet::new(regexes.iter().map(|r| r.as_str())).map_err(|e| format!("building the regex set: {e}"))?;
+        let mut endings: Vec<u128> = ENDINGS.iter().filter_map(|e| pack_ending(e)).collect();
+        endings.sort_unstable();
+        endings.dedup();
         Ok(Engine {
             trie,
             kinds: terms.iter().map(|t| t.kind).collect(),
             terms,
-            term_phrases,
+            triggers,
             phrases,
+            slots,
+            slot_gaps,
             regex_set,
             regexes,
             regex_rule,
             rule_count: rules.len(),
-            endings: {
-                let mut e: Vec<u128> = ENDINGS.iter().filter_map(|e| pack_ending(e)).collect();
-                e.sort_unstable();
-                e.dedup();
-                e
-            },
+            endings,
             stemmer,
             mode,
         })
@@ -584,9 +673,8 @@ impl Engine {
     /// Rough heap size of the compiled matcher, in bytes.
     pub fn memory_usage(&self) -> usize {
         let terms: usize = self.terms.iter().map(|t| t.key.len() + std::mem::size_of::<Term>()).sum();
-        let lists: usize = self.term_phrases.iter().map(|v| v.len() * 4 + 24).sum();
-        let phrases: usize =
-            self.phrases.iter().map(|p| p.slots.iter().map(|s| s.len() * 4 + 24).sum::<usize>() + 64).sum();
+        let lists = self.triggers.memory_usage() + self.slots.memory_usage() + self.slot_gaps.len();
+        let phrases = self.phrases.len() * std::mem::size_of::<Phrase>();
         // The regex crate does not report its size; its lazy DFA caches are bounded per regex
         // (a few hundred KB at most each) and our rules hold a handful.
         let regex = self.regexes.iter().map(|r| r.as_str().len() * 64).sum::<usize>() * 2;
@@ -643,15 +731,22 @@ impl Engine {
         let spans_by_rule = &mut s.spans_by_rule;
         spans_by_rule.clear();
         if !hits.is_empty() {
-            // Which terms were hit at all: lets a phrase be ruled out by bit tests before any
-            // position list is built (most phrases woken by a common word such as «в» lack
-            // their other slots).
+            // Which terms were hit at all, and where each one's hits start: a phrase is ruled
+            // out by bit tests before any position list is built (most phrases woken by a
+            // common word such as «в» lack their other slots).
             let present = &mut s.present;
             present.clear();
             present.resize(self.terms.len().div_ceil(64), 0);
-            for &(t, _) in hits.iter() {
-                present[t as usize / 64] |= 1 << (t % 64);
+            s.first_hit.resize(self.terms.len(), 0);
+            let mut last_term = u32::MAX;
+            for (i, &(t, _)) in hits.iter().enumerate() {
+                if t != last_term {
+                    last_term = t;
+                    present[t as usize / 64] |= 1 << (t % 64);
+                    s.first_hit[t as usize] = i as u32;
+                }
             }
+            let index = HitIndex { hits, present, first_hit: &s.first_hit };
             let seen = &mut s.seen;
             seen.clear();
             seen.resize(self.phrases.len().div_ceil(64), 0);
@@ -661,13 +756,13 @@ impl Engine {
                     continue;
                 }
                 last_term = t;
-                for &p in &self.term_phrases[t as usize] {
+                for &p in self.triggers.get(t as usize) {
                     let (w, b) = (p as usize / 64, p as usize % 64);
                     if seen[w] & (1 << b) != 0 {
                         continue;
                     }
                     seen[w] |= 1 << b;
-                    phrase_matches(&self.phrases[p as usize], hits, present, &mut s.positions, spans_by_rule);
+                    self.phrase_matches(self.phrases[p as usize], &index, &mut s.positions, spans_by_rule);
                 }
             }
         }
@@ -701,83 +796,97 @@ impl Engine {
     }
 }
 
-fn is_present(present: &[u64], t: u32) -> bool {
-    present[t as usize / 64] & (1 << (t % 64)) != 0
+/// A post's (term, token) hits sorted by term, with which terms were hit and where each term's
+/// hits start.
+struct HitIndex<'a> {
+    hits: &'a [(u32, u32)],
+    present: &'a [u64],
+    first_hit: &'a [u32],
 }
 
-/// Token positions of any term of `slot`, sorted, into `out`.
-fn slot_positions(slot: &[u32], hits: &[(u32, u32)], present: &[u64], out: &mut Vec<u32>) {
-    out.clear();
-    for &t in slot {
-        if !is_present(present, t) {
-            continue;
-        }
-        let from = hits.partition_point(|&(ht, _)| ht < t);
-        out.extend(hits[from..].iter().take_while(|&&(ht, _)| ht == t).map(|&(_, tok)| tok));
+impl HitIndex<'_> {
+    #[inline]
+    fn has(&self, t: u32) -> bool {
+        self.present[t as usize / 64] & (1 << (t % 64)) != 0
     }
-    if slot.len() > 1 {
-        out.sort_unstable();
-        out.dedup();
+
+    /// The tokens where term `t` was hit, in order.
+    #[inline]
+    fn tokens(&self, t: u32) -> impl Iterator<Item = u32> + '_ {
+        let from = if self.has(t) { self.first_hit[t as usize] as usize } else { self.hits.len() };
+        self.hits[from..].iter().take_while(move |&&(ht, _)| ht == t).map(|&(_, tok)| tok)
     }
 }
 
-/// Appends every span where `phrase` matches (one per start position) to `out`, tagged with the
-/// phrase's rule. `scratch` holds position lists between calls so that a post allocates once.
-fn phrase_matches(
-    phrase: &Phrase,
-    hits: &[(u32, u32)],
-    present: &[u64],
-    scratch: &mut Vec<Vec<u32>>,
-    out: &mut Vec<(u32, (u32, u32))>,
-) {
-    let rule = phrase.rule;
-    // Most phrases are one word: no position lists to build.
-    if let [slot] = phrase.slots.as_slice() {
-        if let [t] = slot.as_slice() {
-            let from = hits.partition_point(|&(ht, _)| ht < *t);
-            out.extend(hits[from..].iter().take_while(|&&(ht, _)| ht == *t).map(|&(_, tok)| (rule, (tok, tok))));
-            return;
-        }
-    }
-    if !phrase.slots.iter().all(|slot| slot.iter().any(|&t| is_present(present, t))) {
-        return;
-    }
-    if scratch.len() < phrase.slots.len() {
-        scratch.resize_with(phrase.slots.len(), Vec::new);
-    }
-    for (slot, positions) in phrase.slots.iter().zip(scratch.iter_mut()) {
-        slot_positions(slot, hits, present, positions);
-        if positions.is_empty() {
-            return;
-        }
-    }
-    let positions = &scratch[..phrase.slots.len()];
-    if positions.len() == 1 {
-        out.extend(positions[0].iter().map(|&p| (rule, (p, p))));
-        return;
-    }
-    if phrase.unordered {
-        let gap = phrase.gaps[0] as u32 + 1;
-        for &a in &positions[0] {
-            // Positions are sorted: look only at the window around `a`.
-            let from = positions[1].partition_point(|&b| b + gap < a);
-            if let Some(&b) = positions[1][from..].iter().take_while(|&&b| b <= a + gap).find(|&&b| b != a) {
-                out.push((rule, (a.min(b), a.max(b))));
+impl Engine {
+    /// Appends every span where `phrase` matches (one per start position) to `out`, tagged with
+    /// the phrase's rule. `scratch` holds position lists between calls so that a post allocates
+    /// once.
+    fn phrase_matches(
+        &self,
+        phrase: Phrase,
+        hits: &HitIndex<'_>,
+        scratch: &mut Vec<Vec<u32>>,
+        out: &mut Vec<(u32, (u32, u32))>,
+    ) {
+        let rule = phrase.rule;
+        let slots = phrase.slots();
+        // Most phrases are one word: no position lists to build.
+        if let [t] = self.slots.get(slots.start) {
+            if slots.len() == 1 {
+                out.extend(hits.tokens(*t).map(|tok| (rule, (tok, tok))));
+                return;
             }
         }
-        return;
-    }
-    'start: for &first in &positions[0] {
-        let mut at = first;
-        for (i, next) in positions.iter().enumerate().skip(1) {
-            let limit = at + phrase.gaps[i - 1] as u32 + 1;
-            let from = next.partition_point(|&p| p <= at);
-            match next.get(from) {
-                Some(&p) if p <= limit => at = p,
-                _ => continue 'start,
+        if !slots.clone().all(|slot| self.slots.get(slot).iter().any(|&t| hits.has(t))) {
+            return;
+        }
+        if scratch.len() < slots.len() {
+            scratch.resize_with(slots.len(), Vec::new);
+        }
+        for (slot, positions) in slots.clone().zip(scratch.iter_mut()) {
+            let terms = self.slots.get(slot);
+            positions.clear();
+            for &t in terms {
+                positions.extend(hits.tokens(t));
+            }
+            if terms.len() > 1 {
+                positions.sort_unstable();
+                positions.dedup();
+            }
+            if positions.is_empty() {
+                return;
             }
         }
-        out.push((rule, (first, at)));
+        let positions = &scratch[..slots.len()];
+        let gaps = &self.slot_gaps[slots];
+        if positions.len() == 1 {
+            out.extend(positions[0].iter().map(|&p| (rule, (p, p))));
+            return;
+        }
+        if phrase.unordered {
+            let gap = gaps[1] as u32 + 1;
+            for &a in &positions[0] {
+                // Positions are sorted: look only at the window around `a`.
+                let from = positions[1].partition_point(|&b| b + gap < a);
+                if let Some(&b) = positions[1][from..].iter().take_while(|&&b| b <= a + gap).find(|&&b| b != a) {
+                    out.push((rule, (a.min(b), a.max(b))));
+                }
+            }
+            return;
+        }
+        'start: for &first in &positions[0] {
+            let mut at = first;
+            for (next, &gap) in positions.iter().zip(gaps).skip(1) {
+                let limit = at + gap as u32 + 1;
+                let from = next.partition_point(|&p| p <= at);
+                match next.get(from) {
+                    Some(&p) if p <= limit => at = p,
+                    _ => continue 'start,
+                }
+            }
+            out.push((rule, (first, at)));
+        }
     }
 }
 
