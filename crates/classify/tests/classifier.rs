@@ -494,5 +494,10 @@ fn subjects_named_together_are_both_kept() {
     let mut got = topics("Нет ни горячей, ни холодной воды с утра");
     got.sort();
     assert_eq!(got, [Topic::HotWater, Topic::ColdWater]);
+    // «ни… ни» keeps the second subject even when the first has more evidence («нет ни
+    // отопления» is two heating rules, «горячей воды» one hot-water rule).
+    let mut got = topics("Нет ни отопления, ни горячей воды в доме 5 по Мира");
+    got.sort();
+    assert_eq!(got, [Topic::Heating, Topic::HotWater]);
     assert_eq!(topics("Огромная яма у остановки автобуса"), [Topic::Roads]);
 }
