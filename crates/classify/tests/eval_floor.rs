@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 /// Measured macro 0.943 / micro 0.942 with classifier 0.5.0 (labeled.csv of 2,256 rows), 0.944 / 0.943
 /// with 0.6.2 (2,313 rows, 57 of them harder texts for the weak topics), 0.945 / 0.944 with 0.6.3
-/// (2,353 rows) and 0.6.4 (2,375 rows), 0.946 / 0.945 with 0.6.5 (2,505 rows, 12 of the 130 added
+/// (2,353 rows) and 0.6.4 (2,375 rows), 0.946 / 0.945 with 0.6.5 (2,505 rows, 9 of the 130 added
 /// missed on purpose); the floor leaves a margin for harmless rule edits.
 const MACRO_F1_FLOOR: f64 = 0.92;
 const MICRO_F1_FLOOR: f64 = 0.92;
