@@ -4,10 +4,9 @@ use crate::config::{Config, Mode};
 use crate::graph::Role;
 use anyhow::{bail, Context, Result};
 use chrono::Utc;
-use otklik_classify::{Classifier, SourceContext};
 use otklik_collect::{parse_saved, ParseContext};
-use otklik_model::{ClassifiedPost, Platform, PostUid, RawPost};
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use otklik_model::{Platform, PostUid};
+use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -76,9 +75,6 @@ pub fn run(path: &Path, role: Role) -> Result<()> {
 /// What `otklik parse` reads at most by default: a saved response is a few MiB.
 pub const PARSE_MAX_BYTES: &str = "64MiB";
 
-/// The longest stdin line `otklik classify` reads by default; a post is tens of KiB at most.
-pub const CLASSIFY_MAX_LINE_BYTES: &str = "64MiB";
-
 /// What `otklik parse` is told besides the file.
 pub struct ParseOptions {
     pub source_id: Option<String>,
@@ -131,143 +127,6 @@ fn read_capped(file: &Path, max: usize) -> Result<Vec<u8>> {
             bail!("{} is larger than {max} bytes (--max-bytes): not a saved response?", file.display())
         }
         result => result.with_context(|| format!("cannot read {}", file.display())),
-    }
-}
-
-/// How `otklik classify` reads stdin.
-pub struct ClassifyOptions {
-    pub explain: bool,
-    pub official: bool,
-    /// Stop at the first bad line instead of skipping it.
-    pub strict: bool,
-    pub max_line_bytes: usize,
-}
-
-/// Classifies stdin line by line. A bad line (not UTF-8, not a RawPost, too long) is reported on
-/// stderr with its number and skipped — one broken record must not lose the rest of a file — and
-/// the run fails at the end with the count; `strict` stops at the first.
-/// The stdin and stdout buffers of `otklik classify`.
-const IO_BUFFER: usize = 1 << 20;
-
-pub fn classify(config_path: &Path, options: &ClassifyOptions) -> Result<()> {
-    let config = load_config(config_path)?;
-    let classifier = config.classifier()?;
-    // Large buffers: a post is a few hundred bytes, and the default 8 KiB ones cost a system call
-    // every few dozen posts each way.
-    let mut stdin = BufReader::with_capacity(IO_BUFFER, std::io::stdin().lock());
-    let mut out = BufWriter::with_capacity(IO_BUFFER, std::io::stdout().lock());
-    let context = SourceContext { official: options.official, municipality: None };
-    let (mut line, mut number, mut skipped) = (Vec::new(), 0usize, 0usize);
-    loop {
-        let (read, too_long) =
-            read_line_capped(&mut stdin, &mut line, options.max_line_bytes).context("cannot read stdin")?;
-        if read == 0 {
-            break;
-        }
-        number += 1;
-        let outcome = if too_long {
-            Line::Bad(format!("longer than {} bytes (--max-line-bytes)", options.max_line_bytes))
-        } else {
-            classify_line(&classifier, &line, &context, options.explain)?
-        };
-        match outcome {
-            Line::Blank => {}
-            Line::Out(value) => {
-                serde_json::to_writer(&mut out, &value)?;
-                out.write_all(b"\n")?;
-            }
-            Line::Bad(reason) if options.strict => {
-                out.flush()?;
-                bail!("stdin line {number}: {reason}");
-            }
-            Line::Bad(reason) => {
-                eprintln!("stdin line {number}: {reason}; skipped");
-                skipped += 1;
-            }
-        }
-    }
-    out.flush()?;
-    if skipped > 0 {
-        bail!("{skipped} line{} skipped", if skipped == 1 { "" } else { "s" });
-    }
-    Ok(())
-}
-
-/// What became of one stdin line.
-enum Line {
-    Blank,
-    Out(serde_json::Value),
-    /// Why the line cannot be classified; never the line itself.
-    Bad(String),
-}
-
-fn classify_line(classifier: &Classifier, bytes: &[u8], context: &SourceContext, explain: bool) -> Result<Line> {
-    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-    let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-    let line = match std::str::from_utf8(bytes) {
-        Ok(line) => line,
-        Err(e) => return Ok(Line::Bad(format!("not valid UTF-8 (byte {})", e.valid_up_to() + 1))),
-    };
-    if line.trim().is_empty() {
-        return Ok(Line::Blank);
-    }
-    // A line that starts like a JSON object is a RawPost; anything else is plain text.
-    let explain_text = |text: &str| explain.then(|| classifier.explain_text(text, context));
-    let (mut value, explanation) = if line.trim_start().starts_with('{') {
-        let post: RawPost = match otklik_model::decode_str("RawPost", line) {
-            Ok(post) => post,
-            Err(e) => {
-                let (start, reason) = (prefix(line, 24), prefix(&e.to_string(), 200));
-                return Ok(Line::Bad(format!("starts with «{start}» but is not a RawPost: {reason}")));
-            }
-        };
-        let explanation = explain_text(&post.full_text());
-        let classification = classifier.classify(&post, context);
-        (serde_json::to_value(ClassifiedPost::new(post, classification))?, explanation)
-    } else {
-        let classification = classifier.classify_text(line, context);
-        (serde_json::json!({ "text": line, "classification": classification }), explain_text(line))
-    };
-    if let Some(explanation) = explanation {
-        value["explain"] = serde_json::to_value(explanation)?;
-    }
-    Ok(Line::Out(value))
-}
-
-/// The first `chars` characters of `text`, with «…» when there is more.
-fn prefix(text: &str, chars: usize) -> String {
-    match text.char_indices().nth(chars) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_owned(),
-    }
-}
-
-/// Reads one line, its end included, into `line`, keeping at most `max` bytes and consuming the
-/// rest of a longer one. Returns the bytes consumed (0 at the end of input) and whether the line
-/// was longer than `max`.
-fn read_line_capped(input: &mut impl BufRead, line: &mut Vec<u8>, max: usize) -> std::io::Result<(usize, bool)> {
-    line.clear();
-    let (mut consumed, mut too_long) = (0, false);
-    loop {
-        let buf = match input.fill_buf() {
-            Ok(buf) => buf,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if buf.is_empty() {
-            return Ok((consumed, too_long));
-        }
-        let end = buf.iter().position(|&b| b == b'\n').map(|i| i + 1);
-        let chunk = &buf[..end.unwrap_or(buf.len())];
-        let room = max.saturating_sub(line.len());
-        too_long |= chunk.len() > room;
-        line.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        let n = chunk.len();
-        input.consume(n);
-        consumed += n;
-        if end.is_some() {
-            return Ok((consumed, too_long));
-        }
     }
 }
 

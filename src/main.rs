@@ -4,6 +4,7 @@ mod alert_stage;
 mod alerts_cmd;
 mod audience_cmd;
 mod bench_cmd;
+mod classify_cmd;
 mod clickhouse_cmd;
 mod commands;
 mod config;
@@ -114,9 +115,12 @@ enum Command {
         #[arg(long)]
         strict: bool,
         /// The longest input line read ("1MiB", or bytes); a longer one is a bad line.
-        #[arg(long, default_value = commands::CLASSIFY_MAX_LINE_BYTES,
+        #[arg(long, default_value = classify_cmd::CLASSIFY_MAX_LINE_BYTES,
               value_parser = otklik_pipeline::units::parse_size)]
         max_line_bytes: usize,
+        /// Threads that classify (default: one per core); the output keeps the input's order.
+        #[arg(long)]
+        threads: Option<std::num::NonZeroUsize>,
     },
     /// ClickHouse schema and loading.
     Clickhouse {
@@ -418,9 +422,10 @@ fn main() -> ExitCode {
             let options = commands::ParseOptions { source_id, parent, owner, max_bytes };
             commands::quiet_on_closed_pipe(commands::parse(network.into(), &file, options))
         }
-        Command::Classify { config, explain, official, strict, max_line_bytes } => {
-            let options = commands::ClassifyOptions { explain, official, strict, max_line_bytes };
-            commands::quiet_on_closed_pipe(commands::classify(&config, &options))
+        Command::Classify { config, explain, official, strict, max_line_bytes, threads } => {
+            let threads = threads.or_else(|| std::thread::available_parallelism().ok()).map_or(1, |n| n.get());
+            let options = classify_cmd::ClassifyOptions { explain, official, strict, max_line_bytes, threads };
+            commands::quiet_on_closed_pipe(classify_cmd::classify(&config, &options))
         }
         Command::Eval { file, config, misses } => commands::eval(&config, &file, misses.as_deref()),
         Command::Clickhouse { command, config } => commands::load_config(&config).and_then(|config| match command {

@@ -160,6 +160,37 @@ fn classify_strict_stops_at_the_first_bad_line_with_its_number() {
     assert!(!err.contains("stdin line 3") && !err.contains("skipped"), "{err}");
 }
 
+/// Batches classified on several threads come out in input order, and a bad line's number counts
+/// across batches: 1,000 lines (several batches), every 97th one not UTF-8, on three threads give
+/// byte for byte what one thread gives.
+#[test]
+fn classify_on_many_threads_keeps_the_input_order_and_line_numbers() {
+    let mut input = Vec::new();
+    for n in 1..=1000 {
+        if n % 97 == 0 {
+            input.extend_from_slice(b"\xff not utf-8\n");
+        } else {
+            input.extend_from_slice(format!("пост {n}: во дворе не вывозят мусор\n").as_bytes());
+        }
+    }
+    let one = classify_bytes(&input, &["--threads", "1"]);
+    let three = classify_bytes(&input, &["--threads", "3"]);
+    assert_eq!(stdout(&one), stdout(&three));
+    assert_eq!(stderr(&one), stderr(&three));
+    let texts: Vec<String> = stdout(&three)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["text"].as_str().unwrap().to_owned())
+        .collect();
+    let want: Vec<String> =
+        (1..=1000).filter(|n| n % 97 != 0).map(|n| format!("пост {n}: во дворе не вывозят мусор")).collect();
+    assert_eq!(texts, want);
+    let err = stderr(&three);
+    for n in [97, 194, 970] {
+        assert!(err.contains(&format!("stdin line {n}: not valid UTF-8")), "{err}");
+    }
+    assert!(err.contains("10 lines skipped"), "{err}");
+}
+
 #[test]
 fn classify_skips_a_line_longer_than_max_line_bytes() {
     let mut input = "яма ".repeat(500).into_bytes();
