@@ -10,6 +10,22 @@ use otklik_classify::{eval, Classifier, SourceContext, Writer};
 use otklik_model::PostKind;
 use std::path::PathBuf;
 
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The shipped rules, with the shipped gazetteer when `places` (and it is there).
+fn shipped(places: bool) -> Classifier {
+    let g = root().join("config/gazetteer/gazetteer.tsv");
+    let g = (places && g.exists()).then_some(g);
+    Classifier::load(&root().join("config/topics"), g.as_deref()).expect("shipped rules load")
+}
+
+/// A fixture of `tests/fixtures/classify`.
+fn fixture(name: &str) -> csv::Reader<std::fs::File> {
+    csv::Reader::from_path(root().join("tests/fixtures/classify").join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
 /// Measured macro 0.943 / micro 0.942 with classifier 0.5.0 (labeled.csv of 2,256 rows), 0.944 / 0.943
 /// with 0.6.2 (2,313 rows, 57 of them harder texts for the weak topics), 0.945 / 0.944 with 0.6.3
 /// (2,353 rows) and 0.6.4 (2,375 rows), 0.947 / 0.946 with 0.6.5 (2,545 rows, 10 of the 170 added
@@ -19,15 +35,12 @@ const MICRO_F1_FLOOR: f64 = 0.92;
 
 #[test]
 fn macro_f1_on_the_labelled_set_stays_above_the_floor() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let file = root.join("tests/fixtures/classify/labeled.csv");
+    let file = root().join("tests/fixtures/classify/labeled.csv");
     if !file.exists() {
         eprintln!("skipping: {} is absent", file.display());
         return;
     }
-    let g = root.join("config/gazetteer/gazetteer.tsv");
-    let classifier =
-        Classifier::load(&root.join("config/topics"), g.exists().then_some(g.as_path())).expect("shipped rules load");
+    let classifier = shipped(true);
     let report = eval::evaluate(&classifier, std::fs::File::open(&file).unwrap()).expect("the labelled set parses");
     println!("{report}");
     assert!(report.rows >= 2000, "the labelled set shrank to {} rows", report.rows);
@@ -48,10 +61,8 @@ const LABELLED_ALERTING_FLOOR: f64 = 0.83;
 
 #[test]
 fn a_residents_text_with_a_topic_mostly_counts_towards_spikes() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let classifier = Classifier::load(&root.join("config/topics"), None).expect("shipped rules load");
-    let mut reader =
-        csv::Reader::from_path(root.join("tests/fixtures/classify/labeled.csv")).expect("labeled.csv opens");
+    let classifier = shipped(false);
+    let mut reader = fixture("labeled.csv");
     let (mut tagged, mut alerting) = (0usize, 0usize);
     for record in reader.records() {
         let c = classifier.classify_text(&record.expect("well-formed CSV row")[1], &SourceContext::default());
@@ -74,12 +85,8 @@ const OFFTOPIC_ALERTS_CEILING: f64 = 0.07;
 
 #[test]
 fn off_topic_posts_rarely_count_as_complaints() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let g = root.join("config/gazetteer/gazetteer.tsv");
-    let classifier =
-        Classifier::load(&root.join("config/topics"), g.exists().then_some(g.as_path())).expect("shipped rules load");
-    let mut reader =
-        csv::Reader::from_path(root.join("tests/fixtures/classify/offtopic.csv")).expect("offtopic.csv opens");
+    let classifier = shipped(true);
+    let mut reader = fixture("offtopic.csv");
     let (mut posts, mut alerting, mut tagged) = (0usize, Vec::new(), 0usize);
     for record in reader.records() {
         let record = record.expect("well-formed CSV row");
@@ -108,10 +115,8 @@ fn off_topic_posts_rarely_count_as_complaints() {
 /// resident (`relayed` = 1: «пишет подписчик», «анонимно», a quoted complaint) are.
 #[test]
 fn a_channels_own_posts_are_complaints_only_in_a_residents_voice() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let classifier = Classifier::load(&root.join("config/topics"), None).expect("shipped rules load");
-    let file = root.join("tests/fixtures/classify/channels.csv");
-    let mut reader = csv::Reader::from_path(file).expect("channels.csv opens");
+    let classifier = shipped(false);
+    let mut reader = fixture("channels.csv");
     let (mut posts, mut wrong) = (0usize, Vec::new());
     for record in reader.records() {
         let record = record.expect("well-formed CSV row");
@@ -136,10 +141,8 @@ fn a_channels_own_posts_are_complaints_only_in_a_residents_voice() {
 /// (89 rows; 5 of the 6 added were info with 0.6.4's cues).
 #[test]
 fn a_residents_report_of_a_fault_is_a_complaint() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let classifier = Classifier::load(&root.join("config/topics"), None).expect("shipped rules load");
-    let mut reader =
-        csv::Reader::from_path(root.join("tests/fixtures/classify/reports.csv")).expect("reports.csv opens");
+    let classifier = shipped(false);
+    let mut reader = fixture("reports.csv");
     let (mut posts, mut tagged, mut wrong) = (0usize, 0usize, Vec::new());
     for record in reader.records() {
         let record = record.expect("well-formed CSV row");
@@ -165,9 +168,8 @@ fn a_residents_report_of_a_fault_is_a_complaint() {
 /// with 0.6.4, 0 and 30 of 33.
 #[test]
 fn a_place_named_in_passing_carries_no_topic() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let classifier = Classifier::load(&root.join("config/topics"), None).expect("shipped rules load");
-    let mut reader = csv::Reader::from_path(root.join("tests/fixtures/classify/places.csv")).expect("places.csv opens");
+    let classifier = shipped(false);
+    let mut reader = fixture("places.csv");
     let (mut rows, mut right, mut wrong) = (0usize, 0usize, Vec::new());
     for record in reader.records() {
         let record = record.expect("well-formed CSV row");
@@ -189,11 +191,8 @@ fn a_place_named_in_passing_carries_no_topic() {
 /// Penza namesake of its village — and the `out_of_region` flag; a post naming Penza never does.
 #[test]
 fn another_region_blocks_a_penza_namesake() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let g = root.join("config/gazetteer/gazetteer.tsv");
-    let classifier = Classifier::load(&root.join("config/topics"), Some(g.as_path())).expect("shipped rules load");
-    let file = root.join("tests/fixtures/classify/regions.csv");
-    let mut reader = csv::Reader::from_path(file).expect("regions.csv opens");
+    let classifier = shipped(true);
+    let mut reader = fixture("regions.csv");
     let (mut outside, mut wrong) = (0usize, Vec::new());
     for record in reader.records() {
         let record = record.expect("well-formed CSV row");
