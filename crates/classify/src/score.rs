@@ -284,6 +284,39 @@ impl Classifier {
         }
         chosen.hits.retain(|h| !later(h.topic));
     }
+
+    /// «Нет ни отопления, ни горячей воды»: subjects listed after «ни» are each the post's subject,
+    /// however much more evidence the first one has, so a topic that `secondary` holds for scoring
+    /// under [`SECONDARY_SHARE`] is kept when its first phrase follows a kept topic's across «ни»
+    /// alone. Other coordinators do not lift the share: «спилили и не вывезли» joins two verbs of
+    /// one subject far more often than two subjects (measured: keeping every topic joined by «и»
+    /// or «а» cost the labelled set 0.002 micro-F1).
+    fn keep_neither_nor(
+        &self,
+        chosen: &mut Chosen,
+        secondary: Vec<TopicHit>,
+        first_at: &[(Topic, (u32, u32))],
+        norm: &Normalized,
+        explain: bool,
+    ) {
+        let phrase = |t: Topic| first_at.iter().find(|(x, _)| *x == t).map(|e| e.1);
+        let kept: Vec<(u32, u32)> = chosen.hits.iter().filter_map(|h| phrase(h.topic)).collect();
+        let neither_nor = |start: u32| {
+            start >= 2 && norm.token(start as usize - 1) == "ни" && kept.iter().any(|&(_, end)| end + 2 == start)
+        };
+        for hit in secondary {
+            if !phrase(hit.topic).is_some_and(|(start, _)| neither_nor(start)) {
+                continue;
+            }
+            if explain {
+                if let Some(ts) = chosen.scores.iter_mut().find(|ts| ts.topic == hit.topic) {
+                    ts.accepted = true;
+                    ts.rejected_because = None;
+                }
+            }
+            chosen.hits.push(hit);
+        }
+    }
 }
 
 impl Evidence {
@@ -323,43 +356,6 @@ fn first_phrase(a: (u32, u32), b: (u32, u32)) -> (u32, u32) {
         (early.0, early.1.max(late.1))
     } else {
         early
-    }
-}
-
-impl Classifier {
-    /// «Нет ни отопления, ни горячей воды»: subjects listed after «ни» are each the post's subject,
-    /// however much more evidence the first one has, so a topic that `secondary` holds for scoring
-    /// under [`SECONDARY_SHARE`] is kept when its first phrase follows a kept topic's across «ни»
-    /// alone. Other coordinators do not lift the share: «спилили и не вывезли» joins two verbs of
-    /// one subject far more often than two subjects (measured: keeping every topic joined by «и»
-    /// or «а» cost the labelled set 0.002 micro-F1).
-    fn keep_neither_nor(
-        &self,
-        chosen: &mut Chosen,
-        secondary: Vec<TopicHit>,
-        first_at: &[(Topic, (u32, u32))],
-        norm: &Normalized,
-        explain: bool,
-    ) {
-        let phrase = |t: Topic| first_at.iter().find(|(x, _)| *x == t).map(|e| e.1);
-        let kept: Vec<(u32, u32)> = chosen.hits.iter().filter_map(|h| phrase(h.topic)).collect();
-        let neither_nor = |start: u32| {
-            start >= 2
-                && norm.token(start as usize - 1) == "ни"
-                && kept.iter().any(|&(a, b)| a <= start && b + 2 == start)
-        };
-        for hit in secondary {
-            if !phrase(hit.topic).is_some_and(|(start, _)| neither_nor(start)) {
-                continue;
-            }
-            if explain {
-                if let Some(ts) = chosen.scores.iter_mut().find(|ts| ts.topic == hit.topic) {
-                    ts.accepted = true;
-                    ts.rejected_because = None;
-                }
-            }
-            chosen.hits.push(hit);
-        }
     }
 }
 
