@@ -55,9 +55,10 @@ fn macro_f1_on_the_labelled_set_stays_above_the_floor() {
 /// Residents' texts of the labelled set that get a topic and count towards spikes (complaint or
 /// question). The set mixes residents' reports with announcements and news that name a topic, so
 /// the share cannot be 1. On the 2,545 rows of 0.6.5: 1,727 of 2,377 (72.7 %) with 0.6.4's rules,
-/// 2,052 of 2,383 (86.1 %) with 0.6.5's. Every text moved was read, and each is a resident's
-/// complaint or question; none of the off-topic or channel posts moved.
-const LABELLED_ALERTING_FLOOR: f64 = 0.83;
+/// 2,247 of 2,383 (94.3 %) with 0.6.5's. Every text moved was read, and each is a resident's
+/// complaint or question; none of the off-topic or channel posts moved. These texts taught the
+/// cues, so this guards against losing them rather than measuring them (README, «Kind»).
+const LABELLED_ALERTING_FLOOR: f64 = 0.90;
 
 #[test]
 fn a_residents_text_with_a_topic_mostly_counts_towards_spikes() {
