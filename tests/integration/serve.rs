@@ -107,7 +107,9 @@ fn the_page_in_chromium_shows_the_demos_heating_alert_and_its_incidents() {
     let open = alerts.split("Закрытые за 7 суток").next().unwrap_or_default();
     let kuzneck = open.split("<article").find(|card| card.contains("город Кузнецк")).unwrap_or_else(|| panic!("{dom}"));
     assert!(kuzneck.contains("Отопление") && kuzneck.contains("sev-high open"), "{kuzneck}");
-    assert!(kuzneck.contains("21 при ожидаемых 0,1"), "{kuzneck}");
+    // 22 voices since 0.6.5 read «Октябрьская 19, батареи остыли полностью, дети в куртках
+    // завтракают» as the complaint it is (0.6.4: news, 21).
+    assert!(kuzneck.contains("22 при ожидаемых 0,1"), "{kuzneck}");
     // Its incidents, told by the residents of Белинского, Кирова, Маяковского…, with their posts.
     for incident in ["Белинского 112. Проснулись от холода", "Ул. Кирова 48: холод в квартире", "Маяковского 51"]
     {
