@@ -45,11 +45,13 @@ const BATCH_BYTES: usize = 1 << 20;
 /// writer waits for the oldest one.
 const IN_FLIGHT_PER_WORKER: usize = 4;
 
-/// A run of stdin lines; `first` is the number of the first one (from 1).
+/// A run of stdin lines back to back in `text`; `first` is the number of the first one (from 1).
 struct Batch {
     index: usize,
     first: usize,
-    lines: Vec<(Vec<u8>, bool)>,
+    text: Vec<u8>,
+    /// Per line: where it ends in `text`, and whether it was cut at `--max-line-bytes`.
+    lines: Vec<(usize, bool)>,
 }
 
 /// A batch classified: its output lines back to back, and what became of each input line.
@@ -72,7 +74,7 @@ enum Outcome {
 pub fn classify(config_path: &Path, options: &ClassifyOptions) -> Result<()> {
     let config = load_config(config_path)?;
     let classifier = Arc::new(config.classifier()?);
-    let context = Arc::new(SourceContext { official: options.official, municipality: None });
+    let context = SourceContext { official: options.official, municipality: None };
     let workers = options.threads.max(1);
     let (batch_tx, batch_rx) = sync_channel::<Batch>(workers);
     let (done_tx, done_rx) = sync_channel::<Result<Classified>>(workers);
@@ -85,7 +87,7 @@ pub fn classify(config_path: &Path, options: &ClassifyOptions) -> Result<()> {
     let batch_rx = Arc::new(Mutex::new(batch_rx));
     for _ in 0..workers {
         let (batch_rx, done_tx) = (Arc::clone(&batch_rx), done_tx.clone());
-        let (classifier, context, explain) = (Arc::clone(&classifier), Arc::clone(&context), options.explain);
+        let (classifier, context, explain) = (Arc::clone(&classifier), context.clone(), options.explain);
         std::thread::spawn(move || loop {
             let Ok(batch) = batch_rx.lock().unwrap_or_else(PoisonError::into_inner).recv() else { break };
             if done_tx.send(classify_batch(&classifier, &context, explain, max_line_bytes, batch)).is_err() {
@@ -101,33 +103,30 @@ pub fn classify(config_path: &Path, options: &ClassifyOptions) -> Result<()> {
 /// Reads stdin into batches until its end or until no one takes them.
 fn read_batches(max_line_bytes: usize, batches: &SyncSender<Batch>, permits: &SyncSender<()>) -> Result<()> {
     let mut stdin = BufReader::with_capacity(IO_BUFFER, std::io::stdin().lock());
-    let (mut index, mut number) = (0, 0);
-    loop {
-        let mut batch = Batch { index, first: number + 1, lines: Vec::new() };
-        let mut bytes = 0;
-        while batch.lines.len() < BATCH_LINES && bytes < BATCH_BYTES {
-            let mut line = Vec::new();
+    let (mut index, mut number, mut line) = (0, 0, Vec::new());
+    let mut at_end = false;
+    while !at_end {
+        let mut batch = Batch { index, first: number + 1, text: Vec::new(), lines: Vec::new() };
+        while batch.lines.len() < BATCH_LINES && batch.text.len() < BATCH_BYTES {
             let (read, too_long) =
                 read_line_capped(&mut stdin, &mut line, max_line_bytes).context("cannot read stdin")?;
             if read == 0 {
+                at_end = true;
                 break;
             }
-            bytes += line.len();
-            batch.lines.push((line, too_long));
+            batch.text.extend_from_slice(&line);
+            batch.lines.push((batch.text.len(), too_long));
         }
         if batch.lines.is_empty() {
-            return Ok(());
+            break;
         }
-        let last = batch.lines.len() < BATCH_LINES && bytes < BATCH_BYTES;
         number += batch.lines.len();
         index += 1;
         if permits.send(()).is_err() || batches.send(batch).is_err() {
-            return Ok(()); // the writer has stopped; it reports why
-        }
-        if last {
-            return Ok(());
+            break; // the writer has stopped; it reports why
         }
     }
+    Ok(())
 }
 
 fn classify_batch(
@@ -143,8 +142,11 @@ fn classify_batch(
         out: Vec::new(),
         lines: Vec::with_capacity(batch.lines.len()),
     };
-    for (line, too_long) in &batch.lines {
-        let outcome = if *too_long {
+    let mut from = 0;
+    for &(end, too_long) in &batch.lines {
+        let line = &batch.text[from..end];
+        from = end;
+        let outcome = if too_long {
             Outcome::Bad(format!("longer than {max_line_bytes} bytes (--max-line-bytes)"))
         } else {
             classify_line(classifier, line, context, explain, &mut done.out)?
