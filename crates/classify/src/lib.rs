@@ -43,6 +43,7 @@ pub use engine::InflectionMode;
 use engine::{Engine, FiredRef, RuleSpecs, ScanScratch};
 use kind::Cue;
 use lang::{LanguageDetector, LanguageGuess};
+use location::Role;
 use normalize::Normalized;
 use otklik_model::{Classification, MunicipalityEvidence, MunicipalityMatch, RawPost, Topic};
 use serde::Serialize;
@@ -142,6 +143,9 @@ pub struct RuleHit {
     /// Every match is a noun read as a location: it counts only for a topic with other evidence.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub located: bool,
+    /// Every match not excluded lies on a street's or a stop's name: it did not count.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub named: bool,
 }
 
 /// A topic's score and what became of it.
@@ -164,6 +168,9 @@ pub struct Explanation {
     /// Nouns read as the place where something is («у лифта», «в кабине лифта»), which carry no
     /// topic alone.
     pub locations: Vec<Span>,
+    /// Words of a street's, a square's or a stop's name («ул. Школьная»), which carry no topic.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<Span>,
     pub rules: Vec<RuleHit>,
     /// Fired rules past the first [`MAX_EXPLAIN_ITEMS`], counted only.
     #[serde(skip_serializing_if = "is_zero")]
@@ -352,7 +359,7 @@ impl Classifier {
         let (text, cut) = clip(text);
         let language = self.language.detect(text);
         let russian = language.code == "ru";
-        let Scratch { norm, scan, excluded, locations } = scratch;
+        let Scratch { norm, scan, excluded, roles } = scratch;
         if russian {
             normalize::normalize_into(text, norm);
             self.engine.scan_into(norm, scan);
@@ -360,11 +367,12 @@ impl Classifier {
             norm.text.clear();
             norm.text.push(' ');
             norm.tokens.clear();
+            norm.titled.clear();
             scan.clear();
         }
         let norm = &*norm;
-        location::mark(norm, locations);
-        let mut evidence = self.count_evidence(scan, norm, locations, excluded, explain);
+        location::mark(norm, roles);
+        let mut evidence = self.count_evidence(scan, norm, roles, excluded, explain);
         let chosen = self.choose_topics(&mut evidence, norm, explain);
         let origin = kind::Origin {
             has_topics: !chosen.hits.is_empty(),
@@ -397,7 +405,8 @@ impl Classifier {
                 normalized: norm.text.clone(),
                 language,
                 kind_reason,
-                locations: location_spans(norm, locations),
+                locations: role_spans(norm, roles, Role::Location),
+                names: role_spans(norm, roles, Role::Name),
                 rules,
                 more_rules,
                 topics,
@@ -546,7 +555,16 @@ impl Classifier {
             })
             .collect();
         let more_spans = f.spans.len().saturating_sub(MAX_EXPLAIN_ITEMS);
-        RuleHit { rule: meta.id.clone(), target, weight: meta.weight, spans, more_spans, excluded, located: false }
+        RuleHit {
+            rule: meta.id.clone(),
+            target,
+            weight: meta.weight,
+            spans,
+            more_spans,
+            excluded,
+            located: false,
+            named: false,
+        }
     }
 }
 
@@ -557,10 +575,10 @@ fn push_more(evidence: &mut Vec<String>, total: usize, what: &str) {
     }
 }
 
-/// The nouns read as places, for `--explain`.
-fn location_spans(norm: &Normalized, locations: &[bool]) -> Vec<Span> {
+/// The tokens of one role, for `--explain`.
+fn role_spans(norm: &Normalized, roles: &[Role], role: Role) -> Vec<Span> {
     (0..norm.tokens.len())
-        .filter(|&t| locations[t])
+        .filter(|&t| roles[t] == role)
         .take(MAX_EXPLAIN_ITEMS)
         .map(|t| {
             let tok = norm.tokens[t];
@@ -577,8 +595,8 @@ struct Scratch {
     scan: ScanScratch,
     /// (topic, span) of exclusion matches.
     excluded: Vec<(Topic, (u32, u32))>,
-    /// Per token: read as a location.
-    locations: Vec<bool>,
+    /// Per token: a word, a location or a name.
+    roles: Vec<Role>,
 }
 
 thread_local! {

@@ -1,13 +1,23 @@
-//! The object, not the place: nouns named as the place where something is seen.
+//! Words that say where, not what.
 //!
-//! «Грязные стены у лифта» is about the walls; the lift is where they are. A prepositional phrase
-//! of place — у, возле, около, рядом с, перед, над, под, за, напротив… + a noun (the cases those
-//! prepositions take), or a frame such as «в кабине», «на площадке» + the noun it governs — marks
-//! its noun as a *location*. A topic rule whose every match lies on locations says where, not
-//! what: it counts only for a topic with evidence of its own (see `Classifier::run`).
+//! **Locations.** «Грязные стены у лифта» is about the walls; the lift is where they are. A
+//! prepositional phrase of place — у, возле, около, рядом с, перед, над, под, за, напротив… + a
+//! noun (the cases those prepositions take), or a frame such as «в кабине», «на площадке» + the
+//! noun it governs — marks its noun as a *location*. A topic rule whose every match lies on
+//! locations says where, not what: it counts only for a topic with evidence of its own (see
+//! `Classifier::run`).
 //!
 //! Only the noun group right after the preposition is marked: one token, or two when the first
 //! is an adjective or a number («у старого лифта», «возле 3 подъезда»).
+//!
+//! **Names.** «ул. Школьная», «на Лиственной улице», «остановка Больничная», «проспект
+//! Строителей»: a street's, a square's or a stop's name is an address, whatever its words mean
+//! elsewhere. Its words are marked as a *name*, and a topic rule whose every match lies on a name
+//! does not count at all. A name is the word after an abbreviation that only ever stands before
+//! one («ул.», «пр-т», «пер.»), in any case; or a word written as a name is (a capital, then lower
+//! case, not first in its sentence) right after the kind of place it names («улица», «остановка»)
+//! or right before it («Садовая улица»). A predicate in lower case stays a word: «улица грязная»,
+//! «на тёмной улице».
 
 use crate::normalize::Normalized;
 
@@ -33,11 +43,89 @@ const FRAMES: &[&str] = &["кабине", "кабинах", "холле", "та�
 const GENITIVE_ADJECTIVE: &[&str] = &["ого", "его", "ой", "ей", "ых", "их"];
 const INSTRUMENTAL_ADJECTIVE: &[&str] = &["ым", "им", "ыми", "ими"];
 
-/// Marks in `out` (one flag per token of `norm`) the tokens read as locations.
-pub(crate) fn mark(norm: &Normalized, out: &mut Vec<bool>) {
+/// What a token is besides a word of the post's subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Role {
+    #[default]
+    Word,
+    /// The noun of a phrase of place.
+    Location,
+    /// A word of a street's, a square's or a stop's name.
+    Name,
+}
+
+/// Abbreviations of a street's, a square's or a stop's kind («ул. Школьная», «пр-т Победы»),
+/// which stand before its name or, in Saint Petersburg's habit, after it («Плесецкой ул.»).
+const NAME_ABBREVIATIONS: &[&str] = &["ул", "пр", "пр-т", "просп", "пер", "б-р", "наб", "пл", "мкр", "пр-д", "ост"];
+
+/// Stems of the kinds of place that stand before their name («улица Садовая», «на остановке
+/// Больничная») or after it («Садовая улица»); whole forms where a stem would catch other words
+/// («площадка», «аллергия»).
+const PLACE_KIND_STEMS: &[&str] =
+    &["улиц", "переул", "проспект", "бульвар", "проезд", "набережн", "тупик", "микрорайон"];
+const PLACE_KIND_FORMS: &[&str] = &["шоссе", "площадь", "площади", "площадью", "аллея", "аллеи", "аллее", "аллею"];
+/// Stops are named after the word only («остановка Садовая»).
+const STOP_STEMS: &[&str] = &["остановк", "станци"];
+
+/// The most words of one name past its first.
+const MAX_NAME_TAIL: usize = 2;
+
+/// Marks in `out` (one role per token of `norm`) the tokens read as locations or names.
+pub(crate) fn mark(norm: &Normalized, out: &mut Vec<Role>) {
+    mark_locations(norm, out);
+    mark_names(norm, out);
+}
+
+fn is_place_kind(word: &str) -> bool {
+    PLACE_KIND_STEMS.iter().any(|s| word.starts_with(s)) || PLACE_KIND_FORMS.contains(&word)
+}
+
+/// Marks street, square and stop names (see the module docs).
+fn mark_names(norm: &Normalized, out: &mut [Role]) {
+    let n = norm.tokens.len();
+    let titled = |i: usize| i < n && norm.titled[i];
+    // Marks the name starting at token `at`: its first word, and the titled words after it.
+    let name_from = |at: usize, out: &mut [Role]| {
+        out[at] = Role::Name;
+        for t in (at + 1..n).take(MAX_NAME_TAIL).take_while(|&t| titled(t)) {
+            out[t] = Role::Name;
+        }
+    };
+    // Marks the titled words right before token `kind`, «на Верхней Луговой улице».
+    let name_before = |kind: usize, out: &mut [Role]| {
+        for t in (kind.saturating_sub(MAX_NAME_TAIL)..kind).rev().take_while(|&t| titled(t)) {
+            out[t] = Role::Name;
+        }
+    };
+    for i in 0..n {
+        let w = norm.token(i);
+        if NAME_ABBREVIATIONS.contains(&w) {
+            // After a titled name («Плесецкой ул. от …») the abbreviation closes it; else a name
+            // follows, titled or not («ул. садовая»).
+            let closes = i > 0 && titled(i - 1);
+            if closes {
+                name_before(i, out);
+            }
+            if i + 1 < n && (titled(i + 1) || !closes) {
+                name_from(i + 1, out);
+            }
+            continue;
+        }
+        let kind = is_place_kind(w);
+        if (kind || STOP_STEMS.iter().any(|s| w.starts_with(s))) && titled(i + 1) {
+            name_from(i + 1, out);
+        }
+        if kind {
+            name_before(i, out);
+        }
+    }
+}
+
+/// Marks the nouns of phrases of place (see the module docs).
+fn mark_locations(norm: &Normalized, out: &mut Vec<Role>) {
     let n = norm.tokens.len();
     out.clear();
-    out.resize(n, false);
+    out.resize(n, Role::Word);
     let word = |i: usize| (i < n).then(|| norm.token(i));
     for i in 0..n {
         let w = norm.token(i);
@@ -53,11 +141,11 @@ pub(crate) fn mark(norm: &Normalized, out: &mut Vec<bool>) {
         };
         let Some((at, endings)) = group else { continue };
         let Some(first) = word(at) else { continue };
-        out[at] = true;
+        out[at] = Role::Location;
         let extends = is_modifier(first, endings)
             || (endings == INSTRUMENTAL_ADJECTIVE && word(at + 1).is_some_and(|next| feminine_pair(first, next)));
         if extends && at + 1 < n {
-            out[at + 1] = true;
+            out[at + 1] = Role::Location;
         }
     }
 }
@@ -81,11 +169,19 @@ mod tests {
     use super::*;
     use crate::normalize::normalize;
 
-    fn places(text: &str) -> Vec<String> {
+    fn marked(text: &str, role: Role) -> Vec<String> {
         let n = normalize(text);
         let mut out = Vec::new();
         mark(&n, &mut out);
-        (0..n.tokens.len()).filter(|&i| out[i]).map(|i| n.token(i).to_owned()).collect()
+        (0..n.tokens.len()).filter(|&i| out[i] == role).map(|i| n.token(i).to_owned()).collect()
+    }
+
+    fn places(text: &str) -> Vec<String> {
+        marked(text, Role::Location)
+    }
+
+    fn names(text: &str) -> Vec<String> {
+        marked(text, Role::Name)
     }
 
     #[test]
@@ -108,5 +204,27 @@ mod tests {
         assert!(places("лифт не работает третий день").is_empty());
         assert!(places("холодные батареи в квартире").is_empty());
         assert!(places("яма на дороге").is_empty());
+    }
+
+    #[test]
+    fn a_street_or_a_stop_is_named_after_its_kind_or_before_it() {
+        assert_eq!(names("На ул. Школьной прорвало трубу"), ["школьной"]);
+        assert_eq!(names("ул.садовая 5, нет воды"), ["садовая"]);
+        assert_eq!(names("Три тротуара на Лиственной улице без съездов"), ["лиственной"]);
+        assert_eq!(names("Двор на улице Верхняя Луговая залит"), ["верхняя", "луговая"]);
+        assert_eq!(names("Проспект Строителей, двор залит водой"), ["строителей"]);
+        assert_eq!(names("на остановке Больничная нет навеса"), ["больничная"]);
+        assert_eq!(names("Возле Вокзальной площади яма"), ["вокзальной"]);
+        assert_eq!(names("светофор на Плесецкой ул. при движении от ост. Школьная"), ["плесецкой", "школьная"]);
+    }
+
+    #[test]
+    fn a_word_said_of_a_street_is_no_name() {
+        // A sentence's first word, a predicate in lower case, a word in capitals throughout.
+        assert!(names("Грязная улица, никто не убирает").is_empty());
+        assert!(names("улица грязная, никто не убирает").is_empty());
+        assert!(names("На тёмной улице страшно").is_empty());
+        assert!(names("ТЁМНАЯ УЛИЦА, фонари не горят").is_empty());
+        assert!(names("На детской площадке Мусор").is_empty());
     }
 }

@@ -34,6 +34,9 @@ pub struct Normalized {
     /// `" tok1 tok2 … tokN "` (just `" "` when there is no token).
     pub text: String,
     pub tokens: Vec<Token>,
+    /// Per token: written as a name is, a capital then lower case («Садовая», «Ленина»), and not
+    /// the first word of a sentence. Street and stop names are told by it (see `location`).
+    pub titled: Vec<bool>,
 }
 
 impl Normalized {
@@ -73,8 +76,10 @@ pub fn normalize(text: &str) -> Normalized {
 pub fn normalize_into(text: &str, out: &mut Normalized) {
     out.text.clear();
     out.tokens.clear();
+    out.titled.clear();
     out.text.reserve(text.len() + 2);
     out.text.push(' ');
+    let mut sentence = Sentence { starts: true };
     // NFKC works chunk by chunk between ASCII whitespace: a space neither composes with nor
     // reorders around its neighbours, so the result is the same as for the whole text, and one
     // «№» or full-width letter costs the normalisation of its own chunk only. Most chunks are
@@ -86,15 +91,17 @@ pub fn normalize_into(text: &str, out: &mut Normalized) {
     while from < bytes.len() {
         let to = bytes[from..].iter().position(u8::is_ascii_whitespace).map_or(bytes.len(), |i| from + i);
         let chunk = &text[from..to];
+        // A line break ends a sentence, whatever stands before it.
+        sentence.starts |= bytes.get(to) == Some(&b'\n');
         from = to + 1;
         if chunk.is_empty() {
             continue;
         }
         if is_plain(chunk) || is_nfkc_quick(chunk.chars()) == IsNormalized::Yes {
-            tokenize(chunk, out);
+            tokenize(chunk, out, &mut sentence);
         } else {
             let nfkc: String = chunk.nfkc().collect();
-            tokenize(&nfkc, out);
+            tokenize(&nfkc, out, &mut sentence);
         }
     }
 }
@@ -118,6 +125,39 @@ fn is_plain(s: &str) -> bool {
     true
 }
 
+/// Abbreviations a name or a number follows: their period ends no sentence.
+const ABBREVIATIONS: &[&str] = &[
+    "ул",
+    "пр",
+    "пр-т",
+    "просп",
+    "пер",
+    "б-р",
+    "наб",
+    "пл",
+    "мкр",
+    "пр-д",
+    "ост",
+    "г",
+    "д",
+    "с",
+    "п",
+    "пос",
+    "дер",
+    "им",
+    "ст",
+    "р",
+    "корп",
+    "обл",
+];
+
+/// Where the tokenizer stands in the text's sentences.
+struct Sentence {
+    /// The next word is the first of a sentence: the text's first, or one after «.», «!», «?»,
+    /// «…» or a line break.
+    starts: bool,
+}
+
 /// The word being read: written straight into `out.text` from byte `start` on, with what
 /// [`flush`] needs to know about it gathered on the way (so that it need not read it again).
 #[derive(Clone, Copy)]
@@ -133,11 +173,34 @@ struct Word {
     run: u8,
     /// A character was lower-cased into several: look at the word again in `flush`.
     recheck: bool,
+    /// Written with a capital first letter and lower case after it, not first in a sentence.
+    titled: bool,
 }
 
 impl Word {
-    fn new(start: usize) -> Word {
-        Word { start, cyrillic: false, latin: false, triple: false, prev: '\0', run: 0, recheck: false }
+    /// The word being read, or a new one at byte `start` of the output when there is none;
+    /// `upper` is the case of the character about to be appended to it.
+    #[inline]
+    fn extend<'w>(word: &'w mut Option<Word>, start: usize, upper: bool, sentence: &mut Sentence) -> &'w mut Word {
+        match word {
+            Some(w) => {
+                w.titled &= !upper;
+                w
+            }
+            None => {
+                let first_in_sentence = std::mem::take(&mut sentence.starts);
+                word.insert(Word {
+                    start,
+                    cyrillic: false,
+                    latin: false,
+                    triple: false,
+                    prev: '\0',
+                    run: 0,
+                    recheck: false,
+                    titled: upper && !first_in_sentence,
+                })
+            }
+        }
     }
 
     /// Records one character appended to the word.
@@ -156,7 +219,7 @@ impl Word {
 }
 
 /// Tokenises one whitespace-free chunk into `out`.
-fn tokenize(text: &str, out: &mut Normalized) {
+fn tokenize(text: &str, out: &mut Normalized, sentence: &mut Sentence) {
     let bytes = text.as_bytes();
     let mut word: Option<Word> = None;
     let mut i = 0;
@@ -175,7 +238,7 @@ fn tokenize(text: &str, out: &mut Normalized) {
                 _ => None,
             };
             if let Some(c) = lower.and_then(char::from_u32) {
-                let w = word.get_or_insert_with(|| Word::new(out.text.len()));
+                let w = Word::extend(&mut word, out.text.len(), cp < 0x430, sentence);
                 w.cyrillic = true;
                 w.saw(c);
                 out.text.push(c);
@@ -202,7 +265,7 @@ fn tokenize(text: &str, out: &mut Normalized) {
                     }
                 }
             }
-            let w = word.get_or_insert_with(|| Word::new(out.text.len()));
+            let w = Word::extend(&mut word, out.text.len(), is_upper(c), sentence);
             if c.is_ascii() {
                 let l = c.to_ascii_lowercase();
                 w.latin |= l.is_ascii_alphabetic() || l == '0';
@@ -238,7 +301,12 @@ fn tokenize(text: &str, out: &mut Normalized) {
             }
             continue;
         } else {
+            let word_ends_here = word.is_some();
             flush(&mut word, out);
+            // «ул. Садовая», «г. Пенза»: the period of an abbreviation ends no sentence.
+            let abbreviation =
+                || word_ends_here && !out.tokens.is_empty() && ABBREVIATIONS.contains(&out.token(out.tokens.len() - 1));
+            sentence.starts |= matches!(c, '!' | '?' | '…') || (c == '.' && !abbreviation());
         }
         i += len;
     }
@@ -404,6 +472,7 @@ fn flush(word: &mut Option<Word>, out: &mut Normalized) {
     }
     let end = out.text.len() as u32;
     out.tokens.push(Token { start: start as u32, end });
+    out.titled.push(w.titled);
     out.text.push(' ');
 }
 

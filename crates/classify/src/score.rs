@@ -12,6 +12,7 @@
 
 use crate::engine::ScanScratch;
 use crate::kind::{Cue, CueCounts};
+use crate::location::Role;
 use crate::normalize::Normalized;
 use crate::{Classifier, Owner, RuleHit, RuleMeta, TopicScore};
 use otklik_model::{Topic, TopicHit};
@@ -93,7 +94,7 @@ impl Classifier {
         &self,
         scan: &ScanScratch,
         norm: &Normalized,
-        locations: &[bool],
+        roles: &[Role],
         excluded: &mut Vec<(Topic, (u32, u32))>,
         explain: bool,
     ) -> Evidence {
@@ -111,7 +112,11 @@ impl Classifier {
         excluded.sort_unstable();
         let longest_exclusion = excluded.iter().map(|(_, (a, b))| b - a).max().unwrap_or(0);
         let excluded = &*excluded;
-        let on_location = |&(a, b): &(u32, u32)| (a..=b).all(|t| locations[t as usize]);
+        let tokens = |&(a, b): &(u32, u32)| roles[a as usize..=b as usize].iter();
+        // A phrase's first and last words are two of its terms: one on a name is a term matched
+        // by the name.
+        let on_name = |&(a, b): &(u32, u32)| roles[a as usize] == Role::Name || roles[b as usize] == Role::Name;
+        let on_location = |s: &(u32, u32)| tokens(s).all(|&r| r != Role::Word);
         let mut evidence =
             Evidence { tallies: Vec::new(), first_at: Vec::new(), suppressed: Vec::new(), cues, rules: Vec::new() };
         for f in scan.fired() {
@@ -130,18 +135,20 @@ impl Classifier {
                     excluded.partition_point(|&(t, (x, _))| (t, x) < (topic, a.saturating_sub(longest_exclusion)));
                 excluded[from..].iter().take_while(|&&(t, (x, _))| t == topic && x <= b).any(|&(_, (_, y))| a <= y)
             };
-            let counts = f.spans.iter().any(|s| !overlaps(s));
+            let counts = f.spans.iter().any(|s| !overlaps(s) && !on_name(s));
             let located = counts && !meta.place && f.spans.iter().filter(|s| !overlaps(s)).all(on_location);
             if explain {
-                let mut hit = self.rule_hit(&f, norm, !counts);
+                let named = !counts && f.spans.iter().any(|s| !overlaps(s));
+                let mut hit = self.rule_hit(&f, norm, !counts && !named);
                 hit.located = located;
+                hit.named = named;
                 evidence.rules.push(hit);
             }
             if counts {
                 let first = f
                     .spans
                     .iter()
-                    .filter(|s| !overlaps(s))
+                    .filter(|s| !overlaps(s) && !on_name(s))
                     .copied()
                     .reduce(first_phrase)
                     .unwrap_or((u32::MAX, u32::MAX));
