@@ -9,8 +9,9 @@
 
 use crate::commands::load_config;
 use anyhow::{bail, Context, Result};
-use otklik_classify::{Classifier, SourceContext};
-use otklik_model::{ClassifiedPost, RawPost};
+use otklik_classify::{Classifier, Explanation, SourceContext};
+use otklik_model::{Classification, ClassifiedPost, RawPost};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
@@ -194,6 +195,23 @@ fn write_in_order(done: Receiver<Result<Classified>>, permits: Receiver<()>, str
     Ok(())
 }
 
+/// A plain-text line with its classification.
+#[derive(Serialize)]
+struct ClassifiedText<'a> {
+    text: &'a str,
+    classification: Classification,
+}
+
+/// An output line: the classified post or text, written straight from its fields (the wire's
+/// order, as `otklik classify-stage` writes it), with `--explain`'s account beside them.
+#[derive(Serialize)]
+struct Explained<T: Serialize> {
+    #[serde(flatten)]
+    item: T,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explain: Option<Explanation>,
+}
+
 /// Classifies one line into `out` (its JSON and a newline).
 fn classify_line(
     classifier: &Classifier,
@@ -213,7 +231,7 @@ fn classify_line(
     }
     // A line that starts like a JSON object is a RawPost; anything else is plain text.
     let explain_text = |text: &str| explain.then(|| classifier.explain_text(text, context));
-    let (mut value, explanation) = if line.trim_start().starts_with('{') {
+    if line.trim_start().starts_with('{') {
         let post: RawPost = match otklik_model::decode_str("RawPost", line) {
             Ok(post) => post,
             Err(e) => {
@@ -221,17 +239,15 @@ fn classify_line(
                 return Ok(Outcome::Bad(format!("starts with «{start}» but is not a RawPost: {reason}")));
             }
         };
-        let explanation = explain_text(&post.full_text());
+        let explain = explain_text(&post.full_text());
         let classification = classifier.classify(&post, context);
-        (serde_json::to_value(ClassifiedPost::new(post, classification))?, explanation)
+        let post = ClassifiedPost::new(post, classification);
+        serde_json::to_writer(&mut *out, &Explained { item: &post, explain })?;
     } else {
         let classification = classifier.classify_text(line, context);
-        (serde_json::json!({ "text": line, "classification": classification }), explain_text(line))
-    };
-    if let Some(explanation) = explanation {
-        value["explain"] = serde_json::to_value(explanation)?;
+        let item = ClassifiedText { text: line, classification };
+        serde_json::to_writer(&mut *out, &Explained { item, explain: explain_text(line) })?;
     }
-    serde_json::to_writer(&mut *out, &value)?;
     out.push(b'\n');
     Ok(Outcome::Out(out.len()))
 }

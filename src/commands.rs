@@ -140,7 +140,7 @@ pub fn eval(config_path: &Path, file: &Path, misses: Option<&Path>) -> Result<()
     if let Some(path) = misses {
         let writer = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
         report.write_misses(writer).with_context(|| format!("cannot write {}", path.display()))?;
-        println!("misclassified rows written to {}", path.display());
+        print_stdout(format_args!("misclassified rows written to {}\n", path.display()))?;
     }
     if report.rows == 0 {
         bail!("{} has no rows", file.display());

@@ -111,11 +111,16 @@ fn mark_names(norm: &Normalized, out: &mut [Role]) {
             }
             continue;
         }
+        // Titled words are few: most tokens are no kind next to one, and need no look.
+        let (before, after) = (i > 0 && titled(i - 1), titled(i + 1));
+        if !(before || after) {
+            continue;
+        }
         let kind = is_place_kind(w);
-        if (kind || STOP_STEMS.iter().any(|s| w.starts_with(s))) && titled(i + 1) {
+        if after && (kind || STOP_STEMS.iter().any(|s| w.starts_with(s))) {
             name_from(i + 1, out);
         }
-        if kind {
+        if before && kind {
             name_before(i, out);
         }
     }
