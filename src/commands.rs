@@ -7,7 +7,7 @@ use chrono::Utc;
 use otklik_collect::{parse_saved, ParseContext};
 use otklik_model::{Platform, PostUid};
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Prints to stdout; a closed pipe (`otklik report | head`) ends the output quietly.
@@ -116,6 +116,45 @@ fn report_unparsed(file: &Path, parsed: &otklik_collect::Parsed) -> Result<()> {
         (None, 0) => Ok(()),
         (None, n) => anyhow::bail!("{}: nothing parsed: all {n} items are invalid", file.display()),
     }
+}
+
+/// `otklik rules-coverage`: every pattern's count of matched texts over `files`, the unmatched
+/// ones (or, with `all`, every one) listed by file and line.
+pub fn rules_coverage(config_path: &Path, files: &[PathBuf], all: bool) -> Result<()> {
+    let config = load_config(config_path)?;
+    let mut texts = Vec::new();
+    for file in files {
+        texts.extend(read_texts(file).with_context(|| format!("cannot read texts from {}", file.display()))?);
+    }
+    let topics = config.resolve(&config.classify.topics_dir);
+    let mut uses = otklik_classify::coverage::pattern_coverage(&topics, texts.iter().map(String::as_str))
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| format!("cannot load the rules in {}", topics.display()))?;
+    let unmatched = uses.iter().filter(|u| u.texts == 0).count();
+    let mut out = format!("{} patterns, {unmatched} matching none of {} texts\n", uses.len(), texts.len());
+    uses.sort_by(|a, b| (&a.origin.file, a.origin.line).cmp(&(&b.origin.file, b.origin.line)));
+    for u in uses.iter().filter(|u| all || u.texts == 0) {
+        let file =
+            u.origin.file.file_name().map_or(u.origin.file.display().to_string(), |f| f.to_string_lossy().into());
+        out.push_str(&format!("{file}:{}\t{}\t{}\t{}\n", u.origin.line, u.rule, u.texts, u.origin.text));
+    }
+    print_stdout(out)
+}
+
+/// The texts of a CSV file's `text` column, or a text file's non-empty lines.
+fn read_texts(file: &Path) -> Result<Vec<String>> {
+    if file.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) {
+        let mut reader = csv::Reader::from_path(file)?;
+        let column = reader.headers()?.iter().position(|h| h == "text").context("no `text` column")?;
+        let mut texts = Vec::new();
+        for record in reader.records() {
+            let record = record?;
+            texts.push(record.get(column).unwrap_or_default().to_owned());
+        }
+        return Ok(texts);
+    }
+    let text = std::fs::read_to_string(file)?;
+    Ok(text.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned).collect())
 }
 
 /// Reads at most `max` bytes of `file` (`Read::take`): a wrong path (a device, a disk image) fails

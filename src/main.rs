@@ -190,6 +190,18 @@ enum Command {
         #[arg(long)]
         misses: Option<PathBuf>,
     },
+    /// How many texts each pattern of the topic rules and the kind cues matches: lists the
+    /// patterns that match none (dead, or not saying what they were meant to).
+    RulesCoverage {
+        /// CSV files with a `text` column, or text files of one text a line.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long, short, default_value = "config/otklik.toml")]
+        config: PathBuf,
+        /// List every pattern with its count, not only those that matched nothing.
+        #[arg(long)]
+        all: bool,
+    },
     /// Incident linking (copies, incidents, voices) measured on a labelled CSV.
     Dedup {
         #[command(subcommand)]
@@ -428,6 +440,7 @@ fn main() -> ExitCode {
             commands::quiet_on_closed_pipe(classify_cmd::classify(&config, &options))
         }
         Command::Eval { file, config, misses } => commands::eval(&config, &file, misses.as_deref()),
+        Command::RulesCoverage { files, config, all } => commands::rules_coverage(&config, &files, all),
         Command::Clickhouse { command, config } => commands::load_config(&config).and_then(|config| match command {
             ClickhouseCommand::Migrate => clickhouse_cmd::migrate(&config),
             ClickhouseCommand::Load { dir } => clickhouse_cmd::load(&config, &dir),

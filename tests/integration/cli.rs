@@ -327,3 +327,28 @@ fn parse_vk_takes_the_owner_of_items_without_one_from_owner() {
     assert!(parsed.status.success(), "{}", stderr(&parsed));
     assert!(stdout(&parsed).contains(r#""uid":"vk:-1234:7""#), "{}", stdout(&parsed));
 }
+
+#[test]
+fn rules_coverage_lists_the_patterns_no_text_matches_with_their_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let texts = dir.path().join("texts.txt");
+    std::fs::write(&texts, "Во дворе яма, машины бьют колёса\n\nТретий день нет горячей воды\n").unwrap();
+    let output = run(otklik().args(["rules-coverage", "--config", "config/demo.toml"]).arg(&texts));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    let mut lines = out.lines();
+    let summary = lines.next().unwrap();
+    assert!(summary.ends_with("matching none of 2 texts"), "{summary}");
+    let listed: Vec<Vec<&str>> = lines.map(|l| l.split('\t').collect()).collect();
+    assert!(listed.len() > 1000, "two texts leave most patterns unmatched: {}", listed.len());
+    for fields in &listed {
+        let [place, rule, count, _pattern] = fields[..] else { panic!("four fields: {fields:?}") };
+        assert!(place.contains(".toml:") && rule.contains('.') && count == "0", "{fields:?}");
+    }
+    // The one-word pattern of «яма» matched the first text; phrases that start with it need more.
+    let pit = |f: &&Vec<&str>| f[1] == "roads.pavement_damage" && f[3].starts_with("=яма|") && !f[3].contains('~');
+    assert!(!listed.iter().any(|f| pit(&f)), "«яма» matched");
+    let unreadable = run(otklik().args(["rules-coverage", "--config", "config/demo.toml", "no/such/file.csv"]));
+    assert!(!unreadable.status.success());
+    assert!(stderr(&unreadable).contains("cannot read texts from no/such/file.csv"), "{}", stderr(&unreadable));
+}

@@ -153,7 +153,18 @@ pub(crate) struct RuleConfig {
     pub place: bool,
     pub phrases: Vec<PhraseSpec>,
     pub regexes: Vec<Regex>,
+    /// Where each phrase, then each regex, was written.
+    pub origins: Vec<PatternOrigin>,
     pub suppress: Vec<Topic>,
+}
+
+/// Where a pattern was written: for tools that report on the patterns one by one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatternOrigin {
+    pub file: PathBuf,
+    pub line: usize,
+    /// The pattern or regex as written.
+    pub text: String,
 }
 
 /// All topics' rules, validated.
@@ -164,7 +175,7 @@ pub(crate) struct RulesConfig {
     /// Topics tagged beside a stronger one whatever the ratio of their scores.
     pub alongside: Vec<Topic>,
     /// Every post-kind cue with its patterns, in [`Cue::ALL`] order.
-    pub cues: Vec<(Cue, Vec<PhraseSpec>)>,
+    pub cues: Vec<(Cue, Vec<PhraseSpec>, Vec<PatternOrigin>)>,
     /// The files read, for the version fingerprint.
     pub sources: Vec<(PathBuf, String)>,
 }
@@ -348,12 +359,24 @@ impl RulesFile<'_> {
         }
     }
 
-    /// Parses every pattern; `what` names one in a problem («pattern "x" of rule heating.cold»).
-    fn phrases(&mut self, patterns: &[Spanned<String>], what: impl Fn(&str) -> String) -> Vec<PhraseSpec> {
-        let mut phrases = Vec::new();
+    fn origin(&self, pattern: &Spanned<String>) -> PatternOrigin {
+        PatternOrigin { file: self.file.to_path_buf(), line: self.line(pattern), text: pattern.get_ref().clone() }
+    }
+
+    /// Parses every pattern, with where each was written; `what` names one in a problem
+    /// («pattern "x" of rule heating.cold»).
+    fn phrases(
+        &mut self,
+        patterns: &[Spanned<String>],
+        what: impl Fn(&str) -> String,
+    ) -> (Vec<PhraseSpec>, Vec<PatternOrigin>) {
+        let mut phrases = (Vec::new(), Vec::new());
         for p in patterns {
             match pattern::parse(p.get_ref()) {
-                Ok(spec) => phrases.push(spec),
+                Ok(spec) => {
+                    phrases.0.push(spec);
+                    phrases.1.push(self.origin(p));
+                }
                 Err(e) => self.problem(self.line(p), format!("{}: {e}", what(p.get_ref()))),
             }
         }
@@ -398,7 +421,7 @@ impl RulesFile<'_> {
         if exclude.is_empty() {
             return None;
         }
-        let phrases = self.phrases(exclude, |p| format!("exclude pattern {p:?} of topic {topic}"));
+        let (phrases, origins) = self.phrases(exclude, |p| format!("exclude pattern {p:?} of topic {topic}"));
         Some(RuleConfig {
             id: format!("{topic}.exclude"),
             topic,
@@ -408,6 +431,7 @@ impl RulesFile<'_> {
             place: false,
             phrases,
             regexes: vec![],
+            origins,
             suppress: vec![],
         })
     }
@@ -424,6 +448,9 @@ impl RulesFile<'_> {
         if rule.patterns.is_empty() && rule.regex.is_empty() {
             self.problem(rule_line, format!("rule {topic}.{name} has no patterns and no regex"));
         }
+        let (phrases, mut origins) = self.phrases(&rule.patterns, |p| format!("pattern {p:?} of rule {topic}.{name}"));
+        let (regexes, regex_origins) = self.regexes(topic, name, &rule.regex);
+        origins.extend(regex_origins);
         RuleConfig {
             id: format!("{topic}.{name}"),
             topic,
@@ -431,8 +458,9 @@ impl RulesFile<'_> {
             exclude: false,
             context: rule.context,
             place: rule.place,
-            phrases: self.phrases(&rule.patterns, |p| format!("pattern {p:?} of rule {topic}.{name}")),
-            regexes: self.regexes(topic, name, &rule.regex),
+            phrases,
+            regexes,
+            origins,
             suppress: self.suppressed(topic, name, &rule.suppress),
         }
     }
@@ -447,11 +475,14 @@ impl RulesFile<'_> {
         v as f32
     }
 
-    fn regexes(&mut self, topic: Topic, name: &str, regexes: &[Spanned<String>]) -> Vec<Regex> {
-        let mut compiled = Vec::new();
+    fn regexes(&mut self, topic: Topic, name: &str, regexes: &[Spanned<String>]) -> (Vec<Regex>, Vec<PatternOrigin>) {
+        let mut compiled = (Vec::new(), Vec::new());
         for r in regexes {
             match Regex::new(&crate::normalize::fold_letters(r.get_ref())) {
-                Ok(re) => compiled.push(re),
+                Ok(re) => {
+                    compiled.0.push(re);
+                    compiled.1.push(self.origin(r));
+                }
                 Err(e) => {
                     let error = flatten(&e.to_string());
                     let message = format!("regex {:?} of rule {topic}.{name} does not compile: {error}", r.get_ref());
@@ -478,10 +509,14 @@ impl RulesFile<'_> {
 }
 
 /// Reads the cues of `kinds.toml`: every [`Cue`] once, each with valid patterns.
-fn parse_kinds(file: &Path, text: &str, problems: &mut Vec<Problem>) -> Vec<(Cue, Vec<PhraseSpec>)> {
+fn parse_kinds(
+    file: &Path,
+    text: &str,
+    problems: &mut Vec<Problem>,
+) -> Vec<(Cue, Vec<PhraseSpec>, Vec<PatternOrigin>)> {
     let mut reader = RulesFile { file, text, problems: &mut *problems };
     let Some(def) = reader.parse::<KindsDef>() else { return Vec::new() };
-    let mut cues: Vec<(Cue, Vec<PhraseSpec>)> = Vec::new();
+    let mut cues: Vec<(Cue, Vec<PhraseSpec>, Vec<PatternOrigin>)> = Vec::new();
     for c in def.cue {
         let line = reader.line(&c.id);
         let Some(cue) = Cue::from_id(c.id.get_ref()) else {
@@ -489,22 +524,22 @@ fn parse_kinds(file: &Path, text: &str, problems: &mut Vec<Problem>) -> Vec<(Cue
             reader.problem(line, format!("unknown cue id {:?} (known: {})", c.id.get_ref(), known.join(", ")));
             continue;
         };
-        if cues.iter().any(|(x, _)| *x == cue) {
+        if cues.iter().any(|(x, ..)| *x == cue) {
             reader.problem(line, format!("cue {} is defined twice", cue.id()));
             continue;
         }
         if c.patterns.is_empty() {
             reader.problem(line, format!("cue {} has no patterns", cue.id()));
         }
-        let phrases = reader.phrases(&c.patterns, |p| format!("pattern {p:?} of cue {}", cue.id()));
-        cues.push((cue, phrases));
+        let (phrases, origins) = reader.phrases(&c.patterns, |p| format!("pattern {p:?} of cue {}", cue.id()));
+        cues.push((cue, phrases, origins));
     }
-    let missing: Vec<&str> = Cue::ALL.iter().filter(|c| !cues.iter().any(|(x, _)| x == *c)).map(|c| c.id()).collect();
+    let missing: Vec<&str> = Cue::ALL.iter().filter(|c| !cues.iter().any(|(x, ..)| x == *c)).map(|c| c.id()).collect();
     if !missing.is_empty() {
         let message = format!("no patterns for cue {}", missing.join(", "));
         problems.push(Problem { file: file.to_path_buf(), line: None, message, hint: None });
     }
-    cues.sort_by_key(|(c, _)| Cue::ALL.iter().position(|x| x == c));
+    cues.sort_by_key(|(c, ..)| Cue::ALL.iter().position(|x| x == c));
     cues
 }
 

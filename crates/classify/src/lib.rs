@@ -26,6 +26,7 @@
 //! - [`gazetteer`]: the compiled ОКТМО gazetteer and municipality resolution.
 
 pub mod config;
+pub mod coverage;
 pub mod engine;
 pub mod eval;
 pub mod gazetteer;
@@ -255,7 +256,7 @@ impl Classifier {
             rules.push(RuleMeta { id: r.id, owner, weight: r.weight, exclude, context, place, suppress: r.suppress });
             specs.push(RuleSpecs { phrases: r.phrases, regexes: r.regexes });
         }
-        for (cue, phrases) in config.cues {
+        for (cue, phrases, _) in config.cues {
             let id = format!("kind.{}", cue.id());
             let owner = Owner::Cue(cue);
             rules.push(RuleMeta {
