@@ -11,6 +11,7 @@
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use otklik_classify::normalize::{normalize_into, Normalized};
 use otklik_classify::{Classifier, SourceContext};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -193,6 +194,44 @@ fn report(name: &str, classifier: &Classifier, posts: &[String]) {
     }
 }
 
+/// Where a post's time goes: each step of the classifier timed alone on the same posts, beside
+/// the whole (per post, median wall clock). What the steps do not cover is the scoring, the kind,
+/// the location and name marks and the other-region check.
+fn breakdown(name: &str, classifier: &Classifier, posts: &[String]) {
+    let source = SourceContext::default();
+    let language = otklik_classify::lang::LanguageDetector::default();
+    let gazetteer = classifier.gazetteer().expect("the shipped config has a gazetteer");
+    let mut norm = Normalized::default();
+    let (whole, _) = per_post_seconds(posts, 3.0, |p| {
+        black_box(classifier.classify_text(p, &source));
+    });
+    let (normalise, _) = per_post_seconds(posts, 1.0, |p| {
+        normalize_into(p, &mut norm);
+        black_box(norm.tokens.len());
+    });
+    let (matched, _) = per_post_seconds(posts, 2.0, |p| {
+        normalize_into(p, &mut norm);
+        black_box(classifier.match_rules(&norm));
+    });
+    let (places, _) = per_post_seconds(posts, 2.0, |p| {
+        black_box(gazetteer.resolve(p));
+    });
+    let (lang, _) = per_post_seconds(posts, 1.0, |p| {
+        black_box(language.detect(p));
+    });
+    let us = |s: f64| s * 1e6;
+    println!(
+        "{name} breakdown, µs/post: whole {:.2}; normalise {:.2}; normalise + match the rules {:.2}; gazetteer \
+         (its own normalisation included) {:.2}; language {:.2}; the rest {:.2}",
+        us(whole),
+        us(normalise),
+        us(matched),
+        us(places),
+        us(lang),
+        us(whole - matched - places - lang),
+    );
+}
+
 fn bench(c: &mut Criterion) {
     let classifier = load();
     let fragments = fragment_posts(1000);
@@ -202,6 +241,7 @@ fn bench(c: &mut Criterion) {
     println!("compiled classifier ≈ {:.1} MB", classifier.memory_usage() as f64 / 1e6);
     report("fragments", &classifier, &fragments);
     report("diverse", &classifier, &diverse);
+    breakdown("diverse", &classifier, &diverse);
 
     let source = SourceContext::default();
     let automaton = reference_automaton(&diverse);

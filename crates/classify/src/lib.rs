@@ -295,6 +295,17 @@ impl Classifier {
         })
     }
 
+    /// The rule matcher alone on an already normalised text: how many rules fired. For the
+    /// bench's account of where a post's time goes (normalising, matching, the gazetteer, the
+    /// language), not for classifying.
+    #[doc(hidden)]
+    pub fn match_rules(&self, norm: &Normalized) -> usize {
+        with_scratch(|scratch| {
+            self.engine.scan_into(norm, &mut scratch.scan);
+            scratch.scan.fired().count()
+        })
+    }
+
     /// The loaded gazetteer, for place detail beyond the municipality (incident linking).
     pub fn gazetteer(&self) -> Option<&gazetteer::Gazetteer> {
         self.gazetteer.as_deref()
