@@ -7,7 +7,8 @@
 //! Classification is then a pure function of the text (its first [`MAX_TEXT_CHARS`] characters:
 //! every real post fits, and a pathological one costs bounded memory) and the [`SourceContext`]: normalise
 //! ([`normalize`]), detect the language ([`lang`]), scan once ([`engine`]), mark the nouns named
-//! as places («у лифта»: [`location`], which carry no topic alone), score topics, decide the kind
+//! as places («у лифта»: [`location`], which carry no topic alone) and the words of street and
+//! stop names («ул. Энергетиков», which carry none at all), score topics, decide the kind
 //! ([`kind`]: a topic alone is no complaint, and a source's own post needs a resident's voice),
 //! resolve the municipality ([`gazetteer`]).
 //!
@@ -23,6 +24,7 @@
 //! call per candidate.
 //!
 //! - [`eval`]: precision/recall/F1 of the classifier on a labelled CSV.
+//! - [`coverage`]: how many texts each pattern matches on its own (`otklik rules-coverage`).
 //! - [`gazetteer`]: the compiled ОКТМО gazetteer and municipality resolution.
 
 pub mod config;
@@ -144,7 +146,7 @@ pub struct RuleHit {
     /// Every match is a noun read as a location: it counts only for a topic with other evidence.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub located: bool,
-    /// Every match not excluded lies on a street's or a stop's name: it did not count.
+    /// Every match not excluded starts or ends on a street's or a stop's name: it did not count.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub named: bool,
 }
@@ -376,10 +378,7 @@ impl Classifier {
             normalize::normalize_into(text, norm);
             self.engine.scan_into(norm, scan);
         } else {
-            norm.text.clear();
-            norm.text.push(' ');
-            norm.tokens.clear();
-            norm.titled.clear();
+            norm.clear();
             scan.clear();
         }
         let norm = &*norm;

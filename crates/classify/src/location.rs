@@ -12,14 +12,14 @@
 //!
 //! **Names.** «ул. Школьная», «на Лиственной улице», «остановка Больничная», «проспект
 //! Строителей»: a street's, a square's or a stop's name is an address, whatever its words mean
-//! elsewhere. Its words are marked as a *name*, and a topic rule whose every match lies on a name
-//! does not count at all. A name is the word after an abbreviation that only ever stands before
+//! elsewhere. Its words are marked as a *name*, and a topic rule's match that starts or ends on
+//! a name (a phrase's first or last term matched by it) does not count at all. A name is the word after an abbreviation that only ever stands before
 //! one («ул.», «пр-т», «пер.»), in any case; or a word written as a name is (a capital, then lower
 //! case, not first in its sentence) right after the kind of place it names («улица», «остановка»)
 //! or right before it («Садовая улица»). A predicate in lower case stays a word: «улица грязная»,
 //! «на тёмной улице».
 
-use crate::normalize::Normalized;
+use crate::normalize::{Normalized, NAME_ABBREVIATIONS};
 
 /// Prepositions of place that take the genitive («у лифта», «возле старой батареи»). «в» and «на»
 /// say where far more often than they name a place of a problem («нет воды в доме», «яма на
@@ -54,10 +54,6 @@ pub(crate) enum Role {
     Name,
 }
 
-/// Abbreviations of a street's, a square's or a stop's kind («ул. Школьная», «пр-т Победы»),
-/// which stand before its name or, in Saint Petersburg's habit, after it («Плесецкой ул.»).
-const NAME_ABBREVIATIONS: &[&str] = &["ул", "пр", "пр-т", "просп", "пер", "б-р", "наб", "пл", "мкр", "пр-д", "ост"];
-
 /// Stems of the kinds of place that stand before their name («улица Садовая», «на остановке
 /// Больничная») or after it («Садовая улица»); whole forms where a stem would catch other words
 /// («площадка», «аллергия»).
@@ -67,7 +63,8 @@ const PLACE_KIND_FORMS: &[&str] = &["шоссе", "площадь", "площа�
 /// Stops are named after the word only («остановка Садовая»).
 const STOP_STEMS: &[&str] = &["остановк", "станци"];
 
-/// The most words of one name past its first.
+/// The most titled words read into one name besides the first after its kind («улица Верхняя
+/// Луговая»), or before its kind («на Верхней Луговой улице»).
 const MAX_NAME_TAIL: usize = 2;
 
 /// Marks in `out` (one role per token of `norm`) the tokens read as locations or names.

@@ -40,6 +40,14 @@ pub struct Normalized {
 }
 
 impl Normalized {
+    /// No tokens: the text is just `" "`.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.text.push(' ');
+        self.tokens.clear();
+        self.titled.clear();
+    }
+
     /// The text of token `i`.
     pub fn token(&self, i: usize) -> &str {
         let t = self.tokens[i];
@@ -74,11 +82,8 @@ pub fn normalize(text: &str) -> Normalized {
 /// [`normalize`] into a buffer that is reused from post to post, so that a warm classifier does
 /// not allocate for it.
 pub fn normalize_into(text: &str, out: &mut Normalized) {
-    out.text.clear();
-    out.tokens.clear();
-    out.titled.clear();
+    out.clear();
     out.text.reserve(text.len() + 2);
-    out.text.push(' ');
     let mut sentence = Sentence { starts: true };
     // NFKC works chunk by chunk between ASCII whitespace: a space neither composes with nor
     // reorders around its neighbours, so the result is the same as for the whole text, and one
@@ -125,31 +130,14 @@ fn is_plain(s: &str) -> bool {
     true
 }
 
-/// Abbreviations a name or a number follows: their period ends no sentence.
-const ABBREVIATIONS: &[&str] = &[
-    "ул",
-    "пр",
-    "пр-т",
-    "просп",
-    "пер",
-    "б-р",
-    "наб",
-    "пл",
-    "мкр",
-    "пр-д",
-    "ост",
-    "г",
-    "д",
-    "с",
-    "п",
-    "пос",
-    "дер",
-    "им",
-    "ст",
-    "р",
-    "корп",
-    "обл",
-];
+/// Abbreviations of a street's, a square's or a stop's kind («ул. Школьная», «пр-т Победы»),
+/// which stand before its name or, in Saint Petersburg's habit, after it («Плесецкой ул.»).
+pub(crate) const NAME_ABBREVIATIONS: &[&str] =
+    &["ул", "пр", "пр-т", "просп", "пер", "б-р", "наб", "пл", "мкр", "пр-д", "ост"];
+
+/// Other abbreviations a name or a number follows («г. Пенза», «д. 5», «им. Ленина»). The period
+/// after any of these ends no sentence.
+const OTHER_ABBREVIATIONS: &[&str] = &["г", "д", "с", "п", "пос", "дер", "им", "ст", "р", "корп", "обл"];
 
 /// Where the tokenizer stands in the text's sentences.
 struct Sentence {
@@ -304,8 +292,11 @@ fn tokenize(text: &str, out: &mut Normalized, sentence: &mut Sentence) {
             let word_ends_here = word.is_some();
             flush(&mut word, out);
             // «ул. Садовая», «г. Пенза»: the period of an abbreviation ends no sentence.
-            let abbreviation =
-                || word_ends_here && !out.tokens.is_empty() && ABBREVIATIONS.contains(&out.token(out.tokens.len() - 1));
+            let abbreviation = || {
+                let last = out.tokens.len().checked_sub(1).map(|t| out.token(t));
+                word_ends_here
+                    && last.is_some_and(|w| NAME_ABBREVIATIONS.contains(&w) || OTHER_ABBREVIATIONS.contains(&w))
+            };
             sentence.starts |= matches!(c, '!' | '?' | '…') || (c == '.' && !abbreviation());
         }
         i += len;
