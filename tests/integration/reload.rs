@@ -92,9 +92,9 @@ fn add_village(dir: &Path) {
 fn add_heating_word(dir: &Path, word: &str) {
     let file = dir.join("topics/utilities.toml");
     let text = std::fs::read_to_string(&file).unwrap();
-    let anchor = "\"отоплени*\", \"отопительн*";
+    let anchor = "\n    \"отоплени*\",\n";
     assert!(text.contains(anchor), "the heating rule moved: update this test");
-    std::fs::write(&file, text.replacen(anchor, &format!("\"={word}\", {anchor}"), 1)).unwrap();
+    std::fs::write(&file, text.replacen(anchor, &format!("\n    \"={word}\",{anchor}"), 1)).unwrap();
 }
 
 struct Running {
