@@ -141,17 +141,24 @@ pub fn rules_coverage(config_path: &Path, files: &[PathBuf], all: bool) -> Resul
     print_stdout(out)
 }
 
+/// The `text` column of a CSV file.
+pub fn csv_texts(path: &Path) -> Result<Vec<String>> {
+    let mut reader = csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let headers = reader.headers().with_context(|| format!("cannot read {}", path.display()))?.clone();
+    let column =
+        headers.iter().position(|h| h == "text").with_context(|| format!("{} has no text column", path.display()))?;
+    let mut texts = Vec::new();
+    for record in reader.records() {
+        let record = record.with_context(|| format!("cannot read {}", path.display()))?;
+        texts.extend(record.get(column).map(str::to_owned));
+    }
+    Ok(texts)
+}
+
 /// The texts of a CSV file's `text` column, or a text file's non-empty lines.
 fn read_texts(file: &Path) -> Result<Vec<String>> {
     if file.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) {
-        let mut reader = csv::Reader::from_path(file)?;
-        let column = reader.headers()?.iter().position(|h| h == "text").context("no `text` column")?;
-        let mut texts = Vec::new();
-        for record in reader.records() {
-            let record = record?;
-            texts.push(record.get(column).unwrap_or_default().to_owned());
-        }
-        return Ok(texts);
+        return csv_texts(file);
     }
     let text = std::fs::read_to_string(file)?;
     Ok(text.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned).collect())

@@ -3,6 +3,7 @@
 //! so the classifier meets thousands of distinct real-shaped texts rather than a handful of
 //! repeats. Read at bench time; nothing is copied into the repository.
 
+use crate::commands::csv_texts;
 use anyhow::{Context, Result};
 use otklik_collect::{parse_saved_response, ParseContext};
 use otklik_model::Platform;
@@ -46,20 +47,6 @@ pub fn pool(root: &Path, extra: Option<&Path>) -> Result<Pool> {
     let mean_chars = texts.iter().map(|t| t.chars().count()).sum::<usize>() / texts.len();
     let escaped = texts.iter().map(|t| serde_json::Value::String(t.clone()).to_string()).collect();
     Ok(Pool { escaped, base: base.len(), mean_chars })
-}
-
-/// The `text` column of a CSV file.
-fn csv_texts(path: &Path) -> Result<Vec<String>> {
-    let mut reader = csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let headers = reader.headers().with_context(|| format!("cannot read {}", path.display()))?.clone();
-    let column =
-        headers.iter().position(|h| h == "text").with_context(|| format!("{} has no text column", path.display()))?;
-    let mut texts = Vec::new();
-    for record in reader.records() {
-        let record = record.with_context(|| format!("cannot read {}", path.display()))?;
-        texts.extend(record.get(column).map(str::to_owned));
-    }
-    Ok(texts)
 }
 
 /// The texts of every saved response under `dir/<platform>/<source>/`.

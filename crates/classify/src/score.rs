@@ -112,11 +112,10 @@ impl Classifier {
         excluded.sort_unstable();
         let longest_exclusion = excluded.iter().map(|(_, (a, b))| b - a).max().unwrap_or(0);
         let excluded = &*excluded;
-        let tokens = |&(a, b): &(u32, u32)| roles[a as usize..=b as usize].iter();
         // A phrase's first and last words are two of its terms: one on a name is a term matched
         // by the name.
         let on_name = |&(a, b): &(u32, u32)| roles[a as usize] == Role::Name || roles[b as usize] == Role::Name;
-        let on_location = |s: &(u32, u32)| tokens(s).all(|&r| r != Role::Word);
+        let on_location = |&(a, b): &(u32, u32)| roles[a as usize..=b as usize].iter().all(|&r| r != Role::Word);
         let mut evidence =
             Evidence { tallies: Vec::new(), first_at: Vec::new(), suppressed: Vec::new(), cues, rules: Vec::new() };
         for f in scan.fired() {
