@@ -9,49 +9,102 @@
 
 use crate::alert_stage::{AlertStage, StageClock};
 use crate::config::Config;
-use crate::graph::{Graph, Stop};
+use crate::graph::{Graph, StageTask, Stop};
+use crate::metrics::Registry;
 use crate::notify_stage::{NotifyClock, NotifyStage, StoredDeliveryLog};
-use crate::stages::spawn_stage;
 use crate::summary::{CountingStore, Counts, Summary};
 use anyhow::{Context, Result};
 use otklik_clickhouse::{AlertRow, DataDir, DlqRow, History, LocalStore, PostRow, SourceStatRow};
-use otklik_pipeline::{CancellationToken, MemoryBus, StageMetrics};
+use otklik_pipeline::{CancellationToken, MemoryBus, StageError, StageMetrics};
 use std::collections::HashMap;
 use std::io::IsTerminal;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
-#[derive(Clone, Default)]
-struct Metrics {
-    collect: Arc<StageMetrics>,
-    classify: Arc<StageMetrics>,
-    alert: Arc<StageMetrics>,
-    store: Arc<StageMetrics>,
-    alert_store: Arc<StageMetrics>,
-    notify: Arc<StageMetrics>,
-    dlq: Arc<StageMetrics>,
-    stats: Arc<StageMetrics>,
+/// The run's stages, each listed once, as it is built: its metrics (registered for `/metrics`),
+/// then its task with the topic it consumes (the run has drained when no stage lags behind its
+/// topic). The collector has metrics and no task: it runs on the caller's task.
+struct Stages {
+    registry: Arc<Registry>,
+    metrics: Vec<(&'static str, Arc<StageMetrics>)>,
+    running: Vec<(&'static str, String, JoinHandle<Result<(), StageError>>)>,
 }
 
-impl Metrics {
+impl Stages {
+    fn new(registry: Arc<Registry>) -> Self {
+        Stages { registry, metrics: Vec::new(), running: Vec::new() }
+    }
+
+    /// New metrics for stage `name`, registered.
+    fn metrics(&mut self, name: &'static str) -> Arc<StageMetrics> {
+        let metrics = Arc::new(StageMetrics::default());
+        self.registry.register(name, metrics.clone());
+        self.metrics.push((name, metrics.clone()));
+        metrics
+    }
+
+    /// Spawns stage `name`, which consumes `topic`, inside its `stage` span.
+    fn spawn(&mut self, name: &'static str, topic: &str, task: StageTask) {
+        let task = tokio::spawn(task.instrument(tracing::info_span!("stage", stage = name)));
+        self.running.push((name, topic.to_owned(), task));
+    }
+
+    /// Whether every stage has consumed all of its topic, by `lag(stage, topic)`.
+    fn caught_up(&self, lag: impl Fn(&str, &str) -> i64) -> bool {
+        self.running.iter().all(|(name, topic, _)| lag(name, topic) == 0)
+    }
+
+    /// Whether some stage has ended (failed: stages run until stopped).
+    fn any_finished(&self) -> bool {
+        self.running.iter().any(|(_, _, task)| task.is_finished())
+    }
+
+    /// Waits for every stage, and names the stage in a failure.
+    async fn join(&mut self) -> Result<()> {
+        for (name, _, task) in self.running.drain(..) {
+            task.await
+                .with_context(|| format!("stage {name} panicked"))?
+                .with_context(|| format!("stage {name} failed"))?;
+        }
+        Ok(())
+    }
+
+    fn progress(&self) -> Progress {
+        Progress(self.metrics.clone())
+    }
+}
+
+/// The counters of the progress line and the summary.
+#[derive(Clone)]
+struct Progress(Vec<(&'static str, Arc<StageMetrics>)>);
+
+impl Progress {
+    fn count(&self, stage: &str, counter: impl Fn(&StageMetrics) -> &AtomicU64) -> u64 {
+        self.0.iter().find(|(name, _)| *name == stage).map_or(0, |(_, m)| StageMetrics::get(counter(m)))
+    }
+
+    /// Messages sent to the dead-letter topic (the dead-letter store sends its own rejects to
+    /// `<dlq>.unstorable`).
     fn dead_lettered(&self) -> u64 {
-        let stages =
-            [&self.collect, &self.classify, &self.alert, &self.store, &self.alert_store, &self.notify, &self.stats];
-        stages.iter().map(|m| StageMetrics::get(&m.dead_lettered)).sum()
+        self.0.iter().filter(|(name, _)| *name != DLQ_STORE).map(|(_, m)| StageMetrics::get(&m.dead_lettered)).sum()
     }
 
     fn line(&self) -> String {
         format!(
             "collected {} · classified {} · linked {} · stored {} · dlq {}",
-            StageMetrics::get(&self.collect.emitted),
-            StageMetrics::get(&self.classify.received),
-            StageMetrics::get(&self.alert.received),
-            StageMetrics::get(&self.store.emitted),
+            self.count("collect", |m| &m.emitted),
+            self.count("classify", |m| &m.received),
+            self.count("alert", |m| &m.received),
+            self.count("store", |m| &m.emitted),
             self.dead_lettered()
         )
     }
 }
+
+const DLQ_STORE: &str = "dlq-store";
 
 pub async fn run(path: &std::path::Path, config: &Config) -> Result<Summary> {
     let started = Instant::now();
@@ -64,7 +117,6 @@ pub async fn run(path: &std::path::Path, config: &Config) -> Result<Summary> {
     let dlq_store = LocalStore::<DlqRow>::open_in(&data_dir).context("cannot open the local store")?;
     let alerts_store = LocalStore::<AlertRow>::open_in(&data_dir).context("cannot open the local store")?;
     let stats_store = LocalStore::<SourceStatRow>::open_in(&data_dir).context("cannot open the local store")?;
-    let metrics = Metrics::default();
 
     let stop_collecting = CancellationToken::new();
     // `stop.drain` is cancelled once collecting has ended: the sinks then write what they hold
@@ -85,61 +137,53 @@ pub async fn run(path: &std::path::Path, config: &Config) -> Result<Summary> {
 
     let replay = config.collect.replay_dir.is_some();
     let reload = Arc::new(crate::reload::Reload::new(path, config)?);
-    let registry = Arc::new(crate::metrics::Registry::default());
-    let classify =
-        graph.classify(&reload, metrics.classify.clone(), registry.classify_counts(), stop.stages.clone()).await?;
-    let classify = spawn_stage("classify", classify);
+    let registry = Arc::new(Registry::default());
+    let mut stages = Stages::new(registry.clone());
+    let collect_metrics = stages.metrics("collect");
+    let counts = registry.classify_counts();
+    let classify = graph.classify(&reload, stages.metrics("classify"), counts, stop.stages.clone()).await?;
+    stages.spawn("classify", &topics.posts_raw, classify);
     // Cancelled once every collected post is classified: a replay's alert clock may run then.
     let classified_all = CancellationToken::new();
     let alert_stage = alert_stage(config, &reload, data_dir.path(), classified_all.clone()).await?;
     let alert_stage = Arc::new(alert_stage.observed_by(registry.alert_observer()));
-    let alert =
-        spawn_stage("alert", graph.alert(alert_stage.clone(), metrics.alert.clone(), stop.stages.clone()).await?);
-    let alerts = graph.alerts_sink("alert-store", Arc::new(alerts_store), metrics.alert_store.clone(), &stop).await?;
-    let alerts = spawn_stage("alert-store", alerts);
+    let alert = graph.alert(alert_stage.clone(), stages.metrics("alert"), stop.stages.clone()).await?;
+    stages.spawn("alert", &topics.posts_series, alert);
+    let alerts = Arc::new(alerts_store);
+    let alerts = graph.alerts_sink("alert-store", alerts, stages.metrics("alert-store"), &stop).await?;
+    stages.spawn("alert-store", &topics.alerts, alerts);
     let alerts_done = CancellationToken::new();
     let (notify_stage, local_receiver) = notify_stage(config, &data_dir, replay.then(|| alerts_done.clone())).await?;
     let (flushed, receivers) = (notify_stage.flushed(), notify_stage.receiver_metrics());
-    let notify = graph.notify(notify_stage, metrics.notify.clone(), stop.stages.clone()).await?;
-    let notify = spawn_stage("notify", notify);
+    let notify = graph.notify(notify_stage, stages.metrics("notify"), stop.stages.clone()).await?;
+    stages.spawn("notify", &topics.alerts, notify);
     let counts = Arc::new(Mutex::new(Counts::default()));
     let store_dir = posts_store.dir().display().to_string();
     let posts = Arc::new(CountingStore::new(posts_store, counts.clone()));
-    let store = spawn_stage("store", graph.posts_sink("store", posts, metrics.store.clone(), &stop).await?);
-    let dlq =
-        spawn_stage("dlq-store", graph.dlq_sink("dlq-store", Arc::new(dlq_store), metrics.dlq.clone(), &stop).await?);
-    let stats = graph.stats_sink("stats-store", Arc::new(stats_store), metrics.stats.clone(), &stop).await?;
-    let stats = spawn_stage("stats-store", stats);
-    let progress = spawn_progress(&metrics);
+    let store = graph.posts_sink("store", posts, stages.metrics("store"), &stop).await?;
+    stages.spawn("store", &topics.posts_classified, store);
+    let dlq = graph.dlq_sink(DLQ_STORE, Arc::new(dlq_store), stages.metrics(DLQ_STORE), &stop).await?;
+    stages.spawn(DLQ_STORE, &topics.dlq, dlq);
+    let stats = graph.stats_sink("stats-store", Arc::new(stats_store), stages.metrics("stats-store"), &stop).await?;
+    stages.spawn("stats-store", &topics.source_stats, stats);
+    let progress = stages.progress();
+    let progress_task = spawn_progress(progress.clone());
     registry.set_config_version(&reload.version());
-    let stages = [
-        ("collect", &metrics.collect),
-        ("classify", &metrics.classify),
-        ("alert", &metrics.alert),
-        ("store", &metrics.store),
-        ("alert-store", &metrics.alert_store),
-        ("notify", &metrics.notify),
-        ("dlq-store", &metrics.dlq),
-        ("stats-store", &metrics.stats),
-    ];
-    for (name, stage) in stages {
-        registry.register(name, stage.clone());
-    }
     registry.register_receivers(receivers.clone());
     reload.clone().spawn_on_sighup(registry.clone(), stop.stages.clone());
     registry.set_ready(true);
     let polls = registry.source_polls();
     crate::metrics_http::spawn(&config.telemetry.metrics_listen, registry, stop.stages.clone());
 
-    let collector = graph.collector(metrics.collect.clone(), polls)?;
+    let collector = graph.collector(collect_metrics, polls)?;
     let pass = match &config.collect.replay_dir {
         Some(dir) => {
             tracing::info!(sources = config.sources.len(), "replaying {}", dir.display());
             collector.poll_all(&config.sources, &mut HashMap::new(), &stop_collecting).await?
         }
         None => {
-            tracing::info!(sources = config.sources.len(), interval = ?config.collect.poll_interval.0, "collecting until SIGTERM");
             let interval = config.collect.poll_interval.0;
+            tracing::info!(sources = config.sources.len(), ?interval, "collecting until SIGTERM");
             collector.run_watched(reload.sources(), HashMap::new(), interval, &stop_collecting).await?;
             Default::default()
         }
@@ -151,21 +195,14 @@ pub async fn run(path: &std::path::Path, config: &Config) -> Result<Summary> {
     // replay's alert clock has run through it).
     let lag = |stage: &str, topic: &str| bus.lag(&graph.group(stage), topic);
     let mut delivery_grace: Option<Instant> = None;
-    let mut drained = || {
-        let lags = [
-            ("classify", &topics.posts_raw),
-            ("alert", &topics.posts_series),
-            ("store", &topics.posts_classified),
-            ("alert-store", &topics.alerts),
-            ("notify", &topics.alerts),
-            ("dlq-store", &topics.dlq),
-            ("stats-store", &topics.source_stats),
-        ];
-        let caught_up = lags.iter().all(|(stage, topic)| lag(stage, topic) == 0);
-        if !replay {
-            return caught_up;
+    let mut drained = |stages: &Stages| {
+        if !stages.caught_up(&lag) {
+            return false;
         }
-        if !(caught_up && alert_stage.settled() && flushed.load(std::sync::atomic::Ordering::SeqCst)) {
+        if !replay {
+            return true;
+        }
+        if !(alert_stage.settled() && flushed.load(std::sync::atomic::Ordering::SeqCst)) {
             return false;
         }
         // A replay ends once its notifications are delivered, or have had their chance: what a
@@ -173,7 +210,7 @@ pub async fn run(path: &std::path::Path, config: &Config) -> Result<Summary> {
         let pending: u64 = receivers.iter().map(|(_, m)| m.snapshot().pending).sum();
         pending == 0 || delivery_grace.get_or_insert_with(Instant::now).elapsed() > DELIVERY_GRACE
     };
-    while !drained() && !stop.stages.is_cancelled() {
+    while !drained(&stages) && !stop.stages.is_cancelled() {
         if lag("classify", &topics.posts_raw) == 0 {
             classified_all.cancel();
         }
@@ -184,25 +221,14 @@ pub async fn run(path: &std::path::Path, config: &Config) -> Result<Summary> {
             _ = tokio::time::sleep(Duration::from_millis(20)) => {}
             _ = stop.stages.cancelled() => {}
         }
-        if [&classify, &alert, &store, &alerts, &notify, &dlq, &stats].iter().any(|t| t.is_finished()) {
+        if stages.any_finished() {
             break;
         }
     }
     stop.stages.cancel();
-    let stages = [
-        ("classify", classify),
-        ("alert", alert),
-        ("store", store),
-        ("alert-store", alerts),
-        ("notify", notify),
-        ("dlq-store", dlq),
-        ("stats-store", stats),
-    ];
-    for (name, task) in stages {
-        crate::stages::join_stage(name, task).await?;
-    }
+    stages.join().await?;
     drop(local_receiver);
-    progress.abort();
+    progress_task.abort();
     if std::io::stderr().is_terminal() {
         eprintln!();
     }
@@ -220,8 +246,8 @@ pub async fn run(path: &std::path::Path, config: &Config) -> Result<Summary> {
         alerts: alert_stage.raised(),
         responses,
         deliveries: receivers.iter().map(|(name, m)| (name.clone(), m.snapshot())).collect(),
-        collected: StageMetrics::get(&metrics.collect.emitted),
-        dead_lettered: metrics.dead_lettered(),
+        collected: progress.count("collect", |m| &m.emitted),
+        dead_lettered: progress.dead_lettered(),
         unavailable: pass.unavailable,
         elapsed: started.elapsed(),
         store_dir,
@@ -277,8 +303,7 @@ const DELIVERY_GRACE: Duration = Duration::from_secs(30);
 const LIVE_ALERT_TICK: Duration = Duration::from_secs(30);
 
 /// A live line on a terminal, a log line every few seconds otherwise.
-fn spawn_progress(metrics: &Metrics) -> JoinHandle<()> {
-    let metrics = metrics.clone();
+fn spawn_progress(metrics: Progress) -> JoinHandle<()> {
     tokio::spawn(async move {
         let terminal = std::io::stderr().is_terminal();
         let period = if terminal { Duration::from_millis(200) } else { Duration::from_secs(5) };

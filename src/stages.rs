@@ -104,22 +104,3 @@ impl Transform for ClassifyStage {
         batch.iter().map(|message| self.classify(&rules, message)).collect()
     }
 }
-
-/// Waits for a stage task and names the stage in any failure.
-pub async fn join_stage(
-    name: &str,
-    task: tokio::task::JoinHandle<Result<(), otklik_pipeline::StageError>>,
-) -> anyhow::Result<()> {
-    use anyhow::Context;
-    task.await.with_context(|| format!("stage {name} panicked"))?.with_context(|| format!("stage {name} failed"))
-}
-
-/// Spawns a stage task inside its `stage` span (the embedded wiring; the supervisor does the
-/// same for the Kafka wirings).
-pub fn spawn_stage(
-    name: &'static str,
-    task: crate::graph::StageTask,
-) -> tokio::task::JoinHandle<Result<(), otklik_pipeline::StageError>> {
-    use tracing::Instrument;
-    tokio::spawn(task.instrument(tracing::info_span!("stage", stage = name)))
-}
