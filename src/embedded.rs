@@ -30,7 +30,14 @@ use tracing::Instrument;
 struct Stages {
     registry: Arc<Registry>,
     metrics: Vec<(&'static str, Arc<StageMetrics>)>,
-    running: Vec<(&'static str, String, JoinHandle<Result<(), StageError>>)>,
+    running: Vec<Running>,
+}
+
+/// A stage's task, and the topic it consumes.
+struct Running {
+    name: &'static str,
+    consumes: String,
+    task: JoinHandle<Result<(), StageError>>,
 }
 
 impl Stages {
@@ -49,22 +56,22 @@ impl Stages {
     /// Spawns stage `name`, which consumes `topic`, inside its `stage` span.
     fn spawn(&mut self, name: &'static str, topic: &str, task: StageTask) {
         let task = tokio::spawn(task.instrument(tracing::info_span!("stage", stage = name)));
-        self.running.push((name, topic.to_owned(), task));
+        self.running.push(Running { name, consumes: topic.to_owned(), task });
     }
 
     /// Whether every stage has consumed all of its topic, by `lag(stage, topic)`.
     fn caught_up(&self, lag: impl Fn(&str, &str) -> i64) -> bool {
-        self.running.iter().all(|(name, topic, _)| lag(name, topic) == 0)
+        self.running.iter().all(|stage| lag(stage.name, &stage.consumes) == 0)
     }
 
     /// Whether some stage has ended (failed: stages run until stopped).
     fn any_finished(&self) -> bool {
-        self.running.iter().any(|(_, _, task)| task.is_finished())
+        self.running.iter().any(|stage| stage.task.is_finished())
     }
 
     /// Waits for every stage, and names the stage in a failure.
     async fn join(&mut self) -> Result<()> {
-        for (name, _, task) in self.running.drain(..) {
+        for Running { name, task, .. } in self.running.drain(..) {
             task.await
                 .with_context(|| format!("stage {name} panicked"))?
                 .with_context(|| format!("stage {name} failed"))?;
@@ -196,7 +203,7 @@ pub async fn run(path: &std::path::Path, config: &Config) -> Result<Summary> {
     let lag = |stage: &str, topic: &str| bus.lag(&graph.group(stage), topic);
     let mut delivery_grace: Option<Instant> = None;
     let mut drained = |stages: &Stages| {
-        if !stages.caught_up(&lag) {
+        if !stages.caught_up(lag) {
             return false;
         }
         if !replay {
