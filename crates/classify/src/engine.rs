@@ -670,6 +670,12 @@ impl Engine {
         })
     }
 
+    /// The distinct words and stems the rules look for.
+    pub fn term_keys(&self) -> impl Iterator<Item = &str> + '_ {
+        let mut seen = std::collections::HashSet::new();
+        self.terms.iter().map(|t| t.key.as_str()).filter(move |k| seen.insert(*k))
+    }
+
     /// Rough heap size of the compiled matcher, in bytes.
     pub fn memory_usage(&self) -> usize {
         let terms: usize = self.terms.iter().map(|t| t.key.len() + std::mem::size_of::<Term>()).sum();

@@ -308,6 +308,14 @@ impl Classifier {
         })
     }
 
+    /// The distinct words and stems the rules look for, for the bench's floor: one automaton pass
+    /// over a normalised post that finds every one of them, which any matcher of these rules
+    /// must at least do.
+    #[doc(hidden)]
+    pub fn rule_terms(&self) -> Vec<String> {
+        self.engine.term_keys().map(str::to_owned).collect()
+    }
+
     /// The loaded gazetteer, for place detail beyond the municipality (incident linking).
     pub fn gazetteer(&self) -> Option<&gazetteer::Gazetteer> {
         self.gazetteer.as_deref()
