@@ -143,13 +143,26 @@ fn mark_locations(norm: &Normalized, out: &mut Vec<Role>) {
         };
         let Some((at, endings)) = group else { continue };
         let Some(first) = word(at) else { continue };
-        out[at] = Role::Location;
         let extends = is_modifier(first, endings)
             || (endings == INSTRUMENTAL_ADJECTIVE && word(at + 1).is_some_and(|next| feminine_pair(first, next)));
-        if extends && at + 1 < n {
-            out[at + 1] = Role::Location;
+        if w == "у" && possessor(i, word) {
+            continue;
         }
+        let end = if extends && at + 1 < n { at + 2 } else { at + 1 };
+        out[at..end].fill(Role::Location);
     }
+}
+
+/// Words of lacking that make a later «у» + noun the owner of what lacks: «нет угла у козырька»,
+/// «нет ручки у двери». Said first, «у лифта нет радиатора» is as often «near the lift», so only
+/// this order counts.
+const LACKING: &[&str] = &["нет", "нету", "отсутствует", "отсутствуют"];
+
+/// Whether the «у» at token `at` says whose («нет угла у козырька»): a word of lacking one or
+/// two words before it.
+fn possessor<'a>(at: usize, word: impl Fn(usize) -> Option<&'a str>) -> bool {
+    let lacking = |i: usize| word(i).is_some_and(|w| LACKING.contains(&w));
+    (at >= 1 && lacking(at - 1)) || (at >= 2 && lacking(at - 2))
 }
 
 /// «детской площадкой», «старой лестницей»: a feminine adjective and its noun, both in the
@@ -199,6 +212,14 @@ mod tests {
         assert_eq!(places("под старой лестницей мусор"), ["старой", "лестницей"]);
         assert_eq!(places("в кабине лифта исписаны стены"), ["лифта"]);
         assert_eq!(places("на площадке у лифта грязно"), ["лифта"]);
+    }
+
+    #[test]
+    fn whose_is_no_place() {
+        assert!(places("Нет угла у козырька, арматурой закрыли").is_empty());
+        assert!(places("отсутствует ручка у старой двери").is_empty());
+        assert_eq!(places("у лифта нет радиатора"), ["лифта"]);
+        assert_eq!(places("у лифта грязно, а ручки нет"), ["лифта"]);
     }
 
     #[test]
