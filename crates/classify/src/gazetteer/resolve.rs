@@ -277,6 +277,23 @@ fn word_before(nt: &[u8], at: usize) -> (&[u8], usize) {
     (&nt[start..end], start)
 }
 
+/// Whether the word before the space at `at` (as [`word_before`] reads it) is one of
+/// [`TYPO_PREPS`]: only the last four bytes before it are read, since a preposition is three at
+/// most.
+fn prep_before(nt: &[u8], at: usize) -> bool {
+    let mut end = at;
+    while end > 0 && matches!(nt[end - 1], b'.' | b' ') {
+        end -= 1;
+    }
+    let from = end.saturating_sub(4);
+    let start = match nt[from..end].iter().rposition(|&b| b == b' ') {
+        Some(p) => from + p + 1,
+        None if from == 0 => 0,
+        None => return false, // longer than any preposition
+    };
+    TYPO_PREPS.contains(&&nt[start..end])
+}
+
 /// Words the automaton did not match, read as a home-region name one letter away when the context
 /// says a place is meant: «район» after them, or a locative preposition before a capitalised one
 /// (any one, in a text written all in lower case: «в пенззе»).
@@ -287,12 +304,16 @@ fn add_typos(g: &Gazetteer, text: &str, norm: &Normalized, toks: &mut Vec<Tok>, 
     let mut k = 0;
     while let Some(off) = memchr_space(&nt[at..]) {
         let s = at + off;
-        at = s + 1;
-        let word = word_at(nt, s + 1);
-        if word.len() < super::typo::MIN_WORD_LEN || !word.iter().all(|&b| b >= 0xC0) {
+        // The word after the space, if it is letters only (up to a space, a dot or the end).
+        let letters = nt[s + 1..].iter().position(|&b| b < 0xC0).map_or(nt.len(), |e| s + 1 + e);
+        // No space among the letters: the next one is at or after their end.
+        at = letters.max(s + 1);
+        let end = letters;
+        let word = &nt[s + 1..end];
+        let whole = end == nt.len() || matches!(nt[end], b' ' | b'.');
+        if word.len() < super::typo::MIN_WORD_LEN || !whole {
             continue;
         }
-        let end = s + 1 + word.len();
         while k < toks.len() && toks[k].end <= s {
             k += 1;
         }
@@ -303,8 +324,8 @@ fn add_typos(g: &Gazetteer, text: &str, norm: &Normalized, toks: &mut Vec<Tok>, 
             t.start == end && g.meanings_of(t.pattern).iter().any(|m| matches!(m, Meaning::DistrictNoun))
         });
         // The case of the word's first letter is looked up last: it costs a Unicode table search.
-        let after_prep = TYPO_PREPS.contains(&word_before(nt, s).0)
-            && (lower || text[norm.origin[s + 1] as usize..].chars().next().is_some_and(is_upper));
+        let after_prep =
+            prep_before(nt, s) && (lower || text[norm.origin[s + 1] as usize..].chars().next().is_some_and(is_upper));
         if !district_next && !after_prep {
             continue;
         }

@@ -7,7 +7,9 @@
 //! a word is looked up with itself and its own deletions, and each hit is checked for distance 1.
 
 use super::{Gazetteer, Meaning, PlaceClass, Strength};
-use std::collections::HashMap;
+// A post looks up each word after a preposition with every one-letter deletion of it: a fast
+// hash over short keys matters here, and the keys are the gazetteer's own, not an attacker's.
+use rustc_hash::FxHashMap as HashMap;
 
 /// Shorter forms are one edit away from too many everyday words.
 const MIN_FORM_LEN: usize = 5;
@@ -24,7 +26,7 @@ impl TypoIndex {
     /// Indexes the single-word forms of the home region's towns and district centres (strong names),
     /// district adjectives and city adjectives.
     pub(crate) fn build(g: &Gazetteer) -> TypoIndex {
-        let mut variants: HashMap<Vec<u8>, Vec<u32>> = HashMap::new();
+        let mut variants: HashMap<Vec<u8>, Vec<u32>> = HashMap::default();
         for (pattern, key) in g.keys.iter().enumerate() {
             let word = &key[1..];
             if word.len() < MIN_FORM_LEN || !word.iter().all(|&b| b >= 0xC0) || !home_name(g, pattern) {
@@ -47,8 +49,18 @@ impl TypoIndex {
             return None;
         }
         let mut found: Option<(usize, Vec<u32>)> = None;
-        for v in std::iter::once(word.to_vec()).chain(deletions(word)) {
-            for &p in self.variants.get(&v).into_iter().flatten() {
+        // The word, then each of its deletions, built in one buffer.
+        let mut variant = Vec::with_capacity(word.len());
+        for deleted in std::iter::once(None).chain((0..word.len()).map(Some)) {
+            variant.clear();
+            match deleted {
+                None => variant.extend_from_slice(word),
+                Some(i) => {
+                    variant.extend_from_slice(&word[..i]);
+                    variant.extend_from_slice(&word[i + 1..]);
+                }
+            }
+            for &p in self.variants.get(variant.as_slice()).into_iter().flatten() {
                 let p = p as usize;
                 if found.as_ref().is_some_and(|f| f.0 == p) || !one_edit(word, &g.keys[p][1..]) {
                     continue;
