@@ -8,7 +8,8 @@
 //! `Classifier::run`).
 //!
 //! Only the noun group right after the preposition is marked: one token, or two when the first
-//! is an adjective or a number («у старого лифта», «возле 3 подъезда»).
+//! is an adjective or a number («у старого лифта», «возле 3 подъезда»). A «у» one or two words
+//! after a word of lacking names the owner of what lacks, not a place («нет угла у козырька»).
 //!
 //! **Names.** «ул. Школьная», «на Лиственной улице», «остановка Больничная», «проспект
 //! Строителей»: a street's, a square's or a stop's name is an address, whatever its words mean
