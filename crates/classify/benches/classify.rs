@@ -228,11 +228,12 @@ fn breakdown(name: &str, classifier: &Classifier, posts: &[String]) {
     let (lang, _) = per_post_seconds(posts, 1.0, |p| {
         black_box(language.detect(p));
     });
+    let keys: Vec<String> = classifier.rule_terms().into_iter().map(|k| format!(" {k}")).collect();
     let kinds = [AhoCorasickKind::DFA, AhoCorasickKind::ContiguousNFA, AhoCorasickKind::NoncontiguousNFA];
     let floors: Vec<(AhoCorasickKind, f64)> = kinds
         .into_iter()
         .map(|kind| {
-            let terms = rule_terms_automaton(classifier, kind);
+            let terms = rule_terms_automaton(&keys, kind);
             let (floor, _) = per_post_seconds(posts, 2.0, |p| {
                 normalize_into(p, &mut norm);
                 black_box(terms.find_iter(&norm.text).count());
@@ -251,7 +252,7 @@ fn breakdown(name: &str, classifier: &Classifier, posts: &[String]) {
         us(lang),
         us(whole - matched - places - lang),
     );
-    let terms = classifier.rule_terms().len();
+    let terms = keys.len();
     let floors: Vec<String> = floors.iter().map(|(kind, s)| format!("{kind:?} {:.2}", us(*s))).collect();
     println!(
         "{name} floor of the rule matcher, µs/post: normalise, then one automaton pass over the normalised text \
@@ -260,16 +261,15 @@ fn breakdown(name: &str, classifier: &Classifier, posts: &[String]) {
     );
 }
 
-/// Every word and stem of the rules, each after a space: a leftmost-longest pass over a
-/// normalised text (words between single spaces) finds at most the longest term a word starts
-/// with, where the matcher needs every one, so it costs no more than the least any matcher of
-/// these rules must do.
-fn rule_terms_automaton(classifier: &Classifier, kind: AhoCorasickKind) -> AhoCorasick {
-    let keys: Vec<String> = classifier.rule_terms().into_iter().map(|k| format!(" {k}")).collect();
+/// An automaton over `keys`, every word and stem of the rules each after a space: a
+/// leftmost-longest pass over a normalised text (words between single spaces) finds at most the
+/// longest term a word starts with, where the matcher needs every one, so it costs no more than
+/// the least any matcher of these rules must do.
+fn rule_terms_automaton(keys: &[String], kind: AhoCorasickKind) -> AhoCorasick {
     AhoCorasick::builder()
         .kind(Some(kind))
         .match_kind(MatchKind::LeftmostLongest)
-        .build(&keys)
+        .build(keys)
         .expect("the rules' terms build an automaton")
 }
 

@@ -158,6 +158,13 @@ pub(crate) struct RuleConfig {
     pub suppress: Vec<Topic>,
 }
 
+/// A post-kind cue's patterns, and where each was written.
+pub(crate) struct CueConfig {
+    pub cue: Cue,
+    pub phrases: Vec<PhraseSpec>,
+    pub origins: Vec<PatternOrigin>,
+}
+
 /// Where a pattern was written: for tools that report on the patterns one by one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PatternOrigin {
@@ -175,7 +182,7 @@ pub(crate) struct RulesConfig {
     /// Topics tagged beside a stronger one whatever the ratio of their scores.
     pub alongside: Vec<Topic>,
     /// Every post-kind cue with its patterns, in [`Cue::ALL`] order.
-    pub cues: Vec<(Cue, Vec<PhraseSpec>, Vec<PatternOrigin>)>,
+    pub cues: Vec<CueConfig>,
     /// The files read, for the version fingerprint.
     pub sources: Vec<(PathBuf, String)>,
 }
@@ -509,14 +516,10 @@ impl RulesFile<'_> {
 }
 
 /// Reads the cues of `kinds.toml`: every [`Cue`] once, each with valid patterns.
-fn parse_kinds(
-    file: &Path,
-    text: &str,
-    problems: &mut Vec<Problem>,
-) -> Vec<(Cue, Vec<PhraseSpec>, Vec<PatternOrigin>)> {
+fn parse_kinds(file: &Path, text: &str, problems: &mut Vec<Problem>) -> Vec<CueConfig> {
     let mut reader = RulesFile { file, text, problems: &mut *problems };
     let Some(def) = reader.parse::<KindsDef>() else { return Vec::new() };
-    let mut cues: Vec<(Cue, Vec<PhraseSpec>, Vec<PatternOrigin>)> = Vec::new();
+    let mut cues: Vec<CueConfig> = Vec::new();
     for c in def.cue {
         let line = reader.line(&c.id);
         let Some(cue) = Cue::from_id(c.id.get_ref()) else {
@@ -524,7 +527,7 @@ fn parse_kinds(
             reader.problem(line, format!("unknown cue id {:?} (known: {})", c.id.get_ref(), known.join(", ")));
             continue;
         };
-        if cues.iter().any(|(x, ..)| *x == cue) {
+        if cues.iter().any(|c| c.cue == cue) {
             reader.problem(line, format!("cue {} is defined twice", cue.id()));
             continue;
         }
@@ -532,14 +535,14 @@ fn parse_kinds(
             reader.problem(line, format!("cue {} has no patterns", cue.id()));
         }
         let (phrases, origins) = reader.phrases(&c.patterns, |p| format!("pattern {p:?} of cue {}", cue.id()));
-        cues.push((cue, phrases, origins));
+        cues.push(CueConfig { cue, phrases, origins });
     }
-    let missing: Vec<&str> = Cue::ALL.iter().filter(|c| !cues.iter().any(|(x, ..)| x == *c)).map(|c| c.id()).collect();
+    let missing: Vec<&str> = Cue::ALL.iter().filter(|&&c| !cues.iter().any(|x| x.cue == c)).map(|c| c.id()).collect();
     if !missing.is_empty() {
         let message = format!("no patterns for cue {}", missing.join(", "));
         problems.push(Problem { file: file.to_path_buf(), line: None, message, hint: None });
     }
-    cues.sort_by_key(|(c, ..)| Cue::ALL.iter().position(|x| x == c));
+    cues.sort_by_key(|c| Cue::ALL.iter().position(|&x| x == c.cue));
     cues
 }
 

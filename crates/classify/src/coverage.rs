@@ -43,10 +43,10 @@ pub fn pattern_coverage<'a>(
             uses.push(PatternUse { rule: rule.id.clone(), origin, texts: 0 });
         }
     }
-    for (cue, phrases, origins) in config.cues {
-        for (phrase, origin) in phrases.into_iter().zip(origins) {
+    for cue in config.cues {
+        for (phrase, origin) in cue.phrases.into_iter().zip(cue.origins) {
             specs.push(RuleSpecs { phrases: vec![phrase], regexes: vec![] });
-            uses.push(PatternUse { rule: format!("kind.{}", cue.id()), origin, texts: 0 });
+            uses.push(PatternUse { rule: format!("kind.{}", cue.cue.id()), origin, texts: 0 });
         }
     }
     let engine = Engine::build(&specs, InflectionMode::default()).map_err(|message| LoadError {

@@ -258,7 +258,7 @@ impl Classifier {
             rules.push(RuleMeta { id: r.id, owner, weight: r.weight, exclude, context, place, suppress: r.suppress });
             specs.push(RuleSpecs { phrases: r.phrases, regexes: r.regexes });
         }
-        for (cue, phrases, _) in config.cues {
+        for config::CueConfig { cue, phrases, .. } in config.cues {
             let id = format!("kind.{}", cue.id());
             let owner = Owner::Cue(cue);
             rules.push(RuleMeta {
