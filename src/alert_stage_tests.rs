@@ -195,7 +195,7 @@ fn rules(places: bool, official: bool) -> Arc<Rules> {
     let classifier =
         otklik_classify::Classifier::load(&config.join("topics"), places.then_some(gazetteer.as_path())).unwrap();
     let context = otklik_classify::SourceContext { official, municipality: None };
-    Arc::new(Rules { classifier, sources: HashMap::from([("vk-uk".to_owned(), context)]) })
+    Arc::new(Rules { classifier: Arc::new(classifier), sources: HashMap::from([("vk-uk".to_owned(), context)]) })
 }
 
 /// Whether the stage, linking `post` live, counts it as a resident's voice.

@@ -13,6 +13,7 @@
 //! `OTKLIK_CLICKHOUSE_PASSWORD`, `OTKLIK_DATA_DIR`).
 
 use otklik_classify::gazetteer::Gazetteer;
+use otklik_classify::Classifier;
 use otklik_collect::ok::OkConfig;
 use otklik_collect::telegram::TelegramConfig;
 use otklik_collect::vk::VkConfig;
@@ -26,6 +27,7 @@ use serde::{Deserialize, Deserializer};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The most of `otklik.toml` that is read: a real one is a few KiB.
@@ -75,6 +77,26 @@ pub struct Config {
     /// The organisations of `responses.responders_file`.
     #[serde(skip)]
     pub responders: otklik_respond::Responders,
+    #[serde(skip)]
+    loaded: Loaded,
+}
+
+/// The gazetteer and the classifier as the config check loaded them, kept so that a process runs
+/// what was checked and reads neither twice (reading them was most of `otklik classify`'s
+/// start-up: the rules twice, the gazetteer three times).
+#[derive(Clone, Default)]
+struct Loaded {
+    gazetteer: Option<Arc<Gazetteer>>,
+    classifier: Option<Arc<Classifier>>,
+}
+
+impl fmt::Debug for Loaded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Loaded")
+            .field("gazetteer", &self.gazetteer.as_ref().map(|g| g.version().to_owned()))
+            .field("classifier", &self.classifier.as_ref().map(|c| c.version().to_owned()))
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -659,14 +681,19 @@ impl Config {
         }
     }
 
-    /// The classifier of `[classify]`: topic rules and, unless disabled, the gazetteer.
-    pub fn classifier(&self) -> anyhow::Result<otklik_classify::Classifier> {
+    /// The classifier of `[classify]`: topic rules and, unless disabled, the gazetteer. The one
+    /// [`Config::load`] checked, when it did.
+    pub fn classifier(&self) -> anyhow::Result<Arc<Classifier>> {
         use anyhow::Context;
+        if let Some(classifier) = &self.loaded.classifier {
+            return Ok(Arc::clone(classifier));
+        }
         let gazetteer =
             (!self.classify.gazetteer.as_os_str().is_empty()).then(|| self.resolve(&self.classify.gazetteer));
         let topics = self.resolve(&self.classify.topics_dir);
-        otklik_classify::Classifier::load_in_region(&topics, gazetteer.as_deref(), &self.classify.region)
-            .context("cannot load the classifier")
+        let classifier = Classifier::load_in_region(&topics, gazetteer.as_deref(), &self.classify.region)
+            .context("cannot load the classifier")?;
+        Ok(Arc::new(classifier))
     }
 
     /// Where the alert stage's history is read back: ClickHouse in production mode, the local
@@ -716,15 +743,18 @@ impl Config {
     }
 
     /// The gazetteer of `[classify]` in its region, or none when disabled.
-    pub fn gazetteer(&self) -> anyhow::Result<Option<std::sync::Arc<Gazetteer>>> {
+    pub fn gazetteer(&self) -> anyhow::Result<Option<Arc<Gazetteer>>> {
         use anyhow::Context;
         if self.classify.gazetteer.as_os_str().is_empty() {
             return Ok(None);
         }
+        if let Some(gazetteer) = &self.loaded.gazetteer {
+            return Ok(Some(Arc::clone(gazetteer)));
+        }
         let gazetteer = Gazetteer::load(&self.resolve(&self.classify.gazetteer))
             .and_then(|g| g.with_home_region(&self.classify.region))
             .context("cannot load the gazetteer")?;
-        Ok(Some(std::sync::Arc::new(gazetteer)))
+        Ok(Some(Arc::new(gazetteer)))
     }
 
     /// The ClickHouse connection, password from its secret source (registered for masking; never
@@ -843,18 +873,18 @@ impl Config {
         self.validate_paths(&place, problems);
         self.validate_sources_file(&place, problems);
         place.all("responses", self.responses.validate(), problems);
-        self.validate_responders_file(&place, problems);
+        self.validate_responders_file(problems);
         self.validate_secrets(&place, problems);
     }
 
-    fn validate_responders_file(&mut self, place: &Placer<'_>, problems: &mut Vec<Problem>) {
+    fn validate_responders_file(&mut self, problems: &mut Vec<Problem>) {
         if self.responses.responders_file.as_os_str().is_empty() {
             return;
         }
         let path = self.resolve(&self.responses.responders_file);
-        let known = self.known_municipalities(place, &mut Vec::new());
+        let known = self.loaded.gazetteer.as_deref();
         let ids: Vec<String> = self.sources.iter().map(|s| s.id.clone()).collect();
-        self.responders = responders_file::read(&path, known.as_ref(), &ids, problems);
+        self.responders = responders_file::read(&path, known, &ids, problems);
     }
 
     fn validate_production(&self, place: &Placer<'_>, problems: &mut Vec<Problem>) {
@@ -876,24 +906,23 @@ impl Config {
         place.all("clickhouse", self.clickhouse.validate(), problems);
     }
 
-    fn validate_paths(&self, place: &Placer<'_>, problems: &mut Vec<Problem>) {
+    fn validate_paths(&mut self, place: &Placer<'_>, problems: &mut Vec<Problem>) {
         if let Err(e) = self.calendar() {
             place.all("alert", vec![ConfigProblem::new("calendar_dir", format!("{e:#}"))], problems);
         }
         let mut found = Vec::new();
+        let gazetteer = self.load_gazetteer(&mut found);
         let topics_dir = self.resolve(&self.classify.topics_dir);
         if !topics_dir.is_dir() {
             found.push(ConfigProblem::new("topics_dir", format!("{} is not a directory", topics_dir.display())));
-        } else if let Err(e) = otklik_classify::Classifier::load(&topics_dir, None) {
+        } else {
             // The rules load as `run` would load them: a broken rule fails here, not at start-up.
-            found.push(ConfigProblem::new("topics_dir", format!("the topic rules do not load: {e}")));
+            match Classifier::load_with_gazetteer(&topics_dir, gazetteer.clone()) {
+                Ok(classifier) => self.loaded.classifier = Some(Arc::new(classifier)),
+                Err(e) => found.push(ConfigProblem::new("topics_dir", format!("the topic rules do not load: {e}"))),
+            }
         }
-        let gazetteer = self.resolve(&self.classify.gazetteer);
-        if !self.classify.gazetteer.as_os_str().is_empty() && !gazetteer.is_file() {
-            let what = if gazetteer.exists() { "is not a regular file" } else { "does not exist" };
-            let problem = ConfigProblem::new("gazetteer", format!("{} {what}", gazetteer.display()));
-            found.push(problem.with_hint("set it to \"\" to run without municipality detection from text"));
-        }
+        self.loaded.gazetteer = gazetteer;
         place.all("classify", found, problems);
         if let Some(dir) = &self.collect.replay_dir {
             if !self.resolve(dir).is_dir() {
@@ -937,30 +966,32 @@ impl Config {
         };
         let file = crate::tomlcheck::deserialize_all::<SourcesFile>(sources_path, &sources_text, problems);
         let Some(file) = file else { return Vec::new() };
-        let known = self.known_municipalities(place, problems);
         let sources_place = Placer { file: sources_path, text: &sources_text };
-        validate_sources(&sources_place, file.source, known.as_ref(), problems)
+        validate_sources(&sources_place, file.source, self.loaded.gazetteer.as_deref(), problems)
     }
 
-    /// The configured gazetteer, loaded as `run` would load it (one that does not load is
-    /// reported at `classify.gazetteer`), for checking the sources' ОКТМО codes.
-    fn known_municipalities(&self, at: &Placer<'_>, out: &mut Vec<Problem>) -> Option<Gazetteer> {
-        let path = self.resolve(&self.classify.gazetteer);
-        if self.classify.gazetteer.as_os_str().is_empty() || !path.is_file() {
+    /// The configured gazetteer in its region, loaded as `run` would load it (size-capped; errors
+    /// name the file and line, never its text); one that does not load is a problem at
+    /// `classify.gazetteer` or `classify.region`.
+    fn load_gazetteer(&self, found: &mut Vec<ConfigProblem>) -> Option<Arc<Gazetteer>> {
+        if self.classify.gazetteer.as_os_str().is_empty() {
             return None;
         }
-        // Loaded as `run` loads it (size-capped; errors name the file and line, never its text).
-        match Gazetteer::load(&path) {
-            Ok(gazetteer) => match gazetteer.with_home_region(&self.classify.region) {
-                Ok(g) => Some(g),
-                Err(e) => {
-                    at.all("classify", vec![ConfigProblem::new("region", e.to_string())], out);
-                    None
-                }
-            },
+        let path = self.resolve(&self.classify.gazetteer);
+        if !path.is_file() {
+            let what = if path.exists() { "is not a regular file" } else { "does not exist" };
+            let problem = ConfigProblem::new("gazetteer", format!("{} {what}", path.display()));
+            found.push(problem.with_hint("set it to \"\" to run without municipality detection from text"));
+            return None;
+        }
+        match Gazetteer::load(&path).map(|g| g.with_home_region(&self.classify.region)) {
+            Ok(Ok(gazetteer)) => Some(Arc::new(gazetteer)),
+            Ok(Err(e)) => {
+                found.push(ConfigProblem::new("region", e.to_string()));
+                None
+            }
             Err(e) => {
-                let problem = ConfigProblem::new("gazetteer", format!("cannot load: {e}"));
-                at.all("classify", vec![problem], out);
+                found.push(ConfigProblem::new("gazetteer", format!("cannot load: {e}")));
                 None
             }
         }

@@ -25,7 +25,7 @@ use tokio::sync::watch;
 
 /// What the classifier stage reads per batch.
 pub struct Rules {
-    pub classifier: Classifier,
+    pub classifier: Arc<Classifier>,
     /// Source id → what the classifier should know about the source.
     pub sources: HashMap<String, SourceContext>,
 }
@@ -37,7 +37,7 @@ impl Rules {
         self.sources.iter().map(|(id, context)| (id.clone(), context.official)).collect()
     }
 
-    fn new(classifier: Classifier, sources: &[Source]) -> Rules {
+    fn new(classifier: Arc<Classifier>, sources: &[Source]) -> Rules {
         let context = |s: &Source| SourceContext { official: s.official, municipality: s.municipality.clone() };
         Rules { classifier, sources: sources.iter().map(|s| (s.id.clone(), context(s))).collect() }
     }

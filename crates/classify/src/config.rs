@@ -195,8 +195,20 @@ pub const MAX_WEIGHT: f64 = 10.0;
 /// The largest topic rules file read; the shipped ones are ~30 KiB each.
 pub const MAX_RULES_FILE_BYTES: u64 = 4 << 20;
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+/// Where each line of a file starts, to turn the parser's byte offsets into line numbers: a
+/// rules file has thousands of patterns, and counting newlines from the top for each one made
+/// loading the rules quadratic in a file's length (a fifth of `otklik classify`'s start-up).
+struct LineIndex(Vec<usize>);
+
+impl LineIndex {
+    fn new(text: &str) -> LineIndex {
+        LineIndex(text.bytes().enumerate().filter(|&(_, b)| b == b'\n').map(|(i, _)| i).collect())
+    }
+
+    /// The line (from 1) holding byte `offset`.
+    fn line_of(&self, offset: usize) -> usize {
+        self.0.partition_point(|&newline| newline < offset) + 1
+    }
 }
 
 /// Why [`read_capped`] gave up on a file.
@@ -301,7 +313,7 @@ fn parse_sources(sources: Vec<(PathBuf, String)>, problems: &mut Vec<Problem>) -
     // Where each topic was defined, to report duplicates.
     let mut defined: HashMap<Topic, (PathBuf, usize)> = HashMap::new();
     for (file, text) in &sources {
-        let mut reader = RulesFile { file, text, problems: &mut *problems };
+        let mut reader = RulesFile::new(file, text, &mut *problems);
         let Some(def) = reader.parse::<FileDef>() else { continue };
         for topic_def in def.topic {
             let Some(topic) = reader.topic(&topic_def, &mut defined) else { continue };
@@ -342,12 +354,17 @@ fn missing_topics(sources: &[(PathBuf, String)], defined: &HashMap<Topic, (PathB
 struct RulesFile<'a> {
     file: &'a Path,
     text: &'a str,
+    lines: LineIndex,
     problems: &'a mut Vec<Problem>,
 }
 
-impl RulesFile<'_> {
+impl<'a> RulesFile<'a> {
+    fn new(file: &'a Path, text: &'a str, problems: &'a mut Vec<Problem>) -> RulesFile<'a> {
+        RulesFile { file, text, lines: LineIndex::new(text), problems }
+    }
+
     fn line<T>(&self, value: &Spanned<T>) -> usize {
-        line_of(self.text, value.span().start)
+        self.lines.line_of(value.span().start)
     }
 
     fn problem(&mut self, line: usize, message: String) {
@@ -359,7 +376,7 @@ impl RulesFile<'_> {
         match toml::from_str(self.text) {
             Ok(def) => Some(def),
             Err(e) => {
-                let line = e.span().map(|s| line_of(self.text, s.start)).unwrap_or(1);
+                let line = e.span().map(|s| self.lines.line_of(s.start)).unwrap_or(1);
                 self.problem(line, redact(e.message().trim()));
                 None
             }
@@ -517,7 +534,7 @@ impl RulesFile<'_> {
 
 /// Reads the cues of `kinds.toml`: every [`Cue`] once, each with valid patterns.
 fn parse_kinds(file: &Path, text: &str, problems: &mut Vec<Problem>) -> Vec<CueConfig> {
-    let mut reader = RulesFile { file, text, problems: &mut *problems };
+    let mut reader = RulesFile::new(file, text, &mut *problems);
     let Some(def) = reader.parse::<KindsDef>() else { return Vec::new() };
     let mut cues: Vec<CueConfig> = Vec::new();
     for c in def.cue {
@@ -592,4 +609,19 @@ fn redact(message: &str) -> String {
 /// One problem, one line: the regex crate's messages draw a caret on extra lines.
 fn flatten(message: &str) -> String {
     message.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LineIndex;
+
+    #[test]
+    fn a_line_index_counts_the_newlines_before_an_offset() {
+        let text = "a\n\nbc\nd";
+        let index = LineIndex::new(text);
+        for offset in 0..=text.len() + 2 {
+            let counted = text[..offset.min(text.len())].matches('\n').count() + 1;
+            assert_eq!(index.line_of(offset), counted, "offset {offset}");
+        }
+    }
 }

@@ -53,6 +53,7 @@ use serde::Serialize;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Version of the rules and matching logic. Bump when rules or scoring change, so analysts can
 /// tell which posts were classified by which rules. Every classification carries it, followed by
@@ -115,7 +116,7 @@ pub struct Classifier {
     alongside: Vec<Topic>,
     language: LanguageDetector,
     /// Shared: the alert stage reads places with the same one (and a reload swaps both).
-    gazetteer: Option<std::sync::Arc<gazetteer::Gazetteer>>,
+    gazetteer: Option<Arc<gazetteer::Gazetteer>>,
     /// The region served: its municipalities are the ones assigned.
     home: region::Home,
     version: String,
@@ -229,6 +230,17 @@ impl Classifier {
         Self::load_full(topics_dir, gazetteer_file, mode, gazetteer::DEFAULT_REGION)
     }
 
+    /// The rules of `topics_dir` with a gazetteer already loaded in its home region (see
+    /// [`gazetteer::Gazetteer::with_home_region`]), shared with whoever else reads it: the
+    /// program's config check loads the gazetteer once for the sources' codes and the classifier.
+    pub fn load_with_gazetteer(
+        topics_dir: &Path,
+        gazetteer: Option<Arc<gazetteer::Gazetteer>>,
+    ) -> Result<Classifier, LoadError> {
+        let region = gazetteer.as_ref().map_or(gazetteer::DEFAULT_REGION, |g| g.home_region()).to_owned();
+        Self::build(topics_dir, config::load_dir(topics_dir)?, gazetteer, InflectionMode::default(), &region)
+    }
+
     fn load_full(
         topics_dir: &Path,
         gazetteer_file: Option<&Path>,
@@ -242,14 +254,24 @@ impl Classifier {
                 .and_then(|g| g.with_home_region(region))
                 .map_err(|e| gazetteer_problem(path, e))
         });
-        let (config, gazetteer) = match (config, gazetteer.transpose()) {
-            (Ok(c), Ok(g)) => (c, g),
+        match (config, gazetteer.transpose()) {
+            (Ok(c), Ok(g)) => Self::build(topics_dir, c, g.map(Arc::new), mode, region),
             (Err(mut e), g) => {
                 e.problems.extend(g.err());
-                return Err(e);
+                Err(e)
             }
-            (Ok(_), Err(p)) => return Err(LoadError { problems: vec![p] }),
-        };
+            (Ok(_), Err(p)) => Err(LoadError { problems: vec![p] }),
+        }
+    }
+
+    /// The classifier of loaded rules and gazetteer.
+    fn build(
+        topics_dir: &Path,
+        config: config::RulesConfig,
+        gazetteer: Option<Arc<gazetteer::Gazetteer>>,
+        mode: InflectionMode,
+        region: &str,
+    ) -> Result<Classifier, LoadError> {
         let mut rules = Vec::new();
         let mut specs = Vec::new();
         for r in config.rules {
@@ -291,7 +313,7 @@ impl Classifier {
             thresholds,
             alongside,
             language: LanguageDetector::default(),
-            gazetteer: gazetteer.map(std::sync::Arc::new),
+            gazetteer,
             home,
             version,
         })
@@ -322,7 +344,7 @@ impl Classifier {
     }
 
     /// The loaded gazetteer, shared rather than loaded twice by a process that also links.
-    pub fn shared_gazetteer(&self) -> Option<std::sync::Arc<gazetteer::Gazetteer>> {
+    pub fn shared_gazetteer(&self) -> Option<Arc<gazetteer::Gazetteer>> {
         self.gazetteer.clone()
     }
 
