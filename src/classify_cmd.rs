@@ -222,9 +222,13 @@ fn classify_line(
 ) -> Result<Outcome> {
     let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
     let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-    let line = match std::str::from_utf8(bytes) {
+    let line = match simdutf8::basic::from_utf8(bytes) {
         Ok(line) => line,
-        Err(e) => return Ok(Outcome::Bad(format!("not valid UTF-8 (byte {})", e.valid_up_to() + 1))),
+        // The fast check says only whether; the slow one, run on bad lines alone, says where.
+        Err(_) => {
+            let at = std::str::from_utf8(bytes).err().map_or(0, |e| e.valid_up_to());
+            return Ok(Outcome::Bad(format!("not valid UTF-8 (byte {})", at + 1)));
+        }
     };
     if line.trim().is_empty() {
         return Ok(Outcome::Blank);
