@@ -482,8 +482,9 @@ pub(crate) struct FiredRef<'a> {
 /// Buffers of one scan, kept between posts so that a warm classifier allocates nothing here.
 #[derive(Default)]
 pub(crate) struct ScanScratch {
-    /// (term, token) hits.
-    hits: Vec<(u32, u32)>,
+    /// (term, token) hits, each packed as `term << 32 | token` so that sorting them compares one
+    /// integer instead of a pair (the sort was a tenth of the scan).
+    hits: Vec<u64>,
     /// (rule, span) before grouping.
     spans_by_rule: Vec<(u32, (u32, u32))>,
     /// Per phrase slot: token positions.
@@ -726,7 +727,7 @@ impl Engine {
             self.trie.walk(token, |terms, end| {
                 for &term in terms {
                     if self.term_matches(term, token, end) {
-                        hits.push((term, tok as u32));
+                        hits.push(u64::from(term) << 32 | tok as u64);
                     }
                 }
             });
@@ -745,7 +746,7 @@ impl Engine {
             present.resize(self.terms.len().div_ceil(64), 0);
             s.first_hit.resize(self.terms.len(), 0);
             let mut last_term = u32::MAX;
-            for (i, &(t, _)) in hits.iter().enumerate() {
+            for (i, t) in hits.iter().map(|&h| hit_term(h)).enumerate() {
                 if t != last_term {
                     last_term = t;
                     present[t as usize / 64] |= 1 << (t % 64);
@@ -757,7 +758,7 @@ impl Engine {
             seen.clear();
             seen.resize(self.phrases.len().div_ceil(64), 0);
             let mut last_term = u32::MAX;
-            for &(t, _) in hits.iter() {
+            for t in hits.iter().map(|&h| hit_term(h)) {
                 if t == last_term {
                     continue;
                 }
@@ -802,10 +803,16 @@ impl Engine {
     }
 }
 
+/// The term of a packed hit (see [`ScanScratch::hits`]).
+#[inline]
+fn hit_term(hit: u64) -> u32 {
+    (hit >> 32) as u32
+}
+
 /// A post's (term, token) hits sorted by term, with which terms were hit and where each term's
 /// hits start.
 struct HitIndex<'a> {
-    hits: &'a [(u32, u32)],
+    hits: &'a [u64],
     present: &'a [u64],
     first_hit: &'a [u32],
 }
@@ -820,7 +827,7 @@ impl HitIndex<'_> {
     #[inline]
     fn tokens(&self, t: u32) -> impl Iterator<Item = u32> + '_ {
         let from = if self.has(t) { self.first_hit[t as usize] as usize } else { self.hits.len() };
-        self.hits[from..].iter().take_while(move |&&(ht, _)| ht == t).map(|&(_, tok)| tok)
+        self.hits[from..].iter().take_while(move |&&h| hit_term(h) == t).map(|&h| h as u32)
     }
 }
 

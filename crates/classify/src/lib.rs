@@ -51,7 +51,6 @@ use normalize::Normalized;
 use otklik_model::{Classification, MunicipalityEvidence, MunicipalityMatch, RawPost, Topic};
 use serde::Serialize;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -111,7 +110,9 @@ struct RuleMeta {
 pub struct Classifier {
     engine: Engine,
     rules: Vec<RuleMeta>,
-    thresholds: HashMap<Topic, f32>,
+    /// Per topic (by its place in [`Topic::ALL`]), the score it needs: read for every scored
+    /// topic of every post, so an array rather than a hash map.
+    thresholds: Vec<f32>,
     /// Topics exempt from [`score::SECONDARY_SHARE`] (`alongside = true`).
     alongside: Vec<Topic>,
     language: LanguageDetector,
@@ -306,7 +307,11 @@ impl Classifier {
             None if region == gazetteer::DEFAULT_REGION => region::Home::penza(),
             None => region::Home { code: region.into(), words: Default::default(), stem: None },
         };
-        let (thresholds, alongside) = (config.thresholds, config.alongside);
+        let mut thresholds = vec![config::DEFAULT_THRESHOLD as f32; Topic::ALL.len()];
+        for (topic, threshold) in config.thresholds {
+            thresholds[topic as usize] = threshold;
+        }
+        let alongside = config.alongside;
         Ok(Classifier {
             engine,
             rules,

@@ -85,7 +85,7 @@ pub(crate) struct Chosen {
 
 impl Classifier {
     fn threshold_of(&self, topic: &Topic) -> f32 {
-        self.thresholds.get(topic).copied().unwrap_or(1.0)
+        self.thresholds[*topic as usize]
     }
 
     /// Step 1: the weight of every fired rule, per topic. Exclusions count first: a topic's rules
