@@ -394,7 +394,7 @@ impl Trie {
             }
             node = child as usize;
             i += len;
-            let list = u32::from_le_bytes([self.nodes[node + 1], self.nodes[node + 2], self.nodes[node + 3], 0]);
+            let list = self.header(node) >> 8;
             if list != 0 {
                 let (a, b) = self.ends[list as usize - 1];
                 found(&self.node_terms[a as usize..b as usize], i);
@@ -421,16 +421,26 @@ impl Trie {
         (sym != NO_SYMBOL).then_some((sym, len))
     }
 
+    /// The four bytes at `at` as a little-endian number, read at once.
+    #[inline]
+    fn u32_at(&self, at: usize) -> u32 {
+        let bytes: [u8; 4] = self.nodes[at..at + 4].try_into().expect("four bytes");
+        u32::from_le_bytes(bytes)
+    }
+
+    /// A node's header: its child count in the low byte, its term list + 1 above.
+    #[inline]
+    fn header(&self, node: usize) -> u32 {
+        self.u32_at(node)
+    }
+
     /// The offset of `node`'s child by `sym`, or 0.
     #[inline]
     fn child(&self, node: usize, sym: u8) -> u32 {
-        let n = usize::from(self.nodes[node]);
+        let n = (self.header(node) & 0xFF) as usize;
         let labels = &self.nodes[node + 4..node + 4 + n];
         match labels.iter().position(|&l| l == sym) {
-            Some(k) => {
-                let at = node + 4 + n + 4 * k;
-                u32::from_le_bytes([self.nodes[at], self.nodes[at + 1], self.nodes[at + 2], self.nodes[at + 3]])
-            }
+            Some(k) => self.u32_at(node + 4 + n + 4 * k),
             None => 0,
         }
     }
