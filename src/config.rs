@@ -917,7 +917,7 @@ impl Config {
             found.push(ConfigProblem::new("topics_dir", format!("{} is not a directory", topics_dir.display())));
         } else {
             // The rules load as `run` would load them: a broken rule fails here, not at start-up.
-            match Classifier::load_with_gazetteer(&topics_dir, gazetteer.clone()) {
+            match Classifier::load_with_gazetteer(&topics_dir, gazetteer.clone(), &self.classify.region) {
                 Ok(classifier) => self.loaded.classifier = Some(Arc::new(classifier)),
                 Err(e) => found.push(ConfigProblem::new("topics_dir", format!("the topic rules do not load: {e}"))),
             }

@@ -2,6 +2,7 @@
 
 use super::*;
 use std::io::Write;
+use std::path::Path;
 use std::process::Stdio;
 
 #[test]
@@ -107,8 +108,12 @@ fn parse_reads_at_most_max_bytes() {
 }
 
 fn classify_bytes(input: &[u8], extra: &[&str]) -> std::process::Output {
+    classify_bytes_with(Path::new("config/demo.toml"), input, extra)
+}
+
+fn classify_bytes_with(config: &Path, input: &[u8], extra: &[&str]) -> std::process::Output {
     let mut command = otklik();
-    command.args(["classify", "--config", "config/demo.toml"]).args(extra);
+    command.arg("classify").arg("--config").arg(config).args(extra);
     let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let input = input.to_vec();
@@ -117,6 +122,39 @@ fn classify_bytes(input: &[u8], extra: &[&str]) -> std::process::Output {
     let output = child.wait_with_output().unwrap();
     writer.join().unwrap().unwrap();
     output
+}
+
+/// The classifier a command runs is the one its config check loaded, in the config's region: with
+/// no gazetteer, region 36 makes «в Самаре» a home place, where Penza's region flags it as
+/// another region's.
+#[test]
+fn classify_runs_in_the_configured_region_without_a_gazetteer() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("sources.toml"),
+        "[[source]]\nid = \"tg\"\nplatform = \"telegram\"\nhandle = \"penza_city\"\n",
+    )
+    .unwrap();
+    let topics = repo().join("config/topics");
+    for (region, out_of_region) in [("36", false), ("56", true)] {
+        let path = dir.path().join("otklik.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[classify]\ntopics_dir = {topics:?}\ngazetteer = \"\"\nregion = {region:?}\n\n\
+             [collect]\nsources_file = \"sources.toml\"\n"
+            ),
+        )
+        .unwrap();
+        let output = classify_bytes_with(&path, "В Самаре на улице Ленина огромная яма на дороге\n".as_bytes(), &[]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let line: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+        assert_eq!(
+            line["classification"]["out_of_region"].as_bool().unwrap_or(false),
+            out_of_region,
+            "region {region}: {line}"
+        );
+    }
 }
 
 /// Good lines 1, 5 and 7; bad lines 2 (not UTF-8), 3 (a RawPost with a wrong field), 4 (a plain

@@ -231,15 +231,17 @@ impl Classifier {
         Self::load_full(topics_dir, gazetteer_file, mode, gazetteer::DEFAULT_REGION)
     }
 
-    /// The rules of `topics_dir` with a gazetteer already loaded in its home region (see
-    /// [`gazetteer::Gazetteer::with_home_region`]), shared with whoever else reads it: the
-    /// program's config check loads the gazetteer once for the sources' codes and the classifier.
+    /// [`Classifier::load_in_region`] with a gazetteer already loaded with `region` as its home
+    /// (see [`gazetteer::Gazetteer::with_home_region`]) and shared with whoever else reads it:
+    /// the program's config check loads the gazetteer once for the sources' codes and the
+    /// classifier.
     pub fn load_with_gazetteer(
         topics_dir: &Path,
         gazetteer: Option<Arc<gazetteer::Gazetteer>>,
+        region: &str,
     ) -> Result<Classifier, LoadError> {
-        let region = gazetteer.as_ref().map_or(gazetteer::DEFAULT_REGION, |g| g.home_region()).to_owned();
-        Self::build(topics_dir, config::load_dir(topics_dir)?, gazetteer, InflectionMode::default(), &region)
+        debug_assert!(gazetteer.as_ref().is_none_or(|g| g.home_region() == region));
+        Self::build(topics_dir, config::load_dir(topics_dir)?, gazetteer, InflectionMode::default(), region)
     }
 
     fn load_full(
