@@ -195,7 +195,7 @@ pub const MAX_WEIGHT: f64 = 10.0;
 /// The largest topic rules file read; the shipped ones are ~30 KiB each.
 pub const MAX_RULES_FILE_BYTES: u64 = 4 << 20;
 
-/// Where each line of a file starts, to turn the parser's byte offsets into line numbers: a
+/// Where the newlines of a file are, to turn the parser's byte offsets into line numbers: a
 /// rules file has thousands of patterns, and counting newlines from the top for each one made
 /// loading the rules quadratic in a file's length (a fifth of `otklik classify`'s start-up).
 struct LineIndex(Vec<usize>);
