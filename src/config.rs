@@ -681,19 +681,10 @@ impl Config {
         }
     }
 
-    /// The classifier of `[classify]`: topic rules and, unless disabled, the gazetteer. The one
-    /// [`Config::load`] checked, when it did.
+    /// The classifier of `[classify]`: topic rules and, unless disabled, the gazetteer — the one
+    /// [`Config::load`] built while checking them (a config comes from nowhere else).
     pub fn classifier(&self) -> anyhow::Result<Arc<Classifier>> {
-        use anyhow::Context;
-        if let Some(classifier) = &self.loaded.classifier {
-            return Ok(Arc::clone(classifier));
-        }
-        let gazetteer =
-            (!self.classify.gazetteer.as_os_str().is_empty()).then(|| self.resolve(&self.classify.gazetteer));
-        let topics = self.resolve(&self.classify.topics_dir);
-        let classifier = Classifier::load_in_region(&topics, gazetteer.as_deref(), &self.classify.region)
-            .context("cannot load the classifier")?;
-        Ok(Arc::new(classifier))
+        self.loaded.classifier.clone().ok_or_else(|| anyhow::anyhow!("the config was not loaded by Config::load"))
     }
 
     /// Where the alert stage's history is read back: ClickHouse in production mode, the local
@@ -725,7 +716,7 @@ impl Config {
         use otklik_alert::stage::{AlertCore, StageConfig};
         let (gazetteer, official) = match rules {
             Some(rules) => (rules.classifier.shared_gazetteer(), rules.official()),
-            None => (self.gazetteer()?, self.sources.iter().map(|s| (s.id.clone(), s.official)).collect()),
+            None => (self.gazetteer(), self.sources.iter().map(|s| (s.id.clone(), s.official)).collect()),
         };
         let every = chrono::Duration::from_std(self.alert.evaluate_every.0).context("[alert] evaluate_every")?;
         let defaults = StageConfig::default();
@@ -742,19 +733,10 @@ impl Config {
         })
     }
 
-    /// The gazetteer of `[classify]` in its region, or none when disabled.
-    pub fn gazetteer(&self) -> anyhow::Result<Option<Arc<Gazetteer>>> {
-        use anyhow::Context;
-        if self.classify.gazetteer.as_os_str().is_empty() {
-            return Ok(None);
-        }
-        if let Some(gazetteer) = &self.loaded.gazetteer {
-            return Ok(Some(Arc::clone(gazetteer)));
-        }
-        let gazetteer = Gazetteer::load(&self.resolve(&self.classify.gazetteer))
-            .and_then(|g| g.with_home_region(&self.classify.region))
-            .context("cannot load the gazetteer")?;
-        Ok(Some(Arc::new(gazetteer)))
+    /// The gazetteer of `[classify]` in its region, as [`Config::load`] loaded it; none when
+    /// disabled.
+    pub fn gazetteer(&self) -> Option<Arc<Gazetteer>> {
+        self.loaded.gazetteer.clone()
     }
 
     /// The ClickHouse connection, password from its secret source (registered for masking; never
