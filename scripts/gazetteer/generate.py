@@ -10,8 +10,9 @@ output (same input → byte-identical file), so CI can check the committed file 
 What goes in:
   * the home region (`--region`, Penza oblast = 56 by default) in full: its municipal districts and
     urban okrugs, every inhabited locality mapped to its district/okrug; for Penza also the 4
-    internal districts of Penza city, some of its micro-districts, and old and informal names
-    (OLD_NAMES, each with its source);
+    internal districts of Penza city, some of its micro-districts, old and informal names
+    (OLD_NAMES, each with its source), what residents of its towns call themselves (DEMONYMS, read
+    like the town's adjective) and the initials residents shorten names to («Н.Ломов», «М.Сердоба»);
   * the other regions of the Volga federal district at district and town level (municipal
     districts, urban okrugs, localities of type г / пгт / рп);
   * for every urban okrug whose city has an adjective («пензенский», «кузнецкий»), that adjective:
@@ -135,8 +136,23 @@ OLD_DISTRICT_ADJECTIVES = [
     ("Чембарский", "56612000", "Белинский район was Чембарский until 1948"),
     ("Беднодемьяновский", "56606000", "Спасский район was Беднодемьяновский until 2005"),
 ]
-# Abbreviated spellings residents use for a town: (name, prefix of the abbreviation).
-ABBREVIATED = [("Нижний Ломов", ["н.", "н -", "н"])]
+# What residents of a Penza oblast town call themselves, read like the town's adjective: alone
+# («кузнечане жалуются», like «кузнецкие дорожники») they name the town when nothing else does.
+# (singular, ОКТМО of the okrug or district, source); the forms follow from the singular's ending.
+DEMONYMS = [
+    ("пензенец", "56701000", "ru.wikipedia «Пенза», катойконим: пензенец, пензенцы"),
+    ("пензяк", "56701000", "the informal name residents use, as in local news («пензяки»)"),
+    ("кузнечанин", "56705000", "ru.wikipedia «Кузнецк», катойконим: кузнечанин, кузнечане"),
+    ("заречанин", "56734000", "ru.wikipedia «Заречный (Пензенская область)», катойконим: заречане"),
+    ("сердобчанин", "56656000", "ru.wikipedia «Сердобск», катойконим: сердобчанин, сердобчане, сердобчанка"),
+]
+
+# A name's first word that residents shorten to its initial («Н.Ломов», «М-Сердоба», «Б.Вьяс»),
+# by its stem. «Верхний» is left out: its «в.» is too close to the preposition «в», and «Старый»:
+# «с.» and «ст.» already mean «село» and «станция».
+ABBREVIATED_WORDS = {"нижн": "н", "нов": "н", "мал": "м", "больш": "б"}
+# Extra prefixes for one name: «Н Ломов», without a dot, is common enough to be meant.
+ABBREVIATED_EXTRA = {"Нижний Ломов": ["н"]}
 
 REGIONS = {
     # code: (nominative, adjective (masc) or "", standalone names)
@@ -291,10 +307,36 @@ def old_name_forms(name: str) -> str:
 
 
 def abbreviated_forms(name: str) -> list[str]:
-    """«Н.Ломов», «Н-Ломове»: the abbreviation prefixes before the forms of the last word."""
-    prefixes = next((p for n, p in ABBREVIATED if n == name), [])
+    """«Н.Ломов», «Н-Ломове», «М.Сердоба»: the first word's initial before the forms of the rest,
+    for a two-word name whose first word is one of ABBREVIATED_WORDS."""
+    words = norm(name).split(" ")
+    initial = next((i for stem, i in ABBREVIATED_WORDS.items() if words[0].startswith(stem)), None)
+    if len(words) != 2 or initial is None:
+        return []
+    prefixes = [f"{initial}.", f"{initial} -", *ABBREVIATED_EXTRA.get(name, [])]
     last = [f.split(" ")[-1] for f, _ in toponym_forms(name)]
     return [f"{p} {w}" for p in prefixes for w in dict.fromkeys(last)]
+
+
+def demonym_forms(oktmo: str) -> list[str]:
+    """The case forms of DEMONYMS naming the okrug or district `oktmo`: «-ец» and «-ак» nouns
+    decline as masculine nouns do, «-анин» ones lose «-ин» in the plural and have a feminine
+    («кузнечанка»)."""
+    out = []
+    for singular, code, _source in DEMONYMS:
+        if code != oktmo:
+            continue
+        if singular.endswith("анин"):
+            stem = singular[:-2]
+            out += [singular, *(singular + e for e in ["а", "у", "ом", "е"])]
+            out += [stem + e for e in ["е", "", "ам", "ами", "ах"]]
+            out += [stem + "к" + e for e in ["а", "и", "е", "у", "ой", "ам", "ами", "ах"]]
+        elif singular.endswith("ец"):
+            stem = singular[:-2] + "ц"
+            out += [singular, *(stem + e for e in ["а", "у", "ем", "е", "ы", "ев", "ам", "ами", "ах"])]
+        else:
+            out += [singular, *(singular + e for e in ["а", "у", "ом", "е", "и", "ов", "ам", "ами", "ах"])]
+    return out
 
 
 def city_adjectives(munis: list[dict], known: dict[str, dict]) -> list[str]:
@@ -322,7 +364,7 @@ def city_adjectives(munis: list[dict], known: dict[str, dict]) -> list[str]:
             if len(found) != 1:
                 continue
             adj = found[0]
-        out.append(f"A\t{oktmo}\t" + "|".join(adjective_all_forms(adj)))
+        out.append(f"A\t{oktmo}\t" + "|".join([*adjective_all_forms(adj), *demonym_forms(oktmo)]))
     return out
 
 
@@ -385,7 +427,8 @@ def main() -> int:
                 continue  # group headers mis-tagged as districts in the Perm rows
             display = f"{adj} район"
             olds = [a for a, o, _ in OLD_DISTRICT_ADJECTIVES if o == oktmo and region == home]
-            adj_forms = "|".join(f for a in [adj, *olds] for f in adjective_all_forms(a))
+            demonyms = demonym_forms(oktmo) if region == home else []
+            adj_forms = "|".join([*(f for a in [adj, *olds] for f in adjective_all_forms(a)), *demonyms])
             lines.append(f"M\t{oktmo}\t{region}\tdistrict\t{display}\t{adj_forms}")
         else:
             display = okrug_display(m["name"], m["admin_center"])

@@ -58,7 +58,7 @@ use std::sync::Arc;
 /// tell which posts were classified by which rules. Every classification carries it, followed by
 /// a fingerprint of the rule files actually loaded (`+` and 8 hex digits) so that a locally
 /// edited rule set is never mistaken for the released one.
-pub const CLASSIFIER_VERSION: &str = "0.6.7";
+pub const CLASSIFIER_VERSION: &str = "0.6.8";
 
 /// The most text a post is classified on, in characters. A VK post holds at most 16,384
 /// characters (Telegram 4,096) and a repost adds its origin's text, so every real post fits; a
@@ -478,17 +478,17 @@ impl Classifier {
         explain: bool,
     ) -> (Option<MunicipalityMatch>, bool) {
         let other_region = if russian { region::other_region(norm, &self.home) } else { None };
-        let Some(region::OtherRegion { words, endpoint_only }) = other_region else {
+        let Some(region::OtherRegion { words, aside_only }) = other_region else {
             return self.municipality(self.resolve(text), source, evidence, explain);
         };
-        if endpoint_only {
+        if aside_only {
             // Resolved once: the same resolution decides the municipality when it counts.
             let resolution = self.resolve(text);
             if self.home_place_located(text, resolution.as_ref()) {
                 if explain {
                     evidence.push(format!(
-                        "«{words}» is only where someone goes or comes from, and a place of this region is named \
-                         as where things are: the other region does not count"
+                        "«{words}» is only aside (a route's end, a comparison, a place a contrast turns from), and \
+                         a place of this region is named as where things are: the other region does not count"
                     ));
                 }
                 return self.municipality(resolution, source, evidence, explain);

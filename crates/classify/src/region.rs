@@ -120,13 +120,14 @@ impl Home {
 pub(crate) struct OtherRegion {
     /// The words of the first naming.
     pub words: String,
-    /// Every naming is a route's end («трасса до Саратова», «дети уехали в Москву», «мы из
-    /// Самары»): where someone goes or comes from, which says the author is somewhere else.
-    pub endpoint_only: bool,
+    /// Every naming is aside from where things are: a route's end («трасса до Саратова», «дети
+    /// уехали в Москву», «мы из Самары»), which says the author is somewhere else; a comparison
+    /// («как в Саратове»); or a place a contrast turns away from («в Саратове всё сделали, а …»).
+    pub aside_only: bool,
 }
 
 /// The text's namings of another region, when it never names the home region: the first one's
-/// words, and whether all of them are only a route's ends.
+/// words, and whether all of them are aside (see [`OtherRegion::aside_only`]).
 pub(crate) fn other_region(norm: &Normalized, home: &Home) -> Option<OtherRegion> {
     let n = norm.tokens.len();
     let word = |i: usize| norm.token(i);
@@ -134,28 +135,47 @@ pub(crate) fn other_region(norm: &Normalized, home: &Home) -> Option<OtherRegion
         return None;
     }
     let before = |i: usize| if i > 0 { word(i - 1) } else { "" };
+    // A naming that is a place of its own («в Саратове», «в Самарской области»), not the
+    // qualifier of the name before it («Каменка Воронежской области»), is aside when it is
+    // compared with («как в Саратове») or when a contrast follows it («…, а в Сердобске ямы»).
+    let aside = |first: usize, last: usize| {
+        let located = ["в", "во"].contains(&before(first));
+        // «как в Москве», «как и в Москве»
+        let comparing = |j: usize| {
+            COMPARISONS.contains(&word(j)) || (word(j) == "и" && j > 0 && COMPARISONS.contains(&word(j - 1)))
+        };
+        let compared = located && first >= 2 && comparing(first - 2);
+        let contrasted = located && (last + 1..n).any(|j| CONTRASTS.contains(&word(j)));
+        ROUTE_ENDS.contains(&before(first)) || compared || contrasted
+    };
     let mut found: Option<OtherRegion> = None;
-    let mut note = |words: &str, endpoint: bool| match &mut found {
-        None => found = Some(OtherRegion { words: words.to_owned(), endpoint_only: endpoint }),
-        Some(f) => f.endpoint_only &= endpoint,
+    let mut note = |words: &str, aside: bool| match &mut found {
+        None => found = Some(OtherRegion { words: words.to_owned(), aside_only: aside }),
+        Some(f) => f.aside_only &= aside,
     };
     for i in 0..n {
         let w = word(i);
         if i > 0 && REGION_WORDS.contains(&w) && is_region_adjective(word(i - 1)) {
             let adjective = word(i - 1);
             let moving = INTO.contains(&before(i - 1)) && (adjective.ends_with("ую") || adjective.ends_with("ий"));
-            note(norm.span_text(i - 1, i), ROUTE_ENDS.contains(&before(i - 1)) || moving);
+            note(norm.span_text(i - 1, i), aside(i - 1, i) || moving);
         } else if REPUBLIC_WORDS.contains(&w) && i + 1 < n && word(i + 1).chars().count() > 3 {
             note(norm.span_text(i, i + 1), false);
         } else if big_city(w).is_some_and(|code| code != home.code) {
             // «в Москву», «в Саратов» go there; «в Москве», «в Казани», «в Челнах» are there.
             let moving =
                 INTO.contains(&before(i)) && !["е", "и", "ах", "ях"].iter().any(|locative| w.ends_with(locative));
-            note(w, ROUTE_ENDS.contains(&before(i)) || moving);
+            note(w, aside(i, i) || moving);
         }
     }
     found
 }
+
+/// Words before «в X» that compare with X: «как в Москве», «чем в Самаре».
+const COMPARISONS: &[&str] = &["как", "чем", "словно", "будто", "подобно"];
+
+/// Conjunctions that turn from one place to another: «в Саратове сделали, а в Сердобске нет».
+const CONTRASTS: &[&str] = &["а", "но", "зато", "однако"];
 
 /// Prepositions of a route's end: «до Саратова», «из Самары», «от Москвы».
 const ROUTE_ENDS: &[&str] = &["до", "из", "изо", "от", "ото"];
@@ -240,8 +260,8 @@ mod tests {
         other_region(&normalize(text), &Home::penza()).map(|o| o.words)
     }
 
-    fn endpoint_only(text: &str) -> bool {
-        other_region(&normalize(text), &Home::penza()).expect("another region is named").endpoint_only
+    fn aside_only(text: &str) -> bool {
+        other_region(&normalize(text), &Home::penza()).expect("another region is named").aside_only
     }
 
     #[test]
@@ -276,15 +296,28 @@ mod tests {
 
     #[test]
     fn a_routes_end_is_told_from_where_things_are() {
-        assert!(endpoint_only("трасса до Саратова разбита"));
-        assert!(endpoint_only("дети уехали в Москву"));
-        assert!(endpoint_only("мы из Самары"));
-        assert!(endpoint_only("переехали в Самарскую область"));
-        assert!(!endpoint_only("в Москве ямы"));
-        assert!(!endpoint_only("под Казанью прорвало трубу"));
-        assert!(!endpoint_only("в Казани нет воды"));
-        assert!(!endpoint_only("в Самарской области нет воды"));
-        assert!(!endpoint_only("уехали в Москву, а в Саратове ямы"), "one naming is where things are");
+        assert!(aside_only("трасса до Саратова разбита"));
+        assert!(aside_only("дети уехали в Москву"));
+        assert!(aside_only("мы из Самары"));
+        assert!(aside_only("переехали в Самарскую область"));
+        assert!(!aside_only("в Москве ямы"));
+        assert!(!aside_only("под Казанью прорвало трубу"));
+        assert!(!aside_only("в Казани нет воды"));
+        assert!(!aside_only("в Самарской области нет воды"));
+        assert!(!aside_only("уехали в Москву, а в Саратове ямы"), "one naming is where things are");
+    }
+
+    #[test]
+    fn a_place_compared_with_or_turned_from_is_aside() {
+        assert!(aside_only("в Сердобске как в Саратове, ямы"));
+        assert!(aside_only("дороги хуже, чем в Самаре"));
+        assert!(aside_only("в Никольске, как и в Ульяновске, воду дают по графику"));
+        assert!(aside_only("В Саратове всё давно сделали, а в Сердобске ямы"));
+        assert!(aside_only("в Самарской области дали, а у нас нет"));
+        // A qualifier of the name before it is no place of its own, whatever follows.
+        assert!(!aside_only("Каменка Воронежской области, нет газа, а обещали"));
+        assert!(!aside_only("В Сосновке под Саратовом нет воды, а в Никольском есть"));
+        assert!(!aside_only("в Саратове ямы"));
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! an explicit other region, two places in one post, one-letter typos, lowercase names, bodies only
 //! a city has, old and informal names, another region only as a route's end («трасса до Саратова
 //! разбита у Лопатино»: the home place; «переехали в Самару, а тут…»: out of region), a street named
-//! after someone whose name a village shares («на Луначарского», «Кирова 12»: none). Each family
+//! after someone whose name a village shares («на Луначарского», «Кирова 12»: none), what a town's
+//! residents call themselves («кузнечане жалуются»), a name shortened to its first word's initial
+//! («М.Сердоба», «в Н-Елюзани»). Each family
 //! has a floor: the share of its rows that get exactly the labelled municipality (none when empty)
 //! and out-of-region flag.
 
@@ -21,6 +23,8 @@ const FLOORS: &[(&str, f64)] = &[
     ("old_name", 1.0),
     ("route_end", 1.0),
     ("street", 1.0),
+    ("demonym", 1.0),
+    ("initial", 1.0),
 ];
 
 #[test]

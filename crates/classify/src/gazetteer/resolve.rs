@@ -111,7 +111,8 @@ pub enum RejectReason {
     NearCity,
     /// A name with a qualifier of its own («Никольск-Уссурийский»): another place.
     Qualified,
-    /// Where the writer comes from or goes to, set against the problem's place («из X в Y»).
+    /// Where the writer comes from or goes to, or what is compared with, set against the problem's
+    /// place («из X в Y», «в Y как в X»).
     NotTheProblemsPlace,
     /// After «мкр.»: a micro-district the gazetteer does not list, not a village of that name.
     UnknownMicrodistrict,
@@ -127,6 +128,15 @@ enum Role {
     Contrast,
     /// «до X», «на X», «едем в X»: where someone goes (for what the home place lacks).
     Destination,
+    /// «как в X», «чем в X»: what the problem's place is compared with.
+    Compared,
+}
+
+impl Role {
+    /// Not where the problem is: where someone comes from or goes, or what is compared with.
+    fn aside(self) -> bool {
+        matches!(self, Role::Origin | Role::Destination | Role::Compared)
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -349,6 +359,8 @@ fn role_of(nt: &[u8], start: usize) -> Role {
     const TO: &[&[u8]] = &[&[0xC4, 0xCE], &[0xCD, 0xC0]];
     const GOING: &[&str] =
         &["едем", "едут", "ездим", "ездят", "ехать", "ездить", "везут", "возят", "направля", "отправля", "дым"];
+    // «в», «во», «на», «у»
+    const AT: &[&[u8]] = &[&[0xC2], &[0xC2, 0xCE], &[0xCD, 0xC0], &[0xD3]];
     let mut at = start;
     for n in 0..4 {
         let (w, from) = word_before(nt, at);
@@ -367,12 +379,24 @@ fn role_of(nt: &[u8], start: usize) -> Role {
                 return Role::Destination;
             }
         }
+        if n == 0 && AT.contains(&w) && compares(nt, from) {
+            return Role::Compared;
+        }
         if BUT.contains(&w) {
             return Role::Contrast;
         }
         at = from;
     }
     Role::Plain
+}
+
+/// Whether the words before `at` compare: «как», «чем», «как и», «словно», «будто».
+fn compares(nt: &[u8], at: usize) -> bool {
+    const COMPARING: &[&str] = &["как", "чем", "словно", "будто"];
+    let (w, from) = word_before(nt, at);
+    // «и» (encoded)
+    let w = if w == [0xC8] { word_before(nt, from).0 } else { w };
+    !w.is_empty() && COMPARING.contains(&super::normalize::decode(w).as_str())
 }
 
 /// «Никольск-Уссурийский»: a hyphen, then a capitalised adjective the gazetteer does not know.
@@ -1040,7 +1064,7 @@ fn agree(pending: &[Pending], keep: impl Fn(&Pending) -> bool) -> (Option<u32>, 
 /// from or goes to for help step aside («из X в Y»: Y; «в X нет врача, едем в Y»: X), else the last
 /// one set against the others («в X дали, а в Y нет»).
 fn problems_place(pending: &[Pending]) -> Option<u32> {
-    let aside = |p: &Pending| matches!(p.role, Role::Origin | Role::Destination);
+    let aside = |p: &Pending| p.role.aside();
     let (m, conflict) = agree(pending, |p| !aside(p));
     if m.is_some() && !conflict {
         return m;
@@ -1181,7 +1205,7 @@ impl<'a> Settling<'a> {
         // (unless it is only where the writer comes from).
         let elsewhere = self.pending.iter().zip(&self.narrowed).any(|(p, narrowed)| {
             p.resolved.is_none()
-                && !matches!(p.role, Role::Origin | Role::Destination)
+                && !p.role.aside()
                 && narrowed.as_ref().is_some_and(|cands| !cands.iter().any(|x| x.muni == c))
         });
         let g = self.g;
@@ -1203,7 +1227,7 @@ impl<'a> Settling<'a> {
                 }
             }
             let unsettled = p.resolved.is_none() && narrowed.is_some() && !gave_up;
-            let reason = match (unsettled, matches!(p.role, Role::Origin | Role::Destination)) {
+            let reason = match (unsettled, p.role.aside()) {
                 (true, true) => Some(RejectReason::NotTheProblemsPlace),
                 (true, false) => Some(RejectReason::Ambiguous),
                 (false, _) if conflict && p.resolved.is_some() => Some(RejectReason::Conflict),
