@@ -1,5 +1,5 @@
 //! Places named the hard way (`tests/fixtures/classify/hard_places.csv`, written by the project):
-//! an explicit other region, two places in one post, one-letter typos, lowercase names, bodies only
+//! an explicit other region, two places in one post, one-letter typos, names in a text of one case, bodies only
 //! a city has, old and informal names, another region only as a route's end («трасса до Саратова
 //! разбита у Лопатино»: the home place; «переехали в Самару, а тут…»: out of region), a street named
 //! after someone whose name a village shares («на Луначарского», «Кирова 12»: none), what a town's

@@ -306,8 +306,8 @@ fn prep_before(nt: &[u8], at: usize) -> bool {
 
 /// Words the automaton did not match, read as a home-region name one letter away when the context
 /// says a place is meant: «район» after them, or a locative preposition before a capitalised one
-/// (any one, in a text written all in lower case: «в пенззе»).
-fn add_typos(g: &Gazetteer, text: &str, norm: &Normalized, toks: &mut Vec<Tok>, lower: bool) {
+/// (any one, in a text written all in one case: «в пенззе», «В ПЕНЗЗЕ»).
+fn add_typos(g: &Gazetteer, text: &str, norm: &Normalized, toks: &mut Vec<Tok>, caseless: bool) {
     let nt = &norm.text[..];
     let mut found: Vec<Tok> = Vec::new();
     let mut at = 0;
@@ -334,8 +334,8 @@ fn add_typos(g: &Gazetteer, text: &str, norm: &Normalized, toks: &mut Vec<Tok>, 
             t.start == end && g.meanings_of(t.pattern).iter().any(|m| matches!(m, Meaning::DistrictNoun))
         });
         // The case of the word's first letter is looked up last: it costs a Unicode table search.
-        let after_prep =
-            prep_before(nt, s) && (lower || text[norm.origin[s + 1] as usize..].chars().next().is_some_and(is_upper));
+        let after_prep = prep_before(nt, s)
+            && (caseless || text[norm.origin[s + 1] as usize..].chars().next().is_some_and(is_upper));
         if !district_next && !after_prep {
             continue;
         }
@@ -422,9 +422,10 @@ fn qualifier(text: &str, norm: &Normalized, toks: &[Tok], i: usize) -> Option<st
 
 fn resolve_normalized(g: &Gazetteer, text: &str, norm: &Normalized) -> Resolution {
     let mut toks = tokens(g, &norm.text);
-    let lower = !text.chars().any(is_upper);
-    add_typos(g, text, norm, &mut toks, lower);
-    let mut resolver = Resolver::new(g, text, norm, toks, lower);
+    // No capital, or nothing but capitals («В ЗАРЕЧНОМ НЕ ЧИСТЯТ»): either way capitals say nothing.
+    let caseless = !text.chars().any(is_upper) || !text.chars().any(char::is_lowercase);
+    add_typos(g, text, norm, &mut toks, caseless);
+    let mut resolver = Resolver::new(g, text, norm, toks, caseless);
     let mut i = 0;
     while i < resolver.toks.len() {
         match resolver.step(i) {
@@ -459,8 +460,8 @@ struct Resolver<'a> {
     text: &'a str,
     norm: &'a Normalized,
     toks: Vec<Tok>,
-    /// The whole text is in lower case: capitals say nothing.
-    lower: bool,
+    /// The whole text is in one case: capitals say nothing.
+    caseless: bool,
     res: Resolution,
     pending: Vec<Pending>,
     /// The token each pending mention was read from.
@@ -530,13 +531,13 @@ impl<'a> Here<'a> {
 }
 
 impl<'a> Resolver<'a> {
-    fn new(g: &'a Gazetteer, text: &'a str, norm: &'a Normalized, toks: Vec<Tok>, lower: bool) -> Resolver<'a> {
+    fn new(g: &'a Gazetteer, text: &'a str, norm: &'a Normalized, toks: Vec<Tok>, caseless: bool) -> Resolver<'a> {
         Resolver {
             g,
             text,
             norm,
             toks,
-            lower,
+            caseless,
             res: Resolution::default(),
             pending: Vec::new(),
             pending_token: Vec::new(),
@@ -697,7 +698,8 @@ impl<'a> Resolver<'a> {
                 self.text.get(span.end..self.span(n.start, n.end).start).is_some_and(|gap| gap.contains(','))
             });
         let near = h.prev_has(g, |m| matches!(m, Meaning::Near));
-        let ctx = Context { typed, address, after_institution: h.after_institution, lower: self.lower, role: h.role };
+        let ctx =
+            Context { typed, address, after_institution: h.after_institution, caseless: self.caseless, role: h.role };
         let accepted = accept_place(g, self.text, self.norm, &h.t, span.clone(), h.ms, ctx);
         if near {
             // «под Пензой в Засечном»: the district around the city is a second clue for a
@@ -822,8 +824,8 @@ struct Context {
     /// Followed by a comma and a street: an address.
     address: bool,
     after_institution: bool,
-    /// The whole text is in lower case: capitals say nothing.
-    lower: bool,
+    /// The whole text is in one case: capitals say nothing.
+    caseless: bool,
     role: Role,
 }
 
@@ -973,7 +975,7 @@ impl<'a> Around<'a> {
     /// Whether `p` (read through a flagged form when `needs_prep`) is believed here: the evidence
     /// that says so, or the requirement it fails.
     fn believe(&self, p: &super::Place, needs_prep: bool) -> Result<&'static str, RejectReason> {
-        let Context { typed, address, after_institution, lower, .. } = self.ctx;
+        let Context { typed, address, after_institution, caseless, .. } = self.ctx;
         let strength = if needs_prep { p.strength.max(Strength::Person) } else { p.strength };
         let street = after_institution || typed.is_none() && (self.house || self.street_genitive());
         if street && strength > Strength::Strong {
@@ -986,14 +988,14 @@ impl<'a> Around<'a> {
                 typed.is_some()
                     || address
                     || cap && (!self.opens_sentence() || self.has_prep())
-                    || lower && p.salient && self.has_prep()
+                    || caseless && p.salient && self.has_prep()
                     || cap && p.salient && (heading || !nominative(&self.text[self.span.clone()], &p.name))
             }
             Strength::Person => {
                 typed.is_some()
                     || address && cap
                     || cap && self.has_prep()
-                    || lower && p.salient && self.has_prep()
+                    || caseless && p.salient && self.has_prep()
                     || cap && p.salient && heading
             }
             Strength::TypedOnly => typed.is_some(),
