@@ -135,6 +135,13 @@ fn person_names_are_not_towns() {
     assert_none("на ул. Белинского прорвало трубу");
     // The critic is rejected; the city he wrote about still counts.
     assert_place("Белинский писал о Пензе много", PENZA);
+    // A district adjective after a title or office is a surname.
+    assert_none("депутат Никольский обещал отремонтировать дорогу");
+    assert_none("Обращаемся к депутату Спасскому: нет воды");
+    assert_none("глава администрации Каменский не отвечает");
+    assert_none("жалоба главе Каменскому осталась без ответа");
+    assert_place("Никольский район: депутат обещал дорогу", "56653000");
+    assert_place("мэрия Кузнецка не отвечает, кузнецкие дороги разбиты", "56705000");
 }
 
 #[test]

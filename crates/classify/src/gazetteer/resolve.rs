@@ -390,6 +390,40 @@ fn role_of(nt: &[u8], start: usize) -> Role {
     Role::Plain
 }
 
+/// Whether the word before the one at `at` is a person's title or office («депутат», «главы»,
+/// «мэру»), after which an adjective is a surname.
+fn after_title(nt: &[u8], at: usize) -> bool {
+    const TITLES: &[&str] = &[
+        "депутат",
+        "глав",
+        "мэр",
+        "губернатор",
+        "директор",
+        "министр",
+        "председател",
+        "начальник",
+        "прокурор",
+        "заместител",
+        "замглав",
+        "сенатор",
+        "господин",
+        "гражданин",
+        "товарищ",
+        "врач",
+        "учител",
+        "участков",
+    ];
+    let word = super::normalize::decode(word_before(nt, at).0);
+    // «глав…» and «мэр…» as whole case forms only: «главной», «мэрии» are no titles.
+    let forms = |stem: &str, endings: &[&str]| endings.iter().any(|e| word.strip_prefix(stem) == Some(*e));
+    match TITLES.iter().find(|t| word.starts_with(*t)) {
+        Some(&"глав") => forms("глав", &["а", "ы", "е", "у", "ой"]),
+        Some(&"мэр") => forms("мэр", &["", "а", "у", "ом", "е"]),
+        Some(_) => true,
+        None => false,
+    }
+}
+
 /// Whether the words before `at` compare: «как», «чем», «как и», «словно», «будто».
 fn compares(nt: &[u8], at: usize) -> bool {
     const COMPARING: &[&str] = &["как", "чем", "словно", "будто"];
@@ -729,6 +763,9 @@ impl<'a> Resolver<'a> {
 
     /// Adjectives that name no place of their own: weak evidence, and second clues.
     fn adjective_clues(&mut self, h: &Here) {
+        if after_title(&self.norm.text, h.t.start) {
+            return; // «депутат Никольский», «к депутату Спасскому»: a surname
+        }
         if !h.has_place && !h.after_street && !h.after_institution {
             // A city's adjective is the city («пензенские дорожники»), even when it is the region's too.
             match (h.city_adj.is_empty(), h.region_adj.is_empty()) {
