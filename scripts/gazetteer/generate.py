@@ -141,9 +141,9 @@ OLD_DISTRICT_ADJECTIVES = [
 # (singular, ОКТМО of the okrug or district, source); the forms follow from the singular's ending.
 DEMONYMS = [
     ("пензенец", "56701000", "ru.wikipedia «Пенза», катойконим: пензенец, пензенцы"),
-    ("пензяк", "56701000", "the informal name residents use, as in local news («пензяки»)"),
+    ("пензяк", "56701000", "the informal name, as local news use it (progorod58.ru, 2013: «живут 26 пензяков»)"),
     ("кузнечанин", "56705000", "ru.wikipedia «Кузнецк», катойконим: кузнечанин, кузнечане"),
-    ("заречанин", "56734000", "ru.wikipedia «Заречный (Пензенская область)», катойконим: заречане"),
+    ("зареченец", "56734000", "ru.wikipedia «Заречный (Пензенская область)», катойконим: зареченец, зареченка"),
     ("сердобчанин", "56656000", "ru.wikipedia «Сердобск», катойконим: сердобчанин, сердобчане, сердобчанка"),
 ]
 

@@ -224,8 +224,23 @@ pub(crate) fn said_as_location(text: &str, start: usize) -> bool {
 
 /// «тамбовской», «самарская», «краснодарского»: a place adjective in any case.
 fn is_region_adjective(w: &str) -> bool {
-    const ENDINGS: &[&str] =
-        &["ской", "ская", "скую", "ского", "ском", "цкой", "цкая", "цкого", "ной", "ная", "ного", "вой", "вая"];
+    const ENDINGS: &[&str] = &[
+        "ский",
+        "ской",
+        "ская",
+        "скую",
+        "ского",
+        "ском",
+        "цкий",
+        "цкой",
+        "цкая",
+        "цкого",
+        "ной",
+        "ная",
+        "ного",
+        "вой",
+        "вая",
+    ];
     ENDINGS.iter().any(|e| w.ends_with(e)) && w.chars().count() > 5
 }
 
@@ -279,6 +294,7 @@ mod tests {
         assert_eq!(found("В Сосновке Тамбовской области нет воды").as_deref(), Some("тамбовской области"));
         assert_eq!(found("Никольское (Самарская обл.) без света").as_deref(), Some("самарская обл"));
         assert_eq!(found("Краснодарского края").as_deref(), Some("краснодарского края"));
+        assert_eq!(found("Сосновоборск (Красноярский край): тарифы").as_deref(), Some("красноярский край"));
         assert_eq!(found("в Республике Мордовия дороги лучше").as_deref(), Some("республике мордовия"));
         assert_eq!(found("вчера вернулся из Саратова").as_deref(), Some("саратова"));
         assert_eq!(found("под Казанью").as_deref(), Some("казанью"));

@@ -127,6 +127,8 @@ fn a_name_before_a_street_noun_is_the_street() {
     assert_none("на Ленинском проспекте яма");
     assert_none("Заречная улица вся в ямах");
     assert_place("г. Заречный, ул. Ленина 5 — нет горячей воды", ZARECHNY);
+    // A comma after the street word ends the street's name: the town that follows is the town.
+    assert_place("Окружная улица, Пенза — по ночам гоняют фуры", PENZA);
 }
 
 #[test]

@@ -305,8 +305,9 @@ fn prep_before(nt: &[u8], at: usize) -> bool {
 }
 
 /// Words the automaton did not match, read as a home-region name one letter away when the context
-/// says a place is meant: «район» after them, or a locative preposition before a capitalised one
-/// (any one, in a text written all in one case: «в пенззе», «В ПЕНЗЗЕ»).
+/// says a place is meant: «район» after them, or a locative preposition or a type word («с.»,
+/// «пос.») before a capitalised one (any one, in a text written all in one case: «в пенззе», «В
+/// ПЕНЗЗЕ»).
 fn add_typos(g: &Gazetteer, text: &str, norm: &Normalized, toks: &mut Vec<Tok>, caseless: bool) {
     let nt = &norm.text[..];
     let mut found: Vec<Tok> = Vec::new();
@@ -333,8 +334,12 @@ fn add_typos(g: &Gazetteer, text: &str, norm: &Normalized, toks: &mut Vec<Tok>, 
         let district_next = toks.get(k).is_some_and(|t| {
             t.start == end && g.meanings_of(t.pattern).iter().any(|m| matches!(m, Meaning::DistrictNoun))
         });
+        // «в Бесоновке», «с. Бесоновка»: a preposition or a type word right before.
+        let type_before = k > 0 && toks[k - 1].end == s && {
+            g.meanings_of(toks[k - 1].pattern).iter().any(|m| matches!(m, Meaning::Type(_)))
+        };
         // The case of the word's first letter is looked up last: it costs a Unicode table search.
-        let after_prep = prep_before(nt, s)
+        let after_prep = (prep_before(nt, s) || type_before)
             && (caseless || text[norm.origin[s + 1] as usize..].chars().next().is_some_and(is_upper));
         if !district_next && !after_prep {
             continue;
@@ -586,6 +591,12 @@ impl<'a> Resolver<'a> {
         self.norm.original_span(self.text, start + 1, end)
     }
 
+    /// Whether the original text has a comma between adjacent tokens `a` and `b`.
+    fn comma_between(&self, a: Tok, b: Tok) -> bool {
+        let gap = self.span(a.start, a.end).end..self.span(b.start, b.end).start;
+        self.text.get(gap).is_some_and(|gap| gap.contains(','))
+    }
+
     /// Reads token `i`; returns how many tokens it used, or `None` once [`MAX_MENTIONS`] is reached.
     fn step(&mut self, i: usize) -> Option<usize> {
         if self.g.meanings_of(self.toks[i].pattern).iter().all(is_grammar) {
@@ -594,7 +605,11 @@ impl<'a> Resolver<'a> {
         if self.pending.len() + self.res.mentions.len() + self.res.rejected.len() >= MAX_MENTIONS {
             return None;
         }
-        let h = Here::at(self.g, &self.norm.text, &self.toks, i);
+        let mut h = Here::at(self.g, &self.norm.text, &self.toks, i);
+        // «Окружная улица, Пенза»: a comma ends the street's or the institution's name.
+        if h.prev.is_some_and(|prev| self.comma_between(prev, h.t)) {
+            (h.after_street, h.after_institution) = (false, false);
+        }
         let consumed = self
             .city_body(&h)
             .or_else(|| self.qualified(&h))
@@ -662,8 +677,7 @@ impl<'a> Resolver<'a> {
         let n = h.next?;
         let g = self.g;
         // «Кузнецк, район вокзала»: a comma between parts the name from the noun.
-        let gap = self.span(h.t.start, h.t.end).end..self.span(n.start, n.end).start;
-        let comma = self.text.get(gap).is_some_and(|gap| gap.contains(','));
+        let comma = self.comma_between(h.t, n);
         if h.next_has(g, |m| matches!(m, Meaning::DistrictNoun)) && !h.after_street && !comma {
             let span = self.span(h.t.start, n.end);
             if !h.district_adj.is_empty() || !h.city_district_adj.is_empty() {
@@ -1108,8 +1122,13 @@ fn problems_place(pending: &[Pending]) -> Option<u32> {
     if m.is_some() && !conflict {
         return m;
     }
-    let last = pending.iter().filter(|p| p.resolved.is_some() && !aside(p)).max_by_key(|p| p.span.start)?;
-    (last.role == Role::Contrast).then_some(last.resolved).flatten()
+    // The place set against the others («…, а в Y»), when what follows names only it again
+    // («а работаю в Пензе. В Пензе на Окружной пробка»).
+    let mut named: Vec<&Pending> = pending.iter().filter(|p| p.resolved.is_some() && !aside(p)).collect();
+    named.sort_by_key(|p| p.span.start);
+    let turn = named.iter().rposition(|p| p.role == Role::Contrast)?;
+    let m = named[turn].resolved;
+    named[turn..].iter().all(|p| p.resolved == m).then_some(m).flatten()
 }
 
 fn unique_muni(cands: &[Cand]) -> Option<u32> {
