@@ -305,9 +305,9 @@ fn prep_before(nt: &[u8], at: usize) -> bool {
 }
 
 /// Words the automaton did not match, read as a home-region name one letter away when the context
-/// says a place is meant: «район» after them, or a locative preposition or a type word («с.»,
-/// «пос.») before a capitalised one (any one, in a text written all in one case: «в пенззе», «В
-/// ПЕНЗЗЕ»).
+/// says a place is meant: «район» after them, or a capitalised one after a locative preposition or
+/// a type word («с.», «пос.») or before a comma and a street word (any one, in a text written all
+/// in one case: «в пенззе», «В ПЕНЗЗЕ»).
 fn add_typos(g: &Gazetteer, text: &str, norm: &Normalized, toks: &mut Vec<Tok>, caseless: bool) {
     let nt = &norm.text[..];
     let mut found: Vec<Tok> = Vec::new();
@@ -331,15 +331,19 @@ fn add_typos(g: &Gazetteer, text: &str, norm: &Normalized, toks: &mut Vec<Tok>, 
         if toks.get(k).is_some_and(|t| t.start < end) {
             continue; // inside a match
         }
-        let district_next = toks.get(k).is_some_and(|t| {
-            t.start == end && g.meanings_of(t.pattern).iter().any(|m| matches!(m, Meaning::DistrictNoun))
-        });
+        let next_is = |f: fn(&Meaning) -> bool| {
+            toks.get(k).is_some_and(|t| t.start == end && g.meanings_of(t.pattern).iter().any(f))
+        };
+        let district_next = next_is(|m| matches!(m, Meaning::DistrictNoun));
+        // «Шемешейка, ул. Ленина»: a comma and a street word make it an address.
+        let address =
+            next_is(|m| matches!(m, Meaning::Street)) && comma_between(text, norm, s..end, toks[k].start..toks[k].end);
         // «в Бесоновке», «с. Бесоновка»: a preposition or a type word right before.
         let type_before = k > 0 && toks[k - 1].end == s && {
             g.meanings_of(toks[k - 1].pattern).iter().any(|m| matches!(m, Meaning::Type(_)))
         };
         // The case of the word's first letter is looked up last: it costs a Unicode table search.
-        let after_prep = (prep_before(nt, s) || type_before)
+        let after_prep = (prep_before(nt, s) || type_before || address)
             && (caseless || text[norm.origin[s + 1] as usize..].chars().next().is_some_and(is_upper));
         if !district_next && !after_prep {
             continue;
@@ -352,6 +356,13 @@ fn add_typos(g: &Gazetteer, text: &str, norm: &Normalized, toks: &mut Vec<Tok>, 
         toks.extend(found);
         toks.sort_by_key(|t| t.start);
     }
+}
+
+/// Whether the original text has a comma between the words at normalised ranges `a` and `b`
+/// (each from its leading space).
+fn comma_between(text: &str, norm: &Normalized, a: Range<usize>, b: Range<usize>) -> bool {
+    let gap = norm.original_span(text, a.start + 1, a.end).end..norm.original_span(text, b.start + 1, b.end).start;
+    text.get(gap).is_some_and(|gap| gap.contains(','))
 }
 
 /// The part a mention starting at `start` plays, from the four words before it.
@@ -593,8 +604,7 @@ impl<'a> Resolver<'a> {
 
     /// Whether the original text has a comma between adjacent tokens `a` and `b`.
     fn comma_between(&self, a: Tok, b: Tok) -> bool {
-        let gap = self.span(a.start, a.end).end..self.span(b.start, b.end).start;
-        self.text.get(gap).is_some_and(|gap| gap.contains(','))
+        comma_between(self.text, self.norm, a.start..a.end, b.start..b.end)
     }
 
     /// Reads token `i`; returns how many tokens it used, or `None` once [`MAX_MENTIONS`] is reached.
@@ -741,10 +751,8 @@ impl<'a> Resolver<'a> {
         // «Заречный, ул. Ленина 5» is an address: the street word vouches for the name like a type
         // word would (without restricting the kind of place). Without the comma the name is the
         // street's own: «Ленинский проспект», «Заречная улица».
-        let address = h.next_has(g, |m| matches!(m, Meaning::Street))
-            && h.next.is_some_and(|n| {
-                self.text.get(span.end..self.span(n.start, n.end).start).is_some_and(|gap| gap.contains(','))
-            });
+        let address =
+            h.next_has(g, |m| matches!(m, Meaning::Street)) && h.next.is_some_and(|n| self.comma_between(h.t, n));
         let near = h.prev_has(g, |m| matches!(m, Meaning::Near));
         let ctx =
             Context { typed, address, after_institution: h.after_institution, caseless: self.caseless, role: h.role };
