@@ -145,8 +145,10 @@ pub(crate) fn other_region(norm: &Normalized, home: &Home) -> Option<OtherRegion
             COMPARISONS.contains(&word(j)) || (word(j) == "и" && j > 0 && COMPARISONS.contains(&word(j - 1)))
         };
         let compared = located && first >= 2 && comparing(first - 2);
+        // «жили в Москве», «20 лет прожила в Москве»: where the writer was, not where things are.
+        let former = located && first >= 2 && FORMER_STAYS.contains(&word(first - 2));
         let contrasted = located && (last + 1..n).any(|j| CONTRASTS.contains(&word(j)));
-        ROUTE_ENDS.contains(&before(first)) || compared || contrasted
+        ROUTE_ENDS.contains(&before(first)) || compared || former || contrasted
     };
     let mut found: Option<OtherRegion> = None;
     let mut note = |words: &str, aside: bool| match &mut found {
@@ -173,6 +175,25 @@ pub(crate) fn other_region(norm: &Normalized, home: &Home) -> Option<OtherRegion
 
 /// Words before «в X» that compare with X: «как в Москве», «чем в Самаре».
 const COMPARISONS: &[&str] = &["как", "чем", "словно", "будто", "подобно"];
+
+/// Verbs in the past of having lived, worked or been somewhere.
+const FORMER_STAYS: &[&str] = &[
+    "жил",
+    "жила",
+    "жили",
+    "прожил",
+    "прожила",
+    "прожили",
+    "работал",
+    "работала",
+    "работали",
+    "учился",
+    "училась",
+    "учились",
+    "был",
+    "была",
+    "были",
+];
 
 /// Conjunctions that turn from one place to another: «в Саратове сделали, а в Сердобске нет».
 const CONTRASTS: &[&str] = &["а", "но", "зато", "однако"];
@@ -328,6 +349,8 @@ mod tests {
         assert!(aside_only("в Сердобске как в Саратове, ямы"));
         assert!(aside_only("дороги хуже, чем в Самаре"));
         assert!(aside_only("в Никольске, как и в Ульяновске, воду дают по графику"));
+        assert!(aside_only("Жили в Москве, переехали в Каменку — воды нет"));
+        assert!(!aside_only("живём в Москве, воды нет"));
         assert!(aside_only("В Саратове всё давно сделали, а в Сердобске ямы"));
         assert!(aside_only("в Самарской области дали, а у нас нет"));
         // A qualifier of the name before it is no place of its own, whatever follows.
