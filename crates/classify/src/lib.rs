@@ -487,8 +487,9 @@ impl Classifier {
             if self.home_place_located(text, resolution.as_ref()) {
                 if explain {
                     evidence.push(format!(
-                        "«{words}» is only aside (a route's end, a comparison, a place a contrast turns from), and \
-                         a place of this region is named as where things are: the other region does not count"
+                        "«{words}» is only aside (a route's end, a comparison, where the writer once was, a place \
+                         a contrast turns from), and a place of this region is named as where things are: the \
+                         other region does not count"
                     ));
                 }
                 return self.municipality(resolution, source, evidence, explain);

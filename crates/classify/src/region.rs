@@ -122,7 +122,8 @@ pub(crate) struct OtherRegion {
     pub words: String,
     /// Every naming is aside from where things are: a route's end («трасса до Саратова», «дети
     /// уехали в Москву», «мы из Самары»), which says the author is somewhere else; a comparison
-    /// («как в Саратове»); or a place a contrast turns away from («в Саратове всё сделали, а …»).
+    /// («как в Саратове»); where the writer lived («жили в Москве»); or a place a contrast turns
+    /// away from («в Саратове всё сделали, а …»).
     pub aside_only: bool,
 }
 
@@ -137,7 +138,8 @@ pub(crate) fn other_region(norm: &Normalized, home: &Home) -> Option<OtherRegion
     let before = |i: usize| if i > 0 { word(i - 1) } else { "" };
     // A naming that is a place of its own («в Саратове», «в Самарской области»), not the
     // qualifier of the name before it («Каменка Воронежской области»), is aside when it is
-    // compared with («как в Саратове») or when a contrast follows it («…, а в Сердобске ямы»).
+    // compared with («как в Саратове»), where the writer once was, or when a contrast follows it
+    // («…, а в Сердобске ямы»).
     let aside = |first: usize, last: usize| {
         let located = ["в", "во"].contains(&before(first));
         // «как в Москве», «как и в Москве»
@@ -173,8 +175,9 @@ pub(crate) fn other_region(norm: &Normalized, home: &Home) -> Option<OtherRegion
     found
 }
 
-/// Words before «в X» that compare with X: «как в Москве», «чем в Самаре».
-const COMPARISONS: &[&str] = &["как", "чем", "словно", "будто", "подобно"];
+/// Words before «в X» that compare with X: «как в Москве», «чем в Самаре» (also read by the
+/// gazetteer's resolver for the home region's places).
+pub(crate) const COMPARISONS: &[&str] = &["как", "чем", "словно", "будто", "подобно"];
 
 /// Verbs in the past of having lived, worked or been somewhere.
 const FORMER_STAYS: &[&str] = &[

@@ -440,13 +440,12 @@ fn after_title(nt: &[u8], at: usize) -> bool {
     }
 }
 
-/// Whether the words before `at` compare: «как», «чем», «как и», «словно», «будто».
+/// Whether the words before `at` compare: «как», «чем», «как и» ([`crate::region::COMPARISONS`]).
 fn compares(nt: &[u8], at: usize) -> bool {
-    const COMPARING: &[&str] = &["как", "чем", "словно", "будто"];
     let (w, from) = word_before(nt, at);
     // «и» (encoded)
     let w = if w == [0xC8] { word_before(nt, from).0 } else { w };
-    !w.is_empty() && COMPARING.contains(&super::normalize::decode(w).as_str())
+    !w.is_empty() && crate::region::COMPARISONS.contains(&super::normalize::decode(w).as_str())
 }
 
 /// «Никольск-Уссурийский»: a hyphen, then a capitalised adjective the gazetteer does not know.
