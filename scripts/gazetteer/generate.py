@@ -318,12 +318,12 @@ def abbreviated_forms(name: str) -> list[str]:
     return [f"{p} {w}" for p in prefixes for w in dict.fromkeys(last)]
 
 
-def demonym_forms(oktmo: str) -> list[str]:
-    """The case forms of DEMONYMS naming the okrug or district `oktmo`: «-ец» and «-ак» nouns
-    decline as masculine nouns do, «-анин» ones lose «-ин» in the plural and have a feminine
-    («кузнечанка»)."""
+def demonym_forms(oktmo: str, home: str) -> list[str]:
+    """The case forms of DEMONYMS naming the okrug or district `oktmo` (Penza oblast's, so only
+    when it is the home region): «-ец» and «-ак» nouns decline as masculine nouns do, «-анин» ones
+    lose «-ин» in the plural and have a feminine («кузнечанка»)."""
     out = []
-    for singular, code, _source in DEMONYMS:
+    for singular, code, _source in DEMONYMS if home == PENZA else []:
         if code != oktmo:
             continue
         if singular.endswith("анин"):
@@ -339,7 +339,7 @@ def demonym_forms(oktmo: str) -> list[str]:
     return out
 
 
-def city_adjectives(munis: list[dict], known: dict[str, dict]) -> list[str]:
+def city_adjectives(munis: list[dict], known: dict[str, dict], home: str) -> list[str]:
     """`A` records: an urban okrug's city adjective, found as the adjective itself («Заречный») or as
     the adjective of a district of its region that starts with the city's stem («Пенза» →
     «пензенский», «Кузнецк» → «кузнецкий»)."""
@@ -364,7 +364,7 @@ def city_adjectives(munis: list[dict], known: dict[str, dict]) -> list[str]:
             if len(found) != 1:
                 continue
             adj = found[0]
-        out.append(f"A\t{oktmo}\t" + "|".join([*adjective_all_forms(adj), *demonym_forms(oktmo)]))
+        out.append(f"A\t{oktmo}\t" + "|".join([*adjective_all_forms(adj), *demonym_forms(oktmo, home)]))
     return out
 
 
@@ -427,8 +427,7 @@ def main() -> int:
                 continue  # group headers mis-tagged as districts in the Perm rows
             display = f"{adj} район"
             olds = [a for a, o, _ in OLD_DISTRICT_ADJECTIVES if o == oktmo and region == home]
-            demonyms = demonym_forms(oktmo) if region == home else []
-            adj_forms = "|".join([*(f for a in [adj, *olds] for f in adjective_all_forms(a)), *demonyms])
+            adj_forms = "|".join([*(f for a in [adj, *olds] for f in adjective_all_forms(a)), *demonym_forms(oktmo, home)])
             lines.append(f"M\t{oktmo}\t{region}\tdistrict\t{display}\t{adj_forms}")
         else:
             display = okrug_display(m["name"], m["admin_center"])
@@ -439,7 +438,7 @@ def main() -> int:
             t, _, n = center.partition(" ")
             centers[oktmo] = (t, n)
 
-    lines.extend(city_adjectives(munis, known_munis))
+    lines.extend(city_adjectives(munis, known_munis, home))
     for adj in PENZA_CITY_DISTRICTS if home == PENZA else []:
         lines.append(
             f"C\t{PENZA_CITY}\t{adj} район г. Пензы\t" + "|".join(adjective_all_forms(adj))
