@@ -440,6 +440,16 @@ fn after_title(nt: &[u8], at: usize) -> bool {
     }
 }
 
+/// Whether an adjective's form (encoded) is one a man's surname takes after a title: «Никольский»,
+/// «Спасскому», «Каменским». The genitive and the feminine are left out: after a title they are
+/// more often an office's adjective («начальник Пензенского водоканала», «директор Сердобской
+/// школы»).
+fn surname_form(word: &[u8]) -> bool {
+    // -ий, -ому, -ым (encoded)
+    const ENDINGS: &[&[u8]] = &[&[0xC8, 0xC9], &[0xCE, 0xCC, 0xD3], &[0xDB, 0xCC]];
+    ENDINGS.iter().any(|e| word.ends_with(e))
+}
+
 /// Whether the words before `at` compare: «как», «чем», «как и» ([`crate::region::COMPARISONS`]).
 fn compares(nt: &[u8], at: usize) -> bool {
     let (w, from) = word_before(nt, at);
@@ -784,7 +794,7 @@ impl<'a> Resolver<'a> {
 
     /// Adjectives that name no place of their own: weak evidence, and second clues.
     fn adjective_clues(&mut self, h: &Here) {
-        if after_title(&self.norm.text, h.t.start) {
+        if after_title(&self.norm.text, h.t.start) && surname_form(&self.norm.text[h.t.start + 1..h.t.end]) {
             return; // «депутат Никольский», «к депутату Спасскому»: a surname
         }
         if !h.has_place && !h.after_street && !h.after_institution {
