@@ -30,8 +30,8 @@ fn fixture(name: &str) -> csv::Reader<std::fs::File> {
 /// with 0.6.2 (2,313 rows, 57 of them harder texts for the weak topics), 0.945 / 0.944 with 0.6.3
 /// (2,353 rows) and 0.6.4 (2,375 rows), 0.947 / 0.946 with 0.6.5 (2,545 rows, 10 of the 170 added
 /// missed on purpose), 0.948 / 0.947 with 0.6.6 (2,627 rows, 6 of the 82 added missed on purpose),
-/// 0.948 / 0.946 with 0.6.7 (2,697 rows, 6 of the 70 added missed on purpose), 0.948 / 0.947 with
-/// 0.6.8 (2,711 rows); the floor leaves a margin for harmless rule edits.
+/// 0.948 / 0.946 with 0.6.7 (2,697 rows, 6 of the 70 added missed on purpose), 0.949 / 0.947 with
+/// 0.6.8 (2,714 rows); the floor leaves a margin for harmless rule edits.
 const MACRO_F1_FLOOR: f64 = 0.92;
 const MICRO_F1_FLOOR: f64 = 0.92;
 
