@@ -794,7 +794,8 @@ impl<'a> Resolver<'a> {
 
     /// Adjectives that name no place of their own: weak evidence, and second clues.
     fn adjective_clues(&mut self, h: &Here) {
-        if after_title(&self.norm.text, h.t.start) && surname_form(&self.norm.text[h.t.start + 1..h.t.end]) {
+        // The byte test first: the title test decodes a word, and most adjectives are no surname form.
+        if surname_form(&self.norm.text[h.t.start + 1..h.t.end]) && after_title(&self.norm.text, h.t.start) {
             return; // «депутат Никольский», «к депутату Спасскому»: a surname
         }
         if !h.has_place && !h.after_street && !h.after_institution {
