@@ -148,6 +148,10 @@ pub struct RuleHit {
     /// Every match is a noun read as a location: it counts only for a topic with other evidence.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub located: bool,
+    /// Every match lies in an event named as the cause («после ремонта теплотрассы»): it counts
+    /// as a place word does.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub caused: bool,
     /// Every match not excluded starts or ends on a street's or a stop's name: it did not count.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub named: bool,
@@ -173,6 +177,10 @@ pub struct Explanation {
     /// Nouns read as the place where something is («у лифта», «в кабине лифта»), which carry no
     /// topic alone.
     pub locations: Vec<Span>,
+    /// Words of an event named as the cause of the problem («после прорыва водопровода»), which
+    /// count as place words.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub causes: Vec<Span>,
     /// Words of a street's, a square's or a stop's name («ул. Школьная»), which carry no topic.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub names: Vec<Span>,
@@ -454,6 +462,7 @@ impl Classifier {
                 language,
                 kind_reason,
                 locations: role_spans(norm, roles, Role::Location),
+                causes: role_spans(norm, roles, Role::Cause),
                 names: role_spans(norm, roles, Role::Name),
                 rules,
                 more_rules,
@@ -612,6 +621,7 @@ impl Classifier {
             more_spans,
             excluded,
             located: false,
+            caused: false,
             named: false,
         }
     }

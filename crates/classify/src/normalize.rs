@@ -37,6 +37,9 @@ pub struct Normalized {
     /// Per token: written as a name is, a capital then lower case («Садовая», «Ленина»), and not
     /// the first word of a sentence. Street and stop names are told by it (see `location`).
     pub titled: Vec<bool>,
+    /// Per token: a punctuation mark or a line break stands between it and the token before
+    /// («трубу заменили, а лифт…»). Clauses are told by it (see `location`).
+    pub paused: Vec<bool>,
 }
 
 impl Normalized {
@@ -46,6 +49,7 @@ impl Normalized {
         self.text.push(' ');
         self.tokens.clear();
         self.titled.clear();
+        self.paused.clear();
     }
 
     /// The text of token `i`.
@@ -84,7 +88,7 @@ pub fn normalize(text: &str) -> Normalized {
 pub fn normalize_into(text: &str, out: &mut Normalized) {
     out.clear();
     out.text.reserve(text.len() + 2);
-    let mut sentence = Sentence { starts: true };
+    let mut sentence = Sentence { starts: true, pause: true };
     // NFKC works chunk by chunk between ASCII whitespace: a space neither composes with nor
     // reorders around its neighbours, so the result is the same as for the whole text, and one
     // «№» or full-width letter costs the normalisation of its own chunk only. Most chunks are
@@ -96,17 +100,19 @@ pub fn normalize_into(text: &str, out: &mut Normalized) {
     while from < bytes.len() {
         let to = bytes[from..].iter().position(u8::is_ascii_whitespace).map_or(bytes.len(), |i| from + i);
         let chunk = &text[from..to];
-        // A line break ends a sentence, whatever stands before it.
-        sentence.starts |= bytes.get(to) == Some(&b'\n');
         from = to + 1;
-        if chunk.is_empty() {
-            continue;
+        if !chunk.is_empty() {
+            if is_plain(chunk) || is_nfkc_quick(chunk.chars()) == IsNormalized::Yes {
+                tokenize(chunk, out, &mut sentence);
+            } else {
+                let nfkc: String = chunk.nfkc().collect();
+                tokenize(&nfkc, out, &mut sentence);
+            }
         }
-        if is_plain(chunk) || is_nfkc_quick(chunk.chars()) == IsNormalized::Yes {
-            tokenize(chunk, out, &mut sentence);
-        } else {
-            let nfkc: String = chunk.nfkc().collect();
-            tokenize(&nfkc, out, &mut sentence);
+        // A line break after the chunk ends a sentence, whatever stands before it.
+        if bytes.get(to) == Some(&b'\n') {
+            sentence.starts = true;
+            sentence.pause = true;
         }
     }
 }
@@ -144,6 +150,8 @@ struct Sentence {
     /// The next word is the first of a sentence: the text's first, or one after «.», «!», «?»,
     /// «…» or a line break.
     starts: bool,
+    /// A punctuation mark or a line break has come since the last word.
+    pause: bool,
 }
 
 /// The word being read: written straight into `out.text` from byte `start` on, with what
@@ -163,6 +171,8 @@ struct Word {
     recheck: bool,
     /// Written with a capital first letter and lower case after it, not first in a sentence.
     titled: bool,
+    /// A punctuation mark or a line break stands before it.
+    paused: bool,
 }
 
 impl Word {
@@ -177,6 +187,7 @@ impl Word {
             }
             None => {
                 let first_in_sentence = std::mem::take(&mut sentence.starts);
+                let paused = std::mem::take(&mut sentence.pause);
                 word.insert(Word {
                     start,
                     cyrillic: false,
@@ -186,6 +197,7 @@ impl Word {
                     run: 0,
                     recheck: false,
                     titled: upper && !first_in_sentence,
+                    paused,
                 })
             }
         }
@@ -297,7 +309,9 @@ fn tokenize(text: &str, out: &mut Normalized, sentence: &mut Sentence) {
                 word_ends_here
                     && last.is_some_and(|w| NAME_ABBREVIATIONS.contains(&w) || OTHER_ABBREVIATIONS.contains(&w))
             };
-            sentence.starts |= matches!(c, '!' | '?' | '…') || (c == '.' && !abbreviation());
+            let ends_sentence = matches!(c, '!' | '?' | '…') || (c == '.' && !abbreviation());
+            sentence.starts |= ends_sentence;
+            sentence.pause |= ends_sentence || matches!(c, ',' | ';' | ':' | '(' | ')' | '-' | '—' | '–');
         }
         i += len;
     }
@@ -464,6 +478,7 @@ fn flush(word: &mut Option<Word>, out: &mut Normalized) {
     let end = out.text.len() as u32;
     out.tokens.push(Token { start: start as u32, end });
     out.titled.push(w.titled);
+    out.paused.push(w.paused);
     out.text.push(' ');
 }
 
@@ -474,6 +489,13 @@ mod tests {
     fn toks(text: &str) -> Vec<String> {
         let n = normalize(text);
         (0..n.tokens.len()).map(|i| n.token(i).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_token_after_a_punctuation_mark_or_a_line_break_is_paused() {
+        let n = normalize("Трубу заменили, а лифт стоит.\nГде ул. Мира — там яма");
+        let paused: Vec<&str> = (0..n.tokens.len()).filter(|&t| n.paused[t]).map(|t| n.token(t)).collect();
+        assert_eq!(paused, ["трубу", "а", "где", "там"]);
     }
 
     #[test]

@@ -2,10 +2,11 @@
 //! steps that [`Classifier::run`](crate::Classifier) calls in order:
 //!
 //! 1. [`Classifier::count_evidence`]: each fired rule's weight goes to its topic as *core* (names
-//!    the subject), *context* (a place or setting word) or *located* (every match a noun read as a
-//!    location); exclusion spans cancel their topic's matches inside them;
+//!    the subject), *context* (a place or setting word), *located* (every match a noun read as a
+//!    location) or *caused* (every match inside an event named as the cause); exclusion spans
+//!    cancel their topic's matches inside them;
 //! 2. [`Classifier::weigh_place_words`]: place words strengthen only topics that pass on their
-//!    own evidence, unless none does;
+//!    own evidence, unless none does; causes count only when none does;
 //! 3. [`Classifier::choose_topics`]: thresholds, suppression, the short-post fallback, the
 //!    secondary share and the first-named subject decide which topics are tagged, and why the
 //!    others are not.
@@ -41,13 +42,27 @@ struct Tally {
     context: f32,
     /// Rules whose every match is a noun read as a location («у лифта»): where, not what.
     located: f32,
+    /// Rules whose every match lies in an event named as the cause («после ремонта
+    /// теплотрассы»): why, not what.
+    caused: f32,
     strongest: Strongest,
 }
 
 impl Tally {
     fn new(topic: Topic) -> Tally {
-        Tally { topic, core: 0.0, context: 0.0, located: 0.0, strongest: None }
+        Tally { topic, core: 0.0, context: 0.0, located: 0.0, caused: 0.0, strongest: None }
     }
+}
+
+/// What a fired rule's counted matches stand on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    /// Words of the post's subject (some of them at least).
+    Own,
+    /// Nouns read as locations only («у лифта»): where, not what.
+    Located,
+    /// An event named as the cause («после ремонта теплотрассы»): why, not what.
+    Caused,
 }
 
 /// What one text's fired rules say, per topic and per post-kind cue.
@@ -115,7 +130,13 @@ impl Classifier {
         // A phrase's first and last words are two of its terms: one on a name is a term matched
         // by the name.
         let on_name = |&(a, b): &(u32, u32)| roles[a as usize] == Role::Name || roles[b as usize] == Role::Name;
-        let on_location = |&(a, b): &(u32, u32)| roles[a as usize..=b as usize].iter().all(|&r| r != Role::Word);
+        let roles_of = |&(a, b): &(u32, u32)| &roles[a as usize..=b as usize];
+        let on_location = |s: &(u32, u32)| roles_of(s).iter().all(|&r| matches!(r, Role::Location | Role::Name));
+        // Every word of the match is in a cause, or some is and the rest are places or names.
+        let on_cause = |s: &(u32, u32)| {
+            let roles = roles_of(s);
+            roles.iter().all(|&r| r != Role::Word) && roles.contains(&Role::Cause)
+        };
         let mut evidence =
             Evidence { tallies: Vec::new(), first_at: Vec::new(), suppressed: Vec::new(), cues, rules: Vec::new() };
         for f in scan.fired() {
@@ -135,23 +156,38 @@ impl Classifier {
                 excluded[from..].iter().take_while(|&&(t, (x, _))| t == topic && x <= b).any(|&(_, (_, y))| a <= y)
             };
             let counts = f.spans.iter().any(|s| !overlaps(s) && !on_name(s));
-            let located = counts && !meta.place && f.spans.iter().filter(|s| !overlaps(s)).all(on_location);
+            // A rule that names its topic's own place (`place`) counts at a location, not in a cause.
+            let standing = if !counts {
+                Standing::Own
+            } else if !meta.place && f.spans.iter().filter(|s| !overlaps(s)).all(on_location) {
+                Standing::Located
+            } else if f.spans.iter().filter(|s| !overlaps(s)).all(on_cause) {
+                Standing::Caused
+            } else {
+                Standing::Own
+            };
             if explain {
                 let named = !counts && f.spans.iter().any(|s| !overlaps(s));
                 let mut hit = self.rule_hit(&f, norm, !counts && !named);
-                hit.located = located;
+                hit.located = standing == Standing::Located;
+                hit.caused = standing == Standing::Caused;
                 hit.named = named;
                 evidence.rules.push(hit);
             }
             if counts {
+                // A cause is named before the problem it led to: it makes its topic the first
+                // named only when the rule matched nowhere else.
+                let counted = |s: &&(u32, u32)| !overlaps(s) && !on_name(s);
                 let first = f
                     .spans
                     .iter()
-                    .filter(|s| !overlaps(s) && !on_name(s))
+                    .filter(counted)
+                    .filter(|s| !on_cause(s))
                     .copied()
                     .reduce(first_phrase)
+                    .or_else(|| f.spans.iter().filter(counted).copied().reduce(first_phrase))
                     .unwrap_or((u32::MAX, u32::MAX));
-                evidence.add(f.rule, meta, topic, located, first);
+                evidence.add(f.rule, meta, topic, standing, first);
             }
         }
         evidence
@@ -174,6 +210,10 @@ impl Classifier {
                 if e.core > 0.0 {
                     score += e.located;
                 }
+                // A cause decides only when nothing else names the subject: then the cause is it.
+                if !core_decides {
+                    score += e.caused;
+                }
                 Scored { topic: e.topic, score, strongest: e.strongest }
             })
             .collect()
@@ -184,11 +224,26 @@ impl Classifier {
         let tokens = norm.tokens.len();
         let scored = self.weigh_place_words(&evidence.tallies);
         let passing = |t: &Topic, s: f32| s >= self.threshold_of(t);
-        // Suppression counts only from topics that are tagged themselves.
-        evidence.suppressed.retain(|&(_, rule)| {
-            let Owner::Topic(owner) = self.rules[rule as usize].owner else { return false };
-            scored.iter().any(|s| s.topic == owner && passing(&s.topic, s.score))
-        });
+        // Suppression counts only from topics that pass themselves, and two topics that suppress
+        // each other cancel out: else neither is tagged, though the text names both.
+        let owner_of = |rule: u32| match self.rules[rule as usize].owner {
+            Owner::Topic(owner) => Some(owner),
+            Owner::Cue(_) => None,
+        };
+        let mutual = |target: Topic, owner: Topic| {
+            evidence.suppressed.iter().any(|&(t, r)| t == owner && owner_of(r) == Some(target))
+        };
+        let kept: Vec<bool> = evidence
+            .suppressed
+            .iter()
+            .map(|&(target, rule)| {
+                owner_of(rule).is_some_and(|owner| {
+                    scored.iter().any(|s| s.topic == owner && passing(&s.topic, s.score)) && !mutual(target, owner)
+                })
+            })
+            .collect();
+        let mut kept = kept.into_iter();
+        evidence.suppressed.retain(|_| kept.next().unwrap_or(false));
         let suppressed = &evidence.suppressed;
         let suppressed_by = |t: &Topic| suppressed.iter().find(|(x, _)| x == t).map(|&(_, r)| r);
         let best = scored
@@ -327,7 +382,7 @@ impl Classifier {
 
 impl Evidence {
     /// Counts fired rule `rule` of `topic` whose earliest counted match is the span `first`.
-    fn add(&mut self, rule: u32, meta: &RuleMeta, topic: Topic, located: bool, first: (u32, u32)) {
+    fn add(&mut self, rule: u32, meta: &RuleMeta, topic: Topic, standing: Standing, first: (u32, u32)) {
         let index = match self.tallies.iter().position(|e| e.topic == topic) {
             Some(index) => index,
             None => {
@@ -336,8 +391,10 @@ impl Evidence {
             }
         };
         let tally = &mut self.tallies[index];
-        if located {
+        if standing == Standing::Located {
             tally.located += meta.weight;
+        } else if standing == Standing::Caused {
+            tally.caused += meta.weight;
         } else if meta.context {
             tally.context += meta.weight;
         } else {

@@ -400,6 +400,24 @@ fn explain_shows_the_nouns_read_as_places() {
     assert_eq!(e.classification.topics[0].topic, Topic::Lifts);
 }
 
+/// An event named as the cause («после ремонта водопровода») says why, not what: the post is
+/// about the problem it led to, and `--explain` names the cause's words. With nothing else named,
+/// the cause is the subject.
+#[test]
+fn a_cause_yields_to_the_problem_it_led_to() {
+    let text = "После ремонта водопровода дорожное полотно до сих пор не восстановлено";
+    let e = classifier().explain_text(text, &resident());
+    let causes: Vec<&str> = e.causes.iter().map(|s| s.text.as_str()).collect();
+    assert_eq!(causes, ["ремонта", "водопровода"]);
+    assert!(e.rules.iter().any(|h| h.target == "cold_water" && h.caused), "{:?}", e.rules);
+    assert_eq!(topics(text), [Topic::Roads]);
+    assert_eq!(topics("когда чистили снег, трактор снёс скамейку на детской площадке"), [Topic::Landscaping]);
+    assert_eq!(topics("после отключения электричества лифт так и не запустился"), [Topic::Lifts]);
+    assert_topic("после ремонта теплотрассы прошёл месяц, а подрядчик пропал", Topic::Heating);
+    // «из-за» + a thing is the fault itself.
+    assert_topic("из-за ямы на дороге пробил колесо", Topic::Roads);
+}
+
 /// A rule with `place = true` names a place that is its topic: litter «у контейнеров» is the
 /// container site's state.
 #[test]
