@@ -418,7 +418,7 @@ impl Classifier {
         let (text, cut) = clip(text);
         let language = self.language.detect(text);
         let russian = language.code == "ru";
-        let Scratch { norm, scan, excluded, roles } = scratch;
+        let Scratch { norm, scan, excluded, roles, kinds } = scratch;
         if russian {
             normalize::normalize_into(text, norm);
             self.engine.scan_into(norm, scan);
@@ -427,7 +427,7 @@ impl Classifier {
             scan.clear();
         }
         let norm = &*norm;
-        location::mark(norm, roles);
+        location::mark(norm, roles, kinds);
         let mut evidence = self.count_evidence(scan, norm, roles, excluded, explain);
         let chosen = self.choose_topics(&mut evidence, norm, explain);
         let origin = kind::Origin {
@@ -654,8 +654,10 @@ struct Scratch {
     scan: ScanScratch,
     /// (topic, span) of exclusion matches.
     excluded: Vec<(Topic, (u32, u32))>,
-    /// Per token: a word, a location or a name.
+    /// Per token: a word, a location, a cause or a name.
     roles: Vec<Role>,
+    /// Per token: what it can do in the location marks.
+    kinds: Vec<location::Kinds>,
 }
 
 thread_local! {

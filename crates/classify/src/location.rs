@@ -31,6 +31,7 @@
 //! «на тёмной улице».
 
 use crate::normalize::{Normalized, NAME_ABBREVIATIONS};
+use std::sync::LazyLock;
 
 /// Prepositions of place that take the genitive («у лифта», «возле старой батареи»). «в» and «на»
 /// say where far more often than they name a place of a problem («нет воды в доме», «яма на
@@ -80,13 +81,100 @@ const STOP_STEMS: &[&str] = &["остановк", "станци"];
 /// Луговая»), or before its kind («на Верхней Луговой улице»).
 const MAX_NAME_TAIL: usize = 2;
 
-/// Marks in `out` (one role per token of `norm`) the tokens read as locations or names.
-pub(crate) fn mark(norm: &Normalized, out: &mut Vec<Role>) {
-    mark_locations(norm, out);
-    mark_causes(norm, out);
-    mark_done(norm, out);
-    mark_doers(norm, out);
-    mark_names(norm, out);
+/// What a word can do in this module's marks, as bits; most words do nothing. One lookup per
+/// token replaces the dozens of comparisons against the word lists that each mark would make.
+pub(crate) type Kinds = u16;
+const GENITIVE_PREPOSITION: Kinds = 1;
+const INSTRUMENTAL_PREPOSITION: Kinds = 1 << 1;
+/// «в», «на», which frame a place with a noun such as «кабине».
+const FRAMING_PREPOSITION: Kinds = 1 << 2;
+const NAME_ABBREVIATION: Kinds = 1 << 3;
+/// The first word of a clause opener or of a preposition of time or cause.
+const OPENS: Kinds = 1 << 4;
+const CONTRAST: Kinds = 1 << 5;
+
+/// Ends as a verb in the past does (see [`past_form`]).
+const PAST: Kinds = 1 << 6;
+
+static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
+    let mut lexicon = Lexicon::default();
+    lexicon.add(GENITIVE, GENITIVE_PREPOSITION);
+    lexicon.add(INSTRUMENTAL, INSTRUMENTAL_PREPOSITION);
+    lexicon.add(&["в", "на"], FRAMING_PREPOSITION);
+    lexicon.add(NAME_ABBREVIATIONS, NAME_ABBREVIATION);
+    for phrase in CLAUSE_OPENERS.iter().chain(TIME_PREPOSITIONS).chain(CAUSE_PREPOSITIONS) {
+        lexicon.add(&phrase[..1], OPENS);
+    }
+    lexicon.add(CONTRASTS, CONTRAST);
+    lexicon
+});
+
+/// The function words of this module's lists and their kinds, in an open-addressing table
+/// keyed by a word's length and two of its bytes: nearly every word of a post lands on an empty
+/// slot or on one of another length, and is told apart without hashing it or comparing text.
+struct Lexicon {
+    slots: Vec<(&'static str, Kinds)>,
+}
+
+impl Default for Lexicon {
+    fn default() -> Lexicon {
+        Lexicon { slots: vec![("", 0); LEXICON_SLOTS] }
+    }
+}
+
+/// A power of two, several times the number of words, so that probes are short.
+const LEXICON_SLOTS: usize = 512;
+
+impl Lexicon {
+    fn slot(word: &str) -> usize {
+        let b = word.as_bytes();
+        let (first, last) = (b.get(1).copied().unwrap_or(0) as usize, b.last().copied().unwrap_or(0) as usize);
+        (b.len().wrapping_mul(61) ^ first.wrapping_mul(31) ^ last.wrapping_mul(7)) & (LEXICON_SLOTS - 1)
+    }
+
+    fn add(&mut self, words: &[&'static str], kind: Kinds) {
+        for &word in words {
+            let mut at = Self::slot(word);
+            loop {
+                let slot = &mut self.slots[at];
+                if slot.0.is_empty() || slot.0 == word {
+                    *slot = (word, slot.1 | kind);
+                    break;
+                }
+                at = (at + 1) & (LEXICON_SLOTS - 1);
+            }
+        }
+    }
+
+    fn kinds(&self, word: &str) -> Kinds {
+        let mut at = Self::slot(word);
+        loop {
+            let (w, kinds) = self.slots[at];
+            if w.is_empty() {
+                return 0;
+            }
+            if w.len() == word.len() && w == word {
+                return kinds;
+            }
+            at = (at + 1) & (LEXICON_SLOTS - 1);
+        }
+    }
+}
+
+/// Marks in `out` (one role per token of `norm`) the tokens read as locations, causes or names;
+/// `kinds` is a reused buffer.
+pub(crate) fn mark(norm: &Normalized, out: &mut Vec<Role>, kinds: &mut Vec<Kinds>) {
+    let lexicon = &*LEXICON;
+    kinds.clear();
+    kinds.extend((0..norm.tokens.len()).map(|t| {
+        let w = norm.token(t);
+        lexicon.kinds(w) | if past_form(w) { PAST } else { 0 }
+    }));
+    mark_locations(norm, kinds, out);
+    mark_causes(norm, kinds, out);
+    mark_done(norm, kinds, out);
+    mark_doers(norm, kinds, out);
+    mark_names(norm, kinds, out);
 }
 
 fn is_place_kind(word: &str) -> bool {
@@ -94,7 +182,7 @@ fn is_place_kind(word: &str) -> bool {
 }
 
 /// Marks street, square and stop names (see the module docs).
-fn mark_names(norm: &Normalized, out: &mut [Role]) {
+fn mark_names(norm: &Normalized, kinds: &[Kinds], out: &mut [Role]) {
     let n = norm.tokens.len();
     let titled = |i: usize| i < n && norm.titled[i];
     // Marks the name starting at token `at`: its first word, and the titled words after it.
@@ -112,7 +200,7 @@ fn mark_names(norm: &Normalized, out: &mut [Role]) {
     };
     for i in 0..n {
         let w = norm.token(i);
-        if NAME_ABBREVIATIONS.contains(&w) {
+        if kinds[i] & NAME_ABBREVIATION != 0 {
             // After a titled name («Плесецкой ул. от …») the abbreviation closes it; else a name
             // follows, titled or not («ул. садовая»).
             let closes = i > 0 && titled(i - 1);
@@ -140,19 +228,23 @@ fn mark_names(norm: &Normalized, out: &mut [Role]) {
 }
 
 /// Marks the nouns of phrases of place (see the module docs).
-fn mark_locations(norm: &Normalized, out: &mut Vec<Role>) {
+fn mark_locations(norm: &Normalized, kinds: &[Kinds], out: &mut Vec<Role>) {
     let n = norm.tokens.len();
     out.clear();
     out.resize(n, Role::Word);
     let word = |i: usize| (i < n).then(|| norm.token(i));
     for i in 0..n {
         let w = norm.token(i);
-        let group = if GENITIVE.contains(&w) {
+        let kind = kinds[i];
+        if kind & (GENITIVE_PREPOSITION | INSTRUMENTAL_PREPOSITION | FRAMING_PREPOSITION) == 0 {
+            continue;
+        }
+        let group = if kind & GENITIVE_PREPOSITION != 0 {
             Some((i + 1, GENITIVE_ADJECTIVE))
-        } else if INSTRUMENTAL.contains(&w) {
+        } else if kind & INSTRUMENTAL_PREPOSITION != 0 {
             // «рядом с лифтом», «между домами»: the noun follows the «с».
             Some((if word(i + 1) == Some("с") { i + 2 } else { i + 1 }, INSTRUMENTAL_ADJECTIVE))
-        } else if (w == "в" || w == "на") && word(i + 1).is_some_and(|f| FRAMES.contains(&f)) {
+        } else if kind & FRAMING_PREPOSITION != 0 && word(i + 1).is_some_and(|f| FRAMES.contains(&f)) {
             Some((i + 2, GENITIVE_ADJECTIVE))
         } else {
             None
@@ -213,11 +305,13 @@ const FAILURES: &[&str] =
     &["прорыв", "порыв", "отключени", "авари", "протечк", "протечек", "затоплени", "поломк", "замыкани"];
 
 fn is_works(word: &str) -> bool {
-    WORKS.iter().any(|s| word.starts_with(s)) || WORKS_FORMS.contains(&word)
+    static STEMS: LazyLock<Stems> = LazyLock::new(|| Stems::new(WORKS));
+    STEMS.start(word) || WORKS_FORMS.contains(&word)
 }
 
 fn is_failure(word: &str) -> bool {
-    FAILURES.iter().any(|s| word.starts_with(s))
+    static STEMS: LazyLock<Stems> = LazyLock::new(|| Stems::new(FAILURES));
+    STEMS.start(word)
 }
 
 /// Prepositions that join a place or a source to an event («протечки с крыши», «прорыва на
@@ -283,7 +377,7 @@ const WORKS_VERBS: &[&str] = &[
 const FAILURE_VERBS: &[&str] = &["отключ", "перекрыва", "перекрыл", "прорвал", "порвал"];
 
 /// Marks the events named as causes (see the module docs).
-fn mark_causes(norm: &Normalized, out: &mut [Role]) {
+fn mark_causes(norm: &Normalized, kinds: &[Kinds], out: &mut [Role]) {
     let n = norm.tokens.len();
     let word = |i: usize| (i < n).then(|| norm.token(i));
     // A group does not reach past a punctuation mark («после ремонта, дорогу…»).
@@ -291,6 +385,12 @@ fn mark_causes(norm: &Normalized, out: &mut [Role]) {
     let starts = |i: usize, p: &[&str]| p.iter().enumerate().all(|(k, w)| word(i + k) == Some(*w));
     let mut i = 0;
     while i < n {
+        // Most words neither open a clause or a group nor are a verb of works.
+        let w = norm.token(i);
+        if kinds[i] & (OPENS | PAST) == 0 {
+            i += 1;
+            continue;
+        }
         if let Some(opener) = CLAUSE_OPENERS.iter().find(|p| starts(i, p)) {
             let of_time = opener[0] != "из-за";
             let after = i + opener.len();
@@ -309,7 +409,7 @@ fn mark_causes(norm: &Normalized, out: &mut [Role]) {
         // Works told without a conjunction: first in a clause («Ремонтировали дорогу и
         // закатали лунки»), or anywhere when «и» and a verb of damage follow («дорожники ставили
         // светофор и задели кабель»). The word before the verb, its doer, goes with it.
-        if is_works_verb(norm.token(i), false) {
+        if is_works_verb(w, false) {
             let end = event_object(i + 1, true, unpaused);
             let damage_follows = word(end) == Some("и") && word(end + 1).is_some_and(is_damage_verb);
             if norm.paused[i] || damage_follows {
@@ -400,32 +500,42 @@ const MAX_DOER_TO_DAMAGE: usize = 6;
 
 /// Marks a service's machine or crew named as the doer of damage, and the words between it and
 /// the verb («мусоровоз разворачивается по газону и разбил бордюр»).
-fn mark_doers(norm: &Normalized, out: &mut [Role]) {
-    let n = norm.tokens.len();
-    for t in 0..n {
-        if !DOERS.iter().any(|s| norm.token(t).starts_with(s)) {
+fn mark_doers(norm: &Normalized, kinds: &[Kinds], out: &mut [Role]) {
+    // Verbs of damage are few and cheap to tell (a past form first): look back from them.
+    for verb in 1..norm.tokens.len() {
+        // The past-form bit spares most words the look at the stems.
+        let w = norm.token(verb);
+        if (kinds[verb] & PAST == 0 && w != "снес") || !is_damage_verb(w) {
             continue;
         }
-        let damage = (t + 1..n)
-            .take(MAX_DOER_TO_DAMAGE)
+        let doer = (verb.saturating_sub(MAX_DOER_TO_DAMAGE)..verb)
+            .rev()
             // «и» joins the doer's verbs («ездят и раздолбали»).
-            .take_while(|&v| norm.token(v) == "и" || !CLAUSE_BREAKS.contains(&norm.token(v)))
-            .find(|&v| is_damage_verb(norm.token(v)));
-        if let Some(verb) = damage {
-            out[t..verb].fill(Role::Cause);
+            .take_while(|&t| t + 1 == verb || norm.token(t + 1) == "и" || !CLAUSE_BREAKS.contains(&norm.token(t + 1)))
+            .find(|&t| DOER_STEMS.start(norm.token(t)));
+        if let Some(doer) = doer {
+            out[doer..verb].fill(Role::Cause);
         }
     }
 }
 
 fn is_damage_verb(word: &str) -> bool {
-    DAMAGE_VERBS.iter().any(|s| word.starts_with(s))
+    static STEMS: LazyLock<Stems> = LazyLock::new(|| Stems::new(DAMAGE_VERBS));
+    (past_form(word) || word == "снес") && STEMS.start(word)
+}
+
+/// A word that ends as a verb in the past does («-л», «-ли», «-ла», «-ло»), read from its bytes:
+/// the cheap test that most words fail before any list is searched.
+fn past_form(word: &str) -> bool {
+    const L: &[u8] = "л".as_bytes();
+    let b = word.as_bytes();
+    b.ends_with(L)
+        || (b.len() >= 4 && &b[b.len() - 4..b.len() - 2] == L && matches!(b[b.len() - 2..], [0xD0, 0xB8 | 0xB0 | 0xBE]))
 }
 
 /// A verb of works in the past, or of a failure when `of_time`.
 fn is_works_verb(word: &str, of_time: bool) -> bool {
-    let past = is_past_verb(word) || word.ends_with("ал") || word.ends_with("ил") || word.ends_with("ял");
-    past && (WORKS_VERBS.iter().any(|s| word.starts_with(s))
-        || (of_time && FAILURE_VERBS.iter().any(|s| word.starts_with(s))))
+    past_form(word) && (WORKS_VERB_STEMS.start(word) || (of_time && FAILURE_VERB_STEMS.start(word)))
 }
 
 /// One past the last token of what the event at `head - 1` was done to, starting at `head`: its
@@ -509,10 +619,10 @@ const MAX_DONE_TAIL: usize = 2;
 /// Marks as a cause a clause that says a problem was dealt with, right before a contrast
 /// («ветку уже убрали, а на аллее темно», «свет дали, но насос стоит»): what was done is the
 /// story, the post is about what is still wrong after the contrast.
-fn mark_done(norm: &Normalized, out: &mut [Role]) {
+fn mark_done(norm: &Normalized, kinds: &[Kinds], out: &mut [Role]) {
     let n = norm.tokens.len();
     for k in 1..n {
-        if !CONTRASTS.contains(&norm.token(k)) {
+        if kinds[k] & CONTRAST == 0 {
             continue;
         }
         // «не сделали покрытие, но…» says what was not done: no story, the problem itself.
@@ -539,7 +649,8 @@ fn mark_done(norm: &Normalized, out: &mut [Role]) {
 const CLAUSE_BREAKS: &[&str] = &["и", "а", "но", "однако", "что", "как", "когда", "если", "хотя", "не", "нет"];
 
 fn is_done_verb(word: &str) -> bool {
-    DONE_VERBS.iter().any(|s| word.starts_with(s))
+    static STEMS: LazyLock<Stems> = LazyLock::new(|| Stems::new(DONE_VERBS));
+    STEMS.start(word)
 }
 
 /// «сломали», «повредила», «стало»: a verb in the past, the next clause's predicate. A noun
@@ -548,6 +659,35 @@ fn is_past_verb(word: &str) -> bool {
     let mut rev = word.chars().rev();
     let (Some(last), Some(l), Some(vowel)) = (rev.next(), rev.next(), rev.next()) else { return false };
     matches!(last, 'и' | 'а' | 'о') && l == 'л' && "аяеиыуо".contains(vowel)
+}
+
+static DOER_STEMS: LazyLock<Stems> = LazyLock::new(|| Stems::new(DOERS));
+static WORKS_VERB_STEMS: LazyLock<Stems> = LazyLock::new(|| Stems::new(WORKS_VERBS));
+static FAILURE_VERB_STEMS: LazyLock<Stems> = LazyLock::new(|| Stems::new(FAILURE_VERBS));
+
+/// A list of stems, each of two letters or more, with their first four bytes (two Cyrillic
+/// letters) as a number: a word is compared only with the stems that begin as it does, and most
+/// words begin as none does.
+struct Stems {
+    heads: Vec<u32>,
+    stems: Vec<&'static str>,
+}
+
+impl Stems {
+    fn new(stems: &[&'static str]) -> Stems {
+        let heads = stems.iter().map(|s| head(s).expect("a stem of four bytes or more")).collect();
+        Stems { heads, stems: stems.to_vec() }
+    }
+
+    /// Whether `word` starts with one of the stems.
+    fn start(&self, word: &str) -> bool {
+        let Some(h) = head(word) else { return false };
+        self.heads.iter().zip(&self.stems).any(|(&x, stem)| x == h && word.starts_with(stem))
+    }
+}
+
+fn head(word: &str) -> Option<u32> {
+    word.as_bytes().first_chunk::<4>().map(|b| u32::from_le_bytes(*b))
 }
 
 /// Words of lacking that make a later «у» + noun the owner of what lacks: «нет угла у козырька»,
@@ -584,7 +724,7 @@ mod tests {
     fn marked(text: &str, role: Role) -> Vec<String> {
         let n = normalize(text);
         let mut out = Vec::new();
-        mark(&n, &mut out);
+        mark(&n, &mut out, &mut Vec::new());
         (0..n.tokens.len()).filter(|&i| out[i] == role).map(|i| n.token(i).to_owned()).collect()
     }
 

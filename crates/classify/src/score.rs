@@ -133,9 +133,11 @@ impl Classifier {
         let roles_of = |&(a, b): &(u32, u32)| &roles[a as usize..=b as usize];
         let on_location = |s: &(u32, u32)| roles_of(s).iter().all(|&r| matches!(r, Role::Location | Role::Name));
         // Every word of the match is in a cause, or some is and the rest are places or names.
+        // Most texts name no cause: one look at the roles spares the look at every match.
+        let any_cause = roles.contains(&Role::Cause);
         let on_cause = |s: &(u32, u32)| {
             let roles = roles_of(s);
-            roles.iter().all(|&r| r != Role::Word) && roles.contains(&Role::Cause)
+            any_cause && roles.iter().all(|&r| r != Role::Word) && roles.contains(&Role::Cause)
         };
         let mut evidence =
             Evidence { tallies: Vec::new(), first_at: Vec::new(), suppressed: Vec::new(), cues, rules: Vec::new() };
