@@ -198,9 +198,9 @@ fn mark_names(norm: &Normalized, kinds: &[Kinds], out: &mut [Role]) {
             out[t] = Role::Name;
         }
     };
-    for i in 0..n {
+    for (i, &kind) in kinds.iter().enumerate() {
         let w = norm.token(i);
-        if kinds[i] & NAME_ABBREVIATION != 0 {
+        if kind & NAME_ABBREVIATION != 0 {
             // After a titled name («Плесецкой ул. от …») the abbreviation closes it; else a name
             // follows, titled or not («ул. садовая»).
             let closes = i > 0 && titled(i - 1);
@@ -233,9 +233,7 @@ fn mark_locations(norm: &Normalized, kinds: &[Kinds], out: &mut Vec<Role>) {
     out.clear();
     out.resize(n, Role::Word);
     let word = |i: usize| (i < n).then(|| norm.token(i));
-    for i in 0..n {
-        let w = norm.token(i);
-        let kind = kinds[i];
+    for (i, &kind) in kinds.iter().enumerate() {
         if kind & (GENITIVE_PREPOSITION | INSTRUMENTAL_PREPOSITION | FRAMING_PREPOSITION) == 0 {
             continue;
         }
@@ -253,7 +251,7 @@ fn mark_locations(norm: &Normalized, kinds: &[Kinds], out: &mut Vec<Role>) {
         let Some(first) = word(at) else { continue };
         let extends = is_modifier(first, endings)
             || (endings == INSTRUMENTAL_ADJECTIVE && word(at + 1).is_some_and(|next| feminine_pair(first, next)));
-        if w == "у" && possessor(i, word) {
+        if norm.token(i) == "у" && possessor(i, word) {
             continue;
         }
         let end = if extends && at + 1 < n { at + 2 } else { at + 1 };
