@@ -54,6 +54,8 @@ const FRAMES: &[&str] = &["кабине", "кабинах", "холле", "та�
 /// would tell «рядом с селом, вонь» apart is gone, so only unambiguous endings extend the group.
 const GENITIVE_ADJECTIVE: &[&str] = &["ого", "его", "ой", "ей", "ых", "их"];
 const INSTRUMENTAL_ADJECTIVE: &[&str] = &["ым", "им", "ыми", "ими"];
+/// Not «-ие», «-ее»: nouns end so too («отопление», «покрытие»).
+const ACCUSATIVE_ADJECTIVE: &[&str] = &["ый", "ий", "ую", "юю", "ое", "ые"];
 
 /// What a token is besides a word of the post's subject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -355,6 +357,12 @@ const WORKS_VERBS: &[&str] = &[
     "раскапыва",
     "уклады",
     "клал",
+    "положил",
+    "уложил",
+    "асфальтир",
+    "ставил",
+    "устанавлива",
+    "установил",
     "спилива",
     "спилил",
     "пилил",
@@ -546,7 +554,9 @@ fn event_object<'a>(head: usize, accusative: bool, word: impl Fn(usize) -> Optio
     if word(at).is_some_and(|w| EVENT_PREPOSITIONS.contains(&w)) {
         at += 1;
     }
-    while word(at).is_some_and(|w| is_modifier(w, GENITIVE_ADJECTIVE)) {
+    // After a verb the object is in the accusative too («положили новый асфальт»).
+    let adjective = if accusative { ACCUSATIVE_ADJECTIVE } else { GENITIVE_ADJECTIVE };
+    while word(at).is_some_and(|w| is_modifier(w, GENITIVE_ADJECTIVE) || is_modifier(w, adjective)) {
         at += 1;
     }
     let is_object = |w: &str| {
@@ -812,6 +822,7 @@ mod tests {
         );
         assert_eq!(causes("Ремонтировали отопление и разобрали кровлю"), ["ремонтировали", "отопление"]);
         assert_eq!(causes("дорожники ставили светофор и задели кабель"), ["дорожники", "ставили", "светофор", "и"]);
+        assert_eq!(causes("как только положили новый асфальт, вода стоит"), ["положили", "новый", "асфальт"]);
         // In the middle of a clause and with no damage after it, works are the subject.
         assert!(causes("во дворе ремонтировали дорогу плохо").is_empty());
         assert_eq!(causes("когда отключили свет, троллейбусы встали"), ["отключили", "свет"]);
