@@ -7,8 +7,10 @@
 //! Classification is then a pure function of the text (its first [`MAX_TEXT_CHARS`] characters:
 //! every real post fits, and a pathological one costs bounded memory) and the [`SourceContext`]: normalise
 //! ([`normalize`]), detect the language ([`lang`]), scan once ([`engine`]), mark the nouns named
-//! as places («у лифта»: [`location`], which carry no topic alone) and the words of street and
-//! stop names («ул. Энергетиков», which carry none at all), score topics, decide the kind
+//! as places («у лифта»: [`location`], which carry no topic alone), the words of street and
+//! stop names («ул. Энергетиков», which carry none at all) and the events named as causes
+//! («после ремонта теплотрассы»: [`cause`], which count only when nothing else names the
+//! subject), score topics, decide the kind
 //! ([`kind`]: a topic alone is no complaint, and a source's own post needs a resident's voice),
 //! resolve the municipality ([`gazetteer`]).
 //!
@@ -27,6 +29,7 @@
 //! - [`coverage`]: how many texts each pattern matches on its own (`otklik rules-coverage`).
 //! - [`gazetteer`]: the compiled ОКТМО gazetteer and municipality resolution.
 
+pub mod cause;
 pub mod config;
 pub mod coverage;
 pub mod engine;
