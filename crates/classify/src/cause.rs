@@ -78,20 +78,19 @@ const FAILURES: &[&str] =
     &["прорыв", "порыв", "отключени", "авари", "протечк", "протечек", "затоплени", "поломк", "замыкани"];
 
 fn is_works(word: &str) -> bool {
-    static STEMS: LazyLock<Stems> = LazyLock::new(|| Stems::new(WORKS));
-    STEMS.start(word) || WORKS_FORMS.contains(&word)
+    WORKS_STEMS.start(word) || WORKS_FORMS.contains(&word)
 }
 
 fn is_failure(word: &str) -> bool {
-    static STEMS: LazyLock<Stems> = LazyLock::new(|| Stems::new(FAILURES));
-    STEMS.start(word)
+    FAILURE_STEMS.start(word)
 }
 
 /// Prepositions that join a place or a source to an event («протечки с крыши», «прорыва на
 /// теплотрассе», «работ по замене»).
 const EVENT_PREPOSITIONS: &[&str] = &["с", "со", "на", "в", "во", "по", "из", "под"];
 
-/// Words that end a noun group: what follows them is another clause or another subject.
+/// Words that end a noun group read forwards: what follows them is another clause or another
+/// subject. Unlike [`CLAUSE_BREAKS`], «уже», «ещё» end it too («после ремонта уже месяц…»).
 const GROUP_BREAKS: &[&str] = &["и", "а", "но", "не", "нет", "что", "как", "когда", "уже", "ещё", "еще", "так"];
 
 /// Conjunctions that open a clause of time or cause («когда меняли трубы, …»); each is one to
@@ -299,8 +298,7 @@ fn mark_doers(norm: &Normalized, kinds: &[Kinds], out: &mut [Role]) {
 }
 
 fn is_damage_verb(word: &str) -> bool {
-    static STEMS: LazyLock<Stems> = LazyLock::new(|| Stems::new(DAMAGE_VERBS));
-    (past_form(word) || word == "снес") && STEMS.start(word)
+    (past_form(word) || word == "снес") && DAMAGE_VERB_STEMS.start(word)
 }
 
 /// A word that ends as a verb in the past does («-л», «-ли», «-ла», «-ло»), read from its bytes:
@@ -328,8 +326,8 @@ fn event_object<'a>(head: usize, accusative: bool, word: impl Fn(usize) -> Optio
         at += 1;
     }
     // After a verb the object is in the accusative too («положили новый асфальт»).
-    let adjective = if accusative { ACCUSATIVE_ADJECTIVE } else { GENITIVE_ADJECTIVE };
-    while word(at).is_some_and(|w| is_modifier(w, GENITIVE_ADJECTIVE) || is_modifier(w, adjective)) {
+    let modifier = |w: &str| is_modifier(w, GENITIVE_ADJECTIVE) || (accusative && is_modifier(w, ACCUSATIVE_ADJECTIVE));
+    while word(at).is_some_and(modifier) {
         at += 1;
     }
     let is_object = |w: &str| {
@@ -360,9 +358,6 @@ fn event_object<'a>(head: usize, accusative: bool, word: impl Fn(usize) -> Optio
 
 /// The networks that works are done on, in the genitive («трубы водопровода»).
 const NETWORKS: &[&str] = &["водопровода", "газопровода", "теплотрассы", "теплосети", "ливневки", "ливневой"];
-
-/// Words that turn from what was done to what is still wrong («дерево убрали, а света нет»).
-pub(crate) const CONTRASTS: &[&str] = &["а", "но", "однако", "зато"];
 
 /// Stems of verbs that say a problem was dealt with: removed, mended, restored, given back.
 const DONE_VERBS: &[&str] = &[
@@ -426,22 +421,26 @@ fn mark_done(norm: &Normalized, kinds: &[Kinds], out: &mut [Role]) {
     }
 }
 
-/// Words that end a clause when read backwards from a verb.
+/// Words that end a clause read backwards from a verb; «уже» does not («ветку уже убрали»).
 const CLAUSE_BREAKS: &[&str] = &["и", "а", "но", "однако", "что", "как", "когда", "если", "хотя", "не", "нет"];
 
 fn is_done_verb(word: &str) -> bool {
-    static STEMS: LazyLock<Stems> = LazyLock::new(|| Stems::new(DONE_VERBS));
-    STEMS.start(word)
+    DONE_VERB_STEMS.start(word)
 }
 
 /// «сломали», «повредила», «стало»: a verb in the past, the next clause's predicate. A noun
-/// ends so rarely («кровли», «котла» have a consonant before the ending).
+/// ends so rarely («кровли», «котла» have a consonant before the ending). Stricter than
+/// [`past_form`], the cheap filter, which lets «котла» through.
 fn is_past_verb(word: &str) -> bool {
     let mut rev = word.chars().rev();
     let (Some(last), Some(l), Some(vowel)) = (rev.next(), rev.next(), rev.next()) else { return false };
     matches!(last, 'и' | 'а' | 'о') && l == 'л' && "аяеиыуо".contains(vowel)
 }
 
+static WORKS_STEMS: LazyLock<Stems> = LazyLock::new(|| Stems::new(WORKS));
+static FAILURE_STEMS: LazyLock<Stems> = LazyLock::new(|| Stems::new(FAILURES));
+static DAMAGE_VERB_STEMS: LazyLock<Stems> = LazyLock::new(|| Stems::new(DAMAGE_VERBS));
+static DONE_VERB_STEMS: LazyLock<Stems> = LazyLock::new(|| Stems::new(DONE_VERBS));
 static DOER_STEMS: LazyLock<Stems> = LazyLock::new(|| Stems::new(DOERS));
 static WORKS_VERB_STEMS: LazyLock<Stems> = LazyLock::new(|| Stems::new(WORKS_VERBS));
 static FAILURE_VERB_STEMS: LazyLock<Stems> = LazyLock::new(|| Stems::new(FAILURE_VERBS));

@@ -21,8 +21,9 @@
 //! or right before it («Садовая улица»). A predicate in lower case stays a word: «улица грязная»,
 //! «на тёмной улице».
 
-use crate::cause::{self, past_form, CAUSE_PREPOSITIONS, CLAUSE_OPENERS, CONTRASTS, TIME_PREPOSITIONS};
+use crate::cause::{self, past_form, CAUSE_PREPOSITIONS, CLAUSE_OPENERS, TIME_PREPOSITIONS};
 use crate::normalize::{Normalized, NAME_ABBREVIATIONS};
+use crate::region::CONTRASTS;
 use std::sync::LazyLock;
 
 /// Prepositions of place that take the genitive («у лифта», «возле старой батареи»). «в» and «на»

@@ -198,8 +198,9 @@ const FORMER_STAYS: &[&str] = &[
     "были",
 ];
 
-/// Conjunctions that turn from one place to another: «в Саратове сделали, а в Сердобске нет».
-const CONTRASTS: &[&str] = &["а", "но", "зато", "однако"];
+/// Conjunctions that turn from one thing to another: from one place to another («в Саратове
+/// сделали, а в Сердобске нет»), from what was done to what is still wrong (`cause`).
+pub(crate) const CONTRASTS: &[&str] = &["а", "но", "зато", "однако"];
 
 /// Prepositions of a route's end: «до Саратова», «из Самары», «от Москвы».
 const ROUTE_ENDS: &[&str] = &["до", "из", "изо", "от", "ото"];
