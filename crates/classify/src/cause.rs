@@ -476,14 +476,10 @@ const ACCUSATIVE_ADJECTIVE: &[&str] = &["ый", "ий", "ую", "юю", "ое", 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::location;
-    use crate::normalize::normalize;
+    use crate::location::tests::marked;
 
     fn causes(text: &str) -> Vec<String> {
-        let n = normalize(text);
-        let mut out = Vec::new();
-        location::mark(&n, &mut out, &mut Vec::new());
-        (0..n.tokens.len()).filter(|&i| out[i] == Role::Cause).map(|i| n.token(i).to_owned()).collect()
+        marked(text, Role::Cause)
     }
 
     #[test]
@@ -512,7 +508,7 @@ mod tests {
         assert!(causes("из-за снега не пройти").is_empty());
         assert!(causes("из-за отсутствия освещения страшно").is_empty());
         assert!(causes("после дождя яма").is_empty());
-        assert!(causes("после работы прихожу, а света нет") == ["работы"]);
+        assert_eq!(causes("после работы прихожу, а света нет"), ["работы"]);
     }
 
     #[test]

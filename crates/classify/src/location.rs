@@ -277,11 +277,12 @@ pub(crate) fn is_modifier(word: &str, endings: &[&str]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::normalize::normalize;
 
-    fn marked(text: &str, role: Role) -> Vec<String> {
+    /// The words of `text` that the marks read as `role`.
+    pub(crate) fn marked(text: &str, role: Role) -> Vec<String> {
         let n = normalize(text);
         let mut out = Vec::new();
         mark(&n, &mut out, &mut Vec::new());
