@@ -152,7 +152,7 @@ pub struct RuleHit {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub located: bool,
     /// Every match lies in an event named as the cause («после ремонта теплотрассы»): it counts
-    /// as a place word does.
+    /// only when no topic passes on evidence of its own.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub caused: bool,
     /// Every match not excluded starts or ends on a street's or a stop's name: it did not count.
@@ -181,7 +181,7 @@ pub struct Explanation {
     /// topic alone.
     pub locations: Vec<Span>,
     /// Words of an event named as the cause of the problem («после прорыва водопровода»), which
-    /// count as place words.
+    /// count only when nothing else names the subject.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub causes: Vec<Span>,
     /// Words of a street's, a square's or a stop's name («ул. Школьная»), which carry no topic.
@@ -659,7 +659,7 @@ struct Scratch {
     excluded: Vec<(Topic, (u32, u32))>,
     /// Per token: a word, a location, a cause or a name.
     roles: Vec<Role>,
-    /// Per token: what it can do in the location marks.
+    /// Per token: what it can do in the location and cause marks.
     kinds: Vec<location::Kinds>,
 }
 

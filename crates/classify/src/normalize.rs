@@ -38,7 +38,7 @@ pub struct Normalized {
     /// the first word of a sentence. Street and stop names are told by it (see `location`).
     pub titled: Vec<bool>,
     /// Per token: a punctuation mark or a line break stands between it and the token before
-    /// («трубу заменили, а лифт…»). Clauses are told by it (see `location`).
+    /// («трубу заменили, а лифт…»). Clauses are told by it (see `cause`).
     pub paused: Vec<bool>,
 }
 

@@ -232,20 +232,13 @@ impl Classifier {
             Owner::Topic(owner) => Some(owner),
             Owner::Cue(_) => None,
         };
-        let mutual = |target: Topic, owner: Topic| {
-            evidence.suppressed.iter().any(|&(t, r)| t == owner && owner_of(r) == Some(target))
-        };
-        let kept: Vec<bool> = evidence
+        // A few pairs at most, and none in most texts (an empty clone allocates nothing).
+        let all = evidence.suppressed.clone();
+        let mutual = |target: Topic, owner: Topic| all.iter().any(|&(t, r)| t == owner && owner_of(r) == Some(target));
+        let passes = |topic: Topic| scored.iter().any(|s| s.topic == topic && passing(&s.topic, s.score));
+        evidence
             .suppressed
-            .iter()
-            .map(|&(target, rule)| {
-                owner_of(rule).is_some_and(|owner| {
-                    scored.iter().any(|s| s.topic == owner && passing(&s.topic, s.score)) && !mutual(target, owner)
-                })
-            })
-            .collect();
-        let mut kept = kept.into_iter();
-        evidence.suppressed.retain(|_| kept.next().unwrap_or(false));
+            .retain(|&(target, rule)| owner_of(rule).is_some_and(|owner| passes(owner) && !mutual(target, owner)));
         let suppressed = &evidence.suppressed;
         let suppressed_by = |t: &Topic| suppressed.iter().find(|(x, _)| x == t).map(|&(_, r)| r);
         let best = scored
@@ -393,17 +386,16 @@ impl Evidence {
             }
         };
         let tally = &mut self.tallies[index];
-        if standing == Standing::Located {
-            tally.located += meta.weight;
-        } else if standing == Standing::Caused {
-            tally.caused += meta.weight;
-        } else if meta.context {
-            tally.context += meta.weight;
-        } else {
-            tally.core += meta.weight;
-            match self.first_at.iter_mut().find(|(t, _)| *t == topic) {
-                Some(e) => e.1 = first_phrase(e.1, first),
-                None => self.first_at.push((topic, first)),
+        match standing {
+            Standing::Located => tally.located += meta.weight,
+            Standing::Caused => tally.caused += meta.weight,
+            Standing::Own if meta.context => tally.context += meta.weight,
+            Standing::Own => {
+                tally.core += meta.weight;
+                match self.first_at.iter_mut().find(|(t, _)| *t == topic) {
+                    Some(e) => e.1 = first_phrase(e.1, first),
+                    None => self.first_at.push((topic, first)),
+                }
             }
         }
         if tally.strongest.is_none_or(|(w, _)| meta.weight > w) {
