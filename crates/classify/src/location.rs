@@ -212,10 +212,30 @@ fn mark_names(norm: &Normalized, kinds: &[Kinds], out: &mut [Role]) {
         if after && (kind || STOP_STEMS.iter().any(|s| w.starts_with(s))) {
             name_from(i + 1, out);
         }
+        // «на Медицинской в Заречном», «по Школьной, 5»: a street's adjective with its «улица»
+        // left out, when no noun of its own follows it.
+        if after && (w == "на" || w == "по") && street_without_kind(norm, i + 1) {
+            out[i + 1] = Role::Name;
+        }
         if before && kind {
             name_before(i, out);
         }
     }
+}
+
+/// Words after which a titled adjective stands alone: a preposition, a house («д.», «дом»).
+const AFTER_A_STREET: &[&str] = &["в", "во", "у", "около", "возле", "напротив", "рядом", "д", "дом", "между", "и"];
+
+/// Whether the titled token `at` is a street's feminine adjective standing alone («Школьной»):
+/// the text ends after it, or a punctuation mark, a number or a preposition follows.
+fn street_without_kind(norm: &Normalized, at: usize) -> bool {
+    let w = norm.token(at);
+    let feminine = (w.ends_with("ой") || w.ends_with("ей")) && w.chars().count() > 4;
+    feminine
+        && (at + 1 >= norm.tokens.len()
+            || norm.paused[at + 1]
+            || norm.token(at + 1).starts_with(|c: char| c.is_ascii_digit())
+            || AFTER_A_STREET.contains(&norm.token(at + 1)))
 }
 
 /// Marks the nouns of phrases of place (see the module docs).
@@ -337,6 +357,10 @@ pub(crate) mod tests {
         assert_eq!(names("на остановке Больничная нет навеса"), ["больничная"]);
         assert_eq!(names("Возле Вокзальной площади яма"), ["вокзальной"]);
         assert_eq!(names("светофор на Плесецкой ул. при движении от ост. Школьная"), ["плесецкой", "школьная"]);
+        // «улица» left out: a feminine adjective after «на», «по» with no noun of its own.
+        assert_eq!(names("три дома на Медицинской в Заречном без света"), ["медицинской"]);
+        assert_eq!(names("яма по Школьной, 5"), ["школьной"]);
+        assert!(names("мусор на Детской площадке").is_empty());
     }
 
     #[test]

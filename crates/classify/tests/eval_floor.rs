@@ -171,7 +171,8 @@ fn a_residents_report_of_a_fault_is_a_complaint() {
 /// 0 of 24 place topics tagged, 21 of 24 right topics (0.5.0: 5 and 16); with 0.6.3, 0 and 28 of 31;
 /// with 0.6.4, 0 and 30 of 33. Rows `n*` name a street or a stop whose name is another topic's word
 /// («ул. Энергетиков», «остановка Школьная»): with 0.6.6, 0 and 47 of 49; without the name marks,
-/// 4 of their topics were tagged. Rows `c*` name a cause of another topic («после ремонта
+/// 4 of their topics were tagged; `n17`, `n18` leave «улица» out («на Медицинской в
+/// Заречном»), and `n17` was healthcare until 0.6.9 read such a name. Rows `c*` name a cause of another topic («после ремонта
 /// теплотрассы», «когда меняли трубы», «дерево убрали, а…», «мусоровоз продавил…»): with 0.6.8,
 /// 22 of 40 cause topics tagged and 17 right; with 0.6.9, 0 and 37.
 #[test]
