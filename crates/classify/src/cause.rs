@@ -104,8 +104,10 @@ pub(crate) const CLAUSE_OPENERS: &[&[&str]] = &[
     &["из-за", "того", "что"],
 ];
 
-/// The most words between a clause's opener and its verb («когда в подвале меняли трубы»).
-const MAX_BEFORE_VERB: usize = 3;
+/// The most words between a clause's opener and its verb («когда в подвале меняли трубы»,
+/// «после того как на ул. Лермонтова в Кузнецке перекрыли проезд»). Further, the verb is more
+/// often another clause's, where punctuation is missing («когда расселят … плитку положили»).
+const MAX_BEFORE_VERB: usize = 5;
 
 /// Stems of verbs of works («меняли», «ремонтировали», «чистили»); only their past forms open a
 /// cause, so that «когда отремонтируют дорогу?» stays the question it is.
@@ -353,6 +355,12 @@ fn event_object<'a>(head: usize, accusative: bool, word: impl Fn(usize) -> Optio
     if of > at + 1 && word(of).is_some_and(is_object) {
         return of + 1;
     }
+    // What the works were for: «копали траншею под водопровод», «перекрыли проезд под ремонт
+    // водопровода».
+    if word(at + 1).is_some_and(|w| w == "под" || w == "для") && word(at + 2).is_some_and(is_object) {
+        let service = word(at + 3).is_some_and(service);
+        return at + 3 + usize::from(service);
+    }
     at + 1
 }
 
@@ -527,6 +535,15 @@ mod tests {
         assert_eq!(causes("Ремонтировали отопление и разобрали кровлю"), ["ремонтировали", "отопление"]);
         assert_eq!(causes("дорожники ставили светофор и задели кабель"), ["дорожники", "ставили", "светофор", "и"]);
         assert_eq!(causes("как только положили новый асфальт, вода стоит"), ["положили", "новый", "асфальт"]);
+        assert_eq!(
+            causes("после того как рядом копали траншею под водопровод, запахло газом"),
+            ["рядом", "копали", "траншею", "под", "водопровод"]
+        );
+        assert_eq!(
+            causes("после того как на ул. Лермонтова в Кузнецке перекрыли проезд под ремонт водопровода мусоровоз"),
+            // «Лермонтова» is a street's name, which the name marks take after.
+            ["на", "ул", "в", "кузнецке", "перекрыли", "проезд", "под", "ремонт", "водопровода"]
+        );
         // In the middle of a clause and with no damage after it, works are the subject.
         assert!(causes("во дворе ремонтировали дорогу плохо").is_empty());
         assert_eq!(causes("когда отключили свет, троллейбусы встали"), ["отключили", "свет"]);
