@@ -318,6 +318,22 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_lexicon_finds_every_listed_word_and_nothing_else() {
+        for &w in GENITIVE {
+            assert_ne!(LEXICON.kinds(w) & GENITIVE_PREPOSITION, 0, "{w}");
+        }
+        for &w in NAME_ABBREVIATIONS {
+            assert_ne!(LEXICON.kinds(w) & NAME_ABBREVIATION, 0, "{w}");
+        }
+        // «в» is a framing preposition and the first word of «в ходе», «в результате».
+        assert_eq!(LEXICON.kinds("в"), FRAMING_PREPOSITION | OPENS);
+        assert_eq!(LEXICON.kinds("однако"), CONTRAST);
+        for w in ["", "лифт", "возлее", "ул.", "отопление"] {
+            assert_eq!(LEXICON.kinds(w), 0, "{w}");
+        }
+    }
+
+    #[test]
     fn a_prepositional_phrase_of_place_marks_its_noun() {
         assert_eq!(places("Грязные стены у лифта"), ["лифта"]);
         assert_eq!(places("рядом с лифтом разбито окно"), ["лифтом"]);
