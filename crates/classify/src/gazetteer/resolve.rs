@@ -7,14 +7,16 @@
 //! region, then by second clues, then by salience; the text gets a municipality only when all
 //! resolved mentions agree and no unresolved one points elsewhere.
 
-use super::normalize::{normalize_into, Normalized};
+use super::normalize::{encode, normalize_into, Normalized};
 use super::{Gazetteer, Meaning, PlaceClass, Strength, TypeWord};
 use crate::normalize::is_upper;
+use crate::region::CONTRASTS;
 use aho_corasick::{Anchored, Input};
 use otklik_model::{MunicipalityEvidence, MunicipalityMatch};
 use serde::Serialize;
 use std::cell::{OnceCell, RefCell};
 use std::ops::Range;
+use std::sync::LazyLock;
 
 /// The most names (places, districts, regions — accepted or not) one text is resolved on. A post
 /// names a handful; a text that names hundreds is a list, not a report of one place, and would
@@ -367,9 +369,11 @@ fn comma_between(text: &str, norm: &Normalized, a: Range<usize>, b: Range<usize>
 
 /// The part a mention starting at `start` plays, from the four words before it.
 fn role_of(nt: &[u8], start: usize) -> Role {
-    // «из», «от» right before; «а», «но», «зато» among the four words before (encoded bytes).
+    // «из», «от» right before; a word of contrast («а», «но», «зато», «однако») among the four
+    // words before (encoded bytes).
     const FROM: &[&[u8]] = &[&[0xC8, 0xC7], &[0xCE, 0xD2]];
-    const BUT: &[&[u8]] = &[&[0xC0], &[0xCD, 0xCE], &[0xC7, 0xC0, 0xD2, 0xCE]];
+    static BUT: LazyLock<Vec<Vec<u8>>> =
+        LazyLock::new(|| CONTRASTS.iter().map(|w| encode(w).trim_ascii().to_vec()).collect());
     // «до», «на»; «в» after a verb of going or sending (едем, едут, ездим, ехать, везут, возят,
     // направляют, отправляют, дым) — by their stems.
     const TO: &[&[u8]] = &[&[0xC4, 0xCE], &[0xCD, 0xC0]];
@@ -398,7 +402,7 @@ fn role_of(nt: &[u8], start: usize) -> Role {
         if n == 0 && AT.contains(&w) && compares(nt, from) {
             return Role::Compared;
         }
-        if BUT.contains(&w) {
+        if BUT.iter().any(|but| but.as_slice() == w) {
             return Role::Contrast;
         }
         at = from;
