@@ -8,9 +8,11 @@
 //! has a floor: the share of its rows that get exactly the labelled municipality (none when empty)
 //! and out-of-region flag.
 
-use otklik_classify::{Classifier, SourceContext};
+mod common;
+
+use common::{fixture, shipped};
+use otklik_classify::SourceContext;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 /// Measured when the mechanisms landed (see the README «Classifier quality»); raise them when
 /// resolution improves, never lower them to make a change pass.
@@ -29,11 +31,8 @@ const FLOORS: &[(&str, f64)] = &[
 
 #[test]
 fn every_hard_case_family_stays_above_its_floor() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let g = root.join("config/gazetteer/gazetteer.tsv");
-    let classifier = Classifier::load(&root.join("config/topics"), Some(g.as_path())).expect("shipped rules load");
-    let mut reader =
-        csv::Reader::from_path(root.join("tests/fixtures/classify/hard_places.csv")).expect("fixture opens");
+    let classifier = shipped(true);
+    let mut reader = fixture("hard_places.csv");
     let mut families: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut misses = Vec::new();
     for record in reader.records() {

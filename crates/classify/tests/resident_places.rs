@@ -9,16 +9,15 @@
 //! The targets, through the whole classifier (the other-region check included): of the
 //! municipalities assigned ≥ 99 % right, of the named places ≥ 95 % found.
 
-use otklik_classify::{Classifier, SourceContext};
-use std::path::PathBuf;
+mod common;
+
+use common::{fixture, shipped};
+use otklik_classify::SourceContext;
 
 #[test]
 fn resident_written_places_meet_the_targets() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let g = root.join("config/gazetteer/gazetteer.tsv");
-    let classifier = Classifier::load(&root.join("config/topics"), Some(g.as_path())).expect("shipped rules load");
-    let mut reader =
-        csv::Reader::from_path(root.join("tests/fixtures/classify/resident_places.csv")).expect("fixture opens");
+    let classifier = shipped(true);
+    let mut reader = fixture("resident_places.csv");
     let (mut assigned, mut right, mut named, mut found) = (0usize, 0usize, 0usize, 0usize);
     let (mut elsewhere, mut flagged, mut flagged_wrongly) = (0usize, 0usize, 0usize);
     let mut misses = Vec::new();
