@@ -84,17 +84,24 @@ pub fn classify(config_path: &Path, options: &ClassifyOptions) -> Result<()> {
     // The threads are not joined when the writer fails (a closed pipe): a reader waiting for
     // stdin that never ends must not keep the process alive, so they own what they use.
     let max_line_bytes = options.max_line_bytes;
-    let reader = std::thread::spawn(move || read_batches(max_line_bytes, &batch_tx, &permit_tx));
+    // Named, so that a profile or `scripts/classify-bench.py` can tell the threads' shares apart.
+    let reader = std::thread::Builder::new()
+        .name("classify-reader".into())
+        .spawn(move || read_batches(max_line_bytes, &batch_tx, &permit_tx))
+        .context("cannot start the stdin reader")?;
     let batch_rx = Arc::new(Mutex::new(batch_rx));
-    for _ in 0..workers {
+    for worker in 0..workers {
         let (batch_rx, done_tx) = (Arc::clone(&batch_rx), done_tx.clone());
         let (classifier, context, explain) = (Arc::clone(&classifier), context.clone(), options.explain);
-        std::thread::spawn(move || loop {
-            let Ok(batch) = batch_rx.lock().unwrap_or_else(PoisonError::into_inner).recv() else { break };
-            if done_tx.send(classify_batch(&classifier, &context, explain, max_line_bytes, batch)).is_err() {
-                break;
-            }
-        });
+        std::thread::Builder::new()
+            .name(format!("classify-{worker}"))
+            .spawn(move || loop {
+                let Ok(batch) = batch_rx.lock().unwrap_or_else(PoisonError::into_inner).recv() else { break };
+                if done_tx.send(classify_batch(&classifier, &context, explain, max_line_bytes, batch)).is_err() {
+                    break;
+                }
+            })
+            .context("cannot start a classifier thread")?;
     }
     drop(done_tx);
     write_in_order(done_rx, permit_rx, options.strict)?;
