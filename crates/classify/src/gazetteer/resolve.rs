@@ -132,12 +132,20 @@ enum Role {
     Destination,
     /// «как в X», «чем в X»: what the problem's place is compared with.
     Compared,
+    /// «работаю в X», «учусь в X», «прописка в X», «раньше жили в X»: where the writer works,
+    /// studies, is registered or used to live, beside where they live now.
+    Elsewhere,
+    /// «из X в Y»: where a route ends. The problem's place when nothing else is named («из
+    /// Кузнецка в Пензу, а тут…»), aside when something is («из X в Y автобус не пришёл, на
+    /// остановке в X…»).
+    RouteEnd,
 }
 
 impl Role {
-    /// Not where the problem is: where someone comes from or goes, or what is compared with.
+    /// Not where the problem is: where someone comes from or goes, what is compared with, or
+    /// a part of the writer's life spent elsewhere.
     fn aside(self) -> bool {
-        matches!(self, Role::Origin | Role::Destination | Role::Compared)
+        matches!(self, Role::Origin | Role::Destination | Role::Compared | Role::Elsewhere | Role::RouteEnd)
     }
 }
 
@@ -367,6 +375,14 @@ fn comma_between(text: &str, norm: &Normalized, a: Range<usize>, b: Range<usize>
     text.get(gap).is_some_and(|gap| gap.contains(','))
 }
 
+/// «из X в Y»: the name right after another that someone comes from, joined to it by «в», is
+/// where the route ends.
+fn route_end(nt: &[u8], toks: &[Tok], i: usize) -> Option<Role> {
+    let prev = toks[..i].last()?;
+    let joined = nt.get(prev.end..toks[i].start) == Some(&[b' ', 0xC2][..]);
+    (joined && role_of(nt, prev.start) == Role::Origin).then_some(Role::RouteEnd)
+}
+
 /// The part a mention starting at `start` plays, from the four words before it.
 fn role_of(nt: &[u8], start: usize) -> Role {
     // «из», «от» right before; a word of contrast («а», «но», «зато», «однако») among the four
@@ -382,6 +398,9 @@ fn role_of(nt: &[u8], start: usize) -> Role {
     // «в», «во», «на», «у»
     const AT: &[&[u8]] = &[&[0xC2], &[0xC2, 0xCE], &[0xCD, 0xC0], &[0xD3]];
     let mut at = start;
+    // A life spent elsewhere gives way to a contrast further back: «а работаю в Пензе» turns to
+    // the place it names.
+    let mut elsewhere = false;
     for n in 0..4 {
         let (w, from) = word_before(nt, at);
         if w.is_empty() {
@@ -402,12 +421,32 @@ fn role_of(nt: &[u8], start: usize) -> Role {
         if n == 0 && AT.contains(&w) && compares(nt, from) {
             return Role::Compared;
         }
+        elsewhere |= n == 0 && AT.contains(&w) && spent_elsewhere(nt, from);
         if BUT.iter().any(|but| but.as_slice() == w) {
             return Role::Contrast;
         }
         at = from;
     }
-    Role::Plain
+    if elsewhere {
+        Role::Elsewhere
+    } else {
+        Role::Plain
+    }
+}
+
+/// Whether the words before the preposition at `at` tell a part of the writer's life spent at the
+/// place: work, study, registration («работаю в», «учусь в», «прописка в», «прописаны в»), or a
+/// home left («раньше жили в»).
+fn spent_elsewhere(nt: &[u8], at: usize) -> bool {
+    const SPENT: &[&str] = &["работаю", "работает", "работаем", "работают", "учусь", "учится", "учимся", "учатся", "учеба", "прописк", "прописан", "зарегистрирован"];
+    const LIVED: &[&str] = &["жили", "жил", "жила", "проживали", "проживал", "проживала"];
+    const BEFORE: &[&str] = &["раньше", "прежде", "когда-то", "раньше-то"];
+    let (verb, from) = word_before(nt, at);
+    let verb = super::normalize::decode(verb);
+    if SPENT.iter().any(|s| verb.starts_with(s)) {
+        return true;
+    }
+    LIVED.contains(&verb.as_str()) && BEFORE.contains(&super::normalize::decode(word_before(nt, from).0).as_str())
 }
 
 /// Whether the word before the one at `at` is a person's title or office («депутат», «главы»,
@@ -577,7 +616,7 @@ impl<'a> Here<'a> {
             has_place: ms.iter().any(|m| matches!(m, Meaning::Place { .. })),
             after_street: false,
             after_institution: false,
-            role: role_of(nt, t.start),
+            role: route_end(nt, toks, i).unwrap_or_else(|| role_of(nt, t.start)),
         };
         here.after_street = here.prev_has(g, |m| matches!(m, Meaning::Street));
         here.after_institution = here.prev_has(g, |m| matches!(m, Meaning::Institution));
@@ -1143,6 +1182,12 @@ fn problems_place(pending: &[Pending]) -> Option<u32> {
     let (m, conflict) = agree(pending, |p| !aside(p));
     if m.is_some() && !conflict {
         return m;
+    }
+    if m.is_none() {
+        let (m, conflict) = agree(pending, |p| !aside(p) || p.role == Role::RouteEnd);
+        if m.is_some() && !conflict {
+            return m;
+        }
     }
     // The place set against the others («…, а в Y»), when what follows names only it again
     // («а работаю в Пензе. В Пензе на Окружной пробка»).
