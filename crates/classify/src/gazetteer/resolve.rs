@@ -139,6 +139,10 @@ enum Role {
     /// Кузнецка в Пензу, а тут…»), aside when something is («из X в Y автобус не пришёл, на
     /// остановке в X…»).
     RouteEnd,
+    /// «я из X», «мы с X», «пишу из X», «живу в X» in a text that comes back home («у нас»,
+    /// «домой», «вернулась»): the writer's home, where the problem is when other places are only
+    /// visited («Живу в Колышлее. Ездили к сестре в Сердобск… Вернулись — а у нас…»).
+    Home,
 }
 
 impl Role {
@@ -375,6 +379,26 @@ fn comma_between(text: &str, norm: &Normalized, a: Range<usize>, b: Range<usize>
     text.get(gap).is_some_and(|gap| gap.contains(','))
 }
 
+/// Whether the text speaks of coming back home: «у нас», «у себя», «домой», «вернулась».
+fn returns_home(nt: &[u8]) -> bool {
+    static WORDS: LazyLock<[Vec<u8>; 5]> =
+        LazyLock::new(|| [" у нас", " у себя", " домой", " вернул", " вернувш"].map(|w| encode(w).trim_ascii_end().to_vec()));
+    WORDS.iter().any(|w| nt.windows(w.len()).any(|at| at == w.as_slice()))
+}
+
+/// Whether the words before a name at `start` say it is the writer's home: «я из», «мы с»,
+/// «сама из», «пишу из», «живу в», «живём в», «проживаю в».
+fn writers_home(nt: &[u8], start: usize) -> bool {
+    const FROM: &[&str] = &["из", "с", "со"];
+    const WHO: &[&str] = &["я", "мы", "сам", "сама", "пишу", "пишем"];
+    const IN: &[&str] = &["в", "во"];
+    const LIVING: &[&str] = &["живу", "живем", "живет", "живут", "проживаю", "проживаем"];
+    let (prep, from) = word_before(nt, start);
+    let (prep, who) = (super::normalize::decode(prep), super::normalize::decode(word_before(nt, from).0));
+    (FROM.contains(&prep.as_str()) && WHO.contains(&who.as_str()))
+        || (IN.contains(&prep.as_str()) && LIVING.contains(&who.as_str()))
+}
+
 /// «из X в Y»: the name right after another that someone comes from, joined to it by «в», is
 /// where the route ends.
 fn route_end(nt: &[u8], toks: &[Tok], i: usize) -> Option<Role> {
@@ -565,6 +589,8 @@ struct Resolver<'a> {
     /// The whole text is in one case: capitals say nothing.
     caseless: bool,
     res: Resolution,
+    /// The text comes back to the writer's home (see [`Role::Home`]).
+    returns_home: bool,
     pending: Vec<Pending>,
     /// The token each pending mention was read from.
     pending_token: Vec<usize>,
@@ -641,6 +667,7 @@ impl<'a> Resolver<'a> {
             toks,
             caseless,
             res: Resolution::default(),
+            returns_home: returns_home(&norm.text),
             pending: Vec::new(),
             pending_token: Vec::new(),
             region_clues: Vec::new(),
@@ -668,6 +695,9 @@ impl<'a> Resolver<'a> {
             return None;
         }
         let mut h = Here::at(self.g, &self.norm.text, &self.toks, i);
+        if self.returns_home && h.role != Role::Contrast && writers_home(&self.norm.text, h.t.start) {
+            h.role = Role::Home;
+        }
         // «Окружная улица, Пенза»: a comma ends the street's or the institution's name.
         if h.prev.is_some_and(|prev| self.comma_between(prev, h.t)) {
             (h.after_street, h.after_institution) = (false, false);
@@ -1193,9 +1223,15 @@ fn problems_place(pending: &[Pending]) -> Option<u32> {
     // («а работаю в Пензе. В Пензе на Окружной пробка»).
     let mut named: Vec<&Pending> = pending.iter().filter(|p| p.resolved.is_some() && !aside(p)).collect();
     named.sort_by_key(|p| p.span.start);
-    let turn = named.iter().rposition(|p| p.role == Role::Contrast)?;
-    let m = named[turn].resolved;
-    named[turn..].iter().all(|p| p.resolved == m).then_some(m).flatten()
+    if let Some(turn) = named.iter().rposition(|p| p.role == Role::Contrast) {
+        let m = named[turn].resolved;
+        if named[turn..].iter().all(|p| p.resolved == m) {
+            return m;
+        }
+    }
+    // The writer's home, when the text comes back to it and the other places were visited.
+    let (m, conflict) = agree(pending, |p| p.role == Role::Home);
+    m.filter(|_| !conflict)
 }
 
 fn unique_muni(cands: &[Cand]) -> Option<u32> {
