@@ -147,10 +147,15 @@ pub(crate) fn other_region(norm: &Normalized, home: &Home) -> Option<OtherRegion
             COMPARISONS.contains(&word(j)) || (word(j) == "и" && j > 0 && COMPARISONS.contains(&word(j - 1)))
         };
         let compared = located && first >= 2 && comparing(first - 2);
-        // «жили в Москве», «20 лет прожила в Москве»: where the writer was, not where things are.
-        let former = located && first >= 2 && FORMER_STAYS.contains(&word(first - 2));
+        // «жили в Москве», «работал летом в Саранске»: where the writer was, not where things are.
+        let former = located && (2..=3).any(|k| first >= k && FORMER_STAYS.contains(&word(first - k)));
+        // «дочь учится в Саранске», «сестра в Саранске живёт», «к маме в Москву»: a relative's
+        // or a friend's place.
+        let someone_elses = located
+            && ((1..=3).any(|k| first >= k && is_relative(word(first - k)))
+                || (last + 1 < n && OTHERS_STAYS.contains(&word(last + 1))));
         let contrasted = located && (last + 1..n).any(|j| CONTRASTS.contains(&word(j)));
-        ROUTE_ENDS.contains(&before(first)) || compared || former || contrasted
+        ROUTE_ENDS.contains(&before(first)) || compared || former || someone_elses || contrasted
     };
     let mut found: Option<OtherRegion> = None;
     let mut note = |words: &str, aside: bool| match &mut found {
@@ -198,6 +203,21 @@ const FORMER_STAYS: &[&str] = &[
     "были",
 ];
 
+/// Verbs of someone else living, studying or working somewhere, said after the place: «сестра в
+/// Саранске живёт».
+const OTHERS_STAYS: &[&str] = &["живет", "живут", "учится", "учатся", "работает", "работают"];
+
+/// Whether `w` names a relative or a friend, in any case: «дочь», «сестре», «родителей».
+fn is_relative(w: &str) -> bool {
+    const STEMS: &[&str] = &[
+        "доч", "сын", "сестр", "брат", "мам", "пап", "мать", "матер", "отец", "отца", "отцу", "родител",
+        "подруг", "муж", "жена", "жене", "жену", "внук", "внуч", "бабушк", "дедушк", "свекров", "тещ",
+        "родственник", "знакомы",
+    ];
+    const FRIENDS: &[&str] = &["друг", "друга", "другу", "друзья", "друзей", "друзьям"];
+    STEMS.iter().any(|s| w.starts_with(s)) || FRIENDS.contains(&w) || OTHERS_STAYS.contains(&w)
+}
+
 /// Conjunctions that turn from one thing to another: from one place to another («в Саратове
 /// сделали, а в Сердобске нет»), from what was done to what is still wrong (`cause`).
 pub(crate) const CONTRASTS: &[&str] = &["а", "но", "зато", "однако"];
@@ -238,6 +258,11 @@ pub(crate) fn said_as_location(text: &str, start: usize) -> bool {
         text[..start].split(|c: char| !c.is_alphanumeric()).rev().filter(|w| !w.is_empty()).map(str::to_lowercase);
     let Some(mut last) = words.next() else { return false };
     if last == "с" && words.clone().next().as_deref() == Some("рядом") {
+        return true;
+    }
+    // «я из Иссы», «мы с Тамалы», «пишу из Башмаково»: where the writer lives.
+    const WRITER: &[&str] = &["я", "мы", "сам", "сама", "пишу", "пишем"];
+    if ["из", "с", "со"].contains(&last.as_str()) && words.clone().next().is_some_and(|w| WRITER.contains(&w.as_str())) {
         return true;
     }
     if TYPE_WORDS.contains(&last.as_str()) {

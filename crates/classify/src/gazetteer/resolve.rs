@@ -151,6 +151,13 @@ impl Role {
     fn aside(self) -> bool {
         matches!(self, Role::Origin | Role::Destination | Role::Compared | Role::Elsewhere | Role::RouteEnd)
     }
+
+    /// Named in passing: a place that is none of the chosen municipality's and still says
+    /// nothing against it. The end of a route and a part of the writer's life are not: «из Пензы
+    /// в Ртищево» names no Penza problem.
+    fn passing(self) -> bool {
+        matches!(self, Role::Origin | Role::Destination | Role::Compared)
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -379,10 +386,12 @@ fn comma_between(text: &str, norm: &Normalized, a: Range<usize>, b: Range<usize>
     text.get(gap).is_some_and(|gap| gap.contains(','))
 }
 
-/// Whether the text speaks of coming back home: «у нас», «у себя», «домой», «вернулась».
+/// Whether the text speaks of coming back home: «у нас», «у себя», «домой», «вернулась», «в
+/// нашей ЦРБ».
 fn returns_home(nt: &[u8]) -> bool {
-    static WORDS: LazyLock<[Vec<u8>; 5]> =
-        LazyLock::new(|| [" у нас", " у себя", " домой", " вернул", " вернувш"].map(|w| encode(w).trim_ascii_end().to_vec()));
+    static WORDS: LazyLock<[Vec<u8>; 6]> = LazyLock::new(|| {
+        [" у нас", " у себя", " домой", " вернул", " вернувш", " наш"].map(|w| encode(w).trim_ascii_end().to_vec())
+    });
     WORDS.iter().any(|w| nt.windows(w.len()).any(|at| at == w.as_slice()))
 }
 
@@ -1366,7 +1375,7 @@ impl<'a> Settling<'a> {
         // (unless it is only where the writer comes from).
         let elsewhere = self.pending.iter().zip(&self.narrowed).any(|(p, narrowed)| {
             p.resolved.is_none()
-                && !p.role.aside()
+                && !p.role.passing()
                 && narrowed.as_ref().is_some_and(|cands| !cands.iter().any(|x| x.muni == c))
         });
         let g = self.g;
