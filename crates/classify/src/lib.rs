@@ -316,9 +316,14 @@ impl Classifier {
             version.push_str(&format!(" gazetteer {}", g.version()));
         }
         let home = match &gazetteer {
-            Some(g) => region::Home { code: region.into(), words: g.home_words().into_iter().collect(), stem: None },
+            Some(g) => region::Home {
+                code: region.into(),
+                words: g.home_words().into_iter().collect(),
+                stem: None,
+                others: g.other_region_names().into_iter().collect(),
+            },
             None if region == gazetteer::DEFAULT_REGION => region::Home::penza(),
-            None => region::Home { code: region.into(), words: Default::default(), stem: None },
+            None => region::Home { code: region.into(), ..Default::default() },
         };
         let mut thresholds = vec![config::DEFAULT_THRESHOLD as f32; Topic::ALL.len()];
         for (topic, threshold) in config.thresholds {

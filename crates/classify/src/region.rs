@@ -95,19 +95,21 @@ const BIG_CITIES: &[(&str, &str)] = &[
 ];
 
 /// The region a classifier serves: its ОКТМО code and the words that name it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Home {
     pub code: String,
     /// The region's adjective, names and cities in every form (from the gazetteer).
     pub words: HashSet<String>,
     /// Without a gazetteer: a stem every such word starts with («пенз»).
     pub stem: Option<&'static str>,
+    /// Other regions' names said alone, in every form («мордовия», «башкирии»; from the gazetteer).
+    pub others: HashSet<String>,
 }
 
 impl Home {
     /// Penza oblast as known without a gazetteer.
     pub(crate) fn penza() -> Home {
-        Home { code: "56".into(), words: HashSet::default(), stem: Some("пенз") }
+        Home { code: "56".into(), stem: Some("пенз"), ..Default::default() }
     }
 
     fn named_by(&self, w: &str) -> bool {
@@ -132,10 +134,16 @@ pub(crate) struct OtherRegion {
 pub(crate) fn other_region(norm: &Normalized, home: &Home) -> Option<OtherRegion> {
     let n = norm.tokens.len();
     let word = |i: usize| norm.token(i);
-    if (0..n).any(|i| home.named_by(word(i))) {
+    let before = |i: usize| if i > 0 { word(i - 1) } else { "" };
+    // «жили в Москве», «работал летом в Саранске»: where the writer was, not where things are.
+    let former = |first: usize| {
+        ["в", "во"].contains(&before(first)) && (2..=3).any(|k| first >= k && FORMER_STAYS.contains(&word(first - k)))
+    };
+    // The home region named as where the writer once lived says nothing of where things are now:
+    // «раньше жила в Пензенской, теперь в Заречном Свердловской области».
+    if (0..n).any(|i| home.named_by(word(i)) && !former(i)) {
         return None;
     }
-    let before = |i: usize| if i > 0 { word(i - 1) } else { "" };
     // A naming that is a place of its own («в Саратове», «в Самарской области»), not the
     // qualifier of the name before it («Каменка Воронежской области»), is aside when it is
     // compared with («как в Саратове»), where the writer once was, or when a contrast follows it
@@ -147,8 +155,7 @@ pub(crate) fn other_region(norm: &Normalized, home: &Home) -> Option<OtherRegion
             COMPARISONS.contains(&word(j)) || (word(j) == "и" && j > 0 && COMPARISONS.contains(&word(j - 1)))
         };
         let compared = located && first >= 2 && comparing(first - 2);
-        // «жили в Москве», «работал летом в Саранске»: where the writer was, not where things are.
-        let former = located && (2..=3).any(|k| first >= k && FORMER_STAYS.contains(&word(first - k)));
+        let former = former(first);
         // «дочь учится в Саранске», «сестра в Саранске живёт», «к маме в Москву»: a relative's
         // or a friend's place.
         let someone_elses = located
@@ -170,11 +177,11 @@ pub(crate) fn other_region(norm: &Normalized, home: &Home) -> Option<OtherRegion
             note(norm.span_text(i - 1, i), aside(i - 1, i) || moving);
         } else if REPUBLIC_WORDS.contains(&w) && i + 1 < n && word(i + 1).chars().count() > 3 {
             note(norm.span_text(i, i + 1), false);
+        } else if home.others.contains(w) && !REPUBLIC_WORDS.contains(&before(i)) {
+            // «(Мордовия, Атюрьевский район)», «в Башкирии»: a region by its own name.
+            note(w, aside(i, i) || moving_into(before(i), w));
         } else if big_city(w).is_some_and(|code| code != home.code) {
-            // «в Москву», «в Саратов» go there; «в Москве», «в Казани», «в Челнах» are there.
-            let moving =
-                INTO.contains(&before(i)) && !["е", "и", "ах", "ях"].iter().any(|locative| w.ends_with(locative));
-            note(w, aside(i, i) || moving);
+            note(w, aside(i, i) || moving_into(before(i), w));
         }
     }
     found
@@ -210,9 +217,31 @@ const OTHERS_STAYS: &[&str] = &["живет", "живут", "учится", "у�
 /// Whether `w` names a relative or a friend, in any case: «дочь», «сестре», «родителей».
 fn is_relative(w: &str) -> bool {
     const STEMS: &[&str] = &[
-        "доч", "сын", "сестр", "брат", "мам", "пап", "мать", "матер", "отец", "отца", "отцу", "родител",
-        "подруг", "муж", "жена", "жене", "жену", "внук", "внуч", "бабушк", "дедушк", "свекров", "тещ",
-        "родственник", "знакомы",
+        "доч",
+        "сын",
+        "сестр",
+        "брат",
+        "мам",
+        "пап",
+        "мать",
+        "матер",
+        "отец",
+        "отца",
+        "отцу",
+        "родител",
+        "подруг",
+        "муж",
+        "жена",
+        "жене",
+        "жену",
+        "внук",
+        "внуч",
+        "бабушк",
+        "дедушк",
+        "свекров",
+        "тещ",
+        "родственник",
+        "знакомы",
     ];
     const FRIENDS: &[&str] = &["друг", "друга", "другу", "друзья", "друзей", "друзьям"];
     STEMS.iter().any(|s| w.starts_with(s)) || FRIENDS.contains(&w) || OTHERS_STAYS.contains(&w)
@@ -224,6 +253,11 @@ pub(crate) const CONTRASTS: &[&str] = &["а", "но", "зато", "однако"
 
 /// Prepositions of a route's end: «до Саратова», «из Самары», «от Москвы».
 const ROUTE_ENDS: &[&str] = &["до", "из", "изо", "от", "ото"];
+
+/// «в Москву», «в Саратов», «в Мордовию» go there; «в Москве», «в Казани», «в Челнах» are there.
+fn moving_into(preposition: &str, name: &str) -> bool {
+    INTO.contains(&preposition) && !["е", "и", "ах", "ях"].iter().any(|locative| name.ends_with(locative))
+}
 
 /// Prepositions that say where one goes with the accusative («в Москву») and where one is with the
 /// locative («в Москве»).
@@ -262,7 +296,8 @@ pub(crate) fn said_as_location(text: &str, start: usize) -> bool {
     }
     // «я из Иссы», «мы с Тамалы», «пишу из Башмаково»: where the writer lives.
     const WRITER: &[&str] = &["я", "мы", "сам", "сама", "пишу", "пишем"];
-    if ["из", "с", "со"].contains(&last.as_str()) && words.clone().next().is_some_and(|w| WRITER.contains(&w.as_str())) {
+    if ["из", "с", "со"].contains(&last.as_str()) && words.clone().next().is_some_and(|w| WRITER.contains(&w.as_str()))
+    {
         return true;
     }
     if TYPE_WORDS.contains(&last.as_str()) {
@@ -331,7 +366,7 @@ mod tests {
 
     #[test]
     fn the_home_regions_own_big_city_is_no_other_region() {
-        let samara = Home { code: "36".into(), words: HashSet::default(), stem: None };
+        let samara = Home { code: "36".into(), ..Home::default() };
         assert_eq!(other_region(&normalize("в Самаре прорвало трубу"), &samara), None);
         assert_eq!(
             other_region(&normalize("в Пензе прорвало трубу"), &samara).map(|o| o.words).as_deref(),
@@ -389,6 +424,35 @@ mod tests {
     }
 
     #[test]
+    fn a_relatives_town_and_the_writers_former_home_are_aside() {
+        assert!(aside_only("Пишу из Никольска. Дочь учится в Саранске, а у нас фонари не горят"));
+        assert!(aside_only("Сестра в Саранске живет, приезжала к нам"));
+        assert!(aside_only("Работал летом в Саранске на стройке, вернулся — дороги нет"));
+        assert!(!aside_only("живу в Саранске, воды нет"));
+        // The home region named as where the writer once lived does not hide the other one.
+        assert_eq!(
+            found("я раньше жила в Пензенской, теперь в Заречном Свердловской области").as_deref(),
+            Some("свердловской области")
+        );
+    }
+
+    #[test]
+    fn a_region_by_its_own_name_is_another_region() {
+        let home = Home {
+            others: ["мордовия", "мордовии", "мордовию"].map(String::from).into_iter().collect(),
+            ..Home::penza()
+        };
+        let other = |text: &str| other_region(&normalize(text), &home);
+        assert_eq!(
+            other("в Каменке (Мордовия, Атюрьевский район) дорогу завалило").map(|o| o.words).as_deref(),
+            Some("мордовия")
+        );
+        assert!(!other("в Мордовии дороги разбиты").expect("named").aside_only);
+        assert!(other("переехали в Мордовию").expect("named").aside_only);
+        assert_eq!(other("в Республике Мордовия ямы").map(|o| o.words).as_deref(), Some("республике мордовия"));
+    }
+
+    #[test]
     fn a_name_said_as_where_something_is() {
         let at = |text: &str, name: &str| said_as_location(text, text.find(name).unwrap());
         assert!(at("а у нас в Каменке нет воды", "Каменке"));
@@ -399,5 +463,7 @@ mod tests {
         assert!(!at("Колышлей? Нет, мы из Саранска", "Колышлей"));
         assert!(!at("из Кузнецка в Сердобск", "Кузнецка"));
         assert!(!at("Колышлей", "Колышлей"));
+        assert!(at("Я из Иссы, у нас ямы", "Иссы"), "where the writer lives");
+        assert!(!at("посылку из Иссы ждём", "Иссы"));
     }
 }

@@ -172,6 +172,24 @@ fn conflicting_mentions_give_none() {
 }
 
 #[test]
+fn the_writers_life_elsewhere_and_a_routes_end_step_aside() {
+    const BESSONOVSKY: &str = "56613000";
+    const MOKSHANSKY: &str = "56645000";
+    const KOLYSHLEYSKY: &str = "56633000";
+    // Where the writer works, studies or is registered is not where the problem is.
+    assert_place("работаю в Заречном, живу в Сосновке Бессоновского р-на, дорогу к школе не чистят", BESSONOVSKY);
+    assert_place("прописка в Пензе, живем в Мокшане, в поликлинике не прикрепляют", MOKSHANSKY);
+    // …unless a contrast turns to it and the text stays there.
+    assert_place("Живу в Заречном, а работаю в Пензе. В Пензе на Окружной пробка", PENZA);
+    // A route's end gives way to a place named on its own; alone, it is the place.
+    assert_place("из Бессоновки в Пензу автобус не пришел, на остановке в Бессоновке стояли час", BESSONOVSKY);
+    assert_place("из Кузнецка в Сердобск ходит один автобус", SERDOBSKY);
+    // The writer's home wins over places only visited when the text comes back to it.
+    assert_place("Живу в Колышлее. Ездили к сестре в Сердобск, у них дороги сделали. А у нас ямы", KOLYSHLEYSKY);
+    assert_place("Я из Кузнецка, приехала в Пензу в поликлинику — очередь три часа", PENZA);
+}
+
+#[test]
 fn other_regions() {
     assert_place("в Саранске открыли новую школу", "89701000");
     assert_place("в Казани пробки", "92701000");
@@ -181,6 +199,8 @@ fn other_regions() {
     let r = gazetteer().resolve("в Ртищево сломался мост");
     assert!(r.chosen.is_none(), "{r:?}");
     assert_none("из Пензы в Ртищево");
+    // A qualifier in any case makes a namesake of another place.
+    assert_none("живет в Спасске-Дальнем, у них отопление еле греет");
     assert_place("Ртищево, Саратовская область", "63641000");
 }
 

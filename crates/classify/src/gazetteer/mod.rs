@@ -319,6 +319,19 @@ impl Gazetteer {
         out
     }
 
+    /// The names other regions go by alone, in every form, one word each («мордовия»,
+    /// «башкирии», «татарстане»): the other-region check reads them like a region's adjective
+    /// with «область».
+    pub fn other_region_names(&self) -> Vec<String> {
+        let other = |m: &Meaning| matches!(*m, Meaning::RegionName { region } if self.regions[region as usize].code != self.home);
+        self.keys
+            .iter()
+            .zip(0..)
+            .filter(|&(key, pattern)| !key[1..].contains(&b' ') && self.meanings_of(pattern).iter().any(other))
+            .map(|(key, _)| normalize::decode(&key[1..]))
+            .collect()
+    }
+
     /// Every municipality in file order.
     pub fn municipalities(&self) -> &[Municipality] {
         &self.municipalities

@@ -471,7 +471,20 @@ fn role_of(nt: &[u8], start: usize) -> Role {
 /// place: work, study, registration («работаю в», «учусь в», «прописка в», «прописаны в»), or a
 /// home left («раньше жили в»).
 fn spent_elsewhere(nt: &[u8], at: usize) -> bool {
-    const SPENT: &[&str] = &["работаю", "работает", "работаем", "работают", "учусь", "учится", "учимся", "учатся", "учеба", "прописк", "прописан", "зарегистрирован"];
+    const SPENT: &[&str] = &[
+        "работаю",
+        "работает",
+        "работаем",
+        "работают",
+        "учусь",
+        "учится",
+        "учимся",
+        "учатся",
+        "учеба",
+        "прописк",
+        "прописан",
+        "зарегистрирован",
+    ];
     const LIVED: &[&str] = &["жили", "жил", "жила", "проживали", "проживал", "проживала"];
     const BEFORE: &[&str] = &["раньше", "прежде", "когда-то", "раньше-то"];
     let (verb, from) = word_before(nt, at);
@@ -543,9 +556,26 @@ fn qualifier(text: &str, norm: &Normalized, toks: &[Tok], i: usize) -> Option<st
         return None;
     }
     let word = word_at(nt, end + 3);
-    // -ий, -ый, -ой, -ая, -ое, -ие (encoded bytes)
-    const ENDINGS: &[&[u8]] =
-        &[&[0xC8, 0xC9], &[0xDB, 0xC9], &[0xCE, 0xC9], &[0xC0, 0xDF], &[0xCE, 0xC5], &[0xC8, 0xC5]];
+    // An adjective's endings in every case: -ий, -ый, -ой, -ая, -ое, -ие; -ого, -его, -ому, -ему,
+    // -им, -ым, -ом, -ем («в Спасске-Дальнем»), -ую, -ей (encoded bytes).
+    const ENDINGS: &[&[u8]] = &[
+        &[0xC8, 0xC9],
+        &[0xDB, 0xC9],
+        &[0xCE, 0xC9],
+        &[0xC0, 0xDF],
+        &[0xCE, 0xC5],
+        &[0xC8, 0xC5],
+        &[0xCE, 0xC3, 0xCE],
+        &[0xC5, 0xC3, 0xCE],
+        &[0xCE, 0xCC, 0xD3],
+        &[0xC5, 0xCC, 0xD3],
+        &[0xC8, 0xCC],
+        &[0xDB, 0xCC],
+        &[0xCE, 0xCC],
+        &[0xC5, 0xCC],
+        &[0xD3, 0xDE],
+        &[0xC5, 0xC9],
+    ];
     let adjective = word.len() >= 4 && word.iter().all(|&b| b >= 0xC0) && ENDINGS.iter().any(|e| word.ends_with(e));
     let known = toks.get(i + 1).is_some_and(|t| t.start == end + 2);
     if !adjective || known {
