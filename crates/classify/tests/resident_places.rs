@@ -11,43 +11,20 @@
 
 mod common;
 
-use common::{fixture, shipped};
-use otklik_classify::SourceContext;
+use common::{fixture, shipped, PlaceScores};
 
 #[test]
 fn resident_written_places_meet_the_targets() {
-    let classifier = shipped(true);
-    let mut reader = fixture("resident_places.csv");
-    let (mut assigned, mut right, mut named, mut found) = (0usize, 0usize, 0usize, 0usize);
-    let (mut elsewhere, mut flagged, mut flagged_wrongly) = (0usize, 0usize, 0usize);
-    let mut misses = Vec::new();
-    for record in reader.records() {
-        let record = record.expect("well-formed CSV row");
-        let (text, label, outside) = (&record[1], &record[2], &record[3] == "1");
-        let c = classifier.classify_text(text, &SourceContext::default());
-        let got = c.municipality.as_ref().map_or("", |m| m.oktmo.as_str());
-        assigned += usize::from(!got.is_empty());
-        right += usize::from(!got.is_empty() && got == label);
-        named += usize::from(!label.is_empty());
-        found += usize::from(!label.is_empty() && got == label);
-        elsewhere += usize::from(outside);
-        flagged += usize::from(outside && c.out_of_region);
-        flagged_wrongly += usize::from(!outside && c.out_of_region);
-        if got != label || c.out_of_region != outside {
-            misses.push(format!("  {text:?}: expected {label:?} {outside}, got {got:?} {}", c.out_of_region));
-        }
-    }
-    let misses = misses.join("\n");
-    let precision = right as f64 / assigned.max(1) as f64;
-    let coverage = found as f64 / named.max(1) as f64;
-    println!(
-        "assigned {assigned}, right {right} ({precision:.3}); named {named}, found {found} ({coverage:.3}); \
-         another region {elsewhere}, flagged {flagged}, flagged wrongly {flagged_wrongly}\n{misses}"
-    );
-    assert!(precision >= 0.99, "precision {precision:.3} < 0.99\n{misses}");
-    assert!(coverage >= 0.95, "coverage {coverage:.3} < 0.95\n{misses}");
+    let records: Vec<csv::StringRecord> =
+        fixture("resident_places.csv").records().map(|r| r.expect("well-formed CSV row")).collect();
+    let rows = records.iter().map(|r| (&r[1], &r[2], &r[3] == "1"));
+    let s = PlaceScores::of(&shipped(true), rows);
+    let report = s.report();
+    println!("{report}");
+    assert!(s.precision() >= 0.99, "precision {:.3} < 0.99\n{report}", s.precision());
+    assert!(s.coverage() >= 0.95, "coverage {:.3} < 0.95\n{report}", s.coverage());
     // Measured with 0.6.8: 25 of the 27 posts about another region flagged, no home post flagged.
     // Raise this when the check improves, never lower it to make a change pass.
-    assert!(elsewhere - flagged <= 2, "another region: {flagged} of {elsewhere} flagged\n{misses}");
-    assert!(flagged_wrongly == 0, "{flagged_wrongly} home posts flagged as another region's\n{misses}");
+    assert!(s.elsewhere - s.flagged <= 2, "another region: {} of {} flagged\n{report}", s.flagged, s.elsewhere);
+    assert!(s.flagged_wrongly == 0, "{} home posts flagged as another region's\n{report}", s.flagged_wrongly);
 }
