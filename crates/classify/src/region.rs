@@ -1,4 +1,5 @@
-//! An explicit other region: «…Тамбовской области», «(Самарская обл.)», «в Саратове».
+//! An explicit other region: «…Тамбовской области», «(Самарская обл.)», «в Саратове», «в
+//! Мордовии», or a country abroad («в Турции»).
 //!
 //! Settlement names repeat from region to region («Сосновка», «Никольское»), so a post about a
 //! village of another region would otherwise land in the home region's district of the same name.
@@ -180,6 +181,9 @@ pub(crate) fn other_region(norm: &Normalized, home: &Home) -> Option<OtherRegion
         } else if home.others.contains(w) && !REPUBLIC_WORDS.contains(&before(i)) {
             // «(Мордовия, Атюрьевский район)», «в Башкирии»: a region by its own name.
             note(w, aside(i, i) || moving_into(before(i), w));
+        } else if foreign_country(w) {
+            // «в Турции нет света», «в Японии поезд опоздал»: news from abroad.
+            note(w, aside(i, i) || moving_into(before(i), w));
         } else if big_city(w).is_some_and(|code| code != home.code) {
             note(w, aside(i, i) || moving_into(before(i), w));
         }
@@ -329,6 +333,40 @@ fn is_region_adjective(w: &str) -> bool {
     ENDINGS.iter().any(|e| w.ends_with(e)) && w.chars().count() > 5
 }
 
+/// Countries residents' posts name when they talk of news from abroad or holidays: those in `-ия`
+/// («Турция») and the others («Китай», «Египет», «США»), each read in its case forms.
+const COUNTRIES_IN_IA: &[&str] =
+    &["турц", "герман", "япон", "франц", "итал", "испан", "англ", "сир", "инд", "черногор", "болгар", "грец"];
+/// («Европа», «Америка» are left out: shopping centres and squares bear them, «ТЦ Европа».)
+const OTHER_COUNTRIES: &[&str] = &[
+    "китай",
+    "китая",
+    "китаю",
+    "китаем",
+    "китае",
+    "египет",
+    "египта",
+    "египте",
+    "сша",
+    "израиль",
+    "израиля",
+    "израиле",
+    "таиланд",
+    "таиланде",
+    "таиланда",
+    "казахстан",
+    "казахстане",
+    "казахстана",
+];
+
+/// Whether `w` names a foreign country: «в Турции», «из Китая», «в Европе».
+fn foreign_country(w: &str) -> bool {
+    if OTHER_COUNTRIES.contains(&w) {
+        return true;
+    }
+    ["ия", "ии", "ию", "ией"].iter().any(|e| w.strip_suffix(e).is_some_and(|stem| COUNTRIES_IN_IA.contains(&stem)))
+}
+
 /// The region of one of [`BIG_CITIES`] in a case form: «в Самаре», «из Саратова», «под Казанью».
 /// The forms are spelled out once, so that a post costs one hash lookup per token.
 fn big_city(w: &str) -> Option<&'static str> {
@@ -383,6 +421,9 @@ mod tests {
         assert_eq!(found("в Республике Мордовия дороги лучше").as_deref(), Some("республике мордовия"));
         assert_eq!(found("вчера вернулся из Саратова").as_deref(), Some("саратова"));
         assert_eq!(found("под Казанью").as_deref(), Some("казанью"));
+        assert_eq!(found("в Турции землетрясение, нет света и воды").as_deref(), Some("турции"));
+        assert_eq!(found("в Японии поезд опоздал").as_deref(), Some("японии"));
+        assert_eq!(found("у ТЦ Европа не горят фонари"), None, "a shopping centre's name");
     }
 
     #[test]
