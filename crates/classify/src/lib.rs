@@ -61,7 +61,7 @@ use std::sync::Arc;
 /// tell which posts were classified by which rules. Every classification carries it, followed by
 /// a fingerprint of the rule files actually loaded (`+` and 8 hex digits) so that a locally
 /// edited rule set is never mistaken for the released one.
-pub const CLASSIFIER_VERSION: &str = "0.6.9";
+pub const CLASSIFIER_VERSION: &str = "0.6.10";
 
 /// The most text a post is classified on, in characters. A VK post holds at most 16,384
 /// characters (Telegram 4,096) and a repost adds its origin's text, so every real post fits; a
