@@ -316,14 +316,9 @@ impl Classifier {
             version.push_str(&format!(" gazetteer {}", g.version()));
         }
         let home = match &gazetteer {
-            Some(g) => region::Home {
-                code: region.into(),
-                words: g.home_words().into_iter().collect(),
-                stem: None,
-                others: g.other_region_names().into_iter().collect(),
-            },
+            Some(g) => region::Home::new(region, g.home_words().into_iter().collect(), g.other_region_names()),
             None if region == gazetteer::DEFAULT_REGION => region::Home::penza(),
-            None => region::Home { code: region.into(), ..Default::default() },
+            None => region::Home::new(region, Default::default(), []),
         };
         let mut thresholds = vec![config::DEFAULT_THRESHOLD as f32; Topic::ALL.len()];
         for (topic, threshold) in config.thresholds {

@@ -9,8 +9,7 @@
 
 use crate::normalize::Normalized;
 // Fx hashing: the sets are built from fixed lists, and a post asks two of them about every token.
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
-use std::sync::OnceLock;
+use rustc_hash::FxHashSet as HashSet;
 
 /// Words that make the adjective before them a region's name.
 const REGION_WORDS: &[&str] =
@@ -95,22 +94,36 @@ const BIG_CITIES: &[(&str, &str)] = &[
     ("пенза", "56"),
 ];
 
-/// The region a classifier serves: its ОКТМО code and the words that name it.
-#[derive(Debug, Clone, Default)]
+/// The region a classifier serves: its ОКТМО code and the words that name it, and the words that
+/// name somewhere else.
+#[derive(Debug, Clone)]
 pub(crate) struct Home {
     pub code: String,
     /// The region's adjective, names and cities in every form (from the gazetteer).
     pub words: HashSet<String>,
     /// Without a gazetteer: a stem every such word starts with («пенз»).
     pub stem: Option<&'static str>,
-    /// Other regions' names said alone, in every form («мордовия», «башкирии»; from the gazetteer).
-    pub others: HashSet<String>,
+    /// Every form of a word that alone names another region: its big cities, its own name
+    /// («мордовия», «башкирии»; from the gazetteer), a country abroad («турции»). One map, so that
+    /// a post costs one lookup per token.
+    elsewhere: HashSet<String>,
 }
 
 impl Home {
+    /// The region `code`, named by `words`; `other_regions` are other regions' names said alone.
+    pub(crate) fn new(code: &str, words: HashSet<String>, other_regions: impl IntoIterator<Item = String>) -> Home {
+        let cities = BIG_CITIES.iter().filter(|&&(_, c)| c != code).flat_map(|&(city, _)| case_forms(city));
+        let countries = COUNTRIES_IN_IA
+            .iter()
+            .flat_map(|stem| ["ия", "ии", "ию", "ией"].map(|e| format!("{stem}{e}")))
+            .chain(OTHER_COUNTRIES.iter().map(|c| c.to_string()));
+        let elsewhere = cities.chain(other_regions).chain(countries).collect();
+        Home { code: code.into(), words, stem: None, elsewhere }
+    }
+
     /// Penza oblast as known without a gazetteer.
     pub(crate) fn penza() -> Home {
-        Home { code: "56".into(), stem: Some("пенз"), ..Default::default() }
+        Home { stem: Some("пенз"), ..Home::new("56", HashSet::default(), []) }
     }
 
     fn named_by(&self, w: &str) -> bool {
@@ -178,13 +191,8 @@ pub(crate) fn other_region(norm: &Normalized, home: &Home) -> Option<OtherRegion
             note(norm.span_text(i - 1, i), aside(i - 1, i) || moving);
         } else if REPUBLIC_WORDS.contains(&w) && i + 1 < n && word(i + 1).chars().count() > 3 {
             note(norm.span_text(i, i + 1), false);
-        } else if home.others.contains(w) && !REPUBLIC_WORDS.contains(&before(i)) {
-            // «(Мордовия, Атюрьевский район)», «в Башкирии»: a region by its own name.
-            note(w, aside(i, i) || moving_into(before(i), w));
-        } else if foreign_country(w) {
-            // «в Турции нет света», «в Японии поезд опоздал»: news from abroad.
-            note(w, aside(i, i) || moving_into(before(i), w));
-        } else if big_city(w).is_some_and(|code| code != home.code) {
+        } else if home.elsewhere.contains(w) && !REPUBLIC_WORDS.contains(&before(i)) {
+            // «в Саратове», «(Мордовия, Атюрьевский район)», «в Турции нет света».
             note(w, aside(i, i) || moving_into(before(i), w));
         }
     }
@@ -359,24 +367,6 @@ const OTHER_COUNTRIES: &[&str] = &[
     "казахстана",
 ];
 
-/// Whether `w` names a foreign country: «в Турции», «из Китая», «в Европе».
-fn foreign_country(w: &str) -> bool {
-    if OTHER_COUNTRIES.contains(&w) {
-        return true;
-    }
-    ["ия", "ии", "ию", "ией"].iter().any(|e| w.strip_suffix(e).is_some_and(|stem| COUNTRIES_IN_IA.contains(&stem)))
-}
-
-/// The region of one of [`BIG_CITIES`] in a case form: «в Самаре», «из Саратова», «под Казанью».
-/// The forms are spelled out once, so that a post costs one hash lookup per token.
-fn big_city(w: &str) -> Option<&'static str> {
-    static FORMS: OnceLock<HashMap<String, &'static str>> = OnceLock::new();
-    let forms = FORMS.get_or_init(|| {
-        BIG_CITIES.iter().flat_map(|&(c, code)| case_forms(c).into_iter().map(move |f| (f, code))).collect()
-    });
-    forms.get(w).copied()
-}
-
 /// The nominative and the oblique case forms of a city's name.
 fn case_forms(city: &str) -> Vec<String> {
     let (stem, endings): (&str, &[&str]) = match city.chars().last() {
@@ -404,7 +394,7 @@ mod tests {
 
     #[test]
     fn the_home_regions_own_big_city_is_no_other_region() {
-        let samara = Home { code: "36".into(), ..Home::default() };
+        let samara = Home::new("36", HashSet::default(), []);
         assert_eq!(other_region(&normalize("в Самаре прорвало трубу"), &samara), None);
         assert_eq!(
             other_region(&normalize("в Пензе прорвало трубу"), &samara).map(|o| o.words).as_deref(),
@@ -480,8 +470,8 @@ mod tests {
     #[test]
     fn a_region_by_its_own_name_is_another_region() {
         let home = Home {
-            others: ["мордовия", "мордовии", "мордовию"].map(String::from).into_iter().collect(),
-            ..Home::penza()
+            stem: Some("пенз"),
+            ..Home::new("56", HashSet::default(), ["мордовия", "мордовии", "мордовию"].map(String::from))
         };
         let other = |text: &str| other_region(&normalize(text), &home);
         assert_eq!(

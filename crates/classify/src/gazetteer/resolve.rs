@@ -628,8 +628,9 @@ struct Resolver<'a> {
     /// The whole text is in one case: capitals say nothing.
     caseless: bool,
     res: Resolution,
-    /// The text comes back to the writer's home (see [`Role::Home`]).
-    returns_home: bool,
+    /// The text comes back to the writer's home (see [`Role::Home`]); read only when a name is
+    /// said as the writer's home, which few posts do.
+    returns_home: Option<bool>,
     pending: Vec<Pending>,
     /// The token each pending mention was read from.
     pending_token: Vec<usize>,
@@ -706,7 +707,7 @@ impl<'a> Resolver<'a> {
             toks,
             caseless,
             res: Resolution::default(),
-            returns_home: returns_home(&norm.text),
+            returns_home: None,
             pending: Vec::new(),
             pending_token: Vec::new(),
             region_clues: Vec::new(),
@@ -734,8 +735,10 @@ impl<'a> Resolver<'a> {
             return None;
         }
         let mut h = Here::at(self.g, &self.norm.text, &self.toks, i);
-        if self.returns_home && h.role != Role::Contrast && writers_home(&self.norm.text, h.t.start) {
-            h.role = Role::Home;
+        if h.role != Role::Contrast && writers_home(&self.norm.text, h.t.start) {
+            if *self.returns_home.get_or_insert_with(|| returns_home(&self.norm.text)) {
+                h.role = Role::Home;
+            }
         }
         // «Окружная улица, Пенза»: a comma ends the street's or the institution's name.
         if h.prev.is_some_and(|prev| self.comma_between(prev, h.t)) {
