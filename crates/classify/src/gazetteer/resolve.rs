@@ -398,14 +398,20 @@ fn returns_home(nt: &[u8]) -> bool {
 /// Whether the words before a name at `start` say it is the writer's home: «я из», «мы с»,
 /// «сама из», «пишу из», «живу в», «живём в», «проживаю в».
 fn writers_home(nt: &[u8], start: usize) -> bool {
-    const FROM: &[&str] = &["из", "с", "со"];
-    const WHO: &[&str] = &["я", "мы", "сам", "сама", "пишу", "пишем"];
-    const IN: &[&str] = &["в", "во"];
-    const LIVING: &[&str] = &["живу", "живем", "живет", "живут", "проживаю", "проживаем"];
+    static FROM: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| encoded(&["из", "с", "со"]));
+    static WHO: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| encoded(&["я", "мы", "сам", "сама", "пишу", "пишем"]));
+    static IN: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| encoded(&["в", "во"]));
+    static LIVING: LazyLock<Vec<Vec<u8>>> =
+        LazyLock::new(|| encoded(&["живу", "живем", "живет", "живут", "проживаю", "проживаем"]));
+    let is = |set: &[Vec<u8>], w: &[u8]| set.iter().any(|x| x.as_slice() == w);
     let (prep, from) = word_before(nt, start);
-    let (prep, who) = (super::normalize::decode(prep), super::normalize::decode(word_before(nt, from).0));
-    (FROM.contains(&prep.as_str()) && WHO.contains(&who.as_str()))
-        || (IN.contains(&prep.as_str()) && LIVING.contains(&who.as_str()))
+    let who = word_before(nt, from).0;
+    (is(&FROM, prep) && is(&WHO, who)) || (is(&IN, prep) && is(&LIVING, who))
+}
+
+/// Words in the gazetteer's encoding, to be compared with the normalised text's bytes.
+fn encoded(words: &[&str]) -> Vec<Vec<u8>> {
+    words.iter().map(|w| encode(w).trim_ascii().to_vec()).collect()
 }
 
 /// «из X в Y»: the name right after another that someone comes from, joined to it by «в», is
@@ -471,28 +477,32 @@ fn role_of(nt: &[u8], start: usize) -> Role {
 /// place: work, study, registration («работаю в», «учусь в», «прописка в», «прописаны в»), or a
 /// home left («раньше жили в»).
 fn spent_elsewhere(nt: &[u8], at: usize) -> bool {
-    const SPENT: &[&str] = &[
-        "работаю",
-        "работает",
-        "работаем",
-        "работают",
-        "учусь",
-        "учится",
-        "учимся",
-        "учатся",
-        "учеба",
-        "прописк",
-        "прописан",
-        "зарегистрирован",
-    ];
-    const LIVED: &[&str] = &["жили", "жил", "жила", "проживали", "проживал", "проживала"];
-    const BEFORE: &[&str] = &["раньше", "прежде", "когда-то", "раньше-то"];
+    // Stems: «прописк» is «прописка», «пропиской»…
+    static SPENT: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
+        encoded(&[
+            "работаю",
+            "работает",
+            "работаем",
+            "работают",
+            "учусь",
+            "учится",
+            "учимся",
+            "учатся",
+            "учеба",
+            "прописк",
+            "прописан",
+            "зарегистрирован",
+        ])
+    });
+    static LIVED: LazyLock<Vec<Vec<u8>>> =
+        LazyLock::new(|| encoded(&["жили", "жил", "жила", "проживали", "проживал", "проживала"]));
+    static BEFORE: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| encoded(&["раньше", "прежде"]));
     let (verb, from) = word_before(nt, at);
-    let verb = super::normalize::decode(verb);
     if SPENT.iter().any(|s| verb.starts_with(s)) {
         return true;
     }
-    LIVED.contains(&verb.as_str()) && BEFORE.contains(&super::normalize::decode(word_before(nt, from).0).as_str())
+    let is = |set: &[Vec<u8>], w: &[u8]| set.iter().any(|x| x.as_slice() == w);
+    is(&LIVED, verb) && is(&BEFORE, word_before(nt, from).0)
 }
 
 /// Whether the word before the one at `at` is a person's title or office («депутат», «главы»,
