@@ -296,6 +296,11 @@ fn typos_need_a_place_context() {
     // One letter from a village is too often an everyday word.
     assert_none("в банке берут комиссию");
     assert_none("кузнецкк нет воды");
+    // A post addressed to a town's people, the name first with a mark after it; «с» for «из».
+    assert_place("Кузнецкк, кто знает, когда дадут воду?", KUZNETSK);
+    assert_place("Кузнецкк!!! Когда сделаете освещение?", KUZNETSK);
+    assert_place("кто с Кузнецкк, подскажите, что с водой", KUZNETSK);
+    assert_none("Кузнецкк нет воды");
 }
 
 #[test]

@@ -288,9 +288,18 @@ fn tokens(g: &Gazetteer, nt: &[u8]) -> Vec<Tok> {
 }
 
 /// Prepositions after which a capitalised word one letter from a name is read as that name:
-/// «в», «во», «из», «по», «под», «до» (encoded bytes).
-const TYPO_PREPS: &[&[u8]] =
-    &[&[0xC2], &[0xC2, 0xCE], &[0xC8, 0xC7], &[0xCF, 0xCE], &[0xCF, 0xCE, 0xC4], &[0xC4, 0xCE]];
+/// «в», «во», «из», «по», «под», «до», and «с», «со» as residents say «из» («кто с Пачелмы»)
+/// (encoded bytes).
+const TYPO_PREPS: &[&[u8]] = &[
+    &[0xC2],
+    &[0xC2, 0xCE],
+    &[0xC8, 0xC7],
+    &[0xCF, 0xCE],
+    &[0xCF, 0xCE, 0xC4],
+    &[0xC4, 0xCE],
+    &[0xD1],
+    &[0xD1, 0xCE],
+];
 
 /// The words of normalised text as byte ranges (letters only, no leading space).
 fn word_at(nt: &[u8], start: usize) -> &[u8] {
@@ -363,8 +372,11 @@ fn add_typos(g: &Gazetteer, text: &str, norm: &Normalized, toks: &mut Vec<Tok>, 
         let type_before = k > 0 && toks[k - 1].end == s && {
             g.meanings_of(toks[k - 1].pattern).iter().any(|m| matches!(m, Meaning::Type(_)))
         };
+        // «Колышлейй!!! Когда сделаете освещение?», «Бесоновка, кто знает…»: the post addressed to a
+        // town's people, its name first and a punctuation mark after it.
+        let heading = s == 0 && addressed(text, norm, s..end);
         // The case of the word's first letter is looked up last: it costs a Unicode table search.
-        let after_prep = (prep_before(nt, s) || type_before || address)
+        let after_prep = (prep_before(nt, s) || type_before || address || heading)
             && (caseless || text[norm.origin[s + 1] as usize..].chars().next().is_some_and(is_upper));
         if !district_next && !after_prep {
             continue;
@@ -377,6 +389,13 @@ fn add_typos(g: &Gazetteer, text: &str, norm: &Normalized, toks: &mut Vec<Tok>, 
         toks.extend(found);
         toks.sort_by_key(|t| t.start);
     }
+}
+
+/// Whether the word at normalised range `word` (from its leading space) is followed in the
+/// original text by a comma, a dash, a colon or an exclamation mark: a post's addressee.
+fn addressed(text: &str, norm: &Normalized, word: Range<usize>) -> bool {
+    let after = norm.original_span(text, word.start + 1, word.end).end;
+    text.get(after..).is_some_and(|rest| rest.trim_start().starts_with([',', '!', '—', '–', '-', ':']))
 }
 
 /// Whether the original text has a comma between the words at normalised ranges `a` and `b`
