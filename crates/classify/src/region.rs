@@ -156,7 +156,15 @@ pub(crate) fn other_region(norm: &Normalized, home: &Home) -> Option<OtherRegion
     // The home region named as where the writer once lived says nothing of where things are now:
     // «раньше жила в Пензенской, теперь в Заречном Свердловской области».
     if (0..n).any(|i| home.named_by(word(i)) && !former(i)) {
-        return None;
+        // …and another region's adjective right after a place's name qualifies that name, whatever
+        // else the text names: «в Каменке Воронежской области …, думала у нас в Пензенской хуже».
+        let qualifier = (2..n).find(|&i| {
+            REGION_WORDS.contains(&word(i))
+                && is_region_adjective(word(i - 1))
+                && !home.named_by(word(i - 1))
+                && norm.titled[i - 2]
+        });
+        return qualifier.map(|i| OtherRegion { words: norm.span_text(i - 1, i).to_owned(), aside_only: false });
     }
     // A naming that is a place of its own («в Саратове», «в Самарской области»), not the
     // qualifier of the name before it («Каменка Воронежской области»), is aside when it is
@@ -412,6 +420,11 @@ mod tests {
         assert_eq!(found("вчера вернулся из Саратова").as_deref(), Some("саратова"));
         assert_eq!(found("под Казанью").as_deref(), Some("казанью"));
         assert_eq!(found("в Турции землетрясение, нет света и воды").as_deref(), Some("турции"));
+        assert_eq!(
+            found("Мы в Каменке Воронежской области, воды нет. Думала у нас в Пензенской хуже").as_deref(),
+            Some("воронежской области"),
+            "a qualifier of a place's name counts though the home region is named"
+        );
         assert_eq!(found("в Японии поезд опоздал").as_deref(), Some("японии"));
         assert_eq!(found("у ТЦ Европа не горят фонари"), None, "a shopping centre's name");
     }

@@ -290,16 +290,8 @@ fn tokens(g: &Gazetteer, nt: &[u8]) -> Vec<Tok> {
 /// Prepositions after which a capitalised word one letter from a name is read as that name:
 /// «в», «во», «из», «по», «под», «до», and «с», «со» as residents say «из» («кто с Пачелмы»)
 /// (encoded bytes).
-const TYPO_PREPS: &[&[u8]] = &[
-    &[0xC2],
-    &[0xC2, 0xCE],
-    &[0xC8, 0xC7],
-    &[0xCF, 0xCE],
-    &[0xCF, 0xCE, 0xC4],
-    &[0xC4, 0xCE],
-    &[0xD1],
-    &[0xD1, 0xCE],
-];
+const TYPO_PREPS: &[&[u8]] =
+    &[&[0xC2], &[0xC2, 0xCE], &[0xC8, 0xC7], &[0xCF, 0xCE], &[0xCF, 0xCE, 0xC4], &[0xC4, 0xCE], &[0xD1], &[0xD1, 0xCE]];
 
 /// The words of normalised text as byte ranges (letters only, no leading space).
 fn word_at(nt: &[u8], start: usize) -> &[u8] {
