@@ -234,37 +234,41 @@ const FORMER_STAYS: &[&str] = &[
 /// Саранске живёт».
 const OTHERS_STAYS: &[&str] = &["живет", "живут", "учится", "учатся", "работает", "работают"];
 
-/// Whether `w` names a relative or a friend, in any case: «дочь», «сестре», «родителей».
+/// Stems of words for a relative or a friend, in any case: «дочь», «сестре», «родителей» (also
+/// read by the gazetteer's resolver).
+pub(crate) const RELATIVE_STEMS: &[&str] = &[
+    "доч",
+    "сын",
+    "сестр",
+    "брат",
+    "мам",
+    "пап",
+    "мать",
+    "матер",
+    "отец",
+    "отца",
+    "отцу",
+    "родител",
+    "подруг",
+    "муж",
+    "жена",
+    "жене",
+    "жену",
+    "внук",
+    "внуч",
+    "бабушк",
+    "дедушк",
+    "свекров",
+    "тещ",
+    "родственник",
+    "знакомы",
+];
+/// «друг» in its forms, whole: as a stem it would take «другой».
+pub(crate) const FRIENDS: &[&str] = &["друг", "друга", "другу", "друзья", "друзей", "друзьям"];
+
+/// Whether `w` names a relative or a friend, or is said of one: «сестра», «учится».
 fn is_relative(w: &str) -> bool {
-    const STEMS: &[&str] = &[
-        "доч",
-        "сын",
-        "сестр",
-        "брат",
-        "мам",
-        "пап",
-        "мать",
-        "матер",
-        "отец",
-        "отца",
-        "отцу",
-        "родител",
-        "подруг",
-        "муж",
-        "жена",
-        "жене",
-        "жену",
-        "внук",
-        "внуч",
-        "бабушк",
-        "дедушк",
-        "свекров",
-        "тещ",
-        "родственник",
-        "знакомы",
-    ];
-    const FRIENDS: &[&str] = &["друг", "друга", "другу", "друзья", "друзей", "друзьям"];
-    STEMS.iter().any(|s| w.starts_with(s)) || FRIENDS.contains(&w) || OTHERS_STAYS.contains(&w)
+    RELATIVE_STEMS.iter().any(|s| w.starts_with(s)) || FRIENDS.contains(&w) || OTHERS_STAYS.contains(&w)
 }
 
 /// Conjunctions that turn from one thing to another: from one place to another («в Саратове

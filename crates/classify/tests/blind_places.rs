@@ -20,11 +20,11 @@ fn blind_written_places_stay_above_their_floors() {
     let s = PlaceScores::of(&shipped(true), rows);
     let report = s.report();
     println!("{report}");
-    // Measured when the set landed (0.6.10): 200 of 208 assigned right, 200 of 231 found, 33 of 36
+    // Measured when the set landed (0.6.10): 202 of 209 assigned right, 202 of 231 found, 33 of 36
     // posts about another region flagged, 2 home posts flagged. Raise these when resolution
     // improves, never lower them to make a change pass.
-    assert!(s.precision() >= 0.96, "precision {:.3} < 0.96\n{report}", s.precision());
-    assert!(s.coverage() >= 0.86, "coverage {:.3} < 0.86\n{report}", s.coverage());
+    assert!(s.precision() >= 0.965, "precision {:.3} < 0.965\n{report}", s.precision());
+    assert!(s.coverage() >= 0.87, "coverage {:.3} < 0.87\n{report}", s.coverage());
     assert!(s.flagged >= 33, "another region: {} of {} flagged\n{report}", s.flagged, s.elsewhere);
     assert!(s.flagged_wrongly <= 2, "{} home posts flagged as another region's\n{report}", s.flagged_wrongly);
 }

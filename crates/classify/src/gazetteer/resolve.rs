@@ -132,8 +132,9 @@ enum Role {
     Destination,
     /// «как в X», «чем в X»: what the problem's place is compared with.
     Compared,
-    /// «работаю в X», «учусь в X», «прописка в X», «раньше жили в X»: where the writer works,
-    /// studies, is registered or used to live, beside where they live now.
+    /// «работаю в X», «учусь в X», «прописка в X», «раньше жили в X», «сестра в X»: where the
+    /// writer works, studies, is registered or used to live, or where a relative lives, beside
+    /// where the writer lives now.
     Elsewhere,
     /// «из X в Y»: where a route ends. The problem's place when nothing else is named («из
     /// Кузнецка в Пензу, а тут…»), aside when something is («из X в Y автобус не пришёл, на
@@ -485,8 +486,8 @@ fn role_of(nt: &[u8], start: usize) -> Role {
 }
 
 /// Whether the words before the preposition at `at` tell a part of the writer's life spent at the
-/// place: work, study, registration («работаю в», «учусь в», «прописка в», «прописаны в»), or a
-/// home left («раньше жили в»).
+/// place — work, study, registration («работаю в», «учусь в», «прописка в», «прописаны в»), a
+/// home left («раньше жили в») — or someone else's («сестра в», «к маме в»).
 fn spent_elsewhere(nt: &[u8], at: usize) -> bool {
     // Stems: «прописк» is «прописка», «пропиской»…
     static SPENT: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
@@ -508,8 +509,11 @@ fn spent_elsewhere(nt: &[u8], at: usize) -> bool {
     static LIVED: LazyLock<Vec<Vec<u8>>> =
         LazyLock::new(|| encoded(&["жили", "жил", "жила", "проживали", "проживал", "проживала"]));
     static BEFORE: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| encoded(&["раньше", "прежде"]));
+    // «сестра в Саранске», «к маме в Евлашево»: a relative's or a friend's town.
+    static RELATIVES: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| encoded(crate::region::RELATIVE_STEMS));
+    static FRIENDS: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| encoded(crate::region::FRIENDS));
     let (verb, from) = word_before(nt, at);
-    if SPENT.iter().any(|s| verb.starts_with(s)) {
+    if SPENT.iter().chain(RELATIVES.iter()).any(|s| verb.starts_with(s)) || FRIENDS.iter().any(|f| f == verb) {
         return true;
     }
     let is = |set: &[Vec<u8>], w: &[u8]| set.iter().any(|x| x.as_slice() == w);
