@@ -760,10 +760,11 @@ impl<'a> Resolver<'a> {
             return None;
         }
         let mut h = Here::at(self.g, &self.norm.text, &self.toks, i);
-        if h.role != Role::Contrast && writers_home(&self.norm.text, h.t.start) {
-            if *self.returns_home.get_or_insert_with(|| returns_home(&self.norm.text)) {
-                h.role = Role::Home;
-            }
+        if h.role != Role::Contrast
+            && writers_home(&self.norm.text, h.t.start)
+            && *self.returns_home.get_or_insert_with(|| returns_home(&self.norm.text))
+        {
+            h.role = Role::Home;
         }
         // «Окружная улица, Пенза»: a comma ends the street's or the institution's name.
         if h.prev.is_some_and(|prev| self.comma_between(prev, h.t)) {
