@@ -11,16 +11,12 @@
 
 mod common;
 
-use common::{fixture, shipped, PlaceScores};
+use common::PlaceScores;
 
 #[test]
 fn resident_written_places_meet_the_targets() {
-    let records: Vec<csv::StringRecord> =
-        fixture("resident_places.csv").records().map(|r| r.expect("well-formed CSV row")).collect();
-    let rows = records.iter().map(|r| (&r[1], &r[2], &r[3] == "1"));
-    let s = PlaceScores::of(&shipped(true), rows);
+    let s = PlaceScores::of_fixture("resident_places.csv");
     let report = s.report();
-    println!("{report}");
     assert!(s.precision() >= 0.99, "precision {:.3} < 0.99\n{report}", s.precision());
     assert!(s.coverage() >= 0.95, "coverage {:.3} < 0.95\n{report}", s.coverage());
     // Measured with 0.6.8: 25 of the 27 posts about another region flagged, no home post flagged.

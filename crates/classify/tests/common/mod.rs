@@ -38,6 +38,20 @@ pub struct PlaceScores {
 }
 
 impl PlaceScores {
+    /// The shipped classifier on a fixture with `text`, `municipality` and `out_of_region` columns;
+    /// prints the report, for a failing test's log.
+    pub fn of_fixture(name: &str) -> PlaceScores {
+        let mut reader = fixture(name);
+        let headers = reader.headers().expect("a header row").clone();
+        let column = |c: &str| headers.iter().position(|h| h == c).unwrap_or_else(|| panic!("{name}: no {c} column"));
+        let (text, label, outside) = (column("text"), column("municipality"), column("out_of_region"));
+        let records: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("well-formed CSV row")).collect();
+        let rows = records.iter().map(|r| (&r[text], &r[label], &r[outside] == "1"));
+        let scores = PlaceScores::of(&shipped(true), rows);
+        println!("{}", scores.report());
+        scores
+    }
+
     /// Classifies each (text, municipality or "", about another region) with the whole classifier.
     pub fn of<'a>(classifier: &Classifier, rows: impl IntoIterator<Item = (&'a str, &'a str, bool)>) -> PlaceScores {
         let mut s = PlaceScores::default();
