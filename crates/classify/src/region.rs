@@ -104,7 +104,7 @@ pub(crate) struct Home {
     /// Without a gazetteer: a stem every such word starts with («пенз»).
     pub stem: Option<&'static str>,
     /// Every form of a word that alone names another region: its big cities, its own name
-    /// («мордовия», «башкирии»; from the gazetteer), a country abroad («турции»). One map, so that
+    /// («мордовия», «башкирии»; from the gazetteer), a country abroad («турции»). One set, so that
     /// a post costs one lookup per token.
     elsewhere: HashSet<String>,
 }

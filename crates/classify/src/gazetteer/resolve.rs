@@ -1273,8 +1273,10 @@ fn agree(pending: &[Pending], keep: impl Fn(&Pending) -> bool) -> (Option<u32>, 
 }
 
 /// Of mentions that disagree, the problem's place: the one left when the places the writer comes
-/// from or goes to for help step aside («из X в Y»: Y; «в X нет врача, едем в Y»: X), else the last
-/// one set against the others («в X дали, а в Y нет»).
+/// from, goes to for help, works or studies at step aside («в X нет врача, едем в Y»: X; «работаю в
+/// X, живу в Y»: Y); the end of a route when nothing else is left («из X в Y»: Y); else the last
+/// one set against the others («в X дали, а в Y нет»); else the writer's home when the text comes
+/// back to it («Живу в X. Ездили в Y… А у нас…»: X).
 fn problems_place(pending: &[Pending]) -> Option<u32> {
     let aside = |p: &Pending| p.role.aside();
     let (m, conflict) = agree(pending, |p| !aside(p));
