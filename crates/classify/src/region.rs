@@ -271,6 +271,10 @@ fn is_relative(w: &str) -> bool {
     RELATIVE_STEMS.iter().any(|s| w.starts_with(s)) || FRIENDS.contains(&w) || OTHERS_STAYS.contains(&w)
 }
 
+/// Words before «из», «с» that make the place the writer's own: «я из Иссы», «мы с Тамалы», «пишу
+/// из Башмаково» (also read by the gazetteer's resolver).
+pub(crate) const WRITER: &[&str] = &["я", "мы", "сам", "сама", "пишу", "пишем"];
+
 /// Conjunctions that turn from one thing to another: from one place to another («в Саратове
 /// сделали, а в Сердобске нет»), from what was done to what is still wrong (`cause`).
 pub(crate) const CONTRASTS: &[&str] = &["а", "но", "зато", "однако"];
@@ -319,7 +323,6 @@ pub(crate) fn said_as_location(text: &str, start: usize) -> bool {
         return true;
     }
     // «я из Иссы», «мы с Тамалы», «пишу из Башмаково»: where the writer lives.
-    const WRITER: &[&str] = &["я", "мы", "сам", "сама", "пишу", "пишем"];
     if ["из", "с", "со"].contains(&last.as_str()) && words.clone().next().is_some_and(|w| WRITER.contains(&w.as_str()))
     {
         return true;

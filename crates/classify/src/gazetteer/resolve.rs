@@ -411,7 +411,7 @@ fn returns_home(nt: &[u8]) -> bool {
 /// «сама из», «пишу из», «живу в», «живём в», «проживаю в».
 fn writers_home(nt: &[u8], start: usize) -> bool {
     static FROM: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| encoded(&["из", "с", "со"]));
-    static WHO: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| encoded(&["я", "мы", "сам", "сама", "пишу", "пишем"]));
+    static WHO: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| encoded(crate::region::WRITER));
     static IN: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| encoded(&["в", "во"]));
     static LIVING: LazyLock<Vec<Vec<u8>>> =
         LazyLock::new(|| encoded(&["живу", "живем", "живет", "живут", "проживаю", "проживаем"]));
