@@ -487,7 +487,8 @@ fn role_of(nt: &[u8], start: usize) -> Role {
 
 /// Whether the words before the preposition at `at` tell a part of the writer's life spent at the
 /// place — work, study, registration («работаю в», «учусь в», «прописка в», «прописаны в»), a
-/// home left («раньше жили в») — or someone else's («сестра в», «к маме в»).
+/// home left («раньше жили в») — or someone else's («сестра в», «к маме в», «гостили у брата в»;
+/// not «у мамы в Наровчате воды нет»).
 fn spent_elsewhere(nt: &[u8], at: usize) -> bool {
     // Stems: «прописк» is «прописка», «пропиской»…
     static SPENT: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
@@ -509,12 +510,20 @@ fn spent_elsewhere(nt: &[u8], at: usize) -> bool {
     static LIVED: LazyLock<Vec<Vec<u8>>> =
         LazyLock::new(|| encoded(&["жили", "жил", "жила", "проживали", "проживал", "проживала"]));
     static BEFORE: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| encoded(&["раньше", "прежде"]));
-    // «сестра в Саранске», «к маме в Евлашево»: a relative's or a friend's town.
+    // «сестра в Саранске», «к маме в Евлашево»: a relative's or a friend's town; not «у мамы в
+    // Наровчате воды нет», which says where the problem is.
     static RELATIVES: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| encoded(crate::region::RELATIVE_STEMS));
     static FRIENDS: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| encoded(crate::region::FRIENDS));
     let (verb, from) = word_before(nt, at);
-    if SPENT.iter().chain(RELATIVES.iter()).any(|s| verb.starts_with(s)) || FRIENDS.iter().any(|f| f == verb) {
+    if SPENT.iter().any(|s| verb.starts_with(s)) {
         return true;
+    }
+    // «гостили у брата в Заречном», «были у мамы в Лунино»: a visit.
+    static VISITING: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| encoded(&["гостил", "был", "ночевал", "жил"]));
+    let relative = RELATIVES.iter().any(|s| verb.starts_with(s)) || FRIENDS.iter().any(|f| f == verb);
+    if relative {
+        let (by, from) = word_before(nt, from);
+        return by != [0xD3] /* «у» */ || VISITING.iter().any(|v| word_before(nt, from).0.starts_with(v));
     }
     let is = |set: &[Vec<u8>], w: &[u8]| set.iter().any(|x| x.as_slice() == w);
     is(&LIVED, verb) && is(&BEFORE, word_before(nt, from).0)
