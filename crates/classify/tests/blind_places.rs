@@ -17,10 +17,10 @@ use common::PlaceScores;
 fn blind_written_places_stay_above_their_floors() {
     let s = PlaceScores::of_fixture("blind_places.csv");
     let report = s.report();
-    // Measured when the set landed (0.6.10): 256 of 279 assigned right, 256 of 306 found, 40 of 45
+    // Measured when the set landed (0.6.10): 256 of 277 assigned right, 256 of 306 found, 40 of 45
     // posts about another region flagged, 3 home posts flagged. Raise these when resolution
     // improves, never lower them to make a change pass.
-    assert!(s.precision() >= 0.915, "precision {:.3} < 0.915\n{report}", s.precision());
+    assert!(s.precision() >= 0.92, "precision {:.3} < 0.92\n{report}", s.precision());
     assert!(s.coverage() >= 0.835, "coverage {:.3} < 0.835\n{report}", s.coverage());
     assert!(s.flagged >= 40, "another region: {} of {} flagged\n{report}", s.flagged, s.elsewhere);
     assert!(s.flagged_wrongly <= 3, "{} home posts flagged as another region's\n{report}", s.flagged_wrongly);

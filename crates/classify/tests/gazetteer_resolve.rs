@@ -167,6 +167,8 @@ fn conflicting_mentions_give_none() {
     assert_place("из Кузнецка в Сердобск ходит один автобус", SERDOBSKY);
     assert_none("в Пензе и в Заречном отключат воду");
     assert_none("в Кузнецке, Кузнецкий район");
+    // Two districts sharing a plural noun.
+    assert_none("в Земетчинском и Башмаковском районах дороги разбиты");
     // Same municipality twice is fine.
     assert_place("Пенза. В Арбеково опять нет воды", PENZA);
 }

@@ -851,6 +851,7 @@ impl<'a> Resolver<'a> {
             let span = self.span(h.t.start, n.end);
             if !h.district_adj.is_empty() || !h.city_district_adj.is_empty() {
                 self.district(h, span);
+                self.district_listed_before(h, n);
                 return Some(2);
             }
             if h.has_place {
@@ -865,6 +866,23 @@ impl<'a> Resolver<'a> {
             return Some(2);
         }
         None
+    }
+
+    /// «в Земетчинском и Башмаковском районах»: a district adjective joined by «и» to the one
+    /// before a plural «районах» names a district too, so the post names two.
+    fn district_listed_before(&mut self, h: &Here, noun: Tok) {
+        static PLURAL: LazyLock<Vec<Vec<u8>>> =
+            LazyLock::new(|| encoded(&["районах", "районов", "районы", "районам", "районами"]));
+        let nt = &self.norm.text;
+        if h.i == 0 || !PLURAL.iter().any(|p| p.as_slice() == word_at(nt, noun.start + 1)) {
+            return;
+        }
+        let prev = Here::at(self.g, nt, &self.toks, h.i - 1);
+        let joined = nt.get(prev.t.end..h.t.start) == Some(&[b' ', 0xC8][..]); // « и»
+        if joined && !prev.district_adj.is_empty() {
+            let span = self.span(prev.t.start, prev.t.end);
+            self.district(&prev, span);
+        }
     }
 
     /// «Сердобский район», or one of Penza city's own («Октябрьский район»).
